@@ -1,0 +1,1 @@
+//! The failure lab: endpoints that reproduce each failure wsprobe names.
