@@ -7,4 +7,5 @@
 //! - [`check`]: probe a set of environments once and report (`wsprobe check`).
 //! - [`cli`]: the command line.
 
+pub mod config;
 pub mod lab;

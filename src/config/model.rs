@@ -1,0 +1,482 @@
+//! The validated, typed configuration. Everything here has already been checked: code that
+//! receives a `Config` never re-validates, and never sees a raw YAML value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from, for messages ("probes.yaml: …").
+    pub source: PathBuf,
+    /// Label carried on every result and metric (e.g. the region the probe runs from).
+    pub location: Option<String>,
+    pub environments: Vec<Environment>,
+    pub alerts: AlertsConfig,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub telemetry: Option<TelemetryConfig>,
+}
+
+impl Config {
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|env| env.name.as_str() == name)
+    }
+
+    /// Every configured secret value, so that any text can be scrubbed of them.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut values = Vec::new();
+        for env in &self.environments {
+            env.auth.collect_secrets(&mut values);
+        }
+        for channel in &self.alerts.channels {
+            channel.kind.collect_secrets(&mut values);
+        }
+        if let Some(token) = &self.server.admin_token {
+            values.push(token.expose().to_owned());
+        }
+        values.retain(|value| !value.is_empty());
+        values
+    }
+}
+
+/// An environment name: `[a-z0-9_-]+`, unique within a config.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnvName(String);
+
+impl EnvName {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(format!(
+                "invalid environment name {name:?}: use 1 to 64 characters of a-z, 0-9, '-' and '_'"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EnvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A value that must never be printed. `Debug` and `Display` redact; `expose` is the one way in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A cron schedule in UTC: 5 fields, or 6 with leading seconds.
+#[derive(Clone)]
+pub struct Schedule {
+    expression: String,
+    cron: croner::Cron,
+}
+
+impl Schedule {
+    pub fn parse(expression: &str) -> Result<Self, String> {
+        let fields = expression.split_whitespace().count();
+        if !(fields == 5 || fields == 6) && !expression.trim_start().starts_with('@') {
+            return Err(format!(
+                "invalid cron schedule {expression:?}: expected 5 fields (minute hour day month weekday), or 6 with leading seconds"
+            ));
+        }
+        let parser = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build();
+        let cron = parser
+            .parse(expression)
+            .map_err(|err| format!("invalid cron schedule {expression:?}: {err}"))?;
+        Ok(Self {
+            expression: expression.trim().to_owned(),
+            cron,
+        })
+    }
+
+    pub fn expression(&self) -> &str {
+        &self.expression
+    }
+
+    /// The first slot strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.find_next_occurrence(&after, false).ok()
+    }
+
+    pub fn describe(&self) -> String {
+        self.cron.describe()
+    }
+}
+
+impl fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Schedule({:?})", self.expression)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: EnvName,
+    /// `ws://` or `wss://`.
+    pub url: Url,
+    pub schedule: Schedule,
+    /// Upper bound of the deterministic per-environment start offset.
+    pub jitter: Duration,
+    /// Hard budget for one whole probe, token and health included.
+    pub timeout: Duration,
+    /// Extra attempts, for dns/connect/tls failures only.
+    pub retries: u32,
+    pub degraded_after: Duration,
+    pub cert_warn_days: u32,
+    pub health: Option<HealthCheck>,
+    pub auth: Auth,
+    /// Header name → template (`{token}`, `{token_base64url}`), in file order.
+    pub headers: Vec<(String, String)>,
+    /// Offered subprotocols, templates allowed.
+    pub subprotocols: Vec<String>,
+    pub expect_subprotocol: Option<String>,
+    pub tls: TlsOptions,
+    /// The first `Expect` is the ready (welcome) check.
+    pub steps: Vec<Step>,
+    pub echo: Option<EchoCheck>,
+    pub version: Option<VersionSource>,
+    pub alert: AlertPolicyOverride,
+    pub limits: MessageLimits,
+}
+
+#[derive(Debug, Clone)]
+pub struct HealthCheck {
+    pub url: Url,
+    pub expect_status: u16,
+}
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Bearer {
+        token: Secret,
+    },
+    Jwt {
+        algorithm: JwtAlgorithm,
+        key: JwtKey,
+        /// Extra claims; `iat` and `exp` are added from `ttl` unless given here.
+        claims: serde_json::Map<String, serde_json::Value>,
+        ttl: Duration,
+    },
+    TokenEndpoint {
+        url: Url,
+        method: reqwest::Method,
+        headers: Vec<(String, Secret)>,
+        body: Option<serde_json::Value>,
+        /// JSON pointer to the token in the response (default `/access_token`).
+        token_pointer: String,
+    },
+}
+
+impl Auth {
+    fn collect_secrets(&self, into: &mut Vec<String>) {
+        match self {
+            Auth::None => {}
+            Auth::Bearer { token } => into.push(token.expose().to_owned()),
+            Auth::Jwt { key, .. } => {
+                if let JwtKey::Secret(secret) = key {
+                    into.push(secret.expose().to_owned());
+                }
+            }
+            Auth::TokenEndpoint { headers, body, .. } => {
+                into.extend(headers.iter().map(|(_, value)| value.expose().to_owned()));
+                if let Some(body) = body {
+                    collect_json_strings(body, into);
+                }
+            }
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::Bearer { .. } => "bearer",
+            Auth::Jwt { .. } => "jwt",
+            Auth::TokenEndpoint { .. } => "token_endpoint",
+        }
+    }
+}
+
+/// Token endpoint bodies carry keys (`{"key": "..."}`): every string in them counts as secret.
+fn collect_json_strings(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.len() >= 4 => into.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_json_strings(v, into)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect_json_strings(v, into)),
+        _ => {}
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    ES256,
+}
+
+#[derive(Debug, Clone)]
+pub enum JwtKey {
+    /// HMAC secret (HS*).
+    Secret(Secret),
+    /// PEM private key read from `key:` at load time (RS256, ES256).
+    Pem { path: PathBuf, pem: Secret },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    Expect {
+        /// Deadline for this step, counted from the moment the step starts.
+        within: Duration,
+        matcher: Matcher,
+    },
+    /// A text message to send; templates (`{token}`) allowed.
+    Send { text: String },
+}
+
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// Every JSON pointer must hold exactly the given value.
+    Json(Vec<(String, serde_json::Value)>),
+    /// The text message contains this substring.
+    Contains(String),
+    /// Any text or binary message.
+    Any,
+}
+
+#[derive(Debug, Clone)]
+pub struct EchoCheck {
+    /// JSON pointer to an object of header name → value, searched in every received message.
+    pub pointer: String,
+    /// Lowercase header names the backend must report as received.
+    pub require: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum VersionSource {
+    /// A header of the 101 response (lowercase).
+    Header(String),
+    /// A JSON pointer into the welcome message.
+    Pointer(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MessageLimits {
+    pub max_message_bytes: usize,
+    pub max_messages: usize,
+}
+
+impl Default for MessageLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_messages: 64,
+        }
+    }
+}
+
+/// An environment's `alert:` block: anything left `None` falls back to `alerts.defaults`.
+#[derive(Debug, Clone, Default)]
+pub struct AlertPolicyOverride {
+    pub channels: Option<Vec<String>>,
+    pub failure_threshold: Option<u32>,
+    pub success_threshold: Option<u32>,
+    pub repeat_every: Option<Duration>,
+    pub send_resolved: Option<bool>,
+    pub alert_on_degraded: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertPolicy {
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub repeat_every: Duration,
+    pub send_resolved: bool,
+    pub alert_on_degraded: bool,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 2,
+            success_threshold: 1,
+            repeat_every: Duration::from_secs(3600),
+            send_resolved: true,
+            alert_on_degraded: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertsConfig {
+    pub defaults: AlertPolicy,
+    pub channels: Vec<Channel>,
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    Slack {
+        webhook_url: Secret,
+    },
+    PagerDuty {
+        routing_key: Secret,
+        severity: String,
+        events_url: Url,
+    },
+    Webhook {
+        url: Url,
+        secret: Option<Secret>,
+    },
+    Log,
+}
+
+impl ChannelKind {
+    fn collect_secrets(&self, into: &mut Vec<String>) {
+        match self {
+            ChannelKind::Slack { webhook_url } => into.push(webhook_url.expose().to_owned()),
+            ChannelKind::PagerDuty { routing_key, .. } => {
+                into.push(routing_key.expose().to_owned())
+            }
+            ChannelKind::Webhook { secret, .. } => {
+                into.extend(secret.iter().map(|s| s.expose().to_owned()))
+            }
+            ChannelKind::Log => {}
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelKind::Slack { .. } => "slack",
+            ChannelKind::PagerDuty { .. } => "pagerduty",
+            ChannelKind::Webhook { .. } => "webhook",
+            ChannelKind::Log => "log",
+        }
+    }
+}
+
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+#[derive(Debug, Clone)]
+pub struct MaintenanceWindow {
+    /// Empty: all environments.
+    pub environments: Vec<EnvName>,
+    pub when: MaintenanceTime,
+}
+
+#[derive(Debug, Clone)]
+pub enum MaintenanceTime {
+    Recurring {
+        schedule: Schedule,
+        duration: Duration,
+    },
+    Fixed {
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: Option<Url>,
+    pub admin_token: Option<Secret>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            admin_token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+    pub retention: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("wsprobe.db"),
+            retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    pub otlp: OtlpConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct OtlpConfig {
+    pub endpoint: Url,
+    pub protocol: OtlpProtocol,
+    pub interval: Duration,
+    /// Sent with every export (e.g. an API key): values are secret.
+    pub headers: BTreeMap<String, Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    HttpProtobuf,
+    Grpc,
+}
