@@ -1,0 +1,255 @@
+//! Getting the token a real client would hold: a static bearer, a JWT minted here, or one fetched
+//! from a token endpoint (cached until its `expires_in`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+use crate::config::{Auth, JwtAlgorithm, JwtKey};
+
+/// Refetch this long before the endpoint said the token expires, so a probe never sends one
+/// that dies in flight.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+const BODY_EXCERPT_CHARS: usize = 300;
+const MAX_TOKEN_RESPONSE_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenFailure {
+    pub http_status: Option<u16>,
+    pub body_excerpt: Option<String>,
+    pub message: String,
+}
+
+impl TokenFailure {
+    fn message(message: impl Into<String>) -> Self {
+        Self {
+            http_status: None,
+            body_excerpt: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Token endpoint answers, kept per environment and request so a reload that changes the
+/// request never reuses a token obtained for the old one.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, key: &str, now: Instant) -> Option<String> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(_, until)| *until > now)
+            .map(|(token, _)| token.clone())
+    }
+
+    fn put(&self, key: String, token: String, until: Instant) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.insert(key, (token, until));
+    }
+}
+
+/// The token for this probe, or `None` for `kind: none`.
+pub async fn obtain(
+    auth: &Auth,
+    cache_scope: &str,
+    http: &reqwest::Client,
+    cache: &TokenCache,
+    budget: Duration,
+) -> Result<Option<String>, TokenFailure> {
+    match auth {
+        Auth::None => Ok(None),
+        Auth::Bearer { token } => Ok(Some(token.expose().to_owned())),
+        Auth::Jwt {
+            algorithm,
+            key,
+            claims,
+            ttl,
+        } => mint_jwt(*algorithm, key, claims, *ttl).map(Some),
+        Auth::TokenEndpoint {
+            url,
+            method,
+            headers,
+            body,
+            token_pointer,
+        } => {
+            let cache_key = format!(
+                "{cache_scope}\n{method} {url}\n{}",
+                body.as_ref().map(|b| b.to_string()).unwrap_or_default()
+            );
+            if let Some(token) = cache.get(&cache_key, Instant::now()) {
+                return Ok(Some(token));
+            }
+            let mut request = http.request(method.clone(), url.clone()).timeout(budget);
+            for (name, value) in headers {
+                request = request.header(name, value.expose());
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let (token, expires_in) = fetch(request, token_pointer).await?;
+            if let Some(expires_in) = expires_in {
+                let lifetime = expires_in.saturating_sub(EXPIRY_MARGIN.min(expires_in / 10));
+                cache.put(cache_key, token.clone(), Instant::now() + lifetime);
+            }
+            Ok(Some(token))
+        }
+    }
+}
+
+async fn fetch(
+    request: reqwest::RequestBuilder,
+    token_pointer: &str,
+) -> Result<(String, Option<Duration>), TokenFailure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|err| TokenFailure::message(format!("token request failed: {}", error_chain(&err))))?;
+    let status = response.status();
+    let body = read_bounded(response).await?;
+    let text = String::from_utf8_lossy(&body);
+    if !status.is_success() {
+        return Err(TokenFailure {
+            http_status: Some(status.as_u16()),
+            body_excerpt: Some(excerpt(&text, BODY_EXCERPT_CHARS)),
+            message: format!("token endpoint answered HTTP {}", status.as_u16()),
+        });
+    }
+    let failure = |message: String| TokenFailure {
+        http_status: Some(status.as_u16()),
+        body_excerpt: None,
+        message,
+    };
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|err| failure(format!("token endpoint answered with invalid JSON: {err}")))?;
+    let token = match json.pointer(token_pointer) {
+        Some(serde_json::Value::String(token)) if !token.is_empty() => token.clone(),
+        _ => {
+            return Err(failure(format!(
+                "token endpoint answer has no string at {token_pointer}"
+            )));
+        }
+    };
+    let expires_in = json
+        .get("expires_in")
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+        .map(Duration::from_secs);
+    Ok((token, expires_in))
+}
+
+/// A hostile or broken endpoint must not make us buffer an unbounded body.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, TokenFailure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| TokenFailure::message(format!("token response unreadable: {}", error_chain(&err))))?
+    {
+        let room = MAX_TOKEN_RESPONSE_BYTES.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_TOKEN_RESPONSE_BYTES {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+fn mint_jwt(
+    algorithm: JwtAlgorithm,
+    key: &JwtKey,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    ttl: Duration,
+) -> Result<String, TokenFailure> {
+    let algorithm = match algorithm {
+        JwtAlgorithm::HS256 => Algorithm::HS256,
+        JwtAlgorithm::HS384 => Algorithm::HS384,
+        JwtAlgorithm::HS512 => Algorithm::HS512,
+        JwtAlgorithm::RS256 => Algorithm::RS256,
+        JwtAlgorithm::ES256 => Algorithm::ES256,
+    };
+    let encoding_key = match key {
+        JwtKey::Secret(secret) => EncodingKey::from_secret(secret.expose().as_bytes()),
+        JwtKey::Pem { path, pem } => {
+            let parsed = match algorithm {
+                Algorithm::ES256 => EncodingKey::from_ec_pem(pem.expose().as_bytes()),
+                _ => EncodingKey::from_rsa_pem(pem.expose().as_bytes()),
+            };
+            parsed.map_err(|err| {
+                TokenFailure::message(format!("cannot use JWT key {}: {err}", path.display()))
+            })?
+        }
+    };
+    let now = Utc::now().timestamp();
+    let mut claims = claims.clone();
+    claims.entry("iat").or_insert(now.into());
+    claims
+        .entry("exp")
+        .or_insert((now + ttl.as_secs() as i64).into());
+    jsonwebtoken::encode(&Header::new(algorithm), &claims, &encoding_key)
+        .map_err(|err| TokenFailure::message(format!("cannot sign JWT: {err}")))
+}
+
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let trimmed = text.trim();
+    if trimmed.chars().count() <= max_chars {
+        return trimmed.to_owned();
+    }
+    trimmed.chars().take(max_chars).collect::<String>() + "…"
+}
+
+/// reqwest's top-level message ("error sending request") hides the cause on-call needs.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn minted_jwt_carries_claims_and_expiry() {
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), "synthetic-monitor".into());
+        let token = mint_jwt(
+            JwtAlgorithm::HS256,
+            &JwtKey::Secret(Secret::new("s3cret-s3cret")),
+            &claims,
+            Duration::from_secs(600),
+        )
+        .unwrap();
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        let decoded = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &jsonwebtoken::DecodingKey::from_secret(b"s3cret-s3cret"),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(decoded.claims["sub"], "synthetic-monitor");
+        let iat = decoded.claims["iat"].as_i64().unwrap();
+        assert_eq!(decoded.claims["exp"].as_i64().unwrap() - iat, 600);
+    }
+
+    #[test]
+    fn excerpt_cuts_on_characters() {
+        assert_eq!(excerpt("  héllo  ", 10), "héllo");
+        assert_eq!(excerpt("ééééé", 2), "éé…");
+    }
+}

@@ -1,0 +1,229 @@
+//! DNS → TCP → TLS, each phase timed apart on the monotonic clock, each failure kept apart,
+//! because "did not resolve", "refused" and "certificate expired" point at different owners.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::timeout_at;
+use tokio_rustls::client::TlsStream;
+
+use super::result::{Phases, TlsInfo};
+use super::timing::elapsed_ms;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetFailure {
+    Dns(String),
+    Refused(String),
+    ConnectTimeout,
+    Tls(String),
+}
+
+impl NetFailure {
+    pub fn message(&self) -> String {
+        match self {
+            NetFailure::Dns(m) | NetFailure::Refused(m) | NetFailure::Tls(m) => m.clone(),
+            NetFailure::ConnectTimeout => "TCP connect timed out".to_owned(),
+        }
+    }
+}
+
+/// Where to connect, taken from a `ws://` or `wss://` URL.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub secure: bool,
+}
+
+impl Target {
+    pub fn from_url(url: &url::Url) -> Result<Self, String> {
+        let secure = match url.scheme() {
+            "wss" | "https" => true,
+            "ws" | "http" => false,
+            other => return Err(format!("unsupported URL scheme {other:?}")),
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| "URL has no host".to_owned())?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if secure { 443 } else { 80 });
+        Ok(Self { host, port, secure })
+    }
+}
+
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// Open the transport. Phases are filled in as they complete, so a failure still shows how far
+/// the probe got and how long each finished phase took.
+pub async fn open(
+    target: &Target,
+    tls: Option<Arc<ClientConfig>>,
+    deadline: Instant,
+    phases: &mut Phases,
+) -> Result<(Stream, Option<TlsInfo>), NetFailure> {
+    let addrs = resolve(target, deadline, phases).await?;
+    let tcp = connect_any(&addrs, deadline, phases).await?;
+    let _ = tcp.set_nodelay(true);
+    if !target.secure {
+        return Ok((Stream::Plain(tcp), None));
+    }
+    let config = tls.ok_or_else(|| NetFailure::Tls("no TLS configuration".to_owned()))?;
+    let started = Instant::now();
+    let server_name = ServerName::try_from(target.host.clone())
+        .map_err(|err| NetFailure::Tls(format!("invalid TLS server name: {err}")))?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let handshake = connector.connect(server_name, tcp);
+    let stream = match timeout_at(deadline.into(), handshake).await {
+        Err(_) => return Err(NetFailure::Tls("TLS handshake timed out".to_owned())),
+        Ok(Err(err)) => return Err(NetFailure::Tls(tls_error_text(&err))),
+        Ok(Ok(stream)) => stream,
+    };
+    phases.tls = Some(elapsed_ms(started));
+    let info = tls_info(&stream);
+    Ok((Stream::Tls(Box::new(stream)), Some(info)))
+}
+
+async fn resolve(
+    target: &Target,
+    deadline: Instant,
+    phases: &mut Phases,
+) -> Result<Vec<SocketAddr>, NetFailure> {
+    if let Ok(ip) = target.host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, target.port)]);
+    }
+    let started = Instant::now();
+    let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+    let addrs: Vec<SocketAddr> = match timeout_at(deadline.into(), lookup).await {
+        Err(_) => {
+            return Err(NetFailure::Dns(format!(
+                "resolving {} timed out",
+                target.host
+            )));
+        }
+        Ok(Err(err)) => {
+            return Err(NetFailure::Dns(format!(
+                "{} did not resolve: {err}",
+                target.host
+            )));
+        }
+        Ok(Ok(addrs)) => addrs.collect(),
+    };
+    phases.dns = Some(elapsed_ms(started));
+    if addrs.is_empty() {
+        return Err(NetFailure::Dns(format!(
+            "{} resolved to no addresses",
+            target.host
+        )));
+    }
+    Ok(addrs)
+}
+
+/// Try each resolved address in turn, as browsers' fallback does, within one deadline.
+async fn connect_any(
+    addrs: &[SocketAddr],
+    deadline: Instant,
+    phases: &mut Phases,
+) -> Result<TcpStream, NetFailure> {
+    let started = Instant::now();
+    let mut last_error = None;
+    for addr in addrs {
+        match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+            Err(_) => return Err(NetFailure::ConnectTimeout),
+            Ok(Ok(stream)) => {
+                phases.connect = Some(elapsed_ms(started));
+                return Ok(stream);
+            }
+            Ok(Err(err)) => last_error = Some((addr, err)),
+        }
+    }
+    let (addr, err) = last_error.expect("at least one address was tried");
+    if err.kind() == io::ErrorKind::TimedOut {
+        return Err(NetFailure::ConnectTimeout);
+    }
+    Err(NetFailure::Refused(format!("{addr}: {err}")))
+}
+
+fn tls_error_text(err: &io::Error) -> String {
+    match err.get_ref() {
+        Some(inner) => inner.to_string(),
+        None => err.to_string(),
+    }
+}
+
+fn tls_info(stream: &TlsStream<TcpStream>) -> TlsInfo {
+    let (_, connection) = stream.get_ref();
+    let version = match connection.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => "unknown".to_owned(),
+    };
+    let leaf = connection
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|der| x509_parser::parse_x509_certificate(der.as_ref()).ok())
+        .map(|(_, cert)| cert);
+    TlsInfo {
+        version,
+        cert_subject: leaf.as_ref().map(|c| c.subject().to_string()),
+        cert_issuer: leaf.as_ref().map(|c| c.issuer().to_string()),
+        cert_not_after: leaf.as_ref().and_then(|c| {
+            chrono::DateTime::from_timestamp(c.validity().not_after.timestamp(), 0)
+        }),
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

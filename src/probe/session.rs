@@ -1,0 +1,628 @@
+//! The conversation after the upgrade: the steps of the config run over any Sink/Stream of
+//! WebSocket messages, every wait bounded, every message read bounded, every close recorded.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::time::timeout_at;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::timing::between_ms;
+use crate::config::{EchoCheck, Matcher, MessageLimits, Step};
+
+/// After an error message instead of the welcome, how long to wait for the close that usually
+/// follows, so its code is part of the evidence.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long the client's own close handshake may take before we stop waiting for the echo.
+const CLOSE_HANDSHAKE_LIMIT: Duration = Duration::from_secs(3);
+/// Received messages are kept for the evidence up to this many characters each.
+const KEPT_MESSAGE_CHARS: usize = 2048;
+
+/// What the session needs besides the socket.
+pub struct Plan<'a> {
+    pub steps: &'a [Step],
+    /// `send` texts with templates already filled in, one per `Step::Send` in order.
+    pub send_texts: Vec<String>,
+    pub echo: Option<&'a EchoCheck>,
+    pub version_pointer: Option<&'a str>,
+    pub limits: MessageLimits,
+    /// When the 101 was read: the zero of `ready` and of close timing.
+    pub accepted_at: Instant,
+    pub deadline: Instant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ready {
+    /// The config has no `expect` step: the upgrade is the ready check.
+    NotChecked,
+    Passed,
+    Closed,
+    TimedOut { other_messages: usize },
+    Mismatch { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepFailure {
+    TimedOut { within_ms: f64 },
+    Closed,
+    Mismatch { message: String },
+    SendFailed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerClose {
+    /// 1005 for a close frame without a code, 1006 for a drop without any close frame.
+    pub code: u16,
+    pub reason: String,
+    pub after_accept_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub ready: Ready,
+    pub ready_ms: Option<f64>,
+    pub exchange_ms: Option<f64>,
+    pub close_ms: Option<f64>,
+    pub failed_step: Option<(usize, StepFailure)>,
+    /// Set when the server closed (or dropped) before the client's own close.
+    pub server_close: Option<ServerClose>,
+    pub protocol_error: Option<String>,
+    /// Messages as received (unredacted, cut to `KEPT_MESSAGE_CHARS`), at most `max_messages`.
+    pub messages: Vec<String>,
+    pub echoed: Option<Vec<(String, String)>>,
+    pub version: Option<String>,
+}
+
+/// What one read from the socket produced, reduced to what the steps care about.
+enum Event {
+    Text(String),
+    Binary(usize),
+    Closed,
+    TimedOut,
+    Failed,
+}
+
+struct Session<'p, 'a, S> {
+    socket: S,
+    plan: &'p Plan<'a>,
+    outcome: Outcome,
+    received: usize,
+}
+
+pub async fn run<S>(socket: S, plan: &Plan<'_>) -> Outcome
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+{
+    let mut session = Session {
+        socket,
+        plan,
+        outcome: Outcome {
+            ready: Ready::NotChecked,
+            ready_ms: None,
+            exchange_ms: None,
+            close_ms: None,
+            failed_step: None,
+            server_close: None,
+            protocol_error: None,
+            messages: Vec::new(),
+            echoed: None,
+            version: None,
+        },
+        received: 0,
+    };
+    session.run_steps().await;
+    session.finish().await;
+    session.outcome
+}
+
+impl<S> Session<'_, '_, S>
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+{
+    async fn run_steps(&mut self) {
+        let steps = self.plan.steps;
+        let ready_index = steps.iter().position(|s| matches!(s, Step::Expect { .. }));
+        let mut sends = self.plan.send_texts.iter();
+        let mut exchange_started = None;
+        for (index, step) in steps.iter().enumerate() {
+            let is_ready = Some(index) == ready_index;
+            let before_ready = ready_index.is_some_and(|r| index <= r);
+            let result = match step {
+                Step::Send { .. } => {
+                    let text = sends.next().cloned().unwrap_or_default();
+                    self.send(text).await
+                }
+                Step::Expect { within, matcher } => self.expect(*within, matcher, is_ready).await,
+            };
+            if let Err(failure) = result {
+                if before_ready {
+                    self.outcome.ready = match failure {
+                        StepFailure::Closed => Ready::Closed,
+                        StepFailure::TimedOut { .. } => Ready::TimedOut {
+                            other_messages: self.received,
+                        },
+                        StepFailure::Mismatch { message } => Ready::Mismatch { message },
+                        StepFailure::SendFailed(_) => Ready::Closed,
+                    };
+                } else {
+                    self.outcome.failed_step = Some((index, failure));
+                }
+                if let Some(started) = exchange_started {
+                    self.outcome.exchange_ms = Some(between_ms(started, Instant::now()));
+                }
+                return;
+            }
+            if is_ready {
+                let now = Instant::now();
+                self.outcome.ready = Ready::Passed;
+                self.outcome.ready_ms = Some(between_ms(self.plan.accepted_at, now));
+                exchange_started = Some(now);
+            }
+        }
+        if let Some(started) = exchange_started
+            && ready_index.is_some_and(|r| r + 1 < steps.len())
+        {
+            self.outcome.exchange_ms = Some(between_ms(started, Instant::now()));
+        }
+    }
+
+    async fn send(&mut self, text: String) -> Result<(), StepFailure> {
+        let send = self.socket.send(Message::Text(text.into()));
+        match timeout_at(self.plan.deadline.into(), send).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => {
+                self.note_error(err);
+                Err(if self.outcome.server_close.is_some() {
+                    StepFailure::Closed
+                } else {
+                    StepFailure::SendFailed("the socket would not take the message".to_owned())
+                })
+            }
+            Err(_) => Err(StepFailure::SendFailed("send timed out".to_owned())),
+        }
+    }
+
+    async fn expect(
+        &mut self,
+        within: Duration,
+        matcher: &Matcher,
+        is_ready: bool,
+    ) -> Result<(), StepFailure> {
+        let started = Instant::now();
+        let step_deadline = (started + within).min(self.plan.deadline);
+        let mut first_mismatch = None;
+        loop {
+            match self.next_event(step_deadline).await {
+                Event::Text(text) => {
+                    let json = serde_json::from_str::<serde_json::Value>(&text).ok();
+                    if matches_text(matcher, &text, json.as_ref()) {
+                        return Ok(());
+                    }
+                    // An error message where the welcome should be will never turn into the
+                    // welcome: say so now, after giving the server a moment to send its close.
+                    if is_ready && json.as_ref().is_some_and(looks_like_error) {
+                        self.wait_for_close(CLOSE_GRACE).await;
+                        return Err(StepFailure::Mismatch { message: text });
+                    }
+                    first_mismatch.get_or_insert(text);
+                }
+                Event::Binary(_) if matches!(matcher, Matcher::Any) => return Ok(()),
+                Event::Binary(len) => {
+                    first_mismatch.get_or_insert(format!("<binary message, {len} bytes>"));
+                }
+                Event::Closed | Event::Failed => return Err(StepFailure::Closed),
+                Event::TimedOut => {
+                    let within_ms = between_ms(started, step_deadline);
+                    return Err(match first_mismatch {
+                        Some(message) if !is_ready => StepFailure::Mismatch { message },
+                        _ => StepFailure::TimedOut { within_ms },
+                    });
+                }
+            }
+            if self.received >= self.plan.limits.max_messages {
+                return Err(StepFailure::Mismatch {
+                    message: format!(
+                        "{} messages arrived without a match (limit {})",
+                        self.received, self.plan.limits.max_messages
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Read one event, recording messages, echo, version and closes as they pass.
+    async fn next_event(&mut self, deadline: Instant) -> Event {
+        loop {
+            let item = match timeout_at(deadline.into(), self.socket.next()).await {
+                Err(_) => return Event::TimedOut,
+                Ok(item) => item,
+            };
+            match item {
+                None => {
+                    self.note_drop();
+                    return Event::Closed;
+                }
+                Some(Err(err)) => {
+                    self.note_error(err);
+                    return Event::Failed;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let text = text.as_str().to_owned();
+                    self.record(&text);
+                    return Event::Text(text);
+                }
+                Some(Ok(Message::Binary(data))) => {
+                    self.received += 1;
+                    let len = data.len();
+                    self.keep(format!("<binary message, {len} bytes>"));
+                    return Event::Binary(len);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    self.note_close(frame);
+                    return Event::Closed;
+                }
+                // Pings are answered by tungstenite itself; neither counts as a message.
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+            }
+        }
+    }
+
+    fn record(&mut self, text: &str) {
+        self.received += 1;
+        self.keep(text.to_owned());
+        let wants_echo = self.plan.echo.is_some() && self.outcome.echoed.is_none();
+        let wants_version = self.plan.version_pointer.is_some() && self.outcome.version.is_none();
+        if !(wants_echo || wants_version) {
+            return;
+        }
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
+            return;
+        };
+        if wants_echo && let Some(echo) = self.plan.echo {
+            self.outcome.echoed = echoed_headers(&json, &echo.pointer);
+        }
+        if wants_version && let Some(pointer) = self.plan.version_pointer {
+            self.outcome.version = json.pointer(pointer).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+        }
+    }
+
+    fn keep(&mut self, mut text: String) {
+        if self.outcome.messages.len() >= self.plan.limits.max_messages {
+            return;
+        }
+        if text.chars().count() > KEPT_MESSAGE_CHARS {
+            text = text.chars().take(KEPT_MESSAGE_CHARS).collect::<String>() + "…";
+        }
+        self.outcome.messages.push(text);
+    }
+
+    fn after_accept_ms(&self) -> f64 {
+        between_ms(self.plan.accepted_at, Instant::now())
+    }
+
+    fn note_close(&mut self, frame: Option<CloseFrame>) {
+        if self.outcome.server_close.is_some() {
+            return;
+        }
+        let (code, reason) = match frame {
+            Some(frame) => (u16::from(frame.code), frame.reason.as_str().to_owned()),
+            None => (u16::from(CloseCode::Status), String::new()),
+        };
+        self.outcome.server_close = Some(ServerClose {
+            code,
+            reason,
+            after_accept_ms: self.after_accept_ms(),
+        });
+    }
+
+    fn note_drop(&mut self) {
+        if self.outcome.server_close.is_none() {
+            self.outcome.server_close = Some(ServerClose {
+                code: u16::from(CloseCode::Abnormal),
+                reason: String::new(),
+                after_accept_ms: self.after_accept_ms(),
+            });
+        }
+    }
+
+    fn note_error(&mut self, err: WsError) {
+        match err {
+            // The peer went away without a close frame: that is close code 1006, not a bug.
+            WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Io(_)
+            | WsError::Protocol(
+                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => self.note_drop(),
+            WsError::Capacity(err) => {
+                self.outcome.protocol_error.get_or_insert(format!(
+                    "the server sent a message over the size limit ({err}; limit {} bytes)",
+                    self.plan.limits.max_message_bytes
+                ));
+            }
+            other => {
+                self.outcome
+                    .protocol_error
+                    .get_or_insert(format!("invalid WebSocket frames from the server: {other}"));
+            }
+        }
+    }
+
+    async fn wait_for_close(&mut self, grace: Duration) {
+        let deadline = (Instant::now() + grace).min(self.plan.deadline);
+        while self.outcome.server_close.is_none() && self.outcome.protocol_error.is_none() {
+            match self.next_event(deadline).await {
+                Event::TimedOut | Event::Closed | Event::Failed => break,
+                Event::Text(_) | Event::Binary(_) => {}
+            }
+        }
+    }
+
+    /// The client's close handshake (1000), or, when the server already closed, letting
+    /// tungstenite finish answering it. Never waits past the probe's deadline.
+    async fn finish(&mut self) {
+        if self.outcome.protocol_error.is_some() {
+            return;
+        }
+        let started = Instant::now();
+        let deadline = (started + CLOSE_HANDSHAKE_LIMIT).min(self.plan.deadline);
+        if self.outcome.server_close.is_some() {
+            let _ = timeout_at(deadline.into(), self.socket.close()).await;
+            return;
+        }
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "probe complete".into(),
+        };
+        let sent = timeout_at(
+            deadline.into(),
+            self.socket.send(Message::Close(Some(frame))),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
+        loop {
+            match timeout_at(deadline.into(), self.socket.next()).await {
+                Err(_) => return,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+        self.outcome.close_ms = Some(between_ms(started, Instant::now()));
+    }
+}
+
+fn matches_text(matcher: &Matcher, text: &str, json: Option<&serde_json::Value>) -> bool {
+    match matcher {
+        Matcher::Any => true,
+        Matcher::Contains(needle) => text.contains(needle.as_str()),
+        Matcher::Json(expected) => json.is_some_and(|json| {
+            expected
+                .iter()
+                .all(|(pointer, want)| json.pointer(pointer) == Some(want))
+        }),
+    }
+}
+
+/// Application-level error messages, in the shapes real backends use.
+fn looks_like_error(json: &serde_json::Value) -> bool {
+    let says_error = |pointer: &str| {
+        json.pointer(pointer)
+            .and_then(|v| v.as_str())
+            .is_some_and(|s| s.to_ascii_lowercase().contains("error"))
+    };
+    let has_error_field = json.get("error").is_some_and(|v| !v.is_null());
+    has_error_field
+        || says_error("/type")
+        || says_error("/event")
+        || says_error("/status")
+        || says_error("/data/event")
+}
+
+/// The headers a backend reports having received, names lowercased.
+fn echoed_headers(json: &serde_json::Value, pointer: &str) -> Option<Vec<(String, String)>> {
+    let object = json.pointer(pointer)?.as_object()?;
+    Some(
+        object
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "[MISSING]".to_owned(),
+                    other => other.to_string(),
+                };
+                (name.to_ascii_lowercase(), value)
+            })
+            .collect(),
+    )
+}
+
+/// Required headers that were sent but that the backend reports absent or `[MISSING]`.
+pub fn missing_headers(
+    echoed: &[(String, String)],
+    require: &[String],
+    sent: &[(String, String)],
+) -> Vec<String> {
+    require
+        .iter()
+        .filter(|name| sent.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+        .filter(|name| {
+            match echoed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                None => true,
+                Some((_, value)) => {
+                    let value = value.trim();
+                    value.is_empty() || value.eq_ignore_ascii_case("[missing]")
+                }
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    fn welcome_check() -> Step {
+        Step::Expect {
+            within: Duration::from_secs(5),
+            matcher: Matcher::Json(vec![("/type".into(), "system_message".into())]),
+        }
+    }
+
+    /// A real framed WebSocket pair over an in-memory pipe: the server side is scripted.
+    async fn pair() -> (
+        WebSocketStream<tokio::io::DuplexStream>,
+        WebSocketStream<tokio::io::DuplexStream>,
+    ) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        (
+            WebSocketStream::from_raw_socket(client, Role::Client, None).await,
+            WebSocketStream::from_raw_socket(server, Role::Server, None).await,
+        )
+    }
+
+    fn plan(steps: &[Step]) -> Plan<'_> {
+        Plan {
+            steps,
+            send_texts: steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Send { text } => Some(text.clone()),
+                    _ => None,
+                })
+                .collect(),
+            echo: None,
+            version_pointer: None,
+            limits: MessageLimits::default(),
+            accepted_at: Instant::now(),
+            deadline: Instant::now() + Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn welcome_ping_pong_and_client_close() {
+        let steps = vec![
+            welcome_check(),
+            Step::Send {
+                text: r#"{"type":"ping"}"#.into(),
+            },
+            Step::Expect {
+                within: Duration::from_secs(5),
+                matcher: Matcher::Json(vec![("/type".into(), "pong".into())]),
+            },
+        ];
+        let (client, mut server) = pair().await;
+        let server_task = tokio::spawn(async move {
+            server
+                .send(Message::text(r#"{"type":"system_message"}"#))
+                .await
+                .unwrap();
+            let ping = server.next().await.unwrap().unwrap();
+            assert_eq!(ping.to_text().unwrap(), r#"{"type":"ping"}"#);
+            server.send(Message::text(r#"{"type":"pong"}"#)).await.unwrap();
+            match server.next().await.unwrap().unwrap() {
+                Message::Close(Some(frame)) => u16::from(frame.code),
+                other => panic!("expected close, got {other:?}"),
+            }
+        });
+        let outcome = run(client, &plan(&steps)).await;
+        assert_eq!(server_task.await.unwrap(), 1000);
+        assert_eq!(outcome.ready, Ready::Passed);
+        assert!(outcome.ready_ms.is_some() && outcome.exchange_ms.is_some());
+        assert_eq!(outcome.failed_step, None);
+        assert_eq!(outcome.server_close, None);
+        assert_eq!(outcome.messages.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn close_before_welcome_is_recorded_with_code_and_reason() {
+        let steps = vec![welcome_check()];
+        let (client, mut server) = pair().await;
+        tokio::spawn(async move {
+            let frame = CloseFrame {
+                code: CloseCode::Error,
+                reason: "Internal error".into(),
+            };
+            server.send(Message::Close(Some(frame))).await.unwrap();
+            while server.next().await.is_some() {}
+        });
+        let outcome = run(client, &plan(&steps)).await;
+        assert_eq!(outcome.ready, Ready::Closed);
+        let close = outcome.server_close.unwrap();
+        assert_eq!((close.code, close.reason.as_str()), (1011, "Internal error"));
+    }
+
+    #[tokio::test]
+    async fn drop_without_close_frame_is_1006() {
+        let steps = vec![welcome_check()];
+        let (client, server) = pair().await;
+        drop(server);
+        let outcome = run(client, &plan(&steps)).await;
+        assert_eq!(outcome.ready, Ready::Closed);
+        assert_eq!(outcome.server_close.unwrap().code, 1006);
+    }
+
+    #[tokio::test]
+    async fn error_message_instead_of_welcome_is_a_mismatch_and_keeps_the_close() {
+        let steps = vec![welcome_check()];
+        let (client, mut server) = pair().await;
+        tokio::spawn(async move {
+            server
+                .send(Message::text(r#"{"type":"error","data":{"message":"nope"}}"#))
+                .await
+                .unwrap();
+            let frame = CloseFrame {
+                code: CloseCode::Policy,
+                reason: "Policy Violation".into(),
+            };
+            server.send(Message::Close(Some(frame))).await.unwrap();
+            while server.next().await.is_some() {}
+        });
+        let outcome = run(client, &plan(&steps)).await;
+        assert!(matches!(outcome.ready, Ready::Mismatch { ref message } if message.contains("nope")));
+        assert_eq!(outcome.server_close.unwrap().code, 1008);
+    }
+
+    #[tokio::test]
+    async fn silent_server_times_out_at_the_step_deadline() {
+        let steps = vec![Step::Expect {
+            within: Duration::from_millis(200),
+            matcher: Matcher::Any,
+        }];
+        let (client, _server) = pair().await;
+        let outcome = run(client, &plan(&steps)).await;
+        assert_eq!(outcome.ready, Ready::TimedOut { other_messages: 0 });
+    }
+
+    #[test]
+    fn missing_headers_need_to_have_been_sent() {
+        let echoed = vec![
+            ("authorization".to_owned(), "[MISSING]".to_owned()),
+            ("x-e2e-test".to_owned(), "true".to_owned()),
+        ];
+        let sent = vec![
+            ("Authorization".to_owned(), "Bearer x".to_owned()),
+            ("X-E2E-Test".to_owned(), "true".to_owned()),
+            ("Sec-WebSocket-Protocol".to_owned(), "jwt-auth".to_owned()),
+        ];
+        let require = vec![
+            "authorization".to_owned(),
+            "x-e2e-test".to_owned(),
+            "sec-websocket-protocol".to_owned(),
+            "origin".to_owned(),
+        ];
+        assert_eq!(
+            missing_headers(&echoed, &require, &sent),
+            vec!["authorization", "sec-websocket-protocol"]
+        );
+    }
+}
