@@ -5,8 +5,14 @@
 //! - [`probe`]: one probe, phase by phase, and the pure verdict/diagnosis over its evidence.
 //! - [`lab`]: the failure lab, misbehaving endpoints that reproduce each failure.
 //! - [`check`]: probe a set of environments once and report (`wsprobe check`).
-//! - [`cli`]: the command line.
+//! - [`demo`]: the lab plus wsprobe probing it from the bundled config.
+//! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
+//! - [`telemetry`]: logs.
 
+pub mod check;
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod lab;
 pub mod probe;
+pub mod telemetry;

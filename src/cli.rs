@@ -1,0 +1,154 @@
+//! The command line: `run | check | validate | lab | demo`, and what each maps to in the library.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::{check, config, lab};
+
+#[derive(Debug, Parser)]
+#[command(name = "wsprobe", version, about = "Authenticated WebSocket probes that say why a connection failed")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe once now and exit: 0 all up or degraded, 1 any down, 2 bad config or usage.
+    Check {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Only these environments (repeatable).
+        #[arg(long = "env", short = 'e', value_name = "NAME")]
+        envs: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// How many probes run at once.
+        #[arg(long, default_value_t = check::DEFAULT_CONCURRENCY)]
+        concurrency: usize,
+    },
+    /// Load and validate the config, print what would run; exit 0, or 2 on error.
+    Validate {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Serve the failure lab: misbehaving endpoints that reproduce each failure.
+    Lab {
+        #[arg(long, default_value = lab::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// How long `/ws/startup` keeps failing after the lab starts.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        startup: std::time::Duration,
+    },
+    /// The failure lab plus wsprobe probing it from a bundled config. Needs nothing external.
+    Demo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub async fn execute(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check {
+            config,
+            envs,
+            format,
+            concurrency,
+        } => {
+            let config = match load(config.as_deref()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let selected = match check::select(&config, &envs) {
+                Ok(selected) => selected,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(2);
+                }
+            };
+            let prober = crate::probe::Prober::for_config(&config);
+            let results = check::run(&prober, &selected, concurrency).await;
+            match format {
+                Format::Json => println!("{}", check::render_json(&results)),
+                Format::Text => {
+                    let color = std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none();
+                    print!("{}", check::render_text(&results, color));
+                }
+            }
+            ExitCode::from(check::exit_code(&results))
+        }
+        Command::Validate { config } => match load(config.as_deref()) {
+            Ok(config) => {
+                print!("{}", config::describe(&config));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Lab { listen, startup } => {
+            let listener = match tokio::net::TcpListener::bind(listen).await {
+                Ok(listener) => listener,
+                Err(err) => {
+                    eprintln!("error: cannot listen on {listen}: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            let shutdown = CancellationToken::new();
+            let options = lab::LabOptions {
+                startup_duration: startup,
+                ..lab::LabOptions::default()
+            };
+            let lab = match lab::Lab::spawn(listener, options, shutdown.clone()) {
+                Ok(lab) => lab,
+                Err(err) => {
+                    eprintln!("error: cannot start the lab: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            print!("{}", crate::demo::lab_banner(&lab));
+            wait_for_signal().await;
+            shutdown.cancel();
+            ExitCode::SUCCESS
+        }
+        Command::Demo => crate::demo::run().await,
+    }
+}
+
+/// Config errors are printed as they are (they name file, line and key) and exit 2.
+fn load(flag: Option<&std::path::Path>) -> Result<config::Config, ExitCode> {
+    let path = config::resolve_path(flag);
+    config::load(&path).map_err(|err| {
+        eprintln!("error: {err}");
+        ExitCode::from(2)
+    })
+}
+
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

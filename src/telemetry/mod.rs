@@ -1,0 +1,19 @@
+//! Logs (tracing) now; OTLP metrics arrive with their issue.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+
+/// Logs go to stderr so `check --format json` keeps stdout clean for pipelines. The default
+/// level is quiet for one-shot commands and informative for the long-running ones.
+pub fn init_logging(cli: &Cli) {
+    let default = match cli.command {
+        Command::Check { .. } | Command::Validate { .. } => "warn",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
