@@ -36,3 +36,8 @@ pub fn load_str(
     let _ = (path, text, lookup);
     todo!("config loader")
 }
+
+/// Placeholder until the loader lands: what `wsprobe validate` prints.
+pub fn describe(config: &Config) -> String {
+    format!("{} environments\n", config.environments.len())
+}

@@ -29,6 +29,9 @@ use tokio_util::task::TaskTracker;
 use catalogue::{ROWS, Scenario};
 use http::HeadError;
 
+/// Where `wsprobe lab` listens unless told otherwise; the reference probes.yaml points here.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
+
 /// The bypass key `/token` accepts, as a deployed E2E environment would hold in a secret.
 pub const E2E_BYPASS_KEY: &str = "lab-e2e-key";
 

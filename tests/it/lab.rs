@@ -13,7 +13,6 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{Message, http};
 use tokio_tungstenite::{WebSocketStream, client_async};
-use tokio_util::sync::CancellationToken;
 use wsprobe::lab::{E2E_BYPASS_KEY, Lab, LabOptions};
 
 /// Far above anything the lab should take; only a broken lab waits this long.
@@ -21,40 +20,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 type Ws = WebSocketStream<TcpStream>;
 
-/// A lab that stops when the test ends.
-struct TestLab {
-    lab: Lab,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestLab {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-impl std::ops::Deref for TestLab {
-    type Target = Lab;
-    fn deref(&self) -> &Lab {
-        &self.lab
-    }
-}
-
-async fn spawn_lab_with(options: LabOptions) -> TestLab {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let shutdown = CancellationToken::new();
-    let lab = Lab::spawn(listener, options, shutdown.clone()).unwrap();
-    TestLab { lab, shutdown }
-}
-
-/// Startup already over, so every endpoint behaves as its steady state.
-async fn spawn_lab() -> TestLab {
-    spawn_lab_with(LabOptions {
-        startup_duration: Duration::ZERO,
-        ..LabOptions::default()
-    })
-    .await
-}
+use crate::helpers::{TestLab, spawn_lab, spawn_lab_with};
 
 struct HttpAnswer {
     status: u16,

@@ -1,0 +1,92 @@
+//! The `wsprobe` binary as a pipeline runs it: exit codes, JSON on stdout, errors on stderr.
+
+use std::process::{Command, Output};
+
+use crate::helpers::spawn_lab;
+
+fn wsprobe(args: &[&str], lab: Option<std::net::SocketAddr>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wsprobe"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("WSPROBE_CONFIG")
+        .env("NO_COLOR", "1");
+    if let Some(lab) = lab {
+        command.env("WSPROBE_LAB", lab.to_string());
+    }
+    command.output().expect("the wsprobe binary runs")
+}
+
+#[tokio::test]
+async fn check_json_reports_every_environment_and_exits_1_when_any_is_down() {
+    let lab = spawn_lab().await;
+    let args = ["check", "--format", "json", "--env", "healthy", "--env", "internal-error"];
+    let out = tokio::task::spawn_blocking(move || wsprobe(&args, Some(lab.addr()))).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["environment"], "healthy");
+    assert_eq!(results[0]["status"], "up");
+    assert_eq!(results[0]["verdict"], "ok");
+    assert_eq!(results[0]["location"], "local");
+    assert_eq!(results[0]["http_status"], 101);
+    assert_eq!(results[0]["health"]["http_status"], 200);
+    assert!(results[0]["phases_ms"]["upgrade"].is_number());
+    assert!(results[0]["phases_ms"]["dns"].is_null());
+    assert!(results[0]["tls"].is_null());
+    assert_eq!(results[1]["verdict"], "closed_before_ready");
+    assert_eq!(results[1]["close_code"], 1011);
+    assert_eq!(results[1]["close_reason"], "Internal error");
+    assert!(results[1]["started_at"].as_str().unwrap().ends_with('Z'));
+    for key in [
+        "url", "attempts", "failed_step", "version", "subprotocol", "headers", "messages",
+        "diagnosis", "error",
+    ] {
+        assert!(results[1].get(key).is_some(), "result lacks {key}");
+    }
+}
+
+#[tokio::test]
+async fn check_text_is_one_line_per_environment_and_exits_0_when_all_up() {
+    let lab = spawn_lab().await;
+    let args = ["check", "--env", "healthy", "--env", "slow-welcome"];
+    let out = tokio::task::spawn_blocking(move || wsprobe(&args, Some(lab.addr()))).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("up ") && l.contains("healthy") && l.contains("ok")));
+    assert!(stdout.lines().any(|l| l.starts_with("degraded") && l.contains("slow")));
+    assert!(stdout.contains("2 environments: 1 up, 1 degraded, 0 down"));
+    assert!(!stdout.contains('\x1b'), "no colour when not a terminal");
+}
+
+#[test]
+fn unknown_environment_and_bad_config_exit_2_naming_the_problem() {
+    let out = wsprobe(&["check", "--env", "nope"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no environment named \"nope\""));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(
+        &path,
+        "environments:\n  - name: a\n    url: ws://127.0.0.1:1/ws\n    timeuot: 5s\n",
+    )
+    .unwrap();
+    let out = wsprobe(&["validate", "--config", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.yaml:4:"), "names file and line: {stderr}");
+    assert!(stderr.contains("timeuot"), "names the key: {stderr}");
+}
+
+#[test]
+fn validate_prints_what_would_run() {
+    let out = wsprobe(&["validate"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for name in ["healthy", "strip-auth", "bad-token"] {
+        assert!(stdout.contains(name), "{name} missing from: {stdout}");
+    }
+    assert!(!stdout.contains("lab-jwt-secret"), "secrets are never printed");
+}

@@ -1,0 +1,415 @@
+//! The whole probe over real sockets: every lab endpoint named correctly, plus the failures the
+//! lab cannot stage from inside one listener (refused port, unresolvable name, TLS).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use wsprobe::probe::{ProbeResult, Prober, Status, Verdict};
+
+use crate::helpers::{config, spawn_lab, spawn_lab_with};
+
+async fn probe_bundled(lab: &wsprobe::lab::Lab, name: &str) -> ProbeResult {
+    let config = wsprobe::demo::bundled_config(lab.addr()).expect("bundled config loads");
+    let env = config.environment(name).expect("environment in probes.yaml");
+    Prober::for_config(&config).probe(env).await
+}
+
+/// What one lab endpoint must produce, field by field.
+struct Expect {
+    env: &'static str,
+    verdict: Verdict,
+    close: Option<(u16, &'static str)>,
+    http_status: Option<u16>,
+    missing: &'static [&'static str],
+    /// Words the diagnosis must contain.
+    diagnosis: &'static [&'static str],
+}
+
+#[tokio::test]
+async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
+    let lab = spawn_lab_with(wsprobe::lab::LabOptions {
+        startup_duration: Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .await;
+    let table = [
+        Expect {
+            env: "healthy",
+            verdict: Verdict::Ok,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["All steps passed", "jwt-auth", "lab-rev-1"],
+        },
+        Expect {
+            env: "internal-error",
+            verdict: Verdict::ClosedBeforeReady,
+            close: Some((1011, "Internal error")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &[
+                "1011 \"Internal error\"",
+                "after accept",
+                "health check answered 200",
+                "inside the backend's WebSocket path",
+            ],
+        },
+        Expect {
+            env: "clean-close",
+            verdict: Verdict::ClosedBeforeReady,
+            close: Some((1000, "main cleanup")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["1000 \"main cleanup\"", "chose to end the session"],
+        },
+        Expect {
+            env: "strip-auth",
+            verdict: Verdict::HeadersStripped,
+            close: Some((1011, "Internal error")),
+            http_status: Some(101),
+            missing: &["authorization", "sec-websocket-protocol"],
+            diagnosis: &[
+                "authorization and sec-websocket-protocol",
+                "proxy or load balancer",
+                "1011",
+            ],
+        },
+        Expect {
+            env: "no-welcome",
+            verdict: Verdict::ReadyTimeout,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["never sent its welcome", "no message at all"],
+        },
+        Expect {
+            env: "reject-401",
+            verdict: Verdict::UpgradeRejected,
+            close: None,
+            http_status: Some(401),
+            missing: &[],
+            diagnosis: &["HTTP 401 instead of 101", "Not authenticated", "authentication"],
+        },
+        Expect {
+            env: "no-subprotocol",
+            verdict: Verdict::SubprotocolMismatch,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["selected no subprotocol", "\"jwt-auth\" was expected"],
+        },
+        Expect {
+            env: "slow-welcome",
+            verdict: Verdict::Slow,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["degraded_after of 2000 ms", "welcome"],
+        },
+        Expect {
+            env: "startup",
+            verdict: Verdict::ClosedBeforeReady,
+            close: Some((1011, "Service startup incomplete")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["startup is incomplete"],
+        },
+        Expect {
+            env: "error-message",
+            verdict: Verdict::ReadyMismatch,
+            close: Some((1008, "Policy Violation")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["unsupported protocol version", "1008"],
+        },
+        Expect {
+            env: "token-endpoint",
+            verdict: Verdict::Ok,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["All steps passed"],
+        },
+        Expect {
+            env: "bad-token",
+            verdict: Verdict::TokenFailed,
+            close: None,
+            http_status: Some(401),
+            missing: &[],
+            diagnosis: &[
+                "HTTP 401",
+                "{\"detail\":\"Invalid E2E bypass key\"}",
+                "no WebSocket was attempted",
+            ],
+        },
+        Expect {
+            env: "hang-upgrade",
+            verdict: Verdict::UpgradeTimeout,
+            close: None,
+            http_status: None,
+            missing: &[],
+            diagnosis: &["no answer to the upgrade request"],
+        },
+        Expect {
+            env: "garbage",
+            verdict: Verdict::ProtocolError,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["broke the WebSocket protocol"],
+        },
+        Expect {
+            env: "huge",
+            verdict: Verdict::ProtocolError,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["size limit"],
+        },
+        Expect {
+            env: "html-close",
+            verdict: Verdict::ClosedBeforeReady,
+            close: Some((1011, "<script>alert(1)</script>")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["1011"],
+        },
+    ];
+    let config = wsprobe::demo::bundled_config(lab.addr()).unwrap();
+    let prober = Prober::for_config(&config);
+    let probes = table.iter().map(|row| prober.probe(config.environment(row.env).unwrap()));
+    let results = futures_util::future::join_all(probes).await;
+    for (row, result) in table.iter().zip(&results) {
+        let env = row.env;
+        assert_eq!(result.verdict, row.verdict, "{env}: {}", result.diagnosis);
+        assert_eq!(result.status, row.verdict.status(), "{env}");
+        assert_eq!(
+            result.close_code.zip(result.close_reason.as_deref()),
+            row.close,
+            "{env}: close"
+        );
+        assert_eq!(result.http_status, row.http_status, "{env}: http status");
+        assert_eq!(result.headers.missing, row.missing, "{env}: missing headers");
+        assert_eq!(result.attempts, 1, "{env}: attempts");
+        for words in row.diagnosis {
+            assert!(
+                result.diagnosis.contains(words),
+                "{env}: diagnosis {:?} lacks {words:?}",
+                result.diagnosis
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn healthy_probe_records_every_phase_headers_and_echo_redacted() {
+    let lab = spawn_lab().await;
+    let result = probe_bundled(&lab, "healthy").await;
+    assert_eq!(result.verdict, Verdict::Ok, "{}", result.diagnosis);
+    assert_eq!(result.subprotocol.as_deref(), Some("jwt-auth"));
+    assert_eq!(result.version.as_deref(), Some("lab-rev-1"));
+    assert_eq!(result.health.as_ref().map(|h| (h.http_status, h.ok)), Some((Some(200), true)));
+    let p = &result.phases_ms;
+    for (name, value) in [
+        ("token", p.token),
+        ("health", p.health),
+        ("connect", p.connect),
+        ("upgrade", p.upgrade),
+        ("ready", p.ready),
+        ("exchange", p.exchange),
+        ("close", p.close),
+        ("total", p.total),
+    ] {
+        assert!(value.is_some_and(|v| v >= 0.0), "phase {name} missing: {p:?}");
+    }
+    assert_eq!(p.dns, None, "an IP literal has no DNS phase");
+    assert_eq!(p.tls, None, "ws:// has no TLS phase");
+
+    let sent_auth = &result.headers.sent["authorization"];
+    assert!(sent_auth.starts_with("Bearer eyJh…[redacted]"), "{sent_auth}");
+    let echoed_auth = &result.headers.echoed["authorization"];
+    assert!(echoed_auth.starts_with("Bearer eyJh…[redacted]"), "{echoed_auth}");
+    assert_eq!(
+        result.headers.sent["sec-websocket-protocol"],
+        "jwt-auth, jwt.ZXlK…[redacted]"
+    );
+    assert_eq!(result.headers.response["x-revision"], "lab-rev-1");
+    assert_eq!(result.messages.len(), 2, "welcome and pong: {:?}", result.messages);
+    let everything = serde_json::to_string(&result).unwrap();
+    assert!(!everything.contains("lab-jwt-secret"), "the JWT secret leaked");
+    assert!(!everything.contains("eyJhbGci"), "a whole token leaked: {everything}");
+}
+
+#[tokio::test]
+async fn flaky_alternates_between_ok_and_1011() {
+    let lab = spawn_lab().await;
+    let first = probe_bundled(&lab, "flaky").await;
+    let second = probe_bundled(&lab, "flaky").await;
+    assert_eq!(first.verdict, Verdict::Ok, "{}", first.diagnosis);
+    assert_eq!(second.verdict, Verdict::ClosedBeforeReady, "{}", second.diagnosis);
+    assert_eq!(second.close_code, Some(1011));
+}
+
+#[tokio::test]
+async fn startup_recovers_once_the_backend_is_ready() {
+    let lab = spawn_lab().await;
+    let result = probe_bundled(&lab, "startup").await;
+    assert_eq!(result.verdict, Verdict::Ok, "{}", result.diagnosis);
+}
+
+#[tokio::test]
+async fn refused_port_is_retried_and_counted() {
+    let lab = spawn_lab().await;
+    // A port that was just free: bind, read it, release it.
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let yaml = format!(
+        "environments:\n  - name: refused\n    url: ws://127.0.0.1:{port}/ws\n    retries: 2\n"
+    );
+    let config = config(&yaml, &lab, &[]);
+    let result = Prober::for_config(&config).probe(&config.environments[0]).await;
+    assert_eq!(result.verdict, Verdict::ConnectRefused, "{}", result.diagnosis);
+    assert_eq!(result.attempts, 3);
+    assert!(result.diagnosis.contains("refused after 3 attempts"), "{}", result.diagnosis);
+    assert!(result.error.as_deref().unwrap().contains(&port.to_string()));
+}
+
+#[tokio::test]
+async fn unresolvable_name_is_dns_failed() {
+    let lab = spawn_lab().await;
+    let yaml = "environments:\n  - name: nowhere\n    url: wss://wsprobe-test.invalid/ws\n";
+    let config = config(yaml, &lab, &[]);
+    let result = Prober::for_config(&config).probe(&config.environments[0]).await;
+    assert_eq!(result.verdict, Verdict::DnsFailed, "{}", result.diagnosis);
+    assert_eq!(result.status, Status::Down);
+    assert!(result.diagnosis.contains("did not resolve"), "{}", result.diagnosis);
+    assert_eq!(result.phases_ms.connect, None);
+}
+
+#[tokio::test]
+async fn a_server_never_answering_upgrade_times_out_within_the_budget() {
+    let lab = spawn_lab().await;
+    let yaml = "environments:\n  - name: hang\n    url: ws://${LAB}/ws/hang-upgrade\n    timeout: 1s\n";
+    let config = config(yaml, &lab, &[]);
+    let started = std::time::Instant::now();
+    let result = Prober::for_config(&config).probe(&config.environments[0]).await;
+    assert_eq!(result.verdict, Verdict::UpgradeTimeout);
+    // Generous: the point is that it ends near its budget, not on the lab's terms.
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
+
+/// A TLS terminator in front of the lab, with a certificate from a CA made for this test.
+struct TlsFront {
+    addr: std::net::SocketAddr,
+    ca_pem: String,
+    _shutdown: tokio_util::sync::DropGuard,
+}
+
+async fn tls_front(lab: std::net::SocketAddr, valid_for: time::Duration) -> TlsFront {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "wsprobe test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    leaf_params.not_after = time::OffsetDateTime::now_utc() + valid_for;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = tokio::select! {
+                _ = stop.cancelled() => return,
+                accepted = listener.accept() => accepted.unwrap(),
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let mut backend = tokio::net::TcpStream::connect(lab).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut backend).await;
+            });
+        }
+    });
+    TlsFront {
+        addr,
+        ca_pem: ca_cert.pem(),
+        _shutdown: shutdown.drop_guard(),
+    }
+}
+
+fn tls_yaml(front: &TlsFront, ca_file: Option<&std::path::Path>) -> String {
+    let tls = ca_file
+        .map(|p| format!("    tls: {{ ca_file: {} }}\n", p.display()))
+        .unwrap_or_default();
+    format!(
+        "environments:\n  - name: secure\n    url: wss://localhost:{}/ws/healthy\n{tls}    steps:\n      - expect: {{ within: 5s, json: {{ /type: system_message }} }}\n",
+        front.addr.port()
+    )
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca_passes_with_ca_file_and_fails_without() {
+    let lab = spawn_lab().await;
+    let front = tls_front(lab.addr(), time::Duration::days(90)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    std::fs::write(&ca_path, &front.ca_pem).unwrap();
+
+    let trusted = config(&tls_yaml(&front, Some(&ca_path)), &lab, &[]);
+    let result = Prober::for_config(&trusted).probe(&trusted.environments[0]).await;
+    assert_eq!(result.verdict, Verdict::Ok, "{}", result.diagnosis);
+    let tls = result.tls.expect("tls info for wss");
+    assert_eq!(tls.version, "TLSv1.3");
+    assert!(tls.cert_subject.unwrap().contains("localhost"));
+    assert!(tls.cert_issuer.unwrap().contains("wsprobe test CA"));
+    assert!(result.phases_ms.tls.is_some() && result.phases_ms.dns.is_some());
+
+    let untrusted = config(&tls_yaml(&front, None), &lab, &[]);
+    let result = Prober::for_config(&untrusted).probe(&untrusted.environments[0]).await;
+    assert_eq!(result.verdict, Verdict::TlsFailed, "{}", result.diagnosis);
+    assert!(result.error.unwrap().to_lowercase().contains("unknown"), "issuer not trusted");
+    assert!(result.diagnosis.contains("ca_file"), "{}", result.diagnosis);
+}
+
+#[tokio::test]
+async fn a_certificate_expiring_soon_degrades_a_passing_probe() {
+    let lab = spawn_lab().await;
+    let front = tls_front(lab.addr(), time::Duration::days(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    std::fs::write(&ca_path, &front.ca_pem).unwrap();
+    let config = config(&tls_yaml(&front, Some(&ca_path)), &lab, &[]);
+    let result = Prober::for_config(&config).probe(&config.environments[0]).await;
+    assert_eq!(result.verdict, Verdict::CertExpiring, "{}", result.diagnosis);
+    assert_eq!(result.status, Status::Degraded);
+    assert!(result.diagnosis.contains("expires in 4.") || result.diagnosis.contains("expires in 5."), "{}", result.diagnosis);
+}
+
+#[tokio::test]
+async fn huge_message_is_refused_without_reading_it() {
+    let lab = spawn_lab().await;
+    let result = probe_bundled(&lab, "huge").await;
+    assert_eq!(result.verdict, Verdict::ProtocolError);
+    assert!(result.error.unwrap().contains("1048576"), "names the limit");
+}
