@@ -15,10 +15,24 @@ use crate::{check, config, lab};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text for people or JSON for log pipelines (stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: probes on schedule, stores results, serves the status page and API.
+    Run {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Probe once now and exit: 0 all up or degraded, 1 any down, 2 bad config or usage.
     Check {
         #[arg(long, short)]
@@ -57,6 +71,19 @@ pub enum Format {
 
 pub async fn execute(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Run { config } => {
+            let config = match load(config.as_deref()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            match run_daemon(config, None).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Check {
             config,
             envs,
@@ -120,6 +147,22 @@ pub async fn execute(cli: Cli) -> ExitCode {
         }
         Command::Demo => crate::demo::run().await,
     }
+}
+
+/// Bind `server.listen` (or `listen`), then run the daemon until SIGTERM/SIGINT.
+pub async fn run_daemon(
+    config: config::Config,
+    listen: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let listener = match listen {
+        Some(listener) => listener,
+        None => tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?,
+    };
+    let daemon = crate::app::Daemon::build(config).await?;
+    daemon.run(listener, wait_for_signal()).await
 }
 
 /// Config errors are printed as they are (they name file, line and key) and exit 2.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{check, config, lab};
+use crate::{config, lab};
 
 /// The repository's reference `probes.yaml` doubles as the demo config: it points at
 /// `${WSPROBE_LAB}`, which the demo sets to the address of the lab it started.
@@ -44,35 +44,50 @@ pub fn lab_banner(lab: &lab::Lab) -> String {
     out
 }
 
+/// The demo probes often so a visitor sees results change while watching.
+const DEMO_SCHEDULE: &str = "*/10 * * * * *";
+
 pub async fn run() -> ExitCode {
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
-        Ok(listener) => listener,
+    match run_demo().await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: cannot open a local port for the lab: {err}");
-            return ExitCode::from(2);
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
         }
-    };
+    }
+}
+
+async fn run_demo() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let lab_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("cannot open a local port for the lab")?;
     let shutdown = CancellationToken::new();
-    let lab = match lab::Lab::spawn(listener, lab::LabOptions::default(), shutdown.clone()) {
-        Ok(lab) => lab,
-        Err(err) => {
-            eprintln!("error: cannot start the lab: {err}");
-            return ExitCode::from(2);
-        }
+    let lab = lab::Lab::spawn(lab_listener, lab::LabOptions::default(), shutdown.clone())
+        .context("cannot start the lab")?;
+    let mut config = bundled_config(lab.addr())?;
+    let schedule = config::Schedule::parse(DEMO_SCHEDULE).map_err(anyhow::Error::msg)?;
+    for env in &mut config.environments {
+        env.schedule = schedule.clone();
+    }
+    let database = std::env::temp_dir().join(format!("wsprobe-demo-{}.db", std::process::id()));
+    config.storage.path = database.clone();
+    // The usual port when free, any port otherwise: the demo must start whatever else runs.
+    let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?,
     };
-    let config = match bundled_config(lab.addr()) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
+    let address = listener.local_addr()?;
     print!("{}", lab_banner(&lab));
-    println!();
-    let prober = crate::probe::Prober::for_config(&config);
-    let all: Vec<_> = config.environments.iter().collect();
-    let results = check::run(&prober, &all, check::DEFAULT_CONCURRENCY).await;
-    print!("{}", check::render_text(&results, false));
+    println!(
+        "\nwsprobe demo: probing {} lab environments every 10 s (database {}).\nStatus page: http://{address}/   API: http://{address}/api/v1/status   Ctrl-C stops.\n",
+        config.environments.len(),
+        database.display()
+    );
+    let result = crate::cli::run_daemon(config, Some(listener)).await;
     shutdown.cancel();
-    ExitCode::SUCCESS
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+    }
+    result
 }

@@ -6,13 +6,21 @@
 //! - [`lab`]: the failure lab, misbehaving endpoints that reproduce each failure.
 //! - [`check`]: probe a set of environments once and report (`wsprobe check`).
 //! - [`demo`]: the lab plus wsprobe probing it from the bundled config.
+//! - [`app`]: the daemon: store, scheduler and web server built from a Config.
+//! - [`schedule`]: when each environment fires (pure) and the per-environment loop.
+//! - [`store`]: SQLite through sqlx; all SQL lives there.
+//! - [`web`]: status page, HTTP API, health endpoints.
 //! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
 //! - [`telemetry`]: logs.
 
+pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod lab;
 pub mod probe;
+pub mod schedule;
+pub mod store;
 pub mod telemetry;
+pub mod web;

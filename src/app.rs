@@ -1,0 +1,338 @@
+//! The daemon (`wsprobe run`): builds the store, scheduler and web server from a Config and runs
+//! until the shutdown future resolves. The caller owns the listener, so tests bind port 0.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, Environment};
+use crate::probe::{ProbeResult, Prober};
+use crate::schedule::{self, Board, Runner};
+use crate::store::Store;
+
+/// Probes in flight at once across all environments: enough for thousands of environments on
+/// a one-minute schedule, few enough that a burst cannot exhaust file descriptors.
+pub const MAX_CONCURRENT_PROBES: usize = 512;
+/// How often raw results past `storage.retention` are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the config file is checked for changes (SIGHUP reloads at once).
+const CONFIG_POLL: Duration = Duration::from_secs(2);
+/// A store error is logged at most this often, with the count of those held back.
+const STORE_ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Everything the scheduler, the web layer and the API share.
+pub struct Shared {
+    config: RwLock<Arc<Config>>,
+    prober: RwLock<Arc<Prober>>,
+    pub store: Store,
+    pub board: Arc<Board>,
+    /// The newest result per environment, kept in memory so the status page and the diagnosis
+    /// still work while the store is failing.
+    latest: Mutex<HashMap<String, ProbeResult>>,
+    pub store_health: StoreHealth,
+    permits: Semaphore,
+    pub started_at: DateTime<Utc>,
+}
+
+impl Shared {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn prober(&self) -> Arc<Prober> {
+        self.prober.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn latest(&self, name: &str) -> Option<ProbeResult> {
+        let latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        latest.get(name).cloned()
+    }
+
+    /// Probe now and record the result: the one path for scheduled and on-demand probes.
+    pub async fn probe_and_record(&self, env: &Environment) -> ProbeResult {
+        let _permit = self.permits.acquire().await.ok();
+        let history: Vec<ProbeResult> = self.latest(env.name.as_str()).into_iter().collect();
+        let result = self.prober().probe_with_history(env, &history).await;
+        tracing::info!(
+            environment = %result.environment,
+            status = %result.status,
+            verdict = %result.verdict,
+            total_ms = result.phases_ms.total,
+            "{}",
+            result.diagnosis
+        );
+        if let Err(err) = self.store.insert_result(&result, false).await {
+            self.store_health.failed(&err.to_string());
+        } else {
+            self.store_health.succeeded();
+        }
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        latest.insert(result.environment.clone(), result.clone());
+        result
+    }
+}
+
+/// Whether the last write to the store worked, and logging of failures without flooding.
+#[derive(Default)]
+pub struct StoreHealth {
+    state: Mutex<StoreState>,
+}
+
+#[derive(Default)]
+struct StoreState {
+    last_error: Option<(DateTime<Utc>, String)>,
+    last_logged: Option<Instant>,
+    held_back: u64,
+}
+
+impl StoreHealth {
+    pub fn failed(&self, error: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.last_error = Some((Utc::now(), error.to_owned()));
+        let due = state
+            .last_logged
+            .is_none_or(|at| at.elapsed() >= STORE_ERROR_LOG_EVERY);
+        if due {
+            tracing::error!(held_back = state.held_back, "store write failed, probing goes on: {error}");
+            state.last_logged = Some(Instant::now());
+            state.held_back = 0;
+        } else {
+            state.held_back += 1;
+        }
+    }
+
+    pub fn succeeded(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.last_error.take().is_some() {
+            tracing::info!("store writes work again");
+        }
+    }
+
+    /// The last write error, if the last write failed.
+    pub fn error(&self) -> Option<(DateTime<Utc>, String)> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_error
+            .clone()
+    }
+}
+
+impl Runner for Shared {
+    async fn run(&self, env: Arc<Environment>, _slot: DateTime<Utc>) {
+        self.probe_and_record(&env).await;
+    }
+
+    async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {
+        if let Err(err) = self.store.record_skipped(env.name.as_str(), slot).await {
+            self.store_health.failed(&err.to_string());
+        }
+    }
+}
+
+/// The running daemon's handles; `run` drives it.
+pub struct Daemon {
+    pub shared: Arc<Shared>,
+    source: Option<PathBuf>,
+    probes: TaskTracker,
+    schedules: Mutex<Option<CancellationToken>>,
+}
+
+impl Daemon {
+    /// Open the store and prepare everything; nothing runs until `run`.
+    pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+        use anyhow::Context as _;
+        let store = Store::open(&config.storage.path)
+            .await
+            .with_context(|| format!("cannot open the store {}", config.storage.path.display()))?;
+        let source = Some(config.source.clone()).filter(|p| p.exists());
+        let shared = Arc::new(Shared {
+            prober: RwLock::new(Arc::new(Prober::for_config(&config))),
+            config: RwLock::new(Arc::new(config)),
+            store,
+            board: Arc::new(Board::default()),
+            latest: Mutex::new(HashMap::new()),
+            store_health: StoreHealth::default(),
+            permits: Semaphore::new(MAX_CONCURRENT_PROBES),
+            started_at: Utc::now(),
+        });
+        Ok(Daemon {
+            shared,
+            source,
+            probes: TaskTracker::new(),
+            schedules: Mutex::new(None),
+        })
+    }
+
+    /// Serve `listener` and probe on schedule until `shutdown` resolves; then stop scheduling,
+    /// let in-flight probes finish within their timeout, stop the server and close the store.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let background = TaskTracker::new();
+        {
+            let config = self.shared.config();
+            let names: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+            tracing::info!(
+                listen = %listener.local_addr()?,
+                environments = %names.join(","),
+                "wsprobe daemon started"
+            );
+        }
+        self.start_schedules();
+
+        let router = crate::web::router(self.shared.clone());
+        let server_stop = stop.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { server_stop.cancelled().await })
+                .await
+        });
+
+        let daemon = Arc::new(self);
+        background.spawn(prune_loop(daemon.shared.clone(), stop.clone()));
+        background.spawn(reload_on_change(daemon.clone(), stop.clone()));
+        background.spawn(reload_on_sighup(daemon.clone(), stop.clone()));
+        background.close();
+
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight probes");
+        stop.cancel();
+        if let Some(schedules) = daemon.schedules.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            schedules.cancel();
+        }
+        daemon.probes.close();
+        let drain_limit = daemon
+            .shared
+            .config()
+            .environments
+            .iter()
+            .map(|e| e.timeout)
+            .max()
+            .unwrap_or_default()
+            + Duration::from_secs(3);
+        if tokio::time::timeout(drain_limit, daemon.probes.wait()).await.is_err() {
+            tracing::warn!("some probes did not finish within their timeout");
+        }
+        background.wait().await;
+        let _ = server.await;
+        daemon.shared.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// (Re)start one schedule loop per environment of the current config. Loops of a previous
+    /// config stop; their in-flight probes finish, and the board keeps them from doubling.
+    fn start_schedules(&self) {
+        let config = self.shared.config();
+        let token = CancellationToken::new();
+        if let Some(previous) = self
+            .schedules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(token.clone())
+        {
+            previous.cancel();
+        }
+        let names: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+        self.shared.board.retain(&names);
+        for env in &config.environments {
+            tokio::spawn(schedule::run_environment(
+                Arc::new(env.clone()),
+                self.shared.clone(),
+                self.shared.board.clone(),
+                self.probes.clone(),
+                token.clone(),
+            ));
+        }
+    }
+
+    /// Replace the config; an invalid new file is logged with its error and the old one stays.
+    pub fn reload(&self) {
+        let Some(path) = &self.source else {
+            return;
+        };
+        match crate::config::load(path) {
+            Ok(config) => {
+                let count = config.environments.len();
+                *self.shared.prober.write().unwrap_or_else(|e| e.into_inner()) =
+                    Arc::new(Prober::for_config(&config));
+                *self.shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+                self.start_schedules();
+                tracing::info!(environments = count, "config reloaded");
+            }
+            Err(err) => {
+                tracing::error!("config reload rejected, keeping the running config: {err}");
+            }
+        }
+    }
+}
+
+async fn prune_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        let retention = shared.config().storage.retention;
+        match shared.store.prune(retention, Utc::now()).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned raw results past retention"),
+            Err(err) => shared.store_health.failed(&err.to_string()),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
+async fn reload_on_change(daemon: Arc<Daemon>, stop: CancellationToken) {
+    let Some(path) = daemon.source.clone() else {
+        return;
+    };
+    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&path);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(CONFIG_POLL) => {}
+        }
+        let now = modified(&path);
+        if now != seen {
+            seen = now;
+            tracing::info!(path = %path.display(), "config file changed");
+            daemon.reload();
+        }
+    }
+}
+
+async fn reload_on_sighup(daemon: Arc<Daemon>, stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                received = hangup.recv() => {
+                    if received.is_none() { return; }
+                    tracing::info!("SIGHUP: reloading config");
+                    daemon.reload();
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (daemon, stop);
+    }
+}

@@ -1,0 +1,132 @@
+//! Firing probes on time: one loop per environment sleeps until its next slot (`slot`, pure)
+//! and hands the probe to the daemon; a probe still running at its next slot is not doubled.
+
+pub mod slot;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Environment;
+
+/// How far past its slot an idle environment may be before `/readyz` calls the scheduler late.
+pub const LATE_AFTER: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Per-environment scheduling state, shared with the status page and `/readyz`.
+#[derive(Default)]
+pub struct Board {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub next_run: Option<DateTime<Utc>>,
+    pub running: bool,
+    pub skipped: u64,
+}
+
+impl Board {
+    fn with<R>(&self, name: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        f(entries.entry(name.to_owned()).or_default())
+    }
+
+    pub fn get(&self, name: &str) -> Entry {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Mark a probe as started; false when one is still running (the caller skips the slot).
+    pub fn try_start(&self, name: &str) -> bool {
+        self.with(name, |e| !std::mem::replace(&mut e.running, true))
+    }
+
+    pub fn finish(&self, name: &str) {
+        self.with(name, |e| e.running = false);
+    }
+
+    fn skipped(&self, name: &str) {
+        self.with(name, |e| e.skipped += 1);
+    }
+
+    fn set_next(&self, name: &str, next: Option<DateTime<Utc>>) {
+        self.with(name, |e| e.next_run = next);
+    }
+
+    /// Forget environments no longer configured.
+    pub fn retain(&self, names: &[&str]) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|name, _| names.contains(&name.as_str()));
+    }
+
+    /// Environments whose slot passed more than `LATE_AFTER` ago without a probe starting.
+    pub fn late(&self, now: DateTime<Utc>) -> Vec<String> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .filter(|(_, e)| !e.running && e.next_run.is_some_and(|next| now - next > LATE_AFTER))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// What the scheduler asks of the daemon, so the loop is testable without a store or network.
+pub trait Runner: Send + Sync + 'static {
+    /// Probe `env` (the slot it fired for is `slot`) and record the result.
+    fn run(&self, env: Arc<Environment>, slot: DateTime<Utc>) -> impl Future<Output = ()> + Send;
+    /// A slot was skipped because the previous probe was still running.
+    fn skipped(&self, env: &Environment, slot: DateTime<Utc>) -> impl Future<Output = ()> + Send;
+}
+
+/// One environment's loop: until `cancel`, sleep to the next slot and start a probe there
+/// unless the previous one still runs. Probes are spawned on `probes` so shutdown can drain them.
+pub async fn run_environment<R: Runner>(
+    env: Arc<Environment>,
+    runner: Arc<R>,
+    board: Arc<Board>,
+    probes: TaskTracker,
+    cancel: CancellationToken,
+) {
+    let name = env.name.to_string();
+    let offset = slot::jitter_offset(&name, env.jitter);
+    // A first probe right away: nobody should wait a whole period to learn the state.
+    start_or_skip(&env, &runner, &board, &probes, Utc::now()).await;
+    loop {
+        let next = slot::next_slot(&env.schedule, offset, Utc::now());
+        board.set_next(&name, next);
+        let Some(next) = next else {
+            tracing::warn!(environment = %name, "schedule has no future slot");
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        start_or_skip(&env, &runner, &board, &probes, next).await;
+    }
+}
+
+async fn start_or_skip<R: Runner>(
+    env: &Arc<Environment>,
+    runner: &Arc<R>,
+    board: &Arc<Board>,
+    probes: &TaskTracker,
+    slot: DateTime<Utc>,
+) {
+    let name = env.name.to_string();
+    if board.try_start(&name) {
+        let (env, runner, board) = (env.clone(), runner.clone(), board.clone());
+        probes.spawn(async move {
+            runner.run(env, slot).await;
+            board.finish(&name);
+        });
+    } else {
+        board.skipped(&name);
+        tracing::warn!(environment = %name, %slot, "previous probe still running: slot skipped");
+        runner.skipped(env, slot).await;
+    }
+}

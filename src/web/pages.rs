@@ -1,0 +1,246 @@
+//! The status page for on-call: server-rendered, no external assets, readable without
+//! JavaScript, light and dark. maud escapes every interpolated string, which matters because
+//! close reasons, messages and headers come from the servers being probed.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use super::api::{EnvironmentStatus, gather_status};
+use super::error::ApiError;
+use crate::app::Shared;
+use crate::probe::diagnosis::ms;
+use crate::probe::{ProbeResult, Status, Verdict};
+
+const REFRESH_SECONDS: u32 = 30;
+const BAR_LENGTH: u32 = 40;
+const RUNS_PER_PAGE: u32 = 25;
+
+const STYLE: &str = r#"
+:root { color-scheme: light dark; --bg:#fff; --fg:#1b1f24; --muted:#5b6470; --line:#d8dde3;
+  --up:#1a7f37; --degraded:#9a6700; --down:#cf222e; --unknown:#8c959f; --card:#f6f8fa; }
+@media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --fg:#e6edf3; --muted:#9198a1;
+  --line:#30363d; --up:#3fb950; --degraded:#d29922; --down:#f85149; --card:#161b22; } }
+body { margin:0 auto; max-width:1200px; padding:1rem 1.25rem 3rem; background:var(--bg);
+  color:var(--fg); font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif; }
+a { color:inherit; } h1 { font-size:1.4rem; margin:.2rem 0 .8rem; } h2 { font-size:1.1rem; margin-top:1.6rem; }
+.muted { color:var(--muted); } .mono, code, pre { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; font-size:12.5px; }
+table { border-collapse:collapse; width:100%; } th, td { text-align:left; padding:.45rem .5rem;
+  border-bottom:1px solid var(--line); vertical-align:top; } th { font-weight:600; color:var(--muted); font-size:12px; }
+.pill { display:inline-block; padding:0 .5rem; border-radius:1rem; color:#fff; font-weight:600; font-size:12px; }
+.up { background:var(--up); } .degraded { background:var(--degraded); } .down { background:var(--down); } .unknown { background:var(--unknown); }
+.bar { display:flex; gap:2px; } .bar span { width:6px; height:18px; border-radius:2px; }
+.banner { background:var(--down); color:#fff; padding:.6rem .8rem; border-radius:6px; margin:.6rem 0; }
+.summary { display:flex; gap:1.5rem; flex-wrap:wrap; background:var(--card); padding:.8rem 1rem; border-radius:8px; }
+.summary div b { display:block; font-size:1.1rem; } details { margin:.2rem 0; }
+pre { white-space:pre-wrap; word-break:break-all; background:var(--card); padding:.5rem; border-radius:6px; margin:.3rem 0; }
+.diag { max-width:44rem; }
+"#;
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="refresh" content=(REFRESH_SECONDS);
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
+}
+
+fn pill(status: &str) -> Markup {
+    html! { span class={ "pill " (status) } { (status) } }
+}
+
+fn when(time: Option<DateTime<Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "—".into())
+}
+
+fn percent(value: Option<f64>) -> String {
+    value
+        .map(|v| format!("{:.2}%", v * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+pub async fn index(State(shared): State<Arc<Shared>>) -> Markup {
+    let status = gather_status(&shared).await;
+    let mut bars = Vec::with_capacity(status.environments.len());
+    for env in &status.environments {
+        bars.push(
+            shared
+                .store
+                .recent_statuses(&env.name, BAR_LENGTH)
+                .await
+                .unwrap_or_default(),
+        );
+    }
+    let count = |s: &str| status.environments.iter().filter(|e| e.status == s).count();
+    let title = match count("down") {
+        0 => "wsprobe — all up".to_owned(),
+        n => format!("wsprobe — {n} down"),
+    };
+    layout(
+        &title,
+        html! {
+            h1 { "wsprobe" @if let Some(location) = &status.location { span class="muted" { " · " (location) } } }
+            p class="muted" {
+                (count("up")) " up · " (count("degraded")) " degraded · " (count("down")) " down · "
+                (count("unknown")) " not probed yet · generated " (when(Some(status.generated_at)))
+                " · refreshes every " (REFRESH_SECONDS) " s"
+            }
+            @if let Some(error) = &status.store.error {
+                div class="banner" { "Store failing — results are not being kept: " (error) }
+            }
+            table {
+                thead { tr {
+                    th { "Status" } th { "Environment" } th { "Verdict · diagnosis" } th { "Close" }
+                    th { "Last run" } th { "Next run" } th { "Uptime 24h / 7d / 30d" } th { "p50 / p95" } th { "Recent" }
+                } }
+                tbody {
+                    @for (env, bar) in status.environments.iter().zip(&bars) {
+                        (environment_row(env, bar))
+                    }
+                }
+            }
+            p class="muted" { "JSON: " a href="/api/v1/status" { "/api/v1/status" } }
+        },
+    )
+}
+
+fn environment_row(env: &EnvironmentStatus, bar: &[(DateTime<Utc>, Status, Verdict)]) -> Markup {
+    html! {
+        tr {
+            td { (pill(&env.status)) }
+            td { a href={ "/environments/" (env.name) } { b { (env.name) } } }
+            td class="diag" {
+                @if let Some(verdict) = &env.verdict { code { (verdict) } br; }
+                span class="muted" { (env.diagnosis.as_deref().unwrap_or("waiting for the first probe")) }
+            }
+            td class="mono" { (env.close_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())) }
+            td class="mono" { (when(env.last_run)) }
+            td class="mono" { @if env.running { "running" } @else { (when(env.next_run)) } }
+            td class="mono" { (percent(env.uptime.day)) " / " (percent(env.uptime.week)) " / " (percent(env.uptime.month)) }
+            td class="mono" { (ms(env.latency_ms.p50)) " / " (ms(env.latency_ms.p95)) }
+            td { (recent_bar(bar)) }
+        }
+    }
+}
+
+/// Oldest left, newest right, like every uptime bar on-call has seen before.
+fn recent_bar(bar: &[(DateTime<Utc>, Status, Verdict)]) -> Markup {
+    html! {
+        div class="bar" {
+            @for (at, status, verdict) in bar.iter().rev() {
+                span class=(status.as_str()) title={ (when(Some(*at))) " " (verdict) } {}
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    before: Option<i64>,
+}
+
+pub async fn environment(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Markup, ApiError> {
+    let config = shared.config();
+    let env = config
+        .environment(&name)
+        .ok_or_else(|| ApiError::UnknownEnvironment(name.clone()))?;
+    let status = gather_status(&shared).await;
+    let current = status.environments.iter().find(|e| e.name == name);
+    let runs = shared
+        .store
+        .runs(&name, RUNS_PER_PAGE, query.before)
+        .await
+        .unwrap_or_default();
+    let older = (runs.len() == RUNS_PER_PAGE as usize)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
+    Ok(layout(
+        &format!("wsprobe — {name}"),
+        html! {
+            p { a href="/" { "← all environments" } }
+            h1 { (name) " " @if let Some(c) = current { (pill(&c.status)) } }
+            p class="mono muted" { (crate::probe::without_query(&env.url)) " · " (env.schedule.expression()) " · timeout " (humantime::format_duration(env.timeout)) }
+            @if let Some(c) = current {
+                div class="summary" {
+                    div { "Verdict" b { (c.verdict.as_deref().unwrap_or("—")) } }
+                    div { "Uptime 24h" b { (percent(c.uptime.day)) } }
+                    div { "7d" b { (percent(c.uptime.week)) } }
+                    div { "30d" b { (percent(c.uptime.month)) } }
+                    div { "p50 / p95 (24h)" b { (ms(c.latency_ms.p50)) " / " (ms(c.latency_ms.p95)) } }
+                    div { "Build" b { (c.last_result.as_ref().and_then(|r| r.version.as_deref()).unwrap_or("—")) } }
+                    div { "Next run" b { (when(c.next_run)) } }
+                    div { "Skipped slots" b { (c.skipped_slots) } }
+                }
+                @if let Some(d) = &c.diagnosis { p class="diag" { (d) } }
+            }
+            h2 { "Incidents" }
+            p class="muted" { "No incidents recorded." }
+            h2 { "Runs" }
+            @if runs.is_empty() { p class="muted" { "No stored runs yet." } }
+            @for run in &runs { (run_details(&run.result, run.in_maintenance)) }
+            @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
+        },
+    ))
+}
+
+fn run_details(result: &ProbeResult, in_maintenance: bool) -> Markup {
+    let close = match (result.close_code, result.close_reason.as_deref()) {
+        (Some(code), Some(reason)) if !reason.is_empty() => format!("{code} {reason:?}"),
+        (Some(code), _) => code.to_string(),
+        _ => "—".into(),
+    };
+    html! {
+        details {
+            summary {
+                (pill(result.status.as_str())) " "
+                span class="mono" { (when(Some(result.started_at))) } " · "
+                code { (result.verdict.as_str()) } " · close " span class="mono" { (close) }
+                " · total " span class="mono" { (ms(result.phases_ms.total)) }
+                @if in_maintenance { " · maintenance" }
+            }
+            p class="diag" { (result.diagnosis) }
+            table {
+                tr { @for (name, _) in result.phases_ms.named() { th { (name) } } }
+                tr { @for (_, value) in result.phases_ms.named() { td class="mono" { (ms(value)) } } }
+            }
+            p class="mono muted" {
+                "HTTP " (result.http_status.map(|s| s.to_string()).unwrap_or_else(|| "—".into()))
+                " · subprotocol " (result.subprotocol.as_deref().unwrap_or("none"))
+                " · attempts " (result.attempts)
+                " · build " (result.version.as_deref().unwrap_or("—"))
+                @if let Some(tls) = &result.tls { " · " (tls.version) " · cert until " (when(tls.cert_not_after)) }
+            }
+            @if let Some(error) = &result.error { pre { (error) } }
+            @if let Some(body) = &result.body_excerpt { pre { (body) } }
+            @for (label, headers) in [("Headers sent", &result.headers.sent), ("Headers returned", &result.headers.response), ("Headers echoed by the backend", &result.headers.echoed)] {
+                @if !headers.is_empty() {
+                    b { (label) }
+                    pre { @for (name, value) in headers { (name) ": " (value) "\n" } }
+                }
+            }
+            @if !result.headers.missing.is_empty() {
+                p { b { "Missing at the backend: " } (result.headers.missing.join(", ")) }
+            }
+            @if !result.messages.is_empty() {
+                b { "Messages received" }
+                @for message in &result.messages { pre { (message) } }
+            }
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The daemon end to end: a real SQLite file, the HTTP server on port 0, the lab on port 0.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::helpers::{TestLab, spawn_lab};
+
+/// Generous: a slow CI machine must never turn these into flakes.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+pub struct App {
+    pub base: String,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+    pub lab: TestLab,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub daemon: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Poll the status API until `done` holds for it, or fail after PATIENCE.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let status = self.get_json("/api/v1/status").await;
+            if done(&status) {
+                return status;
+            }
+            assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}: {status:#}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.daemon.take() {
+            Some(handle) => tokio::time::timeout(PATIENCE, handle).await.expect("daemon stops").unwrap(),
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn env_status<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in status"))
+}
+
+/// A daemon over `environments` (YAML list items, `${LAB}` for the lab), from a config file on
+/// disk so reloads can be tested; `extra` is appended at top level.
+pub async fn spawn_app(environments: &str, extra: &str) -> App {
+    // reqwest (here and in the daemon) is built without a default TLS provider.
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("probes.yaml");
+    let db_path = dir.path().join("wsprobe.db");
+    write_config(&config_path, &lab, environments, extra);
+    let config = wsprobe::config::load(&config_path).expect("test config loads");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let daemon = wsprobe::app::Daemon::build(config).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(daemon.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    App {
+        base,
+        config_path,
+        db_path,
+        lab,
+        stop: Some(stop),
+        daemon: Some(handle),
+        _dir: dir,
+    }
+}
+
+pub fn write_config(path: &std::path::Path, lab: &TestLab, environments: &str, extra: &str) {
+    let text = format!(
+        "defaults:\n  schedule: \"*/2 * * * * *\"\n  timeout: 10s\nenvironments:\n{}\nstorage: {{ path: {} }}\nserver: {{ admin_token: test-admin-token }}\n{extra}",
+        environments.replace("${LAB}", &lab.addr().to_string()),
+        path.with_file_name("wsprobe.db").display(),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+const LAB_ENVS: &str = r#"
+  - name: healthy
+    url: ws://${LAB}/ws/healthy
+    steps: [ { expect: { json: { /type: system_message } } } ]
+  - name: internal-error
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+  - name: reject-401
+    url: ws://${LAB}/ws/reject-401
+  - name: html-close
+    url: ws://${LAB}/ws/html-close
+    steps: [ { expect: { json: { /type: system_message } } } ]
+"#;
+
+#[tokio::test]
+async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
+    let mut app = spawn_app(LAB_ENVS, "").await;
+    let status = app
+        .wait_for("a result for every environment", |s| {
+            s["environments"].as_array().unwrap().iter().all(|e| e["last_run"].is_string())
+        })
+        .await;
+    let expected = [
+        ("healthy", "up", "ok"),
+        ("internal-error", "down", "closed_before_ready"),
+        ("reject-401", "down", "upgrade_rejected"),
+        ("html-close", "down", "closed_before_ready"),
+    ];
+    for (name, want_status, want_verdict) in expected {
+        let env = env_status(&status, name);
+        assert_eq!(env["status"], want_status, "{name}: {env:#}");
+        assert_eq!(env["verdict"], want_verdict, "{name}");
+        assert!(env["next_run"].is_string(), "{name} has a next run");
+        assert!(env["diagnosis"].as_str().unwrap().len() > 20);
+    }
+    assert_eq!(env_status(&status, "internal-error")["close_code"], 1011);
+    assert!(status["instance_id"].as_str().unwrap().len() >= 32);
+    assert_eq!(status["store"]["ok"], true);
+
+    let runs = app.get_json("/api/v1/environments/internal-error/runs?limit=1").await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
+    let run = &runs["runs"][0];
+    assert_eq!(run["close_code"], 1011);
+    assert_eq!(run["close_reason"], "Internal error");
+    assert!(run["id"].is_i64());
+    assert!(run["phases_ms"]["upgrade"].is_number());
+
+    let (code, _) = app.get("/api/v1/environments/nope/runs").await;
+    assert_eq!(code, 404);
+    let incidents = app.get_json("/api/v1/incidents?state=open").await;
+    assert!(incidents["incidents"].as_array().unwrap().is_empty());
+    assert_eq!(app.get("/healthz").await.0, 200);
+    assert_eq!(app.get("/readyz").await.0, 200);
+
+    let (code, page) = app.get("/").await;
+    assert_eq!(code, 200);
+    for name in ["healthy", "internal-error", "reject-401", "html-close"] {
+        assert!(page.contains(name), "status page lists {name}");
+    }
+    let (code, env_page) = app.get("/environments/html-close").await;
+    assert_eq!(code, 200);
+    assert!(env_page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "reason shown as text");
+    assert!(!env_page.contains("<script>alert(1)"), "markup from a probed server never runs");
+    assert!(!page.contains("<script>alert(1)"));
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn on_demand_probe_needs_the_admin_token() {
+    let mut app = spawn_app(LAB_ENVS, "").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/environments/healthy/probe", app.base);
+    let refused = client.post(&url).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let wrong = client.post(&url).bearer_auth("test-admin-tokeX").send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let ok = client.post(&url).bearer_auth("test-admin-token").send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let result: Value = ok.json().await.unwrap();
+    assert_eq!(result["environment"], "healthy");
+    assert_eq!(result["verdict"], "ok");
+    let (_, status_page) = app.get("/").await;
+    assert!(!status_page.contains("test-admin-token"), "the admin token is never shown");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_probe_still_running_at_its_next_slot_is_skipped_not_doubled() {
+    // Every second, but the probe waits 4 s for a welcome that never comes.
+    let envs = r#"
+  - name: stuck
+    url: ws://${LAB}/ws/no-welcome
+    schedule: "* * * * * *"
+    steps: [ { expect: { within: 4s, json: { /type: system_message } } } ]
+"#;
+    let mut app = spawn_app(envs, "").await;
+    let status = app
+        .wait_for("two skipped slots", |s| env_status(s, "stuck")["skipped_slots"].as_u64() >= Some(2))
+        .await;
+    assert_eq!(env_status(&status, "stuck")["running"], true);
+    app.shutdown().await.unwrap();
+    // Skipped slots were counted instead of starting parallel probes: at most one run per 4 s.
+    let store = wsprobe::store::Store::open(&app.db_path).await.unwrap();
+    let runs = store.runs("stuck", 100, None).await.unwrap();
+    assert!(runs.len() <= 2, "probes overlapped: {} runs", runs.len());
+}
+
+#[tokio::test]
+async fn reload_applies_a_valid_config_and_keeps_the_old_one_on_error() {
+    let one = r#"
+  - name: first
+    url: ws://${LAB}/ws/healthy
+"#;
+    let mut app = spawn_app(one, "").await;
+    app.wait_for("first", |s| s["environments"].as_array().unwrap().len() == 1).await;
+
+    let broken = format!("{}\n  - name: Bad Name!\n    url: ws://x/ws\n", one);
+    write_config(&app.config_path, &app.lab, &broken, "");
+    // Give the watcher several polls: the running config must stay.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let status = app.get_json("/api/v1/status").await;
+    assert_eq!(status["environments"].as_array().unwrap().len(), 1);
+
+    let two = format!("{one}  - name: second\n    url: ws://${{LAB}}/ws/clean-close\n");
+    write_config(&app.config_path, &app.lab, &two, "");
+    let status = app
+        .wait_for("second environment probed", |s| {
+            s["environments"].as_array().unwrap().iter().any(|e| e["name"] == "second" && e["last_run"].is_string())
+        })
+        .await;
+    assert_eq!(env_status(&status, "second")["verdict"], "closed_before_ready");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_in_flight_probe_finish_and_keeps_its_result() {
+    let envs = r#"
+  - name: slow
+    url: ws://${LAB}/ws/slow-welcome
+    schedule: "0 0 1 1 *"
+"#;
+    let mut app = spawn_app(envs, "").await;
+    // The start-up probe is in flight (the welcome takes 2.5 s); stop now.
+    app.wait_for("probe running", |s| env_status(s, "slow")["running"] == true).await;
+    app.shutdown().await.unwrap();
+    let store = wsprobe::store::Store::open(&app.db_path).await.unwrap();
+    let runs = store.runs("slow", 10, None).await.unwrap();
+    assert_eq!(runs.len(), 1, "the in-flight probe was drained and stored");
+    assert_eq!(runs[0].result.verdict.as_str(), "slow");
+}
+
+#[tokio::test]
+async fn a_locked_store_is_reported_and_probing_goes_on() {
+    let envs = r#"
+  - name: healthy
+    url: ws://${LAB}/ws/healthy
+    schedule: "* * * * * *"
+"#;
+    let mut app = spawn_app(envs, "").await;
+    app.wait_for("first result", |s| env_status(s, "healthy")["last_run"].is_string()).await;
+    // Another process holding the write lock: every write of the daemon now fails (busy).
+    let mut blocker = rusqlite_like_lock(&app.db_path).await;
+    let before = env_status(&app.get_json("/api/v1/status").await, "healthy")["last_run"].clone();
+    let status = app
+        .wait_for("store failure reported and probing still going", |s| {
+            s["store"]["ok"] == false && env_status(s, "healthy")["last_run"] != before
+        })
+        .await;
+    assert!(status["store"]["error"].as_str().unwrap().to_lowercase().contains("lock"));
+    assert_eq!(app.get("/readyz").await.0, 503);
+    assert_eq!(app.get("/").await.0, 200, "the status page still renders");
+    blocker.release().await;
+    app.wait_for("store recovered", |s| s["store"]["ok"] == true).await;
+    app.shutdown().await.unwrap();
+}
+
+/// Holds SQLite's write lock from a second connection, as another process would.
+struct Lock {
+    conn: sqlx::SqliteConnection,
+}
+
+impl Lock {
+    async fn release(&mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.conn).await.unwrap();
+    }
+}
+
+async fn rusqlite_like_lock(path: &std::path::Path) -> Lock {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+    Lock { conn }
+}
