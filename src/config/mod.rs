@@ -1,14 +1,25 @@
-//! probes.yaml: a raw serde mirror (`raw`), `${VAR}` interpolation (`interpolate`), and the
-//! validation that turns it into the typed [`Config`] (`model`). Errors name file:line:column.
+//! probes.yaml: `${VAR}` interpolation over the text (`interpolate`), a raw serde mirror of the
+//! YAML (`raw`), and the validation (`validate`) that turns it into the typed [`Config`]
+//! (`model`); [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
+//! the file as written, and the key path (`environments[0].schedule`).
 
+mod describe;
 pub mod error;
 pub mod interpolate;
 mod model;
+mod raw;
+mod validate;
 
+pub use describe::{describe, redact_url};
 pub use error::ConfigError;
 pub use model::*;
 
 use std::path::Path;
+
+use serde_saphyr::{MessageFormatter, Spanned};
+
+use interpolate::Interpolated;
+use raw::{Node, RawConfig};
 
 /// Resolve the config path: `--config`, else `$WSPROBE_CONFIG`, else `./probes.yaml`.
 pub fn resolve_path(flag: Option<&Path>) -> std::path::PathBuf {
@@ -33,8 +44,79 @@ pub fn load_str(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let _ = (path, text, lookup);
-    todo!("config loader")
+    let interpolated =
+        interpolate::interpolate_mapped(text, lookup).map_err(|err| ConfigError::At {
+            path: path.to_path_buf(),
+            line: err.line,
+            column: err.column,
+            message: err.kind.to_string(),
+        })?;
+    let raw: RawConfig = serde_saphyr::from_str_with_options(&interpolated.text, yaml_options())
+        .map_err(|err| parse_error(path, &interpolated, &err))?;
+    let validator = validate::Validator {
+        source: path,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        text: &interpolated,
+    };
+    validator.config(raw)
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    // The snippet is for terminals; ours is one line, `file:line:column: key: message`.
+    serde_saphyr::options! { with_snippet: false }
+}
+
+/// A YAML or type error, at its position in the original file, with the key path it is under.
+fn parse_error(path: &Path, interpolated: &Interpolated, err: &serde_saphyr::Error) -> ConfigError {
+    let message = yaml_message(err);
+    let Some(location) = err.location().filter(|location| location.line() > 0) else {
+        return ConfigError::In {
+            path: path.to_path_buf(),
+            context: "YAML".to_owned(),
+            message,
+        };
+    };
+    // A second, shape-only parse finds the key path; it fails too on broken YAML, and then
+    // the position alone has to do.
+    // Duplicate keys pass through so that the second one is in the tree and can be named.
+    let mut options = yaml_options();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    let key = serde_saphyr::from_str_with_options::<Spanned<Node>>(&interpolated.text, options)
+        .ok()
+        .and_then(|root| Node::path_at(&root, location.line(), location.column()));
+    let (line, column) = interpolated.original_position(location.line(), location.column());
+    ConfigError::At {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: match key {
+            Some(key) => format!("{key}: {message}"),
+            None => message,
+        },
+    }
+}
+
+fn yaml_message(err: &serde_saphyr::Error) -> String {
+    match err.without_snippet() {
+        serde_saphyr::Error::AliasError { error, .. } => yaml_message(error),
+        serde_saphyr::Error::SerdeUnknownField {
+            field, expected, ..
+        } => format!(
+            "unknown key `{field}` (expected one of: {})",
+            expected.join(", ")
+        ),
+        serde_saphyr::Error::InvalidScalar { ty, .. } => match *ty {
+            "boolean" => "expected true or false".to_owned(),
+            "u16" => format!("expected a whole number from 0 to {}", u16::MAX),
+            "u32" => format!("expected a whole number from 0 to {}", u32::MAX),
+            "u64" => format!("expected a whole number from 0 to {}", u64::MAX),
+            other => format!("invalid {other}"),
+        },
+        other => serde_saphyr::UserMessageFormatter
+            .format_message(other)
+            .escape_debug()
+            .to_string(),
+    }
 }
 
 /// Placeholder until the loader lands: what `wsprobe validate` prints.

@@ -25,7 +25,35 @@ pub struct Config {
 
 impl Config {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
-        self.environments.iter().find(|env| env.name.as_str() == name)
+        self.environments
+            .iter()
+            .find(|env| env.name.as_str() == name)
+    }
+
+    /// The channels an environment notifies: those its `alert.channels` (or
+    /// `defaults.alert.channels`) names, in that order; every channel when neither names any.
+    pub fn channels_for(&self, env: &Environment) -> Vec<&Channel> {
+        match &env.alert.channels {
+            Some(names) => names
+                .iter()
+                .filter_map(|name| self.alerts.channels.iter().find(|c| &c.name == name))
+                .collect(),
+            None => self.alerts.channels.iter().collect(),
+        }
+    }
+
+    /// The alert policy in force for an environment: its `alert:` keys (or `defaults.alert:`),
+    /// else `alerts.defaults`.
+    pub fn alert_policy(&self, env: &Environment) -> AlertPolicy {
+        let defaults = &self.alerts.defaults;
+        let own = &env.alert;
+        AlertPolicy {
+            failure_threshold: own.failure_threshold.unwrap_or(defaults.failure_threshold),
+            success_threshold: own.success_threshold.unwrap_or(defaults.success_threshold),
+            repeat_every: own.repeat_every.unwrap_or(defaults.repeat_every),
+            send_resolved: own.send_resolved.unwrap_or(defaults.send_resolved),
+            alert_on_degraded: own.alert_on_degraded.unwrap_or(defaults.alert_on_degraded),
+        }
     }
 
     /// Every configured secret value, so that any text can be scrubbed of them.
@@ -106,13 +134,14 @@ impl fmt::Display for Secret {
 #[derive(Clone)]
 pub struct Schedule {
     expression: String,
-    cron: croner::Cron,
+    /// Boxed: a `Cron` is ~350 bytes, and `Schedule` sits in enums beside small variants.
+    cron: Box<croner::Cron>,
 }
 
 impl Schedule {
     pub fn parse(expression: &str) -> Result<Self, String> {
         let fields = expression.split_whitespace().count();
-        if !(fields == 5 || fields == 6) && !expression.trim_start().starts_with('@') {
+        if !(fields == 5 || fields == 6 || expression.trim_start().starts_with('@')) {
             return Err(format!(
                 "invalid cron schedule {expression:?}: expected 5 fields (minute hour day month weekday), or 6 with leading seconds"
             ));
@@ -125,7 +154,7 @@ impl Schedule {
             .map_err(|err| format!("invalid cron schedule {expression:?}: {err}"))?;
         Ok(Self {
             expression: expression.trim().to_owned(),
-            cron,
+            cron: Box::new(cron),
         })
     }
 
@@ -165,7 +194,9 @@ pub struct Environment {
     pub cert_warn_days: u32,
     pub health: Option<HealthCheck>,
     pub auth: Auth,
-    /// Header name → template (`{token}`, `{token_base64url}`), in file order.
+    /// Header name → template (`{token}`, `{token_base64url}`), in file order: `defaults`'
+    /// headers first, an environment's own replacing a same-named one (case-insensitively) in
+    /// place, new ones after.
     pub headers: Vec<(String, String)>,
     /// Offered subprotocols, templates allowed.
     pub subprotocols: Vec<String>,
@@ -415,6 +446,29 @@ pub struct MaintenanceWindow {
     /// Empty: all environments.
     pub environments: Vec<EnvName>,
     pub when: MaintenanceTime,
+}
+
+impl MaintenanceWindow {
+    /// Whether this window holds back `env`'s notifications at `now`. Windows are half-open:
+    /// `[start, start + duration)` and `[from, until)`.
+    pub fn covers(&self, env: &EnvName, now: DateTime<Utc>) -> bool {
+        if !self.environments.is_empty() && !self.environments.contains(env) {
+            return false;
+        }
+        match &self.when {
+            MaintenanceTime::Recurring { schedule, duration } => {
+                let Ok(duration) = chrono::Duration::from_std(*duration) else {
+                    return false;
+                };
+                // The first start strictly after `now - duration` is the only one whose window
+                // can still be open at `now`.
+                schedule
+                    .next_after(now - duration)
+                    .is_some_and(|start| start <= now)
+            }
+            MaintenanceTime::Fixed { from, until } => *from <= now && now < *until,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

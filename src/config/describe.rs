@@ -1,0 +1,214 @@
+//! The human summary `wsprobe validate` prints: what would run, never a secret.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use url::Url;
+
+use super::model::*;
+
+/// What `config` would run, one block per environment, then alerting, server, storage and
+/// telemetry. URLs lose their query string and user info (tokens hide there); secrets are never
+/// shown, only which kind of auth or channel uses them.
+pub fn describe(config: &Config) -> String {
+    // Writing to a String cannot fail: the `let _ = write!` below drop an always-Ok result.
+    let mut out = String::new();
+    for env in &config.environments {
+        let _ = writeln!(out, "environment {}", env.name);
+        let mut line = |label: &str, value: String| {
+            let _ = writeln!(out, "  {label:<14}{value}");
+        };
+        line("url", redact_url(&env.url));
+        let mut schedule = format!(
+            "{} ({})",
+            env.schedule.expression(),
+            in_words(&env.schedule)
+        );
+        if !env.jitter.is_zero() {
+            let _ = write!(schedule, ", jitter up to {}", human(env.jitter));
+        }
+        line("schedule", schedule);
+        line("timeout", human(env.timeout));
+        let auth = match &env.auth {
+            Auth::Jwt { algorithm, .. } => format!("jwt ({algorithm:?})"),
+            Auth::TokenEndpoint { url, method, .. } => {
+                format!("token_endpoint ({method} {})", redact_url(url))
+            }
+            other => other.kind().to_owned(),
+        };
+        line("auth", auth);
+        if let Some(health) = &env.health {
+            line(
+                "health",
+                format!(
+                    "{} expecting {}",
+                    redact_url(&health.url),
+                    health.expect_status
+                ),
+            );
+        }
+        let mut subprotocols = if env.subprotocols.is_empty() {
+            "none".to_owned()
+        } else {
+            env.subprotocols.join(", ")
+        };
+        if let Some(expected) = &env.expect_subprotocol {
+            let _ = write!(subprotocols, " (expecting {expected})");
+        }
+        line("subprotocols", subprotocols);
+        let steps = match env.steps.len() {
+            0 => "none: ready when the upgrade succeeds".to_owned(),
+            n => n.to_string(),
+        };
+        line("steps", steps);
+        let channels: Vec<&str> = config
+            .channels_for(env)
+            .iter()
+            .map(|channel| channel.name.as_str())
+            .collect();
+        let policy = config.alert_policy(env);
+        let alert = if channels.is_empty() {
+            "no channels".to_owned()
+        } else {
+            format!(
+                "{} after {} failure{}",
+                channels.join(", "),
+                policy.failure_threshold,
+                if policy.failure_threshold == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )
+        };
+        line("alert", alert);
+    }
+
+    if config.alerts.channels.is_empty() {
+        out.push_str("channels        none\n");
+    } else {
+        out.push_str("channels\n");
+        for channel in &config.alerts.channels {
+            let _ = writeln!(out, "  {:<14}{}", channel.name, channel.kind.kind());
+        }
+    }
+    if !config.alerts.maintenance.is_empty() {
+        out.push_str("maintenance\n");
+        for window in &config.alerts.maintenance {
+            let scope = if window.environments.is_empty() {
+                "all environments".to_owned()
+            } else {
+                window
+                    .environments
+                    .iter()
+                    .map(EnvName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let when = match &window.when {
+                MaintenanceTime::Recurring { schedule, duration } => format!(
+                    "{} ({}) for {}",
+                    schedule.expression(),
+                    in_words(schedule),
+                    human(*duration)
+                ),
+                MaintenanceTime::Fixed { from, until } => format!(
+                    "{} to {}",
+                    from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
+            };
+            let _ = writeln!(out, "  {scope}: {when}");
+        }
+    }
+
+    let mut server = format!("listen {}", config.server.listen);
+    if let Some(public_url) = &config.server.public_url {
+        let _ = write!(server, ", public {}", redact_url(public_url));
+    }
+    if config.server.admin_token.is_none() {
+        server.push_str(", admin API closed (no admin_token)");
+    }
+    let _ = writeln!(out, "{:<16}{server}", "server");
+    let _ = writeln!(
+        out,
+        "{:<16}{} (raw results kept {})",
+        "storage",
+        config.storage.path.display(),
+        human(config.storage.retention)
+    );
+    let telemetry = match &config.telemetry {
+        Some(telemetry) => format!(
+            "{} ({}, every {})",
+            redact_url(&telemetry.otlp.endpoint),
+            match telemetry.otlp.protocol {
+                OtlpProtocol::HttpProtobuf => "http/protobuf",
+                OtlpProtocol::Grpc => "grpc",
+            },
+            human(telemetry.otlp.interval)
+        ),
+        None => "off in probes.yaml (OTEL_EXPORTER_OTLP_* variables still apply)".to_owned(),
+    };
+    let _ = writeln!(out, "{:<16}{telemetry}", "telemetry");
+    out
+}
+
+/// `url` without what may carry a credential: user info becomes `…@`, a query `?…`, and the
+/// fragment goes.
+pub fn redact_url(url: &Url) -> String {
+    let mut shown = format!("{}://", url.scheme());
+    if !url.username().is_empty() || url.password().is_some() {
+        shown.push_str("…@");
+    }
+    if let Some(host) = url.host_str() {
+        shown.push_str(host);
+    }
+    if let Some(port) = url.port() {
+        let _ = write!(shown, ":{port}");
+    }
+    shown.push_str(url.path());
+    if url.query().is_some() {
+        shown.push_str("?…");
+    }
+    shown
+}
+
+/// croner's "At every 5 minutes." as "at every 5 minutes, UTC", to sit inside parentheses.
+fn in_words(schedule: &Schedule) -> String {
+    let words = schedule.describe();
+    let words = words.trim().trim_end_matches('.');
+    let mut chars = words.chars();
+    let lowered: String = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("{lowered}, UTC")
+}
+
+fn human(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_what_may_carry_credentials() {
+        let cases = [
+            ("wss://api.example.com/ws", "wss://api.example.com/ws"),
+            (
+                "wss://api.example.com/ws?token=abc&x=1",
+                "wss://api.example.com/ws?…",
+            ),
+            (
+                "ws://user:pass@127.0.0.1:9000/a#frag",
+                "ws://…@127.0.0.1:9000/a",
+            ),
+            ("https://h/", "https://h/"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(redact_url(&Url::parse(input).unwrap()), expected);
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The serde mirror of probes.yaml: exactly the SPEC's keys (`deny_unknown_fields` everywhere),
+//! nothing checked beyond YAML types.
+//!
+//! Every key is optional here, even required ones: serde-saphyr reports a missing field at the
+//! last key it read, which points users at the wrong line, so validation reports missing keys
+//! itself at the position of the enclosing mapping. Values that validation inspects are
+//! `Spanned` for the same reason. No `flatten`, no internally tagged or untagged enums: serde
+//! buffers those and `Spanned` loses its position inside them.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+pub(crate) type Text = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub location: Option<Text>,
+    pub defaults: Option<Spanned<RawEnvironment>>,
+    pub environments: Option<Spanned<Vec<Spanned<RawEnvironment>>>>,
+    pub alerts: Option<RawAlerts>,
+    pub server: Option<RawServer>,
+    pub storage: Option<RawStorage>,
+    pub telemetry: Option<RawTelemetry>,
+}
+
+/// One environment, and also `defaults` (where `name` and `url` are refused by validation, so
+/// that both share one key list and cannot drift apart).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEnvironment {
+    pub name: Option<Text>,
+    pub url: Option<Text>,
+    pub schedule: Option<Text>,
+    pub jitter: Option<Text>,
+    pub timeout: Option<Text>,
+    pub retries: Option<Spanned<u32>>,
+    pub degraded_after: Option<Text>,
+    pub cert_warn_days: Option<Spanned<u32>>,
+    pub health: Option<Spanned<RawHealth>>,
+    pub auth: Option<Spanned<RawAuth>>,
+    pub headers: Option<OrderedMap<Text>>,
+    pub subprotocols: Option<Vec<Text>>,
+    pub expect_subprotocol: Option<Text>,
+    pub tls: Option<RawTls>,
+    pub steps: Option<Vec<Spanned<RawStep>>>,
+    pub echo: Option<Spanned<RawEcho>>,
+    pub version: Option<Spanned<RawVersion>>,
+    pub alert: Option<RawAlertPolicy>,
+    pub max_message_bytes: Option<Spanned<u64>>,
+    pub max_messages: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHealth {
+    pub url: Option<Text>,
+    pub expect_status: Option<Spanned<u16>>,
+}
+
+/// Every auth kind's keys in one mapping; validation refuses keys the chosen kind does not use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuth {
+    pub kind: Option<Text>,
+    // bearer
+    pub token: Option<Text>,
+    // jwt
+    pub secret: Option<Text>,
+    pub key: Option<Text>,
+    pub algorithm: Option<Text>,
+    pub claims: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
+    pub ttl: Option<Text>,
+    // token_endpoint
+    pub url: Option<Text>,
+    pub method: Option<Text>,
+    pub headers: Option<Spanned<OrderedMap<String>>>,
+    pub body: Option<Spanned<serde_json::Value>>,
+    pub token_pointer: Option<Text>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTls {
+    pub ca_file: Option<Text>,
+    pub insecure_skip_verify: Option<bool>,
+}
+
+/// `- expect: {...}` or `- send: "..."`: exactly one of the two, checked by validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    pub expect: Option<Spanned<RawExpect>>,
+    pub send: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpect {
+    pub within: Option<Text>,
+    pub json: Option<Spanned<OrderedMap<serde_json::Value>>>,
+    pub contains: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEcho {
+    pub pointer: Option<Text>,
+    pub require: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVersion {
+    pub header: Option<Text>,
+    pub pointer: Option<Text>,
+}
+
+/// An environment's `alert:` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlertPolicy {
+    pub channels: Option<Vec<Text>>,
+    pub failure_threshold: Option<Spanned<u32>>,
+    pub success_threshold: Option<Spanned<u32>>,
+    pub repeat_every: Option<Text>,
+    pub send_resolved: Option<bool>,
+    pub alert_on_degraded: Option<bool>,
+}
+
+/// `alerts.defaults`: the policy keys only; channels are chosen per environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicyDefaults {
+    pub failure_threshold: Option<Spanned<u32>>,
+    pub success_threshold: Option<Spanned<u32>>,
+    pub repeat_every: Option<Text>,
+    pub send_resolved: Option<bool>,
+    pub alert_on_degraded: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    pub defaults: Option<RawPolicyDefaults>,
+    pub channels: Option<Vec<Spanned<RawChannel>>>,
+    pub maintenance: Option<Vec<Spanned<RawMaintenance>>>,
+}
+
+/// Every channel kind's keys in one mapping; validation refuses keys the kind does not use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChannel {
+    pub name: Option<Text>,
+    pub kind: Option<Text>,
+    // slack
+    pub webhook_url: Option<Text>,
+    // pagerduty
+    pub routing_key: Option<Text>,
+    pub severity: Option<Text>,
+    pub events_url: Option<Text>,
+    // webhook
+    pub url: Option<Text>,
+    pub secret: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMaintenance {
+    pub environments: Option<Vec<Text>>,
+    pub schedule: Option<Text>,
+    pub duration: Option<Text>,
+    pub from: Option<Text>,
+    pub until: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub listen: Option<Text>,
+    pub public_url: Option<Text>,
+    pub admin_token: Option<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStorage {
+    pub path: Option<Text>,
+    pub retention: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    pub otlp: Option<Spanned<RawOtlp>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOtlp {
+    pub endpoint: Option<Text>,
+    pub protocol: Option<Text>,
+    pub interval: Option<Text>,
+    pub headers: Option<OrderedMap<String>>,
+}
+
+/// A mapping kept in file order, keys with their positions (headers are sent in the order
+/// written; JSON matchers report the first pointer that failed).
+#[derive(Debug, Clone)]
+pub(crate) struct OrderedMap<V>(pub Vec<(Text, V)>);
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for OrderedVisitor<V> {
+            type Value = OrderedMap<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedMap(entries))
+            }
+        }
+
+        deserializer.deserialize_map(OrderedVisitor(PhantomData))
+    }
+}
+
+/// The shape of any YAML document with the position of every key and value: used only when
+/// parsing into [`RawConfig`] failed, to name the key path at the error's position.
+#[derive(Debug)]
+pub(crate) enum Node {
+    Leaf,
+    Seq(Vec<Spanned<Node>>),
+    Map(Vec<(Spanned<KeyText>, Spanned<Node>)>),
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NodeVisitor;
+
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = Node;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any YAML value")
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_i128<E>(self, _: i128) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_u128<E>(self, _: u128) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_none<E>(self) -> Result<Node, E> {
+                Ok(Node::Leaf)
+            }
+            fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+                Node::deserialize(d)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Node::Seq(items))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Node::Map(entries))
+            }
+        }
+
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+/// A mapping key as text, whatever its YAML type (`404:` is a number).
+#[derive(Debug)]
+pub(crate) struct KeyText(pub String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = KeyText;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping key")
+            }
+
+            fn visit_bool<E>(self, v: bool) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_owned()))
+            }
+            fn visit_unit<E>(self) -> Result<KeyText, E> {
+                Ok(KeyText("~".to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeyText, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(KeyText("[…]".to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyText, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(KeyText("{…}".to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(KeyVisitor)
+    }
+}
+
+impl Node {
+    /// The key path (`environments[0].tls.insecure_skip_verfy`) of the last key or value that
+    /// starts at or before (`line`, `column`): the one an error there is about.
+    pub(crate) fn path_at(root: &Spanned<Node>, line: u64, column: u64) -> Option<String> {
+        fn walk(node: &Spanned<Node>, path: &str, target: (u64, u64), best: &mut Option<String>) {
+            let at = |s: &serde_saphyr::Location| (s.line(), s.column());
+            if at(&node.referenced) > target {
+                return;
+            }
+            if !path.is_empty() {
+                *best = Some(path.to_owned());
+            }
+            match &node.value {
+                Node::Leaf => {}
+                Node::Seq(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, &format!("{path}[{i}]"), target, best);
+                    }
+                }
+                Node::Map(entries) => {
+                    for (key, value) in entries {
+                        if at(&key.referenced) > target {
+                            return;
+                        }
+                        let child = if path.is_empty() {
+                            key.value.0.clone()
+                        } else {
+                            format!("{path}.{}", key.value.0)
+                        };
+                        *best = Some(child.clone());
+                        walk(value, &child, target, best);
+                    }
+                }
+            }
+        }
+
+        let mut best = None;
+        walk(root, "", (line, column), &mut best);
+        best
+    }
+}
