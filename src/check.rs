@@ -10,7 +10,11 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// The environments `--env` names, in config order; every name must exist.
 pub fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c Environment>, String> {
     if let Some(unknown) = names.iter().find(|n| config.environment(n).is_none()) {
-        let known: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+        let known: Vec<&str> = config
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         return Err(format!(
             "{}: no environment named {unknown:?} (known: {})",
             config.source.display(),
@@ -25,7 +29,11 @@ pub fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c Enviro
 }
 
 /// Probe each environment once, at most `concurrency` at a time; results keep config order.
-pub async fn run(prober: &Prober, environments: &[&Environment], concurrency: usize) -> Vec<ProbeResult> {
+pub async fn run(
+    prober: &Prober,
+    environments: &[&Environment],
+    concurrency: usize,
+) -> Vec<ProbeResult> {
     futures_util::stream::iter(environments.iter().map(|env| prober.probe(env)))
         .buffered(concurrency.max(1))
         .collect()
@@ -67,7 +75,11 @@ pub fn render_text(results: &[ProbeResult], color: bool) -> String {
     );
     for result in results {
         let status = format!("{:<8}", result.status.as_str());
-        let status = if color { paint(result.status, &status) } else { status };
+        let status = if color {
+            paint(result.status, &status)
+        } else {
+            status
+        };
         let close = result
             .close_code
             .map(|c| c.to_string())
@@ -82,10 +94,16 @@ pub fn render_text(results: &[ProbeResult], color: bool) -> String {
             result.environment,
             result.verdict.as_str(),
         ));
-        out.push_str(&format!("          {}\n", strip_controls(&result.diagnosis)));
+        out.push_str(&format!(
+            "          {}\n",
+            strip_controls(&result.diagnosis)
+        ));
     }
     let down = results.iter().filter(|r| r.status == Status::Down).count();
-    let degraded = results.iter().filter(|r| r.status == Status::Degraded).count();
+    let degraded = results
+        .iter()
+        .filter(|r| r.status == Status::Degraded)
+        .count();
     out.push_str(&format!(
         "\n{} environment{}: {} up, {degraded} degraded, {down} down\n",
         results.len(),

@@ -13,7 +13,9 @@ pub const BUNDLED_CONFIG: &str = include_str!("../probes.yaml");
 
 /// Load the bundled config against a lab listening at `lab_addr`; other variables come from
 /// the process environment as usual.
-pub fn bundled_config(lab_addr: std::net::SocketAddr) -> Result<config::Config, config::ConfigError> {
+pub fn bundled_config(
+    lab_addr: std::net::SocketAddr,
+) -> Result<config::Config, config::ConfigError> {
     let lab = lab_addr.to_string();
     let lookup = move |name: &str| {
         if name == "WSPROBE_LAB" {

@@ -11,9 +11,8 @@
 //! - [`store`]: SQLite through sqlx; all SQL lives there.
 //! - [`web`]: status page, HTTP API, health endpoints.
 //! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
-//! - [`telemetry`]: logs.
+//! - [`telemetry`]: logging set-up.
 
-pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -21,6 +20,4 @@ pub mod demo;
 pub mod lab;
 pub mod probe;
 pub mod schedule;
-pub mod store;
 pub mod telemetry;
-pub mod web;

@@ -118,8 +118,3 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
             .to_string(),
     }
 }
-
-/// Placeholder until the loader lands: what `wsprobe validate` prints.
-pub fn describe(config: &Config) -> String {
-    format!("{} environments\n", config.environments.len())
-}

@@ -107,10 +107,9 @@ async fn fetch(
     request: reqwest::RequestBuilder,
     token_pointer: &str,
 ) -> Result<(String, Option<Duration>), TokenFailure> {
-    let response = request
-        .send()
-        .await
-        .map_err(|err| TokenFailure::message(format!("token request failed: {}", error_chain(&err))))?;
+    let response = request.send().await.map_err(|err| {
+        TokenFailure::message(format!("token request failed: {}", error_chain(&err)))
+    })?;
     let status = response.status();
     let body = read_bounded(response).await?;
     let text = String::from_utf8_lossy(&body);
@@ -146,11 +145,9 @@ async fn fetch(
 /// A hostile or broken endpoint must not make us buffer an unbounded body.
 async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, TokenFailure> {
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|err| TokenFailure::message(format!("token response unreadable: {}", error_chain(&err))))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|err| {
+        TokenFailure::message(format!("token response unreadable: {}", error_chain(&err)))
+    })? {
         let room = MAX_TOKEN_RESPONSE_BYTES.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() >= MAX_TOKEN_RESPONSE_BYTES {

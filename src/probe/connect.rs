@@ -182,9 +182,9 @@ fn tls_info(stream: &TlsStream<TcpStream>) -> TlsInfo {
         version,
         cert_subject: leaf.as_ref().map(|c| c.subject().to_string()),
         cert_issuer: leaf.as_ref().map(|c| c.issuer().to_string()),
-        cert_not_after: leaf.as_ref().and_then(|c| {
-            chrono::DateTime::from_timestamp(c.validity().not_after.timestamp(), 0)
-        }),
+        cert_not_after: leaf
+            .as_ref()
+            .and_then(|c| chrono::DateTime::from_timestamp(c.validity().not_after.timestamp(), 0)),
     }
 }
 

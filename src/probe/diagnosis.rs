@@ -19,6 +19,7 @@ pub struct Expectations {
     /// Human description of each step (`expect {"/type":"pong"}`), by index.
     pub steps: Vec<String>,
     pub retries: u32,
+    pub timeout_ms: f64,
 }
 
 /// `history`: earlier results of the same environment, newest first (empty for `check`).
@@ -51,10 +52,10 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
         ),
         Verdict::UpgradeRejected => upgrade_rejected(result),
         Verdict::UpgradeTimeout => format!(
-            "TCP{} to {} connected, but no answer to the upgrade request came within the probe's {:.0} ms budget: the load balancer or backend accepted the connection and hung (overloaded backend, or a proxy not configured for WebSocket upgrades).",
+            "TCP{} to {} connected, but no answer to the upgrade request came before the probe's {} timeout: the load balancer or backend accepted the connection and hung (overloaded backend, or a proxy not configured for WebSocket upgrades).",
             if result.tls.is_some() { " and TLS" } else { "" },
             expected.target,
-            result.phases_ms.total.unwrap_or_default()
+            ms(Some(expected.timeout_ms))
         ),
         Verdict::SubprotocolMismatch => subprotocol_mismatch(result, expected),
         Verdict::HeadersStripped => headers_stripped(result),
@@ -69,10 +70,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
         ),
         Verdict::ReadyMismatch => ready_mismatch(result),
         Verdict::StepFailed => step_failed(result, expected),
-        Verdict::ProtocolError => format!(
-            "The server broke the WebSocket protocol: {}; a proxy may have rewritten the handshake, or the endpoint is not a WebSocket server.",
-            detail(result)
-        ),
+        Verdict::ProtocolError => protocol_error(result),
         Verdict::HealthFailed => health_failed(result, expected),
         Verdict::ProbeError => format!(
             "wsprobe could not run this probe: {}.",
@@ -87,10 +85,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
 }
 
 fn ok(result: &ProbeResult) -> String {
-    let mut text = format!(
-        "All steps passed in {}",
-        ms(result.phases_ms.total)
-    );
+    let mut text = format!("All steps passed in {}", ms(result.phases_ms.total));
     if let Some(ready) = result.phases_ms.ready {
         text.push_str(&format!(" (welcome after {})", ms(Some(ready))));
     }
@@ -117,10 +112,9 @@ fn slow(result: &ProbeResult, expected: &Expectations) -> String {
             "most of it ({}) waiting for the welcome message, so the backend is slow to set up the session",
             ms(Some(v))
         ),
-        Some(("connect", v)) | Some(("dns", v)) | Some(("tls", v)) => format!(
-            "{} of it in the network before the upgrade",
-            ms(Some(v))
-        ),
+        Some(("connect", v)) | Some(("dns", v)) | Some(("tls", v)) => {
+            format!("{} of it in the network before the upgrade", ms(Some(v)))
+        }
         Some((name, v)) => format!("the slowest phase was {name} at {}", ms(Some(v))),
         None => "no phase stands out".to_owned(),
     };
@@ -159,7 +153,9 @@ fn token_failed(result: &ProbeResult, expected: &Expectations) -> String {
     match (result.http_status, &result.body_excerpt) {
         (Some(status), body) => {
             let cause = match status {
-                401 | 403 => "the credentials wsprobe sends to it (key, client secret) were refused",
+                401 | 403 => {
+                    "the credentials wsprobe sends to it (key, client secret) were refused"
+                }
                 404 => "the token URL is wrong",
                 429 => "the token endpoint is rate limiting the probe",
                 500..=599 => "the identity service itself is failing",
@@ -183,14 +179,20 @@ fn token_failed(result: &ProbeResult, expected: &Expectations) -> String {
 fn upgrade_rejected(result: &ProbeResult) -> String {
     let status = result.http_status.unwrap_or_default();
     let cause = match status {
-        401 | 403 => "authentication was refused at the HTTP layer, by the backend or an auth proxy in front of it (expired or wrong token, missing header)",
-        400 => "the server found the upgrade request malformed (a proxy dropping Upgrade/Connection headers does this)",
+        401 | 403 => {
+            "authentication was refused at the HTTP layer, by the backend or an auth proxy in front of it (expired or wrong token, missing header)"
+        }
+        400 => {
+            "the server found the upgrade request malformed (a proxy dropping Upgrade/Connection headers does this)"
+        }
         404 => "the path is not routed to a WebSocket handler (wrong URL or ingress rule)",
         426 => "the server wants a different protocol version",
         429 => "the server or load balancer is rate limiting new connections",
         502..=504 => "the load balancer could not reach a healthy backend",
         500..=501 => "the backend failed while handling the upgrade",
-        200..=299 => "something answered as a plain HTTP endpoint, not a WebSocket one (a proxy or CDN that does not pass upgrades)",
+        200..=299 => {
+            "something answered as a plain HTTP endpoint, not a WebSocket one (a proxy or CDN that does not pass upgrades)"
+        }
         300..=399 => "the endpoint redirects, which WebSocket clients do not follow",
         _ => "the server refused the upgrade",
     };
@@ -225,12 +227,32 @@ fn subprotocol_mismatch(result: &ProbeResult, expected: &Expectations) -> String
     text
 }
 
+fn protocol_error(result: &ProbeResult) -> String {
+    let detail = detail(result);
+    let cause = if detail.contains("size limit") {
+        "raise max_message_bytes if the application really sends such messages, otherwise the server is misbehaving"
+    } else if result.phases_ms.ready.is_some() || detail.contains("frames") {
+        "after a valid upgrade, the server or something in between sent bytes that are not WebSocket frames"
+    } else {
+        "a proxy may have rewritten the handshake, or the endpoint is not a WebSocket server"
+    };
+    format!("The server broke the WebSocket protocol: {detail}; {cause}.")
+}
+
 fn headers_stripped(result: &ProbeResult) -> String {
     let missing = join_names(&result.headers.missing);
     let mut text = format!(
         "The backend reports {missing} as missing although the probe sent {}: a proxy or load balancer between the probe and the backend strips {} on the upgrade request",
-        if result.headers.missing.len() == 1 { "it" } else { "them" },
-        if result.headers.missing.len() == 1 { "it" } else { "them" },
+        if result.headers.missing.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
+        if result.headers.missing.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
     );
     if let Some(close) = close_phrase(result) {
         text.push_str(&format!(", and the backend then {close}"));
@@ -262,7 +284,7 @@ fn closed_before_ready(result: &ProbeResult) -> String {
         }
         _ => "",
     };
-    format!("The server {close} before the welcome message{health}: {cause}{reason_hint}.")
+    format!("The server {close}, before the welcome message{health}: {cause}{reason_hint}.")
 }
 
 fn ready_mismatch(result: &ProbeResult) -> String {
@@ -273,9 +295,7 @@ fn ready_mismatch(result: &ProbeResult) -> String {
         .or_else(|| result.messages.last())
         .map(|m| super::auth::excerpt(m, 200))
         .unwrap_or_else(|| "a message".into());
-    let mut text = format!(
-        "Instead of the welcome message the server sent {message}"
-    );
+    let mut text = format!("Instead of the welcome message the server sent {message}");
     if let Some(close) = close_phrase(result) {
         text.push_str(&format!(" and then {close}"));
     }
@@ -416,5 +436,240 @@ pub fn ms(value: Option<f64>) -> String {
         None => "?".into(),
         Some(v) if v < 10.0 => format!("{v:.1} ms"),
         Some(v) => format!("{v:.0} ms"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::result::{HealthInfo, Phases};
+
+    fn result(verdict: Verdict) -> ProbeResult {
+        ProbeResult {
+            environment: "staging".into(),
+            location: None,
+            url: "wss://api.example.com/ws".into(),
+            started_at: chrono::Utc::now(),
+            status: verdict.status(),
+            verdict,
+            close_code: None,
+            close_reason: None,
+            close_after_ms: None,
+            http_status: None,
+            body_excerpt: None,
+            subprotocol: None,
+            attempts: 1,
+            failed_step: None,
+            version: None,
+            phases_ms: Phases {
+                connect: Some(1.1),
+                upgrade: Some(3.2),
+                total: Some(70.3),
+                ..Phases::default()
+            },
+            tls: None,
+            health: None,
+            headers: Default::default(),
+            messages: vec![],
+            diagnosis: String::new(),
+            error: None,
+        }
+    }
+
+    fn closed(code: u16, reason: &str, after: f64) -> ProbeResult {
+        ProbeResult {
+            close_code: Some(code),
+            close_reason: Some(reason.into()),
+            close_after_ms: Some(after),
+            http_status: Some(101),
+            ..result(Verdict::ClosedBeforeReady)
+        }
+    }
+
+    fn expected() -> Expectations {
+        Expectations {
+            target: "api.example.com:443".into(),
+            expect_subprotocol: Some("jwt-auth".into()),
+            offered_subprotocols: vec!["jwt-auth".into()],
+            degraded_after_ms: 2000.0,
+            cert_warn_days: 14,
+            token_url: Some("https://auth.example.com/token".into()),
+            health_url: Some("https://api.example.com/health".into()),
+            expect_health_status: Some(200),
+            steps: vec![
+                "expect welcome".into(),
+                "send ping".into(),
+                "expect pong".into(),
+            ],
+            retries: 2,
+            timeout_ms: 15000.0,
+        }
+    }
+
+    #[test]
+    fn sentences_name_the_layer_with_the_numbers() {
+        let healthy = Some(HealthInfo {
+            http_status: Some(200),
+            ok: true,
+            error: None,
+        });
+        let cases: Vec<(&str, ProbeResult, &[&str])> = vec![
+            (
+                "1011 while health is green points inside the WebSocket path",
+                ProbeResult {
+                    health: healthy.clone(),
+                    ..closed(1011, "Internal error", 63.0)
+                },
+                &[
+                    "1011 \"Internal error\" 63 ms after accept",
+                    "answered 200",
+                    "inside the backend's WebSocket path",
+                ],
+            ),
+            (
+                "1011 without a health check: an internal error, no claim about the service",
+                closed(1011, "Internal error", 63.0),
+                &["internal error while setting up the session"],
+            ),
+            (
+                "clean 1000 before ready: the server chose to end it",
+                closed(1000, "main cleanup", 2.0),
+                &["1000 \"main cleanup\"", "chose to end the session"],
+            ),
+            (
+                "startup reason is called out",
+                closed(1011, "Service startup incomplete", 1.0),
+                &["startup is incomplete"],
+            ),
+            (
+                "a drop is 1006",
+                closed(1006, "", 10.0),
+                &["without a close frame (1006)", "crashed"],
+            ),
+            (
+                "stripped headers name the proxy",
+                ProbeResult {
+                    headers: crate::probe::result::Headers {
+                        missing: vec!["authorization".into()],
+                        ..Default::default()
+                    },
+                    verdict: Verdict::HeadersStripped,
+                    ..closed(1011, "Internal error", 5.0)
+                },
+                &[
+                    "authorization as missing",
+                    "proxy or load balancer",
+                    "then closed with 1011",
+                ],
+            ),
+            (
+                "token refused with status and body",
+                ProbeResult {
+                    http_status: Some(401),
+                    body_excerpt: Some("{\"detail\":\"Invalid E2E bypass key\"}".into()),
+                    ..result(Verdict::TokenFailed)
+                },
+                &[
+                    "https://auth.example.com/token answered HTTP 401 {\"detail\":\"Invalid E2E bypass key\"}",
+                    "were refused",
+                ],
+            ),
+            (
+                "502 at upgrade blames the load balancer",
+                ProbeResult {
+                    http_status: Some(502),
+                    ..result(Verdict::UpgradeRejected)
+                },
+                &[
+                    "HTTP 502 instead of 101",
+                    "load balancer could not reach a healthy backend",
+                ],
+            ),
+            (
+                "refused after retries",
+                ProbeResult {
+                    attempts: 3,
+                    ..result(Verdict::ConnectRefused)
+                },
+                &["api.example.com:443 was refused after 3 attempts"],
+            ),
+            (
+                "upgrade timeout cites the configured timeout",
+                result(Verdict::UpgradeTimeout),
+                &["15000 ms timeout", "hung"],
+            ),
+            (
+                "health failing while the socket works",
+                ProbeResult {
+                    health: Some(HealthInfo {
+                        http_status: Some(503),
+                        ok: false,
+                        error: None,
+                    }),
+                    phases_ms: Phases {
+                        ready: Some(4.0),
+                        ..Phases::default()
+                    },
+                    ..result(Verdict::HealthFailed)
+                },
+                &["https://api.example.com/health answered HTTP 503 instead of 200"],
+            ),
+            (
+                "a later step names its index and description",
+                ProbeResult {
+                    failed_step: Some(2),
+                    error: Some("no matching message within 2000 ms".into()),
+                    phases_ms: Phases {
+                        ready: Some(4.0),
+                        ..Phases::default()
+                    },
+                    ..result(Verdict::StepFailed)
+                },
+                &[
+                    "step 3 (expect pong) failed",
+                    "no matching message within 2000 ms",
+                ],
+            ),
+            (
+                "oversized message points at max_message_bytes",
+                ProbeResult {
+                    error: Some("the server sent a message over the size limit (x)".into()),
+                    ..result(Verdict::ProtocolError)
+                },
+                &["max_message_bytes"],
+            ),
+        ];
+        for (name, result, words) in cases {
+            let sentence = explain(&result, &expected(), &[]);
+            for word in words {
+                assert!(
+                    sentence.contains(word),
+                    "{name}: {sentence:?} lacks {word:?}"
+                );
+            }
+            assert!(sentence.ends_with('.'), "{name}: one sentence: {sentence}");
+        }
+    }
+
+    #[test]
+    fn a_new_build_just_before_a_failure_names_both_builds() {
+        let previous = ProbeResult {
+            version: Some("rev-4811".into()),
+            ..result(Verdict::Ok)
+        };
+        let now = ProbeResult {
+            version: Some("rev-4812".into()),
+            ..closed(1011, "Internal error", 63.0)
+        };
+        let sentence = explain(&now, &expected(), std::slice::from_ref(&previous));
+        assert!(
+            sentence.contains("changed from rev-4811 to rev-4812"),
+            "{sentence}"
+        );
+        let same = ProbeResult {
+            version: Some("rev-4811".into()),
+            ..closed(1011, "x", 1.0)
+        };
+        assert!(!explain(&same, &expected(), &[previous]).contains("changed"));
     }
 }

@@ -328,7 +328,10 @@ fn step_failure_text(failure: &session::StepFailure) -> String {
         }
         session::StepFailure::Closed => "the server closed the connection".into(),
         session::StepFailure::Mismatch { message } => {
-            format!("got a message that does not match: {}", auth::excerpt(message, 200))
+            format!(
+                "got a message that does not match: {}",
+                auth::excerpt(message, 200)
+            )
         }
         session::StepFailure::SendFailed(detail) => detail.clone(),
     }
@@ -490,7 +493,10 @@ impl Facts {
             body_excerpt: self.body_excerpt.as_deref().map(|b| r.text(b)),
             subprotocol: self.subprotocol.as_deref().map(|s| r.subprotocol(s)),
             attempts: self.attempts,
-            failed_step: self.session.as_ref().and_then(|s| s.failed_step.as_ref().map(|f| f.0)),
+            failed_step: self
+                .session
+                .as_ref()
+                .and_then(|s| s.failed_step.as_ref().map(|f| f.0)),
             version: self.version.as_deref().map(|v| r.text(v)),
             phases_ms: self.phases,
             tls: self.tls,
@@ -538,6 +544,7 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         expect_health_status: env.health.as_ref().map(|h| h.expect_status),
         steps: env.steps.iter().map(describe_step).collect(),
         retries: env.retries,
+        timeout_ms: env.timeout.as_secs_f64() * 1000.0,
     }
 }
 
@@ -563,7 +570,10 @@ pub fn describe_step(step: &Step) -> String {
                     serde_json::Value::Object(map).to_string()
                 }
             };
-            format!("expect {what} within {}", humantime::format_duration(*within))
+            format!(
+                "expect {what} within {}",
+                humantime::format_duration(*within)
+            )
         }
     }
 }

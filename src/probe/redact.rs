@@ -130,7 +130,11 @@ mod tests {
     fn header_rules() {
         let r = Redactor::new([JWT.to_owned(), "hunter2-secret".to_owned()]);
         let cases: &[(&str, &str, &str)] = &[
-            ("Authorization", &format!("Bearer {JWT}"), "Bearer eyJh…[redacted]"),
+            (
+                "Authorization",
+                &format!("Bearer {JWT}"),
+                "Bearer eyJh…[redacted]",
+            ),
             ("authorization", "Bearer short", "Bearer [redacted]"),
             ("authorization", "[MISSING]", "[MISSING]"),
             ("Cookie", "session=abcdefabcdefabcdef", "sess…[redacted]"),

@@ -39,8 +39,12 @@ pub enum Ready {
     NotChecked,
     Passed,
     Closed,
-    TimedOut { other_messages: usize },
-    Mismatch { message: String },
+    TimedOut {
+        other_messages: usize,
+    },
+    Mismatch {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -452,15 +456,15 @@ pub fn missing_headers(
     require
         .iter()
         .filter(|name| sent.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
-        .filter(|name| {
-            match echoed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        .filter(
+            |name| match echoed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 None => true,
                 Some((_, value)) => {
                     let value = value.trim();
                     value.is_empty() || value.eq_ignore_ascii_case("[missing]")
                 }
-            }
-        })
+            },
+        )
         .cloned()
         .collect()
 }
@@ -528,7 +532,10 @@ mod tests {
                 .unwrap();
             let ping = server.next().await.unwrap().unwrap();
             assert_eq!(ping.to_text().unwrap(), r#"{"type":"ping"}"#);
-            server.send(Message::text(r#"{"type":"pong"}"#)).await.unwrap();
+            server
+                .send(Message::text(r#"{"type":"pong"}"#))
+                .await
+                .unwrap();
             match server.next().await.unwrap().unwrap() {
                 Message::Close(Some(frame)) => u16::from(frame.code),
                 other => panic!("expected close, got {other:?}"),
@@ -558,7 +565,10 @@ mod tests {
         let outcome = run(client, &plan(&steps)).await;
         assert_eq!(outcome.ready, Ready::Closed);
         let close = outcome.server_close.unwrap();
-        assert_eq!((close.code, close.reason.as_str()), (1011, "Internal error"));
+        assert_eq!(
+            (close.code, close.reason.as_str()),
+            (1011, "Internal error")
+        );
     }
 
     #[tokio::test]
@@ -577,7 +587,9 @@ mod tests {
         let (client, mut server) = pair().await;
         tokio::spawn(async move {
             server
-                .send(Message::text(r#"{"type":"error","data":{"message":"nope"}}"#))
+                .send(Message::text(
+                    r#"{"type":"error","data":{"message":"nope"}}"#,
+                ))
                 .await
                 .unwrap();
             let frame = CloseFrame {
@@ -588,7 +600,9 @@ mod tests {
             while server.next().await.is_some() {}
         });
         let outcome = run(client, &plan(&steps)).await;
-        assert!(matches!(outcome.ready, Ready::Mismatch { ref message } if message.contains("nope")));
+        assert!(
+            matches!(outcome.ready, Ready::Mismatch { ref message } if message.contains("nope"))
+        );
         assert_eq!(outcome.server_close.unwrap().code, 1008);
     }
 

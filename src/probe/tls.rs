@@ -52,7 +52,10 @@ fn root_store(options: &TlsOptions) -> Result<RootCertStore, String> {
             added += 1;
         }
         if added == 0 {
-            return Err(format!("no certificate found in ca_file {}", path.display()));
+            return Err(format!(
+                "no certificate found in ca_file {}",
+                path.display()
+            ));
         }
     }
     Ok(roots)

@@ -54,14 +54,50 @@ mod tests {
         let every_10s = Schedule::parse("*/10 * * * * *").unwrap();
         let weekdays_9 = Schedule::parse("0 9 * * 1-5").unwrap();
         let cases = [
-            ("on a slot: strictly after", &every_5, 0, at(10, 5, 0), at(10, 10, 0)),
+            (
+                "on a slot: strictly after",
+                &every_5,
+                0,
+                at(10, 5, 0),
+                at(10, 10, 0),
+            ),
             ("between slots", &every_5, 0, at(10, 7, 30), at(10, 10, 0)),
-            ("offset shifts the slot", &every_5, 90, at(10, 7, 30), at(10, 11, 30)),
-            ("offset already passed this slot", &every_5, 90, at(10, 6, 31), at(10, 11, 30)),
-            ("offset not yet passed", &every_5, 90, at(10, 6, 29), at(10, 6, 30)),
-            ("six fields: seconds", &every_10s, 0, at(10, 0, 1), at(10, 0, 10)),
+            (
+                "offset shifts the slot",
+                &every_5,
+                90,
+                at(10, 7, 30),
+                at(10, 11, 30),
+            ),
+            (
+                "offset already passed this slot",
+                &every_5,
+                90,
+                at(10, 6, 31),
+                at(10, 11, 30),
+            ),
+            (
+                "offset not yet passed",
+                &every_5,
+                90,
+                at(10, 6, 29),
+                at(10, 6, 30),
+            ),
+            (
+                "six fields: seconds",
+                &every_10s,
+                0,
+                at(10, 0, 1),
+                at(10, 0, 10),
+            ),
             // 2026-11-23 is a Monday: POSIX weekdays, 1-5 is Monday to Friday.
-            ("weekday schedule", &weekdays_9, 0, at(9, 0, 0), at(9, 0, 0) + chrono::Duration::days(1)),
+            (
+                "weekday schedule",
+                &weekdays_9,
+                0,
+                at(9, 0, 0),
+                at(9, 0, 0) + chrono::Duration::days(1),
+            ),
         ];
         for (name, schedule, offset_s, after, want) in cases {
             let got = next_slot(schedule, Duration::from_secs(offset_s), after);
@@ -78,7 +114,10 @@ mod tests {
     #[test]
     fn jitter_is_stable_bounded_and_spread() {
         let jitter = Duration::from_secs(60);
-        assert_eq!(jitter_offset("staging", jitter), jitter_offset("staging", jitter));
+        assert_eq!(
+            jitter_offset("staging", jitter),
+            jitter_offset("staging", jitter)
+        );
         assert_eq!(jitter_offset("staging", Duration::ZERO), Duration::ZERO);
         let offsets: std::collections::HashSet<_> = (0..100)
             .map(|i| jitter_offset(&format!("env-{i}"), jitter))

@@ -20,9 +20,24 @@ fn wsprobe(args: &[&str], lab: Option<std::net::SocketAddr>) -> Output {
 #[tokio::test]
 async fn check_json_reports_every_environment_and_exits_1_when_any_is_down() {
     let lab = spawn_lab().await;
-    let args = ["check", "--format", "json", "--env", "healthy", "--env", "internal-error"];
-    let out = tokio::task::spawn_blocking(move || wsprobe(&args, Some(lab.addr()))).await.unwrap();
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let args = [
+        "check",
+        "--format",
+        "json",
+        "--env",
+        "healthy",
+        "--env",
+        "internal-error",
+    ];
+    let out = tokio::task::spawn_blocking(move || wsprobe(&args, Some(lab.addr())))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     let results = json["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
@@ -40,8 +55,15 @@ async fn check_json_reports_every_environment_and_exits_1_when_any_is_down() {
     assert_eq!(results[1]["close_reason"], "Internal error");
     assert!(results[1]["started_at"].as_str().unwrap().ends_with('Z'));
     for key in [
-        "url", "attempts", "failed_step", "version", "subprotocol", "headers", "messages",
-        "diagnosis", "error",
+        "url",
+        "attempts",
+        "failed_step",
+        "version",
+        "subprotocol",
+        "headers",
+        "messages",
+        "diagnosis",
+        "error",
     ] {
         assert!(results[1].get(key).is_some(), "result lacks {key}");
     }
@@ -51,11 +73,21 @@ async fn check_json_reports_every_environment_and_exits_1_when_any_is_down() {
 async fn check_text_is_one_line_per_environment_and_exits_0_when_all_up() {
     let lab = spawn_lab().await;
     let args = ["check", "--env", "healthy", "--env", "slow-welcome"];
-    let out = tokio::task::spawn_blocking(move || wsprobe(&args, Some(lab.addr()))).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || wsprobe(&args, Some(lab.addr())))
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("up ") && l.contains("healthy") && l.contains("ok")));
-    assert!(stdout.lines().any(|l| l.starts_with("degraded") && l.contains("slow")));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("up ") && l.contains("healthy") && l.contains("ok"))
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("degraded") && l.contains("slow"))
+    );
     assert!(stdout.contains("2 environments: 1 up, 1 degraded, 0 down"));
     assert!(!stdout.contains('\x1b'), "no colour when not a terminal");
 }
@@ -76,17 +108,28 @@ fn unknown_environment_and_bad_config_exit_2_naming_the_problem() {
     let out = wsprobe(&["validate", "--config", path.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("broken.yaml:4:"), "names file and line: {stderr}");
+    assert!(
+        stderr.contains("broken.yaml:4:"),
+        "names file and line: {stderr}"
+    );
     assert!(stderr.contains("timeuot"), "names the key: {stderr}");
 }
 
 #[test]
 fn validate_prints_what_would_run() {
     let out = wsprobe(&["validate"], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     for name in ["healthy", "strip-auth", "bad-token"] {
         assert!(stdout.contains(name), "{name} missing from: {stdout}");
     }
-    assert!(!stdout.contains("lab-jwt-secret"), "secrets are never printed");
+    assert!(
+        !stdout.contains("lab-jwt-secret"),
+        "secrets are never printed"
+    );
 }

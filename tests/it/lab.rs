@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 type Ws = WebSocketStream<TcpStream>;
 
-use crate::helpers::{TestLab, spawn_lab, spawn_lab_with};
+use crate::helpers::{spawn_lab, spawn_lab_with};
 
 struct HttpAnswer {
     status: u16,

@@ -1,7 +1,7 @@
 //! The one integration test binary: real servers on 127.0.0.1 port 0, real sockets.
 
 mod cli;
-mod daemon;
+mod config;
 mod helpers;
 mod lab;
 mod probe;
