@@ -14,7 +14,7 @@ if mode == "full":
     - expect: { within: 10s, json: { /type: pong } }
   echo: { pointer: /data/headers_received, require: [authorization] }""")
 else:
-    print("  steps: []")
+    print("  subprotocols: [\"jwt-auth\"]\n  steps: []")
 print("environments:")
 for i in range(n):
     print(f"  - {{ name: env-{i}, url: \"{url}\" }}")

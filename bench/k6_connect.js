@@ -4,7 +4,7 @@ import ws from 'k6/ws';
 export const options = { vus: 1, iterations: Number(__ENV.N || 200) };
 
 export default function () {
-  ws.connect(__ENV.URL, {}, function (socket) {
+  ws.connect(__ENV.URL, { headers: { 'Sec-WebSocket-Protocol': 'jwt-auth' } }, function (socket) {
     socket.on('open', () => socket.close());
   });
 }

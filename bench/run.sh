@@ -35,7 +35,7 @@ printf '  wsprobe -> python websockets: '; $bin check --config "$work/py.yaml" -
 if command -v k6 >/dev/null; then
   printf '  k6 ws_connecting -> python   : '
   N=200 URL="ws://127.0.0.1:$py_port/" k6 run --quiet --no-color bench/k6_connect.js 2>/dev/null | tail -n 1 |
-    python3 -c 'import json,sys; m=json.loads(sys.stdin.read()); print(f"median {m[\"med\"]:.3f} ms  p90 {m[\"p(90)\"]:.3f} ms")'
+    python3 -c 'import json,sys; m=json.loads(sys.stdin.read()); print("median %.3f ms  p90 %.3f ms" % (m["med"], m["p(90)"]))'
 fi
 
 echo "== (b) wsprobe check, full exchange against the Python server (one process per N)"

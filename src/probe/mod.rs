@@ -33,6 +33,8 @@ use result::{HeaderMap, Headers, Phases, TlsInfo};
 use timing::elapsed_ms;
 use verdict::{Evidence, Stop};
 
+/// Socket read buffer: a welcome and a pong fit many times over; larger messages still work.
+const PROBE_READ_BUFFER: usize = 8 * 1024;
 /// Backoff between attempts after a dns/connect/tls failure (times the attempt number).
 const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 /// A refused upgrade's body is read for at most this long: it is evidence, not the probe.
@@ -258,7 +260,12 @@ impl Prober {
         }
 
         let accepted_at = Instant::now();
+        // Probe traffic is a few small messages: tungstenite's 128 KiB buffers per socket would
+        // dominate memory with hundreds of probes in flight.
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(PROBE_READ_BUFFER)
+            .write_buffer_size(0)
+            .max_write_buffer_size(env.limits.max_message_bytes + PROBE_READ_BUFFER)
             .max_message_size(Some(env.limits.max_message_bytes))
             .max_frame_size(Some(env.limits.max_message_bytes));
         let socket = WebSocketStream::from_partially_read(
