@@ -43,11 +43,17 @@ pub struct Shared {
 
 impl Shared {
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn prober(&self) -> Arc<Prober> {
-        self.prober.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.prober
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn latest(&self, name: &str) -> Option<ProbeResult> {
@@ -100,7 +106,10 @@ impl StoreHealth {
             .last_logged
             .is_none_or(|at| at.elapsed() >= STORE_ERROR_LOG_EVERY);
         if due {
-            tracing::error!(held_back = state.held_back, "store write failed, probing goes on: {error}");
+            tracing::error!(
+                held_back = state.held_back,
+                "store write failed, probing goes on: {error}"
+            );
             state.last_logged = Some(Instant::now());
             state.held_back = 0;
         } else {
@@ -182,7 +191,11 @@ impl Daemon {
         let background = TaskTracker::new();
         {
             let config = self.shared.config();
-            let names: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+            let names: Vec<&str> = config
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
             tracing::info!(
                 listen = %listener.local_addr()?,
                 environments = %names.join(","),
@@ -208,7 +221,12 @@ impl Daemon {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight probes");
         stop.cancel();
-        if let Some(schedules) = daemon.schedules.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(schedules) = daemon
+            .schedules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             schedules.cancel();
         }
         daemon.probes.close();
@@ -221,12 +239,16 @@ impl Daemon {
             .max()
             .unwrap_or_default()
             + Duration::from_secs(3);
-        if tokio::time::timeout(drain_limit, daemon.probes.wait()).await.is_err() {
+        if tokio::time::timeout(drain_limit, daemon.probes.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some probes did not finish within their timeout");
         }
         background.wait().await;
         let _ = server.await;
-        daemon.shared.store.close().await;
+        // Store clones share their pools: closing one closes the store.
+        daemon.shared.store.clone().close().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -244,7 +266,11 @@ impl Daemon {
         {
             previous.cancel();
         }
-        let names: Vec<&str> = config.environments.iter().map(|e| e.name.as_str()).collect();
+        let names: Vec<&str> = config
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         self.shared.board.retain(&names);
         for env in &config.environments {
             tokio::spawn(schedule::run_environment(
@@ -265,9 +291,16 @@ impl Daemon {
         match crate::config::load(path) {
             Ok(config) => {
                 let count = config.environments.len();
-                *self.shared.prober.write().unwrap_or_else(|e| e.into_inner()) =
-                    Arc::new(Prober::for_config(&config));
-                *self.shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+                *self
+                    .shared
+                    .prober
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = Arc::new(Prober::for_config(&config));
+                *self
+                    .shared
+                    .config
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
                 self.start_schedules();
                 tracing::info!(environments = count, "config reloaded");
             }

@@ -165,8 +165,8 @@ pub async fn run_daemon(
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?,
     };
-    let _ = (config, listener);
-    anyhow::bail!("not yet")
+    let daemon = crate::app::Daemon::build(config).await?;
+    daemon.run(listener, wait_for_signal()).await
 }
 
 /// Config errors are printed as they are (they name file, line and key) and exit 2.

@@ -13,6 +13,7 @@
 //! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
 //! - [`telemetry`]: logging set-up.
 
+pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -20,4 +21,6 @@ pub mod demo;
 pub mod lab;
 pub mod probe;
 pub mod schedule;
+pub mod store;
 pub mod telemetry;
+pub mod web;

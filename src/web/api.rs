@@ -102,12 +102,15 @@ pub async fn gather_status(shared: &Shared) -> StatusBody {
             environment_status(name, last, &board, &summary)
         })
         .collect();
-    let write_error = shared.store_health.error().map(|(at, e)| format!("{e} (since {})", at.to_rfc3339()));
+    let write_error = shared
+        .store_health
+        .error()
+        .map(|(at, e)| format!("{e} (since {})", at.to_rfc3339()));
     let error = write_error.or(read_error);
     StatusBody {
         generated_at: now,
         location: config.location.clone(),
-        instance_id: shared.store.instance_id().await.ok(),
+        instance_id: Some(shared.store.instance_id().to_owned()),
         store: StoreStatus {
             ok: error.is_none(),
             error,
@@ -183,7 +186,9 @@ pub async fn runs(
     known_environment(&shared, &name)?;
     let limit = query.limit.unwrap_or(DEFAULT_RUNS);
     if limit == 0 || limit > MAX_RUNS {
-        return Err(ApiError::BadRequest(format!("limit must be 1 to {MAX_RUNS}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_RUNS}"
+        )));
     }
     let runs = shared
         .store
@@ -218,7 +223,9 @@ pub async fn incidents(Query(query): Query<IncidentsQuery>) -> Result<impl IntoR
         && state != "open"
         && state != "resolved"
     {
-        return Err(ApiError::BadRequest("state must be open or resolved".into()));
+        return Err(ApiError::BadRequest(
+            "state must be open or resolved".into(),
+        ));
     }
     Ok(Json(serde_json::json!({ "incidents": [] })))
 }
@@ -238,7 +245,10 @@ pub async fn probe_now(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     // Constant time, so response timing does not reveal how much of a guess was right.
-    let matches: bool = presented.as_bytes().ct_eq(expected.expose().as_bytes()).into();
+    let matches: bool = presented
+        .as_bytes()
+        .ct_eq(expected.expose().as_bytes())
+        .into();
     if !matches || presented.is_empty() {
         return Err(ApiError::Unauthorized);
     }

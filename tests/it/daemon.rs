@@ -42,7 +42,10 @@ impl App {
             if done(&status) {
                 return status;
             }
-            assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}: {status:#}");
+            assert!(
+                started.elapsed() < PATIENCE,
+                "timed out waiting for {what}: {status:#}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -52,7 +55,10 @@ impl App {
             let _ = stop.send(());
         }
         match self.daemon.take() {
-            Some(handle) => tokio::time::timeout(PATIENCE, handle).await.expect("daemon stops").unwrap(),
+            Some(handle) => tokio::time::timeout(PATIENCE, handle)
+                .await
+                .expect("daemon stops")
+                .unwrap(),
             None => Ok(()),
         }
     }
@@ -124,7 +130,11 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
     let mut app = spawn_app(LAB_ENVS, "").await;
     let status = app
         .wait_for("a result for every environment", |s| {
-            s["environments"].as_array().unwrap().iter().all(|e| e["last_run"].is_string())
+            s["environments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["last_run"].is_string())
         })
         .await;
     let expected = [
@@ -144,7 +154,9 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
     assert!(status["instance_id"].as_str().unwrap().len() >= 32);
     assert_eq!(status["store"]["ok"], true);
 
-    let runs = app.get_json("/api/v1/environments/internal-error/runs?limit=1").await;
+    let runs = app
+        .get_json("/api/v1/environments/internal-error/runs?limit=1")
+        .await;
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
     let run = &runs["runs"][0];
     assert_eq!(run["close_code"], 1011);
@@ -166,8 +178,14 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
     }
     let (code, env_page) = app.get("/environments/html-close").await;
     assert_eq!(code, 200);
-    assert!(env_page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "reason shown as text");
-    assert!(!env_page.contains("<script>alert(1)"), "markup from a probed server never runs");
+    assert!(
+        env_page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "reason shown as text"
+    );
+    assert!(
+        !env_page.contains("<script>alert(1)"),
+        "markup from a probed server never runs"
+    );
     assert!(!page.contains("<script>alert(1)"));
     app.shutdown().await.unwrap();
 }
@@ -179,15 +197,28 @@ async fn on_demand_probe_needs_the_admin_token() {
     let url = format!("{}/api/v1/environments/healthy/probe", app.base);
     let refused = client.post(&url).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 401);
-    let wrong = client.post(&url).bearer_auth("test-admin-tokeX").send().await.unwrap();
+    let wrong = client
+        .post(&url)
+        .bearer_auth("test-admin-tokeX")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
-    let ok = client.post(&url).bearer_auth("test-admin-token").send().await.unwrap();
+    let ok = client
+        .post(&url)
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status().as_u16(), 200);
     let result: Value = ok.json().await.unwrap();
     assert_eq!(result["environment"], "healthy");
     assert_eq!(result["verdict"], "ok");
     let (_, status_page) = app.get("/").await;
-    assert!(!status_page.contains("test-admin-token"), "the admin token is never shown");
+    assert!(
+        !status_page.contains("test-admin-token"),
+        "the admin token is never shown"
+    );
     app.shutdown().await.unwrap();
 }
 
@@ -202,7 +233,9 @@ async fn a_probe_still_running_at_its_next_slot_is_skipped_not_doubled() {
 "#;
     let mut app = spawn_app(envs, "").await;
     let status = app
-        .wait_for("two skipped slots", |s| env_status(s, "stuck")["skipped_slots"].as_u64() >= Some(2))
+        .wait_for("two skipped slots", |s| {
+            env_status(s, "stuck")["skipped_slots"].as_u64() >= Some(2)
+        })
         .await;
     assert_eq!(env_status(&status, "stuck")["running"], true);
     app.shutdown().await.unwrap();
@@ -219,7 +252,10 @@ async fn reload_applies_a_valid_config_and_keeps_the_old_one_on_error() {
     url: ws://${LAB}/ws/healthy
 "#;
     let mut app = spawn_app(one, "").await;
-    app.wait_for("first", |s| s["environments"].as_array().unwrap().len() == 1).await;
+    app.wait_for("first", |s| {
+        s["environments"].as_array().unwrap().len() == 1
+    })
+    .await;
 
     let broken = format!("{}\n  - name: Bad Name!\n    url: ws://x/ws\n", one);
     write_config(&app.config_path, &app.lab, &broken, "");
@@ -228,14 +264,18 @@ async fn reload_applies_a_valid_config_and_keeps_the_old_one_on_error() {
     let status = app.get_json("/api/v1/status").await;
     assert_eq!(status["environments"].as_array().unwrap().len(), 1);
 
-    let two = format!("{one}  - name: second\n    url: ws://${{LAB}}/ws/clean-close\n");
+    let two = format!("{one}  - name: second\n    url: ws://${{LAB}}/ws/reject-401\n");
     write_config(&app.config_path, &app.lab, &two, "");
     let status = app
         .wait_for("second environment probed", |s| {
-            s["environments"].as_array().unwrap().iter().any(|e| e["name"] == "second" && e["last_run"].is_string())
+            s["environments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["name"] == "second" && e["last_run"].is_string())
         })
         .await;
-    assert_eq!(env_status(&status, "second")["verdict"], "closed_before_ready");
+    assert_eq!(env_status(&status, "second")["verdict"], "upgrade_rejected");
     app.shutdown().await.unwrap();
 }
 
@@ -248,7 +288,10 @@ async fn shutdown_lets_the_in_flight_probe_finish_and_keeps_its_result() {
 "#;
     let mut app = spawn_app(envs, "").await;
     // The start-up probe is in flight (the welcome takes 2.5 s); stop now.
-    app.wait_for("probe running", |s| env_status(s, "slow")["running"] == true).await;
+    app.wait_for("probe running", |s| {
+        env_status(s, "slow")["running"] == true
+    })
+    .await;
     app.shutdown().await.unwrap();
     let store = wsprobe::store::Store::open(&app.db_path).await.unwrap();
     let runs = store.runs("slow", 10, None).await.unwrap();
@@ -264,7 +307,10 @@ async fn a_locked_store_is_reported_and_probing_goes_on() {
     schedule: "* * * * * *"
 "#;
     let mut app = spawn_app(envs, "").await;
-    app.wait_for("first result", |s| env_status(s, "healthy")["last_run"].is_string()).await;
+    app.wait_for("first result", |s| {
+        env_status(s, "healthy")["last_run"].is_string()
+    })
+    .await;
     // Another process holding the write lock: every write of the daemon now fails (busy).
     let mut blocker = rusqlite_like_lock(&app.db_path).await;
     let before = env_status(&app.get_json("/api/v1/status").await, "healthy")["last_run"].clone();
@@ -273,11 +319,18 @@ async fn a_locked_store_is_reported_and_probing_goes_on() {
             s["store"]["ok"] == false && env_status(s, "healthy")["last_run"] != before
         })
         .await;
-    assert!(status["store"]["error"].as_str().unwrap().to_lowercase().contains("lock"));
+    assert!(
+        status["store"]["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("lock")
+    );
     assert_eq!(app.get("/readyz").await.0, 503);
     assert_eq!(app.get("/").await.0, 200, "the status page still renders");
     blocker.release().await;
-    app.wait_for("store recovered", |s| s["store"]["ok"] == true).await;
+    app.wait_for("store recovered", |s| s["store"]["ok"] == true)
+        .await;
     app.shutdown().await.unwrap();
 }
 
@@ -288,7 +341,10 @@ struct Lock {
 
 impl Lock {
     async fn release(&mut self) {
-        sqlx::query("ROLLBACK").execute(&mut self.conn).await.unwrap();
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
     }
 }
 
@@ -297,6 +353,9 @@ async fn rusqlite_like_lock(path: &std::path::Path) -> Lock {
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     Lock { conn }
 }

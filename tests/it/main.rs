@@ -2,6 +2,8 @@
 
 mod cli;
 mod config;
+mod daemon;
 mod helpers;
 mod lab;
 mod probe;
+mod store;

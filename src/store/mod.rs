@@ -1,0 +1,337 @@
+//! Every probe result, hourly rollups kept longer than the raw runs, and the facts that must
+//! outlive a restart, in one SQLite file. The only place in the crate that holds SQL; one file
+//! per table, plus the pure encodings (`codec`) and latency buckets (`histogram`).
+//!
+//! SQLite takes one writer at a time, so writes go through a pool of one connection: callers
+//! queue in-process instead of meeting `SQLITE_BUSY`, and a prune in batches lets inserts in
+//! between. Reads use their own read-only pool and, with WAL, never wait for the writer.
+//!
+//! Every method returns its failure (read-only file, full disk, damaged rows) as a
+//! [`StoreError`] and never panics: the caller logs it and goes on probing.
+
+mod blobs;
+mod codec;
+mod environments;
+pub mod histogram;
+mod meta;
+mod rollups;
+mod runs;
+mod skipped;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::probe::result::{Headers, ProbeResult, Status, Verdict};
+use codec::Context;
+
+/// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
+/// raw retention wins): 400 days is a year-over-year comparison with a month to spare, at about
+/// 100 bytes per environment-hour.
+pub const ROLLUP_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// Runs deleted per write transaction while pruning: a few milliseconds of writer time, so a
+/// probe result arriving meanwhile waits at most that long.
+const PRUNE_BATCH: u32 = 500;
+/// Concurrent readers: the status page, the API and the alert loop at once, on two cores.
+const READERS: u32 = 4;
+/// How long SQLite waits on a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a caller waits for the writer or a reader of this process.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("encoding a result for storage: {0}")]
+    Encode(#[source] serde_json::Error),
+    #[error("stored data does not decode: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+/// A stored probe result and what the store adds to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredRun {
+    /// Stable for the life of the row: the API's `before` cursor.
+    pub id: i64,
+    /// Inside a maintenance window when it ran: shown, but no notification was due.
+    pub in_maintenance: bool,
+    pub result: ProbeResult,
+}
+
+/// What the status page shows per environment, read from hourly rollups. Windows are whole
+/// hours counted back from the current one (24, 168, 720 of them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Share of runs that were up or degraded; `None` without runs.
+    pub uptime_24h: Option<f64>,
+    pub uptime_7d: Option<f64>,
+    pub uptime_30d: Option<f64>,
+    /// Percentiles of `total` over serving runs only: a refused connection answers in a
+    /// millisecond and would make an outage look fast. Within one histogram bucket (< 30 %).
+    pub p50_ms_24h: Option<f64>,
+    pub p95_ms_24h: Option<f64>,
+    /// Slots not probed because the previous probe was still running.
+    pub skipped_24h: u64,
+}
+
+/// Cheap to clone (the pools are shared); `close` on any clone closes them for all.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// One connection: SQLite's single writer, made explicit.
+    writer: SqlitePool,
+    /// Read-only connections for everything that only looks.
+    reader: SqlitePool,
+    /// Read once at open: it never changes, and metrics need it before anything can fail.
+    instance_id: String,
+}
+
+impl Store {
+    /// Open (creating if missing) and migrate. `path` may also be an SQLite URI
+    /// (`file:wsprobe.db?mode=ro`). An already migrated file that cannot be written opens
+    /// fine: reads work and every write returns an error.
+    #[tracing::instrument(skip_all, fields(path = %path.display()))]
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // In WAL mode NORMAL loses at most the last commits on power loss, never
+                    // consistency, and saves an fsync per insert.
+                    .synchronous(SqliteSynchronous::Normal),
+            )
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let instance_id = {
+            let mut conn = writer.acquire().await?;
+            meta::instance_id(&mut conn).await?
+        };
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(Store {
+            writer,
+            reader,
+            instance_id,
+        })
+    }
+
+    /// Store one result and count it in its hour's rollup, in one transaction. Returns the
+    /// run id.
+    #[tracing::instrument(skip_all, fields(environment = %result.environment))]
+    pub async fn insert_result(
+        &self,
+        result: &ProbeResult,
+        in_maintenance: bool,
+    ) -> Result<i64, StoreError> {
+        // Encode before taking the writer: it is held for SQL only.
+        let context = serde_json::to_string(&Context {
+            url: result.url.clone(),
+            location: result.location.clone(),
+            subprotocol: result.subprotocol.clone(),
+            version: result.version.clone(),
+            tls: result.tls.clone(),
+        })
+        .map_err(StoreError::Encode)?;
+        let headers = if result.headers == Headers::default() {
+            None
+        } else {
+            Some(codec::split_headers(&result.headers)?)
+        };
+        let messages = if result.messages.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&result.messages).map_err(StoreError::Encode)?)
+        };
+        let hour = codec::hour_start(result.started_at);
+
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let env_id = environments::id_for(&mut tx, &result.environment).await?;
+        let context_id = blobs::acquire(&mut tx, &context).await?;
+        let (headers_id, header_values) = match headers {
+            Some(split) => (
+                Some(blobs::acquire(&mut tx, &split.template).await?),
+                split.values,
+            ),
+            None => (None, None),
+        };
+        let messages_id = match &messages {
+            Some(json) => Some(blobs::acquire(&mut tx, json).await?),
+            None => None,
+        };
+        let body_id = match &result.body_excerpt {
+            Some(body) => Some(blobs::acquire(&mut tx, body).await?),
+            None => None,
+        };
+        let refs = runs::Refs {
+            context_id,
+            headers_id,
+            header_values,
+            messages_id,
+            body_id,
+        };
+        let id = runs::insert(&mut tx, env_id, result, in_maintenance, refs).await?;
+        rollups::add_run(&mut tx, env_id, hour, result.status, result.phases_ms.total).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Record a slot skipped because the previous probe was still running. Recording the same
+    /// slot again is a no-op.
+    #[tracing::instrument(skip_all, fields(environment = %env))]
+    pub async fn record_skipped(&self, env: &str, slot: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let env_id = environments::id_for(&mut tx, env).await?;
+        if skipped::insert(&mut tx, env_id, slot.timestamp_millis()).await? {
+            rollups::add_skipped(&mut tx, env_id, codec::hour_start(slot)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs of `env`, newest first; `before` is the id of the last run of the previous page.
+    /// Unknown environments and cursors no longer stored give an empty page.
+    #[tracing::instrument(skip_all, fields(environment = %env))]
+    pub async fn runs(
+        &self,
+        env: &str,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<StoredRun>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        runs::newest(&mut conn, env, limit, before).await
+    }
+
+    /// The newest run of every environment that has one, by environment name.
+    #[tracing::instrument(skip_all)]
+    pub async fn latest(&self) -> Result<Vec<StoredRun>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        runs::latest(&mut conn).await
+    }
+
+    /// The last `n` outcomes of `env`, newest first, without any blob: the status bar.
+    #[tracing::instrument(skip_all, fields(environment = %env))]
+    pub async fn recent_statuses(
+        &self,
+        env: &str,
+        n: u32,
+    ) -> Result<Vec<(DateTime<Utc>, Status, Verdict)>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        runs::recent_statuses(&mut conn, env, n).await
+    }
+
+    #[tracing::instrument(skip_all, fields(environment = %env))]
+    pub async fn summary(&self, env: &str, now: DateTime<Utc>) -> Result<Summary, StoreError> {
+        let mut tx = self.reader.begin().await?;
+        let mut all = rollups::summaries(&mut tx, now, Some(env)).await?;
+        tx.commit().await?;
+        Ok(all.remove(env).unwrap_or_default())
+    }
+
+    /// Every environment the store knows, in two queries whatever their number.
+    #[tracing::instrument(skip_all)]
+    pub async fn summaries(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, Summary>, StoreError> {
+        let mut tx = self.reader.begin().await?;
+        let all = rollups::summaries(&mut tx, now, None).await?;
+        tx.commit().await?;
+        Ok(all)
+    }
+
+    /// The OTLP `service.instance.id`, stable across restarts on the same file.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Delete runs and skipped slots older than `retention`, blobs no run points at any more,
+    /// and rollups older than [`ROLLUP_RETENTION`] (or `retention`, if longer). Works in
+    /// batches of [`PRUNE_BATCH`] runs, one transaction each, so inserts get the writer in
+    /// between. Returns how many runs were deleted.
+    #[tracing::instrument(skip_all)]
+    pub async fn prune(&self, retention: Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let runs_before_ns = before(now, retention)
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(i64::MIN);
+        let slots_before_ms = before(now, retention)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(i64::MIN);
+        let rollups_before = before(now, retention.max(ROLLUP_RETENTION))
+            .map(codec::hour_start)
+            .unwrap_or(i64::MIN);
+
+        let env_ids = {
+            let mut conn = self.writer.acquire().await?;
+            environments::all_ids(&mut conn).await?
+        };
+        let mut deleted = 0;
+        for env_id in env_ids {
+            loop {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let (n, released) =
+                    runs::delete_before(&mut tx, env_id, runs_before_ns, PRUNE_BATCH).await?;
+                blobs::release(&mut tx, &released).await?;
+                let done = n < u64::from(PRUNE_BATCH);
+                if done {
+                    skipped::delete_before(&mut tx, env_id, slots_before_ms).await?;
+                    rollups::delete_before(&mut tx, env_id, rollups_before).await?;
+                }
+                tx.commit().await?;
+                deleted += n;
+                if done {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "pruned runs older than the retention");
+        }
+        Ok(deleted)
+    }
+
+    /// A real write through the writer, for /readyz: a read-only file or a full disk fails it.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        meta::heartbeat(&mut conn, &Utc::now().to_rfc3339()).await
+    }
+
+    /// Close both pools. The writer goes last: the last connection to close checkpoints the
+    /// WAL into the database file.
+    pub async fn close(self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// `now - age`, or `None` when that is before any time chrono represents.
+fn before(now: DateTime<Utc>, age: Duration) -> Option<DateTime<Utc>> {
+    let age = chrono::Duration::from_std(age).ok()?;
+    now.checked_sub_signed(age)
+}

@@ -1,0 +1,212 @@
+//! Hourly counts and latency histograms per environment: what uptime and percentiles are read
+//! from, so the status page costs the same at 864,000 runs as at 10.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::codec::hour_start;
+use super::histogram::Histogram;
+use super::{StoreError, Summary};
+use crate::probe::result::Status;
+
+/// Count one run in its hour; `total_ms` enters the histogram when the run was serving.
+pub async fn add_run(
+    conn: &mut SqliteConnection,
+    env_id: i64,
+    hour: i64,
+    status: Status,
+    total_ms: Option<f64>,
+) -> Result<(), StoreError> {
+    let stored: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT histogram FROM rollups WHERE env_id = ?1 AND hour = ?2")
+            .bind(env_id)
+            .bind(hour)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let stored = stored.flatten();
+    let histogram = match total_ms {
+        Some(total) if status.is_serving() => {
+            let mut histogram = match stored.as_deref().map(Histogram::decode) {
+                Some(Ok(histogram)) => histogram,
+                None => Histogram::default(),
+                // Refusing the run over one damaged hour of percentiles would lose evidence.
+                Some(Err(err)) => {
+                    tracing::warn!(env_id, hour, %err, "starting the hour's histogram afresh");
+                    Histogram::default()
+                }
+            };
+            histogram.record(total);
+            Some(histogram.encode())
+        }
+        _ => stored,
+    };
+    sqlx::query(
+        "INSERT INTO rollups (env_id, hour, runs, up, degraded, down, histogram)
+         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)
+         ON CONFLICT (env_id, hour) DO UPDATE SET
+             runs = runs + 1,
+             up = up + excluded.up,
+             degraded = degraded + excluded.degraded,
+             down = down + excluded.down,
+             histogram = excluded.histogram",
+    )
+    .bind(env_id)
+    .bind(hour)
+    .bind(status == Status::Up)
+    .bind(status == Status::Degraded)
+    .bind(status == Status::Down)
+    .bind(histogram)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn add_skipped(
+    conn: &mut SqliteConnection,
+    env_id: i64,
+    hour: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO rollups (env_id, hour, skipped) VALUES (?1, ?2, 1)
+         ON CONFLICT (env_id, hour) DO UPDATE SET skipped = skipped + 1",
+    )
+    .bind(env_id)
+    .bind(hour)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The windows, as the first hour each includes. A window is its number of most recent hours,
+/// the current (partial) one included: uptime has one-hour resolution.
+struct Windows {
+    day: i64,
+    week: i64,
+    month: i64,
+}
+
+impl Windows {
+    fn ending(now: DateTime<Utc>) -> Windows {
+        let current = hour_start(now);
+        let back = |hours: i64| current - (hours - 1) * 3600;
+        Windows {
+            day: back(24),
+            week: back(7 * 24),
+            month: back(30 * 24),
+        }
+    }
+}
+
+/// Sums over the three windows for one environment.
+#[derive(sqlx::FromRow)]
+struct Sums {
+    name: String,
+    runs_day: i64,
+    serving_day: i64,
+    runs_week: i64,
+    serving_week: i64,
+    runs_month: i64,
+    serving_month: i64,
+    skipped_day: i64,
+}
+
+/// Summaries of every environment (`only: None`) or of one, from two queries whatever the
+/// number of environments: sums in SQL, then the 24 hourly histograms each merged here.
+/// Every known environment gets an entry, empty when it has no rollups in the window.
+pub async fn summaries(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+) -> Result<HashMap<String, Summary>, StoreError> {
+    let w = Windows::ending(now);
+    // Both queries drive from environments, so each environment seeks its own hours on the
+    // primary key; the CROSS JOIN below stops SQLite from preferring a scan of every rollup.
+    let rows: Vec<Sums> = sqlx::query_as(
+        "SELECT e.name,
+             COALESCE(SUM(CASE WHEN r.hour >= ?1 THEN r.runs END), 0) AS runs_day,
+             COALESCE(SUM(CASE WHEN r.hour >= ?1 THEN r.up + r.degraded END), 0) AS serving_day,
+             COALESCE(SUM(CASE WHEN r.hour >= ?2 THEN r.runs END), 0) AS runs_week,
+             COALESCE(SUM(CASE WHEN r.hour >= ?2 THEN r.up + r.degraded END), 0) AS serving_week,
+             COALESCE(SUM(r.runs), 0) AS runs_month,
+             COALESCE(SUM(r.up + r.degraded), 0) AS serving_month,
+             COALESCE(SUM(CASE WHEN r.hour >= ?1 THEN r.skipped END), 0) AS skipped_day
+         FROM environments e
+         LEFT JOIN rollups r ON r.env_id = e.id AND r.hour >= ?3
+         WHERE ?4 IS NULL OR e.name = ?4
+         GROUP BY e.id",
+    )
+    .bind(w.day)
+    .bind(w.week)
+    .bind(w.month)
+    .bind(only)
+    .fetch_all(&mut *conn)
+    .await?;
+    let histograms: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT e.name, r.histogram
+         FROM environments e
+         CROSS JOIN rollups r ON r.env_id = e.id AND r.hour >= ?1
+         WHERE r.histogram IS NOT NULL AND (?2 IS NULL OR e.name = ?2)",
+    )
+    .bind(w.day)
+    .bind(only)
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let mut merged: HashMap<String, Histogram> = HashMap::new();
+    for (name, bytes) in histograms {
+        match Histogram::decode(&bytes) {
+            Ok(h) => merged.entry(name).or_default().merge(&h),
+            // One damaged hour should cost its percentiles, not the status page.
+            Err(err) => tracing::warn!(environment = %name, %err, "skipping a latency histogram"),
+        }
+    }
+    let share = |serving: i64, runs: i64| (runs > 0).then(|| serving as f64 / runs as f64);
+    Ok(rows
+        .into_iter()
+        .map(|s| {
+            let latency = merged.remove(&s.name).unwrap_or_default();
+            let summary = Summary {
+                uptime_24h: share(s.serving_day, s.runs_day),
+                uptime_7d: share(s.serving_week, s.runs_week),
+                uptime_30d: share(s.serving_month, s.runs_month),
+                p50_ms_24h: latency.percentile(0.50),
+                p95_ms_24h: latency.percentile(0.95),
+                skipped_24h: u64::try_from(s.skipped_day).unwrap_or_default(),
+            };
+            (s.name, summary)
+        })
+        .collect())
+}
+
+pub async fn delete_before(
+    conn: &mut SqliteConnection,
+    env_id: i64,
+    before_hour: i64,
+) -> Result<u64, StoreError> {
+    let deleted = sqlx::query("DELETE FROM rollups WHERE env_id = ?1 AND hour < ?2")
+        .bind(env_id)
+        .bind(before_hour)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_whole_hours_back_from_the_current_one() {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T22:50:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let w = Windows::ending(now);
+        let current = hour_start(now);
+        assert_eq!(w.day, current - 23 * 3600);
+        assert_eq!(w.week, current - 167 * 3600);
+        assert_eq!(w.month, current - 719 * 3600);
+    }
+}
