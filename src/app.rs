@@ -1,7 +1,7 @@
 //! The daemon (`wsprobe run`): builds the store, scheduler and web server from a Config and runs
 //! until the shutdown future resolves. The caller owns the listener, so tests bind port 0.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -14,8 +14,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Environment};
 use crate::probe::{ProbeResult, Prober};
+use crate::probe::{Status, Verdict};
 use crate::schedule::{self, Board, Runner};
-use crate::store::Store;
+use crate::store::{Store, Summary};
+
+/// One result as the bar of recent results shows it.
+pub type RecentRun = (DateTime<Utc>, Status, Verdict);
 
 /// Probes in flight at once across all environments: enough for thousands of environments on
 /// a one-minute schedule, few enough that a burst cannot exhaust file descriptors.
@@ -24,6 +28,11 @@ pub const MAX_CONCURRENT_PROBES: usize = 512;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the config file is checked for changes (SIGHUP reloads at once).
 const CONFIG_POLL: Duration = Duration::from_secs(2);
+/// Results kept in memory per environment for the status page's bar of recent results.
+pub const RECENT_KEPT: usize = 40;
+/// Uptime and latency summaries are recomputed at most this often: they come from hourly
+/// rollups, and summing months of them on every page view would make the page slow.
+const SUMMARY_TTL: Duration = Duration::from_secs(10);
 /// A store error is logged at most this often, with the count of those held back.
 const STORE_ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -36,6 +45,9 @@ pub struct Shared {
     /// The newest result per environment, kept in memory so the status page and the diagnosis
     /// still work while the store is failing.
     latest: Mutex<HashMap<String, ProbeResult>>,
+    /// Newest first, at most `RECENT_KEPT` per environment.
+    recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
+    summaries: tokio::sync::Mutex<Option<(Instant, Arc<HashMap<String, Summary>>)>>,
     pub store_health: StoreHealth,
     permits: Semaphore,
     pub started_at: DateTime<Utc>,
@@ -61,6 +73,68 @@ impl Shared {
         latest.get(name).cloned()
     }
 
+    /// The newest results of an environment, newest first.
+    pub fn recent(&self, name: &str) -> Vec<RecentRun> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .get(name)
+            .map(|runs| runs.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Uptime and latency per environment, from the store at most every `SUMMARY_TTL`; an
+    /// empty map while the store cannot be read.
+    pub async fn summaries(&self) -> Arc<HashMap<String, Summary>> {
+        let mut cached = self.summaries.lock().await;
+        if let Some((at, summaries)) = cached.as_ref()
+            && at.elapsed() < SUMMARY_TTL
+        {
+            return summaries.clone();
+        }
+        let fresh = Arc::new(self.store.summaries(Utc::now()).await.unwrap_or_default());
+        *cached = Some((Instant::now(), fresh.clone()));
+        fresh
+    }
+
+    fn remember(&self, result: &ProbeResult) {
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        latest.insert(result.environment.clone(), result.clone());
+        drop(latest);
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let runs = recent.entry(result.environment.clone()).or_default();
+        runs.push_front((result.started_at, result.status, result.verdict));
+        runs.truncate(RECENT_KEPT);
+        drop(recent);
+        // An environment's first result must show in the summaries now, not a TTL later.
+        if let Ok(mut cached) = self.summaries.try_lock()
+            && cached
+                .as_ref()
+                .is_some_and(|(_, s)| !s.contains_key(&result.environment))
+        {
+            *cached = None;
+        }
+    }
+
+    /// Fill the in-memory views from the store, so a restart shows history at once.
+    async fn load_history(&self, config: &Config) {
+        match self.store.latest().await {
+            Ok(runs) => {
+                let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+                for run in runs {
+                    latest.insert(run.result.environment.clone(), run.result);
+                }
+            }
+            Err(err) => self.store_health.failed(&err.to_string()),
+        }
+        for env in &config.environments {
+            let name = env.name.as_str();
+            if let Ok(runs) = self.store.recent_statuses(name, RECENT_KEPT as u32).await {
+                let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                recent.insert(name.to_owned(), runs.into_iter().collect());
+            }
+        }
+    }
+
     /// Probe now and record the result: the one path for scheduled and on-demand probes.
     pub async fn probe_and_record(&self, env: &Environment) -> ProbeResult {
         let _permit = self.permits.acquire().await.ok();
@@ -79,8 +153,7 @@ impl Shared {
         } else {
             self.store_health.succeeded();
         }
-        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        latest.insert(result.environment.clone(), result.clone());
+        self.remember(&result);
         result
     }
 }
@@ -162,16 +235,20 @@ impl Daemon {
             .await
             .with_context(|| format!("cannot open the store {}", config.storage.path.display()))?;
         let source = Some(config.source.clone()).filter(|p| p.exists());
+        let history_for = config.clone();
         let shared = Arc::new(Shared {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
             config: RwLock::new(Arc::new(config)),
             store,
             board: Arc::new(Board::default()),
             latest: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+            summaries: tokio::sync::Mutex::new(None),
             store_health: StoreHealth::default(),
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
             started_at: Utc::now(),
         });
+        shared.load_history(&history_for).await;
         Ok(Daemon {
             shared,
             source,

@@ -67,46 +67,28 @@ pub struct StoreStatus {
     pub error: Option<String>,
 }
 
-/// Gathers what both the status page and `/api/v1/status` show, in config order. Reads the
-/// store in a fixed number of queries; while it fails, falls back to the in-memory latest.
+/// Gathers what both the status page and `/api/v1/status` show, in config order: the latest
+/// results from memory (seeded from the store at start, so they survive a failing store) and
+/// the cached summaries — no per-environment query.
 pub async fn gather_status(shared: &Shared) -> StatusBody {
     let now = Utc::now();
     let config = shared.config();
-    let stored_latest = shared.store.latest().await;
-    let summaries = shared.store.summaries(now).await.unwrap_or_default();
-    let mut read_error = None;
-    let latest_by_name: std::collections::HashMap<String, ProbeResult> = match stored_latest {
-        Ok(runs) => runs
-            .into_iter()
-            .map(|run| (run.result.environment.clone(), run.result))
-            .collect(),
-        Err(err) => {
-            read_error = Some(err.to_string());
-            Default::default()
-        }
-    };
+    let summaries = shared.summaries().await;
     let environments = config
         .environments
         .iter()
         .map(|env| {
             let name = env.name.as_str();
-            let memory = shared.latest(name);
-            // The in-memory result is the newest when the last store write failed.
-            let last = match (memory, latest_by_name.get(name)) {
-                (Some(m), Some(s)) if s.started_at >= m.started_at => Some(s.clone()),
-                (Some(m), _) => Some(m),
-                (None, s) => s.cloned(),
-            };
+            let last = shared.latest(name);
             let board = shared.board.get(name);
             let summary = summaries.get(name).cloned().unwrap_or_default();
             environment_status(name, last, &board, &summary)
         })
         .collect();
-    let write_error = shared
+    let error = shared
         .store_health
         .error()
         .map(|(at, e)| format!("{e} (since {})", at.to_rfc3339()));
-    let error = write_error.or(read_error);
     StatusBody {
         generated_at: now,
         location: config.location.clone(),

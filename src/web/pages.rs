@@ -12,11 +12,9 @@ use serde::Deserialize;
 use super::api::{EnvironmentStatus, gather_status};
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::probe::diagnosis::ms;
 use crate::probe::{ProbeResult, Status, Verdict};
 
 const REFRESH_SECONDS: u32 = 30;
-const BAR_LENGTH: u32 = 40;
 const RUNS_PER_PAGE: u32 = 25;
 
 const STYLE: &str = r#"
@@ -65,6 +63,13 @@ fn when(time: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+fn ms(value: Option<f64>) -> String {
+    match value {
+        Some(_) => crate::probe::diagnosis::ms(value),
+        None => "—".into(),
+    }
+}
+
 fn percent(value: Option<f64>) -> String {
     value
         .map(|v| format!("{:.2}%", v * 100.0))
@@ -73,16 +78,11 @@ fn percent(value: Option<f64>) -> String {
 
 pub async fn index(State(shared): State<Arc<Shared>>) -> Markup {
     let status = gather_status(&shared).await;
-    let mut bars = Vec::with_capacity(status.environments.len());
-    for env in &status.environments {
-        bars.push(
-            shared
-                .store
-                .recent_statuses(&env.name, BAR_LENGTH)
-                .await
-                .unwrap_or_default(),
-        );
-    }
+    let bars: Vec<_> = status
+        .environments
+        .iter()
+        .map(|env| shared.recent(&env.name))
+        .collect();
     let count = |s: &str| status.environments.iter().filter(|e| e.status == s).count();
     let title = match count("down") {
         0 => "wsprobe — all up".to_owned(),
@@ -193,20 +193,21 @@ pub async fn environment(
             p class="muted" { "No incidents recorded." }
             h2 { "Runs" }
             @if runs.is_empty() { p class="muted" { "No stored runs yet." } }
-            @for run in &runs { (run_details(&run.result, run.in_maintenance)) }
+            @for (index, run) in runs.iter().enumerate() { (run_details(&run.result, run.in_maintenance, index == 0)) }
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
     ))
 }
 
-fn run_details(result: &ProbeResult, in_maintenance: bool) -> Markup {
+/// The newest run starts open: its evidence is what on-call came for.
+fn run_details(result: &ProbeResult, in_maintenance: bool, open: bool) -> Markup {
     let close = match (result.close_code, result.close_reason.as_deref()) {
         (Some(code), Some(reason)) if !reason.is_empty() => format!("{code} {reason:?}"),
         (Some(code), _) => code.to_string(),
         _ => "—".into(),
     };
     html! {
-        details {
+        details open[open] {
             summary {
                 (pill(result.status.as_str())) " "
                 span class="mono" { (when(Some(result.started_at))) } " · "

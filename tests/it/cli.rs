@@ -133,3 +133,86 @@ fn validate_prints_what_would_run() {
         "secrets are never printed"
     );
 }
+
+/// `kill -9` the daemon mid-flight and start it again: every run it had stored is still there.
+#[tokio::test]
+async fn nothing_stored_is_lost_across_kill_9_and_restart() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{ schedule: \"* * * * * *\" }}\nenvironments:\n  - {{ name: healthy, url: \"ws://{}/ws/healthy\" }}\n  - {{ name: refused, url: \"ws://127.0.0.1:1/ws\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n",
+            lab.addr(),
+            dir.path().join("wsprobe.db").display()
+        ),
+    )
+    .unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let runs_url = format!("http://127.0.0.1:{port}/api/v1/environments/healthy/runs?limit=1000");
+    let run_ids = |body: serde_json::Value| -> Vec<i64> {
+        body["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
+    };
+    let fetch = || async {
+        match reqwest::get(&runs_url).await {
+            Ok(response) if response.status().is_success() => {
+                response.json::<serde_json::Value>().await.ok()
+            }
+            _ => None,
+        }
+    };
+
+    let mut daemon = start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let before = loop {
+        if let Some(body) = fetch().await {
+            let ids = run_ids(body);
+            if ids.len() >= 3 {
+                break ids;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon stored no runs"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    daemon.kill().unwrap(); // SIGKILL: no shutdown path runs
+    daemon.wait().unwrap();
+
+    let mut restarted = start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let after = loop {
+        if let Some(body) = fetch().await {
+            break run_ids(body);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not come back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    let missing: Vec<_> = before.iter().filter(|id| !after.contains(id)).collect();
+    assert!(missing.is_empty(), "runs lost across kill -9: {missing:?}");
+}

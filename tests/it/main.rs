@@ -1,5 +1,6 @@
 //! The one integration test binary: real servers on 127.0.0.1 port 0, real sockets.
 
+mod browser;
 mod cli;
 mod config;
 mod daemon;
