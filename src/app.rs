@@ -18,6 +18,9 @@ use crate::probe::{Status, Verdict};
 use crate::schedule::{self, Board, Runner};
 use crate::store::{Store, Summary};
 
+/// Summaries per environment and when they were computed.
+type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
+
 /// One result as the bar of recent results shows it.
 pub type RecentRun = (DateTime<Utc>, Status, Verdict);
 
@@ -47,7 +50,7 @@ pub struct Shared {
     latest: Mutex<HashMap<String, ProbeResult>>,
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
-    summaries: tokio::sync::Mutex<Option<(Instant, Arc<HashMap<String, Summary>>)>>,
+    summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
     pub store_health: StoreHealth,
     /// Incidents and notifications: fed by every result, drained by the dispatcher.
     pub alerts: crate::alert::Alerts,
@@ -428,7 +431,11 @@ async fn dispatch_alerts(shared: Arc<Shared>, stop: CancellationToken) {
         .dispatch(
             || shared.config(),
             stop,
-            |error| shared.store_health.failed(&format!("alert outbox: {error}")),
+            |error| {
+                shared
+                    .store_health
+                    .failed(&format!("alert outbox: {error}"))
+            },
         )
         .await;
 }

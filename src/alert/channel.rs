@@ -69,7 +69,9 @@ pub enum Attempt {
         retry_after: Option<Duration>,
     },
     /// Trying again cannot help (other 4xx, a redirect, a bad payload).
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 impl Attempt {
@@ -292,7 +294,9 @@ pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or_default())
 }
 
@@ -341,7 +345,12 @@ mod tests {
             (500, None, "", retry("HTTP 500", None)),
             (503, Some(30), "", retry("HTTP 503", Some(30))),
             (408, None, "", retry("HTTP 408", None)),
-            (400, None, "invalid_payload", failed("HTTP 400: invalid_payload")),
+            (
+                400,
+                None,
+                "invalid_payload",
+                failed("HTTP 400: invalid_payload"),
+            ),
             (403, None, "", failed("HTTP 403")),
             (404, None, "no_service", failed("HTTP 404: no_service")),
             (302, None, "", failed("HTTP 302")),

@@ -65,7 +65,10 @@ pub enum Event {
     Opened,
     Resolved,
     /// One notification per channel of the environment; `held`: recorded, never sent.
-    Notify { notice: Notice, held: bool },
+    Notify {
+        notice: Notice,
+        held: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,7 +294,14 @@ mod tests {
         assert!(open.announced);
 
         let (_, state) = run(&policy(), "dduuuuu", 5);
-        assert_eq!(state, State { successes: 2, ..State::default() }, "steady state is stable");
+        assert_eq!(
+            state,
+            State {
+                successes: 2,
+                ..State::default()
+            },
+            "steady state is stable"
+        );
     }
 
     #[test]

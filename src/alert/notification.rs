@@ -282,10 +282,7 @@ pub(crate) mod tests {
     #[test]
     fn headlines() {
         let cases = [
-            (
-                EventName::Triggered,
-                "staging is down: closed_before_ready",
-            ),
+            (EventName::Triggered, "staging is down: closed_before_ready"),
             (
                 EventName::Reminder,
                 "staging is still down since 2026-11-22 22:45 UTC: closed_before_ready",

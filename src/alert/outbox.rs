@@ -72,7 +72,10 @@ pub struct DeliveryReport {
 
 impl DeliveryReport {
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.attempts.iter().filter(|a| a.outcome == outcome).count()
+        self.attempts
+            .iter()
+            .filter(|a| a.outcome == outcome)
+            .count()
     }
 }
 
@@ -164,7 +167,11 @@ async fn attempt(
     };
     let age = (now - row.created_at).to_std().unwrap_or_default();
     if age >= channels.give_up_after {
-        let error = gave_up(channels.give_up_after, row.attempts, row.last_error.as_deref());
+        let error = gave_up(
+            channels.give_up_after,
+            row.attempts,
+            row.last_error.as_deref(),
+        );
         store
             .notification_failed(row.id, row.attempts, now, &error)
             .await?;
@@ -213,7 +220,9 @@ async fn attempt(
             let due = DateTime::from_timestamp_millis(due.timestamp_millis()).unwrap_or(due);
             if let Some(after) = retry_after {
                 // The receiver asked the whole channel to wait, not just this row.
-                channels.pacer.hold(&row.channel, now + chrono_duration(after));
+                channels
+                    .pacer
+                    .hold(&row.channel, now + chrono_duration(after));
             }
             let deadline = row.created_at + chrono_duration(channels.give_up_after);
             if due >= deadline {

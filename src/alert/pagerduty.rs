@@ -158,10 +158,12 @@ mod tests {
             "links": [ { "href": "https://status.example.com/environments/staging", "text": "staging on the wsprobe status page" } ],
             "client": "wsprobe",
         });
-        assert_eq!(payload(&n, "R0UT1NGKEY", "critical", "oncall", now()), expected);
         assert_eq!(
-            expected["payload"]["custom_details"]["result"]["close_code"],
-            1011,
+            payload(&n, "R0UT1NGKEY", "critical", "oncall", now()),
+            expected
+        );
+        assert_eq!(
+            expected["payload"]["custom_details"]["result"]["close_code"], 1011,
             "the evidence travels with the page"
         );
     }
@@ -174,7 +176,13 @@ mod tests {
             "dedup_key": "wsprobe-staging-7",
         });
         assert_eq!(
-            payload(&sample(EventName::Resolved), "R0UT1NGKEY", "critical", "oncall", now()),
+            payload(
+                &sample(EventName::Resolved),
+                "R0UT1NGKEY",
+                "critical",
+                "oncall",
+                now()
+            ),
             expected
         );
     }

@@ -114,7 +114,10 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         }
         fields.push(field(
             "At",
-            &result.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            &result
+                .started_at
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
         ));
         blocks.push(json!({ "type": "section", "fields": fields }));
 
@@ -190,7 +193,10 @@ mod tests {
                 { "type": "context", "elements": [ { "type": "mrkdwn", "text": "<https://status.example.com/environments/staging|Open staging on the status page> · incident #7" } ] }
             ]
         });
-        assert_eq!(payload(&sample(EventName::Triggered), "team-slack"), expected);
+        assert_eq!(
+            payload(&sample(EventName::Triggered), "team-slack"),
+            expected
+        );
     }
 
     #[test]

@@ -173,9 +173,7 @@ impl AlertTx {
                     since: from_ms(row.try_get(6)?),
                     opened_at: from_ms(opened_at),
                     verdict: codec::verdict_from_code(row.try_get(8)?)?,
-                    last_notice_at: from_ms(
-                        row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at),
-                    ),
+                    last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
                     announced: row.try_get(5)?,
                 };
                 (Some(open), Some(id))
@@ -249,11 +247,13 @@ impl AlertTx {
     }
 
     pub async fn resolve_incident(&mut self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1 AND resolved_at_ms IS NULL")
-            .bind(id)
-            .bind(ms(at))
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1 AND resolved_at_ms IS NULL",
+        )
+        .bind(id)
+        .bind(ms(at))
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -167,10 +167,7 @@ pub(super) async fn for_incidents(
                 .then(|| row.try_get(9).map(from_ms))
                 .transpose()?,
         };
-        timelines
-            .entry(row.try_get(0)?)
-            .or_default()
-            .push(record);
+        timelines.entry(row.try_get(0)?).or_default().push(record);
     }
     Ok(timelines)
 }

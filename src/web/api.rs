@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::app::Shared;
 use crate::alert::ActiveWindow;
+use crate::app::Shared;
 use crate::probe::ProbeResult;
 use crate::store::{FailedNotification, IncidentFilter, IncidentRecord, IncidentState, Summary};
 

@@ -11,11 +11,13 @@ use serde::Deserialize;
 
 use super::api::{EnvironmentStatus, gather_status};
 use super::error::ApiError;
-use crate::app::Shared;
 use crate::alert::ActiveWindow;
 use crate::alert::notification::duration_words;
+use crate::app::Shared;
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::{DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState};
+use crate::store::{
+    DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
+};
 
 const REFRESH_SECONDS: u32 = 30;
 const RUNS_PER_PAGE: u32 = 25;

@@ -191,7 +191,9 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
     assert_eq!(report.attempts[0].kind, "pagerduty");
     assert_eq!(bench.alerts.open_incidents().len(), 1);
 
-    bench.observe("staging", Verdict::Ok, t0 + minutes(10)).await;
+    bench
+        .observe("staging", Verdict::Ok, t0 + minutes(10))
+        .await;
     let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(10)).await;
     assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
     assert!(bench.alerts.open_incidents().is_empty());
@@ -203,10 +205,7 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
     let (trigger, resolve) = (requests[0].json(), requests[1].json());
     assert_eq!(requests[0].method, "POST");
     assert_eq!(requests[0].path, "/v2/enqueue");
-    assert_eq!(
-        requests[0].header("content-type"),
-        Some("application/json")
-    );
+    assert_eq!(requests[0].header("content-type"), Some("application/json"));
     assert_eq!(trigger["routing_key"], ROUTING_KEY);
     assert_eq!(trigger["event_action"], "trigger");
     assert_eq!(trigger["dedup_key"], key.as_str());
@@ -233,7 +232,10 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
     );
 
     assert_eq!(incident.state, IncidentState::Resolved);
-    assert_eq!(incident.started_at.timestamp_millis(), t0.timestamp_millis());
+    assert_eq!(
+        incident.started_at.timestamp_millis(),
+        t0.timestamp_millis()
+    );
     assert_eq!(
         incident.resolved_at.map(|t| t.timestamp_millis()),
         Some((t0 + minutes(10)).timestamp_millis())
@@ -256,7 +258,9 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
 #[tokio::test]
 async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
     let slack = Receiver::spawn().await;
-    slack.script([Reply::status(429).header("Retry-After", "1").body("rate_limited")]);
+    slack.script([Reply::status(429)
+        .header("Retry-After", "1")
+        .body("rate_limited")]);
     let bench = Bench::new(&format!(
         "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n    - {{ name: team-slack, kind: slack, webhook_url: \"{}\" }}\n",
         slack.url("/services/T000/B000/XXXXSECRET")
@@ -316,7 +320,10 @@ async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
     let notification = &bench.incidents().await[0].notifications[0];
     assert_eq!(notification.outcome, DeliveryState::Delivered);
     assert_eq!(notification.attempts, 2);
-    assert_eq!(notification.last_error.as_deref(), Some("HTTP 429: rate_limited"));
+    assert_eq!(
+        notification.last_error.as_deref(),
+        Some("HTTP 429: rate_limited")
+    );
 }
 
 #[tokio::test]
@@ -328,9 +335,7 @@ async fn webhook_signature_verifies_with_an_independent_hmac() {
     ))
     .await;
     let at = Utc::now();
-    bench
-        .observe("staging", Verdict::HeadersStripped, at)
-        .await;
+    bench.observe("staging", Verdict::HeadersStripped, at).await;
     let report = deliver_due(&bench.store, &bench.channels(), at).await;
     assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
 
@@ -339,7 +344,10 @@ async fn webhook_signature_verifies_with_an_independent_hmac() {
         "sha256={}",
         hmac_sha256_hex(HOOK_SECRET.as_bytes(), &request.body)
     );
-    assert_eq!(request.header("x-wsprobe-signature"), Some(expected.as_str()));
+    assert_eq!(
+        request.header("x-wsprobe-signature"),
+        Some(expected.as_str())
+    );
     assert_eq!(
         request.header("x-wsprobe-timestamp"),
         Some(at.timestamp().to_string().as_str())
@@ -367,9 +375,7 @@ async fn a_notification_queued_while_the_receiver_is_down_goes_out_once_after_a_
     ))
     .await;
     let t0 = Utc::now();
-    bench
-        .observe("staging", Verdict::ConnectRefused, t0)
-        .await;
+    bench.observe("staging", Verdict::ConnectRefused, t0).await;
     bench
         .observe("staging", Verdict::ConnectRefused, t0 + minutes(1))
         .await;
@@ -377,7 +383,10 @@ async fn a_notification_queued_while_the_receiver_is_down_goes_out_once_after_a_
     assert_eq!(report.count(Outcome::Retried), 1, "{report:?}");
     let error = report.attempts[0].error.clone().unwrap();
     assert!(error.starts_with("cannot connect"), "{error}");
-    assert!(!error.contains(&addr.to_string()), "no URL in errors: {error}");
+    assert!(
+        !error.contains(&addr.to_string()),
+        "no URL in errors: {error}"
+    );
 
     // Restart: the store is closed and opened again; then the receiver comes up.
     let bench = bench.restart().await;
@@ -422,7 +431,12 @@ async fn pacing_holds_a_second_slack_message_for_a_second() {
         first.next_due.map(|t| t.timestamp_millis()),
         Some((t0 + chrono::Duration::seconds(1)).timestamp_millis())
     );
-    let half = deliver_due(&bench.store, &channels, t0 + chrono::Duration::milliseconds(500)).await;
+    let half = deliver_due(
+        &bench.store,
+        &channels,
+        t0 + chrono::Duration::milliseconds(500),
+    )
+    .await;
     assert!(half.attempts.is_empty(), "{half:?}");
     let second = deliver_due(&bench.store, &channels, t0 + chrono::Duration::seconds(1)).await;
     assert_eq!(second.count(Outcome::Delivered), 1, "{second:?}");
@@ -474,7 +488,10 @@ async fn permanent_failures_and_giving_up_are_recorded() {
     seen.sort();
     assert_eq!(
         seen,
-        [("prod", error.as_str()), ("staging", "HTTP 400: bad payload")]
+        [
+            ("prod", error.as_str()),
+            ("staging", "HTTP 400: bad payload")
+        ]
     );
 }
 
@@ -500,8 +517,12 @@ async fn maintenance_holds_notifications_and_announces_an_open_incident_after_it
     assert_eq!(incident.notifications[0].outcome, DeliveryState::Held);
 
     // prod is not in the window: its incident pages as usual.
-    bench.observe("prod", Verdict::ClosedBeforeReady, t0 + minutes(10)).await;
-    bench.observe("prod", Verdict::ClosedBeforeReady, t0 + minutes(20)).await;
+    bench
+        .observe("prod", Verdict::ClosedBeforeReady, t0 + minutes(10))
+        .await;
+    bench
+        .observe("prod", Verdict::ClosedBeforeReady, t0 + minutes(20))
+        .await;
 
     // The window ends with staging's incident still open: nobody was told, so now they are.
     bench
@@ -588,15 +609,15 @@ async fn secrets_never_reach_error_texts() {
 fn give_up_after_is_a_positive_duration_defaulting_to_a_day() {
     let dir = tempfile::tempdir().unwrap();
     let config = load(dir.path(), &bench_yaml(""));
-    assert_eq!(
-        config.alerts.give_up_after,
-        Duration::from_secs(24 * 3600)
-    );
+    assert_eq!(config.alerts.give_up_after, Duration::from_secs(24 * 3600));
     let config = load(dir.path(), &bench_yaml("alerts: { give_up_after: 90m }\n"));
     assert_eq!(config.alerts.give_up_after, Duration::from_secs(90 * 60));
     let path = dir.path().join("probes.yaml");
     for (value, message) in [
-        ("soon", "5:26: alerts.give_up_after: invalid duration \"soon\": "),
+        (
+            "soon",
+            "5:26: alerts.give_up_after: invalid duration \"soon\": ",
+        ),
         ("0s", "5:26: alerts.give_up_after: must be greater than 0"),
     ] {
         let yaml = bench_yaml(&format!("alerts: {{ give_up_after: {value} }}\n"));
@@ -673,7 +694,10 @@ async fn the_daemon_records_incidents_and_shows_their_timeline() {
     assert!(resolved["incidents"].as_array().unwrap().is_empty());
     assert_eq!(app.get("/api/v1/incidents?state=closed").await.0, 400);
     let status = app.get_json("/api/v1/status").await;
-    assert_eq!(env_status(&status, "broken")["open_incident"], incident["id"]);
+    assert_eq!(
+        env_status(&status, "broken")["open_incident"],
+        incident["id"]
+    );
     assert!(env_status(&status, "healthy")["open_incident"].is_null());
     assert_eq!(env_status(&status, "healthy")["in_maintenance"], false);
     let failed = &status["notifications"]["failed_24h"][0];
@@ -689,7 +713,12 @@ async fn the_daemon_records_incidents_and_shows_their_timeline() {
     assert!(env_page.contains("first failing result"));
     assert!(env_page.contains("team-slack"));
     let (status, incidents) = (status.to_string(), incidents.to_string());
-    for text in [page.as_str(), env_page.as_str(), status.as_str(), incidents.as_str()] {
+    for text in [
+        page.as_str(),
+        env_page.as_str(),
+        status.as_str(),
+        incidents.as_str(),
+    ] {
         assert!(!text.contains("SLACKSECRET"), "the webhook URL leaked");
     }
     app.shutdown().await.unwrap();
@@ -701,7 +730,10 @@ async fn the_daemon_records_incidents_and_shows_their_timeline() {
 async fn the_daemon_holds_notifications_inside_a_maintenance_window() {
     let hook = Receiver::spawn().await;
     let now = Utc::now();
-    let (from, until) = (now - chrono::Duration::hours(1), now + chrono::Duration::hours(1));
+    let (from, until) = (
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(1),
+    );
     let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let envs = r#"
   - name: broken
@@ -797,7 +829,10 @@ async fn a_pending_notification_survives_kill_9_and_is_delivered_once() {
     restarted.kill().unwrap();
     restarted.wait().unwrap();
     assert_eq!(delivered.as_array().unwrap().len(), 1);
-    assert_eq!(delivered[0]["id"], incident_id, "the same incident, not a new one");
+    assert_eq!(
+        delivered[0]["id"], incident_id,
+        "the same incident, not a new one"
+    );
     assert_eq!(
         delivered[0]["notifications"].as_array().unwrap().len(),
         1,
@@ -832,7 +867,14 @@ async fn alert_test_sends_a_marked_test_and_exits_by_outcome() {
         let config_arg = config_arg.clone();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_wsprobe"))
-                .args(["alert", "test", "--channel", channel, "--config", &config_arg])
+                .args([
+                    "alert",
+                    "test",
+                    "--channel",
+                    channel,
+                    "--config",
+                    &config_arg,
+                ])
                 .env_remove("WSPROBE_CONFIG")
                 .output()
                 .unwrap()
@@ -841,23 +883,44 @@ async fn alert_test_sends_a_marked_test_and_exits_by_outcome() {
 
     let out = run("audit").await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("test notification to audit (webhook): delivered in "), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("test notification to audit (webhook): delivered in "),
+        "{stdout}"
+    );
     let request = &hook.requests()[0];
     assert_eq!(request.json()["event"], "test");
     let expected = format!(
         "sha256={}",
         hmac_sha256_hex(HOOK_SECRET.as_bytes(), &request.body)
     );
-    assert_eq!(request.header("x-wsprobe-signature"), Some(expected.as_str()));
+    assert_eq!(
+        request.header("x-wsprobe-signature"),
+        Some(expected.as_str())
+    );
 
     let out = run("oncall").await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let sent: Vec<Value> = pd.requests().iter().map(|r| r.json()).collect();
     assert_eq!(sent.len(), 2, "a trigger, then its resolve");
     assert_eq!(sent[0]["event_action"], "trigger");
     assert_eq!(sent[0]["payload"]["severity"], "info");
-    assert!(sent[0]["payload"]["summary"].as_str().unwrap().starts_with("[TEST]"));
+    assert!(
+        sent[0]["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("[TEST]")
+    );
     assert_eq!(sent[1]["event_action"], "resolve");
     assert_eq!(sent[0]["dedup_key"], sent[1]["dedup_key"]);
 
