@@ -18,6 +18,9 @@ use crate::probe::{Status, Verdict};
 use crate::schedule::{self, Board, Runner};
 use crate::store::{Store, Summary};
 
+/// Summaries per environment and when they were computed.
+type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
+
 /// One result as the bar of recent results shows it.
 pub type RecentRun = (DateTime<Utc>, Status, Verdict);
 
@@ -47,8 +50,10 @@ pub struct Shared {
     latest: Mutex<HashMap<String, ProbeResult>>,
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
-    summaries: tokio::sync::Mutex<Option<(Instant, Arc<HashMap<String, Summary>>)>>,
+    summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
     pub store_health: StoreHealth,
+    /// Incidents and notifications: fed by every result, drained by the dispatcher.
+    pub alerts: crate::alert::Alerts,
     permits: Semaphore,
     pub started_at: DateTime<Utc>,
 }
@@ -148,12 +153,23 @@ impl Shared {
             "{}",
             result.diagnosis
         );
-        if let Err(err) = self.store.insert_result(&result, false).await {
+        let now = Utc::now();
+        let config = self.config();
+        let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
+        if let Err(err) = self.store.insert_result(&result, in_maintenance).await {
             self.store_health.failed(&err.to_string());
         } else {
             self.store_health.succeeded();
         }
         self.remember(&result);
+        // Alerting: its own transaction, so a result stored is never lost to an alert error.
+        if let Err(err) = self
+            .alerts
+            .observe(&config, env, &result, in_maintenance, now)
+            .await
+        {
+            self.store_health.failed(&format!("alerting: {err}"));
+        }
         result
     }
 }
@@ -236,6 +252,9 @@ impl Daemon {
             .with_context(|| format!("cannot open the store {}", config.storage.path.display()))?;
         let source = Some(config.source.clone()).filter(|p| p.exists());
         let history_for = config.clone();
+        let alerts = crate::alert::Alerts::new(store.clone())
+            .await
+            .context("cannot start alerting")?;
         let shared = Arc::new(Shared {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
             config: RwLock::new(Arc::new(config)),
@@ -245,6 +264,7 @@ impl Daemon {
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),
             store_health: StoreHealth::default(),
+            alerts,
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
             started_at: Utc::now(),
         });
@@ -293,6 +313,7 @@ impl Daemon {
         background.spawn(prune_loop(daemon.shared.clone(), stop.clone()));
         background.spawn(reload_on_change(daemon.clone(), stop.clone()));
         background.spawn(reload_on_sighup(daemon.clone(), stop.clone()));
+        background.spawn(dispatch_alerts(daemon.shared.clone(), stop.clone()));
         background.close();
 
         shutdown.await;
@@ -401,6 +422,22 @@ async fn prune_loop(shared: Arc<Shared>, stop: CancellationToken) {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
         }
     }
+}
+
+/// The notification dispatcher, on the current config; stops after its current delivery.
+async fn dispatch_alerts(shared: Arc<Shared>, stop: CancellationToken) {
+    shared
+        .alerts
+        .dispatch(
+            || shared.config(),
+            stop,
+            |error| {
+                shared
+                    .store_health
+                    .failed(&format!("alert outbox: {error}"))
+            },
+        )
+        .await;
 }
 
 async fn reload_on_change(daemon: Arc<Daemon>, stop: CancellationToken) {

@@ -1,4 +1,5 @@
-//! The command line: `run | check | validate | lab | demo`, and what each maps to in the library.
+//! The command line: `run | check | validate | lab | demo | alert test`, and what each maps to
+//! in the library.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -65,6 +66,24 @@ pub enum Command {
     },
     /// The failure lab plus wsprobe probing it from a bundled config. Needs nothing external.
     Demo,
+    /// Alerting tools.
+    Alert {
+        #[command(subcommand)]
+        command: AlertCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send a clearly marked test notification through a channel now and print the outcome:
+    /// exit 0 delivered, 1 failed, 2 bad config or usage.
+    Test {
+        /// The channel's `name` under alerts.channels.
+        #[arg(long)]
+        channel: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -150,6 +169,50 @@ pub async fn execute(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Demo => crate::demo::run().await,
+        Command::Alert {
+            command: AlertCommand::Test { channel, config },
+        } => {
+            let config = match load(config.as_deref()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            alert_test(&config, &channel).await
+        }
+    }
+}
+
+/// One attempt through the real channel code, synchronously; the daemon is not involved.
+async fn alert_test(config: &config::Config, channel: &str) -> ExitCode {
+    let (kind, sends) = match crate::alert::send_test(config, channel, chrono::Utc::now()).await {
+        Ok(sent) => sent,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut delivered = true;
+    for send in &sends {
+        let took = send.took.as_millis();
+        let what = match send.what {
+            "resolve" => "resolving the test alert".to_owned(),
+            _ => format!("test notification to {channel} ({kind})"),
+        };
+        match &send.attempt {
+            crate::alert::Attempt::Delivered => println!("{what}: delivered in {took} ms"),
+            crate::alert::Attempt::Retry { error, .. } => {
+                delivered = false;
+                println!("{what}: failed after {took} ms (a later retry could succeed): {error}");
+            }
+            crate::alert::Attempt::Failed { error } => {
+                delivered = false;
+                println!("{what}: failed after {took} ms: {error}");
+            }
+        }
+    }
+    if delivered {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

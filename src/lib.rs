@@ -7,12 +7,14 @@
 //! - [`check`]: probe a set of environments once and report (`wsprobe check`).
 //! - [`demo`]: the lab plus wsprobe probing it from the bundled config.
 //! - [`app`]: the daemon: store, scheduler and web server built from a Config.
+//! - [`alert`]: incidents (pure state machine), the notification outbox and its channels.
 //! - [`schedule`]: when each environment fires (pure) and the per-environment loop.
 //! - [`store`]: SQLite through sqlx; all SQL lives there.
 //! - [`web`]: status page, HTTP API, health endpoints.
 //! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
 //! - [`telemetry`]: logging set-up.
 
+pub mod alert;
 pub mod app;
 pub mod check;
 pub mod cli;

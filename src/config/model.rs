@@ -385,11 +385,28 @@ impl Default for AlertPolicy {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AlertsConfig {
     pub defaults: AlertPolicy,
     pub channels: Vec<Channel>,
     pub maintenance: Vec<MaintenanceWindow>,
+    /// A notification not delivered this long after it was queued is given up, and the
+    /// failure recorded: a page that arrives a day late helps nobody.
+    pub give_up_after: Duration,
+}
+
+/// `alerts.give_up_after` when the file does not set it.
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            defaults: AlertPolicy::default(),
+            channels: Vec::new(),
+            maintenance: Vec::new(),
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -149,6 +149,7 @@ pub(crate) struct RawAlerts {
     pub defaults: Option<RawPolicyDefaults>,
     pub channels: Option<Vec<Spanned<RawChannel>>>,
     pub maintenance: Option<Vec<Spanned<RawMaintenance>>>,
+    pub give_up_after: Option<Text>,
 }
 
 /// Every channel kind's keys in one mapping; validation refuses keys the kind does not use.

@@ -226,6 +226,10 @@ impl Validator<'_> {
                 defaults: self.policy_defaults(alerts.defaults.unwrap_or_default())?,
                 channels,
                 maintenance,
+                give_up_after: match &alerts.give_up_after {
+                    Some(value) => self.positive_duration(value, "alerts.give_up_after")?,
+                    None => DEFAULT_GIVE_UP_AFTER,
+                },
             },
             server: self.server(raw.server.unwrap_or_default())?,
             storage: self.storage(raw.storage.unwrap_or_default())?,

@@ -1,6 +1,7 @@
 //! Every probe result, hourly rollups kept longer than the raw runs, and the facts that must
 //! outlive a restart, in one SQLite file. The only place in the crate that holds SQL; one file
-//! per table, plus the pure encodings (`codec`) and latency buckets (`histogram`).
+//! per table, plus the pure encodings (`codec`) and latency buckets (`histogram`). Alerting's
+//! tables (incidents, alert state, the notification outbox) are in `incidents` and `outbox`.
 //!
 //! SQLite takes one writer at a time, so writes go through a pool of one connection: callers
 //! queue in-process instead of meeting `SQLITE_BUSY`, and a prune in batches lets inserts in
@@ -13,7 +14,9 @@ mod blobs;
 mod codec;
 mod environments;
 pub mod histogram;
+mod incidents;
 mod meta;
+mod outbox;
 mod rollups;
 mod runs;
 mod skipped;
@@ -30,6 +33,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::probe::result::{Headers, ProbeResult, Status, Verdict};
 use codec::Context;
+pub use incidents::{AlertState, AlertTx, IncidentFilter, IncidentRecord, IncidentState};
+pub use outbox::{
+    DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
+};
 
 /// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
 /// raw retention wins): 400 days is a year-over-year comparison with a month to spare, at about

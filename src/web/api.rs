@@ -11,12 +11,17 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use crate::alert::ActiveWindow;
 use crate::app::Shared;
 use crate::probe::ProbeResult;
-use crate::store::Summary;
+use crate::store::{FailedNotification, IncidentFilter, IncidentRecord, IncidentState, Summary};
 
 const DEFAULT_RUNS: u32 = 50;
 const MAX_RUNS: u32 = 1000;
+const DEFAULT_INCIDENTS: u32 = 100;
+const MAX_INCIDENTS: u32 = 1000;
+/// Permanent notification failures listed on the status page at most.
+const FAILED_SHOWN: u32 = 20;
 
 /// One environment as the status API and the status page see it.
 #[derive(Debug, Serialize)]
@@ -34,6 +39,12 @@ pub struct EnvironmentStatus {
     pub uptime: Uptime,
     pub latency_ms: Latency,
     pub last_result: Option<ProbeResult>,
+    /// A maintenance window covers the environment now: results are marked, notifications
+    /// held back.
+    pub in_maintenance: bool,
+    pub maintenance: Option<ActiveWindow>,
+    /// The id of its open incident, if one is open.
+    pub open_incident: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,6 +70,13 @@ pub struct StatusBody {
     pub instance_id: Option<String>,
     pub store: StoreStatus,
     pub environments: Vec<EnvironmentStatus>,
+    pub notifications: NotificationStatus,
+}
+
+/// Notifications that failed for good recently (a 4xx, or given up): someone was not told.
+#[derive(Debug, Serialize)]
+pub struct NotificationStatus {
+    pub failed_24h: Vec<FailedNotification>,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,9 +100,18 @@ pub async fn gather_status(shared: &Shared) -> StatusBody {
             let last = shared.latest(name);
             let board = shared.board.get(name);
             let summary = summaries.get(name).cloned().unwrap_or_default();
-            environment_status(name, last, &board, &summary)
+            let mut status = environment_status(name, last, &board, &summary);
+            status.maintenance = crate::alert::maintenance::active(&config, &env.name, now);
+            status.in_maintenance = status.maintenance.is_some();
+            status.open_incident = shared.alerts.open_incident(name);
+            status
         })
         .collect();
+    let failed_24h = shared
+        .store
+        .failed_notifications(now - chrono::Duration::hours(24), FAILED_SHOWN)
+        .await
+        .unwrap_or_default();
     let error = shared
         .store_health
         .error()
@@ -98,6 +125,7 @@ pub async fn gather_status(shared: &Shared) -> StatusBody {
             error,
         },
         environments,
+        notifications: NotificationStatus { failed_24h },
     }
 }
 
@@ -130,6 +158,9 @@ fn environment_status(
             p95: summary.p95_ms_24h,
         },
         last_result: last,
+        in_maintenance: false,
+        maintenance: None,
+        open_incident: None,
     }
 }
 
@@ -197,19 +228,49 @@ pub async fn runs(
 #[derive(Debug, Deserialize)]
 pub struct IncidentsQuery {
     state: Option<String>,
+    environment: Option<String>,
+    limit: Option<u32>,
 }
 
-/// Incidents arrive with alerting; until then the list is empty, in its final shape.
-pub async fn incidents(Query(query): Query<IncidentsQuery>) -> Result<impl IntoResponse, ApiError> {
-    if let Some(state) = &query.state
-        && state != "open"
-        && state != "resolved"
-    {
-        return Err(ApiError::BadRequest(
-            "state must be open or resolved".into(),
-        ));
+#[derive(Debug, Serialize)]
+pub struct IncidentsBody {
+    pub incidents: Vec<IncidentRecord>,
+}
+
+/// Incidents newest first, each with its notifications (the timeline), from the store.
+pub async fn incidents(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<IncidentsQuery>,
+) -> Result<Json<IncidentsBody>, ApiError> {
+    let state = match query.state.as_deref() {
+        None => None,
+        Some("open") => Some(IncidentState::Open),
+        Some("resolved") => Some(IncidentState::Resolved),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "state must be open or resolved".into(),
+            ));
+        }
+    };
+    if let Some(name) = &query.environment {
+        known_environment(&shared, name)?;
     }
-    Ok(Json(serde_json::json!({ "incidents": [] })))
+    let limit = query.limit.unwrap_or(DEFAULT_INCIDENTS);
+    if limit == 0 || limit > MAX_INCIDENTS {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_INCIDENTS}"
+        )));
+    }
+    let incidents = shared
+        .store
+        .incidents(&IncidentFilter {
+            state,
+            environment: query.environment.as_deref(),
+            limit,
+        })
+        .await
+        .map_err(|err| ApiError::Store(err.to_string()))?;
+    Ok(Json(IncidentsBody { incidents }))
 }
 
 pub async fn probe_now(

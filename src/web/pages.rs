@@ -11,11 +11,18 @@ use serde::Deserialize;
 
 use super::api::{EnvironmentStatus, gather_status};
 use super::error::ApiError;
+use crate::alert::ActiveWindow;
+use crate::alert::notification::duration_words;
 use crate::app::Shared;
 use crate::probe::{ProbeResult, Status, Verdict};
+use crate::store::{
+    DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
+};
 
 const REFRESH_SECONDS: u32 = 30;
 const RUNS_PER_PAGE: u32 = 25;
+/// The newest incidents shown on an environment's page; the API has them all.
+const INCIDENTS_SHOWN: u32 = 10;
 
 const STYLE: &str = r#"
 :root { color-scheme: light dark; --bg:#fff; --fg:#1b1f24; --muted:#5b6470; --line:#d8dde3;
@@ -100,6 +107,7 @@ pub async fn index(State(shared): State<Arc<Shared>>) -> Markup {
             @if let Some(error) = &status.store.error {
                 div class="banner" { "Store failing — results are not being kept: " (error) }
             }
+            (failed_notifications(&status.notifications.failed_24h))
             table {
                 thead { tr {
                     th { "Status" } th { "Environment" } th { "Verdict · diagnosis" } th { "Close" }
@@ -120,7 +128,11 @@ fn environment_row(env: &EnvironmentStatus, bar: &[(DateTime<Utc>, Status, Verdi
     html! {
         tr {
             td { (pill(&env.status)) }
-            td { a href={ "/environments/" (env.name) } { b { (env.name) } } }
+            td {
+                a href={ "/environments/" (env.name) } { b { (env.name) } }
+                @if let Some(id) = env.open_incident { br; span class="muted" { "incident #" (id) " open" } }
+                @if let Some(window) = &env.maintenance { br; span class="muted" { "maintenance until " (when(Some(window.until))) } }
+            }
             td class="diag" {
                 @if let Some(verdict) = &env.verdict { code { (verdict) } br; }
                 span class="muted" { (env.diagnosis.as_deref().unwrap_or("waiting for the first probe")) }
@@ -170,6 +182,15 @@ pub async fn environment(
     let older = (runs.len() == RUNS_PER_PAGE as usize)
         .then(|| runs.last().map(|r| r.id))
         .flatten();
+    let incidents = shared
+        .store
+        .incidents(&IncidentFilter {
+            state: None,
+            environment: Some(&name),
+            limit: INCIDENTS_SHOWN,
+        })
+        .await
+        .unwrap_or_default();
     Ok(layout(
         &format!("wsprobe — {name}"),
         html! {
@@ -188,15 +209,95 @@ pub async fn environment(
                     div { "Skipped slots" b { (c.skipped_slots) } }
                 }
                 @if let Some(d) = &c.diagnosis { p class="diag" { (d) } }
+                @if let Some(window) = &c.maintenance { (maintenance_note(window)) }
             }
             h2 { "Incidents" }
-            p class="muted" { "No incidents recorded." }
+            @if incidents.is_empty() { p class="muted" { "No incidents recorded." } }
+            @for incident in &incidents { (incident_details(incident)) }
             h2 { "Runs" }
             @if runs.is_empty() { p class="muted" { "No stored runs yet." } }
             @for (index, run) in runs.iter().enumerate() { (run_details(&run.result, run.in_maintenance, index == 0)) }
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
     ))
+}
+
+/// Someone was not told: the status page says so, with the receiver's answer.
+fn failed_notifications(failed: &[FailedNotification]) -> Markup {
+    html! {
+        @if !failed.is_empty() {
+            div class="banner" {
+                b { (failed.len()) " notification" @if failed.len() != 1 { "s" } " failed for good in the last 24 h" }
+                @for f in failed {
+                    br;
+                    (when(Some(f.failed_at))) " · " (f.channel) " (" (f.kind) ") · " (f.event) " for "
+                    a href={ "/environments/" (f.environment) } { (f.environment) } " incident #" (f.incident_id)
+                    " · " (f.last_error.as_deref().unwrap_or("no error recorded"))
+                }
+            }
+        }
+    }
+}
+
+fn maintenance_note(window: &ActiveWindow) -> Markup {
+    html! {
+        p class="summary" {
+            "In a maintenance window from " (when(Some(window.from))) " until " (when(Some(window.until)))
+            @if let Some(schedule) = &window.schedule { " (" code { (schedule) } ")" }
+            ": probes run and results are marked, notifications are held back."
+        }
+    }
+}
+
+fn outcome_class(outcome: DeliveryState) -> &'static str {
+    match outcome {
+        DeliveryState::Delivered => "up",
+        DeliveryState::Pending => "degraded",
+        DeliveryState::Failed => "down",
+        DeliveryState::Held => "unknown",
+    }
+}
+
+/// An incident and its timeline: opened, each notification with its outcome, resolved.
+fn incident_details(incident: &IncidentRecord) -> Markup {
+    let open = incident.state == IncidentState::Open;
+    let lasted = incident
+        .resolved_at
+        .map(|at| duration_words((at - incident.started_at).num_seconds()));
+    html! {
+        details open[open] {
+            summary {
+                (pill(if open { "down" } else { "up" })) " "
+                b { "#" (incident.id) } " " (incident.state.as_str()) " · "
+                code { (incident.verdict.as_str()) } " · opened "
+                span class="mono" { (when(Some(incident.opened_at))) }
+                @if let Some(lasted) = &lasted { " · lasted " (lasted) }
+            }
+            p class="diag" { (incident.diagnosis) }
+            table {
+                tr { th { "When" } th { "What" } th { "Channel" } th { "Outcome" } th { "Attempts" } th { "Error" } }
+                tr { td class="mono" { (when(Some(incident.started_at))) } td { "first failing result" } td {} td {} td {} td {} }
+                tr { td class="mono" { (when(Some(incident.opened_at))) } td { "opened" } td {} td {} td {} td {} }
+                @for n in &incident.notifications {
+                    tr {
+                        td class="mono" { (when(Some(n.created_at))) }
+                        td { (n.event) }
+                        td { (n.channel) span class="muted" { " " (n.kind) } }
+                        td {
+                            span class={ "pill " (outcome_class(n.outcome)) } { (n.outcome.as_str()) }
+                            @if let Some(at) = n.sent_at { " " span class="mono muted" { (when(Some(at))) } }
+                            @if let Some(at) = n.next_attempt_at { " " span class="muted" { "next try " (when(Some(at))) } }
+                        }
+                        td class="mono" { (n.attempts) }
+                        td class="mono" { (n.last_error.as_deref().unwrap_or("")) }
+                    }
+                }
+                @if let Some(at) = incident.resolved_at {
+                    tr { td class="mono" { (when(Some(at))) } td { "resolved" } td {} td {} td {} td {} }
+                }
+            }
+        }
+    }
 }
 
 /// The newest run starts open: its evidence is what on-call came for.

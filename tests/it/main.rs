@@ -1,5 +1,6 @@
 //! The one integration test binary: real servers on 127.0.0.1 port 0, real sockets.
 
+mod alerts;
 mod browser;
 mod cli;
 mod config;
@@ -7,4 +8,5 @@ mod daemon;
 mod helpers;
 mod lab;
 mod probe;
+mod receiver;
 mod store;

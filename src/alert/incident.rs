@@ -1,0 +1,317 @@
+//! The incident state machine of one environment: pure, so every rule is a row in a table test.
+//! The caller ([`super::Alerts::observe`]) persists the state and turns events into incident
+//! rows and outbox notifications.
+//!
+//! Rules, in the SPEC's words where it has them:
+//! - a result *fails* when it is down, or degraded with `alert_on_degraded`; anything else
+//!   (up, or degraded without it) counts as healthy;
+//! - `failure_threshold` consecutive failing results open an incident (`triggered`);
+//! - while open: a failing result with another verdict than the one last notified sends
+//!   `verdict_changed` once; otherwise a `reminder` goes out every `repeat_every`;
+//! - `success_threshold` consecutive healthy results resolve it (`resolved` if `send_resolved`).
+//!
+//! Maintenance windows hold notifications back; the state advances exactly as outside one.
+//! Every notice produced inside a window is recorded as held and never sent, with two
+//! exceptions that keep on-call's view consistent: an incident opened inside a window is
+//! announced (`triggered`) by the first failing result after the window if it is still open,
+//! and a `resolved` for an incident whose `triggered` did go out is always sent, so that no page
+//! stays open. A `resolved` for an incident never announced is not sent at all.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::AlertPolicy;
+use crate::probe::{Status, Verdict};
+
+/// What the state machine needs from one probe result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    pub status: Status,
+    pub verdict: Verdict,
+    /// A maintenance window covered the environment when the result came in.
+    pub in_maintenance: bool,
+}
+
+/// Per-environment alerting state; persisted after every change, so it survives restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// Consecutive failing results, saturating at the failure threshold so that a steady
+    /// state writes nothing.
+    pub failures: u32,
+    /// Consecutive healthy results, saturating at the success threshold.
+    pub successes: u32,
+    /// When the current run of failing results began: the outage's start.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub open: Option<Open>,
+}
+
+/// The open incident, as far as the state machine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    /// The first failing result of the outage.
+    pub since: DateTime<Utc>,
+    /// The result that crossed `failure_threshold`.
+    pub opened_at: DateTime<Utc>,
+    /// The verdict of the last notice: a failing result with another one is a change.
+    pub verdict: Verdict,
+    /// Last notice produced (sent or held): reminders count from here.
+    pub last_notice_at: DateTime<Utc>,
+    /// A `triggered` notice went out (was not held).
+    pub announced: bool,
+}
+
+/// What a step did: incident lifecycle first, then the notices to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Opened,
+    Resolved,
+    /// One notification per channel of the environment; `held`: recorded, never sent.
+    Notify {
+        notice: Notice,
+        held: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Triggered,
+    Reminder,
+    VerdictChanged { from: Verdict },
+    Resolved,
+}
+
+/// Whether a result counts against the environment under `policy`.
+pub fn is_failing(status: Status, policy: &AlertPolicy) -> bool {
+    match status {
+        Status::Down => true,
+        Status::Degraded => policy.alert_on_degraded,
+        Status::Up => false,
+    }
+}
+
+/// One result's effect on the state. `now` is when the result is observed.
+pub fn step(
+    state: &State,
+    policy: &AlertPolicy,
+    observation: &Observation,
+    now: DateTime<Utc>,
+) -> (State, Vec<Event>) {
+    let mut next = state.clone();
+    let mut events = Vec::new();
+    let held = observation.in_maintenance;
+    let failure_threshold = policy.failure_threshold.max(1);
+    let success_threshold = policy.success_threshold.max(1);
+
+    if is_failing(observation.status, policy) {
+        next.successes = 0;
+        next.failures = next.failures.saturating_add(1).min(failure_threshold);
+        let since = *next.failing_since.get_or_insert(now);
+        match &mut next.open {
+            None => {
+                if next.failures >= failure_threshold {
+                    next.open = Some(Open {
+                        since,
+                        opened_at: now,
+                        verdict: observation.verdict,
+                        last_notice_at: now,
+                        announced: !held,
+                    });
+                    events.push(Event::Opened);
+                    events.push(Event::Notify {
+                        notice: Notice::Triggered,
+                        held,
+                    });
+                }
+            }
+            Some(open) => {
+                let notice = if !open.announced && !held {
+                    // Opened inside a maintenance window that has ended: nobody was told yet.
+                    open.announced = true;
+                    Some(Notice::Triggered)
+                } else if observation.verdict != open.verdict {
+                    Some(Notice::VerdictChanged { from: open.verdict })
+                } else if elapsed(open.last_notice_at, now) >= policy.repeat_every {
+                    Some(Notice::Reminder)
+                } else {
+                    None
+                };
+                if let Some(notice) = notice {
+                    open.verdict = observation.verdict;
+                    open.last_notice_at = now;
+                    events.push(Event::Notify { notice, held });
+                }
+            }
+        }
+    } else {
+        next.failures = 0;
+        next.failing_since = None;
+        next.successes = next.successes.saturating_add(1).min(success_threshold);
+        if next.successes >= success_threshold
+            && let Some(open) = next.open.take()
+        {
+            events.push(Event::Resolved);
+            if policy.send_resolved && open.announced {
+                // Never held: closing a page that went out is not noise.
+                events.push(Event::Notify {
+                    notice: Notice::Resolved,
+                    held: false,
+                });
+            }
+        }
+    }
+    (next, events)
+}
+
+fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> std::time::Duration {
+    (to - from).to_std().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + chrono::Duration::minutes(minute)
+    }
+
+    fn policy() -> AlertPolicy {
+        AlertPolicy {
+            failure_threshold: 2,
+            success_threshold: 2,
+            repeat_every: Duration::from_secs(60 * 60),
+            send_resolved: true,
+            alert_on_degraded: false,
+        }
+    }
+
+    /// Results as letters: `d` down (closed_before_ready), `v` down with another verdict
+    /// (connect_refused), `s` degraded (slow), `u` up; upper case inside a maintenance window.
+    fn observation(letter: char) -> Observation {
+        let (status, verdict) = match letter.to_ascii_lowercase() {
+            'd' => (Status::Down, Verdict::ClosedBeforeReady),
+            'v' => (Status::Down, Verdict::ConnectRefused),
+            's' => (Status::Degraded, Verdict::Slow),
+            'u' => (Status::Up, Verdict::Ok),
+            other => panic!("unknown result letter {other}"),
+        };
+        Observation {
+            status,
+            verdict,
+            in_maintenance: letter.is_ascii_uppercase(),
+        }
+    }
+
+    /// What each result produced, compactly: `O` opened, `R` resolved, `t`/`m`/`c`/`r`
+    /// triggered/reminder/verdict changed/resolved notices, in upper case when held; `.` for
+    /// nothing. One result every `minutes` minutes.
+    fn run(policy: &AlertPolicy, results: &str, minutes: i64) -> (String, State) {
+        let mut state = State::default();
+        let mut trace = String::new();
+        for (i, letter) in results.chars().enumerate() {
+            let (next, events) = step(&state, policy, &observation(letter), at(i as i64 * minutes));
+            if events.is_empty() {
+                trace.push('.');
+            }
+            for event in events {
+                let c = match event {
+                    Event::Opened => 'O',
+                    Event::Resolved => 'R',
+                    Event::Notify { notice, held } => {
+                        let c = match notice {
+                            Notice::Triggered => 't',
+                            Notice::Reminder => 'm',
+                            Notice::VerdictChanged { .. } => 'c',
+                            Notice::Resolved => 'r',
+                        };
+                        if held { c.to_ascii_uppercase() } else { c }
+                    }
+                };
+                trace.push(c);
+            }
+            trace.push(' ');
+            state = next;
+        }
+        (trace.trim_end().to_owned(), state)
+    }
+
+    #[test]
+    fn the_rules_one_row_each() {
+        let p = policy();
+        let with = |f: &dyn Fn(&mut AlertPolicy)| {
+            let mut p = policy();
+            f(&mut p);
+            p
+        };
+        let once = with(&|p| p.failure_threshold = 1);
+        let quiet = with(&|p| p.send_resolved = false);
+        let degraded = with(&|p| p.alert_on_degraded = true);
+        let quick = with(&|p| p.success_threshold = 1);
+        #[rustfmt::skip]
+        let cases: &[(&str, &AlertPolicy, &str, i64, &str)] = &[
+            ("one failure is not an incident", &p, "dudu", 5, ". . . ."),
+            ("two consecutive failures open it", &p, "dd", 5, ". Ot"),
+            ("threshold 1 opens at once", &once, "d", 5, "Ot"),
+            ("steady failure is quiet", &p, "dddd", 5, ". Ot . ."),
+            ("a reminder every repeat_every", &p, "dddddd", 30, ". Ot . m . m"),
+            ("a verdict change is notified once", &p, "ddvvv", 5, ". Ot c . ."),
+            ("and back again is a change too", &p, "ddvd", 5, ". Ot c c"),
+            ("two successes resolve it", &p, "ddudduu", 5, ". Ot . . . . Rr"),
+            ("send_resolved off resolves silently", &quiet, "dduu", 5, ". Ot . R"),
+            ("threshold 1 resolves at once", &quick, "ddu", 5, ". Ot Rr"),
+            ("degraded never pages by default", &p, "ssss", 5, ". . . ."),
+            ("degraded counts as healthy", &p, "ddss", 5, ". Ot . Rr"),
+            ("alert_on_degraded pages on it", &degraded, "ss", 5, ". Ot"),
+            ("down then slow is a change with alert_on_degraded", &degraded, "dds", 5, ". Ot c"),
+            ("failures interrupted by a degraded result restart", &p, "dsd", 5, ". . ."),
+            ("a reopened incident is a new one", &quick, "ddudd", 5, ". Ot Rr . Ot"),
+            // Maintenance: the state moves on, notices are held.
+            ("opened in a window: held", &p, "DD", 5, ". OT"),
+            ("announced by the first failure after it", &p, "DDdd", 5, ". OT t ."),
+            ("never announced: resolved is not sent", &p, "DDUU", 5, ". OT . R"),
+            ("never announced, resolved after the window: not sent", &p, "DDuu", 5, ". OT . R"),
+            ("a verdict change inside is held", &p, "ddVV", 5, ". Ot C ."),
+            ("reminders inside are held", &p, "ddDDD", 30, ". Ot . M ."),
+            ("resolving a page that went out is sent in a window", &p, "ddUU", 5, ". Ot . Rr"),
+        ];
+        for (name, policy, results, minutes, expected) in cases {
+            let (trace, _) = run(policy, results, *minutes);
+            assert_eq!(&trace, expected, "{name}: {results}");
+        }
+    }
+
+    #[test]
+    fn the_state_records_the_outage() {
+        let (_, state) = run(&policy(), "uddv", 5);
+        assert_eq!(state.failures, 2, "saturates at the threshold");
+        assert_eq!(state.successes, 0);
+        assert_eq!(state.failing_since, Some(at(5)));
+        let open = state.open.unwrap();
+        assert_eq!(open.since, at(5));
+        assert_eq!(open.opened_at, at(10));
+        assert_eq!(open.verdict, Verdict::ConnectRefused);
+        assert_eq!(open.last_notice_at, at(15));
+        assert!(open.announced);
+
+        let (_, state) = run(&policy(), "dduuuuu", 5);
+        assert_eq!(
+            state,
+            State {
+                successes: 2,
+                ..State::default()
+            },
+            "steady state is stable"
+        );
+    }
+
+    #[test]
+    fn a_steady_state_does_not_change() {
+        let p = policy();
+        for letter in ['u', 'd'] {
+            let (_, state) = run(&p, &letter.to_string().repeat(5), 5);
+            let (next, events) = step(&state, &p, &observation(letter), at(30));
+            assert_eq!(next, state, "{letter}");
+            assert!(events.is_empty());
+        }
+    }
+}

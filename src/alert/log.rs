@@ -1,0 +1,66 @@
+//! The log channel: one tracing line per notification, for consoles and log pipelines.
+
+use chrono::{DateTime, Utc};
+
+use super::channel::{Channel, Request};
+use super::notification::Notification;
+
+pub struct Log {
+    pub name: String,
+}
+
+impl Channel for Log {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "log"
+    }
+
+    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Request {
+        Request::Log(line(notification))
+    }
+}
+
+/// The line for `notification`: what happened, the diagnosis, the incident and the link. Pure.
+pub fn line(notification: &Notification) -> String {
+    let n = notification;
+    let mut line = format!("alert {}: {}", n.event, n.headline());
+    if let Some(result) = &n.result {
+        line.push_str(" — ");
+        line.push_str(&result.diagnosis);
+    }
+    if let Some(incident) = &n.incident {
+        line.push_str(&format!(" (incident #{})", incident.id));
+    }
+    if let Some(link) = &n.link {
+        line.push(' ');
+        line.push_str(link);
+    }
+    line
+}
+
+/// Write `line` for `channel`.
+pub fn emit(channel: &str, line: &str) {
+    tracing::warn!(target: "wsprobe::alert", channel, "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::notification::EventName;
+    use crate::alert::notification::tests::sample;
+
+    #[test]
+    fn one_line_says_it_all() {
+        assert_eq!(
+            line(&sample(EventName::Triggered)),
+            "alert triggered: staging is down: closed_before_ready — Closed 1011 \"Internal error\" 63 ms after the upgrade. (incident #7) https://status.example.com/environments/staging"
+        );
+        assert_eq!(
+            line(&Notification::test(None)),
+            "alert test: Test notification from wsprobe: this channel is wired correctly, no action needed"
+        );
+    }
+}

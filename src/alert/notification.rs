@@ -1,0 +1,324 @@
+//! The channel-neutral notification: what the outbox stores (as JSON) and every channel's
+//! payload builder reads. It is also, with `sent_at` added, the webhook channel's body, so its
+//! shape is public (README "Webhook event").
+//!
+//! Channel settings (URLs, keys) are not in here: they are read from the config when the
+//! notification is sent, so secrets never reach the database and a reload applies to
+//! notifications still queued.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::probe::result::Phases;
+use crate::probe::{ProbeResult, Status, Verdict};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventName {
+    Triggered,
+    Reminder,
+    VerdictChanged,
+    Resolved,
+    /// `wsprobe alert test`: no incident, no result.
+    Test,
+}
+
+impl EventName {
+    pub const ALL: [EventName; 5] = [
+        EventName::Triggered,
+        EventName::Reminder,
+        EventName::VerdictChanged,
+        EventName::Resolved,
+        EventName::Test,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::Triggered => "triggered",
+            EventName::Reminder => "reminder",
+            EventName::VerdictChanged => "verdict_changed",
+            EventName::Resolved => "resolved",
+            EventName::Test => "test",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventName> {
+        EventName::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for EventName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub event: EventName,
+    /// `None` only for tests.
+    pub environment: Option<String>,
+    pub incident: Option<IncidentInfo>,
+    /// The result that caused the notice (for `resolved`: the one that resolved it).
+    pub result: Option<Evidence>,
+    /// `{server.public_url}/environments/{name}`, when `public_url` is set.
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentInfo {
+    pub id: i64,
+    /// `open` or `resolved`.
+    pub state: String,
+    /// The first failing result of the outage.
+    pub started_at: DateTime<Utc>,
+    /// The result that crossed `failure_threshold`.
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Resolved incidents: seconds from `started_at` to `resolved_at`.
+    pub duration_s: Option<i64>,
+    /// The incident's verdict (for `verdict_changed`, the new one).
+    pub verdict: Verdict,
+    /// `verdict_changed` only: the verdict notified before.
+    pub previous_verdict: Option<Verdict>,
+    pub diagnosis: String,
+}
+
+/// The evidence of one result, bounded: what a notification shows. Headers and messages stay
+/// on the status page (they can be large); `missing_headers` is what matters in a page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub started_at: DateTime<Utc>,
+    pub status: Status,
+    pub verdict: Verdict,
+    pub diagnosis: String,
+    pub location: Option<String>,
+    /// Without its query string (tokens hide there).
+    pub url: String,
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    pub close_after_ms: Option<f64>,
+    pub http_status: Option<u16>,
+    pub failed_step: Option<usize>,
+    pub version: Option<String>,
+    pub phases_ms: Phases,
+    pub missing_headers: Vec<String>,
+    pub error: Option<String>,
+    pub in_maintenance: bool,
+}
+
+impl Evidence {
+    /// `result` is already redacted by the probe.
+    pub fn of(result: &ProbeResult, in_maintenance: bool) -> Evidence {
+        let url = match result.url.split_once('?') {
+            Some((base, _)) => format!("{base}?…"),
+            None => result.url.clone(),
+        };
+        Evidence {
+            started_at: result.started_at,
+            status: result.status,
+            verdict: result.verdict,
+            diagnosis: result.diagnosis.clone(),
+            location: result.location.clone(),
+            url,
+            close_code: result.close_code,
+            close_reason: result.close_reason.clone(),
+            close_after_ms: result.close_after_ms,
+            http_status: result.http_status,
+            failed_step: result.failed_step,
+            version: result.version.clone(),
+            phases_ms: result.phases_ms.clone(),
+            missing_headers: result.headers.missing.clone(),
+            error: result.error.clone(),
+            in_maintenance,
+        }
+    }
+}
+
+impl Notification {
+    /// What `wsprobe alert test` sends.
+    pub fn test(link: Option<String>) -> Notification {
+        Notification {
+            event: EventName::Test,
+            environment: None,
+            incident: None,
+            result: None,
+            link,
+        }
+    }
+
+    /// `Some("staging")`, or `"wsprobe"` for tests: the name a message leads with.
+    pub fn subject(&self) -> &str {
+        self.environment.as_deref().unwrap_or("wsprobe")
+    }
+
+    /// One plain line that says what happened, shared by every channel (Slack's fallback
+    /// text, PagerDuty's summary, the log line). No markup.
+    pub fn headline(&self) -> String {
+        let env = self.subject();
+        let verdict = self
+            .incident
+            .as_ref()
+            .map(|i| i.verdict)
+            .or(self.result.as_ref().map(|r| r.verdict));
+        let status = self
+            .result
+            .as_ref()
+            .map(|r| r.status.as_str())
+            .unwrap_or("down");
+        let verdict = verdict.map(Verdict::as_str).unwrap_or("unknown");
+        match self.event {
+            EventName::Triggered => format!("{env} is {status}: {verdict}"),
+            EventName::Reminder => {
+                let since = self
+                    .incident
+                    .as_ref()
+                    .map(|i| format!(" since {}", i.started_at.format("%Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default();
+                format!("{env} is still {status}{since}: {verdict}")
+            }
+            EventName::VerdictChanged => {
+                let from = self
+                    .incident
+                    .as_ref()
+                    .and_then(|i| i.previous_verdict)
+                    .map(Verdict::as_str)
+                    .unwrap_or("unknown");
+                format!("{env} is {status}: verdict changed from {from} to {verdict}")
+            }
+            EventName::Resolved => {
+                let after = self
+                    .incident
+                    .as_ref()
+                    .and_then(|i| i.duration_s)
+                    .map(|s| format!(" after {}", duration_words(s)))
+                    .unwrap_or_default();
+                format!("{env} recovered{after} (was {verdict})")
+            }
+            EventName::Test => {
+                "Test notification from wsprobe: this channel is wired correctly, no action needed"
+                    .to_owned()
+            }
+        }
+    }
+}
+
+/// `3725` → `1h 2m 5s`: how long an outage lasted, in words on-call reads at a glance.
+pub fn duration_words(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m {s}s"),
+    }
+}
+
+/// The first `max` characters of `text`, with `…` when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The notification the channel payload tests share.
+    pub(crate) fn sample(event: EventName) -> Notification {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let resolved = event == EventName::Resolved;
+        Notification {
+            event,
+            environment: Some("staging".into()),
+            incident: Some(IncidentInfo {
+                id: 7,
+                state: if resolved { "resolved" } else { "open" }.into(),
+                started_at: at("2026-11-22T22:45:00Z"),
+                opened_at: at("2026-11-22T22:50:00Z"),
+                resolved_at: resolved.then(|| at("2026-11-22T23:07:30Z")),
+                duration_s: resolved.then_some(1350),
+                verdict: Verdict::ClosedBeforeReady,
+                previous_verdict: (event == EventName::VerdictChanged)
+                    .then_some(Verdict::HeadersStripped),
+                diagnosis: "Closed 1011 \"Internal error\" 63 ms after the upgrade.".into(),
+            }),
+            result: Some(Evidence {
+                started_at: at("2026-11-22T22:50:00.123Z"),
+                status: if resolved { Status::Up } else { Status::Down },
+                verdict: if resolved {
+                    Verdict::Ok
+                } else {
+                    Verdict::ClosedBeforeReady
+                },
+                diagnosis: "Closed 1011 \"Internal error\" 63 ms after the upgrade.".into(),
+                location: Some("us-central1".into()),
+                url: "wss://api.staging.example.com/ws".into(),
+                close_code: Some(1011),
+                close_reason: Some("Internal <error> & co".into()),
+                close_after_ms: Some(63.0),
+                http_status: Some(101),
+                failed_step: None,
+                version: Some("rev-4812".into()),
+                phases_ms: Phases {
+                    dns: Some(0.4),
+                    connect: Some(1.1),
+                    upgrade: Some(3.2),
+                    total: Some(70.3),
+                    ..Phases::default()
+                },
+                missing_headers: vec![],
+                error: None,
+                in_maintenance: false,
+            }),
+            link: Some("https://status.example.com/environments/staging".into()),
+        }
+    }
+
+    #[test]
+    fn headlines() {
+        let cases = [
+            (EventName::Triggered, "staging is down: closed_before_ready"),
+            (
+                EventName::Reminder,
+                "staging is still down since 2026-11-22 22:45 UTC: closed_before_ready",
+            ),
+            (
+                EventName::VerdictChanged,
+                "staging is down: verdict changed from headers_stripped to closed_before_ready",
+            ),
+            (
+                EventName::Resolved,
+                "staging recovered after 22m 30s (was closed_before_ready)",
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(sample(event).headline(), expected);
+        }
+    }
+
+    #[test]
+    fn words_and_truncation() {
+        assert_eq!(duration_words(5), "5s");
+        assert_eq!(duration_words(65), "1m 5s");
+        assert_eq!(duration_words(3725), "1h 2m 5s");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+        assert_eq!(truncate("ééééé", 3), "éé…");
+    }
+
+    #[test]
+    fn event_names_round_trip() {
+        for event in EventName::ALL {
+            assert_eq!(EventName::parse(event.as_str()), Some(event));
+            assert_eq!(
+                serde_json::to_value(event).unwrap(),
+                serde_json::json!(event.as_str())
+            );
+        }
+    }
+}

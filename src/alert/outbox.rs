@@ -1,0 +1,332 @@
+//! Delivering the outbox. [`deliver_due`] is the step: it attempts every notification due at
+//! `now` and records each outcome; [`run`] is the loop, which only sleeps until the next due
+//! time (or a wake-up when a row is queued) and calls the step. Retry, backoff, `Retry-After`,
+//! giving up and pacing live here, once, for every channel.
+//!
+//! Delivery is at least once: a crash between a receiver's 2xx and the row being marked
+//! delivered sends that notification again after the restart.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::channel::{Attempt, Channels};
+use super::notification::Notification;
+use crate::store::{PendingNotification, Store};
+
+/// First retry after about this long, doubling per attempt…
+pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
+/// …up to this.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(10 * 60);
+/// Rows attempted per step: a backlog is worked through in slices, so shutdown waits for at
+/// most one attempt and newly due rows are not starved behind it.
+const BATCH: u32 = 50;
+/// The loop looks again at least this often, whatever it was told: cheap, and a safety net.
+const IDLE_RECHECK: Duration = Duration::from_secs(60);
+/// After a store error, wait this long before the next step.
+const STORE_RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Delivered,
+    Retried,
+    Failed,
+}
+
+impl Outcome {
+    /// The `outcome` attribute of the `wsprobe.notifications` metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retried => "retried",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One attempt (or a give-up) and how it ended: enough to count `wsprobe.notifications`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptReport {
+    pub id: i64,
+    pub incident_id: i64,
+    pub channel: String,
+    pub kind: String,
+    pub event: String,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    /// Retried: when the next attempt is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// What a step did.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryReport {
+    pub attempts: Vec<AttemptReport>,
+    /// When the earliest pending notification is due (maybe `now`: more work right away).
+    pub next_due: Option<DateTime<Utc>>,
+    /// The store failed; nothing after the failure was done.
+    pub store_error: Option<String>,
+}
+
+impl DeliveryReport {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.attempts
+            .iter()
+            .filter(|a| a.outcome == outcome)
+            .count()
+    }
+}
+
+/// Delay before attempt `attempts + 1`, after `attempts` failures: exponential from
+/// [`BACKOFF_BASE`], capped at [`BACKOFF_CAP`], with "equal jitter" (`jitter` in [0, 1]
+/// picks a point in the upper half) so that many rows failing together spread out but never
+/// come back at once. Pure.
+pub fn backoff(attempts: u32, jitter: f64) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << doublings)
+        .min(BACKOFF_CAP);
+    ceiling / 2 + ceiling.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// Attempt every notification due at `now`, record each outcome, and report.
+pub async fn deliver_due(store: &Store, channels: &Channels, now: DateTime<Utc>) -> DeliveryReport {
+    deliver(store, channels, now, None).await
+}
+
+async fn deliver(
+    store: &Store,
+    channels: &Channels,
+    now: DateTime<Utc>,
+    stop: Option<&CancellationToken>,
+) -> DeliveryReport {
+    let mut report = DeliveryReport::default();
+    let due = match store.due_notifications(now, BATCH).await {
+        Ok(due) => due,
+        Err(err) => {
+            report.store_error = Some(err.to_string());
+            return report;
+        }
+    };
+    let full_batch = due.len() == BATCH as usize;
+    for row in due {
+        if stop.is_some_and(|s| s.is_cancelled()) {
+            break;
+        }
+        if let Err(err) = attempt(store, channels, now, row, &mut report).await {
+            report.store_error = Some(err.to_string());
+            return report;
+        }
+    }
+    report.next_due = match store.next_notification_due().await {
+        Ok(next) => next,
+        Err(err) => {
+            report.store_error = Some(err.to_string());
+            None
+        }
+    };
+    if full_batch {
+        report.next_due = Some(now);
+    }
+    report
+}
+
+/// One row: give up, postpone (pacing), or send and record.
+async fn attempt(
+    store: &Store,
+    channels: &Channels,
+    now: DateTime<Utc>,
+    row: PendingNotification,
+    report: &mut DeliveryReport,
+) -> Result<(), crate::store::StoreError> {
+    let mut record = |outcome: Outcome, error: Option<String>, next: Option<DateTime<Utc>>| {
+        report.attempts.push(AttemptReport {
+            id: row.id,
+            incident_id: row.incident_id,
+            channel: row.channel.clone(),
+            kind: row.kind.clone(),
+            event: row.event.clone(),
+            outcome,
+            error,
+            next_attempt_at: next,
+        });
+    };
+
+    let Some(channel) = channels.get(&row.channel) else {
+        let error = format!(
+            "channel {:?} is no longer in the config: not sent",
+            row.channel
+        );
+        store
+            .notification_failed(row.id, row.attempts, now, &error)
+            .await?;
+        record(Outcome::Failed, Some(error), None);
+        return Ok(());
+    };
+    let age = (now - row.created_at).to_std().unwrap_or_default();
+    if age >= channels.give_up_after {
+        let error = gave_up(
+            channels.give_up_after,
+            row.attempts,
+            row.last_error.as_deref(),
+        );
+        store
+            .notification_failed(row.id, row.attempts, now, &error)
+            .await?;
+        record(Outcome::Failed, Some(error), None);
+        return Ok(());
+    }
+    if let Some(free_at) = channels.pacer.busy_until(&row.channel, now) {
+        return store.notification_postponed(row.id, free_at).await;
+    }
+    let notification: Notification = match serde_json::from_str(&row.payload) {
+        Ok(notification) => notification,
+        Err(err) => {
+            let error = format!("the stored notification does not decode: {err}");
+            store
+                .notification_failed(row.id, row.attempts, now, &error)
+                .await?;
+            record(Outcome::Failed, Some(error), None);
+            return Ok(());
+        }
+    };
+
+    let request = channel.request(&notification, now);
+    let result = channels
+        .sender
+        .send(channel, request, &channels.redactor, now)
+        .await;
+    let attempts = row.attempts.saturating_add(1);
+    channels
+        .pacer
+        .hold(&row.channel, now + chrono_duration(channel.min_interval()));
+    match result {
+        Attempt::Delivered => {
+            store.notification_delivered(row.id, attempts, now).await?;
+            record(Outcome::Delivered, None, None);
+        }
+        Attempt::Failed { error } => {
+            store
+                .notification_failed(row.id, attempts, now, &error)
+                .await?;
+            record(Outcome::Failed, Some(error), None);
+        }
+        Attempt::Retry { error, retry_after } => {
+            let delay = retry_after.unwrap_or_else(|| backoff(attempts, rand::random()));
+            // Whole milliseconds: what the store keeps, so the report and the row agree.
+            let due = now + chrono_duration(delay);
+            let due = DateTime::from_timestamp_millis(due.timestamp_millis()).unwrap_or(due);
+            if let Some(after) = retry_after {
+                // The receiver asked the whole channel to wait, not just this row.
+                channels
+                    .pacer
+                    .hold(&row.channel, now + chrono_duration(after));
+            }
+            let deadline = row.created_at + chrono_duration(channels.give_up_after);
+            if due >= deadline {
+                let error = gave_up(channels.give_up_after, attempts, Some(&error));
+                store
+                    .notification_failed(row.id, attempts, now, &error)
+                    .await?;
+                record(Outcome::Failed, Some(error), None);
+            } else {
+                store
+                    .notification_retry(row.id, attempts, due, &error)
+                    .await?;
+                record(Outcome::Retried, Some(error), Some(due));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn gave_up(after: Duration, attempts: u32, last_error: Option<&str>) -> String {
+    let after = humantime::format_duration(Duration::from_secs(after.as_secs()));
+    match last_error {
+        Some(error) => format!(
+            "gave up: not delivered within {after} (alerts.give_up_after), {attempts} attempts; last error: {error}"
+        ),
+        None => format!(
+            "gave up: not delivered within {after} (alerts.give_up_after), {attempts} attempts"
+        ),
+    }
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The dispatcher: call the step, sleep until the next due time or a wake-up, repeat until
+/// `stop`; then return after the attempt in progress. `channels` is asked on every step, so a
+/// reloaded config applies to notifications still queued. `on_report` sees every step's
+/// report (metrics, logs).
+pub async fn run(
+    store: &Store,
+    channels: impl Fn() -> Channels,
+    wake: &Notify,
+    stop: CancellationToken,
+    on_report: impl Fn(&DeliveryReport),
+) {
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        let now = Utc::now();
+        let report = deliver(store, &channels(), now, Some(&stop)).await;
+        on_report(&report);
+        let sleep = if report.store_error.is_some() {
+            STORE_RETRY
+        } else {
+            report
+                .next_due
+                .map(|due| (due - Utc::now()).to_std().unwrap_or_default())
+                .unwrap_or(IDLE_RECHECK)
+                .min(IDLE_RECHECK)
+        };
+        if sleep.is_zero() {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        let s = Duration::from_secs;
+        let cases = [
+            (1, 0.0, s(1)),
+            (1, 1.0, s(2)),
+            (2, 0.0, s(2)),
+            (2, 0.5, s(3)),
+            (3, 1.0, s(8)),
+            (9, 1.0, s(512)),
+            (10, 0.0, s(300)),
+            (10, 1.0, s(600)),
+            (1000, 1.0, s(600)),
+            (0, 1.0, s(2)),
+            (1, 7.0, s(2)),
+        ];
+        for (attempts, jitter, expected) in cases {
+            assert_eq!(backoff(attempts, jitter), expected, "{attempts} {jitter}");
+        }
+    }
+
+    #[test]
+    fn giving_up_says_why() {
+        assert_eq!(
+            gave_up(Duration::from_secs(86400), 12, Some("HTTP 503")),
+            "gave up: not delivered within 1day (alerts.give_up_after), 12 attempts; last error: HTTP 503"
+        );
+    }
+}

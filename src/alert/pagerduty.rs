@@ -1,0 +1,220 @@
+//! PagerDuty Events API v2: `trigger` for every notice of an open incident (PagerDuty folds
+//! them into one alert by `dedup_key`), `resolve` with the same key. The routing key is the
+//! secret; it lives in the body, so the body is built at send time and never stored.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::channel::{Channel, HttpRequest, Request};
+use super::notification::{EventName, Notification, truncate};
+use crate::config::Secret;
+
+/// PagerDuty's limit on `payload.summary`.
+const SUMMARY_MAX: usize = 1024;
+
+pub struct PagerDuty {
+    pub name: String,
+    pub routing_key: Secret,
+    pub severity: String,
+    pub events_url: Url,
+}
+
+impl Channel for PagerDuty {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "pagerduty"
+    }
+
+    fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Request {
+        let body = payload(
+            notification,
+            self.routing_key.expose(),
+            &self.severity,
+            &self.name,
+            now,
+        );
+        Request::Http(HttpRequest {
+            url: self.events_url.clone(),
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+        })
+    }
+}
+
+/// One key per incident, the same for its trigger, reminders and resolve. Tests use one key
+/// per channel, so that the test's resolve closes the test's trigger.
+pub fn dedup_key(notification: &Notification, channel: &str) -> String {
+    match &notification.incident {
+        Some(incident) => format!("wsprobe-{}-{}", notification.subject(), incident.id),
+        None => format!("wsprobe-test-{channel}"),
+    }
+}
+
+/// The event for `notification`; `now` stamps events without a result (tests). Pure.
+pub fn payload(
+    notification: &Notification,
+    routing_key: &str,
+    severity: &str,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> Value {
+    let n = notification;
+    let dedup_key = dedup_key(n, channel);
+    if n.event == EventName::Resolved {
+        return json!({
+            "routing_key": routing_key,
+            "event_action": "resolve",
+            "dedup_key": dedup_key,
+        });
+    }
+    let summary = match &n.result {
+        Some(result) => format!("{} — {}", n.headline(), result.diagnosis),
+        None => format!("[TEST] {}", n.headline()),
+    };
+    let source = n
+        .result
+        .as_ref()
+        .and_then(|r| Url::parse(&r.url).ok())
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "wsprobe".to_owned());
+    let timestamp = n
+        .result
+        .as_ref()
+        .map(|r| r.started_at)
+        .unwrap_or(now)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut details = serde_json::Map::new();
+    details.insert("event".into(), json!(n.event));
+    if let Some(incident) = &n.incident {
+        details.insert("incident".into(), json!(incident));
+    }
+    if let Some(result) = &n.result {
+        details.insert("result".into(), json!(result));
+    }
+    let mut inner = json!({
+        "summary": truncate(&summary, SUMMARY_MAX),
+        "source": source,
+        // A test must not wake anyone up.
+        "severity": if n.event == EventName::Test { "info" } else { severity },
+        "component": n.subject(),
+        "timestamp": timestamp,
+        "custom_details": details,
+    });
+    if let Some(result) = &n.result {
+        inner["class"] = json!(result.verdict);
+        if let Some(location) = &result.location {
+            inner["group"] = json!(location);
+        }
+    }
+    let links: Vec<Value> = n
+        .link
+        .iter()
+        .map(|href| json!({ "href": href, "text": format!("{} on the wsprobe status page", n.subject()) }))
+        .collect();
+    json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": dedup_key,
+        "payload": inner,
+        "links": links,
+        "client": "wsprobe",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::notification::tests::sample;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T23:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn trigger_is_exact() {
+        let n = sample(EventName::Triggered);
+        let expected = json!({
+            "routing_key": "R0UT1NGKEY",
+            "event_action": "trigger",
+            "dedup_key": "wsprobe-staging-7",
+            "payload": {
+                "summary": "staging is down: closed_before_ready — Closed 1011 \"Internal error\" 63 ms after the upgrade.",
+                "source": "api.staging.example.com",
+                "severity": "critical",
+                "component": "staging",
+                "group": "us-central1",
+                "class": "closed_before_ready",
+                "timestamp": "2026-11-22T22:50:00.123Z",
+                "custom_details": {
+                    "event": "triggered",
+                    "incident": serde_json::to_value(n.incident.as_ref().unwrap()).unwrap(),
+                    "result": serde_json::to_value(n.result.as_ref().unwrap()).unwrap(),
+                },
+            },
+            "links": [ { "href": "https://status.example.com/environments/staging", "text": "staging on the wsprobe status page" } ],
+            "client": "wsprobe",
+        });
+        assert_eq!(
+            payload(&n, "R0UT1NGKEY", "critical", "oncall", now()),
+            expected
+        );
+        assert_eq!(
+            expected["payload"]["custom_details"]["result"]["close_code"], 1011,
+            "the evidence travels with the page"
+        );
+    }
+
+    #[test]
+    fn resolve_carries_the_same_key_and_nothing_else() {
+        let expected = json!({
+            "routing_key": "R0UT1NGKEY",
+            "event_action": "resolve",
+            "dedup_key": "wsprobe-staging-7",
+        });
+        assert_eq!(
+            payload(
+                &sample(EventName::Resolved),
+                "R0UT1NGKEY",
+                "critical",
+                "oncall",
+                now()
+            ),
+            expected
+        );
+    }
+
+    #[test]
+    fn summaries_are_cut_to_1024_characters() {
+        let mut n = sample(EventName::Reminder);
+        n.result.as_mut().unwrap().diagnosis = "x".repeat(5000);
+        let body = payload(&n, "k", "warning", "oncall", now());
+        let summary = body["payload"]["summary"].as_str().unwrap();
+        assert_eq!(summary.chars().count(), 1024);
+        assert!(summary.ends_with('…'));
+        assert_eq!(body["payload"]["severity"], "warning");
+        assert_eq!(body["event_action"], "trigger");
+    }
+
+    #[test]
+    fn a_test_is_marked_and_informational() {
+        let body = payload(&Notification::test(None), "k", "critical", "oncall", now());
+        assert_eq!(body["dedup_key"], "wsprobe-test-oncall");
+        assert_eq!(body["payload"]["severity"], "info");
+        assert!(
+            body["payload"]["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("[TEST] ")
+        );
+        let mut resolve = Notification::test(None);
+        resolve.event = EventName::Resolved;
+        assert_eq!(
+            payload(&resolve, "k", "critical", "oncall", now())["dedup_key"],
+            "wsprobe-test-oncall"
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Slack incoming webhook: Block Kit blocks plus the fallback `text` that notifications and
+//! old clients show. The webhook URL is the secret.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::channel::{Channel, HttpRequest, Request};
+use super::notification::{EventName, Notification, duration_words, truncate};
+use crate::config::Secret;
+use crate::probe::Status;
+use crate::probe::diagnosis::ms;
+
+/// Slack accepts about one message per second per webhook.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Block Kit limits: a header's text, a section's text.
+const HEADER_MAX: usize = 150;
+const SECTION_MAX: usize = 3000;
+
+pub struct Slack {
+    pub name: String,
+    pub webhook_url: Secret,
+}
+
+impl Channel for Slack {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "slack"
+    }
+
+    fn min_interval(&self) -> Duration {
+        MIN_INTERVAL
+    }
+
+    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Request {
+        let body = payload(notification, &self.name);
+        match url::Url::parse(self.webhook_url.expose()) {
+            Ok(url) => Request::Http(HttpRequest {
+                url,
+                headers: Vec::new(),
+                body: body.to_string().into_bytes(),
+            }),
+            // Validated at load; unreachable, but a log line beats a panic.
+            Err(_) => Request::Log(format!(
+                "slack channel {}: the webhook URL does not parse",
+                self.name
+            )),
+        }
+    }
+}
+
+/// The message for `notification`; `channel` names the channel in test messages. Pure.
+pub fn payload(notification: &Notification, channel: &str) -> Value {
+    let n = notification;
+    let icon = match (n.event, n.result.as_ref().map(|r| r.status)) {
+        (EventName::Test, _) => "🧪",
+        (EventName::Resolved, _) => "✅",
+        (_, Some(Status::Degraded)) => "🟠",
+        _ => "🔴",
+    };
+    let headline = format!("{icon} {}", n.headline());
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": { "type": "plain_text", "text": truncate(&headline, HEADER_MAX), "emoji": true },
+    })];
+    let mut fallback = escape(&headline);
+
+    if n.event == EventName::Test {
+        blocks.push(section(&format!(
+            "This is a test sent by `wsprobe alert test` to channel *{}*: no action needed.",
+            escape(channel)
+        )));
+    }
+    if let Some(result) = &n.result {
+        let diagnosis = match (n.event, &n.incident) {
+            (EventName::Resolved, Some(incident)) => format!(
+                "Failing from {} to {} ({}). {}",
+                incident.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                incident
+                    .resolved_at
+                    .map(|t| t.format("%H:%M:%S UTC").to_string())
+                    .unwrap_or_else(|| "now".into()),
+                duration_words(incident.duration_s.unwrap_or_default()),
+                result.diagnosis
+            ),
+            _ => result.diagnosis.clone(),
+        };
+        fallback = format!("{fallback} — {}", escape(&diagnosis));
+        blocks.push(section(&escape(&diagnosis)));
+
+        let mut fields = vec![
+            field("Environment", &escape(n.subject())),
+            field("Status", result.status.as_str()),
+            field("Verdict", &format!("`{}`", result.verdict)),
+        ];
+        if let Some(code) = result.close_code {
+            let reason = result
+                .close_reason
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .map(|r| format!(" {}", escape(r)))
+                .unwrap_or_default();
+            fields.push(field("Close", &format!("{code}{reason}")));
+        }
+        if let Some(status) = result.http_status {
+            fields.push(field("HTTP status", &status.to_string()));
+        }
+        if let Some(version) = &result.version {
+            fields.push(field("Build", &escape(version)));
+        }
+        fields.push(field(
+            "At",
+            &result
+                .started_at
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
+        ));
+        blocks.push(json!({ "type": "section", "fields": fields }));
+
+        let phases: Vec<String> = result
+            .phases_ms
+            .named()
+            .into_iter()
+            .filter(|(_, value)| value.is_some())
+            .map(|(name, value)| format!("{name} {}", ms(value)))
+            .collect();
+        if !phases.is_empty() {
+            blocks.push(section(&format!("*Phases* {}", phases.join(" · "))));
+        }
+    }
+
+    let mut context = Vec::new();
+    if let Some(link) = &n.link {
+        context.push(format!(
+            "<{}|Open {} on the status page>",
+            escape(link),
+            escape(n.subject())
+        ));
+    }
+    if let Some(incident) = &n.incident {
+        context.push(format!("incident #{}", incident.id));
+    }
+    if !context.is_empty() {
+        blocks.push(json!({
+            "type": "context",
+            "elements": [{ "type": "mrkdwn", "text": context.join(" · ") }],
+        }));
+    }
+    json!({ "text": truncate(&fallback, SECTION_MAX), "blocks": blocks })
+}
+
+fn section(text: &str) -> Value {
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": truncate(text, SECTION_MAX) } })
+}
+
+fn field(label: &str, value: &str) -> Value {
+    json!({ "type": "mrkdwn", "text": format!("*{label}*\n{value}") })
+}
+
+/// Slack's mrkdwn escapes: text from probed servers must not become `<!channel>` or a link.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::notification::tests::sample;
+
+    #[test]
+    fn triggered_message_is_exact() {
+        let expected = json!({
+            "text": "🔴 staging is down: closed_before_ready — Closed 1011 \"Internal error\" 63 ms after the upgrade.",
+            "blocks": [
+                { "type": "header", "text": { "type": "plain_text", "text": "🔴 staging is down: closed_before_ready", "emoji": true } },
+                { "type": "section", "text": { "type": "mrkdwn", "text": "Closed 1011 \"Internal error\" 63 ms after the upgrade." } },
+                { "type": "section", "fields": [
+                    { "type": "mrkdwn", "text": "*Environment*\nstaging" },
+                    { "type": "mrkdwn", "text": "*Status*\ndown" },
+                    { "type": "mrkdwn", "text": "*Verdict*\n`closed_before_ready`" },
+                    { "type": "mrkdwn", "text": "*Close*\n1011 Internal &lt;error&gt; &amp; co" },
+                    { "type": "mrkdwn", "text": "*HTTP status*\n101" },
+                    { "type": "mrkdwn", "text": "*Build*\nrev-4812" },
+                    { "type": "mrkdwn", "text": "*At*\n2026-11-22 22:50:00 UTC" }
+                ] },
+                { "type": "section", "text": { "type": "mrkdwn", "text": "*Phases* dns 0.4 ms · connect 1.1 ms · upgrade 3.2 ms · total 70 ms" } },
+                { "type": "context", "elements": [ { "type": "mrkdwn", "text": "<https://status.example.com/environments/staging|Open staging on the status page> · incident #7" } ] }
+            ]
+        });
+        assert_eq!(
+            payload(&sample(EventName::Triggered), "team-slack"),
+            expected
+        );
+    }
+
+    #[test]
+    fn resolved_message_says_how_long_it_lasted() {
+        let body = payload(&sample(EventName::Resolved), "team-slack");
+        assert_eq!(
+            body["blocks"][0]["text"]["text"],
+            "✅ staging recovered after 22m 30s (was closed_before_ready)"
+        );
+        assert_eq!(
+            body["blocks"][1]["text"]["text"],
+            "Failing from 2026-11-22 22:45:00 UTC to 23:07:30 UTC (22m 30s). Closed 1011 \"Internal error\" 63 ms after the upgrade."
+        );
+        assert_eq!(body["blocks"][2]["fields"][1]["text"], "*Status*\nup");
+        assert!(
+            body["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("✅ staging recovered after 22m 30s")
+        );
+    }
+
+    #[test]
+    fn test_message_is_marked_as_a_test() {
+        let expected = json!({
+            "text": "🧪 Test notification from wsprobe: this channel is wired correctly, no action needed",
+            "blocks": [
+                { "type": "header", "text": { "type": "plain_text", "text": "🧪 Test notification from wsprobe: this channel is wired correctly, no action needed", "emoji": true } },
+                { "type": "section", "text": { "type": "mrkdwn", "text": "This is a test sent by `wsprobe alert test` to channel *team-slack*: no action needed." } }
+            ]
+        });
+        assert_eq!(payload(&Notification::test(None), "team-slack"), expected);
+    }
+
+    #[test]
+    fn markup_from_probed_servers_is_escaped() {
+        let mut n = sample(EventName::Triggered);
+        n.result.as_mut().unwrap().diagnosis = "<!channel> closed <https://evil|click>".into();
+        let body = payload(&n, "team-slack");
+        let text = body.to_string();
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(!text.contains("<https://evil"), "{text}");
+    }
+}

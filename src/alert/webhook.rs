@@ -1,0 +1,161 @@
+//! A generic JSON webhook: the notification itself plus `sent_at` (README "Webhook event").
+//! With a `secret`, `X-Wsprobe-Signature: sha256=<hex HMAC-SHA256 of the body>` lets the
+//! receiver check origin and integrity, and `X-Wsprobe-Timestamp` (also `sent_at`, inside the
+//! signed body) lets it refuse replays.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use url::Url;
+
+use super::channel::{Channel, HttpRequest, Request};
+use super::notification::Notification;
+use crate::config::Secret;
+
+pub const SIGNATURE_HEADER: &str = "X-Wsprobe-Signature";
+pub const TIMESTAMP_HEADER: &str = "X-Wsprobe-Timestamp";
+pub const EVENT_HEADER: &str = "X-Wsprobe-Event";
+
+pub struct Webhook {
+    pub name: String,
+    pub url: Url,
+    pub secret: Option<Secret>,
+}
+
+impl Channel for Webhook {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Request {
+        let body = body(notification, now).to_string().into_bytes();
+        let mut headers = vec![
+            (EVENT_HEADER, notification.event.as_str().to_owned()),
+            (TIMESTAMP_HEADER, now.timestamp().to_string()),
+        ];
+        if let Some(secret) = &self.secret {
+            headers.push((SIGNATURE_HEADER, signature(secret.expose(), &body)));
+        }
+        Request::Http(HttpRequest {
+            url: self.url.clone(),
+            headers,
+            body,
+        })
+    }
+}
+
+/// The JSON event. Pure.
+pub fn body(notification: &Notification, now: DateTime<Utc>) -> Value {
+    let mut body = json!(notification);
+    body["sent_at"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    body
+}
+
+/// `sha256=<hex>` of the HMAC-SHA256 of `body` under `secret`.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::notification::EventName;
+    use crate::alert::notification::tests::sample;
+
+    #[test]
+    fn signature_matches_rfc_4231_test_case_2() {
+        // RFC 4231 §4.3: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn body_is_exact() {
+        let now = "2026-11-22T22:50:01Z".parse().unwrap();
+        let expected = json!({
+            "event": "triggered",
+            "environment": "staging",
+            "incident": {
+                "id": 7,
+                "state": "open",
+                "started_at": "2026-11-22T22:45:00Z",
+                "opened_at": "2026-11-22T22:50:00Z",
+                "resolved_at": null,
+                "duration_s": null,
+                "verdict": "closed_before_ready",
+                "previous_verdict": null,
+                "diagnosis": "Closed 1011 \"Internal error\" 63 ms after the upgrade.",
+            },
+            "result": {
+                "started_at": "2026-11-22T22:50:00.123Z",
+                "status": "down",
+                "verdict": "closed_before_ready",
+                "diagnosis": "Closed 1011 \"Internal error\" 63 ms after the upgrade.",
+                "location": "us-central1",
+                "url": "wss://api.staging.example.com/ws",
+                "close_code": 1011,
+                "close_reason": "Internal <error> & co",
+                "close_after_ms": 63.0,
+                "http_status": 101,
+                "failed_step": null,
+                "version": "rev-4812",
+                "phases_ms": { "token": null, "health": null, "dns": 0.4, "connect": 1.1, "tls": null,
+                               "upgrade": 3.2, "ready": null, "exchange": null, "close": null, "total": 70.3 },
+                "missing_headers": [],
+                "error": null,
+                "in_maintenance": false,
+            },
+            "link": "https://status.example.com/environments/staging",
+            "sent_at": "2026-11-22T22:50:01.000Z",
+        });
+        assert_eq!(body(&sample(EventName::Triggered), now), expected);
+    }
+
+    #[test]
+    fn signed_only_with_a_secret() {
+        let now = "2026-11-22T22:50:01Z".parse().unwrap();
+        let n = sample(EventName::Resolved);
+        let hook = |secret: Option<&str>| Webhook {
+            name: "audit".into(),
+            url: Url::parse("http://127.0.0.1:9/hook").unwrap(),
+            secret: secret.map(Secret::new),
+        };
+        let Request::Http(signed) = hook(Some("s3cret")).request(&n, now) else {
+            panic!("a webhook is HTTP");
+        };
+        let header = |name: &str| {
+            signed
+                .headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            header(SIGNATURE_HEADER),
+            Some(signature("s3cret", &signed.body))
+        );
+        assert_eq!(header(TIMESTAMP_HEADER).as_deref(), Some("1795387801"));
+        assert_eq!(header(EVENT_HEADER).as_deref(), Some("resolved"));
+        let Request::Http(unsigned) = hook(None).request(&n, now) else {
+            panic!("a webhook is HTTP");
+        };
+        assert!(
+            !unsigned
+                .headers
+                .iter()
+                .any(|(name, _)| *name == SIGNATURE_HEADER)
+        );
+    }
+}

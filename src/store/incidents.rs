@@ -1,0 +1,277 @@
+//! Incidents and the per-environment alert state, and [`AlertTx`]: the one write transaction
+//! in which an alert step reads the state, records incident changes, queues notifications
+//! (`outbox.rs`) and saves the new state — all or nothing.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::outbox::{self, NotificationRecord};
+use super::{Store, StoreError, codec, environments};
+use crate::alert::incident::{Open, State};
+use crate::probe::Verdict;
+
+/// Milliseconds since the epoch: the unit of every alerting time column.
+pub(super) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(super) fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// What is persisted per environment: the state machine's state and the open incident's id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertState {
+    pub state: State,
+    /// Set exactly when `state.open` is.
+    pub incident_id: Option<i64>,
+    /// The open incident's diagnosis, as read (saving ignores it: it lives on the incident).
+    pub diagnosis: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    Open,
+    Resolved,
+}
+
+impl IncidentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentState::Open => "open",
+            IncidentState::Resolved => "resolved",
+        }
+    }
+}
+
+/// An incident with its timeline, as the API and the status page show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRecord {
+    pub id: i64,
+    pub environment: String,
+    pub state: IncidentState,
+    /// The first failing result of the outage.
+    pub started_at: DateTime<Utc>,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub verdict: Verdict,
+    pub diagnosis: String,
+    /// Oldest first.
+    pub notifications: Vec<NotificationRecord>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter<'a> {
+    pub state: Option<IncidentState>,
+    pub environment: Option<&'a str>,
+    pub limit: u32,
+}
+
+/// The alert transaction of one environment. Dropping it without `commit` rolls back.
+pub struct AlertTx {
+    tx: Transaction<'static, Sqlite>,
+    env_id: i64,
+}
+
+impl Store {
+    /// Take the writer for one environment's alert step.
+    #[tracing::instrument(skip_all, fields(environment = %env))]
+    pub async fn begin_alerts(&self, env: &str) -> Result<AlertTx, StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let env_id = environments::id_for(&mut tx, env).await?;
+        Ok(AlertTx { tx, env_id })
+    }
+
+    /// Incidents, newest first, each with its notifications.
+    #[tracing::instrument(skip_all)]
+    pub async fn incidents(
+        &self,
+        filter: &IncidentFilter<'_>,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        let mut tx = self.reader.begin().await?;
+        let rows = sqlx::query(
+            "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
+                    i.diagnosis
+             FROM incidents i JOIN environments e ON e.id = i.env_id
+             WHERE (?1 IS NULL OR e.name = ?1)
+               AND (?2 IS NULL
+                    OR (?2 = 'open' AND i.resolved_at_ms IS NULL)
+                    OR (?2 = 'resolved' AND i.resolved_at_ms IS NOT NULL))
+             ORDER BY i.opened_at_ms DESC, i.id DESC
+             LIMIT ?3",
+        )
+        .bind(filter.environment)
+        .bind(filter.state.map(IncidentState::as_str))
+        .bind(i64::from(filter.limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut incidents = Vec::with_capacity(rows.len());
+        for row in rows {
+            let resolved_at: Option<i64> = row.try_get(4)?;
+            incidents.push(IncidentRecord {
+                id: row.try_get(0)?,
+                environment: row.try_get(1)?,
+                state: match resolved_at {
+                    None => IncidentState::Open,
+                    Some(_) => IncidentState::Resolved,
+                },
+                started_at: from_ms(row.try_get(2)?),
+                opened_at: from_ms(row.try_get(3)?),
+                resolved_at: resolved_at.map(from_ms),
+                verdict: codec::verdict_from_code(row.try_get(5)?)?,
+                diagnosis: row.try_get(6)?,
+                notifications: Vec::new(),
+            });
+        }
+        let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
+        let mut timelines = outbox::for_incidents(&mut tx, &ids).await?;
+        tx.commit().await?;
+        for incident in &mut incidents {
+            incident.notifications = timelines.remove(&incident.id).unwrap_or_default();
+        }
+        Ok(incidents)
+    }
+
+    /// Every open incident: (environment, incident id).
+    #[tracing::instrument(skip_all)]
+    pub async fn open_incidents(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let rows = sqlx::query_as(
+            "SELECT e.name, i.id FROM incidents i JOIN environments e ON e.id = i.env_id
+             WHERE i.resolved_at_ms IS NULL ORDER BY e.name",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows)
+    }
+}
+
+impl AlertTx {
+    /// The environment's state; the initial state when it has none yet.
+    pub async fn state(&mut self) -> Result<AlertState, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
+                    s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
+                    i.diagnosis
+             FROM alert_state s LEFT JOIN incidents i ON i.id = s.incident_id
+             WHERE s.env_id = ?1",
+        )
+        .bind(self.env_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(AlertState::default());
+        };
+        let incident_id: Option<i64> = row.try_get(3)?;
+        let opened_at: Option<i64> = row.try_get(7)?;
+        let diagnosis: Option<String> = row.try_get(9)?;
+        let (open, incident_id) = match (incident_id, opened_at) {
+            (Some(id), Some(opened_at)) => {
+                let open = Open {
+                    since: from_ms(row.try_get(6)?),
+                    opened_at: from_ms(opened_at),
+                    verdict: codec::verdict_from_code(row.try_get(8)?)?,
+                    last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
+                    announced: row.try_get(5)?,
+                };
+                (Some(open), Some(id))
+            }
+            _ => (None, None),
+        };
+        Ok(AlertState {
+            state: State {
+                failures: count(row.try_get(0)?),
+                successes: count(row.try_get(1)?),
+                failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),
+                open,
+            },
+            incident_id,
+            diagnosis: incident_id.and(diagnosis),
+        })
+    }
+
+    pub async fn save_state(&mut self, state: &AlertState) -> Result<(), StoreError> {
+        let open = state.state.open.as_ref();
+        sqlx::query(
+            "INSERT INTO alert_state (env_id, failures, successes, failing_since_ms, incident_id,
+                                      last_notice_at_ms, announced)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (env_id) DO UPDATE SET
+                 failures = excluded.failures, successes = excluded.successes,
+                 failing_since_ms = excluded.failing_since_ms, incident_id = excluded.incident_id,
+                 last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced",
+        )
+        .bind(self.env_id)
+        .bind(i64::from(state.state.failures))
+        .bind(i64::from(state.state.successes))
+        .bind(state.state.failing_since.map(ms))
+        .bind(state.incident_id.filter(|_| open.is_some()))
+        .bind(open.map(|o| ms(o.last_notice_at)))
+        .bind(open.is_some_and(|o| o.announced))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Returns the new incident's id.
+    pub async fn open_incident(&mut self, open: &Open, diagnosis: &str) -> Result<i64, StoreError> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO incidents (env_id, started_at_ms, opened_at_ms, verdict, diagnosis)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .bind(self.env_id)
+        .bind(ms(open.since))
+        .bind(ms(open.opened_at))
+        .bind(codec::verdict_code(open.verdict))
+        .bind(diagnosis)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn set_incident_verdict(
+        &mut self,
+        id: i64,
+        verdict: Verdict,
+        diagnosis: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE incidents SET verdict = ?2, diagnosis = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(codec::verdict_code(verdict))
+            .bind(diagnosis)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn resolve_incident(&mut self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1 AND resolved_at_ms IS NULL",
+        )
+        .bind(id)
+        .bind(ms(at))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queue one notification; `pending` ones are due at once.
+    pub async fn enqueue(
+        &mut self,
+        notification: &outbox::NewNotification<'_>,
+    ) -> Result<i64, StoreError> {
+        outbox::insert(&mut self.tx, notification).await
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A stored counter back into a `u32`: the columns only ever hold small non-negative counts.
+fn count(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,345 @@
+//! The notification outbox: rows are queued inside an [`super::AlertTx`], and the dispatcher
+//! (`alert::outbox`) reads what is due and records each attempt here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+
+use super::incidents::{from_ms, ms};
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+    /// Inside a maintenance window: recorded, never sent.
+    Held,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Held => "held",
+        }
+    }
+
+    fn parse(text: &str) -> Result<DeliveryState, StoreError> {
+        Ok(match text {
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "failed" => DeliveryState::Failed,
+            "held" => DeliveryState::Held,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown outbox state {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+pub struct NewNotification<'a> {
+    pub incident_id: i64,
+    pub channel: &'a str,
+    pub kind: &'a str,
+    pub event: &'a str,
+    /// The channel-neutral notification, JSON.
+    pub payload: &'a str,
+    /// `Pending` or `Held`.
+    pub state: DeliveryState,
+    pub at: DateTime<Utc>,
+}
+
+/// A queued notification the dispatcher is to attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingNotification {
+    pub id: i64,
+    pub incident_id: i64,
+    pub channel: String,
+    pub kind: String,
+    pub event: String,
+    pub payload: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// One notification in an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationRecord {
+    pub id: i64,
+    pub channel: String,
+    pub kind: String,
+    pub event: String,
+    pub outcome: DeliveryState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When it was delivered.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When it was delivered or failed for good.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Pending: when the next attempt is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// A notification that failed for good: what the status page warns about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedNotification {
+    pub id: i64,
+    pub incident_id: i64,
+    pub environment: String,
+    pub channel: String,
+    pub kind: String,
+    pub event: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+}
+
+pub(super) async fn insert(
+    conn: &mut SqliteConnection,
+    n: &NewNotification<'_>,
+) -> Result<i64, StoreError> {
+    let at = ms(n.at);
+    let id = sqlx::query_scalar(
+        "INSERT INTO outbox (incident_id, channel, kind, event, payload, state, created_at_ms,
+                             due_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+    )
+    .bind(n.incident_id)
+    .bind(n.channel)
+    .bind(n.kind)
+    .bind(n.event)
+    .bind(n.payload)
+    .bind(n.state.as_str())
+    .bind(at)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// The timelines of `ids`, oldest notification first, by incident id.
+pub(super) async fn for_incidents(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<NotificationRecord>>, StoreError> {
+    let mut timelines: HashMap<i64, Vec<NotificationRecord>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(timelines);
+    }
+    let ids_json = serde_json::to_string(ids).map_err(StoreError::Encode)?;
+    let rows = sqlx::query(
+        "SELECT incident_id, id, channel, kind, event, state, attempts, last_error,
+                created_at_ms, due_at_ms, finished_at_ms
+         FROM outbox WHERE incident_id IN (SELECT value FROM json_each(?1))
+         ORDER BY incident_id, id",
+    )
+    .bind(ids_json)
+    .fetch_all(conn)
+    .await?;
+    for row in rows {
+        let outcome = DeliveryState::parse(row.try_get(5)?)?;
+        let finished_at: Option<i64> = row.try_get(10)?;
+        let record = NotificationRecord {
+            id: row.try_get(1)?,
+            channel: row.try_get(2)?,
+            kind: row.try_get(3)?,
+            event: row.try_get(4)?,
+            outcome,
+            attempts: attempts(row.try_get(6)?),
+            last_error: row.try_get(7)?,
+            created_at: from_ms(row.try_get(8)?),
+            sent_at: finished_at
+                .filter(|_| outcome == DeliveryState::Delivered)
+                .map(from_ms),
+            finished_at: finished_at.map(from_ms),
+            next_attempt_at: (outcome == DeliveryState::Pending)
+                .then(|| row.try_get(9).map(from_ms))
+                .transpose()?,
+        };
+        timelines.entry(row.try_get(0)?).or_default().push(record);
+    }
+    Ok(timelines)
+}
+
+fn attempts(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+impl Store {
+    /// Pending notifications due at `now`, earliest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT id, incident_id, channel, kind, event, payload, attempts, created_at_ms,
+                    due_at_ms, last_error
+             FROM outbox WHERE state = 'pending' AND due_at_ms <= ?1
+             ORDER BY due_at_ms, id LIMIT ?2",
+        )
+        .bind(ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingNotification {
+                    id: row.try_get(0)?,
+                    incident_id: row.try_get(1)?,
+                    channel: row.try_get(2)?,
+                    kind: row.try_get(3)?,
+                    event: row.try_get(4)?,
+                    payload: row.try_get(5)?,
+                    attempts: attempts(row.try_get(6)?),
+                    created_at: from_ms(row.try_get(7)?),
+                    due_at: from_ms(row.try_get(8)?),
+                    last_error: row.try_get(9)?,
+                })
+            })
+            .collect()
+    }
+
+    /// When the earliest pending notification is due, if any is pending.
+    pub async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at_ms) FROM outbox WHERE state = 'pending'")
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(due.map(from_ms))
+    }
+
+    pub async fn notification_delivered(
+        &self,
+        id: i64,
+        attempts: u32,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.finish(id, DeliveryState::Delivered, attempts, at, None)
+            .await
+    }
+
+    pub async fn notification_failed(
+        &self,
+        id: i64,
+        attempts: u32,
+        at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.finish(id, DeliveryState::Failed, attempts, at, Some(error))
+            .await
+    }
+
+    /// Record a failed attempt worth repeating at `due`.
+    pub async fn notification_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        due: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query(
+            "UPDATE outbox SET attempts = ?2, due_at_ms = ?3, last_error = ?4
+             WHERE id = ?1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(i64::from(attempts))
+        .bind(ms(due))
+        .bind(error)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Move a pending notification to `due` without counting an attempt (channel pacing).
+    pub async fn notification_postponed(
+        &self,
+        id: i64,
+        due: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query("UPDATE outbox SET due_at_ms = ?2 WHERE id = ?1 AND state = 'pending'")
+            .bind(id)
+            .bind(ms(due))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        id: i64,
+        state: DeliveryState,
+        attempts: u32,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query(
+            "UPDATE outbox SET state = ?2, attempts = ?3, finished_at_ms = ?4,
+                               last_error = COALESCE(?5, last_error)
+             WHERE id = ?1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(i64::from(attempts))
+        .bind(ms(at))
+        .bind(error)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Notifications that failed for good since `since`, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn failed_notifications(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FailedNotification>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT o.id, o.incident_id, e.name, o.channel, o.kind, o.event, o.attempts,
+                    o.last_error, o.finished_at_ms
+             FROM outbox o
+             JOIN incidents i ON i.id = o.incident_id
+             JOIN environments e ON e.id = i.env_id
+             WHERE o.state = 'failed' AND o.finished_at_ms >= ?1
+             ORDER BY o.finished_at_ms DESC, o.id DESC LIMIT ?2",
+        )
+        .bind(ms(since))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FailedNotification {
+                    id: row.try_get(0)?,
+                    incident_id: row.try_get(1)?,
+                    environment: row.try_get(2)?,
+                    channel: row.try_get(3)?,
+                    kind: row.try_get(4)?,
+                    event: row.try_get(5)?,
+                    attempts: attempts(row.try_get(6)?),
+                    last_error: row.try_get(7)?,
+                    failed_at: from_ms(row.try_get(8)?),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,968 @@
+//! Alerting end to end: the engine over a real SQLite file, channels against recording
+//! receivers on 127.0.0.1, the daemon and the binary. Steps are called with explicit times
+//! where the test is about time (backoff, give-up, pacing); real waits are polled with
+//! generous deadlines, never slept out.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use wsprobe::alert::{Alerts, Channels, Event, Outcome, deliver_due};
+use wsprobe::config::Config;
+use wsprobe::probe::result::{Headers, Phases};
+use wsprobe::probe::{ProbeResult, Verdict};
+use wsprobe::store::{DeliveryState, IncidentFilter, IncidentState, Store};
+
+use crate::daemon::{env_status, spawn_app};
+use crate::receiver::{PATIENCE, Receiver, Reply};
+
+const ROUTING_KEY: &str = "R0UTING-KEY-0123456789";
+const HOOK_SECRET: &str = "hook-secret-4f9a";
+
+fn result(env: &str, verdict: Verdict, at: DateTime<Utc>) -> ProbeResult {
+    ProbeResult {
+        environment: env.into(),
+        location: Some("test-region".into()),
+        url: "ws://api.staging.test/ws?token=[redacted]".into(),
+        started_at: at,
+        status: verdict.status(),
+        verdict,
+        close_code: (verdict == Verdict::ClosedBeforeReady).then_some(1011),
+        close_reason: (verdict == Verdict::ClosedBeforeReady).then(|| "Internal error".into()),
+        close_after_ms: None,
+        http_status: Some(101),
+        body_excerpt: None,
+        subprotocol: None,
+        attempts: 1,
+        failed_step: None,
+        version: Some("rev-1".into()),
+        phases_ms: Phases {
+            connect: Some(1.5),
+            upgrade: Some(3.0),
+            total: Some(70.0),
+            ..Phases::default()
+        },
+        tls: None,
+        health: None,
+        headers: Headers::default(),
+        messages: Vec::new(),
+        diagnosis: format!("{verdict} in the test at {at}"),
+        error: None,
+    }
+}
+
+fn load(dir: &Path, yaml: &str) -> Config {
+    wsprobe::config::load_str(&dir.join("probes.yaml"), yaml, &|_| None)
+        .unwrap_or_else(|err| panic!("test config does not load: {err}"))
+}
+
+/// The engine over a store in a temporary directory; `alerts` is the config's `alerts:` block.
+struct Bench {
+    dir: tempfile::TempDir,
+    config: Config,
+    store: Store,
+    alerts: Alerts,
+}
+
+impl Bench {
+    async fn new(alerts: &str) -> Bench {
+        wsprobe::probe::tls::ensure_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let config = load(dir.path(), &bench_yaml(alerts));
+        let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
+        let alerts = Alerts::new(store.clone()).await.unwrap();
+        Bench {
+            dir,
+            config,
+            store,
+            alerts,
+        }
+    }
+
+    /// Close the store and open it again: what a restart sees.
+    async fn restart(self) -> Bench {
+        let Bench {
+            dir, config, store, ..
+        } = self;
+        store.close().await;
+        let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
+        let alerts = Alerts::new(store.clone()).await.unwrap();
+        Bench {
+            dir,
+            config,
+            store,
+            alerts,
+        }
+    }
+
+    async fn observe(&self, env: &str, verdict: Verdict, at: DateTime<Utc>) -> Vec<Event> {
+        let environment = self.config.environment(env).unwrap();
+        let in_maintenance = wsprobe::alert::in_maintenance(&self.config, &environment.name, at);
+        self.alerts
+            .observe(
+                &self.config,
+                environment,
+                &result(env, verdict, at),
+                in_maintenance,
+                at,
+            )
+            .await
+            .unwrap()
+    }
+
+    fn channels(&self) -> Channels {
+        self.alerts.channels(&self.config)
+    }
+
+    async fn incidents(&self) -> Vec<wsprobe::store::IncidentRecord> {
+        self.store
+            .incidents(&IncidentFilter {
+                limit: 100,
+                ..IncidentFilter::default()
+            })
+            .await
+            .unwrap()
+    }
+}
+
+fn bench_yaml(alerts: &str) -> String {
+    format!(
+        "environments:\n  - {{ name: staging, url: \"ws://127.0.0.1:9/ws\" }}\n  - {{ name: prod, url: \"ws://127.0.0.1:9/ws\" }}\nserver: {{ public_url: \"http://status.test/\" }}\n{alerts}"
+    )
+}
+
+fn minutes(n: i64) -> chrono::Duration {
+    chrono::Duration::minutes(n)
+}
+
+/// HMAC-SHA256 written out from RFC 2104 over sha2, independent of the product's `hmac` use.
+fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|k| k ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A port nothing listens on (until a receiver is started there).
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
+    let pd = Receiver::spawn().await;
+    pd.always(Reply::status(202).body(r#"{"status":"success"}"#));
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 2, success_threshold: 1 }}\n  channels:\n    - {{ name: oncall, kind: pagerduty, routing_key: \"{ROUTING_KEY}\", severity: error, events_url: \"{}\" }}\n",
+        pd.url("/v2/enqueue")
+    ))
+    .await;
+    let t0 = Utc::now();
+    assert!(
+        bench
+            .observe("staging", Verdict::ClosedBeforeReady, t0)
+            .await
+            .is_empty()
+    );
+    let events = bench
+        .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(5))
+        .await;
+    assert_eq!(events.first(), Some(&Event::Opened));
+    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(5)).await;
+    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert_eq!(report.attempts[0].channel, "oncall");
+    assert_eq!(report.attempts[0].kind, "pagerduty");
+    assert_eq!(bench.alerts.open_incidents().len(), 1);
+
+    bench
+        .observe("staging", Verdict::Ok, t0 + minutes(10))
+        .await;
+    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(10)).await;
+    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert!(bench.alerts.open_incidents().is_empty());
+
+    let requests = pd.wait_for(2).await;
+    assert_eq!(requests.len(), 2);
+    let incident = &bench.incidents().await[0];
+    let key = format!("wsprobe-staging-{}", incident.id);
+    let (trigger, resolve) = (requests[0].json(), requests[1].json());
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[0].path, "/v2/enqueue");
+    assert_eq!(requests[0].header("content-type"), Some("application/json"));
+    assert_eq!(trigger["routing_key"], ROUTING_KEY);
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(trigger["dedup_key"], key.as_str());
+    assert_eq!(trigger["payload"]["severity"], "error");
+    assert_eq!(trigger["payload"]["source"], "api.staging.test");
+    assert_eq!(trigger["payload"]["component"], "staging");
+    assert_eq!(
+        trigger["payload"]["custom_details"]["result"]["close_code"],
+        1011
+    );
+    assert!(
+        trigger["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("staging is down: closed_before_ready — ")
+    );
+    assert_eq!(
+        trigger["links"][0]["href"],
+        "http://status.test/environments/staging"
+    );
+    assert_eq!(
+        resolve,
+        serde_json::json!({ "routing_key": ROUTING_KEY, "event_action": "resolve", "dedup_key": key })
+    );
+
+    assert_eq!(incident.state, IncidentState::Resolved);
+    assert_eq!(
+        incident.started_at.timestamp_millis(),
+        t0.timestamp_millis()
+    );
+    assert_eq!(
+        incident.resolved_at.map(|t| t.timestamp_millis()),
+        Some((t0 + minutes(10)).timestamp_millis())
+    );
+    let timeline: Vec<(&str, DeliveryState, u32)> = incident
+        .notifications
+        .iter()
+        .map(|n| (n.event.as_str(), n.outcome, n.attempts))
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            ("triggered", DeliveryState::Delivered, 1),
+            ("resolved", DeliveryState::Delivered, 1)
+        ]
+    );
+    assert!(incident.notifications.iter().all(|n| n.sent_at.is_some()));
+}
+
+#[tokio::test]
+async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
+    let slack = Receiver::spawn().await;
+    slack.script([Reply::status(429)
+        .header("Retry-After", "1")
+        .body("rate_limited")]);
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n    - {{ name: team-slack, kind: slack, webhook_url: \"{}\" }}\n",
+        slack.url("/services/T000/B000/XXXXSECRET")
+    ))
+    .await;
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, Utc::now())
+        .await;
+
+    let first = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
+    assert_eq!(first.count(Outcome::Retried), 1, "{first:?}");
+    let retried = &first.attempts[0];
+    assert_eq!(retried.error.as_deref(), Some("HTTP 429: rate_limited"));
+    let next = retried.next_attempt_at.unwrap();
+    assert!(
+        next - Utc::now() > chrono::Duration::milliseconds(500),
+        "Retry-After: 1 is honoured, not the backoff: {next}"
+    );
+    assert_eq!(first.next_due, Some(next));
+    let early = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
+    assert!(early.attempts.is_empty(), "not before it is due: {early:?}");
+
+    // The dispatcher's job, done here by polling the step with the real clock.
+    let started = Instant::now();
+    loop {
+        let report = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
+        if report.count(Outcome::Delivered) == 1 {
+            break;
+        }
+        assert!(report.attempts.is_empty(), "{report:?}");
+        assert!(started.elapsed() < PATIENCE, "never delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let requests = slack.requests();
+    assert_eq!(requests.len(), 2, "one 429, one delivery");
+    assert!(
+        requests[1].at - requests[0].at >= Duration::from_millis(900),
+        "the second attempt waited for Retry-After: {:?}",
+        requests[1].at - requests[0].at
+    );
+    assert_eq!(requests[1].path, "/services/T000/B000/XXXXSECRET");
+    let body = requests[1].json();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("🔴 staging is down: closed_before_ready")
+    );
+    assert_eq!(body["blocks"][0]["type"], "header");
+    let later = deliver_due(
+        &bench.store,
+        &bench.channels(),
+        Utc::now() + chrono::Duration::hours(1),
+    )
+    .await;
+    assert!(later.attempts.is_empty(), "delivered exactly once");
+    let notification = &bench.incidents().await[0].notifications[0];
+    assert_eq!(notification.outcome, DeliveryState::Delivered);
+    assert_eq!(notification.attempts, 2);
+    assert_eq!(
+        notification.last_error.as_deref(),
+        Some("HTTP 429: rate_limited")
+    );
+}
+
+#[tokio::test]
+async fn webhook_signature_verifies_with_an_independent_hmac() {
+    let hook = Receiver::spawn().await;
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\", secret: \"{HOOK_SECRET}\" }}\n",
+        hook.url("/hooks/wsprobe")
+    ))
+    .await;
+    let at = Utc::now();
+    bench.observe("staging", Verdict::HeadersStripped, at).await;
+    let report = deliver_due(&bench.store, &bench.channels(), at).await;
+    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+
+    let request = &hook.wait_for(1).await[0];
+    let expected = format!(
+        "sha256={}",
+        hmac_sha256_hex(HOOK_SECRET.as_bytes(), &request.body)
+    );
+    assert_eq!(
+        request.header("x-wsprobe-signature"),
+        Some(expected.as_str())
+    );
+    assert_eq!(
+        request.header("x-wsprobe-timestamp"),
+        Some(at.timestamp().to_string().as_str())
+    );
+    assert_eq!(request.header("x-wsprobe-event"), Some("triggered"));
+    let body = request.json();
+    assert_eq!(body["event"], "triggered");
+    assert_eq!(body["environment"], "staging");
+    assert_eq!(body["incident"]["state"], "open");
+    assert_eq!(body["incident"]["verdict"], "headers_stripped");
+    assert!(body["incident"]["id"].is_i64());
+    assert_eq!(body["result"]["verdict"], "headers_stripped");
+    assert_eq!(body["result"]["url"], "ws://api.staging.test/ws?…");
+    assert_eq!(body["link"], "http://status.test/environments/staging");
+    assert!(body["sent_at"].is_string());
+    let text = String::from_utf8_lossy(&request.body);
+    assert!(!text.contains(HOOK_SECRET), "the secret is not in the body");
+}
+
+#[tokio::test]
+async fn a_notification_queued_while_the_receiver_is_down_goes_out_once_after_a_restart() {
+    let addr = free_port();
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 2 }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"http://{addr}/hook\" }}\n"
+    ))
+    .await;
+    let t0 = Utc::now();
+    bench.observe("staging", Verdict::ConnectRefused, t0).await;
+    bench
+        .observe("staging", Verdict::ConnectRefused, t0 + minutes(1))
+        .await;
+    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(1)).await;
+    assert_eq!(report.count(Outcome::Retried), 1, "{report:?}");
+    let error = report.attempts[0].error.clone().unwrap();
+    assert!(error.starts_with("cannot connect"), "{error}");
+    assert!(
+        !error.contains(&addr.to_string()),
+        "no URL in errors: {error}"
+    );
+
+    // Restart: the store is closed and opened again; then the receiver comes up.
+    let bench = bench.restart().await;
+    let incident_id = bench.alerts.open_incident("staging");
+    assert!(incident_id.is_some(), "the incident is still open");
+    assert!(
+        bench
+            .observe("staging", Verdict::ConnectRefused, t0 + minutes(2))
+            .await
+            .is_empty(),
+        "an incident open before a restart is not triggered again"
+    );
+    let hook = Receiver::spawn_on(addr).await;
+    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(3)).await;
+    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    let again = deliver_due(&bench.store, &bench.channels(), t0 + minutes(30)).await;
+    assert!(again.attempts.is_empty(), "{again:?}");
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1, "delivered exactly once");
+    assert_eq!(requests[0].json()["incident"]["id"], incident_id.unwrap());
+    let notification = &bench.incidents().await[0].notifications[0];
+    assert_eq!(notification.outcome, DeliveryState::Delivered);
+    assert_eq!(notification.attempts, 2);
+}
+
+#[tokio::test]
+async fn pacing_holds_a_second_slack_message_for_a_second() {
+    let slack = Receiver::spawn().await;
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n    - {{ name: team-slack, kind: slack, webhook_url: \"{}\" }}\n",
+        slack.url("/services/x")
+    ))
+    .await;
+    let t0 = Utc::now();
+    bench.observe("staging", Verdict::DnsFailed, t0).await;
+    bench.observe("prod", Verdict::DnsFailed, t0).await;
+    let channels = bench.channels();
+    let first = deliver_due(&bench.store, &channels, t0).await;
+    assert_eq!(first.count(Outcome::Delivered), 1, "{first:?}");
+    assert_eq!(first.attempts.len(), 1, "the second waits: {first:?}");
+    assert_eq!(
+        first.next_due.map(|t| t.timestamp_millis()),
+        Some((t0 + chrono::Duration::seconds(1)).timestamp_millis())
+    );
+    let half = deliver_due(
+        &bench.store,
+        &channels,
+        t0 + chrono::Duration::milliseconds(500),
+    )
+    .await;
+    assert!(half.attempts.is_empty(), "{half:?}");
+    let second = deliver_due(&bench.store, &channels, t0 + chrono::Duration::seconds(1)).await;
+    assert_eq!(second.count(Outcome::Delivered), 1, "{second:?}");
+    assert_eq!(slack.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn permanent_failures_and_giving_up_are_recorded() {
+    let hook = Receiver::spawn().await;
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  give_up_after: 1h\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+        hook.url("/hook")
+    ))
+    .await;
+    let t0 = Utc::now();
+    // A 4xx is permanent: recorded at once, never retried.
+    hook.script([Reply::status(400).body("bad payload")]);
+    bench.observe("staging", Verdict::DnsFailed, t0).await;
+    let report = deliver_due(&bench.store, &bench.channels(), t0).await;
+    assert_eq!(report.count(Outcome::Failed), 1, "{report:?}");
+    assert_eq!(
+        report.attempts[0].error.as_deref(),
+        Some("HTTP 400: bad payload")
+    );
+
+    // 5xx is retried until alerts.give_up_after, then recorded as given up.
+    hook.always(Reply::status(503));
+    bench.observe("prod", Verdict::DnsFailed, t0).await;
+    let report = deliver_due(&bench.store, &bench.channels(), t0).await;
+    assert_eq!(report.count(Outcome::Retried), 1, "{report:?}");
+    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(61)).await;
+    assert_eq!(report.count(Outcome::Failed), 1, "{report:?}");
+    let error = report.attempts[0].error.clone().unwrap();
+    assert_eq!(
+        error,
+        "gave up: not delivered within 1h (alerts.give_up_after), 1 attempts; last error: HTTP 503"
+    );
+    assert_eq!(hook.requests().len(), 2, "no attempt after giving up");
+
+    let failed = bench
+        .store
+        .failed_notifications(t0 - minutes(1), 10)
+        .await
+        .unwrap();
+    let mut seen: Vec<(&str, &str)> = failed
+        .iter()
+        .map(|f| (f.environment.as_str(), f.last_error.as_deref().unwrap()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("prod", error.as_str()),
+            ("staging", "HTTP 400: bad payload")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn maintenance_holds_notifications_and_announces_an_open_incident_after_it() {
+    let hook = Receiver::spawn().await;
+    let t0: DateTime<Utc> = "2026-12-01T22:00:00Z".parse().unwrap();
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 2 }}\n  maintenance:\n    - {{ environments: [staging], from: \"2026-12-01T22:00:00Z\", until: \"2026-12-01T23:00:00Z\" }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+        hook.url("/hook")
+    ))
+    .await;
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(10))
+        .await;
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(20))
+        .await;
+    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(20)).await;
+    assert!(report.attempts.is_empty(), "held: {report:?}");
+    let incident = &bench.incidents().await[0];
+    assert_eq!(incident.state, IncidentState::Open, "the state advances");
+    assert_eq!(incident.notifications[0].outcome, DeliveryState::Held);
+
+    // prod is not in the window: its incident pages as usual.
+    bench
+        .observe("prod", Verdict::ClosedBeforeReady, t0 + minutes(10))
+        .await;
+    bench
+        .observe("prod", Verdict::ClosedBeforeReady, t0 + minutes(20))
+        .await;
+
+    // The window ends with staging's incident still open: nobody was told, so now they are.
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(61))
+        .await;
+    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(61)).await;
+    assert_eq!(report.count(Outcome::Delivered), 2, "{report:?}");
+    let events: Vec<(String, String)> = hook
+        .requests()
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            (
+                body["environment"].as_str().unwrap().to_owned(),
+                body["event"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut events = events;
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            ("prod".to_owned(), "triggered".to_owned()),
+            ("staging".to_owned(), "triggered".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn queued_notifications_use_the_channel_settings_in_force_when_sent() {
+    let old = Receiver::spawn().await;
+    let new = Receiver::spawn().await;
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+        old.url("/hook")
+    ))
+    .await;
+    let at = Utc::now();
+    bench.observe("staging", Verdict::DnsFailed, at).await;
+    // A reload moved the channel before the dispatcher ran.
+    let reloaded = load(
+        bench.dir.path(),
+        &bench_yaml(&format!(
+            "alerts:\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+            new.url("/moved")
+        )),
+    );
+    let report = deliver_due(&bench.store, &bench.alerts.channels(&reloaded), at).await;
+    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert!(old.requests().is_empty());
+    assert_eq!(new.requests()[0].path, "/moved");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_error_texts() {
+    let addr = free_port();
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n    - {{ name: team-slack, kind: slack, webhook_url: \"http://{addr}/services/T0/B0/SLACKSECRET\" }}\n    - {{ name: oncall, kind: pagerduty, routing_key: \"{ROUTING_KEY}\", events_url: \"http://{addr}/v2/enqueue\" }}\n"
+    ))
+    .await;
+    let at = Utc::now();
+    bench.observe("staging", Verdict::DnsFailed, at).await;
+    let report = deliver_due(&bench.store, &bench.channels(), at).await;
+    assert_eq!(report.count(Outcome::Retried), 2, "{report:?}");
+    // An echoing receiver: its error body repeats what it was sent.
+    let echo = Receiver::spawn_on(addr).await;
+    echo.always(Reply::status(400).body(&format!(
+        "bad routing key {ROUTING_KEY} for /services/T0/B0/SLACKSECRET"
+    )));
+    let later = at + minutes(10);
+    let report = deliver_due(&bench.store, &bench.channels(), later).await;
+    assert_eq!(report.count(Outcome::Failed), 2, "{report:?}");
+    let stored = serde_json::to_string(&bench.incidents().await).unwrap();
+    let reported = format!("{report:?}");
+    for text in [stored.as_str(), reported.as_str()] {
+        assert!(!text.contains("SLACKSECRET"), "{text}");
+        assert!(!text.contains(ROUTING_KEY), "{text}");
+    }
+    assert!(stored.contains("bad routing key [redacted]"), "{stored}");
+}
+
+#[test]
+fn give_up_after_is_a_positive_duration_defaulting_to_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(dir.path(), &bench_yaml(""));
+    assert_eq!(config.alerts.give_up_after, Duration::from_secs(24 * 3600));
+    let config = load(dir.path(), &bench_yaml("alerts: { give_up_after: 90m }\n"));
+    assert_eq!(config.alerts.give_up_after, Duration::from_secs(90 * 60));
+    let path = dir.path().join("probes.yaml");
+    for (value, message) in [
+        (
+            "soon",
+            "5:26: alerts.give_up_after: invalid duration \"soon\": ",
+        ),
+        ("0s", "5:26: alerts.give_up_after: must be greater than 0"),
+    ] {
+        let yaml = bench_yaml(&format!("alerts: {{ give_up_after: {value} }}\n"));
+        let err = wsprobe::config::load_str(&path, &yaml, &|_| None)
+            .unwrap_err()
+            .to_string();
+        let expected = format!("{}:{message}", path.display());
+        assert!(err.starts_with(&expected), "{err}\nexpected {expected}");
+    }
+}
+
+/// The daemon: a failing environment opens an incident; the API and pages show it with its
+/// timeline; a channel answering 404 is a permanent failure on the status page.
+#[tokio::test]
+async fn the_daemon_records_incidents_and_shows_their_timeline() {
+    let slack = Receiver::spawn().await;
+    slack.always(Reply::status(404).body("no_service"));
+    let envs = r#"
+  - name: broken
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    alert: { failure_threshold: 1 }
+  - name: healthy
+    url: ws://${LAB}/ws/healthy
+"#;
+    let alerts = format!(
+        "alerts:\n  channels:\n    - {{ name: team-slack, kind: slack, webhook_url: \"{}\" }}\n    - {{ name: console, kind: log }}\n",
+        slack.url("/services/T0/B0/SLACKSECRET")
+    );
+    let mut app = spawn_app(envs, &alerts).await;
+    let incidents = wait_for_incidents(&app.base, "open", |incidents| {
+        incidents.iter().any(|i| {
+            let outcomes: Vec<&str> = i["notifications"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["outcome"].as_str().unwrap())
+                .collect();
+            outcomes == ["failed", "delivered"]
+        })
+    })
+    .await;
+    let list = incidents.as_array().unwrap();
+    assert_eq!(list.len(), 1, "one open incident: {incidents:#}");
+    let incident = &list[0];
+    assert_eq!(incident["environment"], "broken");
+    assert_eq!(incident["state"], "open");
+    assert_eq!(incident["verdict"], "closed_before_ready");
+    assert!(incident["opened_at"].is_string());
+    assert!(incident["resolved_at"].is_null());
+    assert!(incident["diagnosis"].as_str().unwrap().contains("1011"));
+    let slack_row = &incident["notifications"][0];
+    for key in [
+        "channel",
+        "kind",
+        "event",
+        "outcome",
+        "attempts",
+        "last_error",
+        "sent_at",
+    ] {
+        assert!(slack_row.get(key).is_some(), "notification lacks {key}");
+    }
+    assert_eq!(slack_row["channel"], "team-slack");
+    assert_eq!(slack_row["kind"], "slack");
+    assert_eq!(slack_row["event"], "triggered");
+    assert_eq!(slack_row["attempts"], 1);
+    assert_eq!(slack_row["last_error"], "HTTP 404: no_service");
+    assert!(slack_row["sent_at"].is_null());
+    assert!(incident["notifications"][1]["sent_at"].is_string());
+    assert_eq!(slack.requests().len(), 1, "a 404 is not retried");
+
+    let resolved = app.get_json("/api/v1/incidents?state=resolved").await;
+    assert!(resolved["incidents"].as_array().unwrap().is_empty());
+    assert_eq!(app.get("/api/v1/incidents?state=closed").await.0, 400);
+    let status = app.get_json("/api/v1/status").await;
+    assert_eq!(
+        env_status(&status, "broken")["open_incident"],
+        incident["id"]
+    );
+    assert!(env_status(&status, "healthy")["open_incident"].is_null());
+    assert_eq!(env_status(&status, "healthy")["in_maintenance"], false);
+    let failed = &status["notifications"]["failed_24h"][0];
+    assert_eq!(failed["channel"], "team-slack");
+    assert_eq!(failed["environment"], "broken");
+
+    let (_, page) = app.get("/").await;
+    assert!(page.contains("failed for good"), "{page}");
+    assert!(page.contains("HTTP 404: no_service"));
+    let (_, env_page) = app.get("/environments/broken").await;
+    let id = incident["id"].as_i64().unwrap();
+    assert!(env_page.contains(&format!("#{id}")), "{env_page}");
+    assert!(env_page.contains("first failing result"));
+    assert!(env_page.contains("team-slack"));
+    let (status, incidents) = (status.to_string(), incidents.to_string());
+    for text in [
+        page.as_str(),
+        env_page.as_str(),
+        status.as_str(),
+        incidents.as_str(),
+    ] {
+        assert!(!text.contains("SLACKSECRET"), "the webhook URL leaked");
+    }
+    app.shutdown().await.unwrap();
+}
+
+/// The daemon inside a maintenance window: probes run and are marked, the incident opens, its
+/// notification is held, and the status API and page show the window.
+#[tokio::test]
+async fn the_daemon_holds_notifications_inside_a_maintenance_window() {
+    let hook = Receiver::spawn().await;
+    let now = Utc::now();
+    let (from, until) = (
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(1),
+    );
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let envs = r#"
+  - name: broken
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    alert: { failure_threshold: 1 }
+"#;
+    let alerts = format!(
+        "alerts:\n  maintenance:\n    - {{ from: \"{}\", until: \"{}\" }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+        fmt(from),
+        fmt(until),
+        hook.url("/hook")
+    );
+    let mut app = spawn_app(envs, &alerts).await;
+    let incidents = wait_for_incidents(&app.base, "open", |incidents| {
+        incidents
+            .iter()
+            .any(|i| !i["notifications"].as_array().unwrap().is_empty())
+    })
+    .await;
+    assert_eq!(incidents[0]["notifications"][0]["outcome"], "held");
+    assert_eq!(incidents[0]["notifications"][0]["attempts"], 0);
+    let status = app.get_json("/api/v1/status").await;
+    let broken = env_status(&status, "broken");
+    assert_eq!(broken["in_maintenance"], true);
+    assert_eq!(broken["maintenance"]["until"], fmt(until));
+    assert!(broken["maintenance"]["schedule"].is_null());
+    let runs = app
+        .get_json("/api/v1/environments/broken/runs?limit=1")
+        .await;
+    assert_eq!(runs["runs"][0]["in_maintenance"], true);
+    let (_, page) = app.get("/environments/broken").await;
+    assert!(page.contains("In a maintenance window"), "{page}");
+    assert!(page.contains("held"));
+    let (_, index) = app.get("/").await;
+    assert!(index.contains("maintenance until"));
+    app.shutdown().await.unwrap();
+    assert!(hook.requests().is_empty(), "nothing was sent");
+}
+
+/// `kill -9` the daemon with a notification queued for a receiver that is down; start the
+/// receiver and the daemon again: the notification is delivered, exactly once.
+#[tokio::test]
+async fn a_pending_notification_survives_kill_9_and_is_delivered_once() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = crate::helpers::spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hook_addr = free_port();
+    let port = free_port().port();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{ schedule: \"* * * * * *\" }}\nenvironments:\n  - {{ name: broken, url: \"ws://{}/ws/internal-error\", steps: [ {{ expect: {{ json: {{ /type: system_message }} }} }} ], alert: {{ failure_threshold: 1 }} }}\nalerts:\n  channels:\n    - {{ name: audit, kind: webhook, url: \"http://{hook_addr}/hook\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n",
+            lab.addr(),
+            dir.path().join("wsprobe.db").display()
+        ),
+    )
+    .unwrap();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+
+    let mut daemon = start();
+    let incidents = wait_for_incidents(&base, "open", |incidents| {
+        incidents.iter().any(|i| {
+            i["notifications"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["outcome"] == "pending" && n["attempts"].as_u64() >= Some(1))
+        })
+    })
+    .await;
+    let incident_id = incidents[0]["id"].as_i64().unwrap();
+    daemon.kill().unwrap(); // SIGKILL: no shutdown path runs
+    daemon.wait().unwrap();
+
+    let hook = Receiver::spawn_on(hook_addr).await;
+    let mut restarted = start();
+    let delivered = wait_for_incidents(&base, "open", |incidents| {
+        incidents
+            .iter()
+            .any(|i| i["notifications"][0]["outcome"] == "delivered")
+    })
+    .await;
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    assert_eq!(delivered.as_array().unwrap().len(), 1);
+    assert_eq!(
+        delivered[0]["id"], incident_id,
+        "the same incident, not a new one"
+    );
+    assert_eq!(
+        delivered[0]["notifications"].as_array().unwrap().len(),
+        1,
+        "not triggered again after the restart"
+    );
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1, "delivered exactly once");
+    let body = requests[0].json();
+    assert_eq!(body["event"], "triggered");
+    assert_eq!(body["incident"]["id"], incident_id);
+}
+
+/// `wsprobe alert test`: through the real channel code, exit 0 delivered, 1 failed, 2 usage.
+#[tokio::test]
+async fn alert_test_sends_a_marked_test_and_exits_by_outcome() {
+    let hook = Receiver::spawn().await;
+    let pd = Receiver::spawn().await;
+    pd.always(Reply::status(202));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        bench_yaml(&format!(
+            "alerts:\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\", secret: \"{HOOK_SECRET}\" }}\n    - {{ name: oncall, kind: pagerduty, routing_key: \"{ROUTING_KEY}\", events_url: \"{}\" }}\n",
+            hook.url("/hook"),
+            pd.url("/v2/enqueue")
+        )),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap().to_owned();
+    let run = |channel: &'static str| {
+        let config_arg = config_arg.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+                .args([
+                    "alert",
+                    "test",
+                    "--channel",
+                    channel,
+                    "--config",
+                    &config_arg,
+                ])
+                .env_remove("WSPROBE_CONFIG")
+                .output()
+                .unwrap()
+        })
+    };
+
+    let out = run("audit").await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("test notification to audit (webhook): delivered in "),
+        "{stdout}"
+    );
+    let request = &hook.requests()[0];
+    assert_eq!(request.json()["event"], "test");
+    let expected = format!(
+        "sha256={}",
+        hmac_sha256_hex(HOOK_SECRET.as_bytes(), &request.body)
+    );
+    assert_eq!(
+        request.header("x-wsprobe-signature"),
+        Some(expected.as_str())
+    );
+
+    let out = run("oncall").await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let sent: Vec<Value> = pd.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(sent.len(), 2, "a trigger, then its resolve");
+    assert_eq!(sent[0]["event_action"], "trigger");
+    assert_eq!(sent[0]["payload"]["severity"], "info");
+    assert!(
+        sent[0]["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("[TEST]")
+    );
+    assert_eq!(sent[1]["event_action"], "resolve");
+    assert_eq!(sent[0]["dedup_key"], sent[1]["dedup_key"]);
+
+    hook.always(Reply::status(500).body("boom"));
+    let out = run("audit").await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("failed after"), "{stdout}");
+    assert!(stdout.contains("HTTP 500: boom"), "{stdout}");
+
+    let out = run("nope").await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no channel named \"nope\" (alerts.channels defines: audit, oncall)"),
+        "{stderr}"
+    );
+    for output in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(output);
+        assert!(!text.contains(ROUTING_KEY) && !text.contains(HOOK_SECRET));
+    }
+}
+
+/// Poll `/api/v1/incidents?state=…` until `done` holds for the list, or fail after PATIENCE.
+async fn wait_for_incidents(base: &str, state: &str, done: impl Fn(&[Value]) -> bool) -> Value {
+    let url = format!("{base}/api/v1/incidents?state={state}");
+    let started = Instant::now();
+    let mut last = Value::Null;
+    loop {
+        if let Ok(response) = reqwest::get(&url).await
+            && response.status().is_success()
+            && let Ok(body) = response.json::<Value>().await
+        {
+            if done(body["incidents"].as_array().unwrap()) {
+                return body["incidents"].clone();
+            }
+            last = body;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "timed out waiting for incidents: {last:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
