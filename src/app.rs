@@ -96,9 +96,19 @@ impl Shared {
         {
             return summaries.clone();
         }
-        let fresh = Arc::new(self.store.summaries(Utc::now()).await.unwrap_or_default());
-        *cached = Some((Instant::now(), fresh.clone()));
-        fresh
+        match self.store.summaries(Utc::now()).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *cached = Some((Instant::now(), fresh.clone()));
+                fresh
+            }
+            // Keep showing the last good figures rather than blanks; the failure itself is
+            // reported through the store health.
+            Err(err) => {
+                self.store_health.failed(&err.to_string());
+                cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default()
+            }
+        }
     }
 
     fn remember(&self, result: &ProbeResult) {
@@ -145,14 +155,23 @@ impl Shared {
         let _permit = self.permits.acquire().await.ok();
         let history: Vec<ProbeResult> = self.latest(env.name.as_str()).into_iter().collect();
         let result = self.prober().probe_with_history(env, &history).await;
-        tracing::info!(
-            environment = %result.environment,
-            status = %result.status,
-            verdict = %result.verdict,
-            total_ms = result.phases_ms.total,
-            "{}",
-            result.diagnosis
-        );
+        // One line per change of verdict, not per probe: thousands of environments on a
+        // one-minute schedule would otherwise bury everything else in the log.
+        let changed = history
+            .first()
+            .is_none_or(|previous| previous.verdict != result.verdict);
+        if changed {
+            tracing::info!(
+                environment = %result.environment,
+                status = %result.status,
+                verdict = %result.verdict,
+                total_ms = result.phases_ms.total,
+                "{}",
+                result.diagnosis
+            );
+        } else {
+            tracing::debug!(environment = %result.environment, verdict = %result.verdict, total_ms = result.phases_ms.total, "probe finished");
+        }
         let now = Utc::now();
         let config = self.config();
         let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);

@@ -92,8 +92,14 @@ pub async fn run_environment<R: Runner>(
 ) {
     let name = env.name.to_string();
     let offset = slot::jitter_offset(&name, env.jitter);
-    // A first probe right away: nobody should wait a whole period to learn the state.
-    start_or_skip(&env, &runner, &board, &probes, Utc::now()).await;
+    // A first probe right away, so nobody waits a whole period to learn the state — unless the
+    // first slot is about to come anyway: then the start-up probe would only collide with it.
+    let now = Utc::now();
+    let first_slot = slot::next_slot(&env.schedule, offset, now);
+    let soon = chrono::Duration::from_std(env.timeout).unwrap_or_default();
+    if first_slot.is_none_or(|first| first - now > soon) {
+        start_or_skip(&env, &runner, &board, &probes, now).await;
+    }
     loop {
         let next = slot::next_slot(&env.schedule, offset, Utc::now());
         board.set_next(&name, next);
