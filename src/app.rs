@@ -17,6 +17,7 @@ use crate::probe::{ProbeResult, Prober};
 use crate::probe::{Status, Verdict};
 use crate::schedule::{self, Board, Runner};
 use crate::store::{Store, Summary};
+use crate::telemetry::Metrics;
 
 /// One result as the bar of recent results shows it.
 pub type RecentRun = (DateTime<Utc>, Status, Verdict);
@@ -36,18 +37,24 @@ const SUMMARY_TTL: Duration = Duration::from_secs(10);
 /// A store error is logged at most this often, with the count of those held back.
 const STORE_ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
 
+/// Summaries per environment and when they were computed.
+type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
+
 /// Everything the scheduler, the web layer and the API share.
 pub struct Shared {
     config: RwLock<Arc<Config>>,
     prober: RwLock<Arc<Prober>>,
     pub store: Store,
     pub board: Arc<Board>,
+    /// OTLP metrics; a disabled one when export is off. Kept across reloads (one provider for
+    /// the process: counters stay continuous); reloads only change which environments report.
+    pub metrics: Metrics,
     /// The newest result per environment, kept in memory so the status page and the diagnosis
     /// still work while the store is failing.
     latest: Mutex<HashMap<String, ProbeResult>>,
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
-    summaries: tokio::sync::Mutex<Option<(Instant, Arc<HashMap<String, Summary>>)>>,
+    summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
     pub store_health: StoreHealth,
     permits: Semaphore,
     pub started_at: DateTime<Utc>,
@@ -148,6 +155,7 @@ impl Shared {
             "{}",
             result.diagnosis
         );
+        self.metrics.record_probe(&result);
         if let Err(err) = self.store.insert_result(&result, false).await {
             self.store_health.failed(&err.to_string());
         } else {
@@ -213,6 +221,7 @@ impl Runner for Shared {
     }
 
     async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {
+        self.metrics.record_skipped(env.name.as_str());
         if let Err(err) = self.store.record_skipped(env.name.as_str(), slot).await {
             self.store_health.failed(&err.to_string());
         }
@@ -235,12 +244,17 @@ impl Daemon {
             .await
             .with_context(|| format!("cannot open the store {}", config.storage.path.display()))?;
         let source = Some(config.source.clone()).filter(|p| p.exists());
+        let metrics = Metrics::start(&config, store.instance_id(), &|name| {
+            std::env::var(name).ok()
+        })
+        .await;
         let history_for = config.clone();
         let shared = Arc::new(Shared {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
             config: RwLock::new(Arc::new(config)),
             store,
             board: Arc::new(Board::default()),
+            metrics,
             latest: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),
@@ -324,6 +338,7 @@ impl Daemon {
         }
         background.wait().await;
         let _ = server.await;
+        daemon.shared.metrics.shutdown().await;
         // Store clones share their pools: closing one closes the store.
         daemon.shared.store.clone().close().await;
         tracing::info!("stopped");
@@ -349,6 +364,9 @@ impl Daemon {
             .map(|e| e.name.as_str())
             .collect();
         self.shared.board.retain(&names);
+        self.shared
+            .metrics
+            .configure(config.location.as_deref(), &names);
         for env in &config.environments {
             tokio::spawn(schedule::run_environment(
                 Arc::new(env.clone()),
