@@ -17,6 +17,7 @@ use crate::probe::{ProbeResult, Prober};
 use crate::probe::{Status, Verdict};
 use crate::schedule::{self, Board, Runner};
 use crate::store::{Store, Summary};
+use crate::telemetry::Metrics;
 
 /// Summaries per environment and when they were computed.
 type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
@@ -45,6 +46,9 @@ pub struct Shared {
     prober: RwLock<Arc<Prober>>,
     pub store: Store,
     pub board: Arc<Board>,
+    /// OTLP metrics; a disabled one when export is off. Kept across reloads (one provider for
+    /// the process: counters stay continuous); reloads only change which environments report.
+    pub metrics: Metrics,
     /// The newest result per environment, kept in memory so the status page and the diagnosis
     /// still work while the store is failing.
     latest: Mutex<HashMap<String, ProbeResult>>,
@@ -172,6 +176,7 @@ impl Shared {
         } else {
             tracing::debug!(environment = %result.environment, verdict = %result.verdict, total_ms = result.phases_ms.total, "probe finished");
         }
+        self.metrics.record_probe(&result);
         let now = Utc::now();
         let config = self.config();
         let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
@@ -189,6 +194,9 @@ impl Shared {
         {
             self.store_health.failed(&format!("alerting: {err}"));
         }
+        let open = self.alerts.open_incident(env.name.as_str()).is_some();
+        self.metrics
+            .set_incidents_open(env.name.as_str(), u64::from(open));
         result
     }
 }
@@ -248,6 +256,7 @@ impl Runner for Shared {
     }
 
     async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {
+        self.metrics.record_skipped(env.name.as_str());
         if let Err(err) = self.store.record_skipped(env.name.as_str(), slot).await {
             self.store_health.failed(&err.to_string());
         }
@@ -270,15 +279,25 @@ impl Daemon {
             .await
             .with_context(|| format!("cannot open the store {}", config.storage.path.display()))?;
         let source = Some(config.source.clone()).filter(|p| p.exists());
+        let metrics = Metrics::start(&config, store.instance_id(), &|name| {
+            std::env::var(name).ok()
+        })
+        .await;
         let history_for = config.clone();
         let alerts = crate::alert::Alerts::new(store.clone())
             .await
             .context("cannot start alerting")?;
+        let counted = metrics.clone();
+        alerts.on_delivery(move |attempt| {
+            counted.record_notification(&attempt.channel, &attempt.kind, attempt.outcome.as_str());
+        });
+
         let shared = Arc::new(Shared {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
             config: RwLock::new(Arc::new(config)),
             store,
             board: Arc::new(Board::default()),
+            metrics,
             latest: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),
@@ -364,6 +383,7 @@ impl Daemon {
         }
         background.wait().await;
         let _ = server.await;
+        daemon.shared.metrics.shutdown().await;
         // Store clones share their pools: closing one closes the store.
         daemon.shared.store.clone().close().await;
         tracing::info!("stopped");
@@ -389,6 +409,13 @@ impl Daemon {
             .map(|e| e.name.as_str())
             .collect();
         self.shared.board.retain(&names);
+        self.shared
+            .metrics
+            .configure(config.location.as_deref(), &names);
+        // Incidents still open from before a restart (or a reload) count from the next export.
+        for (env, _) in self.shared.alerts.open_incidents() {
+            self.shared.metrics.set_incidents_open(&env, 1);
+        }
         for env in &config.environments {
             tokio::spawn(schedule::run_environment(
                 Arc::new(env.clone()),

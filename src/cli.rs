@@ -66,6 +66,16 @@ pub enum Command {
     },
     /// The failure lab plus wsprobe probing it from a bundled config. Needs nothing external.
     Demo,
+    /// Ask a running daemon whether it is alive (GET /healthz at `server.listen`): exit 0 if it
+    /// answers 2xx, 1 otherwise. For container health checks (no curl needed).
+    Healthcheck {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The address to ask instead of the config's `server.listen`, e.g.
+        /// `http://127.0.0.1:8080/healthz`.
+        #[arg(long)]
+        url: Option<url::Url>,
+    },
     /// Alerting tools.
     Alert {
         #[command(subcommand)]
@@ -169,6 +179,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Demo => crate::demo::run().await,
+        Command::Healthcheck { config, url } => healthcheck(config.as_deref(), url).await,
         Command::Alert {
             command: AlertCommand::Test { channel, config },
         } => {
@@ -214,6 +225,65 @@ async fn alert_test(config: &config::Config, channel: &str) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// How long `healthcheck` waits for the daemon: less than any sensible HEALTHCHECK timeout.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Exit 0 when the daemon answers its /healthz with 2xx, else 1 with the reason on stderr.
+/// Docker reserves exit codes above 1, so a bad config is 1 here too.
+async fn healthcheck(config: Option<&std::path::Path>, url: Option<url::Url>) -> ExitCode {
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let path = config::resolve_path(config);
+            let config = match config::load(&path) {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("unhealthy: {err}");
+                    return ExitCode::from(1);
+                }
+            };
+            healthz_url(config.server.listen)
+        }
+    };
+    crate::probe::tls::ensure_crypto_provider();
+    let client = match reqwest::Client::builder()
+        .timeout(HEALTHCHECK_TIMEOUT)
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!("unhealthy: cannot build an HTTP client: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match client.get(url.clone()).send().await {
+        Ok(response) if response.status().is_success() => {
+            println!("healthy: {url} answered {}", response.status());
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            eprintln!("unhealthy: {url} answered {}", response.status());
+            ExitCode::from(1)
+        }
+        Err(err) => {
+            eprintln!("unhealthy: {url}: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `/healthz` at the address the daemon listens on; a wildcard listen (`0.0.0.0:8080` in a
+/// container) is asked on loopback.
+pub fn healthz_url(listen: SocketAddr) -> url::Url {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let addr = SocketAddr::new(ip, listen.port());
+    url::Url::parse(&format!("http://{addr}/healthz")).expect("an address makes a valid URL")
 }
 
 /// Bind `server.listen` (or `listen`), then run the daemon until SIGTERM/SIGINT.

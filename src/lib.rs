@@ -12,7 +12,7 @@
 //! - [`store`]: SQLite through sqlx; all SQL lives there.
 //! - [`web`]: status page, HTTP API, health endpoints.
 //! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
-//! - [`telemetry`]: logging set-up.
+//! - [`telemetry`]: logging set-up and the OTLP metrics.
 
 pub mod alert;
 pub mod app;

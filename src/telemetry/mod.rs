@@ -1,4 +1,10 @@
-//! Logs (tracing) now; OTLP metrics arrive with their issue.
+//! Logs (tracing subscriber) and metrics: [`Metrics`] records the SPEC's instruments and exports
+//! them over OTLP ([`otlp`] resolves where to, from `telemetry.otlp` and the `OTEL_*` variables).
+
+pub mod metrics;
+pub mod otlp;
+
+pub use metrics::Metrics;
 
 use tracing_subscriber::EnvFilter;
 
@@ -8,7 +14,7 @@ use crate::cli::{Cli, Command, LogFormat};
 /// level is quiet for one-shot commands and informative for the long-running ones.
 pub fn init_logging(cli: &Cli) {
     let default = match cli.command {
-        Command::Check { .. } | Command::Validate { .. } => "warn",
+        Command::Check { .. } | Command::Validate { .. } | Command::Healthcheck { .. } => "warn",
         _ => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -376,13 +376,13 @@ async fn a_server_never_answering_upgrade_times_out_within_the_budget() {
 }
 
 /// A TLS terminator in front of the lab, with a certificate from a CA made for this test.
-struct TlsFront {
-    addr: std::net::SocketAddr,
-    ca_pem: String,
+pub struct TlsFront {
+    pub addr: std::net::SocketAddr,
+    pub ca_pem: String,
     _shutdown: tokio_util::sync::DropGuard,
 }
 
-async fn tls_front(lab: std::net::SocketAddr, valid_for: time::Duration) -> TlsFront {
+pub async fn tls_front(lab: std::net::SocketAddr, valid_for: time::Duration) -> TlsFront {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     wsprobe::probe::tls::ensure_crypto_provider();
     let ca_key = KeyPair::generate().unwrap();

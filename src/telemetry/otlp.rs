@@ -1,0 +1,743 @@
+//! Where and how metrics are exported: the `telemetry.otlp` block and the standard `OTEL_*`
+//! variables resolved into one [`OtlpSettings`]. Pure: the environment comes in as a lookup
+//! function, so every rule is table-tested without touching the process environment.
+//!
+//! Precedence, key by key:
+//! - `OTEL_SDK_DISABLED=true` turns export off, whatever else is set.
+//! - `telemetry.otlp` in probes.yaml, when present, gives endpoint, protocol and interval
+//!   (its own defaults for the keys it leaves out: http/protobuf, 30s). Without it,
+//!   `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as is), else `OTEL_EXPORTER_OTLP_ENDPOINT`
+//!   (`/v1/metrics` appended for HTTP), `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL` and
+//!   `OTEL_METRIC_EXPORT_INTERVAL` (ms) apply. With neither an endpoint, export is off.
+//! - Headers: the block's, then `OTEL_EXPORTER_OTLP_METRICS_HEADERS` (else `_HEADERS`) on top,
+//!   a variable winning over the block for the same name (what the OTLP exporter does too).
+//! - Timeout and compression have no key in the block: `OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT`
+//!   (ms, default 10 s) and `OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION` (`gzip` | `none`).
+//! - Resource: `service.name` from `OTEL_SERVICE_NAME`, else `service.name` in
+//!   `OTEL_RESOURCE_ATTRIBUTES`, else `wsprobe`; the other `OTEL_RESOURCE_ATTRIBUTES` are kept;
+//!   `service.version` and `service.instance.id` are wsprobe's own (added by the caller).
+//!
+//! A variable with a value that cannot be used is ignored with a warning, as the OpenTelemetry
+//! specification asks: a typo in a deployment's telemetry settings must not stop the probes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{OtlpProtocol, TelemetryConfig};
+
+/// `telemetry.otlp.interval`'s default, also used when only variables configure export.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// The OTLP exporter's per-export budget unless `OTEL_EXPORTER_OTLP_TIMEOUT` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_SERVICE_NAME: &str = "wsprobe";
+/// The path OTLP/HTTP collectors take metrics on.
+const HTTP_METRICS_PATH: &str = "v1/metrics";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+/// Everything the exporter needs; only built when export is on.
+#[derive(Clone, PartialEq)]
+pub struct OtlpSettings {
+    /// For HTTP the full URL metrics are POSTed to (`…/v1/metrics`); for gRPC the collector's
+    /// address (the path comes from the service definition).
+    pub endpoint: Url,
+    pub protocol: OtlpProtocol,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub compression: Compression,
+    /// Sent with every export; values are secrets (API keys) and never printed.
+    pub headers: BTreeMap<String, String>,
+    /// `service.name` first, then `OTEL_RESOURCE_ATTRIBUTES` in the order written.
+    pub resource: Vec<(String, String)>,
+}
+
+impl fmt::Debug for OtlpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpSettings")
+            .field("endpoint", &crate::config::redact_url(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("resource", &self.resource)
+            .finish()
+    }
+}
+
+/// Why nothing is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Off {
+    /// `OTEL_SDK_DISABLED=true`.
+    Disabled,
+    /// No `telemetry.otlp` block and no `OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT`.
+    NoEndpoint,
+}
+
+impl fmt::Display for Off {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Off::Disabled => "OTEL_SDK_DISABLED=true",
+            Off::NoEndpoint => {
+                "no telemetry.otlp in the config and no OTEL_EXPORTER_OTLP_ENDPOINT or \
+                 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+            }
+        })
+    }
+}
+
+/// The outcome of [`OtlpSettings::resolve`]: the settings or why export is off, and the
+/// variables that were ignored (each a sentence naming the variable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub export: Result<OtlpSettings, Off>,
+    pub warnings: Vec<String>,
+}
+
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl OtlpSettings {
+    pub fn resolve(config: Option<&TelemetryConfig>, env: Lookup<'_>) -> Resolved {
+        let mut warnings = Vec::new();
+        let export = resolve(config, env, &mut warnings);
+        Resolved { export, warnings }
+    }
+
+    pub fn protocol_name(&self) -> &'static str {
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+            OtlpProtocol::Grpc => "grpc",
+        }
+    }
+}
+
+fn resolve(
+    config: Option<&TelemetryConfig>,
+    env: Lookup<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<OtlpSettings, Off> {
+    // Empty means unset, as everywhere in the OpenTelemetry environment specification.
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Err(Off::Disabled);
+    }
+
+    let (endpoint, protocol, interval, mut headers) = match config {
+        Some(telemetry) => {
+            let otlp = &telemetry.otlp;
+            let endpoint = match otlp.protocol {
+                OtlpProtocol::HttpProtobuf => with_metrics_path(&otlp.endpoint),
+                OtlpProtocol::Grpc => otlp.endpoint.clone(),
+            };
+            let headers = otlp
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.expose().to_owned()))
+                .collect();
+            (endpoint, otlp.protocol, otlp.interval, headers)
+        }
+        None => {
+            let protocol = signal_var(&var, "PROTOCOL")
+                .and_then(|(name, value)| match value.as_str() {
+                    "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+                    "grpc" => Some(OtlpProtocol::Grpc),
+                    other => {
+                        warnings.push(format!(
+                            "{name}={other:?} is not supported (http/protobuf or grpc): using \
+                             http/protobuf"
+                        ));
+                        None
+                    }
+                })
+                .unwrap_or(OtlpProtocol::HttpProtobuf);
+            let endpoint = env_endpoint(&var, protocol, warnings).ok_or(Off::NoEndpoint)?;
+            let interval =
+                millis(&var, "OTEL_METRIC_EXPORT_INTERVAL", warnings).unwrap_or(DEFAULT_INTERVAL);
+            (endpoint, protocol, interval, BTreeMap::new())
+        }
+    };
+
+    if let Some((name, value)) = signal_var(&var, "HEADERS") {
+        match parse_pairs(&value) {
+            Ok(pairs) => headers.extend(
+                pairs
+                    .into_iter()
+                    .map(|(key, value)| (key.to_ascii_lowercase(), value)),
+            ),
+            // The value may hold an API key: name the variable, never echo it.
+            Err(_) => warnings.push(format!("{name} is not a list of name=value pairs: ignored")),
+        }
+    }
+    headers.retain(|name, value| {
+        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && reqwest::header::HeaderValue::from_str(value).is_ok();
+        if !valid {
+            warnings.push(format!(
+                "OTLP header {name:?} is not a valid HTTP header: ignored"
+            ));
+        }
+        valid
+    });
+
+    let timeout = [
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ]
+    .into_iter()
+    .find_map(|name| millis(&var, name, warnings))
+    .unwrap_or(DEFAULT_TIMEOUT);
+
+    let compression = signal_var(&var, "COMPRESSION")
+        .and_then(|(name, value)| match value.to_ascii_lowercase().as_str() {
+            "gzip" => Some(Compression::Gzip),
+            "none" => Some(Compression::None),
+            other => {
+                warnings.push(format!(
+                    "{name}={other:?} is not supported (gzip or none): no compression"
+                ));
+                None
+            }
+        })
+        .unwrap_or(Compression::None);
+
+    Ok(OtlpSettings {
+        endpoint,
+        protocol,
+        interval,
+        timeout,
+        compression,
+        headers,
+        resource: resource(&var, warnings),
+    })
+}
+
+/// `OTEL_EXPORTER_OTLP_METRICS_<KEY>`, else `OTEL_EXPORTER_OTLP_<KEY>`, with the name it came
+/// from.
+fn signal_var(var: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<(String, String)> {
+    [
+        format!("OTEL_EXPORTER_OTLP_METRICS_{key}"),
+        format!("OTEL_EXPORTER_OTLP_{key}"),
+    ]
+    .into_iter()
+    .find_map(|name| var(&name).map(|value| (name, value)))
+}
+
+fn env_endpoint(
+    var: &dyn Fn(&str) -> Option<String>,
+    protocol: OtlpProtocol,
+    warnings: &mut Vec<String>,
+) -> Option<Url> {
+    let parse = |name: &str, warnings: &mut Vec<String>| -> Option<Url> {
+        let value = var(name)?;
+        match Url::parse(&value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Some(url),
+            _ => {
+                warnings.push(format!("{name} is not an http:// or https:// URL: ignored"));
+                None
+            }
+        }
+    };
+    // The signal-specific variable is the full URL; the generic one is a base for HTTP.
+    if let Some(url) = parse("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", warnings) {
+        return Some(url);
+    }
+    let base = parse("OTEL_EXPORTER_OTLP_ENDPOINT", warnings)?;
+    Some(match protocol {
+        OtlpProtocol::HttpProtobuf => append_metrics_path(&base),
+        OtlpProtocol::Grpc => base,
+    })
+}
+
+/// The block's endpoint is a collector's base address (`http://localhost:4318`); one that
+/// already names `/v1/metrics` is taken as it is.
+fn with_metrics_path(url: &Url) -> Url {
+    if url.path().trim_end_matches('/').ends_with("/v1/metrics") {
+        url.clone()
+    } else {
+        append_metrics_path(url)
+    }
+}
+
+fn append_metrics_path(base: &Url) -> Url {
+    let mut url = base.clone();
+    let path = format!("{}/{HTTP_METRICS_PATH}", base.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
+}
+
+fn millis(
+    var: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Duration> {
+    let value = var(name)?;
+    match value.parse::<u64>() {
+        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+        _ => {
+            warnings.push(format!(
+                "{name}={value:?} is not a positive number of milliseconds: ignored"
+            ));
+            None
+        }
+    }
+}
+
+fn resource(
+    var: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut attributes = match var("OTEL_RESOURCE_ATTRIBUTES") {
+        Some(value) => match parse_pairs(&value) {
+            Ok(pairs) => pairs,
+            Err(bad) => {
+                warnings.push(format!(
+                    "OTEL_RESOURCE_ATTRIBUTES: {bad:?} is not key=value: the variable is ignored"
+                ));
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    // Later duplicates win, as a map would have it; keep the first position.
+    let mut deduped: Vec<(String, String)> = Vec::new();
+    for (key, value) in attributes.drain(..) {
+        match deduped.iter_mut().find(|(k, _)| *k == key) {
+            Some(existing) => existing.1 = value,
+            None => deduped.push((key, value)),
+        }
+    }
+    let from_attributes = deduped
+        .iter()
+        .position(|(k, _)| k == "service.name")
+        .map(|i| deduped.remove(i).1);
+    let service_name = var("OTEL_SERVICE_NAME")
+        .or(from_attributes)
+        .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
+    let mut resource = vec![("service.name".to_owned(), service_name)];
+    resource.extend(deduped);
+    resource
+}
+
+/// `k1=v1,k2=v2` with percent-encoded values (W3C Baggage octets), as both
+/// `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` are written. The first entry
+/// that is not `key=value` is the error.
+fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (key, value) = entry.split_once('=').ok_or_else(|| entry.to_owned())?;
+            let key = key.trim();
+            if key.is_empty() {
+                return Err(entry.to_owned());
+            }
+            let value = percent_decode(value.trim()).ok_or_else(|| entry.to_owned())?;
+            Ok((key.to_owned(), value))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{OtlpConfig, Secret};
+
+    fn block(endpoint: &str, protocol: OtlpProtocol, headers: &[(&str, &str)]) -> TelemetryConfig {
+        TelemetryConfig {
+            otlp: OtlpConfig {
+                endpoint: Url::parse(endpoint).unwrap(),
+                protocol,
+                interval: Duration::from_secs(5),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+                    .collect(),
+            },
+        }
+    }
+
+    fn run(config: Option<&TelemetryConfig>, vars: &[(&str, &str)]) -> Resolved {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        OtlpSettings::resolve(config, &move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn on(resolved: &Resolved) -> &OtlpSettings {
+        resolved
+            .export
+            .as_ref()
+            .unwrap_or_else(|off| panic!("export is off: {off}"))
+    }
+
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+
+    #[test]
+    fn export_is_off_without_an_endpoint_or_when_disabled() {
+        let http = block("http://collector:4318", OtlpProtocol::HttpProtobuf, &[]);
+        let cases: &[(Option<&TelemetryConfig>, Vars, Off)] = &[
+            (None, &[], Off::NoEndpoint),
+            // Settings without an endpoint do not turn export on.
+            (
+                None,
+                &[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+                ],
+                Off::NoEndpoint,
+            ),
+            (
+                None,
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "")],
+                Off::NoEndpoint,
+            ),
+            (Some(&http), &[("OTEL_SDK_DISABLED", "true")], Off::Disabled),
+            (
+                None,
+                &[
+                    ("OTEL_SDK_DISABLED", "TRUE"),
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ],
+                Off::Disabled,
+            ),
+        ];
+        for (config, vars, expected) in cases {
+            assert_eq!(run(*config, vars).export, Err(*expected), "{vars:?}");
+        }
+        // Anything but "true" leaves export on.
+        assert!(
+            run(Some(&http), &[("OTEL_SDK_DISABLED", "false")])
+                .export
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn endpoints_follow_the_otlp_rules() {
+        let http = block("http://collector:4318", OtlpProtocol::HttpProtobuf, &[]);
+        let http_path = block("http://c:4318/v1/metrics", OtlpProtocol::HttpProtobuf, &[]);
+        let http_prefix = block("https://c/otlp/", OtlpProtocol::HttpProtobuf, &[]);
+        let grpc = block("http://collector:4317", OtlpProtocol::Grpc, &[]);
+        let cases: &[(Option<&TelemetryConfig>, Vars, &str, OtlpProtocol)] = &[
+            (
+                Some(&http),
+                &[],
+                "http://collector:4318/v1/metrics",
+                OtlpProtocol::HttpProtobuf,
+            ),
+            (
+                Some(&http_path),
+                &[],
+                "http://c:4318/v1/metrics",
+                OtlpProtocol::HttpProtobuf,
+            ),
+            (
+                Some(&http_prefix),
+                &[],
+                "https://c/otlp/v1/metrics",
+                OtlpProtocol::HttpProtobuf,
+            ),
+            (
+                Some(&grpc),
+                &[],
+                "http://collector:4317/",
+                OtlpProtocol::Grpc,
+            ),
+            // The block wins over the variables for what it defines.
+            (
+                Some(&http),
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://other:4318"),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ],
+                "http://collector:4318/v1/metrics",
+                OtlpProtocol::HttpProtobuf,
+            ),
+            (
+                None,
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")],
+                "http://c:4318/v1/metrics",
+                OtlpProtocol::HttpProtobuf,
+            ),
+            (
+                None,
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/prefix/")],
+                "http://c:4318/prefix/v1/metrics",
+                OtlpProtocol::HttpProtobuf,
+            ),
+            // The signal variable is used as is, and wins over the generic one.
+            (
+                None,
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+                    (
+                        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                        "http://m:9000/custom",
+                    ),
+                ],
+                "http://m:9000/custom",
+                OtlpProtocol::HttpProtobuf,
+            ),
+            (
+                None,
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ],
+                "http://c:4317/",
+                OtlpProtocol::Grpc,
+            ),
+            (
+                None,
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                    ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+                ],
+                "http://c:4317/",
+                OtlpProtocol::Grpc,
+            ),
+        ];
+        for (config, vars, endpoint, protocol) in cases {
+            let resolved = run(*config, vars);
+            let settings = on(&resolved);
+            assert_eq!(settings.endpoint.as_str(), *endpoint, "{vars:?}");
+            assert_eq!(settings.protocol, *protocol, "{vars:?}");
+            assert!(resolved.warnings.is_empty(), "{:?}", resolved.warnings);
+        }
+    }
+
+    #[test]
+    fn interval_timeout_and_compression() {
+        let http = block("http://c:4318", OtlpProtocol::HttpProtobuf, &[]);
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        type Case<'a> = (
+            Option<&'a TelemetryConfig>,
+            &'a [(&'a str, &'a str)],
+            (u64, u64, Compression),
+            usize,
+        );
+        let cases: &[Case] = &[
+            (None, &[endpoint], (30_000, 10_000, Compression::None), 0),
+            // The block's interval wins over the variable.
+            (
+                Some(&http),
+                &[("OTEL_METRIC_EXPORT_INTERVAL", "1000")],
+                (5_000, 10_000, Compression::None),
+                0,
+            ),
+            (
+                None,
+                &[
+                    endpoint,
+                    ("OTEL_METRIC_EXPORT_INTERVAL", "250"),
+                    ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+                    ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+                ],
+                (250, 2_000, Compression::Gzip),
+                0,
+            ),
+            (
+                Some(&http),
+                &[
+                    ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+                    ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "500"),
+                    ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+                    ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"),
+                ],
+                (5_000, 500, Compression::None),
+                0,
+            ),
+            // Unusable values are ignored with a warning each, never fatal.
+            (
+                None,
+                &[
+                    endpoint,
+                    ("OTEL_METRIC_EXPORT_INTERVAL", "30s"),
+                    ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+                    ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+                ],
+                (30_000, 10_000, Compression::None),
+                3,
+            ),
+        ];
+        for (config, vars, (interval, timeout, compression), warnings) in cases {
+            let resolved = run(*config, vars);
+            let settings = on(&resolved);
+            assert_eq!(
+                settings.interval,
+                Duration::from_millis(*interval),
+                "{vars:?}"
+            );
+            assert_eq!(
+                settings.timeout,
+                Duration::from_millis(*timeout),
+                "{vars:?}"
+            );
+            assert_eq!(settings.compression, *compression, "{vars:?}");
+            assert_eq!(
+                resolved.warnings.len(),
+                *warnings,
+                "{:?}",
+                resolved.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_variables_warn_and_fall_back() {
+        let resolved = run(
+            None,
+            &[
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "collector:4318"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "api-key"),
+            ],
+        );
+        let settings = on(&resolved);
+        assert_eq!(settings.endpoint.as_str(), "http://c:4318/v1/metrics");
+        assert_eq!(settings.protocol, OtlpProtocol::HttpProtobuf);
+        assert!(settings.headers.is_empty());
+        let warnings = resolved.warnings.join("\n");
+        for name in [
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ] {
+            assert!(warnings.contains(name), "{warnings}");
+        }
+        // An endpoint that cannot be used is no endpoint.
+        let resolved = run(None, &[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c")]);
+        assert_eq!(resolved.export, Err(Off::NoEndpoint));
+        assert_eq!(resolved.warnings.len(), 1);
+    }
+
+    #[test]
+    fn headers_merge_the_block_and_the_variables() {
+        let http = block(
+            "http://c:4318",
+            OtlpProtocol::HttpProtobuf,
+            &[("X-Api-Key", "from-file"), ("X-Team", "sre")],
+        );
+        let cases: &[(Vars, Vars)] = &[
+            (&[], &[("x-api-key", "from-file"), ("x-team", "sre")]),
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "x-api-key=from-env, x-extra=a%20b",
+                )],
+                &[
+                    ("x-api-key", "from-env"),
+                    ("x-extra", "a b"),
+                    ("x-team", "sre"),
+                ],
+            ),
+            // The signal variable replaces the generic one entirely.
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_HEADERS", "x-generic=1"),
+                    ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-metrics=2"),
+                ],
+                &[
+                    ("x-api-key", "from-file"),
+                    ("x-metrics", "2"),
+                    ("x-team", "sre"),
+                ],
+            ),
+        ];
+        for (vars, expected) in cases {
+            let resolved = run(Some(&http), vars);
+            let headers: Vec<(&str, &str)> = on(&resolved)
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(headers, *expected, "{vars:?}");
+        }
+        // Header values never reach Debug output.
+        let debug = format!("{:?}", on(&run(Some(&http), &[])));
+        assert!(!debug.contains("from-file"), "{debug}");
+    }
+
+    #[test]
+    fn resource_attributes_and_service_name() {
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+        let cases: &[(Vars, Vars)] = &[
+            (&[endpoint], &[("service.name", "wsprobe")]),
+            (
+                &[endpoint, ("OTEL_SERVICE_NAME", "probe-eu")],
+                &[("service.name", "probe-eu")],
+            ),
+            (
+                &[
+                    endpoint,
+                    (
+                        "OTEL_RESOURCE_ATTRIBUTES",
+                        "deployment.environment=prod,service.name=from-attrs,team=sre%2Fweb",
+                    ),
+                ],
+                &[
+                    ("service.name", "from-attrs"),
+                    ("deployment.environment", "prod"),
+                    ("team", "sre/web"),
+                ],
+            ),
+            // OTEL_SERVICE_NAME wins over service.name in the attributes.
+            (
+                &[
+                    endpoint,
+                    ("OTEL_SERVICE_NAME", "named"),
+                    ("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr,k=1,k=2"),
+                ],
+                &[("service.name", "named"), ("k", "2")],
+            ),
+        ];
+        for (vars, expected) in cases {
+            let resolved = run(None, vars);
+            let resource: Vec<(&str, &str)> = on(&resolved)
+                .resource
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(resource, *expected, "{vars:?}");
+        }
+        let resolved = run(None, &[endpoint, ("OTEL_RESOURCE_ATTRIBUTES", "a=1,oops")]);
+        assert_eq!(
+            on(&resolved).resource,
+            [("service.name".into(), "wsprobe".into())]
+        );
+        assert_eq!(resolved.warnings.len(), 1);
+    }
+}

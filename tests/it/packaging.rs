@@ -1,0 +1,217 @@
+//! Running in production: `wsprobe healthcheck` (the container's HEALTHCHECK), and the parts of
+//! the Dockerfile, compose stack and deploy configs that can be checked without a Docker engine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::spawn_lab;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn healthcheck(args: &[&str], config_env: Option<&Path>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wsprobe"));
+    command
+        .arg("healthcheck")
+        .args(args)
+        .env_remove("WSPROBE_CONFIG");
+    if let Some(path) = config_env {
+        command.env("WSPROBE_CONFIG", path);
+    }
+    command.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_asks_the_daemon_at_server_listen() {
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A free port, listened on as a container does: on every interface.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "environments:\n  - name: healthy\n    url: ws://{}/ws/healthy\nserver: {{ listen: \"0.0.0.0:{port}\" }}\nstorage: {{ path: {} }}\n",
+            lab.addr(),
+            dir.path().join("wsprobe.db").display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        wsprobe::cli::healthz_url(format!("0.0.0.0:{port}").parse().unwrap()).as_str(),
+        format!("http://127.0.0.1:{port}/healthz")
+    );
+
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_remove("WSPROBE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let config_for_check = config.clone();
+    let healthy = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        loop {
+            // As the image's HEALTHCHECK runs it: the config from $WSPROBE_CONFIG.
+            let out = healthcheck(&[], Some(&config_for_check));
+            if out.status.success() || started.elapsed() > Duration::from_secs(30) {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    let with_flag = healthcheck(&["--config", config.to_str().unwrap()], None);
+    assert_eq!(with_flag.status.code(), Some(0));
+    let by_url = healthcheck(
+        &["--url", &format!("http://127.0.0.1:{port}/healthz")],
+        None,
+    );
+    assert_eq!(by_url.status.code(), Some(0));
+    let not_found = healthcheck(&["--url", &format!("http://127.0.0.1:{port}/nope")], None);
+    assert_eq!(not_found.status.code(), Some(1), "a 404 is not healthy");
+
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let down = healthcheck(&["--config", config.to_str().unwrap()], None);
+    assert_eq!(down.status.code(), Some(1), "nothing listens any more");
+    assert!(String::from_utf8_lossy(&down.stderr).contains("unhealthy"));
+    // A config that cannot be read is unhealthy, with exit 1 as well.
+    let missing = healthcheck(&["--config", "/nonexistent/probes.yaml"], None);
+    assert_eq!(
+        missing.status.code(),
+        Some(1),
+        "Docker reserves exit codes above 1"
+    );
+}
+
+fn yaml(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo(path)).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+#[test]
+fn compose_wires_wsprobe_to_the_collector_to_prometheus_to_grafana() {
+    let compose = yaml("compose.yaml");
+    let services = compose["services"].as_object().unwrap();
+    // Every file bind-mounted from the repository exists.
+    for (name, service) in services {
+        for volume in service["volumes"].as_array().into_iter().flatten() {
+            let source = volume.as_str().unwrap().split(':').next().unwrap();
+            if let Some(relative) = source.strip_prefix("./") {
+                assert!(repo(relative).exists(), "{name} mounts missing {source}");
+            }
+        }
+    }
+    let wsprobe = &services["wsprobe"];
+    assert_eq!(
+        wsprobe["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        "http://otel-collector:4318"
+    );
+    assert!(
+        services["prometheus"]["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--web.enable-otlp-receiver")
+    );
+
+    let collector = yaml("deploy/otel-collector.yaml");
+    let pipeline = &collector["service"]["pipelines"]["metrics"];
+    for kind in ["receivers", "processors", "exporters"] {
+        for component in pipeline[kind].as_array().unwrap() {
+            let component = component.as_str().unwrap();
+            assert!(
+                collector[kind].get(component).is_some(),
+                "the pipeline names {kind} {component}, which is not defined"
+            );
+        }
+    }
+    assert_eq!(
+        collector["exporters"]["otlphttp/prometheus"]["metrics_endpoint"],
+        "http://prometheus:9090/api/v1/otlp/v1/metrics"
+    );
+    let prometheus = yaml("deploy/prometheus.yml");
+    assert_eq!(
+        prometheus["otlp"]["translation_strategy"], "UnderscoreEscapingWithSuffixes",
+        "the dashboard's metric names depend on it"
+    );
+    let datasource = yaml("dashboards/provisioning/datasources/prometheus.yaml");
+    assert_eq!(
+        datasource["datasources"][0]["url"],
+        "http://prometheus:9090"
+    );
+
+    // The container's config listens on every interface and keeps the database in the volume.
+    let config = wsprobe::config::load(&repo("deploy/probes.yaml")).unwrap();
+    assert_eq!(config.server.listen.to_string(), "0.0.0.0:8080");
+    assert!(config.storage.path.starts_with("/var/lib/wsprobe"));
+}
+
+#[test]
+fn the_dockerfile_builds_what_the_crate_needs() {
+    let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    let manifest = std::fs::read_to_string(repo("Cargo.toml")).unwrap();
+    let rust_version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(
+        dockerfile.contains(&format!("FROM rust:{rust_version}-slim-bookworm AS build")),
+        "the builder must match rust-version {rust_version}"
+    );
+    for needed in [
+        "RUN cargo build --release --locked",
+        "FROM debian:bookworm-slim",
+        "ca-certificates",
+        "USER wsprobe",
+        "VOLUME [\"/var/lib/wsprobe\"]",
+        "ENV WSPROBE_CONFIG=/etc/wsprobe/probes.yaml",
+        "EXPOSE 8080",
+        "CMD [\"wsprobe\", \"healthcheck\"]",
+    ] {
+        assert!(dockerfile.contains(needed), "Dockerfile lacks {needed}");
+    }
+    // What the build reads (build.rs, the embedded migrations and demo config) is copied, and
+    // .dockerignore does not hide it.
+    let ignored = std::fs::read_to_string(repo(".dockerignore")).unwrap();
+    let ignored: Vec<&str> = ignored
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for input in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "probes.yaml",
+        "migrations",
+        "src",
+    ] {
+        assert!(
+            dockerfile
+                .lines()
+                .any(|l| l.starts_with("COPY ") && !l.contains("--from") && l.contains(input)),
+            "Dockerfile does not copy {input}"
+        );
+        assert!(!ignored.contains(&input), ".dockerignore hides {input}");
+    }
+}
