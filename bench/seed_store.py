@@ -207,6 +207,8 @@ def wait_port(port, timeout):
 
 def port_free(port):
     with socket.socket() as s:
+        # As a server binds: connections of an earlier run in TIME-WAIT do not make it busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -401,7 +403,7 @@ def seed(args, tpl):
     con.execute("PRAGMA synchronous = OFF")  # this connection only; the file stays WAL
     con.execute("PRAGMA foreign_keys = ON")
     con.execute("BEGIN IMMEDIATE")
-    for table in ("runs", "rollups", "skipped_slots", "blobs", "environments"):
+    for table in ("outbox", "incidents", "alert_state", "runs", "rollups", "skipped_slots", "blobs", "environments"):
         con.execute(f"DELETE FROM {table}")
     con.executemany("INSERT INTO environments (id, name) VALUES (?, ?)",
                     [(i + 1, n) for i, n in enumerate(names)])

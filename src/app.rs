@@ -55,6 +55,9 @@ pub struct Shared {
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
     summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
+    /// Bumped whenever something the status views show changes (a result, a reload).
+    generation: std::sync::atomic::AtomicU64,
+    pub rendered: crate::web::RenderCache,
     pub store_health: StoreHealth,
     /// Incidents and notifications: fed by every result, drained by the dispatcher.
     pub alerts: crate::alert::Alerts,
@@ -115,7 +118,17 @@ impl Shared {
         }
     }
 
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     fn remember(&self, result: &ProbeResult) {
+        self.changed();
         let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
         latest.insert(result.environment.clone(), result.clone());
         drop(latest);
@@ -302,6 +315,8 @@ impl Daemon {
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),
             store_health: StoreHealth::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            rendered: crate::web::RenderCache::default(),
             alerts,
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
             started_at: Utc::now(),
@@ -446,6 +461,7 @@ impl Daemon {
                     .write()
                     .unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
                 self.start_schedules();
+                self.shared.changed();
                 tracing::info!(environments = count, "config reloaded");
             }
             Err(err) => {

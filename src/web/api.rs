@@ -164,8 +164,22 @@ fn environment_status(
     }
 }
 
-pub async fn status(State(shared): State<Arc<Shared>>) -> Json<StatusBody> {
-    Json(gather_status(&shared).await)
+pub async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let generation = shared.generation();
+    let body = match shared.rendered.get("status", generation) {
+        Some(body) => body,
+        None => {
+            let body = bytes::Bytes::from(
+                serde_json::to_vec(&gather_status(&shared).await).expect("status serializes"),
+            );
+            shared.rendered.put("status", generation, body.clone());
+            body
+        }
+    };
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
 }
 
 #[derive(Debug, Deserialize)]

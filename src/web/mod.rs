@@ -3,8 +3,11 @@
 //! except `POST …/probe`, which runs a probe through the same path the scheduler uses.
 
 mod api;
+mod cache;
 mod error;
 mod pages;
+
+pub use cache::RenderCache;
 
 use std::sync::Arc;
 

@@ -83,8 +83,18 @@ fn percent(value: Option<f64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-pub async fn index(State(shared): State<Arc<Shared>>) -> Markup {
-    let status = gather_status(&shared).await;
+pub async fn index(State(shared): State<Arc<Shared>>) -> axum::response::Html<bytes::Bytes> {
+    let generation = shared.generation();
+    if let Some(body) = shared.rendered.get("index", generation) {
+        return axum::response::Html(body);
+    }
+    let body = bytes::Bytes::from(render_index(&shared).await.into_string());
+    shared.rendered.put("index", generation, body.clone());
+    axum::response::Html(body)
+}
+
+async fn render_index(shared: &Shared) -> Markup {
+    let status = gather_status(shared).await;
     let bars: Vec<_> = status
         .environments
         .iter()

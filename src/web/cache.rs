@@ -1,0 +1,53 @@
+//! Rendered responses, reused until something they show changes. The status page and the
+//! status API render every environment; under many concurrent viewers (a wall of dashboards, an
+//! incident call) re-rendering per request would make them the slowest thing in the daemon.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+/// Even with no new result, times on the page ("generated", next run) should not go stale.
+const MAX_AGE: Duration = Duration::from_secs(1);
+/// With thousands of environments a result arrives every few milliseconds: reuse a render this
+/// long even if something changed, so a busy daemon renders a few times a second, not per view.
+const MIN_REUSE: Duration = Duration::from_millis(250);
+
+#[derive(Default)]
+pub struct RenderCache {
+    entries: Mutex<HashMap<&'static str, Entry>>,
+}
+
+struct Entry {
+    generation: u64,
+    rendered_at: Instant,
+    body: Bytes,
+}
+
+impl RenderCache {
+    /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
+    /// than `MAX_AGE` ago.
+    pub fn get(&self, key: &'static str, generation: u64) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|e| {
+                let age = e.rendered_at.elapsed();
+                age < MIN_REUSE || (e.generation == generation && age < MAX_AGE)
+            })
+            .map(|e| e.body.clone())
+    }
+
+    pub fn put(&self, key: &'static str, generation: u64, body: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.insert(
+            key,
+            Entry {
+                generation,
+                rendered_at: Instant::now(),
+                body,
+            },
+        );
+    }
+}
