@@ -165,17 +165,14 @@ fn environment_status(
 }
 
 pub async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let generation = shared.generation();
-    let body = match shared.rendered.get("status", generation) {
-        Some(body) => body,
-        None => {
-            let body = bytes::Bytes::from(
+    let body = shared
+        .rendered
+        .get_or_render("status", shared.generation(), async {
+            bytes::Bytes::from(
                 serde_json::to_vec(&gather_status(&shared).await).expect("status serializes"),
-            );
-            shared.rendered.put("status", generation, body.clone());
-            body
-        }
-    };
+            )
+        })
+        .await;
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,

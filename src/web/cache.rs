@@ -17,6 +17,9 @@ const MIN_REUSE: Duration = Duration::from_millis(250);
 #[derive(Default)]
 pub struct RenderCache {
     entries: Mutex<HashMap<&'static str, Entry>>,
+    /// One render at a time: when a render expires under load, every waiting viewer would
+    /// otherwise render the same page at once.
+    rendering: tokio::sync::Mutex<()>,
 }
 
 struct Entry {
@@ -28,7 +31,7 @@ struct Entry {
 impl RenderCache {
     /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
     /// than `MAX_AGE` ago.
-    pub fn get(&self, key: &'static str, generation: u64) -> Option<Bytes> {
+    fn get(&self, key: &'static str, generation: u64) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
@@ -39,7 +42,24 @@ impl RenderCache {
             .map(|e| e.body.clone())
     }
 
-    pub fn put(&self, key: &'static str, generation: u64, body: Bytes) {
+    /// The cached body, or one rendered by `render` (by one caller at a time).
+    pub async fn get_or_render<F>(&self, key: &'static str, generation: u64, render: F) -> Bytes
+    where
+        F: Future<Output = Bytes>,
+    {
+        if let Some(body) = self.get(key, generation) {
+            return body;
+        }
+        let _one_at_a_time = self.rendering.lock().await;
+        if let Some(body) = self.get(key, generation) {
+            return body;
+        }
+        let body = render.await;
+        self.put(key, generation, body.clone());
+        body
+    }
+
+    fn put(&self, key: &'static str, generation: u64, body: Bytes) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.insert(
             key,

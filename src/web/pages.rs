@@ -84,12 +84,12 @@ fn percent(value: Option<f64>) -> String {
 }
 
 pub async fn index(State(shared): State<Arc<Shared>>) -> axum::response::Html<bytes::Bytes> {
-    let generation = shared.generation();
-    if let Some(body) = shared.rendered.get("index", generation) {
-        return axum::response::Html(body);
-    }
-    let body = bytes::Bytes::from(render_index(&shared).await.into_string());
-    shared.rendered.put("index", generation, body.clone());
+    let body = shared
+        .rendered
+        .get_or_render("index", shared.generation(), async {
+            bytes::Bytes::from(render_index(&shared).await.into_string())
+        })
+        .await;
     axum::response::Html(body)
 }
 
