@@ -309,18 +309,9 @@ fn error_chain(err: reqwest::Error) -> String {
     } else {
         "request failed"
     };
+    // The URL can be the secret (a Slack webhook): never part of the text.
     let err = err.without_url();
-    let mut text = kind.to_owned();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    crate::probe::auth::with_causes(kind.to_owned(), std::error::Error::source(&err))
 }
 
 #[cfg(test)]

@@ -202,8 +202,11 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
 
 /// reqwest's top-level message ("error sending request") hides the cause on-call needs.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
+    with_causes(err.to_string(), err.source())
+}
+
+/// `text`, then each cause in turn that does not repeat what is already said.
+pub fn with_causes(mut text: String, mut source: Option<&dyn std::error::Error>) -> String {
     while let Some(cause) = source {
         let cause_text = cause.to_string();
         if !text.contains(&cause_text) {
