@@ -346,29 +346,23 @@ pub async fn send_test(
         .as_ref()
         .map(|url| url.as_str().to_owned());
     let mut test = Notification::test(link);
-    let mut sends = Vec::new();
-    let started = Instant::now();
-    let attempt = channels
-        .sender
-        .send(target, target.request(&test, now), &channels.redactor, now)
-        .await;
-    sends.push(TestSend {
-        what: "test",
-        attempt: attempt.clone(),
-        took: started.elapsed(),
-    });
-    if attempt == Attempt::Delivered && target.kind() == "pagerduty" {
-        test.event = EventName::Resolved;
+    let channels = &channels;
+    let send = |what: &'static str, test: Notification| async move {
         let started = Instant::now();
         let attempt = channels
             .sender
             .send(target, target.request(&test, now), &channels.redactor, now)
             .await;
-        sends.push(TestSend {
-            what: "resolve",
+        TestSend {
+            what,
             attempt,
             took: started.elapsed(),
-        });
+        }
+    };
+    let mut sends = vec![send("test", test.clone()).await];
+    if sends[0].attempt == Attempt::Delivered && target.kind() == "pagerduty" {
+        test.event = EventName::Resolved;
+        sends.push(send("resolve", test).await);
     }
     Ok((target.kind().to_owned(), sends))
 }

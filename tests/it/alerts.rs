@@ -16,6 +16,7 @@ use wsprobe::probe::{ProbeResult, Verdict};
 use wsprobe::store::{DeliveryState, IncidentFilter, IncidentState, Store};
 
 use crate::daemon::{env_status, spawn_app};
+use crate::helpers::free_port;
 use crate::receiver::{PATIENCE, Receiver, Reply};
 
 const ROUTING_KEY: &str = "R0UTING-KEY-0123456789";
@@ -155,14 +156,6 @@ fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
         .chain_update(inner)
         .finalize();
     outer.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A port nothing listens on (until a receiver is started there).
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 #[tokio::test]

@@ -140,11 +140,7 @@ async fn nothing_stored_is_lost_across_kill_9_and_restart() {
     wsprobe::probe::tls::ensure_crypto_provider();
     let lab = spawn_lab().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port().port();
     let config = dir.path().join("probes.yaml");
     std::fs::write(
         &config,

@@ -43,6 +43,15 @@ pub async fn spawn_lab() -> TestLab {
     .await
 }
 
+/// An address on 127.0.0.1 that was free a moment ago: bound, read and released, for a server
+/// started later (or for a port where nothing listens).
+pub fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 /// A config from YAML text, `${LAB}` standing for the lab's address; `vars` adds variables.
 pub fn config(yaml: &str, lab: &Lab, vars: &[(&str, &str)]) -> Config {
     let lab = lab.addr().to_string();

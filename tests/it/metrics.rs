@@ -992,10 +992,7 @@ async fn a_collector_that_is_down_slows_nothing_grows_nothing_and_logs_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = child_config(dir.path(), &lab);
     // A port nobody listens on: every export is refused.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    let closed = crate::helpers::free_port();
     let endpoint = format!("http://{closed}");
     let interval_ms = 250u64;
     let daemon = Daemon::spawn(

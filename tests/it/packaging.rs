@@ -30,11 +30,7 @@ async fn healthcheck_asks_the_daemon_at_server_listen() {
     let lab = spawn_lab().await;
     let dir = tempfile::tempdir().unwrap();
     // A free port, listened on as a container does: on every interface.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port().port();
     let config = dir.path().join("probes.yaml");
     std::fs::write(
         &config,

@@ -314,12 +314,7 @@ async fn startup_recovers_once_the_backend_is_ready() {
 async fn refused_port_is_retried_and_counted() {
     let lab = spawn_lab().await;
     // A port that was just free: bind, read it, release it.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port().port();
     let yaml = format!(
         "environments:\n  - name: refused\n    url: ws://127.0.0.1:{port}/ws\n    retries: 2\n"
     );
