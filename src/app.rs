@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -67,27 +69,21 @@ pub struct Shared {
 
 impl Shared {
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.config.read().clone()
     }
 
     fn prober(&self) -> Arc<Prober> {
-        self.prober
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.prober.read().clone()
     }
 
     pub fn latest(&self, name: &str) -> Option<ProbeResult> {
-        let latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        let latest = self.latest.lock();
         latest.get(name).cloned()
     }
 
     /// The newest results of an environment, newest first.
     pub fn recent(&self, name: &str) -> Vec<RecentRun> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = self.recent.lock();
         recent
             .get(name)
             .map(|runs| runs.iter().copied().collect())
@@ -129,10 +125,10 @@ impl Shared {
 
     fn remember(&self, result: &ProbeResult) {
         self.changed();
-        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        let mut latest = self.latest.lock();
         latest.insert(result.environment.clone(), result.clone());
         drop(latest);
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recent = self.recent.lock();
         let runs = recent.entry(result.environment.clone()).or_default();
         runs.push_front((result.started_at, result.status, result.verdict));
         runs.truncate(RECENT_KEPT);
@@ -151,7 +147,7 @@ impl Shared {
     async fn load_history(&self, config: &Config) {
         match self.store.latest().await {
             Ok(runs) => {
-                let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+                let mut latest = self.latest.lock();
                 for run in runs {
                     latest.insert(run.result.environment.clone(), run.result);
                 }
@@ -161,7 +157,7 @@ impl Shared {
         for env in &config.environments {
             let name = env.name.as_str();
             if let Ok(runs) = self.store.recent_statuses(name, RECENT_KEPT as u32).await {
-                let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                let mut recent = self.recent.lock();
                 recent.insert(name.to_owned(), runs.into_iter().collect());
             }
         }
@@ -229,7 +225,7 @@ struct StoreState {
 
 impl StoreHealth {
     pub fn failed(&self, error: &str) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock();
         state.last_error = Some((Utc::now(), error.to_owned()));
         let due = state
             .last_logged
@@ -247,7 +243,7 @@ impl StoreHealth {
     }
 
     pub fn succeeded(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock();
         if state.last_error.take().is_some() {
             tracing::info!("store writes work again");
         }
@@ -255,11 +251,7 @@ impl StoreHealth {
 
     /// The last write error, if the last write failed.
     pub fn error(&self) -> Option<(DateTime<Utc>, String)> {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .last_error
-            .clone()
+        self.state.lock().last_error.clone()
     }
 }
 
@@ -372,12 +364,7 @@ impl Daemon {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight probes");
         stop.cancel();
-        if let Some(schedules) = daemon
-            .schedules
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(schedules) = daemon.schedules.lock().take() {
             schedules.cancel();
         }
         daemon.probes.close();
@@ -410,12 +397,7 @@ impl Daemon {
     fn start_schedules(&self) {
         let config = self.shared.config();
         let token = CancellationToken::new();
-        if let Some(previous) = self
-            .schedules
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(token.clone())
-        {
+        if let Some(previous) = self.schedules.lock().replace(token.clone()) {
             previous.cancel();
         }
         let names: Vec<&str> = config
@@ -450,16 +432,8 @@ impl Daemon {
         match crate::config::load(path) {
             Ok(config) => {
                 let count = config.environments.len();
-                *self
-                    .shared
-                    .prober
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner()) = Arc::new(Prober::for_config(&config));
-                *self
-                    .shared
-                    .config
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+                *self.shared.prober.write() = Arc::new(Prober::for_config(&config));
+                *self.shared.config.write() = Arc::new(config);
                 self.start_schedules();
                 self.shared.changed();
                 tracing::info!(environments = count, "config reloaded");

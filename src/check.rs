@@ -87,7 +87,7 @@ pub fn render_text(results: &[ProbeResult], color: bool) -> String {
         let total = result
             .phases_ms
             .total
-            .map(|t| crate::probe::diagnosis::ms(Some(t)))
+            .map(|t| crate::text::ms(Some(t)))
             .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "{status}  {:<name_width$}  {:<verdict_width$}  {close:>5}  {total:>10}\n",

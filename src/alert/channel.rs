@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use url::Url;
 
 use super::notification::Notification;
@@ -120,13 +121,13 @@ pub struct Pacer {
 impl Pacer {
     /// When `channel` may send next, if that is after `now`.
     pub fn busy_until(&self, channel: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let free_at = self.free_at.lock().unwrap_or_else(|e| e.into_inner());
+        let free_at = self.free_at.lock();
         free_at.get(channel).copied().filter(|at| *at > now)
     }
 
     /// `channel` may not send before `at` (a later reservation already made stays).
     pub fn hold(&self, channel: &str, at: DateTime<Utc>) {
-        let mut free_at = self.free_at.lock().unwrap_or_else(|e| e.into_inner());
+        let mut free_at = self.free_at.lock();
         let entry = free_at.entry(channel.to_owned()).or_insert(at);
         if *entry < at {
             *entry = at;
@@ -261,10 +262,7 @@ impl Sender {
         } else {
             response.text().await.unwrap_or_default()
         };
-        let excerpt = redactor.text(&super::notification::truncate(
-            body.trim(),
-            ERROR_BODY_CHARS,
-        ));
+        let excerpt = redactor.text(&crate::text::truncate(body.trim(), ERROR_BODY_CHARS));
         classify(status, retry_after, &excerpt)
     }
 }
@@ -311,7 +309,7 @@ fn error_chain(err: reqwest::Error) -> String {
     };
     // The URL can be the secret (a Slack webhook): never part of the text.
     let err = err.without_url();
-    crate::probe::auth::with_causes(kind.to_owned(), std::error::Error::source(&err))
+    crate::text::with_causes(kind.to_owned(), std::error::Error::source(&err))
 }
 
 #[cfg(test)]

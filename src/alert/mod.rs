@@ -13,7 +13,6 @@
 //!   queues notifications in one transaction, and wakes the dispatcher.
 
 pub mod channel;
-pub mod incident;
 pub mod log;
 pub mod maintenance;
 pub mod notification;
@@ -23,7 +22,9 @@ pub mod slack;
 pub mod webhook;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -31,15 +32,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use channel::{Attempt, Channel, Channels, Pacer, SEND_TIMEOUT, Sender};
-pub use incident::Event;
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};
 pub use outbox::{AttemptReport, DeliveryReport, Outcome, deliver_due};
 
 use crate::config::{Config, Environment};
+use crate::incident::{self, IncidentEvent, Notice, Observation, Open};
 use crate::probe::ProbeResult;
 use crate::store::{AlertState, DeliveryState, NewNotification, Store, StoreError};
-use incident::{Notice, Observation, Open};
 use notification::{Evidence, IncidentInfo};
 
 type DeliveryHook = Box<dyn Fn(&AttemptReport) + Send + Sync>;
@@ -85,7 +85,7 @@ impl Alerts {
         result: &ProbeResult,
         in_maintenance: bool,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Event>, StoreError> {
+    ) -> Result<Vec<IncidentEvent>, StoreError> {
         let name = env.name.as_str();
         let policy = config.alert_policy(env);
         let observation = Observation {
@@ -105,18 +105,18 @@ impl Alerts {
         let link = environment_link(config, name);
         for event in &events {
             match event {
-                Event::Opened => {
+                IncidentEvent::Opened => {
                     let open = state.open.as_ref().expect("Opened leaves an open incident");
                     incident_id = Some(tx.open_incident(open, &result.diagnosis).await?);
                     tracing::warn!(verdict = %result.verdict, "incident opened");
                 }
-                Event::Resolved => {
+                IncidentEvent::Resolved => {
                     if let Some(id) = incident_id {
                         tx.resolve_incident(id, now).await?;
                     }
                     tracing::info!("incident resolved");
                 }
-                Event::Notify { notice, held } => {
+                IncidentEvent::Notify { notice, held } => {
                     let Some(id) = incident_id else { continue };
                     let (open, diagnosis) = match notice {
                         Notice::Resolved => (
@@ -172,7 +172,7 @@ impl Alerts {
         .await?;
         tx.commit().await?;
         {
-            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            let mut open = self.open.lock();
             match incident_id {
                 Some(id) => open.insert(name.to_owned(), id),
                 None => open.remove(name),
@@ -192,24 +192,17 @@ impl Alerts {
     /// Open incident id per environment (the `wsprobe.incidents.open` gauge reads this: 1 for
     /// every environment listed, 0 for the others).
     pub fn open_incidents(&self) -> BTreeMap<String, i64> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.open.lock().clone()
     }
 
     pub fn open_incident(&self, env: &str) -> Option<i64> {
-        self.open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(env)
-            .copied()
+        self.open.lock().get(env).copied()
     }
 
     /// Call `hook` for every delivery attempt the dispatcher makes (the
     /// `wsprobe.notifications` counter: `channel`, `kind`, `outcome`).
     pub fn on_delivery(&self, hook: impl Fn(&AttemptReport) + Send + Sync + 'static) {
-        self.hooks
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Box::new(hook));
+        self.hooks.write().push(Box::new(hook));
     }
 
     /// The dispatcher loop, until `stop`; `config` is read on every step, so reloads apply.
@@ -236,7 +229,7 @@ impl Alerts {
     }
 
     fn reported(&self, report: &DeliveryReport) {
-        let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner());
+        let hooks = self.hooks.read();
         for attempt in &report.attempts {
             let error = attempt.error.as_deref().unwrap_or_default();
             match attempt.outcome {

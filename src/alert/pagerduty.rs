@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::channel::{Channel, HttpRequest, Request};
-use super::notification::{EventName, Notification, truncate};
+use super::notification::{EventName, Notification};
 use crate::config::Secret;
+use crate::text::truncate;
 
 /// PagerDuty's limit on `payload.summary`.
 const SUMMARY_MAX: usize = 1024;

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::channel::{Channel, HttpRequest, Request};
-use super::notification::{EventName, Notification, duration_words, truncate};
+use super::notification::{EventName, Notification};
 use crate::config::Secret;
 use crate::probe::Status;
-use crate::probe::diagnosis::ms;
+use crate::text::{duration_words, ms, truncate};
 
 /// Slack accepts about one message per second per webhook.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);

@@ -2,13 +2,14 @@
 //! from a token endpoint (cached until its `expires_in`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use parking_lot::Mutex;
 
 use crate::config::{Auth, JwtAlgorithm, JwtKey};
+use crate::text::{error_chain, excerpt};
 
 /// Refetch this long before the endpoint said the token expires, so a probe never sends one
 /// that dies in flight.
@@ -42,7 +43,7 @@ pub struct TokenCache {
 
 impl TokenCache {
     fn get(&self, key: &str, now: Instant) -> Option<String> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.lock();
         entries
             .get(key)
             .filter(|(_, until)| *until > now)
@@ -50,7 +51,7 @@ impl TokenCache {
     }
 
     fn put(&self, key: String, token: String, until: Instant) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.lock();
         entries.insert(key, (token, until));
     }
 }
@@ -192,32 +193,6 @@ fn mint_jwt(
         .map_err(|err| TokenFailure::message(format!("cannot sign JWT: {err}")))
 }
 
-pub fn excerpt(text: &str, max_chars: usize) -> String {
-    let trimmed = text.trim();
-    if trimmed.chars().count() <= max_chars {
-        return trimmed.to_owned();
-    }
-    trimmed.chars().take(max_chars).collect::<String>() + "…"
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause on-call needs.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    with_causes(err.to_string(), err.source())
-}
-
-/// `text`, then each cause in turn that does not repeat what is already said.
-pub fn with_causes(mut text: String, mut source: Option<&dyn std::error::Error>) -> String {
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,11 +220,5 @@ mod tests {
         assert_eq!(decoded.claims["sub"], "synthetic-monitor");
         let iat = decoded.claims["iat"].as_i64().unwrap();
         assert_eq!(decoded.claims["exp"].as_i64().unwrap() - iat, 600);
-    }
-
-    #[test]
-    fn excerpt_cuts_on_characters() {
-        assert_eq!(excerpt("  héllo  ", 10), "héllo");
-        assert_eq!(excerpt("ééééé", 2), "éé…");
     }
 }

@@ -2,6 +2,7 @@
 //! the evidence supports one. Pure: a result (plus what the config expected) in, text out.
 
 use super::result::{ProbeResult, Status, Verdict};
+use crate::text::{excerpt, ms};
 
 /// What the config asked for that the result itself does not carry.
 #[derive(Debug, Clone, Default)]
@@ -293,7 +294,7 @@ fn ready_mismatch(result: &ProbeResult) -> String {
         .iter()
         .find(|m| m.to_ascii_lowercase().contains("error"))
         .or_else(|| result.messages.last())
-        .map(|m| super::auth::excerpt(m, 200))
+        .map(|m| excerpt(m, 200))
         .unwrap_or_else(|| "a message".into());
     let mut text = format!("Instead of the welcome message the server sent {message}");
     if let Some(close) = close_phrase(result) {
@@ -429,14 +430,6 @@ fn join_names(names: &[String]) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-pub fn ms(value: Option<f64>) -> String {
-    match value {
-        None => "?".into(),
-        Some(v) if v < 10.0 => format!("{v:.1} ms"),
-        Some(v) => format!("{v:.0} ms"),
-    }
 }
 
 #[cfg(test)]

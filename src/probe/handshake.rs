@@ -193,7 +193,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Response>, ReadError> {
         })),
         Err(err) => Err(ReadError::Malformed(format!(
             "not an HTTP response ({err}): {}",
-            super::auth::excerpt(&String::from_utf8_lossy(&buf[..buf.len().min(64)]), 64)
+            crate::text::excerpt(&String::from_utf8_lossy(&buf[..buf.len().min(64)]), 64)
         ))),
     }
 }

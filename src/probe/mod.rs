@@ -16,7 +16,9 @@ pub mod verdict;
 pub use result::{HealthInfo, ProbeResult, Status, Verdict};
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -107,7 +109,7 @@ impl Prober {
 
     fn clients(&self, options: &TlsOptions) -> Result<Clients, String> {
         let key = (options.ca_file.clone(), options.insecure_skip_verify);
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut clients = self.clients.lock();
         if let Some(found) = clients.get(&key) {
             return Ok(found.clone());
         }
@@ -245,7 +247,10 @@ impl Prober {
         if response.status != 101 {
             let body_deadline = (Instant::now() + REJECTED_BODY_WAIT).min(deadline);
             handshake::read_rejected_body(&mut stream, &mut response, body_deadline).await;
-            facts.body_excerpt = Some(auth::excerpt(&String::from_utf8_lossy(&response.rest), 300));
+            facts.body_excerpt = Some(crate::text::excerpt(
+                &String::from_utf8_lossy(&response.rest),
+                300,
+            ));
             return Some(Stop::UpgradeRejected);
         }
         match handshake::validate_accept(&response, &key, &subprotocols) {
@@ -337,7 +342,7 @@ fn step_failure_text(failure: &session::StepFailure) -> String {
         session::StepFailure::Mismatch { message } => {
             format!(
                 "got a message that does not match: {}",
-                auth::excerpt(message, 200)
+                crate::text::excerpt(message, 200)
             )
         }
         session::StepFailure::SendFailed(detail) => detail.clone(),
@@ -364,7 +369,7 @@ async fn check_health(
             error: Some(if err.is_timeout() {
                 "timed out".to_owned()
             } else {
-                auth::error_chain(&err)
+                crate::text::error_chain(&err)
             }),
         },
     }
@@ -566,7 +571,7 @@ pub fn without_query(url: &url::Url) -> String {
 
 pub fn describe_step(step: &Step) -> String {
     match step {
-        Step::Send { text } => format!("send {}", auth::excerpt(text, 60)),
+        Step::Send { text } => format!("send {}", crate::text::excerpt(text, 60)),
         Step::Expect { within, matcher } => {
             let what = match matcher {
                 Matcher::Any => "any message".to_owned(),

@@ -80,7 +80,7 @@ pub struct Outcome {
 }
 
 /// What one read from the socket produced, reduced to what the steps care about.
-enum Event {
+enum SocketEvent {
     Text(String),
     Binary(usize),
     Closed,
@@ -199,7 +199,7 @@ where
         let mut first_mismatch = None;
         loop {
             match self.next_event(step_deadline).await {
-                Event::Text(text) => {
+                SocketEvent::Text(text) => {
                     let json = serde_json::from_str::<serde_json::Value>(&text).ok();
                     if matches_text(matcher, &text, json.as_ref()) {
                         return Ok(());
@@ -212,12 +212,12 @@ where
                     }
                     first_mismatch.get_or_insert(text);
                 }
-                Event::Binary(_) if matches!(matcher, Matcher::Any) => return Ok(()),
-                Event::Binary(len) => {
+                SocketEvent::Binary(_) if matches!(matcher, Matcher::Any) => return Ok(()),
+                SocketEvent::Binary(len) => {
                     first_mismatch.get_or_insert(format!("<binary message, {len} bytes>"));
                 }
-                Event::Closed | Event::Failed => return Err(StepFailure::Closed),
-                Event::TimedOut => {
+                SocketEvent::Closed | SocketEvent::Failed => return Err(StepFailure::Closed),
+                SocketEvent::TimedOut => {
                     let within_ms = between_ms(started, step_deadline);
                     return Err(match first_mismatch {
                         Some(message) if !is_ready => StepFailure::Mismatch { message },
@@ -237,35 +237,35 @@ where
     }
 
     /// Read one event, recording messages, echo, version and closes as they pass.
-    async fn next_event(&mut self, deadline: Instant) -> Event {
+    async fn next_event(&mut self, deadline: Instant) -> SocketEvent {
         loop {
             let item = match timeout_at(deadline.into(), self.socket.next()).await {
-                Err(_) => return Event::TimedOut,
+                Err(_) => return SocketEvent::TimedOut,
                 Ok(item) => item,
             };
             match item {
                 None => {
                     self.note_drop();
-                    return Event::Closed;
+                    return SocketEvent::Closed;
                 }
                 Some(Err(err)) => {
                     self.note_error(err);
-                    return Event::Failed;
+                    return SocketEvent::Failed;
                 }
                 Some(Ok(Message::Text(text))) => {
                     let text = text.as_str().to_owned();
                     self.record(&text);
-                    return Event::Text(text);
+                    return SocketEvent::Text(text);
                 }
                 Some(Ok(Message::Binary(data))) => {
                     self.received += 1;
                     let len = data.len();
                     self.keep(format!("<binary message, {len} bytes>"));
-                    return Event::Binary(len);
+                    return SocketEvent::Binary(len);
                 }
                 Some(Ok(Message::Close(frame))) => {
                     self.note_close(frame);
-                    return Event::Closed;
+                    return SocketEvent::Closed;
                 }
                 // Pings are answered by tungstenite itself; neither counts as a message.
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
@@ -361,8 +361,8 @@ where
         let deadline = (Instant::now() + grace).min(self.plan.deadline);
         while self.outcome.server_close.is_none() && self.outcome.protocol_error.is_none() {
             match self.next_event(deadline).await {
-                Event::TimedOut | Event::Closed | Event::Failed => break,
-                Event::Text(_) | Event::Binary(_) => {}
+                SocketEvent::TimedOut | SocketEvent::Closed | SocketEvent::Failed => break,
+                SocketEvent::Text(_) | SocketEvent::Binary(_) => {}
             }
         }
     }

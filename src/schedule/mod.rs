@@ -4,7 +4,9 @@
 pub mod slot;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
@@ -30,12 +32,12 @@ pub struct Entry {
 
 impl Board {
     fn with<R>(&self, name: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.lock();
         f(entries.entry(name.to_owned()).or_default())
     }
 
     pub fn get(&self, name: &str) -> Entry {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.lock();
         entries.get(name).cloned().unwrap_or_default()
     }
 
@@ -58,13 +60,13 @@ impl Board {
 
     /// Forget environments no longer configured.
     pub fn retain(&self, names: &[&str]) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.lock();
         entries.retain(|name, _| names.contains(&name.as_str()));
     }
 
     /// Environments whose slot passed more than `LATE_AFTER` ago without a probe starting.
     pub fn late(&self, now: DateTime<Utc>) -> Vec<String> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.lock();
         entries
             .iter()
             .filter(|(_, e)| !e.running && e.next_run.is_some_and(|next| now - next > LATE_AFTER))

@@ -98,6 +98,15 @@ pub fn from_unix_ns(ns: i64) -> DateTime<Utc> {
 }
 
 /// Unix seconds of the start of the UTC hour holding `at`: the rollup key.
+/// Milliseconds since the epoch: the unit of every alerting time column.
+pub fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
 pub fn hour_start(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600) * 3600
 }

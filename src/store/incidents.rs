@@ -6,19 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::codec::{from_ms, ms};
 use super::outbox::{self, NotificationRecord};
 use super::{Store, StoreError, codec, environments};
-use crate::alert::incident::{Open, State};
+use crate::incident::{Open, State};
 use crate::probe::Verdict;
-
-/// Milliseconds since the epoch: the unit of every alerting time column.
-pub(super) fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-pub(super) fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
 
 /// What is persisted per environment: the state machine's state and the open incident's id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -23,7 +23,9 @@
 //!   [`EXPORT_ERROR_LOG_EVERY`] with a count, and one line when export works again.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
@@ -172,7 +174,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The provider's own Drop shuts it down, which exports once more and drops the
         // blocking HTTP client: neither may happen on an async worker.
-        if let Some(provider) = self.provider.get_mut().ok().and_then(Option::take) {
+        if let Some(provider) = self.provider.get_mut().take() {
             let _ = std::thread::Builder::new()
                 .name("wsprobe-metrics-drop".into())
                 .spawn(move || drop(provider));
@@ -436,12 +438,7 @@ impl Metrics {
         let Some(inner) = &self.inner else {
             return;
         };
-        let Some(provider) = inner
-            .provider
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
+        let Some(provider) = inner.provider.lock().take() else {
             return;
         };
         let limit = inner.timeout * 2 + SHUTDOWN_GRACE;
@@ -467,14 +464,14 @@ impl Metrics {
 }
 
 impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 }
 
 fn register_observables(meter: &Meter, state: &Arc<Mutex<State>>) {
-    fn read(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-        state.lock().unwrap_or_else(|e| e.into_inner())
+    fn read(state: &Mutex<State>) -> parking_lot::MutexGuard<'_, State> {
+        state.lock()
     }
     let gauge = |spec: InstrumentSpec, value: fn(&EnvState) -> Option<i64>| {
         let state = state.clone();
@@ -652,7 +649,7 @@ impl<E> ExportLog<E> {
     }
 
     fn observe(&self, result: &OTelSdkResult) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock();
         match result {
             Ok(()) => {
                 if state.failures > 0 {

@@ -2,8 +2,8 @@
 //! status API render every environment; under many concurrent viewers (a wall of dashboards, an
 //! incident call) re-rendering per request would make them the slowest thing in the daemon.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -32,7 +32,7 @@ impl RenderCache {
     /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
     /// than `MAX_AGE` ago.
     fn get(&self, key: &'static str, generation: u64) -> Option<Bytes> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.lock();
         entries
             .get(key)
             .filter(|e| {
@@ -60,7 +60,7 @@ impl RenderCache {
     }
 
     fn put(&self, key: &'static str, generation: u64, body: Bytes) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.lock();
         entries.insert(
             key,
             Entry {

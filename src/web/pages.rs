@@ -12,12 +12,12 @@ use serde::Deserialize;
 use super::api::{EnvironmentStatus, gather_status};
 use super::error::ApiError;
 use crate::alert::ActiveWindow;
-use crate::alert::notification::duration_words;
 use crate::app::Shared;
 use crate::probe::{ProbeResult, Status, Verdict};
 use crate::store::{
     DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
 };
+use crate::text::duration_words;
 
 const REFRESH_SECONDS: u32 = 30;
 const RUNS_PER_PAGE: u32 = 25;
@@ -72,7 +72,7 @@ fn when(time: Option<DateTime<Utc>>) -> String {
 
 fn ms(value: Option<f64>) -> String {
     match value {
-        Some(_) => crate::probe::diagnosis::ms(value),
+        Some(_) => crate::text::ms(value),
         None => "—".into(),
     }
 }

@@ -1,5 +1,5 @@
 //! The incident state machine of one environment: pure, so every rule is a row in a table test.
-//! The caller ([`super::Alerts::observe`]) persists the state and turns events into incident
+//! The caller ([`crate::alert::Alerts::observe`]) persists the state and turns events into incident
 //! rows and outbox notifications.
 //!
 //! Rules, in the SPEC's words where it has them:
@@ -61,7 +61,7 @@ pub struct Open {
 
 /// What a step did: incident lifecycle first, then the notices to record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub enum IncidentEvent {
     Opened,
     Resolved,
     /// One notification per channel of the environment; `held`: recorded, never sent.
@@ -94,7 +94,7 @@ pub fn step(
     policy: &AlertPolicy,
     observation: &Observation,
     now: DateTime<Utc>,
-) -> (State, Vec<Event>) {
+) -> (State, Vec<IncidentEvent>) {
     let mut next = state.clone();
     let mut events = Vec::new();
     let held = observation.in_maintenance;
@@ -115,8 +115,8 @@ pub fn step(
                         last_notice_at: now,
                         announced: !held,
                     });
-                    events.push(Event::Opened);
-                    events.push(Event::Notify {
+                    events.push(IncidentEvent::Opened);
+                    events.push(IncidentEvent::Notify {
                         notice: Notice::Triggered,
                         held,
                     });
@@ -137,7 +137,7 @@ pub fn step(
                 if let Some(notice) = notice {
                     open.verdict = observation.verdict;
                     open.last_notice_at = now;
-                    events.push(Event::Notify { notice, held });
+                    events.push(IncidentEvent::Notify { notice, held });
                 }
             }
         }
@@ -148,10 +148,10 @@ pub fn step(
         if next.successes >= success_threshold
             && let Some(open) = next.open.take()
         {
-            events.push(Event::Resolved);
+            events.push(IncidentEvent::Resolved);
             if policy.send_resolved && open.announced {
                 // Never held: closing a page that went out is not noise.
-                events.push(Event::Notify {
+                events.push(IncidentEvent::Notify {
                     notice: Notice::Resolved,
                     held: false,
                 });
@@ -215,9 +215,9 @@ mod tests {
             }
             for event in events {
                 let c = match event {
-                    Event::Opened => 'O',
-                    Event::Resolved => 'R',
-                    Event::Notify { notice, held } => {
+                    IncidentEvent::Opened => 'O',
+                    IncidentEvent::Resolved => 'R',
+                    IncidentEvent::Notify { notice, held } => {
                         let c = match notice {
                             Notice::Triggered => 't',
                             Notice::Reminder => 'm',

@@ -1,0 +1,92 @@
+//! Small text helpers shared by the probe, the alerts, the pages and the CLI: how wsprobe cuts
+//! a server's text short, formats a latency or a duration, and tells an error with its causes.
+//! Pure; nothing here knows about probes.
+
+/// `text` trimmed and cut to `max_chars` characters, with `…` when cut. For bodies and
+/// messages quoted as evidence: a hostile server can send megabytes.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let trimmed = text.trim();
+    if trimmed.chars().count() <= max_chars {
+        return trimmed.to_owned();
+    }
+    trimmed.chars().take(max_chars).collect::<String>() + "…"
+}
+
+/// At most `max` characters of `text` in all, the last one `…` when cut: for receivers with a
+/// hard field limit (Slack's header, PagerDuty's summary).
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An error with its causes: reqwest's top-level message ("error sending request") hides the
+/// cause on-call needs.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    with_causes(err.to_string(), err.source())
+}
+
+/// `text`, then each cause in turn that does not repeat what is already said.
+pub fn with_causes(mut text: String, mut source: Option<&dyn std::error::Error>) -> String {
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A latency as people read it: one decimal under 10 ms, whole milliseconds above; `?` when
+/// unknown.
+pub fn ms(value: Option<f64>) -> String {
+    match value {
+        None => "?".into(),
+        Some(v) if v < 10.0 => format!("{v:.1} ms"),
+        Some(v) => format!("{v:.0} ms"),
+    }
+}
+
+/// `3725` → `1h 2m 5s`: how long an outage lasted, in words on-call reads at a glance.
+pub fn duration_words(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m {s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_trims_and_cuts_on_characters() {
+        assert_eq!(excerpt("  héllo  ", 10), "héllo");
+        assert_eq!(excerpt("ééééé", 2), "éé…");
+    }
+
+    #[test]
+    fn truncate_keeps_within_the_limit() {
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+        assert_eq!(truncate("ééééé", 3), "éé…");
+    }
+
+    #[test]
+    fn durations_and_latencies_read_as_words() {
+        assert_eq!(duration_words(5), "5s");
+        assert_eq!(duration_words(65), "1m 5s");
+        assert_eq!(duration_words(3725), "1h 2m 5s");
+        assert_eq!(ms(Some(4.23)), "4.2 ms");
+        assert_eq!(ms(Some(63.4)), "63 ms");
+        assert_eq!(ms(None), "?");
+    }
+}
