@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::channel::{Channel, Request};
+use super::channel::{Channel, Outgoing};
 use super::notification::Notification;
 
 pub struct Log {
@@ -18,8 +18,8 @@ impl Channel for Log {
         "log"
     }
 
-    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Request {
-        Request::Log(line(notification))
+    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
+        Outgoing::Log(line(notification))
     }
 }
 

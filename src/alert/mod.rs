@@ -13,6 +13,7 @@
 //!   queues notifications in one transaction, and wakes the dispatcher.
 
 pub mod channel;
+pub mod delivery;
 pub mod log;
 pub mod maintenance;
 pub mod notification;
@@ -31,16 +32,17 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use channel::{Attempt, Channel, Channels, Pacer, SEND_TIMEOUT, Sender};
+pub use channel::Channel;
+pub use delivery::{Attempt, Channels, Pacer, SEND_TIMEOUT, Sender};
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};
-pub use outbox::{AttemptReport, DeliveryReport, Outcome, deliver_due};
+pub use outbox::{AttemptReport, DeliveryOutcome, DeliveryReport, deliver_due};
 
 use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Notice, Observation, Open};
 use crate::probe::ProbeResult;
 use crate::store::{AlertState, DeliveryState, NewNotification, Store, StoreError};
-use notification::{Evidence, IncidentInfo};
+use notification::{IncidentInfo, ResultSummary};
 
 type DeliveryHook = Box<dyn Fn(&AttemptReport) + Send + Sync>;
 
@@ -134,7 +136,7 @@ impl Alerts {
                         event: event_name(*notice),
                         environment: Some(name.to_owned()),
                         incident: Some(incident_info(id, open, *notice, diagnosis, now)),
-                        result: Some(Evidence::of(result, in_maintenance)),
+                        result: Some(ResultSummary::of(result, in_maintenance)),
                         link: link.clone(),
                     };
                     let payload =
@@ -233,17 +235,17 @@ impl Alerts {
         for attempt in &report.attempts {
             let error = attempt.error.as_deref().unwrap_or_default();
             match attempt.outcome {
-                Outcome::Delivered => tracing::info!(
+                DeliveryOutcome::Delivered => tracing::info!(
                     channel = %attempt.channel, event = %attempt.event,
                     incident = attempt.incident_id, "notification delivered"
                 ),
-                Outcome::Retried => tracing::warn!(
+                DeliveryOutcome::Retried => tracing::warn!(
                     channel = %attempt.channel, event = %attempt.event,
                     incident = attempt.incident_id,
                     next_attempt = ?attempt.next_attempt_at.map(|t| t.to_rfc3339()),
                     "notification not delivered, will retry: {error}"
                 ),
-                Outcome::Failed => tracing::error!(
+                DeliveryOutcome::Failed => tracing::error!(
                     channel = %attempt.channel, event = %attempt.event,
                     incident = attempt.incident_id,
                     "notification failed for good: {error}"

@@ -61,7 +61,7 @@ pub struct Notification {
     pub environment: Option<String>,
     pub incident: Option<IncidentInfo>,
     /// The result that caused the notice (for `resolved`: the one that resolved it).
-    pub result: Option<Evidence>,
+    pub result: Option<ResultSummary>,
     /// `{server.public_url}/environments/{name}`, when `public_url` is set.
     pub link: Option<String>,
 }
@@ -88,7 +88,7 @@ pub struct IncidentInfo {
 /// The evidence of one result, bounded: what a notification shows. Headers and messages stay
 /// on the status page (they can be large); `missing_headers` is what matters in a page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
+pub struct ResultSummary {
     pub started_at: DateTime<Utc>,
     pub status: Status,
     pub verdict: Verdict,
@@ -108,14 +108,14 @@ pub struct Evidence {
     pub in_maintenance: bool,
 }
 
-impl Evidence {
+impl ResultSummary {
     /// `result` is already redacted by the probe.
-    pub fn of(result: &ProbeResult, in_maintenance: bool) -> Evidence {
+    pub fn of(result: &ProbeResult, in_maintenance: bool) -> ResultSummary {
         let url = match result.url.split_once('?') {
             Some((base, _)) => format!("{base}?…"),
             None => result.url.clone(),
         };
-        Evidence {
+        ResultSummary {
             started_at: result.started_at,
             status: result.status,
             verdict: result.verdict,
@@ -227,7 +227,7 @@ pub(crate) mod tests {
                     .then_some(Verdict::HeadersStripped),
                 diagnosis: "Closed 1011 \"Internal error\" 63 ms after the upgrade.".into(),
             }),
-            result: Some(Evidence {
+            result: Some(ResultSummary {
                 started_at: at("2026-11-22T22:50:00.123Z"),
                 status: if resolved { Status::Up } else { Status::Down },
                 verdict: if resolved {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::channel::{Attempt, Channels};
+use super::delivery::{Attempt, Channels};
 use super::notification::Notification;
 use crate::store::{PendingNotification, Store};
 
@@ -29,19 +29,19 @@ const IDLE_RECHECK: Duration = Duration::from_secs(60);
 const STORE_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub enum DeliveryOutcome {
     Delivered,
     Retried,
     Failed,
 }
 
-impl Outcome {
+impl DeliveryOutcome {
     /// The `outcome` attribute of the `wsprobe.notifications` metric.
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Delivered => "delivered",
-            Outcome::Retried => "retried",
-            Outcome::Failed => "failed",
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retried => "retried",
+            DeliveryOutcome::Failed => "failed",
         }
     }
 }
@@ -54,7 +54,7 @@ pub struct AttemptReport {
     pub channel: String,
     pub kind: String,
     pub event: String,
-    pub outcome: Outcome,
+    pub outcome: DeliveryOutcome,
     pub error: Option<String>,
     /// Retried: when the next attempt is due.
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -71,7 +71,7 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
-    pub fn count(&self, outcome: Outcome) -> usize {
+    pub fn count(&self, outcome: DeliveryOutcome) -> usize {
         self.attempts
             .iter()
             .filter(|a| a.outcome == outcome)
@@ -141,18 +141,19 @@ async fn attempt(
     row: PendingNotification,
     report: &mut DeliveryReport,
 ) -> Result<(), crate::store::StoreError> {
-    let mut record = |outcome: Outcome, error: Option<String>, next: Option<DateTime<Utc>>| {
-        report.attempts.push(AttemptReport {
-            id: row.id,
-            incident_id: row.incident_id,
-            channel: row.channel.clone(),
-            kind: row.kind.clone(),
-            event: row.event.clone(),
-            outcome,
-            error,
-            next_attempt_at: next,
-        });
-    };
+    let mut record =
+        |outcome: DeliveryOutcome, error: Option<String>, next: Option<DateTime<Utc>>| {
+            report.attempts.push(AttemptReport {
+                id: row.id,
+                incident_id: row.incident_id,
+                channel: row.channel.clone(),
+                kind: row.kind.clone(),
+                event: row.event.clone(),
+                outcome,
+                error,
+                next_attempt_at: next,
+            });
+        };
 
     let Some(channel) = channels.get(&row.channel) else {
         let error = format!(
@@ -162,7 +163,7 @@ async fn attempt(
         store
             .notification_failed(row.id, row.attempts, now, &error)
             .await?;
-        record(Outcome::Failed, Some(error), None);
+        record(DeliveryOutcome::Failed, Some(error), None);
         return Ok(());
     };
     let age = (now - row.created_at).to_std().unwrap_or_default();
@@ -175,7 +176,7 @@ async fn attempt(
         store
             .notification_failed(row.id, row.attempts, now, &error)
             .await?;
-        record(Outcome::Failed, Some(error), None);
+        record(DeliveryOutcome::Failed, Some(error), None);
         return Ok(());
     }
     if let Some(free_at) = channels.pacer.busy_until(&row.channel, now) {
@@ -188,7 +189,7 @@ async fn attempt(
             store
                 .notification_failed(row.id, row.attempts, now, &error)
                 .await?;
-            record(Outcome::Failed, Some(error), None);
+            record(DeliveryOutcome::Failed, Some(error), None);
             return Ok(());
         }
     };
@@ -205,13 +206,13 @@ async fn attempt(
     match result {
         Attempt::Delivered => {
             store.notification_delivered(row.id, attempts, now).await?;
-            record(Outcome::Delivered, None, None);
+            record(DeliveryOutcome::Delivered, None, None);
         }
         Attempt::Failed { error } => {
             store
                 .notification_failed(row.id, attempts, now, &error)
                 .await?;
-            record(Outcome::Failed, Some(error), None);
+            record(DeliveryOutcome::Failed, Some(error), None);
         }
         Attempt::Retry { error, retry_after } => {
             let delay = retry_after.unwrap_or_else(|| backoff(attempts, rand::random()));
@@ -230,12 +231,12 @@ async fn attempt(
                 store
                     .notification_failed(row.id, attempts, now, &error)
                     .await?;
-                record(Outcome::Failed, Some(error), None);
+                record(DeliveryOutcome::Failed, Some(error), None);
             } else {
                 store
                     .notification_retry(row.id, attempts, due, &error)
                     .await?;
-                record(Outcome::Retried, Some(error), Some(due));
+                record(DeliveryOutcome::Retried, Some(error), Some(due));
             }
         }
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::channel::{Channel, HttpRequest, Request};
+use super::channel::{Channel, HttpRequest, Outgoing};
 use super::notification::{EventName, Notification};
 use crate::config::Secret;
 use crate::text::truncate;
@@ -30,7 +30,7 @@ impl Channel for PagerDuty {
         "pagerduty"
     }
 
-    fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Request {
+    fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing {
         let body = payload(
             notification,
             self.routing_key.expose(),
@@ -38,7 +38,7 @@ impl Channel for PagerDuty {
             &self.name,
             now,
         );
-        Request::Http(HttpRequest {
+        Outgoing::Http(HttpRequest {
             url: self.events_url.clone(),
             headers: Vec::new(),
             body: body.to_string().into_bytes(),

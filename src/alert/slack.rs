@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::channel::{Channel, HttpRequest, Request};
+use super::channel::{Channel, HttpRequest, Outgoing};
 use super::notification::{EventName, Notification};
 use crate::config::Secret;
 use crate::probe::Status;
@@ -36,16 +36,16 @@ impl Channel for Slack {
         MIN_INTERVAL
     }
 
-    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Request {
+    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
         let body = payload(notification, &self.name);
         match url::Url::parse(self.webhook_url.expose()) {
-            Ok(url) => Request::Http(HttpRequest {
+            Ok(url) => Outgoing::Http(HttpRequest {
                 url,
                 headers: Vec::new(),
                 body: body.to_string().into_bytes(),
             }),
             // Validated at load; unreachable, but a log line beats a panic.
-            Err(_) => Request::Log(format!(
+            Err(_) => Outgoing::Log(format!(
                 "slack channel {}: the webhook URL does not parse",
                 self.name
             )),

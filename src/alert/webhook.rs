@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use url::Url;
 
-use super::channel::{Channel, HttpRequest, Request};
+use super::channel::{Channel, HttpRequest, Outgoing};
 use super::notification::Notification;
 use crate::config::Secret;
 
@@ -32,7 +32,7 @@ impl Channel for Webhook {
         "webhook"
     }
 
-    fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Request {
+    fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing {
         let body = body(notification, now).to_string().into_bytes();
         let mut headers = vec![
             (EVENT_HEADER, notification.event.as_str().to_owned()),
@@ -41,7 +41,7 @@ impl Channel for Webhook {
         if let Some(secret) = &self.secret {
             headers.push((SIGNATURE_HEADER, signature(secret.expose(), &body)));
         }
-        Request::Http(HttpRequest {
+        Outgoing::Http(HttpRequest {
             url: self.url.clone(),
             headers,
             body,
@@ -132,7 +132,7 @@ mod tests {
             url: Url::parse("http://127.0.0.1:9/hook").unwrap(),
             secret: secret.map(Secret::new),
         };
-        let Request::Http(signed) = hook(Some("s3cret")).request(&n, now) else {
+        let Outgoing::Http(signed) = hook(Some("s3cret")).request(&n, now) else {
             panic!("a webhook is HTTP");
         };
         let header = |name: &str| {
@@ -148,7 +148,7 @@ mod tests {
         );
         assert_eq!(header(TIMESTAMP_HEADER).as_deref(), Some("1795387801"));
         assert_eq!(header(EVENT_HEADER).as_deref(), Some("resolved"));
-        let Request::Http(unsigned) = hook(None).request(&n, now) else {
+        let Outgoing::Http(unsigned) = hook(None).request(&n, now) else {
             panic!("a webhook is HTTP");
         };
         assert!(

@@ -14,7 +14,7 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 const MAX_REJECTED_BODY_BYTES: usize = 4 * 1024;
 const MAX_HEADERS: usize = 64;
 
-pub struct Request {
+pub struct UpgradeRequest {
     pub bytes: Vec<u8>,
     /// Every header as sent, in order (unredacted: the caller redacts before keeping them).
     pub headers: Vec<(String, String)>,
@@ -36,7 +36,7 @@ pub fn build_request(
     key: &str,
     subprotocols: &[String],
     extra_headers: &[(String, String)],
-) -> Request {
+) -> UpgradeRequest {
     let mut path = url.path().to_owned();
     if path.is_empty() {
         path.push('/');
@@ -79,7 +79,7 @@ pub fn build_request(
         bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
     bytes.extend_from_slice(b"\r\n");
-    Request { bytes, headers }
+    UpgradeRequest { bytes, headers }
 }
 
 /// A value with CR/LF would let a templated token split the request: drop them.
@@ -117,7 +117,7 @@ pub enum ReadError {
 
 pub async fn send_request<S: AsyncWrite + Unpin>(
     stream: &mut S,
-    request: &Request,
+    request: &UpgradeRequest,
     deadline: Instant,
 ) -> Result<(), ReadError> {
     let write = async {

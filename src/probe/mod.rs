@@ -415,7 +415,7 @@ struct Facts {
     subprotocol_mismatch: bool,
     missing: Vec<String>,
     version: Option<String>,
-    session: Option<session::Outcome>,
+    session: Option<session::SessionOutcome>,
 }
 
 impl Facts {

@@ -64,7 +64,7 @@ pub struct ServerClose {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct SessionOutcome {
     pub ready: Ready,
     pub ready_ms: Option<f64>,
     pub exchange_ms: Option<f64>,
@@ -91,18 +91,18 @@ enum SocketEvent {
 struct Session<'p, 'a, S> {
     socket: S,
     plan: &'p Plan<'a>,
-    outcome: Outcome,
+    outcome: SessionOutcome,
     received: usize,
 }
 
-pub async fn run<S>(socket: S, plan: &Plan<'_>) -> Outcome
+pub async fn run<S>(socket: S, plan: &Plan<'_>) -> SessionOutcome
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
     let mut session = Session {
         socket,
         plan,
-        outcome: Outcome {
+        outcome: SessionOutcome {
             ready: Ready::NotChecked,
             ready_ms: None,
             exchange_ms: None,

@@ -844,11 +844,11 @@ mod tests {
             log.observe(&failed);
         }
         {
-            let state = log.state.lock().unwrap();
+            let state = log.state.lock();
             assert_eq!((state.failures, state.held_back), (5, 4));
         }
         log.observe(&Ok(()));
-        let state = log.state.lock().unwrap();
+        let state = log.state.lock();
         assert_eq!((state.failures, state.held_back), (0, 0));
         assert!(
             state.last_logged.is_none(),

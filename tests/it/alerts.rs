@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use wsprobe::alert::{Alerts, Channels, Event, Outcome, deliver_due};
+use wsprobe::alert::{Alerts, Channels, DeliveryOutcome, deliver_due};
 use wsprobe::config::Config;
+use wsprobe::incident::IncidentEvent;
 use wsprobe::probe::result::{Headers, Phases};
 use wsprobe::probe::{ProbeResult, Verdict};
 use wsprobe::store::{DeliveryState, IncidentFilter, IncidentState, Store};
@@ -98,7 +99,7 @@ impl Bench {
         }
     }
 
-    async fn observe(&self, env: &str, verdict: Verdict, at: DateTime<Utc>) -> Vec<Event> {
+    async fn observe(&self, env: &str, verdict: Verdict, at: DateTime<Utc>) -> Vec<IncidentEvent> {
         let environment = self.config.environment(env).unwrap();
         let in_maintenance = wsprobe::alert::in_maintenance(&self.config, &environment.name, at);
         self.alerts
@@ -177,9 +178,9 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
     let events = bench
         .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(5))
         .await;
-    assert_eq!(events.first(), Some(&Event::Opened));
+    assert_eq!(events.first(), Some(&IncidentEvent::Opened));
     let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(5)).await;
-    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     assert_eq!(report.attempts[0].channel, "oncall");
     assert_eq!(report.attempts[0].kind, "pagerduty");
     assert_eq!(bench.alerts.open_incidents().len(), 1);
@@ -188,7 +189,7 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
         .observe("staging", Verdict::Ok, t0 + minutes(10))
         .await;
     let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(10)).await;
-    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     assert!(bench.alerts.open_incidents().is_empty());
 
     let requests = pd.wait_for(2).await;
@@ -264,7 +265,7 @@ async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
         .await;
 
     let first = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
-    assert_eq!(first.count(Outcome::Retried), 1, "{first:?}");
+    assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
     let retried = &first.attempts[0];
     assert_eq!(retried.error.as_deref(), Some("HTTP 429: rate_limited"));
     let next = retried.next_attempt_at.unwrap();
@@ -280,7 +281,7 @@ async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
     let started = Instant::now();
     loop {
         let report = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
-        if report.count(Outcome::Delivered) == 1 {
+        if report.count(DeliveryOutcome::Delivered) == 1 {
             break;
         }
         assert!(report.attempts.is_empty(), "{report:?}");
@@ -330,7 +331,7 @@ async fn webhook_signature_verifies_with_an_independent_hmac() {
     let at = Utc::now();
     bench.observe("staging", Verdict::HeadersStripped, at).await;
     let report = deliver_due(&bench.store, &bench.channels(), at).await;
-    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
 
     let request = &hook.wait_for(1).await[0];
     let expected = format!(
@@ -373,7 +374,7 @@ async fn a_notification_queued_while_the_receiver_is_down_goes_out_once_after_a_
         .observe("staging", Verdict::ConnectRefused, t0 + minutes(1))
         .await;
     let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(1)).await;
-    assert_eq!(report.count(Outcome::Retried), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Retried), 1, "{report:?}");
     let error = report.attempts[0].error.clone().unwrap();
     assert!(error.starts_with("cannot connect"), "{error}");
     assert!(
@@ -394,7 +395,7 @@ async fn a_notification_queued_while_the_receiver_is_down_goes_out_once_after_a_
     );
     let hook = Receiver::spawn_on(addr).await;
     let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(3)).await;
-    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     let again = deliver_due(&bench.store, &bench.channels(), t0 + minutes(30)).await;
     assert!(again.attempts.is_empty(), "{again:?}");
     let requests = hook.requests();
@@ -418,7 +419,7 @@ async fn pacing_holds_a_second_slack_message_for_a_second() {
     bench.observe("prod", Verdict::DnsFailed, t0).await;
     let channels = bench.channels();
     let first = deliver_due(&bench.store, &channels, t0).await;
-    assert_eq!(first.count(Outcome::Delivered), 1, "{first:?}");
+    assert_eq!(first.count(DeliveryOutcome::Delivered), 1, "{first:?}");
     assert_eq!(first.attempts.len(), 1, "the second waits: {first:?}");
     assert_eq!(
         first.next_due.map(|t| t.timestamp_millis()),
@@ -432,7 +433,7 @@ async fn pacing_holds_a_second_slack_message_for_a_second() {
     .await;
     assert!(half.attempts.is_empty(), "{half:?}");
     let second = deliver_due(&bench.store, &channels, t0 + chrono::Duration::seconds(1)).await;
-    assert_eq!(second.count(Outcome::Delivered), 1, "{second:?}");
+    assert_eq!(second.count(DeliveryOutcome::Delivered), 1, "{second:?}");
     assert_eq!(slack.requests().len(), 2);
 }
 
@@ -449,7 +450,7 @@ async fn permanent_failures_and_giving_up_are_recorded() {
     hook.script([Reply::status(400).body("bad payload")]);
     bench.observe("staging", Verdict::DnsFailed, t0).await;
     let report = deliver_due(&bench.store, &bench.channels(), t0).await;
-    assert_eq!(report.count(Outcome::Failed), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Failed), 1, "{report:?}");
     assert_eq!(
         report.attempts[0].error.as_deref(),
         Some("HTTP 400: bad payload")
@@ -459,9 +460,9 @@ async fn permanent_failures_and_giving_up_are_recorded() {
     hook.always(Reply::status(503));
     bench.observe("prod", Verdict::DnsFailed, t0).await;
     let report = deliver_due(&bench.store, &bench.channels(), t0).await;
-    assert_eq!(report.count(Outcome::Retried), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Retried), 1, "{report:?}");
     let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(61)).await;
-    assert_eq!(report.count(Outcome::Failed), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Failed), 1, "{report:?}");
     let error = report.attempts[0].error.clone().unwrap();
     assert_eq!(
         error,
@@ -522,7 +523,7 @@ async fn maintenance_holds_notifications_and_announces_an_open_incident_after_it
         .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(61))
         .await;
     let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(61)).await;
-    assert_eq!(report.count(Outcome::Delivered), 2, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 2, "{report:?}");
     let events: Vec<(String, String)> = hook
         .requests()
         .iter()
@@ -565,7 +566,7 @@ async fn queued_notifications_use_the_channel_settings_in_force_when_sent() {
         )),
     );
     let report = deliver_due(&bench.store, &bench.alerts.channels(&reloaded), at).await;
-    assert_eq!(report.count(Outcome::Delivered), 1, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     assert!(old.requests().is_empty());
     assert_eq!(new.requests()[0].path, "/moved");
 }
@@ -580,7 +581,7 @@ async fn secrets_never_reach_error_texts() {
     let at = Utc::now();
     bench.observe("staging", Verdict::DnsFailed, at).await;
     let report = deliver_due(&bench.store, &bench.channels(), at).await;
-    assert_eq!(report.count(Outcome::Retried), 2, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Retried), 2, "{report:?}");
     // An echoing receiver: its error body repeats what it was sent.
     let echo = Receiver::spawn_on(addr).await;
     echo.always(Reply::status(400).body(&format!(
@@ -588,7 +589,7 @@ async fn secrets_never_reach_error_texts() {
     )));
     let later = at + minutes(10);
     let report = deliver_due(&bench.store, &bench.channels(), later).await;
-    assert_eq!(report.count(Outcome::Failed), 2, "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Failed), 2, "{report:?}");
     let stored = serde_json::to_string(&bench.incidents().await).unwrap();
     let reported = format!("{report:?}");
     for text in [stored.as_str(), reported.as_str()] {
