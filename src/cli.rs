@@ -31,6 +31,24 @@ pub enum LogFormat {
     Json,
 }
 
+impl Cli {
+    /// How to log: the chosen format, and the level when `RUST_LOG` is not set (quiet for
+    /// one-shot commands, informative for the long-running ones).
+    pub fn log_settings(&self) -> (crate::telemetry::LogFormat, &'static str) {
+        let format = match self.log_format {
+            LogFormat::Text => crate::telemetry::LogFormat::Text,
+            LogFormat::Json => crate::telemetry::LogFormat::Json,
+        };
+        let level = match self.command {
+            Command::Check { .. } | Command::Validate { .. } | Command::Healthcheck { .. } => {
+                "warn"
+            }
+            _ => "info",
+        };
+        (format, level)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The daemon: probes on schedule, stores results, serves the status page and API.
@@ -109,7 +127,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            match run_daemon(config, None).await {
+            match crate::daemon::run_daemon(config, None).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("error: {err:#}");
@@ -174,7 +192,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
                 }
             };
             print!("{}", crate::demo::lab_banner(&lab));
-            wait_for_signal().await;
+            crate::daemon::wait_for_signal().await;
             shutdown.cancel();
             ExitCode::SUCCESS
         }
@@ -286,22 +304,6 @@ pub fn healthz_url(listen: SocketAddr) -> url::Url {
     url::Url::parse(&format!("http://{addr}/healthz")).expect("an address makes a valid URL")
 }
 
-/// Bind `server.listen` (or `listen`), then run the daemon until SIGTERM/SIGINT.
-pub async fn run_daemon(
-    config: config::Config,
-    listen: Option<tokio::net::TcpListener>,
-) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let listener = match listen {
-        Some(listener) => listener,
-        None => tokio::net::TcpListener::bind(config.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.server.listen))?,
-    };
-    let daemon = crate::app::Daemon::build(config).await?;
-    daemon.run(listener, wait_for_signal()).await
-}
-
 /// Config errors are printed as they are (they name file, line and key) and exit 2.
 fn load(flag: Option<&std::path::Path>) -> Result<config::Config, ExitCode> {
     let path = config::resolve_path(flag);
@@ -309,27 +311,4 @@ fn load(flag: Option<&std::path::Path>) -> Result<config::Config, ExitCode> {
         eprintln!("error: {err}");
         ExitCode::from(2)
     })
-}
-
-pub async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

@@ -86,7 +86,7 @@ async fn run_demo() -> anyhow::Result<()> {
         config.environments.len(),
         database.display()
     );
-    let result = crate::cli::run_daemon(config, Some(listener)).await;
+    let result = crate::daemon::run_daemon(config, Some(listener)).await;
     shutdown.cancel();
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));

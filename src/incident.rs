@@ -1,5 +1,5 @@
 //! The incident state machine of one environment: pure, so every rule is a row in a table test.
-//! The caller ([`crate::alert::Alerts::observe`]) persists the state and turns events into incident
+//! The caller (the alert engine's `observe`) persists the state and turns events into incident
 //! rows and outbox notifications.
 //!
 //! Rules, in the SPEC's words where it has them:

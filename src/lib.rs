@@ -1,24 +1,33 @@
 //! wsprobe: authenticated WebSocket synthetic probes that say why a connection failed.
 //!
 //! # Layout
+//! - [`text`]: small pure text helpers (excerpts, latencies, durations, error chains).
 //! - [`config`]: probes.yaml → validated, typed [`config::Config`] (errors carry file:line:col).
 //! - [`probe`]: one probe, phase by phase, and the pure verdict/diagnosis over its evidence.
 //! - [`lab`]: the failure lab, misbehaving endpoints that reproduce each failure.
-//! - [`check`]: probe a set of environments once and report (`wsprobe check`).
-//! - [`demo`]: the lab plus wsprobe probing it from the bundled config.
-//! - [`app`]: the daemon: store, scheduler and web server built from a Config.
-//! - [`alert`]: incidents (pure state machine), the notification outbox and its channels.
 //! - [`schedule`]: when each environment fires (pure) and the per-environment loop.
+//! - [`incident`]: the pure incident state machine of one environment.
 //! - [`store`]: SQLite through sqlx; all SQL lives there.
-//! - [`web`]: status page, HTTP API, health endpoints.
-//! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
+//! - [`alert`]: the alert engine: incidents persisted, the notification outbox, its channels.
 //! - [`telemetry`]: logging set-up and the OTLP metrics.
+//! - [`web`]: status page, HTTP API, health endpoints, over a typed [`web::StatusSource`].
+//! - [`daemon`]: `wsprobe run`: builds all of the above from a Config and runs it.
+//! - [`check`]: probe a set of environments once and report (`wsprobe check`).
+//! - [`demo`]: the lab plus the daemon probing it from the bundled config.
+//! - [`cli`]: the command line; `main.rs` only parses it and maps the outcome to an exit code.
+//!
+//! # The rule of direction
+//! A module uses only modules listed above it, never one below: `probe` knows nothing of the
+//! store, the store nothing of alert delivery, `web` reads the daemon only through
+//! [`web::StatusSource`], and only `cli` (and `main.rs`) know the command line. The leaves
+//! (`text`, `config`, `lab`) use no other module. `tests/it/layout.rs` checks that the modules
+//! form no cycle.
 
 pub mod alert;
-pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod incident;
 pub mod lab;

@@ -4,7 +4,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = wsprobe::cli::Cli::parse();
-    wsprobe::telemetry::init_logging(&cli);
+    let (log_format, log_level) = cli.log_settings();
+    wsprobe::telemetry::init_logging(log_format, log_level);
     // `check` is one burst of I/O-bound probes: one thread does it with fewer cross-thread
     // wake-ups (measured in bench/run.sh); the daemon keeps the multi-threaded runtime.
     let runtime = match &cli.command {

@@ -8,21 +8,24 @@ pub use metrics::Metrics;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, LogFormat};
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object a line, for log pipelines.
+    Json,
+}
 
-/// Logs go to stderr so `check --format json` keeps stdout clean for pipelines. The default
-/// level is quiet for one-shot commands and informative for the long-running ones.
-pub fn init_logging(cli: &Cli) {
-    let default = match cli.command {
-        Command::Check { .. } | Command::Validate { .. } | Command::Healthcheck { .. } => "warn",
-        _ => "info",
-    };
+/// Logs go to stderr so `check --format json` keeps stdout clean for pipelines. `default` is
+/// the level when `RUST_LOG` is not set: quiet for one-shot commands, informative for the
+/// long-running ones.
+pub fn init_logging(format: LogFormat, default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match cli.log_format {
+    let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };

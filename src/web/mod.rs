@@ -1,30 +1,47 @@
 //! The status page, the HTTP API and the health endpoints. `router` builds the routes; binding
-//! is the caller's. Handlers only read (the store, the board, the in-memory latest results),
-//! except `POST …/probe`, which runs a probe through the same path the scheduler uses.
+//! is the caller's. Handlers read a [`StatusSource`] (the daemon's typed view) and the store,
+//! except `POST …/probe`, which asks the source to run a probe through the scheduler's path.
 
 mod api;
 mod cache;
 mod error;
 mod pages;
+pub mod view;
 
-pub use cache::RenderCache;
+pub use view::{
+    EnvironmentStatus, Latency, NotificationStatus, Readiness, RecentRun, StatusBody, StatusSource,
+    StoreStatus, Uptime,
+};
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::app::Shared;
+use cache::RenderCache;
 
-pub fn router(shared: Arc<Shared>) -> Router {
+/// What every handler holds: the source it reads and the renders it reuses.
+struct Web<S> {
+    source: Arc<S>,
+    rendered: RenderCache,
+}
+
+pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
+    let web = Arc::new(Web {
+        source,
+        rendered: RenderCache::default(),
+    });
     Router::new()
-        .route("/", get(pages::index))
-        .route("/environments/{name}", get(pages::environment))
-        .route("/api/v1/status", get(api::status))
-        .route("/api/v1/environments/{name}/runs", get(api::runs))
-        .route("/api/v1/environments/{name}/probe", post(api::probe_now))
-        .route("/api/v1/incidents", get(api::incidents))
+        .route("/", get(pages::index::<S>))
+        .route("/environments/{name}", get(pages::environment::<S>))
+        .route("/api/v1/status", get(api::status::<S>))
+        .route("/api/v1/environments/{name}/runs", get(api::runs::<S>))
+        .route(
+            "/api/v1/environments/{name}/probe",
+            post(api::probe_now::<S>),
+        )
+        .route("/api/v1/incidents", get(api::incidents::<S>))
         .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .with_state(shared)
+        .route("/readyz", get(api::readyz::<S>))
+        .with_state(web)
 }

@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
-use super::api::{EnvironmentStatus, gather_status};
 use super::error::ApiError;
+use super::view::{EnvironmentStatus, RecentRun};
+use super::{StatusSource, Web};
 use crate::alert::ActiveWindow;
-use crate::app::Shared;
-use crate::probe::{ProbeResult, Status, Verdict};
+use crate::probe::ProbeResult;
 use crate::store::{
     DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
 };
@@ -83,22 +83,24 @@ fn percent(value: Option<f64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-pub async fn index(State(shared): State<Arc<Shared>>) -> axum::response::Html<bytes::Bytes> {
-    let body = shared
+pub async fn index<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+) -> axum::response::Html<bytes::Bytes> {
+    let body = web
         .rendered
-        .get_or_render("index", shared.generation(), async {
-            bytes::Bytes::from(render_index(&shared).await.into_string())
+        .get_or_render("index", web.source.generation(), async {
+            bytes::Bytes::from(render_index(web.source.as_ref()).await.into_string())
         })
         .await;
     axum::response::Html(body)
 }
 
-async fn render_index(shared: &Shared) -> Markup {
-    let status = gather_status(shared).await;
+async fn render_index(source: &impl StatusSource) -> Markup {
+    let status = source.status().await;
     let bars: Vec<_> = status
         .environments
         .iter()
-        .map(|env| shared.recent(&env.name))
+        .map(|env| source.recent(&env.name))
         .collect();
     let count = |s: &str| status.environments.iter().filter(|e| e.status == s).count();
     let title = match count("down") {
@@ -134,7 +136,7 @@ async fn render_index(shared: &Shared) -> Markup {
     )
 }
 
-fn environment_row(env: &EnvironmentStatus, bar: &[(DateTime<Utc>, Status, Verdict)]) -> Markup {
+fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun]) -> Markup {
     html! {
         tr {
             td { (pill(&env.status)) }
@@ -158,7 +160,7 @@ fn environment_row(env: &EnvironmentStatus, bar: &[(DateTime<Utc>, Status, Verdi
 }
 
 /// Oldest left, newest right, like every uptime bar on-call has seen before.
-fn recent_bar(bar: &[(DateTime<Utc>, Status, Verdict)]) -> Markup {
+fn recent_bar(bar: &[RecentRun]) -> Markup {
     html! {
         div class="bar" {
             @for (at, status, verdict) in bar.iter().rev() {
@@ -173,27 +175,28 @@ pub struct PageQuery {
     before: Option<i64>,
 }
 
-pub async fn environment(
-    State(shared): State<Arc<Shared>>,
+pub async fn environment<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
     Path(name): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Markup, ApiError> {
-    let config = shared.config();
+    let source = &web.source;
+    let config = source.config();
     let env = config
         .environment(&name)
         .ok_or_else(|| ApiError::UnknownEnvironment(name.clone()))?;
-    let status = gather_status(&shared).await;
+    let status = source.status().await;
     let current = status.environments.iter().find(|e| e.name == name);
-    let runs = shared
-        .store
+    let runs = source
+        .store()
         .runs(&name, RUNS_PER_PAGE, query.before)
         .await
         .unwrap_or_default();
     let older = (runs.len() == RUNS_PER_PAGE as usize)
         .then(|| runs.last().map(|r| r.id))
         .flatten();
-    let incidents = shared
-        .store
+    let incidents = source
+        .store()
         .incidents(&IncidentFilter {
             state: None,
             environment: Some(&name),

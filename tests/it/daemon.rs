@@ -86,7 +86,7 @@ pub async fn spawn_app(environments: &str, extra: &str) -> App {
     let config = wsprobe::config::load(&config_path).expect("test config loads");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let daemon = wsprobe::app::Daemon::build(config).await.unwrap();
+    let daemon = wsprobe::daemon::Daemon::build(config).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(daemon.run(listener, async move {
         let _ = stopped.await;

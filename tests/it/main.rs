@@ -8,6 +8,7 @@ mod daemon;
 mod dashboards;
 mod helpers;
 mod lab;
+mod layout;
 mod metrics;
 mod packaging;
 mod probe;

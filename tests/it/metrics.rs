@@ -1002,7 +1002,7 @@ async fn a_collector_that_is_down_slows_nothing_grows_nothing_and_logs_once() {
             ("OTEL_METRIC_EXPORT_INTERVAL", &interval_ms.to_string()),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
             // Each probe is a debug line (info only logs changes of verdict).
-            ("RUST_LOG", "info,wsprobe::app=debug"),
+            ("RUST_LOG", "info,wsprobe::daemon=debug"),
         ],
     );
     daemon.wait_for_line("metrics export on").await;

@@ -1,0 +1,88 @@
+//! The daemon's background loops besides the schedules: pruning, the alert dispatcher and
+//! config reloads. Each returns when `stop` is cancelled.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::Daemon;
+use super::state::DaemonState;
+
+/// How often raw results past `storage.retention` are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the config file is checked for changes (SIGHUP reloads at once).
+const CONFIG_POLL: Duration = Duration::from_secs(2);
+
+pub(super) async fn prune(state: Arc<DaemonState>, stop: CancellationToken) {
+    loop {
+        let retention = state.config().storage.retention;
+        match state.store.prune(retention, Utc::now()).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned raw results past retention"),
+            Err(err) => state.store_health.failed(&err.to_string()),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
+/// The notification dispatcher, on the current config; stops after its current delivery.
+pub(super) async fn dispatch_alerts(state: Arc<DaemonState>, stop: CancellationToken) {
+    state
+        .alerts
+        .dispatch(
+            || state.config(),
+            stop,
+            |error| state.store_health.failed(&format!("alert outbox: {error}")),
+        )
+        .await;
+}
+
+pub(super) async fn reload_on_change(daemon: Arc<Daemon>, stop: CancellationToken) {
+    let Some(path) = daemon.source.clone() else {
+        return;
+    };
+    let modified = |path: &PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&path);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(CONFIG_POLL) => {}
+        }
+        let now = modified(&path);
+        if now != seen {
+            seen = now;
+            tracing::info!(path = %path.display(), "config file changed");
+            daemon.reload();
+        }
+    }
+}
+
+pub(super) async fn reload_on_sighup(daemon: Arc<Daemon>, stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                received = hangup.recv() => {
+                    if received.is_none() { return; }
+                    tracing::info!("SIGHUP: reloading config");
+                    daemon.reload();
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (daemon, stop);
+    }
+}

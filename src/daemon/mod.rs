@@ -1,0 +1,211 @@
+//! The daemon (`wsprobe run`): builds the store, scheduler, alerting and web server from a
+//! Config and runs until the shutdown future resolves. The caller owns the listener, so tests
+//! bind port 0.
+//!
+//! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
+//! - [`record`]: probe and record one result, the one path for every probe.
+//! - [`status`]: the typed view the web layer reads.
+//! - `loops`: pruning, the alert dispatcher, config reloads.
+//! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
+
+mod loops;
+mod record;
+pub mod signals;
+pub mod state;
+mod status;
+mod store_health;
+
+pub use signals::wait_for_signal;
+pub use state::{DaemonState, MAX_CONCURRENT_PROBES, RECENT_KEPT};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::alert::Alerts;
+use crate::config::Config;
+use crate::schedule;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+/// The running daemon's handles; `run` drives it.
+pub struct Daemon {
+    state: Arc<DaemonState>,
+    /// The config file, when there is one on disk to reload from.
+    source: Option<PathBuf>,
+    probes: TaskTracker,
+    /// Cancels the schedule loops of the current config; replaced on every reload.
+    schedules: Mutex<Option<CancellationToken>>,
+}
+
+/// Bind `server.listen` (or use `listener`), then run the daemon until SIGTERM/SIGINT.
+pub async fn run_daemon(config: Config, listener: Option<TcpListener>) -> anyhow::Result<()> {
+    let listener = match listener {
+        Some(listener) => listener,
+        None => TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?,
+    };
+    let daemon = Daemon::build(config).await?;
+    daemon.run(listener, wait_for_signal()).await
+}
+
+impl Daemon {
+    /// Open the store and prepare everything; nothing runs until `run`.
+    pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+        let store = Store::open(&config.storage.path)
+            .await
+            .with_context(|| format!("cannot open the store {}", config.storage.path.display()))?;
+        let source = Some(config.source.clone()).filter(|p| p.exists());
+        let metrics = Metrics::start(&config, store.instance_id(), &|name| {
+            std::env::var(name).ok()
+        })
+        .await;
+        let alerts = Alerts::new(store.clone())
+            .await
+            .context("cannot start alerting")?;
+        let counted = metrics.clone();
+        alerts.on_delivery(move |attempt| {
+            counted.record_notification(&attempt.channel, &attempt.kind, attempt.outcome.as_str());
+        });
+        let state = Arc::new(DaemonState::new(config, store, metrics, alerts));
+        state.load_history().await;
+        Ok(Daemon {
+            state,
+            source,
+            probes: TaskTracker::new(),
+            schedules: Mutex::new(None),
+        })
+    }
+
+    /// The shared state, for callers that probe or read views directly.
+    pub fn state(&self) -> &Arc<DaemonState> {
+        &self.state
+    }
+
+    /// Serve `listener` and probe on schedule until `shutdown` resolves; then stop scheduling,
+    /// let in-flight probes finish within their timeout, stop the server and close the store.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let background = TaskTracker::new();
+        {
+            let config = self.state.config();
+            let names: Vec<&str> = config
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            tracing::info!(
+                listen = %listener.local_addr()?,
+                environments = %names.join(","),
+                "wsprobe daemon started"
+            );
+        }
+        self.start_schedules();
+
+        let router = crate::web::router(self.state.clone());
+        let server_stop = stop.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { server_stop.cancelled().await })
+                .await
+        });
+
+        let daemon = Arc::new(self);
+        background.spawn(loops::prune(daemon.state.clone(), stop.clone()));
+        background.spawn(loops::reload_on_change(daemon.clone(), stop.clone()));
+        background.spawn(loops::reload_on_sighup(daemon.clone(), stop.clone()));
+        background.spawn(loops::dispatch_alerts(daemon.state.clone(), stop.clone()));
+        background.close();
+
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight probes");
+        stop.cancel();
+        if let Some(schedules) = daemon.schedules.lock().take() {
+            schedules.cancel();
+        }
+        daemon.probes.close();
+        let drain_limit = daemon
+            .state
+            .config()
+            .environments
+            .iter()
+            .map(|e| e.timeout)
+            .max()
+            .unwrap_or_default()
+            + Duration::from_secs(3);
+        if tokio::time::timeout(drain_limit, daemon.probes.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some probes did not finish within their timeout");
+        }
+        background.wait().await;
+        let _ = server.await;
+        daemon.state.metrics.shutdown().await;
+        // Store clones share their pools: closing one closes the store.
+        daemon.state.store.clone().close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// (Re)start one schedule loop per environment of the current config. Loops of a previous
+    /// config stop; their in-flight probes finish, and the board keeps them from doubling.
+    fn start_schedules(&self) {
+        let config = self.state.config();
+        let token = CancellationToken::new();
+        if let Some(previous) = self.schedules.lock().replace(token.clone()) {
+            previous.cancel();
+        }
+        let names: Vec<&str> = config
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        self.state.board.retain(&names);
+        self.state
+            .metrics
+            .configure(config.location.as_deref(), &names);
+        // Incidents still open from before a restart (or a reload) count from the next export.
+        for (env, _) in self.state.alerts.open_incidents() {
+            self.state.metrics.set_incidents_open(&env, 1);
+        }
+        for env in &config.environments {
+            tokio::spawn(schedule::run_environment(
+                Arc::new(env.clone()),
+                self.state.clone(),
+                self.state.board.clone(),
+                self.probes.clone(),
+                token.clone(),
+            ));
+        }
+    }
+
+    /// Replace the config; an invalid new file is logged with its error and the old one stays.
+    pub fn reload(&self) {
+        let Some(path) = &self.source else {
+            return;
+        };
+        match crate::config::load(path) {
+            Ok(config) => {
+                let count = config.environments.len();
+                self.state.replace_config(config);
+                self.start_schedules();
+                tracing::info!(environments = count, "config reloaded");
+            }
+            Err(err) => {
+                tracing::error!("config reload rejected, keeping the running config: {err}");
+            }
+        }
+    }
+}

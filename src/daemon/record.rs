@@ -1,0 +1,74 @@
+//! Probe and record one result: the one path for scheduled and on-demand probes. The result
+//! goes to the metrics, the store, the in-memory views and the alert engine, each failing
+//! alone.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::state::DaemonState;
+use crate::config::Environment;
+use crate::probe::ProbeResult;
+use crate::schedule::Runner;
+
+impl DaemonState {
+    pub async fn probe_and_record(&self, env: &Environment) -> Arc<ProbeResult> {
+        let _permit = self.permits.acquire().await.ok();
+        let previous = self.latest(env.name.as_str());
+        let history = previous.as_deref().map(std::slice::from_ref).unwrap_or(&[]);
+        let result = Arc::new(self.prober().probe_with_history(env, history).await);
+        log_result(&result, previous.as_deref());
+        self.metrics.record_probe(&result);
+        let now = Utc::now();
+        let config = self.config();
+        let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
+        match self.store.insert_result(&result, in_maintenance).await {
+            Ok(_) => self.store_health.succeeded(),
+            Err(err) => self.store_health.failed(&err.to_string()),
+        }
+        self.remember(result.clone());
+        // Alerting: its own transaction, so a result stored is never lost to an alert error.
+        if let Err(err) = self
+            .alerts
+            .observe(&config, env, &result, in_maintenance, now)
+            .await
+        {
+            self.store_health.failed(&format!("alerting: {err}"));
+        }
+        let open = self.alerts.open_incident(env.name.as_str()).is_some();
+        self.metrics
+            .set_incidents_open(env.name.as_str(), u64::from(open));
+        result
+    }
+}
+
+/// One line per change of verdict, not per probe: thousands of environments on a one-minute
+/// schedule would otherwise bury everything else in the log.
+fn log_result(result: &ProbeResult, previous: Option<&ProbeResult>) {
+    let changed = previous.is_none_or(|previous| previous.verdict != result.verdict);
+    if changed {
+        tracing::info!(
+            environment = %result.environment,
+            status = %result.status,
+            verdict = %result.verdict,
+            total_ms = result.phases_ms.total,
+            "{}",
+            result.diagnosis
+        );
+    } else {
+        tracing::debug!(environment = %result.environment, verdict = %result.verdict, total_ms = result.phases_ms.total, "probe finished");
+    }
+}
+
+impl Runner for DaemonState {
+    async fn run(&self, env: Arc<Environment>, _slot: DateTime<Utc>) {
+        self.probe_and_record(&env).await;
+    }
+
+    async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {
+        self.metrics.record_skipped(env.name.as_str());
+        if let Err(err) = self.store.record_skipped(env.name.as_str(), slot).await {
+            self.store_health.failed(&err.to_string());
+        }
+    }
+}

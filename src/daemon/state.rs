@@ -1,0 +1,173 @@
+//! What the scheduler, the web layer and the API share while the daemon runs: the running
+//! config, the store, the alert engine, and the in-memory views of the latest results.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Semaphore;
+
+use super::store_health::StoreHealth;
+use crate::alert::Alerts;
+use crate::config::Config;
+use crate::probe::{ProbeResult, Prober};
+use crate::schedule::Board;
+use crate::store::{Store, Summary};
+use crate::telemetry::Metrics;
+use crate::web::RecentRun;
+
+/// Probes in flight at once across all environments: enough for thousands of environments on
+/// a one-minute schedule, few enough that a burst cannot exhaust file descriptors.
+pub const MAX_CONCURRENT_PROBES: usize = 512;
+/// Results kept in memory per environment for the status page's bar of recent results.
+pub const RECENT_KEPT: usize = 40;
+/// Uptime and latency summaries are recomputed at most this often: they come from hourly
+/// rollups, and summing months of them on every page view would make the page slow.
+const SUMMARY_TTL: Duration = Duration::from_secs(10);
+
+/// Summaries per environment and when they were computed.
+type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
+
+pub struct DaemonState {
+    config: RwLock<Arc<Config>>,
+    prober: RwLock<Arc<Prober>>,
+    pub(super) store: Store,
+    pub(super) board: Arc<Board>,
+    /// OTLP metrics; a disabled one when export is off. Kept across reloads (one provider for
+    /// the process: counters stay continuous); reloads only change which environments report.
+    pub(super) metrics: Metrics,
+    /// Incidents and notifications: fed by every result, drained by the dispatcher.
+    pub(super) alerts: Alerts,
+    pub(super) store_health: StoreHealth,
+    /// The newest result per environment, kept in memory so the status page and the diagnosis
+    /// still work while the store is failing.
+    latest: Mutex<HashMap<String, Arc<ProbeResult>>>,
+    /// Newest first, at most `RECENT_KEPT` per environment.
+    recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
+    summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
+    /// Bumped whenever something the status views show changes (a result, a reload).
+    generation: AtomicU64,
+    pub(super) permits: Semaphore,
+}
+
+impl DaemonState {
+    pub(super) fn new(config: Config, store: Store, metrics: Metrics, alerts: Alerts) -> Self {
+        DaemonState {
+            prober: RwLock::new(Arc::new(Prober::for_config(&config))),
+            config: RwLock::new(Arc::new(config)),
+            store,
+            board: Arc::new(Board::default()),
+            metrics,
+            alerts,
+            store_health: StoreHealth::default(),
+            latest: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+            summaries: tokio::sync::Mutex::new(None),
+            generation: AtomicU64::new(0),
+            permits: Semaphore::new(MAX_CONCURRENT_PROBES),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().clone()
+    }
+
+    pub(super) fn prober(&self) -> Arc<Prober> {
+        self.prober.read().clone()
+    }
+
+    /// Swap in a new config and the prober built for it.
+    pub(super) fn replace_config(&self, config: Config) {
+        *self.prober.write() = Arc::new(Prober::for_config(&config));
+        *self.config.write() = Arc::new(config);
+        self.changed();
+    }
+
+    pub fn latest(&self, name: &str) -> Option<Arc<ProbeResult>> {
+        self.latest.lock().get(name).cloned()
+    }
+
+    /// The newest results of an environment, newest first.
+    pub fn recent(&self, name: &str) -> Vec<RecentRun> {
+        self.recent
+            .lock()
+            .get(name)
+            .map(|runs| runs.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Uptime and latency per environment, from the store at most every `SUMMARY_TTL`; the
+    /// last good figures (or none) while the store cannot be read.
+    pub async fn summaries(&self) -> Arc<HashMap<String, Summary>> {
+        let mut cached = self.summaries.lock().await;
+        if let Some((at, summaries)) = cached.as_ref()
+            && at.elapsed() < SUMMARY_TTL
+        {
+            return summaries.clone();
+        }
+        match self.store.summaries(Utc::now()).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *cached = Some((Instant::now(), fresh.clone()));
+                fresh
+            }
+            // Keep showing the last good figures rather than blanks; the failure itself is
+            // reported through the store health.
+            Err(err) => {
+                self.store_health.failed(&err.to_string());
+                cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default()
+            }
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(super) fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(super) fn remember(&self, result: Arc<ProbeResult>) {
+        self.changed();
+        let name = result.environment.clone();
+        let run: RecentRun = (result.started_at, result.status, result.verdict);
+        self.latest.lock().insert(name.clone(), result);
+        let mut recent = self.recent.lock();
+        let runs = recent.entry(name.clone()).or_default();
+        runs.push_front(run);
+        runs.truncate(RECENT_KEPT);
+        drop(recent);
+        // An environment's first result must show in the summaries now, not a TTL later.
+        if let Ok(mut cached) = self.summaries.try_lock()
+            && cached.as_ref().is_some_and(|(_, s)| !s.contains_key(&name))
+        {
+            *cached = None;
+        }
+    }
+
+    /// Fill the in-memory views from the store, so a restart shows history at once.
+    pub(super) async fn load_history(&self) {
+        match self.store.latest().await {
+            Ok(runs) => {
+                let mut latest = self.latest.lock();
+                for run in runs {
+                    latest.insert(run.result.environment.clone(), Arc::new(run.result));
+                }
+            }
+            Err(err) => self.store_health.failed(&err.to_string()),
+        }
+        let config = self.config();
+        for env in &config.environments {
+            let name = env.name.as_str();
+            if let Ok(runs) = self.store.recent_statuses(name, RECENT_KEPT as u32).await {
+                self.recent
+                    .lock()
+                    .insert(name.to_owned(), runs.into_iter().collect());
+            }
+        }
+    }
+}

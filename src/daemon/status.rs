@@ -1,0 +1,132 @@
+//! The daemon as the web layer sees it: [`StatusSource`] over the running state. Everything
+//! comes from memory (seeded from the store at start, so it survives a failing store) and the
+//! cached summaries — no per-environment query.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::state::DaemonState;
+use crate::config::Config;
+use crate::probe::ProbeResult;
+use crate::schedule;
+use crate::store::{Store, Summary};
+use crate::web::{
+    EnvironmentStatus, Latency, NotificationStatus, Readiness, RecentRun, StatusBody, StatusSource,
+    StoreStatus, Uptime,
+};
+
+/// Permanent notification failures listed on the status page at most.
+const FAILED_SHOWN: u32 = 20;
+
+impl StatusSource for DaemonState {
+    fn generation(&self) -> u64 {
+        DaemonState::generation(self)
+    }
+
+    fn config(&self) -> Arc<Config> {
+        DaemonState::config(self)
+    }
+
+    async fn status(&self) -> StatusBody {
+        let now = Utc::now();
+        let config = self.config();
+        let summaries = self.summaries().await;
+        let environments = config
+            .environments
+            .iter()
+            .map(|env| {
+                let name = env.name.as_str();
+                let summary = summaries.get(name).cloned().unwrap_or_default();
+                let mut status =
+                    environment_status(name, self.latest(name), &self.board.get(name), &summary);
+                status.maintenance = crate::alert::maintenance::active(&config, &env.name, now);
+                status.in_maintenance = status.maintenance.is_some();
+                status.open_incident = self.alerts.open_incident(name);
+                status
+            })
+            .collect();
+        let failed_24h = self
+            .store
+            .failed_notifications(now - chrono::Duration::hours(24), FAILED_SHOWN)
+            .await
+            .unwrap_or_default();
+        let error = self
+            .store_health
+            .error()
+            .map(|(at, e)| format!("{e} (since {})", at.to_rfc3339()));
+        StatusBody {
+            generated_at: now,
+            location: config.location.clone(),
+            instance_id: Some(self.store.instance_id().to_owned()),
+            store: StoreStatus {
+                ok: error.is_none(),
+                error,
+            },
+            environments,
+            notifications: NotificationStatus { failed_24h },
+        }
+    }
+
+    fn recent(&self, environment: &str) -> Vec<RecentRun> {
+        DaemonState::recent(self, environment)
+    }
+
+    async fn probe_now(&self, environment: &str) -> Option<ProbeResult> {
+        let config = self.config();
+        let env = config.environment(environment)?;
+        Some((*self.probe_and_record(env).await).clone())
+    }
+
+    /// Ready when the store takes a write and no environment's slot went by without a probe.
+    async fn readiness(&self) -> Readiness {
+        let store = self.store.check_writable().await;
+        let late = self.board.late(Utc::now());
+        Readiness {
+            ready: store.is_ok() && late.is_empty(),
+            store_writable: store.is_ok(),
+            store_error: store.err().map(|e| e.to_string()),
+            scheduler_on_time: late.is_empty(),
+            late_environments: late,
+        }
+    }
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+fn environment_status(
+    name: &str,
+    last: Option<Arc<ProbeResult>>,
+    board: &schedule::Entry,
+    summary: &Summary,
+) -> EnvironmentStatus {
+    EnvironmentStatus {
+        name: name.to_owned(),
+        status: last
+            .as_ref()
+            .map(|r| r.status.as_str().to_owned())
+            .unwrap_or_else(|| "unknown".into()),
+        verdict: last.as_ref().map(|r| r.verdict.as_str().to_owned()),
+        diagnosis: last.as_ref().map(|r| r.diagnosis.clone()),
+        close_code: last.as_ref().and_then(|r| r.close_code),
+        last_run: last.as_ref().map(|r| r.started_at),
+        next_run: board.next_run,
+        running: board.running,
+        skipped_slots: board.skipped,
+        uptime: Uptime {
+            day: summary.uptime_24h,
+            week: summary.uptime_7d,
+            month: summary.uptime_30d,
+        },
+        latency_ms: Latency {
+            p50: summary.p50_ms_24h,
+            p95: summary.p95_ms_24h,
+        },
+        last_result: last,
+        in_maintenance: false,
+        maintenance: None,
+        open_incident: None,
+    }
+}

@@ -1,0 +1,108 @@
+//! What the web layer reads: a small typed view of the daemon ([`StatusSource`]), filled in by
+//! the daemon and rendered here as the status page and the JSON API. The web layer never
+//! reaches into the daemon's fields, so the daemon can change how it keeps state.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::alert::ActiveWindow;
+use crate::config::Config;
+use crate::probe::{ProbeResult, Status, Verdict};
+use crate::store::{FailedNotification, Store};
+
+/// One result as the bar of recent results shows it.
+pub type RecentRun = (DateTime<Utc>, Status, Verdict);
+
+/// What the status page, the API and the health endpoints need from the running daemon.
+pub trait StatusSource: Send + Sync + 'static {
+    /// Bumped whenever something the views show changes (a result, a reload): rendered pages
+    /// are reused while it stays the same.
+    fn generation(&self) -> u64;
+    /// The running config: environments, the admin token.
+    fn config(&self) -> Arc<Config>;
+    /// Every environment in config order, with its latest result and summaries.
+    fn status(&self) -> impl Future<Output = StatusBody> + Send;
+    /// The newest results of one environment, newest first.
+    fn recent(&self, environment: &str) -> Vec<RecentRun>;
+    /// Probe the named environment now through the scheduler's own path; `None` when no such
+    /// environment is configured.
+    fn probe_now(&self, environment: &str) -> impl Future<Output = Option<ProbeResult>> + Send;
+    /// Whether the daemon is doing its job (`/readyz`).
+    fn readiness(&self) -> impl Future<Output = Readiness> + Send;
+    /// History the pages and the API read directly.
+    fn store(&self) -> &Store;
+}
+
+/// One environment as the status API and the status page see it.
+#[derive(Debug, Serialize)]
+pub struct EnvironmentStatus {
+    pub name: String,
+    /// `up`, `degraded`, `down`, or `unknown` before the first probe.
+    pub status: String,
+    pub verdict: Option<String>,
+    pub diagnosis: Option<String>,
+    pub close_code: Option<u16>,
+    pub last_run: Option<DateTime<Utc>>,
+    pub next_run: Option<DateTime<Utc>>,
+    pub running: bool,
+    pub skipped_slots: u64,
+    pub uptime: Uptime,
+    pub latency_ms: Latency,
+    pub last_result: Option<Arc<ProbeResult>>,
+    /// A maintenance window covers the environment now: results are marked, notifications
+    /// held back.
+    pub in_maintenance: bool,
+    pub maintenance: Option<ActiveWindow>,
+    /// The id of its open incident, if one is open.
+    pub open_incident: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Uptime {
+    #[serde(rename = "24h")]
+    pub day: Option<f64>,
+    #[serde(rename = "7d")]
+    pub week: Option<f64>,
+    #[serde(rename = "30d")]
+    pub month: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusBody {
+    pub generated_at: DateTime<Utc>,
+    pub location: Option<String>,
+    pub instance_id: Option<String>,
+    pub store: StoreStatus,
+    pub environments: Vec<EnvironmentStatus>,
+    pub notifications: NotificationStatus,
+}
+
+/// Notifications that failed for good recently (a 4xx, or given up): someone was not told.
+#[derive(Debug, Serialize)]
+pub struct NotificationStatus {
+    pub failed_24h: Vec<FailedNotification>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StoreStatus {
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// `/readyz`'s answer: 200 only when `ready`.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub store_writable: bool,
+    pub store_error: Option<String>,
+    pub scheduler_on_time: bool,
+    pub late_environments: Vec<String>,
+}
