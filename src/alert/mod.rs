@@ -1,12 +1,13 @@
 //! Alerting: probe results become incidents, incidents become notifications, and
 //! notifications go out through a persisted outbox.
 //!
-//! - [`incident`]: the pure state machine (`step(state, policy, observation, now)`).
+//! - the pure state machine is [`crate::incident`] (`step(state, policy, observation, now)`).
 //! - [`maintenance`]: which window covers an environment now (pure).
 //! - [`notification`]: the channel-neutral notification, stored in the outbox; also the
 //!   webhook's JSON event.
-//! - [`channel`]: the small [`Channel`] trait, the registry built from a config, the HTTP
-//!   sender; one file per channel: [`slack`], [`pagerduty`], [`webhook`], [`log`].
+//! - [`channel`]: the small [`Channel`] trait every channel implements, one file per channel:
+//!   [`slack`], [`pagerduty`], [`webhook`], [`log`].
+//! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
 //! - [`outbox`]: [`outbox::deliver_due`] (the step) and [`outbox::run`] (the loop): retries,
 //!   backoff, `Retry-After`, giving up, pacing.
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step, persists the state and
@@ -22,7 +23,7 @@ pub mod pagerduty;
 pub mod slack;
 pub mod webhook;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -58,6 +59,9 @@ pub struct Alerts {
     /// Open incident id per environment, for the status page and the incidents-open gauge
     /// without a query.
     open: Mutex<BTreeMap<String, i64>>,
+    /// Each environment's state as last committed, so that the steady state (the same outcome
+    /// again) costs no store access. Filled from the store on an environment's first result.
+    states: Mutex<HashMap<String, AlertState>>,
     hooks: RwLock<Vec<DeliveryHook>>,
 }
 
@@ -71,6 +75,7 @@ impl Alerts {
             pacer: Arc::new(Pacer::default()),
             wake: Notify::new(),
             open: Mutex::new(open),
+            states: Mutex::new(HashMap::new()),
             hooks: RwLock::new(Vec::new()),
         })
     }
@@ -95,11 +100,23 @@ impl Alerts {
             verdict: result.verdict,
             in_maintenance,
         };
+        let known = self.states.lock().get(name).cloned();
+        if let Some(before) = &known {
+            let (state, events) = incident::step(&before.state, &policy, &observation, now);
+            if state == before.state && events.is_empty() {
+                // The steady state: nothing to read or write.
+                return Ok(events);
+            }
+        }
         let mut tx = self.store.begin_alerts(name).await?;
-        let before = tx.state().await?;
+        let before = match known {
+            Some(before) => before,
+            None => tx.state().await?,
+        };
         let (state, events) = incident::step(&before.state, &policy, &observation, now);
         if state == before.state && events.is_empty() {
-            // The steady state: nothing to write (dropping the transaction rolls it back).
+            // Dropping the transaction rolls it back: there is nothing to write.
+            self.states.lock().insert(name.to_owned(), before);
             return Ok(events);
         }
         let mut incident_id = before.incident_id;
@@ -166,13 +183,30 @@ impl Alerts {
             }
         }
         let incident_id = incident_id.filter(|_| state.open.is_some());
-        tx.save_state(&AlertState {
+        let rediagnosed = events.iter().any(|event| {
+            matches!(
+                event,
+                IncidentEvent::Opened
+                    | IncidentEvent::Notify {
+                        notice: Notice::VerdictChanged { .. },
+                        ..
+                    }
+            )
+        });
+        let after = AlertState {
+            diagnosis: incident_id.and_then(|_| {
+                if rediagnosed {
+                    Some(result.diagnosis.clone())
+                } else {
+                    before.diagnosis.clone()
+                }
+            }),
             state,
             incident_id,
-            diagnosis: None,
-        })
-        .await?;
+        };
+        tx.save_state(&after).await?;
         tx.commit().await?;
+        self.states.lock().insert(name.to_owned(), after);
         {
             let mut open = self.open.lock();
             match incident_id {

@@ -4,12 +4,14 @@
 //!
 //! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
 //! - [`record`]: probe and record one result, the one path for every probe.
+//! - `recorder`: the queue and the one writer task through which results reach the store.
 //! - [`status`]: the typed view the web layer reads.
 //! - `loops`: pruning, the alert dispatcher, config reloads.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
 mod loops;
 mod record;
+mod recorder;
 pub mod signals;
 pub mod state;
 mod status;
@@ -33,6 +35,8 @@ use crate::config::Config;
 use crate::schedule;
 use crate::store::Store;
 use crate::telemetry::Metrics;
+use recorder::Recorder;
+use store_health::StoreHealth;
 
 /// The running daemon's handles; `run` drives it.
 pub struct Daemon {
@@ -42,6 +46,9 @@ pub struct Daemon {
     probes: TaskTracker,
     /// Cancels the schedule loops of the current config; replaced on every reload.
     schedules: Mutex<Option<CancellationToken>>,
+    /// Stops the store writer once the probes have drained; it flushes its queue first.
+    recorder_stop: CancellationToken,
+    recorder: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Bind `server.listen` (or use `listener`), then run the daemon until SIGTERM/SIGINT.
@@ -74,13 +81,26 @@ impl Daemon {
         alerts.on_delivery(move |attempt| {
             counted.record_notification(&attempt.channel, &attempt.kind, attempt.outcome.as_str());
         });
-        let state = Arc::new(DaemonState::new(config, store, metrics, alerts));
+        let store_health = Arc::new(StoreHealth::default());
+        let recorder_stop = CancellationToken::new();
+        let (recorder, writer) =
+            Recorder::start(store.clone(), store_health.clone(), recorder_stop.clone());
+        let state = Arc::new(DaemonState::new(
+            config,
+            store,
+            metrics,
+            alerts,
+            recorder,
+            store_health,
+        ));
         state.load_history().await;
         Ok(Daemon {
             state,
             source,
             probes: TaskTracker::new(),
             schedules: Mutex::new(None),
+            recorder_stop,
+            recorder: Mutex::new(Some(writer)),
         })
     }
 
@@ -152,6 +172,11 @@ impl Daemon {
         }
         background.wait().await;
         let _ = server.await;
+        daemon.recorder_stop.cancel();
+        let writer = daemon.recorder.lock().take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
         daemon.state.metrics.shutdown().await;
         // Store clones share their pools: closing one closes the store.
         daemon.state.store.clone().close().await;

@@ -3,6 +3,7 @@
 //! alone.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -11,8 +12,14 @@ use crate::config::Environment;
 use crate::probe::ProbeResult;
 use crate::schedule::Runner;
 
+/// How long an on-demand probe waits for its result to be stored before answering anyway.
+const STORED_WAIT: Duration = Duration::from_secs(10);
+
 impl DaemonState {
-    pub async fn probe_and_record(&self, env: &Environment) -> Arc<ProbeResult> {
+    /// Probe `env` now and record the result. `wait_stored`: answer only once the result is
+    /// in the store (or could not be), so that an on-demand probe is in the runs it returns
+    /// to; scheduled probes never wait on the disk.
+    pub async fn probe_and_record(&self, env: &Environment, wait_stored: bool) -> Arc<ProbeResult> {
         let _permit = self.permits.acquire().await.ok();
         let previous = self.latest(env.name.as_str());
         let history = previous.as_deref().map(std::slice::from_ref).unwrap_or(&[]);
@@ -22,11 +29,10 @@ impl DaemonState {
         let now = Utc::now();
         let config = self.config();
         let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
-        match self.store.insert_result(&result, in_maintenance).await {
-            Ok(_) => self.store_health.succeeded(),
-            Err(err) => self.store_health.failed(&err.to_string()),
-        }
-        self.remember(result.clone());
+        let stored = self
+            .recorder
+            .record(result.clone(), in_maintenance, wait_stored);
+        self.remember(Arc::new(result.without_bulk()));
         // Alerting: its own transaction, so a result stored is never lost to an alert error.
         if let Err(err) = self
             .alerts
@@ -38,6 +44,9 @@ impl DaemonState {
         let open = self.alerts.open_incident(env.name.as_str()).is_some();
         self.metrics
             .set_incidents_open(env.name.as_str(), u64::from(open));
+        if let Some(stored) = stored {
+            let _ = tokio::time::timeout(STORED_WAIT, stored).await;
+        }
         result
     }
 }
@@ -62,7 +71,7 @@ fn log_result(result: &ProbeResult, previous: Option<&ProbeResult>) {
 
 impl Runner for DaemonState {
     async fn run(&self, env: Arc<Environment>, _slot: DateTime<Utc>) {
-        self.probe_and_record(&env).await;
+        self.probe_and_record(&env, false).await;
     }
 
     async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {

@@ -10,6 +10,7 @@ use chrono::Utc;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Semaphore;
 
+use super::recorder::Recorder;
 use super::store_health::StoreHealth;
 use crate::alert::Alerts;
 use crate::config::Config;
@@ -41,9 +42,11 @@ pub struct DaemonState {
     pub(super) metrics: Metrics,
     /// Incidents and notifications: fed by every result, drained by the dispatcher.
     pub(super) alerts: Alerts,
-    pub(super) store_health: StoreHealth,
-    /// The newest result per environment, kept in memory so the status page and the diagnosis
-    /// still work while the store is failing.
+    pub(super) store_health: Arc<StoreHealth>,
+    /// The one way results reach the store: queued, never waited for by a scheduled probe.
+    pub(super) recorder: Recorder,
+    /// The newest result per environment without its bulky evidence, kept in memory so the
+    /// status page and the diagnosis still work while the store is failing.
     latest: Mutex<HashMap<String, Arc<ProbeResult>>>,
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
@@ -54,7 +57,14 @@ pub struct DaemonState {
 }
 
 impl DaemonState {
-    pub(super) fn new(config: Config, store: Store, metrics: Metrics, alerts: Alerts) -> Self {
+    pub(super) fn new(
+        config: Config,
+        store: Store,
+        metrics: Metrics,
+        alerts: Alerts,
+        recorder: Recorder,
+        store_health: Arc<StoreHealth>,
+    ) -> Self {
         DaemonState {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
             config: RwLock::new(Arc::new(config)),
@@ -62,7 +72,8 @@ impl DaemonState {
             board: Arc::new(Board::default()),
             metrics,
             alerts,
-            store_health: StoreHealth::default(),
+            store_health,
+            recorder,
             latest: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),
@@ -155,7 +166,10 @@ impl DaemonState {
             Ok(runs) => {
                 let mut latest = self.latest.lock();
                 for run in runs {
-                    latest.insert(run.result.environment.clone(), Arc::new(run.result));
+                    latest.insert(
+                        run.result.environment.clone(),
+                        Arc::new(run.result.without_bulk()),
+                    );
                 }
             }
             Err(err) => self.store_health.failed(&err.to_string()),

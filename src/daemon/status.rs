@@ -75,7 +75,7 @@ impl StatusSource for DaemonState {
     async fn probe_now(&self, environment: &str) -> Option<ProbeResult> {
         let config = self.config();
         let env = config.environment(environment)?;
-        Some((*self.probe_and_record(env).await).clone())
+        Some((*self.probe_and_record(env, true).await).clone())
     }
 
     /// Ready when the store takes a write and no environment's slot went by without a probe.

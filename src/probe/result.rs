@@ -220,3 +220,32 @@ pub struct ProbeResult {
     pub diagnosis: String,
     pub error: Option<String>,
 }
+
+impl ProbeResult {
+    /// The result without its bulky evidence (headers sent, returned and echoed, messages):
+    /// what the daemon keeps in memory per environment, so that thousands of environments cost
+    /// a few hundred bytes each. `missing` stays: it is the verdict's evidence. The whole
+    /// result is in the store.
+    pub fn without_bulk(&self) -> ProbeResult {
+        ProbeResult {
+            environment: self.environment.clone(),
+            location: self.location.clone(),
+            url: self.url.clone(),
+            close_reason: self.close_reason.clone(),
+            body_excerpt: self.body_excerpt.clone(),
+            subprotocol: self.subprotocol.clone(),
+            version: self.version.clone(),
+            tls: self.tls.clone(),
+            health: self.health.clone(),
+            headers: Headers {
+                missing: self.headers.missing.clone(),
+                ..Headers::default()
+            },
+            messages: Vec::new(),
+            diagnosis: self.diagnosis.clone(),
+            error: self.error.clone(),
+            phases_ms: self.phases_ms.clone(),
+            ..*self
+        }
+    }
+}

@@ -69,6 +69,86 @@ pub enum StoreError {
     OutOfRange(String),
 }
 
+/// A result on its way into the store.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub result: std::sync::Arc<ProbeResult>,
+    /// Inside a maintenance window when it ran.
+    pub in_maintenance: bool,
+}
+
+/// A result's text parts, encoded before the writer is taken: it is held for SQL only.
+struct EncodedRun {
+    context: String,
+    headers: Option<codec::SplitHeaders>,
+    messages: Option<String>,
+}
+
+impl EncodedRun {
+    fn of(result: &ProbeResult) -> Result<EncodedRun, StoreError> {
+        let context = serde_json::to_string(&Context {
+            url: result.url.clone(),
+            location: result.location.clone(),
+            subprotocol: result.subprotocol.clone(),
+            version: result.version.clone(),
+            tls: result.tls.clone(),
+        })
+        .map_err(StoreError::Encode)?;
+        let headers = if result.headers == Headers::default() {
+            None
+        } else {
+            Some(codec::split_headers(&result.headers)?)
+        };
+        let messages = if result.messages.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&result.messages).map_err(StoreError::Encode)?)
+        };
+        Ok(EncodedRun {
+            context,
+            headers,
+            messages,
+        })
+    }
+
+    /// The run row, its blobs and its hour's rollup, inside the caller's transaction.
+    async fn insert(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        result: &ProbeResult,
+        in_maintenance: bool,
+    ) -> Result<i64, StoreError> {
+        let env_id = environments::id_for(tx, &result.environment).await?;
+        let context_id = blobs::acquire(tx, &self.context).await?;
+        let (headers_id, header_values) = match &self.headers {
+            Some(split) => (
+                Some(blobs::acquire(tx, &split.template).await?),
+                split.values.clone(),
+            ),
+            None => (None, None),
+        };
+        let messages_id = match &self.messages {
+            Some(json) => Some(blobs::acquire(tx, json).await?),
+            None => None,
+        };
+        let body_id = match &result.body_excerpt {
+            Some(body) => Some(blobs::acquire(tx, body).await?),
+            None => None,
+        };
+        let refs = runs::Refs {
+            context_id,
+            headers_id,
+            header_values,
+            messages_id,
+            body_id,
+        };
+        let id = runs::insert(tx, env_id, result, in_maintenance, refs).await?;
+        let hour = codec::hour_start(result.started_at);
+        rollups::add_run(tx, env_id, hour, result.status, result.phases_ms.total).await?;
+        Ok(id)
+    }
+}
+
 /// A stored probe result and what the store adds to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredRun {
@@ -157,55 +237,29 @@ impl Store {
         in_maintenance: bool,
     ) -> Result<i64, StoreError> {
         // Encode before taking the writer: it is held for SQL only.
-        let context = serde_json::to_string(&Context {
-            url: result.url.clone(),
-            location: result.location.clone(),
-            subprotocol: result.subprotocol.clone(),
-            version: result.version.clone(),
-            tls: result.tls.clone(),
-        })
-        .map_err(StoreError::Encode)?;
-        let headers = if result.headers == Headers::default() {
-            None
-        } else {
-            Some(codec::split_headers(&result.headers)?)
-        };
-        let messages = if result.messages.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&result.messages).map_err(StoreError::Encode)?)
-        };
-        let hour = codec::hour_start(result.started_at);
-
+        let encoded = EncodedRun::of(result)?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let env_id = environments::id_for(&mut tx, &result.environment).await?;
-        let context_id = blobs::acquire(&mut tx, &context).await?;
-        let (headers_id, header_values) = match headers {
-            Some(split) => (
-                Some(blobs::acquire(&mut tx, &split.template).await?),
-                split.values,
-            ),
-            None => (None, None),
-        };
-        let messages_id = match &messages {
-            Some(json) => Some(blobs::acquire(&mut tx, json).await?),
-            None => None,
-        };
-        let body_id = match &result.body_excerpt {
-            Some(body) => Some(blobs::acquire(&mut tx, body).await?),
-            None => None,
-        };
-        let refs = runs::Refs {
-            context_id,
-            headers_id,
-            header_values,
-            messages_id,
-            body_id,
-        };
-        let id = runs::insert(&mut tx, env_id, result, in_maintenance, refs).await?;
-        rollups::add_run(&mut tx, env_id, hour, result.status, result.phases_ms.total).await?;
+        let id = encoded.insert(&mut tx, result, in_maintenance).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Store several results in one transaction, all or none: the daemon's writer commits
+    /// what queued meanwhile together, so a busy minute costs a few commits, not thousands.
+    #[tracing::instrument(skip_all, fields(runs = runs.len()))]
+    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<(), StoreError> {
+        let encoded = runs
+            .iter()
+            .map(|run| EncodedRun::of(&run.result))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for (run, encoded) in runs.iter().zip(&encoded) {
+            encoded
+                .insert(&mut tx, &run.result, run.in_maintenance)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Record a slot skipped because the previous probe was still running. Recording the same

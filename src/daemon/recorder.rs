@@ -1,0 +1,119 @@
+//! Results reach the store through one queue and one writer task, so a probe never waits on
+//! the disk: its slot is free as soon as the result is queued. The writer commits whatever
+//! has queued meanwhile in one transaction (group commit), which under load turns thousands
+//! of small transactions into a few large ones; with one result queued it writes at once.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::store_health::StoreHealth;
+use crate::probe::ProbeResult;
+use crate::store::{NewRun, Store};
+
+/// Results waiting for the writer at most: at 10,000 environments a minute a full queue is a
+/// stalled store, not a burst. Past it a result is counted and dropped, never waited for.
+const QUEUE: usize = 20_000;
+/// Results in one transaction at most: the writer holds SQLite's lock this long.
+const BATCH: usize = 500;
+
+struct Queued {
+    run: NewRun,
+    /// Told once the result is committed (or failed): on-demand probes answer after that.
+    stored: Option<oneshot::Sender<bool>>,
+}
+
+#[derive(Clone)]
+pub struct Recorder {
+    queue: mpsc::Sender<Queued>,
+    health: Arc<StoreHealth>,
+}
+
+impl Recorder {
+    /// Start the writer; it stores what is queued until `stop`, then drains the queue.
+    pub fn start(
+        store: Store,
+        health: Arc<StoreHealth>,
+        stop: CancellationToken,
+    ) -> (Recorder, tokio::task::JoinHandle<()>) {
+        let (queue, incoming) = mpsc::channel(QUEUE);
+        let writer = tokio::spawn(write_loop(store, health.clone(), incoming, stop));
+        (Recorder { queue, health }, writer)
+    }
+
+    /// Queue `result` for the store; never waits. Returns a receiver told when it is stored
+    /// (`true`) or could not be (`false`), when `confirm` asks for one.
+    pub fn record(
+        &self,
+        result: Arc<ProbeResult>,
+        in_maintenance: bool,
+        confirm: bool,
+    ) -> Option<oneshot::Receiver<bool>> {
+        let (stored, confirmed) = if confirm {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let queued = Queued {
+            run: NewRun {
+                result,
+                in_maintenance,
+            },
+            stored,
+        };
+        match self.queue.try_send(queued) {
+            Ok(()) => confirmed,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.health
+                    .failed("the store is not keeping up: a result was dropped unstored");
+                None
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => None,
+        }
+    }
+}
+
+async fn write_loop(
+    store: Store,
+    health: Arc<StoreHealth>,
+    mut incoming: mpsc::Receiver<Queued>,
+    stop: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let first = tokio::select! {
+            biased;
+            queued = incoming.recv() => queued,
+            _ = stop.cancelled() => {
+                incoming.close();
+                incoming.recv().await
+            }
+        };
+        let Some(first) = first else { return };
+        batch.push(first);
+        while batch.len() < BATCH {
+            match incoming.try_recv() {
+                Ok(queued) => batch.push(queued),
+                Err(_) => break,
+            }
+        }
+        let runs: Vec<&NewRun> = batch.iter().map(|q| &q.run).collect();
+        let stored = match store.insert_runs(&runs).await {
+            Ok(()) => {
+                health.succeeded();
+                true
+            }
+            Err(err) => {
+                health.failed(&err.to_string());
+                false
+            }
+        };
+        for queued in batch.drain(..) {
+            if let Some(confirm) = queued.stored {
+                let _ = confirm.send(stored);
+            }
+        }
+    }
+}
