@@ -1,0 +1,409 @@
+//! One environment over `defaults`: URL, headers, subprotocols, TLS, steps, echo, version.
+
+use super::*;
+
+impl Validator<'_> {
+    pub(super) fn environment(
+        &self,
+        index: usize,
+        raw: &Spanned<RawEnvironment>,
+        defaults: &RawEnvironment,
+        channels: &[Channel],
+    ) -> Result<Environment> {
+        let own = &raw.value;
+        let here = format!("environments[{index}]");
+        let layers = Layers {
+            own,
+            defaults,
+            here: &here,
+        };
+        let raw_name = self.required(&own.name, &raw.referenced, &here, "name")?;
+        let name = EnvName::parse(&raw_name.value)
+            .map_err(|message| self.err(raw_name, &format!("{here}.name"), message))?;
+        // Cross-checks against a value inherited from `defaults` name the environment too.
+        let in_env = |key: &str| {
+            if key.starts_with("defaults") {
+                format!(" (in environment {name})")
+            } else {
+                String::new()
+            }
+        };
+
+        let raw_url = self.required(&own.url, &raw.referenced, &here, "url")?;
+        let url = self.url(raw_url, &format!("{here}.url"), &["ws", "wss"])?;
+
+        let schedule = match layers.pick(|e| &e.schedule, "schedule") {
+            Some((value, key)) => self.schedule(value, &key)?,
+            None => Schedule::parse(DEFAULT_SCHEDULE).expect("the built-in schedule parses"),
+        };
+        let jitter = match layers.pick(|e| &e.jitter, "jitter") {
+            Some((value, key)) => self.duration(value, &key)?,
+            None => Duration::ZERO,
+        };
+        let timeout = match layers.pick(|e| &e.timeout, "timeout") {
+            Some((value, key)) => self.positive_duration(value, &key)?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let retries = layers
+            .pick(|e| &e.retries, "retries")
+            .map_or(0, |(v, _)| v.value);
+        let degraded_after = match layers.pick(|e| &e.degraded_after, "degraded_after") {
+            Some((value, key)) => self.duration(value, &key)?,
+            None => DEFAULT_DEGRADED_AFTER,
+        };
+        let cert_warn_days = layers
+            .pick(|e| &e.cert_warn_days, "cert_warn_days")
+            .map_or(DEFAULT_CERT_WARN_DAYS, |(v, _)| v.value);
+
+        let health = match layers.pick(|e| &e.health, "health") {
+            Some((value, key)) => Some(self.health(value, &key)?),
+            None => None,
+        };
+        let auth = match layers.pick(|e| &e.auth, "auth") {
+            Some((value, key)) => self.auth(value, &key)?,
+            None => Auth::None,
+        };
+
+        // Every place a `{token}` template can appear, to refuse it when there is no token.
+        let mut token_uses: Vec<(&Location, String)> = Vec::new();
+
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let default_headers = defaults.headers.iter().map(|map| (map, "defaults"));
+        let own_headers = own.headers.iter().map(|map| (map, here.as_str()));
+        for (map, prefix) in default_headers.chain(own_headers) {
+            for (header, value) in &map.0 {
+                let key = format!("{prefix}.headers.{}", header.value);
+                self.header(header, value, &key)?;
+                if uses_token(&value.value).map_err(|message| self.err(value, &key, message))? {
+                    token_uses.push((&value.referenced, key));
+                }
+                let template = value.value.clone();
+                match headers
+                    .iter_mut()
+                    .find(|(existing, _)| existing.eq_ignore_ascii_case(&header.value))
+                {
+                    Some(entry) => entry.1 = template,
+                    None => headers.push((header.value.clone(), template)),
+                }
+            }
+        }
+
+        let mut subprotocols = Vec::new();
+        let mut subprotocols_key = String::new();
+        if let Some((list, key)) = layers.pick(|e| &e.subprotocols, "subprotocols") {
+            for (i, value) in list.iter().enumerate() {
+                let item_key = format!("{key}[{i}]");
+                if uses_token(&value.value)
+                    .map_err(|message| self.err(value, &item_key, message))?
+                {
+                    token_uses.push((&value.referenced, item_key.clone()));
+                }
+                if let Some(bad) = without_templates(&value.value)
+                    .chars()
+                    .find(|c| !is_tchar(*c))
+                {
+                    return Err(self.err(
+                        value,
+                        &item_key,
+                        format!("a subprotocol is an HTTP token: {bad:?} is not allowed"),
+                    ));
+                }
+                subprotocols.push(value.value.clone());
+            }
+            subprotocols_key = key;
+        }
+        let expect_subprotocol = match layers.pick(|e| &e.expect_subprotocol, "expect_subprotocol")
+        {
+            Some((value, key)) => {
+                if !subprotocols.contains(&value.value) {
+                    let offered = if subprotocols.is_empty() {
+                        "none are offered: add it to `subprotocols`".to_owned()
+                    } else {
+                        format!("offered ({subprotocols_key}): {}", subprotocols.join(", "))
+                    };
+                    return Err(self.err(
+                        value,
+                        &key,
+                        format!(
+                            "{:?} is not one of the offered subprotocols{}; {offered}",
+                            value.value,
+                            in_env(&key)
+                        ),
+                    ));
+                }
+                Some(value.value.clone())
+            }
+            None => None,
+        };
+
+        let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
+
+        let mut steps = Vec::new();
+        if let Some((list, key)) = layers.pick(|e| &e.steps, "steps") {
+            for (i, raw_step) in list.iter().enumerate() {
+                let step_key = format!("{key}[{i}]");
+                let step = self.step(raw_step, &step_key, timeout, &in_env(&key))?;
+                if let (Step::Send { text }, Some(send)) = (&step, &raw_step.value.send) {
+                    let send_key = format!("{step_key}.send");
+                    if uses_token(text).map_err(|m| self.err(send, &send_key, m))? {
+                        token_uses.push((&send.referenced, send_key));
+                    }
+                }
+                steps.push(step);
+            }
+        }
+
+        if let (Auth::None, Some((location, key))) = (&auth, token_uses.first()) {
+            return Err(self.at(
+                location,
+                key,
+                format!(
+                    "uses {{token}} but auth is none{}: set `auth` or remove the template",
+                    in_env(key)
+                ),
+            ));
+        }
+
+        let echo = match layers.pick(|e| &e.echo, "echo") {
+            Some((value, key)) => Some(self.echo(value, &key)?),
+            None => None,
+        };
+        let version = match layers.pick(|e| &e.version, "version") {
+            Some((value, key)) => Some(self.version(value, &key)?),
+            None => None,
+        };
+        let alert =
+            self.alert_override(own.alert.as_ref(), defaults.alert.as_ref(), &here, channels)?;
+
+        let mut limits = MessageLimits::default();
+        if let Some((value, key)) = layers.pick(|e| &e.max_message_bytes, "max_message_bytes") {
+            limits.max_message_bytes = self.positive_count(value, &key)?;
+        }
+        if let Some((value, key)) = layers.pick(|e| &e.max_messages, "max_messages") {
+            limits.max_messages = self.positive_count(value, &key)?;
+        }
+
+        Ok(Environment {
+            name,
+            url,
+            schedule,
+            jitter,
+            timeout,
+            retries,
+            degraded_after,
+            cert_warn_days,
+            health,
+            auth,
+            headers,
+            subprotocols,
+            expect_subprotocol,
+            tls,
+            steps,
+            echo,
+            version,
+            alert,
+            limits,
+        })
+    }
+
+    pub(super) fn header(&self, name: &Text, value: &Text, key: &str) -> Result<()> {
+        if reqwest::header::HeaderName::from_bytes(name.value.as_bytes()).is_err() {
+            return Err(self.err(name, key, "not a valid HTTP header name"));
+        }
+        if HANDSHAKE_HEADERS.contains(&name.value.to_ascii_lowercase().as_str()) {
+            let hint = if name.value.eq_ignore_ascii_case("sec-websocket-protocol") {
+                ": list them under `subprotocols`"
+            } else {
+                ""
+            };
+            return Err(self.err(
+                name,
+                key,
+                format!("set by the WebSocket handshake itself{hint}"),
+            ));
+        }
+        if reqwest::header::HeaderValue::from_str(&value.value).is_err() {
+            return Err(self.err(
+                value,
+                key,
+                "not a valid HTTP header value (control characters or non-ASCII text)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn health(&self, raw: &Spanned<RawHealth>, key: &str) -> Result<HealthCheck> {
+        let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
+        let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
+        let expect_status = match &raw.value.expect_status {
+            Some(status) if !(100..=599).contains(&status.value) => {
+                return Err(self.err(
+                    status,
+                    &format!("{key}.expect_status"),
+                    "not an HTTP status (100 to 599)",
+                ));
+            }
+            Some(status) => status.value,
+            None => 200,
+        };
+        Ok(HealthCheck { url, expect_status })
+    }
+
+    /// `tls` merges key by key: `defaults` can set a CA that every environment shares.
+    pub(super) fn tls(
+        &self,
+        own: Option<&RawTls>,
+        defaults: Option<&RawTls>,
+        here: &str,
+    ) -> Result<TlsOptions> {
+        let ca_file = own
+            .and_then(|tls| {
+                tls.ca_file
+                    .as_ref()
+                    .map(|v| (v, format!("{here}.tls.ca_file")))
+            })
+            .or_else(|| {
+                defaults.and_then(|tls| {
+                    tls.ca_file
+                        .as_ref()
+                        .map(|v| (v, "defaults.tls.ca_file".to_owned()))
+                })
+            });
+        let ca_file = match ca_file {
+            Some((value, key)) => {
+                let path = self.resolve(&value.value);
+                let bytes = std::fs::read(&path).map_err(|err| {
+                    self.err(
+                        value,
+                        &key,
+                        format!("cannot read {}: {err}", path.display()),
+                    )
+                })?;
+                let certificates = rustls_pemfile::certs(&mut bytes.as_slice())
+                    .filter(|cert| cert.is_ok())
+                    .count();
+                if certificates == 0 {
+                    return Err(self.err(
+                        value,
+                        &key,
+                        format!("{} holds no PEM certificate", path.display()),
+                    ));
+                }
+                Some(path)
+            }
+            None => None,
+        };
+        let insecure_skip_verify = own
+            .and_then(|tls| tls.insecure_skip_verify)
+            .or_else(|| defaults.and_then(|tls| tls.insecure_skip_verify))
+            .unwrap_or(false);
+        Ok(TlsOptions {
+            ca_file,
+            insecure_skip_verify,
+        })
+    }
+
+    pub(super) fn step(
+        &self,
+        raw: &Spanned<RawStep>,
+        key: &str,
+        timeout: Duration,
+        in_env: &str,
+    ) -> Result<Step> {
+        match (&raw.value.expect, &raw.value.send) {
+            (Some(expect), None) => {
+                let e = &expect.value;
+                let expect_key = format!("{key}.expect");
+                let within = match &e.within {
+                    Some(value) => {
+                        let within_key = format!("{expect_key}.within");
+                        let within = self.positive_duration(value, &within_key)?;
+                        if within > timeout {
+                            return Err(self.err(
+                                value,
+                                &within_key,
+                                format!(
+                                    "{} is longer than the probe's timeout {}{in_env}",
+                                    humantime::format_duration(within),
+                                    humantime::format_duration(timeout)
+                                ),
+                            ));
+                        }
+                        within
+                    }
+                    // The default must not outlast a short timeout: the timeout is the budget.
+                    None => DEFAULT_WITHIN.min(timeout),
+                };
+                let matcher = match (&e.json, &e.contains) {
+                    (Some(_), Some(contains)) => {
+                        return Err(self.err(
+                            contains,
+                            &format!("{expect_key}.contains"),
+                            "an expect takes `json` or `contains`, not both",
+                        ));
+                    }
+                    (Some(json), None) => {
+                        let mut pairs = Vec::new();
+                        for (pointer, value) in &json.value.0 {
+                            let pointer_key = format!("{expect_key}.json.{}", pointer.value);
+                            pairs.push((self.pointer(pointer, &pointer_key)?, value.clone()));
+                        }
+                        Matcher::Json(pairs)
+                    }
+                    (None, Some(contains)) => Matcher::Contains(contains.value.clone()),
+                    (None, None) => Matcher::Any,
+                };
+                Ok(Step::Expect { within, matcher })
+            }
+            (None, Some(send)) => Ok(Step::Send {
+                text: send.value.clone(),
+            }),
+            (Some(_), Some(send)) => Err(self.err(
+                send,
+                key,
+                "a step is either `expect` or `send`, not both: make them two steps",
+            )),
+            (None, None) => {
+                Err(self.err(raw, key, "a step needs `expect: {...}` or `send: \"...\"`"))
+            }
+        }
+    }
+
+    pub(super) fn echo(&self, raw: &Spanned<RawEcho>, key: &str) -> Result<EchoCheck> {
+        let pointer = self.required(&raw.value.pointer, &raw.referenced, key, "pointer")?;
+        Ok(EchoCheck {
+            pointer: self.pointer(pointer, &format!("{key}.pointer"))?,
+            require: raw
+                .value
+                .require
+                .iter()
+                .flatten()
+                .map(|header| header.trim().to_ascii_lowercase())
+                .collect(),
+        })
+    }
+
+    pub(super) fn version(&self, raw: &Spanned<RawVersion>, key: &str) -> Result<VersionSource> {
+        match (&raw.value.header, &raw.value.pointer) {
+            (Some(header), None) => {
+                if reqwest::header::HeaderName::from_bytes(header.value.as_bytes()).is_err() {
+                    return Err(self.err(
+                        header,
+                        &format!("{key}.header"),
+                        "not a valid HTTP header name",
+                    ));
+                }
+                Ok(VersionSource::Header(header.value.to_ascii_lowercase()))
+            }
+            (None, Some(pointer)) => Ok(VersionSource::Pointer(
+                self.pointer(pointer, &format!("{key}.pointer"))?,
+            )),
+            (Some(_), Some(pointer)) => Err(self.err(
+                pointer,
+                &format!("{key}.pointer"),
+                "version takes `header` or `pointer`, not both",
+            )),
+            (None, None) => Err(self.err(raw, key, "version needs `header` or `pointer`")),
+        }
+    }
+}

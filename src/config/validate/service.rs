@@ -1,0 +1,96 @@
+//! The daemon's own blocks: `server`, `storage`, `telemetry`.
+
+use super::*;
+
+impl Validator<'_> {
+    pub(super) fn server(&self, raw: RawServer) -> Result<ServerConfig> {
+        let listen = match &raw.listen {
+            Some(value) => value.value.trim().parse::<SocketAddr>().map_err(|_| {
+                self.err(
+                    value,
+                    "server.listen",
+                    format!(
+                        "invalid address {:?}: expected IP:port, like 127.0.0.1:8080 or [::]:8080",
+                        value.value
+                    ),
+                )
+            })?,
+            None => DEFAULT_LISTEN.parse().expect("the built-in address parses"),
+        };
+        let public_url = match &raw.public_url {
+            Some(value) => Some(self.url(value, "server.public_url", &["http", "https"])?),
+            None => None,
+        };
+        Ok(ServerConfig {
+            listen,
+            public_url,
+            // Empty (`${WSPROBE_ADMIN_TOKEN:-}`) leaves the admin API closed, as if absent.
+            admin_token: raw
+                .admin_token
+                .filter(|token| !token.value.is_empty())
+                .map(|token| Secret::new(token.value)),
+        })
+    }
+
+    pub(super) fn storage(&self, raw: RawStorage) -> Result<StorageConfig> {
+        let path = match &raw.path {
+            Some(value) if value.value.trim().is_empty() => {
+                return Err(self.err(value, "storage.path", "must not be empty"));
+            }
+            Some(value) => self.resolve(&value.value),
+            None => self.resolve(DEFAULT_STORAGE_PATH),
+        };
+        let retention = match &raw.retention {
+            Some(value) => self.positive_duration(value, "storage.retention")?,
+            None => StorageConfig::default().retention,
+        };
+        Ok(StorageConfig { path, retention })
+    }
+
+    pub(super) fn telemetry(&self, raw: Option<RawTelemetry>) -> Result<Option<TelemetryConfig>> {
+        let Some(otlp) = raw.and_then(|telemetry| telemetry.otlp) else {
+            return Ok(None);
+        };
+        let o = &otlp.value;
+        let endpoint =
+            self.required(&o.endpoint, &otlp.referenced, "telemetry.otlp", "endpoint")?;
+        let endpoint = self.url(endpoint, "telemetry.otlp.endpoint", &["http", "https"])?;
+        let protocol = match &o.protocol {
+            Some(value) => match value.value.as_str() {
+                "http/protobuf" => OtlpProtocol::HttpProtobuf,
+                "grpc" => OtlpProtocol::Grpc,
+                other => {
+                    return Err(self.err(
+                        value,
+                        "telemetry.otlp.protocol",
+                        format!("unknown protocol {other:?}: expected http/protobuf or grpc"),
+                    ));
+                }
+            },
+            None => OtlpProtocol::HttpProtobuf,
+        };
+        let interval = match &o.interval {
+            Some(value) => self.positive_duration(value, "telemetry.otlp.interval")?,
+            None => DEFAULT_OTLP_INTERVAL,
+        };
+        let mut headers = BTreeMap::new();
+        for (name, value) in o.headers.iter().flat_map(|map| &map.0) {
+            if reqwest::header::HeaderName::from_bytes(name.value.as_bytes()).is_err() {
+                return Err(self.err(
+                    name,
+                    &format!("telemetry.otlp.headers.{}", name.value),
+                    "not a valid HTTP header name",
+                ));
+            }
+            headers.insert(name.value.clone(), Secret::new(value.clone()));
+        }
+        Ok(Some(TelemetryConfig {
+            otlp: OtlpConfig {
+                endpoint,
+                protocol,
+                interval,
+                headers,
+            },
+        }))
+    }
+}
