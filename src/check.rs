@@ -25,6 +25,7 @@ pub fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c Enviro
         .environments
         .iter()
         .filter(|env| names.is_empty() || names.iter().any(|n| n == env.name.as_str()))
+        .map(|env| env.as_ref())
         .collect())
 }
 

@@ -70,7 +70,7 @@ async fn run_demo() -> anyhow::Result<()> {
     let mut config = bundled_config(lab.addr())?;
     let schedule = config::Schedule::parse(DEMO_SCHEDULE).map_err(anyhow::Error::msg)?;
     for env in &mut config.environments {
-        env.schedule = schedule.clone();
+        std::sync::Arc::make_mut(env).schedule = schedule.clone();
     }
     let database = std::env::temp_dir().join(format!("wsprobe-demo-{}.db", std::process::id()));
     config.storage.path = database.clone();

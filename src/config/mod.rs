@@ -57,6 +57,7 @@ pub fn load_str(
         source: path,
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         text: &interpolated,
+        default_steps: Default::default(),
     };
     validator.config(raw)
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +17,8 @@ pub struct Config {
     pub source: PathBuf,
     /// Label carried on every result and metric (e.g. the region the probe runs from).
     pub location: Option<String>,
-    pub environments: Vec<Environment>,
+    /// Shared, not copied, by the scheduler's per-environment loops and the probes.
+    pub environments: Vec<Arc<Environment>>,
     pub alerts: AlertsConfig,
     pub server: ServerConfig,
     pub storage: StorageConfig,
@@ -28,6 +30,7 @@ impl Config {
         self.environments
             .iter()
             .find(|env| env.name.as_str() == name)
+            .map(|env| env.as_ref())
     }
 
     /// The channels an environment notifies: those its `alert.channels` (or
@@ -202,8 +205,9 @@ pub struct Environment {
     pub subprotocols: Vec<String>,
     pub expect_subprotocol: Option<String>,
     pub tls: TlsOptions,
-    /// The first `Expect` is the ready (welcome) check.
-    pub steps: Vec<Step>,
+    /// The first `Expect` is the ready (welcome) check. Environments that take `defaults`'
+    /// steps share one list.
+    pub steps: Arc<[Step]>,
     pub echo: Option<EchoCheck>,
     pub version: Option<VersionSource>,
     pub alert: AlertPolicyOverride,

@@ -207,7 +207,7 @@ impl Daemon {
         }
         for env in &config.environments {
             tokio::spawn(schedule::run_environment(
-                Arc::new(env.clone()),
+                env.clone(),
                 self.state.clone(),
                 self.state.board.clone(),
                 self.probes.clone(),

@@ -252,7 +252,7 @@ impl Validator<'_> {
         &self,
         index: usize,
         raw: &Spanned<RawMaintenance>,
-        environments: &[Environment],
+        environments: &[Arc<Environment>],
     ) -> Result<MaintenanceWindow> {
         let here = format!("alerts.maintenance[{index}]");
         let m = &raw.value;

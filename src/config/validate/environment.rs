@@ -138,20 +138,42 @@ impl Validator<'_> {
 
         let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
 
-        let mut steps = Vec::new();
-        if let Some((list, key)) = layers.pick(|e| &e.steps, "steps") {
-            for (i, raw_step) in list.iter().enumerate() {
-                let step_key = format!("{key}[{i}]");
-                let step = self.step(raw_step, &step_key, timeout, &in_env(&key))?;
-                if let (Step::Send { text }, Some(send)) = (&step, &raw_step.value.send) {
-                    let send_key = format!("{step_key}.send");
-                    if uses_token(text).map_err(|m| self.err(send, &send_key, m))? {
-                        token_uses.push((&send.referenced, send_key));
+        let steps: Arc<[Step]> = match layers.pick(|e| &e.steps, "steps") {
+            None => Arc::from([]),
+            Some((list, key)) => {
+                let from_defaults = own.steps.is_none();
+                let shared = self
+                    .default_steps
+                    .borrow()
+                    .as_ref()
+                    .filter(|(checked_for, _)| from_defaults && *checked_for == timeout)
+                    .map(|(_, steps)| steps.clone());
+                let steps = match shared {
+                    Some(steps) => steps,
+                    None => {
+                        let mut steps = Vec::with_capacity(list.len());
+                        for (i, raw_step) in list.iter().enumerate() {
+                            let step_key = format!("{key}[{i}]");
+                            steps.push(self.step(raw_step, &step_key, timeout, &in_env(&key))?);
+                        }
+                        let steps: Arc<[Step]> = steps.into();
+                        if from_defaults {
+                            *self.default_steps.borrow_mut() = Some((timeout, steps.clone()));
+                        }
+                        steps
+                    }
+                };
+                for (i, (step, raw_step)) in steps.iter().zip(list).enumerate() {
+                    if let (Step::Send { text }, Some(send)) = (step, &raw_step.value.send) {
+                        let send_key = format!("{key}[{i}].send");
+                        if uses_token(text).map_err(|m| self.err(send, &send_key, m))? {
+                            token_uses.push((&send.referenced, send_key));
+                        }
                     }
                 }
-                steps.push(step);
+                steps
             }
-        }
+        };
 
         if let (Auth::None, Some((location, key))) = (&auth, token_uses.first()) {
             return Err(self.at(

@@ -1,10 +1,12 @@
 //! Raw mirror → typed [`Config`]: defaults merged, every value checked once, every error at the
 //! position (in the original file) of the value it is about.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -50,6 +52,9 @@ pub(crate) struct Validator<'a> {
     /// Relative paths in the file (`ca_file`, `key`, `storage.path`) are relative to this.
     pub dir: PathBuf,
     pub text: &'a Interpolated,
+    /// `defaults.steps` as validated for the timeout they were last checked against: every
+    /// environment that takes them shares one list instead of a copy each.
+    pub default_steps: RefCell<Option<(Duration, Arc<[Step]>)>>,
 }
 
 impl Validator<'_> {
@@ -185,7 +190,7 @@ impl Validator<'_> {
                 "at least one environment is required",
             ));
         }
-        let mut environments: Vec<Environment> = Vec::with_capacity(raw_envs.value.len());
+        let mut environments: Vec<Arc<Environment>> = Vec::with_capacity(raw_envs.value.len());
         let mut first_seen: HashMap<String, u64> = HashMap::new();
         for (index, raw_env) in raw_envs.value.iter().enumerate() {
             let env = self.environment(index, raw_env, defaults, &channels)?;
@@ -208,7 +213,7 @@ impl Validator<'_> {
                     ),
                 ));
             }
-            environments.push(env);
+            environments.push(Arc::new(env));
         }
 
         let maintenance = alerts
