@@ -115,7 +115,7 @@ impl Alerts {
         };
         let (state, events) = incident::step(&before.state, &policy, &observation, now);
         if state == before.state && events.is_empty() {
-            // Dropping the transaction rolls it back: there is nothing to write.
+            tx.rollback().await?;
             self.states.lock().insert(name.to_owned(), before);
             return Ok(events);
         }

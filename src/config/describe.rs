@@ -1,5 +1,6 @@
 //! The human summary `wsprobe validate` prints: what would run, never a secret.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use super::model::*;
 pub fn describe(config: &Config) -> String {
     // Writing to a String cannot fail: the `let _ = write!` below drop an always-Ok result.
     let mut out = String::new();
+    // Saying a schedule in words costs more than parsing it, and most environments share one.
+    let mut words: HashMap<&str, String> = HashMap::new();
     for env in &config.environments {
         let _ = writeln!(out, "environment {}", env.name);
         let mut line = |label: &str, value: String| {
@@ -22,7 +25,9 @@ pub fn describe(config: &Config) -> String {
         let mut schedule = format!(
             "{} ({})",
             env.schedule.expression(),
-            in_words(&env.schedule)
+            words
+                .entry(env.schedule.expression())
+                .or_insert_with(|| in_words(&env.schedule))
         );
         if !env.jitter.is_zero() {
             let _ = write!(schedule, ", jitter up to {}", human(env.jitter));

@@ -58,6 +58,7 @@ pub fn load_str(
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         text: &interpolated,
         default_steps: Default::default(),
+        schedules: Default::default(),
     };
     validator.config(raw)
 }

@@ -71,6 +71,9 @@ impl Config {
         if let Some(token) = &self.server.admin_token {
             values.push(token.expose().to_owned());
         }
+        if let Some(heartbeat) = &self.alerts.heartbeat {
+            values.push(heartbeat.url.expose().to_owned());
+        }
         values.retain(|value| !value.is_empty());
         values
     }
@@ -137,8 +140,9 @@ impl fmt::Display for Secret {
 #[derive(Clone)]
 pub struct Schedule {
     expression: String,
-    /// Boxed: a `Cron` is ~350 bytes, and `Schedule` sits in enums beside small variants.
-    cron: Box<croner::Cron>,
+    /// Shared: a parsed `Cron` holds ~5 KB of bit sets, and thousands of environments usually
+    /// share a handful of schedules (the loader parses each expression once).
+    cron: Arc<croner::Cron>,
 }
 
 impl Schedule {
@@ -157,7 +161,7 @@ impl Schedule {
             .map_err(|err| format!("invalid cron schedule {expression:?}: {err}"))?;
         Ok(Self {
             expression: expression.trim().to_owned(),
-            cron: Box::new(cron),
+            cron: Arc::new(cron),
         })
     }
 
@@ -397,7 +401,20 @@ pub struct AlertsConfig {
     /// A notification not delivered this long after it was queued is given up, and the
     /// failure recorded: a page that arrives a day late helps nobody.
     pub give_up_after: Duration,
+    /// The outbound heartbeat (a dead man's switch such as Healthchecks.io), if configured.
+    pub heartbeat: Option<Heartbeat>,
 }
+
+/// Every `every`, `GET url` while the daemon is ready; otherwise `POST url/fail` with the
+/// reason. The URL is a secret: whoever has it can report for this daemon.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    pub url: Secret,
+    pub every: Duration,
+}
+
+/// `alerts.heartbeat.every` when the file does not set it.
+pub const DEFAULT_HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
 
 /// `alerts.give_up_after` when the file does not set it.
 pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -409,6 +426,7 @@ impl Default for AlertsConfig {
             channels: Vec::new(),
             maintenance: Vec::new(),
             give_up_after: DEFAULT_GIVE_UP_AFTER,
+            heartbeat: None,
         }
     }
 }

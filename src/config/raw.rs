@@ -150,6 +150,15 @@ pub(crate) struct RawAlerts {
     pub channels: Option<Vec<Spanned<RawChannel>>>,
     pub maintenance: Option<Vec<Spanned<RawMaintenance>>>,
     pub give_up_after: Option<Text>,
+    pub heartbeat: Option<Spanned<RawHeartbeat>>,
+}
+
+/// `alerts.heartbeat`: the dead man's switch wsprobe pings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeartbeat {
+    pub url: Option<Text>,
+    pub every: Option<Text>,
 }
 
 /// Every channel kind's keys in one mapping; validation refuses keys the kind does not use.

@@ -13,6 +13,9 @@ use super::state::DaemonState;
 
 /// How often raw results past `storage.retention` are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the store is written to for its own sake, so that readiness reflects a real
+/// write even when no result is due, and a file deleted or replaced is noticed.
+const STORE_CHECK_EVERY: Duration = Duration::from_secs(10);
 /// How often the config file is checked for changes (SIGHUP reloads at once).
 const CONFIG_POLL: Duration = Duration::from_secs(2);
 
@@ -27,6 +30,26 @@ pub(super) async fn prune(state: Arc<DaemonState>, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
+/// Reopen the store when its file changed under the daemon, then make a real write.
+pub(super) async fn check_store(state: Arc<DaemonState>, stop: CancellationToken) {
+    loop {
+        if let Err(err) = state.store.heal().await {
+            state.store_health.failed(&format!(
+                "the store file changed and cannot be reopened: {err}"
+            ));
+        } else {
+            match state.store.check_writable().await {
+                Ok(()) => state.store_health.succeeded(),
+                Err(err) => state.store_health.failed(&err.to_string()),
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(STORE_CHECK_EVERY) => {}
         }
     }
 }

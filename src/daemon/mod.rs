@@ -5,11 +5,12 @@
 //! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
 //! - [`record`]: probe and record one result, the one path for every probe.
 //! - `recorder`: the queue and the one writer task through which results reach the store.
-//! - [`status`]: the typed view the web layer reads.
+//! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
 //! - `loops`: pruning, the alert dispatcher, config reloads.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
 mod loops;
+pub mod readiness;
 mod record;
 mod recorder;
 pub mod signals;
@@ -146,6 +147,7 @@ impl Daemon {
         background.spawn(loops::reload_on_change(daemon.clone(), stop.clone()));
         background.spawn(loops::reload_on_sighup(daemon.clone(), stop.clone()));
         background.spawn(loops::dispatch_alerts(daemon.state.clone(), stop.clone()));
+        background.spawn(loops::check_store(daemon.state.clone(), stop.clone()));
         background.close();
 
         shutdown.await;

@@ -100,7 +100,14 @@ async fn write_loop(
             }
         }
         let runs: Vec<&NewRun> = batch.iter().map(|q| &q.run).collect();
-        let stored = match store.insert_runs(&runs).await {
+        // A file deleted under the daemon still takes writes, into an unlinked inode that is
+        // gone at restart: reopen what is at the path first.
+        let healed = store.heal().await;
+        let written = match healed {
+            Ok(_) => store.insert_runs(&runs).await,
+            Err(err) => Err(err),
+        };
+        let stored = match written {
             Ok(()) => {
                 health.succeeded();
                 true

@@ -134,6 +134,26 @@ impl DaemonState {
         }
     }
 
+    /// Whether the daemon is doing its job, from what it already knows (no write of its own:
+    /// a locked store must not make `/readyz` hang); the store check loop keeps the write
+    /// signals fresh.
+    pub async fn readiness(&self) -> crate::web::Readiness {
+        let now = Utc::now();
+        let overdue = self
+            .store
+            .overdue_notifications(now - super::readiness::NOTIFICATION_OVERDUE)
+            .await
+            .map_err(|err| err.to_string());
+        let signals = super::readiness::Signals {
+            write_error: self.store_health.error(),
+            last_write_ok: self.store_health.last_ok(),
+            file: self.store.file_status(),
+            late: self.board.late(now),
+            overdue_notifications: overdue,
+        };
+        super::readiness::decide(&signals, now)
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }

@@ -78,17 +78,8 @@ impl StatusSource for DaemonState {
         Some((*self.probe_and_record(env, true).await).clone())
     }
 
-    /// Ready when the store takes a write and no environment's slot went by without a probe.
     async fn readiness(&self) -> Readiness {
-        let store = self.store.check_writable().await;
-        let late = self.board.late(Utc::now());
-        Readiness {
-            ready: store.is_ok() && late.is_empty(),
-            store_writable: store.is_ok(),
-            store_error: store.err().map(|e| e.to_string()),
-            scheduler_on_time: late.is_empty(),
-            late_environments: late,
-        }
+        DaemonState::readiness(self).await
     }
 
     fn store(&self) -> &Store {

@@ -1,4 +1,5 @@
-//! Whether the last write to the store worked, and logging of failures without flooding.
+//! Whether the last write to the store worked and when one last did, and logging of failures
+//! without flooding.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ pub struct StoreHealth {
 #[derive(Default)]
 struct StoreState {
     last_error: Option<(DateTime<Utc>, String)>,
+    /// When a write last succeeded: readiness wants a recent one, not just no error.
+    last_ok: Option<DateTime<Utc>>,
     last_logged: Option<Instant>,
     held_back: u64,
 }
@@ -40,9 +43,15 @@ impl StoreHealth {
     }
 
     pub fn succeeded(&self) {
-        if self.state.lock().last_error.take().is_some() {
+        let mut state = self.state.lock();
+        state.last_ok = Some(Utc::now());
+        if state.last_error.take().is_some() {
             tracing::info!("store writes work again");
         }
+    }
+
+    pub fn last_ok(&self) -> Option<DateTime<Utc>> {
+        self.state.lock().last_ok
     }
 
     /// The last write error, if the last write failed.

@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 
 use super::codec::{from_ms, ms};
 use super::outbox::{self, NotificationRecord};
+use super::write::WriteTx;
 use super::{Store, StoreError, codec, environments};
 use crate::incident::{Open, State};
 use crate::probe::Verdict;
@@ -63,7 +64,7 @@ pub struct IncidentFilter<'a> {
 
 /// The alert transaction of one environment. Dropping it without `commit` rolls back.
 pub struct AlertTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: WriteTx,
     env_id: i64,
 }
 
@@ -71,7 +72,7 @@ impl Store {
     /// Take the writer for one environment's alert step.
     #[tracing::instrument(skip_all, fields(environment = %env))]
     pub async fn begin_alerts(&self, env: &str) -> Result<AlertTx, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = WriteTx::begin(&self.writer()).await?;
         let env_id = environments::id_for(&mut tx, env).await?;
         Ok(AlertTx { tx, env_id })
     }
@@ -82,7 +83,7 @@ impl Store {
         &self,
         filter: &IncidentFilter<'_>,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
-        let mut tx = self.reader.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let rows = sqlx::query(
             "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
                     i.diagnosis
@@ -129,7 +130,7 @@ impl Store {
     /// Every open incident: (environment, incident id).
     #[tracing::instrument(skip_all)]
     pub async fn open_incidents(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         let rows = sqlx::query_as(
             "SELECT e.name, i.id FROM incidents i JOIN environments e ON e.id = i.env_id
              WHERE i.resolved_at_ms IS NULL ORDER BY e.name",
@@ -258,8 +259,12 @@ impl AlertTx {
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
-        Ok(())
+        self.tx.commit().await
+    }
+
+    /// Nothing to write after all.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await
     }
 }
 

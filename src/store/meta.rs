@@ -24,6 +24,19 @@ pub async fn instance_id(conn: &mut SqliteConnection) -> Result<String, StoreErr
         .ok_or_else(|| StoreError::Corrupt("service.instance.id vanished after insert".into()))
 }
 
+/// A store file made anew under a running daemon keeps the daemon's instance id.
+pub async fn keep_instance_id(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(INSTANCE_ID)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A real write through the writer connection: what /readyz needs to know.
 pub async fn heartbeat(conn: &mut SqliteConnection, at: &str) -> Result<(), StoreError> {
     sqlx::query(

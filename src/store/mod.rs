@@ -20,12 +20,15 @@ mod outbox;
 mod rollups;
 mod runs;
 mod skipped;
+mod write;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
 use serde::Serialize;
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
@@ -37,6 +40,7 @@ pub use incidents::{AlertState, AlertTx, IncidentFilter, IncidentRecord, Inciden
 pub use outbox::{
     DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
 };
+use write::WriteTx;
 
 /// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
 /// raw retention wins): 400 days is a year-over-year comparison with a month to spare, at about
@@ -178,12 +182,54 @@ pub struct Summary {
 /// Cheap to clone (the pools are shared); `close` on any clone closes them for all.
 #[derive(Debug, Clone)]
 pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    /// Replaced whole when the file under `path` is no longer the one opened (deleted, or
+    /// swapped for another): see [`Store::heal`].
+    pools: RwLock<Pools>,
+    /// Read once at open: it never changes, and metrics need it before anything can fail.
+    instance_id: String,
+}
+
+#[derive(Debug, Clone)]
+struct Pools {
     /// One connection: SQLite's single writer, made explicit.
     writer: SqlitePool,
     /// Read-only connections for everything that only looks.
     reader: SqlitePool,
-    /// Read once at open: it never changes, and metrics need it before anything can fail.
-    instance_id: String,
+    /// The file the pools have open; `None` for an SQLite URI, which is not checked.
+    file: Option<FileId>,
+}
+
+/// Device and inode: a file deleted and created again, or replaced by a rename, has another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+}
+
+/// Whether the file at the store's path is still the one it has open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    Same,
+    /// Deleted while open: writes would go to an unlinked file and be lost at restart.
+    Missing,
+    /// Another file now has the name.
+    Replaced,
 }
 
 impl Store {
@@ -192,40 +238,62 @@ impl Store {
     /// fine: reads work and every write returns an error.
     #[tracing::instrument(skip_all, fields(path = %path.display()))]
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let base = SqliteConnectOptions::new()
-            .filename(path)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(
-                base.clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // In WAL mode NORMAL loses at most the last commits on power loss, never
-                    // consistency, and saves an fsync per insert.
-                    .synchronous(SqliteSynchronous::Normal),
-            )
-            .await?;
-        MIGRATOR.run(&writer).await?;
+        let pools = open_pools(path).await?;
         let instance_id = {
-            let mut conn = writer.acquire().await?;
-            meta::instance_id(&mut conn).await?
+            let mut tx = WriteTx::begin(&pools.writer).await?;
+            let id = meta::instance_id(&mut tx).await?;
+            tx.commit().await?;
+            id
         };
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(base.read_only(true))
-            .await?;
         Ok(Store {
-            writer,
-            reader,
-            instance_id,
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                pools: RwLock::new(pools),
+                instance_id,
+            }),
         })
+    }
+
+    fn writer(&self) -> SqlitePool {
+        self.inner.pools.read().writer.clone()
+    }
+
+    fn reader(&self) -> SqlitePool {
+        self.inner.pools.read().reader.clone()
+    }
+
+    /// Whether the file at the path is still the one open.
+    pub fn file_status(&self) -> FileStatus {
+        let Some(opened) = self.inner.pools.read().file else {
+            return FileStatus::Same;
+        };
+        match FileId::of(&self.inner.path) {
+            None => FileStatus::Missing,
+            Some(now) if now == opened => FileStatus::Same,
+            Some(_) => FileStatus::Replaced,
+        }
+    }
+
+    /// When the file is no longer the one open, open what is at the path now (creating and
+    /// migrating it if it is gone) and carry on there: writes resume by themselves once the
+    /// path holds a usable database again. A file that does not open (garbage in its place)
+    /// leaves the old pools, and the error says why.
+    pub async fn heal(&self) -> Result<FileStatus, StoreError> {
+        let status = self.file_status();
+        if status == FileStatus::Same {
+            return Ok(status);
+        }
+        let fresh = open_pools(&self.inner.path).await?;
+        {
+            let mut tx = WriteTx::begin(&fresh.writer).await?;
+            meta::keep_instance_id(&mut tx, &self.inner.instance_id).await?;
+            tx.commit().await?;
+        }
+        let old = std::mem::replace(&mut *self.inner.pools.write(), fresh);
+        tracing::warn!(path = %self.inner.path.display(), ?status, "the store file changed under the daemon: reopened it");
+        old.reader.close().await;
+        old.writer.close().await;
+        Ok(status)
     }
 
     /// Store one result and count it in its hour's rollup, in one transaction. Returns the
@@ -238,7 +306,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         // Encode before taking the writer: it is held for SQL only.
         let encoded = EncodedRun::of(result)?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = WriteTx::begin(&self.writer()).await?;
         let id = encoded.insert(&mut tx, result, in_maintenance).await?;
         tx.commit().await?;
         Ok(id)
@@ -252,7 +320,7 @@ impl Store {
             .iter()
             .map(|run| EncodedRun::of(&run.result))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = WriteTx::begin(&self.writer()).await?;
         for (run, encoded) in runs.iter().zip(&encoded) {
             encoded
                 .insert(&mut tx, &run.result, run.in_maintenance)
@@ -266,7 +334,7 @@ impl Store {
     /// slot again is a no-op.
     #[tracing::instrument(skip_all, fields(environment = %env))]
     pub async fn record_skipped(&self, env: &str, slot: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = WriteTx::begin(&self.writer()).await?;
         let env_id = environments::id_for(&mut tx, env).await?;
         if skipped::insert(&mut tx, env_id, slot.timestamp_millis()).await? {
             rollups::add_skipped(&mut tx, env_id, codec::hour_start(slot)).await?;
@@ -284,14 +352,14 @@ impl Store {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<StoredRun>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         runs::newest(&mut conn, env, limit, before).await
     }
 
     /// The newest run of every environment that has one, by environment name.
     #[tracing::instrument(skip_all)]
     pub async fn latest(&self) -> Result<Vec<StoredRun>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         runs::latest(&mut conn).await
     }
 
@@ -302,13 +370,13 @@ impl Store {
         env: &str,
         n: u32,
     ) -> Result<Vec<(DateTime<Utc>, Status, Verdict)>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         runs::recent_statuses(&mut conn, env, n).await
     }
 
     #[tracing::instrument(skip_all, fields(environment = %env))]
     pub async fn summary(&self, env: &str, now: DateTime<Utc>) -> Result<Summary, StoreError> {
-        let mut tx = self.reader.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let mut all = rollups::summaries(&mut tx, now, Some(env)).await?;
         tx.commit().await?;
         Ok(all.remove(env).unwrap_or_default())
@@ -320,7 +388,7 @@ impl Store {
         &self,
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Summary>, StoreError> {
-        let mut tx = self.reader.begin().await?;
+        let mut tx = self.reader().begin().await?;
         let all = rollups::summaries(&mut tx, now, None).await?;
         tx.commit().await?;
         Ok(all)
@@ -328,7 +396,7 @@ impl Store {
 
     /// The OTLP `service.instance.id`, stable across restarts on the same file.
     pub fn instance_id(&self) -> &str {
-        &self.instance_id
+        &self.inner.instance_id
     }
 
     /// Delete runs and skipped slots older than `retention`, blobs no run points at any more,
@@ -348,13 +416,13 @@ impl Store {
             .unwrap_or(i64::MIN);
 
         let env_ids = {
-            let mut conn = self.writer.acquire().await?;
+            let mut conn = self.reader().acquire().await?;
             environments::all_ids(&mut conn).await?
         };
         let mut deleted = 0;
         for env_id in env_ids {
             loop {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let mut tx = WriteTx::begin(&self.writer()).await?;
                 let (n, released) =
                     runs::delete_before(&mut tx, env_id, runs_before_ns, PRUNE_BATCH).await?;
                 blobs::release(&mut tx, &released).await?;
@@ -379,16 +447,51 @@ impl Store {
 
     /// A real write through the writer, for /readyz: a read-only file or a full disk fails it.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await?;
-        meta::heartbeat(&mut conn, &Utc::now().to_rfc3339()).await
+        let mut tx = WriteTx::begin(&self.writer()).await?;
+        meta::heartbeat(&mut tx, &Utc::now().to_rfc3339()).await?;
+        tx.commit().await
     }
 
     /// Close both pools. The writer goes last: the last connection to close checkpoints the
     /// WAL into the database file.
     pub async fn close(self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        let pools = self.inner.pools.read().clone();
+        pools.reader.close().await;
+        pools.writer.close().await;
     }
+}
+
+async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
+    let base = SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(
+            base.clone()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // In WAL mode NORMAL loses at most the last commits on power loss, never
+                // consistency, and saves an fsync per insert.
+                .synchronous(SqliteSynchronous::Normal),
+        )
+        .await?;
+    MIGRATOR.run(&writer).await?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(READERS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(base.read_only(true))
+        .await?;
+    Ok(Pools {
+        file: FileId::of(path),
+        writer,
+        reader,
+    })
 }
 
 /// `now - age`, or `None` when that is before any time chrono represents.

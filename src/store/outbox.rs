@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::{Row, SqliteConnection};
 
 use super::codec::{from_ms, ms};
+use super::write::WriteTx;
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -184,7 +185,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<PendingNotification>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         let rows = sqlx::query(
             "SELECT id, incident_id, channel, kind, event, payload, attempts, created_at_ms,
                     due_at_ms, last_error
@@ -215,7 +216,7 @@ impl Store {
 
     /// When the earliest pending notification is due, if any is pending.
     pub async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         let due: Option<i64> =
             sqlx::query_scalar("SELECT MIN(due_at_ms) FROM outbox WHERE state = 'pending'")
                 .fetch_one(&mut *conn)
@@ -252,7 +253,7 @@ impl Store {
         due: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await?;
+        let mut conn = WriteTx::begin(&self.writer()).await?;
         sqlx::query(
             "UPDATE outbox SET attempts = ?2, due_at_ms = ?3, last_error = ?4
              WHERE id = ?1 AND state = 'pending'",
@@ -263,7 +264,7 @@ impl Store {
         .bind(error)
         .execute(&mut *conn)
         .await?;
-        Ok(())
+        conn.commit().await
     }
 
     /// Move a pending notification to `due` without counting an attempt (channel pacing).
@@ -272,13 +273,13 @@ impl Store {
         id: i64,
         due: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await?;
+        let mut conn = WriteTx::begin(&self.writer()).await?;
         sqlx::query("UPDATE outbox SET due_at_ms = ?2 WHERE id = ?1 AND state = 'pending'")
             .bind(id)
             .bind(ms(due))
             .execute(&mut *conn)
             .await?;
-        Ok(())
+        conn.commit().await
     }
 
     async fn finish(
@@ -289,7 +290,7 @@ impl Store {
         at: DateTime<Utc>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await?;
+        let mut conn = WriteTx::begin(&self.writer()).await?;
         sqlx::query(
             "UPDATE outbox SET state = ?2, attempts = ?3, finished_at_ms = ?4,
                                last_error = COALESCE(?5, last_error)
@@ -302,7 +303,20 @@ impl Store {
         .bind(error)
         .execute(&mut *conn)
         .await?;
-        Ok(())
+        conn.commit().await
+    }
+
+    /// Pending notifications that were due before `before`: with a working dispatcher there
+    /// are none for long, so some mean notifications are stuck.
+    pub async fn overdue_notifications(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.reader().acquire().await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND due_at_ms < ?1",
+        )
+        .bind(ms(before))
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 
     /// Notifications that failed for good since `since`, newest first.
@@ -312,7 +326,7 @@ impl Store {
         since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<FailedNotification>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         let rows = sqlx::query(
             "SELECT o.id, o.incident_id, e.name, o.channel, o.kind, o.event, o.attempts,
                     o.last_error, o.finished_at_ms

@@ -101,8 +101,15 @@ pub struct StoreStatus {
 #[derive(Debug, Serialize)]
 pub struct Readiness {
     pub ready: bool,
+    /// One line saying why not, when not ready: also the heartbeat's `/fail` body.
+    pub reason: Option<String>,
+    /// A real write succeeded recently and the last one did not fail.
     pub store_writable: bool,
     pub store_error: Option<String>,
+    /// `open`, `deleted` or `replaced`: whether the file at `storage.path` is the one open.
+    pub store_file: &'static str,
     pub scheduler_on_time: bool,
     pub late_environments: Vec<String>,
+    /// Pending notifications well past their due time.
+    pub notifications_overdue: u64,
 }

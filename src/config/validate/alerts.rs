@@ -34,6 +34,20 @@ impl ChannelType {
 }
 
 impl Validator<'_> {
+    pub(super) fn heartbeat(&self, raw: &Spanned<RawHeartbeat>) -> Result<Heartbeat> {
+        let key = "alerts.heartbeat";
+        let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
+        self.url(url, &format!("{key}.url"), &["https", "http"])?;
+        let every = match &raw.value.every {
+            Some(value) => self.positive_duration(value, &format!("{key}.every"))?,
+            None => DEFAULT_HEARTBEAT_EVERY,
+        };
+        Ok(Heartbeat {
+            url: self.secret(url, &format!("{key}.url"))?,
+            every,
+        })
+    }
+
     /// `alert` merges key by key: `defaults.alert.channels` can route every environment.
     pub(super) fn alert_override(
         &self,

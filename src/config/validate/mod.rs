@@ -55,6 +55,8 @@ pub(crate) struct Validator<'a> {
     /// `defaults.steps` as validated for the timeout they were last checked against: every
     /// environment that takes them shares one list instead of a copy each.
     pub default_steps: RefCell<Option<(Duration, Arc<[Step]>)>>,
+    /// Every schedule expression parsed so far: environments with the same one share it.
+    pub schedules: RefCell<HashMap<String, Schedule>>,
 }
 
 impl Validator<'_> {
@@ -108,7 +110,15 @@ impl Validator<'_> {
     }
 
     fn schedule(&self, value: &Text, key: &str) -> Result<Schedule> {
-        Schedule::parse(&value.value).map_err(|message| self.err(value, key, message))
+        if let Some(parsed) = self.schedules.borrow().get(&value.value) {
+            return Ok(parsed.clone());
+        }
+        let parsed =
+            Schedule::parse(&value.value).map_err(|message| self.err(value, key, message))?;
+        self.schedules
+            .borrow_mut()
+            .insert(value.value.clone(), parsed.clone());
+        Ok(parsed)
     }
 
     /// Parse a URL whose scheme must be one of `schemes`. The URL itself is never echoed:
@@ -240,6 +250,11 @@ impl Validator<'_> {
                     Some(value) => self.positive_duration(value, "alerts.give_up_after")?,
                     None => DEFAULT_GIVE_UP_AFTER,
                 },
+                heartbeat: alerts
+                    .heartbeat
+                    .as_ref()
+                    .map(|raw| self.heartbeat(raw))
+                    .transpose()?,
             },
             server: self.server(raw.server.unwrap_or_default())?,
             storage: self.storage(raw.storage.unwrap_or_default())?,
