@@ -6,9 +6,11 @@
 //! - [`record`]: probe and record one result, the one path for every probe.
 //! - `recorder`: the queue and the one writer task through which results reach the store.
 //! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
-//! - `loops`: pruning, the alert dispatcher, config reloads.
+//! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
+//! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
+pub mod heartbeat;
 mod loops;
 pub mod readiness;
 mod record;
@@ -148,9 +150,13 @@ impl Daemon {
         background.spawn(loops::reload_on_sighup(daemon.clone(), stop.clone()));
         background.spawn(loops::dispatch_alerts(daemon.state.clone(), stop.clone()));
         background.spawn(loops::check_store(daemon.state.clone(), stop.clone()));
+        background.spawn(heartbeat::heartbeat(daemon.state.clone(), stop.clone()));
+        background.spawn(heartbeat::watchdog(daemon.state.clone(), stop.clone()));
+        heartbeat::notify_ready();
         background.close();
 
         shutdown.await;
+        heartbeat::notify_stopping();
         tracing::info!("shutting down: draining in-flight probes");
         stop.cancel();
         if let Some(schedules) = daemon.schedules.lock().take() {

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod daemon;
 mod dashboards;
+mod faults;
 mod helpers;
 mod lab;
 mod layout;

@@ -804,13 +804,13 @@ async fn notifications_and_open_incidents_are_recorded_through_the_api() {
 
 /// `wsprobe run` as a child process with `vars` (and no OTEL_* inherited), its stderr
 /// collected line by line.
-struct Daemon {
+pub(crate) struct Daemon {
     child: std::process::Child,
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Daemon {
-    fn spawn(config: &Path, vars: &[(&str, &str)]) -> Daemon {
+    pub(crate) fn spawn(config: &Path, vars: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wsprobe"));
         command
             .args(["run", "--config"])
@@ -839,7 +839,7 @@ impl Daemon {
         Daemon { child, stderr }
     }
 
-    fn lines(&self, containing: &str) -> Vec<String> {
+    pub(crate) fn lines(&self, containing: &str) -> Vec<String> {
         self.stderr
             .lock()
             .unwrap()
@@ -849,11 +849,11 @@ impl Daemon {
             .collect()
     }
 
-    fn all_stderr(&self) -> String {
+    pub(crate) fn all_stderr(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
 
-    async fn wait_for_line(&self, containing: &str) {
+    pub(crate) async fn wait_for_line(&self, containing: &str) {
         let started = Instant::now();
         while self.lines(containing).is_empty() {
             assert!(
@@ -866,7 +866,7 @@ impl Daemon {
     }
 
     /// Resident memory, from /proc.
-    fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         status
             .lines()
@@ -876,7 +876,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then the exit status within `limit`.
-    async fn terminate(mut self, limit: Duration) -> (std::process::ExitStatus, Daemon) {
+    pub(crate) async fn terminate(mut self, limit: Duration) -> (std::process::ExitStatus, Daemon) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

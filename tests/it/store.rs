@@ -54,7 +54,7 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// Everything absent: what a probe that could not even start reports.
-fn minimal(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
+pub(crate) fn minimal(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
     ProbeResult {
         environment: env.to_owned(),
         location: None,

@@ -1,0 +1,245 @@
+//! Faults made for real, not simulated: a full filesystem (a small tmpfs filled with `dd`), a
+//! second connection holding SQLite's lock, the store file deleted or replaced under a running
+//! daemon. Each ends with the daemon still probing, storing when it can, and `/readyz` saying
+//! what is wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sqlx::Connection as _;
+use wsprobe::store::Store;
+
+use crate::helpers::{free_port, spawn_lab};
+use crate::metrics::Daemon;
+use crate::receiver::PATIENCE;
+use crate::store::minimal;
+
+/// A tmpfs of `size` mounted for the test and unmounted after. Needs root (CI runs as root);
+/// elsewhere the test says it did not run.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            assert!(
+                !is_root(),
+                "running as root, but mounting a tmpfs failed: this test needs it"
+            );
+            eprintln!("NOT RUN: mounting a tmpfs needs root");
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write zeros until the filesystem is full.
+    fn fill(&self) -> PathBuf {
+        let fill = self.path().join("fill");
+        let _ = Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", fill.display()))
+            .args(["bs=64k"])
+            .stderr(std::process::Stdio::null())
+            .status();
+        fill
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazily: a connection still closing must not leave the mount behind.
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A result big enough (messages are stored as blobs) to need new pages on every insert.
+fn bulky(env: &str, n: usize) -> wsprobe::probe::ProbeResult {
+    let mut result = minimal(env, Utc::now());
+    result.messages = vec![format!("{n}:{}", "x".repeat(16 * 1024))];
+    result
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_writes_alone_and_writes_resume_when_space_returns() {
+    let Some(disk) = Tmpfs::mount("4m") else {
+        return;
+    };
+    let store = Store::open(&disk.path().join("wsprobe.db")).await.unwrap();
+    store.insert_result(&bulky("a", 0), false).await.unwrap();
+
+    let fill = disk.fill();
+    let mut first_error = None;
+    for n in 1..400 {
+        if let Err(err) = store.insert_result(&bulky("a", n), false).await {
+            first_error = Some(err.to_string());
+            break;
+        }
+    }
+    let first_error = first_error.expect("a full disk makes a write fail");
+    assert!(first_error.contains("full"), "{first_error}");
+    // The failure does not wedge the writer: every later write fails on its own merits
+    // (the disk), not on leftover transaction state.
+    let again = store.insert_result(&bulky("a", 500), false).await;
+    if let Err(err) = &again {
+        assert!(!err.to_string().contains("transaction depth"), "{err}");
+    }
+
+    std::fs::remove_file(&fill).unwrap();
+    store
+        .insert_result(&bulky("a", 501), false)
+        .await
+        .expect("writes resume by themselves once the disk has room");
+    store.check_writable().await.unwrap();
+    let runs = store.runs("a", 1000, None).await.unwrap();
+    assert!(runs.iter().any(|r| r.result.messages[0].starts_with("501:")));
+    store.close().await;
+}
+
+/// A daemon probing one environment every second, its port, and the database path.
+fn spawn_daemon(dir: &Path, lab_addr: std::net::SocketAddr) -> (Daemon, String, PathBuf) {
+    let port = free_port().port();
+    let db = dir.join("wsprobe.db");
+    let config = dir.join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{ schedule: \"* * * * * *\", timeout: 5s }}\nenvironments:\n  - {{ name: healthy, url: \"ws://{lab_addr}/ws/healthy\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::spawn(&config, &[("RUST_LOG", "info")]);
+    (daemon, format!("http://127.0.0.1:{port}"), db)
+}
+
+async fn get_json(url: &str) -> Option<(u16, serde_json::Value)> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.json().await.ok()?))
+}
+
+/// Poll `url` until `done` holds for (status, body), or fail with the daemon's log.
+async fn wait_for(
+    daemon: &Daemon,
+    url: &str,
+    what: &str,
+    done: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        if let Some((status, body)) = get_json(url).await
+            && done(status, &body)
+        {
+            return body;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{what}: never happened\n{}",
+            daemon.all_stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn last_run(status: &serde_json::Value) -> Option<String> {
+    status["environments"][0]["last_run"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn stored_runs(body: &serde_json::Value) -> usize {
+    body["runs"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_by_another_process_neither_stops_probing_nor_passes_for_ready() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, base, db) = spawn_daemon(dir.path(), lab.addr());
+    let runs_url = format!("{base}/api/v1/environments/healthy/runs?limit=1000");
+    wait_for(&daemon, &format!("{base}/readyz"), "ready at start", |s, _| s == 200).await;
+    wait_for(&daemon, &runs_url, "a first stored run", |_, b| stored_runs(b) > 0).await;
+
+    // Another process's connection takes SQLite's write lock and keeps it.
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.unwrap();
+    let locked_at = Instant::now();
+
+    let status_url = format!("{base}/api/v1/status");
+    let first = last_run(&get_json(&status_url).await.unwrap().1);
+    // Probing goes on at its pace: the result of a new slot shows while the lock is held.
+    wait_for(&daemon, &status_url, "probing while locked", |_, b| {
+        last_run(b).is_some() && last_run(b) != first
+    })
+    .await;
+    let body = wait_for(&daemon, &format!("{base}/readyz"), "503 while locked", |s, _| {
+        s == 503
+    })
+    .await;
+    assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
+    let probes_while_locked = {
+        let before = last_run(&get_json(&status_url).await.unwrap().1);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        last_run(&get_json(&status_url).await.unwrap().1) != before
+    };
+    assert!(probes_while_locked, "probing stopped while the store was locked");
+    assert!(locked_at.elapsed() < PATIENCE);
+
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    drop(other);
+    wait_for(&daemon, &format!("{base}/readyz"), "ready again", |s, _| s == 200).await;
+    let stored = stored_runs(&get_json(&runs_url).await.unwrap().1);
+    wait_for(&daemon, &runs_url, "runs stored again", |_, b| stored_runs(b) > stored).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_file_deleted_or_replaced_is_noticed_and_healed() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, base, db) = spawn_daemon(dir.path(), lab.addr());
+    let runs_url = format!("{base}/api/v1/environments/healthy/runs?limit=1000");
+    wait_for(&daemon, &runs_url, "a first stored run", |_, b| stored_runs(b) > 0).await;
+
+    // Replaced with garbage: nothing is written into an unlinked file while saying ready.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
+    let body = wait_for(&daemon, &format!("{base}/readyz"), "503 on garbage", |s, _| {
+        s == 503
+    })
+    .await;
+    assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
+
+    // Deleted: the daemon makes the file anew and stores there.
+    std::fs::remove_file(&db).unwrap();
+    wait_for(&daemon, &format!("{base}/readyz"), "ready again", |s, _| s == 200).await;
+    assert!(db.exists(), "the store file was not made again");
+    wait_for(&daemon, &runs_url, "runs in the new file", |_, b| stored_runs(b) > 0).await;
+    let fresh = Store::open(&db).await.unwrap();
+    assert!(!fresh.runs("healthy", 10, None).await.unwrap().is_empty());
+}
