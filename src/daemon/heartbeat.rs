@@ -139,7 +139,10 @@ mod tests {
         let cases = [
             ("https://hc-ping.com/5f1c", "https://hc-ping.com/5f1c/fail"),
             ("https://hc-ping.com/5f1c/", "https://hc-ping.com/5f1c/fail"),
-            ("http://127.0.0.1:9/ping?rid=1", "http://127.0.0.1:9/ping/fail?rid=1"),
+            (
+                "http://127.0.0.1:9/ping?rid=1",
+                "http://127.0.0.1:9/ping/fail?rid=1",
+            ),
         ];
         for (url, expected) in cases {
             assert_eq!(fail_url(&Url::parse(url).unwrap()).as_str(), expected);

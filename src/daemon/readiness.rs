@@ -41,6 +41,8 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
         Some("the store file was deleted while open: results would be lost".to_owned())
     } else if signals.file == FileStatus::Replaced {
         Some("the store file was replaced by another file while open".to_owned())
+    } else if signals.file == FileStatus::NotDatabase {
+        Some("the store file was overwritten with something that is not a database".to_owned())
     } else if !fresh {
         Some(match signals.last_write_ok {
             Some(at) => format!(
@@ -73,6 +75,7 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
             FileStatus::Same => "open",
             FileStatus::Missing => "deleted",
             FileStatus::Replaced => "replaced",
+            FileStatus::NotDatabase => "overwritten",
         },
         scheduler_on_time: signals.late.is_empty(),
         late_environments: signals.late.clone(),

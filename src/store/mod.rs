@@ -230,6 +230,26 @@ pub enum FileStatus {
     Missing,
     /// Another file now has the name.
     Replaced,
+    /// The same file, overwritten in place with something that is not an SQLite database
+    /// (`cp` over it): with WAL, writes would go on "succeeding" until the next checkpoint.
+    NotDatabase,
+}
+
+/// The first 16 bytes of every SQLite 3 database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` starts like an SQLite database (an empty file is one not written yet).
+fn looks_like_sqlite(path: &Path) -> bool {
+    use std::io::Read as _;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return true;
+    };
+    let mut head = [0u8; 16];
+    match file.read(&mut head) {
+        Ok(0) => true,
+        Ok(16) => &head == SQLITE_MAGIC,
+        Ok(_) | Err(_) => false,
+    }
 }
 
 impl Store {
@@ -269,8 +289,9 @@ impl Store {
         };
         match FileId::of(&self.inner.path) {
             None => FileStatus::Missing,
-            Some(now) if now == opened => FileStatus::Same,
-            Some(_) => FileStatus::Replaced,
+            Some(now) if now != opened => FileStatus::Replaced,
+            Some(_) if !looks_like_sqlite(&self.inner.path) => FileStatus::NotDatabase,
+            Some(_) => FileStatus::Same,
         }
     }
 

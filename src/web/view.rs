@@ -106,7 +106,7 @@ pub struct Readiness {
     /// A real write succeeded recently and the last one did not fail.
     pub store_writable: bool,
     pub store_error: Option<String>,
-    /// `open`, `deleted` or `replaced`: whether the file at `storage.path` is the one open.
+    /// `open`, `deleted`, `replaced` or `overwritten`: whether the file at `storage.path` is the one open.
     pub store_file: &'static str,
     pub scheduler_on_time: bool,
     pub late_environments: Vec<String>,

@@ -61,7 +61,10 @@ impl Tmpfs {
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         // Lazily: a connection still closing must not leave the mount behind.
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -111,19 +114,30 @@ async fn a_full_disk_fails_writes_alone_and_writes_resume_when_space_returns() {
         .expect("writes resume by themselves once the disk has room");
     store.check_writable().await.unwrap();
     let runs = store.runs("a", 1000, None).await.unwrap();
-    assert!(runs.iter().any(|r| r.result.messages[0].starts_with("501:")));
+    assert!(
+        runs.iter()
+            .any(|r| r.result.messages[0].starts_with("501:"))
+    );
     store.close().await;
 }
 
 /// A daemon probing one environment every second, its port, and the database path.
 fn spawn_daemon(dir: &Path, lab_addr: std::net::SocketAddr) -> (Daemon, String, PathBuf) {
+    spawn_daemon_with(dir, lab_addr, "")
+}
+
+fn spawn_daemon_with(
+    dir: &Path,
+    lab_addr: std::net::SocketAddr,
+    extra: &str,
+) -> (Daemon, String, PathBuf) {
     let port = free_port().port();
     let db = dir.join("wsprobe.db");
     let config = dir.join("probes.yaml");
     std::fs::write(
         &config,
         format!(
-            "defaults: {{ schedule: \"* * * * * *\", timeout: 5s }}\nenvironments:\n  - {{ name: healthy, url: \"ws://{lab_addr}/ws/healthy\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n",
+            "defaults: {{ schedule: \"* * * * * *\", timeout: 5s }}\nenvironments:\n  - {{ name: healthy, url: \"ws://{lab_addr}/ws/healthy\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n{extra}",
             db.display()
         ),
     )
@@ -178,14 +192,26 @@ async fn a_lock_held_by_another_process_neither_stops_probing_nor_passes_for_rea
     let dir = tempfile::tempdir().unwrap();
     let (daemon, base, db) = spawn_daemon(dir.path(), lab.addr());
     let runs_url = format!("{base}/api/v1/environments/healthy/runs?limit=1000");
-    wait_for(&daemon, &format!("{base}/readyz"), "ready at start", |s, _| s == 200).await;
-    wait_for(&daemon, &runs_url, "a first stored run", |_, b| stored_runs(b) > 0).await;
+    wait_for(
+        &daemon,
+        &format!("{base}/readyz"),
+        "ready at start",
+        |s, _| s == 200,
+    )
+    .await;
+    wait_for(&daemon, &runs_url, "a first stored run", |_, b| {
+        stored_runs(b) > 0
+    })
+    .await;
 
     // Another process's connection takes SQLite's write lock and keeps it.
     let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
     let locked_at = Instant::now();
 
     let status_url = format!("{base}/api/v1/status");
@@ -195,9 +221,12 @@ async fn a_lock_held_by_another_process_neither_stops_probing_nor_passes_for_rea
         last_run(b).is_some() && last_run(b) != first
     })
     .await;
-    let body = wait_for(&daemon, &format!("{base}/readyz"), "503 while locked", |s, _| {
-        s == 503
-    })
+    let body = wait_for(
+        &daemon,
+        &format!("{base}/readyz"),
+        "503 while locked",
+        |s, _| s == 503,
+    )
     .await;
     assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
     let probes_while_locked = {
@@ -205,14 +234,23 @@ async fn a_lock_held_by_another_process_neither_stops_probing_nor_passes_for_rea
         tokio::time::sleep(Duration::from_secs(3)).await;
         last_run(&get_json(&status_url).await.unwrap().1) != before
     };
-    assert!(probes_while_locked, "probing stopped while the store was locked");
+    assert!(
+        probes_while_locked,
+        "probing stopped while the store was locked"
+    );
     assert!(locked_at.elapsed() < PATIENCE);
 
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     drop(other);
-    wait_for(&daemon, &format!("{base}/readyz"), "ready again", |s, _| s == 200).await;
+    wait_for(&daemon, &format!("{base}/readyz"), "ready again", |s, _| {
+        s == 200
+    })
+    .await;
     let stored = stored_runs(&get_json(&runs_url).await.unwrap().1);
-    wait_for(&daemon, &runs_url, "runs stored again", |_, b| stored_runs(b) > stored).await;
+    wait_for(&daemon, &runs_url, "runs stored again", |_, b| {
+        stored_runs(b) > stored
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,24 +260,79 @@ async fn a_store_file_deleted_or_replaced_is_noticed_and_healed() {
     let dir = tempfile::tempdir().unwrap();
     let (daemon, base, db) = spawn_daemon(dir.path(), lab.addr());
     let runs_url = format!("{base}/api/v1/environments/healthy/runs?limit=1000");
-    wait_for(&daemon, &runs_url, "a first stored run", |_, b| stored_runs(b) > 0).await;
+    wait_for(&daemon, &runs_url, "a first stored run", |_, b| {
+        stored_runs(b) > 0
+    })
+    .await;
 
     // Replaced with garbage: nothing is written into an unlinked file while saying ready.
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
-    let body = wait_for(&daemon, &format!("{base}/readyz"), "503 on garbage", |s, _| {
-        s == 503
-    })
+    let body = wait_for(
+        &daemon,
+        &format!("{base}/readyz"),
+        "503 on garbage",
+        |s, _| s == 503,
+    )
     .await;
     assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
 
     // Deleted: the daemon makes the file anew and stores there.
     std::fs::remove_file(&db).unwrap();
-    wait_for(&daemon, &format!("{base}/readyz"), "ready again", |s, _| s == 200).await;
+    wait_for(&daemon, &format!("{base}/readyz"), "ready again", |s, _| {
+        s == 200
+    })
+    .await;
     assert!(db.exists(), "the store file was not made again");
-    wait_for(&daemon, &runs_url, "runs in the new file", |_, b| stored_runs(b) > 0).await;
+    wait_for(&daemon, &runs_url, "runs in the new file", |_, b| {
+        stored_runs(b) > 0
+    })
+    .await;
     let fresh = Store::open(&db).await.unwrap();
     assert!(!fresh.runs("healthy", 10, None).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_says_alive_only_while_ready_and_why_not_otherwise() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let receiver = crate::receiver::Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ping = receiver.url("/ping/5f1c-uuid");
+    let (daemon, base, db) = spawn_daemon_with(
+        dir.path(),
+        lab.addr(),
+        &format!("alerts: {{ heartbeat: {{ url: \"{ping}\", every: 1s }} }}\n"),
+    );
+    wait_for(&daemon, &format!("{base}/readyz"), "ready", |s, _| s == 200).await;
+    let alive = receiver.wait_for(1).await;
+    assert_eq!(alive[0].method, "GET");
+    assert_eq!(alive[0].path, "/ping/5f1c-uuid");
+
+    std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
+    let started = Instant::now();
+    let failing = loop {
+        let found = receiver
+            .requests()
+            .into_iter()
+            .find(|r| r.method == "POST" && r.path == "/ping/5f1c-uuid/fail");
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no /fail\n{}",
+            daemon.all_stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let reason = String::from_utf8_lossy(&failing.body).into_owned();
+    assert!(reason.contains("store"), "{reason}");
+    assert!(!reason.contains('\n'), "one line: {reason:?}");
+    assert!(
+        daemon.lines("5f1c-uuid").is_empty(),
+        "the heartbeat URL is a secret and was logged"
+    );
 }
