@@ -63,7 +63,16 @@ pub async fn run_daemon(config: Config, listener: Option<TcpListener>) -> anyhow
             .with_context(|| format!("cannot listen on {}", config.server.listen))?,
     };
     let daemon = Daemon::build(config).await?;
-    daemon.run(listener, wait_for_signal()).await
+    let shutdown = async {
+        wait_for_signal().await;
+        // Draining waits for in-flight probes; a second signal means now.
+        tokio::spawn(async {
+            wait_for_signal().await;
+            eprintln!("second signal: exiting without draining");
+            std::process::exit(1);
+        });
+    };
+    daemon.run(listener, shutdown).await
 }
 
 impl Daemon {
@@ -136,13 +145,15 @@ impl Daemon {
         }
         self.start_schedules();
 
+        let (descriptors, max_connections) = crate::web::serve::descriptor_budget();
+        tracing::debug!(descriptors, max_connections, "descriptor budget");
         let router = crate::web::router(self.state.clone());
-        let server_stop = stop.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { server_stop.cancelled().await })
-                .await
-        });
+        let server = tokio::spawn(crate::web::serve::serve(
+            listener,
+            router,
+            max_connections,
+            stop.clone(),
+        ));
 
         let daemon = Arc::new(self);
         background.spawn(loops::prune(daemon.state.clone(), stop.clone()));

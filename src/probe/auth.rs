@@ -22,6 +22,9 @@ pub struct TokenFailure {
     pub http_status: Option<u16>,
     pub body_excerpt: Option<String>,
     pub message: String,
+    /// wsprobe's own resources ran out (descriptors, memory): `probe_error`, not the token
+    /// endpoint's fault.
+    pub own_fault: bool,
 }
 
 impl TokenFailure {
@@ -30,6 +33,7 @@ impl TokenFailure {
             http_status: None,
             body_excerpt: None,
             message: message.into(),
+            own_fault: false,
         }
     }
 }
@@ -108,8 +112,9 @@ async fn fetch(
     request: reqwest::RequestBuilder,
     token_pointer: &str,
 ) -> Result<(String, Option<Duration>), TokenFailure> {
-    let response = request.send().await.map_err(|err| {
-        TokenFailure::message(format!("token request failed: {}", error_chain(&err)))
+    let response = request.send().await.map_err(|err| TokenFailure {
+        own_fault: super::connect::local_exhaustion_in(&err).is_some(),
+        ..TokenFailure::message(format!("token request failed: {}", error_chain(&err)))
     })?;
     let status = response.status();
     let body = read_bounded(response).await?;
@@ -119,12 +124,14 @@ async fn fetch(
             http_status: Some(status.as_u16()),
             body_excerpt: Some(excerpt(&text, BODY_EXCERPT_CHARS)),
             message: format!("token endpoint answered HTTP {}", status.as_u16()),
+            own_fault: false,
         });
     }
     let failure = |message: String| TokenFailure {
         http_status: Some(status.as_u16()),
         body_excerpt: None,
         message,
+        own_fault: false,
     };
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|err| failure(format!("token endpoint answered with invalid JSON: {err}")))?;

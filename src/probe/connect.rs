@@ -24,12 +24,18 @@ pub enum NetFailure {
     Refused(String),
     ConnectTimeout,
     Tls(String),
+    /// wsprobe itself ran out of something (descriptors, memory, buffers, local ports): never
+    /// the target's fault, so never `connect_refused` or `dns_failed`.
+    Local(String),
 }
 
 impl NetFailure {
     pub fn message(&self) -> String {
         match self {
-            NetFailure::Dns(m) | NetFailure::Refused(m) | NetFailure::Tls(m) => m.clone(),
+            NetFailure::Dns(m)
+            | NetFailure::Refused(m)
+            | NetFailure::Tls(m)
+            | NetFailure::Local(m) => m.clone(),
             NetFailure::ConnectTimeout => "TCP connect timed out".to_owned(),
         }
     }
@@ -115,6 +121,9 @@ async fn resolve(
                 target.host
             )));
         }
+        Ok(Err(err)) if is_local_exhaustion(&err) => {
+            return Err(local_failure(&format!("resolving {}", target.host), &err));
+        }
         Ok(Err(err)) => {
             return Err(NetFailure::Dns(format!(
                 "{} did not resolve: {err}",
@@ -148,6 +157,9 @@ async fn connect_any(
                 phases.connect = Some(elapsed_ms(started));
                 return Ok(stream);
             }
+            Ok(Err(err)) if is_local_exhaustion(&err) => {
+                return Err(local_failure(&format!("connecting to {addr}"), &err));
+            }
             Ok(Err(err)) => last_error = Some((addr, err)),
         }
     }
@@ -156,6 +168,43 @@ async fn connect_any(
         return Err(NetFailure::ConnectTimeout);
     }
     Err(NetFailure::Refused(format!("{addr}: {err}")))
+}
+
+/// Errors that come from this process or host running out, not from the network or the target:
+/// EMFILE/ENFILE (descriptors), ENOBUFS/ENOMEM (memory), EADDRNOTAVAIL (no local port left).
+pub fn is_local_exhaustion(err: &io::Error) -> bool {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    const ENOMEM: i32 = 12;
+    const ENOBUFS: i32 = 105;
+    const EADDRNOTAVAIL: i32 = 99;
+    matches!(
+        err.raw_os_error(),
+        Some(EMFILE | ENFILE | ENOMEM | ENOBUFS | EADDRNOTAVAIL)
+    ) || err.kind() == io::ErrorKind::OutOfMemory
+}
+
+/// The local exhaustion somewhere in `err`'s causes (an HTTP client's error wraps the
+/// socket's), if that is what it was.
+pub fn local_exhaustion_in<'e>(
+    err: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e io::Error> {
+    let mut cause: Option<&'e (dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if let Some(io_err) = current.downcast_ref::<io::Error>()
+            && is_local_exhaustion(io_err)
+        {
+            return Some(io_err);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+fn local_failure(doing: &str, err: &io::Error) -> NetFailure {
+    NetFailure::Local(format!(
+        "wsprobe itself ran out of resources {doing} ({err}): not the target's fault"
+    ))
 }
 
 fn tls_error_text(err: &io::Error) -> String {

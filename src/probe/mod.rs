@@ -165,7 +165,11 @@ impl Prober {
                 facts.http_status = failure.http_status;
                 facts.body_excerpt = failure.body_excerpt;
                 facts.error = Some(failure.message);
-                return Some(Stop::Token);
+                return Some(if failure.own_fault {
+                    Stop::ProbeError
+                } else {
+                    Stop::Token
+                });
             }
         };
         let templates = Templates::new(token.as_deref());
@@ -178,8 +182,15 @@ impl Prober {
             // Half the budget at most: a hanging health URL must not starve the socket probe.
             let budget = remaining(deadline) / 2;
             let started = Instant::now();
-            facts.health = Some(check_health(&clients.http, health, budget).await);
+            let checked = check_health(&clients.http, health, budget).await;
             facts.phases.health = Some(elapsed_ms(started));
+            match checked {
+                Ok(info) => facts.health = Some(info),
+                Err(own_fault) => {
+                    facts.error = Some(format!("health check: {own_fault}"));
+                    return Some(Stop::ProbeError);
+                }
+            }
         }
 
         let headers: Vec<(String, String)> = env
@@ -201,7 +212,8 @@ impl Prober {
                 Ok(opened) => break opened,
                 Err(failure) => {
                     let backoff = RETRY_BACKOFF * facts.attempts;
-                    if facts.attempts <= env.retries && remaining(deadline) > backoff {
+                    let retryable = !matches!(failure, NetFailure::Local(_));
+                    if retryable && facts.attempts <= env.retries && remaining(deadline) > backoff {
                         tracing::debug!(attempt = facts.attempts, error = %failure.message(), "retrying");
                         tokio::time::sleep(backoff).await;
                         continue;
@@ -212,6 +224,7 @@ impl Prober {
                         NetFailure::Refused(_) => Stop::ConnectRefused,
                         NetFailure::ConnectTimeout => Stop::ConnectTimeout,
                         NetFailure::Tls(_) => Stop::Tls,
+                        NetFailure::Local(_) => Stop::ProbeError,
                     });
                 }
             }
@@ -353,26 +366,34 @@ async fn check_health(
     http: &reqwest::Client,
     health: &crate::config::HealthCheck,
     budget: Duration,
-) -> HealthInfo {
-    match http.get(health.url.clone()).timeout(budget).send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            HealthInfo {
-                http_status: Some(status),
-                ok: status == health.expect_status,
-                error: None,
+) -> Result<HealthInfo, String> {
+    Ok(
+        match http.get(health.url.clone()).timeout(budget).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                HealthInfo {
+                    http_status: Some(status),
+                    ok: status == health.expect_status,
+                    error: None,
+                }
             }
-        }
-        Err(err) => HealthInfo {
-            http_status: None,
-            ok: false,
-            error: Some(if err.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                crate::text::error_chain(&err)
-            }),
+            Err(err) if connect::local_exhaustion_in(&err).is_some() => {
+                return Err(format!(
+                    "wsprobe itself ran out of resources ({}): not the service's fault",
+                    connect::local_exhaustion_in(&err).expect("just matched")
+                ));
+            }
+            Err(err) => HealthInfo {
+                http_status: None,
+                ok: false,
+                error: Some(if err.is_timeout() {
+                    "timed out".to_owned()
+                } else {
+                    crate::text::error_chain(&err)
+                }),
+            },
         },
-    }
+    )
 }
 
 /// `{token}` and `{token_base64url}` in headers, subprotocols and sent messages.

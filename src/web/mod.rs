@@ -6,6 +6,7 @@ mod api;
 mod cache;
 mod error;
 mod pages;
+pub mod serve;
 pub mod view;
 
 pub use view::{
@@ -19,6 +20,9 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use cache::RenderCache;
+
+/// Request bodies are refused past this size.
+const BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler holds: the source it reads and the renders it reuses.
 struct Web<S> {
@@ -43,5 +47,7 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
         .route("/api/v1/incidents", get(api::incidents::<S>))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz::<S>))
+        // No route takes a body beyond a few bytes: a large one is refused, not buffered.
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(web)
 }

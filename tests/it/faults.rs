@@ -336,3 +336,98 @@ async fn the_heartbeat_says_alive_only_while_ready_and_why_not_otherwise() {
         "the heartbeat URL is a secret and was logged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_neither_starve_probes_nor_block_shutdown() {
+    use tokio::io::AsyncWriteExt as _;
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().port();
+    let db = dir.path().join("wsprobe.db");
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{ schedule: \"* * * * * *\", timeout: 5s }}\nenvironments:\n  - {{ name: healthy, url: \"ws://{}/ws/healthy\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n",
+            lab.addr(),
+            db.display()
+        ),
+    )
+    .unwrap();
+    // 256 descriptors in all, hard limit too: what a small container or an old default gives.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 256 && exec {} run --config {}",
+            env!("CARGO_BIN_EXE_wsprobe"),
+            config.display()
+        ))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while get_json(&format!("{base}/readyz")).await.map(|(s, _)| s) != Some(200) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the daemon did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // More connections than the process has descriptors, each with half a request.
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+            continue;
+        };
+        let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await;
+        held.push(stream);
+    }
+    assert!(held.len() > 256, "only {} connections opened", held.len());
+
+    // Probing goes on and is stored, and none of it blames the target for our descriptors.
+    let store = Store::open(&db).await.unwrap();
+    let count = |runs: &[wsprobe::store::StoredRun]| runs.len();
+    let before = count(&store.runs("healthy", 1000, None).await.unwrap());
+    let started = Instant::now();
+    loop {
+        let runs = store.runs("healthy", 1000, None).await.unwrap();
+        if count(&runs) >= before + 3 {
+            let verdicts: Vec<_> = runs.iter().map(|r| r.result.verdict.as_str()).collect();
+            assert!(verdicts.iter().all(|v| *v == "ok"), "{verdicts:?}");
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "probing stopped under the connection flood"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    store.close().await;
+
+    // SIGTERM with all those half-sent requests open: the daemon exits within its deadline.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(25) {
+            let _ = child.kill();
+            panic!("the daemon did not exit within 25 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    drop(held);
+}
