@@ -145,6 +145,13 @@ pub struct Schedule {
     cron: Arc<croner::Cron>,
 }
 
+/// Two schedules are the same when their expressions are: what a reload compares.
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.expression == other.expression
+    }
+}
+
 impl Schedule {
     pub fn parse(expression: &str) -> Result<Self, String> {
         let fields = expression.split_whitespace().count();
@@ -185,7 +192,7 @@ impl fmt::Debug for Schedule {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Environment {
     pub name: EnvName,
     /// `ws://` or `wss://`.
@@ -218,13 +225,13 @@ pub struct Environment {
     pub limits: MessageLimits,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HealthCheck {
     pub url: Url,
     pub expect_status: u16,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Auth {
     None,
     Bearer {
@@ -295,7 +302,7 @@ pub enum JwtAlgorithm {
     ES256,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum JwtKey {
     /// HMAC secret (HS*).
     Secret(Secret),
@@ -303,13 +310,13 @@ pub enum JwtKey {
     Pem { path: PathBuf, pem: Secret },
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Expect {
         /// Deadline for this step, counted from the moment the step starts.
@@ -320,7 +327,7 @@ pub enum Step {
     Send { text: String },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Matcher {
     /// Every JSON pointer must hold exactly the given value.
     Json(Vec<(String, serde_json::Value)>),
@@ -330,7 +337,7 @@ pub enum Matcher {
     Any,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EchoCheck {
     /// JSON pointer to an object of header name → value, searched in every received message.
     pub pointer: String,
@@ -338,7 +345,7 @@ pub struct EchoCheck {
     pub require: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum VersionSource {
     /// A header of the 101 response (lowercase).
     Header(String),
@@ -346,7 +353,7 @@ pub enum VersionSource {
     Pointer(String),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MessageLimits {
     pub max_message_bytes: usize,
     pub max_messages: usize,
@@ -362,7 +369,7 @@ impl Default for MessageLimits {
 }
 
 /// An environment's `alert:` block: anything left `None` falls back to `alerts.defaults`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertPolicyOverride {
     pub channels: Option<Vec<String>>,
     pub failure_threshold: Option<u32>,

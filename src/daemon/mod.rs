@@ -23,6 +23,7 @@ mod store_health;
 pub use signals::wait_for_signal;
 pub use state::{DaemonState, MAX_CONCURRENT_PROBES, RECENT_KEPT};
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alert::Alerts;
-use crate::config::Config;
+use crate::config::{Config, Environment};
 use crate::schedule;
 use crate::store::Store;
 use crate::telemetry::Metrics;
@@ -47,8 +48,9 @@ pub struct Daemon {
     /// The config file, when there is one on disk to reload from.
     source: Option<PathBuf>,
     probes: TaskTracker,
-    /// Cancels the schedule loops of the current config; replaced on every reload.
-    schedules: Mutex<Option<CancellationToken>>,
+    /// Each environment's schedule loop, with the settings it runs on: a reload restarts only
+    /// the loops whose settings changed, so the others keep their next slot.
+    schedules: Mutex<HashMap<String, (Arc<Environment>, CancellationToken)>>,
     /// Stops the store writer once the probes have drained; it flushes its queue first.
     recorder_stop: CancellationToken,
     recorder: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -110,7 +112,7 @@ impl Daemon {
             state,
             source,
             probes: TaskTracker::new(),
-            schedules: Mutex::new(None),
+            schedules: Mutex::new(HashMap::new()),
             recorder_stop,
             recorder: Mutex::new(Some(writer)),
         })
@@ -170,8 +172,8 @@ impl Daemon {
         heartbeat::notify_stopping();
         tracing::info!("shutting down: draining in-flight probes");
         stop.cancel();
-        if let Some(schedules) = daemon.schedules.lock().take() {
-            schedules.cancel();
+        for (_, (_, loop_stop)) in daemon.schedules.lock().drain() {
+            loop_stop.cancel();
         }
         daemon.probes.close();
         let drain_limit = daemon
@@ -203,14 +205,11 @@ impl Daemon {
         Ok(())
     }
 
-    /// (Re)start one schedule loop per environment of the current config. Loops of a previous
-    /// config stop; their in-flight probes finish, and the board keeps them from doubling.
+    /// One schedule loop per environment of the current config: loops of environments whose
+    /// settings did not change go on untouched; removed or changed ones stop (their in-flight
+    /// probes finish, and the board keeps them from doubling) and changed or new ones start.
     fn start_schedules(&self) {
         let config = self.state.config();
-        let token = CancellationToken::new();
-        if let Some(previous) = self.schedules.lock().replace(token.clone()) {
-            previous.cancel();
-        }
         let names: Vec<&str> = config
             .environments
             .iter()
@@ -224,15 +223,38 @@ impl Daemon {
         for (env, _) in self.state.alerts.open_incidents() {
             self.state.metrics.set_incidents_open(&env, 1);
         }
+        let mut schedules = self.schedules.lock();
+        let wanted: HashMap<&str, &Arc<Environment>> = config
+            .environments
+            .iter()
+            .map(|env| (env.name.as_str(), env))
+            .collect();
+        schedules.retain(|name, (running, loop_stop)| {
+            let unchanged = wanted
+                .get(name.as_str())
+                .is_some_and(|env| **env == *running);
+            if !unchanged {
+                loop_stop.cancel();
+            }
+            unchanged
+        });
+        let mut started = 0;
         for env in &config.environments {
+            if schedules.contains_key(env.name.as_str()) {
+                continue;
+            }
+            let loop_stop = CancellationToken::new();
             tokio::spawn(schedule::run_environment(
                 env.clone(),
                 self.state.clone(),
                 self.state.board.clone(),
                 self.probes.clone(),
-                token.clone(),
+                loop_stop.clone(),
             ));
+            schedules.insert(env.name.as_str().to_owned(), (env.clone(), loop_stop));
+            started += 1;
         }
+        tracing::debug!(started, kept = schedules.len() - started, "schedules");
     }
 
     /// Replace the config; an invalid new file is logged with its error and the old one stays.

@@ -102,8 +102,11 @@ pub async fn run_environment<R: Runner>(
     if first_slot.is_none_or(|first| first - now > soon) {
         start_or_skip(&env, &runner, &board, &probes, now).await;
     }
+    // The wall clock can step back (NTP, a VM resumed): never count from before the last slot
+    // fired, or a slot already probed would be probed again.
+    let mut fired = now;
     loop {
-        let next = slot::next_slot(&env.schedule, offset, Utc::now());
+        let next = slot::next_slot(&env.schedule, offset, Utc::now().max(fired));
         board.set_next(&name, next);
         let Some(next) = next else {
             tracing::warn!(environment = %name, "schedule has no future slot");
@@ -114,6 +117,7 @@ pub async fn run_environment<R: Runner>(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
+        fired = next;
         start_or_skip(&env, &runner, &board, &probes, next).await;
     }
 }

@@ -19,138 +19,30 @@
 //!   without bound whatever a probed server answers (close codes are also capped per
 //!   environment here).
 //! - The SDK's own diagnostics are compiled out (`internal-logs` off); export failures are
-//!   logged by `ExportLog` here: the first failure at once, then at most one line per
+//!   logged by `ExportLog` (in `export`): the first failure at once, then at most one line per
 //!   [`EXPORT_ERROR_LOG_EVERY`] with a count, and one line when export works again.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-
-use parking_lot::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_otlp::{
-    MetricExporter, Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig,
-};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{
-    Instrument, PeriodicReader, SdkMeterProvider, Stream, Temporality,
-};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use parking_lot::Mutex;
 
-use super::otlp::{Compression, OtlpSettings};
-use crate::config::{Config, OtlpProtocol};
+pub use super::export::EXPORT_ERROR_LOG_EVERY;
+use super::export::build_provider;
+pub use super::instruments::*;
+use super::otlp::OtlpSettings;
+use crate::config::Config;
 use crate::probe::ProbeResult;
 
-/// Bucket boundaries of `wsprobe.probe.duration`, in seconds: a loopback DNS answer or TCP
-/// connect (0.1 ms) up to a whole probe budget (60 s), roughly 1–2.5–5 per decade.
-pub const DURATION_BOUNDARIES: [f64; 21] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
-    1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0,
-];
-/// Series per instrument the SDK keeps before folding new ones into `otel.metric.overflow`:
-/// ten `phase` series per environment for 2000 environments.
-pub const CARDINALITY_LIMIT: usize = 20_000;
 /// Distinct (verdict, close code) pairs kept per environment; further close codes are counted
 /// as `other`, so a server cycling through close codes cannot grow memory.
 const RUN_SERIES_PER_ENVIRONMENT: usize = 128;
-/// A failing export is logged at most this often (with the count of failures held back).
-pub const EXPORT_ERROR_LOG_EVERY: Duration = Duration::from_secs(300);
 /// How long shutdown waits for the final export beyond the exporter's own timeout.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// What an instrument is, as the SPEC's table and OTLP name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Histogram,
-    Gauge,
-    /// A monotonic cumulative sum.
-    Counter,
-}
-
-/// One row of the SPEC's metrics table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InstrumentSpec {
-    pub name: &'static str,
-    pub kind: Kind,
-    /// UCUM as OTLP carries it; empty for none.
-    pub unit: &'static str,
-    /// Besides `location`, which every instrument carries when it is set.
-    pub attributes: &'static [&'static str],
-    pub description: &'static str,
-}
-
-pub const PROBE_DURATION: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.probe.duration",
-    kind: Kind::Histogram,
-    unit: "s",
-    attributes: &["environment", "phase"],
-    description: "Time of each probe phase and of the whole probe (phase=total).",
-};
-pub const PROBE_UP: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.probe.up",
-    kind: Kind::Gauge,
-    unit: "{up}",
-    attributes: &["environment"],
-    description: "1 when the last probe was up or degraded, 0 when down.",
-};
-pub const PROBE_RUNS: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.probe.runs",
-    kind: Kind::Counter,
-    unit: "",
-    attributes: &["environment", "verdict", "status", "close_code"],
-    description: "Probes run, by verdict, status and close code (none when no close frame).",
-};
-pub const HEALTH_UP: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.health.up",
-    kind: Kind::Gauge,
-    unit: "{up}",
-    attributes: &["environment"],
-    description: "1 when the last HTTP health check was as expected, 0 otherwise.",
-};
-pub const TLS_CERT_NOT_AFTER: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.tls.cert.not_after",
-    kind: Kind::Gauge,
-    unit: "s",
-    attributes: &["environment"],
-    description: "Expiry of the server certificate last seen, as Unix time.",
-};
-pub const INCIDENTS_OPEN: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.incidents.open",
-    kind: Kind::Gauge,
-    unit: "",
-    attributes: &["environment"],
-    description: "Incidents open for the environment.",
-};
-pub const NOTIFICATIONS: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.notifications",
-    kind: Kind::Counter,
-    unit: "",
-    attributes: &["channel", "kind", "outcome"],
-    description: "Notification delivery attempts by channel, kind and outcome.",
-};
-pub const SCHEDULE_SKIPPED: InstrumentSpec = InstrumentSpec {
-    name: "wsprobe.schedule.skipped",
-    kind: Kind::Counter,
-    unit: "",
-    attributes: &["environment"],
-    description: "Schedule slots skipped because the previous probe was still running.",
-};
-
-/// Every instrument wsprobe exports, in the SPEC's order.
-pub const INSTRUMENTS: [InstrumentSpec; 8] = [
-    PROBE_DURATION,
-    PROBE_UP,
-    PROBE_RUNS,
-    HEALTH_UP,
-    TLS_CERT_NOT_AFTER,
-    INCIDENTS_OPEN,
-    NOTIFICATIONS,
-    SCHEDULE_SKIPPED,
-];
 
 /// Records wsprobe's metrics; cheap to clone (clones share everything). A disabled one (export
 /// off, `wsprobe check`, tests) makes every call a no-op.
@@ -527,181 +419,6 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<State>>) {
         .build();
 }
 
-fn build_provider(settings: &OtlpSettings, instance_id: &str) -> anyhow::Result<SdkMeterProvider> {
-    let exporter = ExportLog::wrap(build_exporter(settings)?, &settings.endpoint);
-    let reader = PeriodicReader::builder(exporter)
-        .with_interval(settings.interval)
-        .build();
-    let resource = Resource::builder_empty()
-        .with_detector(Box::new(
-            opentelemetry_sdk::resource::TelemetryResourceDetector,
-        ))
-        .with_attributes(
-            settings
-                .resource
-                .iter()
-                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
-        )
-        .with_attributes([
-            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
-            KeyValue::new("service.instance.id", instance_id.to_owned()),
-        ])
-        .build();
-    Ok(SdkMeterProvider::builder()
-        .with_resource(resource)
-        .with_reader(reader)
-        .with_view(|instrument: &Instrument| {
-            instrument
-                .name()
-                .starts_with("wsprobe.")
-                .then(|| {
-                    Stream::builder()
-                        .with_cardinality_limit(CARDINALITY_LIMIT)
-                        .build()
-                        .ok()
-                })
-                .flatten()
-        })
-        .build())
-}
-
-fn build_exporter(settings: &OtlpSettings) -> anyhow::Result<MetricExporter> {
-    use anyhow::Context as _;
-    let exporter = match settings.protocol {
-        OtlpProtocol::HttpProtobuf => {
-            // reqwest is built without a default TLS provider: install ring's first.
-            crate::probe::tls::ensure_crypto_provider();
-            let client = reqwest::blocking::Client::builder()
-                .timeout(settings.timeout)
-                .build()
-                .context("cannot build the HTTP client")?;
-            let mut builder = MetricExporter::builder()
-                .with_http()
-                .with_http_client(client)
-                .with_endpoint(settings.endpoint.as_str())
-                .with_protocol(Protocol::HttpBinary)
-                .with_timeout(settings.timeout)
-                .with_headers(settings.headers.clone().into_iter().collect());
-            if settings.compression == Compression::Gzip {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            builder.with_temporality(Temporality::Cumulative).build()
-        }
-        OtlpProtocol::Grpc => {
-            let mut headers = reqwest::header::HeaderMap::new();
-            for (name, value) in &settings.headers {
-                // Both were checked when the settings were resolved.
-                if let (Ok(name), Ok(value)) = (
-                    reqwest::header::HeaderName::from_bytes(name.as_bytes()),
-                    reqwest::header::HeaderValue::from_str(value),
-                ) {
-                    headers.insert(name, value);
-                }
-            }
-            let mut builder = MetricExporter::builder()
-                .with_tonic()
-                .with_endpoint(settings.endpoint.as_str())
-                .with_protocol(Protocol::Grpc)
-                .with_timeout(settings.timeout)
-                .with_metadata(
-                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
-                );
-            if settings.endpoint.scheme() == "https" {
-                builder = builder.with_tls_config(
-                    opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
-                        .with_webpki_roots(),
-                );
-            }
-            if settings.compression == Compression::Gzip {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            builder.with_temporality(Temporality::Cumulative).build()
-        }
-    };
-    exporter.context("cannot build the OTLP exporter")
-}
-
-/// Logs export failures without flooding: the first at once, then one line per
-/// [`EXPORT_ERROR_LOG_EVERY`] at most (with how many were held back), and one line when
-/// exports work again. Wraps the exporter, so it sees every export's outcome.
-#[derive(Debug)]
-struct ExportLog<E> {
-    exporter: E,
-    /// Scheme, host, port and path only: an endpoint may carry credentials.
-    endpoint: String,
-    state: Mutex<ExportLogState>,
-}
-
-#[derive(Debug, Default)]
-struct ExportLogState {
-    failures: u64,
-    last_logged: Option<Instant>,
-    held_back: u64,
-}
-
-impl<E> ExportLog<E> {
-    fn wrap(exporter: E, endpoint: &url::Url) -> Self {
-        ExportLog {
-            exporter,
-            endpoint: crate::config::redact_url(endpoint),
-            state: Mutex::new(ExportLogState::default()),
-        }
-    }
-
-    fn observe(&self, result: &OTelSdkResult) {
-        let mut state = self.state.lock();
-        match result {
-            Ok(()) => {
-                if state.failures > 0 {
-                    tracing::info!(
-                        failures = state.failures,
-                        "metrics export to {} works again",
-                        self.endpoint
-                    );
-                }
-                *state = ExportLogState::default();
-            }
-            Err(err) => {
-                state.failures += 1;
-                let due = state
-                    .last_logged
-                    .is_none_or(|at| at.elapsed() >= EXPORT_ERROR_LOG_EVERY);
-                if due {
-                    tracing::warn!(
-                        held_back = state.held_back,
-                        "metrics export to {} failed, probing goes on: {err}",
-                        self.endpoint
-                    );
-                    state.last_logged = Some(Instant::now());
-                    state.held_back = 0;
-                } else {
-                    state.held_back += 1;
-                }
-            }
-        }
-    }
-}
-
-impl<E: PushMetricExporter> PushMetricExporter for ExportLog<E> {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let result = self.exporter.export(metrics).await;
-        self.observe(&result);
-        result
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.exporter.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.exporter.shutdown_with_timeout(timeout)
-    }
-
-    fn temporality(&self) -> Temporality {
-        self.exporter.temporality()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -832,27 +549,5 @@ mod tests {
         assert!(DURATION_BOUNDARIES.windows(2).all(|w| w[0] < w[1]));
         let (first, last) = (DURATION_BOUNDARIES.first(), DURATION_BOUNDARIES.last());
         assert_eq!((first, last), (Some(&0.0001), Some(&60.0)));
-    }
-
-    #[test]
-    fn export_failures_are_logged_once_per_period() {
-        let log = ExportLog::wrap((), &url::Url::parse("http://c:4318/v1/metrics").unwrap());
-        let failed: OTelSdkResult = Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
-            "refused".into(),
-        ));
-        for _ in 0..5 {
-            log.observe(&failed);
-        }
-        {
-            let state = log.state.lock();
-            assert_eq!((state.failures, state.held_back), (5, 4));
-        }
-        log.observe(&Ok(()));
-        let state = log.state.lock();
-        assert_eq!((state.failures, state.held_back), (0, 0));
-        assert!(
-            state.last_logged.is_none(),
-            "a new outage is logged at once"
-        );
     }
 }

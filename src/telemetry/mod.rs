@@ -1,6 +1,8 @@
 //! Logs (tracing subscriber) and metrics: [`Metrics`] records the SPEC's instruments and exports
 //! them over OTLP ([`otlp`] resolves where to, from `telemetry.otlp` and the `OTEL_*` variables).
 
+mod export;
+pub mod instruments;
 pub mod metrics;
 pub mod otlp;
 

@@ -431,3 +431,73 @@ async fn idle_and_half_sent_connections_neither_starve_probes_nor_block_shutdown
     assert!(status.success(), "{status}");
     drop(held);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_re_probe_only_the_environments_that_changed() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().port();
+    let db = dir.path().join("wsprobe.db");
+    let config = dir.path().join("probes.yaml");
+    // A schedule that will not fire during the test: every run is a start-up probe.
+    let write = |second_path: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "defaults: {{ schedule: \"0 0 1 1 *\", timeout: 5s }}\nenvironments:\n  - {{ name: steady, url: \"ws://{addr}/ws/healthy\" }}\n  - {{ name: edited, url: \"ws://{addr}{second_path}\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n",
+                db.display(),
+                addr = lab.addr(),
+            ),
+        )
+        .unwrap();
+    };
+    write("/ws/healthy");
+    let daemon = Daemon::spawn(&config, &[("RUST_LOG", "info")]);
+    let base = format!("http://127.0.0.1:{port}");
+    let runs = |env: &'static str| {
+        let url = format!("{base}/api/v1/environments/{env}/runs?limit=1000");
+        async move { get_json(&url).await.map_or(0, |(_, b)| stored_runs(&b)) }
+    };
+    let started = Instant::now();
+    while runs("steady").await < 1 || runs("edited").await < 1 {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no start-up probes\n{}",
+            daemon.all_stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &daemon.child_id().to_string()])
+            .status()
+            .unwrap()
+    };
+    for _ in 0..20 {
+        assert!(hup().success());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    daemon.wait_for_line("config reloaded").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(runs("steady").await, 1, "an unchanged reload re-probed");
+    assert_eq!(runs("edited").await, 1, "an unchanged reload re-probed");
+
+    write("/ws/healthy?changed=1");
+    assert!(hup().success());
+    let started = Instant::now();
+    while runs("edited").await < 2 {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the changed environment was not re-probed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        runs("steady").await,
+        1,
+        "an environment that did not change was re-probed"
+    );
+}

@@ -839,6 +839,10 @@ impl Daemon {
         Daemon { child, stderr }
     }
 
+    pub(crate) fn child_id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn lines(&self, containing: &str) -> Vec<String> {
         self.stderr
             .lock()

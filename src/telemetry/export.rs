@@ -1,0 +1,229 @@
+//! Building the OTLP meter provider and exporter from the resolved settings, and `ExportLog`,
+//! which logs failing exports without flooding.
+
+use std::time::{Duration, Instant};
+
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::{
+    MetricExporter, Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig,
+};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{
+    Instrument, PeriodicReader, SdkMeterProvider, Stream, Temporality,
+};
+use parking_lot::Mutex;
+
+use super::instruments::CARDINALITY_LIMIT;
+use super::otlp::{Compression, OtlpSettings};
+use crate::config::OtlpProtocol;
+
+/// A failing export is logged at most this often (with the count of failures held back).
+pub const EXPORT_ERROR_LOG_EVERY: Duration = Duration::from_secs(300);
+
+pub(super) fn build_provider(
+    settings: &OtlpSettings,
+    instance_id: &str,
+) -> anyhow::Result<SdkMeterProvider> {
+    let exporter = ExportLog::wrap(build_exporter(settings)?, &settings.endpoint);
+    let reader = PeriodicReader::builder(exporter)
+        .with_interval(settings.interval)
+        .build();
+    let resource = Resource::builder_empty()
+        .with_detector(Box::new(
+            opentelemetry_sdk::resource::TelemetryResourceDetector,
+        ))
+        .with_attributes(
+            settings
+                .resource
+                .iter()
+                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+        )
+        .with_attributes([
+            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+            KeyValue::new("service.instance.id", instance_id.to_owned()),
+        ])
+        .build();
+    Ok(SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_reader(reader)
+        .with_view(|instrument: &Instrument| {
+            instrument
+                .name()
+                .starts_with("wsprobe.")
+                .then(|| {
+                    Stream::builder()
+                        .with_cardinality_limit(CARDINALITY_LIMIT)
+                        .build()
+                        .ok()
+                })
+                .flatten()
+        })
+        .build())
+}
+
+fn build_exporter(settings: &OtlpSettings) -> anyhow::Result<MetricExporter> {
+    use anyhow::Context as _;
+    let exporter = match settings.protocol {
+        OtlpProtocol::HttpProtobuf => {
+            // reqwest is built without a default TLS provider: install ring's first.
+            crate::probe::tls::ensure_crypto_provider();
+            let client = reqwest::blocking::Client::builder()
+                .timeout(settings.timeout)
+                .build()
+                .context("cannot build the HTTP client")?;
+            let mut builder = MetricExporter::builder()
+                .with_http()
+                .with_http_client(client)
+                .with_endpoint(settings.endpoint.as_str())
+                .with_protocol(Protocol::HttpBinary)
+                .with_timeout(settings.timeout)
+                .with_headers(settings.headers.clone().into_iter().collect());
+            if settings.compression == Compression::Gzip {
+                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+            }
+            builder.with_temporality(Temporality::Cumulative).build()
+        }
+        OtlpProtocol::Grpc => {
+            let mut headers = reqwest::header::HeaderMap::new();
+            for (name, value) in &settings.headers {
+                // Both were checked when the settings were resolved.
+                if let (Ok(name), Ok(value)) = (
+                    reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                    reqwest::header::HeaderValue::from_str(value),
+                ) {
+                    headers.insert(name, value);
+                }
+            }
+            let mut builder = MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(settings.endpoint.as_str())
+                .with_protocol(Protocol::Grpc)
+                .with_timeout(settings.timeout)
+                .with_metadata(
+                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
+                );
+            if settings.endpoint.scheme() == "https" {
+                builder = builder.with_tls_config(
+                    opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
+                        .with_webpki_roots(),
+                );
+            }
+            if settings.compression == Compression::Gzip {
+                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+            }
+            builder.with_temporality(Temporality::Cumulative).build()
+        }
+    };
+    exporter.context("cannot build the OTLP exporter")
+}
+
+/// Logs export failures without flooding: the first at once, then one line per
+/// [`EXPORT_ERROR_LOG_EVERY`] at most (with how many were held back), and one line when
+/// exports work again. Wraps the exporter, so it sees every export's outcome.
+#[derive(Debug)]
+struct ExportLog<E> {
+    exporter: E,
+    /// Scheme, host, port and path only: an endpoint may carry credentials.
+    endpoint: String,
+    state: Mutex<ExportLogState>,
+}
+
+#[derive(Debug, Default)]
+struct ExportLogState {
+    failures: u64,
+    last_logged: Option<Instant>,
+    held_back: u64,
+}
+
+impl<E> ExportLog<E> {
+    fn wrap(exporter: E, endpoint: &url::Url) -> Self {
+        ExportLog {
+            exporter,
+            endpoint: crate::config::redact_url(endpoint),
+            state: Mutex::new(ExportLogState::default()),
+        }
+    }
+
+    fn observe(&self, result: &OTelSdkResult) {
+        let mut state = self.state.lock();
+        match result {
+            Ok(()) => {
+                if state.failures > 0 {
+                    tracing::info!(
+                        failures = state.failures,
+                        "metrics export to {} works again",
+                        self.endpoint
+                    );
+                }
+                *state = ExportLogState::default();
+            }
+            Err(err) => {
+                state.failures += 1;
+                let due = state
+                    .last_logged
+                    .is_none_or(|at| at.elapsed() >= EXPORT_ERROR_LOG_EVERY);
+                if due {
+                    tracing::warn!(
+                        held_back = state.held_back,
+                        "metrics export to {} failed, probing goes on: {err}",
+                        self.endpoint
+                    );
+                    state.last_logged = Some(Instant::now());
+                    state.held_back = 0;
+                } else {
+                    state.held_back += 1;
+                }
+            }
+        }
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for ExportLog<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.exporter.export(metrics).await;
+        self.observe(&result);
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.exporter.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.exporter.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.exporter.temporality()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_failures_are_logged_once_per_period() {
+        let log = ExportLog::wrap((), &url::Url::parse("http://c:4318/v1/metrics").unwrap());
+        let failed: OTelSdkResult = Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+            "refused".into(),
+        ));
+        for _ in 0..5 {
+            log.observe(&failed);
+        }
+        {
+            let state = log.state.lock();
+            assert_eq!((state.failures, state.held_back), (5, 4));
+        }
+        log.observe(&Ok(()));
+        let state = log.state.lock();
+        assert_eq!((state.failures, state.held_back), (0, 0));
+        assert!(
+            state.last_logged.is_none(),
+            "a new outage is logged at once"
+        );
+    }
+}
