@@ -166,6 +166,12 @@ impl Schedule {
         let cron = parser
             .parse(expression)
             .map_err(|err| format!("invalid cron schedule {expression:?}: {err}"))?;
+        // `0 0 31 2 *` parses but never fires: an environment on it would silently never run.
+        if cron.find_next_occurrence(&Utc::now(), false).is_err() {
+            return Err(format!(
+                "cron schedule {expression:?} never fires (no such date): an environment on it would never be probed"
+            ));
+        }
         Ok(Self {
             expression: expression.trim().to_owned(),
             cron: Arc::new(cron),

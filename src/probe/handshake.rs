@@ -90,6 +90,8 @@ fn sanitize_header_value(value: &str) -> String {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// `1` for HTTP/1.1; an HTTP/1.0 server cannot switch protocols (RFC 6455 §4.1).
+    pub http_minor: u8,
     /// Lowercase names, values as received (lossy UTF-8), in order.
     pub headers: Vec<(String, String)>,
     /// Bytes after the head: the first frames of an accepted socket, or a refused one's body.
@@ -179,6 +181,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Response>, ReadError> {
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(len)) => Ok(Some(Response {
             status: parsed.code.unwrap_or(0),
+            http_minor: parsed.version.unwrap_or(1),
             headers: parsed
                 .headers
                 .iter()
@@ -227,6 +230,12 @@ pub fn validate_accept(
     key: &str,
     offered: &[String],
 ) -> Result<Option<String>, String> {
+    if response.http_minor == 0 {
+        return Err(
+            "101 over HTTP/1.0, which cannot switch protocols: the upgrade needs HTTP/1.1"
+                .to_owned(),
+        );
+    }
     let upgrade_ok = response
         .header("upgrade")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
@@ -278,6 +287,7 @@ mod tests {
     fn response(headers: &[(&str, &str)]) -> Response {
         Response {
             status: 101,
+            http_minor: 1,
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -350,6 +360,20 @@ mod tests {
         assert!(text.contains("Authorization: Bearer aX-Evil: 1\r\n"));
         assert!(!text.contains("ignored"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn an_http_1_0_upgrade_is_refused() {
+        let accept = derive_accept_key(KEY.as_bytes());
+        let mut answer = response(&[
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-accept", &accept),
+        ]);
+        assert_eq!(validate_accept(&answer, KEY, &[]), Ok(None));
+        answer.http_minor = 0;
+        let refused = validate_accept(&answer, KEY, &[]).unwrap_err();
+        assert!(refused.contains("HTTP/1.0"), "{refused}");
     }
 
     #[test]

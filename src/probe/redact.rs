@@ -31,11 +31,15 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut redactor = Self::default();
-        for secret in secrets {
-            redactor.add(secret);
-        }
-        redactor
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .filter(|secret| secret.len() >= MIN_SECRET_LEN)
+            .collect();
+        // Sorted and deduplicated once: adding one by one is quadratic in the secrets.
+        secrets.sort_unstable();
+        secrets.dedup();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Self { secrets }
     }
 
     pub fn add(&mut self, secret: impl Into<String>) {

@@ -34,7 +34,9 @@ impl Validator<'_> {
 
         let schedule = match layers.pick(|e| &e.schedule, "schedule") {
             Some((value, key)) => self.schedule(value, &key)?,
-            None => Schedule::parse(DEFAULT_SCHEDULE).expect("the built-in schedule parses"),
+            None => self
+                .shared_schedule(DEFAULT_SCHEDULE)
+                .expect("the built-in schedule parses"),
         };
         let jitter = match layers.pick(|e| &e.jitter, "jitter") {
             Some((value, key)) => self.duration(value, &key)?,

@@ -110,14 +110,19 @@ impl Validator<'_> {
     }
 
     fn schedule(&self, value: &Text, key: &str) -> Result<Schedule> {
-        if let Some(parsed) = self.schedules.borrow().get(&value.value) {
+        self.shared_schedule(&value.value)
+            .map_err(|message| self.err(value, key, message))
+    }
+
+    /// `expression` parsed once per config, however many environments use it.
+    fn shared_schedule(&self, expression: &str) -> Result<Schedule, String> {
+        if let Some(parsed) = self.schedules.borrow().get(expression) {
             return Ok(parsed.clone());
         }
-        let parsed =
-            Schedule::parse(&value.value).map_err(|message| self.err(value, key, message))?;
+        let parsed = Schedule::parse(expression)?;
         self.schedules
             .borrow_mut()
-            .insert(value.value.clone(), parsed.clone());
+            .insert(expression.to_owned(), parsed.clone());
         Ok(parsed)
     }
 
