@@ -8,10 +8,12 @@
 //! - [`channel`]: the small [`Channel`] trait every channel implements, one file per channel:
 //!   [`slack`], [`pagerduty`], [`webhook`], [`log`].
 //! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
-//! - [`outbox`]: [`outbox::deliver_due`] (the step) and [`outbox::run`] (the loop): retries,
-//!   backoff, `Retry-After`, giving up, pacing.
-//! - [`Alerts`]: the engine the daemon holds: `observe` runs a step, persists the state and
-//!   queues notifications in one transaction, and wakes the dispatcher.
+//! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
+//!   retries, backoff, `Retry-After`, giving up, pacing.
+//! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
+//!   memory meanwhile.
+//! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
+//!   writes to the dispatcher, which writes them in one transaction and delivers.
 
 pub mod channel;
 pub mod delivery;
@@ -21,10 +23,12 @@ pub mod notification;
 pub mod outbox;
 pub mod pagerduty;
 pub mod slack;
+pub mod unwritten;
 pub mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -37,15 +41,22 @@ pub use channel::Channel;
 pub use delivery::{Attempt, Channels, Pacer, SEND_TIMEOUT, Sender};
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};
-pub use outbox::{AttemptReport, DeliveryOutcome, DeliveryReport, deliver_due};
+pub use outbox::{AttemptReport, DeliveryOutcome, DeliveryReport};
 
 use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Notice, Observation, Open};
 use crate::probe::ProbeResult;
-use crate::store::{AlertState, DeliveryState, NewNotification, Store, StoreError};
+use crate::store::{
+    AlertState, DeliveryState, NewNotification, PendingNotification, Store, StoreError,
+};
 use notification::{IncidentInfo, ResultSummary};
+use outbox::Unrecorded;
+use unwritten::{IncidentWrite, StepWrite, Unqueued, Unwritten};
 
 type DeliveryHook = Box<dyn Fn(&AttemptReport) + Send + Sync>;
+
+/// How long shutdown waits to write the alert steps still in memory.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// The alert engine: one per daemon.
 pub struct Alerts {
@@ -54,45 +65,56 @@ pub struct Alerts {
     sender: Sender,
     /// Survives config reloads, so a reload does not reset Slack's pacing or a `Retry-After`.
     pacer: Arc<Pacer>,
-    /// Wakes the dispatcher when a row is queued.
+    /// Wakes the dispatcher when a step has something to write or send.
     wake: Notify,
     /// Open incident id per environment, for the status page and the incidents-open gauge
     /// without a query.
     open: Mutex<BTreeMap<String, i64>>,
-    /// Each environment's state as last committed, so that the steady state (the same outcome
-    /// again) costs no store access. Filled from the store on an environment's first result.
+    /// Each environment's state: the engine's own, read from the store once at start, so that
+    /// a step never reads the store and goes on while the store fails.
     states: Mutex<HashMap<String, AlertState>>,
+    /// Incident ids are handed out here, so that a notification names its incident before
+    /// the store has taken either.
+    next_incident_id: AtomicI64,
+    unwritten: Mutex<Unwritten>,
+    unrecorded: Unrecorded,
     hooks: RwLock<Vec<DeliveryHook>>,
 }
 
 impl Alerts {
-    /// Reads the open incidents from `store`.
+    /// Reads the alert states and open incidents from `store`.
     pub async fn new(store: Store) -> anyhow::Result<Alerts> {
         let open = store.open_incidents().await?.into_iter().collect();
+        let states = store.alert_states().await?.into_iter().collect();
+        let next_incident_id = store.next_incident_id().await?;
         Ok(Alerts {
             store,
             sender: Sender::new(SEND_TIMEOUT).map_err(anyhow::Error::msg)?,
             pacer: Arc::new(Pacer::default()),
             wake: Notify::new(),
             open: Mutex::new(open),
-            states: Mutex::new(HashMap::new()),
+            states: Mutex::new(states),
+            next_incident_id: AtomicI64::new(next_incident_id),
+            unwritten: Mutex::new(Unwritten::default()),
+            unrecorded: Unrecorded::default(),
             hooks: RwLock::new(Vec::new()),
         })
     }
 
-    /// Run one result through the environment's state machine under `config`'s policy, and
-    /// in one transaction: record incident changes, queue the notifications for the
-    /// environment's channels (held ones too, marked held), save the state. Wakes the
-    /// dispatcher when something is to be sent. Returns the step's events.
+    /// Run one result through the environment's state machine under `config`'s policy. The
+    /// new state applies at once, in memory; what the step changed (incidents, the
+    /// notifications for the environment's channels, held ones too, the state) is handed to
+    /// the dispatcher, which writes it in one transaction and sends what is due. Never waits
+    /// on the store. Returns the step's events.
     #[tracing::instrument(skip_all, fields(environment = %env.name))]
-    pub async fn observe(
+    pub fn observe(
         &self,
         config: &Config,
         env: &Environment,
         result: &ProbeResult,
         in_maintenance: bool,
         now: DateTime<Utc>,
-    ) -> Result<Vec<IncidentEvent>, StoreError> {
+    ) -> Vec<IncidentEvent> {
         let name = env.name.as_str();
         let policy = config.alert_policy(env);
         let observation = Observation {
@@ -100,38 +122,39 @@ impl Alerts {
             verdict: result.verdict,
             in_maintenance,
         };
-        let known = self.states.lock().get(name).cloned();
-        if let Some(before) = &known {
-            let (state, events) = incident::step(&before.state, &policy, &observation, now);
-            if state == before.state && events.is_empty() {
-                // The steady state: nothing to read or write.
-                return Ok(events);
-            }
-        }
-        let mut tx = self.store.begin_alerts(name).await?;
-        let before = match known {
-            Some(before) => before,
-            None => tx.state().await?,
-        };
+        // One step at a time per engine: two results of one environment must not step from
+        // the same state.
+        let mut states = self.states.lock();
+        let before = states.get(name).cloned().unwrap_or_default();
         let (state, events) = incident::step(&before.state, &policy, &observation, now);
         if state == before.state && events.is_empty() {
-            tx.rollback().await?;
-            self.states.lock().insert(name.to_owned(), before);
-            return Ok(events);
+            // The steady state: nothing to write.
+            return events;
         }
+        let mut step = StepWrite {
+            env: name.to_owned(),
+            incidents: Vec::new(),
+            notifications: Vec::new(),
+            after: AlertState::default(),
+        };
         let mut incident_id = before.incident_id;
-        let mut queued = false;
         let link = environment_link(config, name);
         for event in &events {
             match event {
                 IncidentEvent::Opened => {
                     let open = state.open.as_ref().expect("Opened leaves an open incident");
-                    incident_id = Some(tx.open_incident(open, &result.diagnosis).await?);
-                    tracing::warn!(verdict = %result.verdict, "incident opened");
+                    let id = self.next_incident_id.fetch_add(1, Ordering::Relaxed);
+                    incident_id = Some(id);
+                    step.incidents.push(IncidentWrite::Open {
+                        id,
+                        open: open.clone(),
+                        diagnosis: result.diagnosis.clone(),
+                    });
+                    tracing::warn!(verdict = %result.verdict, incident = id, "incident opened");
                 }
                 IncidentEvent::Resolved => {
                     if let Some(id) = incident_id {
-                        tx.resolve_incident(id, now).await?;
+                        step.incidents.push(IncidentWrite::Resolve { id, at: now });
                     }
                     tracing::info!("incident resolved");
                 }
@@ -146,8 +169,11 @@ impl Alerts {
                     };
                     let Some(open) = open else { continue };
                     if let Notice::VerdictChanged { .. } = notice {
-                        tx.set_incident_verdict(id, result.verdict, &result.diagnosis)
-                            .await?;
+                        step.incidents.push(IncidentWrite::Verdict {
+                            id,
+                            verdict: result.verdict,
+                            diagnosis: result.diagnosis.clone(),
+                        });
                     }
                     let notification = Notification {
                         event: event_name(*notice),
@@ -156,25 +182,32 @@ impl Alerts {
                         result: Some(ResultSummary::of(result, in_maintenance)),
                         link: link.clone(),
                     };
-                    let payload =
-                        serde_json::to_string(&notification).map_err(StoreError::Encode)?;
+                    // Plain data with string keys: encoding cannot fail.
+                    let payload = serde_json::to_string(&notification)
+                        .expect("a notification always encodes as JSON");
                     let delivery = if *held {
                         DeliveryState::Held
                     } else {
                         DeliveryState::Pending
                     };
+                    let mut unwritten = self.unwritten.lock();
                     for channel in config.channels_for(env) {
-                        tx.enqueue(&NewNotification {
-                            incident_id: id,
-                            channel: &channel.name,
-                            kind: channel.kind.kind(),
-                            event: notification.event.as_str(),
-                            payload: &payload,
+                        step.notifications.push(Unqueued {
+                            row: PendingNotification {
+                                id: unwritten.provisional_id(),
+                                incident_id: id,
+                                channel: channel.name.clone(),
+                                kind: channel.kind.kind().to_owned(),
+                                event: notification.event.as_str().to_owned(),
+                                payload: payload.clone(),
+                                attempts: 0,
+                                created_at: now,
+                                due_at: now,
+                                last_error: None,
+                            },
                             state: delivery,
-                            at: now,
-                        })
-                        .await?;
-                        queued |= !held;
+                            finished_at: None,
+                        });
                     }
                     if *held {
                         tracing::info!(event = %notification.event, "notification held: maintenance window");
@@ -193,7 +226,7 @@ impl Alerts {
                     }
             )
         });
-        let after = AlertState {
+        step.after = AlertState {
             diagnosis: incident_id.and_then(|_| {
                 if rediagnosed {
                     Some(result.diagnosis.clone())
@@ -204,9 +237,7 @@ impl Alerts {
             state,
             incident_id,
         };
-        tx.save_state(&after).await?;
-        tx.commit().await?;
-        self.states.lock().insert(name.to_owned(), after);
+        states.insert(name.to_owned(), step.after.clone());
         {
             let mut open = self.open.lock();
             match incident_id {
@@ -214,10 +245,85 @@ impl Alerts {
                 None => open.remove(name),
             };
         }
-        if queued {
-            self.wake.notify_one();
+        self.unwritten.lock().push(step);
+        drop(states);
+        self.wake.notify_one();
+        events
+    }
+
+    /// Write every step not yet written, oldest first; stops at the first store error and
+    /// keeps the rest for the next try.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        loop {
+            let Some(step) = self.unwritten.lock().pop_step() else {
+                break;
+            };
+            if let Err(err) = write_step(&self.store, &step).await {
+                self.unwritten.lock().unpop_step(step);
+                return Err(err);
+            }
         }
-        Ok(events)
+        let states = self.unwritten.lock().take_states();
+        if states.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<(&str, &AlertState)> = states
+            .iter()
+            .map(|(env, state)| (env.as_str(), state))
+            .collect();
+        let saved = self.store.save_alert_states(&list).await;
+        if saved.is_err() {
+            self.unwritten.lock().restore_states(states);
+        }
+        saved
+    }
+
+    /// Whether steps wait to be written (the store failed on the last try).
+    pub fn has_unwritten(&self) -> bool {
+        !self.unwritten.lock().is_empty()
+    }
+
+    /// The dispatcher's step at `now`: write what the engine has not written, send what is due
+    /// from memory (steps the store refused), then what is due in the outbox.
+    pub async fn deliver_due(&self, channels: &Channels, now: DateTime<Utc>) -> DeliveryReport {
+        self.deliver_step(channels, now, None).await
+    }
+
+    async fn deliver_step(
+        &self,
+        channels: &Channels,
+        now: DateTime<Utc>,
+        stop: Option<&CancellationToken>,
+    ) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        if let Err(err) = self.flush().await {
+            report.store_error = Some(format!("alert state not written: {err}"));
+        }
+        let due = self.unwritten.lock().due(now);
+        for row in due {
+            if stop.is_some_and(|s| s.is_cancelled()) {
+                break;
+            }
+            let decided = outbox::attempt(channels, now, &row).await;
+            report.attempts.extend(decided.report);
+            self.unwritten.lock().record(row.id, &decided.recorded);
+        }
+        let next = self.unwritten.lock().next_due();
+        report.due_at(next);
+        let mut stored = DeliveryReport::default();
+        outbox::deliver_stored(
+            &self.store,
+            channels,
+            now,
+            stop,
+            &self.unrecorded,
+            &mut stored,
+        )
+        .await;
+        report.attempts.append(&mut stored.attempts);
+        report.due_at(stored.next_due);
+        report.store_error = report.store_error.or(stored.store_error);
+        report
     }
 
     /// The delivery context for `config`: its channels, with this engine's sender and pacer.
@@ -242,7 +348,8 @@ impl Alerts {
     }
 
     /// The dispatcher loop, until `stop`; `config` is read on every step, so reloads apply.
-    /// `on_store_error` gets store failures (the daemon rate-limits their logging).
+    /// `on_store_error` gets store failures (the daemon rate-limits their logging). Before
+    /// returning it writes what it can of the steps still in memory.
     pub async fn dispatch(
         &self,
         config: impl Fn() -> Arc<Config>,
@@ -250,8 +357,11 @@ impl Alerts {
         on_store_error: impl Fn(&str),
     ) {
         outbox::run(
-            &self.store,
-            || self.channels(&config()),
+            |now, stop| {
+                let channels = self.channels(&config());
+                let stop = stop.clone();
+                async move { self.deliver_step(&channels, now, Some(&stop)).await }
+            },
             &self.wake,
             stop,
             |report| {
@@ -262,6 +372,15 @@ impl Alerts {
             },
         )
         .await;
+        match tokio::time::timeout(FINAL_FLUSH, self.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!("alert state lost at shutdown, the store failed: {err}")
+            }
+            Err(_) => tracing::error!(
+                "alert state lost at shutdown: the store did not answer within {FINAL_FLUSH:?}"
+            ),
+        }
     }
 
     fn reported(&self, report: &DeliveryReport) {
@@ -394,4 +513,42 @@ pub async fn send_test(
         sends.push(send("resolve", test).await);
     }
     Ok((target.kind().to_owned(), sends))
+}
+
+/// One step's writes, all or nothing.
+async fn write_step(store: &Store, step: &StepWrite) -> Result<(), StoreError> {
+    let mut tx = store.begin_alerts(&step.env).await?;
+    for incident in &step.incidents {
+        match incident {
+            IncidentWrite::Open {
+                id,
+                open,
+                diagnosis,
+            } => tx.insert_incident(*id, open, diagnosis).await?,
+            IncidentWrite::Verdict {
+                id,
+                verdict,
+                diagnosis,
+            } => tx.set_incident_verdict(*id, *verdict, diagnosis).await?,
+            IncidentWrite::Resolve { id, at } => tx.resolve_incident(*id, *at).await?,
+        }
+    }
+    for n in &step.notifications {
+        tx.enqueue(&NewNotification {
+            incident_id: n.row.incident_id,
+            channel: &n.row.channel,
+            kind: &n.row.kind,
+            event: &n.row.event,
+            payload: &n.row.payload,
+            state: n.state,
+            at: n.row.created_at,
+            attempts: n.row.attempts,
+            due_at: n.row.due_at,
+            last_error: n.row.last_error.as_deref(),
+            finished_at: n.finished_at,
+        })
+        .await?;
+    }
+    tx.save_state(&step.after).await?;
+    tx.commit().await
 }

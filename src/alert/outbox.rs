@@ -1,11 +1,13 @@
-//! Delivering the outbox. [`deliver_due`] is the step: it attempts every notification due at
-//! `now` and records each outcome; [`run`] is the loop, which only sleeps until the next due
-//! time (or a wake-up when a row is queued) and calls the step. Retry, backoff, `Retry-After`,
+//! Delivering the outbox. [`attempt`] decides one due notification (send, give up, postpone)
+//! and [`deliver_stored`] runs it over the rows due in the store, recording each outcome;
+//! [`run`] is the loop, which only sleeps until the next due time (or a wake-up when a row is
+//! queued) and calls the step ([`super::Alerts::deliver_due`]). Retry, backoff, `Retry-After`,
 //! giving up and pacing live here, once, for every channel.
 //!
 //! Delivery is at least once: a crash between a receiver's 2xx and the row being marked
 //! delivered sends that notification again after the restart.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::{Attempt, Channels};
 use super::notification::Notification;
-use crate::store::{PendingNotification, Store};
+use crate::store::{DeliveryState, PendingNotification, Store};
 
 /// First retry after about this long, doubling per attempt…
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -71,6 +73,14 @@ pub struct DeliveryReport {
 }
 
 impl DeliveryReport {
+    /// Keep the earliest of the due times seen.
+    pub fn due_at(&mut self, due: Option<DateTime<Utc>>) {
+        self.next_due = match (self.next_due, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     pub fn count(&self, outcome: DeliveryOutcome) -> usize {
         self.attempts
             .iter()
@@ -91,23 +101,129 @@ pub fn backoff(attempts: u32, jitter: f64) -> Duration {
     ceiling / 2 + ceiling.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
 }
 
-/// Attempt every notification due at `now`, record each outcome, and report.
-pub async fn deliver_due(store: &Store, channels: &Channels, now: DateTime<Utc>) -> DeliveryReport {
-    deliver(store, channels, now, None).await
+/// How an attempt ends up on its notification: in its outbox row, or on the copy the engine
+/// holds in memory while the store cannot take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Delivered {
+        attempts: u32,
+        at: DateTime<Utc>,
+    },
+    Failed {
+        attempts: u32,
+        at: DateTime<Utc>,
+        error: String,
+    },
+    Retry {
+        attempts: u32,
+        due: DateTime<Utc>,
+        error: String,
+    },
+    /// Channel pacing: later, without counting an attempt.
+    Postponed {
+        due: DateTime<Utc>,
+    },
 }
 
-async fn deliver(
+impl Recorded {
+    pub async fn write(&self, store: &Store, id: i64) -> Result<(), crate::store::StoreError> {
+        match self {
+            Recorded::Delivered { attempts, at } => {
+                store.notification_delivered(id, *attempts, *at).await
+            }
+            Recorded::Failed {
+                attempts,
+                at,
+                error,
+            } => store.notification_failed(id, *attempts, *at, error).await,
+            Recorded::Retry {
+                attempts,
+                due,
+                error,
+            } => store.notification_retry(id, *attempts, *due, error).await,
+            Recorded::Postponed { due } => store.notification_postponed(id, *due).await,
+        }
+    }
+
+    /// The copy in memory, as the row would be after [`Self::write`].
+    pub fn apply(
+        &self,
+        row: &mut PendingNotification,
+        state: &mut DeliveryState,
+    ) -> Option<DateTime<Utc>> {
+        match self {
+            Recorded::Delivered { attempts, at } => {
+                row.attempts = *attempts;
+                *state = DeliveryState::Delivered;
+                Some(*at)
+            }
+            Recorded::Failed {
+                attempts,
+                at,
+                error,
+            } => {
+                row.attempts = *attempts;
+                row.last_error = Some(error.clone());
+                *state = DeliveryState::Failed;
+                Some(*at)
+            }
+            Recorded::Retry {
+                attempts,
+                due,
+                error,
+            } => {
+                row.attempts = *attempts;
+                row.due_at = *due;
+                row.last_error = Some(error.clone());
+                None
+            }
+            Recorded::Postponed { due } => {
+                row.due_at = *due;
+                None
+            }
+        }
+    }
+}
+
+/// One due notification, decided: how to record it, and the attempt to report (none for a
+/// postponement).
+pub struct Decided {
+    pub recorded: Recorded,
+    pub report: Option<AttemptReport>,
+}
+
+/// Outcomes sent but not yet written, by outbox row id: such a row is never sent again while
+/// its outcome waits (the store failing after a receiver's 2xx must not page twice); the
+/// outcome is written first on every step until the store takes it.
+pub type Unrecorded = parking_lot::Mutex<HashMap<i64, Recorded>>;
+
+/// The store's part of a step: write outcomes still waiting, then attempt what is due in the
+/// outbox. Stops at the first store error, which the report carries.
+pub async fn deliver_stored(
     store: &Store,
     channels: &Channels,
     now: DateTime<Utc>,
     stop: Option<&CancellationToken>,
-) -> DeliveryReport {
-    let mut report = DeliveryReport::default();
+    unrecorded: &Unrecorded,
+    report: &mut DeliveryReport,
+) {
+    let waiting: Vec<(i64, Recorded)> = unrecorded
+        .lock()
+        .iter()
+        .map(|(id, recorded)| (*id, recorded.clone()))
+        .collect();
+    for (id, recorded) in waiting {
+        if let Err(err) = recorded.write(store, id).await {
+            report.store_error = Some(err.to_string());
+            return;
+        }
+        unrecorded.lock().remove(&id);
+    }
     let due = match store.due_notifications(now, BATCH).await {
         Ok(due) => due,
         Err(err) => {
             report.store_error = Some(err.to_string());
-            return report;
+            return;
         }
     };
     let full_batch = due.len() == BATCH as usize;
@@ -115,56 +231,60 @@ async fn deliver(
         if stop.is_some_and(|s| s.is_cancelled()) {
             break;
         }
-        if let Err(err) = attempt(store, channels, now, row, &mut report).await {
+        let decided = attempt(channels, now, &row).await;
+        report.attempts.extend(decided.report);
+        if let Err(err) = decided.recorded.write(store, row.id).await {
+            unrecorded.lock().insert(row.id, decided.recorded);
             report.store_error = Some(err.to_string());
-            return report;
+            return;
         }
     }
-    report.next_due = match store.next_notification_due().await {
+    let next_due = match store.next_notification_due().await {
         Ok(next) => next,
         Err(err) => {
             report.store_error = Some(err.to_string());
             None
         }
     };
+    report.due_at(next_due);
     if full_batch {
-        report.next_due = Some(now);
+        report.due_at(Some(now));
     }
-    report
 }
 
-/// One row: give up, postpone (pacing), or send and record.
-async fn attempt(
-    store: &Store,
+/// One due notification: give up, postpone (pacing), or send. Nothing is written here.
+pub async fn attempt(
     channels: &Channels,
     now: DateTime<Utc>,
-    row: PendingNotification,
-    report: &mut DeliveryReport,
-) -> Result<(), crate::store::StoreError> {
-    let mut record =
-        |outcome: DeliveryOutcome, error: Option<String>, next: Option<DateTime<Utc>>| {
-            report.attempts.push(AttemptReport {
-                id: row.id,
-                incident_id: row.incident_id,
-                channel: row.channel.clone(),
-                kind: row.kind.clone(),
-                event: row.event.clone(),
-                outcome,
-                error,
-                next_attempt_at: next,
-            });
-        };
+    row: &PendingNotification,
+) -> Decided {
+    let report = |outcome: DeliveryOutcome, error: Option<String>, next: Option<DateTime<Utc>>| {
+        Some(AttemptReport {
+            id: row.id,
+            incident_id: row.incident_id,
+            channel: row.channel.clone(),
+            kind: row.kind.clone(),
+            event: row.event.clone(),
+            outcome,
+            error,
+            next_attempt_at: next,
+        })
+    };
+    let fail = |attempts: u32, error: String| Decided {
+        recorded: Recorded::Failed {
+            attempts,
+            at: now,
+            error: error.clone(),
+        },
+        report: report(DeliveryOutcome::Failed, Some(error), None),
+    };
 
     let Some(channel) = channels.get(&row.channel) else {
         let error = format!(
             "channel {:?} is no longer in the config: not sent",
             row.channel
         );
-        store
-            .notification_failed(row.id, row.attempts, now, &error)
-            .await?;
-        record(DeliveryOutcome::Failed, Some(error), None);
-        return Ok(());
+        return fail(row.attempts, error);
     };
     let age = (now - row.created_at).to_std().unwrap_or_default();
     if age >= channels.give_up_after {
@@ -173,24 +293,21 @@ async fn attempt(
             row.attempts,
             row.last_error.as_deref(),
         );
-        store
-            .notification_failed(row.id, row.attempts, now, &error)
-            .await?;
-        record(DeliveryOutcome::Failed, Some(error), None);
-        return Ok(());
+        return fail(row.attempts, error);
     }
     if let Some(free_at) = channels.pacer.busy_until(&row.channel, now) {
-        return store.notification_postponed(row.id, free_at).await;
+        return Decided {
+            recorded: Recorded::Postponed { due: free_at },
+            report: None,
+        };
     }
     let notification: Notification = match serde_json::from_str(&row.payload) {
         Ok(notification) => notification,
         Err(err) => {
-            let error = format!("the stored notification does not decode: {err}");
-            store
-                .notification_failed(row.id, row.attempts, now, &error)
-                .await?;
-            record(DeliveryOutcome::Failed, Some(error), None);
-            return Ok(());
+            return fail(
+                row.attempts,
+                format!("the stored notification does not decode: {err}"),
+            );
         }
     };
 
@@ -204,16 +321,11 @@ async fn attempt(
         .pacer
         .hold(&row.channel, now + chrono_duration(channel.min_interval()));
     match result {
-        Attempt::Delivered => {
-            store.notification_delivered(row.id, attempts, now).await?;
-            record(DeliveryOutcome::Delivered, None, None);
-        }
-        Attempt::Failed { error } => {
-            store
-                .notification_failed(row.id, attempts, now, &error)
-                .await?;
-            record(DeliveryOutcome::Failed, Some(error), None);
-        }
+        Attempt::Delivered => Decided {
+            recorded: Recorded::Delivered { attempts, at: now },
+            report: report(DeliveryOutcome::Delivered, None, None),
+        },
+        Attempt::Failed { error } => fail(attempts, error),
         Attempt::Retry { error, retry_after } => {
             let delay = retry_after.unwrap_or_else(|| backoff(attempts, rand::random()));
             // Whole milliseconds: what the store keeps, so the report and the row agree.
@@ -227,20 +339,22 @@ async fn attempt(
             }
             let deadline = row.created_at + chrono_duration(channels.give_up_after);
             if due >= deadline {
-                let error = gave_up(channels.give_up_after, attempts, Some(&error));
-                store
-                    .notification_failed(row.id, attempts, now, &error)
-                    .await?;
-                record(DeliveryOutcome::Failed, Some(error), None);
+                fail(
+                    attempts,
+                    gave_up(channels.give_up_after, attempts, Some(&error)),
+                )
             } else {
-                store
-                    .notification_retry(row.id, attempts, due, &error)
-                    .await?;
-                record(DeliveryOutcome::Retried, Some(error), Some(due));
+                Decided {
+                    recorded: Recorded::Retry {
+                        attempts,
+                        due,
+                        error: error.clone(),
+                    },
+                    report: report(DeliveryOutcome::Retried, Some(error), Some(due)),
+                }
             }
         }
     }
-    Ok(())
 }
 
 fn gave_up(after: Duration, attempts: u32, last_error: Option<&str>) -> String {
@@ -259,13 +373,11 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
-/// The dispatcher: call the step, sleep until the next due time or a wake-up, repeat until
-/// `stop`; then return after the attempt in progress. `channels` is asked on every step, so a
-/// reloaded config applies to notifications still queued. `on_report` sees every step's
-/// report (metrics, logs).
-pub async fn run(
-    store: &Store,
-    channels: impl Fn() -> Channels,
+/// The dispatcher: call `step`, sleep until the next due time or a wake-up, repeat until
+/// `stop`; then return after the attempt in progress. `on_report` sees every step's report
+/// (metrics, logs).
+pub async fn run<F: Future<Output = DeliveryReport>>(
+    step: impl Fn(DateTime<Utc>, &CancellationToken) -> F,
     wake: &Notify,
     stop: CancellationToken,
     on_report: impl Fn(&DeliveryReport),
@@ -274,8 +386,7 @@ pub async fn run(
         if stop.is_cancelled() {
             return;
         }
-        let now = Utc::now();
-        let report = deliver(store, &channels(), now, Some(&stop)).await;
+        let report = step(Utc::now(), &stop).await;
         on_report(&report);
         let sleep = if report.store_error.is_some() {
             STORE_RETRY

@@ -33,14 +33,9 @@ impl DaemonState {
             .recorder
             .record(result.clone(), in_maintenance, wait_stored);
         self.remember(Arc::new(result.without_bulk()));
-        // Alerting: its own transaction, so a result stored is never lost to an alert error.
-        if let Err(err) = self
-            .alerts
-            .observe(&config, env, &result, in_maintenance, now)
-            .await
-        {
-            self.store_health.failed(&format!("alerting: {err}"));
-        }
+        // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
+        self.alerts
+            .observe(&config, env, &result, in_maintenance, now);
         let open = self.alerts.open_incident(env.name.as_str()).is_some();
         self.metrics
             .set_incidents_open(env.name.as_str(), u64::from(open));
@@ -76,8 +71,6 @@ impl Runner for DaemonState {
 
     async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {
         self.metrics.record_skipped(env.name.as_str());
-        if let Err(err) = self.store.record_skipped(env.name.as_str(), slot).await {
-            self.store_health.failed(&err.to_string());
-        }
+        self.recorder.record_skipped(env.name.as_str(), slot);
     }
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -18,10 +19,15 @@ const QUEUE: usize = 20_000;
 /// Results in one transaction at most: the writer holds SQLite's lock this long.
 const BATCH: usize = 500;
 
-struct Queued {
-    run: NewRun,
-    /// Told once the result is committed (or failed): on-demand probes answer after that.
-    stored: Option<oneshot::Sender<bool>>,
+enum Queued {
+    Run {
+        run: NewRun,
+        /// Told once the result is committed (or failed): on-demand probes answer after that.
+        stored: Option<oneshot::Sender<bool>>,
+    },
+    /// A slot skipped because the previous probe still ran: it waits on the writer like a
+    /// result, never on the schedule.
+    Skipped { env: String, slot: DateTime<Utc> },
 }
 
 #[derive(Clone)]
@@ -56,21 +62,37 @@ impl Recorder {
         } else {
             (None, None)
         };
-        let queued = Queued {
+        let queued = Queued::Run {
             run: NewRun {
                 result,
                 in_maintenance,
             },
             stored,
         };
+        self.queue(queued, "a result")
+            .then_some(confirmed)
+            .flatten()
+    }
+
+    /// Queue a skipped slot for the store; never waits.
+    pub fn record_skipped(&self, env: &str, slot: DateTime<Utc>) {
+        let queued = Queued::Skipped {
+            env: env.to_owned(),
+            slot,
+        };
+        self.queue(queued, "a skipped slot");
+    }
+
+    fn queue(&self, queued: Queued, what: &str) -> bool {
         match self.queue.try_send(queued) {
-            Ok(()) => confirmed,
+            Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.health
-                    .failed("the store is not keeping up: a result was dropped unstored");
-                None
+                self.health.failed(&format!(
+                    "the store is not keeping up: {what} was dropped unstored"
+                ));
+                false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => None,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 }
@@ -99,14 +121,26 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let runs: Vec<&NewRun> = batch.iter().map(|q| &q.run).collect();
+        let runs: Vec<&NewRun> = batch
+            .iter()
+            .filter_map(|queued| match queued {
+                Queued::Run { run, .. } => Some(run),
+                Queued::Skipped { .. } => None,
+            })
+            .collect();
         // A file deleted under the daemon still takes writes, into an unlinked inode that is
         // gone at restart: reopen what is at the path first.
         let healed = store.heal().await;
-        let written = match healed {
+        let mut written = match healed {
+            Ok(_) if runs.is_empty() => Ok(()),
             Ok(_) => store.insert_runs(&runs).await,
             Err(err) => Err(err),
         };
+        for queued in &batch {
+            if let (Ok(()), Queued::Skipped { env, slot }) = (&written, queued) {
+                written = store.record_skipped(env, *slot).await;
+            }
+        }
         let stored = match written {
             Ok(()) => {
                 health.succeeded();
@@ -118,7 +152,11 @@ async fn write_loop(
             }
         };
         for queued in batch.drain(..) {
-            if let Some(confirm) = queued.stored {
+            if let Queued::Run {
+                stored: Some(confirm),
+                ..
+            } = queued
+            {
                 let _ = confirm.send(stored);
             }
         }

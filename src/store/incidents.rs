@@ -77,6 +77,37 @@ impl Store {
         Ok(AlertTx { tx, env_id })
     }
 
+    /// Every environment's alert state, so that the engine starts knowing them all and never
+    /// has to read the store in a step.
+    pub async fn alert_states(&self) -> Result<Vec<(String, AlertState)>, StoreError> {
+        let mut conn = self.reader().acquire().await?;
+        let rows = sqlx::query(STATE_QUERY).fetch_all(&mut *conn).await?;
+        rows.iter().map(alert_state).collect()
+    }
+
+    /// The id the next incident is to get: ids are handed out by the one engine that writes
+    /// this file, in memory (see [`AlertTx::insert_incident`]).
+    pub async fn next_incident_id(&self) -> Result<i64, StoreError> {
+        let mut conn = self.reader().acquire().await?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM incidents")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    /// Save the latest states of several environments in one transaction.
+    pub async fn save_alert_states(
+        &self,
+        states: &[(&str, &AlertState)],
+    ) -> Result<(), StoreError> {
+        let mut tx = WriteTx::begin(&self.writer()).await?;
+        for (env, state) in states {
+            let env_id = environments::id_for(&mut tx, env).await?;
+            save_state(&mut tx, env_id, state).await?;
+        }
+        tx.commit().await
+    }
+
     /// Incidents, newest first, each with its notifications.
     #[tracing::instrument(skip_all)]
     pub async fn incidents(
@@ -142,86 +173,32 @@ impl Store {
 }
 
 impl AlertTx {
-    /// The environment's state; the initial state when it has none yet.
-    pub async fn state(&mut self) -> Result<AlertState, StoreError> {
-        let row = sqlx::query(
-            "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
-                    s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-                    i.diagnosis
-             FROM alert_state s LEFT JOIN incidents i ON i.id = s.incident_id
-             WHERE s.env_id = ?1",
-        )
-        .bind(self.env_id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(AlertState::default());
-        };
-        let incident_id: Option<i64> = row.try_get(3)?;
-        let opened_at: Option<i64> = row.try_get(7)?;
-        let diagnosis: Option<String> = row.try_get(9)?;
-        let (open, incident_id) = match (incident_id, opened_at) {
-            (Some(id), Some(opened_at)) => {
-                let open = Open {
-                    since: from_ms(row.try_get(6)?),
-                    opened_at: from_ms(opened_at),
-                    verdict: codec::verdict_from_code(row.try_get(8)?)?,
-                    last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
-                    announced: row.try_get(5)?,
-                };
-                (Some(open), Some(id))
-            }
-            _ => (None, None),
-        };
-        Ok(AlertState {
-            state: State {
-                failures: count(row.try_get(0)?),
-                successes: count(row.try_get(1)?),
-                failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),
-                open,
-            },
-            incident_id,
-            diagnosis: incident_id.and(diagnosis),
-        })
-    }
-
     pub async fn save_state(&mut self, state: &AlertState) -> Result<(), StoreError> {
-        let open = state.state.open.as_ref();
-        sqlx::query(
-            "INSERT INTO alert_state (env_id, failures, successes, failing_since_ms, incident_id,
-                                      last_notice_at_ms, announced)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (env_id) DO UPDATE SET
-                 failures = excluded.failures, successes = excluded.successes,
-                 failing_since_ms = excluded.failing_since_ms, incident_id = excluded.incident_id,
-                 last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced",
-        )
-        .bind(self.env_id)
-        .bind(i64::from(state.state.failures))
-        .bind(i64::from(state.state.successes))
-        .bind(state.state.failing_since.map(ms))
-        .bind(state.incident_id.filter(|_| open.is_some()))
-        .bind(open.map(|o| ms(o.last_notice_at)))
-        .bind(open.is_some_and(|o| o.announced))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        save_state(&mut self.tx, self.env_id, state).await
     }
 
-    /// Returns the new incident's id.
-    pub async fn open_incident(&mut self, open: &Open, diagnosis: &str) -> Result<i64, StoreError> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO incidents (env_id, started_at_ms, opened_at_ms, verdict, diagnosis)
-             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+    /// Insert an incident under the id the alert engine gave it (see [`Store::next_incident_id`]):
+    /// ids are handed out in memory so that a notification can name its incident before the
+    /// store has taken either.
+    pub async fn insert_incident(
+        &mut self,
+        id: i64,
+        open: &Open,
+        diagnosis: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO incidents (id, env_id, started_at_ms, opened_at_ms, verdict, diagnosis)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
+        .bind(id)
         .bind(self.env_id)
         .bind(ms(open.since))
         .bind(ms(open.opened_at))
         .bind(codec::verdict_code(open.verdict))
         .bind(diagnosis)
-        .fetch_one(&mut *self.tx)
+        .execute(&mut *self.tx)
         .await?;
-        Ok(id)
+        Ok(())
     }
 
     pub async fn set_incident_verdict(
@@ -266,6 +243,70 @@ impl AlertTx {
     pub async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await
     }
+}
+
+async fn save_state(
+    conn: &mut sqlx::SqliteConnection,
+    env_id: i64,
+    state: &AlertState,
+) -> Result<(), StoreError> {
+    let open = state.state.open.as_ref();
+    sqlx::query(
+        "INSERT INTO alert_state (env_id, failures, successes, failing_since_ms, incident_id,
+                                  last_notice_at_ms, announced)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (env_id) DO UPDATE SET
+             failures = excluded.failures, successes = excluded.successes,
+             failing_since_ms = excluded.failing_since_ms, incident_id = excluded.incident_id,
+             last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced",
+    )
+    .bind(env_id)
+    .bind(i64::from(state.state.failures))
+    .bind(i64::from(state.state.successes))
+    .bind(state.state.failing_since.map(ms))
+    .bind(state.incident_id.filter(|_| open.is_some()))
+    .bind(open.map(|o| ms(o.last_notice_at)))
+    .bind(open.is_some_and(|o| o.announced))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+const STATE_QUERY: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
+        s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
+        i.diagnosis, e.name
+     FROM alert_state s JOIN environments e ON e.id = s.env_id
+     LEFT JOIN incidents i ON i.id = s.incident_id";
+
+/// One row of [`STATE_QUERY`]: the environment's name and its state.
+fn alert_state(row: &sqlx::sqlite::SqliteRow) -> Result<(String, AlertState), StoreError> {
+    let incident_id: Option<i64> = row.try_get(3)?;
+    let opened_at: Option<i64> = row.try_get(7)?;
+    let diagnosis: Option<String> = row.try_get(9)?;
+    let (open, incident_id) = match (incident_id, opened_at) {
+        (Some(id), Some(opened_at)) => {
+            let open = Open {
+                since: from_ms(row.try_get(6)?),
+                opened_at: from_ms(opened_at),
+                verdict: codec::verdict_from_code(row.try_get(8)?)?,
+                last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
+                announced: row.try_get(5)?,
+            };
+            (Some(open), Some(id))
+        }
+        _ => (None, None),
+    };
+    let state = AlertState {
+        state: State {
+            failures: count(row.try_get(0)?),
+            successes: count(row.try_get(1)?),
+            failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),
+            open,
+        },
+        incident_id,
+        diagnosis: incident_id.and(diagnosis),
+    };
+    Ok((row.try_get(10)?, state))
 }
 
 /// A stored counter back into a `u32`: the columns only ever hold small non-negative counts.

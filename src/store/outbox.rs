@@ -53,9 +53,15 @@ pub struct NewNotification<'a> {
     pub event: &'a str,
     /// The channel-neutral notification, JSON.
     pub payload: &'a str,
-    /// `Pending` or `Held`.
+    /// `Pending` or `Held` when queued as the step ran; any state when the engine sent it
+    /// from memory before the store could take it.
     pub state: DeliveryState,
     pub at: DateTime<Utc>,
+    pub attempts: u32,
+    /// When a pending notification is next due (`at` for a new one).
+    pub due_at: DateTime<Utc>,
+    pub last_error: Option<&'a str>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// A queued notification the dispatcher is to attempt.
@@ -111,11 +117,10 @@ pub(super) async fn insert(
     conn: &mut SqliteConnection,
     n: &NewNotification<'_>,
 ) -> Result<i64, StoreError> {
-    let at = ms(n.at);
     let id = sqlx::query_scalar(
         "INSERT INTO outbox (incident_id, channel, kind, event, payload, state, created_at_ms,
-                             due_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id",
+                             due_at_ms, attempts, last_error, finished_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
     )
     .bind(n.incident_id)
     .bind(n.channel)
@@ -123,7 +128,11 @@ pub(super) async fn insert(
     .bind(n.event)
     .bind(n.payload)
     .bind(n.state.as_str())
-    .bind(at)
+    .bind(ms(n.at))
+    .bind(ms(n.due_at))
+    .bind(i64::from(n.attempts))
+    .bind(n.last_error)
+    .bind(n.finished_at.map(ms))
     .fetch_one(conn)
     .await?;
     Ok(id)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use wsprobe::alert::{Alerts, Channels, DeliveryOutcome, deliver_due};
+use wsprobe::alert::{Alerts, Channels, DeliveryOutcome};
 use wsprobe::config::Config;
 use wsprobe::incident::IncidentEvent;
 use wsprobe::probe::result::{Headers, Phases};
@@ -102,16 +102,16 @@ impl Bench {
     async fn observe(&self, env: &str, verdict: Verdict, at: DateTime<Utc>) -> Vec<IncidentEvent> {
         let environment = self.config.environment(env).unwrap();
         let in_maintenance = wsprobe::alert::in_maintenance(&self.config, &environment.name, at);
-        self.alerts
-            .observe(
-                &self.config,
-                environment,
-                &result(env, verdict, at),
-                in_maintenance,
-                at,
-            )
-            .await
-            .unwrap()
+        let events = self.alerts.observe(
+            &self.config,
+            environment,
+            &result(env, verdict, at),
+            in_maintenance,
+            at,
+        );
+        // What the dispatcher does first on every step.
+        self.alerts.flush().await.unwrap();
+        events
     }
 
     fn channels(&self) -> Channels {
@@ -179,7 +179,10 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
         .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(5))
         .await;
     assert_eq!(events.first(), Some(&IncidentEvent::Opened));
-    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(5)).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(5))
+        .await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     assert_eq!(report.attempts[0].channel, "oncall");
     assert_eq!(report.attempts[0].kind, "pagerduty");
@@ -188,7 +191,10 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
     bench
         .observe("staging", Verdict::Ok, t0 + minutes(10))
         .await;
-    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(10)).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(10))
+        .await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     assert!(bench.alerts.open_incidents().is_empty());
 
@@ -264,7 +270,10 @@ async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
         .observe("staging", Verdict::ClosedBeforeReady, Utc::now())
         .await;
 
-    let first = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
+    let first = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now())
+        .await;
     assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
     let retried = &first.attempts[0];
     assert_eq!(retried.error.as_deref(), Some("HTTP 429: rate_limited"));
@@ -274,13 +283,19 @@ async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
         "Retry-After: 1 is honoured, not the backoff: {next}"
     );
     assert_eq!(first.next_due, Some(next));
-    let early = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
+    let early = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now())
+        .await;
     assert!(early.attempts.is_empty(), "not before it is due: {early:?}");
 
     // The dispatcher's job, done here by polling the step with the real clock.
     let started = Instant::now();
     loop {
-        let report = deliver_due(&bench.store, &bench.channels(), Utc::now()).await;
+        let report = bench
+            .alerts
+            .deliver_due(&bench.channels(), Utc::now())
+            .await;
         if report.count(DeliveryOutcome::Delivered) == 1 {
             break;
         }
@@ -304,12 +319,10 @@ async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
             .starts_with("🔴 staging is down: closed_before_ready")
     );
     assert_eq!(body["blocks"][0]["type"], "header");
-    let later = deliver_due(
-        &bench.store,
-        &bench.channels(),
-        Utc::now() + chrono::Duration::hours(1),
-    )
-    .await;
+    let later = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now() + chrono::Duration::hours(1))
+        .await;
     assert!(later.attempts.is_empty(), "delivered exactly once");
     let notification = &bench.incidents().await[0].notifications[0];
     assert_eq!(notification.outcome, DeliveryState::Delivered);
@@ -330,7 +343,7 @@ async fn webhook_signature_verifies_with_an_independent_hmac() {
     .await;
     let at = Utc::now();
     bench.observe("staging", Verdict::HeadersStripped, at).await;
-    let report = deliver_due(&bench.store, &bench.channels(), at).await;
+    let report = bench.alerts.deliver_due(&bench.channels(), at).await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
 
     let request = &hook.wait_for(1).await[0];
@@ -373,7 +386,10 @@ async fn a_notification_queued_while_the_receiver_is_down_goes_out_once_after_a_
     bench
         .observe("staging", Verdict::ConnectRefused, t0 + minutes(1))
         .await;
-    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(1)).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(1))
+        .await;
     assert_eq!(report.count(DeliveryOutcome::Retried), 1, "{report:?}");
     let error = report.attempts[0].error.clone().unwrap();
     assert!(error.starts_with("cannot connect"), "{error}");
@@ -394,9 +410,15 @@ async fn a_notification_queued_while_the_receiver_is_down_goes_out_once_after_a_
         "an incident open before a restart is not triggered again"
     );
     let hook = Receiver::spawn_on(addr).await;
-    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(3)).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(3))
+        .await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
-    let again = deliver_due(&bench.store, &bench.channels(), t0 + minutes(30)).await;
+    let again = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(30))
+        .await;
     assert!(again.attempts.is_empty(), "{again:?}");
     let requests = hook.requests();
     assert_eq!(requests.len(), 1, "delivered exactly once");
@@ -418,21 +440,22 @@ async fn pacing_holds_a_second_slack_message_for_a_second() {
     bench.observe("staging", Verdict::DnsFailed, t0).await;
     bench.observe("prod", Verdict::DnsFailed, t0).await;
     let channels = bench.channels();
-    let first = deliver_due(&bench.store, &channels, t0).await;
+    let first = bench.alerts.deliver_due(&channels, t0).await;
     assert_eq!(first.count(DeliveryOutcome::Delivered), 1, "{first:?}");
     assert_eq!(first.attempts.len(), 1, "the second waits: {first:?}");
     assert_eq!(
         first.next_due.map(|t| t.timestamp_millis()),
         Some((t0 + chrono::Duration::seconds(1)).timestamp_millis())
     );
-    let half = deliver_due(
-        &bench.store,
-        &channels,
-        t0 + chrono::Duration::milliseconds(500),
-    )
-    .await;
+    let half = bench
+        .alerts
+        .deliver_due(&channels, t0 + chrono::Duration::milliseconds(500))
+        .await;
     assert!(half.attempts.is_empty(), "{half:?}");
-    let second = deliver_due(&bench.store, &channels, t0 + chrono::Duration::seconds(1)).await;
+    let second = bench
+        .alerts
+        .deliver_due(&channels, t0 + chrono::Duration::seconds(1))
+        .await;
     assert_eq!(second.count(DeliveryOutcome::Delivered), 1, "{second:?}");
     assert_eq!(slack.requests().len(), 2);
 }
@@ -449,7 +472,7 @@ async fn permanent_failures_and_giving_up_are_recorded() {
     // A 4xx is permanent: recorded at once, never retried.
     hook.script([Reply::status(400).body("bad payload")]);
     bench.observe("staging", Verdict::DnsFailed, t0).await;
-    let report = deliver_due(&bench.store, &bench.channels(), t0).await;
+    let report = bench.alerts.deliver_due(&bench.channels(), t0).await;
     assert_eq!(report.count(DeliveryOutcome::Failed), 1, "{report:?}");
     assert_eq!(
         report.attempts[0].error.as_deref(),
@@ -459,9 +482,12 @@ async fn permanent_failures_and_giving_up_are_recorded() {
     // 5xx is retried until alerts.give_up_after, then recorded as given up.
     hook.always(Reply::status(503));
     bench.observe("prod", Verdict::DnsFailed, t0).await;
-    let report = deliver_due(&bench.store, &bench.channels(), t0).await;
+    let report = bench.alerts.deliver_due(&bench.channels(), t0).await;
     assert_eq!(report.count(DeliveryOutcome::Retried), 1, "{report:?}");
-    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(61)).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(61))
+        .await;
     assert_eq!(report.count(DeliveryOutcome::Failed), 1, "{report:?}");
     let error = report.attempts[0].error.clone().unwrap();
     assert_eq!(
@@ -504,7 +530,10 @@ async fn maintenance_holds_notifications_and_announces_an_open_incident_after_it
     bench
         .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(20))
         .await;
-    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(20)).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(20))
+        .await;
     assert!(report.attempts.is_empty(), "held: {report:?}");
     let incident = &bench.incidents().await[0];
     assert_eq!(incident.state, IncidentState::Open, "the state advances");
@@ -522,7 +551,10 @@ async fn maintenance_holds_notifications_and_announces_an_open_incident_after_it
     bench
         .observe("staging", Verdict::ClosedBeforeReady, t0 + minutes(61))
         .await;
-    let report = deliver_due(&bench.store, &bench.channels(), t0 + minutes(61)).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), t0 + minutes(61))
+        .await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 2, "{report:?}");
     let events: Vec<(String, String)> = hook
         .requests()
@@ -565,7 +597,10 @@ async fn queued_notifications_use_the_channel_settings_in_force_when_sent() {
             new.url("/moved")
         )),
     );
-    let report = deliver_due(&bench.store, &bench.alerts.channels(&reloaded), at).await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.alerts.channels(&reloaded), at)
+        .await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     assert!(old.requests().is_empty());
     assert_eq!(new.requests()[0].path, "/moved");
@@ -580,7 +615,7 @@ async fn secrets_never_reach_error_texts() {
     .await;
     let at = Utc::now();
     bench.observe("staging", Verdict::DnsFailed, at).await;
-    let report = deliver_due(&bench.store, &bench.channels(), at).await;
+    let report = bench.alerts.deliver_due(&bench.channels(), at).await;
     assert_eq!(report.count(DeliveryOutcome::Retried), 2, "{report:?}");
     // An echoing receiver: its error body repeats what it was sent.
     let echo = Receiver::spawn_on(addr).await;
@@ -588,7 +623,7 @@ async fn secrets_never_reach_error_texts() {
         "bad routing key {ROUTING_KEY} for /services/T0/B0/SLACKSECRET"
     )));
     let later = at + minutes(10);
-    let report = deliver_due(&bench.store, &bench.channels(), later).await;
+    let report = bench.alerts.deliver_due(&bench.channels(), later).await;
     assert_eq!(report.count(DeliveryOutcome::Failed), 2, "{report:?}");
     let stored = serde_json::to_string(&bench.incidents().await).unwrap();
     let reported = format!("{report:?}");
@@ -959,4 +994,140 @@ async fn wait_for_incidents(base: &str, state: &str, done: impl Fn(&[Value]) -> 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Another process takes SQLite's write lock on the bench's file and keeps it until dropped
+/// (reads still work: the store is in WAL mode).
+async fn hold_write_lock(bench: &Bench) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let path = bench.dir.path().join("wsprobe.db");
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
+}
+
+#[tokio::test]
+async fn an_incident_opens_and_pages_while_the_store_takes_no_writes() {
+    let hook = Receiver::spawn().await;
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 2 }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+        hook.url("/hooks/wsprobe")
+    ))
+    .await;
+    let lock = hold_write_lock(&bench).await;
+    let t0 = Utc::now() - chrono::Duration::seconds(10);
+    let step = |verdict, at| {
+        let environment = bench.config.environment("staging").unwrap();
+        bench.alerts.observe(
+            &bench.config,
+            environment,
+            &result("staging", verdict, at),
+            false,
+            at,
+        )
+    };
+    assert!(step(Verdict::ConnectRefused, t0).is_empty());
+    let events = step(Verdict::ConnectRefused, t0 + chrono::Duration::seconds(1));
+    assert!(
+        events.contains(&IncidentEvent::Opened),
+        "the state advanced in memory: {events:?}"
+    );
+    assert!(bench.alerts.open_incident("staging").is_some());
+
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now())
+        .await;
+    assert!(report.store_error.is_some(), "{report:?}");
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let sent = hook.wait_for(1).await;
+    assert_eq!(sent[0].json()["event"], "triggered");
+    assert!(bench.alerts.has_unwritten());
+
+    let again = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now())
+        .await;
+    assert!(again.attempts.is_empty(), "sent once only: {again:?}");
+    assert!(
+        bench.incidents().await.is_empty(),
+        "nothing could be written yet"
+    );
+
+    drop(lock);
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now())
+        .await;
+    assert!(report.store_error.is_none(), "{report:?}");
+    assert!(report.attempts.is_empty(), "{report:?}");
+    assert!(!bench.alerts.has_unwritten());
+    let incidents = bench.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].state, IncidentState::Open);
+    assert_eq!(Some(incidents[0].id), bench.alerts.open_incident("staging"));
+    let notification = &incidents[0].notifications[0];
+    assert_eq!(notification.outcome, DeliveryState::Delivered);
+    assert_eq!(notification.attempts, 1);
+    assert_eq!(hook.requests().len(), 1);
+
+    // What was written is what a restart reads: the next failure changes nothing.
+    let bench = bench.restart().await;
+    let later = bench
+        .observe("staging", Verdict::ConnectRefused, t0 + minutes(1))
+        .await;
+    assert!(later.is_empty(), "{later:?}");
+    let resolved = bench.observe("staging", Verdict::Ok, t0 + minutes(2)).await;
+    assert!(resolved.contains(&IncidentEvent::Resolved), "{resolved:?}");
+}
+
+#[tokio::test]
+async fn a_delivery_whose_outcome_cannot_be_written_is_not_sent_again() {
+    let hook = Receiver::spawn().await;
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+        hook.url("/hooks/wsprobe")
+    ))
+    .await;
+    bench
+        .observe("staging", Verdict::ConnectRefused, Utc::now())
+        .await;
+    let lock = hold_write_lock(&bench).await;
+
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now())
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    assert!(report.store_error.is_some(), "{report:?}");
+    hook.wait_for(1).await;
+    for _ in 0..2 {
+        let again = bench
+            .alerts
+            .deliver_due(&bench.channels(), Utc::now())
+            .await;
+        assert!(again.attempts.is_empty(), "{again:?}");
+        assert!(again.store_error.is_some(), "{again:?}");
+    }
+    assert_eq!(
+        hook.requests().len(),
+        1,
+        "no resend while the outcome waits"
+    );
+
+    drop(lock);
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), Utc::now())
+        .await;
+    assert!(report.store_error.is_none(), "{report:?}");
+    assert!(report.attempts.is_empty(), "{report:?}");
+    let notification = &bench.incidents().await[0].notifications[0];
+    assert_eq!(notification.outcome, DeliveryState::Delivered);
+    assert_eq!(hook.requests().len(), 1);
 }
