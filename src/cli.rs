@@ -152,6 +152,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            crate::telemetry::scrub_logs_of(&config);
             let prober = crate::probe::Prober::for_config(&config);
             let results = check::run(&prober, &selected, concurrency).await;
             match format {

@@ -78,6 +78,9 @@ pub struct Alerts {
     next_incident_id: AtomicI64,
     unwritten: Mutex<Unwritten>,
     unrecorded: Unrecorded,
+    /// The channels of the config in force, rebuilt only when it changes: building them
+    /// builds the redactor over every configured secret.
+    built: Mutex<Option<(Arc<Config>, Arc<Channels>)>>,
     hooks: RwLock<Vec<DeliveryHook>>,
 }
 
@@ -97,6 +100,7 @@ impl Alerts {
             next_incident_id: AtomicI64::new(next_incident_id),
             unwritten: Mutex::new(Unwritten::default()),
             unrecorded: Unrecorded::default(),
+            built: Mutex::new(None),
             hooks: RwLock::new(Vec::new()),
         })
     }
@@ -331,6 +335,18 @@ impl Alerts {
         Channels::new(config, self.sender.clone(), self.pacer.clone())
     }
 
+    fn channels_in_force(&self, config: &Arc<Config>) -> Arc<Channels> {
+        let mut built = self.built.lock();
+        if let Some((for_config, channels)) = built.as_ref()
+            && Arc::ptr_eq(for_config, config)
+        {
+            return channels.clone();
+        }
+        let channels = Arc::new(self.channels(config));
+        *built = Some((config.clone(), channels.clone()));
+        channels
+    }
+
     /// Open incident id per environment (the `wsprobe.incidents.open` gauge reads this: 1 for
     /// every environment listed, 0 for the others).
     pub fn open_incidents(&self) -> BTreeMap<String, i64> {
@@ -358,7 +374,7 @@ impl Alerts {
     ) {
         outbox::run(
             |now, stop| {
-                let channels = self.channels(&config());
+                let channels = self.channels_in_force(&config());
                 let stop = stop.clone();
                 async move { self.deliver_step(&channels, now, Some(&stop)).await }
             },

@@ -38,7 +38,13 @@ pub enum InterpolateErrorKind {
     EmptyName,
     /// The name breaks `[A-Za-z_][A-Za-z0-9_]*`, or something other than `}` or `:-` follows it.
     Invalid { placeholder: String },
+    /// Inserting `NAME`'s value here would take the text past [`MAX_INTERPOLATED_BYTES`].
+    TooLarge { name: String },
 }
+
+/// A config grows past this once its values are inserted only by mistake (a huge variable
+/// used many times): refused, rather than running out of memory parsing it.
+pub const MAX_INTERPOLATED_BYTES: usize = 64 << 20;
 
 impl fmt::Display for InterpolateErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,6 +57,11 @@ impl fmt::Display for InterpolateErrorKind {
             }
             Self::Unterminated => f.write_str("unterminated ${: no closing } on this line"),
             Self::EmptyName => f.write_str("empty variable name in ${}"),
+            Self::TooLarge { name } => write!(
+                f,
+                "inserting ${{{name}}} here takes the config past {} MiB: is the variable, or its use, a mistake?",
+                MAX_INTERPOLATED_BYTES >> 20
+            ),
             Self::Invalid { placeholder } => write!(
                 f,
                 "invalid placeholder {placeholder}: expected ${{NAME}} or ${{NAME:-default}}, NAME made of A-Z, a-z, 0-9 and _ and not starting with a digit"
@@ -83,6 +94,9 @@ pub struct Interpolated {
     replacements: Vec<Replacement>,
     original_line_starts: Vec<usize>,
     text_line_starts: Vec<usize>,
+    /// The values taken from variables (not defaults written in the file), once each: every
+    /// one is treated as a secret wherever text leaves the process.
+    pub variable_values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +143,7 @@ pub fn interpolate_mapped(
     let mut out = String::with_capacity(text.len());
     let mut out_len = 0; // in characters
     let mut replacements = Vec::new();
+    let mut variable_values = std::collections::BTreeSet::new();
     let mut context = Context::Plain;
     let mut i = 0;
     while i < chars.len() {
@@ -177,7 +192,12 @@ pub fn interpolate_mapped(
                 let placeholder = parse_placeholder(&chars[i..]).map_err(|kind| error(i, kind))?;
                 let value = match (lookup(&placeholder.name), placeholder.default) {
                     (Some(value), Some(default)) if value.is_empty() => default,
-                    (Some(value), _) => value,
+                    (Some(value), _) => {
+                        if !variable_values.contains(&value) {
+                            variable_values.insert(value.clone());
+                        }
+                        value
+                    }
                     (None, Some(default)) => default,
                     (None, None) => {
                         return Err(error(
@@ -188,6 +208,14 @@ pub fn interpolate_mapped(
                         ));
                     }
                 };
+                if out.len() + value.len() > MAX_INTERPOLATED_BYTES {
+                    return Err(error(
+                        i,
+                        InterpolateErrorKind::TooLarge {
+                            name: placeholder.name,
+                        },
+                    ));
+                }
                 (placeholder.len, value)
             }
             _ => {
@@ -215,6 +243,7 @@ pub fn interpolate_mapped(
         replacements,
         original_line_starts,
         text_line_starts,
+        variable_values: variable_values.into_iter().collect(),
     })
 }
 
@@ -421,5 +450,33 @@ mod tests {
         assert_eq!(done.text, "a: a\nb\nb: 1");
         assert_eq!(done.original_position(2, 1), (1, 4));
         assert_eq!(done.original_position(3, 4), (2, 4));
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+
+    #[test]
+    fn a_config_growing_past_the_limit_is_refused_at_the_placeholder() {
+        let big = "x".repeat(100 * 1024);
+        let text = "a: ${BIG}\n".repeat(20_000);
+        let err = interpolate(&text, &|_| Some(big.clone())).unwrap_err();
+        assert!(
+            matches!(&err.kind, InterpolateErrorKind::TooLarge { name } if name == "BIG"),
+            "{err}"
+        );
+        assert!(err.line > 600 && err.line < 700, "{err}");
+        assert!(err.to_string().contains("past 64 MiB"), "{err}");
+    }
+
+    #[test]
+    fn variable_values_are_kept_once_and_defaults_are_not() {
+        let text = "a: ${TOKEN}\nb: ${TOKEN}\nc: ${UNSET:-written-in-the-file}\n";
+        let done = interpolate_mapped(text, &|name| {
+            (name == "TOKEN").then(|| "s3cr3t-value".to_owned())
+        })
+        .unwrap();
+        assert_eq!(done.variable_values, ["s3cr3t-value"]);
     }
 }

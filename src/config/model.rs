@@ -23,6 +23,9 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub telemetry: Option<TelemetryConfig>,
+    /// Every value a `${VAR}` brought in (defaults written in the file aside): secrets, since
+    /// the file does not say which variables carry credentials.
+    pub variable_values: Vec<String>,
 }
 
 impl Config {
@@ -31,6 +34,28 @@ impl Config {
             .iter()
             .find(|env| env.name.as_str() == name)
             .map(|env| env.as_ref())
+    }
+
+    /// The `host` and `host:port` of every probed URL: a `${VAR}` that names where to connect
+    /// (`ws://${LAB}/ws`) is an address, shown in every URL anyway, not a credential.
+    fn addresses(&self) -> std::collections::HashSet<String> {
+        let mut addresses = std::collections::HashSet::new();
+        for env in &self.environments {
+            let health = env.health.as_ref().map(|h| &h.url);
+            let token = match &env.auth {
+                Auth::TokenEndpoint { url, .. } => Some(url),
+                _ => None,
+            };
+            for url in std::iter::once(&env.url).chain(health).chain(token) {
+                if let Some(host) = url.host_str() {
+                    addresses.insert(host.to_owned());
+                    if let Some(port) = url.port() {
+                        addresses.insert(format!("{host}:{port}"));
+                    }
+                }
+            }
+        }
+        addresses
     }
 
     /// The channels an environment notifies: those its `alert.channels` (or
@@ -59,12 +84,27 @@ impl Config {
         }
     }
 
-    /// Every configured secret value, so that any text can be scrubbed of them.
+    /// Every configured secret value, sorted, once each, so that any text can be scrubbed of
+    /// them.
     pub fn secret_values(&self) -> Vec<String> {
         let mut values = Vec::new();
         for env in &self.environments {
             env.auth.collect_secrets(&mut values);
+            collect_url_secrets(&env.url, &mut values);
+            if let Some(health) = &env.health {
+                collect_url_secrets(&health.url, &mut values);
+            }
+            if let Auth::TokenEndpoint { url, .. } = &env.auth {
+                collect_url_secrets(url, &mut values);
+            }
         }
+        let addresses = self.addresses();
+        values.extend(
+            self.variable_values
+                .iter()
+                .filter(|value| !addresses.contains(value.as_str()))
+                .cloned(),
+        );
         for channel in &self.alerts.channels {
             channel.kind.collect_secrets(&mut values);
         }
@@ -75,9 +115,37 @@ impl Config {
             values.push(heartbeat.url.expose().to_owned());
         }
         values.retain(|value| !value.is_empty());
+        values.sort_unstable();
+        values.dedup();
         values
     }
 }
+
+/// What a URL may carry a credential in: its password and its query's values (an
+/// `?access_token=` is how browser clients often authenticate a WebSocket), in raw and decoded
+/// form, since either can show up in an error text.
+fn collect_url_secrets(url: &Url, into: &mut Vec<String>) {
+    if let Some(password) = url.password() {
+        into.push(password.to_owned());
+    }
+    if let Some(query) = url.query() {
+        into.push(query.to_owned());
+        let values = query
+            .split('&')
+            .map(|pair| {
+                pair.split_once('=')
+                    .map_or(pair, |(_, value)| value)
+                    .to_owned()
+            })
+            .chain(url.query_pairs().map(|(_, value)| value.into_owned()));
+        into.extend(values.filter(|value| value.len() >= MIN_QUERY_SECRET_LEN));
+    }
+}
+
+/// A query value this short (`v=2`, `format=json`, `compress=true`) is a setting, and scrubbing
+/// it from every text would blank ordinary words; tokens are far longer. The whole query
+/// string is always a secret.
+const MIN_QUERY_SECRET_LEN: usize = 8;
 
 /// An environment name: `[a-z0-9_-]+`, unique within a config.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -65,6 +65,7 @@ impl DaemonState {
         recorder: Recorder,
         store_health: Arc<StoreHealth>,
     ) -> Self {
+        crate::telemetry::scrub_logs_of(&config);
         DaemonState {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
             config: RwLock::new(Arc::new(config)),
@@ -92,6 +93,7 @@ impl DaemonState {
 
     /// Swap in a new config and the prober built for it.
     pub(super) fn replace_config(&self, config: Config) {
+        crate::telemetry::scrub_logs_of(&config);
         *self.prober.write() = Arc::new(Prober::for_config(&config));
         *self.config.write() = Arc::new(config);
         self.changed();

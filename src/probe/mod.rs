@@ -471,7 +471,12 @@ impl Facts {
         stop: Option<Stop>,
         history: &[ProbeResult],
     ) -> ProbeResult {
-        self.phases.total = self.net_started.map(elapsed_ms);
+        // The client's own close handshake is after the fact: a server that never answers it
+        // would otherwise make every probe look slow by the whole close wait.
+        let closing = self.phases.close.unwrap_or_default().max(0.0);
+        self.phases.total = self
+            .net_started
+            .map(|started| (elapsed_ms(started) - closing).max(0.0));
         let degraded_after_ms = env.degraded_after.as_secs_f64() * 1000.0;
         let cert_expiring = self
             .tls
@@ -517,7 +522,7 @@ impl Facts {
         let mut result = ProbeResult {
             environment: env.name.to_string(),
             location,
-            url: r.text(env.url.as_str()),
+            url: r.text(&crate::config::redact_url(&env.url)),
             started_at,
             status: verdict.status(),
             verdict,
@@ -560,7 +565,7 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         .map(|t| format!("{}:{}", t.host, t.port))
         .unwrap_or_default();
     let token_url = match &env.auth {
-        crate::config::Auth::TokenEndpoint { url, .. } => Some(without_query(url)),
+        crate::config::Auth::TokenEndpoint { url, .. } => Some(crate::config::redact_url(url)),
         _ => None,
     };
     diagnosis::Expectations {
@@ -575,21 +580,15 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         degraded_after_ms: env.degraded_after.as_secs_f64() * 1000.0,
         cert_warn_days: env.cert_warn_days,
         token_url,
-        health_url: env.health.as_ref().map(|h| without_query(&h.url)),
+        health_url: env
+            .health
+            .as_ref()
+            .map(|h| crate::config::redact_url(&h.url)),
         expect_health_status: env.health.as_ref().map(|h| h.expect_status),
         steps: env.steps.iter().map(describe_step).collect(),
         retries: env.retries,
         timeout_ms: env.timeout.as_secs_f64() * 1000.0,
     }
-}
-
-/// Tokens hide in query strings: URLs shown in sentences drop theirs.
-pub fn without_query(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    if shown.query().is_some() {
-        shown.set_query(Some("…"));
-    }
-    shown.to_string()
 }
 
 pub fn describe_step(step: &Step) -> String {

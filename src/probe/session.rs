@@ -393,7 +393,8 @@ where
         }
         loop {
             match timeout_at(deadline.into(), self.socket.next()).await {
-                Err(_) => return,
+                // A server that never answers still cost the whole wait: it is `close` time.
+                Err(_) => break,
                 Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
                 Ok(Some(Ok(_))) => {}
             }

@@ -209,7 +209,7 @@ pub async fn environment<S: StatusSource>(
         html! {
             p { a href="/" { "← all environments" } }
             h1 { (name) " " @if let Some(c) = current { (pill(&c.status)) } }
-            p class="mono muted" { (crate::probe::without_query(&env.url)) " · " (env.schedule.expression()) " · timeout " (humantime::format_duration(env.timeout)) }
+            p class="mono muted" { (crate::config::redact_url(&env.url)) " · " (env.schedule.expression()) " · timeout " (humantime::format_duration(env.timeout)) }
             @if let Some(c) = current {
                 div class="summary" {
                     div { "Verdict" b { (c.verdict.as_deref().unwrap_or("—")) } }

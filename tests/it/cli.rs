@@ -212,3 +212,61 @@ async fn nothing_stored_is_lost_across_kill_9_and_restart() {
     let missing: Vec<_> = before.iter().filter(|id| !after.contains(id)).collect();
     assert!(missing.is_empty(), "runs lost across kill -9: {missing:?}");
 }
+
+#[tokio::test]
+async fn secrets_in_queries_variables_and_trace_logs_never_leave_the_process() {
+    let lab = spawn_lab().await;
+    let lab_addr = lab.addr().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        "environments:\n  - name: query-token\n    url: \"ws://${LAB}/ws/healthy?access_token=${QUERY_TOKEN}&v=2\"\n    headers: { X-Api-Token: \"${API_TOKEN}\" }\n    steps:\n      - send: '{\"type\":\"hello\",\"key\":\"${API_TOKEN}\"}'\n      - expect: { within: 2s }\n  - name: token-down\n    url: \"ws://${LAB}/ws/healthy\"\n    auth:\n      kind: token_endpoint\n      url: \"http://127.0.0.1:9/token?key=QUERYKEY-0123456789\"\n      token_pointer: /access_token\n",
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking({
+        let config = config.clone();
+        let lab_addr = lab_addr.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+                .args(["check", "--format", "json", "--config"])
+                .arg(&config)
+                .env("LAB", &lab_addr)
+                .env("QUERY_TOKEN", "QT-9f8e7d6c5b4a")
+                .env("API_TOKEN", "API-TOKEN-abcdef123456")
+                .env("RUST_LOG", "trace")
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DEBUG"), "verbose logging is on: {stderr}");
+    assert!(
+        !stderr.contains("writing frame") && !stderr.contains("received frame"),
+        "no frames in the log: {stderr}"
+    );
+    for secret in [
+        "QT-9f8e7d6c5b4a",
+        "API-TOKEN-abcdef123456",
+        "QUERYKEY-0123456789",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} in stdout: {stdout}");
+        assert!(!stderr.contains(secret), "{secret} in the log");
+    }
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results[0]["verdict"], "ok", "{}", results[0]);
+    let url = results[0]["url"].as_str().unwrap();
+    assert!(url.ends_with("/ws/healthy?…"), "{url}");
+    assert!(url.contains(&lab_addr), "an address is not a secret: {url}");
+    assert_eq!(
+        results[0]["headers"]["sent"]["x-api-token"], "[redacted]",
+        "{}",
+        results[0]
+    );
+    assert_eq!(results[1]["verdict"], "token_failed", "{}", results[1]);
+}

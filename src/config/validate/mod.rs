@@ -264,6 +264,7 @@ impl Validator<'_> {
             server: self.server(raw.server.unwrap_or_default())?,
             storage: self.storage(raw.storage.unwrap_or_default())?,
             telemetry: self.telemetry(raw.telemetry)?,
+            variable_values: self.text.variable_values.clone(),
         })
     }
 
