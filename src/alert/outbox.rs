@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::{Attempt, Channels};
 use super::notification::Notification;
-use crate::store::{DeliveryState, PendingNotification, Store};
+use crate::store::{PendingNotification, Store};
 
 /// First retry after about this long, doubling per attempt…
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -142,45 +142,6 @@ impl Recorded {
                 error,
             } => store.notification_retry(id, *attempts, *due, error).await,
             Recorded::Postponed { due } => store.notification_postponed(id, *due).await,
-        }
-    }
-
-    /// The copy in memory, as the row would be after [`Self::write`].
-    pub fn apply(
-        &self,
-        row: &mut PendingNotification,
-        state: &mut DeliveryState,
-    ) -> Option<DateTime<Utc>> {
-        match self {
-            Recorded::Delivered { attempts, at } => {
-                row.attempts = *attempts;
-                *state = DeliveryState::Delivered;
-                Some(*at)
-            }
-            Recorded::Failed {
-                attempts,
-                at,
-                error,
-            } => {
-                row.attempts = *attempts;
-                row.last_error = Some(error.clone());
-                *state = DeliveryState::Failed;
-                Some(*at)
-            }
-            Recorded::Retry {
-                attempts,
-                due,
-                error,
-            } => {
-                row.attempts = *attempts;
-                row.due_at = *due;
-                row.last_error = Some(error.clone());
-                None
-            }
-            Recorded::Postponed { due } => {
-                row.due_at = *due;
-                None
-            }
         }
     }
 }

@@ -40,6 +40,39 @@ pub struct Unqueued {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl Unqueued {
+    /// The copy in memory, as the outbox row would be after [`Recorded::write`].
+    pub fn apply(&mut self, recorded: &Recorded) {
+        match recorded {
+            Recorded::Delivered { attempts, at } => {
+                self.row.attempts = *attempts;
+                self.state = DeliveryState::Delivered;
+                self.finished_at = Some(*at);
+            }
+            Recorded::Failed {
+                attempts,
+                at,
+                error,
+            } => {
+                self.row.attempts = *attempts;
+                self.row.last_error = Some(error.clone());
+                self.state = DeliveryState::Failed;
+                self.finished_at = Some(*at);
+            }
+            Recorded::Retry {
+                attempts,
+                due,
+                error,
+            } => {
+                self.row.attempts = *attempts;
+                self.row.due_at = *due;
+                self.row.last_error = Some(error.clone());
+            }
+            Recorded::Postponed { due } => self.row.due_at = *due,
+        }
+    }
+}
+
 /// What one step has to write.
 #[derive(Debug, Clone)]
 pub struct StepWrite {
@@ -132,9 +165,7 @@ impl Unwritten {
             .find(|n| n.row.id == id);
         match found {
             Some(n) => {
-                if let Some(at) = recorded.apply(&mut n.row, &mut n.state) {
-                    n.finished_at = Some(at);
-                }
+                n.apply(recorded);
                 true
             }
             None => false,

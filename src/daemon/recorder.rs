@@ -69,9 +69,11 @@ impl Recorder {
             },
             stored,
         };
-        self.queue(queued, "a result")
-            .then_some(confirmed)
-            .flatten()
+        if self.queue(queued, "a result") {
+            confirmed
+        } else {
+            None
+        }
     }
 
     /// Queue a skipped slot for the store; never waits.

@@ -393,9 +393,9 @@ where
         }
         loop {
             match timeout_at(deadline.into(), self.socket.next()).await {
-                // A server that never answers still cost the whole wait: it is `close` time.
-                Err(_) => break,
-                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
+                // A server that never answers (`Err`: the deadline) still cost the whole
+                // wait: it is `close` time too.
+                Err(_) | Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
                 Ok(Some(Ok(_))) => {}
             }
         }

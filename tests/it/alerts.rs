@@ -118,6 +118,11 @@ impl Bench {
         self.alerts.channels(&self.config)
     }
 
+    /// One dispatcher step on the real clock.
+    async fn deliver_now(&self) -> wsprobe::alert::DeliveryReport {
+        self.alerts.deliver_due(&self.channels(), Utc::now()).await
+    }
+
     async fn incidents(&self) -> Vec<wsprobe::store::IncidentRecord> {
         self.store
             .incidents(&IncidentFilter {
@@ -996,21 +1001,6 @@ async fn wait_for_incidents(base: &str, state: &str, done: impl Fn(&[Value]) -> 
     }
 }
 
-/// Another process takes SQLite's write lock on the bench's file and keeps it until dropped
-/// (reads still work: the store is in WAL mode).
-async fn hold_write_lock(bench: &Bench) -> sqlx::SqliteConnection {
-    use sqlx::Connection;
-    let path = bench.dir.path().join("wsprobe.db");
-    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut other)
-        .await
-        .unwrap();
-    other
-}
-
 #[tokio::test]
 async fn an_incident_opens_and_pages_while_the_store_takes_no_writes() {
     let hook = Receiver::spawn().await;
@@ -1019,7 +1009,7 @@ async fn an_incident_opens_and_pages_while_the_store_takes_no_writes() {
         hook.url("/hooks/wsprobe")
     ))
     .await;
-    let lock = hold_write_lock(&bench).await;
+    let lock = crate::helpers::hold_write_lock(&bench.dir.path().join("wsprobe.db")).await;
     let t0 = Utc::now() - chrono::Duration::seconds(10);
     let step = |verdict, at| {
         let environment = bench.config.environment("staging").unwrap();
@@ -1039,20 +1029,14 @@ async fn an_incident_opens_and_pages_while_the_store_takes_no_writes() {
     );
     assert!(bench.alerts.open_incident("staging").is_some());
 
-    let report = bench
-        .alerts
-        .deliver_due(&bench.channels(), Utc::now())
-        .await;
+    let report = bench.deliver_now().await;
     assert!(report.store_error.is_some(), "{report:?}");
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     let sent = hook.wait_for(1).await;
     assert_eq!(sent[0].json()["event"], "triggered");
     assert!(bench.alerts.has_unwritten());
 
-    let again = bench
-        .alerts
-        .deliver_due(&bench.channels(), Utc::now())
-        .await;
+    let again = bench.deliver_now().await;
     assert!(again.attempts.is_empty(), "sent once only: {again:?}");
     assert!(
         bench.incidents().await.is_empty(),
@@ -1060,10 +1044,7 @@ async fn an_incident_opens_and_pages_while_the_store_takes_no_writes() {
     );
 
     drop(lock);
-    let report = bench
-        .alerts
-        .deliver_due(&bench.channels(), Utc::now())
-        .await;
+    let report = bench.deliver_now().await;
     assert!(report.store_error.is_none(), "{report:?}");
     assert!(report.attempts.is_empty(), "{report:?}");
     assert!(!bench.alerts.has_unwritten());
@@ -1097,20 +1078,14 @@ async fn a_delivery_whose_outcome_cannot_be_written_is_not_sent_again() {
     bench
         .observe("staging", Verdict::ConnectRefused, Utc::now())
         .await;
-    let lock = hold_write_lock(&bench).await;
+    let lock = crate::helpers::hold_write_lock(&bench.dir.path().join("wsprobe.db")).await;
 
-    let report = bench
-        .alerts
-        .deliver_due(&bench.channels(), Utc::now())
-        .await;
+    let report = bench.deliver_now().await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     assert!(report.store_error.is_some(), "{report:?}");
     hook.wait_for(1).await;
     for _ in 0..2 {
-        let again = bench
-            .alerts
-            .deliver_due(&bench.channels(), Utc::now())
-            .await;
+        let again = bench.deliver_now().await;
         assert!(again.attempts.is_empty(), "{again:?}");
         assert!(again.store_error.is_some(), "{again:?}");
     }
@@ -1121,10 +1096,7 @@ async fn a_delivery_whose_outcome_cannot_be_written_is_not_sent_again() {
     );
 
     drop(lock);
-    let report = bench
-        .alerts
-        .deliver_due(&bench.channels(), Utc::now())
-        .await;
+    let report = bench.deliver_now().await;
     assert!(report.store_error.is_none(), "{report:?}");
     assert!(report.attempts.is_empty(), "{report:?}");
     let notification = &bench.incidents().await[0].notifications[0];

@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sqlx::Connection as _;
 use wsprobe::store::Store;
 
 use crate::helpers::{free_port, spawn_lab};
@@ -205,13 +204,7 @@ async fn a_lock_held_by_another_process_neither_stops_probing_nor_passes_for_rea
     .await;
 
     // Another process's connection takes SQLite's write lock and keeps it.
-    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let mut other = crate::helpers::hold_write_lock(&db).await;
     let locked_at = Instant::now();
 
     let status_url = format!("{base}/api/v1/status");

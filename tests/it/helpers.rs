@@ -68,3 +68,17 @@ pub fn config(yaml: &str, lab: &Lab, vars: &[(&str, &str)]) -> Config {
     wsprobe::config::load_str(std::path::Path::new("test.yaml"), yaml, &lookup)
         .unwrap_or_else(|err| panic!("test config does not load: {err}"))
 }
+
+/// Another process's connection takes SQLite's write lock on `db` and keeps it until dropped
+/// (readers still read: the store is in WAL mode).
+pub async fn hold_write_lock(db: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
+}
