@@ -9,7 +9,7 @@
 //! - [`incident`]: the pure incident state machine of one environment.
 //! - [`store`]: SQLite through sqlx; all SQL lives there.
 //! - [`alert`]: the alert engine: incidents persisted, the notification outbox, its channels.
-//! - [`telemetry`]: logging set-up and the OTLP metrics.
+//! - [`telemetry`]: logging set-up, the OTLP metrics, and one trace per probe over OTLP.
 //! - [`web`]: status page, HTTP API, health endpoints, over a typed [`web::StatusSource`].
 //! - [`daemon`]: `wsprobe run`: builds all of the above from a Config and runs it.
 //! - [`check`]: probe a set of environments once and report (`wsprobe check`).

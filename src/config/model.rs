@@ -608,6 +608,33 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub public_url: Option<Url>,
     pub admin_token: Option<Secret>,
+    /// `server.trace_url`: a link to a run's trace, `{trace_id}` standing for its id.
+    pub trace_url: Option<TraceUrl>,
+}
+
+/// A URL template with `{trace_id}` in it (Grafana Explore, Jaeger, Tempo, Honeycomb…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceUrl(String);
+
+impl TraceUrl {
+    pub const PLACEHOLDER: &str = "{trace_id}";
+
+    /// `None` unless `template` has the placeholder and fills into an http(s) URL.
+    pub fn parse(template: &str) -> Option<TraceUrl> {
+        let template = template.trim();
+        if !template.contains(Self::PLACEHOLDER) {
+            return None;
+        }
+        let sample = template.replace(Self::PLACEHOLDER, "0af7651916cd43dd8448eb211c80319c");
+        let url = Url::parse(&sample).ok()?;
+        (matches!(url.scheme(), "http" | "https") && url.has_host())
+            .then(|| TraceUrl(template.to_owned()))
+    }
+
+    /// The link for one trace; the id is 32 hex digits, so it needs no escaping.
+    pub fn link(&self, trace_id: &str) -> String {
+        self.0.replace(Self::PLACEHOLDER, trace_id)
+    }
 }
 
 impl Default for ServerConfig {
@@ -616,6 +643,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             admin_token: None,
+            trace_url: None,
         }
     }
 }

@@ -194,6 +194,7 @@ pub(crate) struct RawServer {
     pub listen: Option<Text>,
     pub public_url: Option<Text>,
     pub admin_token: Option<Text>,
+    pub trace_url: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -38,7 +38,7 @@ use crate::alert::Alerts;
 use crate::config::{Config, Environment};
 use crate::schedule;
 use crate::store::Store;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, Traces};
 use recorder::Recorder;
 use store_health::StoreHealth;
 
@@ -88,6 +88,10 @@ impl Daemon {
             std::env::var(name).ok()
         })
         .await;
+        let traces = Traces::start(&config, store.instance_id(), &|name| {
+            std::env::var(name).ok()
+        })
+        .await;
         let alerts = Alerts::new(store.clone())
             .await
             .context("cannot start alerting")?;
@@ -103,6 +107,7 @@ impl Daemon {
             config,
             store,
             metrics,
+            traces,
             alerts,
             recorder,
             store_health,
@@ -198,7 +203,10 @@ impl Daemon {
         if let Some(writer) = writer {
             let _ = writer.await;
         }
-        daemon.state.metrics.shutdown().await;
+        tokio::join!(
+            daemon.state.metrics.shutdown(),
+            daemon.state.traces.shutdown()
+        );
         // Store clones share their pools: closing one closes the store.
         daemon.state.store.clone().close().await;
         tracing::info!("stopped");

@@ -26,6 +26,7 @@ impl DaemonState {
         let result = Arc::new(self.prober().probe_with_history(env, history).await);
         log_result(&result, previous.as_deref());
         self.metrics.record_probe(&result);
+        self.traces.record(&result);
         let now = Utc::now();
         let config = self.config();
         let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::probe::{ProbeResult, Prober};
 use crate::schedule::Board;
 use crate::store::{Store, Summary};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, Traces};
 use crate::web::RecentRun;
 
 /// Probes in flight at once across all environments: enough for thousands of environments on
@@ -40,6 +40,8 @@ pub struct DaemonState {
     /// OTLP metrics; a disabled one when export is off. Kept across reloads (one provider for
     /// the process: counters stay continuous); reloads only change which environments report.
     pub(super) metrics: Metrics,
+    /// One trace per probe over OTLP; a disabled one when export is off.
+    pub(super) traces: Traces,
     /// Incidents and notifications: fed by every result, drained by the dispatcher.
     pub(super) alerts: Alerts,
     pub(super) store_health: Arc<StoreHealth>,
@@ -61,6 +63,7 @@ impl DaemonState {
         config: Config,
         store: Store,
         metrics: Metrics,
+        traces: Traces,
         alerts: Alerts,
         recorder: Recorder,
         store_health: Arc<StoreHealth>,
@@ -72,6 +75,7 @@ impl DaemonState {
             store,
             board: Arc::new(Board::default()),
             metrics,
+            traces,
             alerts,
             store_health,
             recorder,

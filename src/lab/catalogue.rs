@@ -8,6 +8,7 @@ pub enum Scenario {
     InternalError,
     CleanClose,
     StripAuth,
+    StripTrace,
     AuthBackend,
     NoWelcome,
     Reject401,
@@ -37,7 +38,7 @@ pub const ROWS: &[Row] = &[
         scenario: Scenario::Healthy,
         name: "healthy",
         expect: Some("ok"),
-        description: "welcome echoing the received headers, ping/pong, selects jwt-auth",
+        description: "welcome echoing the received headers (traceparent too), ping/pong, selects jwt-auth",
     },
     Row {
         scenario: Scenario::InternalError,
@@ -57,6 +58,13 @@ pub const ROWS: &[Row] = &[
         expect: Some("headers_stripped"),
         description: "a proxy that drops Authorization and Sec-WebSocket-Protocol on upgrade; \
                       the backend echoes what it got in an error and closes 1011",
+    },
+    Row {
+        scenario: Scenario::StripTrace,
+        name: "strip-trace",
+        expect: Some("headers_stripped"),
+        description: "a proxy that drops traceparent in front of a healthy backend (with \
+                      `echo.require: [traceparent]`)",
     },
     Row {
         scenario: Scenario::AuthBackend,

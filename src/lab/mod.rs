@@ -7,7 +7,10 @@
 //! - `http`: bounded request-head reader and one-shot responses.
 //! - `upgrade`: the server half of the opening handshake and close helpers.
 //! - `catalogue`: the list of scenarios, for routing and for `wsprobe lab`'s table.
-//! - `scenarios`: one function per scenario; `proxy`: the header-stripping proxy.
+//! - `scenarios`: one function per scenario; `proxy`: the header-stripping proxies.
+//!
+//! Every request's `traceparent` is logged (debug) and kept, the newest
+//! [`TRACEPARENTS_KEPT`], as a traced backend would log it: [`Lab::traceparents`].
 //! - `plain`: `/health` and `/token`.
 
 mod catalogue;
@@ -17,11 +20,13 @@ mod proxy;
 mod scenarios;
 mod upgrade;
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -31,6 +36,18 @@ use http::HeadError;
 
 /// Where `wsprobe lab` listens unless told otherwise; the reference probes.yaml points here.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
+
+/// How many received `traceparent` headers the lab remembers.
+pub const TRACEPARENTS_KEPT: usize = 1024;
+
+/// One `traceparent` as it reached the lab, and on which path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedTrace {
+    pub path: String,
+    pub traceparent: String,
+}
+
+type Received = Arc<Mutex<VecDeque<ReceivedTrace>>>;
 
 /// The bypass key `/token` accepts, as a deployed E2E environment would hold in a secret.
 pub const E2E_BYPASS_KEY: &str = "lab-e2e-key";
@@ -73,6 +90,7 @@ pub struct Lab {
     options: LabOptions,
     /// Every task of this lab, so [`Lab::stopped`] can wait for the drain after shutdown.
     tasks: TaskTracker,
+    traceparents: Received,
 }
 
 /// State the connection tasks share.
@@ -84,6 +102,7 @@ struct Shared {
     started: Instant,
     /// Connections to `flaky` so far; odd ones succeed.
     flaky_connections: AtomicU64,
+    traceparents: Received,
 }
 
 impl Lab {
@@ -95,7 +114,9 @@ impl Lab {
         shutdown: CancellationToken,
     ) -> std::io::Result<Lab> {
         let addr = listener.local_addr()?;
+        let traceparents = Received::default();
         let shared = Arc::new(Shared {
+            traceparents: traceparents.clone(),
             backend: connectable(addr),
             options,
             started: Instant::now(),
@@ -107,7 +128,14 @@ impl Lab {
             addr,
             options,
             tasks,
+            traceparents,
         })
+    }
+
+    /// The `traceparent` headers received so far, oldest first (the newest
+    /// [`TRACEPARENTS_KEPT`]), the proxies' backends included.
+    pub fn traceparents(&self) -> Vec<ReceivedTrace> {
+        self.traceparents.lock().iter().cloned().collect()
     }
 
     /// The address the listener is bound to.
@@ -220,6 +248,17 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     tracing::Span::current().record("path", head.path());
     tracing::debug!(method = %head.method, "lab request");
     let path = head.path().to_owned();
+    if let Some(traceparent) = head.header("traceparent") {
+        tracing::debug!(%traceparent, "lab request joins a trace");
+        let mut kept = shared.traceparents.lock();
+        if kept.len() == TRACEPARENTS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(ReceivedTrace {
+            path: path.clone(),
+            traceparent,
+        });
+    }
     let result = match path.as_str() {
         "/health" => plain::health(&mut stream, &head).await,
         "/token" => plain::token(&mut stream, head).await,

@@ -30,12 +30,13 @@ const HUGE_CHUNK: usize = 64 * 1024;
 /// Not a frame: FIN clear, opcode 0xF (reserved), then junk.
 const GARBAGE: &[u8] = b"\x0f\xff\xff\xff\xff\xff\xff\xff\xff\xffNOT A FRAME";
 /// The headers the backend reports back, so a probe can see what survived the path to it.
-const ECHOED_HEADERS: [&str; 5] = [
+const ECHOED_HEADERS: [&str; 6] = [
     "authorization",
     "sec-websocket-protocol",
     "x-e2e-test",
     "user-agent",
     "origin",
+    "traceparent",
 ];
 
 /// Serve `/ws/{scenario}` on a connection whose head has been read.
@@ -54,7 +55,10 @@ pub async fn serve(
         }
         Scenario::HangUpgrade => return hold(&mut stream, None).await,
         Scenario::StripAuth => {
-            return proxy::strip_auth(stream, head, peer, shared.backend).await;
+            return proxy::forward(stream, head, peer, shared.backend, proxy::STRIP_AUTH).await;
+        }
+        Scenario::StripTrace => {
+            return proxy::forward(stream, head, peer, shared.backend, proxy::STRIP_TRACE).await;
         }
         _ => {}
     }
@@ -124,6 +128,7 @@ pub async fn serve(
         Scenario::Reject401
         | Scenario::HangUpgrade
         | Scenario::StripAuth
+        | Scenario::StripTrace
         | Scenario::Garbage
         | Scenario::Huge
         | Scenario::BadAccept => unreachable!("served above without a WebSocket"),
@@ -280,7 +285,8 @@ mod tests {
 
     #[test]
     fn headers_received_marks_absent_headers_missing() {
-        let raw = b"GET / HTTP/1.1\r\nAuthorization: Bearer x\r\nUser-Agent: t\r\n\r\n";
+        let raw = b"GET / HTTP/1.1\r\nAuthorization: Bearer x\r\nUser-Agent: t\r\n\
+                    traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n";
         let head = http::parse_head(raw).unwrap().unwrap();
         assert_eq!(
             headers_received(&head),
@@ -290,6 +296,7 @@ mod tests {
                 "x-e2e-test": "[MISSING]",
                 "user-agent": "t",
                 "origin": "[MISSING]",
+                "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             })
         );
     }

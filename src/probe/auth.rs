@@ -60,13 +60,15 @@ impl TokenCache {
     }
 }
 
-/// The token for this probe, or `None` for `kind: none`.
+/// The token for this probe, or `None` for `kind: none`. A token request carries
+/// `traceparent` unless the config sets one of its own for the endpoint.
 pub async fn obtain(
     auth: &Auth,
     cache_scope: &str,
     http: &reqwest::Client,
     cache: &TokenCache,
     budget: Duration,
+    traceparent: &str,
 ) -> Result<Option<String>, TokenFailure> {
     match auth {
         Auth::None => Ok(None),
@@ -92,6 +94,12 @@ pub async fn obtain(
                 return Ok(Some(token));
             }
             let mut request = http.request(method.clone(), url.clone()).timeout(budget);
+            if !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(super::trace::TRACEPARENT))
+            {
+                request = request.header(super::trace::TRACEPARENT, traceparent);
+            }
             for (name, value) in headers {
                 request = request.header(name, value.expose());
             }

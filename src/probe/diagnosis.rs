@@ -255,6 +255,16 @@ fn headers_stripped(result: &ProbeResult) -> String {
             "them"
         },
     );
+    let only_trace_context = result
+        .headers
+        .missing
+        .iter()
+        .all(|name| matches!(name.as_str(), "traceparent" | "tracestate"));
+    if only_trace_context {
+        text.push_str(
+            ", so the backend's traces start afresh instead of joining the probe's (let the proxy forward traceparent and tracestate)",
+        );
+    }
     if let Some(close) = close_phrase(result) {
         text.push_str(&format!(", and the backend then {close}"));
     }
@@ -466,6 +476,8 @@ mod tests {
             messages: vec![],
             diagnosis: String::new(),
             error: None,
+            trace_id: None,
+            timeline: None,
         }
     }
 
@@ -553,6 +565,22 @@ mod tests {
                     "authorization as missing",
                     "proxy or load balancer",
                     "then closed with 1011",
+                ],
+            ),
+            (
+                "a dropped traceparent says the traces part at the proxy",
+                ProbeResult {
+                    headers: crate::probe::result::Headers {
+                        missing: vec!["traceparent".into()],
+                        ..Default::default()
+                    },
+                    verdict: Verdict::HeadersStripped,
+                    ..result(Verdict::HeadersStripped)
+                },
+                &[
+                    "traceparent as missing",
+                    "strips it on the upgrade request",
+                    "instead of joining the probe's",
                 ],
             ),
             (

@@ -11,6 +11,7 @@ pub mod result;
 pub mod session;
 mod timing;
 pub mod tls;
+pub mod trace;
 pub mod verdict;
 
 pub use result::{HealthInfo, ProbeResult, Status, Verdict};
@@ -32,7 +33,8 @@ use crate::config::{Environment, Matcher, Step, TlsOptions};
 use connect::{NetFailure, Target};
 use redact::Redactor;
 use result::{HeaderMap, Headers, Phases, TlsInfo};
-use timing::elapsed_ms;
+use timing::{between_ms, elapsed_ms};
+use trace::{ProbeTrace, Timeline};
 use verdict::{Evidence, Stop};
 
 /// Socket read buffer: a welcome and a pong fit many times over; larger messages still work.
@@ -90,8 +92,9 @@ impl Prober {
         history: &[ProbeResult],
     ) -> ProbeResult {
         let started_at = Utc::now();
-        let deadline = Instant::now() + env.timeout;
-        let mut facts = Facts::new(self.secrets.clone());
+        let started = Instant::now();
+        let deadline = started + env.timeout;
+        let mut facts = Facts::new(self.secrets.clone(), started);
         let gathered = tokio::time::timeout(
             env.timeout + HARD_STOP_MARGIN,
             self.gather(env, deadline, &mut facts),
@@ -156,10 +159,12 @@ impl Prober {
             &clients.http,
             &self.tokens,
             remaining(deadline),
+            &facts.trace.traceparent(facts.trace.token),
         )
         .await;
         if !matches!(env.auth, crate::config::Auth::None) {
             facts.phases.token = Some(elapsed_ms(token_started));
+            facts.starts.token = Some(facts.offset(token_started));
         }
         let token = match token {
             Ok(token) => token,
@@ -184,8 +189,10 @@ impl Prober {
             // Half the budget at most: a hanging health URL must not starve the socket probe.
             let budget = remaining(deadline) / 2;
             let started = Instant::now();
-            let checked = check_health(&clients.http, health, budget).await;
+            let traceparent = facts.trace.traceparent(facts.trace.health);
+            let checked = check_health(&clients.http, health, budget, &traceparent).await;
             facts.phases.health = Some(elapsed_ms(started));
+            facts.starts.health = Some(facts.offset(started));
             match checked {
                 Ok(info) => facts.health = Some(info),
                 Err(own_fault) => {
@@ -195,14 +202,21 @@ impl Prober {
             }
         }
 
+        // Config validation keeps `traceparent` out of `headers`: this one names the probe's trace.
         let headers: Vec<(String, String)> = env
             .headers
             .iter()
             .map(|(name, value)| (name.clone(), templates.fill(value)))
+            .chain([(
+                trace::TRACEPARENT.to_owned(),
+                facts.trace.traceparent(facts.trace.upgrade),
+            )])
             .collect();
         let subprotocols: Vec<String> =
             env.subprotocols.iter().map(|s| templates.fill(s)).collect();
 
+        facts.secure = target.secure;
+        facts.resolves = target.host.parse::<std::net::IpAddr>().is_err();
         let tls_config = target.secure.then(|| clients.tls.clone());
         let (mut stream, tls_info) = loop {
             facts.attempts += 1;
@@ -237,6 +251,7 @@ impl Prober {
         let request = handshake::build_request(&env.url, &key, &subprotocols, &headers);
         facts.sent = request.headers.clone();
         let upgrade_started = Instant::now();
+        facts.starts.upgrade = Some(facts.offset(upgrade_started));
         let response = match handshake::send_request(&mut stream, &request, deadline).await {
             Ok(()) => handshake::read_response(&mut stream, deadline).await,
             Err(err) => Err(err),
@@ -280,6 +295,10 @@ impl Prober {
         }
 
         let accepted_at = Instant::now();
+        let accepted_ms = facts.offset(accepted_at);
+        if env.steps.iter().any(|s| matches!(s, Step::Expect { .. })) {
+            facts.starts.ready = Some(accepted_ms);
+        }
         // Probe traffic is a few small messages: tungstenite's 128 KiB buffers per socket would
         // dominate memory with hundreds of probes in flight.
         let ws_config = WebSocketConfig::default()
@@ -318,6 +337,13 @@ impl Prober {
         facts.phases.ready = outcome.ready_ms;
         facts.phases.exchange = outcome.exchange_ms;
         facts.phases.close = outcome.close_ms;
+        facts.starts.exchange = outcome
+            .exchange_ms
+            .map(|_| accepted_ms + outcome.ready_ms.unwrap_or_default());
+        facts.starts.close = outcome
+            .close_started_ms
+            .filter(|_| outcome.close_ms.is_some())
+            .map(|after_accept| accepted_ms + after_accept);
         if facts.version.is_none() {
             facts.version = outcome.version.clone();
         }
@@ -368,34 +394,37 @@ async fn check_health(
     http: &reqwest::Client,
     health: &crate::config::HealthCheck,
     budget: Duration,
+    traceparent: &str,
 ) -> Result<HealthInfo, String> {
-    Ok(
-        match http.get(health.url.clone()).timeout(budget).send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                HealthInfo {
-                    http_status: Some(status),
-                    ok: status == health.expect_status,
-                    error: None,
-                }
+    let request = http
+        .get(health.url.clone())
+        .header(trace::TRACEPARENT, traceparent)
+        .timeout(budget);
+    Ok(match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            HealthInfo {
+                http_status: Some(status),
+                ok: status == health.expect_status,
+                error: None,
             }
-            Err(err) if connect::local_exhaustion_in(&err).is_some() => {
-                return Err(format!(
-                    "wsprobe itself ran out of resources ({}): not the service's fault",
-                    connect::local_exhaustion_in(&err).expect("just matched")
-                ));
-            }
-            Err(err) => HealthInfo {
-                http_status: None,
-                ok: false,
-                error: Some(if err.is_timeout() {
-                    "timed out".to_owned()
-                } else {
-                    crate::text::error_chain(&err)
-                }),
-            },
+        }
+        Err(err) if connect::local_exhaustion_in(&err).is_some() => {
+            return Err(format!(
+                "wsprobe itself ran out of resources ({}): not the service's fault",
+                connect::local_exhaustion_in(&err).expect("just matched")
+            ));
+        }
+        Err(err) => HealthInfo {
+            http_status: None,
+            ok: false,
+            error: Some(if err.is_timeout() {
+                "timed out".to_owned()
+            } else {
+                crate::text::error_chain(&err)
+            }),
         },
-    )
+    })
 }
 
 /// `{token}` and `{token_base64url}` in headers, subprotocols and sent messages.
@@ -424,7 +453,16 @@ impl Templates {
 /// Everything observed, unredacted until `into_result`.
 struct Facts {
     redactor: Redactor,
+    /// The probe's start on the monotonic clock: phase starts are offsets from it.
+    started: Instant,
+    trace: ProbeTrace,
     phases: Phases,
+    /// When each phase began, in milliseconds after `started`, set as it begins: a phase with
+    /// a start and no duration is the one the probe stopped in.
+    starts: Phases,
+    secure: bool,
+    /// The host is a name, not an IP literal: a dns phase runs.
+    resolves: bool,
     attempts: u32,
     net_started: Option<Instant>,
     http_status: Option<u16>,
@@ -442,10 +480,15 @@ struct Facts {
 }
 
 impl Facts {
-    fn new(redactor: Redactor) -> Self {
+    fn new(redactor: Redactor, started: Instant) -> Self {
         Self {
             redactor,
+            started,
+            trace: ProbeTrace::generate(),
             phases: Phases::default(),
+            starts: Phases::default(),
+            secure: false,
+            resolves: false,
             attempts: 0,
             net_started: None,
             http_status: None,
@@ -463,6 +506,10 @@ impl Facts {
         }
     }
 
+    fn offset(&self, at: Instant) -> f64 {
+        between_ms(self.started, at)
+    }
+
     fn into_result(
         mut self,
         env: &Environment,
@@ -477,6 +524,42 @@ impl Facts {
         self.phases.total = self
             .net_started
             .map(|started| (elapsed_ms(started) - closing).max(0.0));
+        let stopped_ms = elapsed_ms(self.started);
+        if let Some(net_started) = self.net_started {
+            // Network phases run back to back within the last attempt: each begins when the
+            // one before it ended.
+            let net = self.offset(net_started);
+            self.starts.total = Some(net);
+            let connect_start = if self.resolves {
+                self.starts.dns = Some(net);
+                self.phases.dns.map(|dns| net + dns)
+            } else {
+                Some(net)
+            };
+            self.starts.connect = connect_start;
+            if let (Some(start), Some(connect), true) =
+                (connect_start, self.phases.connect, self.secure)
+            {
+                self.starts.tls = Some(start + connect);
+            }
+        }
+        let unfinished = self
+            .starts
+            .named()
+            .into_iter()
+            .zip(self.phases.named())
+            .filter(|((name, _), _)| *name != "total")
+            .filter_map(|((name, start), (_, duration))| {
+                start.filter(|_| duration.is_none()).map(|s| (name, s))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(name, start)| (name, (stopped_ms - start).max(0.0)));
+        let timeline = Timeline {
+            ids: self.trace,
+            starts_ms: self.starts.clone(),
+            unfinished: if stop.is_some() { unfinished } else { None },
+            elapsed_ms: stopped_ms,
+        };
         let degraded_after_ms = env.degraded_after.as_secs_f64() * 1000.0;
         let cert_expiring = self
             .tls
@@ -553,6 +636,8 @@ impl Facts {
             messages,
             diagnosis: String::new(),
             error: self.error.as_deref().map(|e| r.text(e)),
+            trace_id: Some(self.trace.trace_id.to_string()),
+            timeline: Some(timeline),
         };
         let expectations = expectations(env, &result, r);
         result.diagnosis = r.text(&diagnosis::explain(&result, &expectations, history));

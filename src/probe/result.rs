@@ -219,6 +219,13 @@ pub struct ProbeResult {
     pub messages: Vec<String>,
     pub diagnosis: String,
     pub error: Option<String>,
+    /// The probe's W3C trace id (32 lowercase hex digits), also sent in `traceparent`.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    /// Phase starts and span ids, for the spans exported right after the probe: never stored,
+    /// never serialised.
+    #[serde(skip)]
+    pub timeline: Option<super::trace::Timeline>,
 }
 
 impl ProbeResult {
@@ -245,6 +252,8 @@ impl ProbeResult {
             diagnosis: self.diagnosis.clone(),
             error: self.error.clone(),
             phases_ms: self.phases_ms.clone(),
+            trace_id: self.trace_id.clone(),
+            timeline: None,
             ..*self
         }
     }

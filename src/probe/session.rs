@@ -69,6 +69,8 @@ pub struct SessionOutcome {
     pub ready_ms: Option<f64>,
     pub exchange_ms: Option<f64>,
     pub close_ms: Option<f64>,
+    /// When the client's close handshake began, in milliseconds after the 101.
+    pub close_started_ms: Option<f64>,
     pub failed_step: Option<(usize, StepFailure)>,
     /// Set when the server closed (or dropped) before the client's own close.
     pub server_close: Option<ServerClose>,
@@ -107,6 +109,7 @@ where
             ready_ms: None,
             exchange_ms: None,
             close_ms: None,
+            close_started_ms: None,
             failed_step: None,
             server_close: None,
             protocol_error: None,
@@ -400,6 +403,7 @@ where
             }
         }
         self.outcome.close_ms = Some(between_ms(started, Instant::now()));
+        self.outcome.close_started_ms = Some(between_ms(self.plan.accepted_at, started));
     }
 }
 

@@ -247,6 +247,19 @@ pub fn join_headers(template: &str, values: Option<&str>) -> Result<Headers, Sto
     Ok(headers)
 }
 
+/// A trace id as stored: its 16 bytes; `None` for text that is not 32 hex digits.
+pub fn trace_id_bytes(hex: &str) -> Option<Vec<u8>> {
+    let id = opentelemetry::trace::TraceId::from_hex(hex).ok()?;
+    (hex.len() == 32).then(|| id.to_bytes().to_vec())
+}
+
+pub fn trace_id_hex(bytes: &[u8]) -> Result<String, StoreError> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("a trace id of {} bytes", bytes.len())))?;
+    Ok(opentelemetry::trace::TraceId::from_bytes(bytes).to_string())
+}
+
 pub fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {err}"))
 }

@@ -36,14 +36,16 @@ pub async fn insert(
             token_ms, health_ms, dns_ms, connect_ms, tls_ms, upgrade_ms, ready_ms, exchange_ms,
             close_ms, total_ms,
             health_status, health_ok, health_error,
-            context_id, headers_id, header_values, messages_id, body_id, error, diagnosis
+            context_id, headers_id, header_values, messages_id, body_id, error, diagnosis,
+            trace_id
         ) VALUES (
             ?, ?, ?, ?, ?, ?, ?,
             ?, ?, ?, ?,
             ?, ?, ?, ?, ?, ?, ?, ?,
             ?, ?,
             ?, ?, ?,
-            ?, ?, ?, ?, ?, ?, ?
+            ?, ?, ?, ?, ?, ?, ?,
+            ?
         ) RETURNING id",
     )
     .bind(env_id)
@@ -76,6 +78,7 @@ pub async fn insert(
         .bind(refs.body_id)
         .bind(result.error.as_deref())
         .bind(result.diagnosis.as_str())
+        .bind(result.trace_id.as_deref().and_then(codec::trace_id_bytes))
         .fetch_one(conn)
         .await?
         .try_get(0)?;
@@ -100,7 +103,7 @@ macro_rules! run_columns {
          r.upgrade_ms, r.ready_ms, r.exchange_ms, r.close_ms, r.total_ms,
          r.health_status, r.health_ok, r.health_error,
          c.body AS context, h.body AS headers, r.header_values, m.body AS messages,
-         b.body AS body_excerpt, r.error, r.diagnosis"
+         b.body AS body_excerpt, r.error, r.diagnosis, r.trace_id"
     };
 }
 
@@ -313,6 +316,11 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         messages,
         diagnosis: row.try_get("diagnosis")?,
         error: row.try_get("error")?,
+        trace_id: row
+            .try_get::<Option<&[u8]>, _>("trace_id")?
+            .map(codec::trace_id_hex)
+            .transpose()?,
+        timeline: None,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,

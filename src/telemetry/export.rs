@@ -1,11 +1,11 @@
-//! Building the OTLP meter provider and exporter from the resolved settings, and `ExportLog`,
-//! which logs failing exports without flooding.
+//! Building the OTLP exporters (metrics and spans, HTTP or gRPC) from the resolved settings,
+//! and `ExportLog`, which logs failing exports without flooding.
 
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{
-    MetricExporter, Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig,
+    MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -17,7 +17,7 @@ use opentelemetry_sdk::metrics::{
 use parking_lot::Mutex;
 
 use super::instruments::CARDINALITY_LIMIT;
-use super::otlp::{Compression, OtlpSettings};
+use super::otlp::{Compression, OtlpSettings, Signal};
 use crate::config::OtlpProtocol;
 
 /// A failing export is logged at most this often (with the count of failures held back).
@@ -27,27 +27,16 @@ pub(super) fn build_provider(
     settings: &OtlpSettings,
     instance_id: &str,
 ) -> anyhow::Result<SdkMeterProvider> {
-    let exporter = ExportLog::wrap(build_exporter(settings)?, &settings.endpoint);
+    let exporter = ExportLog::wrap(
+        build_metric_exporter(settings)?,
+        Signal::Metrics,
+        &settings.endpoint,
+    );
     let reader = PeriodicReader::builder(exporter)
         .with_interval(settings.interval)
         .build();
-    let resource = Resource::builder_empty()
-        .with_detector(Box::new(
-            opentelemetry_sdk::resource::TelemetryResourceDetector,
-        ))
-        .with_attributes(
-            settings
-                .resource
-                .iter()
-                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
-        )
-        .with_attributes([
-            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
-            KeyValue::new("service.instance.id", instance_id.to_owned()),
-        ])
-        .build();
     Ok(SdkMeterProvider::builder()
-        .with_resource(resource)
+        .with_resource(resource(settings, instance_id))
         .with_reader(reader)
         .with_view(|instrument: &Instrument| {
             instrument
@@ -64,68 +53,109 @@ pub(super) fn build_provider(
         .build())
 }
 
-fn build_exporter(settings: &OtlpSettings) -> anyhow::Result<MetricExporter> {
+/// What every signal's data is about: this wsprobe instance, with the `OTEL_*` attributes.
+pub(super) fn resource(settings: &OtlpSettings, instance_id: &str) -> Resource {
+    Resource::builder_empty()
+        .with_detector(Box::new(
+            opentelemetry_sdk::resource::TelemetryResourceDetector,
+        ))
+        .with_attributes(
+            settings
+                .resource
+                .iter()
+                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+        )
+        .with_attributes([
+            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+            KeyValue::new("service.instance.id", instance_id.to_owned()),
+        ])
+        .build()
+}
+
+fn build_metric_exporter(settings: &OtlpSettings) -> anyhow::Result<MetricExporter> {
     use anyhow::Context as _;
     let exporter = match settings.protocol {
-        OtlpProtocol::HttpProtobuf => {
-            // reqwest is built without a default TLS provider: install ring's first.
-            crate::probe::tls::ensure_crypto_provider();
-            let client = reqwest::blocking::Client::builder()
-                .timeout(settings.timeout)
-                .build()
-                .context("cannot build the HTTP client")?;
-            let mut builder = MetricExporter::builder()
-                .with_http()
-                .with_http_client(client)
-                .with_endpoint(settings.endpoint.as_str())
-                .with_protocol(Protocol::HttpBinary)
-                .with_timeout(settings.timeout)
-                .with_headers(settings.headers.clone().into_iter().collect());
-            if settings.compression == Compression::Gzip {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            builder.with_temporality(Temporality::Cumulative).build()
-        }
-        OtlpProtocol::Grpc => {
-            let mut headers = reqwest::header::HeaderMap::new();
-            for (name, value) in &settings.headers {
-                // Both were checked when the settings were resolved.
-                if let (Ok(name), Ok(value)) = (
-                    reqwest::header::HeaderName::from_bytes(name.as_bytes()),
-                    reqwest::header::HeaderValue::from_str(value),
-                ) {
-                    headers.insert(name, value);
-                }
-            }
-            let mut builder = MetricExporter::builder()
-                .with_tonic()
-                .with_endpoint(settings.endpoint.as_str())
-                .with_protocol(Protocol::Grpc)
-                .with_timeout(settings.timeout)
-                .with_metadata(
-                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
-                );
-            if settings.endpoint.scheme() == "https" {
-                builder = builder.with_tls_config(
-                    opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
-                        .with_webpki_roots(),
-                );
-            }
-            if settings.compression == Compression::Gzip {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            builder.with_temporality(Temporality::Cumulative).build()
-        }
+        OtlpProtocol::HttpProtobuf => http(MetricExporter::builder().with_http(), settings)?
+            .with_temporality(Temporality::Cumulative)
+            .build(),
+        OtlpProtocol::Grpc => grpc(MetricExporter::builder().with_tonic(), settings)
+            .with_temporality(Temporality::Cumulative)
+            .build(),
     };
-    exporter.context("cannot build the OTLP exporter")
+    exporter.context("cannot build the OTLP metrics exporter")
+}
+
+pub(super) fn build_span_exporter(settings: &OtlpSettings) -> anyhow::Result<SpanExporter> {
+    use anyhow::Context as _;
+    let exporter = match settings.protocol {
+        OtlpProtocol::HttpProtobuf => http(SpanExporter::builder().with_http(), settings)?.build(),
+        OtlpProtocol::Grpc => grpc(SpanExporter::builder().with_tonic(), settings).build(),
+    };
+    exporter.context("cannot build the OTLP trace exporter")
+}
+
+/// An OTLP/HTTP exporter builder set up from `settings`, any signal: a blocking client (export
+/// runs on the SDK's own thread), endpoint, headers, timeout, compression.
+fn http<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    settings: &OtlpSettings,
+) -> anyhow::Result<B> {
+    use anyhow::Context as _;
+    // reqwest is built without a default TLS provider: install ring's first.
+    crate::probe::tls::ensure_crypto_provider();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(settings.timeout)
+        .build()
+        .context("cannot build the HTTP client")?;
+    let mut builder = builder
+        .with_http_client(client)
+        .with_endpoint(settings.endpoint.as_str())
+        .with_protocol(Protocol::HttpBinary)
+        .with_timeout(settings.timeout)
+        .with_headers(settings.headers.clone().into_iter().collect());
+    if settings.compression == Compression::Gzip {
+        builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    Ok(builder)
+}
+
+/// An OTLP/gRPC exporter builder set up from `settings`, any signal.
+fn grpc<B: WithExportConfig + WithTonicConfig>(builder: B, settings: &OtlpSettings) -> B {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &settings.headers {
+        // Both were checked when the settings were resolved.
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+            reqwest::header::HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    let mut builder = builder
+        .with_endpoint(settings.endpoint.as_str())
+        .with_protocol(Protocol::Grpc)
+        .with_timeout(settings.timeout)
+        .with_metadata(
+            opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
+        );
+    if settings.endpoint.scheme() == "https" {
+        builder = builder.with_tls_config(
+            opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new().with_webpki_roots(),
+        );
+    }
+    if settings.compression == Compression::Gzip {
+        builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+    }
+    builder
 }
 
 /// Logs export failures without flooding: the first at once, then one line per
 /// [`EXPORT_ERROR_LOG_EVERY`] at most (with how many were held back), and one line when
 /// exports work again. Wraps the exporter, so it sees every export's outcome.
 #[derive(Debug)]
-struct ExportLog<E> {
+pub(super) struct ExportLog<E> {
     exporter: E,
+    signal: Signal,
     /// Scheme, host, port and path only: an endpoint may carry credentials.
     endpoint: String,
     state: Mutex<ExportLogState>,
@@ -139,9 +169,10 @@ struct ExportLogState {
 }
 
 impl<E> ExportLog<E> {
-    fn wrap(exporter: E, endpoint: &url::Url) -> Self {
+    pub(super) fn wrap(exporter: E, signal: Signal, endpoint: &url::Url) -> Self {
         ExportLog {
             exporter,
+            signal,
             endpoint: crate::config::redact_url(endpoint),
             state: Mutex::new(ExportLogState::default()),
         }
@@ -154,7 +185,8 @@ impl<E> ExportLog<E> {
                 if state.failures > 0 {
                     tracing::info!(
                         failures = state.failures,
-                        "metrics export to {} works again",
+                        "{} export to {} works again",
+                        self.signal.name(),
                         self.endpoint
                     );
                 }
@@ -168,7 +200,8 @@ impl<E> ExportLog<E> {
                 if due {
                     tracing::warn!(
                         held_back = state.held_back,
-                        "metrics export to {} failed, probing goes on: {err}",
+                        "{} export to {} failed, probing goes on: {err}",
+                        self.signal.name(),
                         self.endpoint
                     );
                     state.last_logged = Some(Instant::now());
@@ -201,13 +234,39 @@ impl<E: PushMetricExporter> PushMetricExporter for ExportLog<E> {
     }
 }
 
+impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter
+    for ExportLog<E>
+{
+    async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> OTelSdkResult {
+        let result = self.exporter.export(batch).await;
+        self.observe(&result);
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.exporter.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.exporter.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.exporter.set_resource(resource);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn export_failures_are_logged_once_per_period() {
-        let log = ExportLog::wrap((), &url::Url::parse("http://c:4318/v1/metrics").unwrap());
+        let log = ExportLog::wrap(
+            (),
+            Signal::Metrics,
+            &url::Url::parse("http://c:4318/v1/metrics").unwrap(),
+        );
         let failed: OTelSdkResult = Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
             "refused".into(),
         ));

@@ -449,6 +449,8 @@ mod tests {
             messages: Vec::new(),
             diagnosis: String::new(),
             error: None,
+            trace_id: None,
+            timeline: None,
         }
     }
 

@@ -229,7 +229,7 @@ pub async fn environment<S: StatusSource>(
             @for incident in &incidents { (incident_details(incident)) }
             h2 { "Runs" }
             @if runs.is_empty() { p class="muted" { "No stored runs yet." } }
-            @for (index, run) in runs.iter().enumerate() { (run_details(&run.result, run.in_maintenance, index == 0)) }
+            @for (index, run) in runs.iter().enumerate() { (run_details(&run.result, run.in_maintenance, index == 0, config.server.trace_url.as_ref())) }
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
     ))
@@ -314,7 +314,12 @@ fn incident_details(incident: &IncidentRecord) -> Markup {
 }
 
 /// The newest run starts open: its evidence is what on-call came for.
-fn run_details(result: &ProbeResult, in_maintenance: bool, open: bool) -> Markup {
+fn run_details(
+    result: &ProbeResult,
+    in_maintenance: bool,
+    open: bool,
+    trace_url: Option<&crate::config::TraceUrl>,
+) -> Markup {
     let close = match (result.close_code, result.close_reason.as_deref()) {
         (Some(code), Some(reason)) if !reason.is_empty() => format!("{code} {reason:?}"),
         (Some(code), _) => code.to_string(),
@@ -340,6 +345,15 @@ fn run_details(result: &ProbeResult, in_maintenance: bool, open: bool) -> Markup
                 " · attempts " (result.attempts)
                 " · build " (result.version.as_deref().unwrap_or("—"))
                 @if let Some(tls) = &result.tls { " · " (tls.version) " · cert until " (when(tls.cert_not_after)) }
+            }
+            @if let Some(trace_id) = &result.trace_id {
+                p class="mono muted" {
+                    "trace "
+                    @match trace_url {
+                        Some(url) => a class="trace" href=(url.link(trace_id)) { (trace_id) },
+                        None => span class="trace" { (trace_id) },
+                    }
+                }
             }
             @if let Some(error) = &result.error { pre { (error) } }
             @if let Some(body) = &result.body_excerpt { pre { (body) } }

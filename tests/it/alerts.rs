@@ -52,6 +52,8 @@ fn result(env: &str, verdict: Verdict, at: DateTime<Utc>) -> ProbeResult {
         messages: Vec::new(),
         diagnosis: format!("{verdict} in the test at {at}"),
         error: None,
+        trace_id: None,
+        timeline: None,
     }
 }
 

@@ -103,8 +103,14 @@ pub async fn spawn_app(environments: &str, extra: &str) -> App {
 }
 
 pub fn write_config(path: &std::path::Path, lab: &TestLab, environments: &str, extra: &str) {
+    // An `extra` with a server block of its own replaces the default one.
+    let server = if extra.lines().any(|l| l.starts_with("server:")) {
+        ""
+    } else {
+        "server: { admin_token: test-admin-token }\n"
+    };
     let text = format!(
-        "defaults:\n  schedule: \"*/2 * * * * *\"\n  timeout: 10s\nenvironments:\n{}\nstorage: {{ path: {} }}\nserver: {{ admin_token: test-admin-token }}\n{extra}",
+        "defaults:\n  schedule: \"*/2 * * * * *\"\n  timeout: 10s\nenvironments:\n{}\nstorage: {{ path: {} }}\n{server}{extra}",
         environments.replace("${LAB}", &lab.addr().to_string()),
         path.with_file_name("wsprobe.db").display(),
     );

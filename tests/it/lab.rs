@@ -224,6 +224,9 @@ async fn token_with_a_wrong_or_missing_key_is_401() {
     }
 }
 
+/// The W3C recommendation's own example.
+const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
 #[tokio::test]
 async fn healthy_welcomes_with_received_headers_and_answers_pings() {
     let lab = spawn_lab().await;
@@ -235,6 +238,7 @@ async fn healthy_welcomes_with_received_headers_and_answers_pings() {
             ("Sec-WebSocket-Protocol", "jwt-auth"),
             ("User-Agent", "lab-test/1"),
             ("X-E2E-Test", "true"),
+            ("traceparent", TRACEPARENT),
         ],
     )
     .await;
@@ -251,7 +255,15 @@ async fn healthy_welcomes_with_received_headers_and_answers_pings() {
             "x-e2e-test": "true",
             "user-agent": "lab-test/1",
             "origin": "[MISSING]",
+            "traceparent": TRACEPARENT,
         })
+    );
+    assert_eq!(
+        lab.traceparents(),
+        vec![wsprobe::lab::ReceivedTrace {
+            path: "/ws/healthy".into(),
+            traceparent: TRACEPARENT.into(),
+        }]
     );
 
     ws.send(Message::text(r#"{"type":"ping","id":"p1"}"#))
@@ -599,7 +611,8 @@ async fn endpoints_list_every_scenario_with_its_verdict() {
         lab.ws_url("healthy"),
         format!("ws://127.0.0.1:{}/ws/healthy", lab.addr().port())
     );
-    assert_eq!(endpoints.len(), 18);
+    assert_eq!(find("strip-trace").expect, "headers_stripped");
+    assert_eq!(endpoints.len(), 19);
 }
 
 #[tokio::test]

@@ -15,3 +15,4 @@ mod packaging;
 mod probe;
 mod receiver;
 mod store;
+mod traces;

@@ -130,16 +130,35 @@ fn compose_wires_wsprobe_to_the_collector_to_prometheus_to_grafana() {
     );
 
     let collector = yaml("deploy/otel-collector.yaml");
-    let pipeline = &collector["service"]["pipelines"]["metrics"];
-    for kind in ["receivers", "processors", "exporters"] {
-        for component in pipeline[kind].as_array().unwrap() {
-            let component = component.as_str().unwrap();
-            assert!(
-                collector[kind].get(component).is_some(),
-                "the pipeline names {kind} {component}, which is not defined"
-            );
+    for signal in ["metrics", "traces"] {
+        let pipeline = &collector["service"]["pipelines"][signal];
+        for kind in ["receivers", "processors", "exporters"] {
+            for component in pipeline[kind].as_array().unwrap() {
+                let component = component.as_str().unwrap();
+                assert!(
+                    collector[kind].get(component).is_some(),
+                    "the {signal} pipeline names {kind} {component}, which is not defined"
+                );
+            }
         }
     }
+    // Traces reach the stack's Jaeger, where the status page's trace links point.
+    let jaeger = collector["exporters"]["otlp/jaeger"]["endpoint"]
+        .as_str()
+        .unwrap();
+    let jaeger_host = jaeger.split(':').next().unwrap();
+    assert!(
+        services.contains_key(jaeger_host),
+        "{jaeger_host} is a service"
+    );
+    let deployed = wsprobe::config::load(&repo("deploy/probes.yaml")).unwrap();
+    let link = deployed
+        .server
+        .trace_url
+        .as_ref()
+        .expect("a trace_url")
+        .link("abc");
+    assert!(link.starts_with("http://localhost:16686/"), "{link}");
     assert_eq!(
         collector["exporters"]["otlphttp/prometheus"]["metrics_endpoint"],
         "http://prometheus:9090/api/v1/otlp/v1/metrics"

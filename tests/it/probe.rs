@@ -79,6 +79,18 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
             ],
         },
         Expect {
+            env: "strip-trace",
+            verdict: Verdict::HeadersStripped,
+            close: None,
+            http_status: Some(101),
+            missing: &["traceparent"],
+            diagnosis: &[
+                "traceparent as missing",
+                "proxy or load balancer",
+                "instead of joining the probe's",
+            ],
+        },
+        Expect {
             env: "no-welcome",
             verdict: Verdict::ReadyTimeout,
             close: None,

@@ -78,6 +78,8 @@ pub(crate) fn minimal(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         messages: Vec::new(),
         diagnosis: "wsprobe could not run the probe: no runtime.".to_owned(),
         error: Some("no runtime".to_owned()),
+        trace_id: None,
+        timeline: None,
     }
 }
 
@@ -143,6 +145,8 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         ],
         diagnosis: "The server closed with 1011 \"Internal error\" 63 ms after accept.".to_owned(),
         error: Some("closed before ready".to_owned()),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
+        timeline: None,
     }
 }
 
@@ -676,6 +680,8 @@ fn realistic(rng: &mut Lcg, env: usize, started_at: DateTime<Utc>) -> ProbeResul
         messages: Vec::new(),
         diagnosis: String::new(),
         error: None,
+        trace_id: None,
+        timeline: None,
     };
     if up {
         result.messages = vec![

@@ -246,6 +246,13 @@ impl Validator<'_> {
                 format!("set by the WebSocket handshake itself{hint}"),
             ));
         }
+        if name.value.eq_ignore_ascii_case("traceparent") {
+            return Err(self.err(
+                name,
+                key,
+                "set by wsprobe itself: each probe sends the traceparent of its own trace",
+            ));
+        }
         if reqwest::header::HeaderValue::from_str(&value.value).is_err() {
             return Err(self.err(
                 value,

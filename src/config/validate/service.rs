@@ -21,9 +21,21 @@ impl Validator<'_> {
             Some(value) => Some(self.url(value, "server.public_url", &["http", "https"])?),
             None => None,
         };
+        let trace_url = match &raw.trace_url {
+            Some(value) => Some(TraceUrl::parse(&value.value).ok_or_else(|| {
+                self.err(
+                    value,
+                    "server.trace_url",
+                    "must be an http(s) URL with {trace_id} where the trace id goes, like \
+                     https://grafana.example.com/explore?…{trace_id}…",
+                )
+            })?),
+            None => None,
+        };
         Ok(ServerConfig {
             listen,
             public_url,
+            trace_url,
             // Empty (`${WSPROBE_ADMIN_TOKEN:-}`) leaves the admin API closed, as if absent.
             admin_token: raw
                 .admin_token

@@ -1,18 +1,21 @@
-//! Where and how metrics are exported: the `telemetry.otlp` block and the standard `OTEL_*`
-//! variables resolved into one [`OtlpSettings`]. Pure: the environment comes in as a lookup
-//! function, so every rule is table-tested without touching the process environment.
+//! Where and how metrics and traces are exported: the `telemetry.otlp` block and the standard
+//! `OTEL_*` variables resolved into one [`OtlpSettings`] per [`Signal`]. Pure: the environment
+//! comes in as a lookup function, so every rule is table-tested without touching the process
+//! environment. `<SIGNAL>` below is `METRICS` or `TRACES`.
 //!
 //! Precedence, key by key:
-//! - `OTEL_SDK_DISABLED=true` turns export off, whatever else is set.
+//! - `OTEL_SDK_DISABLED=true` turns export off, whatever else is set; `OTEL_<SIGNAL>_EXPORTER=none`
+//!   turns one signal off (`otlp` is the only other value understood).
 //! - `telemetry.otlp` in probes.yaml, when present, gives endpoint, protocol and interval
-//!   (its own defaults for the keys it leaves out: http/protobuf, 30s). Without it,
-//!   `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as is), else `OTEL_EXPORTER_OTLP_ENDPOINT`
-//!   (`/v1/metrics` appended for HTTP), `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL` and
-//!   `OTEL_METRIC_EXPORT_INTERVAL` (ms) apply. With neither an endpoint, export is off.
-//! - Headers: the block's, then `OTEL_EXPORTER_OTLP_METRICS_HEADERS` (else `_HEADERS`) on top,
+//!   (its own defaults for the keys it leaves out: http/protobuf, 30s); its endpoint is the
+//!   collector's base, each signal's path appended. Without it,
+//!   `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` (used as is), else `OTEL_EXPORTER_OTLP_ENDPOINT`
+//!   (`/v1/metrics` or `/v1/traces` appended for HTTP), `OTEL_EXPORTER_OTLP_[<SIGNAL>_]PROTOCOL`
+//!   and `OTEL_METRIC_EXPORT_INTERVAL` (ms) apply. With neither an endpoint, export is off.
+//! - Headers: the block's, then `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS` (else `_HEADERS`) on top,
 //!   a variable winning over the block for the same name (what the OTLP exporter does too).
-//! - Timeout and compression have no key in the block: `OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT`
-//!   (ms, default 10 s) and `OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION` (`gzip` | `none`).
+//! - Timeout and compression have no key in the block: `OTEL_EXPORTER_OTLP_[<SIGNAL>_]TIMEOUT`
+//!   (ms, default 10 s) and `OTEL_EXPORTER_OTLP_[<SIGNAL>_]COMPRESSION` (`gzip` | `none`).
 //! - Resource: `service.name` from `OTEL_SERVICE_NAME`, else `service.name` in
 //!   `OTEL_RESOURCE_ATTRIBUTES`, else `wsprobe`; the other `OTEL_RESOURCE_ATTRIBUTES` are kept;
 //!   `service.version` and `service.instance.id` are wsprobe's own (added by the caller).
@@ -33,8 +36,43 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// The OTLP exporter's per-export budget unless `OTEL_EXPORTER_OTLP_TIMEOUT` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_SERVICE_NAME: &str = "wsprobe";
-/// The path OTLP/HTTP collectors take metrics on.
-const HTTP_METRICS_PATH: &str = "v1/metrics";
+
+/// What is exported: each signal has its own path and its own `OTEL_EXPORTER_OTLP_<SIGNAL>_*`
+/// variables over the shared ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Metrics,
+    Traces,
+}
+
+impl Signal {
+    /// The path OTLP/HTTP collectors take this signal on.
+    fn http_path(self) -> &'static str {
+        match self {
+            Signal::Metrics => "v1/metrics",
+            Signal::Traces => "v1/traces",
+        }
+    }
+
+    fn infix(self) -> &'static str {
+        match self {
+            Signal::Metrics => "METRICS",
+            Signal::Traces => "TRACES",
+        }
+    }
+
+    /// `OTEL_METRICS_EXPORTER` / `OTEL_TRACES_EXPORTER`.
+    fn exporter_var(self) -> String {
+        format!("OTEL_{}_EXPORTER", self.infix())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Metrics => "metrics",
+            Signal::Traces => "traces",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -45,8 +83,8 @@ pub enum Compression {
 /// Everything the exporter needs; only built when export is on.
 #[derive(Clone, PartialEq)]
 pub struct OtlpSettings {
-    /// For HTTP the full URL metrics are POSTed to (`…/v1/metrics`); for gRPC the collector's
-    /// address (the path comes from the service definition).
+    /// For HTTP the full URL the signal is POSTed to (`…/v1/metrics`, `…/v1/traces`); for gRPC
+    /// the collector's address (the path comes from the service definition).
     pub endpoint: Url,
     pub protocol: OtlpProtocol,
     pub interval: Duration,
@@ -77,6 +115,8 @@ impl fmt::Debug for OtlpSettings {
 pub enum Off {
     /// `OTEL_SDK_DISABLED=true`.
     Disabled,
+    /// `OTEL_METRICS_EXPORTER=none` or `OTEL_TRACES_EXPORTER=none`.
+    ExporterNone(Signal),
     /// No `telemetry.otlp` block and no `OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT`.
     NoEndpoint,
 }
@@ -85,9 +125,11 @@ impl fmt::Display for Off {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Off::Disabled => "OTEL_SDK_DISABLED=true",
+            Off::ExporterNone(Signal::Metrics) => "OTEL_METRICS_EXPORTER=none",
+            Off::ExporterNone(Signal::Traces) => "OTEL_TRACES_EXPORTER=none",
             Off::NoEndpoint => {
                 "no telemetry.otlp in the config and no OTEL_EXPORTER_OTLP_ENDPOINT or \
-                 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+                 OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT"
             }
         })
     }
@@ -104,9 +146,18 @@ pub struct Resolved {
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl OtlpSettings {
+    /// The metrics export's settings.
     pub fn resolve(config: Option<&TelemetryConfig>, env: Lookup<'_>) -> Resolved {
+        Self::resolve_signal(Signal::Metrics, config, env)
+    }
+
+    pub fn resolve_signal(
+        signal: Signal,
+        config: Option<&TelemetryConfig>,
+        env: Lookup<'_>,
+    ) -> Resolved {
         let mut warnings = Vec::new();
-        let export = resolve(config, env, &mut warnings);
+        let export = resolve(signal, config, env, &mut warnings);
         Resolved { export, warnings }
     }
 
@@ -119,6 +170,7 @@ impl OtlpSettings {
 }
 
 fn resolve(
+    signal: Signal,
     config: Option<&TelemetryConfig>,
     env: Lookup<'_>,
     warnings: &mut Vec<String>,
@@ -132,12 +184,24 @@ fn resolve(
     if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Err(Off::Disabled);
     }
+    let exporter_var = signal.exporter_var();
+    match var(&exporter_var)
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("otlp") => {}
+        Some("none") => return Err(Off::ExporterNone(signal)),
+        Some(other) => warnings.push(format!(
+            "{exporter_var}={other:?} is not supported (otlp or none): using otlp"
+        )),
+    }
+    let signal_var = |key: &str| signal_var(&var, signal, key);
 
     let (endpoint, protocol, interval, mut headers) = match config {
         Some(telemetry) => {
             let otlp = &telemetry.otlp;
             let endpoint = match otlp.protocol {
-                OtlpProtocol::HttpProtobuf => with_metrics_path(&otlp.endpoint),
+                OtlpProtocol::HttpProtobuf => with_signal_path(&otlp.endpoint, signal),
                 OtlpProtocol::Grpc => otlp.endpoint.clone(),
             };
             let headers = otlp
@@ -148,7 +212,7 @@ fn resolve(
             (endpoint, otlp.protocol, otlp.interval, headers)
         }
         None => {
-            let protocol = signal_var(&var, "PROTOCOL")
+            let protocol = signal_var("PROTOCOL")
                 .and_then(|(name, value)| match value.as_str() {
                     "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
                     "grpc" => Some(OtlpProtocol::Grpc),
@@ -161,14 +225,14 @@ fn resolve(
                     }
                 })
                 .unwrap_or(OtlpProtocol::HttpProtobuf);
-            let endpoint = env_endpoint(&var, protocol, warnings).ok_or(Off::NoEndpoint)?;
+            let endpoint = env_endpoint(&var, signal, protocol, warnings).ok_or(Off::NoEndpoint)?;
             let interval =
                 millis(&var, "OTEL_METRIC_EXPORT_INTERVAL", warnings).unwrap_or(DEFAULT_INTERVAL);
             (endpoint, protocol, interval, BTreeMap::new())
         }
     };
 
-    if let Some((name, value)) = signal_var(&var, "HEADERS") {
+    if let Some((name, value)) = signal_var("HEADERS") {
         match parse_pairs(&value) {
             Ok(pairs) => headers.extend(
                 pairs
@@ -191,14 +255,14 @@ fn resolve(
     });
 
     let timeout = [
-        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        format!("OTEL_EXPORTER_OTLP_{}_TIMEOUT", signal.infix()),
+        "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(),
     ]
     .into_iter()
-    .find_map(|name| millis(&var, name, warnings))
+    .find_map(|name| millis(&var, &name, warnings))
     .unwrap_or(DEFAULT_TIMEOUT);
 
-    let compression = signal_var(&var, "COMPRESSION")
+    let compression = signal_var("COMPRESSION")
         .and_then(|(name, value)| match value.to_ascii_lowercase().as_str() {
             "gzip" => Some(Compression::Gzip),
             "none" => Some(Compression::None),
@@ -222,11 +286,15 @@ fn resolve(
     })
 }
 
-/// `OTEL_EXPORTER_OTLP_METRICS_<KEY>`, else `OTEL_EXPORTER_OTLP_<KEY>`, with the name it came
+/// `OTEL_EXPORTER_OTLP_<SIGNAL>_<KEY>`, else `OTEL_EXPORTER_OTLP_<KEY>`, with the name it came
 /// from.
-fn signal_var(var: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<(String, String)> {
+fn signal_var(
+    var: &dyn Fn(&str) -> Option<String>,
+    signal: Signal,
+    key: &str,
+) -> Option<(String, String)> {
     [
-        format!("OTEL_EXPORTER_OTLP_METRICS_{key}"),
+        format!("OTEL_EXPORTER_OTLP_{}_{key}", signal.infix()),
         format!("OTEL_EXPORTER_OTLP_{key}"),
     ]
     .into_iter()
@@ -235,6 +303,7 @@ fn signal_var(var: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<(String
 
 fn env_endpoint(
     var: &dyn Fn(&str) -> Option<String>,
+    signal: Signal,
     protocol: OtlpProtocol,
     warnings: &mut Vec<String>,
 ) -> Option<Url> {
@@ -249,29 +318,42 @@ fn env_endpoint(
         }
     };
     // The signal-specific variable is the full URL; the generic one is a base for HTTP.
-    if let Some(url) = parse("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", warnings) {
+    let signal_endpoint = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.infix());
+    if let Some(url) = parse(&signal_endpoint, warnings) {
         return Some(url);
     }
     let base = parse("OTEL_EXPORTER_OTLP_ENDPOINT", warnings)?;
     Some(match protocol {
-        OtlpProtocol::HttpProtobuf => append_metrics_path(&base),
+        OtlpProtocol::HttpProtobuf => append_signal_path(&base, signal),
         OtlpProtocol::Grpc => base,
     })
 }
 
 /// The block's endpoint is a collector's base address (`http://localhost:4318`); one that
-/// already names `/v1/metrics` is taken as it is.
-fn with_metrics_path(url: &Url) -> Url {
-    if url.path().trim_end_matches('/').ends_with("/v1/metrics") {
-        url.clone()
-    } else {
-        append_metrics_path(url)
+/// already names a signal's path (`/v1/metrics`, `/v1/traces`) has it replaced by this
+/// signal's, so one block serves both.
+fn with_signal_path(url: &Url, signal: Signal) -> Url {
+    let path = url.path().trim_end_matches('/');
+    match [Signal::Metrics, Signal::Traces]
+        .into_iter()
+        .find_map(|s| path.strip_suffix(&format!("/{}", s.http_path())))
+    {
+        Some(base) => {
+            let mut url = url.clone();
+            url.set_path(&format!("{base}/{}", signal.http_path()));
+            url
+        }
+        None => append_signal_path(url, signal),
     }
 }
 
-fn append_metrics_path(base: &Url) -> Url {
+fn append_signal_path(base: &Url, signal: Signal) -> Url {
     let mut url = base.clone();
-    let path = format!("{}/{HTTP_METRICS_PATH}", base.path().trim_end_matches('/'));
+    let path = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        signal.http_path()
+    );
     url.set_path(&path);
     url
 }

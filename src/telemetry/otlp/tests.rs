@@ -373,3 +373,84 @@ fn resource_attributes_and_service_name() {
     );
     assert_eq!(resolved.warnings.len(), 1);
 }
+
+fn traces(config: Option<&TelemetryConfig>, vars: &[(&str, &str)]) -> Resolved {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    OtlpSettings::resolve_signal(Signal::Traces, config, &move |name| {
+        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    })
+}
+
+#[test]
+fn traces_take_their_own_path_variables_and_off_switch() {
+    let http = block("http://c:4318", OtlpProtocol::HttpProtobuf, &[]);
+    let rows: &[(Option<&TelemetryConfig>, Vars<'_>, Result<&str, Off>)] = &[
+        (Some(&http), &[], Ok("http://c:4318/v1/traces")),
+        (
+            Some(&block(
+                "http://c:4318/v1/metrics",
+                OtlpProtocol::HttpProtobuf,
+                &[],
+            )),
+            &[],
+            Ok("http://c:4318/v1/traces"),
+        ),
+        (
+            None,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/base/")],
+            Ok("http://c:4318/base/v1/traces"),
+        ),
+        (
+            None,
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:4318/custom"),
+                ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:4318/other"),
+            ],
+            Ok("http://t:4318/custom"),
+        ),
+        (
+            Some(&http),
+            &[("OTEL_TRACES_EXPORTER", "none")],
+            Err(Off::ExporterNone(Signal::Traces)),
+        ),
+        (
+            None,
+            &[(
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://m:4318/v1/metrics",
+            )],
+            Err(Off::NoEndpoint),
+        ),
+    ];
+    for (config, vars, expected) in rows {
+        let resolved = traces(*config, vars);
+        match expected {
+            Ok(url) => assert_eq!(on(&resolved).endpoint.as_str(), *url, "{vars:?}"),
+            Err(off) => assert_eq!(resolved.export.as_ref().err(), Some(off), "{vars:?}"),
+        }
+    }
+    // The metrics side is untouched by the traces' switch, and says what an odd value does.
+    assert!(
+        run(Some(&http), &[("OTEL_TRACES_EXPORTER", "none")])
+            .export
+            .is_ok()
+    );
+    let odd = traces(Some(&http), &[("OTEL_TRACES_EXPORTER", "zipkin")]);
+    assert!(odd.export.is_ok());
+    assert_eq!(
+        odd.warnings,
+        ["OTEL_TRACES_EXPORTER=\"zipkin\" is not supported (otlp or none): using otlp"]
+    );
+    let timeout = traces(
+        Some(&http),
+        &[
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "9000"),
+        ],
+    );
+    assert_eq!(on(&timeout).timeout, Duration::from_millis(2500));
+}

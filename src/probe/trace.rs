@@ -1,0 +1,108 @@
+//! Each probe is one trace (W3C Trace Context): its ids are drawn before the first request so
+//! that the token, health and upgrade requests can carry a `traceparent` naming the span that
+//! made them, and the backend's own tracing joins the probe's trace. Exporting the spans is the
+//! telemetry layer's business; this module only knows ids, the header and when phases started.
+
+use opentelemetry::trace::{SpanId, TraceId};
+use rand::RngCore as _;
+
+use super::result::Phases;
+
+/// The header name, lowercase as HTTP/2 and the W3C recommendation write it.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// The ids of one probe's trace: the root span's, and those of the phases that send a request,
+/// fixed in advance because their `traceparent` goes out before the span is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeTrace {
+    pub trace_id: TraceId,
+    pub root: SpanId,
+    pub token: SpanId,
+    pub health: SpanId,
+    pub upgrade: SpanId,
+}
+
+impl ProbeTrace {
+    /// Fresh random ids. An all-zero id is invalid in W3C Trace Context, so it is drawn again.
+    pub fn generate() -> ProbeTrace {
+        let mut rng = rand::rng();
+        let trace_id = loop {
+            let mut bytes = [0u8; 16];
+            rng.fill_bytes(&mut bytes);
+            if bytes != [0; 16] {
+                break TraceId::from_bytes(bytes);
+            }
+        };
+        let mut span_id = || loop {
+            let mut bytes = [0u8; 8];
+            rng.fill_bytes(&mut bytes);
+            if bytes != [0; 8] {
+                break SpanId::from_bytes(bytes);
+            }
+        };
+        ProbeTrace {
+            trace_id,
+            root: span_id(),
+            token: span_id(),
+            health: span_id(),
+            upgrade: span_id(),
+        }
+    }
+
+    /// `traceparent` for a request made by the span `parent`: version 00, lowercase hex, the
+    /// sampled flag set (every probe is recorded, so the backend should record its side too).
+    pub fn traceparent(&self, parent: SpanId) -> String {
+        format!("00-{}-{parent}-01", self.trace_id)
+    }
+}
+
+/// What the telemetry layer needs to turn a finished probe into spans; kept beside the result,
+/// never serialised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub ids: ProbeTrace,
+    /// When each phase started, in milliseconds after the probe started (monotonic clock);
+    /// `None` where the phase did not run. `total` is when the network phases began.
+    pub starts_ms: Phases,
+    /// The phase the probe stopped in, which has a start but no duration in `phases_ms`, and
+    /// how long it ran until the probe gave up on it.
+    pub unfinished: Option<(&'static str, f64)>,
+    /// From the probe's start to its result, the root span's length.
+    pub elapsed_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use std::collections::HashMap;
+
+    #[test]
+    fn traceparent_is_what_an_independent_w3c_parser_reads_back() {
+        let trace = ProbeTrace::generate();
+        let header = trace.traceparent(trace.upgrade);
+        assert_eq!(header.len(), 55, "{header}");
+        let carrier = HashMap::from([(TRACEPARENT.to_owned(), header)]);
+        let context = TraceContextPropagator::new().extract(&carrier);
+        let span = context.span();
+        let seen = span.span_context();
+        assert!(seen.is_valid() && seen.is_remote());
+        assert!(seen.is_sampled());
+        assert_eq!(seen.trace_id(), trace.trace_id);
+        assert_eq!(seen.span_id(), trace.upgrade);
+    }
+
+    #[test]
+    fn every_probe_has_its_own_trace_and_distinct_spans() {
+        let a = ProbeTrace::generate();
+        let b = ProbeTrace::generate();
+        assert_ne!(a.trace_id, b.trace_id);
+        let spans = [a.root, a.token, a.health, a.upgrade];
+        for (i, x) in spans.iter().enumerate() {
+            assert_ne!(*x, SpanId::INVALID);
+            assert!(spans[i + 1..].iter().all(|y| y != x));
+        }
+    }
+}
