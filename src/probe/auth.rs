@@ -237,3 +237,93 @@ mod tests {
         assert_eq!(decoded.claims["exp"].as_i64().unwrap() - iat, 600);
     }
 }
+
+/// RS256 and ES256 signed by the backend jsonwebtoken uses, keys made and signatures checked by
+/// independent implementations (the `openssl` CLI, `ring`).
+#[cfg(test)]
+mod asymmetric {
+    use super::*;
+    use crate::config::Secret;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use std::process::Command;
+
+    fn openssl(args: &[&str]) -> Vec<u8> {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    fn mint(algorithm: JwtAlgorithm, pem: &[u8]) -> String {
+        let key = JwtKey::Pem {
+            path: "test-key.pem".into(),
+            pem: Secret::new(String::from_utf8(pem.to_vec()).unwrap()),
+        };
+        let mut claims = serde_json::Map::new();
+        claims.insert("sub".into(), "synthetic-monitor".into());
+        mint_jwt(algorithm, &key, &claims, Duration::from_secs(60)).unwrap()
+    }
+
+    fn verify(
+        token: &str,
+        algorithm: &'static dyn ring::signature::VerificationAlgorithm,
+        public: &[u8],
+    ) {
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        ring::signature::UnparsedPublicKey::new(algorithm, public)
+            .verify(signed.as_bytes(), &signature)
+            .expect("the signature verifies");
+        let payload = signed.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["sub"], "synthetic-monitor");
+    }
+
+    #[test]
+    fn rs256_and_es256_tokens_verify_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let rsa = dir.path().join("rsa.pem");
+        let rsa = rsa.to_str().unwrap();
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            rsa,
+        ]);
+        let rsa_public = openssl(&["rsa", "-in", rsa, "-RSAPublicKey_out", "-outform", "DER"]);
+        let token = mint(JwtAlgorithm::RS256, &std::fs::read(rsa).unwrap());
+        verify(
+            &token,
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            &rsa_public,
+        );
+
+        let ec = dir.path().join("ec.pem");
+        let ec = ec.to_str().unwrap();
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            ec,
+        ]);
+        // The uncompressed point: the last 65 bytes of the SubjectPublicKeyInfo DER.
+        let spki = openssl(&["pkey", "-in", ec, "-pubout", "-outform", "DER"]);
+        let point = &spki[spki.len() - 65..];
+        let token = mint(JwtAlgorithm::ES256, &std::fs::read(ec).unwrap());
+        verify(&token, &ring::signature::ECDSA_P256_SHA256_FIXED, point);
+    }
+}

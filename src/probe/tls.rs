@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -44,7 +45,7 @@ fn root_store(options: &TlsOptions) -> Result<RootCertStore, String> {
         let pem = std::fs::read(path)
             .map_err(|err| format!("cannot read ca_file {}: {err}", path.display()))?;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|err| format!("bad PEM in {}: {err}", path.display()))?;
             roots
                 .add(cert)

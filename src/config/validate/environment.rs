@@ -310,7 +310,8 @@ impl Validator<'_> {
                         format!("cannot read {}: {err}", path.display()),
                     )
                 })?;
-                let certificates = rustls_pemfile::certs(&mut bytes.as_slice())
+                use rustls_pki_types::pem::PemObject as _;
+                let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
                     .filter(|cert| cert.is_ok())
                     .count();
                 if certificates == 0 {
