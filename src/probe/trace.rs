@@ -3,10 +3,8 @@
 //! made them, and the backend's own tracing joins the probe's trace. Exporting the spans is the
 //! telemetry layer's business; this module only knows ids, the header and when phases started.
 
-use opentelemetry::trace::{SpanId, TraceId};
-use rand::RngCore as _;
-
 use super::result::Phases;
+use opentelemetry::trace::{SpanId, TraceId};
 
 /// The header name, lowercase as HTTP/2 and the W3C recommendation write it.
 pub const TRACEPARENT: &str = "traceparent";
@@ -25,27 +23,18 @@ pub struct ProbeTrace {
 impl ProbeTrace {
     /// Fresh random ids. An all-zero id is invalid in W3C Trace Context, so it is drawn again.
     pub fn generate() -> ProbeTrace {
-        let mut rng = rand::rng();
         let trace_id = loop {
-            let mut bytes = [0u8; 16];
-            rng.fill_bytes(&mut bytes);
+            let bytes: [u8; 16] = rand::random();
             if bytes != [0; 16] {
                 break TraceId::from_bytes(bytes);
             }
         };
-        let mut span_id = || loop {
-            let mut bytes = [0u8; 8];
-            rng.fill_bytes(&mut bytes);
-            if bytes != [0; 8] {
-                break SpanId::from_bytes(bytes);
-            }
-        };
         ProbeTrace {
             trace_id,
-            root: span_id(),
-            token: span_id(),
-            health: span_id(),
-            upgrade: span_id(),
+            root: new_span_id(),
+            token: new_span_id(),
+            health: new_span_id(),
+            upgrade: new_span_id(),
         }
     }
 
@@ -53,6 +42,16 @@ impl ProbeTrace {
     /// sampled flag set (every probe is recorded, so the backend should record its side too).
     pub fn traceparent(&self, parent: SpanId) -> String {
         format!("00-{}-{parent}-01", self.trace_id)
+    }
+}
+
+/// A random span id, never the invalid all-zero one.
+pub fn new_span_id() -> SpanId {
+    loop {
+        let id = SpanId::from_bytes(rand::random());
+        if id != SpanId::INVALID {
+            return id;
+        }
     }
 }
 

@@ -113,10 +113,6 @@ impl Traces {
         })
     }
 
-    pub fn is_exporting(&self) -> bool {
-        self.inner.is_some()
-    }
-
     /// The spans of one finished probe, queued for export; never blocks.
     pub fn record(&self, result: &ProbeResult) {
         let Some(inner) = &self.inner else {
@@ -310,16 +306,11 @@ fn phase_span(
             }
             (ids.upgrade, SpanKind::Client, attributes)
         }
-        _ => (random_span_id(), SpanKind::Internal, Vec::new()),
-    }
-}
-
-fn random_span_id() -> SpanId {
-    loop {
-        let id = SpanId::from_bytes(rand::random());
-        if id != SpanId::INVALID {
-            return id;
-        }
+        _ => (
+            crate::probe::trace::new_span_id(),
+            SpanKind::Internal,
+            Vec::new(),
+        ),
     }
 }
 

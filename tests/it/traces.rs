@@ -267,13 +267,9 @@ async fn stored_run(app: &App, environment: &str, trace_id: &str) -> Value {
                 "/api/v1/environments/{environment}/runs?limit=100"
             ))
             .await;
-        let list = runs
-            .as_array()
-            .cloned()
-            .or_else(|| runs["runs"].as_array().cloned())
-            .unwrap_or_default();
-        if let Some(run) = list.into_iter().find(|r| r["trace_id"] == trace_id) {
-            return run;
+        let list = runs["runs"].as_array().expect("a runs list");
+        if let Some(run) = list.iter().find(|r| r["trace_id"] == trace_id) {
+            return run.clone();
         }
         assert!(
             started.elapsed() < PATIENCE,
