@@ -142,19 +142,24 @@ pub fn describe(config: &Config) -> String {
         config.storage.path.display(),
         human(config.storage.retention)
     );
-    let telemetry = match &config.telemetry {
-        Some(telemetry) => format!(
-            "{} ({}, every {})",
-            redact_url(&telemetry.otlp.endpoint),
-            match telemetry.otlp.protocol {
+    let otlp = match &config.telemetry.otlp {
+        Some(otlp) => format!(
+            "OTLP to {} ({}, every {})",
+            redact_url(&otlp.endpoint),
+            match otlp.protocol {
                 OtlpProtocol::HttpProtobuf => "http/protobuf",
                 OtlpProtocol::Grpc => "grpc",
             },
-            human(telemetry.otlp.interval)
+            human(otlp.interval)
         ),
-        None => "off in probes.yaml (OTEL_EXPORTER_OTLP_* variables still apply)".to_owned(),
+        None => "OTLP off in probes.yaml (OTEL_EXPORTER_OTLP_* variables still apply)".to_owned(),
     };
-    let _ = writeln!(out, "{:<16}{telemetry}", "telemetry");
+    let prometheus = if config.telemetry.prometheus {
+        "GET /metrics on"
+    } else {
+        "GET /metrics off"
+    };
+    let _ = writeln!(out, "{:<16}{otlp}; {prometheus}", "telemetry");
     out
 }
 

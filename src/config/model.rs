@@ -22,7 +22,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub server: ServerConfig,
     pub storage: StorageConfig,
-    pub telemetry: Option<TelemetryConfig>,
+    pub telemetry: TelemetryConfig,
     /// Every value a `${VAR}` brought in (defaults written in the file aside): secrets, since
     /// the file does not say which variables carry credentials.
     pub variable_values: Vec<String>,
@@ -665,7 +665,19 @@ impl Default for StorageConfig {
 
 #[derive(Debug, Clone)]
 pub struct TelemetryConfig {
-    pub otlp: OtlpConfig,
+    /// `None` leaves OTLP to the `OTEL_*` variables.
+    pub otlp: Option<OtlpConfig>,
+    /// `GET /metrics` in the Prometheus text format.
+    pub prometheus: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp: None,
+            prometheus: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -208,6 +208,7 @@ pub(crate) struct RawStorage {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTelemetry {
     pub otlp: Option<Spanned<RawOtlp>>,
+    pub prometheus: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

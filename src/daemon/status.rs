@@ -20,6 +20,10 @@ use crate::web::{
 const FAILED_SHOWN: u32 = 20;
 
 impl StatusSource for DaemonState {
+    fn prometheus_text(&self) -> Option<String> {
+        self.metrics.prometheus_text()
+    }
+
     fn generation(&self) -> u64 {
         DaemonState::generation(self)
     }

@@ -23,21 +23,30 @@ use crate::config::OtlpProtocol;
 /// A failing export is logged at most this often (with the count of failures held back).
 pub const EXPORT_ERROR_LOG_EVERY: Duration = Duration::from_secs(300);
 
+/// The meter provider with a reader per way out: the OTLP push (a periodic reader) and the
+/// `GET /metrics` pull (the Prometheus exporter, itself a reader). Both read the same
+/// instruments, so the two views cannot disagree.
 pub(super) fn build_provider(
-    settings: &OtlpSettings,
-    instance_id: &str,
+    otlp: Option<&OtlpSettings>,
+    prometheus: Option<opentelemetry_prometheus::PrometheusExporter>,
+    resource: Resource,
 ) -> anyhow::Result<SdkMeterProvider> {
-    let exporter = ExportLog::wrap(
-        build_metric_exporter(settings)?,
-        Signal::Metrics,
-        &settings.endpoint,
-    );
-    let reader = PeriodicReader::builder(exporter)
-        .with_interval(settings.interval)
-        .build();
-    Ok(SdkMeterProvider::builder()
-        .with_resource(resource(settings, instance_id))
-        .with_reader(reader)
+    let mut builder = SdkMeterProvider::builder().with_resource(resource);
+    if let Some(settings) = otlp {
+        let exporter = ExportLog::wrap(
+            build_metric_exporter(settings)?,
+            Signal::Metrics,
+            &settings.endpoint,
+        );
+        let reader = PeriodicReader::builder(exporter)
+            .with_interval(settings.interval)
+            .build();
+        builder = builder.with_reader(reader);
+    }
+    if let Some(prometheus) = prometheus {
+        builder = builder.with_reader(prometheus);
+    }
+    Ok(builder
         .with_view(|instrument: &Instrument| {
             instrument
                 .name()
@@ -54,14 +63,13 @@ pub(super) fn build_provider(
 }
 
 /// What every signal's data is about: this wsprobe instance, with the `OTEL_*` attributes.
-pub(super) fn resource(settings: &OtlpSettings, instance_id: &str) -> Resource {
+pub(super) fn resource(attributes: &[(String, String)], instance_id: &str) -> Resource {
     Resource::builder_empty()
         .with_detector(Box::new(
             opentelemetry_sdk::resource::TelemetryResourceDetector,
         ))
         .with_attributes(
-            settings
-                .resource
+            attributes
                 .iter()
                 .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
         )

@@ -32,7 +32,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use parking_lot::Mutex;
 
 pub use super::export::EXPORT_ERROR_LOG_EVERY;
-use super::export::build_provider;
+use super::export::{build_provider, resource};
 pub use super::instruments::*;
 use super::otlp::OtlpSettings;
 use crate::config::Config;
@@ -60,6 +60,10 @@ struct Inner {
     provider: Mutex<Option<SdkMeterProvider>>,
     /// The exporter's per-export budget: bounds how long shutdown waits.
     timeout: Duration,
+    /// Pushed over OTLP (else only pulled through `GET /metrics`).
+    exporting: bool,
+    /// What `GET /metrics` gathers from; `None` when `telemetry.prometheus` is off.
+    registry: Option<prometheus::Registry>,
 }
 
 impl Drop for Inner {
@@ -170,29 +174,37 @@ impl Metrics {
     }
 
     /// Resolve the export settings from `config` and `env` (the process environment in
-    /// production), say once whether export is on, and start the exporter. Never fails: a
-    /// telemetry problem must not stop the probes, so it is logged and export stays off.
+    /// production), say once whether export is on, and start the exporter and `GET /metrics`.
+    /// Never fails: a telemetry problem must not stop the probes, so it is logged and that
+    /// way out stays off.
     pub async fn start(
         config: &Config,
         instance_id: &str,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Metrics {
-        let resolved = OtlpSettings::resolve(config.telemetry.as_ref(), env);
+        let resolved = OtlpSettings::resolve(config.telemetry.otlp.as_ref(), env);
         for warning in &resolved.warnings {
             tracing::warn!("{warning}");
         }
-        let settings = match resolved.export {
-            Ok(settings) => settings,
+        let otlp = match resolved.export {
+            Ok(settings) => Some(settings),
             Err(off) => {
                 tracing::info!("metrics export off: {off}");
-                return Metrics::disabled();
+                None
             }
         };
-        let endpoint = crate::config::redact_url(&settings.endpoint);
-        let protocol = settings.protocol_name();
-        let interval = settings.interval;
-        let metrics = Metrics::export_to(settings, instance_id).await;
-        match metrics {
+        let prometheus = config.telemetry.prometheus;
+        if otlp.is_none() && !prometheus {
+            return Metrics::disabled();
+        }
+        let announce = otlp.as_ref().map(|settings| {
+            (
+                crate::config::redact_url(&settings.endpoint),
+                settings.protocol_name(),
+                settings.interval,
+            )
+        });
+        match Metrics::build(otlp, prometheus, &resolved.resource, instance_id).await {
             Ok(metrics) => {
                 metrics.configure(
                     config.location.as_deref(),
@@ -202,29 +214,51 @@ impl Metrics {
                         .map(|e| e.name.as_str())
                         .collect::<Vec<_>>(),
                 );
-                tracing::info!(
-                    endpoint = %endpoint,
-                    protocol,
-                    interval = %humantime::format_duration(interval),
-                    "metrics export on"
-                );
+                if let Some((endpoint, protocol, interval)) = announce {
+                    tracing::info!(
+                        endpoint = %endpoint,
+                        protocol,
+                        interval = %humantime::format_duration(interval),
+                        "metrics export on"
+                    );
+                }
                 metrics
             }
             Err(err) => {
-                tracing::error!("metrics export off: cannot set up the OTLP exporter: {err}");
+                tracing::error!("metrics off: cannot set up the exporter: {err}");
                 Metrics::disabled()
             }
         }
     }
 
-    /// Build the SDK pipeline for `settings`. The exporter is built off the async workers
-    /// (the blocking HTTP client must be) but inside the runtime (tonic's lazy channel
-    /// spawns its connection task on it).
-    pub async fn export_to(settings: OtlpSettings, instance_id: &str) -> anyhow::Result<Metrics> {
-        let instance_id = instance_id.to_owned();
-        let timeout = settings.timeout;
+    /// Build the SDK pipeline: an OTLP push when `otlp` is given, the Prometheus pull when
+    /// `prometheus`. The exporter is built off the async workers (the blocking HTTP client
+    /// must be) but inside the runtime (tonic's lazy channel spawns its connection task on it).
+    pub async fn build(
+        otlp: Option<OtlpSettings>,
+        prometheus: bool,
+        resource_attributes: &[(String, String)],
+        instance_id: &str,
+    ) -> anyhow::Result<Metrics> {
+        let resource = resource(resource_attributes, instance_id);
+        let timeout = otlp
+            .as_ref()
+            .map_or(Duration::ZERO, |settings| settings.timeout);
+        let exporting = otlp.is_some();
+        let registry = prometheus.then(prometheus::Registry::new);
+        let pull = match &registry {
+            Some(registry) => Some(
+                opentelemetry_prometheus::exporter()
+                    .with_registry(registry.clone())
+                    // Scope labels on every series would only repeat "wsprobe".
+                    .scope_info_enabled(false)
+                    .build()?,
+            ),
+            None => None,
+        };
         let provider =
-            tokio::task::spawn_blocking(move || build_provider(&settings, &instance_id)).await??;
+            tokio::task::spawn_blocking(move || build_provider(otlp.as_ref(), pull, resource))
+                .await??;
         let meter = provider.meter_with_scope(
             InstrumentationScope::builder("wsprobe")
                 .with_version(env!("CARGO_PKG_VERSION"))
@@ -249,12 +283,30 @@ impl Metrics {
                 notifications,
                 provider: Mutex::new(Some(provider)),
                 timeout,
+                exporting,
+                registry,
             })),
         })
     }
 
+    /// The instruments now, in the Prometheus text format (`GET /metrics`); `None` when
+    /// `telemetry.prometheus` is off.
+    pub fn prometheus_text(&self) -> Option<String> {
+        let registry = self.inner.as_ref()?.registry.as_ref()?;
+        let families = registry.gather();
+        let mut text = String::new();
+        match prometheus::TextEncoder::new().encode_utf8(&families, &mut text) {
+            Ok(()) => Some(text),
+            Err(err) => {
+                tracing::warn!("GET /metrics: cannot encode the metrics: {err}");
+                Some(String::new())
+            }
+        }
+    }
+
+    /// Whether metrics are pushed over OTLP.
     pub fn is_exporting(&self) -> bool {
-        self.inner.is_some()
+        self.inner.as_ref().is_some_and(|inner| inner.exporting)
     }
 
     /// The environments now configured (and the location): start and every reload. Those no
@@ -333,6 +385,11 @@ impl Metrics {
         let Some(provider) = inner.provider.lock().take() else {
             return;
         };
+        if !inner.exporting {
+            // Nothing to push: a pull-only provider stops without a word.
+            let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+            return;
+        }
         let limit = inner.timeout * 2 + SHUTDOWN_GRACE;
         let flush = tokio::task::spawn_blocking(move || {
             let flushed = provider.force_flush();

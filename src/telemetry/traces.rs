@@ -59,7 +59,8 @@ impl Traces {
         instance_id: &str,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Traces {
-        let resolved = OtlpSettings::resolve_signal(Signal::Traces, config.telemetry.as_ref(), env);
+        let resolved =
+            OtlpSettings::resolve_signal(Signal::Traces, config.telemetry.otlp.as_ref(), env);
         for warning in &resolved.warnings {
             tracing::warn!("{warning}");
         }
@@ -98,7 +99,7 @@ impl Traces {
             let mut processor = BatchSpanProcessor::builder(exporter)
                 .with_batch_config(BatchConfigBuilder::default().build())
                 .build();
-            processor.set_resource(&resource(&settings, &instance_id));
+            processor.set_resource(&resource(&settings.resource, &instance_id));
             Ok(processor)
         })
         .await??;

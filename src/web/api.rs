@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -167,6 +167,22 @@ pub async fn probe_now<S: StatusSource>(
     match web.source.probe_now(&name).await {
         Some(result) => Ok(Json(result)),
         None => Err(ApiError::UnknownEnvironment(name)),
+    }
+}
+
+/// The Prometheus text exposition format, version 0.0.4: what every scraper accepts.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`: the same instruments as the OTLP export, for a scraper.
+pub async fn metrics<S: StatusSource>(State(web): State<Arc<Web<S>>>) -> Response {
+    // Gathering runs the observable callbacks: short, but off the async workers all the same.
+    let source = web.source.clone();
+    match tokio::task::spawn_blocking(move || source.prometheus_text()).await {
+        Ok(Some(text)) => ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], text).into_response(),
+        Ok(None) => {
+            ApiError::Off("GET /metrics is off (telemetry.prometheus: false)").into_response()
+        }
+        Err(err) => ApiError::Internal(format!("cannot gather the metrics: {err}")).into_response(),
     }
 }
 

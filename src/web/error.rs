@@ -16,6 +16,11 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the store is unavailable: {0}")]
     Store(String),
+    /// A route turned off in the config.
+    #[error("{0}")]
+    Off(&'static str),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl IntoResponse for ApiError {
@@ -26,6 +31,8 @@ impl IntoResponse for ApiError {
             ApiError::AdminDisabled => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Off(_) => StatusCode::NOT_FOUND,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut response = (
             status,

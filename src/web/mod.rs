@@ -45,6 +45,7 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
             post(api::probe_now::<S>),
         )
         .route("/api/v1/incidents", get(api::incidents::<S>))
+        .route("/metrics", get(api::metrics::<S>))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz::<S>))
         // No route takes a body beyond a few bytes: a large one is refused, not buffered.

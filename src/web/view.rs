@@ -33,6 +33,8 @@ pub trait StatusSource: Send + Sync + 'static {
     fn readiness(&self) -> impl Future<Output = Readiness> + Send;
     /// History the pages and the API read directly.
     fn store(&self) -> &Store;
+    /// The instruments in the Prometheus text format; `None` when `GET /metrics` is off.
+    fn prometheus_text(&self) -> Option<String>;
 }
 
 /// One environment as the status API and the status page see it.

@@ -275,7 +275,7 @@ fn the_spec_example_loads_into_typed_fields() {
     );
     assert_eq!(config.storage.path, dir.path().join("wsprobe.db"));
     assert_eq!(config.storage.retention, secs(30 * 24 * 3600));
-    let otlp = &config.telemetry.as_ref().unwrap().otlp;
+    let otlp = config.telemetry.otlp.as_ref().unwrap();
     assert_eq!(otlp.endpoint.as_str(), "http://localhost:4318/");
     assert_eq!(otlp.protocol, OtlpProtocol::HttpProtobuf);
     assert_eq!(otlp.interval, secs(30));
@@ -687,7 +687,11 @@ fn built_in_defaults_fill_what_the_file_leaves_out() {
     assert!(config.server.public_url.is_none() && config.server.admin_token.is_none());
     assert_eq!(config.storage.path, Path::new("wsprobe.db"));
     assert_eq!(config.storage.retention, secs(30 * 24 * 3600));
-    assert!(config.telemetry.is_none());
+    assert!(config.telemetry.otlp.is_none());
+    assert!(
+        config.telemetry.prometheus,
+        "GET /metrics is on unless turned off"
+    );
     assert!(config.secret_values().is_empty());
 }
 

@@ -35,7 +35,7 @@ fn prometheus_base(spec: &InstrumentSpec) -> String {
 }
 
 /// Every series name an instrument shows up as, mapped back to it.
-fn exported_series() -> BTreeMap<String, &'static InstrumentSpec> {
+pub(crate) fn exported_series() -> BTreeMap<String, &'static InstrumentSpec> {
     let mut series = BTreeMap::new();
     for spec in &INSTRUMENTS {
         let base = prometheus_base(spec);

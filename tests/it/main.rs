@@ -13,6 +13,7 @@ mod layout;
 mod metrics;
 mod packaging;
 mod probe;
+mod prometheus;
 mod receiver;
 mod store;
 mod traces;

@@ -59,10 +59,21 @@ impl Validator<'_> {
         Ok(StorageConfig { path, retention })
     }
 
-    pub(super) fn telemetry(&self, raw: Option<RawTelemetry>) -> Result<Option<TelemetryConfig>> {
-        let Some(otlp) = raw.and_then(|telemetry| telemetry.otlp) else {
-            return Ok(None);
+    pub(super) fn telemetry(&self, raw: Option<RawTelemetry>) -> Result<TelemetryConfig> {
+        let Some(raw) = raw else {
+            return Ok(TelemetryConfig::default());
         };
+        let prometheus = raw
+            .prometheus
+            .unwrap_or(TelemetryConfig::default().prometheus);
+        let otlp = match raw.otlp {
+            Some(otlp) => Some(self.otlp(otlp)?),
+            None => None,
+        };
+        Ok(TelemetryConfig { otlp, prometheus })
+    }
+
+    fn otlp(&self, otlp: Spanned<RawOtlp>) -> Result<OtlpConfig> {
         let o = &otlp.value;
         let endpoint =
             self.required(&o.endpoint, &otlp.referenced, "telemetry.otlp", "endpoint")?;
@@ -96,13 +107,11 @@ impl Validator<'_> {
             }
             headers.insert(name.value.clone(), Secret::new(value.clone()));
         }
-        Ok(Some(TelemetryConfig {
-            otlp: OtlpConfig {
-                endpoint,
-                protocol,
-                interval,
-                headers,
-            },
-        }))
+        Ok(OtlpConfig {
+            endpoint,
+            protocol,
+            interval,
+            headers,
+        })
     }
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::config::{OtlpProtocol, TelemetryConfig};
+use crate::config::{OtlpConfig, OtlpProtocol};
 
 /// `telemetry.otlp.interval`'s default, also used when only variables configure export.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -140,25 +140,39 @@ impl fmt::Display for Off {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
     pub export: Result<OtlpSettings, Off>,
+    /// The resource attributes (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`), resolved
+    /// even when export is off: `GET /metrics` reports them as `target_info`.
+    pub resource: Vec<(String, String)>,
     pub warnings: Vec<String>,
 }
+
+/// Read only to say that it is not honoured.
+const TEMPORALITY_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl OtlpSettings {
     /// The metrics export's settings.
-    pub fn resolve(config: Option<&TelemetryConfig>, env: Lookup<'_>) -> Resolved {
+    pub fn resolve(config: Option<&OtlpConfig>, env: Lookup<'_>) -> Resolved {
         Self::resolve_signal(Signal::Metrics, config, env)
     }
 
     pub fn resolve_signal(
         signal: Signal,
-        config: Option<&TelemetryConfig>,
+        config: Option<&OtlpConfig>,
         env: Lookup<'_>,
     ) -> Resolved {
         let mut warnings = Vec::new();
         let export = resolve(signal, config, env, &mut warnings);
-        Resolved { export, warnings }
+        let resource = match &export {
+            Ok(settings) => settings.resource.clone(),
+            Err(_) => resource(&|name| nonempty(env, name), &mut warnings),
+        };
+        Resolved {
+            export,
+            resource,
+            warnings,
+        }
     }
 
     pub fn protocol_name(&self) -> &'static str {
@@ -171,16 +185,11 @@ impl OtlpSettings {
 
 fn resolve(
     signal: Signal,
-    config: Option<&TelemetryConfig>,
+    config: Option<&OtlpConfig>,
     env: Lookup<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<OtlpSettings, Off> {
-    // Empty means unset, as everywhere in the OpenTelemetry environment specification.
-    let var = |name: &str| {
-        env(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let var = |name: &str| nonempty(env, name);
     if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Err(Off::Disabled);
     }
@@ -195,11 +204,22 @@ fn resolve(
             "{exporter_var}={other:?} is not supported (otlp or none): using otlp"
         )),
     }
+    if signal == Signal::Metrics
+        && let Some(preference) = var(TEMPORALITY_VAR)
+        && !preference.eq_ignore_ascii_case("cumulative")
+    {
+        // The counters are observable running totals, and the same instruments serve
+        // GET /metrics, which must be cumulative: one temporality for both.
+        warnings.push(format!(
+            "{TEMPORALITY_VAR}={preference:?} is not supported: wsprobe exports cumulative \
+             temporality (convert with the collector's cumulativetodelta processor if your \
+             backend needs delta)"
+        ));
+    }
     let signal_var = |key: &str| signal_var(&var, signal, key);
 
     let (endpoint, protocol, interval, mut headers) = match config {
-        Some(telemetry) => {
-            let otlp = &telemetry.otlp;
+        Some(otlp) => {
             let endpoint = match otlp.protocol {
                 OtlpProtocol::HttpProtobuf => with_signal_path(&otlp.endpoint, signal),
                 OtlpProtocol::Grpc => otlp.endpoint.clone(),
@@ -284,6 +304,13 @@ fn resolve(
         headers,
         resource: resource(&var, warnings),
     })
+}
+
+/// Empty means unset, as everywhere in the OpenTelemetry environment specification.
+fn nonempty(env: Lookup<'_>, name: &str) -> Option<String> {
+    env(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// `OTEL_EXPORTER_OTLP_<SIGNAL>_<KEY>`, else `OTEL_EXPORTER_OTLP_<KEY>`, with the name it came

@@ -3,21 +3,19 @@
 use super::*;
 use crate::config::{OtlpConfig, Secret};
 
-fn block(endpoint: &str, protocol: OtlpProtocol, headers: &[(&str, &str)]) -> TelemetryConfig {
-    TelemetryConfig {
-        otlp: OtlpConfig {
-            endpoint: Url::parse(endpoint).unwrap(),
-            protocol,
-            interval: Duration::from_secs(5),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), Secret::new(*v)))
-                .collect(),
-        },
+fn block(endpoint: &str, protocol: OtlpProtocol, headers: &[(&str, &str)]) -> OtlpConfig {
+    OtlpConfig {
+        endpoint: Url::parse(endpoint).unwrap(),
+        protocol,
+        interval: Duration::from_secs(5),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+            .collect(),
     }
 }
 
-fn run(config: Option<&TelemetryConfig>, vars: &[(&str, &str)]) -> Resolved {
+fn run(config: Option<&OtlpConfig>, vars: &[(&str, &str)]) -> Resolved {
     let vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -39,7 +37,7 @@ type Vars<'a> = &'a [(&'a str, &'a str)];
 #[test]
 fn export_is_off_without_an_endpoint_or_when_disabled() {
     let http = block("http://collector:4318", OtlpProtocol::HttpProtobuf, &[]);
-    let cases: &[(Option<&TelemetryConfig>, Vars, Off)] = &[
+    let cases: &[(Option<&OtlpConfig>, Vars, Off)] = &[
         (None, &[], Off::NoEndpoint),
         // Settings without an endpoint do not turn export on.
         (
@@ -82,7 +80,7 @@ fn endpoints_follow_the_otlp_rules() {
     let http_path = block("http://c:4318/v1/metrics", OtlpProtocol::HttpProtobuf, &[]);
     let http_prefix = block("https://c/otlp/", OtlpProtocol::HttpProtobuf, &[]);
     let grpc = block("http://collector:4317", OtlpProtocol::Grpc, &[]);
-    let cases: &[(Option<&TelemetryConfig>, Vars, &str, OtlpProtocol)] = &[
+    let cases: &[(Option<&OtlpConfig>, Vars, &str, OtlpProtocol)] = &[
         (
             Some(&http),
             &[],
@@ -176,7 +174,7 @@ fn interval_timeout_and_compression() {
     let http = block("http://c:4318", OtlpProtocol::HttpProtobuf, &[]);
     let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
     type Case<'a> = (
-        Option<&'a TelemetryConfig>,
+        Option<&'a OtlpConfig>,
         &'a [(&'a str, &'a str)],
         (u64, u64, Compression),
         usize,
@@ -374,7 +372,7 @@ fn resource_attributes_and_service_name() {
     assert_eq!(resolved.warnings.len(), 1);
 }
 
-fn traces(config: Option<&TelemetryConfig>, vars: &[(&str, &str)]) -> Resolved {
+fn traces(config: Option<&OtlpConfig>, vars: &[(&str, &str)]) -> Resolved {
     let vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -387,7 +385,7 @@ fn traces(config: Option<&TelemetryConfig>, vars: &[(&str, &str)]) -> Resolved {
 #[test]
 fn traces_take_their_own_path_variables_and_off_switch() {
     let http = block("http://c:4318", OtlpProtocol::HttpProtobuf, &[]);
-    let rows: &[(Option<&TelemetryConfig>, Vars<'_>, Result<&str, Off>)] = &[
+    let rows: &[(Option<&OtlpConfig>, Vars<'_>, Result<&str, Off>)] = &[
         (Some(&http), &[], Ok("http://c:4318/v1/traces")),
         (
             Some(&block(
@@ -453,4 +451,40 @@ fn traces_take_their_own_path_variables_and_off_switch() {
         ],
     );
     assert_eq!(on(&timeout).timeout, Duration::from_millis(2500));
+}
+
+#[test]
+fn a_delta_temporality_preference_is_named_not_silently_ignored() {
+    let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
+    for (preference, warned) in [("delta", true), ("LowMemory", true), ("cumulative", false)] {
+        let resolved = run(None, &[endpoint, (TEMPORALITY_VAR, preference)]);
+        assert!(resolved.export.is_ok(), "export stays on");
+        let said = resolved
+            .warnings
+            .iter()
+            .any(|w| w.contains(TEMPORALITY_VAR));
+        assert_eq!(said, warned, "{preference}: {:?}", resolved.warnings);
+    }
+    // The traces export has no temporality: nothing to say there.
+    let traces = traces(None, &[endpoint, (TEMPORALITY_VAR, "delta")]);
+    assert!(traces.warnings.is_empty(), "{:?}", traces.warnings);
+}
+
+#[test]
+fn resource_attributes_resolve_with_export_off() {
+    let resolved = run(
+        None,
+        &[
+            ("OTEL_SERVICE_NAME", "probes-eu"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod"),
+        ],
+    );
+    assert_eq!(resolved.export, Err(Off::NoEndpoint));
+    assert_eq!(
+        resolved.resource,
+        [
+            ("service.name".to_owned(), "probes-eu".to_owned()),
+            ("deployment.environment".to_owned(), "prod".to_owned()),
+        ]
+    );
 }
