@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # wsprobe: multi-stage build. The builder matches rust-version in Cargo.toml; the runtime image
 # has the binary and CA certificates (for wss:// and https:// probes and collectors), nothing else.
 #
@@ -8,17 +9,33 @@
 # The config must set `server.listen: "0.0.0.0:8080"` (127.0.0.1 is unreachable from outside
 # the container) and `storage.path` under /var/lib/wsprobe.
 
-FROM rust:1.94-slim-bookworm AS build
+FROM rust:1.94-slim-trixie AS build
 WORKDIR /src
 # Everything the build reads, nothing else (see .dockerignore): the manifest and lockfile, the
 # build script, the migrations embedded by sqlx::migrate!, the bundled demo config and the code.
 COPY Cargo.toml Cargo.lock build.rs probes.yaml ./
 COPY migrations ./migrations
 COPY src ./src
-RUN cargo build --release --locked \
+# The image has no .git: the commit --version names comes in as a build argument
+# (docker build --build-arg WSPROBE_COMMIT=$(git rev-parse --short=12 HEAD) .).
+ARG WSPROBE_COMMIT=""
+ENV WSPROBE_COMMIT=${WSPROBE_COMMIT}
+# Cache mounts keep the crate registry and the compiled dependencies between builds: a source
+# edit recompiles wsprobe, not its ~400 dependencies. The target directory is a cache, so the
+# binary is copied out in the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked \
     && install -m 0755 target/release/wsprobe /usr/local/bin/wsprobe
 
-FROM debian:bookworm-slim
+FROM debian:trixie-slim
+ARG WSPROBE_COMMIT=""
+LABEL org.opencontainers.image.title="wsprobe" \
+      org.opencontainers.image.description="Authenticated WebSocket probes that say why a connection failed" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.revision="${WSPROBE_COMMIT}" \
+      org.opencontainers.image.source="https://github.com/wsprobe/wsprobe"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
@@ -33,7 +50,8 @@ ENV WSPROBE_CONFIG=/etc/wsprobe/probes.yaml
 WORKDIR /var/lib/wsprobe
 # The SQLite database (and its WAL files): keep it across container replacements.
 VOLUME ["/var/lib/wsprobe"]
-USER wsprobe:wsprobe
+# Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
 EXPOSE 8080
 # GET /healthz at the config's server.listen (0.0.0.0 is asked on 127.0.0.1); no curl needed.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \

@@ -11,10 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{check, config, lab};
 
+const CONFIG_HELP: &str = "The config file [default: $WSPROBE_CONFIG, else ./probes.yaml]";
+
+/// `0.1.0 (3f9c2ab41d07)`: the commit says exactly what runs, the version alone does not.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("WSPROBE_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wsprobe",
-    version,
+    version = VERSION,
     about = "Authenticated WebSocket probes that say why a connection failed"
 )]
 pub struct Cli {
@@ -53,12 +58,12 @@ impl Cli {
 pub enum Command {
     /// The daemon: probes on schedule, stores results, serves the status page and API.
     Run {
-        #[arg(long, short)]
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
     /// Probe once now and exit: 0 all up or degraded, 1 any down, 2 bad config or usage.
     Check {
-        #[arg(long, short)]
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// Only these environments (repeatable).
         #[arg(long = "env", short = 'e', value_name = "NAME")]
@@ -71,7 +76,7 @@ pub enum Command {
     },
     /// Load and validate the config, print what would run; exit 0, or 2 on error.
     Validate {
-        #[arg(long, short)]
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
     /// Serve the failure lab: misbehaving endpoints that reproduce each failure.
@@ -87,12 +92,19 @@ pub enum Command {
     /// Ask a running daemon whether it is alive (GET /healthz at `server.listen`): exit 0 if it
     /// answers 2xx, 1 otherwise. For container health checks (no curl needed).
     Healthcheck {
-        #[arg(long, short)]
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
         config: Option<PathBuf>,
         /// The address to ask instead of the config's `server.listen`, e.g.
         /// `http://127.0.0.1:8080/healthz`.
         #[arg(long)]
         url: Option<url::Url>,
+    },
+    /// Print the JSON Schema (draft 2020-12) of probes.yaml, for editors and CI linters.
+    Schema,
+    /// Print shell completions: `wsprobe completions bash > /etc/bash_completion.d/wsprobe`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Alerting tools.
     Alert {
@@ -109,7 +121,7 @@ pub enum AlertCommand {
         /// The channel's `name` under alerts.channels.
         #[arg(long)]
         channel: String,
-        #[arg(long, short)]
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
         config: Option<PathBuf>,
     },
 }
@@ -158,8 +170,8 @@ pub async fn execute(cli: Cli) -> ExitCode {
             match format {
                 Format::Json => println!("{}", check::render_json(&results)),
                 Format::Text => {
-                    let color =
-                        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                    let color = std::io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
                     print!("{}", check::render_text(&results, color));
                 }
             }
@@ -198,6 +210,23 @@ pub async fn execute(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Demo => crate::demo::run().await,
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&config::json_schema()).expect("a schema serializes")
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "wsprobe",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::Healthcheck { config, url } => healthcheck(config.as_deref(), url).await,
         Command::Alert {
             command: AlertCommand::Test { channel, config },

@@ -180,6 +180,7 @@ impl Alerts {
                         });
                     }
                     let notification = Notification {
+                        delivery_id: notification::new_delivery_id(),
                         event: event_name(*notice),
                         environment: Some(name.to_owned()),
                         incident: Some(incident_info(id, open, *notice, diagnosis, now)),

@@ -56,6 +56,10 @@ impl std::fmt::Display for EventName {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
+    /// Made when the notification is, and stored with it: the same across retries and
+    /// restarts, new for a reminder, so a receiver can tell one from the other.
+    #[serde(default = "new_delivery_id")]
+    pub delivery_id: String,
     pub event: EventName,
     /// `None` only for tests.
     pub environment: Option<String>,
@@ -136,10 +140,16 @@ impl ResultSummary {
     }
 }
 
+/// A random (v4) UUID.
+pub fn new_delivery_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 impl Notification {
     /// What `wsprobe alert test` sends.
     pub fn test(link: Option<String>) -> Notification {
         Notification {
+            delivery_id: new_delivery_id(),
             event: EventName::Test,
             environment: None,
             incident: None,
@@ -213,6 +223,7 @@ pub(crate) mod tests {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         let resolved = event == EventName::Resolved;
         Notification {
+            delivery_id: "3f0c1c8e-6a51-4c39-9d8e-2f7f4b0c9a11".into(),
             event,
             environment: Some("staging".into()),
             incident: Some(IncidentInfo {

@@ -116,14 +116,19 @@ pub fn payload(
         .iter()
         .map(|href| json!({ "href": href, "text": format!("{} on the wsprobe status page", n.subject()) }))
         .collect();
-    json!({
+    let mut event = json!({
         "routing_key": routing_key,
         "event_action": "trigger",
         "dedup_key": dedup_key,
         "payload": inner,
         "links": links,
         "client": "wsprobe",
-    })
+    });
+    // PagerDuty shows `client` as a link to `client_url` ("View in wsprobe").
+    if let Some(link) = &n.link {
+        event["client_url"] = json!(link);
+    }
+    event
 }
 
 #[cfg(test)]
@@ -158,6 +163,7 @@ mod tests {
             },
             "links": [ { "href": "https://status.example.com/environments/staging", "text": "staging on the wsprobe status page" } ],
             "client": "wsprobe",
+            "client_url": "https://status.example.com/environments/staging",
         });
         assert_eq!(
             payload(&n, "R0UT1NGKEY", "critical", "oncall", now()),

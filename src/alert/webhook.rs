@@ -16,6 +16,10 @@ use crate::config::Secret;
 pub const SIGNATURE_HEADER: &str = "X-Wsprobe-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Wsprobe-Timestamp";
 pub const EVENT_HEADER: &str = "X-Wsprobe-Event";
+/// The notification's `delivery_id`: the same on every retry of one notification.
+pub const DELIVERY_HEADER: &str = "X-Wsprobe-Delivery";
+/// The event body's shape; bumped only when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
 
 pub struct Webhook {
     pub name: String,
@@ -36,6 +40,7 @@ impl Channel for Webhook {
         let body = body(notification, now).to_string().into_bytes();
         let mut headers = vec![
             (EVENT_HEADER, notification.event.as_str().to_owned()),
+            (DELIVERY_HEADER, notification.delivery_id.clone()),
             (TIMESTAMP_HEADER, now.timestamp().to_string()),
         ];
         if let Some(secret) = &self.secret {
@@ -51,7 +56,10 @@ impl Channel for Webhook {
 
 /// The JSON event. Pure.
 pub fn body(notification: &Notification, now: DateTime<Utc>) -> Value {
-    let mut body = json!(notification);
+    let mut body = json!({ "version": SCHEMA_VERSION });
+    if let (Value::Object(body), Value::Object(fields)) = (&mut body, json!(notification)) {
+        body.extend(fields);
+    }
     body["sent_at"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     body
 }
@@ -85,6 +93,8 @@ mod tests {
     fn body_is_exact() {
         let now = "2026-11-22T22:50:01Z".parse().unwrap();
         let expected = json!({
+            "version": 1,
+            "delivery_id": "3f0c1c8e-6a51-4c39-9d8e-2f7f4b0c9a11",
             "event": "triggered",
             "environment": "staging",
             "incident": {
@@ -148,6 +158,7 @@ mod tests {
         );
         assert_eq!(header(TIMESTAMP_HEADER).as_deref(), Some("1795387801"));
         assert_eq!(header(EVENT_HEADER).as_deref(), Some("resolved"));
+        assert_eq!(header(DELIVERY_HEADER), Some(n.delivery_id.clone()));
         let Outgoing::Http(unsigned) = hook(None).request(&n, now) else {
             panic!("a webhook is HTTP");
         };

@@ -28,6 +28,21 @@ pub fn resolve_path(flag: Option<&Path>) -> std::path::PathBuf {
         .unwrap_or_else(|| "probes.yaml".into())
 }
 
+/// The JSON Schema (draft 2020-12) of probes.yaml, generated from the very types the loader
+/// deserializes into, so the two cannot disagree on a key. It says which keys exist and their
+/// YAML types; what only validation knows (a cron that parses, a URL scheme) stays there.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(RawConfig);
+    schema.insert("title".into(), "wsprobe probes.yaml".into());
+    schema.insert(
+        "description".into(),
+        "Environments wsprobe probes, and how it alerts, stores, serves and exports. \
+         Written by `wsprobe schema`; every value may also be a ${VAR} from the environment."
+            .into(),
+    );
+    schema.to_value()
+}
+
 /// Load and validate a config file, interpolating from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -10,17 +10,22 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 pub(crate) type Text = Spanned<String>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Config")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
+    #[schemars(with = "Option<String>")]
     pub location: Option<Text>,
+    #[schemars(with = "Option<RawEnvironment>")]
     pub defaults: Option<Spanned<RawEnvironment>>,
+    #[schemars(with = "Option<Vec<RawEnvironment>>")]
     pub environments: Option<Spanned<Vec<Spanned<RawEnvironment>>>>,
     pub alerts: Option<RawAlerts>,
     pub server: Option<RawServer>,
@@ -30,193 +35,289 @@ pub(crate) struct RawConfig {
 
 /// One environment, and also `defaults` (where `name` and `url` are refused by validation, so
 /// that both share one key list and cannot drift apart).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Environment")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEnvironment {
+    #[schemars(with = "Option<String>")]
     pub name: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub schedule: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub jitter: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Text>,
+    #[schemars(with = "Option<u32>")]
     pub retries: Option<Spanned<u32>>,
+    #[schemars(with = "Option<String>")]
     pub degraded_after: Option<Text>,
+    #[schemars(with = "Option<u32>")]
     pub cert_warn_days: Option<Spanned<u32>>,
+    #[schemars(with = "Option<RawHealth>")]
     pub health: Option<Spanned<RawHealth>>,
+    #[schemars(with = "Option<RawAuth>")]
     pub auth: Option<Spanned<RawAuth>>,
+    #[schemars(with = "Option<std::collections::BTreeMap<String,String>>")]
     pub headers: Option<OrderedMap<Text>>,
+    #[schemars(with = "Option<Vec<String>>")]
     pub subprotocols: Option<Vec<Text>>,
+    #[schemars(with = "Option<String>")]
     pub expect_subprotocol: Option<Text>,
     pub tls: Option<RawTls>,
+    #[schemars(with = "Option<Vec<RawStep>>")]
     pub steps: Option<Vec<Spanned<RawStep>>>,
+    #[schemars(with = "Option<RawEcho>")]
     pub echo: Option<Spanned<RawEcho>>,
+    #[schemars(with = "Option<RawVersion>")]
     pub version: Option<Spanned<RawVersion>>,
     pub alert: Option<RawAlertPolicy>,
+    #[schemars(with = "Option<u64>")]
     pub max_message_bytes: Option<Spanned<u64>>,
+    #[schemars(with = "Option<u64>")]
     pub max_messages: Option<Spanned<u64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Health")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHealth {
+    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
+    #[schemars(with = "Option<u16>")]
     pub expect_status: Option<Spanned<u16>>,
 }
 
 /// Every auth kind's keys in one mapping; validation refuses keys the chosen kind does not use.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Auth")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAuth {
+    #[schemars(with = "Option<String>")]
     pub kind: Option<Text>,
     // bearer
+    #[schemars(with = "Option<String>")]
     pub token: Option<Text>,
     // jwt
+    #[schemars(with = "Option<String>")]
     pub secret: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub key: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub algorithm: Option<Text>,
+    #[schemars(with = "Option<serde_json::Map<String,serde_json::Value>>")]
     pub claims: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
+    #[schemars(with = "Option<String>")]
     pub ttl: Option<Text>,
     // token_endpoint
+    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub method: Option<Text>,
+    #[schemars(with = "Option<std::collections::BTreeMap<String,String>>")]
     pub headers: Option<Spanned<OrderedMap<String>>>,
+    #[schemars(with = "Option<serde_json::Value>")]
     pub body: Option<Spanned<serde_json::Value>>,
+    #[schemars(with = "Option<String>")]
     pub token_pointer: Option<Text>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Tls")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTls {
+    #[schemars(with = "Option<String>")]
     pub ca_file: Option<Text>,
     pub insecure_skip_verify: Option<bool>,
 }
 
 /// `- expect: {...}` or `- send: "..."`: exactly one of the two, checked by validation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Step")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStep {
+    #[schemars(with = "Option<RawExpect>")]
     pub expect: Option<Spanned<RawExpect>>,
+    #[schemars(with = "Option<String>")]
     pub send: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Expect")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExpect {
+    #[schemars(with = "Option<String>")]
     pub within: Option<Text>,
+    #[schemars(with = "Option<std::collections::BTreeMap<String,serde_json::Value>>")]
     pub json: Option<Spanned<OrderedMap<serde_json::Value>>>,
+    #[schemars(with = "Option<String>")]
     pub contains: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Echo")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEcho {
+    #[schemars(with = "Option<String>")]
     pub pointer: Option<Text>,
     pub require: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Version")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawVersion {
+    #[schemars(with = "Option<String>")]
     pub header: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub pointer: Option<Text>,
 }
 
 /// An environment's `alert:` block.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "AlertPolicy")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAlertPolicy {
+    #[schemars(with = "Option<Vec<String>>")]
     pub channels: Option<Vec<Text>>,
+    #[schemars(with = "Option<u32>")]
     pub failure_threshold: Option<Spanned<u32>>,
+    #[schemars(with = "Option<u32>")]
     pub success_threshold: Option<Spanned<u32>>,
+    #[schemars(with = "Option<String>")]
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
 }
 
 /// `alerts.defaults`: the policy keys only; channels are chosen per environment.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "PolicyDefaults")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPolicyDefaults {
+    #[schemars(with = "Option<u32>")]
     pub failure_threshold: Option<Spanned<u32>>,
+    #[schemars(with = "Option<u32>")]
     pub success_threshold: Option<Spanned<u32>>,
+    #[schemars(with = "Option<String>")]
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Alerts")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAlerts {
     pub defaults: Option<RawPolicyDefaults>,
+    #[schemars(with = "Option<Vec<RawChannel>>")]
     pub channels: Option<Vec<Spanned<RawChannel>>>,
+    #[schemars(with = "Option<Vec<RawMaintenance>>")]
     pub maintenance: Option<Vec<Spanned<RawMaintenance>>>,
+    #[schemars(with = "Option<String>")]
     pub give_up_after: Option<Text>,
+    #[schemars(with = "Option<RawHeartbeat>")]
     pub heartbeat: Option<Spanned<RawHeartbeat>>,
 }
 
 /// `alerts.heartbeat`: the dead man's switch wsprobe pings.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Heartbeat")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHeartbeat {
+    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub every: Option<Text>,
 }
 
 /// Every channel kind's keys in one mapping; validation refuses keys the kind does not use.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Channel")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawChannel {
+    #[schemars(with = "Option<String>")]
     pub name: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub kind: Option<Text>,
     // slack
+    #[schemars(with = "Option<String>")]
     pub webhook_url: Option<Text>,
     // pagerduty
+    #[schemars(with = "Option<String>")]
     pub routing_key: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub severity: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub events_url: Option<Text>,
     // webhook
+    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub secret: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Maintenance")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMaintenance {
+    #[schemars(with = "Option<Vec<String>>")]
     pub environments: Option<Vec<Text>>,
+    #[schemars(with = "Option<String>")]
     pub schedule: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub duration: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub from: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub until: Option<Text>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Server")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
+    #[schemars(with = "Option<String>")]
     pub listen: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub public_url: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub admin_token: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub trace_url: Option<Text>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "Storage")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStorage {
+    #[schemars(with = "Option<String>")]
     pub path: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub retention: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Telemetry")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTelemetry {
+    #[schemars(with = "Option<RawOtlp>")]
     pub otlp: Option<Spanned<RawOtlp>>,
     pub prometheus: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Otlp")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawOtlp {
+    #[schemars(with = "Option<String>")]
     pub endpoint: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub protocol: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub interval: Option<Text>,
+    #[schemars(with = "Option<std::collections::BTreeMap<String,String>>")]
     pub headers: Option<OrderedMap<String>>,
 }
 

@@ -51,11 +51,13 @@ pub fn scrub_logs_of(config: &Config) {
 pub fn init_logging(format: LogFormat, default: &str) {
     let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let filter = levels.and(filter_fn(not_wire_trace));
-    let layer = fmt::layer()
-        .with_writer(ScrubbedStderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // https://no-color.org: any non-empty NO_COLOR turns colour off.
+    let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let layer = fmt::layer().with_writer(ScrubbedStderr).with_ansi(color);
     let layer = match format {
-        LogFormat::Json => layer.json().with_filter(filter).boxed(),
+        // `message` and the event's fields at the top level, as log pipelines index them.
+        LogFormat::Json => layer.json().flatten_event(true).with_filter(filter).boxed(),
         LogFormat::Text => layer.with_filter(filter).boxed(),
     };
     let _ = tracing_subscriber::registry().with(layer).try_init();

@@ -341,6 +341,52 @@ async fn slack_answering_429_retry_after_is_delivered_once_after_the_wait() {
 }
 
 #[tokio::test]
+async fn a_webhook_receiver_tells_a_retry_from_a_reminder_by_delivery_id() {
+    let hook = Receiver::spawn().await;
+    hook.script([Reply::status(503)]);
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1, repeat_every: 10m }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+        hook.url("/hooks/wsprobe")
+    ))
+    .await;
+    let t0 = Utc::now();
+    bench.observe("staging", Verdict::HeadersStripped, t0).await;
+    let first = bench.alerts.deliver_due(&bench.channels(), t0).await;
+    assert_eq!(first.count(DeliveryOutcome::Delivered), 0, "{first:?}");
+    // Past any backoff: the retry goes out.
+    let later = t0 + chrono::Duration::minutes(5);
+    let retried = bench.alerts.deliver_due(&bench.channels(), later).await;
+    assert_eq!(retried.count(DeliveryOutcome::Delivered), 1, "{retried:?}");
+    // Still failing after repeat_every: a reminder, a new notification.
+    let reminder_at = t0 + chrono::Duration::minutes(11);
+    bench
+        .observe("staging", Verdict::HeadersStripped, reminder_at)
+        .await;
+    let reminded = bench
+        .alerts
+        .deliver_due(&bench.channels(), reminder_at)
+        .await;
+    assert_eq!(
+        reminded.count(DeliveryOutcome::Delivered),
+        1,
+        "{reminded:?}"
+    );
+
+    let requests = hook.wait_for(3).await;
+    let id = |i: usize| requests[i].header("x-wsprobe-delivery").unwrap().to_owned();
+    for (i, request) in requests.iter().enumerate() {
+        let body = request.json();
+        assert_eq!(body["version"], 1);
+        assert_eq!(body["delivery_id"], id(i), "header and body agree");
+        assert_eq!(id(i).len(), 36, "a UUID: {}", id(i));
+    }
+    assert_eq!(requests[0].json()["event"], "triggered");
+    assert_eq!(id(0), id(1), "a retry carries the same delivery id");
+    assert_eq!(requests[2].json()["event"], "reminder");
+    assert_ne!(id(2), id(0), "a reminder is a new delivery");
+}
+
+#[tokio::test]
 async fn webhook_signature_verifies_with_an_independent_hmac() {
     let hook = Receiver::spawn().await;
     let bench = Bench::new(&format!(

@@ -270,3 +270,114 @@ async fn secrets_in_queries_variables_and_trace_logs_never_leave_the_process() {
     );
     assert_eq!(results[1]["verdict"], "token_failed", "{}", results[1]);
 }
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+#[test]
+fn schema_describes_every_shipped_config_and_refuses_unknown_keys() {
+    let out = wsprobe(&["schema"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        printed["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    // The copy editors read is what the binary prints, and the configs name it first.
+    let committed: serde_json::Value =
+        serde_json::from_str(&repo_file("deploy/wsprobe.schema.json")).unwrap();
+    assert!(
+        committed == printed,
+        "deploy/wsprobe.schema.json is stale: run `wsprobe schema > deploy/wsprobe.schema.json`"
+    );
+    for (path, reference) in [
+        ("probes.yaml", "./deploy/wsprobe.schema.json"),
+        ("deploy/probes.yaml", "./wsprobe.schema.json"),
+    ] {
+        let text = repo_file(path);
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("# yaml-language-server: $schema={reference}").as_str()),
+            "{path}"
+        );
+        crate::helpers::assert_schema_accepts(&text, path);
+    }
+    // The README's YAML examples too.
+    let readme = repo_file("README.md");
+    let mut examples = 0;
+    for block in readme.split("```yaml\n").skip(1) {
+        let example = block.split("```").next().unwrap();
+        // Fragments of a mapping (an environment, one block) are checked as a whole config
+        // only when they are one: they start with a top-level key.
+        if example.starts_with("environments:") {
+            crate::helpers::assert_schema_accepts(example, "a README example");
+            examples += 1;
+        }
+    }
+    assert!(examples >= 1, "the README has a full example");
+
+    // What an editor would flag, the validator flags: an unknown key, a wrong type.
+    let typo = "environments:\n  - name: a\n    url: ws://x/\n    schedul: \"* * * * *\"\n";
+    let errors = crate::helpers::schema_errors(typo);
+    assert!(errors.iter().any(|e| e.contains("schedul")), "{errors:?}");
+    let wrong_type = "environments:\n  - name: a\n    url: ws://x/\n    retries: many\n";
+    let errors = crate::helpers::schema_errors(wrong_type);
+    assert!(
+        errors.iter().any(|e| e.contains("/environments/0/retries")),
+        "{errors:?}"
+    );
+    let telemetry = "telemetry: { prometheus: false }\n";
+    assert!(crate::helpers::schema_errors(telemetry).is_empty());
+}
+
+#[test]
+fn completions_load_in_a_real_bash_and_version_names_the_commit() {
+    let out = wsprobe(&["completions", "bash"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let script = String::from_utf8(out.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsprobe.bash");
+    std::fs::write(&path, &script).unwrap();
+    // Source it and ask bash what `wsprobe ch<TAB>` completes to.
+    let probe = format!(
+        "source {}; COMP_WORDS=(wsprobe ch); COMP_CWORD=1; COMP_LINE='wsprobe ch'; COMP_POINT=10; \
+         _wsprobe wsprobe ch wsprobe; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        path.display()
+    );
+    let bash = Command::new("bash").args(["-c", &probe]).output().unwrap();
+    assert!(
+        bash.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
+    let offered = String::from_utf8_lossy(&bash.stdout);
+    assert_eq!(offered.trim(), "check", "{offered}");
+    for shell in ["zsh", "fish"] {
+        let out = wsprobe(&["completions", shell], None);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("schema"));
+    }
+    let bad = wsprobe(&["completions", "tcsh"], None);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let version = wsprobe(&["--version"], None);
+    let version = String::from_utf8_lossy(&version.stdout);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    // The build script reruns when HEAD moves, so the binary names this checkout's commit.
+    let expected = format!(
+        "wsprobe {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        commit.as_deref().unwrap_or("unknown commit")
+    );
+    assert_eq!(version.trim_end(), expected);
+    let help = wsprobe(&["check", "--help"], None);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("$WSPROBE_CONFIG"));
+}

@@ -874,7 +874,7 @@ maintenance
   all environments: 2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z
 server          listen 127.0.0.1:8080, public http://localhost:8080/
 storage         DIR/wsprobe.db (raw results kept 30days)
-telemetry       http://localhost:4318/ (http/protobuf, every 30s)
+telemetry       OTLP to http://localhost:4318/ (http/protobuf, every 30s); GET /metrics on
 ";
     assert_eq!(summary, expected);
     for secret in config.secret_values() {

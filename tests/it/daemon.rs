@@ -114,6 +114,7 @@ pub fn write_config(path: &std::path::Path, lab: &TestLab, environments: &str, e
         environments.replace("${LAB}", &lab.addr().to_string()),
         path.with_file_name("wsprobe.db").display(),
     );
+    crate::helpers::assert_schema_accepts(&text, "a daemon test config");
     std::fs::write(path, text).unwrap();
 }
 

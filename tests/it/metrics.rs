@@ -811,10 +811,16 @@ pub(crate) struct Daemon {
 
 impl Daemon {
     pub(crate) fn spawn(config: &Path, vars: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn_with(config, &[], vars)
+    }
+
+    /// `wsprobe run --config CONFIG ARGS…`.
+    pub(crate) fn spawn_with(config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wsprobe"));
         command
             .args(["run", "--config"])
             .arg(config)
+            .args(args)
             .env_remove("RUST_LOG")
             .env_remove("WSPROBE_CONFIG")
             .env("NO_COLOR", "1")
@@ -922,6 +928,40 @@ fn child_config(dir: &Path, lab: &TestLab) -> std::path::PathBuf {
     );
     std::fs::write(&path, text).unwrap();
     path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_put_the_message_and_fields_at_the_top_level() {
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = child_config(dir.path(), &lab);
+    let daemon = Daemon::spawn_with(&config, &["--log-format", "json"], &[]);
+    daemon.wait_for_line("metrics export off").await;
+    let line = daemon.lines("metrics export off").remove(0);
+    let event: serde_json::Value = serde_json::from_str(&line).expect("one JSON object a line");
+    assert!(
+        event["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("metrics export off")),
+        "{line}"
+    );
+    assert_eq!(event["level"], "INFO", "{line}");
+    assert!(event.get("fields").is_none(), "not nested: {line}");
+    assert!(
+        event["timestamp"].is_string() && event["target"].is_string(),
+        "{line}"
+    );
+    // An event with fields of its own has them beside the message.
+    daemon.wait_for_line("wsprobe daemon started").await;
+    let started = daemon.lines("wsprobe daemon started").remove(0);
+    let started: serde_json::Value = serde_json::from_str(&started).unwrap();
+    assert_eq!(
+        started["environments"], "healthy,internal-error",
+        "{started}"
+    );
+    assert!(started["listen"].is_string(), "{started}");
+    let (status, _) = daemon.terminate(Duration::from_secs(30)).await;
+    assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

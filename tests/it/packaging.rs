@@ -116,6 +116,19 @@ fn compose_wires_wsprobe_to_the_collector_to_prometheus_to_grafana() {
             }
         }
     }
+    // Nothing is published beyond loopback: Grafana's anonymous viewer, Prometheus and the
+    // collector have no authentication.
+    for (name, service) in services {
+        for port in service["ports"].as_array().into_iter().flatten() {
+            let port = port.as_str().unwrap();
+            assert!(
+                port.starts_with("127.0.0.1:"),
+                "{name} publishes {port} on every interface"
+            );
+        }
+    }
+    let rules = yaml("deploy/prometheus.yml");
+    assert_eq!(rules["rule_files"][0], "prometheus-rules.yml");
     let wsprobe = &services["wsprobe"];
     assert_eq!(
         wsprobe["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"],
@@ -190,14 +203,19 @@ fn the_dockerfile_builds_what_the_crate_needs() {
         .unwrap()
         .trim_matches('"');
     assert!(
-        dockerfile.contains(&format!("FROM rust:{rust_version}-slim-bookworm AS build")),
+        dockerfile.contains(&format!("FROM rust:{rust_version}-slim-trixie AS build")),
         "the builder must match rust-version {rust_version}"
     );
     for needed in [
-        "RUN cargo build --release --locked",
-        "FROM debian:bookworm-slim",
+        "cargo build --release --locked",
+        "--mount=type=cache,target=/usr/local/cargo/registry",
+        "--mount=type=cache,target=/src/target",
+        "FROM debian:trixie-slim",
         "ca-certificates",
-        "USER wsprobe",
+        "--uid 10001",
+        "USER 10001:10001",
+        "org.opencontainers.image.source=",
+        "org.opencontainers.image.revision=",
         "VOLUME [\"/var/lib/wsprobe\"]",
         "ENV WSPROBE_CONFIG=/etc/wsprobe/probes.yaml",
         "EXPOSE 8080",
@@ -205,6 +223,18 @@ fn the_dockerfile_builds_what_the_crate_needs() {
     ] {
         assert!(dockerfile.contains(needed), "Dockerfile lacks {needed}");
     }
+    assert!(
+        dockerfile.starts_with("# syntax=docker/dockerfile:1\n"),
+        "cache mounts need the BuildKit syntax line first"
+    );
+    let label = format!(
+        "org.opencontainers.image.version=\"{}\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        dockerfile.contains(&label),
+        "the image label follows Cargo.toml"
+    );
     // What the build reads (build.rs, the embedded migrations and demo config) is copied, and
     // .dockerignore does not hide it.
     let ignored = std::fs::read_to_string(repo(".dockerignore")).unwrap();
