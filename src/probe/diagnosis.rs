@@ -1,8 +1,12 @@
 //! One plain sentence saying what happened, where, with the numbers, and the likely cause where
 //! the evidence supports one. Pure: a result (plus what the config expected) in, text out.
 
+use super::evidence::{
+    ReasonPoints, TlsProblem, answering_proxy, human_duration, one_line, quote_text, reason_points,
+    summarize_body, tls_problem,
+};
 use super::result::{ProbeResult, Status, Verdict};
-use crate::text::{excerpt, ms};
+use crate::text::ms;
 
 /// What the config asked for that the result itself does not carry.
 #[derive(Debug, Clone, Default)]
@@ -30,10 +34,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
         Verdict::Slow => slow(result, expected),
         Verdict::CertExpiring => cert_expiring(result, expected),
         Verdict::TokenFailed => token_failed(result, expected),
-        Verdict::DnsFailed => format!(
-            "The host name did not resolve ({}): check the DNS record or the URL; nothing was sent.",
-            detail(result)
-        ),
+        Verdict::DnsFailed => dns_failed(result),
         Verdict::ConnectRefused => format!(
             "TCP connection to {} was refused{}: nothing is listening there (service down, scaled to zero, or wrong port).",
             expected.target,
@@ -45,12 +46,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
             phase_limit(result),
             attempts_suffix(result)
         ),
-        Verdict::TlsFailed => format!(
-            "TLS handshake with {} failed ({}){}: check the certificate chain and host name, or set tls.ca_file for a private CA.",
-            expected.target,
-            detail(result),
-            attempts_suffix(result)
-        ),
+        Verdict::TlsFailed => tls_failed(result, expected),
         Verdict::UpgradeRejected => upgrade_rejected(result),
         Verdict::UpgradeTimeout => format!(
             "TCP{} to {} connected, but no answer to the upgrade request came before the probe's {} timeout: the load balancer or backend accepted the connection and hung (overloaded backend, or a proxy not configured for WebSocket upgrades).",
@@ -82,7 +78,69 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
         sentence.pop();
         sentence.push_str(&note);
     }
-    sentence
+    // Whatever a server put in the evidence, the sentence stays one line.
+    one_line(&sentence)
+}
+
+fn dns_failed(result: &ProbeResult) -> String {
+    let error = detail(result);
+    let lower = error.to_ascii_lowercase();
+    if lower.contains("timed out")
+        || lower.contains("temporary failure")
+        || lower.contains("try again")
+        || lower.contains("server failure")
+    {
+        format!(
+            "The DNS resolver did not answer ({error}): the resolver wsprobe uses is unreachable or failing (check /etc/resolv.conf and the network path to it); this says nothing yet about the record itself, and nothing was sent."
+        )
+    } else {
+        format!(
+            "The host name does not resolve ({error}): the DNS record is missing or the URL's host is misspelt; nothing was sent."
+        )
+    }
+}
+
+fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
+    let error = detail(result);
+    let target = &expected.target;
+    let attempts = attempts_suffix(result);
+    let advice = match tls_problem(&error) {
+        TlsProblem::Expired { .. } => {
+            let expired = result
+                .tls
+                .as_ref()
+                .and_then(|t| t.cert_not_after)
+                .map(|at| {
+                    format!(
+                        " {} ago",
+                        human_duration((result.started_at - at).num_seconds())
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "the server's certificate expired{expired}: renew it and reload the server (clients everywhere are failing too)"
+            )
+        }
+        TlsProblem::NotYetValid => "the server's certificate is not valid yet: the server's or wsprobe's clock is wrong, or a certificate was deployed early".to_owned(),
+        TlsProblem::UnknownIssuer => "the certificate is signed by an authority wsprobe does not trust (a private CA or a self-signed certificate, or a missing intermediate in the server's chain): set tls.ca_file to that CA, or fix the chain the server sends".to_owned(),
+        TlsProblem::WrongHost => format!(
+            "the certificate is not valid for the host name in the URL: the server presents another site's certificate (a wrong SNI route or default certificate on the load balancer), or the URL uses a name the certificate does not list"
+        ),
+        TlsProblem::Version => "client and server share no TLS version or cipher suite: the server only accepts a version wsprobe refuses (TLS 1.0/1.1) or requires one it lacks; update the server's TLS policy".to_owned(),
+        TlsProblem::NotTls => "what answered on that port does not speak TLS: most often plain HTTP on a port the URL says is wss:// (use ws://, or point wss:// at the TLS listener)".to_owned(),
+        TlsProblem::Other => "check the certificate chain and host name, or set tls.ca_file for a private CA".to_owned(),
+    };
+    format!("The TLS handshake with {target} failed ({error}){attempts}: {advice}.")
+}
+
+/// `(“title — line”)`: what a body says, quoted, or nothing.
+fn body_quote(result: &ProbeResult) -> String {
+    result
+        .body_excerpt
+        .as_deref()
+        .and_then(summarize_body)
+        .map(|summary| format!(" (\"{summary}\")"))
+        .unwrap_or_default()
 }
 
 fn ok(result: &ProbeResult) -> String {
@@ -162,12 +220,13 @@ fn token_failed(result: &ProbeResult, expected: &Expectations) -> String {
                 500..=599 => "the identity service itself is failing",
                 _ => "it did not hand out a token",
             };
+            let said = body
+                .as_deref()
+                .and_then(summarize_body)
+                .map(|summary| format!(" (\"{summary}\")"))
+                .unwrap_or_default();
             format!(
-                "{source} answered HTTP {status}{}: {cause}, so no WebSocket was attempted.",
-                body.as_deref()
-                    .filter(|b| !b.is_empty())
-                    .map(|b| format!(" {b}"))
-                    .unwrap_or_default()
+                "{source} answered HTTP {status}{said}: {cause}, so no WebSocket was attempted."
             )
         }
         (None, _) => format!(
@@ -179,33 +238,57 @@ fn token_failed(result: &ProbeResult, expected: &Expectations) -> String {
 
 fn upgrade_rejected(result: &ProbeResult) -> String {
     let status = result.http_status.unwrap_or_default();
-    let cause = match status {
-        401 | 403 => {
-            "authentication was refused at the HTTP layer, by the backend or an auth proxy in front of it (expired or wrong token, missing header)"
-        }
-        400 => {
-            "the server found the upgrade request malformed (a proxy dropping Upgrade/Connection headers does this)"
-        }
-        404 => "the path is not routed to a WebSocket handler (wrong URL or ingress rule)",
-        426 => "the server wants a different protocol version",
-        429 => "the server or load balancer is rate limiting new connections",
-        502..=504 => "the load balancer could not reach a healthy backend",
-        500..=501 => "the backend failed while handling the upgrade",
-        200..=299 => {
-            "something answered as a plain HTTP endpoint, not a WebSocket one (a proxy or CDN that does not pass upgrades)"
-        }
-        300..=399 => "the endpoint redirects, which WebSocket clients do not follow",
-        _ => "the server refused the upgrade",
+    let headers = &result.headers.response;
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| one_line(v))
     };
-    format!(
-        "The upgrade request was answered HTTP {status} instead of 101{}: {cause}.",
-        result
-            .body_excerpt
-            .as_deref()
-            .filter(|b| !b.is_empty())
-            .map(|b| format!(" (body: {b})"))
-            .unwrap_or_default()
-    )
+    let body = result.body_excerpt.as_deref();
+    let summary = body.and_then(summarize_body).unwrap_or_default();
+    let said = body_quote(result);
+    let lower = summary.to_ascii_lowercase();
+    let proxy = answering_proxy(headers, body);
+    let who = match proxy {
+        Some(proxy) => format!("{proxy} answered the upgrade request"),
+        None => "The upgrade request was answered".to_owned(),
+    };
+    let at_proxy = proxy.map(|p| format!(" at {p}")).unwrap_or_default();
+    let cause = match status {
+        300..=399 => match header("location") {
+            Some(location) if location.starts_with("https://") || location.starts_with("wss://") => format!(
+                "the endpoint redirects to {}, and WebSocket clients do not follow redirects: use the wss:// URL",
+                crate::text::excerpt(&location, 120)
+            ),
+            Some(location) => format!(
+                "the endpoint redirects to {}, and WebSocket clients do not follow redirects: point the URL there",
+                crate::text::excerpt(&location, 120)
+            ),
+            None => "the endpoint redirects, which WebSocket clients do not follow".to_owned(),
+        },
+        400 | 431 if lower.contains("too large") || lower.contains("header") && lower.contains("large") || status == 431 => format!(
+            "the request headers are larger than the proxy accepts{at_proxy} (a big token or cookie): raise its header buffer (nginx large_client_header_buffers) or send a smaller token"
+        ),
+        400 if proxy.is_some() => format!(
+            "the proxy itself refused the request as malformed: it does not pass WebSocket upgrades (a missing Upgrade/Connection forward), or it expected something else on this port (a PROXY protocol line, TLS)"
+        ),
+        400 => "the server found the upgrade request malformed (a proxy dropping Upgrade/Connection headers does this)".to_owned(),
+        401 | 403 => format!(
+            "authentication was refused at the HTTP layer{}, before any WebSocket session (expired or wrong token, a missing header, or an access rule)",
+            proxy.map_or(", by the backend or an auth proxy in front of it".to_owned(), |p| format!(", by {p} or what it forwards to"))
+        ),
+        404 => "the path is not routed to a WebSocket handler (wrong URL or ingress rule)".to_owned(),
+        426 => "the server wants a different protocol version".to_owned(),
+        429 => "the server or load balancer is rate limiting new connections".to_owned(),
+        502..=504 => format!(
+            "the load balancer{at_proxy} could not reach a healthy backend (backend down, or the proxy's upstream timeout)"
+        ),
+        500..=501 => "the backend failed while handling the upgrade".to_owned(),
+        200..=299 => "the route serves an HTTP page, not a WebSocket: the URL points at a web page, or a proxy or CDN in front does not pass upgrades".to_owned(),
+        _ => "the server refused the upgrade".to_owned(),
+    };
+    format!("{who} with HTTP {status} instead of 101{said}: {cause}.")
 }
 
 fn subprotocol_mismatch(result: &ProbeResult, expected: &Expectations) -> String {
@@ -276,21 +359,27 @@ fn closed_before_ready(result: &ProbeResult) -> String {
     let code = result.close_code.unwrap_or(1006);
     let close = close_phrase(result).unwrap_or_else(|| "closed the connection".into());
     let health = health_phrase(result);
-    let cause = match code {
-        1000 => "the server chose to end the session (authentication handled as a normal close, a dependency not ready, or a client/server protocol mismatch)".to_owned(),
-        1001 => "the server is going away (shutting down or redeploying)".to_owned(),
-        1006 => "the backend process crashed or a proxy/load balancer cut the connection (idle or upgrade timeout)".to_owned(),
-        1008 => "the server refused the session by policy, most often authentication or authorization".to_owned(),
-        1011 | 1014 if result.health.as_ref().is_some_and(|h| h.ok) => {
+    let reason = result.close_reason.as_deref().unwrap_or_default();
+    let points = reason_points(reason);
+    let cause = match (code, points) {
+        (4000..=4999, ReasonPoints::Credentials) => "the application itself refused the session, and its reason points at the credentials: an expired or invalid token, its lifetime, or clock skew between wsprobe and the server".to_owned(),
+        (4000..=4999, _) => "the application itself chose to close (4000–4999 are its own codes): its reason is the message to act on".to_owned(),
+        (1008 | 1011 | 1000, ReasonPoints::Credentials) => "the reason points at authentication, not at the WebSocket path: an expired or invalid token, a too short token lifetime (ttl), or clock skew between wsprobe and the server".to_owned(),
+        (_, ReasonPoints::Capacity) => "the reason says the server is at a limit (rate or connections): it turns new sessions away".to_owned(),
+        (1000, _) => "the server chose to end the session (authentication handled as a normal close, a dependency not ready, or a client/server protocol mismatch)".to_owned(),
+        (1001, _) => "the server is going away (shutting down or redeploying)".to_owned(),
+        (1006, _) => "the backend process crashed or a proxy/load balancer cut the connection (idle or upgrade timeout)".to_owned(),
+        (1008, _) => "the server refused the session by policy, most often authentication or authorization".to_owned(),
+        (1011 | 1014, _) if result.health.as_ref().is_some_and(|h| h.ok) => {
             "the failure is inside the backend's WebSocket path, not the service as a whole".to_owned()
         }
-        1011 => "the backend hit an internal error while setting up the session".to_owned(),
-        1012 => "the server is restarting".to_owned(),
-        1013 => "the server is overloaded and asks clients to try again later".to_owned(),
+        (1011, _) => "the backend hit an internal error while setting up the session".to_owned(),
+        (1012, _) => "the server is restarting".to_owned(),
+        (1013, _) => "the server is overloaded and asks clients to try again later".to_owned(),
         _ => "the server ended the session before it was ready".to_owned(),
     };
-    let reason_hint = match result.close_reason.as_deref().map(str::to_ascii_lowercase) {
-        Some(r) if r.contains("startup") || r.contains("not ready") => {
+    let reason_hint = match points {
+        ReasonPoints::NotReady => {
             "; the reason says the backend's startup is incomplete (a dependency not ready)"
         }
         _ => "",
@@ -299,19 +388,46 @@ fn closed_before_ready(result: &ProbeResult) -> String {
 }
 
 fn ready_mismatch(result: &ProbeResult) -> String {
-    let message = result
+    let chosen = result
         .messages
         .iter()
         .find(|m| m.to_ascii_lowercase().contains("error"))
-        .or_else(|| result.messages.last())
-        .map(|m| excerpt(m, 200))
-        .unwrap_or_else(|| "a message".into());
-    let mut text = format!("Instead of the welcome message the server sent {message}");
-    if let Some(close) = close_phrase(result) {
-        text.push_str(&format!(" and then {close}"));
+        .or_else(|| result.messages.first());
+    let close = close_phrase(result)
+        .map(|c| format!(" and then {c}"))
+        .unwrap_or_default();
+    let Some(message) = chosen else {
+        return format!(
+            "The server sent no welcome message{close}: the backend rejected the session at application level."
+        );
+    };
+    if let Some(size) = message
+        .strip_prefix("<binary message, ")
+        .and_then(|rest| rest.strip_suffix(" bytes>"))
+    {
+        return format!(
+            "The server's first message was a binary frame of {size} bytes where the ready check expects text{close}: this endpoint speaks a binary protocol (or another API version), so match the step to it or check the URL."
+        );
     }
-    text.push_str(": the backend rejected the session at application level (authentication, protocol version, or a missing dependency), read its message for the cause.");
-    text
+    let quoted = quote_text(message);
+    let is_error = message.to_ascii_lowercase().contains("error");
+    let event = serde_json::from_str::<serde_json::Value>(message)
+        .ok()
+        .and_then(|v| {
+            ["type", "event", "op", "action"].iter().find_map(|k| {
+                v.get(k)
+                    .and_then(|t| t.as_str())
+                    .map(|t| (*k, t.to_owned()))
+            })
+        });
+    match event {
+        Some((key, name)) if !is_error => format!(
+            "Instead of the welcome the server's first message had {key} {name:?} (\"{quoted}\"){close}: the backend answers with another event than the ready check expects (a renamed event or another protocol version); compare the step with what came."
+        ),
+        _ => format!(
+            "Instead of the welcome message the server sent \"{quoted}\"{close}: the backend rejected the session at application level (authentication, protocol version, or a missing dependency); its message says why."
+        ),
+    }
 }
 
 fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
@@ -321,16 +437,47 @@ fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
         .get(index)
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
-    let what = match (&result.close_code, result.error.as_deref()) {
-        (Some(_), _) => close_phrase(result).unwrap_or_default(),
-        (None, Some(err)) => err.to_owned(),
-        (None, None) => "failed".to_owned(),
-    };
-    format!(
-        "The welcome arrived after {}, but step {}{step} failed: the server {what}; the session opens but the application exchange is broken.",
-        ms(result.phases_ms.ready),
-        index + 1
-    )
+    let ready = ms(result.phases_ms.ready);
+    let number = index + 1;
+    let reason = result.close_reason.as_deref().unwrap_or_default();
+    match (result.close_code, result.error.as_deref()) {
+        (Some(1006), _) => format!(
+            "The welcome arrived after {ready}, but during step {number}{step} the connection was dropped without a close frame (1006){}: in the middle of a session, that is a proxy's or load balancer's idle or read timeout (nginx proxy_read_timeout, HAProxy timeout tunnel, a cloud load balancer's idle timeout) or the backend process dying.",
+            result
+                .close_after_ms
+                .map(|v| format!(" {} after accept", ms(Some(v))))
+                .unwrap_or_default()
+        ),
+        (Some(code), _) if reason_points(reason) == ReasonPoints::Credentials => format!(
+            "The welcome arrived after {ready}, but at step {number}{step} the server {}: the reason points at the credentials (a token expiring mid-session, its lifetime, or clock skew), not at the exchange itself.",
+            close_phrase(result).unwrap_or_else(|| format!("closed with {code}"))
+        ),
+        (Some(4000..=4999), _) => format!(
+            "The welcome arrived after {ready}, but at step {number}{step} the application {}: its own close code and reason say why.",
+            close_phrase(result).unwrap_or_default()
+        ),
+        (Some(_), _) => format!(
+            "The welcome arrived after {ready}, but at step {number}{step} the server {}: the session opens but the application exchange is broken.",
+            close_phrase(result).unwrap_or_default()
+        ),
+        (None, Some(err))
+            if err.contains("timed out")
+                || err.contains("within")
+                || err.contains("no message") =>
+        {
+            format!(
+                "The welcome arrived after {ready}, but step {number}{step} got no answer in time ({}): the backend stopped answering the application exchange (a handler stuck after the welcome, or a reply with another shape).",
+                quote_text(err)
+            )
+        }
+        (None, Some(err)) => format!(
+            "The welcome arrived after {ready}, but step {number}{step} failed ({}): the session opens but the application exchange is broken.",
+            quote_text(err)
+        ),
+        (None, None) => format!(
+            "The welcome arrived after {ready}, but step {number}{step} failed: the session opens but the application exchange is broken."
+        ),
+    }
 }
 
 fn health_failed(result: &ProbeResult, expected: &Expectations) -> String {
@@ -369,8 +516,9 @@ fn close_phrase(result: &ProbeResult) -> Option<String> {
             let reason = result
                 .close_reason
                 .as_deref()
+                .map(quote_text)
                 .filter(|r| !r.is_empty())
-                .map(|r| format!(" {r:?}"))
+                .map(|r| format!(" \"{r}\""))
                 .unwrap_or_default();
             format!("closed with {code}{reason}{after}")
         }
@@ -591,7 +739,7 @@ mod tests {
                     ..result(Verdict::TokenFailed)
                 },
                 &[
-                    "https://auth.example.com/token answered HTTP 401 {\"detail\":\"Invalid E2E bypass key\"}",
+                    "https://auth.example.com/token answered HTTP 401 (\"Invalid E2E bypass key\")",
                     "were refused",
                 ],
             ),
@@ -647,7 +795,7 @@ mod tests {
                     ..result(Verdict::StepFailed)
                 },
                 &[
-                    "step 3 (expect pong) failed",
+                    "step 3 (expect pong) got no answer in time",
                     "no matching message within 2000 ms",
                 ],
             ),
@@ -669,6 +817,197 @@ mod tests {
                 );
             }
             assert!(sentence.ends_with('.'), "{name}: one sentence: {sentence}");
+        }
+    }
+
+    /// The rules read properties of the evidence, so each row is a pattern, not one server.
+    #[test]
+    fn rules_read_bodies_headers_reasons_and_errors() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut h = crate::probe::result::Headers::default();
+            h.response = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            h
+        };
+        let rejected = |status: u16, pairs: &[(&str, &str)], body: &str| ProbeResult {
+            http_status: Some(status),
+            headers: headers(pairs),
+            body_excerpt: Some(body.into()),
+            ..result(Verdict::UpgradeRejected)
+        };
+        let failed = |verdict: Verdict, error: &str| ProbeResult {
+            error: Some(error.into()),
+            ..result(verdict)
+        };
+        let nginx_large = "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>";
+        let mut expired_cert = failed(Verdict::TlsFailed, "invalid peer certificate: Expired");
+        expired_cert.tls = Some(crate::probe::result::TlsInfo {
+            version: "TLSv1.3".into(),
+            cert_subject: None,
+            cert_issuer: None,
+            cert_not_after: Some(expired_cert.started_at - chrono::Duration::days(5)),
+        });
+        let mut mid_session = ProbeResult {
+            close_code: Some(1006),
+            close_after_ms: Some(61_000.0),
+            failed_step: Some(2),
+            phases_ms: Phases {
+                ready: Some(4.0),
+                ..Phases::default()
+            },
+            ..result(Verdict::StepFailed)
+        };
+        mid_session.http_status = Some(101);
+        let cases: Vec<(&str, ProbeResult, &[&str], &[&str])> = vec![
+            (
+                "a proxy's header-size page names the proxy and the buffer",
+                rejected(400, &[("server", "nginx")], nginx_large),
+                &["nginx answered", "HTTP 400", "Request Header Or Cookie Too Large", "large_client_header_buffers"],
+                &["<", "\n"],
+            ),
+            (
+                "a proxy's bare 400 is the proxy refusing, not the backend",
+                rejected(400, &[], "<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>"),
+                &["\"400 Bad request — Your browser sent an invalid request.\"", "malformed"],
+                &["<h1>"],
+            ),
+            (
+                "a redirect names where to go",
+                rejected(301, &[("Location", "https://api.example.com/ws")], "<html><head><title>301 Moved Permanently</title></head></html>"),
+                &["redirects to https://api.example.com/ws", "use the wss:// URL"],
+                &["<"],
+            ),
+            (
+                "a 200 page on the WebSocket path serves a page",
+                rejected(200, &[("server", "Caddy")], "<!doctype html><html><head><title>Acme Dashboard</title></head><body><div id=app></div></body></html>"),
+                &["Caddy answered", "\"Acme Dashboard\"", "serves an HTTP page, not a WebSocket"],
+                &["<div"],
+            ),
+            (
+                "a token endpoint's 500 page is the identity service",
+                ProbeResult {
+                    http_status: Some(500),
+                    body_excerpt: Some("<html><head><title>500 Internal Server Error</title></head><body><p>upstream identity provider failed</p></body></html>".into()),
+                    ..result(Verdict::TokenFailed)
+                },
+                &["HTTP 500 (\"500 Internal Server Error — upstream identity provider failed\")", "identity service itself is failing"],
+                &["<p>"],
+            ),
+            (
+                "an application close code carries its own message",
+                closed(4401, "token expired", 12.0),
+                &["4401 \"token expired\"", "application itself refused", "clock skew"],
+                &["backend's WebSocket path"],
+            ),
+            (
+                "4000-4999 without auth words is the application's decision",
+                closed(4003, "room is full", 12.0),
+                &["application itself chose to close", "4003 \"room is full\""],
+                &[],
+            ),
+            (
+                "1011 whose reason speaks of a JWT points at auth",
+                ProbeResult {
+                    health: Some(HealthInfo { http_status: Some(200), ok: true, error: None }),
+                    ..closed(1011, "JWT signature invalid", 30.0)
+                },
+                &["points at authentication", "clock skew"],
+                &["inside the backend's WebSocket path"],
+            ),
+            (
+                "markup and line breaks in a close reason are summarised",
+                closed(1011, "<html><title>Oops</title>\r\n<b>bad</b></html>", 5.0),
+                &["1011 \"Oops — bad\""],
+                &["<", "\r", "\\r"],
+            ),
+            (
+                "a 1006 mid-session is an idle or read timeout",
+                mid_session,
+                &["during step 3", "1006", "idle or read timeout", "61000 ms after accept"],
+                &[],
+            ),
+            (
+                "an expired certificate says when, in days",
+                expired_cert,
+                &["expired 5 days ago", "renew"],
+                &["tls.ca_file"],
+            ),
+            (
+                "an unknown issuer points at the CA",
+                failed(Verdict::TlsFailed, "invalid peer certificate: UnknownIssuer"),
+                &["authority wsprobe does not trust", "tls.ca_file"],
+                &[],
+            ),
+            (
+                "a wrong host name is the certificate's names",
+                failed(Verdict::TlsFailed, "invalid peer certificate: NotValidForName"),
+                &["not valid for the host name"],
+                &["tls.ca_file"],
+            ),
+            (
+                "plain HTTP on a wss port",
+                failed(Verdict::TlsFailed, "received corrupt message of type InvalidContentType"),
+                &["does not speak TLS", "plain HTTP"],
+                &["tls.ca_file"],
+            ),
+            (
+                "a protocol version refused",
+                failed(Verdict::TlsFailed, "received fatal alert: ProtocolVersion"),
+                &["no TLS version or cipher suite"],
+                &["tls.ca_file"],
+            ),
+            (
+                "a resolver that does not answer is not a missing record",
+                failed(Verdict::DnsFailed, "api.example.com did not resolve: failed to lookup address information: Temporary failure in name resolution"),
+                &["resolver did not answer"],
+                &["record is missing"],
+            ),
+            (
+                "a missing record",
+                failed(Verdict::DnsFailed, "api.example.com did not resolve: failed to lookup address information: Name or service not known"),
+                &["record is missing"],
+                &["resolver did not answer"],
+            ),
+            (
+                "a binary frame where text was expected",
+                ProbeResult {
+                    messages: vec!["<binary message, 12 bytes>".into()],
+                    ..result(Verdict::ReadyMismatch)
+                },
+                &["binary frame of 12 bytes"],
+                &[],
+            ),
+            (
+                "a welcome with another event name quotes what came",
+                ProbeResult {
+                    messages: vec!["{\"type\":\"hello\",\"v\":2}".into()],
+                    ..result(Verdict::ReadyMismatch)
+                },
+                &["type \"hello\"", "another event"],
+                &[],
+            ),
+        ];
+        for (name, result, words, never) in cases {
+            let sentence = explain(&result, &expected(), &[]);
+            for word in words {
+                assert!(
+                    sentence.contains(word),
+                    "{name}: {sentence:?} lacks {word:?}"
+                );
+            }
+            for word in never {
+                assert!(
+                    !sentence.contains(word),
+                    "{name}: {sentence:?} has {word:?}"
+                );
+            }
+            assert!(
+                !sentence.contains(['\n', '\r']),
+                "{name}: one line: {sentence:?}"
+            );
+            assert!(sentence.ends_with('.'), "{name}: {sentence}");
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod connect;
 pub mod diagnosis;
+pub mod evidence;
 pub mod handshake;
 pub mod redact;
 pub mod result;
