@@ -2,8 +2,8 @@
 //! the evidence supports one. Pure: a result (plus what the config expected) in, text out.
 
 use super::evidence::{
-    ReasonPoints, TlsProblem, answering_proxy, human_duration, one_line, quote_text, reason_points,
-    summarize_body, tls_problem,
+    ReasonPoints, TlsProblem, answering_proxy, human_duration, one_line, proxy_own_page,
+    quote_text, reason_points, summarize_body, tls_problem,
 };
 use super::result::{ProbeResult, Status, Verdict};
 use crate::text::ms;
@@ -104,33 +104,37 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let error = detail(result);
     let target = &expected.target;
     let attempts = attempts_suffix(result);
-    let advice = match tls_problem(&error) {
-        TlsProblem::Expired { .. } => {
-            let expired = result
-                .tls
-                .as_ref()
-                .and_then(|t| t.cert_not_after)
-                .map(|at| {
-                    format!(
-                        " {} ago",
-                        human_duration((result.started_at - at).num_seconds())
-                    )
-                })
+    let certificate_end = result.tls.as_ref().and_then(|t| t.cert_not_after);
+    let quoted = format!(" ({error})");
+    let (said, advice) = match tls_problem(&error) {
+        // The error's own wording counts seconds: say it in days, and no raw numbers.
+        TlsProblem::Expired { seconds_ago } => {
+            let ago = seconds_ago
+                .map(|s| i64::try_from(s).unwrap_or(i64::MAX))
+                .or_else(|| certificate_end.map(|at| (result.started_at - at).num_seconds()))
+                .map(|s| format!(" {} ago", human_duration(s)))
                 .unwrap_or_default();
-            format!(
-                "the server's certificate expired{expired}: renew it and reload the server (clients everywhere are failing too)"
+            (
+                String::new(),
+                format!("the server's certificate expired{ago}, so renew it and reload the server (every client is failing TLS too)"),
             )
         }
-        TlsProblem::NotYetValid => "the server's certificate is not valid yet: the server's or wsprobe's clock is wrong, or a certificate was deployed early".to_owned(),
-        TlsProblem::UnknownIssuer => "the certificate is signed by an authority wsprobe does not trust (a private CA or a self-signed certificate, or a missing intermediate in the server's chain): set tls.ca_file to that CA, or fix the chain the server sends".to_owned(),
-        TlsProblem::WrongHost => format!(
-            "the certificate is not valid for the host name in the URL: the server presents another site's certificate (a wrong SNI route or default certificate on the load balancer), or the URL uses a name the certificate does not list"
+        TlsProblem::NotYetValid { seconds_ahead } => (
+            String::new(),
+            format!(
+                "the server's certificate is not valid yet{}: the server's or wsprobe's clock is wrong, or a certificate was deployed early",
+                seconds_ahead
+                    .map(|s| format!(" (for another {})", human_duration(i64::try_from(s).unwrap_or(i64::MAX))))
+                    .unwrap_or_default()
+            ),
         ),
-        TlsProblem::Version => "client and server share no TLS version or cipher suite: the server only accepts a version wsprobe refuses (TLS 1.0/1.1) or requires one it lacks; update the server's TLS policy".to_owned(),
-        TlsProblem::NotTls => "what answered on that port does not speak TLS: most often plain HTTP on a port the URL says is wss:// (use ws://, or point wss:// at the TLS listener)".to_owned(),
-        TlsProblem::Other => "check the certificate chain and host name, or set tls.ca_file for a private CA".to_owned(),
+        TlsProblem::UnknownIssuer => (quoted, "the certificate is signed by an authority wsprobe does not trust (a private CA or a self-signed certificate, or a missing intermediate in the server's chain): set tls.ca_file to that CA, or fix the chain the server sends".to_owned()),
+        TlsProblem::WrongHost => (quoted, "the certificate is not valid for the host name in the URL: the server presents another site's certificate (a wrong SNI route or default certificate on the load balancer), or the URL uses a name the certificate does not list".to_owned()),
+        TlsProblem::Version => (quoted, "client and server share no TLS version or cipher suite: the server only accepts a version wsprobe refuses (TLS 1.0/1.1) or requires one it lacks; update the server's TLS policy".to_owned()),
+        TlsProblem::NotTls => (quoted, "what answered on that port does not speak TLS, most often plain HTTP on a port the URL says is wss:// (use ws://, or point wss:// at the TLS listener)".to_owned()),
+        TlsProblem::Other => (quoted, "check the certificate chain and host name, or set tls.ca_file for a private CA".to_owned()),
     };
-    format!("The TLS handshake with {target} failed ({error}){attempts}: {advice}.")
+    format!("The TLS handshake with {target} failed{said}{attempts}: {advice}.")
 }
 
 /// `(“title — line”)`: what a body says, quoted, or nothing.
@@ -258,34 +262,46 @@ fn upgrade_rejected(result: &ProbeResult) -> String {
     let cause = match status {
         300..=399 => match header("location") {
             Some(location) if location.starts_with("https://") || location.starts_with("wss://") => format!(
-                "the endpoint redirects to {}, and WebSocket clients do not follow redirects: use the wss:// URL",
+                "the endpoint redirects to {}, and WebSocket clients do not follow redirects; use the wss:// URL",
                 crate::text::excerpt(&location, 120)
             ),
             Some(location) => format!(
-                "the endpoint redirects to {}, and WebSocket clients do not follow redirects: point the URL there",
+                "the endpoint redirects to {}, and WebSocket clients do not follow redirects; point the URL there",
                 crate::text::excerpt(&location, 120)
             ),
             None => "the endpoint redirects, which WebSocket clients do not follow".to_owned(),
         },
         400 | 431 if lower.contains("too large") || lower.contains("header") && lower.contains("large") || status == 431 => format!(
-            "the request headers are larger than the proxy accepts{at_proxy} (a big token or cookie): raise its header buffer (nginx large_client_header_buffers) or send a smaller token"
+            "the request headers are larger than {} accepts (a big token or cookie), so raise its header buffer (nginx large_client_header_buffers) or send a smaller token",
+            proxy.unwrap_or("the proxy")
+        ),
+        400 if proxy.is_some() && !proxy_own_page(body.unwrap_or_default()) => format!(
+            "the backend behind {} refused it as not a WebSocket upgrade: the proxy does not forward the Upgrade and Connection headers on this route (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade/Connection)",
+            proxy.unwrap_or("the proxy")
         ),
         400 if proxy.is_some() => format!(
             "the proxy itself refused the request as malformed: it does not pass WebSocket upgrades (a missing Upgrade/Connection forward), or it expected something else on this port (a PROXY protocol line, TLS)"
         ),
         400 => "the server found the upgrade request malformed (a proxy dropping Upgrade/Connection headers does this)".to_owned(),
+        403 if lower.contains("administrative rules") || proxy.is_some() && lower.contains("access denied") => format!(
+            "an access rule{at_proxy} refused the request before it reached the backend (an IP allow-list, a path or method rule, a WAF), so the credentials were not even looked at"
+        ),
         401 | 403 => format!(
             "authentication was refused at the HTTP layer{}, before any WebSocket session (expired or wrong token, a missing header, or an access rule)",
             proxy.map_or(", by the backend or an auth proxy in front of it".to_owned(), |p| format!(", by {p} or what it forwards to"))
         ),
         404 => "the path is not routed to a WebSocket handler (wrong URL or ingress rule)".to_owned(),
-        426 => "the server wants a different protocol version".to_owned(),
+        426 if proxy.is_some() => format!(
+            "the backend received no upgrade request: {} does not forward the Upgrade and Connection headers on this route (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade/Connection)",
+            proxy.unwrap_or("the proxy")
+        ),
+        426 => "the server wants a WebSocket upgrade it did not get: something in between removed the Upgrade header".to_owned(),
         429 => "the server or load balancer is rate limiting new connections".to_owned(),
         502..=504 => format!(
             "the load balancer{at_proxy} could not reach a healthy backend (backend down, or the proxy's upstream timeout)"
         ),
         500..=501 => "the backend failed while handling the upgrade".to_owned(),
-        200..=299 => "the route serves an HTTP page, not a WebSocket: the URL points at a web page, or a proxy or CDN in front does not pass upgrades".to_owned(),
+        200..=299 => "the route serves an HTTP page, not a WebSocket (the URL points at a web page, or a proxy or CDN in front does not pass upgrades)".to_owned(),
         _ => "the server refused the upgrade".to_owned(),
     };
     format!("{who} with HTTP {status} instead of 101{said}: {cause}.")
@@ -933,6 +949,12 @@ mod tests {
                 expired_cert,
                 &["expired 5 days ago", "renew"],
                 &["tls.ca_file"],
+            ),
+            (
+                "rustls's seconds become days",
+                failed(Verdict::TlsFailed, "invalid peer certificate: certificate expired: verification time 1796000000 (UNIX), but certificate is not valid after 1795568000 (432000 seconds ago)"),
+                &["expired 5 days ago"],
+                &["432000", "seconds"],
             ),
             (
                 "an unknown issuer points at the CA",

@@ -240,6 +240,31 @@ pub fn answering_proxy(headers: &HeaderMap, body: Option<&str>) -> Option<&'stat
             })
         })
         .map(|(_, name)| *name)
+        .or_else(|| {
+            // HAProxy's built-in pages carry no Server header and no signature, but their
+            // sentences are its own.
+            const HAPROXY_PAGES: [&str; 4] = [
+                "request forbidden by administrative rules",
+                "no server is available to handle this request",
+                "your browser sent an invalid request",
+                "the server didn't respond in time",
+            ];
+            HAPROXY_PAGES
+                .iter()
+                .any(|sentence| body.contains(sentence))
+                .then_some("HAProxy")
+        })
+}
+
+/// Whether a body is the proxy's own error page rather than the backend's answer relayed
+/// through it (a proxy rewrites `Server` on both): its signature line, or HAProxy's sentences.
+pub fn proxy_own_page(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    let signed = lower.contains("<hr") && {
+        let text = visible_text(body);
+        text.lines().map(one_line).any(|line| is_signature(&line))
+    };
+    signed || answering_proxy(&HeaderMap::new(), Some(body)) == Some("HAProxy")
 }
 
 /// What the words of a close reason or an application message point at.
@@ -284,11 +309,14 @@ pub fn reason_points(reason: &str) -> ReasonPoints {
 /// The kinds of TLS failure that each need their own advice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsProblem {
-    /// The certificate expired (`days` ago, when known).
+    /// The certificate expired, this long before the handshake when the error says.
     Expired {
-        days: Option<i64>,
+        seconds_ago: Option<u64>,
     },
-    NotYetValid,
+    /// Valid only this far in the future, when the error says.
+    NotYetValid {
+        seconds_ahead: Option<u64>,
+    },
     UnknownIssuer,
     WrongHost,
     /// No protocol version (or cipher) both sides accept.
@@ -302,9 +330,13 @@ pub enum TlsProblem {
 pub fn tls_problem(error: &str) -> TlsProblem {
     let e = error.to_ascii_lowercase();
     if e.contains("expired") {
-        TlsProblem::Expired { days: None }
+        TlsProblem::Expired {
+            seconds_ago: number_before(&e, " seconds ago"),
+        }
     } else if e.contains("notvalidyet") || e.contains("not valid yet") {
-        TlsProblem::NotYetValid
+        TlsProblem::NotYetValid {
+            seconds_ahead: number_before(&e, " seconds in future"),
+        }
     } else if e.contains("unknownissuer")
         || e.contains("unknown issuer")
         || e.contains("self-signed")
@@ -336,6 +368,17 @@ pub fn tls_problem(error: &str) -> TlsProblem {
     } else {
         TlsProblem::Other
     }
+}
+
+/// The number right before `suffix` (rustls: `(432000 seconds ago)`).
+fn number_before(text: &str, suffix: &str) -> Option<u64> {
+    let end = text.find(suffix)?;
+    let digits: String = text[..end]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().ok()
 }
 
 /// `5 days`, `3 hours`, `40 minutes`, `12 s`: a duration in the unit a person uses.
@@ -429,6 +472,11 @@ mod tests {
             answering_proxy(&headers(&[("server", "uvicorn")]), None),
             None
         );
+        let haproxy_page = "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>";
+        assert_eq!(
+            answering_proxy(&headers(&[]), Some(haproxy_page)),
+            Some("HAProxy")
+        );
     }
 
     #[test]
@@ -450,7 +498,13 @@ mod tests {
         for (error, problem) in [
             (
                 "invalid peer certificate: Expired",
-                TlsProblem::Expired { days: None },
+                TlsProblem::Expired { seconds_ago: None },
+            ),
+            (
+                "invalid peer certificate: certificate expired: verification time 1796000000 (UNIX), but certificate is not valid after 1795568000 (432000 seconds ago)",
+                TlsProblem::Expired {
+                    seconds_ago: Some(432_000),
+                },
             ),
             (
                 "invalid peer certificate: UnknownIssuer",

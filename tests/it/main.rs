@@ -14,6 +14,7 @@ mod metrics;
 mod packaging;
 mod probe;
 mod prometheus;
+mod proxies;
 mod receiver;
 mod store;
 mod traces;
