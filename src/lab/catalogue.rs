@@ -22,6 +22,9 @@ pub enum Scenario {
     Huge,
     BadAccept,
     HtmlClose,
+    TokenExpired,
+    BinaryWelcome,
+    OtherEvent,
 }
 
 /// What a row says about its scenario.
@@ -143,6 +146,24 @@ pub const ROWS: &[Row] = &[
         name: "html-close",
         expect: Some("closed_before_ready"),
         description: "closes 1011 with an HTML/script close reason (output must escape it)",
+    },
+    Row {
+        scenario: Scenario::TokenExpired,
+        name: "token-expired",
+        expect: Some("closed_before_ready"),
+        description: "the application's own close, 4401 \"token expired\", right after accept",
+    },
+    Row {
+        scenario: Scenario::BinaryWelcome,
+        name: "binary-welcome",
+        expect: Some("closed_before_ready"),
+        description: "a binary frame where the JSON welcome should be, then a 1000 close",
+    },
+    Row {
+        scenario: Scenario::OtherEvent,
+        name: "other-event",
+        expect: Some("closed_before_ready"),
+        description: "a welcome of another protocol version ({\"type\":\"hello\",\"protocol\":2}), then a 1000 close",
     },
 ];
 

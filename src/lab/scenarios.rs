@@ -125,6 +125,15 @@ pub async fn serve(
         }
         Scenario::ErrorMessage => error_message(ws).await,
         Scenario::HtmlClose => upgrade::close(&mut ws, 1011, "<script>alert(1)</script>").await,
+        Scenario::TokenExpired => upgrade::close(&mut ws, 4401, "token expired").await,
+        Scenario::BinaryWelcome => {
+            let frame = Message::binary(vec![0x82, 0x00, 0x01, 0x02, 0xff, 0xfe]);
+            send_then_close(ws, frame).await;
+        }
+        Scenario::OtherEvent => {
+            let hello = json!({ "type": "hello", "protocol": 2 }).to_string();
+            send_then_close(ws, Message::text(hello)).await;
+        }
         Scenario::Reject401
         | Scenario::HangUpgrade
         | Scenario::StripAuth
@@ -223,6 +232,15 @@ async fn no_welcome(mut ws: Ws) {
         .is_err()
     {
         upgrade::close(&mut ws, 1000, "idle").await;
+    }
+}
+
+/// One message where the welcome should be, then a normal close: a server of another
+/// protocol or version saying its own hello.
+async fn send_then_close(mut ws: Ws, message: Message) {
+    if ws.send(message).await.is_ok() {
+        tokio::time::sleep(ERROR_MESSAGE_CLOSE_DELAY).await;
+        upgrade::close(&mut ws, 1000, "").await;
     }
 }
 

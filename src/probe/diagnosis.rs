@@ -279,9 +279,7 @@ fn upgrade_rejected(result: &ProbeResult) -> String {
             "the backend behind {} refused it as not a WebSocket upgrade: the proxy does not forward the Upgrade and Connection headers on this route (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade/Connection)",
             proxy.unwrap_or("the proxy")
         ),
-        400 if proxy.is_some() => format!(
-            "the proxy itself refused the request as malformed: it does not pass WebSocket upgrades (a missing Upgrade/Connection forward), or it expected something else on this port (a PROXY protocol line, TLS)"
-        ),
+        400 if proxy.is_some() => "the proxy itself refused the request as malformed: it does not pass WebSocket upgrades (a missing Upgrade/Connection forward), or it expected something else on this port (a PROXY protocol line, TLS)".to_owned(),
         400 => "the server found the upgrade request malformed (a proxy dropping Upgrade/Connection headers does this)".to_owned(),
         403 if lower.contains("administrative rules") || proxy.is_some() && lower.contains("access denied") => format!(
             "an access rule{at_proxy} refused the request before it reached the backend (an IP allow-list, a path or method rule, a WAF), so the credentials were not even looked at"
@@ -400,7 +398,65 @@ fn closed_before_ready(result: &ProbeResult) -> String {
         }
         _ => "",
     };
+    // A message that came before the close is evidence of its own: the server speaks, just
+    // not the welcome the ready check waits for.
+    if let Some(first) = result.messages.first()
+        && matches!(code, 1000 | 1003 | 1007 | 1008)
+        && points == ReasonPoints::Nothing
+    {
+        let (what, meaning) = match first_message(first) {
+            FirstMessage::Binary(size) => (
+                format!("a binary frame of {size} bytes"),
+                "this endpoint speaks a binary protocol (or another API version) where the ready check expects text",
+            ),
+            FirstMessage::Event { key, name, quoted } => (
+                format!("a message with {key} {name:?} (\"{quoted}\")"),
+                "the backend answers with another event than the ready check expects (another protocol version, or a renamed welcome)",
+            ),
+            FirstMessage::Text(quoted) => (
+                format!("\"{quoted}\""),
+                "the backend says why in that message",
+            ),
+        };
+        return format!(
+            "Instead of the welcome the server sent {what} and then {close}{health}: {meaning}."
+        );
+    }
     format!("The server {close}, before the welcome message{health}: {cause}{reason_hint}.")
+}
+
+/// What a first message was, for quoting: a binary frame, an event by its name, or text.
+enum FirstMessage {
+    Binary(String),
+    Event {
+        key: &'static str,
+        name: String,
+        quoted: String,
+    },
+    Text(String),
+}
+
+fn first_message(message: &str) -> FirstMessage {
+    if let Some(size) = message
+        .strip_prefix("<binary message, ")
+        .and_then(|rest| rest.strip_suffix(" bytes>"))
+    {
+        return FirstMessage::Binary(size.to_owned());
+    }
+    let quoted = quote_text(message);
+    let event = serde_json::from_str::<serde_json::Value>(message)
+        .ok()
+        .and_then(|v| {
+            ["type", "event", "op", "action"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|t| t.as_str()).map(|t| (*k, one_line(t))))
+        });
+    match event {
+        Some((key, name)) if !message.to_ascii_lowercase().contains("error") => {
+            FirstMessage::Event { key, name, quoted }
+        }
+        _ => FirstMessage::Text(quoted),
+    }
 }
 
 fn ready_mismatch(result: &ProbeResult) -> String {
@@ -417,30 +473,14 @@ fn ready_mismatch(result: &ProbeResult) -> String {
             "The server sent no welcome message{close}: the backend rejected the session at application level."
         );
     };
-    if let Some(size) = message
-        .strip_prefix("<binary message, ")
-        .and_then(|rest| rest.strip_suffix(" bytes>"))
-    {
-        return format!(
+    match first_message(message) {
+        FirstMessage::Binary(size) => format!(
             "The server's first message was a binary frame of {size} bytes where the ready check expects text{close}: this endpoint speaks a binary protocol (or another API version), so match the step to it or check the URL."
-        );
-    }
-    let quoted = quote_text(message);
-    let is_error = message.to_ascii_lowercase().contains("error");
-    let event = serde_json::from_str::<serde_json::Value>(message)
-        .ok()
-        .and_then(|v| {
-            ["type", "event", "op", "action"].iter().find_map(|k| {
-                v.get(k)
-                    .and_then(|t| t.as_str())
-                    .map(|t| (*k, t.to_owned()))
-            })
-        });
-    match event {
-        Some((key, name)) if !is_error => format!(
+        ),
+        FirstMessage::Event { key, name, quoted } => format!(
             "Instead of the welcome the server's first message had {key} {name:?} (\"{quoted}\"){close}: the backend answers with another event than the ready check expects (a renamed event or another protocol version); compare the step with what came."
         ),
-        _ => format!(
+        FirstMessage::Text(quoted) => format!(
             "Instead of the welcome message the server sent \"{quoted}\"{close}: the backend rejected the session at application level (authentication, protocol version, or a missing dependency); its message says why."
         ),
     }
@@ -839,13 +879,12 @@ mod tests {
     /// The rules read properties of the evidence, so each row is a pattern, not one server.
     #[test]
     fn rules_read_bodies_headers_reasons_and_errors() {
-        let headers = |pairs: &[(&str, &str)]| {
-            let mut h = crate::probe::result::Headers::default();
-            h.response = pairs
+        let headers = |pairs: &[(&str, &str)]| crate::probe::result::Headers {
+            response: pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            h
+                .collect(),
+            ..Default::default()
         };
         let rejected = |status: u16, pairs: &[(&str, &str)], body: &str| ProbeResult {
             http_status: Some(status),

@@ -167,10 +167,7 @@ fn json_message(text: &str) -> Option<String> {
             .find_map(|key| value.get(key).and_then(|v| v.as_str()).map(str::to_owned))
     };
     find(&value)
-        .or_else(|| {
-            KEYS.iter()
-                .find_map(|key| value.get(key).and_then(|inner| find(inner)))
-        })
+        .or_else(|| KEYS.iter().find_map(|key| value.get(key).and_then(&find)))
         .or_else(|| Some(value.to_string()))
 }
 

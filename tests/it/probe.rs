@@ -158,7 +158,7 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
             missing: &[],
             diagnosis: &[
                 "HTTP 401",
-                "{\"detail\":\"Invalid E2E bypass key\"}",
+                "answered HTTP 401 (\"Invalid E2E bypass key\")",
                 "no WebSocket was attempted",
             ],
         },
@@ -201,6 +201,38 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
             http_status: Some(101),
             missing: &[],
             diagnosis: &["1011"],
+        },
+        Expect {
+            env: "token-expired",
+            verdict: Verdict::ClosedBeforeReady,
+            close: Some((4401, "token expired")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &[
+                "4401 \"token expired\"",
+                "application itself refused",
+                "clock skew",
+            ],
+        },
+        Expect {
+            env: "binary-welcome",
+            verdict: Verdict::ClosedBeforeReady,
+            close: Some((1000, "")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &[
+                "binary frame of 6 bytes",
+                "expects text",
+                "closed with 1000",
+            ],
+        },
+        Expect {
+            env: "other-event",
+            verdict: Verdict::ClosedBeforeReady,
+            close: Some((1000, "")),
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["with type \"hello\"", "another event", "\"protocol\":2"],
         },
     ];
     let config = wsprobe::demo::bundled_config(lab.addr()).unwrap();
