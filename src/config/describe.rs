@@ -46,9 +46,14 @@ pub fn describe(config: &Config) -> String {
             line(
                 "health",
                 format!(
-                    "{} expecting {}",
+                    "{} expecting {}{}",
                     redact_url(&health.url),
-                    health.expect_status
+                    health.expect_status,
+                    health
+                        .expect_body
+                        .as_ref()
+                        .map(|body| format!(" with a body {}", body.describe()))
+                        .unwrap_or_default()
                 ),
             );
         }

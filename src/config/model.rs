@@ -303,6 +303,8 @@ pub struct Environment {
 pub struct HealthCheck {
     pub url: Url,
     pub expect_status: u16,
+    /// `expect_body`: the answer's body must match too (`Any` never appears here).
+    pub expect_body: Option<Matcher>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -409,6 +411,36 @@ pub enum Matcher {
     Contains(String),
     /// Any text or binary message.
     Any,
+}
+
+impl Matcher {
+    /// Whether a text (a message, a response body) matches; `json` is its parse, if it is JSON.
+    pub fn matches(&self, text: &str, json: Option<&serde_json::Value>) -> bool {
+        match self {
+            Matcher::Any => true,
+            Matcher::Contains(needle) => text.contains(needle.as_str()),
+            Matcher::Json(expected) => json.is_some_and(|json| {
+                expected
+                    .iter()
+                    .all(|(pointer, want)| json.pointer(pointer) == Some(want))
+            }),
+        }
+    }
+
+    /// `{"/status": "healthy"}` or `containing "ok"`: for sentences.
+    pub fn describe(&self) -> String {
+        match self {
+            Matcher::Json(pairs) => {
+                let object: serde_json::Map<String, serde_json::Value> = pairs
+                    .iter()
+                    .map(|(pointer, value)| (pointer.clone(), value.clone()))
+                    .collect();
+                serde_json::Value::Object(object).to_string()
+            }
+            Matcher::Contains(needle) => format!("containing {needle:?}"),
+            Matcher::Any => "anything".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -87,6 +87,19 @@ pub(crate) struct RawHealth {
     pub url: Option<Text>,
     #[schemars(with = "Option<u16>")]
     pub expect_status: Option<Spanned<u16>>,
+    #[schemars(with = "Option<RawExpectBody>")]
+    pub expect_body: Option<Spanned<RawExpectBody>>,
+}
+
+/// `health.expect_body`: what the health answer's body must say.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "ExpectBody")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectBody {
+    #[schemars(with = "Option<std::collections::BTreeMap<String,serde_json::Value>>")]
+    pub json: Option<Spanned<OrderedMap<serde_json::Value>>>,
+    #[schemars(with = "Option<String>")]
+    pub contains: Option<Text>,
 }
 
 /// Every auth kind's keys in one mapping; validation refuses keys the chosen kind does not use.

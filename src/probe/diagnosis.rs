@@ -539,23 +539,27 @@ fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
 fn health_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let health = result.health.as_ref();
     let url = expected.health_url.as_deref().unwrap_or("the health URL");
-    let got = match health.and_then(|h| h.http_status) {
-        Some(status) => format!("answered HTTP {status}"),
-        None => format!(
-            "failed ({})",
-            health
-                .and_then(|h| h.error.as_deref())
-                .unwrap_or("no answer")
+    let ready = ms(result.phases_ms.ready);
+    let status = health.and_then(|h| h.http_status);
+    let error = health.and_then(|h| h.error.as_deref());
+    match (status, error) {
+        // The right status with the wrong body: the endpoint itself reports trouble.
+        (Some(status), Some(error)) if Some(status) == expected.expect_health_status => format!(
+            "The WebSocket works (welcome after {ready}), but the HTTP health check {url} answered HTTP {status} and {}: the service reports itself unwell (or the health answer changed shape) while sockets still succeed.",
+            error.trim_start_matches("the ")
         ),
-    };
-    format!(
-        "The WebSocket works (welcome after {}), but the HTTP health check {url} {got}{}: the HTTP side or the health endpoint itself is failing while sockets still succeed.",
-        ms(result.phases_ms.ready),
-        expected
-            .expect_health_status
-            .map(|s| format!(" instead of {s}"))
-            .unwrap_or_default()
-    )
+        (Some(status), _) => format!(
+            "The WebSocket works (welcome after {ready}), but the HTTP health check {url} answered HTTP {status}{}: the HTTP side or the health endpoint itself is failing while sockets still succeed.",
+            expected
+                .expect_health_status
+                .map(|s| format!(" instead of {s}"))
+                .unwrap_or_default()
+        ),
+        (None, error) => format!(
+            "The WebSocket works (welcome after {ready}), but the HTTP health check {url} failed ({}): the HTTP side or the health endpoint itself is failing while sockets still succeed.",
+            error.unwrap_or("no answer")
+        ),
+    }
 }
 
 /// `closed with 1011 "Internal error" 63 ms after accept`
@@ -589,10 +593,11 @@ fn health_phrase(result: &ProbeResult) -> String {
         ),
         Some(h) => format!(
             ", and the HTTP health check failed too ({})",
-            h.http_status
-                .map(|s| format!("HTTP {s}"))
-                .or_else(|| h.error.clone())
-                .unwrap_or_default()
+            match (h.http_status, &h.error) {
+                (Some(s), Some(error)) => format!("HTTP {s}, {error}"),
+                (Some(s), None) => format!("HTTP {s}"),
+                (None, error) => error.clone().unwrap_or_default(),
+            }
         ),
         None => String::new(),
     }

@@ -404,11 +404,24 @@ async fn check_health(
     Ok(match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
-            HealthInfo {
+            let mut info = HealthInfo {
                 http_status: Some(status),
                 ok: status == health.expect_status,
                 error: None,
+            };
+            if let (true, Some(matcher)) = (info.ok, &health.expect_body) {
+                let body = read_bounded(response, HEALTH_BODY_LIMIT).await;
+                let json = serde_json::from_str::<serde_json::Value>(&body).ok();
+                if !matcher.matches(&body, json.as_ref()) {
+                    info.ok = false;
+                    info.error = Some(format!(
+                        "the body does not match expect_body {}: got \"{}\"",
+                        matcher.describe(),
+                        evidence::summarize_body(&body).unwrap_or_else(|| "an empty body".into())
+                    ));
+                }
             }
+            info
         }
         Err(err) if connect::local_exhaustion_in(&err).is_some() => {
             return Err(format!(
@@ -426,6 +439,25 @@ async fn check_health(
             }),
         },
     })
+}
+
+/// The most of a health answer's body read for `expect_body`: a health endpoint that answers
+/// megabytes cannot bloat the daemon, and a match is judged on what was read.
+const HEALTH_BODY_LIMIT: usize = 64 * 1024;
+
+/// Up to `limit` bytes of a response body, as text; what did not arrive in the budget is
+/// simply not there.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> String {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// `{token}` and `{token_base64url}` in headers, subprotocols and sent messages.

@@ -408,15 +408,7 @@ where
 }
 
 fn matches_text(matcher: &Matcher, text: &str, json: Option<&serde_json::Value>) -> bool {
-    match matcher {
-        Matcher::Any => true,
-        Matcher::Contains(needle) => text.contains(needle.as_str()),
-        Matcher::Json(expected) => json.is_some_and(|json| {
-            expected
-                .iter()
-                .all(|(pointer, want)| json.pointer(pointer) == Some(want))
-        }),
-    }
+    matcher.matches(text, json)
 }
 
 /// Application-level error messages, in the shapes real backends use.

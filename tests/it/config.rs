@@ -881,3 +881,49 @@ telemetry       OTLP to http://localhost:4318/ (http/protobuf, every 30s); GET /
         assert!(!summary.contains(&secret), "{secret:?} leaked:\n{summary}");
     }
 }
+
+#[test]
+fn health_expect_body_takes_json_or_contains_and_names_the_key_otherwise() {
+    let load = |health: &str| {
+        wsprobe::config::load_str(
+            std::path::Path::new("probes.yaml"),
+            &format!("environments:\n  - name: a\n    url: ws://x/ws\n    health: {health}\n"),
+            &|_| None,
+        )
+    };
+    let config =
+        load("{ url: http://x/health, expect_body: { json: { /status: healthy } } }").unwrap();
+    let health = config.environments[0].health.as_ref().unwrap();
+    assert_eq!(
+        health.expect_body,
+        Some(wsprobe::config::Matcher::Json(vec![(
+            "/status".into(),
+            serde_json::json!("healthy")
+        )]))
+    );
+    for (health, words) in [
+        (
+            "{ url: http://x/health, expect_body: { json: { /a: 1 }, contains: ok } }",
+            "environments[0].health.expect_body.contains",
+        ),
+        (
+            "{ url: http://x/health, expect_body: {} }",
+            "environments[0].health.expect_body",
+        ),
+        (
+            "{ url: http://x/health, expect_body: { json: { status: ok } } }",
+            "environments[0].health.expect_body.json.status",
+        ),
+        (
+            "{ url: http://x/health, expect_body: { equals: ok } }",
+            "equals",
+        ),
+    ] {
+        let err = load(health).unwrap_err().to_string();
+        assert!(err.contains(words), "{health}: {err}");
+        assert!(
+            err.contains("probes.yaml:"),
+            "names the file and line: {err}"
+        );
+    }
+}

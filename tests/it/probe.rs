@@ -548,3 +548,44 @@ async fn huge_message_is_refused_without_reading_it() {
     assert_eq!(result.verdict, Verdict::ProtocolError);
     assert!(result.error.unwrap().contains("1048576"), "names the limit");
 }
+
+#[tokio::test]
+async fn a_health_answer_with_the_right_status_but_the_wrong_body_is_health_failed() {
+    let lab = spawn_lab().await;
+    let env = |name: &str, expect: &str| {
+        format!(
+            "  - name: {name}\n    url: ws://${{LAB}}/ws/healthy\n    health: {{ url: \"http://${{LAB}}/health\", expect_body: {expect} }}\n    steps: [ {{ expect: {{ json: {{ /type: system_message }} }} }} ]\n"
+        )
+    };
+    let yaml = format!(
+        "environments:\n{}{}{}",
+        env("json-ok", "{ json: { /status: healthy } }"),
+        env("contains-ok", "{ contains: healthy }"),
+        env("json-wrong", "{ json: { /status: degraded } }"),
+    );
+    let config = config(&yaml, &lab, &[]);
+    let prober = Prober::for_config(&config);
+    for name in ["json-ok", "contains-ok"] {
+        let result = prober.probe(config.environment(name).unwrap()).await;
+        assert_eq!(result.verdict, Verdict::Ok, "{name}: {}", result.diagnosis);
+        assert!(result.health.unwrap().ok);
+    }
+    let wrong = prober
+        .probe(config.environment("json-wrong").unwrap())
+        .await;
+    assert_eq!(wrong.verdict, Verdict::HealthFailed, "{}", wrong.diagnosis);
+    let health = wrong.health.as_ref().unwrap();
+    assert_eq!(health.http_status, Some(200));
+    assert!(!health.ok);
+    for words in [
+        "answered HTTP 200 and body does not match expect_body {\"/status\":\"degraded\"}",
+        "got \"{\"status\":\"healthy\"}\"",
+        "reports itself unwell",
+    ] {
+        assert!(
+            wrong.diagnosis.contains(words),
+            "{:?} lacks {words:?}",
+            wrong.diagnosis
+        );
+    }
+}

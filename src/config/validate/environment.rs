@@ -263,6 +263,35 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// `json: {/pointer: value}` or `contains: "text"` (not both), as steps and
+    /// `health.expect_body` write them; neither is `Any`.
+    fn matcher(
+        &self,
+        json: &Option<Spanned<OrderedMap<serde_json::Value>>>,
+        contains: &Option<Text>,
+        key: &str,
+    ) -> Result<Matcher> {
+        Ok(match (json, contains) {
+            (Some(_), Some(contains)) => {
+                return Err(self.err(
+                    contains,
+                    &format!("{key}.contains"),
+                    "an expect takes `json` or `contains`, not both",
+                ));
+            }
+            (Some(json), None) => {
+                let mut pairs = Vec::new();
+                for (pointer, value) in &json.value.0 {
+                    let pointer_key = format!("{key}.json.{}", pointer.value);
+                    pairs.push((self.pointer(pointer, &pointer_key)?, value.clone()));
+                }
+                Matcher::Json(pairs)
+            }
+            (None, Some(contains)) => Matcher::Contains(contains.value.clone()),
+            (None, None) => Matcher::Any,
+        })
+    }
+
     pub(super) fn health(&self, raw: &Spanned<RawHealth>, key: &str) -> Result<HealthCheck> {
         let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
         let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
@@ -277,7 +306,27 @@ impl Validator<'_> {
             Some(status) => status.value,
             None => 200,
         };
-        Ok(HealthCheck { url, expect_status })
+        let expect_body = match &raw.value.expect_body {
+            None => None,
+            Some(body) => {
+                let body_key = format!("{key}.expect_body");
+                match self.matcher(&body.value.json, &body.value.contains, &body_key)? {
+                    Matcher::Any => {
+                        return Err(self.err(
+                            body,
+                            &body_key,
+                            "expect_body needs `json: {/pointer: value}` or `contains: \"text\"`",
+                        ));
+                    }
+                    matcher => Some(matcher),
+                }
+            }
+        };
+        Ok(HealthCheck {
+            url,
+            expect_status,
+            expect_body,
+        })
     }
 
     /// `tls` merges key by key: `defaults` can set a CA that every environment shares.
@@ -366,25 +415,7 @@ impl Validator<'_> {
                     // The default must not outlast a short timeout: the timeout is the budget.
                     None => DEFAULT_WITHIN.min(timeout),
                 };
-                let matcher = match (&e.json, &e.contains) {
-                    (Some(_), Some(contains)) => {
-                        return Err(self.err(
-                            contains,
-                            &format!("{expect_key}.contains"),
-                            "an expect takes `json` or `contains`, not both",
-                        ));
-                    }
-                    (Some(json), None) => {
-                        let mut pairs = Vec::new();
-                        for (pointer, value) in &json.value.0 {
-                            let pointer_key = format!("{expect_key}.json.{}", pointer.value);
-                            pairs.push((self.pointer(pointer, &pointer_key)?, value.clone()));
-                        }
-                        Matcher::Json(pairs)
-                    }
-                    (None, Some(contains)) => Matcher::Contains(contains.value.clone()),
-                    (None, None) => Matcher::Any,
-                };
+                let matcher = self.matcher(&e.json, &e.contains, &expect_key)?;
                 Ok(Step::Expect { within, matcher })
             }
             (None, Some(send)) => Ok(Step::Send {
