@@ -97,6 +97,9 @@ pub struct Interpolated {
     /// The values taken from variables (not defaults written in the file), once each: every
     /// one is treated as a secret wherever text leaves the process.
     pub variable_values: Vec<String>,
+    /// The same values with the variable each came from (name, value), first use first:
+    /// how a replay command names a secret without showing it.
+    pub variables: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +147,7 @@ pub fn interpolate_mapped(
     let mut out_len = 0; // in characters
     let mut replacements = Vec::new();
     let mut variable_values = std::collections::BTreeSet::new();
+    let mut variables: Vec<(String, String)> = Vec::new();
     let mut context = Context::Plain;
     let mut i = 0;
     while i < chars.len() {
@@ -196,6 +200,9 @@ pub fn interpolate_mapped(
                         if !variable_values.contains(&value) {
                             variable_values.insert(value.clone());
                         }
+                        if !variables.iter().any(|(name, _)| *name == placeholder.name) {
+                            variables.push((placeholder.name.clone(), value.clone()));
+                        }
                         value
                     }
                     (None, Some(default)) => default,
@@ -244,6 +251,7 @@ pub fn interpolate_mapped(
         original_line_starts,
         text_line_starts,
         variable_values: variable_values.into_iter().collect(),
+        variables,
     })
 }
 

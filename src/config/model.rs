@@ -26,6 +26,8 @@ pub struct Config {
     /// Every value a `${VAR}` brought in (defaults written in the file aside): secrets, since
     /// the file does not say which variables carry credentials.
     pub variable_values: Vec<String>,
+    /// (variable, value) of each `${VAR}` used: replay commands write `$VAR` for its value.
+    pub variables: Vec<(String, String)>,
 }
 
 impl Config {
@@ -34,6 +36,16 @@ impl Config {
             .iter()
             .find(|env| env.name.as_str() == name)
             .map(|env| env.as_ref())
+    }
+
+    /// The variables that carry secrets: every `${VAR}` but those naming an address.
+    pub fn secret_variables(&self) -> Vec<(String, String)> {
+        let addresses = self.addresses();
+        self.variables
+            .iter()
+            .filter(|(_, value)| !addresses.contains(value.as_str()))
+            .cloned()
+            .collect()
     }
 
     /// The `host` and `host:port` of every probed URL: a `${VAR}` that names where to connect

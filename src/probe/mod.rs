@@ -8,6 +8,7 @@ pub mod diagnosis;
 pub mod evidence;
 pub mod handshake;
 pub mod redact;
+pub mod replay;
 pub mod result;
 pub mod session;
 mod timing;

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::{StatusSource, Web};
-use crate::probe::ProbeResult;
+use crate::probe::{ProbeResult, Verdict};
 use crate::store::{IncidentFilter, IncidentRecord, IncidentState};
 
 const DEFAULT_RUNS: u32 = 50;
@@ -56,6 +56,8 @@ pub struct RunBody {
     pub in_maintenance: bool,
     #[serde(flatten)]
     pub result: ProbeResult,
+    /// The shell command that repeats this probe by hand, secrets as `$VARIABLES`.
+    pub replay: Option<String>,
 }
 
 pub async fn runs<S: StatusSource>(
@@ -79,13 +81,21 @@ pub async fn runs<S: StatusSource>(
     let next_before = (runs.len() == limit as usize)
         .then(|| runs.last().map(|r| r.id))
         .flatten();
+    let config = web.source.config();
+    let variables = config.secret_variables();
+    let replay = |result: &ProbeResult| {
+        config.environment(&name).map(|env| {
+            crate::probe::replay::command(env, &variables, result.verdict == Verdict::TokenFailed)
+        })
+    };
     Ok(Json(RunsBody {
-        environment: name,
+        environment: name.clone(),
         runs: runs
             .into_iter()
             .map(|run| RunBody {
                 id: run.id,
                 in_maintenance: run.in_maintenance,
+                replay: replay(&run.result),
                 result: run.result,
             })
             .collect(),

@@ -192,6 +192,7 @@ pub async fn environment<S: StatusSource>(
         .runs(&name, RUNS_PER_PAGE, query.before)
         .await
         .unwrap_or_default();
+    let variables = config.secret_variables();
     let older = (runs.len() == RUNS_PER_PAGE as usize)
         .then(|| runs.last().map(|r| r.id))
         .flatten();
@@ -229,7 +230,9 @@ pub async fn environment<S: StatusSource>(
             @for incident in &incidents { (incident_details(incident)) }
             h2 { "Runs" }
             @if runs.is_empty() { p class="muted" { "No stored runs yet." } }
-            @for (index, run) in runs.iter().enumerate() { (run_details(&run.result, run.in_maintenance, index == 0, config.server.trace_url.as_ref())) }
+            @for (index, run) in runs.iter().enumerate() {
+                (run_details(&run.result, run.in_maintenance, index == 0, config.server.trace_url.as_ref(), &crate::probe::replay::command(env, &variables, run.result.verdict == crate::probe::Verdict::TokenFailed)))
+            }
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
     ))
@@ -319,6 +322,7 @@ fn run_details(
     in_maintenance: bool,
     open: bool,
     trace_url: Option<&crate::config::TraceUrl>,
+    replay: &str,
 ) -> Markup {
     let close = match (result.close_code, result.close_reason.as_deref()) {
         (Some(code), Some(reason)) if !reason.is_empty() => format!("{code} {reason:?}"),
@@ -356,6 +360,8 @@ fn run_details(
                 }
             }
             @if let Some(error) = &result.error { pre { (error) } }
+            p { b { "Replay by hand" } " (secrets as variables: set them first)" }
+            pre class="replay" { (replay) }
             @if let Some(body) = &result.body_excerpt { pre { (body) } }
             @for (label, headers) in [("Headers sent", &result.headers.sent), ("Headers returned", &result.headers.response), ("Headers echoed by the backend", &result.headers.echoed)] {
                 @if !headers.is_empty() {

@@ -170,6 +170,16 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
     assert_eq!(run["close_reason"], "Internal error");
     assert!(run["id"].is_i64());
     assert!(run["phases_ms"]["upgrade"].is_number());
+    assert_eq!(
+        run["replay"],
+        format!("websocat \"ws://{}/ws/internal-error\"", app.lab.addr()),
+        "a command that repeats the probe"
+    );
+    let (_, page) = app.get("/environments/internal-error").await;
+    assert!(
+        page.contains("Replay by hand") && page.contains("websocat &quot;ws://"),
+        "the page shows it, escaped"
+    );
 
     let (code, _) = app.get("/api/v1/environments/nope/runs").await;
     assert_eq!(code, 404);

@@ -265,6 +265,7 @@ impl Validator<'_> {
             storage: self.storage(raw.storage.unwrap_or_default())?,
             telemetry: self.telemetry(raw.telemetry)?,
             variable_values: self.text.variable_values.clone(),
+            variables: self.text.variables.clone(),
         })
     }
 
