@@ -25,6 +25,8 @@ pub enum Scenario {
     TokenExpired,
     BinaryWelcome,
     OtherEvent,
+    NoPong,
+    Frozen,
 }
 
 /// What a row says about its scenario.
@@ -164,6 +166,18 @@ pub const ROWS: &[Row] = &[
         name: "other-event",
         expect: Some("closed_before_ready"),
         description: "a welcome of another protocol version ({\"type\":\"hello\",\"protocol\":2}), then a 1000 close",
+    },
+    Row {
+        scenario: Scenario::NoPong,
+        name: "no-pong",
+        expect: Some("step_failed"),
+        description: "welcomes, then never answers the application ping; its WebSocket layer still answers the close",
+    },
+    Row {
+        scenario: Scenario::Frozen,
+        name: "frozen",
+        expect: Some("step_failed"),
+        description: "welcomes, then stops reading altogether: the ping and the close go unanswered",
     },
 ];
 

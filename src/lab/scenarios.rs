@@ -130,6 +130,13 @@ pub async fn serve(
             let frame = Message::binary(vec![0x82, 0x00, 0x01, 0x02, 0xff, 0xfe]);
             send_then_close(ws, frame).await;
         }
+        Scenario::NoPong => no_pong(ws, received).await,
+        Scenario::Frozen => {
+            if welcome(&mut ws, received).await {
+                // Not reading means not answering anything, the close included.
+                tokio::time::sleep(HOSTILE_HOLD).await;
+            }
+        }
         Scenario::OtherEvent => {
             let hello = json!({ "type": "hello", "protocol": 2 }).to_string();
             send_then_close(ws, Message::text(hello)).await;
@@ -177,12 +184,24 @@ pub fn flaky_is_healthy(nth: u64) -> bool {
 }
 
 /// What the real backend does once a socket is up: welcome, then answer until the client leaves.
-async fn serve_app(mut ws: Ws, received: Value) {
+/// The welcome every well-behaved session starts with; false when the client is gone.
+async fn welcome(ws: &mut Ws, received: Value) -> bool {
     let welcome = json!({
         "type": "system_message",
         "data": { "event": "connection_established", "headers_received": received },
     });
-    if ws.send(Message::text(welcome.to_string())).await.is_err() {
+    ws.send(Message::text(welcome.to_string())).await.is_ok()
+}
+
+/// Reads (so pings and the close are answered by the library) and never replies.
+async fn no_pong(mut ws: Ws, received: Value) {
+    if welcome(&mut ws, received).await {
+        let _ = tokio::time::timeout(IDLE_LIMIT, upgrade::drain(&mut ws)).await;
+    }
+}
+
+async fn serve_app(mut ws: Ws, received: Value) {
+    if !welcome(&mut ws, received).await {
         return;
     }
     loop {

@@ -494,26 +494,27 @@ fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
     let ready = ms(result.phases_ms.ready);
-    let number = index + 1;
+    // Named as the config and `failed_step` index it, so the two agree.
+    let number = format!("steps[{index}]");
     let reason = result.close_reason.as_deref().unwrap_or_default();
     match (result.close_code, result.error.as_deref()) {
         (Some(1006), _) => format!(
-            "The welcome arrived after {ready}, but during step {number}{step} the connection was dropped without a close frame (1006){}: in the middle of a session, that is a proxy's or load balancer's idle or read timeout (nginx proxy_read_timeout, HAProxy timeout tunnel, a cloud load balancer's idle timeout) or the backend process dying.",
+            "The welcome arrived after {ready}, but during {number}{step} the connection was dropped without a close frame (1006){}: in the middle of a session, that is a proxy's or load balancer's idle or read timeout (nginx proxy_read_timeout, HAProxy timeout tunnel, a cloud load balancer's idle timeout) or the backend process dying.",
             result
                 .close_after_ms
                 .map(|v| format!(" {} after accept", ms(Some(v))))
                 .unwrap_or_default()
         ),
         (Some(code), _) if reason_points(reason) == ReasonPoints::Credentials => format!(
-            "The welcome arrived after {ready}, but at step {number}{step} the server {}: the reason points at the credentials (a token expiring mid-session, its lifetime, or clock skew), not at the exchange itself.",
+            "The welcome arrived after {ready}, but at {number}{step} the server {}: the reason points at the credentials (a token expiring mid-session, its lifetime, or clock skew), not at the exchange itself.",
             close_phrase(result).unwrap_or_else(|| format!("closed with {code}"))
         ),
         (Some(4000..=4999), _) => format!(
-            "The welcome arrived after {ready}, but at step {number}{step} the application {}: its own close code and reason say why.",
+            "The welcome arrived after {ready}, but at {number}{step} the application {}: its own close code and reason say why.",
             close_phrase(result).unwrap_or_default()
         ),
         (Some(_), _) => format!(
-            "The welcome arrived after {ready}, but at step {number}{step} the server {}: the session opens but the application exchange is broken.",
+            "The welcome arrived after {ready}, but at {number}{step} the server {}: the session opens but the application exchange is broken.",
             close_phrase(result).unwrap_or_default()
         ),
         (None, Some(err))
@@ -521,17 +522,31 @@ fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
                 || err.contains("within")
                 || err.contains("no message") =>
         {
+            // Whether the server still answered the close handshake tells a hung application
+            // from a server (or path) that stopped answering altogether.
+            let alive = match result
+                .phases_ms
+                .close
+                .filter(|_| !err.contains("close handshake went unanswered"))
+            {
+                Some(_) => {
+                    "its WebSocket layer still answered the close handshake, so the connection is alive and the application handler is what stopped answering (stuck after the welcome, or replying in another shape)"
+                }
+                None => {
+                    "its close handshake went unanswered too, so the server stopped answering altogether (a hung process, or a path that silently dropped the connection)"
+                }
+            };
             format!(
-                "The welcome arrived after {ready}, but step {number}{step} got no answer in time ({}): the backend stopped answering the application exchange (a handler stuck after the welcome, or a reply with another shape).",
+                "The welcome arrived after {ready}, but {number}{step} got no answer in time ({}): {alive}.",
                 quote_text(err)
             )
         }
         (None, Some(err)) => format!(
-            "The welcome arrived after {ready}, but step {number}{step} failed ({}): the session opens but the application exchange is broken.",
+            "The welcome arrived after {ready}, but {number}{step} failed ({}): the session opens but the application exchange is broken.",
             quote_text(err)
         ),
         (None, None) => format!(
-            "The welcome arrived after {ready}, but step {number}{step} failed: the session opens but the application exchange is broken."
+            "The welcome arrived after {ready}, but {number}{step} failed: the session opens but the application exchange is broken."
         ),
     }
 }
@@ -856,7 +871,7 @@ mod tests {
                     ..result(Verdict::StepFailed)
                 },
                 &[
-                    "step 3 (expect pong) got no answer in time",
+                    "steps[2] (expect pong) got no answer in time",
                     "no matching message within 2000 ms",
                 ],
             ),
@@ -985,7 +1000,7 @@ mod tests {
             (
                 "a 1006 mid-session is an idle or read timeout",
                 mid_session,
-                &["during step 3", "1006", "idle or read timeout", "61000 ms after accept"],
+                &["during steps[2]", "1006", "idle or read timeout", "61000 ms after accept"],
                 &[],
             ),
             (

@@ -361,7 +361,11 @@ impl Prober {
                 (session::Ready::TimedOut { .. }, _) => Some(Stop::ReadyTimeout),
                 (session::Ready::Mismatch { .. }, _) => Some(Stop::ReadyMismatch),
                 (_, Some((_, failure))) => {
-                    facts.error = Some(step_failure_text(failure));
+                    let mut text = step_failure_text(failure);
+                    if outcome.close_ms.is_some() && !outcome.close_answered {
+                        text.push_str("; the close handshake went unanswered");
+                    }
+                    facts.error = Some(text);
                     Some(Stop::StepFailed)
                 }
                 _ => None,

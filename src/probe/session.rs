@@ -69,6 +69,9 @@ pub struct SessionOutcome {
     pub ready_ms: Option<f64>,
     pub exchange_ms: Option<f64>,
     pub close_ms: Option<f64>,
+    /// The server answered the probe's close (a close frame, or closing the socket); false
+    /// when the wait ran out: it had stopped answering altogether.
+    pub close_answered: bool,
     /// When the client's close handshake began, in milliseconds after the 101.
     pub close_started_ms: Option<f64>,
     pub failed_step: Option<(usize, StepFailure)>,
@@ -109,6 +112,7 @@ where
             ready_ms: None,
             exchange_ms: None,
             close_ms: None,
+            close_answered: false,
             close_started_ms: None,
             failed_step: None,
             server_close: None,
@@ -398,7 +402,11 @@ where
             match timeout_at(deadline.into(), self.socket.next()).await {
                 // A server that never answers (`Err`: the deadline) still cost the whole
                 // wait: it is `close` time too.
-                Err(_) | Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => break,
+                Err(_) => break,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                    self.outcome.close_answered = true;
+                    break;
+                }
                 Ok(Some(Ok(_))) => {}
             }
         }

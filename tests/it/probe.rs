@@ -227,6 +227,30 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
             ],
         },
         Expect {
+            env: "no-pong",
+            verdict: Verdict::StepFailed,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &[
+                "steps[2] (expect",
+                "still answered the close handshake",
+                "application handler",
+            ],
+        },
+        Expect {
+            env: "frozen",
+            verdict: Verdict::StepFailed,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &[
+                "steps[2] (expect",
+                "close handshake went unanswered",
+                "altogether",
+            ],
+        },
+        Expect {
             env: "other-event",
             verdict: Verdict::ClosedBeforeReady,
             close: Some((1000, "")),

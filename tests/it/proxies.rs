@@ -255,7 +255,7 @@ async fn an_nginx_read_timeout_mid_session_reads_as_an_idle_timeout() {
     assert_says(
         &result,
         Verdict::StepFailed,
-        &["step 2", "idle or read timeout"],
+        &["steps[1]", "idle or read timeout"],
     );
 }
 
