@@ -42,13 +42,15 @@ pub fn with_causes(mut text: String, mut source: Option<&dyn std::error::Error>)
     text
 }
 
-/// A latency as people read it: one decimal under 10 ms, whole milliseconds above; `?` when
-/// unknown.
+/// A latency as people read it: one decimal under 10 ms, whole milliseconds under 10 s, then
+/// seconds and minutes (`61 s`, not `61000 ms`); `?` when unknown.
 pub fn ms(value: Option<f64>) -> String {
     match value {
         None => "?".into(),
         Some(v) if v < 10.0 => format!("{v:.1} ms"),
-        Some(v) => format!("{v:.0} ms"),
+        Some(v) if v < 10_000.0 => format!("{v:.0} ms"),
+        Some(v) if v < 120_000.0 => format!("{:.0} s", v / 1000.0),
+        Some(v) => format!("{:.0} min", v / 60_000.0),
     }
 }
 
@@ -87,6 +89,9 @@ mod tests {
         assert_eq!(duration_words(3725), "1h 2m 5s");
         assert_eq!(ms(Some(4.23)), "4.2 ms");
         assert_eq!(ms(Some(63.4)), "63 ms");
+        assert_eq!(ms(Some(2000.0)), "2000 ms");
+        assert_eq!(ms(Some(61_000.0)), "61 s");
+        assert_eq!(ms(Some(300_000.0)), "5 min");
         assert_eq!(ms(None), "?");
     }
 }

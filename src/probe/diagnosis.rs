@@ -841,7 +841,7 @@ mod tests {
             (
                 "upgrade timeout cites the configured timeout",
                 result(Verdict::UpgradeTimeout),
-                &["15000 ms timeout", "hung"],
+                &["15 s timeout", "hung"],
             ),
             (
                 "health failing while the socket works",
@@ -1000,7 +1000,7 @@ mod tests {
             (
                 "a 1006 mid-session is an idle or read timeout",
                 mid_session,
-                &["during steps[2]", "1006", "idle or read timeout", "61000 ms after accept"],
+                &["during steps[2]", "1006", "idle or read timeout", "61 s after accept"],
                 &[],
             ),
             (

@@ -423,4 +423,93 @@ async fn plain_http_on_a_wss_url_and_an_expired_certificate_get_their_own_advice
         "{}",
         expired.diagnosis
     );
+
+    // A certificate for `localhost` reached by address: the name is wrong, not the CA.
+    let valid = crate::probe::tls_front(lab.addr(), time::Duration::days(90)).await;
+    std::fs::write(&ca, &valid.ca_pem).unwrap();
+    let wrong_name = probe(
+        &lab,
+        &format!(
+            "  - name: wrong-name\n    url: wss://127.0.0.1:{}/ws/healthy\n    tls: {{ ca_file: {} }}\n",
+            valid.addr.port(),
+            ca.display()
+        ),
+    )
+    .await;
+    assert_says(
+        &wrong_name,
+        Verdict::TlsFailed,
+        &["not valid for the host name"],
+    );
+    assert!(
+        !wrong_name.diagnosis.contains("tls.ca_file"),
+        "{}",
+        wrong_name.diagnosis
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_only_speaks_tls_1_1_is_a_version_problem_not_a_certificate_one() {
+    let lab = spawn_lab().await;
+    let Some(openssl) = installed("openssl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new(&openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // A real TLS server that accepts TLS 1.1 only (SECLEVEL 0 lets OpenSSL 3 offer it).
+    let server = start(
+        &openssl,
+        "unused",
+        "",
+        &[
+            "s_server",
+            "-quiet",
+            "-accept",
+            "127.0.0.1:{port}",
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ],
+    )
+    .await;
+    let result = probe(
+        &lab,
+        &format!(
+            "  - name: old-tls\n    url: wss://localhost:{}/ws\n    tls: {{ insecure_skip_verify: true }}\n",
+            server.port
+        ),
+    )
+    .await;
+    assert_says(
+        &result,
+        Verdict::TlsFailed,
+        &["no TLS version or cipher suite", "TLS policy"],
+    );
 }
