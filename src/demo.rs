@@ -42,7 +42,16 @@ pub fn lab_banner(lab: &lab::Lab) -> String {
             endpoint.name, endpoint.url, endpoint.expect, endpoint.description
         ));
     }
-    out.push_str("\nProbe it from another shell with `wsprobe check` (the repository's probes.yaml points here).\n");
+    // The repository's probes.yaml points at the default port; anywhere else, say how to
+    // point it here.
+    let check = if lab.addr().to_string() == crate::lab::DEFAULT_LISTEN {
+        "wsprobe check".to_owned()
+    } else {
+        format!("WSPROBE_LAB={} wsprobe check", lab.addr())
+    };
+    out.push_str(&format!(
+        "\nProbe it from another shell with `{check}` (the repository's probes.yaml reads WSPROBE_LAB).\n"
+    ));
     out
 }
 
@@ -80,6 +89,8 @@ async fn run_demo() -> anyhow::Result<()> {
         Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?,
     };
     let address = listener.local_addr()?;
+    // Alert links must point at this demo's page, whichever port it got.
+    config.server.public_url = Some(url::Url::parse(&format!("http://{address}/"))?);
     print!("{}", lab_banner(&lab));
     println!(
         "\nwsprobe demo: probing {} lab environments every 10 s (database {}).\nStatus page: http://{address}/   API: http://{address}/api/v1/status   Ctrl-C stops.\n",

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use super::error::{ApiError, JsonQuery};
 use super::{StatusSource, Web};
 use crate::probe::{ProbeResult, Verdict};
 use crate::store::{IncidentFilter, IncidentRecord, IncidentState};
@@ -63,7 +63,7 @@ pub struct RunBody {
 pub async fn runs<S: StatusSource>(
     State(web): State<Arc<Web<S>>>,
     Path(name): Path<String>,
-    Query(query): Query<RunsQuery>,
+    JsonQuery(query): JsonQuery<RunsQuery>,
 ) -> Result<Json<RunsBody>, ApiError> {
     known_environment(web.source.as_ref(), &name)?;
     let limit = query.limit.unwrap_or(DEFAULT_RUNS);
@@ -118,7 +118,7 @@ pub struct IncidentsBody {
 /// Incidents newest first, each with its notifications (the timeline), from the store.
 pub async fn incidents<S: StatusSource>(
     State(web): State<Arc<Web<S>>>,
-    Query(query): Query<IncidentsQuery>,
+    JsonQuery(query): JsonQuery<IncidentsQuery>,
 ) -> Result<Json<IncidentsBody>, ApiError> {
     let state = match query.state.as_deref() {
         None => None,

@@ -48,3 +48,25 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// `Query<T>` whose rejection (`?limit=abc`) is a JSON error like every other one, not axum's
+/// plain-text body.
+pub struct JsonQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for JsonQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(JsonQuery(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}

@@ -183,6 +183,13 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
 
     let (code, _) = app.get("/api/v1/environments/nope/runs").await;
     assert_eq!(code, 404);
+    // A malformed query is a JSON error like every other.
+    let (code, body) = app
+        .get("/api/v1/environments/internal-error/runs?limit=abc")
+        .await;
+    assert_eq!(code, 400);
+    let body: Value = serde_json::from_str(&body).expect("a JSON error");
+    assert!(body["error"].as_str().unwrap().contains("limit"), "{body}");
     // Failing environments may already have opened incidents (alerts.rs covers them).
     let incidents = app.get_json("/api/v1/incidents?state=open").await;
     assert!(incidents["incidents"].is_array());
