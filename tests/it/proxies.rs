@@ -96,6 +96,16 @@ async fn probe(lab: &TestLab, environment_yaml: &str) -> ProbeResult {
         .await
 }
 
+/// Through the proxy's correct route the probe passes: the proxy itself is not the problem.
+async fn assert_passes_through(lab: &TestLab, port: u16) {
+    let ok = probe(
+        lab,
+        &format!("  - name: ok\n    url: ws://127.0.0.1:{port}/ws/healthy\n"),
+    )
+    .await;
+    assert_eq!(ok.verdict, Verdict::Ok, "{}", ok.diagnosis);
+}
+
 /// The sentence holds every word, no markup and no line break, and is one sentence.
 fn assert_says(result: &ProbeResult, verdict: Verdict, words: &[&str]) {
     let sentence = &result.diagnosis;
@@ -174,13 +184,7 @@ async fn nginx_header_too_large_redirect_and_missing_upgrade_name_nginx_and_the_
     };
     let port = proxy.port;
 
-    // Through a correct route the probe passes: the proxy itself is not the problem.
-    let ok = probe(
-        &lab,
-        &format!("  - name: ok\n    url: ws://127.0.0.1:{port}/ws/healthy\n"),
-    )
-    .await;
-    assert_eq!(ok.verdict, Verdict::Ok, "{}", ok.diagnosis);
+    assert_passes_through(&lab, port).await;
 
     // A header bigger than nginx's buffer: nginx's own 400 page.
     let big = "x".repeat(1500);
@@ -292,12 +296,7 @@ async fn haproxy_deny_and_tunnel_timeout_name_haproxy() {
     .await;
     let port = proxy.port;
 
-    let ok = probe(
-        &lab,
-        &format!("  - name: ok\n    url: ws://127.0.0.1:{port}/ws/healthy\n"),
-    )
-    .await;
-    assert_eq!(ok.verdict, Verdict::Ok, "{}", ok.diagnosis);
+    assert_passes_through(&lab, port).await;
 
     let denied = probe(
         &lab,
@@ -363,12 +362,7 @@ async fn a_page_served_by_caddy_on_the_websocket_path_is_a_page_not_a_socket() {
     )
     .await;
     let port = proxy.port;
-    let ok = probe(
-        &lab,
-        &format!("  - name: ok\n    url: ws://127.0.0.1:{port}/ws/healthy\n"),
-    )
-    .await;
-    assert_eq!(ok.verdict, Verdict::Ok, "{}", ok.diagnosis);
+    assert_passes_through(&lab, port).await;
 
     let page = probe(
         &lab,
