@@ -51,8 +51,13 @@ pub fn exit_code(results: &[ProbeResult]) -> u8 {
 }
 
 pub fn render_json(results: &[ProbeResult]) -> String {
-    let body = serde_json::json!({ "results": results });
-    serde_json::to_string_pretty(&body).expect("results serialize")
+    // Serialized from the types, not through a `Value` (whose map sorts keys): the fields keep
+    // the SPEC's order, as the API gives them.
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        results: &'a [ProbeResult],
+    }
+    serde_json::to_string_pretty(&Body { results }).expect("results serialize")
 }
 
 /// One aligned line per environment, then its diagnosis indented below, so a pipeline log

@@ -71,10 +71,21 @@ pub struct Uptime {
     pub month: Option<f64>,
 }
 
+/// Milliseconds, rounded to 0.1 ms on the wire: the store's histogram is not finer than that,
+/// and `4.232679614626739` only looks precise.
 #[derive(Debug, Serialize)]
 pub struct Latency {
+    #[serde(serialize_with = "tenth_ms")]
     pub p50: Option<f64>,
+    #[serde(serialize_with = "tenth_ms")]
     pub p95: Option<f64>,
+}
+
+fn tenth_ms<S: serde::Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => serializer.serialize_some(&((v * 10.0).round() / 10.0)),
+        None => serializer.serialize_none(),
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -67,6 +67,18 @@ async fn check_json_reports_every_environment_and_exits_1_when_any_is_down() {
     ] {
         assert!(results[1].get(key).is_some(), "result lacks {key}");
     }
+    // The SPEC's field order, as the API has it, not alphabetical.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first_result = &text[..text.find("\"diagnosis\"").unwrap()];
+    let at = |key: &str| first_result.find(&format!("\"{key}\":")).unwrap();
+    assert!(
+        at("environment") < at("location")
+            && at("location") < at("url")
+            && at("url") < at("started_at")
+            && at("started_at") < at("status")
+            && at("status") < at("verdict"),
+        "{first_result}"
+    );
 }
 
 #[tokio::test]

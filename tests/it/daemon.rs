@@ -158,6 +158,18 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
         assert!(env["diagnosis"].as_str().unwrap().len() > 20);
     }
     assert_eq!(env_status(&status, "internal-error")["close_code"], 1011);
+    for name in ["healthy", "internal-error"] {
+        for quantile in ["p50", "p95"] {
+            let value = &env_status(&status, name)["latency_ms"][quantile];
+            if let Some(ms) = value.as_f64() {
+                assert_eq!(
+                    (ms * 10.0).round() / 10.0,
+                    ms,
+                    "{name} {quantile}: {ms} is rounded"
+                );
+            }
+        }
+    }
     assert!(status["instance_id"].as_str().unwrap().len() >= 32);
     assert_eq!(status["store"]["ok"], true);
 
