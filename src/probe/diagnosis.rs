@@ -588,13 +588,13 @@ fn close_phrase(result: &ProbeResult) -> Option<String> {
         1006 => format!("dropped the connection without a close frame (1006){after}"),
         1005 => format!("closed without a status code (1005){after}"),
         _ => {
-            let reason = result
-                .close_reason
-                .as_deref()
-                .map(quote_text)
-                .filter(|r| !r.is_empty())
-                .map(|r| format!(" \"{r}\""))
-                .unwrap_or_default();
+            let reason = match result.close_reason.as_deref().map(str::trim) {
+                None | Some("") => String::new(),
+                Some(raw) => match quote_text(raw) {
+                    quoted if quoted.is_empty() => " and a reason that is only markup".to_owned(),
+                    quoted => format!(" \"{quoted}\""),
+                },
+            };
             format!("closed with {code}{reason}{after}")
         }
     })

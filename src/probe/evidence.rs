@@ -34,21 +34,14 @@ pub fn quote_text(text: &str) -> String {
     summarize_body(text).unwrap_or_default()
 }
 
+/// Markup: a page, or any `<tag …>` in it (a close reason of `<script>…</script>` too).
 fn looks_like_html(text: &str) -> bool {
-    let head: String = text
-        .chars()
-        .take(512)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    head.starts_with('<')
-        && (head.contains("<html")
-            || head.contains("<!doctype")
-            || head.contains("<head")
-            || head.contains("<body")
-            || head.contains("<title")
-            || head.contains("<h1")
-            || head.contains("<p")
-            || head.contains("<center"))
+    let bytes = text.as_bytes();
+    bytes.windows(2).enumerate().any(|(i, pair)| {
+        pair[0] == b'<'
+            && (pair[1].is_ascii_alphabetic() || pair[1] == b'/' || pair[1] == b'!')
+            && text[i..].contains('>')
+    })
 }
 
 fn html_summary(html: &str) -> String {
@@ -425,12 +418,16 @@ mod tests {
                 Some("Service Unavailable — retry later"),
             ),
             ("   \r\n ", None),
+            // Markup with nothing to show says nothing: never pasted.
+            ("<script>alert(1)</script>", None),
+            ("a < b and c > d", Some("a < b and c > d")),
         ];
         for (body, want) in cases {
             let got = summarize_body(body);
             assert_eq!(got.as_deref(), *want, "{body:?}");
             if let Some(got) = got {
-                assert!(!got.contains(['\n', '\r', '<', '>']), "{got:?}");
+                assert!(!got.contains(['\n', '\r']), "{got:?}");
+                assert!(!looks_like_html(&got), "no markup: {got:?}");
             }
         }
         let long = format!("<title>{}</title>", "word ".repeat(100));

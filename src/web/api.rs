@@ -196,6 +196,37 @@ pub async fn metrics<S: StatusSource>(State(web): State<Arc<Web<S>>>) -> Respons
     }
 }
 
+/// Incidents the feed carries at most (each gives up to a few entries).
+const FEED_INCIDENTS: u32 = 50;
+
+/// `GET /feed.atom`: the newest incidents' events as Atom.
+pub async fn feed<S: StatusSource>(State(web): State<Arc<Web<S>>>) -> Response {
+    let store = web.source.store();
+    let incidents = store
+        .incidents(&IncidentFilter {
+            state: None,
+            environment: None,
+            limit: FEED_INCIDENTS,
+        })
+        .await;
+    match incidents {
+        Ok(incidents) => {
+            let config = web.source.config();
+            let xml = super::feed::render(
+                &incidents,
+                config.server.public_url.as_ref(),
+                store.instance_id(),
+            );
+            (
+                [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+                xml,
+            )
+                .into_response()
+        }
+        Err(err) => ApiError::Store(err.to_string()).into_response(),
+    }
+}
+
 pub async fn healthz() -> &'static str {
     "ok\n"
 }

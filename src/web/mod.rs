@@ -5,6 +5,7 @@
 mod api;
 mod cache;
 mod error;
+mod feed;
 mod pages;
 pub mod serve;
 pub mod view;
@@ -46,6 +47,7 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
         )
         .route("/api/v1/incidents", get(api::incidents::<S>))
         .route("/metrics", get(api::metrics::<S>))
+        .route("/feed.atom", get(api::feed::<S>))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz::<S>))
         // No route takes a body beyond a few bytes: a large one is refused, not buffered.

@@ -401,3 +401,78 @@ async fn rusqlite_like_lock(path: &std::path::Path) -> Lock {
         .unwrap();
     Lock { conn }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_are_an_atom_feed_that_an_xml_parser_reads() {
+    let envs = r#"
+  - name: html-close
+    url: ws://${LAB}/ws/html-close
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    alert: { failure_threshold: 1 }
+"#;
+    let mut app = spawn_app(
+        envs,
+        "alerts:\n  channels:\n    - { name: console, kind: log }\n",
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        let incidents = app.get_json("/api/v1/incidents").await;
+        if !incidents["incidents"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no incident opened: {incidents:#} {:#}",
+            app.get_json("/api/v1/status").await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let response = reqwest::get(format!("{}/feed.atom", app.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/atom+xml; charset=utf-8"
+    );
+    let xml = response.text().await.unwrap();
+    assert!(
+        !xml.contains("<script"),
+        "a server's markup never becomes markup: {xml}"
+    );
+    // An independent parser: Python's ElementTree, reading the Atom namespace.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feed.xml");
+    std::fs::write(&path, &xml).unwrap();
+    let script = format!(
+        "import xml.etree.ElementTree as ET\n\
+         ns = {{'a': 'http://www.w3.org/2005/Atom'}}\n\
+         root = ET.parse({:?}).getroot()\n\
+         assert root.tag == '{{http://www.w3.org/2005/Atom}}feed', root.tag\n\
+         for key in ('id', 'title', 'updated'):\n    assert root.find('a:' + key, ns) is not None, key\n\
+         entries = root.findall('a:entry', ns)\n\
+         for e in entries:\n    print(e.find('a:category', ns).get('term'), '|', e.find('a:title', ns).text, '|', e.find('a:link', ns).get('href'), '|', e.find('a:summary', ns).text)\n",
+        path.display().to_string()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries = String::from_utf8_lossy(&out.stdout);
+    let opened = entries
+        .lines()
+        .find(|l| l.starts_with("opened |"))
+        .unwrap_or_else(|| panic!("an opened entry: {entries}"));
+    assert!(
+        opened.contains("html-close is down: closed_before_ready"),
+        "{opened}"
+    );
+    assert!(opened.contains("/environments/html-close"), "{opened}");
+    assert!(opened.contains("reason that is only markup"), "{opened}");
+    app.shutdown().await.unwrap();
+}
