@@ -208,7 +208,7 @@ where
             match self.next_event(step_deadline).await {
                 SocketEvent::Text(text) => {
                     let json = serde_json::from_str::<serde_json::Value>(&text).ok();
-                    if matches_text(matcher, &text, json.as_ref()) {
+                    if matcher.matches(&text, json.as_ref()) {
                         return Ok(());
                     }
                     // An error message where the welcome should be will never turn into the
@@ -413,10 +413,6 @@ where
         self.outcome.close_ms = Some(between_ms(started, Instant::now()));
         self.outcome.close_started_ms = Some(between_ms(self.plan.accepted_at, started));
     }
-}
-
-fn matches_text(matcher: &Matcher, text: &str, json: Option<&serde_json::Value>) -> bool {
-    matcher.matches(text, json)
 }
 
 /// Application-level error messages, in the shapes real backends use.

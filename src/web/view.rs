@@ -126,3 +126,20 @@ pub struct Readiness {
     /// Pending notifications well past their due time.
     pub notifications_overdue: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_rounded_to_a_tenth_of_a_millisecond_on_the_wire() {
+        let latency = Latency {
+            p50: Some(4.232679614626739),
+            p95: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&latency).unwrap(),
+            serde_json::json!({ "p50": 4.2, "p95": null })
+        );
+    }
+}
