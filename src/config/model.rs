@@ -93,6 +93,7 @@ impl Config {
             repeat_every: own.repeat_every.unwrap_or(defaults.repeat_every),
             send_resolved: own.send_resolved.unwrap_or(defaults.send_resolved),
             alert_on_degraded: own.alert_on_degraded.unwrap_or(defaults.alert_on_degraded),
+            min_locations: defaults.min_locations,
         }
     }
 
@@ -504,6 +505,8 @@ pub struct AlertPolicy {
     pub repeat_every: Duration,
     pub send_resolved: bool,
     pub alert_on_degraded: bool,
+    /// Locations that must see the environment down before an incident opens (shared store).
+    pub min_locations: u32,
 }
 
 impl Default for AlertPolicy {
@@ -514,6 +517,7 @@ impl Default for AlertPolicy {
             repeat_every: Duration::from_secs(3600),
             send_resolved: true,
             alert_on_degraded: false,
+            min_locations: 1,
         }
     }
 }
@@ -695,6 +699,9 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    /// A shared PostgreSQL store (`postgres://…`) instead of the SQLite file at `path`: a
+    /// secret, since it may carry a password.
+    pub url: Option<Secret>,
     pub retention: Duration,
 }
 
@@ -702,6 +709,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("wsprobe.db"),
+            url: None,
             retention: Duration::from_secs(30 * 24 * 3600),
         }
     }

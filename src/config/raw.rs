@@ -217,6 +217,10 @@ pub(crate) struct RawPolicyDefaults {
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
+    /// With a shared store: how many locations must see an environment down to open an
+    /// incident (fewer when fewer report).
+    #[schemars(with = "Option<u32>")]
+    pub min_locations: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -307,6 +311,9 @@ pub(crate) struct RawServer {
 pub(crate) struct RawStorage {
     #[schemars(with = "Option<String>")]
     pub path: Option<Text>,
+    /// `postgres://…`: the store shared by a fleet of instances (then `location` is required).
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Text>,
     #[schemars(with = "Option<String>")]
     pub retention: Option<Text>,
 }

@@ -66,6 +66,7 @@ impl Recorder {
             run: NewRun {
                 result,
                 in_maintenance,
+                slot: None,
             },
             stored,
         };

@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::codec::{from_ms, ms};
 use super::outbox::{self, NotificationRecord};
 use super::write::WriteTx;
-use super::{Store, StoreError, codec, environments};
+use super::{SqliteStore, StoreError, codec, environments};
 use crate::incident::{Open, State};
 use crate::probe::Verdict;
 
@@ -63,18 +63,18 @@ pub struct IncidentFilter<'a> {
 }
 
 /// The alert transaction of one environment. Dropping it without `commit` rolls back.
-pub struct AlertTx {
+pub struct SqliteAlertTx {
     tx: WriteTx,
     env_id: i64,
 }
 
-impl Store {
+impl SqliteStore {
     /// Take the writer for one environment's alert step.
     #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn begin_alerts(&self, env: &str) -> Result<AlertTx, StoreError> {
+    pub async fn begin_alerts(&self, env: &str) -> Result<SqliteAlertTx, StoreError> {
         let mut tx = WriteTx::begin(&self.writer()).await?;
         let env_id = environments::id_for(&mut tx, env).await?;
-        Ok(AlertTx { tx, env_id })
+        Ok(SqliteAlertTx { tx, env_id })
     }
 
     /// Every environment's alert state, so that the engine starts knowing them all and never
@@ -172,7 +172,7 @@ impl Store {
     }
 }
 
-impl AlertTx {
+impl SqliteAlertTx {
     pub async fn save_state(&mut self, state: &AlertState) -> Result<(), StoreError> {
         save_state(&mut self.tx, self.env_id, state).await
     }
@@ -310,6 +310,6 @@ fn alert_state(row: &sqlx::sqlite::SqliteRow) -> Result<(String, AlertState), St
 }
 
 /// A stored counter back into a `u32`: the columns only ever hold small non-negative counts.
-fn count(value: i64) -> u32 {
+pub(super) fn count(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
 }

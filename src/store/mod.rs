@@ -1,7 +1,9 @@
 //! Every probe result, hourly rollups kept longer than the raw runs, and the facts that must
-//! outlive a restart, in one SQLite file. The only place in the crate that holds SQL; one file
-//! per table, plus the pure encodings (`codec`) and latency buckets (`histogram`). Alerting's
-//! tables (incidents, alert state, the notification outbox) are in `incidents` and `outbox`.
+//! outlive a restart: in one SQLite file (the default), or in a PostgreSQL that a fleet of
+//! instances shares (`postgres`). [`Store`] is the one interface over both (`backend.rs`).
+//! The only place in the crate that holds SQL; for SQLite one file per table, plus the pure
+//! encodings (`codec`) and latency buckets (`histogram`) both backends use. Alerting's tables
+//! (incidents, alert state, the notification outbox) are in `incidents` and `outbox`.
 //!
 //! SQLite takes one writer at a time, so writes go through a pool of one connection: callers
 //! queue in-process instead of meeting `SQLITE_BUSY`, and a prune in batches lets inserts in
@@ -10,6 +12,7 @@
 //! Every method returns its failure (read-only file, full disk, damaged rows) as a
 //! [`StoreError`] and never panics: the caller logs it and goes on probing.
 
+mod backend;
 mod blobs;
 mod codec;
 mod environments;
@@ -17,30 +20,28 @@ pub mod histogram;
 mod incidents;
 mod meta;
 mod outbox;
+pub mod postgres;
 mod rollups;
 mod runs;
 mod skipped;
+mod sqlite;
 mod write;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use parking_lot::RwLock;
 use serde::Serialize;
-use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::probe::result::{Headers, ProbeResult, Status, Verdict};
+use crate::probe::result::{Headers, ProbeResult};
+pub use backend::{AlertTx, Store};
 use codec::Context;
-pub use incidents::{AlertState, AlertTx, IncidentFilter, IncidentRecord, IncidentState};
+pub use incidents::{AlertState, IncidentFilter, IncidentRecord, IncidentState};
+pub use postgres::{InstanceRecord, LocationRun, ObservedRun, PgStore};
+pub use sqlite::{FileStatus, SqliteStore};
 pub use outbox::{
     DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
 };
-use write::WriteTx;
 
 /// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
 /// raw retention wins): 400 days is a year-over-year comparison with a month to spare, at about
@@ -79,6 +80,8 @@ pub struct NewRun {
     pub result: std::sync::Arc<ProbeResult>,
     /// Inside a maintenance window when it ran.
     pub in_maintenance: bool,
+    /// The scheduled slot it was probed for; `None` on demand.
+    pub slot: Option<DateTime<Utc>>,
 }
 
 /// A result's text parts, encoded before the writer is taken: it is held for SQL only.
@@ -179,344 +182,9 @@ pub struct Summary {
     pub skipped_24h: u64,
 }
 
-/// Cheap to clone (the pools are shared); `close` on any clone closes them for all.
-#[derive(Debug, Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    path: PathBuf,
-    /// Replaced whole when the file under `path` is no longer the one opened (deleted, or
-    /// swapped for another): see [`Store::heal`].
-    pools: RwLock<Pools>,
-    /// Read once at open: it never changes, and metrics need it before anything can fail.
-    instance_id: String,
-}
-
-#[derive(Debug, Clone)]
-struct Pools {
-    /// One connection: SQLite's single writer, made explicit.
-    writer: SqlitePool,
-    /// Read-only connections for everything that only looks.
-    reader: SqlitePool,
-    /// The file the pools have open; `None` for an SQLite URI, which is not checked.
-    file: Option<FileId>,
-}
-
-/// Device and inode: a file deleted and created again, or replaced by a rename, has another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId {
-    dev: u64,
-    ino: u64,
-}
-
-impl FileId {
-    fn of(path: &Path) -> Option<FileId> {
-        use std::os::unix::fs::MetadataExt as _;
-        std::fs::metadata(path).ok().map(|m| FileId {
-            dev: m.dev(),
-            ino: m.ino(),
-        })
-    }
-}
-
-/// Whether the file at the store's path is still the one it has open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileStatus {
-    Same,
-    /// Deleted while open: writes would go to an unlinked file and be lost at restart.
-    Missing,
-    /// Another file now has the name.
-    Replaced,
-    /// The same file, overwritten in place with something that is not an SQLite database
-    /// (`cp` over it): with WAL, writes would go on "succeeding" until the next checkpoint.
-    NotDatabase,
-}
-
-/// The first 16 bytes of every SQLite 3 database file.
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-
-/// Whether `path` starts like an SQLite database (an empty file is one not written yet).
-fn looks_like_sqlite(path: &Path) -> bool {
-    use std::io::Read as _;
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return true;
-    };
-    let mut head = [0u8; 16];
-    match file.read(&mut head) {
-        Ok(0) => true,
-        Ok(16) => &head == SQLITE_MAGIC,
-        Ok(_) | Err(_) => false,
-    }
-}
-
-impl Store {
-    /// Open (creating if missing) and migrate. `path` may also be an SQLite URI
-    /// (`file:wsprobe.db?mode=ro`). An already migrated file that cannot be written opens
-    /// fine: reads work and every write returns an error.
-    #[tracing::instrument(skip_all, fields(path = %path.display()))]
-    pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let pools = open_pools(path).await?;
-        let instance_id = {
-            let mut tx = WriteTx::begin(&pools.writer).await?;
-            let id = meta::instance_id(&mut tx).await?;
-            tx.commit().await?;
-            id
-        };
-        Ok(Store {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                pools: RwLock::new(pools),
-                instance_id,
-            }),
-        })
-    }
-
-    fn writer(&self) -> SqlitePool {
-        self.inner.pools.read().writer.clone()
-    }
-
-    fn reader(&self) -> SqlitePool {
-        self.inner.pools.read().reader.clone()
-    }
-
-    /// Whether the file at the path is still the one open.
-    pub fn file_status(&self) -> FileStatus {
-        let Some(opened) = self.inner.pools.read().file else {
-            return FileStatus::Same;
-        };
-        match FileId::of(&self.inner.path) {
-            None => FileStatus::Missing,
-            Some(now) if now != opened => FileStatus::Replaced,
-            Some(_) if !looks_like_sqlite(&self.inner.path) => FileStatus::NotDatabase,
-            Some(_) => FileStatus::Same,
-        }
-    }
-
-    /// When the file is no longer the one open, open what is at the path now (creating and
-    /// migrating it if it is gone) and carry on there: writes resume by themselves once the
-    /// path holds a usable database again. A file that does not open (garbage in its place)
-    /// leaves the old pools, and the error says why.
-    pub async fn heal(&self) -> Result<FileStatus, StoreError> {
-        let status = self.file_status();
-        if status == FileStatus::Same {
-            return Ok(status);
-        }
-        let fresh = open_pools(&self.inner.path).await?;
-        {
-            let mut tx = WriteTx::begin(&fresh.writer).await?;
-            meta::keep_instance_id(&mut tx, &self.inner.instance_id).await?;
-            tx.commit().await?;
-        }
-        let old = std::mem::replace(&mut *self.inner.pools.write(), fresh);
-        tracing::warn!(path = %self.inner.path.display(), ?status, "the store file changed under the daemon: reopened it");
-        old.reader.close().await;
-        old.writer.close().await;
-        Ok(status)
-    }
-
-    /// Store one result and count it in its hour's rollup, in one transaction. Returns the
-    /// run id.
-    #[tracing::instrument(skip_all, fields(environment = %result.environment))]
-    pub async fn insert_result(
-        &self,
-        result: &ProbeResult,
-        in_maintenance: bool,
-    ) -> Result<i64, StoreError> {
-        // Encode before taking the writer: it is held for SQL only.
-        let encoded = EncodedRun::of(result)?;
-        let mut tx = WriteTx::begin(&self.writer()).await?;
-        let id = encoded.insert(&mut tx, result, in_maintenance).await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-
-    /// Store several results in one transaction, all or none: the daemon's writer commits
-    /// what queued meanwhile together, so a busy minute costs a few commits, not thousands.
-    #[tracing::instrument(skip_all, fields(runs = runs.len()))]
-    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<(), StoreError> {
-        let encoded = runs
-            .iter()
-            .map(|run| EncodedRun::of(&run.result))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut tx = WriteTx::begin(&self.writer()).await?;
-        for (run, encoded) in runs.iter().zip(&encoded) {
-            encoded
-                .insert(&mut tx, &run.result, run.in_maintenance)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Record a slot skipped because the previous probe was still running. Recording the same
-    /// slot again is a no-op.
-    #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn record_skipped(&self, env: &str, slot: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = WriteTx::begin(&self.writer()).await?;
-        let env_id = environments::id_for(&mut tx, env).await?;
-        if skipped::insert(&mut tx, env_id, slot.timestamp_millis()).await? {
-            rollups::add_skipped(&mut tx, env_id, codec::hour_start(slot)).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Runs of `env`, newest first; `before` is the id of the last run of the previous page.
-    /// Unknown environments and cursors no longer stored give an empty page.
-    #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn runs(
-        &self,
-        env: &str,
-        limit: u32,
-        before: Option<i64>,
-    ) -> Result<Vec<StoredRun>, StoreError> {
-        let mut conn = self.reader().acquire().await?;
-        runs::newest(&mut conn, env, limit, before).await
-    }
-
-    /// The newest run of every environment that has one, by environment name.
-    #[tracing::instrument(skip_all)]
-    pub async fn latest(&self) -> Result<Vec<StoredRun>, StoreError> {
-        let mut conn = self.reader().acquire().await?;
-        runs::latest(&mut conn).await
-    }
-
-    /// The last `n` outcomes of `env`, newest first, without any blob: the status bar.
-    #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn recent_statuses(
-        &self,
-        env: &str,
-        n: u32,
-    ) -> Result<Vec<(DateTime<Utc>, Status, Verdict)>, StoreError> {
-        let mut conn = self.reader().acquire().await?;
-        runs::recent_statuses(&mut conn, env, n).await
-    }
-
-    #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn summary(&self, env: &str, now: DateTime<Utc>) -> Result<Summary, StoreError> {
-        let mut tx = self.reader().begin().await?;
-        let mut all = rollups::summaries(&mut tx, now, Some(env)).await?;
-        tx.commit().await?;
-        Ok(all.remove(env).unwrap_or_default())
-    }
-
-    /// Every environment the store knows, in two queries whatever their number.
-    #[tracing::instrument(skip_all)]
-    pub async fn summaries(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<HashMap<String, Summary>, StoreError> {
-        let mut tx = self.reader().begin().await?;
-        let all = rollups::summaries(&mut tx, now, None).await?;
-        tx.commit().await?;
-        Ok(all)
-    }
-
-    /// The OTLP `service.instance.id`, stable across restarts on the same file.
-    pub fn instance_id(&self) -> &str {
-        &self.inner.instance_id
-    }
-
-    /// Delete runs and skipped slots older than `retention`, blobs no run points at any more,
-    /// and rollups older than [`ROLLUP_RETENTION`] (or `retention`, if longer). Works in
-    /// batches of [`PRUNE_BATCH`] runs, one transaction each, so inserts get the writer in
-    /// between. Returns how many runs were deleted.
-    #[tracing::instrument(skip_all)]
-    pub async fn prune(&self, retention: Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let runs_before_ns = before(now, retention)
-            .and_then(|t| t.timestamp_nanos_opt())
-            .unwrap_or(i64::MIN);
-        let slots_before_ms = before(now, retention)
-            .map(|t| t.timestamp_millis())
-            .unwrap_or(i64::MIN);
-        let rollups_before = before(now, retention.max(ROLLUP_RETENTION))
-            .map(codec::hour_start)
-            .unwrap_or(i64::MIN);
-
-        let env_ids = {
-            let mut conn = self.reader().acquire().await?;
-            environments::all_ids(&mut conn).await?
-        };
-        let mut deleted = 0;
-        for env_id in env_ids {
-            loop {
-                let mut tx = WriteTx::begin(&self.writer()).await?;
-                let (n, released) =
-                    runs::delete_before(&mut tx, env_id, runs_before_ns, PRUNE_BATCH).await?;
-                blobs::release(&mut tx, &released).await?;
-                let done = n < u64::from(PRUNE_BATCH);
-                if done {
-                    skipped::delete_before(&mut tx, env_id, slots_before_ms).await?;
-                    rollups::delete_before(&mut tx, env_id, rollups_before).await?;
-                }
-                tx.commit().await?;
-                deleted += n;
-                if done {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-        }
-        if deleted > 0 {
-            tracing::info!(deleted, "pruned runs older than the retention");
-        }
-        Ok(deleted)
-    }
-
-    /// A real write through the writer, for /readyz: a read-only file or a full disk fails it.
-    pub async fn check_writable(&self) -> Result<(), StoreError> {
-        let mut tx = WriteTx::begin(&self.writer()).await?;
-        meta::heartbeat(&mut tx, &Utc::now().to_rfc3339()).await?;
-        tx.commit().await
-    }
-
-    /// Close both pools. The writer goes last: the last connection to close checkpoints the
-    /// WAL into the database file.
-    pub async fn close(self) {
-        let pools = self.inner.pools.read().clone();
-        pools.reader.close().await;
-        pools.writer.close().await;
-    }
-}
-
-async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
-    let base = SqliteConnectOptions::new()
-        .filename(path)
-        .busy_timeout(BUSY_TIMEOUT)
-        .foreign_keys(true);
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(
-            base.clone()
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // In WAL mode NORMAL loses at most the last commits on power loss, never
-                // consistency, and saves an fsync per insert.
-                .synchronous(SqliteSynchronous::Normal),
-        )
-        .await?;
-    MIGRATOR.run(&writer).await?;
-    let reader = SqlitePoolOptions::new()
-        .max_connections(READERS)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(base.read_only(true))
-        .await?;
-    Ok(Pools {
-        file: FileId::of(path),
-        writer,
-        reader,
-    })
-}
-
 /// `now - age`, or `None` when that is before any time chrono represents.
-fn before(now: DateTime<Utc>, age: Duration) -> Option<DateTime<Utc>> {
+pub(crate) fn before(now: DateTime<Utc>, age: Duration) -> Option<DateTime<Utc>> {
     let age = chrono::Duration::from_std(age).ok()?;
     now.checked_sub_signed(age)
 }
+

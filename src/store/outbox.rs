@@ -9,7 +9,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::codec::{from_ms, ms};
 use super::write::WriteTx;
-use super::{Store, StoreError};
+use super::{SqliteStore, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,7 +31,7 @@ impl DeliveryState {
         }
     }
 
-    fn parse(text: &str) -> Result<DeliveryState, StoreError> {
+    pub(super) fn parse(text: &str) -> Result<DeliveryState, StoreError> {
         Ok(match text {
             "pending" => DeliveryState::Pending,
             "delivered" => DeliveryState::Delivered,
@@ -182,11 +182,11 @@ pub(super) async fn for_incidents(
     Ok(timelines)
 }
 
-fn attempts(value: i64) -> u32 {
+pub(super) fn attempts(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
 }
 
-impl Store {
+impl SqliteStore {
     /// Pending notifications due at `now`, earliest first.
     #[tracing::instrument(skip_all)]
     pub async fn due_notifications(

@@ -81,14 +81,14 @@ pub async fn add_skipped(
 
 /// The windows, as the first hour each includes. A window is its number of most recent hours,
 /// the current (partial) one included: uptime has one-hour resolution.
-struct Windows {
-    day: i64,
-    week: i64,
-    month: i64,
+pub(super) struct Windows {
+    pub day: i64,
+    pub week: i64,
+    pub month: i64,
 }
 
 impl Windows {
-    fn ending(now: DateTime<Utc>) -> Windows {
+    pub(super) fn ending(now: DateTime<Utc>) -> Windows {
         let current = hour_start(now);
         let back = |hours: i64| current - (hours - 1) * 3600;
         Windows {
@@ -101,7 +101,7 @@ impl Windows {
 
 /// Sums over the three windows for one environment.
 #[derive(sqlx::FromRow)]
-struct Sums {
+pub(super) struct SummaryRow {
     name: String,
     runs_day: i64,
     serving_day: i64,
@@ -123,7 +123,7 @@ pub async fn summaries(
     let w = Windows::ending(now);
     // Both queries drive from environments, so each environment seeks its own hours on the
     // primary key; the CROSS JOIN below stops SQLite from preferring a scan of every rollup.
-    let rows: Vec<Sums> = sqlx::query_as(
+    let rows: Vec<SummaryRow> = sqlx::query_as(
         "SELECT e.name,
              COALESCE(SUM(CASE WHEN r.hour >= ?1 THEN r.runs END), 0) AS runs_day,
              COALESCE(SUM(CASE WHEN r.hour >= ?1 THEN r.up + r.degraded END), 0) AS serving_day,
@@ -154,6 +154,14 @@ pub async fn summaries(
     .fetch_all(&mut *conn)
     .await?;
 
+    Ok(summarize(rows, histograms))
+}
+
+/// Sums and the window's hourly histograms into one summary per environment.
+pub(super) fn summarize(
+    rows: Vec<SummaryRow>,
+    histograms: Vec<(String, Vec<u8>)>,
+) -> HashMap<String, Summary> {
     let mut merged: HashMap<String, Histogram> = HashMap::new();
     for (name, bytes) in histograms {
         match Histogram::decode(&bytes) {
@@ -163,7 +171,7 @@ pub async fn summaries(
         }
     }
     let share = |serving: i64, runs: i64| (runs > 0).then(|| serving as f64 / runs as f64);
-    Ok(rows
+    rows
         .into_iter()
         .map(|s| {
             let latency = merged.remove(&s.name).unwrap_or_default();
@@ -177,7 +185,7 @@ pub async fn summaries(
             };
             (s.name, summary)
         })
-        .collect())
+        .collect()
 }
 
 pub async fn delete_before(

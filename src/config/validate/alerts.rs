@@ -134,6 +134,11 @@ impl Validator<'_> {
                 "success_threshold",
                 &mut policy.success_threshold,
             ),
+            (
+                &raw.min_locations,
+                "min_locations",
+                &mut policy.min_locations,
+            ),
         ] {
             if let Some(value) = value {
                 if value.value == 0 {

@@ -240,12 +240,22 @@ impl Validator<'_> {
             .map(|(index, window)| self.maintenance(index, window, &environments))
             .collect::<Result<Vec<_>>>()?;
 
+        let location = raw
+            .location
+            .map(|location| location.value.trim().to_owned())
+            .filter(|location| !location.is_empty());
+        if let Some(url) = raw.storage.as_ref().and_then(|s| s.url.as_ref())
+            && location.is_none()
+        {
+            return Err(self.err(
+                url,
+                "location",
+                "is required with storage.url: each instance of a fleet says where it probes from (location: eu-west)",
+            ));
+        }
         Ok(Config {
             source: self.source.to_path_buf(),
-            location: raw
-                .location
-                .map(|location| location.value.trim().to_owned())
-                .filter(|location| !location.is_empty()),
+            location,
             environments,
             alerts: AlertsConfig {
                 defaults: self.policy_defaults(alerts.defaults.unwrap_or_default())?,

@@ -56,7 +56,35 @@ impl Validator<'_> {
             Some(value) => self.positive_duration(value, "storage.retention")?,
             None => StorageConfig::default().retention,
         };
-        Ok(StorageConfig { path, retention })
+        let url = match &raw.url {
+            None => None,
+            Some(value) => {
+                if raw.path.is_some() {
+                    return Err(self.err(
+                        value,
+                        "storage.url",
+                        "set storage.path (one SQLite file) or storage.url (a shared PostgreSQL), not both",
+                    ));
+                }
+                let text = value.value.trim();
+                if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+                    return Err(self.err(
+                        value,
+                        "storage.url",
+                        "must be a PostgreSQL URL (postgres://user@host/database)",
+                    ));
+                }
+                if let Err(err) = url::Url::parse(text) {
+                    return Err(self.err(value, "storage.url", format!("is not a URL: {err}")));
+                }
+                Some(Secret::new(text))
+            }
+        };
+        Ok(StorageConfig {
+            path,
+            url,
+            retention,
+        })
     }
 
     pub(super) fn telemetry(&self, raw: Option<RawTelemetry>) -> Result<TelemetryConfig> {

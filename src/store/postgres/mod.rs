@@ -1,0 +1,419 @@
+//! The PostgreSQL backend: the store a fleet of instances shares (`storage.url`). Every
+//! instance writes its results here; slots are claimed here so that each is probed once per
+//! location; the evaluator's lease, the incidents and the outbox live here, so that whichever
+//! instance evaluates next starts from the same state.
+//!
+//! Unlike SQLite, PostgreSQL takes concurrent writers: there is one pool, and a failed
+//! transaction is rolled back by sqlx and by the server, so a write fails alone. Runs keep the
+//! whole result as JSON beside the columns that queries filter on.
+
+mod alerts;
+mod fleet;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::codec::{self, hour_start};
+use super::histogram::Histogram;
+use super::rollups::{SummaryRow, summarize};
+use super::{NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary, before};
+use crate::probe::result::{ProbeResult, Status, Verdict};
+
+pub use alerts::PgAlertTx;
+pub use fleet::{InstanceRecord, LocationRun, ObservedRun};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per instance: the writer, the evaluator, the status page and the API at once.
+const CONNECTIONS: u32 = 6;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A statement that takes longer is cancelled by the server: a stuck lock must fail the write,
+/// not hold the writer for ever.
+const STATEMENT_TIMEOUT_MS: u64 = 15_000;
+
+/// Cheap to clone: the pool is shared.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: PgPool,
+    instance_id: String,
+    location: String,
+}
+
+impl PgStore {
+    /// Connect, migrate (sqlx takes an advisory lock, so replicas starting together migrate
+    /// once) and register this instance.
+    pub async fn connect(
+        url: &str,
+        location: &str,
+        instance_id: &str,
+        version: &str,
+    ) -> Result<PgStore, StoreError> {
+        let options: PgConnectOptions = url.parse()?;
+        let options = options
+            .application_name("wsprobe")
+            .options([("statement_timeout", STATEMENT_TIMEOUT_MS.to_string())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let store = PgStore {
+            inner: Arc::new(Inner {
+                pool,
+                instance_id: instance_id.to_owned(),
+                location: location.to_owned(),
+            }),
+        };
+        store.register(version).await?;
+        Ok(store)
+    }
+
+    fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    pub async fn insert_result(
+        &self,
+        result: &ProbeResult,
+        in_maintenance: bool,
+    ) -> Result<i64, StoreError> {
+        let run = NewRun {
+            result: Arc::new(result.clone()),
+            in_maintenance,
+            slot: None,
+        };
+        let ids = self.insert_many(&[&run]).await?;
+        Ok(ids[0])
+    }
+
+    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<(), StoreError> {
+        self.insert_many(runs).await.map(|_| ())
+    }
+
+    /// The runs, then their rollups in a fixed order (environment, hour): two instances that
+    /// commit batches touching the same hours lock the rows in the same order, never in a
+    /// deadlock.
+    async fn insert_many(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(runs.len());
+        for run in runs {
+            let result = &run.result;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO runs (environment, location, instance, slot_ms, started_at_ns,
+                                   status, verdict, in_maintenance, result)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(&result.environment)
+            .bind(self.location())
+            .bind(self.instance_id())
+            .bind(run.slot.map(codec::ms))
+            .bind(codec::to_unix_ns(result.started_at)?)
+            .bind(codec::status_code(result.status))
+            .bind(codec::verdict_code(result.verdict))
+            .bind(run.in_maintenance)
+            .bind(Json(result.as_ref()))
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        let mut hours: Vec<(&str, i64, Status, Option<f64>)> = runs
+            .iter()
+            .map(|run| {
+                let r = &run.result;
+                (
+                    r.environment.as_str(),
+                    hour_start(r.started_at),
+                    r.status,
+                    r.phases_ms.total,
+                )
+            })
+            .collect();
+        hours.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for (env, hour, status, total) in hours {
+            add_to_rollup(&mut tx, env, hour, status, total).await?;
+        }
+        sqlx::query("UPDATE instances SET last_report = now(), last_seen = now() WHERE id = $1")
+            .bind(self.instance_id())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn record_skipped(&self, env: &str, slot: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO skipped_slots (environment, location, slot_ms) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(env)
+        .bind(self.location())
+        .bind(codec::ms(slot))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            sqlx::query(
+                "INSERT INTO rollups (environment, hour, skipped) VALUES ($1, $2, 1)
+                 ON CONFLICT (environment, hour) DO UPDATE SET skipped = rollups.skipped + 1",
+            )
+            .bind(env)
+            .bind(hour_start(slot))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs of `env` from every location (or `location` only), newest first.
+    pub async fn runs(
+        &self,
+        env: &str,
+        limit: u32,
+        before: Option<i64>,
+        location: Option<&str>,
+    ) -> Result<Vec<StoredRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, in_maintenance, location, result FROM runs
+             WHERE environment = $1 AND ($2::BIGINT IS NULL OR id < $2)
+               AND ($3::TEXT IS NULL OR location = $3)
+             ORDER BY started_at_ns DESC, id DESC LIMIT $4",
+        )
+        .bind(env)
+        .bind(before)
+        .bind(location)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(stored_run).collect()
+    }
+
+    /// The newest run of every environment, from any location, by environment name.
+    pub async fn latest(&self) -> Result<Vec<StoredRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT ON (environment) id, in_maintenance, location, result FROM runs
+             ORDER BY environment, started_at_ns DESC, id DESC",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(stored_run).collect()
+    }
+
+    pub async fn recent_statuses(
+        &self,
+        env: &str,
+        n: u32,
+    ) -> Result<Vec<(DateTime<Utc>, Status, Verdict)>, StoreError> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT started_at_ns, status, verdict FROM runs WHERE environment = $1
+             ORDER BY started_at_ns DESC, id DESC LIMIT $2",
+        )
+        .bind(env)
+        .bind(i64::from(n))
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(ns, status, verdict)| {
+                Ok((
+                    codec::from_unix_ns(ns),
+                    codec::status_from_code(status)?,
+                    codec::verdict_from_code(verdict)?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn summaries(
+        &self,
+        now: DateTime<Utc>,
+        only: Option<&str>,
+    ) -> Result<HashMap<String, Summary>, StoreError> {
+        let windows = super::rollups::Windows::ending(now);
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "SELECT environment AS name,
+                 COALESCE(SUM(CASE WHEN hour >= $1 THEN runs END), 0)::BIGINT AS runs_day,
+                 COALESCE(SUM(CASE WHEN hour >= $1 THEN up + degraded END), 0)::BIGINT AS serving_day,
+                 COALESCE(SUM(CASE WHEN hour >= $2 THEN runs END), 0)::BIGINT AS runs_week,
+                 COALESCE(SUM(CASE WHEN hour >= $2 THEN up + degraded END), 0)::BIGINT AS serving_week,
+                 COALESCE(SUM(runs), 0)::BIGINT AS runs_month,
+                 COALESCE(SUM(up + degraded), 0)::BIGINT AS serving_month,
+                 COALESCE(SUM(CASE WHEN hour >= $1 THEN skipped END), 0)::BIGINT AS skipped_day
+             FROM rollups WHERE hour >= $3 AND ($4::TEXT IS NULL OR environment = $4)
+             GROUP BY environment",
+        )
+        .bind(windows.day)
+        .bind(windows.week)
+        .bind(windows.month)
+        .bind(only)
+        .fetch_all(self.pool())
+        .await?;
+        let histograms: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT environment, histogram FROM rollups
+             WHERE hour >= $1 AND histogram IS NOT NULL
+               AND ($2::TEXT IS NULL OR environment = $2)",
+        )
+        .bind(windows.day)
+        .bind(only)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(summarize(rows, histograms))
+    }
+
+    /// Delete what is older than the retention, in batches; any instance may prune, the
+    /// deletes are idempotent. Slot claims go with the runs.
+    pub async fn prune(&self, retention: Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let runs_before_ns = before(now, retention)
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(i64::MIN);
+        let slots_before_ms = before(now, retention)
+            .map(codec::ms)
+            .unwrap_or(i64::MIN);
+        let rollups_before = before(now, retention.max(ROLLUP_RETENTION))
+            .map(hour_start)
+            .unwrap_or(i64::MIN);
+        let mut deleted = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM runs WHERE id IN (
+                     SELECT id FROM runs WHERE started_at_ns < $1 LIMIT $2)",
+            )
+            .bind(runs_before_ns)
+            .bind(i64::from(PRUNE_BATCH))
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            deleted += n;
+            if n < u64::from(PRUNE_BATCH) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for delete in [
+            "DELETE FROM slots WHERE slot_ms < $1",
+            "DELETE FROM skipped_slots WHERE slot_ms < $1",
+        ] {
+            sqlx::query(delete)
+                .bind(slots_before_ms)
+                .execute(self.pool())
+                .await?;
+        }
+        sqlx::query("DELETE FROM rollups WHERE hour < $1")
+            .bind(rollups_before)
+            .execute(self.pool())
+            .await?;
+        Ok(deleted)
+    }
+
+    /// A real write, for /readyz: this instance's heartbeat.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let updated = sqlx::query("UPDATE instances SET last_seen = now() WHERE id = $1")
+            .bind(self.instance_id())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            // Deleted by hand while running: come back.
+            self.register(env!("CARGO_PKG_VERSION")).await?;
+        }
+        Ok(())
+    }
+
+    /// Say this instance stopped on purpose (not a quiet one), then close the pool.
+    pub async fn close(self) {
+        let stopped = sqlx::query("UPDATE instances SET stopped_at = now() WHERE id = $1")
+            .bind(self.instance_id())
+            .execute(self.pool())
+            .await;
+        if let Err(err) = stopped {
+            tracing::warn!("could not record this instance's stop in the shared store: {err}");
+        }
+        self.pool().close().await;
+    }
+}
+
+/// Count one run in its hour, the row locked meanwhile: instances of several locations add to
+/// the same hour.
+async fn add_to_rollup(
+    tx: &mut Transaction<'static, Postgres>,
+    env: &str,
+    hour: i64,
+    status: Status,
+    total_ms: Option<f64>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO rollups (environment, hour) VALUES ($1, $2)
+         ON CONFLICT (environment, hour) DO NOTHING",
+    )
+    .bind(env)
+    .bind(hour)
+    .execute(&mut **tx)
+    .await?;
+    let stored: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT histogram FROM rollups WHERE environment = $1 AND hour = $2 FOR UPDATE",
+    )
+    .bind(env)
+    .bind(hour)
+    .fetch_one(&mut **tx)
+    .await?;
+    let histogram = match total_ms {
+        Some(total) if status.is_serving() => {
+            let mut histogram = stored
+                .as_deref()
+                .and_then(|bytes| Histogram::decode(bytes).ok())
+                .unwrap_or_default();
+            histogram.record(total);
+            Some(histogram.encode())
+        }
+        _ => stored,
+    };
+    sqlx::query(
+        "UPDATE rollups SET runs = runs + 1, up = up + $3, degraded = degraded + $4,
+                            down = down + $5, histogram = $6
+         WHERE environment = $1 AND hour = $2",
+    )
+    .bind(env)
+    .bind(hour)
+    .bind(i64::from(status == Status::Up))
+    .bind(i64::from(status == Status::Degraded))
+    .bind(i64::from(status == Status::Down))
+    .bind(histogram)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// `id, in_maintenance, location, result` into a stored run.
+fn stored_run(row: &sqlx::postgres::PgRow) -> Result<StoredRun, StoreError> {
+    let Json(mut result): Json<ProbeResult> = row
+        .try_get(3)
+        .map_err(|err| codec::corrupt("a stored result", err))?;
+    let location: String = row.try_get(2)?;
+    result.location = Some(location);
+    Ok(StoredRun {
+        id: row.try_get(0)?,
+        in_maintenance: row.try_get(1)?,
+        result,
+    })
+}
