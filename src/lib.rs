@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod fleet;
 pub mod incident;
 pub mod lab;
 pub mod probe;

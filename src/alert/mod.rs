@@ -105,6 +105,26 @@ impl Alerts {
         })
     }
 
+    /// Read the alert states, open incidents and the next incident id again: a fleet
+    /// instance that takes the evaluator over starts from what the previous one wrote.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let open: BTreeMap<String, i64> = self.store.open_incidents().await?.into_iter().collect();
+        let states: HashMap<String, AlertState> =
+            self.store.alert_states().await?.into_iter().collect();
+        let next_incident_id = self.store.next_incident_id().await?;
+        *self.states.lock() = states;
+        *self.open.lock() = open;
+        self.next_incident_id
+            .store(next_incident_id, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Replace the open incidents this engine shows (a fleet instance that does not
+    /// evaluate learns them from the shared store).
+    pub fn set_open_incidents(&self, open: BTreeMap<String, i64>) {
+        *self.open.lock() = open;
+    }
+
     /// Run one result through the environment's state machine under `config`'s policy. The
     /// new state applies at once, in memory; what the step changed (incidents, the
     /// notifications for the environment's channels, held ones too, the state) is handed to
@@ -119,8 +139,29 @@ impl Alerts {
         in_maintenance: bool,
         now: DateTime<Utc>,
     ) -> Vec<IncidentEvent> {
-        let name = env.name.as_str();
-        let policy = config.alert_policy(env);
+        let subject = Subject {
+            name: env.name.as_str(),
+            policy: config.alert_policy(env),
+            channels: config.channels_for(env),
+        };
+        self.observe_subject(config, subject, result, in_maintenance, now)
+    }
+
+    /// [`Alerts::observe`] for what is not one environment's own result: an environment
+    /// across a fleet's locations, or a location that went quiet.
+    pub fn observe_subject(
+        &self,
+        config: &Config,
+        subject: Subject<'_>,
+        result: &ProbeResult,
+        in_maintenance: bool,
+        now: DateTime<Utc>,
+    ) -> Vec<IncidentEvent> {
+        let Subject {
+            name,
+            policy,
+            channels,
+        } = subject;
         let observation = Observation {
             status: result.status,
             verdict: result.verdict,
@@ -196,7 +237,7 @@ impl Alerts {
                         DeliveryState::Pending
                     };
                     let mut unwritten = self.unwritten.lock();
-                    for channel in config.channels_for(env) {
+                    for channel in &channels {
                         step.notifications.push(Unqueued {
                             row: PendingNotification {
                                 id: unwritten.provisional_id(),
@@ -426,6 +467,14 @@ impl Alerts {
             }
         }
     }
+}
+
+/// What an alert step is about: its name (the incident's `environment`), the policy and the
+/// channels that hear of it.
+pub struct Subject<'a> {
+    pub name: &'a str,
+    pub policy: crate::config::AlertPolicy,
+    pub channels: Vec<&'a crate::config::Channel>,
 }
 
 /// `{server.public_url}/environments/{name}`, when `public_url` is set.

@@ -10,6 +10,7 @@
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
+mod fleet;
 pub mod heartbeat;
 mod loops;
 pub mod readiness;
@@ -41,6 +42,35 @@ use crate::store::Store;
 use crate::telemetry::{Metrics, Traces};
 use recorder::Recorder;
 use store_health::StoreHealth;
+
+/// The SQLite file, or the shared PostgreSQL of a fleet.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let Some(url) = &config.storage.url else {
+        return Store::open(&config.storage.path)
+            .await
+            .with_context(|| format!("cannot open the store {}", config.storage.path.display()));
+    };
+    let location = config
+        .location
+        .as_deref()
+        .context("location is required with storage.url")?;
+    let instance = crate::fleet::instance_name(
+        std::env::var("WSPROBE_INSTANCE").ok(),
+        config.server.listen.port(),
+    );
+    let store = Store::connect(url.expose(), location, &instance)
+        .await
+        .map_err(|err| {
+            // The URL may carry a password: name the host only.
+            let host = url::Url::parse(url.expose())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            anyhow::anyhow!("cannot open the shared store on {host}: {err}")
+        })?;
+    tracing::info!(%location, %instance, "joined the fleet on the shared store");
+    Ok(store)
+}
 
 /// The running daemon's handles; `run` drives it.
 pub struct Daemon {
@@ -80,9 +110,7 @@ pub async fn run_daemon(config: Config, listener: Option<TcpListener>) -> anyhow
 impl Daemon {
     /// Open the store and prepare everything; nothing runs until `run`.
     pub async fn build(config: Config) -> anyhow::Result<Daemon> {
-        let store = Store::open(&config.storage.path)
-            .await
-            .with_context(|| format!("cannot open the store {}", config.storage.path.display()))?;
+        let store = open_store(&config).await?;
         let source = Some(config.source.clone()).filter(|p| p.exists());
         let metrics = Metrics::start(&config, store.instance_id(), &|name| {
             std::env::var(name).ok()
@@ -166,7 +194,19 @@ impl Daemon {
         background.spawn(loops::prune(daemon.state.clone(), stop.clone()));
         background.spawn(loops::reload_on_change(daemon.clone(), stop.clone()));
         background.spawn(loops::reload_on_sighup(daemon.clone(), stop.clone()));
-        background.spawn(loops::dispatch_alerts(daemon.state.clone(), stop.clone()));
+        match daemon.state.fleet.clone() {
+            None => {
+                background.spawn(loops::dispatch_alerts(daemon.state.clone(), stop.clone()));
+            }
+            Some(fleet) => {
+                background.spawn(fleet::membership(
+                    daemon.state.clone(),
+                    fleet.clone(),
+                    stop.clone(),
+                ));
+                background.spawn(fleet::evaluate(daemon.state.clone(), fleet, stop.clone()));
+            }
+        }
         background.spawn(loops::check_store(daemon.state.clone(), stop.clone()));
         background.spawn(heartbeat::heartbeat(daemon.state.clone(), stop.clone()));
         background.spawn(heartbeat::watchdog(daemon.state.clone(), stop.clone()));

@@ -20,6 +20,17 @@ impl DaemonState {
     /// in the store (or could not be), so that an on-demand probe is in the runs it returns
     /// to; scheduled probes never wait on the disk.
     pub async fn probe_and_record(&self, env: &Environment, wait_stored: bool) -> Arc<ProbeResult> {
+        self.probe_slot(env, None, wait_stored).await
+    }
+
+    /// [`DaemonState::probe_and_record`] for a scheduled `slot`, which a fleet's runs carry so
+    /// that each slot shows once per location.
+    async fn probe_slot(
+        &self,
+        env: &Environment,
+        slot: Option<DateTime<Utc>>,
+        wait_stored: bool,
+    ) -> Arc<ProbeResult> {
         let _permit = self.permits.acquire().await.ok();
         let previous = self.latest(env.name.as_str());
         let history = previous.as_deref().map(std::slice::from_ref).unwrap_or(&[]);
@@ -32,11 +43,14 @@ impl DaemonState {
         let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
         let stored = self
             .recorder
-            .record(result.clone(), in_maintenance, wait_stored);
+            .record(result.clone(), in_maintenance, slot, wait_stored);
         self.remember(Arc::new(result.without_bulk()));
         // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
-        self.alerts
-            .observe(&config, env, &result, in_maintenance, now);
+        // In a fleet the evaluator steps it from the shared store, across every location.
+        if self.fleet.is_none() {
+            self.alerts
+                .observe(&config, env, &result, in_maintenance, now);
+        }
         let open = self.alerts.open_incident(env.name.as_str()).is_some();
         self.metrics
             .set_incidents_open(env.name.as_str(), u64::from(open));
@@ -66,8 +80,19 @@ fn log_result(result: &ProbeResult, previous: Option<&ProbeResult>) {
 }
 
 impl Runner for DaemonState {
-    async fn run(&self, env: Arc<Environment>, _slot: DateTime<Utc>) {
-        self.probe_and_record(&env, false).await;
+    async fn run(&self, env: Arc<Environment>, slot: Option<DateTime<Utc>>) {
+        if let Some(fleet) = &self.fleet {
+            match slot {
+                Some(slot) if !fleet.claim(env.name.as_str(), slot).await => {
+                    tracing::debug!(environment = %env.name, %slot, "slot probed by another replica");
+                    return;
+                }
+                // The start-up probe is no slot: only a location's one replica makes it.
+                None if !fleet.alone() => return,
+                _ => {}
+            }
+        }
+        self.probe_slot(&env, slot, false).await;
     }
 
     async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {

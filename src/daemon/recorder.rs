@@ -54,6 +54,7 @@ impl Recorder {
         &self,
         result: Arc<ProbeResult>,
         in_maintenance: bool,
+        slot: Option<DateTime<Utc>>,
         confirm: bool,
     ) -> Option<oneshot::Receiver<bool>> {
         let (stored, confirmed) = if confirm {
@@ -66,7 +67,7 @@ impl Recorder {
             run: NewRun {
                 result,
                 in_maintenance,
-                slot: None,
+                slot,
             },
             stored,
         };

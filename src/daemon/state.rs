@@ -14,6 +14,7 @@ use super::recorder::Recorder;
 use super::store_health::StoreHealth;
 use crate::alert::Alerts;
 use crate::config::Config;
+use crate::fleet::Fleet;
 use crate::probe::{ProbeResult, Prober};
 use crate::schedule::Board;
 use crate::store::{Store, Summary};
@@ -56,6 +57,8 @@ pub struct DaemonState {
     /// Bumped whenever something the status views show changes (a result, a reload).
     generation: AtomicU64,
     pub(super) permits: Semaphore,
+    /// This instance's place in a fleet, when the store is a shared PostgreSQL.
+    pub(super) fleet: Option<Arc<Fleet>>,
 }
 
 impl DaemonState {
@@ -68,6 +71,7 @@ impl DaemonState {
         recorder: Recorder,
         store_health: Arc<StoreHealth>,
     ) -> Self {
+        let fleet = store.shared().cloned().map(|pg| Arc::new(Fleet::new(pg)));
         crate::telemetry::scrub_logs_of(&config);
         DaemonState {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
@@ -84,6 +88,7 @@ impl DaemonState {
             summaries: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
+            fleet,
         }
     }
 

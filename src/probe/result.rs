@@ -229,6 +229,43 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// A result no probe made: what the fleet's evaluator says about a location or an
+    /// instance that went quiet, in the shape alerting and the pages already read.
+    pub fn note(
+        subject: &str,
+        at: DateTime<Utc>,
+        status: Status,
+        verdict: Verdict,
+        diagnosis: String,
+    ) -> ProbeResult {
+        ProbeResult {
+            environment: subject.to_owned(),
+            location: None,
+            url: String::new(),
+            started_at: at,
+            status,
+            verdict,
+            close_code: None,
+            close_reason: None,
+            close_after_ms: None,
+            http_status: None,
+            body_excerpt: None,
+            subprotocol: None,
+            attempts: 0,
+            failed_step: None,
+            version: None,
+            phases_ms: Phases::default(),
+            tls: None,
+            health: None,
+            headers: Headers::default(),
+            messages: Vec::new(),
+            diagnosis,
+            error: None,
+            trace_id: None,
+            timeline: None,
+        }
+    }
+
     /// The result without its bulky evidence (headers sent, returned and echoed, messages):
     /// what the daemon keeps in memory per environment, so that thousands of environments cost
     /// a few hundred bytes each. `missing` stays: it is the verdict's evidence. The whole

@@ -77,8 +77,13 @@ impl Board {
 
 /// What the scheduler asks of the daemon, so the loop is testable without a store or network.
 pub trait Runner: Send + Sync + 'static {
-    /// Probe `env` (the slot it fired for is `slot`) and record the result.
-    fn run(&self, env: Arc<Environment>, slot: DateTime<Utc>) -> impl Future<Output = ()> + Send;
+    /// Probe `env` for the slot it fired for (`None`: the probe made at start) and record
+    /// the result.
+    fn run(
+        &self,
+        env: Arc<Environment>,
+        slot: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = ()> + Send;
     /// A slot was skipped because the previous probe was still running.
     fn skipped(&self, env: &Environment, slot: DateTime<Utc>) -> impl Future<Output = ()> + Send;
 }
@@ -100,7 +105,7 @@ pub async fn run_environment<R: Runner>(
     let first_slot = slot::next_slot(&env.schedule, offset, now);
     let soon = chrono::Duration::from_std(env.timeout).unwrap_or_default();
     if first_slot.is_none_or(|first| first - now > soon) {
-        start_or_skip(&env, &runner, &board, &probes, now).await;
+        start_or_skip(&env, &runner, &board, &probes, now, false).await;
     }
     // The wall clock can step back (NTP, a VM resumed): never count from before the last slot
     // fired, or a slot already probed would be probed again.
@@ -118,7 +123,7 @@ pub async fn run_environment<R: Runner>(
             _ = tokio::time::sleep(wait) => {}
         }
         fired = next;
-        start_or_skip(&env, &runner, &board, &probes, next).await;
+        start_or_skip(&env, &runner, &board, &probes, next, true).await;
     }
 }
 
@@ -128,12 +133,13 @@ async fn start_or_skip<R: Runner>(
     board: &Arc<Board>,
     probes: &TaskTracker,
     slot: DateTime<Utc>,
+    scheduled: bool,
 ) {
     let name = env.name.to_string();
     if board.try_start(&name) {
         let (env, runner, board) = (env.clone(), runner.clone(), board.clone());
         probes.spawn(async move {
-            runner.run(env, slot).await;
+            runner.run(env, scheduled.then_some(slot)).await;
             board.finish(&name);
         });
     } else {

@@ -30,7 +30,7 @@ pub fn next_slot(
 }
 
 /// FNV-1a: tiny, stable across Rust versions and platforms (std's hasher is not).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {
         hash ^= u64::from(*byte);

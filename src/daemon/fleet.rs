@@ -1,0 +1,240 @@
+//! The fleet's loops (`crate::fleet` holds the decisions): membership (alive, who the
+//! replicas are, which incidents are open) and the evaluator, which runs only while this
+//! instance holds the lease: it reads every location's results from the shared store, steps
+//! the incidents across locations and the quiet watch, and delivers the outbox.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::loops;
+use super::state::DaemonState;
+use crate::alert::Subject;
+use crate::config::AlertPolicy;
+use crate::fleet::evaluate::LocationBoard;
+use crate::fleet::quiet::{self, QUIET_INTERVALS};
+use crate::fleet::{
+    EVALUATOR_LEASE, FORGET_AFTER, Fleet, LEASE_EVERY, LEASE_TTL, MEMBERSHIP_EVERY,
+    shortest_interval,
+};
+use crate::probe::{ProbeResult, Status, Verdict};
+use crate::store::StoreError;
+
+/// Results read per query while catching up.
+const BATCH: u32 = 1000;
+/// Results per environment and location a new evaluator replays to learn each location's
+/// state: more than any threshold needs.
+const REPLAY: u32 = 20;
+
+pub(super) async fn membership(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: CancellationToken) {
+    loop {
+        match fleet.store().instances(FORGET_AFTER).await {
+            Ok(instances) => fleet.learn_replicas(&instances, Utc::now()),
+            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        }
+        if !fleet.is_leading() {
+            match state.store.open_incidents().await {
+                Ok(open) => {
+                    let open: BTreeMap<String, i64> = open.into_iter().collect();
+                    for env in &state.config().environments {
+                        let is_open = open.contains_key(env.name.as_str());
+                        state
+                            .metrics
+                            .set_incidents_open(env.name.as_str(), u64::from(is_open));
+                    }
+                    state.alerts.set_open_incidents(open);
+                }
+                Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(MEMBERSHIP_EVERY) => {}
+        }
+    }
+}
+
+/// What the lease holder keeps between steps.
+struct Evaluator {
+    board: LocationBoard,
+    /// The newest run read.
+    cursor: i64,
+    dispatch_stop: CancellationToken,
+    dispatch: tokio::task::JoinHandle<()>,
+}
+
+pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: CancellationToken) {
+    let mut evaluator: Option<Evaluator> = None;
+    loop {
+        match fleet.store().hold_lease(EVALUATOR_LEASE, LEASE_TTL).await {
+            Ok(true) => {
+                if evaluator.is_none() {
+                    match take_over(&state).await {
+                        Ok(taken) => {
+                            fleet.set_leading(true);
+                            tracing::info!(
+                                "this instance now evaluates incidents and delivers notifications"
+                            );
+                            evaluator = Some(taken);
+                        }
+                        Err(err) => state
+                            .store_health
+                            .failed(&format!("taking the evaluator over: {err}")),
+                    }
+                }
+                if let Some(running) = evaluator.as_mut()
+                    && let Err(err) = step(&state, running).await
+                {
+                    state.store_health.failed(&format!("evaluating incidents: {err}"));
+                }
+            }
+            held => {
+                if let Some(lost) = evaluator.take() {
+                    fleet.set_leading(false);
+                    match held {
+                        Err(err) => tracing::warn!(
+                            "stopped evaluating: the lease cannot be renewed: {err}"
+                        ),
+                        Ok(_) => tracing::warn!("stopped evaluating: another instance holds the lease"),
+                    }
+                    lost.dispatch_stop.cancel();
+                    let _ = lost.dispatch.await;
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(LEASE_EVERY) => {}
+        }
+    }
+    if let Some(last) = evaluator.take() {
+        last.dispatch_stop.cancel();
+        let _ = last.dispatch.await;
+        fleet.set_leading(false);
+        // Hand over at once instead of after the lease's time-out.
+        if let Err(err) = fleet.store().release_lease(EVALUATOR_LEASE).await {
+            tracing::warn!("could not release the evaluator lease: {err}");
+        }
+    }
+}
+
+/// Start from what the previous evaluator wrote: alert states and open incidents from the
+/// store, each location's state from its latest results, and the dispatcher.
+async fn take_over(state: &Arc<DaemonState>) -> Result<Evaluator, StoreError> {
+    state.alerts.reload().await?;
+    let pg = state.store.shared().expect("a fleet has a shared store");
+    let (recent, newest) = pg.recent_runs(REPLAY).await?;
+    let config = state.config();
+    let mut board = LocationBoard::default();
+    for run in &recent {
+        if let Some(env) = config.environment(&run.result.environment) {
+            board.observe(&config.alert_policy(env), &run.location, &run.result);
+        }
+    }
+    let dispatch_stop = CancellationToken::new();
+    let dispatch = tokio::spawn(loops::dispatch_alerts(state.clone(), dispatch_stop.clone()));
+    Ok(Evaluator {
+        board,
+        cursor: newest,
+        dispatch_stop,
+        dispatch,
+    })
+}
+
+async fn step(state: &Arc<DaemonState>, evaluator: &mut Evaluator) -> Result<(), StoreError> {
+    let config = state.config();
+    let mut touched: BTreeMap<String, bool> = BTreeMap::new();
+    loop {
+        let runs = state.store.runs_after(evaluator.cursor, BATCH).await?;
+        let full = runs.len() == BATCH as usize;
+        for run in runs {
+            evaluator.cursor = run.id;
+            let Some(env) = config.environment(&run.result.environment) else {
+                continue;
+            };
+            evaluator
+                .board
+                .observe(&config.alert_policy(env), &run.location, &run.result);
+            touched.insert(env.name.as_str().to_owned(), run.in_maintenance);
+        }
+        if !full {
+            break;
+        }
+    }
+    let now = Utc::now();
+    for (name, in_maintenance) in touched {
+        let Some(env) = config.environment(&name) else {
+            continue;
+        };
+        let policy = config.alert_policy(env);
+        let stale_after = shortest_interval([env], now) * QUIET_INTERVALS;
+        let Some(combined) = evaluator.board.combine(&name, &policy, now, stale_after) else {
+            continue;
+        };
+        // Each location already waited for its own thresholds: the environment follows them.
+        let across = AlertPolicy {
+            failure_threshold: 1,
+            success_threshold: 1,
+            ..policy
+        };
+        let subject = Subject {
+            name: &name,
+            policy: across,
+            channels: config.channels_for(env),
+        };
+        state
+            .alerts
+            .observe_subject(&config, subject, &combined.result, in_maintenance, now);
+        let open = state.alerts.open_incident(&name).is_some();
+        state.metrics.set_incidents_open(&name, u64::from(open));
+    }
+    watch_quiet(state, now).await
+}
+
+/// A location or an instance that stopped reporting is an incident of its own, on every
+/// channel; it resolves when it reports again.
+async fn watch_quiet(
+    state: &Arc<DaemonState>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let config = state.config();
+    let Some(instances) = state.store.instances(FORGET_AFTER).await? else {
+        return Ok(());
+    };
+    let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
+    let policy = AlertPolicy {
+        failure_threshold: 1,
+        success_threshold: 1,
+        min_locations: 1,
+        ..config.alerts.defaults.clone()
+    };
+    for watch in quiet::watch(&instances, interval, now) {
+        let result = match &watch.quiet {
+            Some(sentence) => ProbeResult::note(
+                &watch.name,
+                now,
+                Status::Down,
+                Verdict::ProbeError,
+                sentence.clone(),
+            ),
+            None => ProbeResult::note(
+                &watch.name,
+                now,
+                Status::Up,
+                Verdict::Ok,
+                format!("{} reports again.", watch.name),
+            ),
+        };
+        let subject = Subject {
+            name: &watch.name,
+            policy: policy.clone(),
+            channels: config.alerts.channels.iter().collect(),
+        };
+        state
+            .alerts
+            .observe_subject(&config, subject, &result, false, now);
+    }
+    Ok(())
+}

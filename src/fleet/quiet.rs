@@ -1,0 +1,146 @@
+//! Who went quiet, pure: a location none of whose instances has reported for 3 intervals, or
+//! one instance that stopped while its location's other replicas go on. Each becomes an
+//! incident of its own, named "location eu-west" or "instance host:8080".
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::store::InstanceRecord;
+
+/// Intervals without a report after which an instance or a location counts as quiet.
+pub const QUIET_INTERVALS: u32 = 3;
+
+/// One watched subject and whether it is quiet now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// The incident's name: `location eu-west` or `instance host:8080`.
+    pub name: String,
+    /// `Some(sentence)` when quiet.
+    pub quiet: Option<String>,
+}
+
+/// Every location and every instance that ran, quiet or not, as of `now`; `interval` is the
+/// shortest schedule period of the environments probed.
+pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc>) -> Vec<Watch> {
+    let limit = chrono::Duration::from_std(interval * QUIET_INTERVALS)
+        .unwrap_or(chrono::Duration::MAX);
+    let last_word = |i: &InstanceRecord| i.last_report.unwrap_or(i.started_at);
+    let mut by_location: BTreeMap<&str, Vec<&InstanceRecord>> = BTreeMap::new();
+    for instance in instances {
+        by_location
+            .entry(instance.location.as_str())
+            .or_default()
+            .push(instance);
+    }
+    let mut watches = Vec::new();
+    for (location, members) in by_location {
+        let newest = members
+            .iter()
+            .map(|i| last_word(i))
+            .max()
+            .unwrap_or(now);
+        let location_quiet = now - newest > limit;
+        watches.push(Watch {
+            name: format!("location {location}"),
+            quiet: location_quiet.then(|| {
+                format!(
+                    "location {location} stopped reporting at {} ({} of its instances answered since): nothing probes from there.",
+                    newest.format("%H:%M UTC"),
+                    if members.iter().any(|i| now - i.last_seen <= limit) {
+                        "some"
+                    } else {
+                        "none"
+                    }
+                )
+            }),
+        });
+        for instance in &members {
+            // A replica that shut down cleanly is not missing; a quiet location says the rest.
+            let quiet = !location_quiet
+                && instance.stopped_at.is_none()
+                && now - last_word(instance) > limit;
+            let others: Vec<&str> = members
+                .iter()
+                .filter(|other| other.id != instance.id && now - last_word(other) <= limit)
+                .map(|other| other.id.as_str())
+                .collect();
+            watches.push(Watch {
+                name: format!("instance {}", instance.id),
+                quiet: quiet.then(|| {
+                    format!(
+                        "instance {} of location {location} stopped reporting at {}; {} go on probing its slots.",
+                        instance.id,
+                        last_word(instance).format("%H:%M UTC"),
+                        others.join(", ")
+                    )
+                }),
+            });
+        }
+    }
+    watches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(id: &str, location: &str, reported_ago: i64, now: DateTime<Utc>) -> InstanceRecord {
+        let at = now - chrono::Duration::seconds(reported_ago);
+        InstanceRecord {
+            id: id.into(),
+            location: location.into(),
+            version: "0.1.0".into(),
+            started_at: now - chrono::Duration::hours(1),
+            last_seen: at,
+            last_report: Some(at),
+            stopped_at: None,
+        }
+    }
+
+    fn quiet(watches: &[Watch]) -> Vec<&str> {
+        watches
+            .iter()
+            .filter(|w| w.quiet.is_some())
+            .map(|w| w.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_location_quiet_for_three_intervals_is_named() {
+        let now = Utc::now();
+        let minute = Duration::from_secs(60);
+        let fleet = [
+            instance("a1", "eu-west", 10, now),
+            instance("b1", "us-east", 181, now),
+        ];
+        let watches = watch(&fleet, minute, now);
+        assert_eq!(quiet(&watches), ["location us-east"]);
+        let sentence = watches[2].quiet.as_deref().unwrap();
+        assert!(sentence.starts_with("location us-east stopped reporting at "), "{sentence}");
+        // Two and a half intervals is not yet quiet.
+        let fleet = [instance("b1", "us-east", 150, now)];
+        assert!(quiet(&watch(&fleet, minute, now)).is_empty());
+    }
+
+    #[test]
+    fn one_replica_down_is_an_instance_incident_not_a_location_one() {
+        let now = Utc::now();
+        let fleet = [
+            instance("a1", "eu-west", 500, now),
+            instance("a2", "eu-west", 5, now),
+        ];
+        let watches = watch(&fleet, Duration::from_secs(60), now);
+        assert_eq!(quiet(&watches), ["instance a1"]);
+        let sentence = watches
+            .iter()
+            .find_map(|w| w.quiet.clone())
+            .unwrap();
+        assert!(sentence.ends_with("a2 go on probing its slots."), "{sentence}");
+        // Stopped on purpose: not missing.
+        let mut stopped = fleet.clone();
+        stopped[0].stopped_at = Some(now);
+        assert!(quiet(&watch(&stopped, Duration::from_secs(60), now)).is_empty());
+    }
+}
