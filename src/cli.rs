@@ -48,7 +48,8 @@ impl Cli {
             Command::Check { .. } | Command::Validate { .. } | Command::Healthcheck { .. } => {
                 "warn"
             }
-            _ => "info",
+            // PostgreSQL tells every start that the migrations table exists: not news.
+            _ => "info,sqlx::postgres::notice=warn",
         };
         (format, level)
     }

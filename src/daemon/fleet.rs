@@ -3,7 +3,7 @@
 //! instance holds the lease: it reads every location's results from the shared store, steps
 //! the incidents across locations and the quiet watch, and delivers the outbox.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -32,6 +32,14 @@ pub(super) async fn membership(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop:
     loop {
         match fleet.store().instances(FORGET_AFTER).await {
             Ok(instances) => fleet.learn_replicas(&instances, Utc::now()),
+            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        }
+        match state.store.latest_by_location().await {
+            Ok(Some(cells)) => {
+                *state.locations.lock() = Arc::new(cells);
+                state.changed();
+            }
+            Ok(None) => {}
             Err(err) => state.store_health.failed(&format!("shared store: {err}")),
         }
         if !fleet.is_leading() {
@@ -164,13 +172,26 @@ async fn step(state: &Arc<DaemonState>, evaluator: &mut Evaluator) -> Result<(),
         }
     }
     let now = Utc::now();
+    let instances = state
+        .store
+        .instances(FORGET_AFTER)
+        .await?
+        .unwrap_or_default();
+    let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
+    let watches = quiet::watch(&instances, interval, now);
+    let live: BTreeSet<String> = watches
+        .iter()
+        .filter(|w| w.quiet.is_none())
+        .filter_map(|w| w.name.strip_prefix("location "))
+        .map(str::to_owned)
+        .collect();
     for (name, in_maintenance) in touched {
         let Some(env) = config.environment(&name) else {
             continue;
         };
         let policy = config.alert_policy(env);
         let stale_after = shortest_interval([env], now) * QUIET_INTERVALS;
-        let Some(combined) = evaluator.board.combine(&name, &policy, now, stale_after) else {
+        let Some(combined) = evaluator.board.combine(&name, &policy, now, stale_after, &live) else {
             continue;
         };
         // Each location already waited for its own thresholds: the environment follows them.
@@ -190,27 +211,21 @@ async fn step(state: &Arc<DaemonState>, evaluator: &mut Evaluator) -> Result<(),
         let open = state.alerts.open_incident(&name).is_some();
         state.metrics.set_incidents_open(&name, u64::from(open));
     }
-    watch_quiet(state, now).await
+    watch_quiet(state, &watches, now);
+    Ok(())
 }
 
 /// A location or an instance that stopped reporting is an incident of its own, on every
 /// channel; it resolves when it reports again.
-async fn watch_quiet(
-    state: &Arc<DaemonState>,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), StoreError> {
+fn watch_quiet(state: &Arc<DaemonState>, watches: &[quiet::Watch], now: chrono::DateTime<Utc>) {
     let config = state.config();
-    let Some(instances) = state.store.instances(FORGET_AFTER).await? else {
-        return Ok(());
-    };
-    let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
     let policy = AlertPolicy {
         failure_threshold: 1,
         success_threshold: 1,
         min_locations: 1,
         ..config.alerts.defaults.clone()
     };
-    for watch in quiet::watch(&instances, interval, now) {
+    for watch in watches {
         let result = match &watch.quiet {
             Some(sentence) => ProbeResult::note(
                 &watch.name,
@@ -236,5 +251,4 @@ async fn watch_quiet(
             .alerts
             .observe_subject(&config, subject, &result, false, now);
     }
-    Ok(())
 }

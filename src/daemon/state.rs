@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::probe::{ProbeResult, Prober};
 use crate::schedule::Board;
-use crate::store::{Store, Summary};
+use crate::store::{LocationRun, Store, Summary};
 use crate::telemetry::{Metrics, Traces};
 use crate::web::RecentRun;
 
@@ -59,6 +59,9 @@ pub struct DaemonState {
     pub(super) permits: Semaphore,
     /// This instance's place in a fleet, when the store is a shared PostgreSQL.
     pub(super) fleet: Option<Arc<Fleet>>,
+    /// A fleet's newest result per environment and location, refreshed by the membership
+    /// loop: the status views read memory, never the shared store.
+    pub(super) locations: Mutex<Arc<Vec<LocationRun>>>,
 }
 
 impl DaemonState {
@@ -89,6 +92,7 @@ impl DaemonState {
             generation: AtomicU64::new(0),
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
             fleet,
+            locations: Mutex::new(Arc::new(Vec::new())),
         }
     }
 

@@ -2,6 +2,7 @@
 //! comes from memory (seeded from the store at start, so it survives a failing store) and the
 //! cached summaries — no per-environment query.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -10,9 +11,9 @@ use super::state::DaemonState;
 use crate::config::Config;
 use crate::probe::ProbeResult;
 use crate::schedule;
-use crate::store::{Store, Summary};
+use crate::store::{LocationRun, Store, Summary};
 use crate::web::{
-    EnvironmentStatus, Latency, NotificationStatus, Readiness, RecentRun, StatusBody, StatusSource,
+    EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun, StatusBody, StatusSource,
     StoreStatus, Uptime,
 };
 
@@ -36,6 +37,7 @@ impl StatusSource for DaemonState {
         let now = Utc::now();
         let config = self.config();
         let summaries = self.summaries().await;
+        let locations = self.locations.lock().clone();
         let environments = config
             .environments
             .iter()
@@ -47,6 +49,27 @@ impl StatusSource for DaemonState {
                 status.maintenance = crate::alert::maintenance::active(&config, &env.name, now);
                 status.in_maintenance = status.maintenance.is_some();
                 status.open_incident = self.alerts.open_incident(name);
+                if self.fleet.is_some() {
+                    status.locations = locations
+                        .iter()
+                        .filter(|cell| cell.environment == name)
+                        .map(|cell| (cell.location.clone(), location_status(cell)))
+                        .collect();
+                    across_locations(&mut status, config.alert_policy(env).min_locations);
+                } else if let (Some(location), Some(last)) =
+                    (&config.location, &status.last_result)
+                {
+                    status.locations.insert(
+                        location.clone(),
+                        LocationStatus {
+                            status: last.status.as_str().to_owned(),
+                            verdict: last.verdict.as_str().to_owned(),
+                            diagnosis: last.diagnosis.clone(),
+                            started_at: last.started_at,
+                            close_code: last.close_code,
+                        },
+                    );
+                }
                 status
             })
             .collect();
@@ -123,5 +146,68 @@ fn environment_status(
         in_maintenance: false,
         maintenance: None,
         open_incident: None,
+        locations: BTreeMap::new(),
+    }
+}
+
+fn location_status(cell: &LocationRun) -> LocationStatus {
+    LocationStatus {
+        status: cell.status.as_str().to_owned(),
+        verdict: cell.verdict.as_str().to_owned(),
+        diagnosis: cell.diagnosis.clone(),
+        started_at: cell.started_at,
+        close_code: cell.close_code,
+    }
+}
+
+/// A fleet's overall status from its locations: down when `min_locations` of them are (all,
+/// when fewer report), degraded when some are down or degraded, and the diagnosis says which.
+fn across_locations(status: &mut EnvironmentStatus, min_locations: u32) {
+    if status.locations.is_empty() {
+        return;
+    }
+    let down: Vec<String> = status
+        .locations
+        .iter()
+        .filter(|(_, cell)| cell.status == "down")
+        .map(|(name, _)| name.clone())
+        .collect();
+    let up: Vec<String> = status
+        .locations
+        .iter()
+        .filter(|(_, cell)| cell.status != "down")
+        .map(|(name, _)| name.clone())
+        .collect();
+    let needed = (min_locations.max(1) as usize).min(status.locations.len());
+    let newest_down = status
+        .locations
+        .iter()
+        .filter(|(_, cell)| cell.status == "down")
+        .max_by_key(|(_, cell)| cell.started_at)
+        .map(|(_, cell)| cell.clone());
+    let any_degraded = status.locations.values().any(|cell| cell.status == "degraded");
+    status.status = if !down.is_empty() && down.len() >= needed {
+        "down"
+    } else if !down.is_empty() || any_degraded {
+        "degraded"
+    } else {
+        "up"
+    }
+    .to_owned();
+    if let Some(cell) = newest_down {
+        status.verdict = Some(cell.verdict.clone());
+        status.close_code = cell.close_code;
+        status.diagnosis = Some(format!(
+            "{} {}",
+            crate::fleet::evaluate::across(&down, &up),
+            cell.diagnosis
+        ));
+    } else if let Some(cell) = status.locations.values().max_by_key(|cell| cell.started_at) {
+        status.verdict = Some(cell.verdict.clone());
+        status.diagnosis = Some(cell.diagnosis.clone());
+        status.close_code = cell.close_code;
+    }
+    if let Some(newest) = status.locations.values().map(|cell| cell.started_at).max() {
+        status.last_run = Some(newest);
     }
 }

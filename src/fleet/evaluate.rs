@@ -4,7 +4,7 @@
 //! down when at least `min_locations` locations are, or all of them when fewer report. What
 //! that verdict points at (one path or the service) is said in one sentence.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -61,13 +61,16 @@ impl LocationBoard {
     }
 
     /// `env` across the locations that reported within `stale_after` of `now`; `None`
-    /// before any has.
+    /// before any has. `live`: the locations whose instances are reporting at all, so that
+    /// one that has not probed `env` yet (just started) still counts towards
+    /// `min_locations`, and the first location to report does not page alone.
     pub fn combine(
         &self,
         env: &str,
         policy: &AlertPolicy,
         now: DateTime<Utc>,
         stale_after: Duration,
+        live: &BTreeSet<String>,
     ) -> Option<Combined> {
         let views = self.views.get(env)?;
         let stale_after = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
@@ -81,7 +84,13 @@ impl LocationBoard {
         let (down, up): (Vec<_>, Vec<_>) = reporting
             .iter()
             .partition(|(_, view)| view.state.open.is_some());
-        let needed = (policy.min_locations.max(1) as usize).min(reporting.len());
+        let expected = reporting
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .chain(live.iter().map(String::as_str))
+            .collect::<BTreeSet<&str>>()
+            .len();
+        let needed = (policy.min_locations.max(1) as usize).min(expected);
         let failing = !down.is_empty() && down.len() >= needed;
         let names = |list: &[&(&String, &LocationView)]| -> Vec<String> {
             list.iter().map(|(name, _)| (*name).clone()).collect()
@@ -184,7 +193,7 @@ mod tests {
             board.observe(&p, "eu-west", &result("api", Status::Down, at));
             board.observe(&p, "us-east", &result("api", Status::Up, at));
         }
-        let combined = board.combine("api", &p, t0, STALE).unwrap();
+        let combined = board.combine("api", &p, t0, STALE, &BTreeSet::new()).unwrap();
         assert!(!combined.failing);
         assert_eq!(combined.down, ["eu-west"]);
         assert_eq!(combined.result.status, Status::Up);
@@ -197,7 +206,7 @@ mod tests {
             combined.result.diagnosis
         );
         // The same with min_locations 1 opens.
-        let combined = board.combine("api", &policy(1), t0, STALE).unwrap();
+        let combined = board.combine("api", &policy(1), t0, STALE, &BTreeSet::new()).unwrap();
         assert!(combined.failing);
     }
 
@@ -212,7 +221,7 @@ mod tests {
                 board.observe(&p, location, &result("api", Status::Down, at));
             }
         }
-        let combined = board.combine("api", &p, t0, STALE).unwrap();
+        let combined = board.combine("api", &p, t0, STALE, &BTreeSet::new()).unwrap();
         assert!(combined.failing);
         assert_eq!(combined.result.status, Status::Down);
         assert_eq!(
@@ -227,7 +236,7 @@ mod tests {
         let mut board = LocationBoard::default();
         let p = policy(1);
         board.observe(&p, "eu-west", &result("api", Status::Down, t0));
-        let combined = board.combine("api", &p, t0, STALE).unwrap();
+        let combined = board.combine("api", &p, t0, STALE, &BTreeSet::new()).unwrap();
         assert!(!combined.failing, "failure_threshold is 2");
         assert!(combined.down.is_empty());
     }
@@ -251,7 +260,7 @@ mod tests {
             );
         }
         // us-east's last word is an hour old: eu-west alone is "all locations reporting".
-        let combined = board.combine("api", &p, late, STALE).unwrap();
+        let combined = board.combine("api", &p, late, STALE, &BTreeSet::new()).unwrap();
         assert!(combined.failing);
         assert_eq!(combined.up, Vec::<String>::new());
         assert!(
@@ -260,6 +269,23 @@ mod tests {
                 .diagnosis
                 .starts_with("Down from eu-west, the only location reporting:")
         );
+    }
+
+    #[test]
+    fn the_first_location_to_report_does_not_page_alone() {
+        let t0 = Utc::now();
+        let mut board = LocationBoard::default();
+        let p = policy(2);
+        for i in 0..3 {
+            let at = t0 + chrono::Duration::seconds(i);
+            board.observe(&p, "eu-west", &result("api", Status::Down, at));
+        }
+        let live: BTreeSet<String> = ["eu-west".to_owned(), "us-east".to_owned()].into();
+        let combined = board.combine("api", &p, t0, STALE, &live).unwrap();
+        assert!(!combined.failing, "us-east is up and running, only not on api yet");
+        // With us-east gone quiet, eu-west is all there is.
+        let live: BTreeSet<String> = ["eu-west".to_owned()].into();
+        assert!(board.combine("api", &p, t0, STALE, &live).unwrap().failing);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use tracing::{Level, Metadata};
-use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -50,17 +50,26 @@ pub fn scrub_logs_of(config: &Config) {
 /// long-running ones.
 pub fn init_logging(format: LogFormat, default: &str) {
     let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let filter = levels.and(filter_fn(not_wire_trace));
     // https://no-color.org: any non-empty NO_COLOR turns colour off.
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let layer = fmt::layer().with_writer(ScrubbedStderr).with_ansi(color);
     let layer = match format {
         // `message` and the event's fields at the top level, as log pipelines index them.
-        LogFormat::Json => layer.json().flatten_event(true).with_filter(filter).boxed(),
-        LogFormat::Text => layer.with_filter(filter).boxed(),
+        LogFormat::Json => layer
+            .json()
+            .flatten_event(true)
+            .with_filter(filter_fn(not_wire_trace))
+            .boxed(),
+        LogFormat::Text => layer.with_filter(filter_fn(not_wire_trace)).boxed(),
     };
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    // The levels filter the whole subscriber, not the one layer: as a per-layer filter
+    // combined with `filter_fn`, some callsites first hit while the shared store connected
+    // were cached as never enabled, and their lines were lost.
+    let _ = tracing_subscriber::registry()
+        .with(levels)
+        .with(layer)
+        .try_init();
 }
 
 fn not_wire_trace(metadata: &Metadata<'_>) -> bool {

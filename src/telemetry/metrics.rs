@@ -182,12 +182,19 @@ impl Metrics {
         instance_id: &str,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Metrics {
-        let resolved = OtlpSettings::resolve(config.telemetry.otlp.as_ref(), env);
+        let mut resolved = OtlpSettings::resolve(config.telemetry.otlp.as_ref(), env);
         for warning in &resolved.warnings {
             tracing::warn!("{warning}");
         }
+        crate::telemetry::otlp::add_location(&mut resolved.resource, config.location.as_deref());
         let otlp = match resolved.export {
-            Ok(settings) => Some(settings),
+            Ok(mut settings) => {
+                crate::telemetry::otlp::add_location(
+                    &mut settings.resource,
+                    config.location.as_deref(),
+                );
+                Some(settings)
+            }
             Err(off) => {
                 tracing::info!("metrics export off: {off}");
                 None

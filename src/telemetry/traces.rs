@@ -65,7 +65,13 @@ impl Traces {
             tracing::warn!("{warning}");
         }
         let settings = match resolved.export {
-            Ok(settings) => settings,
+            Ok(mut settings) => {
+                crate::telemetry::otlp::add_location(
+                    &mut settings.resource,
+                    config.location.as_deref(),
+                );
+                settings
+            }
             Err(off) => {
                 tracing::info!("trace export off: {off}");
                 return Traces::disabled();

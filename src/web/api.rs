@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::error::{ApiError, JsonQuery};
 use super::{StatusSource, Web};
 use crate::probe::{ProbeResult, Verdict};
-use crate::store::{IncidentFilter, IncidentRecord, IncidentState};
+use crate::store::{IncidentFilter, IncidentRecord, IncidentState, InstanceRecord};
 
 const DEFAULT_RUNS: u32 = 50;
 const MAX_RUNS: u32 = 1000;
@@ -40,6 +40,8 @@ pub struct RunsQuery {
     limit: Option<u32>,
     /// A run id: only runs older than it (pagination).
     before: Option<i64>,
+    /// Only runs probed from this location.
+    location: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,7 +77,7 @@ pub async fn runs<S: StatusSource>(
     let runs = web
         .source
         .store()
-        .runs(&name, limit, query.before)
+        .runs_from(&name, limit, query.before, query.location.as_deref())
         .await
         .map_err(|err| ApiError::Store(err.to_string()))?;
     let next_before = (runs.len() == limit as usize)
@@ -101,6 +103,53 @@ pub async fn runs<S: StatusSource>(
             .collect(),
         next_before,
     }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstancesBody {
+    /// The instance holding the evaluator lease (it evaluates incidents and delivers
+    /// notifications); a single node is always its own.
+    pub evaluator: Option<String>,
+    pub instances: Vec<InstanceRecord>,
+}
+
+/// Every instance writing to the store, by location: a fleet's from the shared store, a
+/// single node's itself.
+pub async fn instances<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+) -> Result<Json<InstancesBody>, ApiError> {
+    let store = web.source.store();
+    let store_error = |err: crate::store::StoreError| ApiError::Store(err.to_string());
+    let listed = store
+        .instances(crate::fleet::FORGET_AFTER)
+        .await
+        .map_err(store_error)?;
+    let body = match (listed, store.shared()) {
+        (Some(instances), Some(pg)) => InstancesBody {
+            evaluator: pg
+                .lease_holder(crate::fleet::EVALUATOR_LEASE)
+                .await
+                .map_err(store_error)?,
+            instances,
+        },
+        _ => {
+            let now = chrono::Utc::now();
+            let id = store.instance_id().to_owned();
+            InstancesBody {
+                evaluator: Some(id.clone()),
+                instances: vec![InstanceRecord {
+                    id,
+                    location: web.source.config().location.clone().unwrap_or_default(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    started_at: *web.started_at,
+                    last_seen: now,
+                    last_report: None,
+                    stopped_at: None,
+                }],
+            }
+        }
+    };
+    Ok(Json(body))
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,8 +11,8 @@ pub mod serve;
 pub mod view;
 
 pub use view::{
-    EnvironmentStatus, Latency, NotificationStatus, Readiness, RecentRun, StatusBody, StatusSource,
-    StoreStatus, Uptime,
+    EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
+    StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
 use std::sync::Arc;
@@ -29,12 +29,15 @@ const BODY_LIMIT: usize = 64 * 1024;
 struct Web<S> {
     source: Arc<S>,
     rendered: RenderCache,
+    /// When this router was built: a single node's start, as `/api/v1/instances` says.
+    started_at: Arc<chrono::DateTime<chrono::Utc>>,
 }
 
 pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
     let web = Arc::new(Web {
         source,
         rendered: RenderCache::default(),
+        started_at: Arc::new(chrono::Utc::now()),
     });
     Router::new()
         .route("/", get(pages::index::<S>))
@@ -46,6 +49,7 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
             post(api::probe_now::<S>),
         )
         .route("/api/v1/incidents", get(api::incidents::<S>))
+        .route("/api/v1/instances", get(api::instances::<S>))
         .route("/metrics", get(api::metrics::<S>))
         .route("/feed.atom", get(api::feed::<S>))
         .route("/healthz", get(api::healthz))

@@ -2,6 +2,7 @@
 //! the daemon and rendered here as the status page and the JSON API. The web layer never
 //! reaches into the daemon's fields, so the daemon can change how it keeps state.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -59,6 +60,19 @@ pub struct EnvironmentStatus {
     pub maintenance: Option<ActiveWindow>,
     /// The id of its open incident, if one is open.
     pub open_incident: Option<i64>,
+    /// A fleet's view from each location (the newest result from there), by location name;
+    /// a single node's one location, when it names one.
+    pub locations: BTreeMap<String, LocationStatus>,
+}
+
+/// One location's newest result of one environment: a cell of the status page's matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocationStatus {
+    pub status: String,
+    pub verdict: String,
+    pub diagnosis: String,
+    pub started_at: DateTime<Utc>,
+    pub close_code: Option<u16>,
 }
 
 #[derive(Debug, Serialize)]

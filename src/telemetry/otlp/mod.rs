@@ -402,6 +402,17 @@ fn millis(
     }
 }
 
+/// The resource attribute `location` (where this instance probes from), unless
+/// `OTEL_RESOURCE_ATTRIBUTES` already set one: every series and span of a fleet then says which
+/// location sent it, whatever the backend does with data-point attributes.
+pub fn add_location(resource: &mut Vec<(String, String)>, location: Option<&str>) {
+    if let Some(location) = location
+        && !resource.iter().any(|(key, _)| key == "location")
+    {
+        resource.push(("location".to_owned(), location.to_owned()));
+    }
+}
+
 fn resource(
     var: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<String>,
