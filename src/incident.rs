@@ -182,6 +182,7 @@ mod tests {
             repeat_every: Duration::from_secs(60 * 60),
             send_resolved: true,
             alert_on_degraded: false,
+            min_locations: 1,
         }
     }
 

@@ -111,15 +111,18 @@ impl LocationBoard {
                 across(&down_names, &up_names),
                 result.diagnosis
             );
-        } else if !down_names.is_empty() {
-            // Below min_locations: the incident stays closed, and the page says why.
+        } else {
+            // Not enough locations down (or none past its own threshold yet): for the
+            // environment's incident this is a healthy result, whatever the newest one said.
             result.status = Status::Up;
-            result.verdict = Verdict::Ok;
-            result.diagnosis = format!(
-                "{} (fewer than the {} locations alerts.defaults.min_locations asks for)",
-                across(&down_names, &up_names).trim_end_matches('.'),
-                policy.min_locations
-            );
+            if !down_names.is_empty() {
+                result.verdict = Verdict::Ok;
+                result.diagnosis = format!(
+                    "{} (fewer than the {} locations alerts.defaults.min_locations asks for)",
+                    across(&down_names, &up_names).trim_end_matches('.'),
+                    policy.min_locations
+                );
+            }
         }
         Some(Combined {
             down: down_names,
@@ -239,6 +242,8 @@ mod tests {
         let combined = board.combine("api", &p, t0, STALE, &BTreeSet::new()).unwrap();
         assert!(!combined.failing, "failure_threshold is 2");
         assert!(combined.down.is_empty());
+        // What the environment's incident steps on is healthy until the location counts.
+        assert_eq!(combined.result.status, Status::Up);
     }
 
     #[test]

@@ -56,11 +56,14 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
                 )
             }),
         });
+        if location_quiet {
+            // The location's incident says it all; its replicas' own incidents stay as they
+            // are (open ones are not "reporting again") until the location comes back.
+            continue;
+        }
         for instance in &members {
-            // A replica that shut down cleanly is not missing; a quiet location says the rest.
-            let quiet = !location_quiet
-                && instance.stopped_at.is_none()
-                && now - last_word(instance) > limit;
+            // A replica that shut down cleanly is not missing.
+            let quiet = instance.stopped_at.is_none() && now - last_word(instance) > limit;
             let others: Vec<&str> = members
                 .iter()
                 .filter(|other| other.id != instance.id && now - last_word(other) <= limit)
@@ -117,6 +120,8 @@ mod tests {
         ];
         let watches = watch(&fleet, minute, now);
         assert_eq!(quiet(&watches), ["location us-east"]);
+        let names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["location eu-west", "instance a1", "location us-east"]);
         let sentence = watches[2].quiet.as_deref().unwrap();
         assert!(sentence.starts_with("location us-east stopped reporting at "), "{sentence}");
         // Two and a half intervals is not yet quiet.

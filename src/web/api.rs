@@ -179,7 +179,10 @@ pub async fn incidents<S: StatusSource>(
             ));
         }
     };
-    if let Some(name) = &query.environment {
+    // A fleet's quiet locations and instances have incidents of their own, under their name.
+    if let Some(name) = &query.environment
+        && !(name.starts_with("location ") || name.starts_with("instance "))
+    {
         known_environment(web.source.as_ref(), name)?;
     }
     let limit = query.limit.unwrap_or(DEFAULT_INCIDENTS);

@@ -1,0 +1,389 @@
+//! A fleet for real: one PostgreSQL of the test's own, three `wsprobe run` processes (location
+//! a with two replicas, location b with one) on one config file whose `${VAR}`s differ per
+//! process, the lab, and a receiver that records the webhooks. Everything asserted is what
+//! crossed the sockets (webhooks, the HTTP API) or what the database holds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use wsprobe::lab::{Lab, LabOptions};
+
+use crate::helpers::free_port;
+use crate::pg::Postgres;
+use crate::receiver::Receiver;
+
+/// The schedule's period: short, so that the test sees many slots; the deadlines below are
+/// generous multiples of it.
+const INTERVAL_MS: i64 = 2000;
+const PATIENCE: Duration = Duration::from_secs(90);
+
+struct Instance {
+    name: String,
+    port: u16,
+    child: Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Instance {
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no shutdown path runs, the lease and the instance row stay as they were.
+    fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+fn start(config: &Path, name: &str, location: &str, edge: &str, both: &str, lab: &str) -> Instance {
+    let port = free_port().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("WSPROBE_INSTANCE", name)
+        .env("LOC", location)
+        .env("PORT", port.to_string())
+        .env("EDGE", edge)
+        .env("BOTH", both)
+        .env("LAB", lab)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Instance {
+        name: name.to_owned(),
+        port,
+        child,
+    }
+}
+
+async fn get(url: &str) -> Option<Value> {
+    let response = reqwest::get(url).await.ok()?;
+    response.json().await.ok()
+}
+
+/// Poll until `ready` holds for what `fetch` gives, or fail saying `what`.
+async fn wait_until<T, F, Fut>(what: &str, mut fetch: F, ready: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = fetch().await
+            && ready(&value)
+        {
+            return value;
+        }
+        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The webhooks received, as (event, environment) in arrival order.
+fn events(hook: &Receiver) -> Vec<(String, String)> {
+    hook.requests()
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            (
+                body["event"].as_str().unwrap_or_default().to_owned(),
+                body["environment"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn count(events: &[(String, String)], event: &str, environment: &str) -> usize {
+    events
+        .iter()
+        .filter(|(e, env)| e == event && env == environment)
+        .count()
+}
+
+/// The slots each location probed of `env`, from the database: slot time → runs.
+async fn slots(pool: &sqlx::PgPool, env: &str) -> BTreeMap<(String, i64), i64> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT location, slot_ms, COUNT(*) FROM runs
+         WHERE environment = $1 AND slot_ms IS NOT NULL GROUP BY location, slot_ms",
+    )
+    .bind(env)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter().map(|(l, s, n)| ((l, s), n)).collect()
+}
+
+/// Every slot of `location` in `[from, to]` (milliseconds) is in `probed`.
+fn gaps(probed: &BTreeMap<(String, i64), i64>, location: &str, from: i64, to: i64) -> Vec<i64> {
+    let first = (from / INTERVAL_MS + 1) * INTERVAL_MS;
+    (0..)
+        .map(|i| first + i * INTERVAL_MS)
+        .take_while(|slot| *slot <= to)
+        .filter(|slot| !probed.contains_key(&(location.to_owned(), *slot)))
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_splits_slots_confirms_incidents_across_locations_and_survives_kill_9() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let Some(postgres) = Postgres::start() else {
+        return;
+    };
+    let url = postgres.database("fleet").await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let lab = crate::helpers::spawn_lab().await;
+    let hook = Receiver::spawn().await;
+    // Nothing listens here until the test starts a lab on it: `both` is down from everywhere.
+    let both_addr = free_port();
+    let refused = free_port();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"location: ${{LOC}}
+defaults: {{ schedule: "*/2 * * * * *", timeout: 1500ms }}
+environments:
+  - {{ name: steady, url: "ws://${{LAB}}/ws/healthy" }}
+  - {{ name: one-side, url: "ws://${{EDGE}}/ws/healthy" }}
+  - {{ name: both, url: "ws://${{BOTH}}/ws/healthy" }}
+alerts:
+  defaults: {{ min_locations: 2, failure_threshold: 2 }}
+  channels:
+    - {{ name: audit, kind: webhook, url: "{}" }}
+server: {{ listen: "127.0.0.1:${{PORT}}" }}
+storage: {{ url: "{url}" }}
+"#,
+            hook.url("/hook")
+        ),
+    )
+    .unwrap();
+    let lab_addr = lab.addr().to_string();
+    let both = both_addr.to_string();
+    // Location b reaches one-side at a port where nothing listens: a failure seen from b only.
+    let mut fleet = vec![
+        start(&config, "a1", "a", &lab_addr, &both, &lab_addr),
+        start(&config, "a2", "a", &lab_addr, &both, &lab_addr),
+        start(&config, "b1", "b", &refused.to_string(), &both, &lab_addr),
+    ];
+
+    // `both` is down from a and b: one incident, one page.
+    let base = fleet[0].base();
+    wait_until(
+        "the incident of `both` and its one webhook",
+        || async { Some(events(&hook)) },
+        |events| count(events, "triggered", "both") >= 1,
+    )
+    .await;
+    let incidents = get(&format!("{base}/api/v1/incidents?environment=both"))
+        .await
+        .unwrap();
+    let incidents = incidents["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let diagnosis = incidents[0]["diagnosis"].as_str().unwrap();
+    assert!(
+        diagnosis.starts_with("Down from all 2 locations: the service itself."),
+        "{incidents:?}"
+    );
+
+    // Three more intervals: one-side, down from b only, must not have paged.
+    tokio::time::sleep(Duration::from_millis(3 * INTERVAL_MS as u64 + 1000)).await;
+    let status = get(&format!("{}/api/v1/status", fleet[2].base()))
+        .await
+        .unwrap();
+    let one_side = status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "one-side")
+        .unwrap()
+        .clone();
+    assert_eq!(one_side["locations"]["a"]["status"], "up", "{one_side}");
+    assert_eq!(one_side["locations"]["b"]["status"], "down", "{one_side}");
+    assert_eq!(one_side["locations"]["b"]["verdict"], "connect_refused");
+    assert!(
+        one_side["diagnosis"]
+            .as_str()
+            .unwrap()
+            .starts_with("Down from b only (a up): the network path or edge serving b."),
+        "{one_side}"
+    );
+    let seen = events(&hook);
+    assert_eq!(count(&seen, "triggered", "one-side"), 0, "{seen:?}");
+    assert_eq!(count(&seen, "triggered", "both"), 1, "{seen:?}");
+    let one_side_incidents = get(&format!("{base}/api/v1/incidents?environment=one-side"))
+        .await
+        .unwrap();
+    assert_eq!(one_side_incidents["incidents"], serde_json::json!([]));
+
+    // Runs say where they came from, and filter by it.
+    let runs = get(&format!(
+        "{base}/api/v1/environments/one-side/runs?location=b&limit=5"
+    ))
+    .await
+    .unwrap();
+    let runs = runs["runs"].as_array().unwrap();
+    assert!(!runs.is_empty());
+    assert!(runs.iter().all(|r| r["location"] == "b" && r["verdict"] == "connect_refused"));
+
+    // Kill -9 a replica that does not evaluate: its location's slots go on.
+    let instances = get(&format!("{base}/api/v1/instances")).await.unwrap();
+    assert_eq!(instances["instances"].as_array().unwrap().len(), 3, "{instances}");
+    let evaluator = instances["evaluator"].as_str().unwrap().to_owned();
+    let victim = if evaluator == "a2" { 0 } else { 1 };
+    let victim_name = fleet[victim].name.clone();
+    fleet[victim].kill_9();
+    let killed_at = now_ms();
+    let survivor = &fleet[1 - victim];
+    tokio::time::sleep(Duration::from_millis(4 * INTERVAL_MS as u64)).await;
+    let probed = slots(&pool, "steady").await;
+    let missing = gaps(&probed, "a", killed_at + INTERVAL_MS, now_ms() - INTERVAL_MS);
+    assert!(
+        missing.is_empty(),
+        "location a skipped slots {missing:?} after {victim_name} died"
+    );
+    let survivor_runs: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM runs WHERE instance = $1 AND slot_ms > $2",
+    )
+    .bind(&survivor.name)
+    .bind(killed_at + INTERVAL_MS)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(survivor_runs > 0);
+    // The dead replica is an incident of its own, paged once.
+    let quiet_instance = format!("instance {victim_name}");
+    wait_until(
+        "the quiet replica's incident",
+        || async { Some(events(&hook)) },
+        |events| count(events, "triggered", &quiet_instance) == 1,
+    )
+    .await;
+
+    // Kill -9 the evaluator, then let `both` recover: the next evaluator pages the
+    // resolution, once, and never pages `both` again.
+    let evaluator_index = fleet
+        .iter()
+        .position(|i| i.name == evaluator)
+        .expect("the evaluator is one of the three");
+    assert_ne!(evaluator_index, victim);
+    fleet[evaluator_index].kill_9();
+    let last = fleet
+        .iter()
+        .position(|i| i.name != evaluator && i.name != victim_name)
+        .unwrap();
+    let recovered = TcpListener::bind(both_addr).await.unwrap();
+    let stop = CancellationToken::new();
+    let _both_lab = Lab::spawn(
+        recovered,
+        LabOptions {
+            startup_duration: Duration::ZERO,
+            ..LabOptions::default()
+        },
+        stop.clone(),
+    )
+    .unwrap();
+    wait_until(
+        "the resolution of `both` from the new evaluator",
+        || async { Some(events(&hook)) },
+        |events| count(events, "resolved", "both") >= 1,
+    )
+    .await;
+    let instances = get(&format!("{}/api/v1/instances", fleet[last].base()))
+        .await
+        .unwrap();
+    assert_eq!(instances["evaluator"], fleet[last].name.as_str());
+
+    // With every instance of one location dead, that location is itself an incident.
+    let dead_location = if fleet[last].name.starts_with('a') {
+        "b"
+    } else {
+        "a"
+    };
+    let quiet_location = format!("location {dead_location}");
+    let seen = wait_until(
+        "the quiet location's incident",
+        || async { Some(events(&hook)) },
+        |events| count(events, "triggered", &quiet_location) == 1,
+    )
+    .await;
+    // A little longer: nothing is paged twice.
+    tokio::time::sleep(Duration::from_millis(2 * INTERVAL_MS as u64)).await;
+    let seen = {
+        let later = events(&hook);
+        assert!(later.len() >= seen.len());
+        later
+    };
+    assert_eq!(count(&seen, "triggered", "both"), 1, "{seen:?}");
+    assert_eq!(count(&seen, "resolved", "both"), 1, "{seen:?}");
+    assert_eq!(count(&seen, "triggered", &quiet_location), 1, "{seen:?}");
+    // A replica's incident is not resolved by its whole location going quiet.
+    assert_eq!(count(&seen, "resolved", &quiet_instance), 0, "{seen:?}");
+    // one-side never paged while both locations reported; once one is gone, the other is
+    // every location there is (min_locations counts the locations that report).
+    let location_paged = seen
+        .iter()
+        .position(|(e, env)| e == "triggered" && *env == quiet_location)
+        .unwrap();
+    assert!(
+        !seen[..location_paged]
+            .iter()
+            .any(|(_, env)| env == "one-side"),
+        "{seen:?}"
+    );
+    let incidents_url = format!(
+        "{}/api/v1/incidents?environment={}",
+        fleet[last].base(),
+        quiet_location.replace(' ', "%20")
+    );
+    let incident = wait_until(
+        "the quiet location's incident in the store",
+        || get(&incidents_url),
+        |body| body["incidents"][0]["diagnosis"].is_string(),
+    )
+    .await;
+    let sentence = incident["incidents"][0]["diagnosis"].as_str().unwrap();
+    assert!(
+        sentence.starts_with(&format!("{quiet_location} stopped reporting at ")),
+        "{sentence}"
+    );
+
+    // What the database holds: no slot of any environment probed twice from one location.
+    let twice: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT environment, location, slot_ms FROM runs WHERE slot_ms IS NOT NULL
+         GROUP BY environment, location, slot_ms HAVING COUNT(*) > 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(twice, Vec::<(String, String, i64)>::new());
+    // Both replicas of a took slots while both lived.
+    let takers: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT DISTINCT instance FROM runs WHERE location = 'a' AND slot_ms IS NOT NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    assert_eq!(takers, BTreeSet::from(["a1".to_owned(), "a2".to_owned()]));
+    stop.cancel();
+}
