@@ -13,7 +13,12 @@ CREATE TABLE runs (
     status         BIGINT NOT NULL,
     verdict        BIGINT NOT NULL,
     in_maintenance BOOLEAN NOT NULL DEFAULT FALSE,
-    result         JSONB NOT NULL
+    -- Copied out of the result for the location matrix, which reads them for every cell.
+    diagnosis      TEXT NOT NULL,
+    close_code     BIGINT,
+    -- JSON, not JSONB: the text is kept as written, so every float reads back bit for bit
+    -- (JSONB's numeric has no -0.0).
+    result         JSON NOT NULL
 );
 CREATE INDEX runs_by_env_time ON runs (environment, started_at_ns DESC);
 CREATE INDEX runs_by_env_location ON runs (environment, location, id DESC);

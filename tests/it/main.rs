@@ -19,4 +19,5 @@ mod prometheus;
 mod proxies;
 mod receiver;
 mod store;
+mod store_alerts;
 mod traces;

@@ -1,4 +1,5 @@
-//! The store against a real SQLite file in a temporary directory.
+//! The store against a real SQLite file in a temporary directory and, for what both backends
+//! do alike, against a real PostgreSQL database too (`each_backend`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,38 @@ fn at(text: &str) -> DateTime<Utc> {
 struct TestDb {
     _dir: tempfile::TempDir,
     path: PathBuf,
+}
+
+/// One store under test and what keeps it alive.
+pub(crate) struct Backend {
+    pub name: &'static str,
+    pub store: Store,
+    _sqlite: Option<TestDb>,
+    _postgres: Option<crate::pg::Postgres>,
+}
+
+/// A fresh store on every backend this machine has: an SQLite file always, a PostgreSQL
+/// database of its own server when PostgreSQL is installed (always under CI).
+pub(crate) async fn each_backend() -> Vec<Backend> {
+    let db = temp_db();
+    let mut backends = vec![Backend {
+        name: "sqlite",
+        store: Store::open(&db.path).await.unwrap(),
+        _sqlite: Some(db),
+        _postgres: None,
+    }];
+    if let Some(postgres) = crate::pg::Postgres::start() {
+        let url = postgres.database("store").await;
+        backends.push(Backend {
+            name: "postgres",
+            store: Store::connect(&url, "test-location", "test-instance")
+                .await
+                .unwrap(),
+            _sqlite: None,
+            _postgres: Some(postgres),
+        });
+    }
+    backends
 }
 
 fn temp_db() -> TestDb {
@@ -170,8 +203,12 @@ fn with_status(mut result: ProbeResult, verdict: Verdict) -> ProbeResult {
 
 #[tokio::test]
 async fn a_fully_populated_result_reads_back_equal() {
-    let db = temp_db();
-    let store = Store::open(&db.path).await.unwrap();
+    for backend in each_backend().await {
+        fully_populated_result_reads_back_equal(backend.store).await;
+    }
+}
+
+async fn fully_populated_result_reads_back_equal(store: Store) {
     let result = full("staging", now());
     let id = store.insert_result(&result, true).await.unwrap();
 
@@ -199,8 +236,12 @@ async fn a_fully_populated_result_reads_back_equal() {
 
 #[tokio::test]
 async fn a_minimal_result_reads_back_equal() {
-    let db = temp_db();
-    let store = Store::open(&db.path).await.unwrap();
+    for backend in each_backend().await {
+        minimal_result_reads_back_equal(backend.store).await;
+    }
+}
+
+async fn minimal_result_reads_back_equal(store: Store) {
     let result = minimal("bare", now());
     let id = store.insert_result(&result, false).await.unwrap();
     let runs = store.runs("bare", 10, None).await.unwrap();
@@ -227,8 +268,12 @@ async fn a_minimal_result_reads_back_equal() {
 
 #[tokio::test]
 async fn runs_page_newest_first_with_a_before_cursor() {
-    let db = temp_db();
-    let store = Store::open(&db.path).await.unwrap();
+    for backend in each_backend().await {
+        runs_page_newest_first(backend.store).await;
+    }
+}
+
+async fn runs_page_newest_first(store: Store) {
     let start = now() - TimeDelta::hours(3);
     let mut ids = Vec::new();
     for i in 0..25 {
@@ -277,8 +322,12 @@ async fn runs_page_newest_first_with_a_before_cursor() {
 
 #[tokio::test]
 async fn latest_has_the_newest_run_of_each_environment() {
-    let db = temp_db();
-    let store = Store::open(&db.path).await.unwrap();
+    for backend in each_backend().await {
+        latest_has_the_newest_run(backend.store).await;
+    }
+}
+
+async fn latest_has_the_newest_run(store: Store) {
     let mut newest = BTreeMap::new();
     for (n, env) in ["gamma", "alpha", "beta"].into_iter().enumerate() {
         for i in 0..5 {
@@ -341,8 +390,13 @@ async fn identical_headers_and_messages_are_stored_once() {
 
 #[tokio::test]
 async fn uptime_and_percentiles_come_from_rollups() {
-    let db = temp_db();
-    let store = Store::open(&db.path).await.unwrap();
+    for backend in each_backend().await {
+        eprintln!("uptime and percentiles on {}", backend.name);
+        uptime_and_percentiles(backend.store).await;
+    }
+}
+
+async fn uptime_and_percentiles(store: Store) {
     let now = now();
     // Last 24 hours: 7 up, 1 degraded, 2 down. Serving totals 10, 20, …, 80 ms.
     let mut totals = Vec::new();
@@ -410,8 +464,12 @@ async fn uptime_and_percentiles_come_from_rollups() {
 
 #[tokio::test]
 async fn skipped_slots_are_counted_once_each() {
-    let db = temp_db();
-    let store = Store::open(&db.path).await.unwrap();
+    for backend in each_backend().await {
+        skipped_slots_counted_once(backend.store).await;
+    }
+}
+
+async fn skipped_slots_counted_once(store: Store) {
     let slot = at("2026-11-22T22:45:00Z");
     for minutes in [0, 5, 10, 0] {
         store
@@ -500,8 +558,10 @@ async fn instance_id_and_schema_survive_a_restart() {
         store.close().await;
     }
     let peek = peek(&db.path).await;
+    // The SQLite migrations are the files beside `postgres/` (PostgreSQL's own).
     let migrations = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
         .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().extension() == Some("sql".as_ref()))
         .count() as i64;
     assert_eq!(
         count(&peek, "SELECT count(*) FROM _sqlx_migrations WHERE success").await,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
-use super::PgStore;
+use super::{PgStore, text};
 use crate::incident::{Open, State};
 use crate::probe::Verdict;
 use crate::store::codec::{self, from_ms, ms};
@@ -219,7 +219,7 @@ impl PgStore {
         .bind(state.as_str())
         .bind(i64::from(attempts))
         .bind(ms(at))
-        .bind(error)
+        .bind(error.map(text).as_deref())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -239,7 +239,7 @@ impl PgStore {
         .bind(id)
         .bind(i64::from(attempts))
         .bind(ms(due))
-        .bind(error)
+        .bind(text(error).as_ref())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -323,7 +323,7 @@ impl PgAlertTx {
         .bind(ms(open.since))
         .bind(ms(open.opened_at))
         .bind(codec::verdict_code(open.verdict))
-        .bind(diagnosis)
+        .bind(text(diagnosis).as_ref())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -338,7 +338,7 @@ impl PgAlertTx {
         sqlx::query("UPDATE incidents SET verdict = $2, diagnosis = $3 WHERE id = $1")
             .bind(id)
             .bind(codec::verdict_code(verdict))
-            .bind(diagnosis)
+            .bind(text(diagnosis).as_ref())
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -370,7 +370,7 @@ impl PgAlertTx {
         .bind(ms(n.at))
         .bind(ms(n.due_at))
         .bind(i64::from(n.attempts))
-        .bind(n.last_error)
+        .bind(n.last_error.map(text).as_deref())
         .bind(n.finished_at.map(ms))
         .fetch_one(&mut *self.tx)
         .await?;

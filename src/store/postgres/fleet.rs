@@ -114,7 +114,7 @@ impl PgStore {
     pub async fn latest_by_location(&self) -> Result<Vec<LocationRun>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT ON (environment, location) environment, location, started_at_ns,
-                    status, verdict, result->>'diagnosis', (result->>'close_code')::INT
+                    status, verdict, diagnosis, close_code
              FROM runs ORDER BY environment, location, id DESC",
         )
         .fetch_all(self.pool())
@@ -127,9 +127,9 @@ impl PgStore {
                     started_at: codec::from_unix_ns(row.try_get(2)?),
                     status: codec::status_from_code(row.try_get(3)?)?,
                     verdict: codec::verdict_from_code(row.try_get(4)?)?,
-                    diagnosis: row.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                    diagnosis: row.try_get(5)?,
                     close_code: row
-                        .try_get::<Option<i32>, _>(6)?
+                        .try_get::<Option<i64>, _>(6)?
                         .and_then(|c| u16::try_from(c).ok()),
                 })
             })
@@ -139,7 +139,7 @@ impl PgStore {
     /// Runs written after run `after`, oldest first: the evaluator's feed.
     pub async fn runs_after(&self, after: i64, limit: u32) -> Result<Vec<ObservedRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, location, in_maintenance, result FROM runs WHERE id > $1
+            "SELECT id, location, in_maintenance, result, started_at_ns FROM runs WHERE id > $1
              ORDER BY id LIMIT $2",
         )
         .bind(after)
@@ -156,8 +156,8 @@ impl PgStore {
             .fetch_one(self.pool())
             .await?;
         let rows = sqlx::query(
-            "SELECT id, location, in_maintenance, result FROM (
-                 SELECT id, location, in_maintenance, result,
+            "SELECT id, location, in_maintenance, result, started_at_ns FROM (
+                 SELECT id, location, in_maintenance, result, started_at_ns,
                         row_number() OVER (PARTITION BY environment, location ORDER BY id DESC) AS n
                  FROM runs WHERE started_at_ns > $2) recent
              WHERE n <= $1 ORDER BY id",
@@ -220,7 +220,7 @@ fn observed(row: &sqlx::postgres::PgRow) -> Result<ObservedRun, StoreError> {
         .try_get(3)
         .map_err(|err| codec::corrupt("a stored result", err))?;
     let location: String = row.try_get(1)?;
-    result.location = Some(location.clone());
+    result.started_at = codec::from_unix_ns(row.try_get(4)?);
     Ok(ObservedRun {
         id: row.try_get(0)?,
         location,

@@ -121,18 +121,23 @@ impl PgStore {
             let result = &run.result;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO runs (environment, location, instance, slot_ms, started_at_ns,
-                                   status, verdict, in_maintenance, result)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                   status, verdict, in_maintenance, result, diagnosis,
+                                   close_code)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11) RETURNING id",
             )
             .bind(&result.environment)
-            .bind(self.location())
+            .bind(result.location.as_deref().unwrap_or(self.location()))
             .bind(self.instance_id())
             .bind(run.slot.map(codec::ms))
             .bind(codec::to_unix_ns(result.started_at)?)
             .bind(codec::status_code(result.status))
             .bind(codec::verdict_code(result.verdict))
             .bind(run.in_maintenance)
-            .bind(Json(result.as_ref()))
+            // As text cast to json: the `json` type keeps it as written (a \u0000 in a message
+            // included), where sqlx's Json would go through jsonb.
+            .bind(serde_json::to_string(result.as_ref()).map_err(StoreError::Encode)?)
+            .bind(text(&result.diagnosis).as_ref())
+            .bind(result.close_code.map(i64::from))
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -196,8 +201,10 @@ impl PgStore {
         location: Option<&str>,
     ) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, in_maintenance, location, result FROM runs
-             WHERE environment = $1 AND ($2::BIGINT IS NULL OR id < $2)
+            "SELECT id, in_maintenance, location, result, started_at_ns FROM runs
+             WHERE environment = $1
+               AND ($2::BIGINT IS NULL
+                    OR (started_at_ns, id) < (SELECT started_at_ns, id FROM runs WHERE id = $2))
                AND ($3::TEXT IS NULL OR location = $3)
              ORDER BY started_at_ns DESC, id DESC LIMIT $4",
         )
@@ -213,7 +220,8 @@ impl PgStore {
     /// The newest run of every environment, from any location, by environment name.
     pub async fn latest(&self) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT ON (environment) id, in_maintenance, location, result FROM runs
+            "SELECT DISTINCT ON (environment) id, in_maintenance, location, result, started_at_ns
+             FROM runs
              ORDER BY environment, started_at_ns DESC, id DESC",
         )
         .fetch_all(self.pool())
@@ -353,6 +361,15 @@ impl PgStore {
     }
 }
 
+/// Text for a PostgreSQL `TEXT` column, which cannot hold a NUL: a server's close reason may.
+pub(super) fn text(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains('\0') {
+        std::borrow::Cow::Owned(value.replace('\0', "\u{fffd}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
 /// Count one run in its hour, the row locked meanwhile: instances of several locations add to
 /// the same hour.
 async fn add_to_rollup(
@@ -404,13 +421,13 @@ async fn add_to_rollup(
     Ok(())
 }
 
-/// `id, in_maintenance, location, result` into a stored run.
-fn stored_run(row: &sqlx::postgres::PgRow) -> Result<StoredRun, StoreError> {
+/// `id, in_maintenance, location, result, started_at_ns` into a stored run; the time from its
+/// column, in nanoseconds whatever the JSON's precision.
+pub(super) fn stored_run(row: &sqlx::postgres::PgRow) -> Result<StoredRun, StoreError> {
     let Json(mut result): Json<ProbeResult> = row
         .try_get(3)
         .map_err(|err| codec::corrupt("a stored result", err))?;
-    let location: String = row.try_get(2)?;
-    result.location = Some(location);
+    result.started_at = codec::from_unix_ns(row.try_get(4)?);
     Ok(StoredRun {
         id: row.try_get(0)?,
         in_maintenance: row.try_get(1)?,

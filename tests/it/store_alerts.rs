@@ -1,0 +1,176 @@
+//! Alerting's tables through the one store interface, on every backend this machine has: an
+//! alert step's transaction (incident, notifications, state) all or nothing, the outbox's
+//! lifecycle, and the state read back as the engine left it.
+
+use chrono::{DateTime, Utc};
+use wsprobe::incident::{Open, State};
+use wsprobe::probe::Verdict;
+use wsprobe::store::{
+    AlertState, DeliveryState, IncidentFilter, IncidentState, NewNotification, Store,
+};
+
+use crate::store::each_backend;
+
+fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_796_000_000_000 + ms).unwrap()
+}
+
+fn open_state(id: i64) -> AlertState {
+    AlertState {
+        state: State {
+            failures: 2,
+            successes: 0,
+            failing_since: Some(at(0)),
+            open: Some(Open {
+                since: at(0),
+                opened_at: at(60_000),
+                verdict: Verdict::ConnectRefused,
+                last_notice_at: at(60_000),
+                announced: true,
+            }),
+        },
+        incident_id: Some(id),
+        diagnosis: Some("Nothing listens on 127.0.0.1:1.".into()),
+    }
+}
+
+fn notification<'a>(incident_id: i64, channel: &'a str, payload: &'a str) -> NewNotification<'a> {
+    NewNotification {
+        incident_id,
+        channel,
+        kind: "webhook",
+        event: "triggered",
+        payload,
+        state: DeliveryState::Pending,
+        at: at(60_000),
+        attempts: 0,
+        due_at: at(60_000),
+        last_error: None,
+        finished_at: None,
+    }
+}
+
+async fn an_alert_step_and_its_outbox(store: &Store) {
+    assert_eq!(store.next_incident_id().await.unwrap(), 1);
+    let state = open_state(1);
+    let open = state.state.open.clone().unwrap();
+
+    // A step that fails half-way leaves nothing behind.
+    let mut tx = store.begin_alerts("api").await.unwrap();
+    tx.insert_incident(1, &open, "first try").await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(store.next_incident_id().await.unwrap(), 1);
+
+    let mut tx = store.begin_alerts("api").await.unwrap();
+    // A NUL from a server's close reason must not cost the incident.
+    tx.insert_incident(1, &open, "Nothing listens on 127.0.0.1:1.\0")
+        .await
+        .unwrap();
+    let audit = tx
+        .enqueue(&notification(1, "audit", r#"{"event":"triggered"}"#))
+        .await
+        .unwrap();
+    let slack = tx
+        .enqueue(&notification(1, "slack", r#"{"event":"triggered"}"#))
+        .await
+        .unwrap();
+    tx.save_state(&state).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.next_incident_id().await.unwrap(), 2);
+    assert_eq!(store.open_incidents().await.unwrap(), [("api".to_owned(), 1)]);
+    let states = store.alert_states().await.unwrap();
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].0, "api");
+    assert_eq!(states[0].1.state, state.state);
+    assert_eq!(states[0].1.incident_id, Some(1));
+
+    // Due now: both, earliest first; one delivered, one retried later, then failed for good.
+    let due = store.due_notifications(at(61_000), 10).await.unwrap();
+    assert_eq!(due.iter().map(|n| n.id).collect::<Vec<_>>(), [audit, slack]);
+    assert_eq!(due[0].payload, r#"{"event":"triggered"}"#);
+    store
+        .notification_delivered(audit, 1, at(61_000))
+        .await
+        .unwrap();
+    store
+        .notification_retry(slack, 1, at(120_000), "HTTP 503")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_notification_due().await.unwrap(),
+        Some(at(120_000))
+    );
+    assert!(store.due_notifications(at(61_000), 10).await.unwrap().is_empty());
+    assert_eq!(store.overdue_notifications(at(200_000)).await.unwrap(), 1);
+    store
+        .notification_failed(slack, 2, at(121_000), "HTTP 404")
+        .await
+        .unwrap();
+    let failed = store.failed_notifications(at(0), 10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].environment, "api");
+    assert_eq!(failed[0].last_error.as_deref(), Some("HTTP 404"));
+    // A finished notification is not touched again.
+    store
+        .notification_delivered(slack, 3, at(122_000))
+        .await
+        .unwrap();
+
+    // Resolve, and the timeline reads back in order.
+    let mut tx = store.begin_alerts("api").await.unwrap();
+    tx.set_incident_verdict(1, Verdict::DnsFailed, "The name does not resolve.")
+        .await
+        .unwrap();
+    tx.resolve_incident(1, at(300_000)).await.unwrap();
+    tx.save_state(&AlertState::default()).await.unwrap();
+    tx.commit().await.unwrap();
+    let incidents = store
+        .incidents(&IncidentFilter {
+            state: Some(IncidentState::Resolved),
+            environment: Some("api"),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(incidents.len(), 1);
+    let incident = &incidents[0];
+    assert_eq!(incident.verdict, Verdict::DnsFailed);
+    assert_eq!(incident.started_at, at(0));
+    assert_eq!(incident.opened_at, at(60_000));
+    assert_eq!(incident.resolved_at, Some(at(300_000)));
+    let outcomes: Vec<(&str, DeliveryState, u32)> = incident
+        .notifications
+        .iter()
+        .map(|n| (n.channel.as_str(), n.outcome, n.attempts))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("audit", DeliveryState::Delivered, 1),
+            ("slack", DeliveryState::Failed, 2)
+        ]
+    );
+    assert_eq!(incident.notifications[0].sent_at, Some(at(61_000)));
+    assert!(store.open_incidents().await.unwrap().is_empty());
+    assert!(
+        store
+            .incidents(&IncidentFilter {
+                state: Some(IncidentState::Open),
+                environment: None,
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_alert_step_is_all_or_nothing_and_the_outbox_keeps_its_timeline() {
+    for backend in each_backend().await {
+        eprintln!("alert tables on {}", backend.name);
+        an_alert_step_and_its_outbox(&backend.store).await;
+        backend.store.close().await;
+    }
+}
