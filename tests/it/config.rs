@@ -927,3 +927,46 @@ fn health_expect_body_takes_json_or_contains_and_names_the_key_otherwise() {
         );
     }
 }
+
+/// A shared store: its URL is a secret, it needs a location, and it is one store or the other.
+#[test]
+fn a_shared_store_needs_a_postgres_url_and_a_location() {
+    let envs = "environments:\n  - { name: api, url: \"ws://127.0.0.1:1/\" }\n";
+    let config = load(&format!(
+        "location: eu-west\n{envs}storage: {{ url: \"postgres://wsprobe:pw-from-vault@db.internal/wsprobe\" }}\nalerts: {{ defaults: {{ min_locations: 2 }} }}\n"
+    ))
+    .unwrap();
+    let url = config.storage.url.as_ref().unwrap();
+    assert_eq!(
+        url.expose(),
+        "postgres://wsprobe:pw-from-vault@db.internal/wsprobe"
+    );
+    assert!(!format!("{config:?}").contains("pw-from-vault"), "the URL is a secret");
+    assert_eq!(config.alerts.defaults.min_locations, 2);
+    assert_eq!(
+        load(envs).unwrap().alerts.defaults.min_locations,
+        1,
+        "one location is enough by default"
+    );
+    let cases = [
+        (
+            format!("{envs}storage: {{ url: \"postgres://db/wsprobe\" }}\n"),
+            "probes.yaml:3:17: location: is required with storage.url: each instance of a fleet says where it probes from (location: eu-west)",
+        ),
+        (
+            format!("location: a\n{envs}storage: {{ url: \"mysql://db/wsprobe\" }}\n"),
+            "probes.yaml:4:17: storage.url: must be a PostgreSQL URL (postgres://user@host/database)",
+        ),
+        (
+            format!("location: a\n{envs}storage: {{ path: x.db, url: \"postgres://db/w\" }}\n"),
+            "probes.yaml:4:29: storage.url: set storage.path (one SQLite file) or storage.url (a shared PostgreSQL), not both",
+        ),
+        (
+            format!("{envs}alerts: {{ defaults: {{ min_locations: 0 }} }}\n"),
+            "probes.yaml:3:39: alerts.defaults.min_locations: must be at least 1",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(error_of(&yaml), expected, "{yaml}");
+    }
+}

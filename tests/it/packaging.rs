@@ -260,3 +260,57 @@ fn the_dockerfile_builds_what_the_crate_needs() {
         assert!(!ignored.contains(&input), ".dockerignore hides {input}");
     }
 }
+
+/// The README's fleet: every instance of deploy/compose.fleet.yaml loads the one config with
+/// its own variables, joins the same PostgreSQL, and says where it probes from; nothing is
+/// published beyond loopback and every mounted file exists.
+#[test]
+fn the_fleet_compose_example_is_consistent() {
+    let text = std::fs::read_to_string(repo("deploy/compose.fleet.yaml")).unwrap();
+    let compose: Value = serde_saphyr::from_str(&text).unwrap();
+    let services = compose["services"].as_object().unwrap();
+    for (name, service) in services {
+        for port in service["ports"].as_array().into_iter().flatten() {
+            let port = port.as_str().unwrap();
+            assert!(port.starts_with("127.0.0.1:"), "{name} publishes {port}");
+        }
+    }
+    assert!(text.contains("./probes.fleet.yaml:/etc/wsprobe/probes.yaml:ro"));
+    assert!(repo("deploy/probes.fleet.yaml").exists());
+    let fleet_yaml = std::fs::read_to_string(repo("deploy/probes.fleet.yaml")).unwrap();
+    crate::helpers::assert_schema_accepts(&fleet_yaml, "deploy/probes.fleet.yaml");
+    let mut locations = std::collections::BTreeMap::<String, usize>::new();
+    for instance in ["eu-west-1", "eu-west-2", "us-east-1"] {
+        assert!(services.contains_key(instance), "{instance} is a service");
+        let location = instance.rsplit_once('-').unwrap().0.to_owned();
+        let edge = if location == "us-east" {
+            "ws://lab:1/ws/healthy"
+        } else {
+            "ws://lab:8765/ws/healthy"
+        };
+        let vars = [
+            ("WSPROBE_LOCATION", location.as_str()),
+            ("WSPROBE_DB_PASSWORD", "change-me"),
+            ("EDGE_URL", edge),
+        ];
+        let config = wsprobe::config::load_str(
+            &repo("deploy/probes.fleet.yaml"),
+            &fleet_yaml,
+            &|name| {
+                vars.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_string())
+            },
+        )
+        .unwrap();
+        assert_eq!(config.location.as_deref(), Some(location.as_str()));
+        let url = config.storage.url.as_ref().expect("a shared store");
+        assert_eq!(url.expose(), "postgres://wsprobe:change-me@postgres:5432/wsprobe");
+        assert_eq!(config.alerts.defaults.min_locations, 2);
+        *locations.entry(location).or_default() += 1;
+    }
+    assert_eq!(
+        locations,
+        [("eu-west".to_owned(), 2), ("us-east".to_owned(), 1)].into()
+    );
+}
