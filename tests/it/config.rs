@@ -963,7 +963,7 @@ fn a_shared_store_needs_a_postgres_url_and_a_location() {
         ),
         (
             format!("{envs}alerts: {{ defaults: {{ min_locations: 0 }} }}\n"),
-            "probes.yaml:3:39: alerts.defaults.min_locations: must be at least 1",
+            "probes.yaml:3:38: alerts.defaults.min_locations: must be at least 1",
         ),
     ];
     for (yaml, expected) in cases {
