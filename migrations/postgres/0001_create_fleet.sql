@@ -22,6 +22,22 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_by_env_time ON runs (environment, started_at_ns DESC);
 CREATE INDEX runs_by_env_location ON runs (environment, location, id DESC);
+-- Pruning by age.
+CREATE INDEX runs_by_time ON runs (started_at_ns);
+
+-- The newest run of each environment from each location, kept on every insert: the status
+-- page's matrix and a start's history read it without scanning a month of runs.
+CREATE TABLE latest_runs (
+    environment   TEXT NOT NULL,
+    location      TEXT NOT NULL,
+    run_id        BIGINT NOT NULL,
+    started_at_ns BIGINT NOT NULL,
+    status        BIGINT NOT NULL,
+    verdict       BIGINT NOT NULL,
+    diagnosis     TEXT NOT NULL,
+    close_code    BIGINT,
+    PRIMARY KEY (environment, location)
+);
 
 -- One row per (environment, location, slot): the replica whose INSERT lands probes it.
 CREATE TABLE slots (
@@ -32,6 +48,8 @@ CREATE TABLE slots (
     claimed_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (environment, location, slot_ms)
 );
+-- Claims matter for minutes; they are pruned after a day.
+CREATE INDEX slots_by_time ON slots (slot_ms);
 
 CREATE TABLE skipped_slots (
     environment TEXT NOT NULL,

@@ -113,9 +113,8 @@ impl PgStore {
     /// The newest run of each environment from each location.
     pub async fn latest_by_location(&self) -> Result<Vec<LocationRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT ON (environment, location) environment, location, started_at_ns,
-                    status, verdict, diagnosis, close_code
-             FROM runs ORDER BY environment, location, id DESC",
+            "SELECT environment, location, started_at_ns, status, verdict, diagnosis, close_code
+             FROM latest_runs ORDER BY environment, location",
         )
         .fetch_all(self.pool())
         .await?;
@@ -164,7 +163,7 @@ impl PgStore {
         )
         .bind(i64::from(per))
         .bind(
-            (Utc::now() - chrono::Duration::days(1))
+            (Utc::now() - chrono::Duration::hours(3))
                 .timestamp_nanos_opt()
                 .unwrap_or(0),
         )

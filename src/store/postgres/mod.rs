@@ -142,6 +142,43 @@ impl PgStore {
             .await?;
             ids.push(id);
         }
+        // Newest per environment and location, in a fixed order (see above).
+        let mut newest: Vec<(usize, &str, &str)> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let r = &run.result;
+                (
+                    i,
+                    r.environment.as_str(),
+                    r.location.as_deref().unwrap_or(self.location()),
+                )
+            })
+            .collect();
+        newest.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
+        for (i, env, location) in newest {
+            let result = &runs[i].result;
+            sqlx::query(
+                "INSERT INTO latest_runs (environment, location, run_id, started_at_ns, status,
+                                          verdict, diagnosis, close_code)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (environment, location) DO UPDATE SET
+                     run_id = excluded.run_id, started_at_ns = excluded.started_at_ns,
+                     status = excluded.status, verdict = excluded.verdict,
+                     diagnosis = excluded.diagnosis, close_code = excluded.close_code
+                 WHERE excluded.started_at_ns >= latest_runs.started_at_ns",
+            )
+            .bind(env)
+            .bind(location)
+            .bind(ids[i])
+            .bind(codec::to_unix_ns(result.started_at)?)
+            .bind(codec::status_code(result.status))
+            .bind(codec::verdict_code(result.verdict))
+            .bind(text(&result.diagnosis).as_ref())
+            .bind(result.close_code.map(i64::from))
+            .execute(&mut *tx)
+            .await?;
+        }
         let mut hours: Vec<(&str, i64, Status, Option<f64>)> = runs
             .iter()
             .map(|run| {
@@ -220,9 +257,10 @@ impl PgStore {
     /// The newest run of every environment, from any location, by environment name.
     pub async fn latest(&self) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT ON (environment) id, in_maintenance, location, result, started_at_ns
-             FROM runs
-             ORDER BY environment, started_at_ns DESC, id DESC",
+            "SELECT DISTINCT ON (l.environment) r.id, r.in_maintenance, r.location, r.result,
+                    r.started_at_ns
+             FROM latest_runs l JOIN runs r ON r.id = l.run_id
+             ORDER BY l.environment, l.started_at_ns DESC, r.id DESC",
         )
         .fetch_all(self.pool())
         .await?;
@@ -298,6 +336,8 @@ impl PgStore {
         let slots_before_ms = before(now, retention)
             .map(codec::ms)
             .unwrap_or(i64::MIN);
+        // A claim only matters while its slot is due.
+        let claims_before_ms = codec::ms(now - chrono::Duration::days(1));
         let rollups_before = before(now, retention.max(ROLLUP_RETENTION))
             .map(hour_start)
             .unwrap_or(i64::MIN);
@@ -318,15 +358,19 @@ impl PgStore {
             }
             tokio::task::yield_now().await;
         }
-        for delete in [
-            "DELETE FROM slots WHERE slot_ms < $1",
-            "DELETE FROM skipped_slots WHERE slot_ms < $1",
-        ] {
-            sqlx::query(delete)
-                .bind(slots_before_ms)
-                .execute(self.pool())
-                .await?;
-        }
+        sqlx::query("DELETE FROM slots WHERE slot_ms < $1")
+            .bind(claims_before_ms)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("DELETE FROM skipped_slots WHERE slot_ms < $1")
+            .bind(slots_before_ms)
+            .execute(self.pool())
+            .await?;
+        // A location's newest run pruned with the rest: its cell goes too.
+        sqlx::query("DELETE FROM latest_runs WHERE started_at_ns < $1")
+            .bind(runs_before_ns)
+            .execute(self.pool())
+            .await?;
         sqlx::query("DELETE FROM rollups WHERE hour < $1")
             .bind(rollups_before)
             .execute(self.pool())
