@@ -34,9 +34,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Connections per instance: the writer, the evaluator, the status page and the API at once.
 const CONNECTIONS: u32 = 6;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A statement that takes longer is cancelled by the server: a stuck lock must fail the write,
-/// not hold the writer for ever.
-const STATEMENT_TIMEOUT_MS: u64 = 15_000;
+/// A statement of the writer's transaction that takes longer is cancelled by the server: a
+/// stuck lock must fail the write, not hold the writer for ever.
+const STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '15s'";
 
 /// Cheap to clone: the pool is shared.
 #[derive(Debug, Clone)]
@@ -61,9 +61,13 @@ impl PgStore {
         version: &str,
     ) -> Result<PgStore, StoreError> {
         let options: PgConnectOptions = url.parse()?;
+        // Startup parameters PgBouncer passes on only: no `options`, no `extra_float_digits`
+        // (no float is read from a column; PostgreSQL 12+ prints them exactly anyway). No
+        // session `SET` either (a transaction-mode pooler would hand it to other clients): the
+        // write transaction sets its own statement timeout.
         let options = options
             .application_name("wsprobe")
-            .options([("statement_timeout", STATEMENT_TIMEOUT_MS.to_string())]);
+            .extra_float_digits(None);
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -116,6 +120,7 @@ impl PgStore {
     /// deadlock.
     async fn insert_many(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
+        sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
         let mut ids = Vec::with_capacity(runs.len());
         for run in runs {
             let result = &run.result;
