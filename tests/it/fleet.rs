@@ -387,3 +387,67 @@ storage: {{ url: "{url}" }}
     assert_eq!(takers, BTreeSet::from(["a1".to_owned(), "a2".to_owned()]));
     stop.cancel();
 }
+
+/// Two locations through PgBouncer in session mode: they claim, write, evaluate and page
+/// exactly as against PostgreSQL itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_works_through_pgbouncer_in_session_mode() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let Some(postgres) = Postgres::start() else {
+        return;
+    };
+    postgres.database("pooled").await;
+    let Some(pooler) = crate::pg::PgBouncer::start(&postgres, "session") else {
+        return;
+    };
+    let lab = crate::helpers::spawn_lab().await;
+    let hook = Receiver::spawn().await;
+    let refused = free_port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"location: ${{LOC}}
+defaults: {{ schedule: "*/2 * * * * *", timeout: 1500ms }}
+environments:
+  - {{ name: steady, url: "ws://${{LAB}}/ws/healthy" }}
+  - {{ name: both, url: "ws://${{BOTH}}/ws/healthy" }}
+alerts:
+  defaults: {{ min_locations: 2, failure_threshold: 2 }}
+  channels:
+    - {{ name: audit, kind: webhook, url: "{}" }}
+server: {{ listen: "127.0.0.1:${{PORT}}" }}
+storage: {{ url: "{}" }}
+"#,
+            hook.url("/hook"),
+            pooler.url("pooled")
+        ),
+    )
+    .unwrap();
+    let lab_addr = lab.addr().to_string();
+    let _fleet = [
+        start(&config, "a1", "a", &lab_addr, &refused, &lab_addr),
+        start(&config, "b1", "b", &lab_addr, &refused, &lab_addr),
+    ];
+    wait_until(
+        "the page for `both` through the pooler",
+        || async { Some(events(&hook)) },
+        |events| count(events, "triggered", "both") == 1,
+    )
+    .await;
+    let pool = sqlx::PgPool::connect(&postgres.url("pooled")).await.unwrap();
+    let locations: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT location FROM runs WHERE environment = 'steady' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(locations, ["a", "b"]);
+    let diagnosis: String =
+        sqlx::query_scalar("SELECT diagnosis FROM incidents WHERE environment = 'both'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(diagnosis.starts_with("Down from all 2 locations"), "{diagnosis}");
+}

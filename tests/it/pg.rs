@@ -66,6 +66,80 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
+/// PgBouncer in front of a [`Postgres`], in the given pool mode; stopped with the test.
+pub struct PgBouncer {
+    pub port: u16,
+    process: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl PgBouncer {
+    /// `None` (and a word) without pgbouncer outside CI.
+    pub fn start(postgres: &Postgres, mode: &str) -> Option<PgBouncer> {
+        let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|path| path.exists());
+        let Some(binary) = binary else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have pgbouncer (.ci/run installs it)"
+            );
+            eprintln!("skipped: no pgbouncer on this machine (apt install pgbouncer)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = crate::helpers::free_port().port();
+        let users = dir.path().join("users.txt");
+        std::fs::write(&users, "\"wsprobe\" \"\"\n").unwrap();
+        let ini = dir.path().join("pgbouncer.ini");
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host=127.0.0.1 port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\nauth_file = {}\npool_mode = {mode}\nunix_socket_dir =\n",
+                postgres.port,
+                users.display()
+            ),
+        )
+        .unwrap();
+        if is_root() {
+            // PgBouncer refuses to run as root.
+            Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+        }
+        let process = as_server_user(&binary)
+            .arg(&ini)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "PgBouncer did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(PgBouncer {
+            port,
+            process,
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://wsprobe@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
 impl Postgres {
     /// A fresh server, or `None` (and a word on stderr) without PostgreSQL outside CI.
     pub fn start() -> Option<Postgres> {
