@@ -97,6 +97,11 @@ fn environment_status(
     board: &schedule::Entry,
     summary: &Summary,
 ) -> EnvironmentStatus {
+    let uptime = Uptime {
+        day: summary.uptime_24h,
+        week: summary.uptime_7d,
+        month: summary.uptime_30d,
+    };
     EnvironmentStatus {
         name: name.to_owned(),
         status: last
@@ -110,11 +115,8 @@ fn environment_status(
         next_run: board.next_run,
         running: board.running,
         skipped_slots: board.skipped,
-        uptime: Uptime {
-            day: summary.uptime_24h,
-            week: summary.uptime_7d,
-            month: summary.uptime_30d,
-        },
+        uptime,
+        uptime_percent: uptime.percent(),
         latency_ms: Latency {
             p50: summary.p50_ms_24h,
             p95: summary.p95_ms_24h,
