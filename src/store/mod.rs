@@ -40,6 +40,7 @@ pub use incidents::{AlertState, AlertTx, IncidentFilter, IncidentRecord, Inciden
 pub use outbox::{
     DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
 };
+pub use rollups::{DayUptime, HourLatency};
 use write::WriteTx;
 
 /// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
@@ -401,6 +402,22 @@ impl Store {
         let mut all = rollups::summaries(&mut tx, now, Some(env)).await?;
         tx.commit().await?;
         Ok(all.remove(env).unwrap_or_default())
+    }
+
+    /// `env`'s hourly latency percentiles since `hours_from` and daily run counts since
+    /// `days_from`, from its rollups: the environment page's chart and uptime bars.
+    #[tracing::instrument(skip_all, fields(environment = %env))]
+    pub async fn history(
+        &self,
+        env: &str,
+        hours_from: DateTime<Utc>,
+        days_from: DateTime<Utc>,
+    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+        let mut tx = self.reader().begin().await?;
+        let history =
+            rollups::history(&mut tx, env, hours_from.timestamp(), days_from.timestamp()).await?;
+        tx.commit().await?;
+        Ok(history)
     }
 
     /// Every environment the store knows, in two queries whatever their number.
