@@ -58,7 +58,7 @@ impl StatusSource for DaemonState {
         let error = self
             .store_health
             .error()
-            .map(|(at, e)| format!("{e} (since {})", at.to_rfc3339()));
+            .map(|(at, e)| format!("{e} (since {})", crate::wire::format(at)));
         StatusBody {
             generated_at: now,
             location: config.location.clone(),
@@ -69,6 +69,7 @@ impl StatusSource for DaemonState {
             },
             environments,
             notifications: NotificationStatus { failed_24h },
+            reload_rejected: self.last_rejected_reload(),
         }
     }
 

@@ -4,9 +4,12 @@
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+
+use crate::store::{DayUptime, HourLatency};
 
 /// Even with no new result, times on the page ("generated", next run) should not go stale.
 const MAX_AGE: Duration = Duration::from_secs(1);
@@ -69,5 +72,45 @@ impl RenderCache {
                 body,
             },
         );
+    }
+}
+
+/// How long an environment's chart data is reused. The rollups behind it change with every
+/// run, but a picture of 7 days or 90 days does not visibly move in 30 s, the page's own
+/// refresh; reading 168 histograms per view under a wall of dashboards would.
+const HISTORY_TTL: Duration = Duration::from_secs(30);
+
+/// The rollup rows an environment's pictures are drawn from, as of one moment.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Start of the current hour (epoch seconds) and the current UTC day (days since the
+    /// epoch) when read: where the pictures end.
+    pub last_hour: i64,
+    pub last_day: i64,
+    pub hours: Vec<HourLatency>,
+    pub days: Vec<DayUptime>,
+}
+
+/// Each environment's [`History`], reused for `HISTORY_TTL`. Keyed by configured
+/// environments only (the page refuses others first), so it stays as small as the config.
+#[derive(Default)]
+pub struct HistoryCache {
+    entries: Mutex<HashMap<String, (Instant, Arc<History>)>>,
+}
+
+impl HistoryCache {
+    pub fn get(&self, environment: &str) -> Option<Arc<History>> {
+        let entries = self.entries.lock();
+        entries
+            .get(environment)
+            .filter(|(at, _)| at.elapsed() < HISTORY_TTL)
+            .map(|(_, history)| history.clone())
+    }
+
+    pub fn put(&self, environment: &str, history: Arc<History>) {
+        let mut entries = self.entries.lock();
+        // Environments removed by a reload would otherwise stay.
+        entries.retain(|_, (at, _)| at.elapsed() < HISTORY_TTL);
+        entries.insert(environment.to_owned(), (Instant::now(), history));
     }
 }

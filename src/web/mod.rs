@@ -4,6 +4,7 @@
 
 mod api;
 mod cache;
+mod chart;
 mod error;
 mod feed;
 mod pages;
@@ -11,8 +12,8 @@ pub mod serve;
 pub mod view;
 
 pub use view::{
-    EnvironmentStatus, Latency, NotificationStatus, Readiness, RecentRun, StatusBody, StatusSource,
-    StoreStatus, Uptime,
+    EnvironmentStatus, Latency, NotificationStatus, Readiness, RecentRun, ReloadRejected,
+    StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 
-use cache::RenderCache;
+use cache::{HistoryCache, RenderCache};
 
 /// Request bodies are refused past this size.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -29,12 +30,15 @@ const BODY_LIMIT: usize = 64 * 1024;
 struct Web<S> {
     source: Arc<S>,
     rendered: RenderCache,
+    /// Each environment's chart data, read from the rollups at most every 30 s.
+    history: HistoryCache,
 }
 
 pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
     let web = Arc::new(Web {
         source,
         rendered: RenderCache::default(),
+        history: HistoryCache::default(),
     });
     Router::new()
         .route("/", get(pages::index::<S>))

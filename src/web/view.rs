@@ -107,6 +107,17 @@ pub struct StatusBody {
     pub store: StoreStatus,
     pub environments: Vec<EnvironmentStatus>,
     pub notifications: NotificationStatus,
+    /// The last refused config reload, until a reload succeeds: the daemon runs on an older
+    /// config than the file says.
+    pub reload_rejected: Option<ReloadRejected>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadRejected {
+    #[serde(with = "crate::wire::time")]
+    pub at: DateTime<Utc>,
+    /// The loader's error: file, line and column, and the key.
+    pub error: String,
 }
 
 /// Notifications that failed for good recently (a 4xx, or given up): someone was not told.

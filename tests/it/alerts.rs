@@ -792,7 +792,7 @@ async fn the_daemon_records_incidents_and_shows_their_timeline() {
     let (_, env_page) = app.get("/environments/broken").await;
     let id = incident["id"].as_i64().unwrap();
     assert!(env_page.contains(&format!("#{id}")), "{env_page}");
-    assert!(env_page.contains("first failing result"));
+    assert!(env_page.contains("first failing probe started"));
     assert!(env_page.contains("team-slack"));
     let (status, incidents) = (status.to_string(), incidents.to_string());
     for text in [
