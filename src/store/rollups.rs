@@ -185,9 +185,10 @@ pub async fn summaries(
 pub struct HourLatency {
     /// The hour's start, seconds since the epoch.
     pub hour: i64,
-    /// Of `total` over the hour's serving runs, read from its histogram.
-    pub p50_ms: f64,
-    pub p95_ms: f64,
+    /// Of `total` over the hour's serving runs, read from its histogram; `None` when the hour
+    /// had runs but none serving (an outage, which a chart should not draw across).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
 }
 
 /// One UTC day of one environment's runs: what a daily uptime bar is coloured by.
@@ -210,11 +211,11 @@ pub async fn history(
     hours_from: i64,
     days_from: i64,
 ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
-    let hourly: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+    let hourly: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT r.hour, r.histogram
          FROM environments e
          CROSS JOIN rollups r ON r.env_id = e.id AND r.hour >= ?2
-         WHERE e.name = ?1 AND r.histogram IS NOT NULL
+         WHERE e.name = ?1 AND r.runs > 0
          ORDER BY r.hour",
     )
     .bind(env)
@@ -223,21 +224,20 @@ pub async fn history(
     .await?;
     let mut hours = Vec::with_capacity(hourly.len());
     for (hour, bytes) in hourly {
-        match Histogram::decode(&bytes) {
-            Ok(h) => {
-                if let (Some(p50_ms), Some(p95_ms)) = (h.percentile(0.50), h.percentile(0.95)) {
-                    hours.push(HourLatency {
-                        hour,
-                        p50_ms,
-                        p95_ms,
-                    });
-                }
-            }
+        let histogram = match bytes.as_deref().map(Histogram::decode) {
+            None => Histogram::default(),
+            Some(Ok(h)) => h,
             // One damaged hour is a gap in the chart, not a failed page.
-            Err(err) => {
-                tracing::warn!(environment = %env, hour, %err, "skipping a latency histogram")
+            Some(Err(err)) => {
+                tracing::warn!(environment = %env, hour, %err, "skipping a latency histogram");
+                continue;
             }
-        }
+        };
+        hours.push(HourLatency {
+            hour,
+            p50_ms: histogram.percentile(0.50),
+            p95_ms: histogram.percentile(0.95),
+        });
     }
     let daily: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT r.hour / 86400 AS day, SUM(r.runs), SUM(r.up + r.degraded)
@@ -316,8 +316,12 @@ mod tests {
                 .await
                 .unwrap();
         }
-        // Day 20001, hour 5: only failures, so no latency that hour; a degraded run serves.
+        // Day 20001, hour 5: a degraded run serves, a down one does not. Hour 6: only a
+        // failure, so an hour with runs and no latency.
         add_run(&mut conn, web, day + 86_400 + 5 * 3600, Status::Down, None)
+            .await
+            .unwrap();
+        add_run(&mut conn, web, day + 86_400 + 6 * 3600, Status::Down, None)
             .await
             .unwrap();
         add_run(
@@ -340,17 +344,24 @@ mod tests {
         let (hours, days) = history(&mut conn, "web", day + 1800, day + 600)
             .await
             .unwrap();
-        assert_eq!(hours.len(), 2, "{hours:?}");
+        assert_eq!(hours.len(), 3, "{hours:?}");
         assert_eq!(hours[0].hour, day + 3600);
+        let (p50, p95) = (hours[0].p50_ms.unwrap(), hours[0].p95_ms.unwrap());
         let width = |ms: f64| {
             let i = super::super::histogram::bucket_of(ms);
             super::super::histogram::upper_bound(i) - super::super::histogram::lower_bound(i)
         };
-        assert!((hours[0].p50_ms - 50.0).abs() <= width(50.0), "{hours:?}");
-        assert!((hours[0].p95_ms - 100.0).abs() <= width(100.0), "{hours:?}");
-        assert!(hours[0].p50_ms < hours[0].p95_ms);
+        assert!((p50 - 50.0).abs() <= width(50.0), "{hours:?}");
+        assert!((p95 - 100.0).abs() <= width(100.0), "{hours:?}");
+        assert!(p50 < p95);
         assert_eq!(hours[1].hour, day + 86_400 + 5 * 3600);
-        assert!((hours[1].p50_ms - 900.0).abs() <= width(900.0));
+        assert!((hours[1].p50_ms.unwrap() - 900.0).abs() <= width(900.0));
+        assert_eq!(hours[2].hour, day + 86_400 + 6 * 3600);
+        assert_eq!(
+            (hours[2].p50_ms, hours[2].p95_ms),
+            (None, None),
+            "runs, none serving"
+        );
         assert_eq!(
             days,
             vec![
@@ -361,7 +372,7 @@ mod tests {
                 },
                 DayUptime {
                     day: 20_001,
-                    runs: 2,
+                    runs: 3,
                     serving: 1
                 },
             ]

@@ -53,16 +53,25 @@ pub fn y_of(ms: f64, ceiling: f64) -> f64 {
     TOP + height * (1.0 - share)
 }
 
-/// Consecutive hours with a value, as runs of points: an hour without serving runs breaks the
-/// line instead of drawing a slope across an outage.
-pub fn segments(values: &[Option<f64>], ceiling: f64) -> Vec<Vec<(f64, f64)>> {
+/// One hour of the chart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Slot {
+    /// No run that hour (a schedule sparser than hourly): the line goes across.
+    Empty,
+    /// Runs, none serving: the line breaks instead of drawing a slope across an outage.
+    Failing,
+    Value(f64),
+}
+
+/// The hours with a value, as runs of points, broken at failing hours.
+pub fn segments(slots: &[Slot], ceiling: f64) -> Vec<Vec<(f64, f64)>> {
     let mut runs = Vec::new();
     let mut current = Vec::new();
-    for (i, value) in values.iter().enumerate() {
-        match value {
-            Some(ms) => current.push((x_of(i, values.len()), y_of(*ms, ceiling))),
-            None if !current.is_empty() => runs.push(std::mem::take(&mut current)),
-            None => {}
+    for (i, slot) in slots.iter().enumerate() {
+        match slot {
+            Slot::Value(ms) => current.push((x_of(i, slots.len()), y_of(*ms, ceiling))),
+            Slot::Failing if !current.is_empty() => runs.push(std::mem::take(&mut current)),
+            Slot::Failing | Slot::Empty => {}
         }
     }
     if !current.is_empty() {
@@ -88,39 +97,40 @@ pub fn path_data(segments: &[Vec<(f64, f64)>], slots: usize) -> String {
     d
 }
 
-/// The values of the `slots` hours ending with `last_hour` (epoch seconds of its start), one
-/// per hour, `None` where the rollups have none.
+/// The `slots` hours ending with `last_hour` (epoch seconds of its start), one per hour.
 fn by_hour(
     hours: &[HourLatency],
     last_hour: i64,
     slots: usize,
-    pick: fn(&HourLatency) -> f64,
-) -> Vec<Option<f64>> {
+    pick: fn(&HourLatency) -> Option<f64>,
+) -> Vec<Slot> {
     let first = last_hour - (slots as i64 - 1) * 3600;
-    let mut values = vec![None; slots];
+    let mut values = vec![Slot::Empty; slots];
     for h in hours {
         let offset = (h.hour - first).div_euclid(3600);
         if let Ok(i) = usize::try_from(offset)
             && i < slots
         {
-            values[i] = Some(pick(h));
+            values[i] = pick(h).map_or(Slot::Failing, Slot::Value);
         }
     }
     values
+}
+
+fn value(slot: &Slot) -> Option<f64> {
+    match slot {
+        Slot::Value(ms) => Some(*ms),
+        _ => None,
+    }
 }
 
 /// p50 and p95 of `total` per hour over the `slots` hours ending with `last_hour`.
 pub fn latency_chart(hours: &[HourLatency], last_hour: i64, slots: usize, span: &str) -> Markup {
     let p50 = by_hour(hours, last_hour, slots, |h| h.p50_ms);
     let p95 = by_hour(hours, last_hour, slots, |h| h.p95_ms);
-    let highest = p95
-        .iter()
-        .chain(&p50)
-        .flatten()
-        .copied()
-        .fold(0.0, f64::max);
+    let highest = p95.iter().chain(&p50).filter_map(value).fold(0.0, f64::max);
     let ceiling = nice_ceiling(highest);
-    let empty = highest == 0.0 && p95.iter().all(Option::is_none);
+    let empty = p95.iter().all(|slot| value(slot).is_none());
     let bottom = CHART_HEIGHT - BOTTOM;
     let label_y = CHART_HEIGHT - 6.0;
     html! {
@@ -130,7 +140,9 @@ pub fn latency_chart(hours: &[HourLatency], last_hour: i64, slots: usize, span: 
             @for share in [0.0, 0.5, 1.0] {
                 @let y = y_of(ceiling * share, ceiling);
                 line class="grid" x1=(LEFT) x2=(CHART_WIDTH - RIGHT) y1=(y) y2=(y) {}
-                text class="axis" x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (crate::text::ms(Some(ceiling * share))) }
+                text class="axis" x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" {
+                    @if share == 0.0 { "0" } @else { (crate::text::ms(Some(ceiling * share))) }
+                }
             }
             text class="axis" x=(LEFT) y=(label_y) { (span) " ago" }
             text class="axis" x=(CHART_WIDTH - RIGHT) y=(label_y) text-anchor="end" { "now" }
@@ -208,8 +220,8 @@ mod tests {
     fn hour(hour: i64, p50_ms: f64, p95_ms: f64) -> HourLatency {
         HourLatency {
             hour,
-            p50_ms,
-            p95_ms,
+            p50_ms: Some(p50_ms),
+            p95_ms: Some(p95_ms),
         }
     }
 
@@ -234,12 +246,13 @@ mod tests {
     }
 
     #[test]
-    fn an_hour_without_data_breaks_the_line() {
-        let values = [Some(1.0), Some(2.0), None, Some(3.0), None, None];
-        let runs = segments(&values, 10.0);
-        assert_eq!(runs.len(), 2);
-        assert_eq!(runs[0].len(), 2);
-        assert_eq!(runs[1], vec![(x_of(3, 6), y_of(3.0, 10.0))]);
+    fn a_failing_hour_breaks_the_line_and_an_hour_without_runs_does_not() {
+        use Slot::{Empty, Failing, Value};
+        let slots = [Value(1.0), Empty, Value(2.0), Failing, Value(3.0), Empty];
+        let runs = segments(&slots, 10.0);
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0].len(), 2, "bridged across the hour without runs");
+        assert_eq!(runs[1], vec![(x_of(4, 6), y_of(3.0, 10.0))]);
         let d = path_data(&runs, 6);
         assert_eq!(d.matches('M').count(), 2, "{d}");
         assert!(d.contains('H'), "a lone hour is drawn as a dash: {d}");
@@ -249,10 +262,17 @@ mod tests {
     fn the_chart_places_each_hour_in_its_own_slot() {
         let last = 1_000 * 3600;
         let rows = [hour(last - 23 * 3600, 5.0, 9.0), hour(last, 7.0, 40.0)];
+        let mut rows = rows.to_vec();
+        rows.push(HourLatency {
+            hour: last - 3600,
+            p50_ms: None,
+            p95_ms: None,
+        });
         let values = by_hour(&rows, last, 24, |h| h.p95_ms);
-        assert_eq!(values[0], Some(9.0));
-        assert_eq!(values[23], Some(40.0));
-        assert_eq!(values.iter().flatten().count(), 2);
+        assert_eq!(values[0], Slot::Value(9.0));
+        assert_eq!(values[23], Slot::Value(40.0));
+        assert_eq!(values[22], Slot::Failing);
+        assert_eq!(values.iter().filter(|s| **s == Slot::Empty).count(), 21);
         // Outside the range: neither before the first slot nor after the last.
         let outside = [
             hour(last - 24 * 3600, 1.0, 1.0),
@@ -261,7 +281,7 @@ mod tests {
         assert!(
             by_hour(&outside, last, 24, |h| h.p50_ms)
                 .iter()
-                .all(Option::is_none)
+                .all(|s| *s == Slot::Empty)
         );
 
         let svg = latency_chart(&rows, last, 24, "24 h").into_string();

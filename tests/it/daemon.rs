@@ -76,6 +76,19 @@ pub fn env_status<'a>(status: &'a Value, name: &str) -> &'a Value {
 /// A daemon over `environments` (YAML list items, `${LAB}` for the lab), from a config file on
 /// disk so reloads can be tested; `extra` is appended at top level.
 pub async fn spawn_app(environments: &str, extra: &str) -> App {
+    prepare_app(environments, extra).await.start().await
+}
+
+/// A daemon's lab, config file and database path, before it starts: for a test that puts
+/// history into the store first.
+pub struct Prepared {
+    pub lab: TestLab,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+pub async fn prepare_app(environments: &str, extra: &str) -> Prepared {
     // reqwest (here and in the daemon) is built without a default TLS provider.
     wsprobe::probe::tls::ensure_crypto_provider();
     let lab = spawn_lab().await;
@@ -83,22 +96,37 @@ pub async fn spawn_app(environments: &str, extra: &str) -> App {
     let config_path = dir.path().join("probes.yaml");
     let db_path = dir.path().join("wsprobe.db");
     write_config(&config_path, &lab, environments, extra);
-    let config = wsprobe::config::load(&config_path).expect("test config loads");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let daemon = wsprobe::daemon::Daemon::build(config).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(daemon.run(listener, async move {
-        let _ = stopped.await;
-    }));
-    App {
-        base,
+    Prepared {
+        lab,
         config_path,
         db_path,
-        lab,
-        stop: Some(stop),
-        daemon: Some(handle),
-        _dir: dir,
+        dir,
+    }
+}
+
+impl Prepared {
+    pub fn config(&self) -> wsprobe::config::Config {
+        wsprobe::config::load(&self.config_path).expect("test config loads")
+    }
+
+    pub async fn start(self) -> App {
+        let config = self.config();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let daemon = wsprobe::daemon::Daemon::build(config).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(daemon.run(listener, async move {
+            let _ = stopped.await;
+        }));
+        App {
+            base,
+            config_path: self.config_path,
+            db_path: self.db_path,
+            lab: self.lab,
+            stop: Some(stop),
+            daemon: Some(handle),
+            _dir: self.dir,
+        }
     }
 }
 

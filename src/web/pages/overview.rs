@@ -165,8 +165,8 @@ fn reload_banner(rejected: &ReloadRejected, now: DateTime<Utc>) -> Markup {
 fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc>) -> Markup {
     html! {
         tr {
-            td { (pill(&env.status)) }
-            td {
+            td class="fit lead" { (pill(&env.status)) }
+            td class="fit lead" {
                 a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
                 @if let Some(id) = env.open_incident { br; span class="muted nowrap" { "incident #" (id) " open" } }
                 @if let Some(window) = &env.maintenance { br; span class="muted nowrap" { "maintenance until " (ago(Some(window.until), now)) } }
@@ -179,17 +179,17 @@ fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc
                 }
                 span class="muted" { (env.diagnosis.as_deref().unwrap_or("waiting for the first probe")) }
             }
-            td class="num" data-label="Last run" {
+            td class="num fit" data-label="Last run" {
                 (ago(env.last_run, now)) br;
                 span class="muted" {
                     @if env.running { "running now" } @else { "next " (ago(env.next_run, now)) }
                 }
             }
-            td class="num mono" data-label="Uptime 24h · 7d · 30d" {
+            td class="num mono fit" data-label="Uptime 24h · 7d · 30d" {
                 (percent(env.uptime.day)) " · " (percent(env.uptime.week)) " · " (percent(env.uptime.month))
             }
-            td class="num mono" data-label="p50 / p95" { (ms(env.latency_ms.p50)) " / " (ms(env.latency_ms.p95)) }
-            td { (recent_bar(bar)) }
+            td class="num mono fit" data-label="p50 / p95" { (ms(env.latency_ms.p50)) " / " (ms(env.latency_ms.p95)) }
+            td class="fit" { (recent_bar(bar)) }
         }
     }
 }
