@@ -19,7 +19,9 @@ const MIN_REUSE: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
 pub struct RenderCache {
-    entries: Mutex<HashMap<&'static str, Entry>>,
+    /// By page: `index`, `status`, `environment/{name}` (configured names only: the page
+    /// refuses others before rendering, so this stays as small as the config).
+    entries: Mutex<HashMap<String, Entry>>,
     /// One render at a time: when a render expires under load, every waiting viewer would
     /// otherwise render the same page at once.
     rendering: tokio::sync::Mutex<()>,
@@ -34,7 +36,7 @@ struct Entry {
 impl RenderCache {
     /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
     /// than `MAX_AGE` ago.
-    fn get(&self, key: &'static str, generation: u64) -> Option<Bytes> {
+    fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
         let entries = self.entries.lock();
         entries
             .get(key)
@@ -46,7 +48,7 @@ impl RenderCache {
     }
 
     /// The cached body, or one rendered by `render` (by one caller at a time).
-    pub async fn get_or_render<F>(&self, key: &'static str, generation: u64, render: F) -> Bytes
+    pub async fn get_or_render<F>(&self, key: &str, generation: u64, render: F) -> Bytes
     where
         F: Future<Output = Bytes>,
     {
@@ -62,10 +64,10 @@ impl RenderCache {
         body
     }
 
-    fn put(&self, key: &'static str, generation: u64, body: Bytes) {
+    fn put(&self, key: &str, generation: u64, body: Bytes) {
         let mut entries = self.entries.lock();
         entries.insert(
-            key,
+            key.to_owned(),
             Entry {
                 generation,
                 rendered_at: Instant::now(),

@@ -12,7 +12,7 @@ use crate::store::{DayUptime, HourLatency};
 pub const CHART_WIDTH: f64 = 720.0;
 pub const CHART_HEIGHT: f64 = 160.0;
 /// Room for the value labels on the left and the time labels below.
-const LEFT: f64 = 52.0;
+const LEFT: f64 = 62.0;
 const RIGHT: f64 = 8.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 22.0;
@@ -140,8 +140,11 @@ pub fn latency_chart(hours: &[HourLatency], last_hour: i64, slots: usize, span: 
             @for share in [0.0, 0.5, 1.0] {
                 @let y = y_of(ceiling * share, ceiling);
                 line class="grid" x1=(LEFT) x2=(CHART_WIDTH - RIGHT) y1=(y) y2=(y) {}
-                text class="axis" x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" {
-                    @if share == 0.0 { "0" } @else { (crate::text::ms(Some(ceiling * share))) }
+                // An empty chart has no scale to speak of.
+                @if !empty {
+                    text class="axis" x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" {
+                        @if share == 0.0 { "0" } @else { (crate::text::ms(Some(ceiling * share))) }
+                    }
                 }
             }
             text class="axis" x=(LEFT) y=(label_y) { (span) " ago" }

@@ -36,18 +36,48 @@ pub async fn environment<S: StatusSource>(
     State(web): State<Arc<Web<S>>>,
     Path(name): Path<String>,
     Query(query): Query<PageQuery>,
-) -> Result<Markup, ApiError> {
+) -> Result<axum::response::Html<bytes::Bytes>, ApiError> {
+    if web.source.config().environment(&name).is_none() {
+        return Err(ApiError::UnknownEnvironment(name));
+    }
+    let render = async {
+        bytes::Bytes::from(
+            render_environment(&web, &name, query.before)
+                .await
+                .into_string(),
+        )
+    };
+    // The first page is what on-call reloads (and what a wall of dashboards shows): reused
+    // like the overview. Older pages are rare and rendered each time.
+    let body = match query.before {
+        None => {
+            let key = format!("environment/{name}");
+            web.rendered
+                .get_or_render(&key, web.source.generation(), render)
+                .await
+        }
+        Some(_) => render.await,
+    };
+    Ok(axum::response::Html(body))
+}
+
+async fn render_environment<S: StatusSource>(
+    web: &Web<S>,
+    name: &str,
+    before: Option<i64>,
+) -> Markup {
     let source = &web.source;
     let config = source.config();
-    let env = config
-        .environment(&name)
-        .ok_or_else(|| ApiError::UnknownEnvironment(name.clone()))?;
+    let Some(env) = config.environment(name) else {
+        // A reload removed it between the handler's check and this render.
+        return html! { "no such environment" };
+    };
     let status = source.status().await;
     let now = status.generated_at;
     let current = status.environments.iter().find(|e| e.name == name);
     let store = source.store();
     let runs = store
-        .runs(&name, RUNS_PER_PAGE, query.before)
+        .runs(name, RUNS_PER_PAGE, before)
         .await
         .unwrap_or_default();
     let variables = config.secret_variables();
@@ -57,29 +87,29 @@ pub async fn environment<S: StatusSource>(
     let incidents = store
         .incidents(&IncidentFilter {
             state: None,
-            environment: Some(&name),
+            environment: Some(name),
             limit: INCIDENTS_SHOWN,
         })
         .await
         .unwrap_or_default();
-    let history = match web.history.get(&name) {
+    let history = match web.history.get(name) {
         Some(history) => history,
         None => {
-            let history = Arc::new(load_history(source.as_ref(), &name, now).await);
-            web.history.put(&name, history.clone());
+            let history = Arc::new(load_history(source.as_ref(), name, now).await);
+            web.history.put(name, history.clone());
             history
         }
     };
     // The newest stored run has the whole evidence; the in-memory latest is slim but is there
     // while the store cannot be read. Older pages show no "now".
-    let newest_stored = runs.first().filter(|_| query.before.is_none());
+    let newest_stored = runs.first().filter(|_| before.is_none());
     let latest: Option<&ProbeResult> = match newest_stored {
         Some(run) => Some(&run.result),
-        None if query.before.is_none() => current.and_then(|c| c.last_result.as_deref()),
+        None if before.is_none() => current.and_then(|c| c.last_result.as_deref()),
         None => None,
     };
     let shown_diagnosis = latest.map(|r| r.diagnosis.as_str());
-    Ok(layout(
+    layout(
         &format!("wsprobe — {name}"),
         html! {
             p { a href="/" { "← all environments" } }
@@ -124,7 +154,7 @@ pub async fn environment<S: StatusSource>(
             }
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
-    ))
+    )
 }
 
 /// The rollups the pictures are drawn from, as of `now`. A store that cannot be read gives

@@ -137,10 +137,8 @@ async fn render_index(source: &impl StatusSource) -> Markup {
                     th { "Status" } th { "Environment" } th { "Verdict · diagnosis" }
                     th { "Last run" } th { "Uptime 24h · 7d · 30d" } th { "p50 / p95 24h" } th { "Recent" }
                 } }
-                tbody {
-                    @for env in sorted {
-                        (environment_row(env, &source.recent(&env.name), now))
-                    }
+                @for env in sorted {
+                    (environment_row(env, &source.recent(&env.name), now))
                 }
             }
             p class="muted" {
@@ -162,34 +160,42 @@ fn reload_banner(rejected: &ReloadRejected, now: DateTime<Utc>) -> Markup {
     }
 }
 
+/// One environment as a `tbody` of two rows: the figures, then the diagnosis across the width
+/// the figures leave, so a long sentence takes one or two lines instead of six. On a phone the
+/// `tbody` is the card.
 fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc>) -> Markup {
     html! {
-        tr {
-            td class="fit lead" { (pill(&env.status)) }
-            td class="fit lead" {
-                a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
-                @if let Some(id) = env.open_incident { br; span class="muted nowrap" { "incident #" (id) " open" } }
-                @if let Some(window) = &env.maintenance { br; span class="muted nowrap" { "maintenance until " (ago(Some(window.until), now)) } }
-            }
-            td class="diag" {
-                @if let Some(verdict) = &env.verdict {
-                    code { (verdict) }
-                    @if let Some(code) = env.close_code { " · close " span class="mono" { (code) } }
-                    br;
+        tbody class="environment" {
+            tr {
+                td class="fit lead" rowspan="2" { (pill(&env.status)) }
+                td class="fit lead" rowspan="2" {
+                    a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
+                    @if let Some(id) = env.open_incident { br; span class="muted nowrap" { "incident #" (id) " open" } }
+                    @if let Some(window) = &env.maintenance { br; span class="muted nowrap" { "maintenance until " (ago(Some(window.until), now)) } }
                 }
-                span class="muted" { (env.diagnosis.as_deref().unwrap_or("waiting for the first probe")) }
+                td class="verdict" {
+                    @if let Some(verdict) = &env.verdict {
+                        code { (verdict) }
+                        @if let Some(code) = env.close_code { " · close " span class="mono" { (code) } }
+                    } @else { span class="muted" { "waiting for the first probe" } }
+                }
+                td class="num fit" data-label="Last run" {
+                    (ago(env.last_run, now)) " · "
+                    span class="muted" {
+                        @if env.running { "running now" } @else { "next " (ago(env.next_run, now)) }
+                    }
+                }
+                td class="num mono fit" data-label="Uptime 24h · 7d · 30d" {
+                    (percent(env.uptime.day)) " · " (percent(env.uptime.week)) " · " (percent(env.uptime.month))
+                }
+                td class="num mono fit" data-label="p50 / p95" { (ms(env.latency_ms.p50)) " / " (ms(env.latency_ms.p95)) }
+                td class="fit" { (recent_bar(bar)) }
             }
-            td class="num fit" data-label="Last run" {
-                (ago(env.last_run, now)) br;
-                span class="muted" {
-                    @if env.running { "running now" } @else { "next " (ago(env.next_run, now)) }
+            tr class="why" {
+                td class="diag" colspan="5" {
+                    @if let Some(diagnosis) = &env.diagnosis { (diagnosis) }
                 }
             }
-            td class="num mono fit" data-label="Uptime 24h · 7d · 30d" {
-                (percent(env.uptime.day)) " · " (percent(env.uptime.week)) " · " (percent(env.uptime.month))
-            }
-            td class="num mono fit" data-label="p50 / p95" { (ms(env.latency_ms.p50)) " / " (ms(env.latency_ms.p95)) }
-            td class="fit" { (recent_bar(bar)) }
         }
     }
 }
