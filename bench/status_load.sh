@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): the status page `/` and `/api/v1/status` under load, with the daemon
+# Benchmark (not a test): the status page `/`, `/api/v1/status` and an environment page
+# (`/environments/env-0`: its runs, incidents, and the latency chart and 90 uptime bars drawn
+# from 90 days of rollups) under load, with the daemon
 # serving a month of history: 100 environments x 30 days x every 5 minutes = 864,000 runs,
 # seeded by bench/seed_store.py (made once, then reused; SEED=1 re-seeds).
 #
@@ -84,7 +86,7 @@ for _ in $(seq 600); do   # at most 60 s for the start-up probes to be stored
 done
 base=http://127.0.0.1:$DAEMON_PORT
 echo "== status_load: $(basename "$bin") at $bin, $s_runs seeded runs + $ENVS start-up runs, wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
-for path in / /api/v1/status; do
+for path in / /api/v1/status /environments/env-0; do
   curl -fsS -o /dev/null "$base$path"   # warm-up
   printf '  one request %-15s %8s bytes  %6.1f ms\n' "$path" \
     $(curl -fsS -o /dev/null -w '%{size_download} %{time_total}' "$base$path" | awk '{print $1, $2 * 1000}')
@@ -93,7 +95,8 @@ printf '  %-15s %4s %9s %9s %9s %9s %9s %9s %10s  %s\n' path conn req/s p50 p90 
 # The 100-connection runs are the figures asked for; one connection (5 s, one wrk thread) shows
 # the cost of a request without queueing behind 99 others.
 for run in "/ $CONNECTIONS $THREADS $DURATION" "/api/v1/status $CONNECTIONS $THREADS $DURATION" \
-           "/ 1 1 5s" "/api/v1/status 1 1 5s"; do
+           "/environments/env-0 $CONNECTIONS $THREADS $DURATION" \
+           "/ 1 1 5s" "/api/v1/status 1 1 5s" "/environments/env-0 1 1 5s"; do
   read -r path conns threads duration <<<"$run"
   c0=$(cpu_ticks "$daemon_pid")
   wrk -t"$threads" -c"$conns" -d"$duration" --timeout 10s --latency "$base$path" >"$work/wrk.txt" 2>&1 || true

@@ -29,6 +29,9 @@ pub struct Observation {
     pub verdict: Verdict,
     /// A maintenance window covered the environment when the result came in.
     pub in_maintenance: bool,
+    /// When the probe began: an outage starts when its first failing probe started, not when
+    /// that probe gave up (a timeout can be a minute later).
+    pub started_at: DateTime<Utc>,
 }
 
 /// Per-environment alerting state; persisted after every change, so it survives restarts.
@@ -104,7 +107,7 @@ pub fn step(
     if is_failing(observation.status, policy) {
         next.successes = 0;
         next.failures = next.failures.saturating_add(1).min(failure_threshold);
-        let since = *next.failing_since.get_or_insert(now);
+        let since = *next.failing_since.get_or_insert(observation.started_at);
         match &mut next.open {
             None => {
                 if next.failures >= failure_threshold {
@@ -188,7 +191,7 @@ mod tests {
 
     /// Results as letters: `d` down (closed_before_ready), `v` down with another verdict
     /// (connect_refused), `s` degraded (slow), `u` up; upper case inside a maintenance window.
-    fn observation(letter: char) -> Observation {
+    fn observation(letter: char, started_at: DateTime<Utc>) -> Observation {
         let (status, verdict) = match letter.to_ascii_lowercase() {
             'd' => (Status::Down, Verdict::ClosedBeforeReady),
             'v' => (Status::Down, Verdict::ConnectRefused),
@@ -200,8 +203,13 @@ mod tests {
             status,
             verdict,
             in_maintenance: letter.is_ascii_uppercase(),
+            started_at,
         }
     }
+
+    /// How long each probe of `run` takes before its result is observed: a timeout-sized gap,
+    /// so a start taken from the observation time would show.
+    const PROBE_TAKES: chrono::Duration = chrono::Duration::seconds(30);
 
     /// What each result produced, compactly: `O` opened, `R` resolved, `t`/`m`/`c`/`r`
     /// triggered/reminder/verdict changed/resolved notices, in upper case when held; `.` for
@@ -210,7 +218,9 @@ mod tests {
         let mut state = State::default();
         let mut trace = String::new();
         for (i, letter) in results.chars().enumerate() {
-            let (next, events) = step(&state, policy, &observation(letter), at(i as i64 * minutes));
+            let observed = at(i as i64 * minutes);
+            let observation = observation(letter, observed - PROBE_TAKES);
+            let (next, events) = step(&state, policy, &observation, observed);
             if events.is_empty() {
                 trace.push('.');
             }
@@ -286,9 +296,10 @@ mod tests {
         let (_, state) = run(&policy(), "uddv", 5);
         assert_eq!(state.failures, 2, "saturates at the threshold");
         assert_eq!(state.successes, 0);
-        assert_eq!(state.failing_since, Some(at(5)));
+        // The outage began when the first failing probe started, not when it reported.
+        assert_eq!(state.failing_since, Some(at(5) - PROBE_TAKES));
         let open = state.open.unwrap();
-        assert_eq!(open.since, at(5));
+        assert_eq!(open.since, at(5) - PROBE_TAKES);
         assert_eq!(open.opened_at, at(10));
         assert_eq!(open.verdict, Verdict::ConnectRefused);
         assert_eq!(open.last_notice_at, at(15));
@@ -310,7 +321,12 @@ mod tests {
         let p = policy();
         for letter in ['u', 'd'] {
             let (_, state) = run(&p, &letter.to_string().repeat(5), 5);
-            let (next, events) = step(&state, &p, &observation(letter), at(30));
+            let (next, events) = step(
+                &state,
+                &p,
+                &observation(letter, at(30) - PROBE_TAKES),
+                at(30),
+            );
             assert_eq!(next, state, "{letter}");
             assert!(events.is_empty());
         }

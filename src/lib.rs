@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`text`]: small pure text helpers (excerpts, latencies, durations, error chains).
+//! - [`wire`]: how times and milliseconds are written in every JSON wsprobe emits.
 //! - [`config`]: probes.yaml → validated, typed [`config::Config`] (errors carry file:line:col).
 //! - [`probe`]: one probe, phase by phase, and the pure verdict/diagnosis over its evidence.
 //! - [`lab`]: the failure lab, misbehaving endpoints that reproduce each failure.
@@ -20,7 +21,7 @@
 //! A module uses only modules listed above it, never one below: `probe` knows nothing of the
 //! store, the store nothing of alert delivery, `web` reads the daemon only through
 //! [`web::StatusSource`], and only `cli` (and `main.rs`) know the command line. The leaves
-//! (`text`, `config`, `lab`) use no other module. `tests/it/layout.rs` checks that the modules
+//! (`text`, `wire`, `config`, `lab`) use no other module. `tests/it/layout.rs` checks that the modules
 //! form no cycle.
 
 pub mod alert;
@@ -38,3 +39,4 @@ pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod web;
+pub mod wire;

@@ -65,6 +65,26 @@ pub fn duration_words(seconds: i64) -> String {
     }
 }
 
+/// How far `seconds` (positive: in the future) is from now, as on-call reads it at a glance:
+/// `12 s ago`, `in 4 min`, `3 h ago`, `2 d ago`; `now` within a second.
+pub fn relative(seconds: i64) -> String {
+    let magnitude = seconds.unsigned_abs();
+    if magnitude == 0 {
+        return "now".into();
+    }
+    let amount = match magnitude {
+        0..120 => format!("{magnitude} s"),
+        120..7_200 => format!("{} min", magnitude / 60),
+        7_200..172_800 => format!("{} h", magnitude / 3600),
+        _ => format!("{} d", magnitude / 86_400),
+    };
+    if seconds > 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +113,20 @@ mod tests {
         assert_eq!(ms(Some(61_000.0)), "61 s");
         assert_eq!(ms(Some(300_000.0)), "5 min");
         assert_eq!(ms(None), "?");
+    }
+
+    #[test]
+    fn relative_times_read_in_the_largest_whole_unit() {
+        let cases = [
+            (0, "now"),
+            (-12, "12 s ago"),
+            (4 * 60 + 10, "in 4 min"),
+            (-119, "119 s ago"),
+            (-3 * 3600 - 5, "3 h ago"),
+            (50 * 3600, "in 2 d"),
+        ];
+        for (seconds, words) in cases {
+            assert_eq!(relative(seconds), words, "{seconds}");
+        }
     }
 }

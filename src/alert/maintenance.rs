@@ -9,7 +9,9 @@ use crate::config::{Config, EnvName, MaintenanceTime, MaintenanceWindow};
 /// The occurrence of a window that is open now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActiveWindow {
+    #[serde(with = "crate::wire::time")]
     pub from: DateTime<Utc>,
+    #[serde(with = "crate::wire::time")]
     pub until: DateTime<Utc>,
     /// The cron expression of a recurring window; `None` for a one-off.
     pub schedule: Option<String>,

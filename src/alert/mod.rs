@@ -166,6 +166,7 @@ impl Alerts {
             status: result.status,
             verdict: result.verdict,
             in_maintenance,
+            started_at: result.started_at,
         };
         // One step at a time per engine: two results of one environment must not step from
         // the same state.

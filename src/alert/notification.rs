@@ -76,9 +76,12 @@ pub struct IncidentInfo {
     /// `open` or `resolved`.
     pub state: String,
     /// The first failing result of the outage.
+    #[serde(with = "crate::wire::time")]
     pub started_at: DateTime<Utc>,
     /// The result that crossed `failure_threshold`.
+    #[serde(with = "crate::wire::time")]
     pub opened_at: DateTime<Utc>,
+    #[serde(with = "crate::wire::time_opt")]
     pub resolved_at: Option<DateTime<Utc>>,
     /// Resolved incidents: seconds from `started_at` to `resolved_at`.
     pub duration_s: Option<i64>,
@@ -93,6 +96,7 @@ pub struct IncidentInfo {
 /// on the status page (they can be large); `missing_headers` is what matters in a page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultSummary {
+    #[serde(with = "crate::wire::time")]
     pub started_at: DateTime<Utc>,
     pub status: Status,
     pub verdict: Verdict,
@@ -102,6 +106,7 @@ pub struct ResultSummary {
     pub url: String,
     pub close_code: Option<u16>,
     pub close_reason: Option<String>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub close_after_ms: Option<f64>,
     pub http_status: Option<u16>,
     pub failed_step: Option<usize>,

@@ -82,12 +82,7 @@ pub fn payload(
         .and_then(|r| Url::parse(&r.url).ok())
         .and_then(|url| url.host_str().map(str::to_owned))
         .unwrap_or_else(|| "wsprobe".to_owned());
-    let timestamp = n
-        .result
-        .as_ref()
-        .map(|r| r.started_at)
-        .unwrap_or(now)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let timestamp = crate::wire::format(n.result.as_ref().map_or(now, |r| r.started_at));
     let mut details = serde_json::Map::new();
     details.insert("event".into(), json!(n.event));
     if let Some(incident) = &n.incident {

@@ -79,11 +79,10 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         let diagnosis = match (n.event, &n.incident) {
             (EventName::Resolved, Some(incident)) => format!(
                 "Failing from {} to {} ({}). {}",
-                incident.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                crate::wire::format(incident.started_at),
                 incident
                     .resolved_at
-                    .map(|t| t.format("%H:%M:%S UTC").to_string())
-                    .unwrap_or_else(|| "now".into()),
+                    .map_or_else(|| "now".into(), crate::wire::format),
                 duration_words(incident.duration_s.unwrap_or_default()),
                 result.diagnosis
             ),
@@ -112,13 +111,7 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         if let Some(version) = &result.version {
             fields.push(field("Build", &escape(version)));
         }
-        fields.push(field(
-            "At",
-            &result
-                .started_at
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string(),
-        ));
+        fields.push(field("At", &crate::wire::format(result.started_at)));
         blocks.push(json!({ "type": "section", "fields": fields }));
 
         let phases: Vec<String> = result
@@ -187,7 +180,7 @@ mod tests {
                     { "type": "mrkdwn", "text": "*Close*\n1011 Internal &lt;error&gt; &amp; co" },
                     { "type": "mrkdwn", "text": "*HTTP status*\n101" },
                     { "type": "mrkdwn", "text": "*Build*\nrev-4812" },
-                    { "type": "mrkdwn", "text": "*At*\n2026-11-22 22:50:00 UTC" }
+                    { "type": "mrkdwn", "text": "*At*\n2026-11-22T22:50:00.123Z" }
                 ] },
                 { "type": "section", "text": { "type": "mrkdwn", "text": "*Phases* dns 0.4 ms · connect 1.1 ms · upgrade 3.2 ms · total 70 ms" } },
                 { "type": "context", "elements": [ { "type": "mrkdwn", "text": "<https://status.example.com/environments/staging|Open staging on the status page> · incident #7" } ] }
@@ -208,7 +201,7 @@ mod tests {
         );
         assert_eq!(
             body["blocks"][1]["text"]["text"],
-            "Failing from 2026-11-22 22:45:00 UTC to 23:07:30 UTC (22m 30s). Closed 1011 \"Internal error\" 63 ms after the upgrade."
+            "Failing from 2026-11-22T22:45:00.000Z to 2026-11-22T23:07:30.000Z (22m 30s). Closed 1011 \"Internal error\" 63 ms after the upgrade."
         );
         assert_eq!(body["blocks"][2]["fields"][1]["text"], "*Status*\nup");
         assert!(

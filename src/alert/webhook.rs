@@ -60,7 +60,7 @@ pub fn body(notification: &Notification, now: DateTime<Utc>) -> Value {
     if let (Value::Object(body), Value::Object(fields)) = (&mut body, json!(notification)) {
         body.extend(fields);
     }
-    body["sent_at"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    body["sent_at"] = json!(crate::wire::format(now));
     body
 }
 
@@ -100,8 +100,8 @@ mod tests {
             "incident": {
                 "id": 7,
                 "state": "open",
-                "started_at": "2026-11-22T22:45:00Z",
-                "opened_at": "2026-11-22T22:50:00Z",
+                "started_at": "2026-11-22T22:45:00.000Z",
+                "opened_at": "2026-11-22T22:50:00.000Z",
                 "resolved_at": null,
                 "duration_s": null,
                 "verdict": "closed_before_ready",

@@ -16,6 +16,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the store is written to for its own sake, so that readiness reflects a real
 /// write even when no result is due, and a file deleted or replaced is noticed.
 const STORE_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// How long a changed config file must stay unchanged before it is read.
+const SETTLE: Duration = Duration::from_millis(200);
 /// How often the config file is checked for changes (SIGHUP reloads at once).
 const CONFIG_POLL: Duration = Duration::from_secs(2);
 
@@ -77,8 +79,22 @@ pub(super) async fn reload_on_change(daemon: Arc<Daemon>, stop: CancellationToke
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(CONFIG_POLL) => {}
         }
-        let now = modified(&path);
+        let mut now = modified(&path);
         if now != seen {
+            // An editor or `cp` can be caught between truncating the file and writing it:
+            // wait until it stops changing, or a half-written file is rejected (and logged)
+            // before the whole one is read.
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(SETTLE) => {}
+                }
+                let after = modified(&path);
+                if after == now {
+                    break;
+                }
+                now = after;
+            }
             seen = now;
             tracing::info!(path = %path.display(), "config file changed");
             daemon.reload();

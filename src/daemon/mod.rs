@@ -313,12 +313,17 @@ impl Daemon {
         match crate::config::load(path) {
             Ok(config) => {
                 let count = config.environments.len();
+                self.state.reload_accepted();
                 self.state.replace_config(config);
                 self.start_schedules();
                 tracing::info!(environments = count, "config reloaded");
             }
+            // A change of the file and a SIGHUP for the same edit both reload: the same
+            // refusal is logged once, and stays on the status page until a reload succeeds.
             Err(err) => {
-                tracing::error!("config reload rejected, keeping the running config: {err}");
+                if self.state.reload_rejected(err.to_string()) {
+                    tracing::error!("config reload rejected, keeping the running config: {err}");
+                }
             }
         }
     }

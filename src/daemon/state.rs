@@ -19,7 +19,7 @@ use crate::probe::{ProbeResult, Prober};
 use crate::schedule::Board;
 use crate::store::{LocationRun, Store, Summary};
 use crate::telemetry::{Metrics, Traces};
-use crate::web::RecentRun;
+use crate::web::{RecentRun, ReloadRejected};
 
 /// Probes in flight at once across all environments: enough for thousands of environments on
 /// a one-minute schedule, few enough that a burst cannot exhaust file descriptors.
@@ -56,6 +56,9 @@ pub struct DaemonState {
     summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
     /// Bumped whenever something the status views show changes (a result, a reload).
     generation: AtomicU64,
+    /// The last config reload that was refused, until one succeeds: shown on the status page,
+    /// since the log line alone is easy to miss and the running config is now not the file's.
+    reload_rejected: RwLock<Option<ReloadRejected>>,
     pub(super) permits: Semaphore,
     /// This instance's place in a fleet, when the store is a shared PostgreSQL.
     pub(super) fleet: Option<Arc<Fleet>>,
@@ -90,6 +93,7 @@ impl DaemonState {
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),
             generation: AtomicU64::new(0),
+            reload_rejected: RwLock::new(None),
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
             fleet,
             locations: Mutex::new(Arc::new(Vec::new())),
@@ -110,6 +114,30 @@ impl DaemonState {
         *self.prober.write() = Arc::new(Prober::for_config(&config));
         *self.config.write() = Arc::new(config);
         self.changed();
+    }
+
+    /// Remember a refused reload; `false` when it is the same refusal as the one already
+    /// remembered (the file watcher and a SIGHUP both saw the same edit), so it is told once.
+    pub(super) fn reload_rejected(&self, error: String) -> bool {
+        let mut rejected = self.reload_rejected.write();
+        if rejected.as_ref().is_some_and(|r| r.error == error) {
+            return false;
+        }
+        *rejected = Some(ReloadRejected {
+            at: Utc::now(),
+            error,
+        });
+        drop(rejected);
+        self.changed();
+        true
+    }
+
+    pub(super) fn reload_accepted(&self) {
+        *self.reload_rejected.write() = None;
+    }
+
+    pub fn last_rejected_reload(&self) -> Option<ReloadRejected> {
+        self.reload_rejected.read().clone()
     }
 
     pub fn latest(&self, name: &str) -> Option<Arc<ProbeResult>> {

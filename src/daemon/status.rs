@@ -81,7 +81,7 @@ impl StatusSource for DaemonState {
         let error = self
             .store_health
             .error()
-            .map(|(at, e)| format!("{e} (since {})", at.to_rfc3339()));
+            .map(|(at, e)| format!("{e} (since {})", crate::wire::format(at)));
         StatusBody {
             generated_at: now,
             location: config.location.clone(),
@@ -92,6 +92,7 @@ impl StatusSource for DaemonState {
             },
             environments,
             notifications: NotificationStatus { failed_24h },
+            reload_rejected: self.last_rejected_reload(),
         }
     }
 
@@ -120,6 +121,11 @@ fn environment_status(
     board: &schedule::Entry,
     summary: &Summary,
 ) -> EnvironmentStatus {
+    let uptime = Uptime {
+        day: summary.uptime_24h,
+        week: summary.uptime_7d,
+        month: summary.uptime_30d,
+    };
     EnvironmentStatus {
         name: name.to_owned(),
         status: last
@@ -133,11 +139,8 @@ fn environment_status(
         next_run: board.next_run,
         running: board.running,
         skipped_slots: board.skipped,
-        uptime: Uptime {
-            day: summary.uptime_24h,
-            week: summary.uptime_7d,
-            month: summary.uptime_30d,
-        },
+        uptime,
+        uptime_percent: uptime.percent(),
         latency_ms: Latency {
             p50: summary.p50_ms_24h,
             p95: summary.p95_ms_24h,

@@ -54,6 +54,7 @@ impl LocationBoard {
             status: result.status,
             verdict: result.verdict,
             in_maintenance: false,
+            started_at: result.started_at,
         };
         let (state, _) = incident::step(&view.state, policy, &observation, result.started_at);
         view.state = state;

@@ -130,16 +130,26 @@ impl fmt::Display for Verdict {
 /// Milliseconds per phase; `None` when the phase was not reached or does not apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Phases {
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub token: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub health: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub dns: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub connect: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub tls: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub upgrade: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub ready: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub exchange: Option<f64>,
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub close: Option<f64>,
     /// Network phases only (dns → close of the last attempt): token and health are kept out.
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub total: Option<f64>,
 }
 
@@ -166,6 +176,7 @@ pub struct TlsInfo {
     pub version: String,
     pub cert_subject: Option<String>,
     pub cert_issuer: Option<String>,
+    #[serde(with = "crate::wire::time_opt")]
     pub cert_not_after: Option<DateTime<Utc>>,
 }
 
@@ -198,12 +209,14 @@ pub struct ProbeResult {
     pub environment: String,
     pub location: Option<String>,
     pub url: String,
+    #[serde(with = "crate::wire::time")]
     pub started_at: DateTime<Utc>,
     pub status: Status,
     pub verdict: Verdict,
     pub close_code: Option<u16>,
     pub close_reason: Option<String>,
     /// How long after the 101 the server's close (or drop) came.
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub close_after_ms: Option<f64>,
     pub http_status: Option<u16>,
     /// Excerpt of the body of a refused upgrade or token request: it usually says why.

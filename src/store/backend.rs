@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::postgres::{InstanceRecord, LocationRun, ObservedRun, PgAlertTx, PgStore};
 use super::sqlite::{FileStatus, SqliteStore};
 use super::{
-    AlertState, DeliveryState, FailedNotification, IncidentFilter, IncidentRecord,
+    AlertState, DayUptime, DeliveryState, FailedNotification, HourLatency, IncidentFilter, IncidentRecord,
     NewNotification, NewRun, PendingNotification, StoreError, StoredRun, Summary,
 };
 use crate::incident::Open;
@@ -159,6 +159,17 @@ impl Store {
                 .remove(env)
                 .unwrap_or_default()),
         }
+    }
+
+    /// `env`'s hourly latency percentiles since `hours_from` and daily run counts since
+    /// `days_from`, oldest first: the environment page's chart and uptime bars.
+    pub async fn history(
+        &self,
+        env: &str,
+        hours_from: DateTime<Utc>,
+        days_from: DateTime<Utc>,
+    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+        either!(self, s => s.history(env, hours_from, days_from).await)
     }
 
     pub async fn summaries(

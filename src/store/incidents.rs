@@ -46,8 +46,11 @@ pub struct IncidentRecord {
     pub environment: String,
     pub state: IncidentState,
     /// The first failing result of the outage.
+    #[serde(with = "crate::wire::time")]
     pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::wire::time")]
     pub opened_at: DateTime<Utc>,
+    #[serde(with = "crate::wire::time_opt")]
     pub resolved_at: Option<DateTime<Utc>>,
     pub verdict: Verdict,
     pub diagnosis: String,

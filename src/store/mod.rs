@@ -42,6 +42,7 @@ pub use sqlite::{FileStatus, SqliteStore};
 pub use outbox::{
     DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
 };
+pub use rollups::{DayUptime, HourLatency};
 
 /// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
 /// raw retention wins): 400 days is a year-over-year comparison with a month to spare, at about

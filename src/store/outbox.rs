@@ -90,12 +90,16 @@ pub struct NotificationRecord {
     pub outcome: DeliveryState,
     pub attempts: u32,
     pub last_error: Option<String>,
+    #[serde(with = "crate::wire::time")]
     pub created_at: DateTime<Utc>,
     /// When it was delivered.
+    #[serde(with = "crate::wire::time_opt")]
     pub sent_at: Option<DateTime<Utc>>,
     /// When it was delivered or failed for good.
+    #[serde(with = "crate::wire::time_opt")]
     pub finished_at: Option<DateTime<Utc>>,
     /// Pending: when the next attempt is due.
+    #[serde(with = "crate::wire::time_opt")]
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
@@ -110,6 +114,7 @@ pub struct FailedNotification {
     pub event: String,
     pub attempts: u32,
     pub last_error: Option<String>,
+    #[serde(with = "crate::wire::time")]
     pub failed_at: DateTime<Utc>,
 }
 

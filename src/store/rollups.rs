@@ -188,6 +188,100 @@ pub(super) fn summarize(
         .collect()
 }
 
+/// One hour of one environment's latency: what the environment page charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourLatency {
+    /// The hour's start, seconds since the epoch.
+    pub hour: i64,
+    /// Of `total` over the hour's serving runs, read from its histogram; `None` when the hour
+    /// had runs but none serving (an outage, which a chart should not draw across).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+/// One UTC day of one environment's runs: what a daily uptime bar is coloured by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayUptime {
+    /// Days since the epoch (UTC).
+    pub day: i64,
+    pub runs: u64,
+    /// Up or degraded, as uptime counts them.
+    pub serving: u64,
+}
+
+/// An environment's history from its rollups: hourly latency from `hours_from` and daily
+/// counts from `days_from` (both epoch seconds, rounded down to their hour and day), oldest
+/// first, only hours and days that have data. Seeks the environment's own rows on the primary
+/// key, so it costs the same however long the store has been running.
+pub async fn history(
+    conn: &mut SqliteConnection,
+    env: &str,
+    hours_from: i64,
+    days_from: i64,
+) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+    let hourly: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT r.hour, r.histogram
+         FROM environments e
+         CROSS JOIN rollups r ON r.env_id = e.id AND r.hour >= ?2
+         WHERE e.name = ?1 AND r.runs > 0
+         ORDER BY r.hour",
+    )
+    .bind(env)
+    .bind(hours_from.div_euclid(3600) * 3600)
+    .fetch_all(&mut *conn)
+    .await?;
+    let hours = hour_latencies(env, hourly);
+    let daily: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT r.hour / 86400 AS day, SUM(r.runs), SUM(r.up + r.degraded)
+         FROM environments e
+         CROSS JOIN rollups r ON r.env_id = e.id AND r.hour >= ?2
+         WHERE e.name = ?1
+         GROUP BY day
+         HAVING SUM(r.runs) > 0
+         ORDER BY day",
+    )
+    .bind(env)
+    .bind(days_from.div_euclid(86_400) * 86_400)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((hours, day_uptimes(daily)))
+}
+
+/// Hours (start, histogram) into their percentiles, skipping damaged histograms.
+pub(super) fn hour_latencies(env: &str, hourly: Vec<(i64, Option<Vec<u8>>)>) -> Vec<HourLatency> {
+    let mut hours = Vec::with_capacity(hourly.len());
+    for (hour, bytes) in hourly {
+        let histogram = match bytes.as_deref().map(Histogram::decode) {
+            None => Histogram::default(),
+            Some(Ok(h)) => h,
+            // One damaged hour is a gap in the chart, not a failed page.
+            Some(Err(err)) => {
+                tracing::warn!(environment = %env, hour, %err, "skipping a latency histogram");
+                continue;
+            }
+        };
+        hours.push(HourLatency {
+            hour,
+            p50_ms: histogram.percentile(0.50),
+            p95_ms: histogram.percentile(0.95),
+        });
+    }
+    hours
+}
+
+/// (day, runs, serving) rows into daily uptimes.
+pub(super) fn day_uptimes(daily: Vec<(i64, i64, i64)>) -> Vec<DayUptime> {
+    let count = |n: i64| u64::try_from(n).unwrap_or_default();
+    daily
+        .into_iter()
+        .map(|(day, runs, serving)| DayUptime {
+            day,
+            runs: count(runs),
+            serving: count(serving),
+        })
+        .collect()
+}
+
 pub async fn delete_before(
     conn: &mut SqliteConnection,
     env_id: i64,
@@ -205,6 +299,105 @@ pub async fn delete_before(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::Connection;
+
+    async fn migrated() -> SqliteConnection {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        super::super::MIGRATOR.run(&mut conn).await.unwrap();
+        conn
+    }
+
+    #[tokio::test]
+    async fn history_reads_hourly_percentiles_and_daily_counts_of_one_environment() {
+        let mut conn = migrated().await;
+        let web = super::super::environments::id_for(&mut conn, "web")
+            .await
+            .unwrap();
+        let other = super::super::environments::id_for(&mut conn, "other")
+            .await
+            .unwrap();
+        let day = 20_000 * 86_400;
+        // Day 20000, hour 1: ten serving runs of 10..100 ms and two down ones (no latency).
+        for ms in 1..=10 {
+            add_run(
+                &mut conn,
+                web,
+                day + 3600,
+                Status::Up,
+                Some(f64::from(ms) * 10.0),
+            )
+            .await
+            .unwrap();
+        }
+        for _ in 0..2 {
+            add_run(&mut conn, web, day + 3600, Status::Down, Some(1.0))
+                .await
+                .unwrap();
+        }
+        // Day 20001, hour 5: a degraded run serves, a down one does not. Hour 6: only a
+        // failure, so an hour with runs and no latency.
+        add_run(&mut conn, web, day + 86_400 + 5 * 3600, Status::Down, None)
+            .await
+            .unwrap();
+        add_run(&mut conn, web, day + 86_400 + 6 * 3600, Status::Down, None)
+            .await
+            .unwrap();
+        add_run(
+            &mut conn,
+            web,
+            day + 86_400 + 5 * 3600,
+            Status::Degraded,
+            Some(900.0),
+        )
+        .await
+        .unwrap();
+        // Before the range, and another environment: neither may show.
+        add_run(&mut conn, web, day - 3600, Status::Up, Some(5.0))
+            .await
+            .unwrap();
+        add_run(&mut conn, other, day + 3600, Status::Up, Some(5.0))
+            .await
+            .unwrap();
+
+        let (hours, days) = history(&mut conn, "web", day + 1800, day + 600)
+            .await
+            .unwrap();
+        assert_eq!(hours.len(), 3, "{hours:?}");
+        assert_eq!(hours[0].hour, day + 3600);
+        let (p50, p95) = (hours[0].p50_ms.unwrap(), hours[0].p95_ms.unwrap());
+        let width = |ms: f64| {
+            let i = super::super::histogram::bucket_of(ms);
+            super::super::histogram::upper_bound(i) - super::super::histogram::lower_bound(i)
+        };
+        assert!((p50 - 50.0).abs() <= width(50.0), "{hours:?}");
+        assert!((p95 - 100.0).abs() <= width(100.0), "{hours:?}");
+        assert!(p50 < p95);
+        assert_eq!(hours[1].hour, day + 86_400 + 5 * 3600);
+        assert!((hours[1].p50_ms.unwrap() - 900.0).abs() <= width(900.0));
+        assert_eq!(hours[2].hour, day + 86_400 + 6 * 3600);
+        assert_eq!(
+            (hours[2].p50_ms, hours[2].p95_ms),
+            (None, None),
+            "runs, none serving"
+        );
+        assert_eq!(
+            days,
+            vec![
+                DayUptime {
+                    day: 20_000,
+                    runs: 12,
+                    serving: 10
+                },
+                DayUptime {
+                    day: 20_001,
+                    runs: 3,
+                    serving: 1
+                },
+            ]
+        );
+        let (hours, days) = history(&mut conn, "nobody", 0, 0).await.unwrap();
+        assert!(hours.is_empty() && days.is_empty());
+    }
 
     #[test]
     fn windows_count_whole_hours_back_from_the_current_one() {

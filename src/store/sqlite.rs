@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::write::WriteTx;
 use super::{
-    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, EncodedRun, MIGRATOR, NewRun, PRUNE_BATCH, READERS,
+    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, DayUptime, EncodedRun, HourLatency, MIGRATOR, NewRun, PRUNE_BATCH, READERS,
     ROLLUP_RETENTION, StoreError, StoredRun, Summary, before, blobs, codec, environments, meta,
     rollups, runs, skipped,
 };
@@ -240,6 +240,22 @@ impl SqliteStore {
         let mut all = rollups::summaries(&mut tx, now, Some(env)).await?;
         tx.commit().await?;
         Ok(all.remove(env).unwrap_or_default())
+    }
+
+    /// `env`'s hourly latency percentiles since `hours_from` and daily run counts since
+    /// `days_from`, from its rollups: the environment page's chart and uptime bars.
+    #[tracing::instrument(skip_all, fields(environment = %env))]
+    pub async fn history(
+        &self,
+        env: &str,
+        hours_from: DateTime<Utc>,
+        days_from: DateTime<Utc>,
+    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+        let mut tx = self.reader().begin().await?;
+        let history =
+            rollups::history(&mut tx, env, hours_from.timestamp(), days_from.timestamp()).await?;
+        tx.commit().await?;
+        Ok(history)
     }
 
     /// Every environment the store knows, in two queries whatever their number.

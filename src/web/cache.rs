@@ -4,9 +4,12 @@
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+
+use crate::store::{DayUptime, HourLatency};
 
 /// Even with no new result, times on the page ("generated", next run) should not go stale.
 const MAX_AGE: Duration = Duration::from_secs(1);
@@ -16,7 +19,9 @@ const MIN_REUSE: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
 pub struct RenderCache {
-    entries: Mutex<HashMap<&'static str, Entry>>,
+    /// By page: `index`, `status`, `environment/{name}` (configured names only: the page
+    /// refuses others before rendering, so this stays as small as the config).
+    entries: Mutex<HashMap<String, Entry>>,
     /// One render at a time: when a render expires under load, every waiting viewer would
     /// otherwise render the same page at once.
     rendering: tokio::sync::Mutex<()>,
@@ -31,7 +36,7 @@ struct Entry {
 impl RenderCache {
     /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
     /// than `MAX_AGE` ago.
-    fn get(&self, key: &'static str, generation: u64) -> Option<Bytes> {
+    fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
         let entries = self.entries.lock();
         entries
             .get(key)
@@ -43,7 +48,7 @@ impl RenderCache {
     }
 
     /// The cached body, or one rendered by `render` (by one caller at a time).
-    pub async fn get_or_render<F>(&self, key: &'static str, generation: u64, render: F) -> Bytes
+    pub async fn get_or_render<F>(&self, key: &str, generation: u64, render: F) -> Bytes
     where
         F: Future<Output = Bytes>,
     {
@@ -59,15 +64,55 @@ impl RenderCache {
         body
     }
 
-    fn put(&self, key: &'static str, generation: u64, body: Bytes) {
+    fn put(&self, key: &str, generation: u64, body: Bytes) {
         let mut entries = self.entries.lock();
         entries.insert(
-            key,
+            key.to_owned(),
             Entry {
                 generation,
                 rendered_at: Instant::now(),
                 body,
             },
         );
+    }
+}
+
+/// How long an environment's chart data is reused. The rollups behind it change with every
+/// run, but a picture of 7 days or 90 days does not visibly move in 30 s, the page's own
+/// refresh; reading 168 histograms per view under a wall of dashboards would.
+const HISTORY_TTL: Duration = Duration::from_secs(30);
+
+/// The rollup rows an environment's pictures are drawn from, as of one moment.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Start of the current hour (epoch seconds) and the current UTC day (days since the
+    /// epoch) when read: where the pictures end.
+    pub last_hour: i64,
+    pub last_day: i64,
+    pub hours: Vec<HourLatency>,
+    pub days: Vec<DayUptime>,
+}
+
+/// Each environment's [`History`], reused for `HISTORY_TTL`. Keyed by configured
+/// environments only (the page refuses others first), so it stays as small as the config.
+#[derive(Default)]
+pub struct HistoryCache {
+    entries: Mutex<HashMap<String, (Instant, Arc<History>)>>,
+}
+
+impl HistoryCache {
+    pub fn get(&self, environment: &str) -> Option<Arc<History>> {
+        let entries = self.entries.lock();
+        entries
+            .get(environment)
+            .filter(|(at, _)| at.elapsed() < HISTORY_TTL)
+            .map(|(_, history)| history.clone())
+    }
+
+    pub fn put(&self, environment: &str, history: Arc<History>) {
+        let mut entries = self.entries.lock();
+        // Environments removed by a reload would otherwise stay.
+        entries.retain(|_, (at, _)| at.elapsed() < HISTORY_TTL);
+        entries.insert(environment.to_owned(), (Instant::now(), history));
     }
 }

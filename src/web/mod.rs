@@ -4,6 +4,7 @@
 
 mod api;
 mod cache;
+mod chart;
 mod error;
 mod feed;
 mod pages;
@@ -12,6 +13,7 @@ pub mod view;
 
 pub use view::{
     EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
+    ReloadRejected,
     StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 
-use cache::RenderCache;
+use cache::{HistoryCache, RenderCache};
 
 /// Request bodies are refused past this size.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -31,6 +33,8 @@ struct Web<S> {
     rendered: RenderCache,
     /// When this router was built: a single node's start, as `/api/v1/instances` says.
     started_at: Arc<chrono::DateTime<chrono::Utc>>,
+    /// Each environment's chart data, read from the rollups at most every 30 s.
+    history: HistoryCache,
 }
 
 pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
@@ -38,6 +42,7 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
         source,
         rendered: RenderCache::default(),
         started_at: Arc::new(chrono::Utc::now()),
+        history: HistoryCache::default(),
     });
     Router::new()
         .route("/", get(pages::index::<S>))

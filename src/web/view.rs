@@ -47,11 +47,15 @@ pub struct EnvironmentStatus {
     pub verdict: Option<String>,
     pub diagnosis: Option<String>,
     pub close_code: Option<u16>,
+    #[serde(with = "crate::wire::time_opt")]
     pub last_run: Option<DateTime<Utc>>,
+    #[serde(with = "crate::wire::time_opt")]
     pub next_run: Option<DateTime<Utc>>,
     pub running: bool,
     pub skipped_slots: u64,
+    /// Ratios from 0 to 1 (the 0.1 release's shape); `uptime_percent` says the same in percent.
     pub uptime: Uptime,
+    pub uptime_percent: Uptime,
     pub latency_ms: Latency,
     pub last_result: Option<Arc<ProbeResult>>,
     /// A maintenance window covers the environment now: results are marked, notifications
@@ -75,7 +79,7 @@ pub struct LocationStatus {
     pub close_code: Option<u16>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Uptime {
     #[serde(rename = "24h")]
     pub day: Option<f64>,
@@ -85,31 +89,49 @@ pub struct Uptime {
     pub month: Option<f64>,
 }
 
+impl Uptime {
+    /// The same windows in percent, to 0.01 %: a ratio without a stated unit was read as a
+    /// percentage (0.98 % down instead of 98 % up).
+    pub fn percent(&self) -> Uptime {
+        let percent = |ratio: Option<f64>| ratio.map(|r| (r * 10_000.0).round() / 100.0);
+        Uptime {
+            day: percent(self.day),
+            week: percent(self.week),
+            month: percent(self.month),
+        }
+    }
+}
+
 /// Milliseconds, rounded to 0.1 ms on the wire: the store's histogram is not finer than that,
 /// and `4.232679614626739` only looks precise.
 #[derive(Debug, Serialize)]
 pub struct Latency {
-    #[serde(serialize_with = "tenth_ms")]
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub p50: Option<f64>,
-    #[serde(serialize_with = "tenth_ms")]
+    #[serde(serialize_with = "crate::wire::ms_opt")]
     pub p95: Option<f64>,
-}
-
-fn tenth_ms<S: serde::Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(v) => serializer.serialize_some(&((v * 10.0).round() / 10.0)),
-        None => serializer.serialize_none(),
-    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct StatusBody {
+    #[serde(with = "crate::wire::time")]
     pub generated_at: DateTime<Utc>,
     pub location: Option<String>,
     pub instance_id: Option<String>,
     pub store: StoreStatus,
     pub environments: Vec<EnvironmentStatus>,
     pub notifications: NotificationStatus,
+    /// The last refused config reload, until a reload succeeds: the daemon runs on an older
+    /// config than the file says.
+    pub reload_rejected: Option<ReloadRejected>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadRejected {
+    #[serde(with = "crate::wire::time")]
+    pub at: DateTime<Utc>,
+    /// The loader's error: file, line and column, and the key.
+    pub error: String,
 }
 
 /// Notifications that failed for good recently (a 4xx, or given up): someone was not told.

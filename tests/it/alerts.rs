@@ -210,6 +210,7 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
     let incident = &bench.incidents().await[0];
     let key = format!("wsprobe-staging-{}", incident.id);
     let (trigger, resolve) = (requests[0].json(), requests[1].json());
+    crate::daemon::assert_one_json_style("PagerDuty trigger", &trigger);
     assert_eq!(requests[0].method, "POST");
     assert_eq!(requests[0].path, "/v2/enqueue");
     assert_eq!(requests[0].header("content-type"), Some("application/json"));
@@ -423,6 +424,7 @@ async fn webhook_signature_verifies_with_an_independent_hmac() {
     assert_eq!(body["result"]["url"], "ws://api.staging.test/ws?…");
     assert_eq!(body["link"], "http://status.test/environments/staging");
     assert!(body["sent_at"].is_string());
+    crate::daemon::assert_one_json_style("webhook", &body);
     let text = String::from_utf8_lossy(&request.body);
     assert!(!text.contains(HOOK_SECRET), "the secret is not in the body");
 }
@@ -792,7 +794,7 @@ async fn the_daemon_records_incidents_and_shows_their_timeline() {
     let (_, env_page) = app.get("/environments/broken").await;
     let id = incident["id"].as_i64().unwrap();
     assert!(env_page.contains(&format!("#{id}")), "{env_page}");
-    assert!(env_page.contains("first failing result"));
+    assert!(env_page.contains("first failing probe started"));
     assert!(env_page.contains("team-slack"));
     let (status, incidents) = (status.to_string(), incidents.to_string());
     for text in [

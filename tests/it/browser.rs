@@ -1,11 +1,20 @@
-//! The status page in a real browser: headless Chromium renders it without JavaScript help,
-//! and every environment is on it. CI installs Debian's chromium (.ci/run); elsewhere the test
-//! says it was skipped rather than failing a machine without a browser.
+//! The status page in a real browser: headless Chromium lays out the overview and an
+//! environment page, at 1400 px and at a phone's 420 px, of a daemon whose store holds 90 days
+//! of history. The page needs no JavaScript; to measure the layout, the test loads a copy of
+//! what the daemon served with a measuring script appended, and reads the figures back from
+//! `--dump-dom`. CI installs Debian's chromium (.ci/run) and fails without it; elsewhere the
+//! test passes with a "skipped" line on stderr (`cargo test -- --nocapture` shows it).
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::daemon::spawn_app;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use wsprobe::probe::{ProbeResult, Prober};
+use wsprobe::store::{NewRun, Store};
+
+use crate::daemon::prepare_app;
 
 fn chromium() -> Option<String> {
     if let Ok(path) = std::env::var("WSPROBE_CHROMIUM") {
@@ -22,19 +31,7 @@ fn chromium() -> Option<String> {
         .map(str::to_owned)
 }
 
-#[tokio::test]
-async fn headless_chromium_shows_every_environment() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium (.ci/run installs it)"
-        );
-        eprintln!(
-            "skipped: no chromium on this machine (set WSPROBE_CHROMIUM or install chromium)"
-        );
-        return;
-    };
-    let envs = r#"
+const ENVS: &str = r#"
   - name: healthy
     url: ws://${LAB}/ws/healthy
     steps: [ { expect: { json: { /type: system_message } } } ]
@@ -45,20 +42,95 @@ async fn headless_chromium_shows_every_environment() {
     url: ws://${LAB}/ws/html-close
     steps: [ { expect: { json: { /type: system_message } } } ]
 "#;
-    let mut app = spawn_app(envs, "").await;
-    app.wait_for("every environment probed", |s| {
-        s["environments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["last_run"].is_string())
-    })
-    .await;
-    let profile = tempfile::tempdir().unwrap();
-    let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
-    let url = format!("{}/", app.base);
-    let run = |extra: Vec<String>| {
-        let mut args = vec![
+
+/// Runs put into the store before the daemon starts: `healthy` every 2 hours over 90 days
+/// (each 7th one failing, three days left out), the others the last 40 minutes, so the bar of
+/// recent results is full and the pictures have something to draw.
+const HISTORY_DAYS: i64 = 90;
+const EVERY_HOURS: i64 = 2;
+const DAYS_LEFT_OUT: [i64; 3] = [40, 41, 42];
+
+/// `results[name]` is one real probe of that lab endpoint; copies of them go in at past times.
+async fn seed_history(db: &std::path::Path, results: &[ProbeResult], now: DateTime<Utc>) {
+    let store = Store::open(db).await.unwrap();
+    let template = |name: &str| results.iter().find(|r| r.environment == name).unwrap();
+    let healthy = template("healthy");
+    let failing = ProbeResult {
+        environment: "healthy".into(),
+        ..template("internal-error").clone()
+    };
+    let mut runs = Vec::new();
+    let mut at = now - chrono::Duration::days(HISTORY_DAYS - 1);
+    let mut i = 0u32;
+    while at < now {
+        let days_back = (now.date_naive() - at.date_naive()).num_days();
+        if !DAYS_LEFT_OUT.contains(&days_back) {
+            let mut result = if i % 7 == 6 {
+                failing.clone()
+            } else {
+                healthy.clone()
+            };
+            result.started_at = at;
+            // A latency that changes through the day, so the lines have a shape.
+            result.phases_ms.total = Some(2.0 + f64::from(i % 12) * 1.5);
+            runs.push(result);
+        }
+        i += 1;
+        at += chrono::Duration::hours(EVERY_HOURS);
+    }
+    for name in ["internal-error", "html-close"] {
+        for minute in (1..=40).rev() {
+            let mut result = template(name).clone();
+            result.started_at = now - chrono::Duration::minutes(minute);
+            runs.push(result);
+        }
+    }
+    let runs: Vec<NewRun> = runs
+        .into_iter()
+        .map(|result| NewRun {
+            result: Arc::new(result),
+            in_maintenance: false,
+        })
+        .collect();
+    for chunk in runs.chunks(500) {
+        let refs: Vec<&NewRun> = chunk.iter().collect();
+        store.insert_runs(&refs).await.unwrap();
+    }
+    store.close().await;
+}
+
+/// Appended to a copy of a served page: the layout as the browser computed it, as JSON in a
+/// `<pre id="measured">`. Lines of a cell are its text's line boxes, told apart by their top.
+const MEASURE: &str = r#"<script>
+(() => {
+  const size = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+  const lines = e => {
+    const range = document.createRange(); range.selectNodeContents(e);
+    const tops = [...range.getClientRects()].filter(r => r.width > 0).map(r => r.top).sort((a, b) => a - b);
+    return tops.filter((t, i) => i === 0 || t - tops[i - 1] > 4).length;
+  };
+  const out = {
+    inner_width: window.innerWidth,
+    scroll_width: document.documentElement.scrollWidth,
+    charts: [...document.querySelectorAll('svg.chart')].map(size),
+    lines_drawn: [...document.querySelectorAll('svg.chart path')].map(p => p.getBBox().width),
+    bars: [...document.querySelectorAll('svg.days rect')].map(size),
+    cells: [...document.querySelectorAll('table.environments td.num, a.name')]
+      .map(e => [e.tagName, e.textContent.trim(), lines(e), e.querySelectorAll('br').length + 1]),
+  };
+  const pre = document.createElement('pre'); pre.id = 'measured';
+  pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+})();
+</script>"#;
+
+struct Browser {
+    path: String,
+    profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn run(&self, args: Vec<String>, url: String) -> String {
+        let mut all = vec![
             "--headless".to_owned(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -67,40 +139,180 @@ async fn headless_chromium_shows_every_environment() {
             "--disable-background-networking".into(),
             "--disable-component-update".into(),
             "--disable-sync".into(),
-            format!("--user-data-dir={}", profile.path().display()),
+            "--hide-scrollbars".into(),
+            format!("--user-data-dir={}", self.profile.path().display()),
         ];
-        args.extend(extra);
-        args.push(url.clone());
-        let browser = browser.clone();
-        tokio::task::spawn_blocking(move || Command::new(browser).args(args).output().unwrap())
-    };
-    let dom = tokio::time::timeout(Duration::from_secs(60), run(vec!["--dump-dom".into()]))
-        .await
-        .expect("chromium finishes")
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    for name in ["healthy", "internal-error", "html-close"] {
-        assert!(
-            dom.contains(&format!(">{name}<")),
-            "{name} not rendered: {dom}"
-        );
+        all.extend(args);
+        all.push(url);
+        let path = self.path.clone();
+        let run = tokio::task::spawn_blocking(move || Command::new(path).args(all).output());
+        let output = tokio::time::timeout(Duration::from_secs(90), run)
+            .await
+            .expect("chromium finishes")
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
-    assert!(dom.contains("closed_before_ready"));
+
+    /// `html` (a page the daemon served) laid out at `width` px and measured, then
+    /// screenshotted. Headless Chromium will not make a window narrower than 500 px, so the
+    /// page is laid out in an iframe exactly `width` px wide (`srcdoc`: same origin, so the
+    /// harness can copy the figures out of it).
+    async fn measure(&self, html: &str, width: u32, dir: &std::path::Path, name: &str) -> Value {
+        let page = html.replace("</body>", &format!("{MEASURE}</body>"));
+        let srcdoc = page.replace('&', "&amp;").replace('"', "&quot;");
+        let harness = format!(
+            r#"<!doctype html><html><body style="margin:0">
+<iframe id="page" style="border:0;display:block;width:{width}px;height:2200px" srcdoc="{srcdoc}"></iframe>
+<script>
+window.addEventListener('load', () => {{
+  const measured = document.getElementById('page').contentDocument.getElementById('measured');
+  const pre = document.createElement('pre'); pre.id = 'copied';
+  pre.textContent = measured ? measured.textContent : 'null'; document.body.appendChild(pre);
+}});
+</script></body></html>"#
+        );
+        let file = dir.join(format!("{name}-{width}.html"));
+        std::fs::write(&file, harness).unwrap();
+        let window = format!("--window-size={},2200", width.max(500));
+        let url = format!("file://{}", file.display());
+        let dom = self
+            .run(vec![window.clone(), "--dump-dom".into()], url.clone())
+            .await;
+        let start = dom.find("<pre id=\"copied\">").expect("the harness ran") + 17;
+        let end = start + dom[start..].find("</pre>").unwrap();
+        let json = dom[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        let measured: Value =
+            serde_json::from_str(&json).unwrap_or_else(|err| panic!("{err}: {json}"));
+
+        let shot =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{width}.png"));
+        let _ = std::fs::remove_file(&shot);
+        self.run(
+            vec![window, format!("--screenshot={}", shot.display())],
+            url,
+        )
+        .await;
+        let png = std::fs::read(&shot).expect("a screenshot was written");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "a real rendered page"
+        );
+        eprintln!("screenshot: {}", shot.display());
+        measured
+    }
+}
+
+fn sizes(value: &Value) -> Vec<(f64, f64)> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_lays_out_the_pages_at_desktop_and_phone_width() {
+    let Some(path) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        eprintln!(
+            "skipped: no chromium on this machine (set WSPROBE_CHROMIUM or install chromium)"
+        );
+        return;
+    };
+    let prepared = prepare_app(ENVS, "").await;
+    let config = prepared.config();
+    let prober = Prober::for_config(&config);
+    let mut results = Vec::new();
+    for env in &config.environments {
+        results.push(prober.probe(env).await);
+    }
+    let now = Utc::now();
+    seed_history(&prepared.db_path, &results, now).await;
+    let mut app = prepared.start().await;
+    app.wait_for("every environment probed", |s| {
+        s["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["last_run"].is_string())
+    })
+    .await;
+
+    let browser = Browser {
+        path,
+        profile: tempfile::tempdir().unwrap(),
+    };
+    let pages = tempfile::tempdir().unwrap();
+    let (_, overview) = app.get("/").await;
+    let (_, environment) = app.get("/environments/healthy").await;
+    for name in ["healthy", "internal-error", "html-close"] {
+        assert!(overview.contains(&format!(">{name}<")), "{name} listed");
+    }
     assert!(
-        dom.contains("&lt;script&gt;") || !dom.contains("<script>alert"),
-        "reason escaped"
+        !overview.contains("<script>alert") && !environment.contains("<script>"),
+        "markup from a probed server is escaped"
     );
-    let shot = run(vec![
-        format!("--screenshot={}", screenshot.display()),
-        "--window-size=1400,900".into(),
-        "--hide-scrollbars".into(),
-    ]);
-    let _ = tokio::time::timeout(Duration::from_secs(60), shot).await;
-    let png = std::fs::read(&screenshot).expect("a screenshot was written");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "a real rendered page"
-    );
-    eprintln!("status page screenshot: {}", screenshot.display());
+    // Failing environments come first.
+    assert!(overview.find(">html-close<").unwrap() < overview.find(">healthy<").unwrap());
+
+    for width in [1400u32, 420] {
+        let measured = browser
+            .measure(&overview, width, pages.path(), "overview")
+            .await;
+        assert_eq!(
+            measured["inner_width"], width,
+            "the window is {width} px wide"
+        );
+        assert!(
+            measured["scroll_width"].as_u64().unwrap() <= u64::from(width),
+            "overview wider than {width} px: {measured}"
+        );
+        for cell in measured["cells"].as_array().unwrap() {
+            let (kind, text, lines, meant) = (&cell[0], &cell[1], &cell[2], &cell[3]);
+            // Names never wrap; at 1400 px no time or figure does either.
+            if width == 1400 || kind == "A" {
+                assert_eq!(lines, meant, "{text} wraps at {width} px: {measured}");
+            }
+        }
+
+        let measured = browser
+            .measure(&environment, width, pages.path(), "environment")
+            .await;
+        assert!(
+            measured["scroll_width"].as_u64().unwrap() <= u64::from(width),
+            "environment page wider than {width} px: {measured}"
+        );
+        let charts = sizes(&measured["charts"]);
+        assert_eq!(charts.len(), 2, "24 h and 7 d: {measured}");
+        assert!(
+            charts.iter().all(|(w, h)| *w > 100.0 && *h > 20.0),
+            "{measured}"
+        );
+        let drawn = measured["lines_drawn"].as_array().unwrap();
+        assert_eq!(drawn.len(), 4, "p50 and p95 in each chart: {measured}");
+        assert!(
+            drawn.iter().all(|w| w.as_f64().unwrap() > 0.0),
+            "{measured}"
+        );
+        let bars = sizes(&measured["bars"]);
+        assert_eq!(bars.len(), 90, "{measured}");
+        assert!(bars.iter().all(|(w, h)| *w > 0.5 && *h > 5.0), "{measured}");
+    }
+
+    // The bars say what the store holds: a coloured bar for every day with runs, grey for
+    // the days left out.
+    let grey = environment.matches("<rect class=\"unknown\"").count();
+    assert_eq!(grey, DAYS_LEFT_OUT.len(), "{environment}");
+    let left_out = (now - chrono::Duration::days(DAYS_LEFT_OUT[0])).format("%Y-%m-%d");
+    assert!(environment.contains(&format!("<title>{left_out}: no data</title>")));
+
     app.shutdown().await.unwrap();
 }

@@ -64,6 +64,34 @@ impl App {
     }
 }
 
+/// Every time in `body` is RFC 3339 UTC with exactly milliseconds, and every `…_ms` figure is
+/// rounded to 0.1 ms: one JSON style across the API.
+pub fn assert_one_json_style(what: &str, body: &Value) {
+    fn walk(what: &str, key: &str, value: &Value, in_ms: bool) {
+        match value {
+            Value::String(text) if chrono::DateTime::parse_from_rfc3339(text).is_ok() => {
+                let bytes = text.as_bytes();
+                assert!(
+                    text.len() == 24 && bytes[19] == b'.' && text.ends_with('Z'),
+                    "{what}: {key} = {text} is not RFC 3339 UTC with milliseconds"
+                );
+            }
+            Value::Number(n) if in_ms || key.ends_with("_ms") => {
+                let ms = n.as_f64().unwrap();
+                assert_eq!((ms * 10.0).round() / 10.0, ms, "{what}: {key} = {ms}");
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(what, key, v, in_ms)),
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    walk(what, k, v, in_ms || key.ends_with("_ms"));
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(what, "", body, false);
+}
+
 pub fn env_status<'a>(status: &'a Value, name: &str) -> &'a Value {
     status["environments"]
         .as_array()
@@ -76,6 +104,19 @@ pub fn env_status<'a>(status: &'a Value, name: &str) -> &'a Value {
 /// A daemon over `environments` (YAML list items, `${LAB}` for the lab), from a config file on
 /// disk so reloads can be tested; `extra` is appended at top level.
 pub async fn spawn_app(environments: &str, extra: &str) -> App {
+    prepare_app(environments, extra).await.start().await
+}
+
+/// A daemon's lab, config file and database path, before it starts: for a test that puts
+/// history into the store first.
+pub struct Prepared {
+    pub lab: TestLab,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+pub async fn prepare_app(environments: &str, extra: &str) -> Prepared {
     // reqwest (here and in the daemon) is built without a default TLS provider.
     wsprobe::probe::tls::ensure_crypto_provider();
     let lab = spawn_lab().await;
@@ -83,22 +124,37 @@ pub async fn spawn_app(environments: &str, extra: &str) -> App {
     let config_path = dir.path().join("probes.yaml");
     let db_path = dir.path().join("wsprobe.db");
     write_config(&config_path, &lab, environments, extra);
-    let config = wsprobe::config::load(&config_path).expect("test config loads");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let daemon = wsprobe::daemon::Daemon::build(config).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(daemon.run(listener, async move {
-        let _ = stopped.await;
-    }));
-    App {
-        base,
+    Prepared {
+        lab,
         config_path,
         db_path,
-        lab,
-        stop: Some(stop),
-        daemon: Some(handle),
-        _dir: dir,
+        dir,
+    }
+}
+
+impl Prepared {
+    pub fn config(&self) -> wsprobe::config::Config {
+        wsprobe::config::load(&self.config_path).expect("test config loads")
+    }
+
+    pub async fn start(self) -> App {
+        let config = self.config();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let daemon = wsprobe::daemon::Daemon::build(config).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(daemon.run(listener, async move {
+            let _ = stopped.await;
+        }));
+        App {
+            base,
+            config_path: self.config_path,
+            db_path: self.db_path,
+            lab: self.lab,
+            stop: Some(stop),
+            daemon: Some(handle),
+            _dir: self.dir,
+        }
     }
 }
 
@@ -205,6 +261,21 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
     // Failing environments may already have opened incidents (alerts.rs covers them).
     let incidents = app.get_json("/api/v1/incidents?state=open").await;
     assert!(incidents["incidents"].is_array());
+    for (what, body) in [
+        ("status", &status),
+        ("runs", &runs),
+        ("incidents", &incidents),
+    ] {
+        assert_one_json_style(what, body);
+    }
+    let uptime = &env_status(&status, "healthy")["uptime"]["24h"];
+    assert_eq!(
+        env_status(&status, "healthy")["uptime_percent"]["24h"].as_f64(),
+        uptime
+            .as_f64()
+            .map(|ratio| (ratio * 10_000.0).round() / 100.0),
+        "the same uptime in percent"
+    );
     assert_eq!(app.get("/healthz").await.0, 200);
     assert_eq!(app.get("/readyz").await.0, 200);
 

@@ -494,3 +494,77 @@ async fn reloads_re_probe_only_the_environments_that_changed() {
         "an environment that did not change was re-probed"
     );
 }
+
+/// A refused reload is said once, however many times the same file is reloaded (the file
+/// watcher and a SIGHUP both see one edit), and stays on the status page, with the file and
+/// line, until a reload succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_reload_is_logged_once_and_shown_until_one_succeeds() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().port();
+    let config = dir.path().join("probes.yaml");
+    let good = format!(
+        "defaults: {{ schedule: \"0 0 1 1 *\", timeout: 5s }}\nenvironments:\n  - {{ name: steady, url: \"ws://{}/ws/healthy\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n",
+        lab.addr(),
+        dir.path().join("wsprobe.db").display(),
+    );
+    std::fs::write(&config, &good).unwrap();
+    let daemon = Daemon::spawn(&config, &[("RUST_LOG", "info")]);
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while get_json(&format!("{base}/api/v1/status")).await.is_none() {
+        assert!(started.elapsed() < PATIENCE, "{}", daemon.all_stderr());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    std::fs::write(&config, good.replace("timeout: 5s", "timeout: soon")).unwrap();
+    daemon.wait_for_line("config reload rejected").await;
+    // The same broken file, reloaded again by SIGHUP (and seen by the watcher).
+    for _ in 0..3 {
+        let hup = Command::new("kill")
+            .args(["-HUP", &daemon.child_id().to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rejections = daemon.lines("config reload rejected");
+    assert_eq!(rejections.len(), 1, "{rejections:#?}");
+
+    let (_, status) = get_json(&format!("{base}/api/v1/status")).await.unwrap();
+    let error = status["reload_rejected"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("probes.yaml") && error.contains("timeout"),
+        "{status}"
+    );
+    let page = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Config reload rejected"), "{page}");
+    let escaped = maud::html! { (error) }.into_string();
+    assert!(
+        page.contains(&escaped),
+        "the loader's error on the page: {page}"
+    );
+
+    std::fs::write(&config, good.replace("timeout: 5s", "timeout: 4s")).unwrap();
+    daemon.wait_for_line("config reloaded").await;
+    let started = Instant::now();
+    loop {
+        let (_, status) = get_json(&format!("{base}/api/v1/status")).await.unwrap();
+        if status["reload_rejected"].is_null() {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "still shown after a good reload: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

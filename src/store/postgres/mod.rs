@@ -22,8 +22,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::codec::{self, hour_start};
 use super::histogram::Histogram;
-use super::rollups::{SummaryRow, summarize};
-use super::{NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary, before};
+use super::rollups::{SummaryRow, day_uptimes, hour_latencies, summarize};
+use super::{DayUptime, HourLatency, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary, before};
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
 pub use alerts::PgAlertTx;
@@ -330,6 +330,34 @@ impl PgStore {
         .fetch_all(self.pool())
         .await?;
         Ok(summarize(rows, histograms))
+    }
+
+    /// `env`'s hourly latency since `hours_from` and daily counts since `days_from`, across
+    /// its locations, as [`super::SqliteStore::history`].
+    pub async fn history(
+        &self,
+        env: &str,
+        hours_from: DateTime<Utc>,
+        days_from: DateTime<Utc>,
+    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+        let hourly: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT hour, histogram FROM rollups
+             WHERE environment = $1 AND hour >= $2 AND runs > 0 ORDER BY hour",
+        )
+        .bind(env)
+        .bind(hours_from.timestamp().div_euclid(3600) * 3600)
+        .fetch_all(self.pool())
+        .await?;
+        let daily: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT hour / 86400 AS day, SUM(runs)::BIGINT, SUM(up + degraded)::BIGINT
+             FROM rollups WHERE environment = $1 AND hour >= $2
+             GROUP BY day HAVING SUM(runs) > 0 ORDER BY day",
+        )
+        .bind(env)
+        .bind(days_from.timestamp().div_euclid(86_400) * 86_400)
+        .fetch_all(self.pool())
+        .await?;
+        Ok((hour_latencies(env, hourly), day_uptimes(daily)))
     }
 
     /// Delete what is older than the retention, in batches; any instance may prune, the

@@ -1,0 +1,262 @@
+//! `/environments/{name}`: the diagnosis once, with the evidence laid out beside it; latency
+//! and uptime as pictures from the rollups; then incidents and the runs, newest first.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::evidence::{evidence, run_details};
+use super::{ago, layout, ms, percent, pill, when};
+use crate::alert::ActiveWindow;
+use crate::probe::{ProbeResult, Verdict};
+use crate::store::{DeliveryState, IncidentFilter, IncidentRecord, IncidentState};
+use crate::text::duration_words;
+use crate::web::cache::History;
+use crate::web::chart;
+use crate::web::error::ApiError;
+use crate::web::{StatusSource, Web};
+
+const RUNS_PER_PAGE: u32 = 25;
+/// The newest incidents shown on an environment's page; the API has them all.
+const INCIDENTS_SHOWN: u32 = 10;
+/// The chart's two ranges, in hours, and the uptime bars' days.
+const DAY_HOURS: usize = 24;
+const WEEK_HOURS: usize = 7 * 24;
+const UPTIME_DAYS: usize = 90;
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    before: Option<i64>,
+}
+
+pub async fn environment<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+    Path(name): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<axum::response::Html<bytes::Bytes>, ApiError> {
+    if web.source.config().environment(&name).is_none() {
+        return Err(ApiError::UnknownEnvironment(name));
+    }
+    let render = async {
+        bytes::Bytes::from(
+            render_environment(&web, &name, query.before)
+                .await
+                .into_string(),
+        )
+    };
+    // The first page is what on-call reloads (and what a wall of dashboards shows): reused
+    // like the overview. Older pages are rare and rendered each time.
+    let body = match query.before {
+        None => {
+            let key = format!("environment/{name}");
+            web.rendered
+                .get_or_render(&key, web.source.generation(), render)
+                .await
+        }
+        Some(_) => render.await,
+    };
+    Ok(axum::response::Html(body))
+}
+
+async fn render_environment<S: StatusSource>(
+    web: &Web<S>,
+    name: &str,
+    before: Option<i64>,
+) -> Markup {
+    let source = &web.source;
+    let config = source.config();
+    let Some(env) = config.environment(name) else {
+        // A reload removed it between the handler's check and this render.
+        return html! { "no such environment" };
+    };
+    let status = source.status().await;
+    let now = status.generated_at;
+    let current = status.environments.iter().find(|e| e.name == name);
+    let store = source.store();
+    let runs = store
+        .runs(name, RUNS_PER_PAGE, before)
+        .await
+        .unwrap_or_default();
+    let variables = config.secret_variables();
+    let older = (runs.len() == RUNS_PER_PAGE as usize)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
+    let incidents = store
+        .incidents(&IncidentFilter {
+            state: None,
+            environment: Some(name),
+            limit: INCIDENTS_SHOWN,
+        })
+        .await
+        .unwrap_or_default();
+    let history = match web.history.get(name) {
+        Some(history) => history,
+        None => {
+            let history = Arc::new(load_history(source.as_ref(), name, now).await);
+            web.history.put(name, history.clone());
+            history
+        }
+    };
+    // The newest stored run has the whole evidence; the in-memory latest is slim but is there
+    // while the store cannot be read. Older pages show no "now".
+    let newest_stored = runs.first().filter(|_| before.is_none());
+    let latest: Option<&ProbeResult> = match newest_stored {
+        Some(run) => Some(&run.result),
+        None if before.is_none() => current.and_then(|c| c.last_result.as_deref()),
+        None => None,
+    };
+    let shown_diagnosis = latest.map(|r| r.diagnosis.as_str());
+    layout(
+        &format!("wsprobe — {name}"),
+        html! {
+            p { a href="/" { "← all environments" } }
+            h1 { (name) " " @if let Some(c) = current { (pill(&c.status)) } }
+            p class="mono muted diag" { (crate::config::redact_url(&env.url)) " · " (env.schedule.expression()) " · timeout " (humantime::format_duration(env.timeout)) }
+            @if let Some(c) = current {
+                div class="summary" {
+                    div { "Verdict" b { (c.verdict.as_deref().unwrap_or("—")) } }
+                    div { "Uptime 24h" b { (percent(c.uptime.day)) } }
+                    div { "7d" b { (percent(c.uptime.week)) } }
+                    div { "30d" b { (percent(c.uptime.month)) } }
+                    div { "p50 / p95 (24h)" b class="nowrap" { (ms(c.latency_ms.p50)) " / " (ms(c.latency_ms.p95)) } }
+                    div { "Last run" b { (ago(c.last_run, now)) } }
+                    div { "Next run" b { @if c.running { "running now" } @else { (ago(c.next_run, now)) } } }
+                    div { "Skipped slots 24h" b { (c.skipped_slots) } }
+                }
+                @if let Some(window) = &c.maintenance { (maintenance_note(window)) }
+            }
+            @if let Some(result) = latest {
+                section class="now" {
+                    div {
+                        h2 { "Why" }
+                        p class="why" { (result.diagnosis) }
+                        p class="muted" { code { (result.verdict.as_str()) } " · " (ago(Some(result.started_at), now)) }
+                    }
+                    div {
+                        h2 { "Evidence" }
+                        (evidence(result))
+                    }
+                }
+            }
+            (pictures(&history))
+            h2 { "Incidents" }
+            @if incidents.is_empty() { p class="muted" { "No incidents recorded." } }
+            @for incident in &incidents { (incident_details(incident, shown_diagnosis)) }
+            h2 { "Runs" }
+            @if runs.is_empty() { p class="muted" { "No stored runs yet." } }
+            @for (index, run) in runs.iter().enumerate() {
+                @let above = index == 0 && newest_stored.is_some();
+                @let diagnosis_shown = above || Some(run.result.diagnosis.as_str()) == shown_diagnosis;
+                (run_details(&run.result, run.in_maintenance, above, diagnosis_shown, config.server.trace_url.as_ref(), &crate::probe::replay::command(env, &variables, run.result.verdict == Verdict::TokenFailed)))
+            }
+            @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
+        },
+    )
+}
+
+/// The rollups the pictures are drawn from, as of `now`. A store that cannot be read gives
+/// empty pictures rather than a failed page.
+async fn load_history(source: &impl StatusSource, name: &str, now: DateTime<Utc>) -> History {
+    let last_hour = now.timestamp().div_euclid(3600) * 3600;
+    let last_day = now.timestamp().div_euclid(86_400);
+    let hours_from = DateTime::from_timestamp(last_hour - (WEEK_HOURS as i64 - 1) * 3600, 0);
+    let days_from = DateTime::from_timestamp((last_day - UPTIME_DAYS as i64 + 1) * 86_400, 0);
+    let (hours, days) = match (hours_from, days_from) {
+        (Some(h), Some(d)) => source.store().history(name, h, d).await.unwrap_or_default(),
+        _ => Default::default(),
+    };
+    History {
+        last_hour,
+        last_day,
+        hours,
+        days,
+    }
+}
+
+/// Latency per hour over 24 h and 7 d, and one uptime bar per UTC day over 90 days.
+fn pictures(history: &History) -> Markup {
+    let History {
+        last_hour,
+        last_day,
+        hours,
+        days,
+    } = history;
+    html! {
+        section class="history" {
+            h2 { "Latency" span class="muted legend" {
+                " of serving runs, per hour:" span class="key p50" {} "p50" span class="key p95" {} "p95" } }
+            div class="pictures" {
+                figure { figcaption { "Last 24 hours" } (chart::latency_chart(hours, *last_hour, DAY_HOURS, "24 h")) }
+                figure { figcaption { "Last 7 days" } (chart::latency_chart(hours, *last_hour, WEEK_HOURS, "7 d")) }
+            }
+            h2 { "Uptime, last " (UPTIME_DAYS) " days" span class="muted legend" {
+                " one bar per UTC day: green ≥ 99.9 %, amber ≥ 99 %, red below, grey without runs" } }
+            figure { (chart::uptime_bars(days, *last_day, UPTIME_DAYS)) }
+        }
+    }
+}
+
+fn maintenance_note(window: &ActiveWindow) -> Markup {
+    html! {
+        p class="summary" {
+            "In a maintenance window from " (when(Some(window.from))) " until " (when(Some(window.until)))
+            @if let Some(schedule) = &window.schedule { " (" code { (schedule) } ")" }
+            ": probes run and results are marked, notifications are held back."
+        }
+    }
+}
+
+fn outcome_class(outcome: DeliveryState) -> &'static str {
+    match outcome {
+        DeliveryState::Delivered => "up",
+        DeliveryState::Pending => "degraded",
+        DeliveryState::Failed => "down",
+        DeliveryState::Held => "unknown",
+    }
+}
+
+/// An incident and its timeline: opened, each notification with its outcome, resolved. Its
+/// diagnosis only when it is not the one already shown at the top.
+fn incident_details(incident: &IncidentRecord, shown: Option<&str>) -> Markup {
+    let open = incident.state == IncidentState::Open;
+    let lasted = incident
+        .resolved_at
+        .map(|at| duration_words((at - incident.started_at).num_seconds()));
+    html! {
+        details open[open] {
+            summary {
+                (pill(if open { "down" } else { "up" })) " "
+                b { "#" (incident.id) } " " (incident.state.as_str()) " · "
+                code { (incident.verdict.as_str()) } " · opened "
+                span class="mono" { (when(Some(incident.opened_at))) }
+                @if let Some(lasted) = &lasted { " · lasted " (lasted) }
+            }
+            @if Some(incident.diagnosis.as_str()) != shown { p class="diag" { (incident.diagnosis) } }
+            table class="timeline" {
+                tr { th { "When" } th { "What" } th { "Channel" } th { "Outcome" } th { "Attempts" } th { "Error" } }
+                tr { td class="mono num" { (when(Some(incident.started_at))) } td { "first failing probe started" } td {} td {} td {} td {} }
+                tr { td class="mono num" { (when(Some(incident.opened_at))) } td { "opened" } td {} td {} td {} td {} }
+                @for n in &incident.notifications {
+                    tr {
+                        td class="mono num" { (when(Some(n.created_at))) }
+                        td { (n.event) }
+                        td { (n.channel) span class="muted" { " " (n.kind) } }
+                        td {
+                            span class={ "pill " (outcome_class(n.outcome)) } { (n.outcome.as_str()) }
+                            @if let Some(at) = n.sent_at { " " span class="mono muted" { (when(Some(at))) } }
+                            @if let Some(at) = n.next_attempt_at { " " span class="muted" { "next try " (when(Some(at))) } }
+                        }
+                        td class="mono" { (n.attempts) }
+                        td class="mono diag" { (n.last_error.as_deref().unwrap_or("")) }
+                    }
+                }
+                @if let Some(at) = incident.resolved_at {
+                    tr { td class="mono num" { (when(Some(at))) } td { "resolved" } td {} td {} td {} td {} }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! `/`: which environments are down and why, readable in five seconds at 1400 px and on a
+//! phone. An overall banner first, then failing environments before healthy ones, then by
+//! name: the eye lands on what needs doing.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+
+use super::{REFRESH_SECONDS, ago, failed_notifications, layout, ms, percent, pill};
+use crate::web::view::{EnvironmentStatus, RecentRun, ReloadRejected, StatusBody};
+use crate::web::{StatusSource, Web};
+
+pub async fn index<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+) -> axum::response::Html<bytes::Bytes> {
+    let body = web
+        .rendered
+        .get_or_render("index", web.source.generation(), async {
+            bytes::Bytes::from(render_index(web.source.as_ref()).await.into_string())
+        })
+        .await;
+    axum::response::Html(body)
+}
+
+/// Where a status sorts: down first, then degraded, not yet probed, up.
+pub fn urgency(status: &str) -> u8 {
+    match status {
+        "down" => 0,
+        "degraded" => 1,
+        "unknown" => 2,
+        _ => 3,
+    }
+}
+
+/// Failing environments first, then by name.
+fn by_urgency(environments: &[EnvironmentStatus]) -> Vec<&EnvironmentStatus> {
+    let mut sorted: Vec<_> = environments.iter().collect();
+    sorted.sort_by(|a, b| (urgency(&a.status), &a.name).cmp(&(urgency(&b.status), &b.name)));
+    sorted
+}
+
+/// The counts the overall banner and the title say.
+struct Counts {
+    total: usize,
+    down: usize,
+    degraded: usize,
+    unknown: usize,
+}
+
+impl Counts {
+    fn of(status: &StatusBody) -> Counts {
+        let count = |s: &str| status.environments.iter().filter(|e| e.status == s).count();
+        Counts {
+            total: status.environments.len(),
+            down: count("down"),
+            degraded: count("degraded"),
+            unknown: count("unknown"),
+        }
+    }
+
+    /// The banner's class and sentence: red when anything is down, amber when degraded.
+    fn overall(&self) -> (&'static str, String) {
+        let total = self.total;
+        let plural = |n: usize| {
+            if n == 1 {
+                "environment"
+            } else {
+                "environments"
+            }
+        };
+        let also = |n: usize, what: &str| {
+            if n > 0 {
+                format!(", {n} {what}")
+            } else {
+                String::new()
+            }
+        };
+        if self.down > 0 {
+            let rest = also(self.degraded, "degraded") + &also(self.unknown, "not probed yet");
+            let verb = if self.down == 1 { "is" } else { "are" };
+            let sentence = if self.down == total {
+                format!("All {total} {} down", plural(total))
+            } else {
+                format!(
+                    "{} of {total} {} {verb} down{rest}",
+                    self.down,
+                    plural(total)
+                )
+            };
+            ("down", sentence)
+        } else if self.degraded > 0 {
+            let rest = also(self.unknown, "not probed yet");
+            let sentence = format!(
+                "{} of {total} {} degraded{rest}, none down",
+                self.degraded,
+                plural(total)
+            );
+            ("degraded", sentence)
+        } else if self.unknown > 0 {
+            let sentence = format!(
+                "{} of {total} {} up, {} not probed yet",
+                total - self.unknown,
+                plural(total),
+                self.unknown
+            );
+            ("unknown", sentence)
+        } else {
+            ("up", format!("All {total} {} up", plural(total)))
+        }
+    }
+}
+
+async fn render_index(source: &impl StatusSource) -> Markup {
+    let status = source.status().await;
+    let now = status.generated_at;
+    let counts = Counts::of(&status);
+    let (class, overall) = counts.overall();
+    let title = match counts.down {
+        0 => format!("wsprobe — {overall}"),
+        n => format!("wsprobe — {n} down"),
+    };
+    let sorted = by_urgency(&status.environments);
+    layout(
+        &title,
+        html! {
+            h1 { "wsprobe" @if let Some(location) = &status.location { span class="muted" { " · " (location) } } }
+            div class={ "overall " (class) } { (overall) }
+            @if let Some(rejected) = &status.reload_rejected { (reload_banner(rejected, now)) }
+            @if let Some(error) = &status.store.error {
+                div class="banner" { "Store failing — results are not being kept: " (error) }
+            }
+            (failed_notifications(&status.notifications.failed_24h))
+            table class="environments" {
+                thead { tr {
+                    th { "Status" } th { "Environment" } th { "Verdict · diagnosis" }
+                    th { "Last run" } th { "Uptime 24h · 7d · 30d" } th { "p50 / p95 24h" } th { "Recent" }
+                } }
+                @for env in sorted {
+                    (environment_row(env, &source.recent(&env.name), now))
+                }
+            }
+            p class="muted" {
+                "Generated " (ago(Some(now), now)) " · refreshes every " (REFRESH_SECONDS) " s · JSON: "
+                a href="/api/v1/status" { "/api/v1/status" } " · incidents: " a href="/feed.atom" { "/feed.atom" }
+            }
+        },
+    )
+}
+
+/// The running config is not the file's: say so until a reload succeeds.
+fn reload_banner(rejected: &ReloadRejected, now: DateTime<Utc>) -> Markup {
+    html! {
+        div class="banner reload" {
+            b { "Config reload rejected " (ago(Some(rejected.at), now)) ": still running the previous config." }
+            br;
+            span class="mono" { (rejected.error) }
+        }
+    }
+}
+
+/// One environment as a `tbody` of two rows: the figures, then the diagnosis across the width
+/// the figures leave, so a long sentence takes one or two lines instead of six. On a phone the
+/// `tbody` is the card.
+fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc>) -> Markup {
+    html! {
+        tbody class="environment" {
+            tr {
+                td class="fit lead" rowspan="2" { (pill(&env.status)) }
+                td class="fit lead" rowspan="2" {
+                    a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
+                    @if let Some(id) = env.open_incident { br; span class="muted nowrap" { "incident #" (id) " open" } }
+                    @if let Some(window) = &env.maintenance { br; span class="muted nowrap" { "maintenance until " (ago(Some(window.until), now)) } }
+                }
+                td class="verdict" {
+                    @if let Some(verdict) = &env.verdict {
+                        code { (verdict) }
+                        @if let Some(code) = env.close_code { " · close " span class="mono" { (code) } }
+                    } @else { span class="muted" { "waiting for the first probe" } }
+                }
+                td class="num fit" data-label="Last run" {
+                    (ago(env.last_run, now)) " · "
+                    span class="muted" {
+                        @if env.running { "running now" } @else { "next " (ago(env.next_run, now)) }
+                    }
+                }
+                td class="num mono fit" data-label="Uptime 24h · 7d · 30d" {
+                    (percent(env.uptime.day)) " · " (percent(env.uptime.week)) " · " (percent(env.uptime.month))
+                }
+                td class="num mono fit" data-label="p50 / p95" { (ms(env.latency_ms.p50)) " / " (ms(env.latency_ms.p95)) }
+                td class="fit" { (recent_bar(bar)) }
+            }
+            tr class="why" {
+                td class="diag" colspan="5" {
+                    @if let Some(diagnosis) = &env.diagnosis { (diagnosis) }
+                }
+            }
+        }
+    }
+}
+
+/// Oldest left, newest right, like every uptime bar on-call has seen before.
+fn recent_bar(bar: &[RecentRun]) -> Markup {
+    html! {
+        div class="bar" {
+            @for (at, status, verdict) in bar.iter().rev() {
+                span class=(status.as_str()) title={ (crate::wire::format(*at)) " " (verdict) } {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(
+        total: usize,
+        down: usize,
+        degraded: usize,
+        unknown: usize,
+    ) -> (&'static str, String) {
+        Counts {
+            total,
+            down,
+            degraded,
+            unknown,
+        }
+        .overall()
+    }
+
+    #[test]
+    fn the_banner_says_the_worst_first() {
+        let cases = [
+            (
+                (19, 3, 1, 0),
+                ("down", "3 of 19 environments are down, 1 degraded"),
+            ),
+            (
+                (19, 1, 0, 2),
+                ("down", "1 of 19 environments is down, 2 not probed yet"),
+            ),
+            ((2, 2, 0, 0), ("down", "All 2 environments down")),
+            (
+                (19, 0, 2, 0),
+                ("degraded", "2 of 19 environments degraded, none down"),
+            ),
+            (
+                (19, 0, 0, 4),
+                ("unknown", "15 of 19 environments up, 4 not probed yet"),
+            ),
+            ((19, 0, 0, 0), ("up", "All 19 environments up")),
+        ];
+        for ((total, down, degraded, unknown), (class, sentence)) in cases {
+            assert_eq!(
+                counts(total, down, degraded, unknown),
+                (class, sentence.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn failing_statuses_sort_first() {
+        let mut statuses = ["up", "unknown", "degraded", "down"];
+        statuses.sort_by_key(|s| urgency(s));
+        assert_eq!(statuses, ["down", "degraded", "unknown", "up"]);
+    }
+}
