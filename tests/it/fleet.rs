@@ -226,6 +226,18 @@ storage: {{ url: "{url}" }}
             .starts_with("Down from b only (a up): the network path or edge serving b."),
         "{one_side}"
     );
+    // The status page of any instance shows the location matrix.
+    let page = reqwest::get(format!("{}/", fleet[1].base()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<h2>Locations</h2>"), "{page}");
+    assert!(
+        page.contains("<th class=\"nowrap\">a</th><th class=\"nowrap\">b</th>"),
+        "{page}"
+    );
     let seen = events(&hook);
     assert_eq!(count(&seen, "triggered", "one-side"), 0, "{seen:?}");
     assert_eq!(count(&seen, "triggered", "both"), 1, "{seen:?}");

@@ -4,9 +4,11 @@
 //!
 //! - `overview`: `/`, every environment at a glance, failing ones first.
 //! - `environment`: `/environments/{name}`, one environment's pictures, evidence and history.
+//! - `matrix`: a fleet's location × environment matrix on the overview.
 
 mod environment;
 mod evidence;
+mod matrix;
 mod overview;
 
 pub use environment::environment;

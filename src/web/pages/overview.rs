@@ -132,6 +132,7 @@ async fn render_index(source: &impl StatusSource) -> Markup {
                 div class="banner" { "Store failing — results are not being kept: " (error) }
             }
             (failed_notifications(&status.notifications.failed_24h))
+            (super::matrix::matrix(&sorted, now))
             table class="environments" {
                 thead { tr {
                     th { "Status" } th { "Environment" } th { "Verdict · diagnosis" }
