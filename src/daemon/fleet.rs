@@ -20,7 +20,9 @@ use crate::fleet::{
     shortest_interval,
 };
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::StoreError;
+use crate::store::{IncidentFilter, IncidentState, StoreError};
+use crate::web::FleetNotice;
+
 
 /// Results read per query while catching up.
 const BATCH: u32 = 1000;
@@ -40,6 +42,28 @@ pub(super) async fn membership(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop:
                 state.changed();
             }
             Ok(None) => {}
+            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        }
+        match state
+            .store
+            .incidents(&IncidentFilter {
+                state: Some(IncidentState::Open),
+                environment: None,
+                limit: 1000,
+            })
+            .await
+        {
+            Ok(open) => {
+                *state.quiet.lock() = open
+                    .into_iter()
+                    .filter(|i| crate::fleet::is_fleet_subject(&i.environment))
+                    .map(|i| FleetNotice {
+                        subject: i.environment,
+                        incident: i.id,
+                        diagnosis: i.diagnosis,
+                    })
+                    .collect();
+            }
             Err(err) => state.store_health.failed(&format!("shared store: {err}")),
         }
         if !fleet.is_leading() {

@@ -65,6 +65,8 @@ pub struct DaemonState {
     /// A fleet's newest result per environment and location, refreshed by the membership
     /// loop: the status views read memory, never the shared store.
     pub(super) locations: Mutex<Arc<Vec<LocationRun>>>,
+    /// A fleet's open incidents about itself, refreshed with the locations.
+    pub(super) quiet: Mutex<Vec<crate::web::FleetNotice>>,
 }
 
 impl DaemonState {
@@ -97,6 +99,7 @@ impl DaemonState {
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
             fleet,
             locations: Mutex::new(Arc::new(Vec::new())),
+            quiet: Mutex::new(Vec::new()),
         }
     }
 

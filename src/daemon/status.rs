@@ -50,10 +50,17 @@ impl StatusSource for DaemonState {
                 status.in_maintenance = status.maintenance.is_some();
                 status.open_incident = self.alerts.open_incident(name);
                 if self.fleet.is_some() {
+                    let stale_after = crate::fleet::shortest_interval([env.as_ref()], now)
+                        * crate::fleet::quiet::QUIET_INTERVALS;
+                    let stale_after =
+                        chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
                     status.locations = locations
                         .iter()
                         .filter(|cell| cell.environment == name)
-                        .map(|cell| (cell.location.clone(), location_status(cell)))
+                        .map(|cell| {
+                            let reporting = now - cell.started_at <= stale_after;
+                            (cell.location.clone(), location_status(cell, reporting))
+                        })
                         .collect();
                     across_locations(&mut status, config.alert_policy(env).min_locations);
                 } else if let (Some(location), Some(last)) =
@@ -67,6 +74,7 @@ impl StatusSource for DaemonState {
                             diagnosis: last.diagnosis.clone(),
                             started_at: last.started_at,
                             close_code: last.close_code,
+                            reporting: true,
                         },
                     );
                 }
@@ -93,6 +101,7 @@ impl StatusSource for DaemonState {
             environments,
             notifications: NotificationStatus { failed_24h },
             reload_rejected: self.last_rejected_reload(),
+            quiet: self.quiet.lock().clone(),
         }
     }
 
@@ -153,19 +162,29 @@ fn environment_status(
     }
 }
 
-fn location_status(cell: &LocationRun) -> LocationStatus {
+fn location_status(cell: &LocationRun, reporting: bool) -> LocationStatus {
     LocationStatus {
         status: cell.status.as_str().to_owned(),
         verdict: cell.verdict.as_str().to_owned(),
         diagnosis: cell.diagnosis.clone(),
         started_at: cell.started_at,
         close_code: cell.close_code,
+        reporting,
     }
 }
 
 /// A fleet's overall status from its locations: down when `min_locations` of them are (all,
 /// when fewer report), degraded when some are down or degraded, and the diagnosis says which.
 fn across_locations(status: &mut EnvironmentStatus, min_locations: u32) {
+    let all = std::mem::take(&mut status.locations);
+    let (reporting, silent): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        all.into_iter().partition(|(_, cell)| cell.reporting);
+    status.locations = reporting;
+    summarize_locations(status, min_locations);
+    status.locations.extend(silent);
+}
+
+fn summarize_locations(status: &mut EnvironmentStatus, min_locations: u32) {
     if status.locations.is_empty() {
         return;
     }

@@ -123,6 +123,12 @@ impl Fleet {
     }
 }
 
+/// Whether an incident is about the fleet itself (a location or an instance that went quiet),
+/// not about an environment: [`quiet`] names them so.
+pub fn is_fleet_subject(name: &str) -> bool {
+    name.starts_with("location ") || name.starts_with("instance ")
+}
+
 /// This instance's name in a fleet: `WSPROBE_INSTANCE`, else the host name and the web port
 /// (unique per host, stable across restarts), else the host name and the process id.
 pub fn instance_name(explicit: Option<String>, listen_port: u16) -> String {

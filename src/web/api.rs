@@ -181,7 +181,7 @@ pub async fn incidents<S: StatusSource>(
     };
     // A fleet's quiet locations and instances have incidents of their own, under their name.
     if let Some(name) = &query.environment
-        && !(name.starts_with("location ") || name.starts_with("instance "))
+        && !crate::fleet::is_fleet_subject(name)
     {
         known_environment(web.source.as_ref(), name)?;
     }

@@ -12,7 +12,7 @@ pub mod serve;
 pub mod view;
 
 pub use view::{
-    EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
+    EnvironmentStatus, FleetNotice, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
     ReloadRejected,
     StatusBody, StatusSource, StoreStatus, Uptime,
 };

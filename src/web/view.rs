@@ -75,8 +75,21 @@ pub struct LocationStatus {
     pub status: String,
     pub verdict: String,
     pub diagnosis: String,
+    #[serde(with = "crate::wire::time")]
     pub started_at: DateTime<Utc>,
     pub close_code: Option<u16>,
+    /// False when the location has not probed the environment for 3 of its intervals: the
+    /// cell is history, and the overall status leaves it out.
+    pub reporting: bool,
+}
+
+/// A fleet's open incident about itself: a location or an instance that stopped reporting.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetNotice {
+    /// `location eu-west` or `instance eu-west-2`.
+    pub subject: String,
+    pub incident: i64,
+    pub diagnosis: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -124,6 +137,8 @@ pub struct StatusBody {
     /// The last refused config reload, until a reload succeeds: the daemon runs on an older
     /// config than the file says.
     pub reload_rejected: Option<ReloadRejected>,
+    /// A fleet's locations and instances that stopped reporting (open incidents).
+    pub quiet: Vec<FleetNotice>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -378,6 +378,22 @@ storage: {{ url: "{url}" }}
         "{sentence}"
     );
 
+    // The page says which location went quiet, and its cells are history.
+    let page = wait_until(
+        "the quiet location on the status page",
+        || async {
+            reqwest::get(format!("{}/", fleet[last].base()))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()
+        },
+        |page: &String| page.contains(&format!("<b>{quiet_location}</b>")),
+    )
+    .await;
+    assert!(page.contains("silent since"), "{page}");
+
     // What the database holds: no slot of any environment probed twice from one location.
     let twice: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT environment, location, slot_ms FROM runs WHERE slot_ms IS NOT NULL

@@ -18,11 +18,15 @@ pub struct InstanceRecord {
     pub id: String,
     pub location: String,
     pub version: String,
+    #[serde(with = "crate::wire::time")]
     pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::wire::time")]
     pub last_seen: DateTime<Utc>,
     /// The last time it wrote results.
+    #[serde(with = "crate::wire::time_opt")]
     pub last_report: Option<DateTime<Utc>>,
     /// Set when it shut down cleanly.
+    #[serde(with = "crate::wire::time_opt")]
     pub stopped_at: Option<DateTime<Utc>>,
 }
 

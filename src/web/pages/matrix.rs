@@ -33,6 +33,10 @@ pub fn matrix(environments: &[&EnvironmentStatus], now: DateTime<Utc>) -> Markup
                             td class="name" { a href={ "/environments/" (env.name) } { (env.name) } }
                             @for location in &locations {
                                 @match env.locations.get(*location) {
+                                    Some(cell) if !cell.reporting => td title={ "no result for 3 intervals; last: " (cell.verdict) ": " (cell.diagnosis) } {
+                                        (pill("unknown")) " "
+                                        span class="muted" { "silent since " (ago(Some(cell.started_at), now)) }
+                                    },
                                     Some(cell) => td title={ (cell.verdict) ": " (cell.diagnosis) } {
                                         (pill(&cell.status)) " "
                                         span class="muted" { (ago(Some(cell.started_at), now)) }
@@ -96,6 +100,7 @@ mod tests {
                             diagnosis: "<b>refused</b>".into(),
                             started_at: at,
                             close_code: None,
+                            reporting: *status != "silent",
                         },
                     )
                 })
@@ -107,15 +112,18 @@ mod tests {
     fn one_column_per_location_one_row_per_environment_and_nothing_for_one_location() {
         let now = DateTime::from_timestamp(1_800_000_012, 0).unwrap();
         let api = env("api", &[("eu-west", "down"), ("us-east", "up")]);
-        let web = env("web", &[("eu-west", "up")]);
+        let web = env("web", &[("eu-west", "up"), ("us-east", "silent")]);
         let page = matrix(&[&api, &web], now).into_string();
         assert!(page.contains("<th class=\"nowrap\">eu-west</th><th class=\"nowrap\">us-east</th>"), "{page}");
         assert_eq!(page.matches("<tr>").count(), 3, "a header and two environments");
         assert!(page.contains("pill down"));
-        assert!(page.contains("<td class=\"muted\">—</td>"), "web has no us-east result");
+        assert!(page.contains("silent since"), "web's us-east result is old");
         assert!(page.contains("12 s ago"));
         assert!(!page.contains("<b>refused"), "server text is escaped: {page}");
         let single = env("api", &[("eu-west", "down")]);
         assert_eq!(matrix(&[&single], now).into_string(), "");
+        let other = env("db", &[("ap-south", "up")]);
+        let page = matrix(&[&api, &other], now).into_string();
+        assert!(page.contains("<td class=\"muted\">—</td>"), "db has no eu-west result");
     }
 }

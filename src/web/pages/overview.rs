@@ -132,6 +132,9 @@ async fn render_index(source: &impl StatusSource) -> Markup {
                 div class="banner" { "Store failing — results are not being kept: " (error) }
             }
             (failed_notifications(&status.notifications.failed_24h))
+            @for notice in &status.quiet {
+                div class="banner" { b { (notice.subject) } " — " (notice.diagnosis) " (incident #" (notice.incident) ")" }
+            }
             (super::matrix::matrix(&sorted, now))
             table class="environments" {
                 thead { tr {
