@@ -20,7 +20,7 @@ const BOTTOM: f64 = 22.0;
 /// One daily bar and the gap after it, in the bars' coordinate space.
 const BAR_WIDTH: f64 = 6.0;
 const BAR_GAP: f64 = 2.0;
-const BAR_HEIGHT: f64 = 34.0;
+const BAR_HEIGHT: f64 = 24.0;
 
 /// Uptime from which a day is green, and from which it is amber rather than red: three nines
 /// is what most services promise, and a day under 99 % had an outage someone noticed.

@@ -248,6 +248,14 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
         page.contains("Replay by hand") && page.contains("websocat &quot;ws://"),
         "the page shows it, escaped"
     );
+    // The diagnosis is said once, at the top, however many runs and incidents repeat it.
+    let why = page
+        .split("<p class=\"why\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .expect("the page explains the failure");
+    assert!(why.contains("1011"), "{why}");
+    assert_eq!(page.matches(why).count(), 1, "{page}");
 
     let (code, _) = app.get("/api/v1/environments/nope/runs").await;
     assert_eq!(code, 404);

@@ -375,8 +375,9 @@ async fn each_probe_is_one_trace_the_backend_joined_with_phase_spans_that_match_
         let span = children
             .get(phase)
             .unwrap_or_else(|| panic!("a {phase} span: {children:?}"));
+        // The API rounds every phase to 0.1 ms; the span keeps nanoseconds.
         assert!(
-            (span.duration_ms() - expected).abs() < 0.01,
+            (span.duration_ms() - expected).abs() <= 0.05 + 1e-9,
             "{phase}: span {} ms, run {expected} ms",
             span.duration_ms()
         );

@@ -109,6 +109,7 @@ async fn render_environment<S: StatusSource>(
         None => None,
     };
     let shown_diagnosis = latest.map(|r| r.diagnosis.as_str());
+    let shown_verdict = latest.map(|r| r.verdict.as_str());
     layout(
         &format!("wsprobe — {name}"),
         html! {
@@ -144,7 +145,7 @@ async fn render_environment<S: StatusSource>(
             (pictures(&history))
             h2 { "Incidents" }
             @if incidents.is_empty() { p class="muted" { "No incidents recorded." } }
-            @for incident in &incidents { (incident_details(incident, shown_diagnosis)) }
+            @for incident in &incidents { (incident_details(incident, shown_verdict, shown_diagnosis)) }
             h2 { "Runs" }
             @if runs.is_empty() { p class="muted" { "No stored runs yet." } }
             @for (index, run) in runs.iter().enumerate() {
@@ -219,9 +220,16 @@ fn outcome_class(outcome: DeliveryState) -> &'static str {
 }
 
 /// An incident and its timeline: opened, each notification with its outcome, resolved. Its
-/// diagnosis only when it is not the one already shown at the top.
-fn incident_details(incident: &IncidentRecord, shown: Option<&str>) -> Markup {
+/// diagnosis only when it is not the failure already explained at the top: an open incident
+/// with the verdict shown there is that failure, even if its sentence's milliseconds differ.
+fn incident_details(
+    incident: &IncidentRecord,
+    shown_verdict: Option<&str>,
+    shown_diagnosis: Option<&str>,
+) -> Markup {
     let open = incident.state == IncidentState::Open;
+    let explained_above = Some(incident.diagnosis.as_str()) == shown_diagnosis
+        || (open && Some(incident.verdict.as_str()) == shown_verdict);
     let lasted = incident
         .resolved_at
         .map(|at| duration_words((at - incident.started_at).num_seconds()));
@@ -234,7 +242,11 @@ fn incident_details(incident: &IncidentRecord, shown: Option<&str>) -> Markup {
                 span class="mono" { (when(Some(incident.opened_at))) }
                 @if let Some(lasted) = &lasted { " · lasted " (lasted) }
             }
-            @if Some(incident.diagnosis.as_str()) != shown { p class="diag" { (incident.diagnosis) } }
+            @if explained_above {
+                p class="muted" { "The failure explained above." }
+            } @else {
+                p class="diag" { (incident.diagnosis) }
+            }
             table class="timeline" {
                 tr { th { "When" } th { "What" } th { "Channel" } th { "Outcome" } th { "Attempts" } th { "Error" } }
                 tr { td class="mono num" { (when(Some(incident.started_at))) } td { "first failing probe started" } td {} td {} td {} td {} }

@@ -204,12 +204,14 @@ fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc
     }
 }
 
-/// Oldest left, newest right, like every uptime bar on-call has seen before.
+/// Oldest left, newest right, like every uptime bar on-call has seen before. Each mark's
+/// title is the time of day (UTC) and verdict only: 40 marks × 100 environments is most of the
+/// page's bytes, and the environment page has each run in full.
 fn recent_bar(bar: &[RecentRun]) -> Markup {
     html! {
-        div class="bar" {
+        div class="bar" title="UTC, oldest left" {
             @for (at, status, verdict) in bar.iter().rev() {
-                span class=(status.as_str()) title={ (crate::wire::format(*at)) " " (verdict) } {}
+                span class=(status.as_str()) title={ (at.format("%H:%M:%S")) " " (verdict) } {}
             }
         }
     }
