@@ -23,14 +23,17 @@ use crate::probe::{ProbeResult, Status, Verdict};
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::web::FleetNotice;
 
-
 /// Results read per query while catching up.
 const BATCH: u32 = 1000;
 /// Results per environment and location a new evaluator replays to learn each location's
 /// state: more than any threshold needs.
 const REPLAY: u32 = 20;
 
-pub(super) async fn membership(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: CancellationToken) {
+pub(super) async fn membership(
+    state: Arc<DaemonState>,
+    fleet: Arc<Fleet>,
+    stop: CancellationToken,
+) {
     loop {
         match fleet.store().instances(FORGET_AFTER).await {
             Ok(instances) => fleet.learn_replicas(&instances, Utc::now()),
@@ -119,17 +122,21 @@ pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: C
                 if let Some(running) = evaluator.as_mut()
                     && let Err(err) = step(&state, running).await
                 {
-                    state.store_health.failed(&format!("evaluating incidents: {err}"));
+                    state
+                        .store_health
+                        .failed(&format!("evaluating incidents: {err}"));
                 }
             }
             held => {
                 if let Some(lost) = evaluator.take() {
                     fleet.set_leading(false);
                     match held {
-                        Err(err) => tracing::warn!(
-                            "stopped evaluating: the lease cannot be renewed: {err}"
-                        ),
-                        Ok(_) => tracing::warn!("stopped evaluating: another instance holds the lease"),
+                        Err(err) => {
+                            tracing::warn!("stopped evaluating: the lease cannot be renewed: {err}")
+                        }
+                        Ok(_) => {
+                            tracing::warn!("stopped evaluating: another instance holds the lease")
+                        }
                     }
                     lost.dispatch_stop.cancel();
                     let _ = lost.dispatch.await;
@@ -215,7 +222,10 @@ async fn step(state: &Arc<DaemonState>, evaluator: &mut Evaluator) -> Result<(),
         };
         let policy = config.alert_policy(env);
         let stale_after = shortest_interval([env], now) * QUIET_INTERVALS;
-        let Some(combined) = evaluator.board.combine(&name, &policy, now, stale_after, &live) else {
+        let Some(combined) = evaluator
+            .board
+            .combine(&name, &policy, now, stale_after, &live)
+        else {
             continue;
         };
         // Each location already waited for its own thresholds: the environment follows them.

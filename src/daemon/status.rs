@@ -13,8 +13,8 @@ use crate::probe::ProbeResult;
 use crate::schedule;
 use crate::store::{LocationRun, Store, Summary};
 use crate::web::{
-    EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun, StatusBody, StatusSource,
-    StoreStatus, Uptime,
+    EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
+    StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
 /// Permanent notification failures listed on the status page at most.
@@ -63,8 +63,7 @@ impl StatusSource for DaemonState {
                         })
                         .collect();
                     across_locations(&mut status, config.alert_policy(env).min_locations);
-                } else if let (Some(location), Some(last)) =
-                    (&config.location, &status.last_result)
+                } else if let (Some(location), Some(last)) = (&config.location, &status.last_result)
                 {
                     status.locations.insert(
                         location.clone(),
@@ -207,7 +206,10 @@ fn summarize_locations(status: &mut EnvironmentStatus, min_locations: u32) {
         .filter(|(_, cell)| cell.status == "down")
         .max_by_key(|(_, cell)| cell.started_at)
         .map(|(_, cell)| cell.clone());
-    let any_degraded = status.locations.values().any(|cell| cell.status == "degraded");
+    let any_degraded = status
+        .locations
+        .values()
+        .any(|cell| cell.status == "degraded");
     status.status = if !down.is_empty() && down.len() >= needed {
         "down"
     } else if !down.is_empty() || any_degraded {

@@ -107,11 +107,7 @@ impl LocationBoard {
         };
         if failing {
             result.status = Status::Down;
-            result.diagnosis = format!(
-                "{} {}",
-                across(&down_names, &up_names),
-                result.diagnosis
-            );
+            result.diagnosis = format!("{} {}", across(&down_names, &up_names), result.diagnosis);
         } else {
             // Not enough locations down (or none past its own threshold yet): for the
             // environment's incident this is a healthy result, whatever the newest one said.
@@ -173,7 +169,13 @@ mod tests {
         } else {
             Verdict::Ok
         };
-        ProbeResult::note(env, at, status, verdict, "Nothing listens on port 1.".into())
+        ProbeResult::note(
+            env,
+            at,
+            status,
+            verdict,
+            "Nothing listens on port 1.".into(),
+        )
     }
 
     fn policy(min_locations: u32) -> AlertPolicy {
@@ -197,20 +199,23 @@ mod tests {
             board.observe(&p, "eu-west", &result("api", Status::Down, at));
             board.observe(&p, "us-east", &result("api", Status::Up, at));
         }
-        let combined = board.combine("api", &p, t0, STALE, &BTreeSet::new()).unwrap();
+        let combined = board
+            .combine("api", &p, t0, STALE, &BTreeSet::new())
+            .unwrap();
         assert!(!combined.failing);
         assert_eq!(combined.down, ["eu-west"]);
         assert_eq!(combined.result.status, Status::Up);
         assert!(
-            combined
-                .result
-                .diagnosis
-                .starts_with("Down from eu-west only (us-east up): the network path or edge serving eu-west"),
+            combined.result.diagnosis.starts_with(
+                "Down from eu-west only (us-east up): the network path or edge serving eu-west"
+            ),
             "{}",
             combined.result.diagnosis
         );
         // The same with min_locations 1 opens.
-        let combined = board.combine("api", &policy(1), t0, STALE, &BTreeSet::new()).unwrap();
+        let combined = board
+            .combine("api", &policy(1), t0, STALE, &BTreeSet::new())
+            .unwrap();
         assert!(combined.failing);
     }
 
@@ -225,7 +230,9 @@ mod tests {
                 board.observe(&p, location, &result("api", Status::Down, at));
             }
         }
-        let combined = board.combine("api", &p, t0, STALE, &BTreeSet::new()).unwrap();
+        let combined = board
+            .combine("api", &p, t0, STALE, &BTreeSet::new())
+            .unwrap();
         assert!(combined.failing);
         assert_eq!(combined.result.status, Status::Down);
         assert_eq!(
@@ -240,7 +247,9 @@ mod tests {
         let mut board = LocationBoard::default();
         let p = policy(1);
         board.observe(&p, "eu-west", &result("api", Status::Down, t0));
-        let combined = board.combine("api", &p, t0, STALE, &BTreeSet::new()).unwrap();
+        let combined = board
+            .combine("api", &p, t0, STALE, &BTreeSet::new())
+            .unwrap();
         assert!(!combined.failing, "failure_threshold is 2");
         assert!(combined.down.is_empty());
         // What the environment's incident steps on is healthy until the location counts.
@@ -266,7 +275,9 @@ mod tests {
             );
         }
         // us-east's last word is an hour old: eu-west alone is "all locations reporting".
-        let combined = board.combine("api", &p, late, STALE, &BTreeSet::new()).unwrap();
+        let combined = board
+            .combine("api", &p, late, STALE, &BTreeSet::new())
+            .unwrap();
         assert!(combined.failing);
         assert_eq!(combined.up, Vec::<String>::new());
         assert!(
@@ -288,7 +299,10 @@ mod tests {
         }
         let live: BTreeSet<String> = ["eu-west".to_owned(), "us-east".to_owned()].into();
         let combined = board.combine("api", &p, t0, STALE, &live).unwrap();
-        assert!(!combined.failing, "us-east is up and running, only not on api yet");
+        assert!(
+            !combined.failing,
+            "us-east is up and running, only not on api yet"
+        );
         // With us-east gone quiet, eu-west is all there is.
         let live: BTreeSet<String> = ["eu-west".to_owned()].into();
         assert!(board.combine("api", &p, t0, STALE, &live).unwrap().failing);

@@ -24,8 +24,8 @@ pub struct Watch {
 /// Every location and every instance that ran, quiet or not, as of `now`; `interval` is the
 /// shortest schedule period of the environments probed.
 pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc>) -> Vec<Watch> {
-    let limit = chrono::Duration::from_std(interval * QUIET_INTERVALS)
-        .unwrap_or(chrono::Duration::MAX);
+    let limit =
+        chrono::Duration::from_std(interval * QUIET_INTERVALS).unwrap_or(chrono::Duration::MAX);
     let last_word = |i: &InstanceRecord| i.last_report.unwrap_or(i.started_at);
     let mut by_location: BTreeMap<&str, Vec<&InstanceRecord>> = BTreeMap::new();
     for instance in instances {
@@ -36,11 +36,7 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
     }
     let mut watches = Vec::new();
     for (location, members) in by_location {
-        let newest = members
-            .iter()
-            .map(|i| last_word(i))
-            .max()
-            .unwrap_or(now);
+        let newest = members.iter().map(|i| last_word(i)).max().unwrap_or(now);
         let location_quiet = now - newest > limit;
         watches.push(Watch {
             name: format!("location {location}"),
@@ -121,9 +117,15 @@ mod tests {
         let watches = watch(&fleet, minute, now);
         assert_eq!(quiet(&watches), ["location us-east"]);
         let names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
-        assert_eq!(names, ["location eu-west", "instance a1", "location us-east"]);
+        assert_eq!(
+            names,
+            ["location eu-west", "instance a1", "location us-east"]
+        );
         let sentence = watches[2].quiet.as_deref().unwrap();
-        assert!(sentence.starts_with("location us-east stopped reporting at "), "{sentence}");
+        assert!(
+            sentence.starts_with("location us-east stopped reporting at "),
+            "{sentence}"
+        );
         // Two and a half intervals is not yet quiet.
         let fleet = [instance("b1", "us-east", 150, now)];
         assert!(quiet(&watch(&fleet, minute, now)).is_empty());
@@ -138,11 +140,11 @@ mod tests {
         ];
         let watches = watch(&fleet, Duration::from_secs(60), now);
         assert_eq!(quiet(&watches), ["instance a1"]);
-        let sentence = watches
-            .iter()
-            .find_map(|w| w.quiet.clone())
-            .unwrap();
-        assert!(sentence.ends_with("a2 go on probing its slots."), "{sentence}");
+        let sentence = watches.iter().find_map(|w| w.quiet.clone()).unwrap();
+        assert!(
+            sentence.ends_with("a2 go on probing its slots."),
+            "{sentence}"
+        );
         // Stopped on purpose: not missing.
         let mut stopped = fleet.clone();
         stopped[0].stopped_at = Some(now);

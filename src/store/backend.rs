@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use super::postgres::{InstanceRecord, LocationRun, ObservedRun, PgAlertTx, PgStore};
 use super::sqlite::{FileStatus, SqliteStore};
 use super::{
-    AlertState, DayUptime, DeliveryState, FailedNotification, HourLatency, IncidentFilter, IncidentRecord,
-    NewNotification, NewRun, PendingNotification, StoreError, StoredRun, Summary,
+    AlertState, DayUptime, DeliveryState, FailedNotification, HourLatency, IncidentFilter,
+    IncidentRecord, NewNotification, NewRun, PendingNotification, StoreError, StoredRun, Summary,
 };
 use crate::incident::Open;
 use crate::probe::result::{ProbeResult, Status, Verdict};
@@ -338,11 +338,7 @@ impl Store {
     }
 
     /// Runs written after `after`, oldest first; a single node has no evaluator that reads.
-    pub async fn runs_after(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<ObservedRun>, StoreError> {
+    pub async fn runs_after(&self, after: i64, limit: u32) -> Result<Vec<ObservedRun>, StoreError> {
         match self {
             Store::Sqlite(_) => Ok(Vec::new()),
             Store::Postgres(pg) => pg.runs_after(after, limit).await,

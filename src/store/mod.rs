@@ -37,12 +37,12 @@ use crate::probe::result::{Headers, ProbeResult};
 pub use backend::{AlertTx, Store};
 use codec::Context;
 pub use incidents::{AlertState, IncidentFilter, IncidentRecord, IncidentState};
-pub use postgres::{InstanceRecord, LocationRun, ObservedRun, PgStore};
-pub use sqlite::{FileStatus, SqliteStore};
 pub use outbox::{
     DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
 };
+pub use postgres::{InstanceRecord, LocationRun, ObservedRun, PgStore};
 pub use rollups::{DayUptime, HourLatency};
+pub use sqlite::{FileStatus, SqliteStore};
 
 /// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
 /// raw retention wins): 400 days is a year-over-year comparison with a month to spare, at about
@@ -188,4 +188,3 @@ pub(crate) fn before(now: DateTime<Utc>, age: Duration) -> Option<DateTime<Utc>>
     let age = chrono::Duration::from_std(age).ok()?;
     now.checked_sub_signed(age)
 }
-

@@ -171,8 +171,7 @@ pub(super) fn summarize(
         }
     }
     let share = |serving: i64, runs: i64| (runs > 0).then(|| serving as f64 / runs as f64);
-    rows
-        .into_iter()
+    rows.into_iter()
         .map(|s| {
             let latency = merged.remove(&s.name).unwrap_or_default();
             let summary = Summary {

@@ -12,9 +12,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::write::WriteTx;
 use super::{
-    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, DayUptime, EncodedRun, HourLatency, MIGRATOR, NewRun, PRUNE_BATCH, READERS,
-    ROLLUP_RETENTION, StoreError, StoredRun, Summary, before, blobs, codec, environments, meta,
-    rollups, runs, skipped,
+    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, DayUptime, EncodedRun, HourLatency, MIGRATOR, NewRun,
+    PRUNE_BATCH, READERS, ROLLUP_RETENTION, StoreError, StoredRun, Summary, before, blobs, codec,
+    environments, meta, rollups, runs, skipped,
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
@@ -369,4 +369,3 @@ async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
         reader,
     })
 }
-

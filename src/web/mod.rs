@@ -12,9 +12,8 @@ pub mod serve;
 pub mod view;
 
 pub use view::{
-    EnvironmentStatus, FleetNotice, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
-    ReloadRejected,
-    StatusBody, StatusSource, StoreStatus, Uptime,
+    EnvironmentStatus, FleetNotice, Latency, LocationStatus, NotificationStatus, Readiness,
+    RecentRun, ReloadRejected, StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
 use std::sync::Arc;

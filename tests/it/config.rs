@@ -941,7 +941,10 @@ fn a_shared_store_needs_a_postgres_url_and_a_location() {
         url.expose(),
         "postgres://wsprobe:pw-from-vault@db.internal/wsprobe"
     );
-    assert!(!format!("{config:?}").contains("pw-from-vault"), "the URL is a secret");
+    assert!(
+        !format!("{config:?}").contains("pw-from-vault"),
+        "the URL is a secret"
+    );
     assert_eq!(config.alerts.defaults.min_locations, 2);
     assert_eq!(
         load(envs).unwrap().alerts.defaults.min_locations,

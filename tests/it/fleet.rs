@@ -179,7 +179,7 @@ storage: {{ url: "{url}" }}
     let lab_addr = lab.addr().to_string();
     let both = both_addr.to_string();
     // Location b reaches one-side at a port where nothing listens: a failure seen from b only.
-    let mut fleet = vec![
+    let mut fleet = [
         start(&config, "a1", "a", &lab_addr, &both, &lab_addr),
         start(&config, "a2", "a", &lab_addr, &both, &lab_addr),
         start(&config, "b1", "b", &refused.to_string(), &both, &lab_addr),
@@ -254,11 +254,18 @@ storage: {{ url: "{url}" }}
     .unwrap();
     let runs = runs["runs"].as_array().unwrap();
     assert!(!runs.is_empty());
-    assert!(runs.iter().all(|r| r["location"] == "b" && r["verdict"] == "connect_refused"));
+    assert!(
+        runs.iter()
+            .all(|r| r["location"] == "b" && r["verdict"] == "connect_refused")
+    );
 
     // Kill -9 a replica that does not evaluate: its location's slots go on.
     let instances = get(&format!("{base}/api/v1/instances")).await.unwrap();
-    assert_eq!(instances["instances"].as_array().unwrap().len(), 3, "{instances}");
+    assert_eq!(
+        instances["instances"].as_array().unwrap().len(),
+        3,
+        "{instances}"
+    );
     let evaluator = instances["evaluator"].as_str().unwrap().to_owned();
     let victim = if evaluator == "a2" { 0 } else { 1 };
     let victim_name = fleet[victim].name.clone();
@@ -267,19 +274,23 @@ storage: {{ url: "{url}" }}
     let survivor = &fleet[1 - victim];
     tokio::time::sleep(Duration::from_millis(4 * INTERVAL_MS as u64)).await;
     let probed = slots(&pool, "steady").await;
-    let missing = gaps(&probed, "a", killed_at + INTERVAL_MS, now_ms() - INTERVAL_MS);
+    let missing = gaps(
+        &probed,
+        "a",
+        killed_at + INTERVAL_MS,
+        now_ms() - INTERVAL_MS,
+    );
     assert!(
         missing.is_empty(),
         "location a skipped slots {missing:?} after {victim_name} died"
     );
-    let survivor_runs: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM runs WHERE instance = $1 AND slot_ms > $2",
-    )
-    .bind(&survivor.name)
-    .bind(killed_at + INTERVAL_MS)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let survivor_runs: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE instance = $1 AND slot_ms > $2")
+            .bind(&survivor.name)
+            .bind(killed_at + INTERVAL_MS)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(survivor_runs > 0);
     // The dead replica is an incident of its own, paged once.
     let quiet_instance = format!("instance {victim_name}");
@@ -464,7 +475,9 @@ storage: {{ url: "{}" }}
         |events| count(events, "triggered", "both") == 1,
     )
     .await;
-    let pool = sqlx::PgPool::connect(&postgres.url("pooled")).await.unwrap();
+    let pool = sqlx::PgPool::connect(&postgres.url("pooled"))
+        .await
+        .unwrap();
     let locations: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT location FROM runs WHERE environment = 'steady' ORDER BY 1",
     )
@@ -477,5 +490,8 @@ storage: {{ url: "{}" }}
             .fetch_one(&pool)
             .await
             .unwrap();
-    assert!(diagnosis.starts_with("Down from all 2 locations"), "{diagnosis}");
+    assert!(
+        diagnosis.starts_with("Down from all 2 locations"),
+        "{diagnosis}"
+    );
 }

@@ -293,19 +293,19 @@ fn the_fleet_compose_example_is_consistent() {
             ("WSPROBE_DB_PASSWORD", "change-me"),
             ("EDGE_URL", edge),
         ];
-        let config = wsprobe::config::load_str(
-            &repo("deploy/probes.fleet.yaml"),
-            &fleet_yaml,
-            &|name| {
+        let config =
+            wsprobe::config::load_str(&repo("deploy/probes.fleet.yaml"), &fleet_yaml, &|name| {
                 vars.iter()
                     .find(|(key, _)| *key == name)
                     .map(|(_, value)| value.to_string())
-            },
-        )
-        .unwrap();
+            })
+            .unwrap();
         assert_eq!(config.location.as_deref(), Some(location.as_str()));
         let url = config.storage.url.as_ref().expect("a shared store");
-        assert_eq!(url.expose(), "postgres://wsprobe:change-me@postgres:5432/wsprobe");
+        assert_eq!(
+            url.expose(),
+            "postgres://wsprobe:change-me@postgres:5432/wsprobe"
+        );
         assert_eq!(config.alerts.defaults.min_locations, 2);
         *locations.entry(location).or_default() += 1;
     }

@@ -78,7 +78,10 @@ async fn an_alert_step_and_its_outbox(store: &Store) {
     tx.commit().await.unwrap();
 
     assert_eq!(store.next_incident_id().await.unwrap(), 2);
-    assert_eq!(store.open_incidents().await.unwrap(), [("api".to_owned(), 1)]);
+    assert_eq!(
+        store.open_incidents().await.unwrap(),
+        [("api".to_owned(), 1)]
+    );
     let states = store.alert_states().await.unwrap();
     assert_eq!(states.len(), 1);
     assert_eq!(states[0].0, "api");
@@ -101,7 +104,13 @@ async fn an_alert_step_and_its_outbox(store: &Store) {
         store.next_notification_due().await.unwrap(),
         Some(at(120_000))
     );
-    assert!(store.due_notifications(at(61_000), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .due_notifications(at(61_000), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.overdue_notifications(at(200_000)).await.unwrap(), 1);
     store
         .notification_failed(slack, 2, at(121_000), "HTTP 404")

@@ -15,8 +15,8 @@ use crate::store::codec::{self, from_ms, ms};
 use crate::store::incidents::count;
 use crate::store::outbox::attempts;
 use crate::store::{
-    AlertState, DeliveryState, FailedNotification, IncidentFilter, IncidentRecord,
-    IncidentState, NewNotification, NotificationRecord, PendingNotification, StoreError,
+    AlertState, DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
+    NewNotification, NotificationRecord, PendingNotification, StoreError,
 };
 
 /// One environment's alert step, all or nothing; dropped without `commit`, it rolls back.

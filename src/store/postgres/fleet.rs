@@ -87,7 +87,10 @@ impl PgStore {
     }
 
     /// Every instance, by location then id; instances gone for `forget_after` are dropped.
-    pub async fn instances(&self, forget_after: Duration) -> Result<Vec<InstanceRecord>, StoreError> {
+    pub async fn instances(
+        &self,
+        forget_after: Duration,
+    ) -> Result<Vec<InstanceRecord>, StoreError> {
         let seconds = forget_after.as_secs_f64();
         sqlx::query("DELETE FROM instances WHERE last_seen < now() - make_interval(secs => $1)")
             .bind(seconds)
@@ -208,12 +211,11 @@ impl PgStore {
 
     /// Who holds the lease `name`, if anyone holds it now.
     pub async fn lease_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let holder = sqlx::query_scalar(
-            "SELECT holder FROM leases WHERE name = $1 AND until >= now()",
-        )
-        .bind(name)
-        .fetch_optional(self.pool())
-        .await?;
+        let holder =
+            sqlx::query_scalar("SELECT holder FROM leases WHERE name = $1 AND until >= now()")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(holder)
     }
 }

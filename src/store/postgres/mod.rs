@@ -23,7 +23,10 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use super::codec::{self, hour_start};
 use super::histogram::Histogram;
 use super::rollups::{SummaryRow, day_uptimes, hour_latencies, summarize};
-use super::{DayUptime, HourLatency, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary, before};
+use super::{
+    DayUptime, HourLatency, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary,
+    before,
+};
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
 pub use alerts::PgAlertTx;
@@ -65,9 +68,7 @@ impl PgStore {
         // (no float is read from a column; PostgreSQL 12+ prints them exactly anyway). No
         // session `SET` either (a transaction-mode pooler would hand it to other clients): the
         // write transaction sets its own statement timeout.
-        let options = options
-            .application_name("wsprobe")
-            .extra_float_digits(None);
+        let options = options.application_name("wsprobe").extra_float_digits(None);
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -366,9 +367,7 @@ impl PgStore {
         let runs_before_ns = before(now, retention)
             .and_then(|t| t.timestamp_nanos_opt())
             .unwrap_or(i64::MIN);
-        let slots_before_ms = before(now, retention)
-            .map(codec::ms)
-            .unwrap_or(i64::MIN);
+        let slots_before_ms = before(now, retention).map(codec::ms).unwrap_or(i64::MIN);
         // A claim only matters while its slot is due.
         let claims_before_ms = codec::ms(now - chrono::Duration::days(1));
         let rollups_before = before(now, retention.max(ROLLUP_RETENTION))

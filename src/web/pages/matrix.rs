@@ -114,16 +114,29 @@ mod tests {
         let api = env("api", &[("eu-west", "down"), ("us-east", "up")]);
         let web = env("web", &[("eu-west", "up"), ("us-east", "silent")]);
         let page = matrix(&[&api, &web], now).into_string();
-        assert!(page.contains("<th class=\"nowrap\">eu-west</th><th class=\"nowrap\">us-east</th>"), "{page}");
-        assert_eq!(page.matches("<tr>").count(), 3, "a header and two environments");
+        assert!(
+            page.contains("<th class=\"nowrap\">eu-west</th><th class=\"nowrap\">us-east</th>"),
+            "{page}"
+        );
+        assert_eq!(
+            page.matches("<tr>").count(),
+            3,
+            "a header and two environments"
+        );
         assert!(page.contains("pill down"));
         assert!(page.contains("silent since"), "web's us-east result is old");
         assert!(page.contains("12 s ago"));
-        assert!(!page.contains("<b>refused"), "server text is escaped: {page}");
+        assert!(
+            !page.contains("<b>refused"),
+            "server text is escaped: {page}"
+        );
         let single = env("api", &[("eu-west", "down")]);
         assert_eq!(matrix(&[&single], now).into_string(), "");
         let other = env("db", &[("ap-south", "up")]);
         let page = matrix(&[&api, &other], now).into_string();
-        assert!(page.contains("<td class=\"muted\">—</td>"), "db has no eu-west result");
+        assert!(
+            page.contains("<td class=\"muted\">—</td>"),
+            "db has no eu-west result"
+        );
     }
 }
