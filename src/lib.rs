@@ -8,7 +8,9 @@
 //! - [`lab`]: the failure lab, misbehaving endpoints that reproduce each failure.
 //! - [`schedule`]: when each environment fires (pure) and the per-environment loop.
 //! - [`incident`]: the pure incident state machine of one environment.
-//! - [`store`]: SQLite through sqlx; all SQL lives there.
+//! - [`store`]: SQLite, or a fleet's shared PostgreSQL, through sqlx; all SQL lives there.
+//! - [`fleet`]: several instances and locations on one store: slot claims, incidents across
+//!   locations, quiet locations and instances (the decisions; the daemon runs the loops).
 //! - [`alert`]: the alert engine: incidents persisted, the notification outbox, its channels.
 //! - [`telemetry`]: logging set-up, the OTLP metrics, and one trace per probe over OTLP.
 //! - [`web`]: status page, HTTP API, health endpoints, over a typed [`web::StatusSource`].

@@ -141,7 +141,7 @@ impl PgStore {
             .bind(run.in_maintenance)
             // As text cast to json: the `json` type keeps it as written (a \u0000 in a message
             // included), where sqlx's Json would go through jsonb.
-            .bind(serde_json::to_string(result.as_ref()).map_err(StoreError::Encode)?)
+            .bind(stored_json(result)?)
             .bind(text(&result.diagnosis).as_ref())
             .bind(result.close_code.map(i64::from))
             .fetch_one(&mut *tx)
@@ -435,6 +435,27 @@ impl PgStore {
         }
         self.pool().close().await;
     }
+}
+
+/// The result as stored: its JSON, with the milliseconds as measured rather than rounded to
+/// 0.1 ms as the API writes them, so that a run reads back exactly as the probe took it.
+fn stored_json(result: &ProbeResult) -> Result<String, StoreError> {
+    use serde_json::Value;
+    let exact = |ms: Option<f64>| {
+        ms.and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number)
+    };
+    let mut value = serde_json::to_value(result).map_err(StoreError::Encode)?;
+    value["close_after_ms"] = exact(result.close_after_ms);
+    value["phases_ms"] = Value::Object(
+        result
+            .phases_ms
+            .named()
+            .iter()
+            .map(|(name, ms)| ((*name).to_owned(), exact(*ms)))
+            .collect(),
+    );
+    serde_json::to_string(&value).map_err(StoreError::Encode)
 }
 
 /// Text for a PostgreSQL `TEXT` column, which cannot hold a NUL: a server's close reason may.
