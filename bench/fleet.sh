@@ -97,7 +97,9 @@ stop_at=$(( m1 + CYCLES * 60 - 1 ))
 
 # CPU from M1 on: the start-up cycle (connecting, migrating, the first claims) left out.
 sleep $(( m1 - $(date +%s) > 0 ? m1 - $(date +%s) : 0 ))
-pg_procs() { echo "$pg_pid $(pgrep -P "$pg_pid" | tr '\n' ' ')"; }
+# The postmaster is runuser's child when run as root: read its pid from its data directory.
+postmaster=$(head -1 "$work/pg/data/postmaster.pid")
+pg_procs() { echo "$postmaster $(pgrep -P "$postmaster" | tr '\n' ' ')"; }
 pg_t1=$(ticks $(pg_procs)); ws_t1=$(ticks "${pids[@]}")
 sleep $(( stop_at - $(date +%s) > 0 ? stop_at - $(date +%s) : 0 ))
 pg_t2=$(ticks $(pg_procs)); ws_t2=$(ticks "${pids[@]}")
