@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
-use super::codec::{from_ms, ms};
+use super::codec::ms;
 use super::outbox::{self, NotificationRecord};
 use super::write::WriteTx;
 use super::{SqliteStore, StoreError, codec, environments};
@@ -85,7 +84,7 @@ impl SqliteStore {
     pub async fn alert_states(&self) -> Result<Vec<(String, AlertState)>, StoreError> {
         let mut conn = self.reader().acquire().await?;
         let rows = sqlx::query(STATE_QUERY).fetch_all(&mut *conn).await?;
-        rows.iter().map(alert_state).collect()
+        rows.iter().map(super::decode::alert_state).collect()
     }
 
     /// The id the next incident is to get: ids are handed out by the one engine that writes
@@ -135,22 +134,8 @@ impl SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         let mut incidents = Vec::with_capacity(rows.len());
-        for row in rows {
-            let resolved_at: Option<i64> = row.try_get(4)?;
-            incidents.push(IncidentRecord {
-                id: row.try_get(0)?,
-                environment: row.try_get(1)?,
-                state: match resolved_at {
-                    None => IncidentState::Open,
-                    Some(_) => IncidentState::Resolved,
-                },
-                started_at: from_ms(row.try_get(2)?),
-                opened_at: from_ms(row.try_get(3)?),
-                resolved_at: resolved_at.map(from_ms),
-                verdict: codec::verdict_from_code(row.try_get(5)?)?,
-                diagnosis: row.try_get(6)?,
-                notifications: Vec::new(),
-            });
+        for row in &rows {
+            incidents.push(super::decode::incident(row)?);
         }
         let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
         let mut timelines = outbox::for_incidents(&mut tx, &ids).await?;
@@ -280,37 +265,6 @@ const STATE_QUERY: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s
         i.diagnosis, e.name
      FROM alert_state s JOIN environments e ON e.id = s.env_id
      LEFT JOIN incidents i ON i.id = s.incident_id";
-
-/// One row of [`STATE_QUERY`]: the environment's name and its state.
-fn alert_state(row: &sqlx::sqlite::SqliteRow) -> Result<(String, AlertState), StoreError> {
-    let incident_id: Option<i64> = row.try_get(3)?;
-    let opened_at: Option<i64> = row.try_get(7)?;
-    let diagnosis: Option<String> = row.try_get(9)?;
-    let (open, incident_id) = match (incident_id, opened_at) {
-        (Some(id), Some(opened_at)) => {
-            let open = Open {
-                since: from_ms(row.try_get(6)?),
-                opened_at: from_ms(opened_at),
-                verdict: codec::verdict_from_code(row.try_get(8)?)?,
-                last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
-                announced: row.try_get(5)?,
-            };
-            (Some(open), Some(id))
-        }
-        _ => (None, None),
-    };
-    let state = AlertState {
-        state: State {
-            failures: count(row.try_get(0)?),
-            successes: count(row.try_get(1)?),
-            failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),
-            open,
-        },
-        incident_id,
-        diagnosis: incident_id.and(diagnosis),
-    };
-    Ok((row.try_get(10)?, state))
-}
 
 /// A stored counter back into a `u32`: the columns only ever hold small non-negative counts.
 pub(super) fn count(value: i64) -> u32 {

@@ -15,6 +15,7 @@
 mod backend;
 mod blobs;
 mod codec;
+mod decode;
 mod environments;
 pub mod histogram;
 mod incidents;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::codec::{from_ms, ms};
 use super::write::WriteTx;
@@ -162,27 +162,9 @@ pub(super) async fn for_incidents(
     .bind(ids_json)
     .fetch_all(conn)
     .await?;
-    for row in rows {
-        let outcome = DeliveryState::parse(row.try_get(5)?)?;
-        let finished_at: Option<i64> = row.try_get(10)?;
-        let record = NotificationRecord {
-            id: row.try_get(1)?,
-            channel: row.try_get(2)?,
-            kind: row.try_get(3)?,
-            event: row.try_get(4)?,
-            outcome,
-            attempts: attempts(row.try_get(6)?),
-            last_error: row.try_get(7)?,
-            created_at: from_ms(row.try_get(8)?),
-            sent_at: finished_at
-                .filter(|_| outcome == DeliveryState::Delivered)
-                .map(from_ms),
-            finished_at: finished_at.map(from_ms),
-            next_attempt_at: (outcome == DeliveryState::Pending)
-                .then(|| row.try_get(9).map(from_ms))
-                .transpose()?,
-        };
-        timelines.entry(row.try_get(0)?).or_default().push(record);
+    for row in &rows {
+        let (incident_id, record) = super::decode::timeline_entry(row)?;
+        timelines.entry(incident_id).or_default().push(record);
     }
     Ok(timelines)
 }
@@ -210,22 +192,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PendingNotification {
-                    id: row.try_get(0)?,
-                    incident_id: row.try_get(1)?,
-                    channel: row.try_get(2)?,
-                    kind: row.try_get(3)?,
-                    event: row.try_get(4)?,
-                    payload: row.try_get(5)?,
-                    attempts: attempts(row.try_get(6)?),
-                    created_at: from_ms(row.try_get(7)?),
-                    due_at: from_ms(row.try_get(8)?),
-                    last_error: row.try_get(9)?,
-                })
-            })
-            .collect()
+        rows.iter().map(super::decode::pending).collect()
     }
 
     /// When the earliest pending notification is due, if any is pending.
@@ -354,20 +321,6 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(FailedNotification {
-                    id: row.try_get(0)?,
-                    incident_id: row.try_get(1)?,
-                    environment: row.try_get(2)?,
-                    channel: row.try_get(3)?,
-                    kind: row.try_get(4)?,
-                    event: row.try_get(5)?,
-                    attempts: attempts(row.try_get(6)?),
-                    last_error: row.try_get(7)?,
-                    failed_at: from_ms(row.try_get(8)?),
-                })
-            })
-            .collect()
+        rows.iter().map(super::decode::failed).collect()
     }
 }

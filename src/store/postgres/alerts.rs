@@ -5,15 +5,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::{PgStore, text};
-use crate::incident::{Open, State};
+use crate::incident::Open;
 use crate::probe::Verdict;
 use crate::store::codec::{self, from_ms, ms};
-use crate::store::incidents::count;
-use crate::store::outbox::attempts;
+use crate::store::decode;
 use crate::store::{
     AlertState, DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
     NewNotification, NotificationRecord, PendingNotification, StoreError,
@@ -42,7 +40,7 @@ impl PgStore {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(alert_state).collect()
+        rows.iter().map(decode::alert_state).collect()
     }
 
     pub async fn next_incident_id(&self) -> Result<i64, StoreError> {
@@ -85,22 +83,8 @@ impl PgStore {
         .fetch_all(self.pool())
         .await?;
         let mut incidents = Vec::with_capacity(rows.len());
-        for row in rows {
-            let resolved_at: Option<i64> = row.try_get(4)?;
-            incidents.push(IncidentRecord {
-                id: row.try_get(0)?,
-                environment: row.try_get(1)?,
-                state: match resolved_at {
-                    None => IncidentState::Open,
-                    Some(_) => IncidentState::Resolved,
-                },
-                started_at: from_ms(row.try_get(2)?),
-                opened_at: from_ms(row.try_get(3)?),
-                resolved_at: resolved_at.map(from_ms),
-                verdict: codec::verdict_from_code(row.try_get(5)?)?,
-                diagnosis: row.try_get(6)?,
-                notifications: Vec::new(),
-            });
+        for row in &rows {
+            incidents.push(decode::incident(row)?);
         }
         let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
         let mut timelines = self.timelines(&ids).await?;
@@ -126,27 +110,9 @@ impl PgStore {
         .bind(ids)
         .fetch_all(self.pool())
         .await?;
-        for row in rows {
-            let outcome = DeliveryState::parse(row.try_get(5)?)?;
-            let finished_at: Option<i64> = row.try_get(10)?;
-            let record = NotificationRecord {
-                id: row.try_get(1)?,
-                channel: row.try_get(2)?,
-                kind: row.try_get(3)?,
-                event: row.try_get(4)?,
-                outcome,
-                attempts: attempts(row.try_get(6)?),
-                last_error: row.try_get(7)?,
-                created_at: from_ms(row.try_get(8)?),
-                sent_at: finished_at
-                    .filter(|_| outcome == DeliveryState::Delivered)
-                    .map(from_ms),
-                finished_at: finished_at.map(from_ms),
-                next_attempt_at: (outcome == DeliveryState::Pending)
-                    .then(|| row.try_get(9).map(from_ms))
-                    .transpose()?,
-            };
-            timelines.entry(row.try_get(0)?).or_default().push(record);
+        for row in &rows {
+            let (incident_id, record) = decode::timeline_entry(row)?;
+            timelines.entry(incident_id).or_default().push(record);
         }
         Ok(timelines)
     }
@@ -176,22 +142,7 @@ impl PgStore {
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PendingNotification {
-                    id: row.try_get(0)?,
-                    incident_id: row.try_get(1)?,
-                    channel: row.try_get(2)?,
-                    kind: row.try_get(3)?,
-                    event: row.try_get(4)?,
-                    payload: row.try_get(5)?,
-                    attempts: attempts(row.try_get(6)?),
-                    created_at: from_ms(row.try_get(7)?),
-                    due_at: from_ms(row.try_get(8)?),
-                    last_error: row.try_get(9)?,
-                })
-            })
-            .collect()
+        rows.iter().map(decode::pending).collect()
     }
 
     pub async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -284,21 +235,7 @@ impl PgStore {
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(FailedNotification {
-                    id: row.try_get(0)?,
-                    incident_id: row.try_get(1)?,
-                    environment: row.try_get(2)?,
-                    channel: row.try_get(3)?,
-                    kind: row.try_get(4)?,
-                    event: row.try_get(5)?,
-                    attempts: attempts(row.try_get(6)?),
-                    last_error: row.try_get(7)?,
-                    failed_at: from_ms(row.try_get(8)?),
-                })
-            })
-            .collect()
+        rows.iter().map(decode::failed).collect()
     }
 }
 
@@ -413,34 +350,4 @@ async fn save_state(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-fn alert_state(row: &PgRow) -> Result<(String, AlertState), StoreError> {
-    let incident_id: Option<i64> = row.try_get(3)?;
-    let opened_at: Option<i64> = row.try_get(7)?;
-    let diagnosis: Option<String> = row.try_get(9)?;
-    let (open, incident_id) = match (incident_id, opened_at) {
-        (Some(id), Some(opened_at)) => {
-            let open = Open {
-                since: from_ms(row.try_get(6)?),
-                opened_at: from_ms(opened_at),
-                verdict: codec::verdict_from_code(row.try_get(8)?)?,
-                last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
-                announced: row.try_get(5)?,
-            };
-            (Some(open), Some(id))
-        }
-        _ => (None, None),
-    };
-    let state = AlertState {
-        state: State {
-            failures: count(row.try_get(0)?),
-            successes: count(row.try_get(1)?),
-            failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),
-            open,
-        },
-        incident_id,
-        diagnosis: incident_id.and(diagnosis),
-    };
-    Ok((row.try_get(10)?, state))
 }
