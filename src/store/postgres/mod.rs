@@ -116,23 +116,47 @@ impl PgStore {
         self.insert_many(runs).await.map(|_| ())
     }
 
-    /// The runs, then their rollups in a fixed order (environment, hour): two instances that
-    /// commit batches touching the same hours lock the rows in the same order, never in a
-    /// deadlock.
+    /// The runs with their latest-per-location rows, then their rollups, each in a fixed order
+    /// ((environment, location), then (environment, hour)): two instances that commit batches
+    /// touching the same rows lock them in the same order, never in a deadlock.
     async fn insert_many(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
-        let mut ids = Vec::with_capacity(runs.len());
-        for run in runs {
+        let location_of = |run: &NewRun| -> String {
+            run.result
+                .location
+                .clone()
+                .unwrap_or_else(|| self.location().to_owned())
+        };
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        order.sort_by_cached_key(|&i| (runs[i].result.environment.clone(), location_of(runs[i])));
+        let mut ids = vec![0; runs.len()];
+        for i in order {
+            let run = runs[i];
             let result = &run.result;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO runs (environment, location, instance, slot_ms, started_at_ns,
-                                   status, verdict, in_maintenance, result, diagnosis,
-                                   close_code)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11) RETURNING id",
+            // One statement for the run and its location's newest-run row.
+            ids[i] = sqlx::query_scalar(
+                "WITH run AS (
+                     INSERT INTO runs (environment, location, instance, slot_ms, started_at_ns,
+                                       status, verdict, in_maintenance, result, diagnosis,
+                                       close_code)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11)
+                     RETURNING id, environment, location, started_at_ns, status, verdict,
+                               diagnosis, close_code),
+                 newest AS (
+                     INSERT INTO latest_runs (environment, location, run_id, started_at_ns,
+                                              status, verdict, diagnosis, close_code)
+                     SELECT environment, location, id, started_at_ns, status, verdict,
+                            diagnosis, close_code FROM run
+                     ON CONFLICT (environment, location) DO UPDATE SET
+                         run_id = excluded.run_id, started_at_ns = excluded.started_at_ns,
+                         status = excluded.status, verdict = excluded.verdict,
+                         diagnosis = excluded.diagnosis, close_code = excluded.close_code
+                     WHERE excluded.started_at_ns >= latest_runs.started_at_ns)
+                 SELECT id FROM run",
             )
             .bind(&result.environment)
-            .bind(result.location.as_deref().unwrap_or(self.location()))
+            .bind(location_of(run))
             .bind(self.instance_id())
             .bind(run.slot.map(codec::ms))
             .bind(codec::to_unix_ns(result.started_at)?)
@@ -145,44 +169,6 @@ impl PgStore {
             .bind(text(&result.diagnosis).as_ref())
             .bind(result.close_code.map(i64::from))
             .fetch_one(&mut *tx)
-            .await?;
-            ids.push(id);
-        }
-        // Newest per environment and location, in a fixed order (see above).
-        let mut newest: Vec<(usize, &str, &str)> = runs
-            .iter()
-            .enumerate()
-            .map(|(i, run)| {
-                let r = &run.result;
-                (
-                    i,
-                    r.environment.as_str(),
-                    r.location.as_deref().unwrap_or(self.location()),
-                )
-            })
-            .collect();
-        newest.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
-        for (i, env, location) in newest {
-            let result = &runs[i].result;
-            sqlx::query(
-                "INSERT INTO latest_runs (environment, location, run_id, started_at_ns, status,
-                                          verdict, diagnosis, close_code)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (environment, location) DO UPDATE SET
-                     run_id = excluded.run_id, started_at_ns = excluded.started_at_ns,
-                     status = excluded.status, verdict = excluded.verdict,
-                     diagnosis = excluded.diagnosis, close_code = excluded.close_code
-                 WHERE excluded.started_at_ns >= latest_runs.started_at_ns",
-            )
-            .bind(env)
-            .bind(location)
-            .bind(ids[i])
-            .bind(codec::to_unix_ns(result.started_at)?)
-            .bind(codec::status_code(result.status))
-            .bind(codec::verdict_code(result.verdict))
-            .bind(text(&result.diagnosis).as_ref())
-            .bind(result.close_code.map(i64::from))
-            .execute(&mut *tx)
             .await?;
         }
         let mut hours: Vec<(&str, i64, Status, Option<f64>)> = runs
@@ -476,16 +462,12 @@ async fn add_to_rollup(
     status: Status,
     total_ms: Option<f64>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO rollups (environment, hour) VALUES ($1, $2)
-         ON CONFLICT (environment, hour) DO NOTHING",
-    )
-    .bind(env)
-    .bind(hour)
-    .execute(&mut **tx)
-    .await?;
+    // Creates the hour's row, or locks the existing one, and reads its histogram: the
+    // no-op update is what takes the row lock until the transaction ends.
     let stored: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT histogram FROM rollups WHERE environment = $1 AND hour = $2 FOR UPDATE",
+        "INSERT INTO rollups (environment, hour) VALUES ($1, $2)
+         ON CONFLICT (environment, hour) DO UPDATE SET runs = rollups.runs
+         RETURNING histogram",
     )
     .bind(env)
     .bind(hour)
