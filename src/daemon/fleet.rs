@@ -16,8 +16,7 @@ use crate::config::AlertPolicy;
 use crate::fleet::evaluate::LocationBoard;
 use crate::fleet::quiet::{self, QUIET_INTERVALS};
 use crate::fleet::{
-    EVALUATOR_LEASE, FORGET_AFTER, Fleet, LEASE_EVERY, LEASE_TTL, MEMBERSHIP_EVERY,
-    shortest_interval,
+    EVALUATOR_LEASE, Fleet, LEASE_EVERY, LEASE_TTL, MEMBERSHIP_EVERY, shortest_interval,
 };
 use crate::probe::{ProbeResult, Status, Verdict};
 use crate::store::{IncidentFilter, IncidentState, StoreError};
@@ -35,44 +34,48 @@ pub(super) async fn membership(
     stop: CancellationToken,
 ) {
     loop {
-        match fleet.store().instances(FORGET_AFTER).await {
+        match fleet.store().instances().await {
             Ok(instances) => fleet.learn_replicas(&instances, Utc::now()),
             Err(err) => state.store_health.failed(&format!("shared store: {err}")),
         }
-        match state.store.latest_by_location().await {
-            Ok(Some(cells)) => {
-                *state.locations.lock() = Arc::new(cells);
-                state.changed();
+        match fleet.store().latest_by_location().await {
+            Ok(cells) => {
+                let changed = **state.locations.lock() != cells;
+                if changed {
+                    *state.locations.lock() = Arc::new(cells);
+                    state.changed();
+                }
             }
-            Ok(None) => {}
             Err(err) => state.store_health.failed(&format!("shared store: {err}")),
         }
-        match state
-            .store
+        // One read of the open incidents: the quiet banners, and (when another instance
+        // evaluates) the open incidents this one shows.
+        let open = fleet
+            .store()
             .incidents(&IncidentFilter {
                 state: Some(IncidentState::Open),
                 environment: None,
                 limit: 1000,
             })
-            .await
-        {
+            .await;
+        match open {
             Ok(open) => {
-                *state.quiet.lock() = open
+                let (quiet, environments): (Vec<_>, Vec<_>) = open
                     .into_iter()
-                    .filter(|i| crate::fleet::is_fleet_subject(&i.environment))
+                    .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
+                *state.quiet.lock() = quiet
+                    .into_iter()
                     .map(|i| FleetNotice {
                         subject: i.environment,
                         incident: i.id,
                         diagnosis: i.diagnosis,
                     })
                     .collect();
-            }
-            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
-        }
-        if !fleet.is_leading() {
-            match state.store.open_incidents().await {
-                Ok(open) => {
-                    let open: BTreeMap<String, i64> = open.into_iter().collect();
+                if !fleet.is_leading() {
+                    let open: BTreeMap<String, i64> = environments
+                        .into_iter()
+                        .map(|i| (i.environment, i.id))
+                        .collect();
                     for env in &state.config().environments {
                         let is_open = open.contains_key(env.name.as_str());
                         state
@@ -81,8 +84,8 @@ pub(super) async fn membership(
                     }
                     state.alerts.set_open_incidents(open);
                 }
-                Err(err) => state.store_health.failed(&format!("shared store: {err}")),
             }
+            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -106,7 +109,7 @@ pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: C
         match fleet.store().hold_lease(EVALUATOR_LEASE, LEASE_TTL).await {
             Ok(true) => {
                 if evaluator.is_none() {
-                    match take_over(&state).await {
+                    match take_over(&state, &fleet).await {
                         Ok(taken) => {
                             fleet.set_leading(true);
                             tracing::info!(
@@ -120,7 +123,7 @@ pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: C
                     }
                 }
                 if let Some(running) = evaluator.as_mut()
-                    && let Err(err) = step(&state, running).await
+                    && let Err(err) = step(&state, &fleet, running).await
                 {
                     state
                         .store_health
@@ -161,10 +164,9 @@ pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: C
 
 /// Start from what the previous evaluator wrote: alert states and open incidents from the
 /// store, each location's state from its latest results, and the dispatcher.
-async fn take_over(state: &Arc<DaemonState>) -> Result<Evaluator, StoreError> {
+async fn take_over(state: &Arc<DaemonState>, fleet: &Fleet) -> Result<Evaluator, StoreError> {
     state.alerts.reload().await?;
-    let pg = state.store.shared().expect("a fleet has a shared store");
-    let (recent, newest) = pg.recent_runs(REPLAY).await?;
+    let (recent, newest) = fleet.store().recent_runs(REPLAY).await?;
     let config = state.config();
     let mut board = LocationBoard::default();
     for run in &recent {
@@ -182,11 +184,15 @@ async fn take_over(state: &Arc<DaemonState>) -> Result<Evaluator, StoreError> {
     })
 }
 
-async fn step(state: &Arc<DaemonState>, evaluator: &mut Evaluator) -> Result<(), StoreError> {
+async fn step(
+    state: &Arc<DaemonState>,
+    fleet: &Fleet,
+    evaluator: &mut Evaluator,
+) -> Result<(), StoreError> {
     let config = state.config();
     let mut touched: BTreeMap<String, bool> = BTreeMap::new();
     loop {
-        let runs = state.store.runs_after(evaluator.cursor, BATCH).await?;
+        let runs = fleet.store().runs_after(evaluator.cursor, BATCH).await?;
         let full = runs.len() == BATCH as usize;
         for run in runs {
             evaluator.cursor = run.id;
@@ -203,17 +209,13 @@ async fn step(state: &Arc<DaemonState>, evaluator: &mut Evaluator) -> Result<(),
         }
     }
     let now = Utc::now();
-    let instances = state
-        .store
-        .instances(FORGET_AFTER)
-        .await?
-        .unwrap_or_default();
+    let instances = fleet.store().instances().await?;
     let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
     let watches = quiet::watch(&instances, interval, now);
     let live: BTreeSet<String> = watches
         .iter()
         .filter(|w| w.quiet.is_none())
-        .filter_map(|w| w.name.strip_prefix("location "))
+        .filter_map(|w| w.name.strip_prefix(quiet::LOCATION))
         .map(str::to_owned)
         .collect();
     for (name, in_maintenance) in touched {

@@ -172,66 +172,54 @@ fn location_status(cell: &LocationRun, reporting: bool) -> LocationStatus {
     }
 }
 
-/// A fleet's overall status from its locations: down when `min_locations` of them are (all,
-/// when fewer report), degraded when some are down or degraded, and the diagnosis says which.
+/// A fleet's overall status from its reporting locations: down when `min_locations` of them
+/// are (all, when fewer report), degraded when some are down or degraded, and the diagnosis
+/// says which. Locations silent for 3 intervals stay in the map but count for nothing.
 fn across_locations(status: &mut EnvironmentStatus, min_locations: u32) {
-    let all = std::mem::take(&mut status.locations);
-    let (reporting, silent): (BTreeMap<_, _>, BTreeMap<_, _>) =
-        all.into_iter().partition(|(_, cell)| cell.reporting);
-    status.locations = reporting;
-    summarize_locations(status, min_locations);
-    status.locations.extend(silent);
-}
-
-fn summarize_locations(status: &mut EnvironmentStatus, min_locations: u32) {
-    if status.locations.is_empty() {
+    let reporting: Vec<(&String, &LocationStatus)> = status
+        .locations
+        .iter()
+        .filter(|(_, cell)| cell.reporting)
+        .collect();
+    if reporting.is_empty() {
         return;
     }
-    let down: Vec<String> = status
-        .locations
+    let (down, up): (Vec<_>, Vec<_>) = reporting
         .iter()
-        .filter(|(_, cell)| cell.status == "down")
-        .map(|(name, _)| name.clone())
-        .collect();
-    let up: Vec<String> = status
-        .locations
-        .iter()
-        .filter(|(_, cell)| cell.status != "down")
-        .map(|(name, _)| name.clone())
-        .collect();
-    let needed = (min_locations.max(1) as usize).min(status.locations.len());
-    let newest_down = status
-        .locations
-        .iter()
-        .filter(|(_, cell)| cell.status == "down")
-        .max_by_key(|(_, cell)| cell.started_at)
-        .map(|(_, cell)| cell.clone());
-    let any_degraded = status
-        .locations
-        .values()
-        .any(|cell| cell.status == "degraded");
-    status.status = if !down.is_empty() && down.len() >= needed {
+        .copied()
+        .partition(|(_, cell)| cell.status == "down");
+    let names = |cells: &[(&String, &LocationStatus)]| -> Vec<String> {
+        cells.iter().map(|(name, _)| (*name).clone()).collect()
+    };
+    let newest = |cells: &[(&String, &LocationStatus)]| {
+        cells
+            .iter()
+            .map(|(_, cell)| *cell)
+            .max_by_key(|cell| cell.started_at)
+            .cloned()
+    };
+    let overall = if crate::fleet::evaluate::enough_down(down.len(), reporting.len(), min_locations)
+    {
         "down"
-    } else if !down.is_empty() || any_degraded {
+    } else if !down.is_empty() || up.iter().any(|(_, cell)| cell.status == "degraded") {
         "degraded"
     } else {
         "up"
-    }
-    .to_owned();
-    if let Some(cell) = newest_down {
-        status.verdict = Some(cell.verdict.clone());
-        status.close_code = cell.close_code;
-        status.diagnosis = Some(format!(
-            "{} {}",
-            crate::fleet::evaluate::across(&down, &up),
-            cell.diagnosis
-        ));
-    } else if let Some(cell) = status.locations.values().max_by_key(|cell| cell.started_at) {
-        status.verdict = Some(cell.verdict.clone());
-        status.diagnosis = Some(cell.diagnosis.clone());
-        status.close_code = cell.close_code;
-    }
-    if let Some(newest) = status.locations.values().map(|cell| cell.started_at).max() {
-        status.last_run = Some(newest);
-    }
+    };
+    let (across, shown) = match newest(&down) {
+        Some(cell) => (
+            crate::fleet::evaluate::across(&names(&down), &names(&up)),
+            cell,
+        ),
+        None => (String::new(), newest(&up).expect("a reporting location")),
+    };
+    status.status = overall.to_owned();
+    status.verdict = Some(shown.verdict.clone());
+    status.close_code = shown.close_code;
+    status.diagnosis = Some(if across.is_empty() {
+        shown.diagnosis.clone()
+    } else {
+        format!("{across} {}", shown.diagnosis)
+    });
+    status.last_run = reporting.iter().map(|(_, cell)| cell.started_at).max();
 }

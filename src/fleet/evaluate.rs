@@ -91,8 +91,7 @@ impl LocationBoard {
             .chain(live.iter().map(String::as_str))
             .collect::<BTreeSet<&str>>()
             .len();
-        let needed = (policy.min_locations.max(1) as usize).min(expected);
-        let failing = !down.is_empty() && down.len() >= needed;
+        let failing = enough_down(down.len(), expected, policy.min_locations);
         let names = |list: &[&(&String, &LocationView)]| -> Vec<String> {
             list.iter().map(|(name, _)| (*name).clone()).collect()
         };
@@ -136,6 +135,12 @@ impl LocationBoard {
             .map(|views| views.keys().cloned().collect())
             .unwrap_or_default()
     }
+}
+
+/// Whether `down` of `locations` locations are enough for the environment to be down: at
+/// least `min_locations`, or all of them when fewer report.
+pub fn enough_down(down: usize, locations: usize, min_locations: u32) -> bool {
+    down > 0 && down >= (min_locations.max(1) as usize).min(locations)
 }
 
 /// Which locations see the failure, and what that points at.

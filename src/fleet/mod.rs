@@ -34,8 +34,6 @@ const LIVE_WITHIN: Duration = Duration::from_secs(15);
 /// How long a replica waits before claiming a slot that hashes to another live replica:
 /// enough for that one's claim to land, short against any schedule.
 const BACKUP_DELAY: Duration = Duration::from_millis(1500);
-/// Instances not seen for this long are forgotten (a replaced host is not quiet for ever).
-pub const FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// This instance's place in the fleet.
 #[derive(Debug)]
@@ -126,7 +124,7 @@ impl Fleet {
 /// Whether an incident is about the fleet itself (a location or an instance that went quiet),
 /// not about an environment: [`quiet`] names them so.
 pub fn is_fleet_subject(name: &str) -> bool {
-    name.starts_with("location ") || name.starts_with("instance ")
+    name.starts_with(quiet::LOCATION) || name.starts_with(quiet::INSTANCE)
 }
 
 /// This instance's name in a fleet: `WSPROBE_INSTANCE`, else the host name and the web port

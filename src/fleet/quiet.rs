@@ -9,6 +9,11 @@ use chrono::{DateTime, Utc};
 
 use crate::store::InstanceRecord;
 
+/// How a quiet location's and a quiet instance's incidents are named: `location eu-west`,
+/// `instance host:8080`.
+pub const LOCATION: &str = "location ";
+pub const INSTANCE: &str = "instance ";
+
 /// Intervals without a report after which an instance or a location counts as quiet.
 pub const QUIET_INTERVALS: u32 = 3;
 
@@ -39,7 +44,7 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
         let newest = members.iter().map(|i| last_word(i)).max().unwrap_or(now);
         let location_quiet = now - newest > limit;
         watches.push(Watch {
-            name: format!("location {location}"),
+            name: format!("{LOCATION}{location}"),
             quiet: location_quiet.then(|| {
                 format!(
                     "location {location} stopped reporting at {} ({} of its instances answered since): nothing probes from there.",
@@ -66,7 +71,7 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
                 .map(|other| other.id.as_str())
                 .collect();
             watches.push(Watch {
-                name: format!("instance {}", instance.id),
+                name: format!("{INSTANCE}{}", instance.id),
                 quiet: quiet.then(|| {
                     format!(
                         "instance {} of location {location} stopped reporting at {}; {} go on probing its slots.",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::postgres::{InstanceRecord, LocationRun, ObservedRun, PgAlertTx, PgStore};
+use super::postgres::{InstanceRecord, PgAlertTx, PgStore};
 use super::sqlite::{FileStatus, SqliteStore};
 use super::{
     AlertState, DayUptime, DeliveryState, FailedNotification, HourLatency, IncidentFilter,
@@ -318,30 +318,10 @@ impl Store {
     }
 
     /// Every instance writing to this store (a fleet), or `None` for a single node.
-    pub async fn instances(
-        &self,
-        forget_after: Duration,
-    ) -> Result<Option<Vec<InstanceRecord>>, StoreError> {
+    pub async fn instances(&self) -> Result<Option<Vec<InstanceRecord>>, StoreError> {
         match self {
             Store::Sqlite(_) => Ok(None),
-            Store::Postgres(pg) => pg.instances(forget_after).await.map(Some),
-        }
-    }
-
-    /// The newest result per environment and location (a fleet), or `None` for a single
-    /// node, whose one location is its newest result.
-    pub async fn latest_by_location(&self) -> Result<Option<Vec<LocationRun>>, StoreError> {
-        match self {
-            Store::Sqlite(_) => Ok(None),
-            Store::Postgres(pg) => pg.latest_by_location().await.map(Some),
-        }
-    }
-
-    /// Runs written after `after`, oldest first; a single node has no evaluator that reads.
-    pub async fn runs_after(&self, after: i64, limit: u32) -> Result<Vec<ObservedRun>, StoreError> {
-        match self {
-            Store::Sqlite(_) => Ok(Vec::new()),
-            Store::Postgres(pg) => pg.runs_after(after, limit).await,
+            Store::Postgres(pg) => pg.instances().await.map(Some),
         }
     }
 }

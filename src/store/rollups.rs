@@ -25,23 +25,7 @@ pub async fn add_run(
             .bind(hour)
             .fetch_optional(&mut *conn)
             .await?;
-    let stored = stored.flatten();
-    let histogram = match total_ms {
-        Some(total) if status.is_serving() => {
-            let mut histogram = match stored.as_deref().map(Histogram::decode) {
-                Some(Ok(histogram)) => histogram,
-                None => Histogram::default(),
-                // Refusing the run over one damaged hour of percentiles would lose evidence.
-                Some(Err(err)) => {
-                    tracing::warn!(env_id, hour, %err, "starting the hour's histogram afresh");
-                    Histogram::default()
-                }
-            };
-            histogram.record(total);
-            Some(histogram.encode())
-        }
-        _ => stored,
-    };
+    let histogram = with_run(stored.flatten(), status, total_ms);
     sqlx::query(
         "INSERT INTO rollups (env_id, hour, runs, up, degraded, down, histogram)
          VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)
@@ -61,6 +45,29 @@ pub async fn add_run(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// An hour's stored histogram with one more run: a serving run's `total_ms` recorded, any
+/// other run leaving it as it was. Both backends count runs through this.
+pub(super) fn with_run(
+    stored: Option<Vec<u8>>,
+    status: Status,
+    total_ms: Option<f64>,
+) -> Option<Vec<u8>> {
+    let Some(total) = total_ms.filter(|_| status.is_serving()) else {
+        return stored;
+    };
+    let mut histogram = match stored.as_deref().map(Histogram::decode) {
+        Some(Ok(histogram)) => histogram,
+        None => Histogram::default(),
+        // Refusing the run over one damaged hour of percentiles would lose evidence.
+        Some(Err(err)) => {
+            tracing::warn!(%err, "starting the hour's histogram afresh");
+            Histogram::default()
+        }
+    };
+    histogram.record(total);
+    Some(histogram.encode())
 }
 
 pub async fn add_skipped(

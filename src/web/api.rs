@@ -120,10 +120,7 @@ pub async fn instances<S: StatusSource>(
 ) -> Result<Json<InstancesBody>, ApiError> {
     let store = web.source.store();
     let store_error = |err: crate::store::StoreError| ApiError::Store(err.to_string());
-    let listed = store
-        .instances(crate::fleet::FORGET_AFTER)
-        .await
-        .map_err(store_error)?;
+    let listed = store.instances().await.map_err(store_error)?;
     let body = match (listed, store.shared()) {
         (Some(instances), Some(pg)) => InstancesBody {
             evaluator: pg

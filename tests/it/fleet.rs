@@ -136,6 +136,34 @@ fn gaps(probed: &BTreeMap<(String, i64), i64>, location: &str, from: i64, to: i6
         .collect()
 }
 
+/// The one config every instance of a test runs, its `${VAR}`s set per process by [`start`]:
+/// `steady` (the lab, up everywhere), `one-side` (at `${EDGE}`), `both` (at `${BOTH}`), paging
+/// the webhook `hook` when two locations agree.
+fn write_config(dir: &Path, hook: &Receiver, storage_url: &str) -> std::path::PathBuf {
+    let config = dir.join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"location: ${{LOC}}
+defaults: {{ schedule: "*/2 * * * * *", timeout: 1500ms }}
+environments:
+  - {{ name: steady, url: "ws://${{LAB}}/ws/healthy" }}
+  - {{ name: one-side, url: "ws://${{EDGE}}/ws/healthy" }}
+  - {{ name: both, url: "ws://${{BOTH}}/ws/healthy" }}
+alerts:
+  defaults: {{ min_locations: 2, failure_threshold: 2 }}
+  channels:
+    - {{ name: audit, kind: webhook, url: "{}" }}
+server: {{ listen: "127.0.0.1:${{PORT}}" }}
+storage: {{ url: "{storage_url}" }}
+"#,
+            hook.url("/hook")
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -155,27 +183,7 @@ async fn a_fleet_splits_slots_confirms_incidents_across_locations_and_survives_k
     let refused = free_port();
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("probes.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"location: ${{LOC}}
-defaults: {{ schedule: "*/2 * * * * *", timeout: 1500ms }}
-environments:
-  - {{ name: steady, url: "ws://${{LAB}}/ws/healthy" }}
-  - {{ name: one-side, url: "ws://${{EDGE}}/ws/healthy" }}
-  - {{ name: both, url: "ws://${{BOTH}}/ws/healthy" }}
-alerts:
-  defaults: {{ min_locations: 2, failure_threshold: 2 }}
-  channels:
-    - {{ name: audit, kind: webhook, url: "{}" }}
-server: {{ listen: "127.0.0.1:${{PORT}}" }}
-storage: {{ url: "{url}" }}
-"#,
-            hook.url("/hook")
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), &hook, &url);
     let lab_addr = lab.addr().to_string();
     let both = both_addr.to_string();
     // Location b reaches one-side at a port where nothing listens: a failure seen from b only.
@@ -443,27 +451,7 @@ async fn a_fleet_works_through_pgbouncer_in_session_mode() {
     let hook = Receiver::spawn().await;
     let refused = free_port().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("probes.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"location: ${{LOC}}
-defaults: {{ schedule: "*/2 * * * * *", timeout: 1500ms }}
-environments:
-  - {{ name: steady, url: "ws://${{LAB}}/ws/healthy" }}
-  - {{ name: both, url: "ws://${{BOTH}}/ws/healthy" }}
-alerts:
-  defaults: {{ min_locations: 2, failure_threshold: 2 }}
-  channels:
-    - {{ name: audit, kind: webhook, url: "{}" }}
-server: {{ listen: "127.0.0.1:${{PORT}}" }}
-storage: {{ url: "{}" }}
-"#,
-            hook.url("/hook"),
-            pooler.url("pooled")
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), &hook, &pooler.url("pooled"));
     let lab_addr = lab.addr().to_string();
     let _fleet = [
         start(&config, "a1", "a", &lab_addr, &refused, &lab_addr),

@@ -86,16 +86,8 @@ impl PgStore {
         Ok(claimed == 1)
     }
 
-    /// Every instance, by location then id; instances gone for `forget_after` are dropped.
-    pub async fn instances(
-        &self,
-        forget_after: Duration,
-    ) -> Result<Vec<InstanceRecord>, StoreError> {
-        let seconds = forget_after.as_secs_f64();
-        sqlx::query("DELETE FROM instances WHERE last_seen < now() - make_interval(secs => $1)")
-            .bind(seconds)
-            .execute(self.pool())
-            .await?;
+    /// Every instance, by location then id (those gone a week are pruned: [`super::PgStore::prune`]).
+    pub async fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, location, version, started_at, last_seen, last_report, stopped_at
              FROM instances ORDER BY location, id",

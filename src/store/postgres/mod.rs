@@ -21,8 +21,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::codec::{self, hour_start};
-use super::histogram::Histogram;
-use super::rollups::{SummaryRow, day_uptimes, hour_latencies, summarize};
+use super::rollups::{SummaryRow, day_uptimes, hour_latencies, summarize, with_run};
 use super::{
     DayUptime, HourLatency, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary,
     before,
@@ -33,6 +32,9 @@ pub use alerts::PgAlertTx;
 pub use fleet::{InstanceRecord, LocationRun, ObservedRun};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Instances not seen for this long are forgotten: a replaced host is not quiet for ever.
+const FORGET_INSTANCES_AFTER: &str = "7 days";
 
 /// Connections per instance: the writer, the evaluator, the status page and the API at once.
 const CONNECTIONS: u32 = 6;
@@ -389,6 +391,10 @@ impl PgStore {
             .bind(runs_before_ns)
             .execute(self.pool())
             .await?;
+        sqlx::query("DELETE FROM instances WHERE last_seen < now() - CAST($1 AS INTERVAL)")
+            .bind(FORGET_INSTANCES_AFTER)
+            .execute(self.pool())
+            .await?;
         sqlx::query("DELETE FROM rollups WHERE hour < $1")
             .bind(rollups_before)
             .execute(self.pool())
@@ -473,17 +479,7 @@ async fn add_to_rollup(
     .bind(hour)
     .fetch_one(&mut **tx)
     .await?;
-    let histogram = match total_ms {
-        Some(total) if status.is_serving() => {
-            let mut histogram = stored
-                .as_deref()
-                .and_then(|bytes| Histogram::decode(bytes).ok())
-                .unwrap_or_default();
-            histogram.record(total);
-            Some(histogram.encode())
-        }
-        _ => stored,
-    };
+    let histogram = with_run(stored, status, total_ms);
     sqlx::query(
         "UPDATE rollups SET runs = runs + 1, up = up + $3, degraded = degraded + $4,
                             down = down + $5, histogram = $6
