@@ -1,6 +1,6 @@
 //! The Grafana dashboards query only what wsprobe exports, under the names a Prometheus-compatible
 //! backend gives OTLP metrics (dots to underscores, unit suffixes, `_total` on monotonic
-//! counters, `_bucket`/`_sum`/`_count` on histograms), and the README lists those names.
+//! counters, `_bucket`/`_sum`/`_count` on histograms), and docs/metrics.md lists those names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -252,12 +252,12 @@ fn every_metric_the_dashboard_queries_is_one_wsprobe_exports() {
 }
 
 #[test]
-fn the_readme_lists_every_exported_metric_and_its_prometheus_name() {
-    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+fn the_metrics_page_lists_every_exported_metric_and_its_prometheus_name() {
+    let readme = std::fs::read_to_string(repo("docs/metrics.md")).unwrap();
     for spec in &INSTRUMENTS {
         assert!(
             readme.contains(&format!("`{}`", spec.name)),
-            "README lacks {}",
+            "docs/metrics.md lacks {}",
             spec.name
         );
     }
@@ -265,7 +265,7 @@ fn the_readme_lists_every_exported_metric_and_its_prometheus_name() {
         if name.ends_with("_sum") || name.ends_with("_count") {
             continue;
         }
-        assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
+        assert!(readme.contains(&format!("`{name}`")), "docs/metrics.md lacks {name}");
     }
 }
 

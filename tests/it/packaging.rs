@@ -314,3 +314,32 @@ fn the_fleet_compose_example_is_consistent() {
         [("eu-west".to_owned(), 2), ("us-east".to_owned(), 1)].into()
     );
 }
+
+/// `.ci/run` keeps services from starting while it installs packages, and takes that policy
+/// away again on every exit: a `policy-rc.d` left behind stops apt from ever starting a service
+/// on that machine afterwards. It never removes a policy it did not write.
+#[test]
+fn ci_removes_the_service_policy_it_added() {
+    let script = std::fs::read_to_string(repo(".ci/run")).unwrap();
+    let policy = "/usr/sbin/policy-rc.d";
+    let creating = script
+        .lines()
+        .position(|line| line.contains(&format!("> {policy}")))
+        .expect(".ci/run writes a policy-rc.d");
+    let guard = script.lines().take(creating).collect::<Vec<_>>();
+    assert!(
+        guard.iter().any(|line| line.contains(&format!("[ ! -e {policy} ]"))),
+        "a policy-rc.d the machine already has is left alone"
+    );
+    let block: Vec<&str> = script
+        .lines()
+        .skip(creating)
+        .take_while(|line| line.trim() != "fi")
+        .collect();
+    assert!(
+        block
+            .iter()
+            .any(|line| line.contains("trap") && line.contains(&format!("rm -f {policy}")) && line.contains("EXIT")),
+        "the policy written by .ci/run is removed on exit: {block:?}"
+    );
+}
