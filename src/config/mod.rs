@@ -3,12 +3,14 @@
 //! (`model`); [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
 //! the file as written, and the key path (`environments[0].schedule`).
 
+mod cron_fields;
 mod describe;
 pub mod error;
 pub mod interpolate;
 mod model;
 mod raw;
 mod validate;
+mod wording;
 
 pub use describe::{describe, redact_url};
 pub use error::ConfigError;
@@ -118,10 +120,14 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
         serde_saphyr::Error::AliasError { error, .. } => yaml_message(error),
         serde_saphyr::Error::SerdeUnknownField {
             field, expected, ..
-        } => format!(
-            "unknown key `{field}` (expected one of: {})",
-            expected.join(", ")
-        ),
+        } => match wording::did_you_mean(field, expected) {
+            // The list would bury the one key meant.
+            Some(meant) => format!("unknown key `{field}`: did you mean `{meant}`?"),
+            None => format!(
+                "unknown key `{field}` (expected one of: {})",
+                expected.join(", ")
+            ),
+        },
         serde_saphyr::Error::InvalidScalar { ty, .. } => match *ty {
             "boolean" => "expected true or false".to_owned(),
             "u16" => format!("expected a whole number from 0 to {}", u16::MAX),

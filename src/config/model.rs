@@ -241,6 +241,7 @@ impl Schedule {
                 "invalid cron schedule {expression:?}: expected 5 fields (minute hour day month weekday), or 6 with leading seconds"
             ));
         }
+        super::cron_fields::check(expression)?;
         let parser = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Optional)
             .build();

@@ -700,7 +700,7 @@ fn give_up_after_is_a_positive_duration_defaulting_to_a_day() {
     for (value, message) in [
         (
             "soon",
-            "5:26: alerts.give_up_after: invalid duration \"soon\": ",
+            "5:26: alerts.give_up_after: \"soon\" is not a duration: ",
         ),
         ("0s", "5:26: alerts.give_up_after: must be greater than 0"),
     ] {

@@ -116,6 +116,7 @@ const MEASURE: &str = r#"<script>
     charts: [...document.querySelectorAll('svg.chart')].map(size),
     lines_drawn: [...document.querySelectorAll('svg.chart path')].map(p => p.getBBox().width),
     bars: [...document.querySelectorAll('svg.days rect')].map(size),
+    evidence: [...document.querySelectorAll('dl.evidence dd')].map(size),
     cells: [...document.querySelectorAll('table.environments td.num, a.name')]
       .map(e => [e.tagName, e.textContent.trim(), lines(e), e.querySelectorAll('br').length + 1]),
   };
@@ -302,6 +303,15 @@ async fn headless_chromium_lays_out_the_pages_at_desktop_and_phone_width() {
         assert!(
             drawn.iter().all(|w| w.as_f64().unwrap() > 0.0),
             "{measured}"
+        );
+        // The evidence keeps the width of the page: on a phone its labels go above the
+        // values, or every header would wrap every dozen characters.
+        let evidence = sizes(&measured["evidence"]);
+        assert!(!evidence.is_empty(), "the evidence is shown: {measured}");
+        let least = f64::from(width.min(1400)) * if width < 760 { 0.8 } else { 0.25 };
+        assert!(
+            evidence.iter().all(|(w, _)| *w >= least),
+            "evidence values narrower than {least} px at {width} px: {measured}"
         );
         let bars = sizes(&measured["bars"]);
         assert_eq!(bars.len(), 90, "{measured}");

@@ -319,11 +319,16 @@ fn schema_describes_every_shipped_config_and_refuses_unknown_keys() {
     }
     // The YAML examples of the README and of the docs pages too.
     let mut pages = vec![repo_file("README.md")];
-    for entry in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")).unwrap() {
+    for entry in
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")).unwrap()
+    {
         pages.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
     }
     let mut examples = 0;
-    for block in pages.iter().flat_map(|page| page.split("```yaml\n").skip(1)) {
+    for block in pages
+        .iter()
+        .flat_map(|page| page.split("```yaml\n").skip(1))
+    {
         let example = block.split("```").next().unwrap();
         // Fragments of a mapping (an environment, one block) are checked as a whole config
         // only when they are one: they start with a top-level key.

@@ -312,15 +312,15 @@ fn errors_name_file_line_column_and_key() {
         ),
         (
             "    tls:\n      insecure_skip_verfy: true\n",
-            "probes.yaml:5:7: environments[0].tls.insecure_skip_verfy: unknown key `insecure_skip_verfy` (expected one of: ca_file, insecure_skip_verify)",
+            "probes.yaml:5:7: environments[0].tls.insecure_skip_verfy: unknown key `insecure_skip_verfy`: did you mean `insecure_skip_verify`?",
         ),
         (
             "    tls: { insecure_skip_verfy: true }\n",
-            "probes.yaml:4:12: environments[0].tls.insecure_skip_verfy: unknown key `insecure_skip_verfy` (expected one of: ca_file, insecure_skip_verify)",
+            "probes.yaml:4:12: environments[0].tls.insecure_skip_verfy: unknown key `insecure_skip_verfy`: did you mean `insecure_skip_verify`?",
         ),
         (
             "    steps:\n      - sned: x\n",
-            "probes.yaml:5:9: environments[0].steps[0].sned: unknown key `sned` (expected one of: expect, send)",
+            "probes.yaml:5:9: environments[0].steps[0].sned: unknown key `sned`: did you mean `send`?",
         ),
         // Types and durations.
         (
@@ -329,11 +329,27 @@ fn errors_name_file_line_column_and_key() {
         ),
         (
             "    timeout: 5x\n",
-            "probes.yaml:4:14: environments[0].timeout: invalid duration \"5x\": unknown time unit \"x\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)",
+            "probes.yaml:4:14: environments[0].timeout: \"5x\" has the unknown unit \"x\": units are ns, us, ms, s, m, h, d, w (or their long names)",
         ),
         (
             "    timeout: 0s\n",
             "probes.yaml:4:14: environments[0].timeout: must be greater than 0",
+        ),
+        (
+            "    timeout: banana\n",
+            "probes.yaml:4:14: environments[0].timeout: \"banana\" is not a duration: write a number and a unit, like 500ms, 15s, 2m, 1h or 30d",
+        ),
+        (
+            "    schedul: \"*/5 * * * *\"\n",
+            "probes.yaml:4:5: environments[0].schedul: unknown key `schedul`: did you mean `schedule`?",
+        ),
+        (
+            "    schedule: \"*/70 * * * *\"\n",
+            "probes.yaml:4:15: environments[0].schedule: cron schedule \"*/70 * * * *\": `*/70`: a step of 70 is larger than the minute field (0–59): it would fire only at minute 0, not every 70 minutes",
+        ),
+        (
+            "    schedule: \"61 * * * *\"\n",
+            "probes.yaml:4:15: environments[0].schedule: cron schedule \"61 * * * *\": minute 61 is out of range: the minute field takes 0–59",
         ),
         (
             "    schedule: \"*/5 * *\"\n",

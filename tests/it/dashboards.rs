@@ -265,7 +265,10 @@ fn the_metrics_page_lists_every_exported_metric_and_its_prometheus_name() {
         if name.ends_with("_sum") || name.ends_with("_count") {
             continue;
         }
-        assert!(readme.contains(&format!("`{name}`")), "docs/metrics.md lacks {name}");
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "docs/metrics.md lacks {name}"
+        );
     }
 }
 

@@ -328,7 +328,9 @@ fn ci_removes_the_service_policy_it_added() {
         .expect(".ci/run writes a policy-rc.d");
     let guard = script.lines().take(creating).collect::<Vec<_>>();
     assert!(
-        guard.iter().any(|line| line.contains(&format!("[ ! -e {policy} ]"))),
+        guard
+            .iter()
+            .any(|line| line.contains(&format!("[ ! -e {policy} ]"))),
         "a policy-rc.d the machine already has is left alone"
     );
     let block: Vec<&str> = script
@@ -337,9 +339,9 @@ fn ci_removes_the_service_policy_it_added() {
         .take_while(|line| line.trim() != "fi")
         .collect();
     assert!(
-        block
-            .iter()
-            .any(|line| line.contains("trap") && line.contains(&format!("rm -f {policy}")) && line.contains("EXIT")),
+        block.iter().any(|line| line.contains("trap")
+            && line.contains(&format!("rm -f {policy}"))
+            && line.contains("EXIT")),
         "the policy written by .ci/run is removed on exit: {block:?}"
     );
 }

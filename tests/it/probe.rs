@@ -287,9 +287,11 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
         };
         assert_eq!(result.attempts, attempts, "{env}: attempts");
         for words in row.diagnosis {
-            assert!(
-                result.diagnosis.contains(words),
-                "{env}: diagnosis {:?} lacks {words:?}",
+            // Exactly once: a sentence that says a clause twice reads as two findings.
+            assert_eq!(
+                result.diagnosis.matches(words).count(),
+                1,
+                "{env}: diagnosis {:?} should say {words:?} once",
                 result.diagnosis
             );
         }

@@ -96,7 +96,7 @@ impl Validator<'_> {
             self.err(
                 value,
                 key,
-                format!("invalid duration {:?}: {err}", value.value),
+                super::wording::not_a_duration(&value.value, &err),
             )
         })
     }

@@ -486,6 +486,9 @@ fn ready_mismatch(result: &ProbeResult) -> String {
     }
 }
 
+/// What the probe appends to a step's error when its own close got no answer.
+const CLOSE_UNANSWERED: &str = "the close handshake went unanswered";
+
 fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let index = result.failed_step.unwrap_or_default();
     let step = expected
@@ -524,11 +527,13 @@ fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
         {
             // Whether the server still answered the close handshake tells a hung application
             // from a server (or path) that stopped answering altogether.
-            let alive = match result
-                .phases_ms
-                .close
-                .filter(|_| !err.contains("close handshake went unanswered"))
-            {
+            // The probe notes an unanswered close in its error; the sentence says it once,
+            // in its own clause, so the quote leaves it out.
+            let (quoted, close_unanswered) = match err.split_once(CLOSE_UNANSWERED) {
+                Some((step, _)) => (step.trim_end_matches([';', ' ']), true),
+                None => (err, false),
+            };
+            let alive = match result.phases_ms.close.filter(|_| !close_unanswered) {
                 Some(_) => {
                     "its WebSocket layer still answered the close handshake, so the connection is alive and the application handler is what stopped answering (stuck after the welcome, or replying in another shape)"
                 }
@@ -538,7 +543,7 @@ fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
             };
             format!(
                 "The welcome arrived after {ready}, but {number}{step} got no answer in time ({}): {alive}.",
-                quote_text(err)
+                quote_text(quoted)
             )
         }
         (None, Some(err)) => format!(
