@@ -794,6 +794,15 @@ async fn the_daemon_records_incidents_and_shows_their_timeline() {
     let (_, env_page) = app.get("/environments/broken").await;
     let id = incident["id"].as_i64().unwrap();
     assert!(env_page.contains(&format!("#{id}")), "{env_page}");
+    // The overview's "incident #N open" leads to that incident on the environment's page.
+    assert!(
+        page.contains(&format!("href=\"/environments/broken#incident-{id}\"")),
+        "{page}"
+    );
+    assert!(
+        env_page.contains(&format!("id=\"incident-{id}\"")),
+        "{env_page}"
+    );
     assert!(env_page.contains("first failing probe started"));
     assert!(env_page.contains("team-slack"));
     let (status, incidents) = (status.to_string(), incidents.to_string());

@@ -234,10 +234,11 @@ fn incident_details(
         .resolved_at
         .map(|at| duration_words((at - incident.started_at).num_seconds()));
     html! {
-        details open[open] {
+        details id={ "incident-" (incident.id) } open[open] {
             summary {
-                (pill(if open { "down" } else { "up" })) " "
-                b { "#" (incident.id) } " " (incident.state.as_str()) " · "
+                // The incident's own state: a resolved outage was still an outage, not "up".
+                (pill(if open { "open" } else { "resolved" })) " "
+                b { "#" (incident.id) } " · "
                 code { (incident.verdict.as_str()) } " · opened "
                 span class="mono" { (when(Some(incident.opened_at))) }
                 @if let Some(lasted) = &lasted { " · lasted " (lasted) }
@@ -270,5 +271,43 @@ fn incident_details(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident(state: IncidentState, resolved: bool) -> IncidentRecord {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        IncidentRecord {
+            id: 7,
+            environment: "staging".into(),
+            state,
+            started_at: at,
+            opened_at: at,
+            resolved_at: resolved.then(|| at + chrono::Duration::minutes(12)),
+            verdict: Verdict::ClosedBeforeReady,
+            diagnosis: "The server closed with 1011.".into(),
+            notifications: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_incident_shows_its_own_state_and_can_be_linked_to() {
+        let resolved =
+            incident_details(&incident(IncidentState::Resolved, true), None, None).into_string();
+        assert!(resolved.contains("id=\"incident-7\""), "{resolved}");
+        assert!(resolved.contains("pill resolved"), "{resolved}");
+        assert!(
+            !resolved.contains("pill up"),
+            "a past outage is not up: {resolved}"
+        );
+        assert!(resolved.contains("lasted 12m 0s"), "{resolved}");
+        let open =
+            incident_details(&incident(IncidentState::Open, false), None, None).into_string();
+        assert!(open.contains("pill open"), "{open}");
     }
 }

@@ -174,7 +174,7 @@ fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc
                 td class="fit lead" rowspan="2" { (pill(&env.status)) }
                 td class="fit lead" rowspan="2" {
                     a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
-                    @if let Some(id) = env.open_incident { br; span class="muted nowrap" { "incident #" (id) " open" } }
+                    @if let Some(id) = env.open_incident { br; a class="muted nowrap" href={ "/environments/" (env.name) "#incident-" (id) } { "incident #" (id) " open" } }
                     @if let Some(window) = &env.maintenance { br; span class="muted nowrap" { "maintenance until " (ago(Some(window.until), now)) } }
                 }
                 td class="verdict" {
