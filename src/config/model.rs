@@ -38,14 +38,31 @@ impl Config {
             .map(|env| env.as_ref())
     }
 
-    /// The variables that carry secrets: every `${VAR}` but those naming an address.
+    /// The variables that carry secrets: every `${VAR}` but those that cannot be a credential
+    /// (see [`is_plain_value`]).
     pub fn secret_variables(&self) -> Vec<(String, String)> {
-        let addresses = self.addresses();
+        let published = self.published();
         self.variables
             .iter()
-            .filter(|(_, value)| !addresses.contains(value.as_str()))
+            .filter(|(_, value)| !is_plain_value(value, &published))
             .cloned()
             .collect()
+    }
+
+    /// What wsprobe shows by design, so a `${VAR}` holding it is no secret: where it connects
+    /// (the `host` and `host:port` of every probed URL), where it listens, its public address,
+    /// its location and its database file.
+    fn published(&self) -> std::collections::HashSet<String> {
+        let mut published = self.addresses();
+        published.insert(self.server.listen.to_string());
+        published.insert(self.server.listen.port().to_string());
+        if let Some(url) = &self.server.public_url {
+            published.insert(url.as_str().to_owned());
+            published.insert(url.as_str().trim_end_matches('/').to_owned());
+        }
+        published.extend(self.location.clone());
+        published.insert(self.storage.path.display().to_string());
+        published
     }
 
     /// The `host` and `host:port` of every probed URL: a `${VAR}` that names where to connect
@@ -111,11 +128,11 @@ impl Config {
                 collect_url_secrets(url, &mut values);
             }
         }
-        let addresses = self.addresses();
+        let published = self.published();
         values.extend(
             self.variable_values
                 .iter()
-                .filter(|value| !addresses.contains(value.as_str()))
+                .filter(|value| !is_plain_value(value, &published))
                 .cloned(),
         );
         for channel in &self.alerts.channels {
@@ -132,6 +149,24 @@ impl Config {
         values.dedup();
         values
     }
+}
+
+/// Shorter values are not scrubbed from free text: they occur by chance in ordinary words and
+/// numbers (`wrong`, `8080`, `prod`), and no credential worth the name is that short. They stay
+/// masked where they are known to be credentials (an `Authorization` header, a cookie).
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// A `${VAR}` value that reads as what it is rather than as a credential: what wsprobe
+/// publishes anyway, a number (a port, a count), an IP address or `address:port`, or a value
+/// too short to be a credential ([`MIN_SECRET_LEN`]); scrubbing those
+/// from every text turned `listen=127.0.0.1:8080` into `listen=127.0.0.1:[redacted]`.
+fn is_plain_value(value: &str, published: &std::collections::HashSet<String>) -> bool {
+    let value = value.trim();
+    published.contains(value)
+        || value.len() < MIN_SECRET_LEN
+        || value.parse::<f64>().is_ok()
+        || value.parse::<std::net::IpAddr>().is_ok()
+        || value.parse::<SocketAddr>().is_ok()
 }
 
 /// What a URL may carry a credential in: its password and its query's values (an

@@ -3,7 +3,8 @@
 //! Two rules: a header whose *name* says it carries credentials is cut to its scheme and a short
 //! prefix (`Bearer eyJh…[redacted]`, enough to tell a JWT from garbage); and any occurrence of a
 //! known secret value (configured secrets, the token of this probe and its base64url form) in any
-//! text is replaced by `[redacted]`.
+//! text is replaced by `[redacted]`, as a whole token: where the text goes on with a letter or
+//! digit on either side, it is another word that happens to contain the value.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -11,8 +12,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 pub const MARK: &str = "[redacted]";
-/// Shorter values are too likely to occur by chance in ordinary text to be scrubbed everywhere.
-const MIN_SECRET_LEN: usize = 4;
+use crate::config::MIN_SECRET_LEN;
 /// A prefix is shown only for long credentials, where 4 characters reveal nothing useful.
 const MIN_LEN_FOR_PREFIX: usize = 16;
 
@@ -84,15 +84,20 @@ impl Redactor {
         let mut out = Cow::Borrowed(text);
         for secret in &self.extra {
             if out.contains(secret.as_str()) {
-                out = Cow::Owned(out.replace(secret.as_str(), MARK));
+                out = Cow::Owned(replace_whole(&out, secret));
             }
         }
         if let Some(matcher) = &self.known.matcher
             && matcher.is_match(out.as_ref())
         {
-            let mut replaced = String::with_capacity(out.len());
-            matcher.replace_all_with(out.as_ref(), &mut replaced, |_, _, dst| {
-                dst.push_str(MARK);
+            let source = out.as_ref();
+            let mut replaced = String::with_capacity(source.len());
+            matcher.replace_all_with(source, &mut replaced, |found, matched, dst| {
+                if stands_alone(source, found.start(), found.end()) {
+                    dst.push_str(MARK);
+                } else {
+                    dst.push_str(matched);
+                }
                 true
             });
             out = Cow::Owned(replaced);
@@ -100,13 +105,22 @@ impl Redactor {
         out.into_owned()
     }
 
-    /// The first secret `text` holds, longest first among those starting at the same place.
+    /// The first secret `text` holds as a whole token, longest first among those starting at
+    /// the same place.
     fn first_in<'a>(&'a self, text: &str) -> Option<&'a str> {
-        if let Some(secret) = self.extra.iter().find(|s| text.contains(s.as_str())) {
+        let alone = |secret: &str| {
+            text.match_indices(secret)
+                .any(|(at, _)| stands_alone(text, at, at + secret.len()))
+        };
+        if let Some(secret) = self.extra.iter().find(|s| alone(s)) {
             return Some(secret);
         }
-        let found = self.known.matcher.as_ref()?.find(text)?;
-        Some(&self.known.secrets[found.pattern().as_usize()])
+        self.known
+            .matcher
+            .as_ref()?
+            .find_iter(text)
+            .find(|found| stands_alone(text, found.start(), found.end()))
+            .map(|found| self.known.secrets[found.pattern().as_usize()].as_str())
     }
 
     /// A header value: credential headers are cut to scheme + prefix, others scrubbed as text.
@@ -140,6 +154,28 @@ impl Redactor {
             None => entry.to_owned(),
         }
     }
+}
+
+/// `text[start..end]` is a token of its own: no letter or digit right before or after it.
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let glued = |byte: Option<u8>| byte.is_some_and(|b| b.is_ascii_alphanumeric());
+    !glued(text.as_bytes()[..start].last().copied()) && !glued(text.as_bytes().get(end).copied())
+}
+
+fn replace_whole(text: &str, secret: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in text.match_indices(secret) {
+        let end = at + secret.len();
+        if at < last || !stands_alone(text, at, end) {
+            continue;
+        }
+        out.push_str(&text[last..at]);
+        out.push_str(MARK);
+        last = end;
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 pub fn is_credential_header(name: &str) -> bool {
@@ -213,7 +249,40 @@ mod tests {
 
     #[test]
     fn short_values_are_not_treated_as_secrets() {
-        let r = Redactor::new(["ab".to_owned()]);
+        let r = Redactor::new(["ab".to_owned(), "wrong".to_owned(), "8080".to_owned()]);
         assert_eq!(r.text("about"), "about");
+        assert_eq!(
+            r.text("an expired or wrong token on 127.0.0.1:8080"),
+            "an expired or wrong token on 127.0.0.1:8080"
+        );
+    }
+
+    /// One row per kind of text a secret meets: scrubbed where it stands as a token of its
+    /// own, left alone where it is only part of a longer word or number.
+    #[test]
+    fn secrets_are_matched_as_whole_tokens() {
+        let r = Redactor::new(["s3cr3t-value".to_owned(), "20261207".to_owned()]);
+        let rows: &[(&str, &str)] = &[
+            ("token=s3cr3t-value&x=1", "token=[redacted]&x=1"),
+            ("{\"key\":\"s3cr3t-value\"}", "{\"key\":\"[redacted]\"}"),
+            ("Bearer s3cr3t-value", "Bearer [redacted]"),
+            ("jwt.s3cr3t-value", "jwt.[redacted]"),
+            ("s3cr3t-value", "[redacted]"),
+            ("xs3cr3t-value", "xs3cr3t-value"),
+            ("s3cr3t-values", "s3cr3t-values"),
+            (
+                "build 20261207 at 120261207",
+                "build [redacted] at 120261207",
+            ),
+        ];
+        for (text, want) in rows {
+            assert_eq!(&r.text(text), want, "{text}");
+        }
+        let mut learnt = Redactor::default();
+        learnt.add("learnt-token-1");
+        assert_eq!(
+            learnt.text("learnt-token-1 and learnt-token-12"),
+            "[redacted] and learnt-token-12"
+        );
     }
 }

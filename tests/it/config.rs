@@ -989,3 +989,75 @@ fn a_shared_store_needs_a_postgres_url_and_a_location() {
         assert_eq!(error_of(&yaml), expected, "{yaml}");
     }
 }
+
+/// Which `${VAR}` values are secrets: credentials are, and stay scrubbed from every text;
+/// what wsprobe publishes anyway (ports, addresses, its public URL, its location) and values
+/// too short to be credentials read as what they are.
+#[test]
+fn variable_values_are_secrets_only_when_they_can_be_credentials() {
+    let yaml = "location: ${LOCATION}
+environments:
+  - name: a
+    url: ws://${LAB}/ws
+    auth: { kind: bearer, token: \"${ECHO_TOKEN}\" }
+    headers: { X-Api-Key: \"${API_KEY}\", X-Build: \"${BUILD}\" }
+server: { listen: \"127.0.0.1:${PORT}\", public_url: \"${PUBLIC_URL}\" }
+alerts:
+  channels:
+    - { name: hook, kind: webhook, url: \"${HOOK_URL}\" }
+";
+    let variables = |name: &str| {
+        Some(
+            match name {
+                "LOCATION" => "eu-west-1",
+                "LAB" => "127.0.0.1:8765",
+                "ECHO_TOKEN" => "wrong",
+                "API_KEY" => "k3y-0f-the-api-2026",
+                "BUILD" => "20261207",
+                "PORT" => "18080",
+                "PUBLIC_URL" => "https://status.example.com",
+                "HOOK_URL" => "https://hooks.example.com/T000/B000/xyzzy-hook-secret",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    };
+    let config = config::load_str(Path::new("probes.yaml"), yaml, &variables).unwrap();
+    let redactor = wsprobe::probe::redact::Redactor::new(config.secret_values());
+    // (text as written, as it leaves the process)
+    let rows: &[(&str, &str)] = &[
+        ("listen=127.0.0.1:18080", "listen=127.0.0.1:18080"),
+        (
+            "link https://status.example.com/environments/a",
+            "link https://status.example.com/environments/a",
+        ),
+        ("location=eu-west-1", "location=eu-west-1"),
+        ("connect 127.0.0.1:8765", "connect 127.0.0.1:8765"),
+        ("build 20261207", "build 20261207"),
+        (
+            "an expired or wrong token, a missing header",
+            "an expired or wrong token, a missing header",
+        ),
+        (
+            "echo {\"x-api-key\":\"k3y-0f-the-api-2026\"}",
+            "echo {\"x-api-key\":\"[redacted]\"}",
+        ),
+        (
+            "POST https://hooks.example.com/T000/B000/xyzzy-hook-secret failed",
+            "POST [redacted] failed",
+        ),
+    ];
+    for (text, shown) in rows {
+        assert_eq!(&redactor.text(text), shown, "{text}");
+    }
+    let secret_names: Vec<String> = config
+        .secret_variables()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        secret_names,
+        ["API_KEY", "HOOK_URL"],
+        "replay writes $VAR for these"
+    );
+}
