@@ -172,17 +172,7 @@ async fn upgrade(
     deadline: Instant,
     facts: &mut Facts,
 ) -> Result<Accepted, Halt> {
-    // Config validation keeps `traceparent` out of `headers`: this one names the probe's trace.
-    let headers: Vec<(String, String)> = env
-        .headers
-        .iter()
-        .map(|(name, value)| (name.clone(), templates.fill(value)))
-        .chain([(
-            trace::TRACEPARENT.to_owned(),
-            facts.trace.traceparent(facts.trace.upgrade),
-        )])
-        .collect();
-    let subprotocols: Vec<String> = env.subprotocols.iter().map(|s| templates.fill(s)).collect();
+    let (headers, subprotocols) = offer(env, templates, facts);
     let key = generate_key();
     let request = handshake::build_request(&env.url, &key, &subprotocols, &headers);
     facts.sent = request.headers.clone();
@@ -196,13 +186,7 @@ async fn upgrade(
     let mut response = response.map_err(|err| unanswered(err, facts))?;
     record_response(env, &response, facts);
     if response.status != 101 {
-        let body_deadline = (Instant::now() + REJECTED_BODY_WAIT).min(deadline);
-        handshake::read_rejected_body(&mut stream, &mut response, body_deadline).await;
-        facts.body_excerpt = Some(crate::text::excerpt(
-            &String::from_utf8_lossy(&response.rest),
-            300,
-        ));
-        return Err(Halt::bare(Stop::UpgradeRejected));
+        return Err(rejected(stream, response, deadline, facts).await);
     }
     facts.subprotocol = handshake::validate_accept(&response, &key, &subprotocols)
         .map_err(|problem| Halt::new(Stop::Protocol, problem))?;
@@ -212,6 +196,42 @@ async fn upgrade(
     let at = Instant::now();
     let socket = websocket(env, stream, std::mem::take(&mut response.rest)).await;
     Ok(Accepted { socket, at })
+}
+
+/// The headers and subprotocols the upgrade request offers, templates filled in.
+fn offer(
+    env: &Environment,
+    templates: &Templates,
+    facts: &Facts,
+) -> (Vec<(String, String)>, Vec<String>) {
+    // Config validation keeps `traceparent` out of `headers`: this one names the probe's trace.
+    let headers = env
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), templates.fill(value)))
+        .chain([(
+            trace::TRACEPARENT.to_owned(),
+            facts.trace.traceparent(facts.trace.upgrade),
+        )])
+        .collect();
+    let subprotocols = env.subprotocols.iter().map(|s| templates.fill(s)).collect();
+    (headers, subprotocols)
+}
+
+/// A refusal's body usually says why ("Invalid token"): a bounded excerpt of it is kept.
+async fn rejected(
+    mut stream: Stream,
+    mut response: Response,
+    deadline: Instant,
+    facts: &mut Facts,
+) -> Halt {
+    let body_deadline = (Instant::now() + REJECTED_BODY_WAIT).min(deadline);
+    handshake::read_rejected_body(&mut stream, &mut response, body_deadline).await;
+    facts.body_excerpt = Some(crate::text::excerpt(
+        &String::from_utf8_lossy(&response.rest),
+        300,
+    ));
+    Halt::bare(Stop::UpgradeRejected)
 }
 
 /// No usable answer to the upgrade request: a timeout is the server hanging, anything else a
