@@ -43,13 +43,13 @@ impl NetFailure {
 
 /// Where to connect, taken from a `ws://` or `wss://` URL.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct Endpoint {
     pub host: String,
     pub port: u16,
     pub secure: bool,
 }
 
-impl Target {
+impl Endpoint {
     pub fn from_url(url: &url::Url) -> Result<Self, String> {
         let secure = match url.scheme() {
             "wss" | "https" => true,
@@ -74,23 +74,36 @@ pub enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// Open the transport. Phases are filled in as they complete, so a failure still shows how far
-/// the probe got and how long each finished phase took.
+/// Open the transport: resolve → connect → TLS. Phases are filled in as they complete, so a
+/// failure still shows how far the probe got and how long each finished phase took.
 pub async fn open(
-    target: &Target,
+    endpoint: &Endpoint,
     tls: Option<Arc<ClientConfig>>,
     deadline: Instant,
     phases: &mut Phases,
 ) -> Result<(Stream, Option<TlsInfo>), NetFailure> {
-    let addrs = resolve(target, deadline, phases).await?;
+    let addrs = resolve(endpoint, deadline, phases).await?;
     let tcp = connect_any(&addrs, deadline, phases).await?;
     let _ = tcp.set_nodelay(true);
-    if !target.secure {
+    if !endpoint.secure {
         return Ok((Stream::Plain(tcp), None));
     }
     let config = tls.ok_or_else(|| NetFailure::Tls("no TLS configuration".to_owned()))?;
+    let stream = secure(endpoint, tcp, config, deadline, phases).await?;
+    let info = tls_info(&stream);
+    Ok((Stream::Tls(Box::new(stream)), Some(info)))
+}
+
+/// The TLS handshake over an open TCP connection, within the probe's deadline.
+async fn secure(
+    endpoint: &Endpoint,
+    tcp: TcpStream,
+    config: Arc<ClientConfig>,
+    deadline: Instant,
+    phases: &mut Phases,
+) -> Result<TlsStream<TcpStream>, NetFailure> {
     let started = Instant::now();
-    let server_name = ServerName::try_from(target.host.clone())
+    let server_name = ServerName::try_from(endpoint.host.clone())
         .map_err(|err| NetFailure::Tls(format!("invalid TLS server name: {err}")))?;
     let connector = tokio_rustls::TlsConnector::from(config);
     let handshake = connector.connect(server_name, tcp);
@@ -100,34 +113,33 @@ pub async fn open(
         Ok(Ok(stream)) => stream,
     };
     phases.tls = Some(elapsed_ms(started));
-    let info = tls_info(&stream);
-    Ok((Stream::Tls(Box::new(stream)), Some(info)))
+    Ok(stream)
 }
 
 async fn resolve(
-    target: &Target,
+    endpoint: &Endpoint,
     deadline: Instant,
     phases: &mut Phases,
 ) -> Result<Vec<SocketAddr>, NetFailure> {
-    if let Ok(ip) = target.host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, target.port)]);
+    if let Ok(ip) = endpoint.host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, endpoint.port)]);
     }
     let started = Instant::now();
-    let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+    let lookup = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port));
     let addrs: Vec<SocketAddr> = match timeout_at(deadline.into(), lookup).await {
         Err(_) => {
             return Err(NetFailure::Dns(format!(
                 "resolving {} timed out",
-                target.host
+                endpoint.host
             )));
         }
         Ok(Err(err)) if is_local_exhaustion(&err) => {
-            return Err(local_failure(&format!("resolving {}", target.host), &err));
+            return Err(local_failure(&format!("resolving {}", endpoint.host), &err));
         }
         Ok(Err(err)) => {
             return Err(NetFailure::Dns(format!(
                 "{} did not resolve: {err}",
-                target.host
+                endpoint.host
             )));
         }
         Ok(Ok(addrs)) => addrs.collect(),
@@ -136,7 +148,7 @@ async fn resolve(
     if addrs.is_empty() {
         return Err(NetFailure::Dns(format!(
             "{} resolved to no addresses",
-            target.host
+            endpoint.host
         )));
     }
     Ok(addrs)

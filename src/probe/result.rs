@@ -7,6 +7,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod builder;
+pub use builder::ProbeResultBuilder;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -251,32 +254,11 @@ impl ProbeResult {
         verdict: Verdict,
         diagnosis: String,
     ) -> ProbeResult {
-        ProbeResult {
-            environment: subject.to_owned(),
-            location: None,
-            url: String::new(),
-            started_at: at,
-            status,
-            verdict,
-            close_code: None,
-            close_reason: None,
-            close_after_ms: None,
-            http_status: None,
-            body_excerpt: None,
-            subprotocol: None,
-            attempts: 0,
-            failed_step: None,
-            version: None,
-            phases_ms: Phases::default(),
-            tls: None,
-            health: None,
-            headers: Headers::default(),
-            messages: Vec::new(),
-            diagnosis,
-            error: None,
-            trace_id: None,
-            timeline: None,
-        }
+        ProbeResult::builder(subject, verdict)
+            .started_at(at)
+            .status(status)
+            .diagnosis(diagnosis)
+            .build()
     }
 
     /// The result without its bulky evidence (headers sent, returned and echoed, messages):

@@ -486,35 +486,17 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<State>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::result::{Phases, TlsInfo};
+    use crate::probe::result::TlsInfo;
     use crate::probe::{HealthInfo, Status, Verdict};
 
     fn result(env: &str, verdict: Verdict, close_code: Option<u16>) -> ProbeResult {
         ProbeResult {
-            environment: env.to_owned(),
-            location: None,
-            url: "ws://secret.example/ws?token=abc".to_owned(),
-            started_at: chrono::Utc::now(),
-            status: verdict.status(),
-            verdict,
             close_code,
-            close_reason: None,
-            close_after_ms: None,
-            http_status: Some(101),
-            body_excerpt: None,
-            subprotocol: None,
-            attempts: 1,
-            failed_step: None,
-            version: None,
-            phases_ms: Phases::default(),
-            tls: None,
-            health: None,
-            headers: Default::default(),
-            messages: Vec::new(),
-            diagnosis: String::new(),
-            error: None,
-            trace_id: None,
-            timeline: None,
+            ..ProbeResult::builder(env, verdict)
+                .url("ws://secret.example/ws?token=abc")
+                .http_status(101)
+                .attempts(1)
+                .build()
         }
     }
 

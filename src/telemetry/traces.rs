@@ -356,20 +356,18 @@ mod tests {
     use crate::probe::trace::ProbeTrace;
 
     fn refused() -> ProbeResult {
-        let mut result: ProbeResult = serde_json::from_value(serde_json::json!({
-            "environment": "staging", "location": "eu", "url": "ws://10.0.0.1:8080/ws?…",
-            "started_at": "2026-12-02T10:00:00Z", "status": "down", "verdict": "connect_refused",
-            "close_code": null, "close_reason": null, "close_after_ms": null,
-            "http_status": null, "body_excerpt": null, "subprotocol": null, "attempts": 1,
-            "failed_step": null, "version": null,
-            "phases_ms": { "token": 2.5, "health": null, "dns": null, "connect": null,
-                           "tls": null, "upgrade": null, "ready": null, "exchange": null,
-                           "close": null, "total": 1.25 },
-            "tls": null, "health": null,
-            "headers": { "sent": {}, "response": {}, "echoed": {}, "missing": [] },
-            "messages": [], "diagnosis": "Nothing listens on 10.0.0.1:8080.", "error": null
-        }))
-        .unwrap();
+        let mut result = ProbeResult::builder("staging", Verdict::ConnectRefused)
+            .location("eu")
+            .url("ws://10.0.0.1:8080/ws?…")
+            .started_at("2026-12-02T10:00:00Z".parse().unwrap())
+            .attempts(1)
+            .phases_ms(Phases {
+                token: Some(2.5),
+                total: Some(1.25),
+                ..Phases::default()
+            })
+            .diagnosis("Nothing listens on 10.0.0.1:8080.")
+            .build();
         result.timeline = Some(Timeline {
             ids: ProbeTrace::generate(),
             starts_ms: Phases {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use wsprobe::alert::{Alerts, Channels, DeliveryOutcome};
 use wsprobe::config::Config;
 use wsprobe::incident::IncidentEvent;
-use wsprobe::probe::result::{Headers, Phases};
+use wsprobe::probe::result::Phases;
 use wsprobe::probe::{ProbeResult, Verdict};
 use wsprobe::store::{DeliveryState, IncidentFilter, IncidentState, Store};
 
@@ -24,37 +24,26 @@ const ROUTING_KEY: &str = "R0UTING-KEY-0123456789";
 const HOOK_SECRET: &str = "hook-secret-4f9a";
 
 fn result(env: &str, verdict: Verdict, at: DateTime<Utc>) -> ProbeResult {
-    ProbeResult {
-        environment: env.into(),
-        location: Some("test-region".into()),
-        url: "ws://api.staging.test/ws?token=[redacted]".into(),
-        started_at: at,
-        status: verdict.status(),
-        verdict,
-        close_code: (verdict == Verdict::ClosedBeforeReady).then_some(1011),
-        close_reason: (verdict == Verdict::ClosedBeforeReady).then(|| "Internal error".into()),
-        close_after_ms: None,
-        http_status: Some(101),
-        body_excerpt: None,
-        subprotocol: None,
-        attempts: 1,
-        failed_step: None,
-        version: Some("rev-1".into()),
-        phases_ms: Phases {
+    let mut result = ProbeResult::builder(env, verdict)
+        .location("test-region")
+        .url("ws://api.staging.test/ws?token=[redacted]")
+        .started_at(at)
+        .http_status(101)
+        .attempts(1)
+        .version("rev-1")
+        .phases_ms(Phases {
             connect: Some(1.5),
             upgrade: Some(3.0),
             total: Some(70.0),
             ..Phases::default()
-        },
-        tls: None,
-        health: None,
-        headers: Headers::default(),
-        messages: Vec::new(),
-        diagnosis: format!("{verdict} in the test at {at}"),
-        error: None,
-        trace_id: None,
-        timeline: None,
+        })
+        .diagnosis(format!("{verdict} in the test at {at}"))
+        .build();
+    if verdict == Verdict::ClosedBeforeReady {
+        result.close_code = Some(1011);
+        result.close_reason = Some("Internal error".into());
     }
+    result
 }
 
 fn load(dir: &Path, yaml: &str) -> Config {

@@ -88,35 +88,17 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 /// Everything absent: what a probe that could not even start reports.
 pub(crate) fn minimal(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
-    ProbeResult {
-        environment: env.to_owned(),
-        location: None,
-        url: format!("wss://{env}.example.com/ws"),
-        started_at,
-        status: Status::Down,
-        verdict: Verdict::ProbeError,
-        close_code: None,
-        close_reason: None,
-        close_after_ms: None,
-        http_status: None,
-        body_excerpt: None,
-        subprotocol: None,
-        attempts: 0,
-        failed_step: None,
-        version: None,
-        phases_ms: Phases::default(),
-        tls: None,
-        health: None,
-        headers: Headers::default(),
-        messages: Vec::new(),
-        diagnosis: "wsprobe could not run the probe: no runtime.".to_owned(),
-        error: Some("no runtime".to_owned()),
-        trace_id: None,
-        timeline: None,
-    }
+    ProbeResult::builder(env, Verdict::ProbeError)
+        .url(format!("wss://{env}.example.com/ws"))
+        .started_at(started_at)
+        .diagnosis("wsprobe could not run the probe: no runtime.")
+        .error("no runtime")
+        .build()
 }
 
-/// Every field set, including floats that do not fit whole microseconds.
+/// Every field set, including floats that do not fit whole microseconds. A literal, not the
+/// builder, on purpose: a field added to `ProbeResult` does not compile here until it is set,
+/// so the round trip covers it.
 fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
     ProbeResult {
         environment: env.to_owned(),
@@ -708,41 +690,28 @@ fn realistic(rng: &mut Lcg, env: usize, started_at: DateTime<Utc>) -> ProbeResul
         echoed: if up { echoed } else { BTreeMap::new() },
         missing: Vec::new(),
     };
-    let mut result = ProbeResult {
-        environment: format!("env-{env:03}"),
-        location: Some("us-central1".to_owned()),
-        url: format!("wss://{host}/ws"),
-        started_at,
-        status: Status::Up,
-        verdict: Verdict::Ok,
-        close_code: None,
-        close_reason: None,
-        close_after_ms: None,
-        http_status: Some(101),
-        body_excerpt: None,
-        subprotocol: Some("jwt-auth".to_owned()),
-        attempts: 1,
-        failed_step: None,
-        version: Some("rev-4812".to_owned()),
-        phases_ms: phases.clone(),
-        tls: Some(TlsInfo {
+    let mut result = ProbeResult::builder(format!("env-{env:03}"), Verdict::Ok)
+        .location("us-central1")
+        .url(format!("wss://{host}/ws"))
+        .started_at(started_at)
+        .http_status(101)
+        .subprotocol("jwt-auth")
+        .attempts(1)
+        .version("rev-4812")
+        .phases_ms(phases.clone())
+        .tls(TlsInfo {
             version: "TLSv1.3".to_owned(),
             cert_subject: Some(format!("CN={host}")),
             cert_issuer: Some("CN=WR3, O=Google Trust Services, C=US".to_owned()),
             cert_not_after: Some(at("2027-01-20T08:00:00Z")),
-        }),
-        health: Some(HealthInfo {
+        })
+        .health(HealthInfo {
             http_status: Some(200),
             ok: true,
             error: None,
-        }),
-        headers,
-        messages: Vec::new(),
-        diagnosis: String::new(),
-        error: None,
-        trace_id: None,
-        timeline: None,
-    };
+        })
+        .headers(headers)
+        .build();
     if up {
         result.messages = vec![
             "{\"type\":\"system_message\",\"data\":{\"event\":\"connection_established\",\"headers_received\":{\"authorization\":\"Bearer [redacted]\",\"sec-websocket-protocol\":\"jwt-auth, jwt.[redacted]\",\"x-e2e-test\":\"true\",\"user-agent\":\"wsprobe/0.1.0\",\"origin\":\"[MISSING]\"}}}".to_owned(),

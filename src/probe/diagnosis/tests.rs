@@ -3,37 +3,16 @@ use super::*;
 use crate::probe::result::{HealthInfo, Phases};
 
 fn result(verdict: Verdict) -> ProbeResult {
-    ProbeResult {
-        environment: "staging".into(),
-        location: None,
-        url: "wss://api.example.com/ws".into(),
-        started_at: chrono::Utc::now(),
-        status: verdict.status(),
-        verdict,
-        close_code: None,
-        close_reason: None,
-        close_after_ms: None,
-        http_status: None,
-        body_excerpt: None,
-        subprotocol: None,
-        attempts: 1,
-        failed_step: None,
-        version: None,
-        phases_ms: Phases {
+    ProbeResult::builder("staging", verdict)
+        .url("wss://api.example.com/ws")
+        .attempts(1)
+        .phases_ms(Phases {
             connect: Some(1.1),
             upgrade: Some(3.2),
             total: Some(70.3),
             ..Phases::default()
-        },
-        tls: None,
-        health: None,
-        headers: Default::default(),
-        messages: vec![],
-        diagnosis: String::new(),
-        error: None,
-        trace_id: None,
-        timeline: None,
-    }
+        })
+        .build()
 }
 
 fn closed(code: u16, reason: &str, after: f64) -> ProbeResult {
