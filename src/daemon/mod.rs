@@ -165,19 +165,11 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
-        {
-            let config = self.state.config();
-            let names: Vec<&str> = config
-                .environments
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect();
-            tracing::info!(
-                listen = %listener.local_addr()?,
-                environments = %names.join(","),
-                "wsprobe daemon started"
-            );
-        }
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            environments = %environment_names(&self.state.config()).join(","),
+            "wsprobe daemon started"
+        );
         self.start_schedules();
 
         let (descriptors, max_connections) = crate::web::serve::descriptor_budget();
@@ -258,11 +250,7 @@ impl Daemon {
     /// probes finish, and the board keeps them from doubling) and changed or new ones start.
     fn start_schedules(&self) {
         let config = self.state.config();
-        let names: Vec<&str> = config
-            .environments
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect();
+        let names = environment_names(&config);
         self.state.board.retain(&names);
         self.state
             .metrics
@@ -327,4 +315,13 @@ impl Daemon {
             }
         }
     }
+}
+
+/// The configured environments' names, in config order.
+fn environment_names(config: &Config) -> Vec<&str> {
+    config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect()
 }
