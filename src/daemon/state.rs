@@ -48,8 +48,8 @@ pub struct DaemonState {
     pub(super) store_health: Arc<StoreHealth>,
     /// The one way results reach the store: queued, never waited for by a scheduled probe.
     pub(super) store_writer: StoreWriter,
-    /// The newest result per environment without its bulky evidence, kept in memory so the
-    /// status page and the diagnosis still work while the store is failing.
+    /// The newest result per environment without its bulk (headers and messages), kept in
+    /// memory so the status page and the diagnosis still work while the store is failing.
     latest: Mutex<HashMap<String, Arc<ProbeResult>>>,
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,

@@ -19,7 +19,7 @@ use crate::probe::{ProbeResult, Status, Verdict};
 #[derive(Debug, Clone)]
 struct LocationView {
     state: State,
-    /// Its newest result, without the bulky evidence.
+    /// Its newest result, without its bulk (headers and messages).
     last: ProbeResult,
 }
 

@@ -104,7 +104,7 @@ pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &
             escape(&page)
         );
         let _ = writeln!(xml, "    <category term=\"{}\"/>", escape(entry.kind));
-        // The diagnosis came from a probed server's evidence: text, escaped, never markup.
+        // The diagnosis came from what a probed server sent: text, escaped, never markup.
         let _ = writeln!(
             xml,
             "    <summary type=\"text\">Incident {} ({}), started {}. {}</summary>",

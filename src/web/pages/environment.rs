@@ -1,4 +1,4 @@
-//! `/environments/{name}`: the diagnosis once, with the evidence laid out beside it; latency
+//! `/environments/{name}`: the diagnosis once, with the result's facts laid out beside it; latency
 //! and uptime as pictures from the rollups; then incidents and the runs, newest first.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::evidence::{evidence, run_details};
+use super::result_facts::{result_facts, run_details};
 use super::{ago, layout, ms, percent, pill, when};
 use crate::alert::ActiveWindow;
 use crate::probe::{ProbeResult, Verdict};
@@ -101,7 +101,7 @@ async fn render_environment<S: StatusSource>(
             history
         }
     };
-    // The newest stored run has the whole evidence; the in-memory latest is slim but is there
+    // The newest stored run has every fact; the in-memory latest is slim but is there
     // while the store cannot be read. Older pages show no "now".
     let newest_stored = runs.first().filter(|_| before.is_none());
     let latest: Option<&ProbeResult> = match newest_stored {
@@ -139,7 +139,7 @@ async fn render_environment<S: StatusSource>(
                     }
                     div {
                         h2 { "Evidence" }
-                        (evidence(result))
+                        (result_facts(result))
                     }
                 }
             }
