@@ -118,7 +118,7 @@ impl StatusSource for DaemonState {
 fn environment_status(
     name: &str,
     last: Option<Arc<ProbeResult>>,
-    board: &schedule::Entry,
+    board: &schedule::EnvironmentSchedule,
     summary: &Summary,
 ) -> EnvironmentStatus {
     let uptime = Uptime {

@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::store::{IncidentRecord, IncidentState};
 
 /// One event of one incident.
-struct Entry<'a> {
+struct FeedEvent<'a> {
     incident: &'a IncidentRecord,
     kind: &'static str,
     at: DateTime<Utc>,
@@ -19,9 +19,9 @@ struct Entry<'a> {
 /// `server.public_url` (links are absolute with it, relative without); `instance` makes the
 /// ids unique to this installation.
 pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &str) -> String {
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut entries: Vec<FeedEvent> = Vec::new();
     for incident in incidents {
-        entries.push(Entry {
+        entries.push(FeedEvent {
             incident,
             kind: "opened",
             at: incident.opened_at,
@@ -34,13 +34,13 @@ pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &
             .collect();
         // One notification a channel: one entry a change.
         changes.dedup();
-        entries.extend(changes.into_iter().map(|at| Entry {
+        entries.extend(changes.into_iter().map(|at| FeedEvent {
             incident,
             kind: "verdict_changed",
             at,
         }));
         if let (IncidentState::Resolved, Some(at)) = (incident.state, incident.resolved_at) {
-            entries.push(Entry {
+            entries.push(FeedEvent {
                 incident,
                 kind: "resolved",
                 at,
