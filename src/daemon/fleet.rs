@@ -14,7 +14,7 @@ use super::state::DaemonState;
 use crate::alert::Subject;
 use crate::config::AlertPolicy;
 use crate::fleet::evaluate::LocationBoard;
-use crate::fleet::quiet::{self, QUIET_INTERVALS};
+use crate::fleet::quiet;
 use crate::fleet::{
     EVALUATOR_LEASE, Fleet, LEASE_EVERY, LEASE_TTL, MEMBERSHIP_EVERY, shortest_interval,
 };
@@ -223,10 +223,10 @@ async fn step(
             continue;
         };
         let policy = config.alert_policy(env);
-        let stale_after = shortest_interval([env], now) * QUIET_INTERVALS;
+        let interval = shortest_interval([env], now);
         let Some(combined) = evaluator
             .board
-            .combine(&name, &policy, now, stale_after, &live)
+            .combine(&name, &policy, now, interval, &live)
         else {
             continue;
         };

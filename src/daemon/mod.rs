@@ -3,8 +3,8 @@
 //! bind port 0.
 //!
 //! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
-//! - [`record`]: probe and record one result, the one path for every probe.
-//! - `recorder`: the queue and the one writer task through which results reach the store.
+//! - [`pipeline`]: probe and record one result, the one path for every probe.
+//! - `store_writer`: the queue and the one writer task through which results reach the store.
 //! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
 //! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
@@ -13,13 +13,13 @@
 mod fleet;
 pub mod heartbeat;
 mod loops;
+mod pipeline;
 pub mod readiness;
-mod record;
-mod recorder;
 pub mod signals;
 pub mod state;
 mod status;
 mod store_health;
+mod store_writer;
 
 pub use signals::wait_for_signal;
 pub use state::{DaemonState, MAX_CONCURRENT_PROBES, RECENT_KEPT};
@@ -40,8 +40,8 @@ use crate::config::{Config, Environment};
 use crate::schedule;
 use crate::store::Store;
 use crate::telemetry::{Metrics, Traces};
-use recorder::Recorder;
 use store_health::StoreHealth;
+use store_writer::StoreWriter;
 
 /// The SQLite file, or the shared PostgreSQL of a fleet.
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -82,8 +82,8 @@ pub struct Daemon {
     /// the loops whose settings changed, so the others keep their next slot.
     schedules: Mutex<HashMap<String, (Arc<Environment>, CancellationToken)>>,
     /// Stops the store writer once the probes have drained; it flushes its queue first.
-    recorder_stop: CancellationToken,
-    recorder: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    writer_stop: CancellationToken,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Bind `server.listen` (or use `listener`), then run the daemon until SIGTERM/SIGINT.
@@ -128,16 +128,16 @@ impl Daemon {
             counted.record_notification(&attempt.channel, &attempt.kind, attempt.outcome.as_str());
         });
         let store_health = Arc::new(StoreHealth::default());
-        let recorder_stop = CancellationToken::new();
-        let (recorder, writer) =
-            Recorder::start(store.clone(), store_health.clone(), recorder_stop.clone());
+        let writer_stop = CancellationToken::new();
+        let (store_writer, writer) =
+            StoreWriter::start(store.clone(), store_health.clone(), writer_stop.clone());
         let state = Arc::new(DaemonState::new(
             config,
             store,
             metrics,
             traces,
             alerts,
-            recorder,
+            store_writer,
             store_health,
         ));
         state.load_history().await;
@@ -146,8 +146,8 @@ impl Daemon {
             source,
             probes: TaskTracker::new(),
             schedules: Mutex::new(HashMap::new()),
-            recorder_stop,
-            recorder: Mutex::new(Some(writer)),
+            writer_stop,
+            writer: Mutex::new(Some(writer)),
         })
     }
 
@@ -165,19 +165,11 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
-        {
-            let config = self.state.config();
-            let names: Vec<&str> = config
-                .environments
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect();
-            tracing::info!(
-                listen = %listener.local_addr()?,
-                environments = %names.join(","),
-                "wsprobe daemon started"
-            );
-        }
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            environments = %environment_names(&self.state.config()).join(","),
+            "wsprobe daemon started"
+        );
         self.start_schedules();
 
         let (descriptors, max_connections) = crate::web::serve::descriptor_budget();
@@ -238,8 +230,8 @@ impl Daemon {
         }
         background.wait().await;
         let _ = server.await;
-        daemon.recorder_stop.cancel();
-        let writer = daemon.recorder.lock().take();
+        daemon.writer_stop.cancel();
+        let writer = daemon.writer.lock().take();
         if let Some(writer) = writer {
             let _ = writer.await;
         }
@@ -258,11 +250,7 @@ impl Daemon {
     /// probes finish, and the board keeps them from doubling) and changed or new ones start.
     fn start_schedules(&self) {
         let config = self.state.config();
-        let names: Vec<&str> = config
-            .environments
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect();
+        let names = environment_names(&config);
         self.state.board.retain(&names);
         self.state
             .metrics
@@ -327,4 +315,13 @@ impl Daemon {
             }
         }
     }
+}
+
+/// The configured environments' names, in config order.
+fn environment_names(config: &Config) -> Vec<&str> {
+    config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect()
 }

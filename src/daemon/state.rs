@@ -10,8 +10,8 @@ use chrono::Utc;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Semaphore;
 
-use super::recorder::Recorder;
 use super::store_health::StoreHealth;
+use super::store_writer::StoreWriter;
 use crate::alert::Alerts;
 use crate::config::Config;
 use crate::fleet::Fleet;
@@ -47,9 +47,9 @@ pub struct DaemonState {
     pub(super) alerts: Alerts,
     pub(super) store_health: Arc<StoreHealth>,
     /// The one way results reach the store: queued, never waited for by a scheduled probe.
-    pub(super) recorder: Recorder,
-    /// The newest result per environment without its bulky evidence, kept in memory so the
-    /// status page and the diagnosis still work while the store is failing.
+    pub(super) store_writer: StoreWriter,
+    /// The newest result per environment without its bulk (headers and messages), kept in
+    /// memory so the status page and the diagnosis still work while the store is failing.
     latest: Mutex<HashMap<String, Arc<ProbeResult>>>,
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
@@ -76,7 +76,7 @@ impl DaemonState {
         metrics: Metrics,
         traces: Traces,
         alerts: Alerts,
-        recorder: Recorder,
+        store_writer: StoreWriter,
         store_health: Arc<StoreHealth>,
     ) -> Self {
         let fleet = store.shared().cloned().map(|pg| Arc::new(Fleet::new(pg)));
@@ -90,7 +90,7 @@ impl DaemonState {
             traces,
             alerts,
             store_health,
-            recorder,
+            store_writer,
             latest: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),

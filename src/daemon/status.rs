@@ -9,7 +9,9 @@ use chrono::Utc;
 
 use super::state::DaemonState;
 use crate::config::Config;
-use crate::probe::ProbeResult;
+use crate::fleet::across::AcrossLocations;
+use crate::fleet::quiet;
+use crate::probe::{ProbeResult, Status};
 use crate::schedule;
 use crate::store::{LocationRun, Store, Summary};
 use crate::web::{
@@ -50,32 +52,22 @@ impl StatusSource for DaemonState {
                 status.in_maintenance = status.maintenance.is_some();
                 status.open_incident = self.alerts.open_incident(name);
                 if self.fleet.is_some() {
-                    let stale_after = crate::fleet::shortest_interval([env.as_ref()], now)
-                        * crate::fleet::quiet::QUIET_INTERVALS;
-                    let stale_after =
-                        chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+                    let interval = crate::fleet::shortest_interval([env.as_ref()], now);
                     status.locations = locations
                         .iter()
                         .filter(|cell| cell.environment == name)
                         .map(|cell| {
-                            let reporting = now - cell.started_at <= stale_after;
+                            let reporting = !quiet::is_quiet(cell.started_at, now, interval);
                             (cell.location.clone(), location_status(cell, reporting))
                         })
                         .collect();
                     across_locations(&mut status, config.alert_policy(env).min_locations);
                 } else if let (Some(location), Some(last)) = (&config.location, &status.last_result)
                 {
-                    status.locations.insert(
-                        location.clone(),
-                        LocationStatus {
-                            status: last.status.as_str().to_owned(),
-                            verdict: last.verdict.as_str().to_owned(),
-                            diagnosis: last.diagnosis.clone(),
-                            started_at: last.started_at,
-                            close_code: last.close_code,
-                            reporting: true,
-                        },
-                    );
+                    let own = own_cell(location, last);
+                    status
+                        .locations
+                        .insert(own.location.clone(), location_status(&own, true));
                 }
                 status
             })
@@ -126,7 +118,7 @@ impl StatusSource for DaemonState {
 fn environment_status(
     name: &str,
     last: Option<Arc<ProbeResult>>,
-    board: &schedule::Entry,
+    board: &schedule::EnvironmentSchedule,
     summary: &Summary,
 ) -> EnvironmentStatus {
     let uptime = Uptime {
@@ -136,11 +128,8 @@ fn environment_status(
     };
     EnvironmentStatus {
         name: name.to_owned(),
-        status: last
-            .as_ref()
-            .map(|r| r.status.as_str().to_owned())
-            .unwrap_or_else(|| "unknown".into()),
-        verdict: last.as_ref().map(|r| r.verdict.as_str().to_owned()),
+        status: last.as_ref().map(|r| r.status),
+        verdict: last.as_ref().map(|r| r.verdict),
         diagnosis: last.as_ref().map(|r| r.diagnosis.clone()),
         close_code: last.as_ref().and_then(|r| r.close_code),
         last_run: last.as_ref().map(|r| r.started_at),
@@ -161,10 +150,23 @@ fn environment_status(
     }
 }
 
+/// A single node's own location, as the one cell of its matrix.
+fn own_cell(location: &str, last: &ProbeResult) -> LocationRun {
+    LocationRun {
+        environment: last.environment.clone(),
+        location: location.to_owned(),
+        started_at: last.started_at,
+        status: last.status,
+        verdict: last.verdict,
+        diagnosis: last.diagnosis.clone(),
+        close_code: last.close_code,
+    }
+}
+
 fn location_status(cell: &LocationRun, reporting: bool) -> LocationStatus {
     LocationStatus {
-        status: cell.status.as_str().to_owned(),
-        verdict: cell.verdict.as_str().to_owned(),
+        status: cell.status,
+        verdict: cell.verdict,
         diagnosis: cell.diagnosis.clone(),
         started_at: cell.started_at,
         close_code: cell.close_code,
@@ -172,54 +174,42 @@ fn location_status(cell: &LocationRun, reporting: bool) -> LocationStatus {
     }
 }
 
-/// A fleet's overall status from its reporting locations: down when `min_locations` of them
-/// are (all, when fewer report), degraded when some are down or degraded, and the diagnosis
-/// says which. Locations silent for 3 intervals stay in the map but count for nothing.
+/// A fleet's overall status from its reporting locations ([`AcrossLocations`]), and the
+/// diagnosis says which. Locations silent for 3 intervals stay in the map but count for
+/// nothing.
 fn across_locations(status: &mut EnvironmentStatus, min_locations: u32) {
     let reporting: Vec<(&String, &LocationStatus)> = status
         .locations
         .iter()
         .filter(|(_, cell)| cell.reporting)
         .collect();
-    if reporting.is_empty() {
-        return;
-    }
-    let (down, up): (Vec<_>, Vec<_>) = reporting
-        .iter()
-        .copied()
-        .partition(|(_, cell)| cell.status == "down");
-    let names = |cells: &[(&String, &LocationStatus)]| -> Vec<String> {
-        cells.iter().map(|(name, _)| (*name).clone()).collect()
-    };
-    let newest = |cells: &[(&String, &LocationStatus)]| {
-        cells
+    let newest = |down_only: bool| {
+        reporting
             .iter()
+            .filter(|(_, cell)| !down_only || cell.status == Status::Down)
             .map(|(_, cell)| *cell)
             .max_by_key(|cell| cell.started_at)
             .cloned()
     };
-    let overall = if crate::fleet::evaluate::enough_down(down.len(), reporting.len(), min_locations)
-    {
-        "down"
-    } else if !down.is_empty() || up.iter().any(|(_, cell)| cell.status == "degraded") {
-        "degraded"
-    } else {
-        "up"
+    // The newest down location's result speaks for the environment, else the newest one.
+    let Some(shown) = newest(true).or_else(|| newest(false)) else {
+        return;
     };
-    let (across, shown) = match newest(&down) {
-        Some(cell) => (
-            crate::fleet::evaluate::across(&names(&down), &names(&up)),
-            cell,
-        ),
-        None => (String::new(), newest(&up).expect("a reporting location")),
-    };
-    status.status = overall.to_owned();
-    status.verdict = Some(shown.verdict.clone());
+    let across = AcrossLocations::judge(
+        reporting
+            .iter()
+            .map(|(name, cell)| (name.as_str(), cell.status)),
+        reporting.len(),
+        min_locations,
+    );
+    let sentence = across.sentence();
+    status.status = Some(across.status);
+    status.verdict = Some(shown.verdict);
     status.close_code = shown.close_code;
-    status.diagnosis = Some(if across.is_empty() {
+    status.diagnosis = Some(if sentence.is_empty() {
         shown.diagnosis.clone()
     } else {
-        format!("{across} {}", shown.diagnosis)
+        format!("{sentence} {}", shown.diagnosis)
     });
     status.last_run = reporting.iter().map(|(_, cell)| cell.started_at).max();
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::across::AcrossLocations;
+use super::quiet;
 use crate::config::AlertPolicy;
 use crate::incident::{self, Observation, State};
 use crate::probe::{ProbeResult, Status, Verdict};
@@ -17,7 +19,7 @@ use crate::probe::{ProbeResult, Status, Verdict};
 #[derive(Debug, Clone)]
 struct LocationView {
     state: State,
-    /// Its newest result, without the bulky evidence.
+    /// Its newest result, without its bulk (headers and messages).
     last: ProbeResult,
 }
 
@@ -61,68 +63,72 @@ impl LocationBoard {
         view.last = result.without_bulk();
     }
 
-    /// `env` across the locations that reported within `stale_after` of `now`; `None`
-    /// before any has. `live`: the locations whose instances are reporting at all, so that
-    /// one that has not probed `env` yet (just started) still counts towards
-    /// `min_locations`, and the first location to report does not page alone.
+    /// `env` across the locations that are not quiet as of `now` (`interval`: the
+    /// environment's, see [`quiet::is_quiet`]); `None` before any has reported. `live`: the
+    /// locations whose instances are reporting at all, so that one that has not probed `env`
+    /// yet (just started) still counts towards `min_locations`, and the first location to
+    /// report does not page alone.
     pub fn combine(
         &self,
         env: &str,
         policy: &AlertPolicy,
         now: DateTime<Utc>,
-        stale_after: Duration,
+        interval: Duration,
         live: &BTreeSet<String>,
     ) -> Option<Combined> {
         let views = self.views.get(env)?;
-        let stale_after = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
         let reporting: Vec<(&String, &LocationView)> = views
             .iter()
-            .filter(|(_, view)| now - view.last.started_at <= stale_after)
+            .filter(|(_, view)| !quiet::is_quiet(view.last.started_at, now, interval))
             .collect();
-        let newest = reporting
-            .iter()
-            .max_by_key(|(_, view)| view.last.started_at)?;
-        let (down, up): (Vec<_>, Vec<_>) = reporting
-            .iter()
-            .partition(|(_, view)| view.state.open.is_some());
+        let newest = |down_only: bool| {
+            reporting
+                .iter()
+                .filter(|(_, view)| !down_only || view.state.open.is_some())
+                .max_by_key(|(_, view)| view.last.started_at)
+                .map(|(_, view)| view.last.clone())
+        };
+        let mut result = newest(false)?;
         let expected = reporting
             .iter()
             .map(|(name, _)| name.as_str())
             .chain(live.iter().map(String::as_str))
             .collect::<BTreeSet<&str>>()
             .len();
-        let failing = enough_down(down.len(), expected, policy.min_locations);
-        let names = |list: &[&(&String, &LocationView)]| -> Vec<String> {
-            list.iter().map(|(name, _)| (*name).clone()).collect()
-        };
-        let (down_names, up_names) = (names(&down), names(&up));
-        let mut result = if failing {
-            down.iter()
-                .max_by_key(|(_, view)| view.last.started_at)
-                .map(|(_, view)| view.last.clone())
-                .unwrap_or_else(|| newest.1.last.clone())
-        } else {
-            newest.1.last.clone()
-        };
+        // A location counts as down once its own incident is open: it waited for its
+        // thresholds.
+        let across = AcrossLocations::judge(
+            reporting.iter().map(|(name, view)| {
+                let status = match view.state.open {
+                    Some(_) => Status::Down,
+                    None => Status::Up,
+                };
+                (name.as_str(), status)
+            }),
+            expected,
+            policy.min_locations,
+        );
+        let failing = across.failing();
         if failing {
+            result = newest(true).unwrap_or(result);
             result.status = Status::Down;
-            result.diagnosis = format!("{} {}", across(&down_names, &up_names), result.diagnosis);
+            result.diagnosis = format!("{} {}", across.sentence(), result.diagnosis);
         } else {
             // Not enough locations down (or none past its own threshold yet): for the
             // environment's incident this is a healthy result, whatever the newest one said.
             result.status = Status::Up;
-            if !down_names.is_empty() {
+            if !across.down.is_empty() {
                 result.verdict = Verdict::Ok;
                 result.diagnosis = format!(
                     "{} (fewer than the {} locations alerts.defaults.min_locations asks for)",
-                    across(&down_names, &up_names).trim_end_matches('.'),
+                    across.sentence().trim_end_matches('.'),
                     policy.min_locations
                 );
             }
         }
         Some(Combined {
-            down: down_names,
-            up: up_names,
+            down: across.down,
+            up: across.up,
             failing,
             result,
         })
@@ -134,33 +140,6 @@ impl LocationBoard {
             .get(env)
             .map(|views| views.keys().cloned().collect())
             .unwrap_or_default()
-    }
-}
-
-/// Whether `down` of `locations` locations are enough for the environment to be down: at
-/// least `min_locations`, or all of them when fewer report.
-pub fn enough_down(down: usize, locations: usize, min_locations: u32) -> bool {
-    down > 0 && down >= (min_locations.max(1) as usize).min(locations)
-}
-
-/// Which locations see the failure, and what that points at.
-pub fn across(down: &[String], up: &[String]) -> String {
-    let total = down.len() + up.len();
-    match (down.len(), up.len()) {
-        (0, _) => String::new(),
-        (1, 0) => format!("Down from {}, the only location reporting:", down[0]),
-        (n, 0) => format!("Down from all {n} locations: the service itself."),
-        (1, _) => format!(
-            "Down from {} only ({} up): the network path or edge serving {}.",
-            down[0],
-            up.join(", "),
-            down[0]
-        ),
-        (n, _) => format!(
-            "Down from {n} of {total} locations ({}; {} up): a regional edge or the paths those locations share.",
-            down.join(", "),
-            up.join(", ")
-        ),
     }
 }
 
@@ -192,7 +171,8 @@ mod tests {
         }
     }
 
-    const STALE: Duration = Duration::from_secs(900);
+    /// Quiet after three of them: 15 minutes.
+    const INTERVAL: Duration = Duration::from_secs(300);
 
     #[test]
     fn one_location_down_of_two_is_not_enough_for_two() {
@@ -205,7 +185,7 @@ mod tests {
             board.observe(&p, "us-east", &result("api", Status::Up, at));
         }
         let combined = board
-            .combine("api", &p, t0, STALE, &BTreeSet::new())
+            .combine("api", &p, t0, INTERVAL, &BTreeSet::new())
             .unwrap();
         assert!(!combined.failing);
         assert_eq!(combined.down, ["eu-west"]);
@@ -219,7 +199,7 @@ mod tests {
         );
         // The same with min_locations 1 opens.
         let combined = board
-            .combine("api", &policy(1), t0, STALE, &BTreeSet::new())
+            .combine("api", &policy(1), t0, INTERVAL, &BTreeSet::new())
             .unwrap();
         assert!(combined.failing);
     }
@@ -236,7 +216,7 @@ mod tests {
             }
         }
         let combined = board
-            .combine("api", &p, t0, STALE, &BTreeSet::new())
+            .combine("api", &p, t0, INTERVAL, &BTreeSet::new())
             .unwrap();
         assert!(combined.failing);
         assert_eq!(combined.result.status, Status::Down);
@@ -253,7 +233,7 @@ mod tests {
         let p = policy(1);
         board.observe(&p, "eu-west", &result("api", Status::Down, t0));
         let combined = board
-            .combine("api", &p, t0, STALE, &BTreeSet::new())
+            .combine("api", &p, t0, INTERVAL, &BTreeSet::new())
             .unwrap();
         assert!(!combined.failing, "failure_threshold is 2");
         assert!(combined.down.is_empty());
@@ -281,7 +261,7 @@ mod tests {
         }
         // us-east's last word is an hour old: eu-west alone is "all locations reporting".
         let combined = board
-            .combine("api", &p, late, STALE, &BTreeSet::new())
+            .combine("api", &p, late, INTERVAL, &BTreeSet::new())
             .unwrap();
         assert!(combined.failing);
         assert_eq!(combined.up, Vec::<String>::new());
@@ -303,23 +283,18 @@ mod tests {
             board.observe(&p, "eu-west", &result("api", Status::Down, at));
         }
         let live: BTreeSet<String> = ["eu-west".to_owned(), "us-east".to_owned()].into();
-        let combined = board.combine("api", &p, t0, STALE, &live).unwrap();
+        let combined = board.combine("api", &p, t0, INTERVAL, &live).unwrap();
         assert!(
             !combined.failing,
             "us-east is up and running, only not on api yet"
         );
         // With us-east gone quiet, eu-west is all there is.
         let live: BTreeSet<String> = ["eu-west".to_owned()].into();
-        assert!(board.combine("api", &p, t0, STALE, &live).unwrap().failing);
-    }
-
-    #[test]
-    fn sentences_across_locations() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(across(&s(&[]), &s(&["a"])), "");
-        assert_eq!(
-            across(&s(&["a", "b"]), &s(&["c"])),
-            "Down from 2 of 3 locations (a, b; c up): a regional edge or the paths those locations share."
+        assert!(
+            board
+                .combine("api", &p, t0, INTERVAL, &live)
+                .unwrap()
+                .failing
         );
     }
 }

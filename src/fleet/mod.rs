@@ -10,6 +10,7 @@
 //!
 //! This module holds the decisions; the daemon's `fleet` loops run them.
 
+pub mod across;
 pub mod evaluate;
 pub mod quiet;
 

@@ -26,11 +26,18 @@ pub struct Watch {
     pub quiet: Option<String>,
 }
 
+/// Whether something last heard from at `last` has gone quiet by `now`: silent for more than
+/// [`QUIET_INTERVALS`] of `interval`. The one rule for locations, instances, and a location's
+/// results of one environment.
+pub fn is_quiet(last: DateTime<Utc>, now: DateTime<Utc>, interval: Duration) -> bool {
+    let limit =
+        chrono::Duration::from_std(interval * QUIET_INTERVALS).unwrap_or(chrono::Duration::MAX);
+    now - last > limit
+}
+
 /// Every location and every instance that ran, quiet or not, as of `now`; `interval` is the
 /// shortest schedule period of the environments probed.
 pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc>) -> Vec<Watch> {
-    let limit =
-        chrono::Duration::from_std(interval * QUIET_INTERVALS).unwrap_or(chrono::Duration::MAX);
     let last_word = |i: &InstanceRecord| i.last_report.unwrap_or(i.started_at);
     let mut by_location: BTreeMap<&str, Vec<&InstanceRecord>> = BTreeMap::new();
     for instance in instances {
@@ -42,14 +49,14 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
     let mut watches = Vec::new();
     for (location, members) in by_location {
         let newest = members.iter().map(|i| last_word(i)).max().unwrap_or(now);
-        let location_quiet = now - newest > limit;
+        let location_quiet = is_quiet(newest, now, interval);
         watches.push(Watch {
             name: format!("{LOCATION}{location}"),
             quiet: location_quiet.then(|| {
                 format!(
                     "location {location} stopped reporting at {} ({} of its instances answered since): nothing probes from there.",
                     newest.format("%H:%M UTC"),
-                    if members.iter().any(|i| now - i.last_seen <= limit) {
+                    if members.iter().any(|i| !is_quiet(i.last_seen, now, interval)) {
                         "some"
                     } else {
                         "none"
@@ -64,10 +71,13 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
         }
         for instance in &members {
             // A replica that shut down cleanly is not missing.
-            let quiet = instance.stopped_at.is_none() && now - last_word(instance) > limit;
+            let quiet =
+                instance.stopped_at.is_none() && is_quiet(last_word(instance), now, interval);
             let others: Vec<&str> = members
                 .iter()
-                .filter(|other| other.id != instance.id && now - last_word(other) <= limit)
+                .filter(|other| {
+                    other.id != instance.id && !is_quiet(last_word(other), now, interval)
+                })
                 .map(|other| other.id.as_str())
                 .collect();
             watches.push(Watch {

@@ -20,23 +20,23 @@ pub const LATE_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 /// Per-environment scheduling state, shared with the status page and `/readyz`.
 #[derive(Default)]
 pub struct Board {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<String, EnvironmentSchedule>>,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Entry {
+pub struct EnvironmentSchedule {
     pub next_run: Option<DateTime<Utc>>,
     pub running: bool,
     pub skipped: u64,
 }
 
 impl Board {
-    fn with<R>(&self, name: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
+    fn with<R>(&self, name: &str, f: impl FnOnce(&mut EnvironmentSchedule) -> R) -> R {
         let mut entries = self.entries.lock();
         f(entries.entry(name.to_owned()).or_default())
     }
 
-    pub fn get(&self, name: &str) -> Entry {
+    pub fn get(&self, name: &str) -> EnvironmentSchedule {
         let entries = self.entries.lock();
         entries.get(name).cloned().unwrap_or_default()
     }

@@ -44,71 +44,35 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 23, h, m, s).unwrap()
+    /// A day of November 2026 and a time: "23 10:05:00" (the 23rd is a Monday).
+    fn at(text: &str) -> DateTime<Utc> {
+        let (day, time) = text.split_once(' ').unwrap();
+        let day: u32 = day.parse().unwrap();
+        let hms: Vec<u32> = time.split(':').map(|n| n.parse().unwrap()).collect();
+        Utc.with_ymd_and_hms(2026, 11, day, hms[0], hms[1], hms[2])
+            .unwrap()
     }
 
     #[test]
     fn next_slot_table() {
-        let every_5 = Schedule::parse("*/5 * * * *").unwrap();
-        let every_10s = Schedule::parse("*/10 * * * * *").unwrap();
-        let weekdays_9 = Schedule::parse("0 9 * * 1-5").unwrap();
+        // schedule, offset in seconds, after, the next slot, what the row shows.
+        #[rustfmt::skip]
         let cases = [
-            (
-                "on a slot: strictly after",
-                &every_5,
-                0,
-                at(10, 5, 0),
-                at(10, 10, 0),
-            ),
-            ("between slots", &every_5, 0, at(10, 7, 30), at(10, 10, 0)),
-            (
-                "offset shifts the slot",
-                &every_5,
-                90,
-                at(10, 7, 30),
-                at(10, 11, 30),
-            ),
-            (
-                "offset already passed this slot",
-                &every_5,
-                90,
-                at(10, 6, 31),
-                at(10, 11, 30),
-            ),
-            (
-                "offset not yet passed",
-                &every_5,
-                90,
-                at(10, 6, 29),
-                at(10, 6, 30),
-            ),
-            (
-                "six fields: seconds",
-                &every_10s,
-                0,
-                at(10, 0, 1),
-                at(10, 0, 10),
-            ),
-            // 2026-11-23 is a Monday: POSIX weekdays, 1-5 is Monday to Friday.
-            (
-                "weekday schedule",
-                &weekdays_9,
-                0,
-                at(9, 0, 0),
-                at(9, 0, 0) + chrono::Duration::days(1),
-            ),
+            ("*/5 * * * *", 0, "23 10:05:00", "23 10:10:00", "on a slot: strictly after"),
+            ("*/5 * * * *", 0, "23 10:07:30", "23 10:10:00", "between slots"),
+            ("*/5 * * * *", 90, "23 10:07:30", "23 10:11:30", "offset shifts the slot"),
+            ("*/5 * * * *", 90, "23 10:06:31", "23 10:11:30", "offset already passed this slot"),
+            ("*/5 * * * *", 90, "23 10:06:29", "23 10:06:30", "offset not yet passed"),
+            ("*/10 * * * * *", 0, "23 10:00:01", "23 10:00:10", "six fields: seconds"),
+            // POSIX weekdays: 1-5 is Monday to Friday.
+            ("0 9 * * 1-5", 0, "23 09:00:00", "24 09:00:00", "weekday schedule"),
+            ("0 9 * * 1-5", 0, "27 09:00:00", "30 09:00:00", "Friday: Saturday and Sunday skipped"),
         ];
-        for (name, schedule, offset_s, after, want) in cases {
-            let got = next_slot(schedule, Duration::from_secs(offset_s), after);
-            assert_eq!(got, Some(want), "{name}");
+        for (schedule, offset_s, after, want, name) in cases {
+            let schedule = Schedule::parse(schedule).unwrap();
+            let got = next_slot(&schedule, Duration::from_secs(offset_s), at(after));
+            assert_eq!(got, Some(at(want)), "{name}");
         }
-        // Friday 09:00 → next is Monday 09:00 (Saturday and Sunday skipped).
-        let friday = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
-        assert_eq!(
-            next_slot(&weekdays_9, Duration::ZERO, friday),
-            Some(Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap())
-        );
     }
 
     #[test]

@@ -186,6 +186,12 @@ impl<E> ExportLog<E> {
         }
     }
 
+    /// Logs `result` as it deserves, and hands it on.
+    fn observed(&self, result: OTelSdkResult) -> OTelSdkResult {
+        self.observe(&result);
+        result
+    }
+
     fn observe(&self, result: &OTelSdkResult) {
         let mut state = self.state.lock();
         match result {
@@ -224,9 +230,7 @@ impl<E> ExportLog<E> {
 
 impl<E: PushMetricExporter> PushMetricExporter for ExportLog<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let result = self.exporter.export(metrics).await;
-        self.observe(&result);
-        result
+        self.observed(self.exporter.export(metrics).await)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -246,21 +250,19 @@ impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanEx
     for ExportLog<E>
 {
     async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> OTelSdkResult {
-        let result = self.exporter.export(batch).await;
-        self.observe(&result);
-        result
+        self.observed(self.exporter.export(batch).await)
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.exporter.force_flush()
+    fn set_resource(&mut self, resource: &Resource) {
+        self.exporter.set_resource(resource);
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.exporter.shutdown_with_timeout(timeout)
     }
 
-    fn set_resource(&mut self, resource: &Resource) {
-        self.exporter.set_resource(resource);
+    fn force_flush(&self) -> OTelSdkResult {
+        self.exporter.force_flush()
     }
 }
 

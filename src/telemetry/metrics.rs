@@ -53,7 +53,7 @@ pub struct Metrics {
 
 struct Inner {
     /// Shared with the observable instruments' callbacks.
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<ObservedValues>>,
     duration: Histogram<f64>,
     notifications: Counter<u64>,
     /// Taken by `shutdown`; dropped off the async runtime otherwise (see `Drop`).
@@ -80,15 +80,15 @@ impl Drop for Inner {
 
 /// The per-environment values the observable instruments report.
 #[derive(Debug, Default)]
-struct State {
+struct ObservedValues {
     location: Option<String>,
     /// The configured environments; `None` until [`Metrics::configure`], accepting any.
     known: Option<HashSet<String>>,
-    environments: BTreeMap<String, EnvState>,
+    environments: BTreeMap<String, EnvironmentValues>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
-struct EnvState {
+struct EnvironmentValues {
     up: Option<i64>,
     health_up: Option<i64>,
     cert_not_after: Option<i64>,
@@ -98,7 +98,7 @@ struct EnvState {
     skipped: u64,
 }
 
-impl State {
+impl ObservedValues {
     fn accepts(&self, environment: &str) -> bool {
         self.known
             .as_ref()
@@ -107,7 +107,7 @@ impl State {
 
     /// The entry of an environment still configured; `None` for one removed on reload (a
     /// probe that was in flight then must not bring it back).
-    fn entry(&mut self, environment: &str) -> Option<&mut EnvState> {
+    fn entry(&mut self, environment: &str) -> Option<&mut EnvironmentValues> {
         if !self.accepts(environment) {
             return None;
         }
@@ -271,7 +271,7 @@ impl Metrics {
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
         );
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(ObservedValues::default()));
         register_observables(&meter, &state);
         let duration = meter
             .f64_histogram(PROBE_DURATION.name)
@@ -420,16 +420,16 @@ impl Metrics {
 }
 
 impl Inner {
-    fn lock(&self) -> parking_lot::MutexGuard<'_, State> {
+    fn lock(&self) -> parking_lot::MutexGuard<'_, ObservedValues> {
         self.state.lock()
     }
 }
 
-fn register_observables(meter: &Meter, state: &Arc<Mutex<State>>) {
-    fn read(state: &Mutex<State>) -> parking_lot::MutexGuard<'_, State> {
+fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
+    fn read(state: &Mutex<ObservedValues>) -> parking_lot::MutexGuard<'_, ObservedValues> {
         state.lock()
     }
-    let gauge = |spec: InstrumentSpec, value: fn(&EnvState) -> Option<i64>| {
+    let gauge = |spec: InstrumentSpec, value: fn(&EnvironmentValues) -> Option<i64>| {
         let state = state.clone();
         meter
             .i64_observable_gauge(spec.name)
@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn a_probe_updates_its_environment() {
-        let mut state = State::default();
+        let mut state = ObservedValues::default();
         let mut ok = result("a", Verdict::Ok, Some(1000));
         ok.health = Some(HealthInfo {
             http_status: Some(200),
@@ -554,7 +554,7 @@ mod tests {
 
     #[test]
     fn configure_drops_removed_environments_and_zeroes_incidents_of_new_ones() {
-        let mut state = State::default();
+        let mut state = ObservedValues::default();
         state.record_probe(&result("old", Verdict::Ok, None));
         state.record_probe(&result("kept", Verdict::Ok, None));
         state.configure(None, &["kept", "new"]);
@@ -562,14 +562,14 @@ mod tests {
             state.environments.keys().collect::<Vec<_>>(),
             ["kept", "new"]
         );
-        assert_eq!(state.environments["new"], EnvState::default());
+        assert_eq!(state.environments["new"], EnvironmentValues::default());
         assert_eq!(state.environments["kept"].up, Some(1));
         // A probe of a removed environment that was still in flight does not bring it back.
         state.record_probe(&result("old", Verdict::Ok, None));
         assert!(!state.environments.contains_key("old"));
         // A new location restarts every series under it.
         state.configure(Some("eu"), &["kept"]);
-        assert_eq!(state.environments["kept"], EnvState::default());
+        assert_eq!(state.environments["kept"], EnvironmentValues::default());
         let attributes = state.attributes("kept");
         assert_eq!(
             attributes,
@@ -582,7 +582,7 @@ mod tests {
 
     #[test]
     fn close_codes_are_capped_per_environment() {
-        let mut state = State::default();
+        let mut state = ObservedValues::default();
         for code in 0..1000u16 {
             state.record_probe(&result("a", Verdict::ClosedBeforeReady, Some(3000 + code)));
         }

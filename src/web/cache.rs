@@ -21,13 +21,13 @@ const MIN_REUSE: Duration = Duration::from_millis(250);
 pub struct RenderCache {
     /// By page: `index`, `status`, `environment/{name}` (configured names only: the page
     /// refuses others before rendering, so this stays as small as the config).
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<String, Rendered>>,
     /// One render at a time: when a render expires under load, every waiting viewer would
     /// otherwise render the same page at once.
     rendering: tokio::sync::Mutex<()>,
 }
 
-struct Entry {
+struct Rendered {
     generation: u64,
     rendered_at: Instant,
     body: Bytes,
@@ -68,7 +68,7 @@ impl RenderCache {
         let mut entries = self.entries.lock();
         entries.insert(
             key.to_owned(),
-            Entry {
+            Rendered {
                 generation,
                 rendered_at: Instant::now(),
                 body,

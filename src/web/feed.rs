@@ -6,43 +6,62 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::alert::notification::EventName;
 use crate::store::{IncidentRecord, IncidentState};
 
 /// One event of one incident.
-struct Entry<'a> {
+struct FeedEvent<'a> {
     incident: &'a IncidentRecord,
-    kind: &'static str,
+    kind: EventKind,
     at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum EventKind {
+    Opened,
+    VerdictChanged,
+    Resolved,
+}
+
+impl EventKind {
+    /// As the entry's id and category spell it.
+    fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Opened => "opened",
+            EventKind::VerdictChanged => "verdict_changed",
+            EventKind::Resolved => "resolved",
+        }
+    }
 }
 
 /// The feed for `incidents` (newest incidents first, as the store gives them). `base` is
 /// `server.public_url` (links are absolute with it, relative without); `instance` makes the
 /// ids unique to this installation.
 pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &str) -> String {
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut entries: Vec<FeedEvent> = Vec::new();
     for incident in incidents {
-        entries.push(Entry {
+        entries.push(FeedEvent {
             incident,
-            kind: "opened",
+            kind: EventKind::Opened,
             at: incident.opened_at,
         });
         let mut changes: Vec<DateTime<Utc>> = incident
             .notifications
             .iter()
-            .filter(|n| n.event == "verdict_changed")
+            .filter(|n| EventName::parse(&n.event) == Some(EventName::VerdictChanged))
             .map(|n| n.created_at)
             .collect();
         // One notification a channel: one entry a change.
         changes.dedup();
-        entries.extend(changes.into_iter().map(|at| Entry {
+        entries.extend(changes.into_iter().map(|at| FeedEvent {
             incident,
-            kind: "verdict_changed",
+            kind: EventKind::VerdictChanged,
             at,
         }));
         if let (IncidentState::Resolved, Some(at)) = (incident.state, incident.resolved_at) {
-            entries.push(Entry {
+            entries.push(FeedEvent {
                 incident,
-                kind: "resolved",
+                kind: EventKind::Resolved,
                 at,
             });
         }
@@ -74,17 +93,17 @@ pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &
     for entry in &entries {
         let incident = entry.incident;
         let title = match entry.kind {
-            "opened" => format!(
+            EventKind::Opened => format!(
                 "{} is down: {}",
                 incident.environment,
                 incident.verdict.as_str()
             ),
-            "verdict_changed" => format!(
+            EventKind::VerdictChanged => format!(
                 "{} is still down, now {}",
                 incident.environment,
                 incident.verdict.as_str()
             ),
-            _ => format!("{} recovered", incident.environment),
+            EventKind::Resolved => format!("{} recovered", incident.environment),
         };
         let page = link(&format!("/environments/{}", incident.environment));
         xml.push_str("  <entry>\n");
@@ -93,7 +112,7 @@ pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &
             "    <id>urn:wsprobe:{}:incident:{}:{}:{}</id>",
             escape(instance),
             incident.id,
-            entry.kind,
+            entry.kind.as_str(),
             entry.at.timestamp_millis()
         );
         let _ = writeln!(xml, "    <title>{}</title>", escape(&title));
@@ -103,8 +122,12 @@ pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &
             "    <link rel=\"alternate\" href=\"{}\"/>",
             escape(&page)
         );
-        let _ = writeln!(xml, "    <category term=\"{}\"/>", escape(entry.kind));
-        // The diagnosis came from a probed server's evidence: text, escaped, never markup.
+        let _ = writeln!(
+            xml,
+            "    <category term=\"{}\"/>",
+            escape(entry.kind.as_str())
+        );
+        // The diagnosis came from what a probed server sent: text, escaped, never markup.
         let _ = writeln!(
             xml,
             "    <summary type=\"text\">Incident {} ({}), started {}. {}</summary>",

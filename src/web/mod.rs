@@ -11,6 +11,9 @@ mod pages;
 pub mod serve;
 pub mod view;
 
+#[cfg(test)]
+mod tests;
+
 pub use view::{
     EnvironmentStatus, FleetNotice, Latency, LocationStatus, NotificationStatus, Readiness,
     RecentRun, ReloadRejected, StatusBody, StatusSource, StoreStatus, Uptime,

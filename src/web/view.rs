@@ -42,9 +42,10 @@ pub trait StatusSource: Send + Sync + 'static {
 #[derive(Debug, Serialize)]
 pub struct EnvironmentStatus {
     pub name: String,
-    /// `up`, `degraded`, `down`, or `unknown` before the first probe.
-    pub status: String,
-    pub verdict: Option<String>,
+    /// `None` before the first probe: `unknown` on the wire.
+    #[serde(serialize_with = "status_or_unknown")]
+    pub status: Option<Status>,
+    pub verdict: Option<Verdict>,
     pub diagnosis: Option<String>,
     pub close_code: Option<u16>,
     #[serde(with = "crate::wire::time_opt")]
@@ -69,11 +70,24 @@ pub struct EnvironmentStatus {
     pub locations: BTreeMap<String, LocationStatus>,
 }
 
+/// `up`, `degraded`, `down`, or `unknown` before the first probe: the word the API and the
+/// page's pills say.
+pub fn status_name(status: Option<Status>) -> &'static str {
+    status.map_or("unknown", Status::as_str)
+}
+
+fn status_or_unknown<S: serde::Serializer>(
+    status: &Option<Status>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(status_name(*status))
+}
+
 /// One location's newest result of one environment: a cell of the status page's matrix.
 #[derive(Debug, Clone, Serialize)]
 pub struct LocationStatus {
-    pub status: String,
-    pub verdict: String,
+    pub status: Status,
+    pub verdict: Verdict,
     pub diagnosis: String,
     #[serde(with = "crate::wire::time")]
     pub started_at: DateTime<Utc>,

@@ -16,9 +16,8 @@ use wsprobe::probe::result::Phases;
 use wsprobe::probe::{ProbeResult, Verdict};
 use wsprobe::store::{DeliveryState, IncidentFilter, IncidentState, Store};
 
-use crate::daemon::{env_status, spawn_app};
-use crate::helpers::free_port;
-use crate::receiver::{PATIENCE, Receiver, Reply};
+use crate::helpers::receiver::{Receiver, Reply};
+use crate::helpers::{PATIENCE, env_status, free_port, spawn_app};
 
 const ROUTING_KEY: &str = "R0UTING-KEY-0123456789";
 const HOOK_SECRET: &str = "hook-secret-4f9a";
@@ -199,7 +198,7 @@ async fn pagerduty_trigger_then_resolve_share_one_dedup_key() {
     let incident = &bench.incidents().await[0];
     let key = format!("wsprobe-staging-{}", incident.id);
     let (trigger, resolve) = (requests[0].json(), requests[1].json());
-    crate::daemon::assert_one_json_style("PagerDuty trigger", &trigger);
+    crate::helpers::assert_one_json_style("PagerDuty trigger", &trigger);
     assert_eq!(requests[0].method, "POST");
     assert_eq!(requests[0].path, "/v2/enqueue");
     assert_eq!(requests[0].header("content-type"), Some("application/json"));
@@ -413,7 +412,7 @@ async fn webhook_signature_verifies_with_an_independent_hmac() {
     assert_eq!(body["result"]["url"], "ws://api.staging.test/ws?…");
     assert_eq!(body["link"], "http://status.test/environments/staging");
     assert!(body["sent_at"].is_string());
-    crate::daemon::assert_one_json_style("webhook", &body);
+    crate::helpers::assert_one_json_style("webhook", &body);
     let text = String::from_utf8_lossy(&request.body);
     assert!(!text.contains(HOOK_SECRET), "the secret is not in the body");
 }

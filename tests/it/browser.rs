@@ -14,7 +14,7 @@ use serde_json::Value;
 use wsprobe::probe::{ProbeResult, Prober};
 use wsprobe::store::{NewRun, Store};
 
-use crate::daemon::prepare_app;
+use crate::helpers::prepare_app;
 
 fn chromium() -> Option<String> {
     if let Ok(path) = std::env::var("WSPROBE_CHROMIUM") {

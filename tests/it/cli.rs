@@ -54,7 +54,7 @@ async fn check_json_reports_every_environment_and_exits_1_when_any_is_down() {
     assert_eq!(results[1]["close_code"], 1011);
     assert_eq!(results[1]["close_reason"], "Internal error");
     assert!(results[1]["started_at"].as_str().unwrap().ends_with('Z'));
-    crate::daemon::assert_one_json_style("check --format json", &json);
+    crate::helpers::assert_one_json_style("check --format json", &json);
     for key in [
         "url",
         "attempts",

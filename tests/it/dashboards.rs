@@ -6,53 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use wsprobe::telemetry::metrics::{INSTRUMENTS, InstrumentSpec, Kind};
+use wsprobe::telemetry::metrics::INSTRUMENTS;
+
+use crate::helpers::series::{exported_series, prometheus_base};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// The Prometheus base name of an OTLP instrument (OpenTelemetry's Prometheus compatibility
-/// rules, Prometheus's `UnderscoreEscapingWithSuffixes`), written out here independently of
-/// wsprobe's code.
-fn prometheus_base(spec: &InstrumentSpec) -> String {
-    let mut name = spec.name.replace('.', "_");
-    let unit = match spec.unit {
-        "" => "",
-        // Annotations such as {up} carry no unit.
-        annotation if annotation.starts_with('{') => "",
-        "s" => "seconds",
-        "ms" => "milliseconds",
-        "By" => "bytes",
-        "1" if spec.kind == Kind::Gauge => "ratio",
-        other => panic!("add the Prometheus spelling of unit {other:?}"),
-    };
-    if !unit.is_empty() && !name.ends_with(unit) {
-        name.push('_');
-        name.push_str(unit);
-    }
-    name
-}
-
-/// Every series name an instrument shows up as, mapped back to it.
-pub(crate) fn exported_series() -> BTreeMap<String, &'static InstrumentSpec> {
-    let mut series = BTreeMap::new();
-    for spec in &INSTRUMENTS {
-        let base = prometheus_base(spec);
-        let names = match spec.kind {
-            Kind::Histogram => vec![
-                format!("{base}_bucket"),
-                format!("{base}_sum"),
-                format!("{base}_count"),
-            ],
-            Kind::Counter => vec![format!("{base}_total")],
-            Kind::Gauge => vec![base],
-        };
-        for name in names {
-            series.insert(name, spec);
-        }
-    }
-    series
 }
 
 #[test]

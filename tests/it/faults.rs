@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use wsprobe::store::Store;
 
+use crate::helpers::PATIENCE;
+use crate::helpers::child::Daemon;
+use crate::helpers::results::minimal;
 use crate::helpers::{free_port, spawn_lab};
-use crate::metrics::Daemon;
-use crate::receiver::PATIENCE;
-use crate::store::minimal;
 
 /// A tmpfs of `size` mounted for the test and unmounted after. Needs root (CI runs as root);
 /// elsewhere the test says it did not run.
@@ -291,7 +291,7 @@ async fn a_store_file_deleted_or_replaced_is_noticed_and_healed() {
 async fn the_heartbeat_says_alive_only_while_ready_and_why_not_otherwise() {
     wsprobe::probe::tls::ensure_crypto_provider();
     let lab = spawn_lab().await;
-    let receiver = crate::receiver::Receiver::spawn().await;
+    let receiver = crate::helpers::receiver::Receiver::spawn().await;
     let dir = tempfile::tempdir().unwrap();
     let ping = receiver.url("/ping/5f1c-uuid");
     let (daemon, base, db) = spawn_daemon_with(

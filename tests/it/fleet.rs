@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use wsprobe::lab::{Lab, LabOptions};
 
 use crate::helpers::free_port;
-use crate::pg::Postgres;
-use crate::receiver::Receiver;
+use crate::helpers::pg::Postgres;
+use crate::helpers::receiver::Receiver;
 
 /// The schedule's period: short, so that the test sees many slots; the deadlines below are
 /// generous multiples of it.
@@ -444,7 +444,7 @@ async fn a_fleet_works_through_pgbouncer_in_session_mode() {
         return;
     };
     postgres.database("pooled").await;
-    let Some(pooler) = crate::pg::PgBouncer::start(&postgres, "session") else {
+    let Some(pooler) = crate::helpers::pg::PgBouncer::start(&postgres, "session") else {
         return;
     };
     let lab = crate::helpers::spawn_lab().await;

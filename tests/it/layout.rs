@@ -166,3 +166,30 @@ fn every_module_uses_only_modules_listed_above_it() {
         "against the rule of direction: {violations:?}"
     );
 }
+
+#[test]
+fn test_files_share_code_only_through_helpers() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let mut violations = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if name == "layout" {
+            // Its own tests spell out `crate::` references as data.
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for target in crate_references(&text) {
+            if target != "helpers" {
+                violations.push(format!("{name}.rs uses crate::{target}"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "test files reach into each other: {violations:?}"
+    );
+}

@@ -2,314 +2,22 @@
 //! protobuf, possibly gzip, and gRPC) and the values are compared with what the store kept.
 //! The `OTEL_*` variables are given to a child `wsprobe run`, never set in this process.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
-use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, HistogramDataPoint, Metric};
-use prost::Message as _;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use wsprobe::probe::ProbeResult;
 use wsprobe::store::Store;
 use wsprobe::telemetry::Metrics;
 use wsprobe::telemetry::metrics::{DURATION_BOUNDARIES, INSTRUMENTS, InstrumentSpec, Kind};
 
-use crate::daemon::{App, spawn_app, write_config};
-use crate::helpers::{TestLab, spawn_lab};
-
-/// Generous: a slow CI machine must never turn these into flakes.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-// ---------------------------------------------------------------------------------------------
-// The receiver
-
-type Attrs = BTreeMap<String, String>;
-
-/// One export request as received.
-#[derive(Debug, Clone)]
-pub struct Export {
-    pub resource: Attrs,
-    pub metrics: Vec<Metric>,
-    /// Lowercased names: HTTP headers or gRPC metadata.
-    pub headers: HashMap<String, String>,
-    pub gzip: bool,
-}
-
-fn attrs(list: &[KeyValue]) -> Attrs {
-    list.iter()
-        .map(|kv| {
-            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                Some(AnyValue::StringValue(s)) => s.clone(),
-                Some(AnyValue::IntValue(i)) => i.to_string(),
-                Some(AnyValue::DoubleValue(d)) => d.to_string(),
-                Some(AnyValue::BoolValue(b)) => b.to_string(),
-                other => format!("{other:?}"),
-            };
-            (kv.key.clone(), value)
-        })
-        .collect()
-}
-
-impl Export {
-    fn from_request(
-        request: ExportMetricsServiceRequest,
-        headers: HashMap<String, String>,
-        gzip: bool,
-    ) -> Export {
-        let mut resource = Attrs::new();
-        let mut metrics = Vec::new();
-        for rm in request.resource_metrics {
-            if let Some(r) = rm.resource {
-                resource.extend(attrs(&r.attributes));
-            }
-            for sm in rm.scope_metrics {
-                metrics.extend(sm.metrics);
-            }
-        }
-        Export {
-            resource,
-            metrics,
-            headers,
-            gzip,
-        }
-    }
-
-    pub fn metric(&self, name: &str) -> Option<&Metric> {
-        self.metrics.iter().find(|m| m.name == name)
-    }
-
-    /// Gauge or sum points as (attributes, value).
-    pub fn points(&self, name: &str) -> Vec<(Attrs, f64)> {
-        let Some(metric) = self.metric(name) else {
-            return Vec::new();
-        };
-        let points = match &metric.data {
-            Some(Data::Gauge(g)) => &g.data_points,
-            Some(Data::Sum(s)) => &s.data_points,
-            other => panic!("{name} is not a gauge or sum: {other:?}"),
-        };
-        points
-            .iter()
-            .map(|p| {
-                let value = match p.value {
-                    Some(NumberValue::AsInt(i)) => i as f64,
-                    Some(NumberValue::AsDouble(d)) => d,
-                    None => f64::NAN,
-                };
-                (attrs(&p.attributes), value)
-            })
-            .collect()
-    }
-
-    /// The value of the point whose attributes include all of `want`.
-    pub fn value(&self, name: &str, want: &[(&str, &str)]) -> Option<f64> {
-        let matching: Vec<f64> = self
-            .points(name)
-            .into_iter()
-            .filter(|(a, _)| {
-                want.iter()
-                    .all(|(k, v)| a.get(*k).map(String::as_str) == Some(v))
-            })
-            .map(|(_, v)| v)
-            .collect();
-        assert!(matching.len() <= 1, "{name} {want:?}: several points");
-        matching.first().copied()
-    }
-
-    pub fn histogram(&self, name: &str) -> Vec<(Attrs, HistogramDataPoint)> {
-        match self.metric(name).and_then(|m| m.data.as_ref()) {
-            Some(Data::Histogram(h)) => h
-                .data_points
-                .iter()
-                .map(|p| (attrs(&p.attributes), p.clone()))
-                .collect(),
-            None => Vec::new(),
-            other => panic!("{name} is not a histogram: {other:?}"),
-        }
-    }
-
-    /// Environments a per-environment instrument reports.
-    pub fn environments(&self, name: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .points(name)
-            .into_iter()
-            .filter_map(|(a, _)| a.get("environment").cloned())
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    }
-}
-
-pub struct Receiver {
-    pub addr: SocketAddr,
-    exports: Arc<Mutex<Vec<Export>>>,
-    _shutdown: tokio_util::sync::DropGuard,
-}
-
-impl Receiver {
-    /// OTLP/HTTP: POST /v1/metrics, protobuf, gzip when Content-Encoding says so.
-    pub async fn http() -> Receiver {
-        let exports = Arc::new(Mutex::new(Vec::new()));
-        let sink = exports.clone();
-        let router = axum::Router::new().route(
-            "/v1/metrics",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let sink = sink.clone();
-                async move {
-                    let gzip = headers
-                        .get("content-encoding")
-                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-                    let body = if gzip {
-                        use std::io::Read as _;
-                        let mut decoded = Vec::new();
-                        flate2::read::GzDecoder::new(&body[..])
-                            .read_to_end(&mut decoded)
-                            .expect("a gzip body");
-                        decoded
-                    } else {
-                        body.to_vec()
-                    };
-                    let request = ExportMetricsServiceRequest::decode(&body[..])
-                        .expect("an OTLP protobuf body");
-                    let headers = headers
-                        .iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-                        .collect();
-                    sink.lock()
-                        .unwrap()
-                        .push(Export::from_request(request, headers, gzip));
-                    (
-                        [("content-type", "application/x-protobuf")],
-                        ExportMetricsServiceResponse::default().encode_to_vec(),
-                    )
-                }
-            }),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        });
-        Receiver {
-            addr,
-            exports,
-            _shutdown: shutdown.drop_guard(),
-        }
-    }
-
-    /// OTLP/gRPC: the MetricsService over tonic.
-    pub async fn grpc() -> Receiver {
-        let exports = Arc::new(Mutex::new(Vec::new()));
-        let service = MetricsServiceServer::new(GrpcSink {
-            exports: exports.clone(),
-        })
-        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(listener),
-                    async move { stop.cancelled().await },
-                )
-                .await
-        });
-        Receiver {
-            addr,
-            exports,
-            _shutdown: shutdown.drop_guard(),
-        }
-    }
-
-    pub fn count(&self) -> usize {
-        self.exports.lock().unwrap().len()
-    }
-
-    pub fn latest(&self) -> Option<Export> {
-        self.exports.lock().unwrap().last().cloned()
-    }
-
-    /// The first export after the first `after` ones for which `done` holds.
-    pub async fn wait_for(
-        &self,
-        what: &str,
-        after: usize,
-        done: impl Fn(&Export) -> bool,
-    ) -> Export {
-        let started = Instant::now();
-        loop {
-            if let Some(export) = self
-                .exports
-                .lock()
-                .unwrap()
-                .iter()
-                .skip(after)
-                .find(|e| done(e))
-            {
-                return export.clone();
-            }
-            assert!(
-                started.elapsed() < PATIENCE,
-                "timed out waiting for {what}; latest export: {:#?}",
-                self.latest()
-                    .map(|e| e.metrics.iter().map(|m| m.name.clone()).collect::<Vec<_>>())
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-struct GrpcSink {
-    exports: Arc<Mutex<Vec<Export>>>,
-}
-
-#[tonic::async_trait]
-impl MetricsService for GrpcSink {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let headers = request
-            .metadata()
-            .clone()
-            .into_headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect::<HashMap<_, _>>();
-        let gzip = headers.get("grpc-encoding").is_some_and(|v| v == "gzip");
-        self.exports.lock().unwrap().push(Export::from_request(
-            request.into_inner(),
-            headers,
-            gzip,
-        ));
-        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
+use crate::helpers::child::Daemon;
+use crate::helpers::otlp_metrics::{Attrs, Export, MetricsReceiver, attrs};
+use crate::helpers::tls::tls_front;
+use crate::helpers::{App, PATIENCE, TestLab, spawn_app, spawn_lab, write_config};
 
 // ---------------------------------------------------------------------------------------------
 // What every export must look like
@@ -522,7 +230,7 @@ fn assert_values_match(export: &Export, runs: &BTreeMap<String, Vec<ProbeResult>
     }
 }
 
-fn telemetry_block(receiver: &Receiver, protocol: &str) -> String {
+fn telemetry_block(receiver: &MetricsReceiver, protocol: &str) -> String {
     format!(
         "location: test-loc\ntelemetry: {{ otlp: {{ endpoint: \"http://{}\", protocol: {protocol}, interval: 1s }} }}\n",
         receiver.addr
@@ -555,10 +263,10 @@ async fn stop(app: &mut App) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_over_http_agree_with_the_stored_results() {
-    let receiver = Receiver::http().await;
+    let receiver = MetricsReceiver::http().await;
     // A TLS terminator (its own lab behind it) for the certificate gauge.
     let tls_lab = spawn_lab().await;
-    let front = crate::probe::tls_front(tls_lab.addr(), time::Duration::days(90)).await;
+    let front = tls_front(tls_lab.addr(), time::Duration::days(90)).await;
     let ca_dir = tempfile::tempdir().unwrap();
     let ca_path = ca_dir.path().join("ca.pem");
     std::fs::write(&ca_path, &front.ca_pem).unwrap();
@@ -675,7 +383,7 @@ async fn metrics_over_http_agree_with_the_stored_results() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_over_grpc_agree_with_the_stored_results() {
-    let receiver = Receiver::grpc().await;
+    let receiver = MetricsReceiver::grpc().await;
     let mut app = spawn_app(&ok_and_failing_envs(), &telemetry_block(&receiver, "grpc")).await;
     let all = ["healthy", "internal-error"];
     receiver
@@ -693,7 +401,7 @@ async fn metrics_over_grpc_agree_with_the_stored_results() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environments_removed_on_reload_stop_being_reported() {
-    let receiver = Receiver::http().await;
+    let receiver = MetricsReceiver::http().await;
     let telemetry = telemetry_block(&receiver, "http/protobuf");
     let mut app = spawn_app(&ok_and_failing_envs(), &telemetry).await;
     receiver
@@ -736,7 +444,7 @@ async fn environments_removed_on_reload_stop_being_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_and_open_incidents_are_recorded_through_the_api() {
-    let receiver = Receiver::http().await;
+    let receiver = MetricsReceiver::http().await;
     let lab: TestLab = spawn_lab().await;
     let yaml = format!(
         "environments:\n  - name: a\n    url: ws://${{LAB}}/ws/healthy\n  - name: b\n    url: ws://${{LAB}}/ws/healthy\n{}",
@@ -799,125 +507,6 @@ async fn notifications_and_open_incidents_are_recorded_through_the_api() {
     assert!(!off.is_exporting());
 }
 
-// ---------------------------------------------------------------------------------------------
-// The binary, configured by OTEL_* variables
-
-/// `wsprobe run` as a child process with `vars` (and no OTEL_* inherited), its stderr
-/// collected line by line.
-pub(crate) struct Daemon {
-    child: std::process::Child,
-    stderr: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    pub(crate) fn spawn(config: &Path, vars: &[(&str, &str)]) -> Daemon {
-        Daemon::spawn_with(config, &[], vars)
-    }
-
-    /// `wsprobe run --config CONFIG ARGS…`.
-    pub(crate) fn spawn_with(config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wsprobe"));
-        command
-            .args(["run", "--config"])
-            .arg(config)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("WSPROBE_CONFIG")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars() {
-            if name.starts_with("OTEL_") {
-                command.env_remove(name);
-            }
-        }
-        command.envs(vars.iter().copied());
-        let mut child = command.spawn().expect("wsprobe runs");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = stderr.clone();
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { return };
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Daemon { child, stderr }
-    }
-
-    pub(crate) fn child_id(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub(crate) fn lines(&self, containing: &str) -> Vec<String> {
-        self.stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(containing))
-            .cloned()
-            .collect()
-    }
-
-    pub(crate) fn all_stderr(&self) -> String {
-        self.stderr.lock().unwrap().join("\n")
-    }
-
-    pub(crate) async fn wait_for_line(&self, containing: &str) {
-        let started = Instant::now();
-        while self.lines(containing).is_empty() {
-            assert!(
-                started.elapsed() < PATIENCE,
-                "no line with {containing:?}:\n{}",
-                self.all_stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Resident memory, from /proc.
-    pub(crate) fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc/PID/status")
-    }
-
-    /// SIGTERM, then the exit status within `limit`.
-    pub(crate) async fn terminate(mut self, limit: Duration) -> (std::process::ExitStatus, Daemon) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader thread take the last lines.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return (status, self);
-            }
-            if started.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!(
-                    "the daemon did not stop within {limit:?}:\n{}",
-                    self.all_stderr()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A config for a child daemon: the lab's healthy and internal-error every second.
 fn child_config(dir: &Path, lab: &TestLab) -> std::path::PathBuf {
     let path = dir.join("probes.yaml");
@@ -966,7 +555,7 @@ async fn json_logs_put_the_message_and_fields_at_the_top_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otel_variables_configure_export_from_the_binary() {
-    let receiver = Receiver::http().await;
+    let receiver = MetricsReceiver::http().await;
     let lab = spawn_lab().await;
     let dir = tempfile::tempdir().unwrap();
     let config = child_config(dir.path(), &lab);
@@ -1100,7 +689,7 @@ async fn a_collector_that_is_down_slows_nothing_grows_nothing_and_logs_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_is_off_when_disabled_or_unconfigured_and_check_never_exports() {
-    let receiver = Receiver::http().await;
+    let receiver = MetricsReceiver::http().await;
     let lab = spawn_lab().await;
     let dir = tempfile::tempdir().unwrap();
     let config = child_config(dir.path(), &lab);

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::daemon::{App, spawn_app};
-use crate::dashboards::exported_series;
-use crate::metrics::Receiver;
+use crate::helpers::otlp_metrics::MetricsReceiver;
+use crate::helpers::series::exported_series;
+use crate::helpers::{App, spawn_app};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -215,7 +215,7 @@ async fn prometheus_scrapes_the_same_numbers_the_store_and_the_otlp_export_hold(
     let Some((server, promtool)) = tools() else {
         return;
     };
-    let receiver = Receiver::http().await;
+    let receiver = MetricsReceiver::http().await;
     let telemetry = format!(
         "location: test-loc\ntelemetry: {{ otlp: {{ endpoint: \"http://{}\", interval: 1s }} }}\n",
         receiver.addr

@@ -393,7 +393,7 @@ async fn plain_http_on_a_wss_url_and_an_expired_certificate_get_their_own_advice
     );
 
     // A certificate that expired five days ago, behind a real TLS listener.
-    let front = crate::probe::tls_front(lab.addr(), time::Duration::days(-5)).await;
+    let front = crate::helpers::tls::tls_front(lab.addr(), time::Duration::days(-5)).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &front.ca_pem).unwrap();
@@ -419,7 +419,7 @@ async fn plain_http_on_a_wss_url_and_an_expired_certificate_get_their_own_advice
     );
 
     // A certificate for `localhost` reached by address: the name is wrong, not the CA.
-    let valid = crate::probe::tls_front(lab.addr(), time::Duration::days(90)).await;
+    let valid = crate::helpers::tls::tls_front(lab.addr(), time::Duration::days(90)).await;
     std::fs::write(&ca, &valid.ca_pem).unwrap();
     let wrong_name = probe(
         &lab,

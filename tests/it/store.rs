@@ -13,6 +13,9 @@ use wsprobe::probe::result::{Headers, HealthInfo, Phases, ProbeResult, Status, T
 use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
 use wsprobe::store::{ROLLUP_RETENTION, Store, StoredRun, Summary};
 
+use crate::helpers::results::minimal;
+use crate::helpers::store::{each_backend, temp_db};
+
 fn now() -> DateTime<Utc> {
     at("2026-11-22T22:50:00.123456789Z")
 }
@@ -21,49 +24,6 @@ fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&Utc)
-}
-
-struct TestDb {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-/// One store under test and what keeps it alive.
-pub(crate) struct Backend {
-    pub name: &'static str,
-    pub store: Store,
-    _sqlite: Option<TestDb>,
-    _postgres: Option<crate::pg::Postgres>,
-}
-
-/// A fresh store on every backend this machine has: an SQLite file always, a PostgreSQL
-/// database of its own server when PostgreSQL is installed (always under CI).
-pub(crate) async fn each_backend() -> Vec<Backend> {
-    let db = temp_db();
-    let mut backends = vec![Backend {
-        name: "sqlite",
-        store: Store::open(&db.path).await.unwrap(),
-        _sqlite: Some(db),
-        _postgres: None,
-    }];
-    if let Some(postgres) = crate::pg::Postgres::start() {
-        let url = postgres.database("store").await;
-        backends.push(Backend {
-            name: "postgres",
-            store: Store::connect(&url, "test-location", "test-instance")
-                .await
-                .unwrap(),
-            _sqlite: None,
-            _postgres: Some(postgres),
-        });
-    }
-    backends
-}
-
-fn temp_db() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wsprobe.db");
-    TestDb { _dir: dir, path }
 }
 
 /// A separate read-only connection, to look at what the store wrote.
@@ -84,16 +44,6 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
-}
-
-/// Everything absent: what a probe that could not even start reports.
-pub(crate) fn minimal(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
-    ProbeResult::builder(env, Verdict::ProbeError)
-        .url(format!("wss://{env}.example.com/ws"))
-        .started_at(started_at)
-        .diagnosis("wsprobe could not run the probe: no runtime.")
-        .error("no runtime")
-        .build()
 }
 
 /// Every field set, including floats that do not fit whole microseconds. A literal, not the

@@ -9,7 +9,7 @@ use wsprobe::store::{
     AlertState, DeliveryState, IncidentFilter, IncidentState, NewNotification, Store,
 };
 
-use crate::store::each_backend;
+use crate::helpers::store::each_backend;
 
 fn at(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(1_796_000_000_000 + ms).unwrap()

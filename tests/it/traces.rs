@@ -23,8 +23,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::{App, spawn_app};
-use crate::metrics::Daemon;
+use crate::helpers::child::Daemon;
+use crate::helpers::{App, spawn_app};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 const QUERY_SECRET: &str = "query-secret-0123456789";
@@ -496,7 +496,7 @@ async fn otel_variables_configure_traces_and_sigterm_flushes_them() {
     let lab = crate::helpers::spawn_lab().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("probes.yaml");
-    crate::daemon::write_config(
+    crate::helpers::write_config(
         &config,
         &lab,
         "  - name: healthy\n    url: ws://${LAB}/ws/healthy\n",

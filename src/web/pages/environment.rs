@@ -1,4 +1,4 @@
-//! `/environments/{name}`: the diagnosis once, with the evidence laid out beside it; latency
+//! `/environments/{name}`: the diagnosis once, with the result's facts laid out beside it; latency
 //! and uptime as pictures from the rollups; then incidents and the runs, newest first.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::evidence::{evidence, run_details};
+use super::result_facts::{result_facts, run_details};
 use super::{ago, layout, ms, percent, pill, when};
 use crate::alert::ActiveWindow;
 use crate::probe::{ProbeResult, Verdict};
@@ -17,6 +17,7 @@ use crate::text::duration_words;
 use crate::web::cache::History;
 use crate::web::chart;
 use crate::web::error::ApiError;
+use crate::web::view::status_name;
 use crate::web::{StatusSource, Web};
 
 const RUNS_PER_PAGE: u32 = 25;
@@ -100,7 +101,7 @@ async fn render_environment<S: StatusSource>(
             history
         }
     };
-    // The newest stored run has the whole evidence; the in-memory latest is slim but is there
+    // The newest stored run has every fact; the in-memory latest is slim but is there
     // while the store cannot be read. Older pages show no "now".
     let newest_stored = runs.first().filter(|_| before.is_none());
     let latest: Option<&ProbeResult> = match newest_stored {
@@ -109,16 +110,16 @@ async fn render_environment<S: StatusSource>(
         None => None,
     };
     let shown_diagnosis = latest.map(|r| r.diagnosis.as_str());
-    let shown_verdict = latest.map(|r| r.verdict.as_str());
+    let shown_verdict = latest.map(|r| r.verdict);
     layout(
         &format!("wsprobe — {name}"),
         html! {
             p { a href="/" { "← all environments" } }
-            h1 { (name) " " @if let Some(c) = current { (pill(&c.status)) } }
+            h1 { (name) " " @if let Some(c) = current { (pill(status_name(c.status))) } }
             p class="mono muted diag" { (crate::config::redact_url(&env.url)) " · " (env.schedule.expression()) " · timeout " (humantime::format_duration(env.timeout)) }
             @if let Some(c) = current {
                 div class="summary" {
-                    div { "Verdict" b { (c.verdict.as_deref().unwrap_or("—")) } }
+                    div { "Verdict" b { (c.verdict.map_or("—", Verdict::as_str)) } }
                     div { "Uptime 24h" b { (percent(c.uptime.day)) } }
                     div { "7d" b { (percent(c.uptime.week)) } }
                     div { "30d" b { (percent(c.uptime.month)) } }
@@ -138,7 +139,7 @@ async fn render_environment<S: StatusSource>(
                     }
                     div {
                         h2 { "Evidence" }
-                        (evidence(result))
+                        (result_facts(result))
                     }
                 }
             }
@@ -224,12 +225,12 @@ fn outcome_class(outcome: DeliveryState) -> &'static str {
 /// with the verdict shown there is that failure, even if its sentence's milliseconds differ.
 fn incident_details(
     incident: &IncidentRecord,
-    shown_verdict: Option<&str>,
+    shown_verdict: Option<Verdict>,
     shown_diagnosis: Option<&str>,
 ) -> Markup {
     let open = incident.state == IncidentState::Open;
     let explained_above = Some(incident.diagnosis.as_str()) == shown_diagnosis
-        || (open && Some(incident.verdict.as_str()) == shown_verdict);
+        || (open && Some(incident.verdict) == shown_verdict);
     let lasted = incident
         .resolved_at
         .map(|at| duration_words((at - incident.started_at).num_seconds()));

@@ -38,7 +38,7 @@ pub fn matrix(environments: &[&EnvironmentStatus], now: DateTime<Utc>) -> Markup
                                         span class="muted" { "silent since " (ago(Some(cell.started_at), now)) }
                                     },
                                     Some(cell) => td title={ (cell.verdict) ": " (cell.diagnosis) } {
-                                        (pill(&cell.status)) " "
+                                        (pill(cell.status.as_str())) " "
                                         span class="muted" { (ago(Some(cell.started_at), now)) }
                                     },
                                     None => td class="muted" { "—" },
@@ -57,13 +57,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::probe::{Status, Verdict};
     use crate::web::{Latency, LocationStatus, Uptime};
 
     fn env(name: &str, cells: &[(&str, &str)]) -> EnvironmentStatus {
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         EnvironmentStatus {
             name: name.into(),
-            status: "up".into(),
+            status: Some(Status::Up),
             verdict: None,
             diagnosis: None,
             close_code: None,
@@ -95,8 +96,11 @@ mod tests {
                     (
                         location.to_string(),
                         LocationStatus {
-                            status: status.to_string(),
-                            verdict: "connect_refused".into(),
+                            status: match *status {
+                                "down" => Status::Down,
+                                _ => Status::Up,
+                            },
+                            verdict: Verdict::ConnectRefused,
                             diagnosis: "<b>refused</b>".into(),
                             started_at: at,
                             close_code: None,

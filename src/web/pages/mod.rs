@@ -3,13 +3,14 @@
 //! close reasons, messages and headers come from the servers being probed.
 //!
 //! - `overview`: `/`, every environment at a glance, failing ones first.
-//! - `environment`: `/environments/{name}`, one environment's pictures, evidence and history.
+//! - `environment`: `/environments/{name}`, one environment's pictures, facts and history.
 //! - `matrix`: a fleet's location × environment matrix on the overview.
+//! - `result_facts`: one result laid out, beside its diagnosis.
 
 mod environment;
-mod evidence;
 mod matrix;
 mod overview;
+mod result_facts;
 
 pub use environment::environment;
 pub use overview::index;

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::{REFRESH_SECONDS, ago, failed_notifications, layout, ms, percent, pill};
-use crate::web::view::{EnvironmentStatus, RecentRun, ReloadRejected, StatusBody};
+use crate::probe::Status;
+use crate::web::view::{EnvironmentStatus, RecentRun, ReloadRejected, StatusBody, status_name};
 use crate::web::{StatusSource, Web};
 
 pub async fn index<S: StatusSource>(
@@ -24,20 +25,20 @@ pub async fn index<S: StatusSource>(
     axum::response::Html(body)
 }
 
-/// Where a status sorts: down first, then degraded, not yet probed, up.
-pub fn urgency(status: &str) -> u8 {
+/// Where a status sorts: down first, then degraded, not yet probed (`None`), up.
+pub fn urgency(status: Option<Status>) -> u8 {
     match status {
-        "down" => 0,
-        "degraded" => 1,
-        "unknown" => 2,
-        _ => 3,
+        Some(Status::Down) => 0,
+        Some(Status::Degraded) => 1,
+        None => 2,
+        Some(Status::Up) => 3,
     }
 }
 
 /// Failing environments first, then by name.
 fn by_urgency(environments: &[EnvironmentStatus]) -> Vec<&EnvironmentStatus> {
     let mut sorted: Vec<_> = environments.iter().collect();
-    sorted.sort_by(|a, b| (urgency(&a.status), &a.name).cmp(&(urgency(&b.status), &b.name)));
+    sorted.sort_by(|a, b| (urgency(a.status), &a.name).cmp(&(urgency(b.status), &b.name)));
     sorted
 }
 
@@ -51,12 +52,13 @@ struct Counts {
 
 impl Counts {
     fn of(status: &StatusBody) -> Counts {
-        let count = |s: &str| status.environments.iter().filter(|e| e.status == s).count();
+        let count =
+            |s: Option<Status>| status.environments.iter().filter(|e| e.status == s).count();
         Counts {
             total: status.environments.len(),
-            down: count("down"),
-            degraded: count("degraded"),
-            unknown: count("unknown"),
+            down: count(Some(Status::Down)),
+            degraded: count(Some(Status::Degraded)),
+            unknown: count(None),
         }
     }
 
@@ -171,7 +173,7 @@ fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc
     html! {
         tbody class="environment" {
             tr {
-                td class="fit lead" rowspan="2" { (pill(&env.status)) }
+                td class="fit lead" rowspan="2" { (pill(status_name(env.status))) }
                 td class="fit lead" rowspan="2" {
                     a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
                     @if let Some(id) = env.open_incident { br; a class="muted nowrap" href={ "/environments/" (env.name) "#incident-" (id) } { "incident #" (id) " open" } }
@@ -268,8 +270,9 @@ mod tests {
 
     #[test]
     fn failing_statuses_sort_first() {
-        let mut statuses = ["up", "unknown", "degraded", "down"];
-        statuses.sort_by_key(|s| urgency(s));
-        assert_eq!(statuses, ["down", "degraded", "unknown", "up"]);
+        use Status::{Degraded, Down, Up};
+        let mut statuses = [Some(Up), None, Some(Degraded), Some(Down)];
+        statuses.sort_by_key(|s| urgency(*s));
+        assert_eq!(statuses, [Some(Down), Some(Degraded), None, Some(Up)]);
     }
 }

@@ -1,4 +1,4 @@
-//! One result's evidence, laid out: what the health check answered, how the connection was
+//! One result's facts, laid out: what the health check answered, how the connection was
 //! closed, the headers each side saw, the messages. Everything here comes from a probed server,
 //! so all of it goes through maud's escaping; nothing is `PreEscaped`.
 
@@ -25,8 +25,8 @@ fn headers_block(headers: &HeaderMap) -> Markup {
     html! { pre { @for (name, value) in headers { (name) ": " (value) "\n" } } }
 }
 
-/// The evidence of `result` as a definition list, beside the diagnosis that reads it.
-pub fn evidence(result: &ProbeResult) -> Markup {
+/// The facts of `result` as a definition list, beside the diagnosis that reads them.
+pub fn result_facts(result: &ProbeResult) -> Markup {
     html! {
         dl class="evidence" {
             dt { "Health check" }
@@ -112,7 +112,7 @@ pub fn run_details(
             }
             p { b { "Replay by hand" } " (secrets as variables: set them first)" }
             pre class="replay" { (replay) }
-            @if !shown_above { (evidence(result)) }
+            @if !shown_above { (result_facts(result)) }
         }
     }
 }

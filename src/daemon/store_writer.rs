@@ -31,21 +31,21 @@ enum Queued {
 }
 
 #[derive(Clone)]
-pub struct Recorder {
+pub struct StoreWriter {
     queue: mpsc::Sender<Queued>,
     health: Arc<StoreHealth>,
 }
 
-impl Recorder {
+impl StoreWriter {
     /// Start the writer; it stores what is queued until `stop`, then drains the queue.
     pub fn start(
         store: Store,
         health: Arc<StoreHealth>,
         stop: CancellationToken,
-    ) -> (Recorder, tokio::task::JoinHandle<()>) {
+    ) -> (StoreWriter, tokio::task::JoinHandle<()>) {
         let (queue, incoming) = mpsc::channel(QUEUE);
         let writer = tokio::spawn(write_loop(store, health.clone(), incoming, stop));
-        (Recorder { queue, health }, writer)
+        (StoreWriter { queue, health }, writer)
     }
 
     /// Queue `result` for the store; never waits. Returns a receiver told when it is stored

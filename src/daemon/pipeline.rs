@@ -42,7 +42,7 @@ impl DaemonState {
         let config = self.config();
         let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
         let stored = self
-            .recorder
+            .store_writer
             .record(result.clone(), in_maintenance, slot, wait_stored);
         self.remember(Arc::new(result.without_bulk()));
         // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
@@ -62,20 +62,22 @@ impl DaemonState {
 }
 
 /// One line per change of verdict, not per probe: thousands of environments on a one-minute
-/// schedule would otherwise bury everything else in the log.
+/// schedule would otherwise bury everything else in the log. Milliseconds as the API gives
+/// them (to 0.1 ms), not `6.8919999999999995`.
 fn log_result(result: &ProbeResult, previous: Option<&ProbeResult>) {
     let changed = previous.is_none_or(|previous| previous.verdict != result.verdict);
+    let total_ms = result.phases_ms.total.map(crate::wire::round_ms);
     if changed {
         tracing::info!(
             environment = %result.environment,
             status = %result.status,
             verdict = %result.verdict,
-            total_ms = result.phases_ms.total,
+            total_ms,
             "{}",
             result.diagnosis
         );
     } else {
-        tracing::debug!(environment = %result.environment, verdict = %result.verdict, total_ms = result.phases_ms.total, "probe finished");
+        tracing::debug!(environment = %result.environment, verdict = %result.verdict, total_ms, "probe finished");
     }
 }
 
@@ -97,6 +99,54 @@ impl Runner for DaemonState {
 
     async fn skipped(&self, env: &Environment, slot: DateTime<Utc>) {
         self.metrics.record_skipped(env.name.as_str());
-        self.recorder.record_skipped(env.name.as_str(), slot);
+        self.store_writer.record_skipped(env.name.as_str(), slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::probe::{Status, Verdict};
+
+    /// What `log_result` writes, as text.
+    fn logged(result: &ProbeResult, previous: Option<&ProbeResult>) -> String {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || log_result(result, previous));
+        String::from_utf8(buffer.lock().unwrap().clone()).unwrap()
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_lines_give_milliseconds_to_a_tenth() {
+        let mut result =
+            ProbeResult::note("api", Utc::now(), Status::Up, Verdict::Ok, "fine".into());
+        result.phases_ms.total = Some(6.8919999999999995);
+        let changed = logged(&result, None);
+        assert!(changed.contains("total_ms=6.9"), "{changed}");
+        let same = logged(&result, Some(&result));
+        assert!(
+            same.contains("probe finished") && same.contains("total_ms=6.9"),
+            "{same}"
+        );
     }
 }

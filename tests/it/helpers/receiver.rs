@@ -14,8 +14,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Generous: a slow CI machine must never turn these into flakes.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+use super::PATIENCE;
 
 #[derive(Debug, Clone)]
 pub struct Recorded {

@@ -1,0 +1,65 @@
+//! Stores under test: an SQLite file in a temporary directory, and PostgreSQL when installed.
+
+use std::path::PathBuf;
+
+use wsprobe::store::Store;
+
+use super::pg::Postgres;
+
+/// A database file that lives as long as its temporary directory.
+pub struct TestDb {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+/// One store under test and what keeps it alive.
+pub struct Backend {
+    pub name: &'static str,
+    pub store: Store,
+    _sqlite: Option<TestDb>,
+    _postgres: Option<Postgres>,
+}
+
+/// A fresh store on every backend this machine has: an SQLite file always, a PostgreSQL
+/// database of its own server when PostgreSQL is installed (always under CI).
+pub async fn each_backend() -> Vec<Backend> {
+    let db = temp_db();
+    let mut backends = vec![Backend {
+        name: "sqlite",
+        store: Store::open(&db.path).await.unwrap(),
+        _sqlite: Some(db),
+        _postgres: None,
+    }];
+    if let Some(postgres) = Postgres::start() {
+        let url = postgres.database("store").await;
+        backends.push(Backend {
+            name: "postgres",
+            store: Store::connect(&url, "test-location", "test-instance")
+                .await
+                .unwrap(),
+            _sqlite: None,
+            _postgres: Some(postgres),
+        });
+    }
+    backends
+}
+
+pub fn temp_db() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsprobe.db");
+    TestDb { _dir: dir, path }
+}
+
+/// Another process's connection takes SQLite's write lock on `db` and keeps it until dropped
+/// (readers still read: the store is in WAL mode).
+pub async fn hold_write_lock(db: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
+}

@@ -1,0 +1,67 @@
+//! A TLS terminator in front of the lab.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A TLS terminator in front of the lab, with a certificate from a CA made for this test.
+pub struct TlsFront {
+    pub addr: std::net::SocketAddr,
+    pub ca_pem: String,
+    _shutdown: tokio_util::sync::DropGuard,
+}
+
+pub async fn tls_front(lab: std::net::SocketAddr, valid_for: time::Duration) -> TlsFront {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "wsprobe test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    leaf_params.not_after = time::OffsetDateTime::now_utc() + valid_for;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = tokio::select! {
+                _ = stop.cancelled() => return,
+                accepted = listener.accept() => accepted.unwrap(),
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut backend = tokio::net::TcpStream::connect(lab).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut backend).await;
+            });
+        }
+    });
+    TlsFront {
+        addr,
+        ca_pem: ca_cert.pem(),
+        _shutdown: shutdown.drop_guard(),
+    }
+}
