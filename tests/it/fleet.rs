@@ -171,10 +171,10 @@ fn now_ms() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_splits_slots_confirms_incidents_across_locations_and_survives_kill_9() {
     wsprobe::probe::tls::ensure_crypto_provider();
-    let Some(postgres) = Postgres::start() else {
+    let Some(postgres) = Postgres::shared() else {
         return;
     };
-    let url = postgres.database("fleet").await;
+    let url = postgres.url(&postgres.fresh_database("fleet").await);
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     let lab = crate::helpers::spawn_lab().await;
     let hook = Receiver::spawn().await;
@@ -440,18 +440,18 @@ async fn a_fleet_splits_slots_confirms_incidents_across_locations_and_survives_k
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_works_through_pgbouncer_in_session_mode() {
     wsprobe::probe::tls::ensure_crypto_provider();
-    let Some(postgres) = Postgres::start() else {
+    let Some(postgres) = Postgres::shared() else {
         return;
     };
-    postgres.database("pooled").await;
-    let Some(pooler) = crate::helpers::pg::PgBouncer::start(&postgres, "session") else {
+    let pooled = postgres.fresh_database("pooled").await;
+    let Some(pooler) = crate::helpers::pg::PgBouncer::start(postgres, "session") else {
         return;
     };
     let lab = crate::helpers::spawn_lab().await;
     let hook = Receiver::spawn().await;
     let refused = free_port().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &hook, &pooler.url("pooled"));
+    let config = write_config(dir.path(), &hook, &pooler.url(&pooled));
     let lab_addr = lab.addr().to_string();
     let _fleet = [
         start(&config, "a1", "a", &lab_addr, &refused, &lab_addr),
@@ -463,7 +463,7 @@ async fn a_fleet_works_through_pgbouncer_in_session_mode() {
         |events| count(events, "triggered", "both") == 1,
     )
     .await;
-    let pool = sqlx::PgPool::connect(&postgres.url("pooled"))
+    let pool = sqlx::PgPool::connect(&postgres.url(&pooled))
         .await
         .unwrap();
     let locations: Vec<String> = sqlx::query_scalar(

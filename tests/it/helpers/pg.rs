@@ -1,11 +1,19 @@
-//! A real PostgreSQL server of the test's own: `initdb` in a temporary directory, `postgres`
+//! A real PostgreSQL server of the tests' own: `initdb` in a temporary directory, `postgres`
 //! on a free loopback port (as the `postgres` user when the tests run as root, since the
-//! server refuses to), stopped by its PID when the test ends. Without PostgreSQL on the
-//! machine the fleet tests say so and skip, except under CI, where `.ci/run` installs it.
+//! server refuses to). One server serves the whole test run ([`Postgres::shared`]), each test
+//! in a database of its own: `initdb` and a server start cost seconds, a database
+//! milliseconds. A watcher stops the server by its PID once the test process is gone. Without
+//! PostgreSQL on the machine the tests that need it say so and skip, except under CI, where
+//! `.ci/run` installs it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+static SHARED: OnceLock<Option<Postgres>> = OnceLock::new();
+static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 pub struct Postgres {
     pub port: u16,
@@ -141,7 +149,46 @@ impl PgBouncer {
 }
 
 impl Postgres {
-    /// A fresh server, or `None` (and a word on stderr) without PostgreSQL outside CI.
+    /// The test run's server, started by the first test that asks; `None` (and a word on
+    /// stderr) without PostgreSQL outside CI. Tests take a database each
+    /// ([`Postgres::fresh_database`]) and never stop it.
+    pub fn shared() -> Option<&'static Postgres> {
+        SHARED
+            .get_or_init(|| {
+                let postgres = Postgres::start()?;
+                postgres.stop_after_this_process();
+                Some(postgres)
+            })
+            .as_ref()
+    }
+
+    /// A static is never dropped: a watcher polls this process and, once it has exited,
+    /// stops the server by its PID (SIGQUIT) and removes its directory.
+    fn stop_after_this_process(&self) {
+        let script = format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -QUIT {server} 2>/dev/null; sleep 3; kill -KILL {server} 2>/dev/null; rm -rf '{dir}'",
+            me = std::process::id(),
+            server = self.server.id(),
+            dir = self._dir.path().display(),
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the watcher of the shared PostgreSQL starts");
+    }
+
+    /// A new, empty database of its own for one test, named after `purpose`: its name.
+    pub async fn fresh_database(&self, purpose: &str) -> String {
+        let name = format!("{purpose}_{}", DATABASES.fetch_add(1, Ordering::Relaxed));
+        self.database(&name).await;
+        name
+    }
+
+    /// A fresh server of its own, or `None` (and a word on stderr) without PostgreSQL outside
+    /// CI: for a test that stops or restarts its server.
     pub fn start() -> Option<Postgres> {
         let Some(bin) = bin_dir() else {
             assert!(

@@ -17,28 +17,26 @@ pub struct Backend {
     pub name: &'static str,
     pub store: Store,
     _sqlite: Option<TestDb>,
-    _postgres: Option<Postgres>,
 }
 
 /// A fresh store on every backend this machine has: an SQLite file always, a PostgreSQL
-/// database of its own server when PostgreSQL is installed (always under CI).
+/// database of its own on the test run's server when PostgreSQL is installed (always under
+/// CI).
 pub async fn each_backend() -> Vec<Backend> {
     let db = temp_db();
     let mut backends = vec![Backend {
         name: "sqlite",
         store: Store::open(&db.path).await.unwrap(),
         _sqlite: Some(db),
-        _postgres: None,
     }];
-    if let Some(postgres) = Postgres::start() {
-        let url = postgres.database("store").await;
+    if let Some(postgres) = Postgres::shared() {
+        let url = postgres.url(&postgres.fresh_database("store").await);
         backends.push(Backend {
             name: "postgres",
             store: Store::connect(&url, "test-location", "test-instance")
                 .await
                 .unwrap(),
             _sqlite: None,
-            _postgres: Some(postgres),
         });
     }
     backends
