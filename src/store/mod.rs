@@ -36,7 +36,7 @@ use sqlx::migrate::Migrator;
 
 use crate::probe::result::{Headers, ProbeResult};
 pub use backend::{AlertTx, Store};
-use codec::Context;
+use codec::RunContext;
 pub use incidents::{AlertState, IncidentFilter, IncidentRecord, IncidentState};
 pub use outbox::{
     DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
@@ -95,7 +95,7 @@ struct EncodedRun {
 
 impl EncodedRun {
     fn of(result: &ProbeResult) -> Result<EncodedRun, StoreError> {
-        let context = serde_json::to_string(&Context {
+        let context = serde_json::to_string(&RunContext {
             url: result.url.clone(),
             location: result.location.clone(),
             subprotocol: result.subprotocol.clone(),
