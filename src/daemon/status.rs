@@ -11,7 +11,7 @@ use super::state::DaemonState;
 use crate::config::Config;
 use crate::probe::ProbeResult;
 use crate::schedule;
-use crate::store::{LocationRun, Store, Summary};
+use crate::store::{LocationRun, ReadOnlyStore, Summary};
 use crate::web::{
     EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
     StatusBody, StatusSource, StoreStatus, Uptime,
@@ -82,6 +82,7 @@ impl StatusSource for DaemonState {
             .collect();
         let failed_24h = self
             .store
+            .alerts()
             .failed_notifications(now - chrono::Duration::hours(24), FAILED_SHOWN)
             .await
             .unwrap_or_default();
@@ -118,8 +119,8 @@ impl StatusSource for DaemonState {
         DaemonState::readiness(self).await
     }
 
-    fn store(&self) -> &Store {
-        &self.store
+    fn store(&self) -> ReadOnlyStore {
+        self.store.read_only()
     }
 }
 

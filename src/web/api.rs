@@ -77,7 +77,7 @@ pub async fn runs<S: StatusSource>(
     let runs = web
         .source
         .store()
-        .runs_from(&name, limit, query.before, query.location.as_deref())
+        .runs(&name, limit, query.before, query.location.as_deref())
         .await
         .map_err(|err| ApiError::Store(err.to_string()))?;
     let next_before = (runs.len() == limit as usize)
@@ -120,16 +120,16 @@ pub async fn instances<S: StatusSource>(
 ) -> Result<Json<InstancesBody>, ApiError> {
     let store = web.source.store();
     let store_error = |err: crate::store::StoreError| ApiError::Store(err.to_string());
-    let listed = store.instances().await.map_err(store_error)?;
-    let body = match (listed, store.shared()) {
-        (Some(instances), Some(pg)) => InstancesBody {
-            evaluator: pg
-                .lease_holder(crate::fleet::EVALUATOR_LEASE)
-                .await
-                .map_err(store_error)?,
+    let listed = store
+        .instances(crate::fleet::EVALUATOR_LEASE)
+        .await
+        .map_err(store_error)?;
+    let body = match listed {
+        Some((instances, evaluator)) => InstancesBody {
+            evaluator,
             instances,
         },
-        _ => {
+        None => {
             let now = chrono::Utc::now();
             let id = store.instance_id().to_owned();
             InstancesBody {

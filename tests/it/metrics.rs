@@ -410,7 +410,7 @@ async fn stored_runs(
     let store = Store::open(db).await.unwrap();
     let mut runs = BTreeMap::new();
     for env in environments {
-        let stored = store.runs(env, 10_000, None).await.unwrap();
+        let stored = store.runs().newest(env, 10_000, None, None).await.unwrap();
         runs.insert(
             env.to_string(),
             stored.into_iter().map(|r| r.result).collect::<Vec<_>>(),
@@ -666,7 +666,7 @@ async fn metrics_over_http_agree_with_the_stored_results() {
     );
 
     // Skipped slots: the store's count of them.
-    let summaries = store.summaries(chrono::Utc::now()).await.unwrap();
+    let summaries = store.runs().summaries(chrono::Utc::now()).await.unwrap();
     assert_eq!(
         export.value("wsprobe.schedule.skipped", &[("environment", "slow")]),
         Some(summaries["slow"].skipped_24h as f64)

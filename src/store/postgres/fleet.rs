@@ -52,6 +52,12 @@ pub struct ObservedRun {
     pub result: crate::probe::ProbeResult,
 }
 
+/// What only a fleet's own loops need of the shared store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FleetStore {
+    pg: PgStore,
+}
+
 impl PgStore {
     /// Insert or refresh this instance's row: it is alive and not stopped.
     pub(super) async fn register(&self, version: &str) -> Result<(), StoreError> {
@@ -68,6 +74,25 @@ impl PgStore {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+}
+
+impl FleetStore {
+    pub(in crate::store) fn new(pg: PgStore) -> FleetStore {
+        FleetStore { pg }
+    }
+
+    pub fn instance_id(&self) -> &str {
+        self.pg.instance_id()
+    }
+
+    /// Where this instance probes from.
+    pub fn location(&self) -> &str {
+        self.pg.location()
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        self.pg.pool()
     }
 
     /// Claim `slot` of `env` for this location; true for the one replica whose claim landed.
@@ -86,7 +111,7 @@ impl PgStore {
         Ok(claimed == 1)
     }
 
-    /// Every instance, by location then id (those gone a week are pruned: [`super::PgStore::prune`]).
+    /// Every instance, by location then id (those gone a week are pruned: `Store::prune`).
     pub async fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, location, version, started_at, last_seen, last_report, stopped_at

@@ -7,7 +7,6 @@
 //! transaction is rolled back by sqlx and by the server, so a write fails alone. Runs keep the
 //! whole result as JSON beside the columns that queries filter on.
 
-mod alerts;
 mod fleet;
 
 use std::collections::HashMap;
@@ -28,8 +27,7 @@ use super::{
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
-pub use alerts::PgAlertTx;
-pub use fleet::{InstanceRecord, LocationRun, ObservedRun};
+pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -88,7 +86,7 @@ impl PgStore {
         Ok(store)
     }
 
-    fn pool(&self) -> &PgPool {
+    pub(super) fn pool(&self) -> &PgPool {
         &self.inner.pool
     }
 
@@ -100,22 +98,9 @@ impl PgStore {
         &self.inner.location
     }
 
-    pub async fn insert_result(
-        &self,
-        result: &ProbeResult,
-        in_maintenance: bool,
-    ) -> Result<i64, StoreError> {
-        let run = NewRun {
-            result: Arc::new(result.clone()),
-            in_maintenance,
-            slot: None,
-        };
-        let ids = self.insert_many(&[&run]).await?;
-        Ok(ids[0])
-    }
-
-    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<(), StoreError> {
-        self.insert_many(runs).await.map(|_| ())
+    /// Store several results in one transaction, all or none; returns their ids, in order.
+    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
+        self.insert_many(runs).await
     }
 
     /// The runs with their latest-per-location rows, then their rollups, each in a fixed order

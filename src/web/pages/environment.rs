@@ -77,7 +77,7 @@ async fn render_environment<S: StatusSource>(
     let current = status.environments.iter().find(|e| e.name == name);
     let store = source.store();
     let runs = store
-        .runs(name, RUNS_PER_PAGE, before)
+        .runs(name, RUNS_PER_PAGE, before, None)
         .await
         .unwrap_or_default();
     let variables = config.secret_variables();
