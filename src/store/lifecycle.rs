@@ -75,7 +75,7 @@ impl Store {
 
     /// What the web serves, without a way to write.
     pub fn read_only(&self) -> ReadOnlyStore {
-        ReadOnlyStore::new(self.clone())
+        ReadOnlyStore::new(self.backend.clone())
     }
 
     /// Whether the file at an SQLite store's path is still the one open (PostgreSQL has no

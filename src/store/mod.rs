@@ -106,6 +106,37 @@ pub struct StoredRun {
     pub result: ProbeResult,
 }
 
+/// A page of one environment's runs, newest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunsPage<'a> {
+    pub limit: u32,
+    /// The id of the last run of the previous page.
+    pub before: Option<i64>,
+    /// Runs from this location only; from every location when `None`.
+    pub location: Option<&'a str>,
+}
+
+impl RunsPage<'_> {
+    /// The newest `limit` runs from every location.
+    pub fn newest(limit: u32) -> RunsPage<'static> {
+        RunsPage {
+            limit,
+            ..RunsPage::default()
+        }
+    }
+}
+
+/// Where an environment's history starts: hourly latency from `hours`, daily counts from
+/// `days` (the environment page's chart and uptime bars).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryFrom {
+    pub hours: DateTime<Utc>,
+    pub days: DateTime<Utc>,
+}
+
+/// Hourly latency percentiles and daily run counts, oldest first.
+pub type History = (Vec<HourLatency>, Vec<DayUptime>);
+
 /// What the status page shows per environment, read from hourly rollups. Windows are whole
 /// hours counted back from the current one (24, 168, 720 of them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -1,45 +1,32 @@
 //! [`ReadOnlyStore`]: what the web serves from the store, and no write: the API and the pages
 //! read runs, history, incidents and the fleet's instances through it.
 
-use chrono::{DateTime, Utc};
-
+use super::lifecycle::either;
+use super::postgres::FleetStore;
 use super::{
-    DayUptime, HourLatency, IncidentFilter, IncidentRecord, InstanceRecord, Store, StoreError,
-    StoredRun,
+    AlertStore, Backend, History, HistoryFrom, IncidentFilter, IncidentRecord, InstanceRecord,
+    RunsPage, StoreError, StoredRun,
 };
 
 /// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ReadOnlyStore {
-    store: Store,
+    backend: Backend,
 }
 
 impl ReadOnlyStore {
-    pub(super) fn new(store: Store) -> ReadOnlyStore {
-        ReadOnlyStore { store }
+    pub(super) fn new(backend: Backend) -> ReadOnlyStore {
+        ReadOnlyStore { backend }
     }
 
-    /// See [`super::RunStore::newest`].
-    pub async fn runs(
-        &self,
-        env: &str,
-        limit: u32,
-        before: Option<i64>,
-        location: Option<&str>,
-    ) -> Result<Vec<StoredRun>, StoreError> {
-        let runs = self.store.runs();
-        runs.newest(env, limit, before, location).await
+    /// A page of `env`'s runs, newest first.
+    pub async fn runs(&self, env: &str, page: RunsPage<'_>) -> Result<Vec<StoredRun>, StoreError> {
+        either!(&self.backend, db => db.runs(env, page).await)
     }
 
-    /// See [`super::RunStore::history`].
-    pub async fn history(
-        &self,
-        env: &str,
-        hours_from: DateTime<Utc>,
-        days_from: DateTime<Utc>,
-    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
-        let runs = self.store.runs();
-        runs.history(env, hours_from, days_from).await
+    /// `env`'s hourly latency percentiles and daily run counts, from its rollups.
+    pub async fn history(&self, env: &str, from: HistoryFrom) -> Result<History, StoreError> {
+        either!(&self.backend, db => db.history(env, from).await)
     }
 
     /// Incidents, newest first, each with its notifications.
@@ -47,7 +34,9 @@ impl ReadOnlyStore {
         &self,
         filter: &IncidentFilter<'_>,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
-        self.store.alerts().incidents(filter).await
+        AlertStore::new(self.backend.clone())
+            .incidents(filter)
+            .await
     }
 
     /// Every instance writing to a shared store, and the holder of the lease `lease`; `None`
@@ -56,15 +45,16 @@ impl ReadOnlyStore {
         &self,
         lease: &str,
     ) -> Result<Option<(Vec<InstanceRecord>, Option<String>)>, StoreError> {
-        let Some(fleet) = self.store.fleet() else {
+        let Backend::Postgres(pg) = &self.backend else {
             return Ok(None);
         };
+        let fleet = FleetStore::new(pg.clone());
         let instances = fleet.instances().await?;
         Ok(Some((instances, fleet.lease_holder(lease).await?)))
     }
 
-    /// See [`Store::instance_id`].
+    /// See [`super::Store::instance_id`].
     pub fn instance_id(&self) -> &str {
-        self.store.instance_id()
+        either!(&self.backend, db => db.instance_id())
     }
 }

@@ -13,9 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::codec::RunContext;
 use super::write::WriteTx;
 use super::{
-    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, DayUptime, HourLatency, MIGRATOR, NewRun, PRUNE_BATCH, READERS,
-    ROLLUP_RETENTION, StoreError, StoredRun, Summary, before, blobs, codec, environments, meta,
-    rollups, runs, skipped,
+    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, History, HistoryFrom, MIGRATOR, NewRun, PRUNE_BATCH, READERS,
+    ROLLUP_RETENTION, RunsPage, StoreError, StoredRun, Summary, before, blobs, codec, environments,
+    meta, rollups, runs, skipped,
 };
 use crate::probe::result::{Headers, ProbeResult, Status, Verdict};
 
@@ -193,17 +193,17 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Runs of `env`, newest first; `before` is the id of the last run of the previous page.
-    /// Unknown environments and cursors no longer stored give an empty page.
+    /// A page of `env`'s runs. Unknown environments and cursors no longer stored give an
+    /// empty page. A single node's runs are all from its one location (or none): the
+    /// location filter applies to what each run says.
     #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn runs(
-        &self,
-        env: &str,
-        limit: u32,
-        before: Option<i64>,
-    ) -> Result<Vec<StoredRun>, StoreError> {
+    pub async fn runs(&self, env: &str, page: RunsPage<'_>) -> Result<Vec<StoredRun>, StoreError> {
         let mut conn = self.reader().acquire().await?;
-        runs::newest(&mut conn, env, limit, before).await
+        let mut runs = runs::newest(&mut conn, env, page.limit, page.before).await?;
+        if let Some(location) = page.location {
+            runs.retain(|run| run.result.location.as_deref() == Some(location));
+        }
+        Ok(runs)
     }
 
     /// The newest run of every environment that has one, by environment name.
@@ -224,18 +224,12 @@ impl SqliteStore {
         runs::recent_statuses(&mut conn, env, n).await
     }
 
-    /// `env`'s hourly latency percentiles since `hours_from` and daily run counts since
-    /// `days_from`, from its rollups: the environment page's chart and uptime bars.
+    /// `env`'s history from its rollups: the environment page's chart and uptime bars.
     #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn history(
-        &self,
-        env: &str,
-        hours_from: DateTime<Utc>,
-        days_from: DateTime<Utc>,
-    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+    pub async fn history(&self, env: &str, from: HistoryFrom) -> Result<History, StoreError> {
         let mut tx = self.reader().begin().await?;
-        let history =
-            rollups::history(&mut tx, env, hours_from.timestamp(), days_from.timestamp()).await?;
+        let (hours, days) = (from.hours.timestamp(), from.days.timestamp());
+        let history = rollups::history(&mut tx, env, hours, days).await?;
         tx.commit().await?;
         Ok(history)
     }

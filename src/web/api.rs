@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::error::{ApiError, JsonQuery};
 use super::{StatusSource, Web};
 use crate::probe::{ProbeResult, Verdict};
-use crate::store::{IncidentFilter, IncidentRecord, IncidentState, InstanceRecord};
+use crate::store::{IncidentFilter, IncidentRecord, IncidentState, InstanceRecord, RunsPage};
 
 const DEFAULT_RUNS: u32 = 50;
 const MAX_RUNS: u32 = 1000;
@@ -77,7 +77,14 @@ pub async fn runs<S: StatusSource>(
     let runs = web
         .source
         .store()
-        .runs(&name, limit, query.before, query.location.as_deref())
+        .runs(
+            &name,
+            RunsPage {
+                limit,
+                before: query.before,
+                location: query.location.as_deref(),
+            },
+        )
         .await
         .map_err(|err| ApiError::Store(err.to_string()))?;
     let next_before = (runs.len() == limit as usize)

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use wsprobe::store::Store;
+use wsprobe::store::{RunsPage, Store};
 
 use crate::helpers::{free_port, spawn_lab};
 use crate::metrics::Daemon;
@@ -111,7 +111,11 @@ async fn a_full_disk_fails_writes_alone_and_writes_resume_when_space_returns() {
         .await
         .expect("writes resume by themselves once the disk has room");
     store.check_writable().await.unwrap();
-    let runs = store.runs().newest("a", 1000, None, None).await.unwrap();
+    let runs = store
+        .read_only()
+        .runs("a", RunsPage::newest(1000))
+        .await
+        .unwrap();
     assert!(
         runs.iter()
             .any(|r| r.result.messages[0].starts_with("501:"))
@@ -285,8 +289,8 @@ async fn a_store_file_deleted_or_replaced_is_noticed_and_healed() {
     let fresh = Store::open(&db).await.unwrap();
     assert!(
         !fresh
-            .runs()
-            .newest("healthy", 10, None, None)
+            .read_only()
+            .runs("healthy", RunsPage::newest(10))
             .await
             .unwrap()
             .is_empty()
@@ -393,16 +397,16 @@ async fn idle_and_half_sent_connections_neither_starve_probes_nor_block_shutdown
     let count = |runs: &[wsprobe::store::StoredRun]| runs.len();
     let before = count(
         &store
-            .runs()
-            .newest("healthy", 1000, None, None)
+            .read_only()
+            .runs("healthy", RunsPage::newest(1000))
             .await
             .unwrap(),
     );
     let started = Instant::now();
     loop {
         let runs = store
-            .runs()
-            .newest("healthy", 1000, None, None)
+            .read_only()
+            .runs("healthy", RunsPage::newest(1000))
             .await
             .unwrap();
         if count(&runs) >= before + 3 {

@@ -27,7 +27,7 @@ use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use wsprobe::probe::ProbeResult;
-use wsprobe::store::Store;
+use wsprobe::store::{RunsPage, Store};
 use wsprobe::telemetry::Metrics;
 use wsprobe::telemetry::metrics::{DURATION_BOUNDARIES, INSTRUMENTS, InstrumentSpec, Kind};
 
@@ -410,7 +410,11 @@ async fn stored_runs(
     let store = Store::open(db).await.unwrap();
     let mut runs = BTreeMap::new();
     for env in environments {
-        let stored = store.runs().newest(env, 10_000, None, None).await.unwrap();
+        let stored = store
+            .read_only()
+            .runs(env, RunsPage::newest(10_000))
+            .await
+            .unwrap();
         runs.insert(
             env.to_string(),
             stored.into_iter().map(|r| r.result).collect::<Vec<_>>(),

@@ -11,7 +11,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use wsprobe::probe::result::{Headers, HealthInfo, Phases, ProbeResult, Status, TlsInfo, Verdict};
 use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
-use wsprobe::store::{NewRun, ROLLUP_RETENTION, Store, StoreError, StoredRun, Summary};
+use wsprobe::store::{NewRun, ROLLUP_RETENTION, RunsPage, Store, StoreError, StoredRun, Summary};
 
 fn now() -> DateTime<Utc> {
     at("2026-11-22T22:50:00.123456789Z")
@@ -233,8 +233,8 @@ async fn fully_populated_result_reads_back_equal(store: Store) {
     let id = insert(&store, &result, true).await.unwrap();
 
     let runs = store
-        .runs()
-        .newest("staging", 10, None, None)
+        .read_only()
+        .runs("staging", RunsPage::newest(10))
         .await
         .unwrap();
     assert_eq!(
@@ -268,7 +268,11 @@ async fn a_minimal_result_reads_back_equal() {
 async fn minimal_result_reads_back_equal(store: Store) {
     let result = minimal("bare", now());
     let id = insert(&store, &result, false).await.unwrap();
-    let runs = store.runs().newest("bare", 10, None, None).await.unwrap();
+    let runs = store
+        .read_only()
+        .runs("bare", RunsPage::newest(10))
+        .await
+        .unwrap();
     assert_eq!(
         runs,
         vec![StoredRun {
@@ -287,7 +291,12 @@ async fn minimal_result_reads_back_equal(store: Store) {
     });
     insert(&store, &odd, false).await.unwrap();
     assert_eq!(
-        store.runs().newest("bare", 1, None, None).await.unwrap()[0].result,
+        store
+            .read_only()
+            .runs("bare", RunsPage::newest(1))
+            .await
+            .unwrap()[0]
+            .result,
         odd
     );
     store.close().await;
@@ -316,7 +325,17 @@ async fn runs_page_newest_first(store: Store) {
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = store.runs().newest("a", 10, before, None).await.unwrap();
+        let page = store
+            .read_only()
+            .runs(
+                "a",
+                RunsPage {
+                    before,
+                    ..RunsPage::newest(10)
+                },
+            )
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -327,17 +346,31 @@ async fn runs_page_newest_first(store: Store) {
     }
     assert_eq!(seen, ids, "every run of a, once, newest first");
     assert_eq!(
-        store.runs().newest("a", 0, None, None).await.unwrap(),
-        vec![]
-    );
-    assert_eq!(
-        store.runs().newest("nope", 10, None, None).await.unwrap(),
+        store
+            .read_only()
+            .runs("a", RunsPage::newest(0))
+            .await
+            .unwrap(),
         vec![]
     );
     assert_eq!(
         store
-            .runs()
-            .newest("a", 10, Some(999_999), None)
+            .read_only()
+            .runs("nope", RunsPage::newest(10))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store
+            .read_only()
+            .runs(
+                "a",
+                RunsPage {
+                    before: Some(999_999),
+                    ..RunsPage::newest(10)
+                }
+            )
             .await
             .unwrap(),
         vec![]
@@ -415,7 +448,11 @@ async fn identical_headers_and_messages_are_stored_once() {
         "each referenced by every run"
     );
     let (id, result) = first.unwrap();
-    let page = store.runs().newest("staging", 1, None, None).await.unwrap();
+    let page = store
+        .read_only()
+        .runs("staging", RunsPage::newest(1))
+        .await
+        .unwrap();
     assert_eq!(page[0].id, id);
     assert_eq!(page[0].result, result, "its own key came back");
     peek.close().await;
@@ -563,7 +600,11 @@ async fn prune_drops_old_runs_and_orphaned_blobs_and_keeps_rollups() {
     assert_eq!(forty_days_ago, 1, "{rollups_before} hours before");
 
     // What is left still reads back whole: shared blobs were not taken with the old runs.
-    let left = store.runs().newest("api", 10, None, None).await.unwrap();
+    let left = store
+        .read_only()
+        .runs("api", RunsPage::newest(10))
+        .await
+        .unwrap();
     assert_eq!(left.len(), 5);
     assert_eq!(left[0].result.messages, vec!["new 0".to_owned()]);
     assert_eq!(left[0].result.headers, template.headers);
@@ -586,7 +627,12 @@ async fn instance_id_and_schema_survive_a_restart() {
         let store = Store::open(&db.path).await.unwrap();
         assert_eq!(store.instance_id(), id);
         assert_eq!(
-            store.runs().newest("api", 10, None, None).await.unwrap()[0].id,
+            store
+                .read_only()
+                .runs("api", RunsPage::newest(10))
+                .await
+                .unwrap()[0]
+                .id,
             run
         );
         store.close().await;
@@ -653,8 +699,8 @@ async fn a_read_only_database_fails_writes_without_panicking() {
     // Reads still work: the status page can show the history of a store that cannot grow.
     assert_eq!(
         store
-            .runs()
-            .newest("api", 10, None, None)
+            .read_only()
+            .runs("api", RunsPage::newest(10))
             .await
             .unwrap()
             .len(),

@@ -22,8 +22,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use super::codec::{self, hour_start};
 use super::rollups::{SummaryRow, day_uptimes, hour_latencies, summarize, with_run};
 use super::{
-    DayUptime, HourLatency, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary,
-    before,
+    History, HistoryFrom, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, RunsPage, StoreError, StoredRun,
+    Summary, before,
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
@@ -209,13 +209,7 @@ impl PgStore {
     }
 
     /// Runs of `env` from every location (or `location` only), newest first.
-    pub async fn runs(
-        &self,
-        env: &str,
-        limit: u32,
-        before: Option<i64>,
-        location: Option<&str>,
-    ) -> Result<Vec<StoredRun>, StoreError> {
+    pub async fn runs(&self, env: &str, page: RunsPage<'_>) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, in_maintenance, location, result, started_at_ns FROM runs
              WHERE environment = $1
@@ -225,9 +219,9 @@ impl PgStore {
              ORDER BY started_at_ns DESC, id DESC LIMIT $4",
         )
         .bind(env)
-        .bind(before)
-        .bind(location)
-        .bind(i64::from(limit))
+        .bind(page.before)
+        .bind(page.location)
+        .bind(i64::from(page.limit))
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(stored_run).collect()
@@ -306,20 +300,14 @@ impl PgStore {
         Ok(summarize(rows, histograms))
     }
 
-    /// `env`'s hourly latency since `hours_from` and daily counts since `days_from`, across
-    /// its locations, as [`super::SqliteStore::history`].
-    pub async fn history(
-        &self,
-        env: &str,
-        hours_from: DateTime<Utc>,
-        days_from: DateTime<Utc>,
-    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+    /// `env`'s history across its locations, as [`super::SqliteStore::history`].
+    pub async fn history(&self, env: &str, from: HistoryFrom) -> Result<History, StoreError> {
         let hourly: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT hour, histogram FROM rollups
              WHERE environment = $1 AND hour >= $2 AND runs > 0 ORDER BY hour",
         )
         .bind(env)
-        .bind(hours_from.timestamp().div_euclid(3600) * 3600)
+        .bind(from.hours.timestamp().div_euclid(3600) * 3600)
         .fetch_all(self.pool())
         .await?;
         let daily: Vec<(i64, i64, i64)> = sqlx::query_as(
@@ -328,7 +316,7 @@ impl PgStore {
              GROUP BY day HAVING SUM(runs) > 0 ORDER BY day",
         )
         .bind(env)
-        .bind(days_from.timestamp().div_euclid(86_400) * 86_400)
+        .bind(from.days.timestamp().div_euclid(86_400) * 86_400)
         .fetch_all(self.pool())
         .await?;
         Ok((hour_latencies(env, hourly), day_uptimes(daily)))
