@@ -48,6 +48,27 @@ pub(super) const POSTPONE_NOTIFICATION: &str =
 pub(super) const OVERDUE_NOTIFICATIONS: &str =
     "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND due_at_ms < $1";
 
+/// Save an environment's alert state, the environment keyed by the column `$key`: one text
+/// whatever that column.
+macro_rules! save_state_keyed_by {
+    ($key:literal) => {
+        concat!(
+            "INSERT INTO alert_state (",
+            $key,
+            ", failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (",
+            $key,
+            ") DO UPDATE SET
+                 failures = excluded.failures, successes = excluded.successes,
+                 failing_since_ms = excluded.failing_since_ms, incident_id = excluded.incident_id,
+                 last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced"
+        )
+    };
+}
+
+pub(super) use save_state_keyed_by;
+
 /// The functions over the texts above, for the database module it is invoked in.
 macro_rules! shared_statements {
     () => {

@@ -32,14 +32,7 @@ const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.inci
      FROM alert_state s JOIN environments e ON e.id = s.env_id
      LEFT JOIN incidents i ON i.id = s.incident_id";
 
-const SAVE_STATE: &str =
-    "INSERT INTO alert_state (env_id, failures, successes, failing_since_ms, incident_id,
-                          last_notice_at_ms, announced)
- VALUES ($1, $2, $3, $4, $5, $6, $7)
- ON CONFLICT (env_id) DO UPDATE SET
-     failures = excluded.failures, successes = excluded.successes,
-     failing_since_ms = excluded.failing_since_ms, incident_id = excluded.incident_id,
-     last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced";
+const SAVE_STATE: &str = super::shared::save_state_keyed_by!("env_id");
 
 const INSERT_INCIDENT: &str =
     "INSERT INTO incidents (id, env_id, started_at_ms, opened_at_ms, verdict, diagnosis)

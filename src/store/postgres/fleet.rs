@@ -12,8 +12,8 @@ use crate::probe::result::{Status, Verdict};
 use crate::store::StoreError;
 use crate::store::codec;
 
-/// One instance, as `GET /api/v1/instances` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One instance, as `GET /api/v1/instances` lists it (and as its row reads).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct InstanceRecord {
     pub id: String,
     pub location: String,
@@ -113,25 +113,10 @@ impl FleetStore {
 
     /// Every instance, by location then id (those gone a week are pruned: `Store::prune`).
     pub async fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, location, version, started_at, last_seen, last_report, stopped_at
-             FROM instances ORDER BY location, id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(InstanceRecord {
-                    id: row.try_get(0)?,
-                    location: row.try_get(1)?,
-                    version: row.try_get(2)?,
-                    started_at: row.try_get(3)?,
-                    last_seen: row.try_get(4)?,
-                    last_report: row.try_get(5)?,
-                    stopped_at: row.try_get(6)?,
-                })
-            })
-            .collect()
+        const INSTANCES: &str = "SELECT id, location, version, started_at, last_seen, last_report,
+                 stopped_at
+             FROM instances ORDER BY location, id";
+        Ok(sqlx::query_as(INSTANCES).fetch_all(self.pool()).await?)
     }
 
     /// The newest run of each environment from each location.
