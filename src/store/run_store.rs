@@ -54,9 +54,6 @@ impl RunStore {
         &self,
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Summary>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.summaries(now).await,
-            Backend::Postgres(pg) => pg.summaries(now, None).await,
-        }
+        either!(&self.backend, db => db.summaries(now).await)
     }
 }

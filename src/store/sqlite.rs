@@ -241,7 +241,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Summary>, StoreError> {
         let mut tx = self.reader().begin().await?;
-        let all = rollups::summaries(&mut tx, now, None).await?;
+        let all = rollups::summaries(&mut tx, now).await?;
         tx.commit().await?;
         Ok(all)
     }

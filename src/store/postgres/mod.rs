@@ -264,10 +264,10 @@ impl PgStore {
             .collect()
     }
 
+    /// Every environment with rollups in the last 30 days.
     pub async fn summaries(
         &self,
         now: DateTime<Utc>,
-        only: Option<&str>,
     ) -> Result<HashMap<String, Summary>, StoreError> {
         let windows = super::rollups::Windows::ending(now);
         let rows: Vec<SummaryRow> = sqlx::query_as(
@@ -279,22 +279,19 @@ impl PgStore {
                  COALESCE(SUM(runs), 0)::BIGINT AS runs_month,
                  COALESCE(SUM(up + degraded), 0)::BIGINT AS serving_month,
                  COALESCE(SUM(CASE WHEN hour >= $1 THEN skipped END), 0)::BIGINT AS skipped_day
-             FROM rollups WHERE hour >= $3 AND ($4::TEXT IS NULL OR environment = $4)
+             FROM rollups WHERE hour >= $3
              GROUP BY environment",
         )
         .bind(windows.day)
         .bind(windows.week)
         .bind(windows.month)
-        .bind(only)
         .fetch_all(self.pool())
         .await?;
         let histograms: Vec<(String, Vec<u8>)> = sqlx::query_as(
             "SELECT environment, histogram FROM rollups
-             WHERE hour >= $1 AND histogram IS NOT NULL
-               AND ($2::TEXT IS NULL OR environment = $2)",
+             WHERE hour >= $1 AND histogram IS NOT NULL",
         )
         .bind(windows.day)
-        .bind(only)
         .fetch_all(self.pool())
         .await?;
         Ok(summarize(rows, histograms))
