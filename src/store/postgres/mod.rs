@@ -5,7 +5,9 @@
 //!
 //! Unlike SQLite, PostgreSQL takes concurrent writers: there is one pool, and a failed
 //! transaction is rolled back by sqlx and by the server, so a write fails alone. Runs keep the
-//! whole result as JSON beside the columns that queries filter on.
+//! whole result as JSON beside the columns that queries filter on. Here: connecting, runs,
+//! rollups and pruning; `fleet.rs` holds what only a fleet's loops use ([`FleetStore`]), and
+//! alerting's tables are `store/alerts/`, their statements shared with SQLite.
 
 mod fleet;
 
@@ -99,14 +101,10 @@ impl PgStore {
     }
 
     /// Store several results in one transaction, all or none; returns their ids, in order.
-    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
-        self.insert_many(runs).await
-    }
-
     /// The runs with their latest-per-location rows, then their rollups, each in a fixed order
     /// ((environment, location), then (environment, hour)): two instances that commit batches
     /// touching the same rows lock them in the same order, never in a deadlock.
-    async fn insert_many(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
+    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
         let location_of = |run: &NewRun| -> String {
