@@ -423,6 +423,33 @@ async fn latest_has_the_newest_run(store: Store) {
     store.close().await;
 }
 
+/// A single node has no fleet: no fleet view, and the web lists no instances but itself.
+#[tokio::test]
+async fn only_a_shared_store_has_a_fleet_view() {
+    for backend in each_backend().await {
+        let store = backend.store;
+        let read_only = store.read_only();
+        let Some(fleet) = store.fleet() else {
+            assert_eq!(backend.name, "sqlite");
+            assert_eq!(read_only.instances("evaluator").await.unwrap(), None);
+            store.close().await;
+            continue;
+        };
+        assert!(
+            fleet
+                .hold_lease("evaluator", Duration::from_secs(15))
+                .await
+                .unwrap()
+        );
+        let (instances, holder) = read_only.instances("evaluator").await.unwrap().unwrap();
+        let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["test-instance"]);
+        assert_eq!(holder.as_deref(), Some("test-instance"));
+        assert_eq!(read_only.instance_id(), "test-instance");
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn identical_headers_and_messages_are_stored_once() {
     let db = temp_db();
