@@ -9,6 +9,7 @@
 //! - [`schedule`]: when each environment fires (pure) and the per-environment loop.
 //! - [`incident`]: the pure incident state machine of one environment.
 //! - [`store`]: SQLite, or a fleet's shared PostgreSQL, through sqlx; all SQL lives there.
+//!   Callers get narrow views of it: runs, alerts, the fleet's, and a read-only one for `web`.
 //! - [`fleet`]: several instances and locations on one store: slot claims, incidents across
 //!   locations, quiet locations and instances (the decisions; the daemon runs the loops).
 //! - [`alert`]: the alert engine: incidents persisted, the notification outbox, its channels.

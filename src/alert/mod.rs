@@ -47,7 +47,7 @@ use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Notice, Observation, Open};
 use crate::probe::ProbeResult;
 use crate::store::{
-    AlertState, DeliveryState, NewNotification, PendingNotification, Store, StoreError,
+    AlertState, AlertStore, DeliveryState, NewNotification, PendingNotification, StoreError,
 };
 use notification::{IncidentInfo, ResultSummary};
 use outbox::Unrecorded;
@@ -60,7 +60,7 @@ const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// The alert engine: one per daemon.
 pub struct Alerts {
-    store: Store,
+    store: AlertStore,
     /// Shared by every `Channels` built from successive configs.
     sender: Sender,
     /// Survives config reloads, so a reload does not reset Slack's pacing or a `Retry-After`.
@@ -86,7 +86,7 @@ pub struct Alerts {
 
 impl Alerts {
     /// Reads the alert states and open incidents from `store`.
-    pub async fn new(store: Store) -> anyhow::Result<Alerts> {
+    pub async fn new(store: AlertStore) -> anyhow::Result<Alerts> {
         let open = store.open_incidents().await?.into_iter().collect();
         let states = store.alert_states().await?.into_iter().collect();
         let next_incident_id = store.next_incident_id().await?;
@@ -583,7 +583,7 @@ pub async fn send_test(
 }
 
 /// One step's writes, all or nothing.
-async fn write_step(store: &Store, step: &StepWrite) -> Result<(), StoreError> {
+async fn write_step(store: &AlertStore, step: &StepWrite) -> Result<(), StoreError> {
     let mut tx = store.begin_alerts(&step.env).await?;
     for incident in &step.incidents {
         match incident {

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::{Attempt, Channels};
 use super::notification::Notification;
-use crate::store::{PendingNotification, Store};
+use crate::store::{AlertStore, PendingNotification};
 
 /// First retry after about this long, doubling per attempt…
 pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -126,7 +126,7 @@ pub enum Recorded {
 }
 
 impl Recorded {
-    pub async fn write(&self, store: &Store, id: i64) -> Result<(), crate::store::StoreError> {
+    pub async fn write(&self, store: &AlertStore, id: i64) -> Result<(), crate::store::StoreError> {
         match self {
             Recorded::Delivered { attempts, at } => {
                 store.notification_delivered(id, *attempts, *at).await
@@ -161,7 +161,7 @@ pub type Unrecorded = parking_lot::Mutex<HashMap<i64, Recorded>>;
 /// The store's part of a step: write outcomes still waiting, then attempt what is due in the
 /// outbox. Stops at the first store error, which the report carries.
 pub async fn deliver_stored(
-    store: &Store,
+    store: &AlertStore,
     channels: &Channels,
     now: DateTime<Utc>,
     stop: Option<&CancellationToken>,

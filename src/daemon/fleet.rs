@@ -50,8 +50,9 @@ pub(super) async fn membership(
         }
         // One read of the open incidents: the quiet banners, and (when another instance
         // evaluates) the open incidents this one shows.
-        let open = fleet
-            .store()
+        let open = state
+            .store
+            .alerts()
             .incidents(&IncidentFilter {
                 state: Some(IncidentState::Open),
                 environment: None,

@@ -120,7 +120,7 @@ impl Daemon {
             std::env::var(name).ok()
         })
         .await;
-        let alerts = Alerts::new(store.clone())
+        let alerts = Alerts::new(store.alerts())
             .await
             .context("cannot start alerting")?;
         let counted = metrics.clone();

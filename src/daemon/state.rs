@@ -79,7 +79,7 @@ impl DaemonState {
         store_writer: StoreWriter,
         store_health: Arc<StoreHealth>,
     ) -> Self {
-        let fleet = store.shared().cloned().map(|pg| Arc::new(Fleet::new(pg)));
+        let fleet = store.fleet().map(|shared| Arc::new(Fleet::new(shared)));
         crate::telemetry::scrub_logs_of(&config);
         DaemonState {
             prober: RwLock::new(Arc::new(Prober::for_config(&config))),
@@ -165,7 +165,7 @@ impl DaemonState {
         {
             return summaries.clone();
         }
-        match self.store.summaries(Utc::now()).await {
+        match self.store.runs().summaries(Utc::now()).await {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
                 *cached = Some((Instant::now(), fresh.clone()));
@@ -187,6 +187,7 @@ impl DaemonState {
         let now = Utc::now();
         let overdue = self
             .store
+            .alerts()
             .overdue_notifications(now - super::readiness::NOTIFICATION_OVERDUE)
             .await
             .map_err(|err| err.to_string());
@@ -228,7 +229,7 @@ impl DaemonState {
 
     /// Fill the in-memory views from the store, so a restart shows history at once.
     pub(super) async fn load_history(&self) {
-        match self.store.latest().await {
+        match self.store.runs().latest().await {
             Ok(runs) => {
                 let mut latest = self.latest.lock();
                 for run in runs {
@@ -243,7 +244,12 @@ impl DaemonState {
         let config = self.config();
         for env in &config.environments {
             let name = env.name.as_str();
-            if let Ok(runs) = self.store.recent_statuses(name, RECENT_KEPT as u32).await {
+            if let Ok(runs) = self
+                .store
+                .runs()
+                .recent_statuses(name, RECENT_KEPT as u32)
+                .await
+            {
                 self.recent
                     .lock()
                     .insert(name.to_owned(), runs.into_iter().collect());

@@ -13,7 +13,7 @@ use crate::fleet::across::AcrossLocations;
 use crate::fleet::quiet;
 use crate::probe::{ProbeResult, Status};
 use crate::schedule;
-use crate::store::{LocationRun, Store, Summary};
+use crate::store::{LocationRun, ReadOnlyStore, Summary};
 use crate::web::{
     EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
     StatusBody, StatusSource, StoreStatus, Uptime,
@@ -74,6 +74,7 @@ impl StatusSource for DaemonState {
             .collect();
         let failed_24h = self
             .store
+            .alerts()
             .failed_notifications(now - chrono::Duration::hours(24), FAILED_SHOWN)
             .await
             .unwrap_or_default();
@@ -110,8 +111,8 @@ impl StatusSource for DaemonState {
         DaemonState::readiness(self).await
     }
 
-    fn store(&self) -> &Store {
-        &self.store
+    fn store(&self) -> ReadOnlyStore {
+        self.store.read_only()
     }
 }
 

@@ -137,12 +137,12 @@ async fn write_loop(
         let healed = store.heal().await;
         let mut written = match healed {
             Ok(_) if runs.is_empty() => Ok(()),
-            Ok(_) => store.insert_runs(&runs).await,
+            Ok(_) => store.runs().insert_runs(&runs).await.map(drop),
             Err(err) => Err(err),
         };
         for queued in &batch {
             if let (Ok(()), Queued::Skipped { env, slot }) = (&written, queued) {
-                written = store.record_skipped(env, *slot).await;
+                written = store.runs().record_skipped(env, *slot).await;
             }
         }
         let stored = match written {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 
-use crate::store::{InstanceRecord, PgStore};
+use crate::store::{FleetStore, InstanceRecord};
 
 /// The lease whose holder evaluates incidents and delivers notifications.
 pub const EVALUATOR_LEASE: &str = "evaluator";
@@ -39,14 +39,14 @@ const BACKUP_DELAY: Duration = Duration::from_millis(1500);
 /// This instance's place in the fleet.
 #[derive(Debug)]
 pub struct Fleet {
-    store: PgStore,
+    store: FleetStore,
     /// Live replicas of this location, this one included, sorted: who claims which slot first.
     replicas: RwLock<Vec<String>>,
     leading: AtomicBool,
 }
 
 impl Fleet {
-    pub fn new(store: PgStore) -> Fleet {
+    pub fn new(store: FleetStore) -> Fleet {
         let me = store.instance_id().to_owned();
         Fleet {
             store,
@@ -55,7 +55,7 @@ impl Fleet {
         }
     }
 
-    pub fn store(&self) -> &PgStore {
+    pub fn store(&self) -> &FleetStore {
         &self.store
     }
 

@@ -114,7 +114,7 @@ pub fn hour_start(at: DateTime<Utc>) -> i64 {
 /// What answered and where: identical from run to run until a deploy or a certificate renewal,
 /// so it is one blob referenced by every run instead of five columns repeated on each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Context {
+pub struct RunContext {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,

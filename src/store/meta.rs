@@ -26,25 +26,21 @@ pub async fn instance_id(conn: &mut SqliteConnection) -> Result<String, StoreErr
 
 /// A store file made anew under a running daemon keeps the daemon's instance id.
 pub async fn keep_instance_id(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(INSTANCE_ID)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    put(conn, INSTANCE_ID, id).await
 }
 
 /// A real write through the writer connection: what /readyz needs to know.
 pub async fn heartbeat(conn: &mut SqliteConnection, at: &str) -> Result<(), StoreError> {
+    put(conn, HEARTBEAT, at).await
+}
+
+async fn put(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
-    .bind(HEARTBEAT)
-    .bind(at)
+    .bind(key)
+    .bind(value)
     .execute(conn)
     .await?;
     Ok(())

@@ -1,9 +1,17 @@
 //! Every probe result, hourly rollups kept longer than the raw runs, and the facts that must
 //! outlive a restart: in one SQLite file (the default), or in a PostgreSQL that a fleet of
-//! instances shares (`postgres`). [`Store`] is the one interface over both (`backend.rs`).
+//! instances shares (`postgres`). [`Store`] opens, heals, prunes and closes either
+//! (`lifecycle.rs`) and hands each caller the narrow view it needs:
+//!
+//! - [`RunStore`] (`store.runs()`): results in, runs, history, rollups and summaries out;
+//! - [`AlertStore`] (`store.alerts()`): incidents, alert state and the notification outbox,
+//!   their statements written once for both databases (`alerts/`);
+//! - [`FleetStore`] (`store.fleet()`, a shared store only): slot claims, instances, the
+//!   evaluator's lease, the newest result per location;
+//! - [`ReadOnlyStore`] (`store.read_only()`): the reads the web serves, and no write.
+//!
 //! The only place in the crate that holds SQL; for SQLite one file per table, plus the pure
-//! encodings (`codec`) and latency buckets (`histogram`) both backends use. Alerting's tables
-//! (incidents, alert state, the notification outbox) are in `incidents` and `outbox`.
+//! encodings (`codec`) and latency buckets (`histogram`) both backends use.
 //!
 //! SQLite takes one writer at a time, so writes go through a pool of one connection: callers
 //! queue in-process instead of meeting `SQLITE_BUSY`, and a prune in batches lets inserts in
@@ -12,17 +20,17 @@
 //! Every method returns its failure (read-only file, full disk, damaged rows) as a
 //! [`StoreError`] and never panics: the caller logs it and goes on probing.
 
-mod backend;
+mod alerts;
 mod blobs;
 mod codec;
-mod decode;
 mod environments;
 pub mod histogram;
-mod incidents;
+mod lifecycle;
 mod meta;
-mod outbox;
-pub mod postgres;
+mod postgres;
+mod read_only;
 mod rollups;
+mod run_store;
 mod runs;
 mod skipped;
 mod sqlite;
@@ -34,16 +42,18 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::migrate::Migrator;
 
-use crate::probe::result::{Headers, ProbeResult};
-pub use backend::{AlertTx, Store};
-use codec::Context;
-pub use incidents::{AlertState, IncidentFilter, IncidentRecord, IncidentState};
-pub use outbox::{
-    DeliveryState, FailedNotification, NewNotification, NotificationRecord, PendingNotification,
+use crate::probe::result::ProbeResult;
+pub use alerts::{
+    AlertState, AlertStore, AlertTx, DeliveryState, FailedNotification, IncidentFilter,
+    IncidentRecord, IncidentState, NewNotification, NotificationRecord, PendingNotification,
 };
-pub use postgres::{InstanceRecord, LocationRun, ObservedRun, PgStore};
+use lifecycle::Backend;
+pub use lifecycle::Store;
+pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
+pub use read_only::ReadOnlyStore;
 pub use rollups::{DayUptime, HourLatency};
-pub use sqlite::{FileStatus, SqliteStore};
+pub use run_store::RunStore;
+pub use sqlite::FileStatus;
 
 /// How long hourly rollups are kept, whatever `storage.retention` says about raw runs (a longer
 /// raw retention wins): 400 days is a year-over-year comparison with a month to spare, at about
@@ -86,78 +96,6 @@ pub struct NewRun {
     pub slot: Option<DateTime<Utc>>,
 }
 
-/// A result's text parts, encoded before the writer is taken: it is held for SQL only.
-struct EncodedRun {
-    context: String,
-    headers: Option<codec::SplitHeaders>,
-    messages: Option<String>,
-}
-
-impl EncodedRun {
-    fn of(result: &ProbeResult) -> Result<EncodedRun, StoreError> {
-        let context = serde_json::to_string(&Context {
-            url: result.url.clone(),
-            location: result.location.clone(),
-            subprotocol: result.subprotocol.clone(),
-            version: result.version.clone(),
-            tls: result.tls.clone(),
-        })
-        .map_err(StoreError::Encode)?;
-        let headers = if result.headers == Headers::default() {
-            None
-        } else {
-            Some(codec::split_headers(&result.headers)?)
-        };
-        let messages = if result.messages.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&result.messages).map_err(StoreError::Encode)?)
-        };
-        Ok(EncodedRun {
-            context,
-            headers,
-            messages,
-        })
-    }
-
-    /// The run row, its blobs and its hour's rollup, inside the caller's transaction.
-    async fn insert(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        result: &ProbeResult,
-        in_maintenance: bool,
-    ) -> Result<i64, StoreError> {
-        let env_id = environments::id_for(tx, &result.environment).await?;
-        let context_id = blobs::acquire(tx, &self.context).await?;
-        let (headers_id, header_values) = match &self.headers {
-            Some(split) => (
-                Some(blobs::acquire(tx, &split.template).await?),
-                split.values.clone(),
-            ),
-            None => (None, None),
-        };
-        let messages_id = match &self.messages {
-            Some(json) => Some(blobs::acquire(tx, json).await?),
-            None => None,
-        };
-        let body_id = match &result.body_excerpt {
-            Some(body) => Some(blobs::acquire(tx, body).await?),
-            None => None,
-        };
-        let refs = runs::Refs {
-            context_id,
-            headers_id,
-            header_values,
-            messages_id,
-            body_id,
-        };
-        let id = runs::insert(tx, env_id, result, in_maintenance, refs).await?;
-        let hour = codec::hour_start(result.started_at);
-        rollups::add_run(tx, env_id, hour, result.status, result.phases_ms.total).await?;
-        Ok(id)
-    }
-}
-
 /// A stored probe result and what the store adds to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredRun {
@@ -167,6 +105,37 @@ pub struct StoredRun {
     pub in_maintenance: bool,
     pub result: ProbeResult,
 }
+
+/// A page of one environment's runs, newest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunsPage<'a> {
+    pub limit: u32,
+    /// The id of the last run of the previous page.
+    pub before: Option<i64>,
+    /// Runs from this location only; from every location when `None`.
+    pub location: Option<&'a str>,
+}
+
+impl RunsPage<'_> {
+    /// The newest `limit` runs from every location.
+    pub fn newest(limit: u32) -> RunsPage<'static> {
+        RunsPage {
+            limit,
+            ..RunsPage::default()
+        }
+    }
+}
+
+/// Where an environment's history starts: hourly latency from `hours`, daily counts from
+/// `days` (the environment page's chart and uptime bars).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryFrom {
+    pub hours: DateTime<Utc>,
+    pub days: DateTime<Utc>,
+}
+
+/// Hourly latency percentiles and daily run counts, oldest first.
+pub type History = (Vec<HourLatency>, Vec<DayUptime>);
 
 /// What the status page shows per environment, read from hourly rollups. Windows are whole
 /// hours counted back from the current one (24, 168, 720 of them).

@@ -119,13 +119,11 @@ pub(super) struct SummaryRow {
     skipped_day: i64,
 }
 
-/// Summaries of every environment (`only: None`) or of one, from two queries whatever the
-/// number of environments: sums in SQL, then the 24 hourly histograms each merged here.
+/// Summaries of every environment, from two queries whatever the number of environments: sums in SQL, then the 24 hourly histograms each merged here.
 /// Every known environment gets an entry, empty when it has no rollups in the window.
 pub async fn summaries(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
-    only: Option<&str>,
 ) -> Result<HashMap<String, Summary>, StoreError> {
     let w = Windows::ending(now);
     // Both queries drive from environments, so each environment seeks its own hours on the
@@ -141,23 +139,20 @@ pub async fn summaries(
              COALESCE(SUM(CASE WHEN r.hour >= ?1 THEN r.skipped END), 0) AS skipped_day
          FROM environments e
          LEFT JOIN rollups r ON r.env_id = e.id AND r.hour >= ?3
-         WHERE ?4 IS NULL OR e.name = ?4
          GROUP BY e.id",
     )
     .bind(w.day)
     .bind(w.week)
     .bind(w.month)
-    .bind(only)
     .fetch_all(&mut *conn)
     .await?;
     let histograms: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "SELECT e.name, r.histogram
          FROM environments e
          CROSS JOIN rollups r ON r.env_id = e.id AND r.hour >= ?1
-         WHERE r.histogram IS NOT NULL AND (?2 IS NULL OR e.name = ?2)",
+         WHERE r.histogram IS NOT NULL",
     )
     .bind(w.day)
-    .bind(only)
     .fetch_all(&mut *conn)
     .await?;
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, SqliteConnection, TypeInfo, ValueRef};
 
-use super::codec::{self, Context, Millis};
+use super::codec::{self, Millis, RunContext};
 use super::{StoreError, StoredRun};
 use crate::probe::result::{HealthInfo, Phases, ProbeResult, Status, Verdict};
 
@@ -262,7 +262,7 @@ pub async fn delete_before(
 }
 
 fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
-    let context: Context = serde_json::from_str(row.try_get::<&str, _>("context")?)
+    let context: RunContext = serde_json::from_str(row.try_get::<&str, _>("context")?)
         .map_err(|e| codec::corrupt("context blob", e))?;
     let headers = match row.try_get::<Option<&str>, _>("headers")? {
         Some(template) => {

@@ -10,13 +10,14 @@ use parking_lot::RwLock;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::codec::RunContext;
 use super::write::WriteTx;
 use super::{
-    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, DayUptime, EncodedRun, HourLatency, MIGRATOR, NewRun,
-    PRUNE_BATCH, READERS, ROLLUP_RETENTION, StoreError, StoredRun, Summary, before, blobs, codec,
-    environments, meta, rollups, runs, skipped,
+    ACQUIRE_TIMEOUT, BUSY_TIMEOUT, History, HistoryFrom, MIGRATOR, NewRun, PRUNE_BATCH, READERS,
+    ROLLUP_RETENTION, RunsPage, StoreError, StoredRun, Summary, before, blobs, codec, environments,
+    meta, rollups, runs, skipped,
 };
-use crate::probe::result::{ProbeResult, Status, Verdict};
+use crate::probe::result::{Headers, ProbeResult, Status, Verdict};
 
 /// Cheap to clone (the pools are shared); `close` on any clone closes them for all.
 #[derive(Debug, Clone)]
@@ -156,38 +157,27 @@ impl SqliteStore {
         Ok(status)
     }
 
-    /// Store one result and count it in its hour's rollup, in one transaction. Returns the
-    /// run id.
-    #[tracing::instrument(skip_all, fields(environment = %result.environment))]
-    pub async fn insert_result(
-        &self,
-        result: &ProbeResult,
-        in_maintenance: bool,
-    ) -> Result<i64, StoreError> {
-        // Encode before taking the writer: it is held for SQL only.
-        let encoded = EncodedRun::of(result)?;
-        let mut tx = WriteTx::begin(&self.writer()).await?;
-        let id = encoded.insert(&mut tx, result, in_maintenance).await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-
     /// Store several results in one transaction, all or none: the daemon's writer commits
     /// what queued meanwhile together, so a busy minute costs a few commits, not thousands.
+    /// Returns their ids, in order.
     #[tracing::instrument(skip_all, fields(runs = runs.len()))]
-    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<(), StoreError> {
+    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
+        // Encode before taking the writer: it is held for SQL only.
         let encoded = runs
             .iter()
             .map(|run| EncodedRun::of(&run.result))
             .collect::<Result<Vec<_>, _>>()?;
         let mut tx = WriteTx::begin(&self.writer()).await?;
+        let mut ids = Vec::with_capacity(runs.len());
         for (run, encoded) in runs.iter().zip(&encoded) {
-            encoded
-                .insert(&mut tx, &run.result, run.in_maintenance)
-                .await?;
+            ids.push(
+                encoded
+                    .insert(&mut tx, &run.result, run.in_maintenance)
+                    .await?,
+            );
         }
         tx.commit().await?;
-        Ok(())
+        Ok(ids)
     }
 
     /// Record a slot skipped because the previous probe was still running. Recording the same
@@ -203,17 +193,17 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Runs of `env`, newest first; `before` is the id of the last run of the previous page.
-    /// Unknown environments and cursors no longer stored give an empty page.
+    /// A page of `env`'s runs. Unknown environments and cursors no longer stored give an
+    /// empty page. A single node's runs are all from its one location (or none): the
+    /// location filter applies to what each run says.
     #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn runs(
-        &self,
-        env: &str,
-        limit: u32,
-        before: Option<i64>,
-    ) -> Result<Vec<StoredRun>, StoreError> {
+    pub async fn runs(&self, env: &str, page: RunsPage<'_>) -> Result<Vec<StoredRun>, StoreError> {
         let mut conn = self.reader().acquire().await?;
-        runs::newest(&mut conn, env, limit, before).await
+        let mut runs = runs::newest(&mut conn, env, page.limit, page.before).await?;
+        if let Some(location) = page.location {
+            runs.retain(|run| run.result.location.as_deref() == Some(location));
+        }
+        Ok(runs)
     }
 
     /// The newest run of every environment that has one, by environment name.
@@ -234,26 +224,12 @@ impl SqliteStore {
         runs::recent_statuses(&mut conn, env, n).await
     }
 
+    /// `env`'s history from its rollups: the environment page's chart and uptime bars.
     #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn summary(&self, env: &str, now: DateTime<Utc>) -> Result<Summary, StoreError> {
+    pub async fn history(&self, env: &str, from: HistoryFrom) -> Result<History, StoreError> {
         let mut tx = self.reader().begin().await?;
-        let mut all = rollups::summaries(&mut tx, now, Some(env)).await?;
-        tx.commit().await?;
-        Ok(all.remove(env).unwrap_or_default())
-    }
-
-    /// `env`'s hourly latency percentiles since `hours_from` and daily run counts since
-    /// `days_from`, from its rollups: the environment page's chart and uptime bars.
-    #[tracing::instrument(skip_all, fields(environment = %env))]
-    pub async fn history(
-        &self,
-        env: &str,
-        hours_from: DateTime<Utc>,
-        days_from: DateTime<Utc>,
-    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
-        let mut tx = self.reader().begin().await?;
-        let history =
-            rollups::history(&mut tx, env, hours_from.timestamp(), days_from.timestamp()).await?;
+        let (hours, days) = (from.hours.timestamp(), from.days.timestamp());
+        let history = rollups::history(&mut tx, env, hours, days).await?;
         tx.commit().await?;
         Ok(history)
     }
@@ -265,7 +241,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Summary>, StoreError> {
         let mut tx = self.reader().begin().await?;
-        let all = rollups::summaries(&mut tx, now, None).await?;
+        let all = rollups::summaries(&mut tx, now).await?;
         tx.commit().await?;
         Ok(all)
     }
@@ -368,4 +344,76 @@ async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
         writer,
         reader,
     })
+}
+
+/// A result's text parts, encoded before the writer is taken: it is held for SQL only.
+struct EncodedRun {
+    context: String,
+    headers: Option<codec::SplitHeaders>,
+    messages: Option<String>,
+}
+
+impl EncodedRun {
+    fn of(result: &ProbeResult) -> Result<EncodedRun, StoreError> {
+        let context = serde_json::to_string(&RunContext {
+            url: result.url.clone(),
+            location: result.location.clone(),
+            subprotocol: result.subprotocol.clone(),
+            version: result.version.clone(),
+            tls: result.tls.clone(),
+        })
+        .map_err(StoreError::Encode)?;
+        let headers = if result.headers == Headers::default() {
+            None
+        } else {
+            Some(codec::split_headers(&result.headers)?)
+        };
+        let messages = if result.messages.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&result.messages).map_err(StoreError::Encode)?)
+        };
+        Ok(EncodedRun {
+            context,
+            headers,
+            messages,
+        })
+    }
+
+    /// The run row, its blobs and its hour's rollup, inside the caller's transaction.
+    async fn insert(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        result: &ProbeResult,
+        in_maintenance: bool,
+    ) -> Result<i64, StoreError> {
+        let env_id = environments::id_for(tx, &result.environment).await?;
+        let context_id = blobs::acquire(tx, &self.context).await?;
+        let (headers_id, header_values) = match &self.headers {
+            Some(split) => (
+                Some(blobs::acquire(tx, &split.template).await?),
+                split.values.clone(),
+            ),
+            None => (None, None),
+        };
+        let messages_id = match &self.messages {
+            Some(json) => Some(blobs::acquire(tx, json).await?),
+            None => None,
+        };
+        let body_id = match &result.body_excerpt {
+            Some(body) => Some(blobs::acquire(tx, body).await?),
+            None => None,
+        };
+        let refs = runs::Refs {
+            context_id,
+            headers_id,
+            header_values,
+            messages_id,
+            body_id,
+        };
+        let id = runs::insert(tx, env_id, result, in_maintenance, refs).await?;
+        let hour = codec::hour_start(result.started_at);
+        rollups::add_run(tx, env_id, hour, result.status, result.phases_ms.total).await?;
+        Ok(id)
+    }
 }

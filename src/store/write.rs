@@ -14,7 +14,7 @@ use super::StoreError;
 
 pub struct WriteTx {
     conn: PoolConnection<Sqlite>,
-    /// Committed or rolled back: the connection is clean and may be reused.
+    /// Committed: the connection is clean and may be reused.
     finished: bool,
 }
 
@@ -32,13 +32,6 @@ impl WriteTx {
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
         sqlx::query("COMMIT").execute(&mut *self.conn).await?;
-        self.finished = true;
-        Ok(())
-    }
-
-    /// Nothing to write after all: end the transaction and keep the connection.
-    pub async fn rollback(mut self) -> Result<(), StoreError> {
-        sqlx::query("ROLLBACK").execute(&mut *self.conn).await?;
         self.finished = true;
         Ok(())
     }

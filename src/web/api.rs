@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::error::{ApiError, JsonQuery};
 use super::{StatusSource, Web};
 use crate::probe::{ProbeResult, Verdict};
-use crate::store::{IncidentFilter, IncidentRecord, IncidentState, InstanceRecord};
+use crate::store::{IncidentFilter, IncidentRecord, IncidentState, InstanceRecord, RunsPage};
 
 const DEFAULT_RUNS: u32 = 50;
 const MAX_RUNS: u32 = 1000;
@@ -77,7 +77,14 @@ pub async fn runs<S: StatusSource>(
     let runs = web
         .source
         .store()
-        .runs_from(&name, limit, query.before, query.location.as_deref())
+        .runs(
+            &name,
+            RunsPage {
+                limit,
+                before: query.before,
+                location: query.location.as_deref(),
+            },
+        )
         .await
         .map_err(|err| ApiError::Store(err.to_string()))?;
     let next_before = (runs.len() == limit as usize)
@@ -120,16 +127,16 @@ pub async fn instances<S: StatusSource>(
 ) -> Result<Json<InstancesBody>, ApiError> {
     let store = web.source.store();
     let store_error = |err: crate::store::StoreError| ApiError::Store(err.to_string());
-    let listed = store.instances().await.map_err(store_error)?;
-    let body = match (listed, store.shared()) {
-        (Some(instances), Some(pg)) => InstancesBody {
-            evaluator: pg
-                .lease_holder(crate::fleet::EVALUATOR_LEASE)
-                .await
-                .map_err(store_error)?,
+    let listed = store
+        .instances(crate::fleet::EVALUATOR_LEASE)
+        .await
+        .map_err(store_error)?;
+    let body = match listed {
+        Some((instances, evaluator)) => InstancesBody {
+            evaluator,
             instances,
         },
-        _ => {
+        None => {
             let now = chrono::Utc::now();
             let id = store.instance_id().to_owned();
             InstancesBody {

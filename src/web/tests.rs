@@ -13,7 +13,7 @@ use tower::ServiceExt as _;
 use super::*;
 use crate::config::Config;
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::Store;
+use crate::store::{NewRun, ReadOnlyStore, Store};
 
 const ADMIN_TOKEN: &str = "test-admin-token";
 
@@ -140,8 +140,8 @@ impl StatusSource for FakeSource {
         }
     }
 
-    fn store(&self) -> &Store {
-        &self.store
+    fn store(&self) -> ReadOnlyStore {
+        self.store.read_only()
     }
 
     fn prometheus_text(&self) -> Option<String> {
@@ -165,7 +165,12 @@ fn result(env: &str, seconds: i64, status: Status, diagnosis: &str) -> ProbeResu
 async fn seed_runs(store: &Store, runs: i64) {
     for i in 0..runs {
         let run = result("api", i * 60, Status::Up, "fine");
-        store.insert_result(&run, false).await.unwrap();
+        let run = NewRun {
+            result: Arc::new(run),
+            in_maintenance: false,
+            slot: None,
+        };
+        store.runs().insert_runs(&[&run]).await.unwrap();
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::alert::ActiveWindow;
 use crate::config::Config;
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::{FailedNotification, Store};
+use crate::store::{FailedNotification, ReadOnlyStore};
 
 /// One result as the bar of recent results shows it.
 pub type RecentRun = (DateTime<Utc>, Status, Verdict);
@@ -32,8 +32,8 @@ pub trait StatusSource: Send + Sync + 'static {
     fn probe_now(&self, environment: &str) -> impl Future<Output = Option<ProbeResult>> + Send;
     /// Whether the daemon is doing its job (`/readyz`).
     fn readiness(&self) -> impl Future<Output = Readiness> + Send;
-    /// History the pages and the API read directly.
-    fn store(&self) -> &Store;
+    /// History the pages and the API read directly, and no way to write.
+    fn store(&self) -> ReadOnlyStore;
     /// The instruments in the Prometheus text format; `None` when `GET /metrics` is off.
     fn prometheus_text(&self) -> Option<String>;
 }

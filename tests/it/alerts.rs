@@ -64,7 +64,7 @@ impl Bench {
         let dir = tempfile::tempdir().unwrap();
         let config = load(dir.path(), &bench_yaml(alerts));
         let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
-        let alerts = Alerts::new(store.clone()).await.unwrap();
+        let alerts = Alerts::new(store.alerts()).await.unwrap();
         Bench {
             dir,
             config,
@@ -80,7 +80,7 @@ impl Bench {
         } = self;
         store.close().await;
         let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
-        let alerts = Alerts::new(store.clone()).await.unwrap();
+        let alerts = Alerts::new(store.alerts()).await.unwrap();
         Bench {
             dir,
             config,
@@ -115,6 +115,7 @@ impl Bench {
 
     async fn incidents(&self) -> Vec<wsprobe::store::IncidentRecord> {
         self.store
+            .alerts()
             .incidents(&IncidentFilter {
                 limit: 100,
                 ..IncidentFilter::default()
@@ -541,6 +542,7 @@ async fn permanent_failures_and_giving_up_are_recorded() {
 
     let failed = bench
         .store
+        .alerts()
         .failed_notifications(t0 - minutes(1), 10)
         .await
         .unwrap();

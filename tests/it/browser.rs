@@ -95,7 +95,7 @@ async fn seed_history(db: &std::path::Path, results: &[ProbeResult], now: DateTi
         .collect();
     for chunk in runs.chunks(500) {
         let refs: Vec<&NewRun> = chunk.iter().collect();
-        store.insert_runs(&refs).await.unwrap();
+        store.runs().insert_runs(&refs).await.unwrap();
     }
     store.close().await;
 }

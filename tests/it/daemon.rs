@@ -189,7 +189,11 @@ async fn a_probe_still_running_at_its_next_slot_is_skipped_not_doubled() {
     app.shutdown().await.unwrap();
     // Skipped slots were counted instead of starting parallel probes: at most one run per 4 s.
     let store = wsprobe::store::Store::open(&app.db_path).await.unwrap();
-    let runs = store.runs("stuck", 100, None).await.unwrap();
+    let runs = store
+        .read_only()
+        .runs("stuck", wsprobe::store::RunsPage::newest(100))
+        .await
+        .unwrap();
     assert!(runs.len() <= 2, "probes overlapped: {} runs", runs.len());
 }
 
@@ -242,7 +246,11 @@ async fn shutdown_lets_the_in_flight_probe_finish_and_keeps_its_result() {
     .await;
     app.shutdown().await.unwrap();
     let store = wsprobe::store::Store::open(&app.db_path).await.unwrap();
-    let runs = store.runs("slow", 10, None).await.unwrap();
+    let runs = store
+        .read_only()
+        .runs("slow", wsprobe::store::RunsPage::newest(10))
+        .await
+        .unwrap();
     assert_eq!(runs.len(), 1, "the in-flight probe was drained and stored");
     // Without a welcome to wait for, the probe closes at once and the lab answers the close
     // only after its 2.5 s: the wait is the `close` phase, not `total`, so not `slow`.

@@ -8,11 +8,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use wsprobe::store::Store;
+use wsprobe::store::{RunsPage, Store};
 
 use crate::helpers::PATIENCE;
 use crate::helpers::child::Daemon;
 use crate::helpers::results::minimal;
+use crate::helpers::store::insert;
 use crate::helpers::{free_port, spawn_lab};
 
 /// A tmpfs of `size` mounted for the test and unmounted after. Needs root (CI runs as root);
@@ -87,12 +88,12 @@ async fn a_full_disk_fails_writes_alone_and_writes_resume_when_space_returns() {
         return;
     };
     let store = Store::open(&disk.path().join("wsprobe.db")).await.unwrap();
-    store.insert_result(&bulky("a", 0), false).await.unwrap();
+    insert(&store, &bulky("a", 0), false).await.unwrap();
 
     let fill = disk.fill();
     let mut first_error = None;
     for n in 1..400 {
-        if let Err(err) = store.insert_result(&bulky("a", n), false).await {
+        if let Err(err) = insert(&store, &bulky("a", n), false).await {
             first_error = Some(err.to_string());
             break;
         }
@@ -101,18 +102,21 @@ async fn a_full_disk_fails_writes_alone_and_writes_resume_when_space_returns() {
     assert!(first_error.contains("full"), "{first_error}");
     // The failure does not wedge the writer: every later write fails on its own merits
     // (the disk), not on leftover transaction state.
-    let again = store.insert_result(&bulky("a", 500), false).await;
+    let again = insert(&store, &bulky("a", 500), false).await;
     if let Err(err) = &again {
         assert!(!err.to_string().contains("transaction depth"), "{err}");
     }
 
     std::fs::remove_file(&fill).unwrap();
-    store
-        .insert_result(&bulky("a", 501), false)
+    insert(&store, &bulky("a", 501), false)
         .await
         .expect("writes resume by themselves once the disk has room");
     store.check_writable().await.unwrap();
-    let runs = store.runs("a", 1000, None).await.unwrap();
+    let runs = store
+        .read_only()
+        .runs("a", RunsPage::newest(1000))
+        .await
+        .unwrap();
     assert!(
         runs.iter()
             .any(|r| r.result.messages[0].starts_with("501:"))
@@ -284,7 +288,14 @@ async fn a_store_file_deleted_or_replaced_is_noticed_and_healed() {
     })
     .await;
     let fresh = Store::open(&db).await.unwrap();
-    assert!(!fresh.runs("healthy", 10, None).await.unwrap().is_empty());
+    assert!(
+        !fresh
+            .read_only()
+            .runs("healthy", RunsPage::newest(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,10 +396,20 @@ async fn idle_and_half_sent_connections_neither_starve_probes_nor_block_shutdown
     // Probing goes on and is stored, and none of it blames the target for our descriptors.
     let store = Store::open(&db).await.unwrap();
     let count = |runs: &[wsprobe::store::StoredRun]| runs.len();
-    let before = count(&store.runs("healthy", 1000, None).await.unwrap());
+    let before = count(
+        &store
+            .read_only()
+            .runs("healthy", RunsPage::newest(1000))
+            .await
+            .unwrap(),
+    );
     let started = Instant::now();
     loop {
-        let runs = store.runs("healthy", 1000, None).await.unwrap();
+        let runs = store
+            .read_only()
+            .runs("healthy", RunsPage::newest(1000))
+            .await
+            .unwrap();
         if count(&runs) >= before + 3 {
             let verdicts: Vec<_> = runs.iter().map(|r| r.result.verdict.as_str()).collect();
             assert!(verdicts.iter().all(|v| *v == "ok"), "{verdicts:?}");

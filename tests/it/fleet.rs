@@ -463,9 +463,7 @@ async fn a_fleet_works_through_pgbouncer_in_session_mode() {
         |events| count(events, "triggered", "both") == 1,
     )
     .await;
-    let pool = sqlx::PgPool::connect(&postgres.url(&pooled))
-        .await
-        .unwrap();
+    let pool = sqlx::PgPool::connect(&postgres.url(&pooled)).await.unwrap();
     let locations: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT location FROM runs WHERE environment = 'steady' ORDER BY 1",
     )

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use wsprobe::probe::ProbeResult;
-use wsprobe::store::Store;
+use wsprobe::store::{RunsPage, Store};
 use wsprobe::telemetry::Metrics;
 use wsprobe::telemetry::metrics::{DURATION_BOUNDARIES, INSTRUMENTS, InstrumentSpec, Kind};
 
@@ -118,7 +118,11 @@ async fn stored_runs(
     let store = Store::open(db).await.unwrap();
     let mut runs = BTreeMap::new();
     for env in environments {
-        let stored = store.runs(env, 10_000, None).await.unwrap();
+        let stored = store
+            .read_only()
+            .runs(env, RunsPage::newest(10_000))
+            .await
+            .unwrap();
         runs.insert(
             env.to_string(),
             stored.into_iter().map(|r| r.result).collect::<Vec<_>>(),
@@ -374,7 +378,7 @@ async fn metrics_over_http_agree_with_the_stored_results() {
     );
 
     // Skipped slots: the store's count of them.
-    let summaries = store.summaries(chrono::Utc::now()).await.unwrap();
+    let summaries = store.runs().summaries(chrono::Utc::now()).await.unwrap();
     assert_eq!(
         export.value("wsprobe.schedule.skipped", &[("environment", "slow")]),
         Some(summaries["slow"].skipped_24h as f64)

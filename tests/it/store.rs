@@ -11,10 +11,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use wsprobe::probe::result::{Headers, HealthInfo, Phases, ProbeResult, Status, TlsInfo, Verdict};
 use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
-use wsprobe::store::{ROLLUP_RETENTION, Store, StoredRun, Summary};
+use wsprobe::store::{ROLLUP_RETENTION, RunsPage, Store, StoreError, StoredRun, Summary};
 
 use crate::helpers::results::minimal;
-use crate::helpers::store::{each_backend, temp_db};
+use crate::helpers::store::{each_backend, insert, temp_db};
 
 fn now() -> DateTime<Utc> {
     at("2026-11-22T22:50:00.123456789Z")
@@ -24,6 +24,12 @@ fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&Utc)
+}
+
+/// One environment's summary, as the status page reads every environment's.
+async fn summary_of(store: &Store, env: &str, now: DateTime<Utc>) -> Result<Summary, StoreError> {
+    let mut all = store.runs().summaries(now).await?;
+    Ok(all.remove(env).unwrap_or_default())
 }
 
 /// A separate read-only connection, to look at what the store wrote.
@@ -142,9 +148,13 @@ async fn a_fully_populated_result_reads_back_equal() {
 
 async fn fully_populated_result_reads_back_equal(store: Store) {
     let result = full("staging", now());
-    let id = store.insert_result(&result, true).await.unwrap();
+    let id = insert(&store, &result, true).await.unwrap();
 
-    let runs = store.runs("staging", 10, None).await.unwrap();
+    let runs = store
+        .read_only()
+        .runs("staging", RunsPage::newest(10))
+        .await
+        .unwrap();
     assert_eq!(
         runs,
         vec![StoredRun {
@@ -162,7 +172,7 @@ async fn fully_populated_result_reads_back_equal(store: Store) {
         serde_json::to_string(stored).unwrap(),
         serde_json::to_string(&result).unwrap()
     );
-    assert_eq!(store.latest().await.unwrap(), runs);
+    assert_eq!(store.runs().latest().await.unwrap(), runs);
     store.close().await;
 }
 
@@ -175,8 +185,12 @@ async fn a_minimal_result_reads_back_equal() {
 
 async fn minimal_result_reads_back_equal(store: Store) {
     let result = minimal("bare", now());
-    let id = store.insert_result(&result, false).await.unwrap();
-    let runs = store.runs("bare", 10, None).await.unwrap();
+    let id = insert(&store, &result, false).await.unwrap();
+    let runs = store
+        .read_only()
+        .runs("bare", RunsPage::newest(10))
+        .await
+        .unwrap();
     assert_eq!(
         runs,
         vec![StoredRun {
@@ -193,8 +207,16 @@ async fn minimal_result_reads_back_equal(store: Store) {
         ok: false,
         error: None,
     });
-    store.insert_result(&odd, false).await.unwrap();
-    assert_eq!(store.runs("bare", 1, None).await.unwrap()[0].result, odd);
+    insert(&store, &odd, false).await.unwrap();
+    assert_eq!(
+        store
+            .read_only()
+            .runs("bare", RunsPage::newest(1))
+            .await
+            .unwrap()[0]
+            .result,
+        odd
+    );
     store.close().await;
 }
 
@@ -210,23 +232,28 @@ async fn runs_page_newest_first(store: Store) {
     let mut ids = Vec::new();
     for i in 0..25 {
         let t = start + TimeDelta::minutes(5 * i);
-        ids.push(store.insert_result(&ok("a", t, 10.0), false).await.unwrap());
-        store.insert_result(&ok("b", t, 10.0), false).await.unwrap();
+        ids.push(insert(&store, &ok("a", t, 10.0), false).await.unwrap());
+        insert(&store, &ok("b", t, 10.0), false).await.unwrap();
     }
     // Two runs at the same instant come out newest id first.
     let last = start + TimeDelta::minutes(5 * 24);
-    ids.push(
-        store
-            .insert_result(&ok("a", last, 11.0), false)
-            .await
-            .unwrap(),
-    );
+    ids.push(insert(&store, &ok("a", last, 11.0), false).await.unwrap());
     ids.reverse();
 
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = store.runs("a", 10, before).await.unwrap();
+        let page = store
+            .read_only()
+            .runs(
+                "a",
+                RunsPage {
+                    before,
+                    ..RunsPage::newest(10)
+                },
+            )
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -236,11 +263,38 @@ async fn runs_page_newest_first(store: Store) {
         seen.extend(page.into_iter().map(|r| r.id));
     }
     assert_eq!(seen, ids, "every run of a, once, newest first");
-    assert_eq!(store.runs("a", 0, None).await.unwrap(), vec![]);
-    assert_eq!(store.runs("nope", 10, None).await.unwrap(), vec![]);
-    assert_eq!(store.runs("a", 10, Some(999_999)).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .read_only()
+            .runs("a", RunsPage::newest(0))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store
+            .read_only()
+            .runs("nope", RunsPage::newest(10))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store
+            .read_only()
+            .runs(
+                "a",
+                RunsPage {
+                    before: Some(999_999),
+                    ..RunsPage::newest(10)
+                }
+            )
+            .await
+            .unwrap(),
+        vec![]
+    );
 
-    let statuses = store.recent_statuses("b", 3).await.unwrap();
+    let statuses = store.runs().recent_statuses("b", 3).await.unwrap();
     assert_eq!(statuses.len(), 3);
     assert_eq!(statuses[0].0, last);
     assert!(statuses.windows(2).all(|w| w[0].0 > w[1].0));
@@ -265,8 +319,7 @@ async fn latest_has_the_newest_run(store: Store) {
         for i in 0..5 {
             // Inserted out of time order: newest is by started_at, not by id.
             let t = now() - TimeDelta::minutes(((i + 2) % 5) * 5 + n as i64);
-            let id = store
-                .insert_result(&ok(env, t, 5.0 + i as f64), false)
+            let id = insert(&store, &ok(env, t, 5.0 + i as f64), false)
                 .await
                 .unwrap();
             let entry = newest.entry(env).or_insert((t, id));
@@ -275,7 +328,7 @@ async fn latest_has_the_newest_run(store: Store) {
             }
         }
     }
-    let latest = store.latest().await.unwrap();
+    let latest = store.runs().latest().await.unwrap();
     let got: Vec<(&str, DateTime<Utc>, i64)> = latest
         .iter()
         .map(|r| (r.result.environment.as_str(), r.result.started_at, r.id))
@@ -286,6 +339,33 @@ async fn latest_has_the_newest_run(store: Store) {
         .collect();
     assert_eq!(got, expected);
     store.close().await;
+}
+
+/// A single node has no fleet: no fleet view, and the web lists no instances but itself.
+#[tokio::test]
+async fn only_a_shared_store_has_a_fleet_view() {
+    for backend in each_backend().await {
+        let store = backend.store;
+        let read_only = store.read_only();
+        let Some(fleet) = store.fleet() else {
+            assert_eq!(backend.name, "sqlite");
+            assert_eq!(read_only.instances("evaluator").await.unwrap(), None);
+            store.close().await;
+            continue;
+        };
+        assert!(
+            fleet
+                .hold_lease("evaluator", Duration::from_secs(15))
+                .await
+                .unwrap()
+        );
+        let (instances, holder) = read_only.instances("evaluator").await.unwrap().unwrap();
+        let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["test-instance"]);
+        assert_eq!(holder.as_deref(), Some("test-instance"));
+        assert_eq!(read_only.instance_id(), "test-instance");
+        store.close().await;
+    }
 }
 
 #[tokio::test]
@@ -301,7 +381,7 @@ async fn identical_headers_and_messages_are_stored_once() {
         let key = base64::engine::general_purpose::STANDARD.encode((i as u64).to_be_bytes());
         result.headers.sent.insert("sec-websocket-key".into(), key);
         result.phases_ms.total = Some(50.0 + i as f64 / 7.0);
-        let id = store.insert_result(&result, false).await.unwrap();
+        let id = insert(&store, &result, false).await.unwrap();
         first.get_or_insert((id, result));
     }
     let peek = peek(&db.path).await;
@@ -313,7 +393,11 @@ async fn identical_headers_and_messages_are_stored_once() {
         "each referenced by every run"
     );
     let (id, result) = first.unwrap();
-    let page = store.runs("staging", 1, None).await.unwrap();
+    let page = store
+        .read_only()
+        .runs("staging", RunsPage::newest(1))
+        .await
+        .unwrap();
     assert_eq!(page[0].id, id);
     assert_eq!(page[0].result, result, "its own key came back");
     peek.close().await;
@@ -343,7 +427,7 @@ async fn uptime_and_percentiles(store: Store) {
         if result.status.is_serving() {
             totals.push(total);
         }
-        store.insert_result(&result, false).await.unwrap();
+        insert(&store, &result, false).await.unwrap();
     }
     // Three days ago: 2 down. Twenty days ago: 2 up. Forty days ago: outside every window.
     for (days, verdict) in [
@@ -354,16 +438,13 @@ async fn uptime_and_percentiles(store: Store) {
         for k in 0..2 {
             let t = now - TimeDelta::days(days) - TimeDelta::minutes(k);
             let result = with_status(ok("api", t, 1000.0), verdict);
-            store.insert_result(&result, false).await.unwrap();
+            insert(&store, &result, false).await.unwrap();
         }
     }
     // Another environment, all up, to check `summaries` keeps them apart.
-    store
-        .insert_result(&ok("web", now, 5.0), false)
-        .await
-        .unwrap();
+    insert(&store, &ok("web", now, 5.0), false).await.unwrap();
 
-    let summary = store.summary("api", now).await.unwrap();
+    let summary = summary_of(&store, "api", now).await.unwrap();
     assert_eq!(summary.uptime_24h, Some(8.0 / 10.0));
     assert_eq!(summary.uptime_7d, Some(8.0 / 12.0));
     assert_eq!(summary.uptime_30d, Some(10.0 / 14.0));
@@ -381,14 +462,14 @@ async fn uptime_and_percentiles(store: Store) {
     within_a_bucket(summary.p50_ms_24h, 40.0);
     within_a_bucket(summary.p95_ms_24h, 80.0);
 
-    let all = store.summaries(now).await.unwrap();
+    let all = store.runs().summaries(now).await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all["api"], summary);
     assert_eq!(all["web"].uptime_24h, Some(1.0));
     within_a_bucket(all["web"].p50_ms_24h, 5.0);
 
     assert_eq!(
-        store.summary("nope", now).await.unwrap(),
+        summary_of(&store, "nope", now).await.unwrap(),
         Summary::default()
     );
     store.close().await;
@@ -405,15 +486,17 @@ async fn skipped_slots_counted_once(store: Store) {
     let slot = at("2026-11-22T22:45:00Z");
     for minutes in [0, 5, 10, 0] {
         store
+            .runs()
             .record_skipped("api", slot - TimeDelta::minutes(minutes))
             .await
             .unwrap();
     }
     store
+        .runs()
         .record_skipped("api", slot - TimeDelta::days(2))
         .await
         .unwrap();
-    let summary = store.summary("api", now()).await.unwrap();
+    let summary = summary_of(&store, "api", now()).await.unwrap();
     assert_eq!(summary.skipped_24h, 3);
     assert_eq!(summary.uptime_24h, None, "a skipped slot is not a run");
     store.close().await;
@@ -431,13 +514,14 @@ async fn prune_drops_old_runs_and_orphaned_blobs_and_keeps_rollups() {
             result.started_at = now - age - TimeDelta::seconds(i);
             // A message unique to this run: its blob is orphaned when the run goes.
             result.messages = vec![format!("{tag} {i}")];
-            store.insert_result(&result, false).await.unwrap();
+            insert(&store, &result, false).await.unwrap();
         }
     };
     insert(TimeDelta::days(500), 3, "ancient").await;
     insert(TimeDelta::days(40), 1203, "old").await; // more than one batch
     insert(TimeDelta::days(1), 5, "new").await;
     store
+        .runs()
         .record_skipped("api", now - TimeDelta::days(40))
         .await
         .unwrap();
@@ -461,7 +545,11 @@ async fn prune_drops_old_runs_and_orphaned_blobs_and_keeps_rollups() {
     assert_eq!(forty_days_ago, 1, "{rollups_before} hours before");
 
     // What is left still reads back whole: shared blobs were not taken with the old runs.
-    let left = store.runs("api", 10, None).await.unwrap();
+    let left = store
+        .read_only()
+        .runs("api", RunsPage::newest(10))
+        .await
+        .unwrap();
     assert_eq!(left.len(), 5);
     assert_eq!(left[0].result.messages, vec!["new 0".to_owned()]);
     assert_eq!(left[0].result.headers, template.headers);
@@ -476,17 +564,22 @@ async fn instance_id_and_schema_survive_a_restart() {
     let store = Store::open(&db.path).await.unwrap();
     let id = store.instance_id().to_owned();
     assert_eq!(id.len(), 36, "{id}");
-    let run = store
-        .insert_result(&ok("api", now(), 3.0), false)
-        .await
-        .unwrap();
+    let run = insert(&store, &ok("api", now(), 3.0), false).await.unwrap();
     store.check_writable().await.unwrap();
     store.close().await;
 
     for _ in 0..2 {
         let store = Store::open(&db.path).await.unwrap();
         assert_eq!(store.instance_id(), id);
-        assert_eq!(store.runs("api", 10, None).await.unwrap()[0].id, run);
+        assert_eq!(
+            store
+                .read_only()
+                .runs("api", RunsPage::newest(10))
+                .await
+                .unwrap()[0]
+                .id,
+            run
+        );
         store.close().await;
     }
     let peek = peek(&db.path).await;
@@ -517,7 +610,7 @@ async fn a_read_only_database_fails_writes_without_panicking() {
     let db = temp_db();
     let store = Store::open(&db.path).await.unwrap();
     let result = ok("api", now(), 3.0);
-    store.insert_result(&result, false).await.unwrap();
+    insert(&store, &result, false).await.unwrap();
     store.close().await;
 
     use std::os::unix::fs::PermissionsExt;
@@ -544,13 +637,21 @@ async fn a_read_only_database_fails_writes_without_panicking() {
     let store = Store::open(&path)
         .await
         .expect("a migrated read-only file opens");
-    let err = store.insert_result(&result, false).await.unwrap_err();
+    let err = insert(&store, &result, false).await.unwrap_err();
     assert!(err.to_string().contains("readonly"), "{err}");
-    assert!(store.record_skipped("api", now()).await.is_err());
+    assert!(store.runs().record_skipped("api", now()).await.is_err());
     assert!(store.check_writable().await.is_err());
     // Reads still work: the status page can show the history of a store that cannot grow.
-    assert_eq!(store.runs("api", 10, None).await.unwrap().len(), 1);
-    assert_eq!(store.latest().await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .read_only()
+            .runs("api", RunsPage::newest(10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.runs().latest().await.unwrap().len(), 1);
     store.close().await;
     std::fs::set_permissions(&db.path, std::fs::Permissions::from_mode(0o644)).unwrap();
 }
@@ -731,7 +832,7 @@ async fn a_realistic_run_costs_under_400_bytes() {
                 serde_json::to_string(&result).unwrap().len()
             );
         }
-        store.insert_result(&result, false).await.unwrap();
+        insert(&store, &result, false).await.unwrap();
     }
     store.close().await;
     let (as_written, vacuumed) = bytes_per_run(&db.path, runs).await;

@@ -51,17 +51,17 @@ fn notification<'a>(incident_id: i64, channel: &'a str, payload: &'a str) -> New
 }
 
 async fn an_alert_step_and_its_outbox(store: &Store) {
-    assert_eq!(store.next_incident_id().await.unwrap(), 1);
+    assert_eq!(store.alerts().next_incident_id().await.unwrap(), 1);
     let state = open_state(1);
     let open = state.state.open.clone().unwrap();
 
     // A step that fails half-way leaves nothing behind.
-    let mut tx = store.begin_alerts("api").await.unwrap();
+    let mut tx = store.alerts().begin_alerts("api").await.unwrap();
     tx.insert_incident(1, &open, "first try").await.unwrap();
-    tx.rollback().await.unwrap();
-    assert_eq!(store.next_incident_id().await.unwrap(), 1);
+    drop(tx);
+    assert_eq!(store.alerts().next_incident_id().await.unwrap(), 1);
 
-    let mut tx = store.begin_alerts("api").await.unwrap();
+    let mut tx = store.alerts().begin_alerts("api").await.unwrap();
     // A NUL from a server's close reason must not cost the incident.
     tx.insert_incident(1, &open, "Nothing listens on 127.0.0.1:1.\0")
         .await
@@ -77,57 +77,77 @@ async fn an_alert_step_and_its_outbox(store: &Store) {
     tx.save_state(&state).await.unwrap();
     tx.commit().await.unwrap();
 
-    assert_eq!(store.next_incident_id().await.unwrap(), 2);
+    assert_eq!(store.alerts().next_incident_id().await.unwrap(), 2);
     assert_eq!(
-        store.open_incidents().await.unwrap(),
+        store.alerts().open_incidents().await.unwrap(),
         [("api".to_owned(), 1)]
     );
-    let states = store.alert_states().await.unwrap();
+    let states = store.alerts().alert_states().await.unwrap();
     assert_eq!(states.len(), 1);
     assert_eq!(states[0].0, "api");
     assert_eq!(states[0].1.state, state.state);
     assert_eq!(states[0].1.incident_id, Some(1));
 
     // Due now: both, earliest first; one delivered, one retried later, then failed for good.
-    let due = store.due_notifications(at(61_000), 10).await.unwrap();
+    let due = store
+        .alerts()
+        .due_notifications(at(61_000), 10)
+        .await
+        .unwrap();
     assert_eq!(due.iter().map(|n| n.id).collect::<Vec<_>>(), [audit, slack]);
     assert_eq!(due[0].payload, r#"{"event":"triggered"}"#);
     store
+        .alerts()
         .notification_delivered(audit, 1, at(61_000))
         .await
         .unwrap();
     store
+        .alerts()
         .notification_retry(slack, 1, at(120_000), "HTTP 503")
         .await
         .unwrap();
     assert_eq!(
-        store.next_notification_due().await.unwrap(),
+        store.alerts().next_notification_due().await.unwrap(),
         Some(at(120_000))
     );
     assert!(
         store
+            .alerts()
             .due_notifications(at(61_000), 10)
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.overdue_notifications(at(200_000)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .alerts()
+            .overdue_notifications(at(200_000))
+            .await
+            .unwrap(),
+        1
+    );
     store
+        .alerts()
         .notification_failed(slack, 2, at(121_000), "HTTP 404")
         .await
         .unwrap();
-    let failed = store.failed_notifications(at(0), 10).await.unwrap();
+    let failed = store
+        .alerts()
+        .failed_notifications(at(0), 10)
+        .await
+        .unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].environment, "api");
     assert_eq!(failed[0].last_error.as_deref(), Some("HTTP 404"));
     // A finished notification is not touched again.
     store
+        .alerts()
         .notification_delivered(slack, 3, at(122_000))
         .await
         .unwrap();
 
     // Resolve, and the timeline reads back in order.
-    let mut tx = store.begin_alerts("api").await.unwrap();
+    let mut tx = store.alerts().begin_alerts("api").await.unwrap();
     tx.set_incident_verdict(1, Verdict::DnsFailed, "The name does not resolve.")
         .await
         .unwrap();
@@ -135,6 +155,7 @@ async fn an_alert_step_and_its_outbox(store: &Store) {
     tx.save_state(&AlertState::default()).await.unwrap();
     tx.commit().await.unwrap();
     let incidents = store
+        .alerts()
         .incidents(&IncidentFilter {
             state: Some(IncidentState::Resolved),
             environment: Some("api"),
@@ -161,9 +182,10 @@ async fn an_alert_step_and_its_outbox(store: &Store) {
         ]
     );
     assert_eq!(incident.notifications[0].sent_at, Some(at(61_000)));
-    assert!(store.open_incidents().await.unwrap().is_empty());
+    assert!(store.alerts().open_incidents().await.unwrap().is_empty());
     assert!(
         store
+            .alerts()
             .incidents(&IncidentFilter {
                 state: Some(IncidentState::Open),
                 environment: None,

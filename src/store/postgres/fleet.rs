@@ -12,8 +12,8 @@ use crate::probe::result::{Status, Verdict};
 use crate::store::StoreError;
 use crate::store::codec;
 
-/// One instance, as `GET /api/v1/instances` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One instance, as `GET /api/v1/instances` lists it (and as its row reads).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct InstanceRecord {
     pub id: String,
     pub location: String,
@@ -52,6 +52,12 @@ pub struct ObservedRun {
     pub result: crate::probe::ProbeResult,
 }
 
+/// What only a fleet's own loops need of the shared store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FleetStore {
+    pg: PgStore,
+}
+
 impl PgStore {
     /// Insert or refresh this instance's row: it is alive and not stopped.
     pub(super) async fn register(&self, version: &str) -> Result<(), StoreError> {
@@ -68,6 +74,25 @@ impl PgStore {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+}
+
+impl FleetStore {
+    pub(in crate::store) fn new(pg: PgStore) -> FleetStore {
+        FleetStore { pg }
+    }
+
+    pub fn instance_id(&self) -> &str {
+        self.pg.instance_id()
+    }
+
+    /// Where this instance probes from.
+    pub fn location(&self) -> &str {
+        self.pg.location()
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        self.pg.pool()
     }
 
     /// Claim `slot` of `env` for this location; true for the one replica whose claim landed.
@@ -86,27 +111,12 @@ impl PgStore {
         Ok(claimed == 1)
     }
 
-    /// Every instance, by location then id (those gone a week are pruned: [`super::PgStore::prune`]).
+    /// Every instance, by location then id (those gone a week are pruned: `Store::prune`).
     pub async fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, location, version, started_at, last_seen, last_report, stopped_at
-             FROM instances ORDER BY location, id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(InstanceRecord {
-                    id: row.try_get(0)?,
-                    location: row.try_get(1)?,
-                    version: row.try_get(2)?,
-                    started_at: row.try_get(3)?,
-                    last_seen: row.try_get(4)?,
-                    last_report: row.try_get(5)?,
-                    stopped_at: row.try_get(6)?,
-                })
-            })
-            .collect()
+        const INSTANCES: &str = "SELECT id, location, version, started_at, last_seen, last_report,
+                 stopped_at
+             FROM instances ORDER BY location, id";
+        Ok(sqlx::query_as(INSTANCES).fetch_all(self.pool()).await?)
     }
 
     /// The newest run of each environment from each location.

@@ -5,9 +5,10 @@
 //!
 //! Unlike SQLite, PostgreSQL takes concurrent writers: there is one pool, and a failed
 //! transaction is rolled back by sqlx and by the server, so a write fails alone. Runs keep the
-//! whole result as JSON beside the columns that queries filter on.
+//! whole result as JSON beside the columns that queries filter on. Here: connecting, runs,
+//! rollups and pruning; `fleet.rs` holds what only a fleet's loops use ([`FleetStore`]), and
+//! alerting's tables are `store/alerts/`, their statements shared with SQLite.
 
-mod alerts;
 mod fleet;
 
 use std::collections::HashMap;
@@ -23,13 +24,12 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use super::codec::{self, hour_start};
 use super::rollups::{SummaryRow, day_uptimes, hour_latencies, summarize, with_run};
 use super::{
-    DayUptime, HourLatency, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, StoreError, StoredRun, Summary,
-    before,
+    History, HistoryFrom, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, RunsPage, StoreError, StoredRun,
+    Summary, before,
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
-pub use alerts::PgAlertTx;
-pub use fleet::{InstanceRecord, LocationRun, ObservedRun};
+pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -88,7 +88,7 @@ impl PgStore {
         Ok(store)
     }
 
-    fn pool(&self) -> &PgPool {
+    pub(super) fn pool(&self) -> &PgPool {
         &self.inner.pool
     }
 
@@ -100,28 +100,11 @@ impl PgStore {
         &self.inner.location
     }
 
-    pub async fn insert_result(
-        &self,
-        result: &ProbeResult,
-        in_maintenance: bool,
-    ) -> Result<i64, StoreError> {
-        let run = NewRun {
-            result: Arc::new(result.clone()),
-            in_maintenance,
-            slot: None,
-        };
-        let ids = self.insert_many(&[&run]).await?;
-        Ok(ids[0])
-    }
-
-    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<(), StoreError> {
-        self.insert_many(runs).await.map(|_| ())
-    }
-
+    /// Store several results in one transaction, all or none; returns their ids, in order.
     /// The runs with their latest-per-location rows, then their rollups, each in a fixed order
     /// ((environment, location), then (environment, hour)): two instances that commit batches
     /// touching the same rows lock them in the same order, never in a deadlock.
-    async fn insert_many(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
+    pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
         let location_of = |run: &NewRun| -> String {
@@ -224,13 +207,7 @@ impl PgStore {
     }
 
     /// Runs of `env` from every location (or `location` only), newest first.
-    pub async fn runs(
-        &self,
-        env: &str,
-        limit: u32,
-        before: Option<i64>,
-        location: Option<&str>,
-    ) -> Result<Vec<StoredRun>, StoreError> {
+    pub async fn runs(&self, env: &str, page: RunsPage<'_>) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, in_maintenance, location, result, started_at_ns FROM runs
              WHERE environment = $1
@@ -240,9 +217,9 @@ impl PgStore {
              ORDER BY started_at_ns DESC, id DESC LIMIT $4",
         )
         .bind(env)
-        .bind(before)
-        .bind(location)
-        .bind(i64::from(limit))
+        .bind(page.before)
+        .bind(page.location)
+        .bind(i64::from(page.limit))
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(stored_run).collect()
@@ -285,10 +262,10 @@ impl PgStore {
             .collect()
     }
 
+    /// Every environment with rollups in the last 30 days.
     pub async fn summaries(
         &self,
         now: DateTime<Utc>,
-        only: Option<&str>,
     ) -> Result<HashMap<String, Summary>, StoreError> {
         let windows = super::rollups::Windows::ending(now);
         let rows: Vec<SummaryRow> = sqlx::query_as(
@@ -300,41 +277,32 @@ impl PgStore {
                  COALESCE(SUM(runs), 0)::BIGINT AS runs_month,
                  COALESCE(SUM(up + degraded), 0)::BIGINT AS serving_month,
                  COALESCE(SUM(CASE WHEN hour >= $1 THEN skipped END), 0)::BIGINT AS skipped_day
-             FROM rollups WHERE hour >= $3 AND ($4::TEXT IS NULL OR environment = $4)
+             FROM rollups WHERE hour >= $3
              GROUP BY environment",
         )
         .bind(windows.day)
         .bind(windows.week)
         .bind(windows.month)
-        .bind(only)
         .fetch_all(self.pool())
         .await?;
         let histograms: Vec<(String, Vec<u8>)> = sqlx::query_as(
             "SELECT environment, histogram FROM rollups
-             WHERE hour >= $1 AND histogram IS NOT NULL
-               AND ($2::TEXT IS NULL OR environment = $2)",
+             WHERE hour >= $1 AND histogram IS NOT NULL",
         )
         .bind(windows.day)
-        .bind(only)
         .fetch_all(self.pool())
         .await?;
         Ok(summarize(rows, histograms))
     }
 
-    /// `env`'s hourly latency since `hours_from` and daily counts since `days_from`, across
-    /// its locations, as [`super::SqliteStore::history`].
-    pub async fn history(
-        &self,
-        env: &str,
-        hours_from: DateTime<Utc>,
-        days_from: DateTime<Utc>,
-    ) -> Result<(Vec<HourLatency>, Vec<DayUptime>), StoreError> {
+    /// `env`'s history across its locations, as [`super::SqliteStore::history`].
+    pub async fn history(&self, env: &str, from: HistoryFrom) -> Result<History, StoreError> {
         let hourly: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT hour, histogram FROM rollups
              WHERE environment = $1 AND hour >= $2 AND runs > 0 ORDER BY hour",
         )
         .bind(env)
-        .bind(hours_from.timestamp().div_euclid(3600) * 3600)
+        .bind(from.hours.timestamp().div_euclid(3600) * 3600)
         .fetch_all(self.pool())
         .await?;
         let daily: Vec<(i64, i64, i64)> = sqlx::query_as(
@@ -343,7 +311,7 @@ impl PgStore {
              GROUP BY day HAVING SUM(runs) > 0 ORDER BY day",
         )
         .bind(env)
-        .bind(days_from.timestamp().div_euclid(86_400) * 86_400)
+        .bind(from.days.timestamp().div_euclid(86_400) * 86_400)
         .fetch_all(self.pool())
         .await?;
         Ok((hour_latencies(env, hourly), day_uptimes(daily)))

@@ -12,7 +12,9 @@ use super::result_facts::{result_facts, run_details};
 use super::{ago, layout, ms, percent, pill, when};
 use crate::alert::ActiveWindow;
 use crate::probe::{ProbeResult, Verdict};
-use crate::store::{DeliveryState, IncidentFilter, IncidentRecord, IncidentState};
+use crate::store::{
+    DeliveryState, HistoryFrom, IncidentFilter, IncidentRecord, IncidentState, RunsPage,
+};
 use crate::text::duration_words;
 use crate::web::cache::History;
 use crate::web::chart;
@@ -78,7 +80,13 @@ async fn render_environment<S: StatusSource>(
     let current = status.environments.iter().find(|e| e.name == name);
     let store = source.store();
     let runs = store
-        .runs(name, RUNS_PER_PAGE, before)
+        .runs(
+            name,
+            RunsPage {
+                before,
+                ..RunsPage::newest(RUNS_PER_PAGE)
+            },
+        )
         .await
         .unwrap_or_default();
     let variables = config.secret_variables();
@@ -167,7 +175,10 @@ async fn load_history(source: &impl StatusSource, name: &str, now: DateTime<Utc>
     let hours_from = DateTime::from_timestamp(last_hour - (WEEK_HOURS as i64 - 1) * 3600, 0);
     let days_from = DateTime::from_timestamp((last_day - UPTIME_DAYS as i64 + 1) * 86_400, 0);
     let (hours, days) = match (hours_from, days_from) {
-        (Some(h), Some(d)) => source.store().history(name, h, d).await.unwrap_or_default(),
+        (Some(h), Some(d)) => {
+            let from = HistoryFrom { hours: h, days: d };
+            source.store().history(name, from).await.unwrap_or_default()
+        }
         _ => Default::default(),
     };
     History {

@@ -171,13 +171,13 @@ impl Postgres {
             server = self.server.id(),
             dir = self._dir.path().display(),
         );
-        Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+        // Started in the background of a shell that exits at once: the watcher outlives this
+        // process by design, so it must not be our child.
+        let started = Command::new("sh")
+            .args(["-c", &format!("({script}) </dev/null >/dev/null 2>&1 &")])
+            .status()
             .expect("the watcher of the shared PostgreSQL starts");
+        assert!(started.success());
     }
 
     /// A new, empty database of its own for one test, named after `purpose`: its name.

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use wsprobe::store::Store;
+use wsprobe::probe::result::ProbeResult;
+use wsprobe::store::{NewRun, Store, StoreError};
 
 use super::pg::Postgres;
 
@@ -60,4 +61,18 @@ pub async fn hold_write_lock(db: &std::path::Path) -> sqlx::SqliteConnection {
         .await
         .unwrap();
     other
+}
+
+/// Store one result as the daemon's writer does (a batch of one); its id.
+pub async fn insert(
+    store: &Store,
+    result: &ProbeResult,
+    in_maintenance: bool,
+) -> Result<i64, StoreError> {
+    let run = NewRun {
+        result: std::sync::Arc::new(result.clone()),
+        in_maintenance,
+        slot: None,
+    };
+    Ok(store.runs().insert_runs(&[&run]).await?[0])
 }

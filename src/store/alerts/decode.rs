@@ -1,18 +1,16 @@
-//! Rows of alerting's tables into their types, for either backend: both select the same
+//! Rows of alerting's tables into their types, for either database: both select the same
 //! columns in the same order, and only the row type differs. Each decoder's column list is
-//! the one its queries select (`SQLite` in `incidents.rs` and `outbox.rs`, PostgreSQL in
-//! `postgres/alerts.rs`).
+//! the one its queries select (`shared.rs`, or `sqlite.rs` and `postgres.rs` beside it).
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::codec::{self, from_ms};
-use super::incidents::count;
-use super::outbox::attempts;
-use super::{
+use super::records::{
     AlertState, DeliveryState, FailedNotification, IncidentRecord, IncidentState,
-    NotificationRecord, PendingNotification, StoreError,
+    NotificationRecord, PendingNotification, count,
 };
 use crate::incident::{Open, State};
+use crate::store::StoreError;
+use crate::store::codec::{self, from_ms};
 
 /// `failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced,
 /// started_at_ms, opened_at_ms, verdict, diagnosis, environment` (the state joined to its
@@ -97,7 +95,7 @@ where
         kind: row.try_get(3)?,
         event: row.try_get(4)?,
         outcome,
-        attempts: attempts(row.try_get(6)?),
+        attempts: count(row.try_get(6)?),
         last_error: row.try_get(7)?,
         created_at: from_ms(row.try_get(8)?),
         sent_at: finished_at
@@ -127,7 +125,7 @@ where
         kind: row.try_get(3)?,
         event: row.try_get(4)?,
         payload: row.try_get(5)?,
-        attempts: attempts(row.try_get(6)?),
+        attempts: count(row.try_get(6)?),
         created_at: from_ms(row.try_get(7)?),
         due_at: from_ms(row.try_get(8)?),
         last_error: row.try_get(9)?,
@@ -149,7 +147,7 @@ where
         channel: row.try_get(3)?,
         kind: row.try_get(4)?,
         event: row.try_get(5)?,
-        attempts: attempts(row.try_get(6)?),
+        attempts: count(row.try_get(6)?),
         last_error: row.try_get(7)?,
         failed_at: from_ms(row.try_get(8)?),
     })

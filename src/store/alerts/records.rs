@@ -1,0 +1,173 @@
+//! What alerting's tables hold, as the alert engine, the API and the status page use it: the
+//! same types whichever database they were read from.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::incident::State;
+use crate::probe::Verdict;
+use crate::store::StoreError;
+
+/// What is persisted per environment: the state machine's state and the open incident's id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertState {
+    pub state: State,
+    /// Set exactly when `state.open` is.
+    pub incident_id: Option<i64>,
+    /// The open incident's diagnosis, as read (saving ignores it: it lives on the incident).
+    pub diagnosis: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    Open,
+    Resolved,
+}
+
+impl IncidentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentState::Open => "open",
+            IncidentState::Resolved => "resolved",
+        }
+    }
+}
+
+/// An incident with its timeline, as the API and the status page show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRecord {
+    pub id: i64,
+    pub environment: String,
+    pub state: IncidentState,
+    /// The first failing result of the outage.
+    #[serde(with = "crate::wire::time")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::wire::time")]
+    pub opened_at: DateTime<Utc>,
+    #[serde(with = "crate::wire::time_opt")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub verdict: Verdict,
+    pub diagnosis: String,
+    /// Oldest first.
+    pub notifications: Vec<NotificationRecord>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter<'a> {
+    pub state: Option<IncidentState>,
+    pub environment: Option<&'a str>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+    /// Inside a maintenance window: recorded, never sent.
+    Held,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Held => "held",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<DeliveryState, StoreError> {
+        Ok(match text {
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "failed" => DeliveryState::Failed,
+            "held" => DeliveryState::Held,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown outbox state {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+pub struct NewNotification<'a> {
+    pub incident_id: i64,
+    pub channel: &'a str,
+    pub kind: &'a str,
+    pub event: &'a str,
+    /// The channel-neutral notification, JSON.
+    pub payload: &'a str,
+    /// `Pending` or `Held` when queued as the step ran; any state when the engine sent it
+    /// from memory before the store could take it.
+    pub state: DeliveryState,
+    pub at: DateTime<Utc>,
+    pub attempts: u32,
+    /// When a pending notification is next due (`at` for a new one).
+    pub due_at: DateTime<Utc>,
+    pub last_error: Option<&'a str>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A queued notification the dispatcher is to attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingNotification {
+    pub id: i64,
+    pub incident_id: i64,
+    pub channel: String,
+    pub kind: String,
+    pub event: String,
+    pub payload: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// One notification in an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationRecord {
+    pub id: i64,
+    pub channel: String,
+    pub kind: String,
+    pub event: String,
+    pub outcome: DeliveryState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    #[serde(with = "crate::wire::time")]
+    pub created_at: DateTime<Utc>,
+    /// When it was delivered.
+    #[serde(with = "crate::wire::time_opt")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When it was delivered or failed for good.
+    #[serde(with = "crate::wire::time_opt")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Pending: when the next attempt is due.
+    #[serde(with = "crate::wire::time_opt")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// A notification that failed for good: what the status page warns about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedNotification {
+    pub id: i64,
+    pub incident_id: i64,
+    pub environment: String,
+    pub channel: String,
+    pub kind: String,
+    pub event: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    #[serde(with = "crate::wire::time")]
+    pub failed_at: DateTime<Utc>,
+}
+
+/// A stored counter back into a `u32`: the columns only ever hold small non-negative counts.
+pub(crate) fn count(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
