@@ -23,6 +23,7 @@ pub mod notification;
 pub mod outbox;
 pub mod pagerduty;
 pub mod slack;
+mod step;
 pub mod unwritten;
 pub mod webhook;
 
@@ -44,14 +45,12 @@ pub use notification::{EventName, Notification};
 pub use outbox::{AttemptReport, DeliveryOutcome, DeliveryReport};
 
 use crate::config::{Config, Environment};
-use crate::incident::{self, IncidentEvent, Notice, Observation, Open};
+use crate::incident::{self, IncidentEvent, Observation};
 use crate::probe::ProbeResult;
-use crate::store::{
-    AlertState, DeliveryState, NewNotification, PendingNotification, Store, StoreError,
-};
-use notification::{IncidentInfo, ResultSummary};
+use crate::store::{AlertState, NewNotification, Store, StoreError};
 use outbox::Unrecorded;
-use unwritten::{IncidentWrite, StepWrite, Unqueued, Unwritten};
+use step::StepInput;
+use unwritten::{IncidentWrite, StepWrite, Unwritten};
 
 type DeliveryHook = Box<dyn Fn(&AttemptReport) + Send + Sync>;
 
@@ -177,117 +176,21 @@ impl Alerts {
             // The steady state: nothing to write.
             return events;
         }
-        let mut step = StepWrite {
-            env: name.to_owned(),
-            incidents: Vec::new(),
-            notifications: Vec::new(),
-            after: AlertState::default(),
+        let input = StepInput {
+            name,
+            channels: &channels,
+            result,
+            in_maintenance,
+            now,
+            link: environment_link(config, name),
+            before: &before,
+            after: &state,
         };
-        let mut incident_id = before.incident_id;
-        let link = environment_link(config, name);
-        for event in &events {
-            match event {
-                IncidentEvent::Opened => {
-                    let open = state.open.as_ref().expect("Opened leaves an open incident");
-                    let id = self.next_incident_id.fetch_add(1, Ordering::Relaxed);
-                    incident_id = Some(id);
-                    step.incidents.push(IncidentWrite::Open {
-                        id,
-                        open: open.clone(),
-                        diagnosis: result.diagnosis.clone(),
-                    });
-                    tracing::warn!(verdict = %result.verdict, incident = id, "incident opened");
-                }
-                IncidentEvent::Resolved => {
-                    if let Some(id) = incident_id {
-                        step.incidents.push(IncidentWrite::Resolve { id, at: now });
-                    }
-                    tracing::info!("incident resolved");
-                }
-                IncidentEvent::Notify { notice, held } => {
-                    let Some(id) = incident_id else { continue };
-                    let (open, diagnosis) = match notice {
-                        Notice::Resolved => (
-                            before.state.open.as_ref(),
-                            before.diagnosis.clone().unwrap_or_default(),
-                        ),
-                        _ => (state.open.as_ref(), result.diagnosis.clone()),
-                    };
-                    let Some(open) = open else { continue };
-                    if let Notice::VerdictChanged { .. } = notice {
-                        step.incidents.push(IncidentWrite::Verdict {
-                            id,
-                            verdict: result.verdict,
-                            diagnosis: result.diagnosis.clone(),
-                        });
-                    }
-                    let notification = Notification {
-                        delivery_id: notification::new_delivery_id(),
-                        event: event_name(*notice),
-                        environment: Some(name.to_owned()),
-                        incident: Some(incident_info(id, open, *notice, diagnosis, now)),
-                        result: Some(ResultSummary::of(result, in_maintenance)),
-                        link: link.clone(),
-                    };
-                    // Plain data with string keys: encoding cannot fail.
-                    let payload = serde_json::to_string(&notification)
-                        .expect("a notification always encodes as JSON");
-                    let delivery = if *held {
-                        DeliveryState::Held
-                    } else {
-                        DeliveryState::Pending
-                    };
-                    let mut unwritten = self.unwritten.lock();
-                    for channel in &channels {
-                        step.notifications.push(Unqueued {
-                            row: PendingNotification {
-                                id: unwritten.provisional_id(),
-                                incident_id: id,
-                                channel: channel.name.clone(),
-                                kind: channel.kind.kind().to_owned(),
-                                event: notification.event.as_str().to_owned(),
-                                payload: payload.clone(),
-                                attempts: 0,
-                                created_at: now,
-                                due_at: now,
-                                last_error: None,
-                            },
-                            state: delivery,
-                            finished_at: None,
-                        });
-                    }
-                    if *held {
-                        tracing::info!(event = %notification.event, "notification held: maintenance window");
-                    }
-                }
-            }
-        }
-        let incident_id = incident_id.filter(|_| state.open.is_some());
-        let rediagnosed = events.iter().any(|event| {
-            matches!(
-                event,
-                IncidentEvent::Opened
-                    | IncidentEvent::Notify {
-                        notice: Notice::VerdictChanged { .. },
-                        ..
-                    }
-            )
-        });
-        step.after = AlertState {
-            diagnosis: incident_id.and_then(|_| {
-                if rediagnosed {
-                    Some(result.diagnosis.clone())
-                } else {
-                    before.diagnosis.clone()
-                }
-            }),
-            state,
-            incident_id,
-        };
+        let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
         states.insert(name.to_owned(), step.after.clone());
         {
             let mut open = self.open.lock();
-            match incident_id {
+            match step.after.incident_id {
                 Some(id) => open.insert(name.to_owned(), id),
                 None => open.remove(name),
             };
@@ -485,39 +388,6 @@ pub fn environment_link(config: &Config, env: &str) -> Option<String> {
         "{}/environments/{env}",
         base.as_str().trim_end_matches('/')
     ))
-}
-
-fn event_name(notice: Notice) -> EventName {
-    match notice {
-        Notice::Triggered => EventName::Triggered,
-        Notice::Reminder => EventName::Reminder,
-        Notice::VerdictChanged { .. } => EventName::VerdictChanged,
-        Notice::Resolved => EventName::Resolved,
-    }
-}
-
-fn incident_info(
-    id: i64,
-    open: &Open,
-    notice: Notice,
-    diagnosis: String,
-    now: DateTime<Utc>,
-) -> IncidentInfo {
-    let resolved = notice == Notice::Resolved;
-    IncidentInfo {
-        id,
-        state: if resolved { "resolved" } else { "open" }.to_owned(),
-        started_at: open.since,
-        opened_at: open.opened_at,
-        resolved_at: resolved.then_some(now),
-        duration_s: resolved.then(|| (now - open.since).num_seconds()),
-        verdict: open.verdict,
-        previous_verdict: match notice {
-            Notice::VerdictChanged { from } => Some(from),
-            _ => None,
-        },
-        diagnosis,
-    }
 }
 
 /// One request `send_test` made.
