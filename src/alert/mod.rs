@@ -5,8 +5,9 @@
 //! - [`maintenance`]: which window covers an environment now (pure).
 //! - [`notification`]: the channel-neutral notification, stored in the outbox; also the
 //!   webhook's JSON event.
-//! - [`channel`]: the small [`Channel`] trait every channel implements, one file per channel:
-//!   [`slack`], [`pagerduty`], [`webhook`], [`log`].
+//! - [`notifier`]: the small [`Notifier`] trait every channel kind implements; [`channels`]:
+//!   one file per kind (`slack`, `pagerduty`, `webhook`, `log`), registered once with its
+//!   settings in [`crate::config::channels`].
 //! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
@@ -15,34 +16,33 @@
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
 //!   writes to the dispatcher, which writes them in one transaction and delivers.
 
-pub mod channel;
+pub mod channels;
 pub mod delivery;
-pub mod log;
 pub mod maintenance;
 pub mod notification;
+pub mod notifier;
 pub mod outbox;
-pub mod pagerduty;
-pub mod slack;
 mod step;
+mod test_send;
 pub mod unwritten;
-pub mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use channel::Channel;
 pub use delivery::{Attempt, Channels, Pacer, SEND_TIMEOUT, Sender};
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};
+pub use notifier::Notifier;
 pub use outbox::{AttemptReport, DeliveryOutcome, DeliveryReport};
+pub use test_send::{TestSend, send_test};
 
 use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Observation};
@@ -378,7 +378,7 @@ impl Alerts {
 pub struct Subject<'a> {
     pub name: &'a str,
     pub policy: crate::config::AlertPolicy,
-    pub channels: Vec<&'a crate::config::Channel>,
+    pub channels: Vec<&'a crate::config::ChannelConfig>,
 }
 
 /// `{server.public_url}/environments/{name}`, when `public_url` is set.
@@ -388,68 +388,6 @@ pub fn environment_link(config: &Config, env: &str) -> Option<String> {
         "{}/environments/{env}",
         base.as_str().trim_end_matches('/')
     ))
-}
-
-/// One request `send_test` made.
-#[derive(Debug, Clone)]
-pub struct TestSend {
-    /// `test`, or `resolve` (PagerDuty: the test's alert is resolved right after).
-    pub what: &'static str,
-    pub attempt: Attempt,
-    pub took: Duration,
-}
-
-/// `wsprobe alert test`: send a clearly marked test notification through the channel named
-/// `channel` now, once, through the same channel code the daemon uses. A PagerDuty test
-/// alert is resolved right after, so it pages (at `info` severity) but does not stay open.
-/// `Err`: no such channel (or no HTTP client), a usage problem.
-pub async fn send_test(
-    config: &Config,
-    channel: &str,
-    now: DateTime<Utc>,
-) -> Result<(String, Vec<TestSend>), String> {
-    let channels = Channels::from_config(config)?;
-    let Some(target) = channels.get(channel) else {
-        let known: Vec<&str> = config
-            .alerts
-            .channels
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        return Err(if known.is_empty() {
-            format!("no channel named {channel:?}: alerts.channels defines none")
-        } else {
-            format!(
-                "no channel named {channel:?} (alerts.channels defines: {})",
-                known.join(", ")
-            )
-        });
-    };
-    let link = config
-        .server
-        .public_url
-        .as_ref()
-        .map(|url| url.as_str().to_owned());
-    let mut test = Notification::test(link);
-    let channels = &channels;
-    let send = |what: &'static str, test: Notification| async move {
-        let started = Instant::now();
-        let attempt = channels
-            .sender
-            .send(target, target.request(&test, now), &channels.redactor, now)
-            .await;
-        TestSend {
-            what,
-            attempt,
-            took: started.elapsed(),
-        }
-    };
-    let mut sends = vec![send("test", test.clone()).await];
-    if sends[0].attempt == Attempt::Delivered && target.kind() == "pagerduty" {
-        test.event = EventName::Resolved;
-        sends.push(send("resolve", test).await);
-    }
-    Ok((target.kind().to_owned(), sends))
 }
 
 /// One step's writes, all or nothing.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::notification::{self, EventName, IncidentInfo, Notification, ResultSummary};
 use super::unwritten::{IncidentWrite, StepWrite, Unqueued, Unwritten};
-use crate::config::Channel;
+use crate::config::ChannelConfig;
 use crate::incident::{self, IncidentEvent, Notice, Open};
 use crate::probe::ProbeResult;
 use crate::store::{AlertState, DeliveryState, PendingNotification};
@@ -16,7 +16,7 @@ use crate::store::{AlertState, DeliveryState, PendingNotification};
 /// What one step is about, and where it started and ended.
 pub(super) struct StepInput<'a> {
     pub name: &'a str,
-    pub channels: &'a [&'a Channel],
+    pub channels: &'a [&'a ChannelConfig],
     pub result: &'a ProbeResult,
     pub in_maintenance: bool,
     pub now: DateTime<Utc>,

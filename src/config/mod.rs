@@ -3,6 +3,7 @@
 //! (`model`); [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
 //! the file as written, and the key path (`environments[0].schedule`).
 
+pub mod channels;
 mod describe;
 pub mod error;
 pub mod interpolate;
@@ -10,6 +11,8 @@ mod model;
 mod raw;
 mod validate;
 
+pub use channels::pagerduty::PAGERDUTY_EVENTS_URL;
+pub use channels::{ChannelKind, LogSettings, PagerDutySettings, SlackSettings, WebhookSettings};
 pub use describe::{describe, redact_url};
 pub use error::ConfigError;
 pub use model::*;

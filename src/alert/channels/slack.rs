@@ -6,9 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::channel::{Channel, HttpRequest, Outgoing};
-use super::notification::{EventName, Notification};
-use crate::config::Secret;
+use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
+use crate::alert::notification::{EventName, Notification};
+use crate::config::{Secret, SlackSettings};
 use crate::probe::Status;
 use crate::text::{duration_words, ms, truncate};
 
@@ -23,13 +23,16 @@ pub struct Slack {
     pub webhook_url: Secret,
 }
 
-impl Channel for Slack {
+pub fn notifier(name: &str, settings: &SlackSettings) -> Box<dyn Notifier> {
+    Box::new(Slack {
+        name: name.to_owned(),
+        webhook_url: settings.webhook_url.clone(),
+    })
+}
+
+impl Notifier for Slack {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "slack"
     }
 
     fn min_interval(&self) -> Duration {
