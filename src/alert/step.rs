@@ -23,7 +23,7 @@ pub(super) struct StepInput<'a> {
     /// `{server.public_url}/environments/{name}`, when set.
     pub link: Option<String>,
     pub before: &'a AlertState,
-    pub after: &'a incident::State,
+    pub after: &'a incident::MachineState,
 }
 
 /// The writes of one step whose `events` the state machine produced. Incident ids come from

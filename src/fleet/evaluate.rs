@@ -10,13 +10,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::AlertPolicy;
-use crate::incident::{self, Observation, State};
+use crate::incident::{self, MachineState, Observation};
 use crate::probe::{ProbeResult, Status, Verdict};
 
 /// One location's view of one environment.
 #[derive(Debug, Clone)]
 struct LocationView {
-    state: State,
+    state: MachineState,
     /// Its newest result, without the bulky evidence.
     last: ProbeResult,
 }
@@ -47,7 +47,7 @@ impl LocationBoard {
         let view = env
             .entry(location.to_owned())
             .or_insert_with(|| LocationView {
-                state: State::default(),
+                state: MachineState::default(),
                 last: result.without_bulk(),
             });
         let observation = Observation {

@@ -12,7 +12,7 @@ use super::{
     AlertState, DeliveryState, FailedNotification, IncidentRecord, IncidentState,
     NotificationRecord, PendingNotification, StoreError,
 };
-use crate::incident::{Open, State};
+use crate::incident::{MachineState, Open};
 
 /// `failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced,
 /// started_at_ms, opened_at_ms, verdict, diagnosis, environment` (the state joined to its
@@ -42,7 +42,7 @@ where
         _ => (None, None),
     };
     let state = AlertState {
-        state: State {
+        state: MachineState {
             failures: count(row.try_get(0)?),
             successes: count(row.try_get(1)?),
             failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),

@@ -9,13 +9,13 @@ use super::codec::ms;
 use super::outbox::{self, NotificationRecord};
 use super::write::WriteTx;
 use super::{SqliteStore, StoreError, codec, environments};
-use crate::incident::{Open, State};
+use crate::incident::{MachineState, Open};
 use crate::probe::Verdict;
 
 /// What is persisted per environment: the state machine's state and the open incident's id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertState {
-    pub state: State,
+    pub state: MachineState,
     /// Set exactly when `state.open` is.
     pub incident_id: Option<i64>,
     /// The open incident's diagnosis, as read (saving ignores it: it lives on the incident).
