@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod maintenance;
 pub mod notification;
 pub mod notifier;
+mod open;
 pub mod outbox;
 mod step;
 mod test_send;
@@ -48,6 +49,7 @@ use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Observation};
 use crate::probe::ProbeResult;
 use crate::store::{AlertState, NewNotification, Store, StoreError};
+use open::OpenIncidents;
 use outbox::Unrecorded;
 use step::StepInput;
 use unwritten::{IncidentWrite, StepWrite, Unwritten};
@@ -68,7 +70,7 @@ pub struct Alerts {
     wake: Notify,
     /// Open incident id per environment, for the status page and the incidents-open gauge
     /// without a query.
-    open: Mutex<BTreeMap<String, i64>>,
+    open: OpenIncidents,
     /// Each environment's state: the engine's own, read from the store once at start, so that
     /// a step never reads the store and goes on while the store fails.
     states: Mutex<HashMap<String, AlertState>>,
@@ -94,7 +96,7 @@ impl Alerts {
             sender: Sender::new(SEND_TIMEOUT).map_err(anyhow::Error::msg)?,
             pacer: Arc::new(Pacer::default()),
             wake: Notify::new(),
-            open: Mutex::new(open),
+            open: OpenIncidents::new(open),
             states: Mutex::new(states),
             next_incident_id: AtomicI64::new(next_incident_id),
             unwritten: Mutex::new(Unwritten::default()),
@@ -112,7 +114,7 @@ impl Alerts {
             self.store.alert_states().await?.into_iter().collect();
         let next_incident_id = self.store.next_incident_id().await?;
         *self.states.lock() = states;
-        *self.open.lock() = open;
+        self.open.replace(open);
         self.next_incident_id
             .store(next_incident_id, Ordering::Relaxed);
         Ok(())
@@ -121,7 +123,7 @@ impl Alerts {
     /// Replace the open incidents this engine shows (a fleet instance that does not
     /// evaluate learns them from the shared store).
     pub fn set_open_incidents(&self, open: BTreeMap<String, i64>) {
-        *self.open.lock() = open;
+        self.open.replace(open);
     }
 
     /// Run one result through the environment's state machine under `config`'s policy. The
@@ -188,13 +190,8 @@ impl Alerts {
         };
         let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
         states.insert(name.to_owned(), step.after.clone());
-        {
-            let mut open = self.open.lock();
-            match step.after.incident_id {
-                Some(id) => open.insert(name.to_owned(), id),
-                None => open.remove(name),
-            };
-        }
+        // Still under the states' lock: the open incidents follow the steps in their order.
+        self.open.set(name, step.after.incident_id);
         self.unwritten.lock().push(step);
         drop(states);
         self.wake.notify_one();
@@ -296,11 +293,23 @@ impl Alerts {
     /// Open incident id per environment (the `wsprobe.incidents.open` gauge reads this: 1 for
     /// every environment listed, 0 for the others).
     pub fn open_incidents(&self) -> BTreeMap<String, i64> {
-        self.open.lock().clone()
+        self.open.all()
     }
 
     pub fn open_incident(&self, env: &str) -> Option<i64> {
-        self.open.lock().get(env).copied()
+        self.open.get(env)
+    }
+
+    /// Call `hook(environment, open)` whenever an incident opens or closes, and again for
+    /// every open one on [`Alerts::announce_open_incidents`]: the `wsprobe.incidents.open`
+    /// gauge's one source.
+    pub fn on_open_changed(&self, hook: impl Fn(&str, bool) + Send + Sync + 'static) {
+        self.open.on_change(hook);
+    }
+
+    /// Tell the [`Alerts::on_open_changed`] hooks of every incident open now.
+    pub fn announce_open_incidents(&self) {
+        self.open.announce();
     }
 
     /// Call `hook` for every delivery attempt the dispatcher makes (the
