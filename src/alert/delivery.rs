@@ -1,6 +1,7 @@
-//! From config to delivered bytes: the channels of one config ([`Channels`], built by [`build`]),
-//! the one HTTP [`Sender`] and how an answer is classified, and the [`Pacer`] that keeps each
-//! channel's rate limit. Retrying lives in the outbox, once.
+//! From config to delivered bytes: the channels of one config ([`Channels`], each kind's
+//! notifier from [`super::channels`]), the one HTTP [`Sender`] and how an answer is
+//! classified, and the [`Pacer`] that keeps each channel's rate limit. Retrying lives in the
+//! outbox, once.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -11,8 +11,12 @@
 //! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
+//! - `step`: one step's writes (incidents, notifications, the state after) from its events.
 //! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
 //!   memory meanwhile.
+//! - `open`: which environments have an incident open, and who hears when that changes (the
+//!   `wsprobe.incidents.open` gauge).
+//! - [`send_test`]: `wsprobe alert test`.
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
 //!   writes to the dispatcher, which writes them in one transaction and delivers.
 

@@ -1,6 +1,7 @@
 //! probes.yaml: `${VAR}` interpolation over the text (`interpolate`), a raw serde mirror of the
 //! YAML (`raw`), and the validation (`validate`) that turns it into the typed [`Config`]
-//! (`model`); [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
+//! (`model`); each alert channel kind's keys, validation and secrets are in [`channels`];
+//! [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
 //! the file as written, and the key path (`environments[0].schedule`).
 
 pub mod channels;

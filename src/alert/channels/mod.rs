@@ -1,8 +1,7 @@
-//! One file per channel kind, named after its `kind:` value and registered once in
-//! [`crate::config::channels::channel_kinds!`] (beside its settings in
-//! `config/channels/<kind>.rs`). Each gives `notifier(name, &settings)`, its
-//! [`Notifier`](super::notifier::Notifier), and its payload as a pure function tested against
-//! exact JSON.
+//! One file per channel kind, named after its `kind:` value and registered once, in
+//! `channel_kinds!` (`config/channels/mod.rs`), beside its settings in
+//! `config/channels/<kind>.rs`. Each file gives `notifier(name, &settings)`, its
+//! [`Notifier`], and its payload as a pure function tested against exact JSON.
 
 use super::notifier::Notifier;
 use crate::config::{ChannelConfig, ChannelKind};

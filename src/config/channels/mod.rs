@@ -1,4 +1,4 @@
-//! Alert channel kinds, as probes.yaml writes them. A kind is one line in [`channel_kinds!`]
+//! Alert channel kinds, as probes.yaml writes them. A kind is one line in `channel_kinds!`
 //! and two files named after its `kind:` value: `config/channels/<kind>.rs` (its keys, their
 //! validation, its secrets) and `alert/channels/<kind>.rs` (what it sends). The two halves
 //! live apart because config is a leaf: it knows nothing of how notifications go out.
