@@ -12,8 +12,8 @@ mod model;
 mod raw;
 mod validate;
 
+pub use channels::ChannelKind;
 pub use channels::pagerduty::PAGERDUTY_EVENTS_URL;
-pub use channels::{ChannelKind, LogSettings, PagerDutySettings, SlackSettings, WebhookSettings};
 pub use describe::{describe, redact_url};
 pub use error::ConfigError;
 pub use model::*;

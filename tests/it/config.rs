@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wsprobe::config::{
     self, Auth, ChannelKind, Config, ConfigError, JwtAlgorithm, JwtKey, MaintenanceTime, Matcher,
-    OtlpProtocol, Step, VersionSource, WebhookSettings,
+    OtlpProtocol, Step, VersionSource,
 };
 
 /// The SPEC's probes.yaml example, verbatim.
@@ -628,7 +628,7 @@ alerts:
     // An empty webhook secret means unsigned.
     assert!(matches!(
         &config.alerts.channels[1].kind,
-        ChannelKind::Webhook(WebhookSettings { secret: None, .. })
+        ChannelKind::Webhook(config::channels::WebhookSettings { secret: None, .. })
     ));
 }
 

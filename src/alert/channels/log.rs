@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::alert::notifier::{Notifier, Outgoing};
-use crate::config::LogSettings;
+use crate::config::channels::LogSettings;
 use crate::alert::notification::Notification;
 
 pub struct Log {

@@ -8,7 +8,8 @@ use url::Url;
 
 use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
 use crate::alert::notification::{EventName, Notification};
-use crate::config::{PagerDutySettings, Secret};
+use crate::config::Secret;
+use crate::config::channels::PagerDutySettings;
 use crate::text::truncate;
 
 /// PagerDuty's limit on `payload.summary`.

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
 use crate::alert::notification::{EventName, Notification};
-use crate::config::{Secret, SlackSettings};
+use crate::config::Secret;
+use crate::config::channels::SlackSettings;
 use crate::probe::Status;
 use crate::text::{duration_words, ms, truncate};
 

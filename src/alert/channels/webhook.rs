@@ -11,7 +11,8 @@ use url::Url;
 
 use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
 use crate::alert::notification::Notification;
-use crate::config::{Secret, WebhookSettings};
+use crate::config::Secret;
+use crate::config::channels::WebhookSettings;
 
 pub const SIGNATURE_HEADER: &str = "X-Wsprobe-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Wsprobe-Timestamp";
