@@ -34,9 +34,10 @@ pub struct Observation {
     pub started_at: DateTime<Utc>,
 }
 
-/// Per-environment alerting state; persisted after every change, so it survives restarts.
+/// The state machine's state of one environment; persisted after every change, so it
+/// survives restarts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct State {
+pub struct MachineState {
     /// Consecutive failing results, saturating at the failure threshold so that a steady
     /// state writes nothing.
     pub failures: u32,
@@ -93,11 +94,11 @@ pub fn is_failing(status: Status, policy: &AlertPolicy) -> bool {
 
 /// One result's effect on the state. `now` is when the result is observed.
 pub fn step(
-    state: &State,
+    state: &MachineState,
     policy: &AlertPolicy,
     observation: &Observation,
     now: DateTime<Utc>,
-) -> (State, Vec<IncidentEvent>) {
+) -> (MachineState, Vec<IncidentEvent>) {
     let mut next = state.clone();
     let mut events = Vec::new();
     let held = observation.in_maintenance;
@@ -214,8 +215,8 @@ mod tests {
     /// What each result produced, compactly: `O` opened, `R` resolved, `t`/`m`/`c`/`r`
     /// triggered/reminder/verdict changed/resolved notices, in upper case when held; `.` for
     /// nothing. One result every `minutes` minutes.
-    fn run(policy: &AlertPolicy, results: &str, minutes: i64) -> (String, State) {
-        let mut state = State::default();
+    fn run(policy: &AlertPolicy, results: &str, minutes: i64) -> (String, MachineState) {
+        let mut state = MachineState::default();
         let mut trace = String::new();
         for (i, letter) in results.chars().enumerate() {
             let observed = at(i as i64 * minutes);
@@ -308,9 +309,9 @@ mod tests {
         let (_, state) = run(&policy(), "dduuuuu", 5);
         assert_eq!(
             state,
-            State {
+            MachineState {
                 successes: 2,
-                ..State::default()
+                ..MachineState::default()
             },
             "steady state is stable"
         );

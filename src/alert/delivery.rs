@@ -1,6 +1,7 @@
-//! From config to delivered bytes: the channels of one config ([`Channels`], built by [`build`]),
-//! the one HTTP [`Sender`] and how an answer is classified, and the [`Pacer`] that keeps each
-//! channel's rate limit. Retrying lives in the outbox, once.
+//! From config to delivered bytes: the channels of one config ([`Channels`], each kind's
+//! notifier from [`super::channels`]), the one HTTP [`Sender`] and how an answer is
+//! classified, and the [`Pacer`] that keeps each channel's rate limit. Retrying lives in the
+//! outbox, once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,11 +9,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
-use url::Url;
 
-use super::channel::{Channel, Outgoing};
-use super::{log, pagerduty, slack, webhook};
-use crate::config::{self, ChannelKind, Config};
+use super::channels::{self, log};
+use super::notifier::{Notifier, Outgoing};
+use crate::config::{self, Config};
 use crate::probe::redact::Redactor;
 
 /// How long one delivery may take, connect to last byte.
@@ -46,33 +46,6 @@ impl Attempt {
     }
 }
 
-/// The channel for one configured `alerts.channels` entry.
-pub fn build(channel: &config::Channel) -> Box<dyn Channel> {
-    let name = channel.name.clone();
-    match &channel.kind {
-        ChannelKind::Slack { webhook_url } => Box::new(slack::Slack {
-            name,
-            webhook_url: webhook_url.clone(),
-        }),
-        ChannelKind::PagerDuty {
-            routing_key,
-            severity,
-            events_url,
-        } => Box::new(pagerduty::PagerDuty {
-            name,
-            routing_key: routing_key.clone(),
-            severity: severity.clone(),
-            events_url: events_url.clone(),
-        }),
-        ChannelKind::Webhook { url, secret } => Box::new(webhook::Webhook {
-            name,
-            url: url.clone(),
-            secret: secret.clone(),
-        }),
-        ChannelKind::Log => Box::new(log::Log { name }),
-    }
-}
-
 /// The next moment each channel may send again (pacing and `Retry-After`). Kept by the
 /// engine across config reloads, which rebuild [`Channels`].
 #[derive(Debug, Default)]
@@ -100,7 +73,7 @@ impl Pacer {
 /// Everything the outbox needs to deliver: the channels of one config, the sender, the pacer,
 /// and what may never appear in an error text.
 pub struct Channels {
-    by_name: HashMap<String, Box<dyn Channel>>,
+    by_name: HashMap<String, Box<dyn Notifier>>,
     pub sender: Sender,
     pub pacer: Arc<Pacer>,
     pub give_up_after: Duration,
@@ -114,7 +87,7 @@ impl Channels {
                 .alerts
                 .channels
                 .iter()
-                .map(|channel| (channel.name.clone(), build(channel)))
+                .map(|channel| (channel.name.clone(), channels::notifier(channel)))
                 .collect(),
             sender,
             pacer,
@@ -133,28 +106,17 @@ impl Channels {
         ))
     }
 
-    pub fn get(&self, name: &str) -> Option<&dyn Channel> {
+    pub fn get(&self, name: &str) -> Option<&dyn Notifier> {
         self.by_name.get(name).map(|c| c.as_ref())
     }
 }
 
-/// Every configured secret, plus each channel's URL whole: any URL may carry a key in its
-/// path or query. Slack's webhook URL is a secret whose path alone is the key, so its path is
-/// scrubbed too (a receiver may echo the path it was called on).
+/// Every configured secret, plus what each channel kind says may hide a key (its URLs).
 pub fn redactor(config: &Config) -> Redactor {
     let mut redactor = Redactor::new(config.secret_values());
     for channel in &config.alerts.channels {
-        match &channel.kind {
-            ChannelKind::Webhook { url, .. } => redactor.add(url.as_str()),
-            ChannelKind::PagerDuty { events_url, .. } => redactor.add(events_url.as_str()),
-            ChannelKind::Slack { webhook_url } => {
-                if let Ok(url) = Url::parse(webhook_url.expose())
-                    && url.path().len() > 1
-                {
-                    redactor.add(url.path());
-                }
-            }
-            ChannelKind::Log => {}
+        for text in channel.kind.scrubbed() {
+            redactor.add(&text);
         }
     }
     redactor
@@ -185,7 +147,7 @@ impl Sender {
     #[tracing::instrument(skip_all, fields(channel = %channel.name()))]
     pub async fn send(
         &self,
-        channel: &dyn Channel,
+        channel: &dyn Notifier,
         request: Outgoing,
         redactor: &Redactor,
         now: DateTime<Utc>,

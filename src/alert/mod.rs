@@ -5,53 +5,58 @@
 //! - [`maintenance`]: which window covers an environment now (pure).
 //! - [`notification`]: the channel-neutral notification, stored in the outbox; also the
 //!   webhook's JSON event.
-//! - [`channel`]: the small [`Channel`] trait every channel implements, one file per channel:
-//!   [`slack`], [`pagerduty`], [`webhook`], [`log`].
+//! - [`notifier`]: the small [`Notifier`] trait every channel kind implements; [`channels`]:
+//!   one file per kind (`slack`, `pagerduty`, `webhook`, `log`), registered once with its
+//!   settings in [`crate::config::channels`].
 //! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
+//! - `step`: one step's writes (incidents, notifications, the state after) from its events.
 //! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
 //!   memory meanwhile.
+//! - `open`: which environments have an incident open, and who hears when that changes (the
+//!   `wsprobe.incidents.open` gauge).
+//! - [`send_test`]: `wsprobe alert test`.
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
 //!   writes to the dispatcher, which writes them in one transaction and delivers.
 
-pub mod channel;
+pub mod channels;
 pub mod delivery;
-pub mod log;
 pub mod maintenance;
 pub mod notification;
+pub mod notifier;
+mod open;
 pub mod outbox;
-pub mod pagerduty;
-pub mod slack;
+mod step;
+mod test_send;
 pub mod unwritten;
-pub mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use channel::Channel;
 pub use delivery::{Attempt, Channels, Pacer, SEND_TIMEOUT, Sender};
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};
+pub use notifier::Notifier;
 pub use outbox::{AttemptReport, DeliveryOutcome, DeliveryReport};
+pub use test_send::{TestSend, send_test};
 
 use crate::config::{Config, Environment};
-use crate::incident::{self, IncidentEvent, Notice, Observation, Open};
+use crate::incident::{self, IncidentEvent, Observation};
 use crate::probe::ProbeResult;
-use crate::store::{
-    AlertState, AlertStore, DeliveryState, NewNotification, PendingNotification, StoreError,
-};
-use notification::{IncidentInfo, ResultSummary};
+use crate::store::{AlertState, AlertStore, NewNotification, StoreError};
+use open::OpenIncidents;
 use outbox::Unrecorded;
-use unwritten::{IncidentWrite, StepWrite, Unqueued, Unwritten};
+use step::StepInput;
+use unwritten::{IncidentWrite, StepWrite, Unwritten};
 
 type DeliveryHook = Box<dyn Fn(&AttemptReport) + Send + Sync>;
 
@@ -69,7 +74,7 @@ pub struct Alerts {
     wake: Notify,
     /// Open incident id per environment, for the status page and the incidents-open gauge
     /// without a query.
-    open: Mutex<BTreeMap<String, i64>>,
+    open: OpenIncidents,
     /// Each environment's state: the engine's own, read from the store once at start, so that
     /// a step never reads the store and goes on while the store fails.
     states: Mutex<HashMap<String, AlertState>>,
@@ -95,7 +100,7 @@ impl Alerts {
             sender: Sender::new(SEND_TIMEOUT).map_err(anyhow::Error::msg)?,
             pacer: Arc::new(Pacer::default()),
             wake: Notify::new(),
-            open: Mutex::new(open),
+            open: OpenIncidents::new(open),
             states: Mutex::new(states),
             next_incident_id: AtomicI64::new(next_incident_id),
             unwritten: Mutex::new(Unwritten::default()),
@@ -113,7 +118,7 @@ impl Alerts {
             self.store.alert_states().await?.into_iter().collect();
         let next_incident_id = self.store.next_incident_id().await?;
         *self.states.lock() = states;
-        *self.open.lock() = open;
+        self.open.replace(open);
         self.next_incident_id
             .store(next_incident_id, Ordering::Relaxed);
         Ok(())
@@ -122,7 +127,7 @@ impl Alerts {
     /// Replace the open incidents this engine shows (a fleet instance that does not
     /// evaluate learns them from the shared store).
     pub fn set_open_incidents(&self, open: BTreeMap<String, i64>) {
-        *self.open.lock() = open;
+        self.open.replace(open);
     }
 
     /// Run one result through the environment's state machine under `config`'s policy. The
@@ -177,121 +182,20 @@ impl Alerts {
             // The steady state: nothing to write.
             return events;
         }
-        let mut step = StepWrite {
-            env: name.to_owned(),
-            incidents: Vec::new(),
-            notifications: Vec::new(),
-            after: AlertState::default(),
+        let input = StepInput {
+            name,
+            channels: &channels,
+            result,
+            in_maintenance,
+            now,
+            link: environment_link(config, name),
+            before: &before,
+            after: &state,
         };
-        let mut incident_id = before.incident_id;
-        let link = environment_link(config, name);
-        for event in &events {
-            match event {
-                IncidentEvent::Opened => {
-                    let open = state.open.as_ref().expect("Opened leaves an open incident");
-                    let id = self.next_incident_id.fetch_add(1, Ordering::Relaxed);
-                    incident_id = Some(id);
-                    step.incidents.push(IncidentWrite::Open {
-                        id,
-                        open: open.clone(),
-                        diagnosis: result.diagnosis.clone(),
-                    });
-                    tracing::warn!(verdict = %result.verdict, incident = id, "incident opened");
-                }
-                IncidentEvent::Resolved => {
-                    if let Some(id) = incident_id {
-                        step.incidents.push(IncidentWrite::Resolve { id, at: now });
-                    }
-                    tracing::info!("incident resolved");
-                }
-                IncidentEvent::Notify { notice, held } => {
-                    let Some(id) = incident_id else { continue };
-                    let (open, diagnosis) = match notice {
-                        Notice::Resolved => (
-                            before.state.open.as_ref(),
-                            before.diagnosis.clone().unwrap_or_default(),
-                        ),
-                        _ => (state.open.as_ref(), result.diagnosis.clone()),
-                    };
-                    let Some(open) = open else { continue };
-                    if let Notice::VerdictChanged { .. } = notice {
-                        step.incidents.push(IncidentWrite::Verdict {
-                            id,
-                            verdict: result.verdict,
-                            diagnosis: result.diagnosis.clone(),
-                        });
-                    }
-                    let notification = Notification {
-                        delivery_id: notification::new_delivery_id(),
-                        event: event_name(*notice),
-                        environment: Some(name.to_owned()),
-                        incident: Some(incident_info(id, open, *notice, diagnosis, now)),
-                        result: Some(ResultSummary::of(result, in_maintenance)),
-                        link: link.clone(),
-                    };
-                    // Plain data with string keys: encoding cannot fail.
-                    let payload = serde_json::to_string(&notification)
-                        .expect("a notification always encodes as JSON");
-                    let delivery = if *held {
-                        DeliveryState::Held
-                    } else {
-                        DeliveryState::Pending
-                    };
-                    let mut unwritten = self.unwritten.lock();
-                    for channel in &channels {
-                        step.notifications.push(Unqueued {
-                            row: PendingNotification {
-                                id: unwritten.provisional_id(),
-                                incident_id: id,
-                                channel: channel.name.clone(),
-                                kind: channel.kind.kind().to_owned(),
-                                event: notification.event.as_str().to_owned(),
-                                payload: payload.clone(),
-                                attempts: 0,
-                                created_at: now,
-                                due_at: now,
-                                last_error: None,
-                            },
-                            state: delivery,
-                            finished_at: None,
-                        });
-                    }
-                    if *held {
-                        tracing::info!(event = %notification.event, "notification held: maintenance window");
-                    }
-                }
-            }
-        }
-        let incident_id = incident_id.filter(|_| state.open.is_some());
-        let rediagnosed = events.iter().any(|event| {
-            matches!(
-                event,
-                IncidentEvent::Opened
-                    | IncidentEvent::Notify {
-                        notice: Notice::VerdictChanged { .. },
-                        ..
-                    }
-            )
-        });
-        step.after = AlertState {
-            diagnosis: incident_id.and_then(|_| {
-                if rediagnosed {
-                    Some(result.diagnosis.clone())
-                } else {
-                    before.diagnosis.clone()
-                }
-            }),
-            state,
-            incident_id,
-        };
+        let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
         states.insert(name.to_owned(), step.after.clone());
-        {
-            let mut open = self.open.lock();
-            match incident_id {
-                Some(id) => open.insert(name.to_owned(), id),
-                None => open.remove(name),
-            };
-        }
+        // Still under the states' lock: the open incidents follow the steps in their order.
+        self.open.set(name, step.after.incident_id);
         self.unwritten.lock().push(step);
         drop(states);
         self.wake.notify_one();
@@ -393,11 +297,23 @@ impl Alerts {
     /// Open incident id per environment (the `wsprobe.incidents.open` gauge reads this: 1 for
     /// every environment listed, 0 for the others).
     pub fn open_incidents(&self) -> BTreeMap<String, i64> {
-        self.open.lock().clone()
+        self.open.all()
     }
 
     pub fn open_incident(&self, env: &str) -> Option<i64> {
-        self.open.lock().get(env).copied()
+        self.open.get(env)
+    }
+
+    /// Call `hook(environment, open)` whenever an incident opens or closes, and again for
+    /// every open one on [`Alerts::announce_open_incidents`]: the `wsprobe.incidents.open`
+    /// gauge's one source.
+    pub fn on_open_changed(&self, hook: impl Fn(&str, bool) + Send + Sync + 'static) {
+        self.open.on_change(hook);
+    }
+
+    /// Tell the [`Alerts::on_open_changed`] hooks of every incident open now.
+    pub fn announce_open_incidents(&self) {
+        self.open.announce();
     }
 
     /// Call `hook` for every delivery attempt the dispatcher makes (the
@@ -475,7 +391,7 @@ impl Alerts {
 pub struct Subject<'a> {
     pub name: &'a str,
     pub policy: crate::config::AlertPolicy,
-    pub channels: Vec<&'a crate::config::Channel>,
+    pub channels: Vec<&'a crate::config::ChannelConfig>,
 }
 
 /// `{server.public_url}/environments/{name}`, when `public_url` is set.
@@ -485,101 +401,6 @@ pub fn environment_link(config: &Config, env: &str) -> Option<String> {
         "{}/environments/{env}",
         base.as_str().trim_end_matches('/')
     ))
-}
-
-fn event_name(notice: Notice) -> EventName {
-    match notice {
-        Notice::Triggered => EventName::Triggered,
-        Notice::Reminder => EventName::Reminder,
-        Notice::VerdictChanged { .. } => EventName::VerdictChanged,
-        Notice::Resolved => EventName::Resolved,
-    }
-}
-
-fn incident_info(
-    id: i64,
-    open: &Open,
-    notice: Notice,
-    diagnosis: String,
-    now: DateTime<Utc>,
-) -> IncidentInfo {
-    let resolved = notice == Notice::Resolved;
-    IncidentInfo {
-        id,
-        state: if resolved { "resolved" } else { "open" }.to_owned(),
-        started_at: open.since,
-        opened_at: open.opened_at,
-        resolved_at: resolved.then_some(now),
-        duration_s: resolved.then(|| (now - open.since).num_seconds()),
-        verdict: open.verdict,
-        previous_verdict: match notice {
-            Notice::VerdictChanged { from } => Some(from),
-            _ => None,
-        },
-        diagnosis,
-    }
-}
-
-/// One request `send_test` made.
-#[derive(Debug, Clone)]
-pub struct TestSend {
-    /// `test`, or `resolve` (PagerDuty: the test's alert is resolved right after).
-    pub what: &'static str,
-    pub attempt: Attempt,
-    pub took: Duration,
-}
-
-/// `wsprobe alert test`: send a clearly marked test notification through the channel named
-/// `channel` now, once, through the same channel code the daemon uses. A PagerDuty test
-/// alert is resolved right after, so it pages (at `info` severity) but does not stay open.
-/// `Err`: no such channel (or no HTTP client), a usage problem.
-pub async fn send_test(
-    config: &Config,
-    channel: &str,
-    now: DateTime<Utc>,
-) -> Result<(String, Vec<TestSend>), String> {
-    let channels = Channels::from_config(config)?;
-    let Some(target) = channels.get(channel) else {
-        let known: Vec<&str> = config
-            .alerts
-            .channels
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        return Err(if known.is_empty() {
-            format!("no channel named {channel:?}: alerts.channels defines none")
-        } else {
-            format!(
-                "no channel named {channel:?} (alerts.channels defines: {})",
-                known.join(", ")
-            )
-        });
-    };
-    let link = config
-        .server
-        .public_url
-        .as_ref()
-        .map(|url| url.as_str().to_owned());
-    let mut test = Notification::test(link);
-    let channels = &channels;
-    let send = |what: &'static str, test: Notification| async move {
-        let started = Instant::now();
-        let attempt = channels
-            .sender
-            .send(target, target.request(&test, now), &channels.redactor, now)
-            .await;
-        TestSend {
-            what,
-            attempt,
-            took: started.elapsed(),
-        }
-    };
-    let mut sends = vec![send("test", test.clone()).await];
-    if sends[0].attempt == Attempt::Delivered && target.kind() == "pagerduty" {
-        test.event = EventName::Resolved;
-        sends.push(send("resolve", test).await);
-    }
-    Ok((target.kind().to_owned(), sends))
 }
 
 /// One step's writes, all or nothing.

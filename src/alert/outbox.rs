@@ -219,33 +219,12 @@ pub async fn attempt(
     now: DateTime<Utc>,
     row: &PendingNotification,
 ) -> Decided {
-    let report = |outcome: DeliveryOutcome, error: Option<String>, next: Option<DateTime<Utc>>| {
-        Some(AttemptReport {
-            id: row.id,
-            incident_id: row.incident_id,
-            channel: row.channel.clone(),
-            kind: row.kind.clone(),
-            event: row.event.clone(),
-            outcome,
-            error,
-            next_attempt_at: next,
-        })
-    };
-    let fail = |attempts: u32, error: String| Decided {
-        recorded: Recorded::Failed {
-            attempts,
-            at: now,
-            error: error.clone(),
-        },
-        report: report(DeliveryOutcome::Failed, Some(error), None),
-    };
-
     let Some(channel) = channels.get(&row.channel) else {
         let error = format!(
             "channel {:?} is no longer in the config: not sent",
             row.channel
         );
-        return fail(row.attempts, error);
+        return failed(row, now, row.attempts, error);
     };
     let age = (now - row.created_at).to_std().unwrap_or_default();
     if age >= channels.give_up_after {
@@ -254,7 +233,7 @@ pub async fn attempt(
             row.attempts,
             row.last_error.as_deref(),
         );
-        return fail(row.attempts, error);
+        return failed(row, now, row.attempts, error);
     }
     if let Some(free_at) = channels.pacer.busy_until(&row.channel, now) {
         return Decided {
@@ -265,10 +244,8 @@ pub async fn attempt(
     let notification: Notification = match serde_json::from_str(&row.payload) {
         Ok(notification) => notification,
         Err(err) => {
-            return fail(
-                row.attempts,
-                format!("the stored notification does not decode: {err}"),
-            );
+            let error = format!("the stored notification does not decode: {err}");
+            return failed(row, now, row.attempts, error);
         }
     };
 
@@ -284,37 +261,82 @@ pub async fn attempt(
     match result {
         Attempt::Delivered => Decided {
             recorded: Recorded::Delivered { attempts, at: now },
-            report: report(DeliveryOutcome::Delivered, None, None),
+            report: Some(report(row, DeliveryOutcome::Delivered, None, None)),
         },
-        Attempt::Failed { error } => fail(attempts, error),
+        Attempt::Failed { error } => failed(row, now, attempts, error),
         Attempt::Retry { error, retry_after } => {
-            let delay = retry_after.unwrap_or_else(|| backoff(attempts, rand::random()));
-            // Whole milliseconds: what the store keeps, so the report and the row agree.
-            let due = now + chrono_duration(delay);
-            let due = DateTime::from_timestamp_millis(due.timestamp_millis()).unwrap_or(due);
-            if let Some(after) = retry_after {
-                // The receiver asked the whole channel to wait, not just this row.
-                channels
-                    .pacer
-                    .hold(&row.channel, now + chrono_duration(after));
-            }
-            let deadline = row.created_at + chrono_duration(channels.give_up_after);
-            if due >= deadline {
-                fail(
-                    attempts,
-                    gave_up(channels.give_up_after, attempts, Some(&error)),
-                )
-            } else {
-                Decided {
-                    recorded: Recorded::Retry {
-                        attempts,
-                        due,
-                        error: error.clone(),
-                    },
-                    report: report(DeliveryOutcome::Retried, Some(error), Some(due)),
-                }
-            }
+            retry(channels, now, row, attempts, error, retry_after)
         }
+    }
+}
+
+/// An attempt worth repeating: again after `Retry-After` or the backoff, unless that is past
+/// `give_up_after`.
+fn retry(
+    channels: &Channels,
+    now: DateTime<Utc>,
+    row: &PendingNotification,
+    attempts: u32,
+    error: String,
+    retry_after: Option<Duration>,
+) -> Decided {
+    let delay = retry_after.unwrap_or_else(|| backoff(attempts, rand::random()));
+    // Whole milliseconds: what the store keeps, so the report and the row agree.
+    let due = now + chrono_duration(delay);
+    let due = DateTime::from_timestamp_millis(due.timestamp_millis()).unwrap_or(due);
+    if let Some(after) = retry_after {
+        // The receiver asked the whole channel to wait, not just this row.
+        channels
+            .pacer
+            .hold(&row.channel, now + chrono_duration(after));
+    }
+    let deadline = row.created_at + chrono_duration(channels.give_up_after);
+    if due >= deadline {
+        let error = gave_up(channels.give_up_after, attempts, Some(&error));
+        return failed(row, now, attempts, error);
+    }
+    Decided {
+        report: Some(report(
+            row,
+            DeliveryOutcome::Retried,
+            Some(error.clone()),
+            Some(due),
+        )),
+        recorded: Recorded::Retry {
+            attempts,
+            due,
+            error,
+        },
+    }
+}
+
+/// `row` failed for good after `attempts`.
+fn failed(row: &PendingNotification, now: DateTime<Utc>, attempts: u32, error: String) -> Decided {
+    Decided {
+        recorded: Recorded::Failed {
+            attempts,
+            at: now,
+            error: error.clone(),
+        },
+        report: Some(report(row, DeliveryOutcome::Failed, Some(error), None)),
+    }
+}
+
+fn report(
+    row: &PendingNotification,
+    outcome: DeliveryOutcome,
+    error: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+) -> AttemptReport {
+    AttemptReport {
+        id: row.id,
+        incident_id: row.incident_id,
+        channel: row.channel.clone(),
+        kind: row.kind.clone(),
+        event: row.event.clone(),
+        outcome,
+        error,
+        next_attempt_at,
     }
 }
 

@@ -1,8 +1,10 @@
 //! probes.yaml: `${VAR}` interpolation over the text (`interpolate`), a raw serde mirror of the
 //! YAML (`raw`), and the validation (`validate`) that turns it into the typed [`Config`]
-//! (`model`); [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
+//! (`model`); each alert channel kind's keys, validation and secrets are in [`channels`];
+//! [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
 //! the file as written, and the key path (`environments[0].schedule`).
 
+pub mod channels;
 mod cron_fields;
 mod describe;
 pub mod error;
@@ -12,6 +14,8 @@ mod raw;
 mod validate;
 mod wording;
 
+pub use channels::ChannelKind;
+pub use channels::pagerduty::PAGERDUTY_EVENTS_URL;
 pub use describe::{describe, redact_url};
 pub use error::ConfigError;
 pub use model::*;

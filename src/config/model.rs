@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use url::Url;
 
+use super::channels::ChannelKind;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this came from, for messages ("probes.yaml: …").
@@ -89,7 +91,7 @@ impl Config {
 
     /// The channels an environment notifies: those its `alert.channels` (or
     /// `defaults.alert.channels`) names, in that order; every channel when neither names any.
-    pub fn channels_for(&self, env: &Environment) -> Vec<&Channel> {
+    pub fn channels_for(&self, env: &Environment) -> Vec<&ChannelConfig> {
         match &env.alert.channels {
             Some(names) => names
                 .iter()
@@ -136,7 +138,7 @@ impl Config {
                 .cloned(),
         );
         for channel in &self.alerts.channels {
-            channel.kind.collect_secrets(&mut values);
+            values.extend(channel.kind.secrets().iter().map(|s| s.expose().to_owned()));
         }
         if let Some(token) = &self.server.admin_token {
             values.push(token.expose().to_owned());
@@ -561,7 +563,7 @@ impl Default for AlertPolicy {
 #[derive(Debug, Clone)]
 pub struct AlertsConfig {
     pub defaults: AlertPolicy,
-    pub channels: Vec<Channel>,
+    pub channels: Vec<ChannelConfig>,
     pub maintenance: Vec<MaintenanceWindow>,
     /// A notification not delivered this long after it was queued is given up, and the
     /// failure recorded: a page that arrives a day late helps nobody.
@@ -596,54 +598,12 @@ impl Default for AlertsConfig {
     }
 }
 
+/// One `alerts.channels` entry.
 #[derive(Debug, Clone)]
-pub struct Channel {
+pub struct ChannelConfig {
     pub name: String,
     pub kind: ChannelKind,
 }
-
-#[derive(Debug, Clone)]
-pub enum ChannelKind {
-    Slack {
-        webhook_url: Secret,
-    },
-    PagerDuty {
-        routing_key: Secret,
-        severity: String,
-        events_url: Url,
-    },
-    Webhook {
-        url: Url,
-        secret: Option<Secret>,
-    },
-    Log,
-}
-
-impl ChannelKind {
-    fn collect_secrets(&self, into: &mut Vec<String>) {
-        match self {
-            ChannelKind::Slack { webhook_url } => into.push(webhook_url.expose().to_owned()),
-            ChannelKind::PagerDuty { routing_key, .. } => {
-                into.push(routing_key.expose().to_owned())
-            }
-            ChannelKind::Webhook { secret, .. } => {
-                into.extend(secret.iter().map(|s| s.expose().to_owned()))
-            }
-            ChannelKind::Log => {}
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ChannelKind::Slack { .. } => "slack",
-            ChannelKind::PagerDuty { .. } => "pagerduty",
-            ChannelKind::Webhook { .. } => "webhook",
-            ChannelKind::Log => "log",
-        }
-    }
-}
-
-pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 #[derive(Debug, Clone)]
 pub struct MaintenanceWindow {

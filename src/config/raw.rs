@@ -15,6 +15,8 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+pub(crate) use super::channels::RawChannel;
+
 pub(crate) type Text = Spanned<String>;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -247,32 +249,6 @@ pub(crate) struct RawHeartbeat {
     pub url: Option<Text>,
     #[schemars(with = "Option<String>")]
     pub every: Option<Text>,
-}
-
-/// Every channel kind's keys in one mapping; validation refuses keys the kind does not use.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(rename = "Channel")]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawChannel {
-    #[schemars(with = "Option<String>")]
-    pub name: Option<Text>,
-    #[schemars(with = "Option<String>")]
-    pub kind: Option<Text>,
-    // slack
-    #[schemars(with = "Option<String>")]
-    pub webhook_url: Option<Text>,
-    // pagerduty
-    #[schemars(with = "Option<String>")]
-    pub routing_key: Option<Text>,
-    #[schemars(with = "Option<String>")]
-    pub severity: Option<Text>,
-    #[schemars(with = "Option<String>")]
-    pub events_url: Option<Text>,
-    // webhook
-    #[schemars(with = "Option<String>")]
-    pub url: Option<Text>,
-    #[schemars(with = "Option<String>")]
-    pub secret: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

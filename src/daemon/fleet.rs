@@ -77,12 +77,6 @@ pub(super) async fn membership(
                         .into_iter()
                         .map(|i| (i.environment, i.id))
                         .collect();
-                    for env in &state.config().environments {
-                        let is_open = open.contains_key(env.name.as_str());
-                        state
-                            .metrics
-                            .set_incidents_open(env.name.as_str(), u64::from(is_open));
-                    }
                     state.alerts.set_open_incidents(open);
                 }
             }
@@ -245,8 +239,6 @@ async fn step(
         state
             .alerts
             .observe_subject(&config, subject, &combined.result, in_maintenance, now);
-        let open = state.alerts.open_incident(&name).is_some();
-        state.metrics.set_incidents_open(&name, u64::from(open));
     }
     watch_quiet(state, &watches, now);
     Ok(())

@@ -127,6 +127,8 @@ impl Daemon {
         alerts.on_delivery(move |attempt| {
             counted.record_notification(&attempt.channel, &attempt.kind, attempt.outcome.as_str());
         });
+        let gauge = metrics.clone();
+        alerts.on_open_changed(move |env, open| gauge.set_incidents_open(env, u64::from(open)));
         let store_health = Arc::new(StoreHealth::default());
         let writer_stop = CancellationToken::new();
         let (store_writer, writer) =
@@ -256,9 +258,7 @@ impl Daemon {
             .metrics
             .configure(config.location.as_deref(), &names);
         // Incidents still open from before a restart (or a reload) count from the next export.
-        for (env, _) in self.state.alerts.open_incidents() {
-            self.state.metrics.set_incidents_open(&env, 1);
-        }
+        self.state.alerts.announce_open_incidents();
         let mut schedules = self.schedules.lock();
         let wanted: HashMap<&str, &Arc<Environment>> = config
             .environments

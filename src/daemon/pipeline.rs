@@ -51,9 +51,6 @@ impl DaemonState {
             self.alerts
                 .observe(&config, env, &result, in_maintenance, now);
         }
-        let open = self.alerts.open_incident(env.name.as_str()).is_some();
-        self.metrics
-            .set_incidents_open(env.name.as_str(), u64::from(open));
         if let Some(stored) = stored {
             let _ = tokio::time::timeout(STORED_WAIT, stored).await;
         }

@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use super::across::AcrossLocations;
 use super::quiet;
 use crate::config::AlertPolicy;
-use crate::incident::{self, Observation, State};
+use crate::incident::{self, MachineState, Observation};
 use crate::probe::{ProbeResult, Status, Verdict};
 
 /// One location's view of one environment.
 #[derive(Debug, Clone)]
 struct LocationView {
-    state: State,
+    state: MachineState,
     /// Its newest result, without its bulk (headers and messages).
     last: ProbeResult,
 }
@@ -49,7 +49,7 @@ impl LocationBoard {
         let view = env
             .entry(location.to_owned())
             .or_insert_with(|| LocationView {
-                state: State::default(),
+                state: MachineState::default(),
                 last: result.without_bulk(),
             });
         let observation = Observation {

@@ -224,30 +224,25 @@ fn the_spec_example_loads_into_typed_fields() {
     let channels = &config.alerts.channels;
     let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["team-slack", "oncall", "audit", "console"]);
-    let ChannelKind::Slack { webhook_url } = &channels[0].kind else {
+    let ChannelKind::Slack(slack) = &channels[0].kind else {
         panic!("{:?}", channels[0]);
     };
     assert_eq!(
-        webhook_url.expose(),
+        slack.webhook_url.expose(),
         "https://hooks.slack.com/services/T0/B0/XYZ"
     );
-    let ChannelKind::PagerDuty {
-        routing_key,
-        severity,
-        events_url,
-    } = &channels[1].kind
-    else {
+    let ChannelKind::PagerDuty(pagerduty) = &channels[1].kind else {
         panic!("{:?}", channels[1]);
     };
-    assert_eq!(routing_key.expose(), "pd-routing-key");
-    assert_eq!(severity, "critical");
-    assert_eq!(events_url.as_str(), config::PAGERDUTY_EVENTS_URL);
-    let ChannelKind::Webhook { url, secret } = &channels[2].kind else {
+    assert_eq!(pagerduty.routing_key.expose(), "pd-routing-key");
+    assert_eq!(pagerduty.severity, "critical");
+    assert_eq!(pagerduty.events_url.as_str(), config::PAGERDUTY_EVENTS_URL);
+    let ChannelKind::Webhook(webhook) = &channels[2].kind else {
         panic!("{:?}", channels[2]);
     };
-    assert_eq!(url.as_str(), "https://hooks.example.com/wsprobe");
-    assert_eq!(secret.as_ref().unwrap().expose(), "hook-secret");
-    assert!(matches!(channels[3].kind, ChannelKind::Log));
+    assert_eq!(webhook.url.as_str(), "https://hooks.example.com/wsprobe");
+    assert_eq!(webhook.secret.as_ref().unwrap().expose(), "hook-secret");
+    assert!(matches!(channels[3].kind, ChannelKind::Log(_)));
 
     let maintenance = &config.alerts.maintenance;
     assert_eq!(maintenance.len(), 2);
@@ -649,7 +644,7 @@ alerts:
     // An empty webhook secret means unsigned.
     assert!(matches!(
         &config.alerts.channels[1].kind,
-        ChannelKind::Webhook { secret: None, .. }
+        ChannelKind::Webhook(config::channels::WebhookSettings { secret: None, .. })
     ));
 }
 

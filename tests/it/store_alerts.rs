@@ -3,7 +3,7 @@
 //! lifecycle, and the state read back as the engine left it.
 
 use chrono::{DateTime, Utc};
-use wsprobe::incident::{Open, State};
+use wsprobe::incident::{MachineState, Open};
 use wsprobe::probe::Verdict;
 use wsprobe::store::{
     AlertState, DeliveryState, IncidentFilter, IncidentState, NewNotification, Store,
@@ -17,7 +17,7 @@ fn at(ms: i64) -> DateTime<Utc> {
 
 fn open_state(id: i64) -> AlertState {
     AlertState {
-        state: State {
+        state: MachineState {
             failures: 2,
             successes: 0,
             failing_since: Some(at(0)),

@@ -1,37 +1,7 @@
 //! `alerts` and each environment's `alert`: policies, channels, maintenance windows.
 
 use super::*;
-
-/// The `kind` of an `alerts.channels` entry, before its keys are read.
-#[derive(Debug, Clone, Copy)]
-enum ChannelType {
-    Slack,
-    PagerDuty,
-    Webhook,
-    Log,
-}
-
-impl ChannelType {
-    fn parse(text: &str) -> Option<ChannelType> {
-        Some(match text {
-            "slack" => ChannelType::Slack,
-            "pagerduty" => ChannelType::PagerDuty,
-            "webhook" => ChannelType::Webhook,
-            "log" => ChannelType::Log,
-            _ => return None,
-        })
-    }
-
-    /// The keys besides `name` and `kind` that this kind reads.
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            ChannelType::Slack => &["webhook_url"],
-            ChannelType::PagerDuty => &["routing_key", "severity", "events_url"],
-            ChannelType::Webhook => &["url", "secret"],
-            ChannelType::Log => &[],
-        }
-    }
-}
+use crate::config::channels::{ChannelKind, ENTRY_KEYS, RawChannel};
 
 impl Validator<'_> {
     pub(super) fn heartbeat(&self, raw: &Spanned<RawHeartbeat>) -> Result<Heartbeat> {
@@ -54,7 +24,7 @@ impl Validator<'_> {
         own: Option<&RawAlertPolicy>,
         defaults: Option<&RawAlertPolicy>,
         here: &str,
-        channels: &[Channel],
+        channels: &[ChannelConfig],
     ) -> Result<AlertPolicyOverride> {
         let empty = RawAlertPolicy::default();
         let (own, defaults) = (own.unwrap_or(&empty), defaults.unwrap_or(&empty));
@@ -163,108 +133,51 @@ impl Validator<'_> {
         Ok(policy)
     }
 
-    pub(super) fn channels(&self, raw: &[Spanned<RawChannel>]) -> Result<Vec<Channel>> {
-        let mut channels: Vec<Channel> = Vec::new();
-        for (index, item) in raw.iter().enumerate() {
+    pub(super) fn channels(&self, raw: &[Spanned<RawChannel>]) -> Result<Vec<ChannelConfig>> {
+        let mut channels: Vec<ChannelConfig> = Vec::new();
+        for (index, entry) in raw.iter().enumerate() {
             let here = format!("alerts.channels[{index}]");
-            let c = &item.value;
-            let field = |name: &str| format!("{here}.{name}");
-            let name = self.required(&c.name, &item.referenced, &here, "name")?;
+            let name = self.required(&entry.value.name, &entry.referenced, &here, "name")?;
+            let key = format!("{here}.name");
             if name.value.trim().is_empty() {
-                return Err(self.err(name, &field("name"), "must not be empty"));
+                return Err(self.err(name, &key, "must not be empty"));
             }
             if channels.iter().any(|channel| channel.name == name.value) {
-                return Err(self.err(
-                    name,
-                    &field("name"),
-                    format!("duplicate channel name {:?}", name.value),
-                ));
+                let message = format!("duplicate channel name {:?}", name.value);
+                return Err(self.err(name, &key, message));
             }
-            let kind_text = self.required(&c.kind, &item.referenced, &here, "kind")?;
-
-            let present: [(&str, Option<&Location>); 6] = [
-                ("webhook_url", c.webhook_url.as_ref().map(|v| &v.referenced)),
-                ("routing_key", c.routing_key.as_ref().map(|v| &v.referenced)),
-                ("severity", c.severity.as_ref().map(|v| &v.referenced)),
-                ("events_url", c.events_url.as_ref().map(|v| &v.referenced)),
-                ("url", c.url.as_ref().map(|v| &v.referenced)),
-                ("secret", c.secret.as_ref().map(|v| &v.referenced)),
-            ];
-            let kind = ChannelType::parse(&kind_text.value).ok_or_else(|| {
-                self.err(
-                    kind_text,
-                    &field("kind"),
-                    format!(
-                        "unknown channel kind {:?}: expected slack, pagerduty, webhook or log",
-                        kind_text.value
-                    ),
-                )
-            })?;
-            self.refuse_unused(
-                "channel kind",
-                &kind_text.value,
-                kind.keys(),
-                &present,
-                &here,
-            )?;
-
-            let channel_kind = match kind {
-                ChannelType::Slack => {
-                    let url =
-                        self.required(&c.webhook_url, &item.referenced, &here, "webhook_url")?;
-                    let secret = self.secret(url, &field("webhook_url"))?;
-                    // Checked for shape only: the URL is the secret, so it is kept as one.
-                    self.url(url, &field("webhook_url"), &["https", "http"])?;
-                    ChannelKind::Slack {
-                        webhook_url: secret,
-                    }
-                }
-                ChannelType::PagerDuty => {
-                    let key =
-                        self.required(&c.routing_key, &item.referenced, &here, "routing_key")?;
-                    let severity = match &c.severity {
-                        Some(value) => match value.value.as_str() {
-                            "critical" | "error" | "warning" | "info" => value.value.clone(),
-                            other => {
-                                return Err(self.err(
-                                    value,
-                                    &field("severity"),
-                                    format!("unknown severity {other:?}: expected critical, error, warning or info"),
-                                ));
-                            }
-                        },
-                        None => "critical".to_owned(),
-                    };
-                    let events_url = match &c.events_url {
-                        Some(value) => self.url(value, &field("events_url"), &["https", "http"])?,
-                        None => Url::parse(PAGERDUTY_EVENTS_URL).expect("the built-in URL parses"),
-                    };
-                    ChannelKind::PagerDuty {
-                        routing_key: self.secret(key, &field("routing_key"))?,
-                        severity,
-                        events_url,
-                    }
-                }
-                ChannelType::Webhook => {
-                    let url = self.required(&c.url, &item.referenced, &here, "url")?;
-                    ChannelKind::Webhook {
-                        url: self.url(url, &field("url"), &["https", "http"])?,
-                        // Empty (`${HOOK_SECRET:-}`) means unsigned, as if the key were absent.
-                        secret: c
-                            .secret
-                            .as_ref()
-                            .filter(|secret| !secret.value.is_empty())
-                            .map(|secret| Secret::new(secret.value.clone())),
-                    }
-                }
-                ChannelType::Log => ChannelKind::Log,
-            };
-            channels.push(Channel {
+            let kind = self.channel_kind(entry, &here)?;
+            channels.push(ChannelConfig {
                 name: name.value.clone(),
-                kind: channel_kind,
+                kind,
             });
         }
         Ok(channels)
+    }
+
+    /// The entry's `kind`, and its settings read by that kind from the keys it takes.
+    fn channel_kind(&self, entry: &Spanned<RawChannel>, here: &str) -> Result<ChannelKind> {
+        let kind = self.required(&entry.value.kind, &entry.referenced, here, "kind")?;
+        let Some(takes) = ChannelKind::keys_of(&kind.value) else {
+            let message = format!(
+                "unknown channel kind {:?}: expected {}",
+                kind.value,
+                one_of(ChannelKind::NAMES)
+            );
+            return Err(self.err(kind, &format!("{here}.kind"), message));
+        };
+        // In the order of the registry, not of the file: the first refused is always the same.
+        let present: Vec<(&str, Option<&Location>)> = ENTRY_KEYS[2..]
+            .iter()
+            .map(|key| (*key, entry.value.get(key).map(|value| &value.referenced)))
+            .collect();
+        self.refuse_unused("channel kind", &kind.value, takes, &present, here)?;
+        let keys = ChannelKeys {
+            validator: self,
+            entry,
+            here,
+        };
+        ChannelKind::parse(&kind.value, &keys).expect("a kind with keys is registered")
     }
 
     pub(super) fn maintenance(
@@ -329,7 +242,7 @@ impl Validator<'_> {
     }
 }
 
-fn unknown_channel(name: &str, channels: &[Channel]) -> String {
+fn unknown_channel(name: &str, channels: &[ChannelConfig]) -> String {
     if channels.is_empty() {
         return format!("unknown channel {name:?}: no channels are defined under alerts.channels");
     }
@@ -341,4 +254,59 @@ fn unknown_channel(name: &str, channels: &[Channel]) -> String {
         "unknown channel {name:?} (alerts.channels defines: {})",
         known.join(", ")
     )
+}
+
+/// `a, b or c`.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// One `alerts.channels` entry's keys, as its kind reads them (`ChannelSettings::parse`):
+/// every error is at the value at fault, or at the entry for a missing key.
+pub(crate) struct ChannelKeys<'a> {
+    validator: &'a Validator<'a>,
+    entry: &'a Spanned<RawChannel>,
+    /// `alerts.channels[i]`.
+    here: &'a str,
+}
+
+impl ChannelKeys<'_> {
+    pub fn get(&self, key: &str) -> Option<&Text> {
+        self.entry.value.get(key)
+    }
+
+    /// The value of `key`, which the kind needs.
+    pub fn required(&self, key: &str) -> Result<&Text> {
+        self.get(key).ok_or_else(|| {
+            self.validator.at(
+                &self.entry.referenced,
+                self.here,
+                format!("missing key `{key}`"),
+            )
+        })
+    }
+
+    /// `value` (of `key`) as a secret: it must not be empty.
+    pub fn secret(&self, value: &Text, key: &str) -> Result<Secret> {
+        self.validator.secret(value, &self.path(key))
+    }
+
+    /// `value` (of `key`) as an https or http URL.
+    pub fn url(&self, value: &Text, key: &str) -> Result<Url> {
+        self.validator
+            .url(value, &self.path(key), &["https", "http"])
+    }
+
+    /// What is wrong with `value` (of `key`), at its position.
+    pub fn error(&self, value: &Text, key: &str, message: impl Display) -> ConfigError {
+        self.validator.err(value, &self.path(key), message)
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("{}.{key}", self.here)
+    }
 }

@@ -8,7 +8,7 @@ impl Validator<'_> {
         index: usize,
         raw: &Spanned<RawEnvironment>,
         defaults: &RawEnvironment,
-        channels: &[Channel],
+        channels: &[ChannelConfig],
     ) -> Result<Environment> {
         let own = &raw.value;
         let here = format!("environments[{index}]");

@@ -41,6 +41,7 @@ const HANDSHAKE_HEADERS: &[&str] = &[
 ];
 
 mod alerts;
+pub(super) use alerts::ChannelKeys;
 mod auth;
 mod environment;
 mod service;

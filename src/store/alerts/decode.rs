@@ -8,7 +8,7 @@ use super::records::{
     AlertState, DeliveryState, FailedNotification, IncidentRecord, IncidentState,
     NotificationRecord, PendingNotification, count,
 };
-use crate::incident::{Open, State};
+use crate::incident::{MachineState, Open};
 use crate::store::StoreError;
 use crate::store::codec::{self, from_ms};
 
@@ -40,7 +40,7 @@ where
         _ => (None, None),
     };
     let state = AlertState {
-        state: State {
+        state: MachineState {
             failures: count(row.try_get(0)?),
             successes: count(row.try_get(1)?),
             failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),

@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::incident::State;
+use crate::incident::MachineState;
 use crate::probe::Verdict;
 use crate::store::StoreError;
 
 /// What is persisted per environment: the state machine's state and the open incident's id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertState {
-    pub state: State,
+    pub state: MachineState,
     /// Set exactly when `state.open` is.
     pub incident_id: Option<i64>,
     /// The open incident's diagnosis, as read (saving ignores it: it lives on the incident).

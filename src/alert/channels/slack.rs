@@ -6,9 +6,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::channel::{Channel, HttpRequest, Outgoing};
-use super::notification::{EventName, Notification};
+use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
+use crate::alert::notification::{EventName, Notification, ResultSummary};
 use crate::config::Secret;
+use crate::config::channels::SlackSettings;
 use crate::probe::Status;
 use crate::text::{duration_words, ms, truncate};
 
@@ -23,13 +24,16 @@ pub struct Slack {
     pub webhook_url: Secret,
 }
 
-impl Channel for Slack {
+pub fn notifier(name: &str, settings: &SlackSettings) -> Box<dyn Notifier> {
+    Box::new(Slack {
+        name: name.to_owned(),
+        webhook_url: settings.webhook_url.clone(),
+    })
+}
+
+impl Notifier for Slack {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "slack"
     }
 
     fn min_interval(&self) -> Duration {
@@ -76,56 +80,76 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         )));
     }
     if let Some(result) = &n.result {
-        let diagnosis = match (n.event, &n.incident) {
-            (EventName::Resolved, Some(incident)) => format!(
-                "Failing from {} to {} ({}). {}",
-                crate::wire::format(incident.started_at),
-                incident
-                    .resolved_at
-                    .map_or_else(|| "now".into(), crate::wire::format),
-                duration_words(incident.duration_s.unwrap_or_default()),
-                result.diagnosis
-            ),
-            _ => result.diagnosis.clone(),
-        };
+        let diagnosis = diagnosis(n, result);
         fallback = format!("{fallback} — {}", escape(&diagnosis));
         blocks.push(section(&escape(&diagnosis)));
-
-        let mut fields = vec![
-            field("Environment", &escape(n.subject())),
-            field("Status", result.status.as_str()),
-            field("Verdict", &format!("`{}`", result.verdict)),
-        ];
-        if let Some(code) = result.close_code {
-            let reason = result
-                .close_reason
-                .as_deref()
-                .filter(|r| !r.is_empty())
-                .map(|r| format!(" {}", escape(r)))
-                .unwrap_or_default();
-            fields.push(field("Close", &format!("{code}{reason}")));
-        }
-        if let Some(status) = result.http_status {
-            fields.push(field("HTTP status", &status.to_string()));
-        }
-        if let Some(version) = &result.version {
-            fields.push(field("Build", &escape(version)));
-        }
-        fields.push(field("At", &crate::wire::format(result.started_at)));
-        blocks.push(json!({ "type": "section", "fields": fields }));
-
-        let phases: Vec<String> = result
-            .phases_ms
-            .named()
-            .into_iter()
-            .filter(|(_, value)| value.is_some())
-            .map(|(name, value)| format!("{name} {}", ms(value)))
-            .collect();
-        if !phases.is_empty() {
-            blocks.push(section(&format!("*Phases* {}", phases.join(" · "))));
+        blocks.push(json!({ "type": "section", "fields": fields(n, result) }));
+        if let Some(phases) = phases(result) {
+            blocks.push(section(&phases));
         }
     }
+    if let Some(context) = context(n) {
+        blocks.push(context);
+    }
+    json!({ "text": truncate(&fallback, SECTION_MAX), "blocks": blocks })
+}
 
+/// The diagnosis; a resolve says first how long the incident lasted.
+fn diagnosis(n: &Notification, result: &ResultSummary) -> String {
+    match (n.event, &n.incident) {
+        (EventName::Resolved, Some(incident)) => format!(
+            "Failing from {} to {} ({}). {}",
+            crate::wire::format(incident.started_at),
+            incident
+                .resolved_at
+                .map_or_else(|| "now".into(), crate::wire::format),
+            duration_words(incident.duration_s.unwrap_or_default()),
+            result.diagnosis
+        ),
+        _ => result.diagnosis.clone(),
+    }
+}
+
+/// The result's facts, one field each.
+fn fields(n: &Notification, result: &ResultSummary) -> Vec<Value> {
+    let mut fields = vec![
+        field("Environment", &escape(n.subject())),
+        field("Status", result.status.as_str()),
+        field("Verdict", &format!("`{}`", result.verdict)),
+    ];
+    if let Some(code) = result.close_code {
+        let reason = result
+            .close_reason
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(|r| format!(" {}", escape(r)))
+            .unwrap_or_default();
+        fields.push(field("Close", &format!("{code}{reason}")));
+    }
+    if let Some(status) = result.http_status {
+        fields.push(field("HTTP status", &status.to_string()));
+    }
+    if let Some(version) = &result.version {
+        fields.push(field("Build", &escape(version)));
+    }
+    fields.push(field("At", &crate::wire::format(result.started_at)));
+    fields
+}
+
+/// `*Phases* dns 0.4 ms · …`, the phases the probe reached.
+fn phases(result: &ResultSummary) -> Option<String> {
+    let phases: Vec<String> = result
+        .phases_ms
+        .named()
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(name, value)| format!("{name} {}", ms(value)))
+        .collect();
+    (!phases.is_empty()).then(|| format!("*Phases* {}", phases.join(" · ")))
+}
+
+/// The status page link and the incident number, when there are any.
+fn context(n: &Notification) -> Option<Value> {
     let mut context = Vec::new();
     if let Some(link) = &n.link {
         context.push(format!(
@@ -137,13 +161,12 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     if let Some(incident) = &n.incident {
         context.push(format!("incident #{}", incident.id));
     }
-    if !context.is_empty() {
-        blocks.push(json!({
+    (!context.is_empty()).then(|| {
+        json!({
             "type": "context",
             "elements": [{ "type": "mrkdwn", "text": context.join(" · ") }],
-        }));
-    }
-    json!({ "text": truncate(&fallback, SECTION_MAX), "blocks": blocks })
+        })
+    })
 }
 
 fn section(text: &str) -> Value {

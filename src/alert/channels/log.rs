@@ -2,20 +2,23 @@
 
 use chrono::{DateTime, Utc};
 
-use super::channel::{Channel, Outgoing};
-use super::notification::Notification;
+use crate::alert::notifier::{Notifier, Outgoing};
+use crate::config::channels::LogSettings;
+use crate::alert::notification::Notification;
 
 pub struct Log {
     pub name: String,
 }
 
-impl Channel for Log {
+pub fn notifier(name: &str, _: &LogSettings) -> Box<dyn Notifier> {
+    Box::new(Log {
+        name: name.to_owned(),
+    })
+}
+
+impl Notifier for Log {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "log"
     }
 
     fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {

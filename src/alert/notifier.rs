@@ -1,6 +1,6 @@
-//! The one small trait every channel implements. A channel only *describes* what to send: a
-//! pure function of the notification, tested against exact JSON. Building channels from the
-//! config and sending happen in [`super::delivery`], retrying in [`super::outbox`], once each.
+//! The one small trait every channel kind implements ([`super::channels`]). A notifier only
+//! *describes* what to send: a pure function of the notification, tested against exact JSON.
+//! Sending happens in [`super::delivery`], retrying in [`super::outbox`], once each.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,13 +10,17 @@ use url::Url;
 
 use super::notification::Notification;
 
-pub trait Channel: Send + Sync {
+/// One configured channel's way of sending.
+pub trait Notifier: Send + Sync {
+    /// The channel's name.
     fn name(&self) -> &str;
-    /// `slack`, `pagerduty`, `webhook` or `log`.
-    fn kind(&self) -> &'static str;
     /// Least time between two sends: a channel's own rate limit, kept before it answers 429.
     fn min_interval(&self) -> Duration {
         Duration::ZERO
+    }
+    /// Whether `wsprobe alert test` resolves its test notification right after sending it.
+    fn resolves_its_test(&self) -> bool {
+        false
     }
     /// What delivering `notification` at `now` takes. Pure.
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing;

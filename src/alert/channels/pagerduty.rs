@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::channel::{Channel, HttpRequest, Outgoing};
-use super::notification::{EventName, Notification};
+use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
+use crate::alert::notification::{EventName, Notification};
 use crate::config::Secret;
+use crate::config::channels::PagerDutySettings;
 use crate::text::truncate;
 
 /// PagerDuty's limit on `payload.summary`.
@@ -21,13 +22,23 @@ pub struct PagerDuty {
     pub events_url: Url,
 }
 
-impl Channel for PagerDuty {
+pub fn notifier(name: &str, settings: &PagerDutySettings) -> Box<dyn Notifier> {
+    Box::new(PagerDuty {
+        name: name.to_owned(),
+        routing_key: settings.routing_key.clone(),
+        severity: settings.severity.clone(),
+        events_url: settings.events_url.clone(),
+    })
+}
+
+impl Notifier for PagerDuty {
     fn name(&self) -> &str {
         &self.name
     }
 
-    fn kind(&self) -> &'static str {
-        "pagerduty"
+    /// The test's alert is resolved right after: it pages (at `info`) but does not stay open.
+    fn resolves_its_test(&self) -> bool {
+        true
     }
 
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing {

@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use url::Url;
 
-use super::channel::{Channel, HttpRequest, Outgoing};
-use super::notification::Notification;
+use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
+use crate::alert::notification::Notification;
 use crate::config::Secret;
+use crate::config::channels::WebhookSettings;
 
 pub const SIGNATURE_HEADER: &str = "X-Wsprobe-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Wsprobe-Timestamp";
@@ -27,13 +28,17 @@ pub struct Webhook {
     pub secret: Option<Secret>,
 }
 
-impl Channel for Webhook {
+pub fn notifier(name: &str, settings: &WebhookSettings) -> Box<dyn Notifier> {
+    Box::new(Webhook {
+        name: name.to_owned(),
+        url: settings.url.clone(),
+        secret: settings.secret.clone(),
+    })
+}
+
+impl Notifier for Webhook {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "webhook"
     }
 
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing {

@@ -1,0 +1,221 @@
+//! One alert step's writes: the incident changes, the notifications for the subject's
+//! channels and the state after, built from the state machine's events. Nothing is written
+//! here; the engine hands the result to the dispatcher.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use super::notification::{self, EventName, IncidentInfo, Notification, ResultSummary};
+use super::unwritten::{IncidentWrite, StepWrite, Unqueued, Unwritten};
+use crate::config::ChannelConfig;
+use crate::incident::{self, IncidentEvent, Notice, Open};
+use crate::probe::ProbeResult;
+use crate::store::{AlertState, DeliveryState, PendingNotification};
+
+/// What one step is about, and where it started and ended.
+pub(super) struct StepInput<'a> {
+    pub name: &'a str,
+    pub channels: &'a [&'a ChannelConfig],
+    pub result: &'a ProbeResult,
+    pub in_maintenance: bool,
+    pub now: DateTime<Utc>,
+    /// `{server.public_url}/environments/{name}`, when set.
+    pub link: Option<String>,
+    pub before: &'a AlertState,
+    pub after: &'a incident::MachineState,
+}
+
+/// The writes of one step whose `events` the state machine produced. Incident ids come from
+/// `next_incident_id`, provisional notification ids from `unwritten`.
+pub(super) fn step_write(
+    input: &StepInput<'_>,
+    events: &[IncidentEvent],
+    next_incident_id: &AtomicI64,
+    unwritten: &parking_lot::Mutex<Unwritten>,
+) -> StepWrite {
+    let mut step = StepWrite {
+        env: input.name.to_owned(),
+        incidents: Vec::new(),
+        notifications: Vec::new(),
+        after: AlertState::default(),
+    };
+    let mut incident_id = input.before.incident_id;
+    for event in events {
+        match event {
+            IncidentEvent::Opened => {
+                let open = input
+                    .after
+                    .open
+                    .as_ref()
+                    .expect("Opened leaves an open incident");
+                let id = next_incident_id.fetch_add(1, Ordering::Relaxed);
+                incident_id = Some(id);
+                step.incidents.push(IncidentWrite::Open {
+                    id,
+                    open: open.clone(),
+                    diagnosis: input.result.diagnosis.clone(),
+                });
+                tracing::warn!(verdict = %input.result.verdict, incident = id, "incident opened");
+            }
+            IncidentEvent::Resolved => {
+                if let Some(id) = incident_id {
+                    step.incidents
+                        .push(IncidentWrite::Resolve { id, at: input.now });
+                }
+                tracing::info!("incident resolved");
+            }
+            IncidentEvent::Notify { notice, held } => {
+                if let Some(id) = incident_id {
+                    notify(input, id, *notice, *held, &mut step, unwritten);
+                }
+            }
+        }
+    }
+    step.after = state_after(input, incident_id, events);
+    step
+}
+
+/// A notice of incident `id`: a verdict change is written to the incident, and one
+/// notification queued per channel (held ones recorded, never sent).
+fn notify(
+    input: &StepInput<'_>,
+    id: i64,
+    notice: Notice,
+    held: bool,
+    step: &mut StepWrite,
+    unwritten: &parking_lot::Mutex<Unwritten>,
+) {
+    let result = input.result;
+    // A resolve tells of the incident as it was; every other notice of it as it is now.
+    let (open, diagnosis) = match notice {
+        Notice::Resolved => (
+            input.before.state.open.as_ref(),
+            input.before.diagnosis.clone().unwrap_or_default(),
+        ),
+        _ => (input.after.open.as_ref(), result.diagnosis.clone()),
+    };
+    let Some(open) = open else { return };
+    if let Notice::VerdictChanged { .. } = notice {
+        step.incidents.push(IncidentWrite::Verdict {
+            id,
+            verdict: result.verdict,
+            diagnosis: result.diagnosis.clone(),
+        });
+    }
+    let notification = Notification {
+        delivery_id: notification::new_delivery_id(),
+        event: event_name(notice),
+        environment: Some(input.name.to_owned()),
+        incident: Some(incident_info(id, open, notice, diagnosis, input.now)),
+        result: Some(ResultSummary::of(result, input.in_maintenance)),
+        link: input.link.clone(),
+    };
+    let delivery = if held {
+        DeliveryState::Held
+    } else {
+        DeliveryState::Pending
+    };
+    let mut unwritten = unwritten.lock();
+    for row in rows(input, id, &notification) {
+        let row = PendingNotification {
+            id: unwritten.provisional_id(),
+            ..row
+        };
+        step.notifications.push(Unqueued {
+            row,
+            state: delivery,
+            finished_at: None,
+        });
+    }
+    if held {
+        tracing::info!(event = %notification.event, "notification held: maintenance window");
+    }
+}
+
+/// One outbox row per channel for `notification` of incident `id`, ids still to give.
+fn rows(input: &StepInput<'_>, id: i64, notification: &Notification) -> Vec<PendingNotification> {
+    // Plain data with string keys: encoding cannot fail.
+    let payload =
+        serde_json::to_string(notification).expect("a notification always encodes as JSON");
+    input
+        .channels
+        .iter()
+        .map(|channel| PendingNotification {
+            id: 0,
+            incident_id: id,
+            channel: channel.name.clone(),
+            kind: channel.kind.kind().to_owned(),
+            event: notification.event.as_str().to_owned(),
+            payload: payload.clone(),
+            attempts: 0,
+            created_at: input.now,
+            due_at: input.now,
+            last_error: None,
+        })
+        .collect()
+}
+
+/// The state to persist after the step: the open incident keeps the diagnosis it was opened
+/// (or last re-diagnosed) with.
+fn state_after(
+    input: &StepInput<'_>,
+    incident_id: Option<i64>,
+    events: &[IncidentEvent],
+) -> AlertState {
+    let incident_id = incident_id.filter(|_| input.after.open.is_some());
+    let rediagnosed = events.iter().any(|event| {
+        matches!(
+            event,
+            IncidentEvent::Opened
+                | IncidentEvent::Notify {
+                    notice: Notice::VerdictChanged { .. },
+                    ..
+                }
+        )
+    });
+    AlertState {
+        diagnosis: incident_id.and_then(|_| {
+            if rediagnosed {
+                Some(input.result.diagnosis.clone())
+            } else {
+                input.before.diagnosis.clone()
+            }
+        }),
+        state: input.after.clone(),
+        incident_id,
+    }
+}
+
+fn event_name(notice: Notice) -> EventName {
+    match notice {
+        Notice::Triggered => EventName::Triggered,
+        Notice::Reminder => EventName::Reminder,
+        Notice::VerdictChanged { .. } => EventName::VerdictChanged,
+        Notice::Resolved => EventName::Resolved,
+    }
+}
+
+fn incident_info(
+    id: i64,
+    open: &Open,
+    notice: Notice,
+    diagnosis: String,
+    now: DateTime<Utc>,
+) -> IncidentInfo {
+    let resolved = notice == Notice::Resolved;
+    IncidentInfo {
+        id,
+        state: if resolved { "resolved" } else { "open" }.to_owned(),
+        started_at: open.since,
+        opened_at: open.opened_at,
+        resolved_at: resolved.then_some(now),
+        duration_s: resolved.then(|| (now - open.since).num_seconds()),
+        verdict: open.verdict,
+        previous_verdict: match notice {
+            Notice::VerdictChanged { from } => Some(from),
+            _ => None,
+        },
+        diagnosis,
+    }
+}

@@ -1,0 +1,139 @@
+//! Alert channel kinds, as probes.yaml writes them. A kind is one line in `channel_kinds!`
+//! and two files named after its `kind:` value: `config/channels/<kind>.rs` (its keys, their
+//! validation, its secrets) and `alert/channels/<kind>.rs` (what it sends). The two halves
+//! live apart because config is a leaf: it knows nothing of how notifications go out.
+
+mod entry;
+
+use std::sync::LazyLock;
+
+pub(crate) use entry::RawChannel;
+
+use super::error::ConfigError;
+use super::model::Secret;
+use super::validate::ChannelKeys;
+
+/// Every channel kind, once: `module: Variant(Settings)`, the module named after the `kind:`
+/// value. Expands `$then! { … }` over the list: the config builds [`ChannelKind`] from it and
+/// the alert engine each kind's notifier, so neither repeats it.
+macro_rules! channel_kinds {
+    ($then:ident) => {
+        $then! {
+            slack: Slack(SlackSettings),
+            pagerduty: PagerDuty(PagerDutySettings),
+            webhook: Webhook(WebhookSettings),
+            log: Log(LogSettings),
+        }
+    };
+}
+pub(crate) use channel_kinds;
+
+/// What a kind's settings type gives the config: its keys, how they are validated, its
+/// secrets.
+pub(crate) trait ChannelSettings: Sized {
+    /// The keys it reads besides `name` and `kind`, in the order messages list them.
+    const KEYS: &'static [&'static str];
+
+    /// The settings of one `alerts.channels` entry of this kind, whose other keys are among
+    /// [`Self::KEYS`]; an error names the key at fault and its position.
+    fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError>;
+
+    /// Values never to be shown anywhere (they join [`super::Config::secret_values`]).
+    fn secrets(&self) -> Vec<&Secret> {
+        Vec::new()
+    }
+
+    /// More text to scrub from delivery errors: an endpoint URL may carry a key in its path
+    /// or query, and a receiver may echo it.
+    fn scrubbed(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+macro_rules! declare_kinds {
+    ($($module:ident: $variant:ident($settings:ident),)*) => {
+        $(pub mod $module;)*
+        $(pub use $module::$settings;)*
+
+        /// A channel's kind, with the settings of that kind.
+        #[derive(Debug, Clone)]
+        pub enum ChannelKind {
+            $($variant($settings),)*
+        }
+
+        impl ChannelKind {
+            /// Every `kind:` value, in the registry's order.
+            pub const NAMES: &[&str] = &[$(stringify!($module)),*];
+
+            /// The `kind:` value.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(ChannelKind::$variant(_) => stringify!($module),)*
+                }
+            }
+
+            pub fn secrets(&self) -> Vec<&Secret> {
+                match self {
+                    $(ChannelKind::$variant(settings) => settings.secrets(),)*
+                }
+            }
+
+            pub fn scrubbed(&self) -> Vec<String> {
+                match self {
+                    $(ChannelKind::$variant(settings) => settings.scrubbed(),)*
+                }
+            }
+
+            /// The keys of the kind named `kind`, if there is one.
+            pub(crate) fn keys_of(kind: &str) -> Option<&'static [&'static str]> {
+                match kind {
+                    $(stringify!($module) => Some(<$settings as ChannelSettings>::KEYS),)*
+                    _ => None,
+                }
+            }
+
+            /// The settings of the kind named `kind` (a known one, see [`Self::keys_of`]).
+            pub(crate) fn parse(kind: &str, keys: &ChannelKeys<'_>) -> Option<Result<ChannelKind, ConfigError>> {
+                match kind {
+                    $(stringify!($module) => Some($settings::parse(keys).map(ChannelKind::$variant)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+channel_kinds!(declare_kinds);
+
+/// Every key an `alerts.channels` entry may have: `name`, `kind`, then each kind's own, once.
+pub(crate) static ENTRY_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut keys = vec!["name", "kind"];
+    for kind in ChannelKind::NAMES {
+        for key in ChannelKind::keys_of(kind).unwrap_or_default() {
+            if !keys.contains(key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_takes_name_kind_and_every_kind_s_keys_once() {
+        assert_eq!(ENTRY_KEYS[..2], ["name", "kind"]);
+        for kind in ChannelKind::NAMES {
+            let keys = ChannelKind::keys_of(kind).expect("a registered kind");
+            for key in keys {
+                assert!(!["name", "kind"].contains(key), "{kind}.{key}");
+                assert!(ENTRY_KEYS.contains(key), "{kind}.{key}");
+            }
+        }
+        let mut unique = ENTRY_KEYS.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ENTRY_KEYS.len());
+    }
+}
