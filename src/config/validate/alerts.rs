@@ -34,7 +34,7 @@ impl ChannelType {
 }
 
 impl Validator<'_> {
-    pub(super) fn heartbeat(&self, raw: &Spanned<RawHeartbeat>) -> Result<Heartbeat> {
+    pub(super) fn heartbeat(&self, raw: &Located<RawHeartbeat>) -> Result<Heartbeat> {
         let key = "alerts.heartbeat";
         let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
         self.url(url, &format!("{key}.url"), &["https", "http"])?;
@@ -83,7 +83,7 @@ impl Validator<'_> {
             }
             None => None,
         };
-        let threshold = |value: Option<(&Spanned<u32>, String)>| -> Result<Option<u32>> {
+        let threshold = |value: Option<(&Located<u32>, String)>| -> Result<Option<u32>> {
             match value {
                 Some((v, key)) if v.value == 0 => Err(self.err(v, &key, "must be at least 1")),
                 Some((v, _)) => Ok(Some(v.value)),
@@ -270,7 +270,7 @@ impl Validator<'_> {
     pub(super) fn maintenance(
         &self,
         index: usize,
-        raw: &Spanned<RawMaintenance>,
+        raw: &Located<RawMaintenance>,
         environments: &[Arc<Environment>],
     ) -> Result<MaintenanceWindow> {
         let here = format!("alerts.maintenance[{index}]");

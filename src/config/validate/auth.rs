@@ -33,7 +33,7 @@ impl AuthKind {
 }
 
 impl Validator<'_> {
-    pub(super) fn auth(&self, raw: &Spanned<RawAuth>, key: &str) -> Result<Auth> {
+    pub(super) fn auth(&self, raw: &Located<RawAuth>, key: &str) -> Result<Auth> {
         let a = &raw.value;
         let kind_text = self.required(&a.kind, &raw.referenced, key, "kind")?;
         let field = |name: &str| format!("{key}.{name}");

@@ -6,7 +6,7 @@ impl Validator<'_> {
     pub(super) fn environment(
         &self,
         index: usize,
-        raw: &Spanned<RawEnvironment>,
+        raw: &Located<RawEnvironment>,
         defaults: &RawEnvironment,
         channels: &[Channel],
     ) -> Result<Environment> {
@@ -267,7 +267,7 @@ impl Validator<'_> {
     /// `health.expect_body` write them; neither is `Any`.
     fn matcher(
         &self,
-        json: &Option<Spanned<OrderedMap<serde_json::Value>>>,
+        json: &Option<Located<OrderedMap<serde_json::Value>>>,
         contains: &Option<Text>,
         key: &str,
     ) -> Result<Matcher> {
@@ -292,7 +292,7 @@ impl Validator<'_> {
         })
     }
 
-    pub(super) fn health(&self, raw: &Spanned<RawHealth>, key: &str) -> Result<HealthCheck> {
+    pub(super) fn health(&self, raw: &Located<RawHealth>, key: &str) -> Result<HealthCheck> {
         let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
         let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
         let expect_status = match &raw.value.expect_status {
@@ -386,7 +386,7 @@ impl Validator<'_> {
 
     pub(super) fn step(
         &self,
-        raw: &Spanned<RawStep>,
+        raw: &Located<RawStep>,
         key: &str,
         timeout: Duration,
         in_env: &str,
@@ -432,7 +432,7 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn echo(&self, raw: &Spanned<RawEcho>, key: &str) -> Result<EchoCheck> {
+    pub(super) fn echo(&self, raw: &Located<RawEcho>, key: &str) -> Result<EchoCheck> {
         let pointer = self.required(&raw.value.pointer, &raw.referenced, key, "pointer")?;
         Ok(EchoCheck {
             pointer: self.pointer(pointer, &format!("{key}.pointer"))?,
@@ -446,7 +446,7 @@ impl Validator<'_> {
         })
     }
 
-    pub(super) fn version(&self, raw: &Spanned<RawVersion>, key: &str) -> Result<VersionSource> {
+    pub(super) fn version(&self, raw: &Located<RawVersion>, key: &str) -> Result<VersionSource> {
         match (&raw.value.header, &raw.value.pointer) {
             (Some(header), None) => {
                 if reqwest::header::HeaderName::from_bytes(header.value.as_bytes()).is_err() {

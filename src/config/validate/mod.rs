@@ -308,7 +308,7 @@ impl Validator<'_> {
         Ok(())
     }
 
-    pub(super) fn positive_count(&self, value: &Spanned<u64>, key: &str) -> Result<usize> {
+    pub(super) fn positive_count(&self, value: &Located<u64>, key: &str) -> Result<usize> {
         match usize::try_from(value.value) {
             Ok(0) => Err(self.err(value, key, "must be greater than 0")),
             Ok(count) => Ok(count),
