@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use crate::telemetry::LogFormat;
 use crate::{check, config, lab};
 
 const CONFIG_HELP: &str = "The config file [default: $WSPROBE_CONFIG, else ./probes.yaml]";
@@ -30,20 +31,10 @@ pub struct Cli {
     pub log_format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 impl Cli {
     /// How to log: the chosen format, and the level when `RUST_LOG` is not set (quiet for
     /// one-shot commands, informative for the long-running ones).
-    pub fn log_settings(&self) -> (crate::telemetry::LogFormat, &'static str) {
-        let format = match self.log_format {
-            LogFormat::Text => crate::telemetry::LogFormat::Text,
-            LogFormat::Json => crate::telemetry::LogFormat::Json,
-        };
+    pub fn log_settings(&self) -> (LogFormat, &'static str) {
         let level = match self.command {
             Command::Check { .. } | Command::Validate { .. } | Command::Healthcheck { .. } => {
                 "warn"
@@ -51,7 +42,7 @@ impl Cli {
             // PostgreSQL tells every start that the migrations table exists: not news.
             _ => "info,sqlx::postgres::notice=warn",
         };
-        (format, level)
+        (self.log_format, level)
     }
 }
 
