@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use crate::telemetry::LogFormat;
 use crate::{check, config, lab};
 
 const CONFIG_HELP: &str = "The config file [default: $WSPROBE_CONFIG, else ./probes.yaml]";
@@ -30,20 +31,10 @@ pub struct Cli {
     pub log_format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 impl Cli {
     /// How to log: the chosen format, and the level when `RUST_LOG` is not set (quiet for
     /// one-shot commands, informative for the long-running ones).
-    pub fn log_settings(&self) -> (crate::telemetry::LogFormat, &'static str) {
-        let format = match self.log_format {
-            LogFormat::Text => crate::telemetry::LogFormat::Text,
-            LogFormat::Json => crate::telemetry::LogFormat::Json,
-        };
+    pub fn log_settings(&self) -> (LogFormat, &'static str) {
         let level = match self.command {
             Command::Check { .. } | Command::Validate { .. } | Command::Healthcheck { .. } => {
                 "warn"
@@ -51,7 +42,7 @@ impl Cli {
             // PostgreSQL tells every start that the migrations table exists: not news.
             _ => "info,sqlx::postgres::notice=warn",
         };
-        (format, level)
+        (self.log_format, level)
     }
 }
 
@@ -135,49 +126,13 @@ pub enum Format {
 
 pub async fn execute(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Run { config } => {
-            let config = match load(config.as_deref()) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            match crate::daemon::run_daemon(config, None).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("error: {err:#}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+        Command::Run { config } => run_daemon(config.as_deref()).await,
         Command::Check {
             config,
             envs,
             format,
             concurrency,
-        } => {
-            let config = match load(config.as_deref()) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            let selected = match check::select(&config, &envs) {
-                Ok(selected) => selected,
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    return ExitCode::from(2);
-                }
-            };
-            crate::telemetry::scrub_logs_of(&config);
-            let prober = crate::probe::Prober::for_config(&config);
-            let results = check::run(&prober, &selected, concurrency).await;
-            match format {
-                Format::Json => println!("{}", check::render_json(&results)),
-                Format::Text => {
-                    let color = std::io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-                    print!("{}", check::render_text(&results, color));
-                }
-            }
-            ExitCode::from(check::exit_code(&results))
-        }
+        } => check_once(config.as_deref(), &envs, format, concurrency).await,
         Command::Validate { config } => match load(config.as_deref()) {
             Ok(config) => {
                 print!("{}", config::describe(&config));
@@ -185,31 +140,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Lab { listen, startup } => {
-            let listener = match tokio::net::TcpListener::bind(listen).await {
-                Ok(listener) => listener,
-                Err(err) => {
-                    eprintln!("error: cannot listen on {listen}: {err}");
-                    return ExitCode::from(2);
-                }
-            };
-            let shutdown = CancellationToken::new();
-            let options = lab::LabOptions {
-                startup_duration: startup,
-                ..lab::LabOptions::default()
-            };
-            let lab = match lab::Lab::spawn(listener, options, shutdown.clone()) {
-                Ok(lab) => lab,
-                Err(err) => {
-                    eprintln!("error: cannot start the lab: {err}");
-                    return ExitCode::from(2);
-                }
-            };
-            print!("{}", crate::demo::lab_banner(&lab));
-            crate::daemon::wait_for_signal().await;
-            shutdown.cancel();
-            ExitCode::SUCCESS
-        }
+        Command::Lab { listen, startup } => serve_lab(listen, startup).await,
         Command::Demo => crate::demo::run().await,
         Command::Schema => {
             println!(
@@ -231,14 +162,84 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Healthcheck { config, url } => healthcheck(config.as_deref(), url).await,
         Command::Alert {
             command: AlertCommand::Test { channel, config },
-        } => {
-            let config = match load(config.as_deref()) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            alert_test(&config, &channel).await
+        } => match load(config.as_deref()) {
+            Ok(config) => alert_test(&config, &channel).await,
+            Err(code) => code,
+        },
+    }
+}
+
+async fn run_daemon(config: Option<&std::path::Path>) -> ExitCode {
+    let config = match load(config) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match crate::daemon::run_daemon(config, None).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
         }
     }
+}
+
+/// Probe the selected environments once and print the results.
+async fn check_once(
+    config: Option<&std::path::Path>,
+    envs: &[String],
+    format: Format,
+    concurrency: usize,
+) -> ExitCode {
+    let config = match load(config) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let selected = match check::select(&config, envs) {
+        Ok(selected) => selected,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::scrub_logs_of(&config);
+    let prober = crate::probe::Prober::for_config(&config);
+    let results = check::run(&prober, &selected, concurrency).await;
+    match format {
+        Format::Json => println!("{}", check::render_json(&results)),
+        Format::Text => {
+            let color = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            print!("{}", check::render_text(&results, color));
+        }
+    }
+    ExitCode::from(check::exit_code(&results))
+}
+
+/// The failure lab alone, until a signal.
+async fn serve_lab(listen: SocketAddr, startup: std::time::Duration) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("error: cannot listen on {listen}: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let options = lab::LabOptions {
+        startup_duration: startup,
+        ..lab::LabOptions::default()
+    };
+    let lab = match lab::Lab::spawn(listener, options, shutdown.clone()) {
+        Ok(lab) => lab,
+        Err(err) => {
+            eprintln!("error: cannot start the lab: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", crate::demo::lab_banner(&lab));
+    crate::daemon::wait_for_signal().await;
+    shutdown.cancel();
+    ExitCode::SUCCESS
 }
 
 /// One attempt through the real channel code, synchronously; the daemon is not involved.

@@ -12,88 +12,114 @@ use super::model::*;
 /// telemetry. URLs lose their query string and user info (tokens hide there); secrets are never
 /// shown, only which kind of auth or channel uses them.
 pub fn describe(config: &Config) -> String {
-    // Writing to a String cannot fail: the `let _ = write!` below drop an always-Ok result.
+    // Writing to a String cannot fail: the `let _ = write!` in this file drop an always-Ok result.
     let mut out = String::new();
     // Saying a schedule in words costs more than parsing it, and most environments share one.
     let mut words: HashMap<&str, String> = HashMap::new();
     for env in &config.environments {
-        let _ = writeln!(out, "environment {}", env.name);
-        let mut line = |label: &str, value: String| {
-            let _ = writeln!(out, "  {label:<14}{value}");
-        };
-        line("url", redact_url(&env.url));
-        let mut schedule = format!(
-            "{} ({})",
-            env.schedule.expression(),
-            words
-                .entry(env.schedule.expression())
-                .or_insert_with(|| in_words(&env.schedule))
-        );
-        if !env.jitter.is_zero() {
-            let _ = write!(schedule, ", jitter up to {}", human(env.jitter));
-        }
-        line("schedule", schedule);
-        line("timeout", human(env.timeout));
-        let auth = match &env.auth {
-            Auth::Jwt { algorithm, .. } => format!("jwt ({algorithm:?})"),
-            Auth::TokenEndpoint { url, method, .. } => {
-                format!("token_endpoint ({method} {})", redact_url(url))
-            }
-            other => other.kind().to_owned(),
-        };
-        line("auth", auth);
-        if let Some(health) = &env.health {
-            line(
-                "health",
-                format!(
-                    "{} expecting {}{}",
-                    redact_url(&health.url),
-                    health.expect_status,
-                    health
-                        .expect_body
-                        .as_ref()
-                        .map(|body| format!(" with a body {}", body.describe()))
-                        .unwrap_or_default()
-                ),
-            );
-        }
-        let mut subprotocols = if env.subprotocols.is_empty() {
-            "none".to_owned()
-        } else {
-            env.subprotocols.join(", ")
-        };
-        if let Some(expected) = &env.expect_subprotocol {
-            let _ = write!(subprotocols, " (expecting {expected})");
-        }
-        line("subprotocols", subprotocols);
-        let steps = match env.steps.len() {
-            0 => "none: ready when the upgrade succeeds".to_owned(),
-            n => n.to_string(),
-        };
-        line("steps", steps);
-        let channels: Vec<&str> = config
-            .channels_for(env)
-            .iter()
-            .map(|channel| channel.name.as_str())
-            .collect();
-        let policy = config.alert_policy(env);
-        let alert = if channels.is_empty() {
-            "no channels".to_owned()
-        } else {
-            format!(
-                "{} after {} failure{}",
-                channels.join(", "),
-                policy.failure_threshold,
-                if policy.failure_threshold == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            )
-        };
-        line("alert", alert);
+        describe_environment(&mut out, config, env, &mut words);
     }
+    describe_channels(&mut out, config);
+    describe_maintenance(&mut out, config);
+    describe_service(&mut out, config);
+    out
+}
 
+fn describe_environment<'c>(
+    out: &mut String,
+    config: &Config,
+    env: &'c Environment,
+    words: &mut HashMap<&'c str, String>,
+) {
+    let _ = writeln!(out, "environment {}", env.name);
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "  {label:<14}{value}");
+    };
+    line("url", redact_url(&env.url));
+    line("schedule", schedule_line(env, words));
+    line("timeout", human(env.timeout));
+    line("auth", auth_line(&env.auth));
+    if let Some(health) = &env.health {
+        line("health", health_line(health));
+    }
+    let mut subprotocols = if env.subprotocols.is_empty() {
+        "none".to_owned()
+    } else {
+        env.subprotocols.join(", ")
+    };
+    if let Some(expected) = &env.expect_subprotocol {
+        let _ = write!(subprotocols, " (expecting {expected})");
+    }
+    line("subprotocols", subprotocols);
+    let steps = match env.steps.len() {
+        0 => "none: ready when the upgrade succeeds".to_owned(),
+        n => n.to_string(),
+    };
+    line("steps", steps);
+    line("alert", alert_line(config, env));
+}
+
+fn schedule_line<'c>(env: &'c Environment, words: &mut HashMap<&'c str, String>) -> String {
+    let mut schedule = format!(
+        "{} ({})",
+        env.schedule.expression(),
+        words
+            .entry(env.schedule.expression())
+            .or_insert_with(|| in_words(&env.schedule))
+    );
+    if !env.jitter.is_zero() {
+        let _ = write!(schedule, ", jitter up to {}", human(env.jitter));
+    }
+    schedule
+}
+
+fn auth_line(auth: &Auth) -> String {
+    match auth {
+        Auth::Jwt { algorithm, .. } => format!("jwt ({algorithm:?})"),
+        Auth::TokenEndpoint { url, method, .. } => {
+            format!("token_endpoint ({method} {})", redact_url(url))
+        }
+        other => other.kind().to_owned(),
+    }
+}
+
+fn health_line(health: &HealthCheck) -> String {
+    format!(
+        "{} expecting {}{}",
+        redact_url(&health.url),
+        health.expect_status,
+        health
+            .expect_body
+            .as_ref()
+            .map(|body| format!(" with a body {}", body.describe()))
+            .unwrap_or_default()
+    )
+}
+
+fn alert_line(config: &Config, env: &Environment) -> String {
+    let channels: Vec<&str> = config
+        .channels_for(env)
+        .iter()
+        .map(|channel| channel.name.as_str())
+        .collect();
+    let policy = config.alert_policy(env);
+    if channels.is_empty() {
+        "no channels".to_owned()
+    } else {
+        format!(
+            "{} after {} failure{}",
+            channels.join(", "),
+            policy.failure_threshold,
+            if policy.failure_threshold == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )
+    }
+}
+
+fn describe_channels(out: &mut String, config: &Config) {
     if config.alerts.channels.is_empty() {
         out.push_str("channels        none\n");
     } else {
@@ -102,36 +128,43 @@ pub fn describe(config: &Config) -> String {
             let _ = writeln!(out, "  {:<14}{}", channel.name, channel.kind.kind());
         }
     }
-    if !config.alerts.maintenance.is_empty() {
-        out.push_str("maintenance\n");
-        for window in &config.alerts.maintenance {
-            let scope = if window.environments.is_empty() {
-                "all environments".to_owned()
-            } else {
-                window
-                    .environments
-                    .iter()
-                    .map(EnvName::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let when = match &window.when {
-                MaintenanceTime::Recurring { schedule, duration } => format!(
-                    "{} ({}) for {}",
-                    schedule.expression(),
-                    in_words(schedule),
-                    human(*duration)
-                ),
-                MaintenanceTime::Fixed { from, until } => format!(
-                    "{} to {}",
-                    from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                    until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-                ),
-            };
-            let _ = writeln!(out, "  {scope}: {when}");
-        }
-    }
+}
 
+fn describe_maintenance(out: &mut String, config: &Config) {
+    if config.alerts.maintenance.is_empty() {
+        return;
+    }
+    out.push_str("maintenance\n");
+    for window in &config.alerts.maintenance {
+        let scope = if window.environments.is_empty() {
+            "all environments".to_owned()
+        } else {
+            window
+                .environments
+                .iter()
+                .map(EnvName::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let when = match &window.when {
+            MaintenanceTime::Recurring { schedule, duration } => format!(
+                "{} ({}) for {}",
+                schedule.expression(),
+                in_words(schedule),
+                human(*duration)
+            ),
+            MaintenanceTime::Fixed { from, until } => format!(
+                "{} to {}",
+                from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+        };
+        let _ = writeln!(out, "  {scope}: {when}");
+    }
+}
+
+/// The server, storage and telemetry lines.
+fn describe_service(out: &mut String, config: &Config) {
     let mut server = format!("listen {}", config.server.listen);
     if let Some(public_url) = &config.server.public_url {
         let _ = write!(server, ", public {}", redact_url(public_url));
@@ -165,7 +198,6 @@ pub fn describe(config: &Config) -> String {
         "GET /metrics off"
     };
     let _ = writeln!(out, "{:<16}{otlp}; {prometheus}", "telemetry");
-    out
 }
 
 /// `url` without what may carry a credential: user info becomes `…@`, a query `?…`, and the

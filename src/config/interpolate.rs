@@ -143,124 +143,161 @@ pub fn interpolate_mapped(
         InterpolateError { line, column, kind }
     };
 
-    let mut out = String::with_capacity(text.len());
-    let mut out_len = 0; // in characters
-    let mut replacements = Vec::new();
-    let mut variable_values = std::collections::BTreeSet::new();
-    let mut variables: Vec<(String, String)> = Vec::new();
-    let mut context = Context::Plain;
+    let mut out = Output::with_capacity(text.len());
+    let mut scope = YamlScope::Plain;
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        let previous = i.checked_sub(1).map(|p| chars[p]);
-        match context {
-            Context::Comment if c == '\n' => context = Context::Plain,
-            Context::Comment => {}
-            Context::Plain if c == '#' && previous.is_none_or(is_blank_or_newline) => {
-                context = Context::Comment;
-            }
-            Context::Plain if c == '"' && previous.is_none_or(starts_scalar) => {
-                context = Context::DoubleQuoted;
-            }
-            Context::Plain if c == '\'' && previous.is_none_or(starts_scalar) => {
-                context = Context::SingleQuoted;
-            }
-            Context::DoubleQuoted if c == '\\' && i + 1 < chars.len() => {
-                // An escaped character (`\"`) cannot close the scalar: copy both at once.
-                out.push(c);
-                out.push(chars[i + 1]);
-                out_len += 2;
-                i += 2;
-                continue;
-            }
-            Context::DoubleQuoted if c == '"' => context = Context::Plain,
-            Context::SingleQuoted if c == '\'' && chars.get(i + 1) == Some(&'\'') => {
-                out.push_str("''");
-                out_len += 2;
-                i += 2;
-                continue;
-            }
-            Context::SingleQuoted if c == '\'' => context = Context::Plain,
-            _ => {}
-        }
-
-        if c != '$' || context == Context::Comment {
-            out.push(c);
-            out_len += 1;
-            i += 1;
+        let verbatim;
+        (scope, verbatim) = scope.after(&chars, i);
+        if verbatim > 0 {
+            out.copy(&chars[i..i + verbatim]);
+            i += verbatim;
             continue;
         }
-        let (original_len, value) = match chars.get(i + 1) {
-            Some('$') => (2, "$".to_owned()),
-            Some('{') => {
-                let placeholder = parse_placeholder(&chars[i..]).map_err(|kind| error(i, kind))?;
-                let value = match (lookup(&placeholder.name), placeholder.default) {
-                    (Some(value), Some(default)) if value.is_empty() => default,
-                    (Some(value), _) => {
-                        if !variable_values.contains(&value) {
-                            variable_values.insert(value.clone());
-                        }
-                        if !variables.iter().any(|(name, _)| *name == placeholder.name) {
-                            variables.push((placeholder.name.clone(), value.clone()));
-                        }
-                        value
-                    }
-                    (None, Some(default)) => default,
-                    (None, None) => {
-                        return Err(error(
-                            i,
-                            InterpolateErrorKind::Unset {
-                                name: placeholder.name,
-                            },
-                        ));
-                    }
-                };
-                if out.len() + value.len() > MAX_INTERPOLATED_BYTES {
-                    return Err(error(
-                        i,
-                        InterpolateErrorKind::TooLarge {
-                            name: placeholder.name,
-                        },
-                    ));
-                }
-                (placeholder.len, value)
-            }
-            _ => {
-                out.push(c);
-                out_len += 1;
-                i += 1;
-                continue;
-            }
+        let replacement = match chars.get(i + 1) {
+            _ if chars[i] != '$' || scope == YamlScope::Comment => None,
+            Some('$') => Some((2, "$".to_owned())),
+            Some('{') => Some(
+                out.substitute(&chars[i..], lookup)
+                    .map_err(|kind| error(i, kind))?,
+            ),
+            _ => None,
         };
-        let value_len = value.chars().count();
-        replacements.push(Replacement {
-            text_start: out_len,
-            text_len: value_len,
-            original_start: i,
-            original_len,
-        });
-        out.push_str(&value);
-        out_len += value_len;
-        i += original_len;
+        match replacement {
+            Some((original_len, value)) => {
+                out.replace(i, original_len, &value);
+                i += original_len;
+            }
+            None => {
+                out.copy(&chars[i..=i]);
+                i += 1;
+            }
+        }
     }
-
-    let text_line_starts = line_starts(&out.chars().collect::<Vec<_>>());
-    Ok(Interpolated {
-        text: out,
-        replacements,
-        original_line_starts,
-        text_line_starts,
-        variable_values: variable_values.into_iter().collect(),
-        variables,
-    })
+    Ok(out.finish(original_line_starts))
 }
 
+/// The interpolated text as it grows, with what [`Interpolated`] keeps to map it back.
+struct Output {
+    text: String,
+    /// The length of `text` in characters.
+    len: usize,
+    replacements: Vec<Replacement>,
+    variable_values: std::collections::BTreeSet<String>,
+    variables: Vec<(String, String)>,
+}
+
+impl Output {
+    fn with_capacity(bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            len: 0,
+            replacements: Vec::new(),
+            variable_values: std::collections::BTreeSet::new(),
+            variables: Vec::new(),
+        }
+    }
+
+    fn copy(&mut self, chars: &[char]) {
+        self.text.extend(chars);
+        self.len += chars.len();
+    }
+
+    /// The value for the `${…}` that `chars` starts with, and how many characters it spans.
+    fn substitute(
+        &mut self,
+        chars: &[char],
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(usize, String), InterpolateErrorKind> {
+        let placeholder = parse_placeholder(chars)?;
+        let value = match (lookup(&placeholder.name), placeholder.default) {
+            (Some(value), Some(default)) if value.is_empty() => default,
+            (Some(value), _) => {
+                self.variable_values.insert(value.clone());
+                if !self
+                    .variables
+                    .iter()
+                    .any(|(name, _)| *name == placeholder.name)
+                {
+                    self.variables
+                        .push((placeholder.name.clone(), value.clone()));
+                }
+                value
+            }
+            (None, Some(default)) => default,
+            (None, None) => {
+                return Err(InterpolateErrorKind::Unset {
+                    name: placeholder.name,
+                });
+            }
+        };
+        if self.text.len() + value.len() > MAX_INTERPOLATED_BYTES {
+            return Err(InterpolateErrorKind::TooLarge {
+                name: placeholder.name,
+            });
+        }
+        Ok((placeholder.len, value))
+    }
+
+    /// Write `value` in place of the `original_len` characters at `original_start`.
+    fn replace(&mut self, original_start: usize, original_len: usize, value: &str) {
+        let value_len = value.chars().count();
+        self.replacements.push(Replacement {
+            text_start: self.len,
+            text_len: value_len,
+            original_start,
+            original_len,
+        });
+        self.text.push_str(value);
+        self.len += value_len;
+    }
+
+    fn finish(self, original_line_starts: Vec<usize>) -> Interpolated {
+        let text_line_starts = line_starts(&self.text.chars().collect::<Vec<_>>());
+        Interpolated {
+            text: self.text,
+            replacements: self.replacements,
+            original_line_starts,
+            text_line_starts,
+            variable_values: self.variable_values.into_iter().collect(),
+            variables: self.variables,
+        }
+    }
+}
+
+/// Where the scan stands in the YAML syntax: placeholders in comments are left alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Context {
+enum YamlScope {
     Plain,
     Comment,
     SingleQuoted,
     DoubleQuoted,
+}
+
+impl YamlScope {
+    /// The scope once `chars[i]` is read, and how many characters from `i` to copy as they are
+    /// (2 for an escape such as `\"` or `''`, which cannot close the scalar; else 0).
+    fn after(self, chars: &[char], i: usize) -> (Self, usize) {
+        let c = chars[i];
+        let previous = i.checked_sub(1).map(|p| chars[p]);
+        match self {
+            Self::Comment if c == '\n' => (Self::Plain, 0),
+            Self::Plain if c == '#' && previous.is_none_or(is_blank_or_newline) => {
+                (Self::Comment, 0)
+            }
+            Self::Plain if c == '"' && previous.is_none_or(starts_scalar) => {
+                (Self::DoubleQuoted, 0)
+            }
+            Self::Plain if c == '\'' && previous.is_none_or(starts_scalar) => {
+                (Self::SingleQuoted, 0)
+            }
+            Self::DoubleQuoted if c == '\\' && i + 1 < chars.len() => (self, 2),
+            Self::DoubleQuoted if c == '"' => (Self::Plain, 0),
+            Self::SingleQuoted if c == '\'' && chars.get(i + 1) == Some(&'\'') => (self, 2),
+            Self::SingleQuoted if c == '\'' => (Self::Plain, 0),
+            _ => (self, 0),
+        }
+    }
 }
 
 fn is_blank_or_newline(c: char) -> bool {

@@ -4,31 +4,63 @@
 //! Every key is optional here, even required ones: serde-saphyr reports a missing field at the
 //! last key it read, which points users at the wrong line, so validation reports missing keys
 //! itself at the position of the enclosing mapping. Values that validation inspects are
-//! `Spanned` for the same reason. No `flatten`, no internally tagged or untagged enums: serde
+//! [`Located`] (a `Spanned` that the JSON schema reads as its value) for the same reason. No `flatten`, no internally tagged or untagged enums: serde
 //! buffers those and `Spanned` loses its position inside them.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
 pub(crate) use super::channels::RawChannel;
 
-pub(crate) type Text = Spanned<String>;
+/// A value with its position in the file. Our own wrapper of `serde_saphyr::Spanned` so that it
+/// can describe itself to the JSON schema as the value it holds: the fields need no
+/// `#[schemars(with = …)]`. Reads like a `Spanned` (`.value`, `.referenced`) through `Deref`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Located<T>(pub Spanned<T>);
+
+pub(crate) type Text = Located<String>;
+
+impl<T> std::ops::Deref for Located<T> {
+    type Target = Spanned<T>;
+
+    fn deref(&self) -> &Spanned<T> {
+        &self.0
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "Config")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
-    #[schemars(with = "Option<String>")]
     pub location: Option<Text>,
-    #[schemars(with = "Option<RawEnvironment>")]
-    pub defaults: Option<Spanned<RawEnvironment>>,
-    #[schemars(with = "Option<Vec<RawEnvironment>>")]
-    pub environments: Option<Spanned<Vec<Spanned<RawEnvironment>>>>,
+    pub defaults: Option<Located<RawEnvironment>>,
+    pub environments: Option<Located<Vec<Located<RawEnvironment>>>>,
     pub alerts: Option<RawAlerts>,
     pub server: Option<RawServer>,
     pub storage: Option<RawStorage>,
@@ -41,56 +73,35 @@ pub(crate) struct RawConfig {
 #[schemars(rename = "Environment")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEnvironment {
-    #[schemars(with = "Option<String>")]
     pub name: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub schedule: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub jitter: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub timeout: Option<Text>,
-    #[schemars(with = "Option<u32>")]
-    pub retries: Option<Spanned<u32>>,
-    #[schemars(with = "Option<String>")]
+    pub retries: Option<Located<u32>>,
     pub degraded_after: Option<Text>,
-    #[schemars(with = "Option<u32>")]
-    pub cert_warn_days: Option<Spanned<u32>>,
-    #[schemars(with = "Option<RawHealth>")]
-    pub health: Option<Spanned<RawHealth>>,
-    #[schemars(with = "Option<RawAuth>")]
-    pub auth: Option<Spanned<RawAuth>>,
-    #[schemars(with = "Option<std::collections::BTreeMap<String,String>>")]
+    pub cert_warn_days: Option<Located<u32>>,
+    pub health: Option<Located<RawHealth>>,
+    pub auth: Option<Located<RawAuth>>,
     pub headers: Option<OrderedMap<Text>>,
-    #[schemars(with = "Option<Vec<String>>")]
     pub subprotocols: Option<Vec<Text>>,
-    #[schemars(with = "Option<String>")]
     pub expect_subprotocol: Option<Text>,
     pub tls: Option<RawTls>,
-    #[schemars(with = "Option<Vec<RawStep>>")]
-    pub steps: Option<Vec<Spanned<RawStep>>>,
-    #[schemars(with = "Option<RawEcho>")]
-    pub echo: Option<Spanned<RawEcho>>,
-    #[schemars(with = "Option<RawVersion>")]
-    pub version: Option<Spanned<RawVersion>>,
+    pub steps: Option<Vec<Located<RawStep>>>,
+    pub echo: Option<Located<RawEcho>>,
+    pub version: Option<Located<RawVersion>>,
     pub alert: Option<RawAlertPolicy>,
-    #[schemars(with = "Option<u64>")]
-    pub max_message_bytes: Option<Spanned<u64>>,
-    #[schemars(with = "Option<u64>")]
-    pub max_messages: Option<Spanned<u64>>,
+    pub max_message_bytes: Option<Located<u64>>,
+    pub max_messages: Option<Located<u64>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "Health")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHealth {
-    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
-    #[schemars(with = "Option<u16>")]
-    pub expect_status: Option<Spanned<u16>>,
-    #[schemars(with = "Option<RawExpectBody>")]
-    pub expect_body: Option<Spanned<RawExpectBody>>,
+    pub expect_status: Option<Located<u16>>,
+    pub expect_body: Option<Located<RawExpectBody>>,
 }
 
 /// `health.expect_body`: what the health answer's body must say.
@@ -98,9 +109,7 @@ pub(crate) struct RawHealth {
 #[schemars(rename = "ExpectBody")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExpectBody {
-    #[schemars(with = "Option<std::collections::BTreeMap<String,serde_json::Value>>")]
-    pub json: Option<Spanned<OrderedMap<serde_json::Value>>>,
-    #[schemars(with = "Option<String>")]
+    pub json: Option<Located<OrderedMap<serde_json::Value>>>,
     pub contains: Option<Text>,
 }
 
@@ -109,32 +118,20 @@ pub(crate) struct RawExpectBody {
 #[schemars(rename = "Auth")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAuth {
-    #[schemars(with = "Option<String>")]
     pub kind: Option<Text>,
     // bearer
-    #[schemars(with = "Option<String>")]
     pub token: Option<Text>,
     // jwt
-    #[schemars(with = "Option<String>")]
     pub secret: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub key: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub algorithm: Option<Text>,
-    #[schemars(with = "Option<serde_json::Map<String,serde_json::Value>>")]
-    pub claims: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
-    #[schemars(with = "Option<String>")]
+    pub claims: Option<Located<serde_json::Map<String, serde_json::Value>>>,
     pub ttl: Option<Text>,
     // token_endpoint
-    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub method: Option<Text>,
-    #[schemars(with = "Option<std::collections::BTreeMap<String,String>>")]
-    pub headers: Option<Spanned<OrderedMap<String>>>,
-    #[schemars(with = "Option<serde_json::Value>")]
-    pub body: Option<Spanned<serde_json::Value>>,
-    #[schemars(with = "Option<String>")]
+    pub headers: Option<Located<OrderedMap<String>>>,
+    pub body: Option<Located<serde_json::Value>>,
     pub token_pointer: Option<Text>,
 }
 
@@ -142,7 +139,6 @@ pub(crate) struct RawAuth {
 #[schemars(rename = "Tls")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTls {
-    #[schemars(with = "Option<String>")]
     pub ca_file: Option<Text>,
     pub insecure_skip_verify: Option<bool>,
 }
@@ -152,9 +148,7 @@ pub(crate) struct RawTls {
 #[schemars(rename = "Step")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStep {
-    #[schemars(with = "Option<RawExpect>")]
-    pub expect: Option<Spanned<RawExpect>>,
-    #[schemars(with = "Option<String>")]
+    pub expect: Option<Located<RawExpect>>,
     pub send: Option<Text>,
 }
 
@@ -162,11 +156,8 @@ pub(crate) struct RawStep {
 #[schemars(rename = "Expect")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExpect {
-    #[schemars(with = "Option<String>")]
     pub within: Option<Text>,
-    #[schemars(with = "Option<std::collections::BTreeMap<String,serde_json::Value>>")]
-    pub json: Option<Spanned<OrderedMap<serde_json::Value>>>,
-    #[schemars(with = "Option<String>")]
+    pub json: Option<Located<OrderedMap<serde_json::Value>>>,
     pub contains: Option<Text>,
 }
 
@@ -174,7 +165,6 @@ pub(crate) struct RawExpect {
 #[schemars(rename = "Echo")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEcho {
-    #[schemars(with = "Option<String>")]
     pub pointer: Option<Text>,
     pub require: Option<Vec<String>>,
 }
@@ -183,9 +173,7 @@ pub(crate) struct RawEcho {
 #[schemars(rename = "Version")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawVersion {
-    #[schemars(with = "Option<String>")]
     pub header: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub pointer: Option<Text>,
 }
 
@@ -194,13 +182,9 @@ pub(crate) struct RawVersion {
 #[schemars(rename = "AlertPolicy")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAlertPolicy {
-    #[schemars(with = "Option<Vec<String>>")]
     pub channels: Option<Vec<Text>>,
-    #[schemars(with = "Option<u32>")]
-    pub failure_threshold: Option<Spanned<u32>>,
-    #[schemars(with = "Option<u32>")]
-    pub success_threshold: Option<Spanned<u32>>,
-    #[schemars(with = "Option<String>")]
+    pub failure_threshold: Option<Located<u32>>,
+    pub success_threshold: Option<Located<u32>>,
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
@@ -211,18 +195,14 @@ pub(crate) struct RawAlertPolicy {
 #[schemars(rename = "PolicyDefaults")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPolicyDefaults {
-    #[schemars(with = "Option<u32>")]
-    pub failure_threshold: Option<Spanned<u32>>,
-    #[schemars(with = "Option<u32>")]
-    pub success_threshold: Option<Spanned<u32>>,
-    #[schemars(with = "Option<String>")]
+    pub failure_threshold: Option<Located<u32>>,
+    pub success_threshold: Option<Located<u32>>,
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
     /// With a shared store: how many locations must see an environment down to open an
     /// incident (fewer when fewer report).
-    #[schemars(with = "Option<u32>")]
-    pub min_locations: Option<Spanned<u32>>,
+    pub min_locations: Option<Located<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -232,12 +212,9 @@ pub(crate) struct RawAlerts {
     pub defaults: Option<RawPolicyDefaults>,
     #[schemars(with = "Option<Vec<RawChannel>>")]
     pub channels: Option<Vec<Spanned<RawChannel>>>,
-    #[schemars(with = "Option<Vec<RawMaintenance>>")]
-    pub maintenance: Option<Vec<Spanned<RawMaintenance>>>,
-    #[schemars(with = "Option<String>")]
+    pub maintenance: Option<Vec<Located<RawMaintenance>>>,
     pub give_up_after: Option<Text>,
-    #[schemars(with = "Option<RawHeartbeat>")]
-    pub heartbeat: Option<Spanned<RawHeartbeat>>,
+    pub heartbeat: Option<Located<RawHeartbeat>>,
 }
 
 /// `alerts.heartbeat`: the dead man's switch wsprobe pings.
@@ -245,9 +222,7 @@ pub(crate) struct RawAlerts {
 #[schemars(rename = "Heartbeat")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHeartbeat {
-    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub every: Option<Text>,
 }
 
@@ -255,15 +230,10 @@ pub(crate) struct RawHeartbeat {
 #[schemars(rename = "Maintenance")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMaintenance {
-    #[schemars(with = "Option<Vec<String>>")]
     pub environments: Option<Vec<Text>>,
-    #[schemars(with = "Option<String>")]
     pub schedule: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub duration: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub from: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub until: Option<Text>,
 }
 
@@ -271,13 +241,9 @@ pub(crate) struct RawMaintenance {
 #[schemars(rename = "Server")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
-    #[schemars(with = "Option<String>")]
     pub listen: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub public_url: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub admin_token: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub trace_url: Option<Text>,
 }
 
@@ -285,12 +251,9 @@ pub(crate) struct RawServer {
 #[schemars(rename = "Storage")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStorage {
-    #[schemars(with = "Option<String>")]
     pub path: Option<Text>,
     /// `postgres://…`: the store shared by a fleet of instances (then `location` is required).
-    #[schemars(with = "Option<String>")]
     pub url: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub retention: Option<Text>,
 }
 
@@ -298,8 +261,7 @@ pub(crate) struct RawStorage {
 #[schemars(rename = "Telemetry")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTelemetry {
-    #[schemars(with = "Option<RawOtlp>")]
-    pub otlp: Option<Spanned<RawOtlp>>,
+    pub otlp: Option<Located<RawOtlp>>,
     pub prometheus: Option<bool>,
 }
 
@@ -307,13 +269,9 @@ pub(crate) struct RawTelemetry {
 #[schemars(rename = "Otlp")]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawOtlp {
-    #[schemars(with = "Option<String>")]
     pub endpoint: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub protocol: Option<Text>,
-    #[schemars(with = "Option<String>")]
     pub interval: Option<Text>,
-    #[schemars(with = "Option<std::collections::BTreeMap<String,String>>")]
     pub headers: Option<OrderedMap<String>>,
 }
 
@@ -325,6 +283,21 @@ pub(crate) struct OrderedMap<V>(pub Vec<(Text, V)>);
 impl<V> Default for OrderedMap<V> {
     fn default() -> Self {
         Self(Vec::new())
+    }
+}
+
+/// Described to the JSON schema as the mapping it is read from.
+impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        BTreeMap::<String, V>::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        BTreeMap::<String, V>::json_schema(generator)
     }
 }
 

@@ -68,27 +68,8 @@ pub async fn serve(
     };
     let received = headers_received(&head);
 
-    // These misbehave below the WebSocket layer, so they keep the raw socket.
-    match scenario {
-        Scenario::Garbage => {
-            upgrade::accept_raw(&mut stream, &upgrade, Subprotocol::Negotiate).await?;
-            stream.write_all(GARBAGE).await?;
-            return hold(&mut stream, Some(HOSTILE_HOLD)).await;
-        }
-        Scenario::Huge => {
-            upgrade::accept_raw(&mut stream, &upgrade, Subprotocol::Negotiate).await?;
-            huge(&mut stream).await?;
-            return hold(&mut stream, Some(HOSTILE_HOLD)).await;
-        }
-        Scenario::BadAccept => {
-            // A real accept value, for the wrong key: well-formed but not ours.
-            let wrong = derive_accept_key(format!("{}x", upgrade.key).as_bytes());
-            let selected = upgrade.offered_subprotocol.then_some(upgrade::SUBPROTOCOL);
-            let head = upgrade::switching_protocols(&wrong, selected);
-            stream.write_all(head.as_bytes()).await?;
-            return hold(&mut stream, Some(HOSTILE_HOLD)).await;
-        }
-        _ => {}
+    if serve_below_websocket(scenario, &mut stream, &upgrade).await? {
+        return Ok(());
     }
 
     let subprotocol = match scenario {
@@ -96,7 +77,42 @@ pub async fn serve(
         _ => Subprotocol::Negotiate,
     };
     let leftover = std::mem::take(&mut head.leftover);
-    let mut ws = upgrade::accept(stream, leftover, &upgrade, subprotocol).await?;
+    let ws = upgrade::accept(stream, leftover, &upgrade, subprotocol).await?;
+    serve_websocket(scenario, ws, received, shared).await;
+    Ok(())
+}
+
+/// The scenarios that misbehave below the WebSocket layer, so they keep the raw socket: `false`
+/// for the others, left to serve.
+async fn serve_below_websocket(
+    scenario: Scenario,
+    stream: &mut TcpStream,
+    upgrade: &upgrade::Upgrade,
+) -> std::io::Result<bool> {
+    match scenario {
+        Scenario::Garbage => {
+            upgrade::accept_raw(stream, upgrade, Subprotocol::Negotiate).await?;
+            stream.write_all(GARBAGE).await?;
+        }
+        Scenario::Huge => {
+            upgrade::accept_raw(stream, upgrade, Subprotocol::Negotiate).await?;
+            huge(stream).await?;
+        }
+        Scenario::BadAccept => {
+            // A real accept value, for the wrong key: well-formed but not ours.
+            let wrong = derive_accept_key(format!("{}x", upgrade.key).as_bytes());
+            let selected = upgrade.offered_subprotocol.then_some(upgrade::SUBPROTOCOL);
+            let head = upgrade::switching_protocols(&wrong, selected);
+            stream.write_all(head.as_bytes()).await?;
+        }
+        _ => return Ok(false),
+    }
+    hold(stream, Some(HOSTILE_HOLD)).await?;
+    Ok(true)
+}
+
+/// The scenarios that upgrade, then behave (or misbehave) over the WebSocket.
+async fn serve_websocket(scenario: Scenario, mut ws: Ws, received: Value, shared: &Shared) {
     let options = &shared.options;
     match scenario {
         Scenario::Healthy | Scenario::NoSubprotocol => serve_app(ws, received).await,
@@ -149,7 +165,6 @@ pub async fn serve(
         | Scenario::Huge
         | Scenario::BadAccept => unreachable!("served above without a WebSocket"),
     }
-    Ok(())
 }
 
 /// The `headers_received` object the backend puts in its welcome and error messages.

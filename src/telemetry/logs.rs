@@ -17,11 +17,11 @@ use tracing_subscriber::{Layer, fmt};
 use crate::config::Config;
 use crate::probe::redact::Redactor;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Text for people, or one JSON object a line for log pipelines. Also the CLI's
+/// `--log-format` values (the variants carry no doc comments: clap would print them as help).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// For people.
     Text,
-    /// One JSON object a line, for log pipelines.
     Json,
 }
 

@@ -4,7 +4,7 @@ use super::*;
 use crate::config::channels::{ChannelKind, ENTRY_KEYS, RawChannel};
 
 impl Validator<'_> {
-    pub(super) fn heartbeat(&self, raw: &Spanned<RawHeartbeat>) -> Result<Heartbeat> {
+    pub(super) fn heartbeat(&self, raw: &Located<RawHeartbeat>) -> Result<Heartbeat> {
         let key = "alerts.heartbeat";
         let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
         self.url(url, &format!("{key}.url"), &["https", "http"])?;
@@ -53,7 +53,7 @@ impl Validator<'_> {
             }
             None => None,
         };
-        let threshold = |value: Option<(&Spanned<u32>, String)>| -> Result<Option<u32>> {
+        let threshold = |value: Option<(&Located<u32>, String)>| -> Result<Option<u32>> {
             match value {
                 Some((v, key)) if v.value == 0 => Err(self.err(v, &key, "must be at least 1")),
                 Some((v, _)) => Ok(Some(v.value)),
@@ -183,7 +183,7 @@ impl Validator<'_> {
     pub(super) fn maintenance(
         &self,
         index: usize,
-        raw: &Spanned<RawMaintenance>,
+        raw: &Located<RawMaintenance>,
         environments: &[Arc<Environment>],
     ) -> Result<MaintenanceWindow> {
         let here = format!("alerts.maintenance[{index}]");

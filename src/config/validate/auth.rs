@@ -32,38 +32,41 @@ impl AuthKind {
     }
 }
 
+/// Where each key besides `kind` is written, if it is: a kind that does not read one refuses it.
+fn present_keys(a: &RawAuth) -> [(&'static str, Option<&Location>); 11] {
+    [
+        ("token", a.token.as_ref().map(|v| &v.referenced)),
+        ("secret", a.secret.as_ref().map(|v| &v.referenced)),
+        ("key", a.key.as_ref().map(|v| &v.referenced)),
+        ("algorithm", a.algorithm.as_ref().map(|v| &v.referenced)),
+        ("claims", a.claims.as_ref().map(|v| &v.referenced)),
+        ("ttl", a.ttl.as_ref().map(|v| &v.referenced)),
+        ("url", a.url.as_ref().map(|v| &v.referenced)),
+        ("method", a.method.as_ref().map(|v| &v.referenced)),
+        ("headers", a.headers.as_ref().map(|v| &v.referenced)),
+        ("body", a.body.as_ref().map(|v| &v.referenced)),
+        (
+            "token_pointer",
+            a.token_pointer.as_ref().map(|v| &v.referenced),
+        ),
+    ]
+}
+
 impl Validator<'_> {
-    pub(super) fn auth(&self, raw: &Spanned<RawAuth>, key: &str) -> Result<Auth> {
+    pub(super) fn auth(&self, raw: &Located<RawAuth>, key: &str) -> Result<Auth> {
         let a = &raw.value;
         let kind_text = self.required(&a.kind, &raw.referenced, key, "kind")?;
-        let field = |name: &str| format!("{key}.{name}");
-
-        let present: [(&str, Option<&Location>); 11] = [
-            ("token", a.token.as_ref().map(|v| &v.referenced)),
-            ("secret", a.secret.as_ref().map(|v| &v.referenced)),
-            ("key", a.key.as_ref().map(|v| &v.referenced)),
-            ("algorithm", a.algorithm.as_ref().map(|v| &v.referenced)),
-            ("claims", a.claims.as_ref().map(|v| &v.referenced)),
-            ("ttl", a.ttl.as_ref().map(|v| &v.referenced)),
-            ("url", a.url.as_ref().map(|v| &v.referenced)),
-            ("method", a.method.as_ref().map(|v| &v.referenced)),
-            ("headers", a.headers.as_ref().map(|v| &v.referenced)),
-            ("body", a.body.as_ref().map(|v| &v.referenced)),
-            (
-                "token_pointer",
-                a.token_pointer.as_ref().map(|v| &v.referenced),
-            ),
-        ];
         let kind = AuthKind::parse(&kind_text.value).ok_or_else(|| {
             self.err(
                 kind_text,
-                &field("kind"),
+                &format!("{key}.kind"),
                 format!(
                     "unknown auth kind {:?}: expected none, bearer, jwt or token_endpoint",
                     kind_text.value
                 ),
             )
         })?;
+        let present = present_keys(a);
         self.refuse_unused("auth kind", &kind_text.value, kind.keys(), &present, key)?;
 
         match kind {
@@ -71,103 +74,123 @@ impl Validator<'_> {
             AuthKind::Bearer => {
                 let token = self.required(&a.token, &raw.referenced, key, "token")?;
                 Ok(Auth::Bearer {
-                    token: self.secret(token, &field("token"))?,
+                    token: self.secret(token, &format!("{key}.token"))?,
                 })
             }
-            AuthKind::Jwt => {
-                let algorithm = match &a.algorithm {
-                    Some(value) => parse_algorithm(&value.value)
-                        .ok_or_else(|| {
-                            self.err(
-                                value,
-                                &field("algorithm"),
-                                format!(
-                                    "unknown algorithm {:?}: expected HS256, HS384, HS512, RS256 or ES256",
-                                    value.value
-                                ),
-                            )
-                        })?,
-                    None => JwtAlgorithm::HS256,
-                };
-                let key_material = match algorithm {
-                    JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => {
-                        if let Some(pem) = &a.key {
-                            return Err(self.err(
-                                pem,
-                                &field("key"),
-                                format!("{algorithm:?} signs with `secret`; `key` is for RS256 and ES256"),
-                            ));
-                        }
-                        let secret = self.required(&a.secret, &raw.referenced, key, "secret")?;
-                        JwtKey::Secret(self.secret(secret, &field("secret"))?)
-                    }
-                    JwtAlgorithm::RS256 | JwtAlgorithm::ES256 => {
-                        if let Some(secret) = &a.secret {
-                            return Err(self.err(
-                                secret,
-                                &field("secret"),
-                                format!("{algorithm:?} signs with a private key file: use `key`, not `secret`"),
-                            ));
-                        }
-                        let file = self.required(&a.key, &raw.referenced, key, "key")?;
-                        self.pem_key(file, &field("key"), algorithm)?
-                    }
-                };
-                let ttl = match &a.ttl {
-                    Some(value) => self.positive_duration(value, &field("ttl"))?,
-                    None => DEFAULT_JWT_TTL,
-                };
-                Ok(Auth::Jwt {
-                    algorithm,
-                    key: key_material,
-                    claims: a
-                        .claims
-                        .as_ref()
-                        .map(|claims| claims.value.clone())
-                        .unwrap_or_default(),
-                    ttl,
-                })
+            AuthKind::Jwt => self.jwt(raw, key),
+            AuthKind::TokenEndpoint => self.token_endpoint(raw, key),
+        }
+    }
+
+    fn jwt(&self, raw: &Located<RawAuth>, key: &str) -> Result<Auth> {
+        let a = &raw.value;
+        let algorithm = match &a.algorithm {
+            Some(value) => parse_algorithm(&value.value).ok_or_else(|| {
+                self.err(
+                    value,
+                    &format!("{key}.algorithm"),
+                    format!(
+                        "unknown algorithm {:?}: expected HS256, HS384, HS512, RS256 or ES256",
+                        value.value
+                    ),
+                )
+            })?,
+            None => JwtAlgorithm::HS256,
+        };
+        let key_material = self.jwt_key(raw, key, algorithm)?;
+        let ttl = match &a.ttl {
+            Some(value) => self.positive_duration(value, &format!("{key}.ttl"))?,
+            None => DEFAULT_JWT_TTL,
+        };
+        Ok(Auth::Jwt {
+            algorithm,
+            key: key_material,
+            claims: a
+                .claims
+                .as_ref()
+                .map(|claims| claims.value.clone())
+                .unwrap_or_default(),
+            ttl,
+        })
+    }
+
+    /// HMAC algorithms sign with `secret`, the others with the private key file in `key`.
+    fn jwt_key(
+        &self,
+        raw: &Located<RawAuth>,
+        key: &str,
+        algorithm: JwtAlgorithm,
+    ) -> Result<JwtKey> {
+        let a = &raw.value;
+        match algorithm {
+            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => {
+                if let Some(pem) = &a.key {
+                    return Err(self.err(
+                        pem,
+                        &format!("{key}.key"),
+                        format!("{algorithm:?} signs with `secret`; `key` is for RS256 and ES256"),
+                    ));
+                }
+                let secret = self.required(&a.secret, &raw.referenced, key, "secret")?;
+                Ok(JwtKey::Secret(
+                    self.secret(secret, &format!("{key}.secret"))?,
+                ))
             }
-            AuthKind::TokenEndpoint => {
-                let url = self.required(&a.url, &raw.referenced, key, "url")?;
-                let url = self.url(url, &field("url"), &["http", "https"])?;
-                let method = match &a.method {
-                    Some(value) => reqwest::Method::from_bytes(
-                        value.value.trim().to_ascii_uppercase().as_bytes(),
-                    )
+            JwtAlgorithm::RS256 | JwtAlgorithm::ES256 => {
+                if let Some(secret) = &a.secret {
+                    return Err(self.err(
+                        secret,
+                        &format!("{key}.secret"),
+                        format!(
+                            "{algorithm:?} signs with a private key file: use `key`, not `secret`"
+                        ),
+                    ));
+                }
+                let file = self.required(&a.key, &raw.referenced, key, "key")?;
+                self.pem_key(file, &format!("{key}.key"), algorithm)
+            }
+        }
+    }
+
+    fn token_endpoint(&self, raw: &Located<RawAuth>, key: &str) -> Result<Auth> {
+        let a = &raw.value;
+        let url = self.required(&a.url, &raw.referenced, key, "url")?;
+        let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
+        let method = match &a.method {
+            Some(value) => {
+                reqwest::Method::from_bytes(value.value.trim().to_ascii_uppercase().as_bytes())
                     .map_err(|_| {
                         self.err(
                             value,
-                            &field("method"),
+                            &format!("{key}.method"),
                             format!("invalid HTTP method {:?}", value.value),
                         )
-                    })?,
-                    None => reqwest::Method::POST,
-                };
-                let mut headers = Vec::new();
-                for (name, value) in a.headers.iter().flat_map(|map| &map.value.0) {
-                    if reqwest::header::HeaderName::from_bytes(name.value.as_bytes()).is_err() {
-                        return Err(self.err(
-                            name,
-                            &format!("{key}.headers.{}", name.value),
-                            "not a valid HTTP header name",
-                        ));
-                    }
-                    headers.push((name.value.clone(), Secret::new(value.clone())));
-                }
-                let token_pointer = match &a.token_pointer {
-                    Some(value) => self.pointer(value, &field("token_pointer"))?,
-                    None => DEFAULT_TOKEN_POINTER.to_owned(),
-                };
-                Ok(Auth::TokenEndpoint {
-                    url,
-                    method,
-                    headers,
-                    body: a.body.as_ref().map(|body| body.value.clone()),
-                    token_pointer,
-                })
+                    })?
             }
+            None => reqwest::Method::POST,
+        };
+        let mut headers = Vec::new();
+        for (name, value) in a.headers.iter().flat_map(|map| &map.value.0) {
+            if reqwest::header::HeaderName::from_bytes(name.value.as_bytes()).is_err() {
+                return Err(self.err(
+                    name,
+                    &format!("{key}.headers.{}", name.value),
+                    "not a valid HTTP header name",
+                ));
+            }
+            headers.push((name.value.clone(), Secret::new(value.clone())));
         }
+        let token_pointer = match &a.token_pointer {
+            Some(value) => self.pointer(value, &format!("{key}.token_pointer"))?,
+            None => DEFAULT_TOKEN_POINTER.to_owned(),
+        };
+        Ok(Auth::TokenEndpoint {
+            url,
+            method,
+            headers,
+            body: a.body.as_ref().map(|body| body.value.clone()),
+            token_pointer,
+        })
     }
 
     /// Read and check the private key now, so a bad key fails `validate`, not the first probe.

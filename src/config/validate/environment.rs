@@ -2,11 +2,41 @@
 
 use super::*;
 
+/// Every place a `{token}` template appears (where, and its key path): refused when there is
+/// no token.
+type TokenUses<'r> = Vec<(&'r Location, String)>;
+
+/// The keys that say when and how long to probe.
+struct Timing {
+    schedule: Schedule,
+    jitter: Duration,
+    timeout: Duration,
+    retries: u32,
+    degraded_after: Duration,
+    cert_warn_days: u32,
+}
+
+/// What the environment offers and expects of the WebSocket handshake.
+struct Handshake {
+    headers: Vec<(String, String)>,
+    subprotocols: Vec<String>,
+    expect_subprotocol: Option<String>,
+}
+
+/// A cross-check against a value inherited from `defaults` names the environment too.
+fn in_env(name: &EnvName, key: &str) -> String {
+    if key.starts_with("defaults") {
+        format!(" (in environment {name})")
+    } else {
+        String::new()
+    }
+}
+
 impl Validator<'_> {
     pub(super) fn environment(
         &self,
         index: usize,
-        raw: &Spanned<RawEnvironment>,
+        raw: &Located<RawEnvironment>,
         defaults: &RawEnvironment,
         channels: &[ChannelConfig],
     ) -> Result<Environment> {
@@ -20,18 +50,75 @@ impl Validator<'_> {
         let raw_name = self.required(&own.name, &raw.referenced, &here, "name")?;
         let name = EnvName::parse(&raw_name.value)
             .map_err(|message| self.err(raw_name, &format!("{here}.name"), message))?;
-        // Cross-checks against a value inherited from `defaults` name the environment too.
-        let in_env = |key: &str| {
-            if key.starts_with("defaults") {
-                format!(" (in environment {name})")
-            } else {
-                String::new()
-            }
-        };
-
         let raw_url = self.required(&own.url, &raw.referenced, &here, "url")?;
         let url = self.url(raw_url, &format!("{here}.url"), &["ws", "wss"])?;
+        let timing = self.timing(&layers)?;
+        let health = layers
+            .pick(|e| &e.health, "health")
+            .map(|(value, key)| self.health(value, &key))
+            .transpose()?;
+        let auth = match layers.pick(|e| &e.auth, "auth") {
+            Some((value, key)) => self.auth(value, &key)?,
+            None => Auth::None,
+        };
 
+        let mut token_uses = TokenUses::new();
+        let handshake = self.handshake(&layers, &name, &mut token_uses)?;
+        let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
+        let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
+        self.token_needs_auth(&auth, &token_uses, &name)?;
+
+        let echo = layers
+            .pick(|e| &e.echo, "echo")
+            .map(|(value, key)| self.echo(value, &key))
+            .transpose()?;
+        let version = layers
+            .pick(|e| &e.version, "version")
+            .map(|(value, key)| self.version(value, &key))
+            .transpose()?;
+        let alert =
+            self.alert_override(own.alert.as_ref(), defaults.alert.as_ref(), &here, channels)?;
+        let limits = self.limits(&layers)?;
+
+        Ok(Environment {
+            name,
+            url,
+            schedule: timing.schedule,
+            jitter: timing.jitter,
+            timeout: timing.timeout,
+            retries: timing.retries,
+            degraded_after: timing.degraded_after,
+            cert_warn_days: timing.cert_warn_days,
+            health,
+            auth,
+            headers: handshake.headers,
+            subprotocols: handshake.subprotocols,
+            expect_subprotocol: handshake.expect_subprotocol,
+            tls,
+            steps,
+            echo,
+            version,
+            alert,
+            limits,
+        })
+    }
+
+    /// A `{token}` template needs a token to fill it.
+    fn token_needs_auth(&self, auth: &Auth, token_uses: &TokenUses, name: &EnvName) -> Result<()> {
+        match (auth, token_uses.first()) {
+            (Auth::None, Some((location, key))) => Err(self.at(
+                location,
+                key,
+                format!(
+                    "uses {{token}} but auth is none{}: set `auth` or remove the template",
+                    in_env(name, key)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn timing(&self, layers: &Layers) -> Result<Timing> {
         let schedule = match layers.pick(|e| &e.schedule, "schedule") {
             Some((value, key)) => self.schedule(value, &key)?,
             None => self
@@ -56,22 +143,68 @@ impl Validator<'_> {
         let cert_warn_days = layers
             .pick(|e| &e.cert_warn_days, "cert_warn_days")
             .map_or(DEFAULT_CERT_WARN_DAYS, |(v, _)| v.value);
+        Ok(Timing {
+            schedule,
+            jitter,
+            timeout,
+            retries,
+            degraded_after,
+            cert_warn_days,
+        })
+    }
 
-        let health = match layers.pick(|e| &e.health, "health") {
-            Some((value, key)) => Some(self.health(value, &key)?),
+    fn handshake<'r>(
+        &self,
+        layers: &Layers<'r>,
+        name: &EnvName,
+        token_uses: &mut TokenUses<'r>,
+    ) -> Result<Handshake> {
+        let headers = self.headers(layers, token_uses)?;
+        let (subprotocols, subprotocols_key) =
+            match layers.pick(|e| &e.subprotocols, "subprotocols") {
+                Some((list, key)) => (self.subprotocols(list, &key, token_uses)?, key),
+                None => (Vec::new(), String::new()),
+            };
+        let expect_subprotocol = match layers.pick(|e| &e.expect_subprotocol, "expect_subprotocol")
+        {
+            Some((value, key)) => {
+                if !subprotocols.contains(&value.value) {
+                    let offered = if subprotocols.is_empty() {
+                        "none are offered: add it to `subprotocols`".to_owned()
+                    } else {
+                        format!("offered ({subprotocols_key}): {}", subprotocols.join(", "))
+                    };
+                    return Err(self.err(
+                        value,
+                        &key,
+                        format!(
+                            "{:?} is not one of the offered subprotocols{}; {offered}",
+                            value.value,
+                            in_env(name, &key)
+                        ),
+                    ));
+                }
+                Some(value.value.clone())
+            }
             None => None,
         };
-        let auth = match layers.pick(|e| &e.auth, "auth") {
-            Some((value, key)) => self.auth(value, &key)?,
-            None => Auth::None,
-        };
+        Ok(Handshake {
+            headers,
+            subprotocols,
+            expect_subprotocol,
+        })
+    }
 
-        // Every place a `{token}` template can appear, to refuse it when there is no token.
-        let mut token_uses: Vec<(&Location, String)> = Vec::new();
-
+    /// `defaults.headers` then the environment's own, a header written in both taking the
+    /// environment's value (names compared without case).
+    fn headers<'r>(
+        &self,
+        layers: &Layers<'r>,
+        token_uses: &mut TokenUses<'r>,
+    ) -> Result<Vec<(String, String)>> {
         let mut headers: Vec<(String, String)> = Vec::new();
-        let default_headers = defaults.headers.iter().map(|map| (map, "defaults"));
-        let own_headers = own.headers.iter().map(|map| (map, here.as_str()));
+        let default_headers = layers.defaults.headers.iter().map(|map| (map, "defaults"));
+        let own_headers = layers.own.headers.iter().map(|map| (map, layers.here));
         for (map, prefix) in default_headers.chain(own_headers) {
             for (header, value) in &map.0 {
                 let key = format!("{prefix}.headers.{}", header.value);
@@ -89,116 +222,89 @@ impl Validator<'_> {
                 }
             }
         }
+        Ok(headers)
+    }
 
-        let mut subprotocols = Vec::new();
-        let mut subprotocols_key = String::new();
-        if let Some((list, key)) = layers.pick(|e| &e.subprotocols, "subprotocols") {
-            for (i, value) in list.iter().enumerate() {
-                let item_key = format!("{key}[{i}]");
-                if uses_token(&value.value)
-                    .map_err(|message| self.err(value, &item_key, message))?
-                {
-                    token_uses.push((&value.referenced, item_key.clone()));
-                }
-                if let Some(bad) = without_templates(&value.value)
-                    .chars()
-                    .find(|c| !is_tchar(*c))
-                {
-                    return Err(self.err(
-                        value,
-                        &item_key,
-                        format!("a subprotocol is an HTTP token: {bad:?} is not allowed"),
-                    ));
-                }
-                subprotocols.push(value.value.clone());
+    fn subprotocols<'r>(
+        &self,
+        list: &'r [Text],
+        key: &str,
+        token_uses: &mut TokenUses<'r>,
+    ) -> Result<Vec<String>> {
+        let mut subprotocols = Vec::with_capacity(list.len());
+        for (i, value) in list.iter().enumerate() {
+            let item_key = format!("{key}[{i}]");
+            if uses_token(&value.value).map_err(|message| self.err(value, &item_key, message))? {
+                token_uses.push((&value.referenced, item_key.clone()));
             }
-            subprotocols_key = key;
+            if let Some(bad) = without_templates(&value.value)
+                .chars()
+                .find(|c| !is_tchar(*c))
+            {
+                return Err(self.err(
+                    value,
+                    &item_key,
+                    format!("a subprotocol is an HTTP token: {bad:?} is not allowed"),
+                ));
+            }
+            subprotocols.push(value.value.clone());
         }
-        let expect_subprotocol = match layers.pick(|e| &e.expect_subprotocol, "expect_subprotocol")
-        {
-            Some((value, key)) => {
-                if !subprotocols.contains(&value.value) {
-                    let offered = if subprotocols.is_empty() {
-                        "none are offered: add it to `subprotocols`".to_owned()
-                    } else {
-                        format!("offered ({subprotocols_key}): {}", subprotocols.join(", "))
-                    };
-                    return Err(self.err(
-                        value,
-                        &key,
-                        format!(
-                            "{:?} is not one of the offered subprotocols{}; {offered}",
-                            value.value,
-                            in_env(&key)
-                        ),
-                    ));
-                }
-                Some(value.value.clone())
-            }
-            None => None,
+        Ok(subprotocols)
+    }
+
+    fn steps<'r>(
+        &self,
+        layers: &Layers<'r>,
+        name: &EnvName,
+        timeout: Duration,
+        token_uses: &mut TokenUses<'r>,
+    ) -> Result<Arc<[Step]>> {
+        let Some((list, key)) = layers.pick(|e| &e.steps, "steps") else {
+            return Ok(Arc::from([]));
         };
-
-        let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
-
-        let steps: Arc<[Step]> = match layers.pick(|e| &e.steps, "steps") {
-            None => Arc::from([]),
-            Some((list, key)) => {
-                let from_defaults = own.steps.is_none();
-                let shared = self
-                    .default_steps
-                    .borrow()
-                    .as_ref()
-                    .filter(|(checked_for, _)| from_defaults && *checked_for == timeout)
-                    .map(|(_, steps)| steps.clone());
-                let steps = match shared {
-                    Some(steps) => steps,
-                    None => {
-                        let mut steps = Vec::with_capacity(list.len());
-                        for (i, raw_step) in list.iter().enumerate() {
-                            let step_key = format!("{key}[{i}]");
-                            steps.push(self.step(raw_step, &step_key, timeout, &in_env(&key))?);
-                        }
-                        let steps: Arc<[Step]> = steps.into();
-                        if from_defaults {
-                            *self.default_steps.borrow_mut() = Some((timeout, steps.clone()));
-                        }
-                        steps
-                    }
-                };
-                for (i, (step, raw_step)) in steps.iter().zip(list).enumerate() {
-                    if let (Step::Send { text }, Some(send)) = (step, &raw_step.value.send) {
-                        let send_key = format!("{key}[{i}].send");
-                        if uses_token(text).map_err(|m| self.err(send, &send_key, m))? {
-                            token_uses.push((&send.referenced, send_key));
-                        }
-                    }
+        let from_defaults = layers.own.steps.is_none();
+        let steps = self.checked_steps(list, &key, timeout, from_defaults, &in_env(name, &key))?;
+        for (i, (step, raw_step)) in steps.iter().zip(list).enumerate() {
+            if let (Step::Send { text }, Some(send)) = (step, &raw_step.value.send) {
+                let send_key = format!("{key}[{i}].send");
+                if uses_token(text).map_err(|m| self.err(send, &send_key, m))? {
+                    token_uses.push((&send.referenced, send_key));
                 }
-                steps
             }
-        };
-
-        if let (Auth::None, Some((location, key))) = (&auth, token_uses.first()) {
-            return Err(self.at(
-                location,
-                key,
-                format!(
-                    "uses {{token}} but auth is none{}: set `auth` or remove the template",
-                    in_env(key)
-                ),
-            ));
         }
+        Ok(steps)
+    }
 
-        let echo = match layers.pick(|e| &e.echo, "echo") {
-            Some((value, key)) => Some(self.echo(value, &key)?),
-            None => None,
-        };
-        let version = match layers.pick(|e| &e.version, "version") {
-            Some((value, key)) => Some(self.version(value, &key)?),
-            None => None,
-        };
-        let alert =
-            self.alert_override(own.alert.as_ref(), defaults.alert.as_ref(), &here, channels)?;
+    /// The steps validated, or `defaults.steps` as already validated for this timeout.
+    fn checked_steps(
+        &self,
+        list: &[Located<RawStep>],
+        key: &str,
+        timeout: Duration,
+        from_defaults: bool,
+        in_env: &str,
+    ) -> Result<Arc<[Step]>> {
+        let shared = self
+            .default_steps
+            .borrow()
+            .as_ref()
+            .filter(|(checked_for, _)| from_defaults && *checked_for == timeout)
+            .map(|(_, steps)| steps.clone());
+        if let Some(steps) = shared {
+            return Ok(steps);
+        }
+        let mut steps = Vec::with_capacity(list.len());
+        for (i, raw_step) in list.iter().enumerate() {
+            steps.push(self.step(raw_step, &format!("{key}[{i}]"), timeout, in_env)?);
+        }
+        let steps: Arc<[Step]> = steps.into();
+        if from_defaults {
+            *self.default_steps.borrow_mut() = Some((timeout, steps.clone()));
+        }
+        Ok(steps)
+    }
 
+    fn limits(&self, layers: &Layers) -> Result<MessageLimits> {
         let mut limits = MessageLimits::default();
         if let Some((value, key)) = layers.pick(|e| &e.max_message_bytes, "max_message_bytes") {
             limits.max_message_bytes = self.positive_count(value, &key)?;
@@ -206,28 +312,7 @@ impl Validator<'_> {
         if let Some((value, key)) = layers.pick(|e| &e.max_messages, "max_messages") {
             limits.max_messages = self.positive_count(value, &key)?;
         }
-
-        Ok(Environment {
-            name,
-            url,
-            schedule,
-            jitter,
-            timeout,
-            retries,
-            degraded_after,
-            cert_warn_days,
-            health,
-            auth,
-            headers,
-            subprotocols,
-            expect_subprotocol,
-            tls,
-            steps,
-            echo,
-            version,
-            alert,
-            limits,
-        })
+        Ok(limits)
     }
 
     pub(super) fn header(&self, name: &Text, value: &Text, key: &str) -> Result<()> {
@@ -267,7 +352,7 @@ impl Validator<'_> {
     /// `health.expect_body` write them; neither is `Any`.
     fn matcher(
         &self,
-        json: &Option<Spanned<OrderedMap<serde_json::Value>>>,
+        json: &Option<Located<OrderedMap<serde_json::Value>>>,
         contains: &Option<Text>,
         key: &str,
     ) -> Result<Matcher> {
@@ -292,7 +377,7 @@ impl Validator<'_> {
         })
     }
 
-    pub(super) fn health(&self, raw: &Spanned<RawHealth>, key: &str) -> Result<HealthCheck> {
+    pub(super) fn health(&self, raw: &Located<RawHealth>, key: &str) -> Result<HealthCheck> {
         let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
         let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
         let expect_status = match &raw.value.expect_status {
@@ -386,7 +471,7 @@ impl Validator<'_> {
 
     pub(super) fn step(
         &self,
-        raw: &Spanned<RawStep>,
+        raw: &Located<RawStep>,
         key: &str,
         timeout: Duration,
         in_env: &str,
@@ -432,7 +517,7 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn echo(&self, raw: &Spanned<RawEcho>, key: &str) -> Result<EchoCheck> {
+    pub(super) fn echo(&self, raw: &Located<RawEcho>, key: &str) -> Result<EchoCheck> {
         let pointer = self.required(&raw.value.pointer, &raw.referenced, key, "pointer")?;
         Ok(EchoCheck {
             pointer: self.pointer(pointer, &format!("{key}.pointer"))?,
@@ -446,7 +531,7 @@ impl Validator<'_> {
         })
     }
 
-    pub(super) fn version(&self, raw: &Spanned<RawVersion>, key: &str) -> Result<VersionSource> {
+    pub(super) fn version(&self, raw: &Located<RawVersion>, key: &str) -> Result<VersionSource> {
         match (&raw.value.header, &raw.value.pointer) {
             (Some(header), None) => {
                 if reqwest::header::HeaderName::from_bytes(header.value.as_bytes()).is_err() {

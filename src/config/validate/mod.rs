@@ -177,26 +177,59 @@ impl Validator<'_> {
 
     pub(crate) fn config(&self, raw: RawConfig) -> Result<Config> {
         let empty = RawEnvironment::default();
-        let defaults = match &raw.defaults {
-            Some(defaults) => {
-                for (field, key) in [(&defaults.value.name, "name"), (&defaults.value.url, "url")] {
-                    if let Some(value) = field {
-                        return Err(self.err(
-                            value,
-                            &format!("defaults.{key}"),
-                            "not allowed in defaults: every environment sets its own",
-                        ));
-                    }
-                }
-                &defaults.value
-            }
-            None => &empty,
-        };
-
+        let defaults = raw
+            .defaults
+            .as_ref()
+            .map_or(&empty, |defaults| &defaults.value);
+        self.refuse_identity_in_defaults(defaults)?;
         let alerts = raw.alerts.unwrap_or_default();
         let channels = self.channels(alerts.channels.as_deref().unwrap_or_default())?;
+        let environments = self.environments(raw.environments.as_ref(), defaults, &channels)?;
+        let maintenance = alerts
+            .maintenance
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(index, window)| self.maintenance(index, window, &environments))
+            .collect::<Result<Vec<_>>>()?;
+        let location = self.location(raw.location, raw.storage.as_ref())?;
+        Ok(Config {
+            source: self.source.to_path_buf(),
+            location,
+            environments,
+            alerts: self.alerts_config(alerts, channels, maintenance)?,
+            server: self.server(raw.server.unwrap_or_default())?,
+            storage: self.storage(raw.storage.unwrap_or_default())?,
+            telemetry: self.telemetry(raw.telemetry)?,
+            variable_values: self.text.variable_values.clone(),
+            variables: self.text.variables.clone(),
+        })
+    }
 
-        let Some(raw_envs) = &raw.environments else {
+    /// `defaults` shares the environment's key list, but `name` and `url` are each
+    /// environment's own.
+    fn refuse_identity_in_defaults(&self, defaults: &RawEnvironment) -> Result<()> {
+        for (field, key) in [(&defaults.name, "name"), (&defaults.url, "url")] {
+            if let Some(value) = field {
+                return Err(self.err(
+                    value,
+                    &format!("defaults.{key}"),
+                    "not allowed in defaults: every environment sets its own",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// At least one environment, each name used once.
+    fn environments(
+        &self,
+        raw_envs: Option<&Located<Vec<Located<RawEnvironment>>>>,
+        defaults: &RawEnvironment,
+        channels: &[ChannelConfig],
+    ) -> Result<Vec<Arc<Environment>>> {
+        let Some(raw_envs) = raw_envs else {
             return Err(self.within("environments", "at least one environment is required"));
         };
         if raw_envs.value.is_empty() {
@@ -209,7 +242,7 @@ impl Validator<'_> {
         let mut environments: Vec<Arc<Environment>> = Vec::with_capacity(raw_envs.value.len());
         let mut first_seen: HashMap<String, u64> = HashMap::new();
         for (index, raw_env) in raw_envs.value.iter().enumerate() {
-            let env = self.environment(index, raw_env, defaults, &channels)?;
+            let env = self.environment(index, raw_env, defaults, channels)?;
             let name = raw_env
                 .value
                 .name
@@ -231,21 +264,19 @@ impl Validator<'_> {
             }
             environments.push(Arc::new(env));
         }
+        Ok(environments)
+    }
 
-        let maintenance = alerts
-            .maintenance
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .map(|(index, window)| self.maintenance(index, window, &environments))
-            .collect::<Result<Vec<_>>>()?;
-
-        let location = raw
-            .location
+    /// `location`, trimmed; required when the store is shared by a fleet.
+    fn location(
+        &self,
+        location: Option<Text>,
+        storage: Option<&RawStorage>,
+    ) -> Result<Option<String>> {
+        let location = location
             .map(|location| location.value.trim().to_owned())
             .filter(|location| !location.is_empty());
-        if let Some(url) = raw.storage.as_ref().and_then(|s| s.url.as_ref())
+        if let Some(url) = storage.and_then(|s| s.url.as_ref())
             && location.is_none()
         {
             return Err(self.err(
@@ -254,29 +285,28 @@ impl Validator<'_> {
                 "is required with storage.url: each instance of a fleet says where it probes from (location: eu-west)",
             ));
         }
-        Ok(Config {
-            source: self.source.to_path_buf(),
-            location,
-            environments,
-            alerts: AlertsConfig {
-                defaults: self.policy_defaults(alerts.defaults.unwrap_or_default())?,
-                channels,
-                maintenance,
-                give_up_after: match &alerts.give_up_after {
-                    Some(value) => self.positive_duration(value, "alerts.give_up_after")?,
-                    None => DEFAULT_GIVE_UP_AFTER,
-                },
-                heartbeat: alerts
-                    .heartbeat
-                    .as_ref()
-                    .map(|raw| self.heartbeat(raw))
-                    .transpose()?,
+        Ok(location)
+    }
+
+    fn alerts_config(
+        &self,
+        alerts: RawAlerts,
+        channels: Vec<ChannelConfig>,
+        maintenance: Vec<MaintenanceWindow>,
+    ) -> Result<AlertsConfig> {
+        Ok(AlertsConfig {
+            defaults: self.policy_defaults(alerts.defaults.unwrap_or_default())?,
+            channels,
+            maintenance,
+            give_up_after: match &alerts.give_up_after {
+                Some(value) => self.positive_duration(value, "alerts.give_up_after")?,
+                None => DEFAULT_GIVE_UP_AFTER,
             },
-            server: self.server(raw.server.unwrap_or_default())?,
-            storage: self.storage(raw.storage.unwrap_or_default())?,
-            telemetry: self.telemetry(raw.telemetry)?,
-            variable_values: self.text.variable_values.clone(),
-            variables: self.text.variables.clone(),
+            heartbeat: alerts
+                .heartbeat
+                .as_ref()
+                .map(|raw| self.heartbeat(raw))
+                .transpose()?,
         })
     }
 
@@ -309,7 +339,7 @@ impl Validator<'_> {
         Ok(())
     }
 
-    pub(super) fn positive_count(&self, value: &Spanned<u64>, key: &str) -> Result<usize> {
+    pub(super) fn positive_count(&self, value: &Located<u64>, key: &str) -> Result<usize> {
         match usize::try_from(value.value) {
             Ok(0) => Err(self.err(value, key, "must be greater than 0")),
             Ok(count) => Ok(count),

@@ -40,7 +40,7 @@ impl Validator<'_> {
             admin_token: raw
                 .admin_token
                 .filter(|token| !token.value.is_empty())
-                .map(|token| Secret::new(token.value)),
+                .map(|token| Secret::new(token.0.value)),
         })
     }
 
@@ -101,7 +101,7 @@ impl Validator<'_> {
         Ok(TelemetryConfig { otlp, prometheus })
     }
 
-    fn otlp(&self, otlp: Spanned<RawOtlp>) -> Result<OtlpConfig> {
+    fn otlp(&self, otlp: Located<RawOtlp>) -> Result<OtlpConfig> {
         let o = &otlp.value;
         let endpoint =
             self.required(&o.endpoint, &otlp.referenced, "telemetry.otlp", "endpoint")?;

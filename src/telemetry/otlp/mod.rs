@@ -190,6 +190,43 @@ fn resolve(
     warnings: &mut Vec<String>,
 ) -> Result<OtlpSettings, Off> {
     let var = |name: &str| nonempty(env, name);
+    exporter_enabled(signal, &var, warnings)?;
+    let Destination {
+        endpoint,
+        protocol,
+        interval,
+        mut headers,
+    } = match config {
+        Some(otlp) => Destination::from_config(otlp, signal),
+        None => Destination::from_env(signal, &var, warnings)?,
+    };
+    add_env_headers(&mut headers, signal, &var, warnings);
+    let timeout = [
+        format!("OTEL_EXPORTER_OTLP_{}_TIMEOUT", signal.infix()),
+        "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(),
+    ]
+    .into_iter()
+    .find_map(|name| millis(&var, &name, warnings))
+    .unwrap_or(DEFAULT_TIMEOUT);
+    let compression = compression(signal, &var, warnings);
+    Ok(OtlpSettings {
+        endpoint,
+        protocol,
+        interval,
+        timeout,
+        compression,
+        headers,
+        resource: resource(&var, warnings),
+    })
+}
+
+/// `OTEL_SDK_DISABLED` and `OTEL_<SIGNAL>_EXPORTER` can turn the export off; a temporality
+/// other than cumulative is warned about, not followed.
+fn exporter_enabled(
+    signal: Signal,
+    var: Lookup<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<(), Off> {
     if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Err(Off::Disabled);
     }
@@ -216,43 +253,72 @@ fn resolve(
              backend needs delta)"
         ));
     }
-    let signal_var = |key: &str| signal_var(&var, signal, key);
+    Ok(())
+}
 
-    let (endpoint, protocol, interval, mut headers) = match config {
-        Some(otlp) => {
-            let endpoint = match otlp.protocol {
-                OtlpProtocol::HttpProtobuf => with_signal_path(&otlp.endpoint, signal),
-                OtlpProtocol::Grpc => otlp.endpoint.clone(),
-            };
-            let headers = otlp
-                .headers
-                .iter()
-                .map(|(name, value)| (name.to_ascii_lowercase(), value.expose().to_owned()))
-                .collect();
-            (endpoint, otlp.protocol, otlp.interval, headers)
-        }
-        None => {
-            let protocol = signal_var("PROTOCOL")
-                .and_then(|(name, value)| match value.as_str() {
-                    "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
-                    "grpc" => Some(OtlpProtocol::Grpc),
-                    other => {
-                        warnings.push(format!(
-                            "{name}={other:?} is not supported (http/protobuf or grpc): using \
-                             http/protobuf"
-                        ));
-                        None
-                    }
-                })
-                .unwrap_or(OtlpProtocol::HttpProtobuf);
-            let endpoint = env_endpoint(&var, signal, protocol, warnings).ok_or(Off::NoEndpoint)?;
-            let interval =
-                millis(&var, "OTEL_METRIC_EXPORT_INTERVAL", warnings).unwrap_or(DEFAULT_INTERVAL);
-            (endpoint, protocol, interval, BTreeMap::new())
-        }
-    };
+/// Where and how to export: from probes.yaml when it has `telemetry.otlp`, else from the
+/// `OTEL_EXPORTER_OTLP_*` variables.
+struct Destination {
+    endpoint: Url,
+    protocol: OtlpProtocol,
+    interval: Duration,
+    headers: BTreeMap<String, String>,
+}
 
-    if let Some((name, value)) = signal_var("HEADERS") {
+impl Destination {
+    fn from_config(otlp: &OtlpConfig, signal: Signal) -> Self {
+        let endpoint = match otlp.protocol {
+            OtlpProtocol::HttpProtobuf => with_signal_path(&otlp.endpoint, signal),
+            OtlpProtocol::Grpc => otlp.endpoint.clone(),
+        };
+        let headers = otlp
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.expose().to_owned()))
+            .collect();
+        Self {
+            endpoint,
+            protocol: otlp.protocol,
+            interval: otlp.interval,
+            headers,
+        }
+    }
+
+    fn from_env(signal: Signal, var: Lookup<'_>, warnings: &mut Vec<String>) -> Result<Self, Off> {
+        let protocol = signal_var(var, signal, "PROTOCOL")
+            .and_then(|(name, value)| match value.as_str() {
+                "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+                "grpc" => Some(OtlpProtocol::Grpc),
+                other => {
+                    warnings.push(format!(
+                        "{name}={other:?} is not supported (http/protobuf or grpc): using \
+                         http/protobuf"
+                    ));
+                    None
+                }
+            })
+            .unwrap_or(OtlpProtocol::HttpProtobuf);
+        let endpoint = env_endpoint(var, signal, protocol, warnings).ok_or(Off::NoEndpoint)?;
+        let interval =
+            millis(var, "OTEL_METRIC_EXPORT_INTERVAL", warnings).unwrap_or(DEFAULT_INTERVAL);
+        Ok(Self {
+            endpoint,
+            protocol,
+            interval,
+            headers: BTreeMap::new(),
+        })
+    }
+}
+
+/// The `HEADERS` variable's pairs over the configured ones; then every header that HTTP would
+/// refuse is dropped with a warning.
+fn add_env_headers(
+    headers: &mut BTreeMap<String, String>,
+    signal: Signal,
+    var: Lookup<'_>,
+    warnings: &mut Vec<String>,
+) {
+    if let Some((name, value)) = signal_var(var, signal, "HEADERS") {
         match parse_pairs(&value) {
             Ok(pairs) => headers.extend(
                 pairs
@@ -273,16 +339,10 @@ fn resolve(
         }
         valid
     });
+}
 
-    let timeout = [
-        format!("OTEL_EXPORTER_OTLP_{}_TIMEOUT", signal.infix()),
-        "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(),
-    ]
-    .into_iter()
-    .find_map(|name| millis(&var, &name, warnings))
-    .unwrap_or(DEFAULT_TIMEOUT);
-
-    let compression = signal_var("COMPRESSION")
+fn compression(signal: Signal, var: Lookup<'_>, warnings: &mut Vec<String>) -> Compression {
+    signal_var(var, signal, "COMPRESSION")
         .and_then(|(name, value)| match value.to_ascii_lowercase().as_str() {
             "gzip" => Some(Compression::Gzip),
             "none" => Some(Compression::None),
@@ -293,17 +353,7 @@ fn resolve(
                 None
             }
         })
-        .unwrap_or(Compression::None);
-
-    Ok(OtlpSettings {
-        endpoint,
-        protocol,
-        interval,
-        timeout,
-        compression,
-        headers,
-        resource: resource(&var, warnings),
-    })
+        .unwrap_or(Compression::None)
 }
 
 /// Empty means unset, as everywhere in the OpenTelemetry environment specification.
