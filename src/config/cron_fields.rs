@@ -13,45 +13,28 @@ struct Field {
     names: &'static [&'static str],
 }
 
-const SECOND: Field = Field {
-    name: "second",
-    low: 0,
-    high: 59,
-    names: &[],
-};
-const MINUTE: Field = Field {
-    name: "minute",
-    low: 0,
-    high: 59,
-    names: &[],
-};
-const HOUR: Field = Field {
-    name: "hour",
-    low: 0,
-    high: 23,
-    names: &[],
-};
-const DAY: Field = Field {
-    name: "day of month",
-    low: 1,
-    high: 31,
-    names: &[],
-};
-const MONTH: Field = Field {
-    name: "month",
-    low: 1,
-    high: 12,
-    names: &[
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ],
-};
+impl Field {
+    const fn new(name: &'static str, low: u32, high: u32, names: &'static [&'static str]) -> Field {
+        Field {
+            name,
+            low,
+            high,
+            names,
+        }
+    }
+}
+
+const MONTHS: &[&str] = &[
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const WEEKDAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+const SECOND: Field = Field::new("second", 0, 59, &[]);
+const MINUTE: Field = Field::new("minute", 0, 59, &[]);
+const HOUR: Field = Field::new("hour", 0, 23, &[]);
+const DAY: Field = Field::new("day of month", 1, 31, &[]);
+const MONTH: Field = Field::new("month", 1, 12, MONTHS);
 /// 0 and 7 are both Sunday, as in POSIX cron.
-const WEEKDAY: Field = Field {
-    name: "weekday",
-    low: 0,
-    high: 7,
-    names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
-};
+const WEEKDAY: Field = Field::new("weekday", 0, 7, WEEKDAYS);
 
 /// Checks every field of `expression` that is written with numbers, ranges, lists and steps.
 /// What it does not read (`L`, `W`, `#`, `?`, `@hourly`) is left to croner.
