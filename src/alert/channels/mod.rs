@@ -1,6 +1,5 @@
-//! One file per channel kind, named after its `kind:` value and registered once, in
-//! `channel_kinds!` (`config/channels/mod.rs`), beside its settings in
-//! `config/channels/<kind>.rs`. Each file gives `notifier(name, &settings)`, its
+//! One file per channel kind, named after its `kind:` value, beside its settings in
+//! `config/channels/<kind>.rs` (build.rs registers the kinds it finds there). Each file gives `notifier(name, &settings)`, its
 //! [`Notifier`], and its payload as a pure function tested against exact JSON.
 
 use super::notifier::Notifier;

@@ -1,7 +1,8 @@
-//! Alert channel kinds, as probes.yaml writes them. A kind is one line in `channel_kinds!`
-//! and two files named after its `kind:` value: `config/channels/<kind>.rs` (its keys, their
-//! validation, its secrets) and `alert/channels/<kind>.rs` (what it sends). The two halves
-//! live apart because config is a leaf: it knows nothing of how notifications go out.
+//! Alert channel kinds, as probes.yaml writes them. A kind is two files named after its
+//! `kind:` value and nothing else: `config/channels/<kind>.rs` (its `<Variant>Settings`: keys,
+//! their validation, its secrets) and `alert/channels/<kind>.rs` (what it sends); build.rs
+//! registers every kind it finds here. The two halves live apart because config is a leaf: it
+//! knows nothing of how notifications go out.
 
 mod entry;
 
@@ -13,19 +14,10 @@ use super::error::ConfigError;
 use super::model::Secret;
 use super::validate::ChannelKeys;
 
-/// Every channel kind, once: `module: Variant(Settings)`, the module named after the `kind:`
-/// value. Expands `$then! { … }` over the list: the config builds [`ChannelKind`] from it and
-/// the alert engine each kind's notifier, so neither repeats it.
-macro_rules! channel_kinds {
-    ($then:ident) => {
-        $then! {
-            slack: Slack(SlackSettings),
-            pagerduty: PagerDuty(PagerDutySettings),
-            webhook: Webhook(WebhookSettings),
-            log: Log(LogSettings),
-        }
-    };
-}
+// `channel_kinds!`, every kind once (`module: Variant(Settings)`), made by build.rs from the
+// files in this folder. It expands `$then! { … }` over the list: the config builds
+// [`ChannelKind`] from it and the alert engine each kind's notifier, so neither repeats it.
+include!(concat!(env!("OUT_DIR"), "/channel_kinds.rs"));
 pub(crate) use channel_kinds;
 
 /// What a kind's settings type gives the config: its keys, how they are validated, its
