@@ -38,7 +38,7 @@ fn describe_environment<'c>(
     line("url", redact_url(&env.url));
     line("schedule", schedule_line(env, words));
     line("timeout", human(env.timeout));
-    line("auth", auth_line(&env.auth));
+    line("auth", auth_line(env));
     if let Some(health) = &env.health {
         line("health", health_line(health));
     }
@@ -73,13 +73,30 @@ fn schedule_line<'c>(env: &'c Environment, words: &mut HashMap<&'c str, String>)
     schedule
 }
 
-fn auth_line(auth: &Auth) -> String {
-    match auth {
+fn auth_line(env: &Environment) -> String {
+    let kind = match &env.auth {
         Auth::Jwt { algorithm, .. } => format!("jwt ({algorithm:?})"),
         Auth::TokenEndpoint { url, method, .. } => {
             format!("token_endpoint ({method} {})", redact_url(url))
         }
         other => other.kind().to_owned(),
+    };
+    // Where the token goes: a token sent nowhere is the mistake this line exists to show.
+    let carriers: Vec<String> = env
+        .headers
+        .iter()
+        .filter(|(_, value)| value.contains("{token"))
+        .map(|(name, value)| format!("{name}: {value}"))
+        .chain(
+            env.subprotocols
+                .iter()
+                .filter(|p| p.contains("{token"))
+                .map(|p| format!("subprotocol {p}")),
+        )
+        .collect();
+    match (&env.auth, carriers.is_empty()) {
+        (Auth::None, _) | (_, true) => kind,
+        _ => format!("{kind}, sent as {}", carriers.join(", ")),
     }
 }
 
@@ -232,13 +249,42 @@ fn in_words(schedule: &Schedule) -> String {
     format!("{lowered}, UTC")
 }
 
+/// humantime's `30days` as people write it, `30 days`; short units stay glued (`15s`, `1h`).
 fn human(duration: Duration) -> String {
-    humantime::format_duration(duration).to_string()
+    humantime::format_duration(duration)
+        .to_string()
+        .split(' ')
+        .map(|part| {
+            let unit_at = part
+                .find(|c: char| c.is_ascii_alphabetic())
+                .unwrap_or(part.len());
+            let (number, unit) = part.split_at(unit_at);
+            if unit.len() > 2 {
+                format!("{number} {unit}")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_written() {
+        for (seconds, words) in [
+            (15, "15s"),
+            (3600, "1h"),
+            (30 * 86_400, "30 days"),
+            (86_400, "1 day"),
+            (86_400 + 3600, "1 day 1h"),
+        ] {
+            assert_eq!(human(Duration::from_secs(seconds)), words);
+        }
+    }
 
     #[test]
     fn urls_lose_what_may_carry_credentials() {

@@ -805,11 +805,11 @@ environments:
         "{summary}"
     );
     assert!(
-        summary.contains("  auth          token_endpoint (POST https://auth.example.com/token)\n"),
+        summary.contains("  auth          token_endpoint (POST https://auth.example.com/token), sent as Authorization: Bearer {token}\n"),
         "{summary}"
     );
     assert!(
-        summary.contains("  auth          jwt (ES256)\n"),
+        summary.contains("  auth          jwt (ES256), sent as Authorization: Bearer {token}\n"),
         "{summary}"
     );
 
@@ -870,7 +870,7 @@ environment staging
   url           wss://api.staging.example.com/ws
   schedule      */5 * * * * (at every 5 minutes, UTC)
   timeout       15s
-  auth          jwt (HS256)
+  auth          jwt (HS256), sent as Authorization: Bearer {token}, subprotocol jwt.{token_base64url}
   health        https://api.staging.example.com/health expecting 200
   subprotocols  jwt-auth, jwt.{token_base64url} (expecting jwt-auth)
   steps         3
@@ -884,7 +884,7 @@ maintenance
   staging: 0 2 * * 0 (at 02:00, on Sunday, UTC) for 1h
   all environments: 2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z
 server          listen 127.0.0.1:8080, public http://localhost:8080/
-storage         DIR/wsprobe.db (raw results kept 30days)
+storage         DIR/wsprobe.db (raw results kept 30 days)
 telemetry       OTLP to http://localhost:4318/ (http/protobuf, every 30s); GET /metrics on
 ";
     assert_eq!(summary, expected);

@@ -552,3 +552,64 @@ async fn a_health_answer_with_the_right_status_but_the_wrong_body_is_health_fail
         );
     }
 }
+
+/// A minted or fetched token that no header or subprotocol carries is sent as
+/// `Authorization: Bearer <token>`, the way the README's shortest example writes it; one that a
+/// header carries goes only there. The lab's backend says what it received.
+#[tokio::test]
+async fn a_token_no_header_carries_is_sent_as_a_bearer_authorization() {
+    let lab = spawn_lab().await;
+    let yaml = r#"
+environments:
+  - name: bare
+    url: ws://${LAB}/ws/healthy
+    auth: { kind: bearer, token: "${API_TOKEN}" }
+    steps: [ { expect: { within: 5s, json: { /type: system_message } } } ]
+    echo: { pointer: /data/headers_received, require: [authorization] }
+  - name: own-header
+    url: ws://${LAB}/ws/healthy
+    auth: { kind: bearer, token: "${API_TOKEN}" }
+    headers: { X-Api-Key: "{token}" }
+    steps: [ { expect: { within: 5s, json: { /type: system_message } } } ]
+    echo: { pointer: /data/headers_received }
+"#;
+    let config = config(yaml, &lab, &[("API_TOKEN", "tok-0123456789abcdef")]);
+    let bare = config.environment("bare").unwrap();
+    assert!(
+        bare.headers
+            .iter()
+            .any(|(name, value)| name == "Authorization" && value == "Bearer {token}"),
+        "{:?}",
+        bare.headers
+    );
+    let described = wsprobe::config::describe(&config);
+    assert!(
+        described.contains("auth          bearer, sent as Authorization: Bearer {token}\n"),
+        "validate shows where the token goes: {described}"
+    );
+
+    let prober = Prober::for_config(&config);
+    let result = prober.probe(bare).await;
+    assert_eq!(result.verdict, Verdict::Ok, "{}", result.diagnosis);
+    assert_eq!(
+        result
+            .headers
+            .echoed
+            .get("authorization")
+            .map(String::as_str),
+        Some("Bearer tok-…[redacted]"),
+        "the backend received the bearer token: {:?}",
+        result.headers.echoed
+    );
+
+    let own = prober
+        .probe(config.environment("own-header").unwrap())
+        .await;
+    assert_eq!(own.verdict, Verdict::Ok, "{}", own.diagnosis);
+    assert!(
+        !own.headers.sent.contains_key("authorization"),
+        "a token a header carries is not sent twice: {:?}",
+        own.headers.sent
+    );
+    assert!(own.headers.sent.contains_key("x-api-key"));
+}

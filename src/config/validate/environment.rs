@@ -2,9 +2,18 @@
 
 use super::*;
 
-/// Every place a `{token}` template appears (where, and its key path): refused when there is
-/// no token.
-type TokenUses<'r> = Vec<(&'r Location, String)>;
+/// Every place a `{token}` template appears (where, its key path, what carries it): refused
+/// when there is no token.
+type TokenUses<'r> = Vec<(&'r Location, String, Carrier)>;
+
+/// What takes a `{token}` to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    /// A header or a subprotocol of the upgrade request: the token authenticates it.
+    Handshake,
+    /// A message sent during the session.
+    Message,
+}
 
 /// The keys that say when and how long to probe.
 struct Timing {
@@ -21,6 +30,22 @@ struct Handshake {
     headers: Vec<(String, String)>,
     subprotocols: Vec<String>,
     expect_subprotocol: Option<String>,
+}
+
+/// A minted or fetched token that no header or subprotocol carries goes the standard way,
+/// `Authorization: Bearer <token>` (RFC 6750 §2.1): written as `auth: { kind: bearer, token: … }`
+/// alone, it was never sent at all, and the 401 that followed sent people after the token. An
+/// `Authorization` header of the config's own is left as written.
+fn send_token_the_standard_way(auth: &Auth, uses: &TokenUses, headers: &mut Vec<(String, String)>) {
+    let carried = uses
+        .iter()
+        .any(|(_, _, carrier)| *carrier == Carrier::Handshake);
+    let has_authorization = headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+    if !matches!(auth, Auth::None) && !carried && !has_authorization {
+        headers.push(("Authorization".to_owned(), "Bearer {token}".to_owned()));
+    }
 }
 
 /// A cross-check against a value inherited from `defaults` names the environment too.
@@ -63,10 +88,11 @@ impl Validator<'_> {
         };
 
         let mut token_uses = TokenUses::new();
-        let handshake = self.handshake(&layers, &name, &mut token_uses)?;
+        let mut handshake = self.handshake(&layers, &name, &mut token_uses)?;
         let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
         let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
         self.token_needs_auth(&auth, &token_uses, &name)?;
+        send_token_the_standard_way(&auth, &token_uses, &mut handshake.headers);
 
         let echo = layers
             .pick(|e| &e.echo, "echo")
@@ -106,7 +132,7 @@ impl Validator<'_> {
     /// A `{token}` template needs a token to fill it.
     fn token_needs_auth(&self, auth: &Auth, token_uses: &TokenUses, name: &EnvName) -> Result<()> {
         match (auth, token_uses.first()) {
-            (Auth::None, Some((location, key))) => Err(self.at(
+            (Auth::None, Some((location, key, _))) => Err(self.at(
                 location,
                 key,
                 format!(
@@ -210,7 +236,7 @@ impl Validator<'_> {
                 let key = format!("{prefix}.headers.{}", header.value);
                 self.header(header, value, &key)?;
                 if uses_token(&value.value).map_err(|message| self.err(value, &key, message))? {
-                    token_uses.push((&value.referenced, key));
+                    token_uses.push((&value.referenced, key, Carrier::Handshake));
                 }
                 let template = value.value.clone();
                 match headers
@@ -235,7 +261,7 @@ impl Validator<'_> {
         for (i, value) in list.iter().enumerate() {
             let item_key = format!("{key}[{i}]");
             if uses_token(&value.value).map_err(|message| self.err(value, &item_key, message))? {
-                token_uses.push((&value.referenced, item_key.clone()));
+                token_uses.push((&value.referenced, item_key.clone(), Carrier::Handshake));
             }
             if let Some(bad) = without_templates(&value.value)
                 .chars()
@@ -268,7 +294,7 @@ impl Validator<'_> {
             if let (Step::Send { text }, Some(send)) = (step, &raw_step.value.send) {
                 let send_key = format!("{key}[{i}].send");
                 if uses_token(text).map_err(|m| self.err(send, &send_key, m))? {
-                    token_uses.push((&send.referenced, send_key));
+                    token_uses.push((&send.referenced, send_key, Carrier::Message));
                 }
             }
         }
