@@ -124,6 +124,18 @@ pub enum Format {
     Json,
 }
 
+/// Write to stdout; a reader that went away (`wsprobe completions bash | head -5`) ends the
+/// output, not the process with a panic.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write to stdout: {err}");
+    }
+}
+
 pub async fn execute(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run { config } => run_daemon(config.as_deref()).await,
@@ -135,7 +147,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         } => check_once(config.as_deref(), &envs, format, concurrency).await,
         Command::Validate { config } => match load(config.as_deref()) {
             Ok(config) => {
-                print!("{}", config::describe(&config));
+                emit(&config::describe(&config));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -143,20 +155,16 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Lab { listen, startup } => serve_lab(listen, startup).await,
         Command::Demo => crate::demo::run().await,
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&config::json_schema()).expect("a schema serializes")
-            );
+            let schema =
+                serde_json::to_string_pretty(&config::json_schema()).expect("a schema serializes");
+            emit(&format!("{schema}\n"));
             ExitCode::SUCCESS
         }
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "wsprobe",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "wsprobe", &mut script);
+            emit(&String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
         Command::Healthcheck { config, url } => healthcheck(config.as_deref(), url).await,
@@ -205,11 +213,11 @@ async fn check_once(
     let prober = crate::probe::Prober::for_config(&config);
     let results = check::run(&prober, &selected, concurrency).await;
     match format {
-        Format::Json => println!("{}", check::render_json(&results)),
+        Format::Json => emit(&format!("{}\n", check::render_json(&results))),
         Format::Text => {
             let color = std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            print!("{}", check::render_text(&results, color));
+            emit(&check::render_text(&results, color));
         }
     }
     ExitCode::from(check::exit_code(&results))

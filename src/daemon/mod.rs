@@ -167,8 +167,10 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
+        let listen = listener.local_addr()?;
         tracing::info!(
-            listen = %listener.local_addr()?,
+            listen = %listen,
+            status_page = %status_page_address(listen),
             environments = %environment_names(&self.state.config()).join(","),
             "wsprobe daemon started"
         );
@@ -324,4 +326,36 @@ fn environment_names(config: &Config) -> Vec<&str> {
         .iter()
         .map(|e| e.name.as_str())
         .collect()
+}
+
+/// Where a person on this machine opens the status page: a wildcard listen address is
+/// reached on loopback.
+fn status_page_address(listen: std::net::SocketAddr) -> String {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    format!("http://{}/", std::net::SocketAddr::new(ip, listen.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_page_address;
+
+    #[test]
+    fn the_status_page_is_said_where_a_person_opens_it() {
+        for (listen, page) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080/"),
+            ("0.0.0.0:8080", "http://127.0.0.1:8080/"),
+            ("[::]:9000", "http://[::1]:9000/"),
+            ("10.1.2.3:80", "http://10.1.2.3:80/"),
+        ] {
+            assert_eq!(status_page_address(listen.parse().unwrap()), page);
+        }
+    }
 }

@@ -402,3 +402,28 @@ fn completions_load_in_a_real_bash_and_version_names_the_commit() {
     let help = wsprobe(&["check", "--help"], None);
     assert!(String::from_utf8_lossy(&help.stdout).contains("$WSPROBE_CONFIG"));
 }
+
+/// A reader that stops reading (`wsprobe completions bash | head -5`) ends the output quietly:
+/// the pipe's read end is closed before wsprobe writes, so every write meets a broken pipe.
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    for args in [
+        &["completions", "bash"][..],
+        &["schema"][..],
+        &["validate", "--config", "probes.yaml"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("LAB", "127.0.0.1:8765")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(output.status.success(), "{args:?}: {stderr}");
+    }
+}

@@ -553,6 +553,13 @@ async fn json_logs_put_the_message_and_fields_at_the_top_level() {
         "{started}"
     );
     assert!(started["listen"].is_string(), "{started}");
+    // The address a person opens, said at start.
+    let page = started["status_page"].as_str().unwrap();
+    assert_eq!(
+        page.trim_start_matches("http://").trim_end_matches('/'),
+        started["listen"].as_str().unwrap(),
+        "{started}"
+    );
     let (status, _) = daemon.terminate(Duration::from_secs(30)).await;
     assert!(status.success());
 }
