@@ -25,4 +25,34 @@ pub enum ConfigError {
         context: String,
         message: String,
     },
+    /// Several mistakes, found in one run: one line each, in file order.
+    #[error("{}", lines(.0))]
+    Many(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    /// One error as itself, several as [`ConfigError::Many`].
+    pub fn many(mut errors: Vec<ConfigError>) -> ConfigError {
+        if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            ConfigError::Many(errors)
+        }
+    }
+
+    /// Every single error this holds.
+    pub fn into_list(self) -> Vec<ConfigError> {
+        match self {
+            ConfigError::Many(errors) => errors.into_iter().flat_map(Self::into_list).collect(),
+            one => vec![one],
+        }
+    }
+}
+
+fn lines(errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod interpolate;
 mod model;
 mod raw;
+mod recover;
 mod validate;
 mod wording;
 
@@ -72,8 +73,10 @@ pub fn load_str(
             column: err.column,
             message: err.kind.to_string(),
         })?;
-    let raw: RawConfig = serde_saphyr::from_str_with_options(&interpolated.text, yaml_options())
-        .map_err(|err| parse_error(path, &interpolated, &err))?;
+    let (raw, mut errors, blanked) = parse_going_on(path, &interpolated);
+    let Some(raw) = raw else {
+        return Err(ConfigError::many(errors));
+    };
     let validator = validate::Validator {
         source: path,
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -81,7 +84,75 @@ pub fn load_str(
         default_steps: Default::default(),
         schedules: Default::default(),
     };
-    validator.config(raw)
+    match validator.config(raw) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigError::many(errors)),
+        Err(err) => {
+            // An entry blanked for its parse error is missing now, and what sat inside it is
+            // gone: neither is a second mistake.
+            let follows_from_blanking = |e: &ConfigError| match e {
+                ConfigError::At { line, column, .. } => blanked
+                    .iter()
+                    .any(|span| recover::within(span, (*line, *column))),
+                other => !blanked.is_empty() && other.to_string().contains("missing key"),
+            };
+            errors.extend(
+                err.into_list()
+                    .into_iter()
+                    .filter(|e| !follows_from_blanking(e)),
+            );
+            errors.sort_by_key(|e| match e {
+                ConfigError::At { line, column, .. } => (*line, *column),
+                _ => (u64::MAX, 0),
+            });
+            Err(ConfigError::many(errors))
+        }
+    }
+}
+
+/// At most this many mistakes are reported in one run: past that, the first ones are the
+/// ones worth fixing.
+const MAX_ERRORS: usize = 20;
+
+/// The raw config, reading on past each YAML or type error with the entry at fault blanked
+/// ([`recover`]), and every error met on the way. `None` when the text never parsed.
+/// The blanked spans come in the file's own positions.
+fn parse_going_on(
+    path: &Path,
+    interpolated: &Interpolated,
+) -> (Option<RawConfig>, Vec<ConfigError>, Vec<recover::Span>) {
+    let mut text = interpolated.text.clone();
+    let mut errors = Vec::new();
+    let mut blanked: Vec<recover::Span> = Vec::new();
+    let original = |(line, column): (u64, u64)| interpolated.original_position(line, column);
+    loop {
+        let err = match serde_saphyr::from_str_with_options::<RawConfig>(&text, yaml_options()) {
+            Ok(raw) => return (Some(raw), errors, blanked),
+            Err(err) => err,
+        };
+        let at = err
+            .location()
+            .filter(|location| location.line() > 0)
+            .map(|location| (location.line(), location.column()));
+        // Met where an entry was blanked: it follows from the blanking, and reading on from
+        // here would only find more such.
+        if let Some(at) = at
+            && blanked
+                .iter()
+                .any(|span| recover::within(span, original(at)))
+        {
+            return (None, errors, blanked);
+        }
+        errors.push(parse_error(path, interpolated, &text, &err));
+        let next = at.and_then(|(line, column)| recover::blank_at(&text, line, column));
+        match next {
+            Some((next, span)) if errors.len() < MAX_ERRORS => {
+                blanked.push((original(span.0), original(span.1)));
+                text = next;
+            }
+            _ => return (None, errors, blanked),
+        }
+    }
 }
 
 fn yaml_options() -> serde_saphyr::Options {
@@ -90,7 +161,12 @@ fn yaml_options() -> serde_saphyr::Options {
 }
 
 /// A YAML or type error, at its position in the original file, with the key path it is under.
-fn parse_error(path: &Path, interpolated: &Interpolated, err: &serde_saphyr::Error) -> ConfigError {
+fn parse_error(
+    path: &Path,
+    interpolated: &Interpolated,
+    text: &str,
+    err: &serde_saphyr::Error,
+) -> ConfigError {
     let message = yaml_message(err);
     let Some(location) = err.location().filter(|location| location.line() > 0) else {
         return ConfigError::In {
@@ -104,7 +180,7 @@ fn parse_error(path: &Path, interpolated: &Interpolated, err: &serde_saphyr::Err
     // Duplicate keys pass through so that the second one is in the tree and can be named.
     let mut options = yaml_options();
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
-    let key = serde_saphyr::from_str_with_options::<Spanned<Node>>(&interpolated.text, options)
+    let key = serde_saphyr::from_str_with_options::<Spanned<Node>>(text, options)
         .ok()
         .and_then(|root| Node::path_at(&root, location.line(), location.column()));
     let (line, column) = interpolated.original_position(location.line(), location.column());

@@ -529,9 +529,11 @@ fn positions_refer_to_the_file_before_interpolation() {
     let yaml =
         format!("{BASE}    tls: {{ ca_file: \"${{LONG}}\", insecure_skip_verify: maybe }}\n");
     let err = config::load_str(Path::new("probes.yaml"), &yaml, &lookup).unwrap_err();
+    // The file ca_file names does not exist either: that is the first of the two mistakes.
     assert_eq!(
         err.to_string(),
-        "probes.yaml:4:54: environments[0].tls.insecure_skip_verify: expected true or false"
+        "probes.yaml:4:21: environments[0].tls.ca_file: cannot read a-much-longer-value-than-the-placeholder: No such file or directory (os error 2)\n\
+         probes.yaml:4:54: environments[0].tls.insecure_skip_verify: expected true or false"
     );
 
     let yaml = format!("location: \"${{TWO_LINES}}\"\n{BASE}    retries: -1\n");
@@ -665,9 +667,11 @@ environments:
     url: ws://127.0.0.1:9000/ws
     timeout: 20s
 ";
+    // Both environments fail, each on a value it inherits: both are named, in file order.
     assert_eq!(
         error_of(yaml),
-        "probes.yaml:4:25: defaults.steps[0].expect.within: 16s is longer than the probe's timeout 15s (in environment staging)"
+        "probes.yaml:2:29: defaults.headers.Authorization: uses {token} but auth is none (in environment lab): set `auth` or remove the template\n\
+         probes.yaml:4:25: defaults.steps[0].expect.within: 16s is longer than the probe's timeout 15s (in environment staging)"
     );
     let yaml = yaml.replace("16s", "5s");
     assert_eq!(
@@ -1055,4 +1059,52 @@ alerts:
         ["API_KEY", "HOOK_URL"],
         "replay writes $VAR for these"
     );
+}
+
+/// Several mistakes in one file are all named in one run, in file order, each with its
+/// position: YAML and type errors (the run reads on past each), and every environment's own.
+#[test]
+fn every_mistake_is_reported_in_one_run() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "environments:\n  - name: a\n    url: ws://x/ws\n    schedul: \"* * * * *\"\n    retries: many\n    tls: { insecure_skip_verfy: true, ca_file: x }\n",
+            &[
+                "probes.yaml:4:5: environments[0].schedul: unknown key `schedul`: did you mean `schedule`?",
+                "probes.yaml:5:14: environments[0].retries: expected a whole number from 0 to 4294967295",
+                "probes.yaml:6:12: environments[0].tls.insecure_skip_verfy: unknown key `insecure_skip_verfy`: did you mean `insecure_skip_verify`?",
+                "probes.yaml:6:48: environments[0].tls.ca_file: cannot read x",
+            ],
+        ),
+        (
+            "environments:\n  - name: a\n    url: ws://x/ws\n    timeout: banana\n  - name: b\n    url: ws://x/ws\n    schedule: \"*/70 * * * *\"\n  - name: a\n    url: ws://x/ws\nserver: { listen: \"not an address\" }\n",
+            &[
+                "probes.yaml:4:14: environments[0].timeout: \"banana\" is not a duration",
+                "probes.yaml:7:15: environments[1].schedule: cron schedule \"*/70 * * * *\"",
+                "probes.yaml:8:11: environments[2].name: duplicate environment name \"a\" (first used at line 2)",
+                "probes.yaml:10:19: server.listen:",
+            ],
+        ),
+        (
+            "environments:\n  - name: a\n    url: ws://x/ws\n    bogus: 1\n    timeout: banana\n",
+            &[
+                "probes.yaml:4:5: environments[0].bogus: unknown key `bogus`",
+                "probes.yaml:5:14: environments[0].timeout: \"banana\" is not a duration",
+            ],
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let message = error_of(yaml);
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(
+            lines.len(),
+            expected.len(),
+            "YAML:\n{yaml}\nerrors:\n{message}"
+        );
+        for (line, want) in lines.iter().zip(*expected) {
+            assert!(
+                line.starts_with(want),
+                "{line:?} should start {want:?}\n{message}"
+            );
+        }
+    }
 }

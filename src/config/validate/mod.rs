@@ -184,7 +184,21 @@ impl Validator<'_> {
         self.refuse_identity_in_defaults(defaults)?;
         let alerts = raw.alerts.unwrap_or_default();
         let channels = self.channels(alerts.channels.as_deref().unwrap_or_default())?;
-        let environments = self.environments(raw.environments.as_ref(), defaults, &channels)?;
+        let environments = match self.environments(raw.environments.as_ref(), defaults, &channels) {
+            Ok(environments) => environments,
+            // The sections that do not depend on the environments are read too, so that one
+            // run names every mistake.
+            Err(err) => {
+                let mut errors = err.into_list();
+                let server = self.server(raw.server.unwrap_or_default());
+                let storage = self.storage(raw.storage.unwrap_or_default());
+                let telemetry = self.telemetry(raw.telemetry);
+                errors.extend(server.err().into_iter().flat_map(ConfigError::into_list));
+                errors.extend(storage.err().into_iter().flat_map(ConfigError::into_list));
+                errors.extend(telemetry.err().into_iter().flat_map(ConfigError::into_list));
+                return Err(ConfigError::many(errors));
+            }
+        };
         let maintenance = alerts
             .maintenance
             .as_deref()
@@ -241,30 +255,37 @@ impl Validator<'_> {
         }
         let mut environments: Vec<Arc<Environment>> = Vec::with_capacity(raw_envs.value.len());
         let mut first_seen: HashMap<String, u64> = HashMap::new();
+        // Each environment stands alone: a mistake in one is reported with those of the others.
+        let mut errors = Vec::new();
         for (index, raw_env) in raw_envs.value.iter().enumerate() {
-            let env = self.environment(index, raw_env, defaults, channels)?;
-            let name = raw_env
-                .value
-                .name
-                .as_ref()
-                .expect("checked by environment()");
-            let line = self
-                .text
-                .original_position(name.referenced.line(), name.referenced.column())
-                .0;
-            if let Some(first) = first_seen.insert(env.name.as_str().to_owned(), line) {
-                return Err(self.err(
-                    name,
-                    &format!("environments[{index}].name"),
-                    format!(
-                        "duplicate environment name {:?} (first used at line {first})",
-                        env.name.as_str()
-                    ),
-                ));
+            // A name used twice is a mistake whether or not the first environment is valid.
+            if let Some(name) = &raw_env.value.name {
+                let line = self
+                    .text
+                    .original_position(name.referenced.line(), name.referenced.column())
+                    .0;
+                if let Some(first) = first_seen.insert(name.value.clone(), line) {
+                    errors.push(self.err(
+                        name,
+                        &format!("environments[{index}].name"),
+                        format!(
+                            "duplicate environment name {:?} (first used at line {first})",
+                            name.value
+                        ),
+                    ));
+                    continue;
+                }
             }
-            environments.push(Arc::new(env));
+            match self.environment(index, raw_env, defaults, channels) {
+                Ok(env) => environments.push(Arc::new(env)),
+                Err(err) => errors.push(err),
+            }
         }
-        Ok(environments)
+        if errors.is_empty() {
+            Ok(environments)
+        } else {
+            Err(ConfigError::many(errors))
+        }
     }
 
     /// `location`, trimmed; required when the store is shared by a fleet.
