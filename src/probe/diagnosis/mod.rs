@@ -6,6 +6,8 @@ use super::evidence::{
     quote_text, reason_points, summarize_body, tls_problem,
 };
 use super::result::{ProbeResult, Status, Verdict};
+
+pub mod registry;
 use crate::text::ms;
 
 /// What the config asked for that the result itself does not carry.
