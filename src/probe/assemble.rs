@@ -146,6 +146,8 @@ impl Facts {
             error: self.error.as_deref().map(|e| r.text(e)),
             trace_id: Some(self.trace.trace_id.to_string()),
             timeline: None,
+            client_close_code: session.client_close_code,
+            client_close_reason: session.client_close_reason,
         }
     }
 }
@@ -156,6 +158,8 @@ struct SessionEvidence {
     close_code: Option<u16>,
     close_reason: Option<String>,
     close_after_ms: Option<f64>,
+    client_close_code: Option<u16>,
+    client_close_reason: Option<String>,
     failed_step: Option<usize>,
     messages: Vec<String>,
     /// Unredacted still: `redact_headers` does it by header name.
@@ -172,6 +176,8 @@ impl SessionEvidence {
             close_code: close.map(|c| c.code),
             close_reason: close.map(|c| r.text(&c.reason)),
             close_after_ms: close.map(|c| c.after_accept_ms),
+            client_close_code: session.client_close.as_ref().map(|c| c.code),
+            client_close_reason: session.client_close.as_ref().map(|c| r.text(&c.reason)),
             failed_step: session.failed_step.as_ref().map(|f| f.0),
             messages: session.messages.iter().map(|m| r.text(m)).collect(),
             echoed: session.echoed.clone().unwrap_or_default(),

@@ -10,6 +10,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use super::close_tap::{CloseTap, CloseWitness};
 use super::connect::{self, Endpoint, NetFailure, Stream};
 use super::facts::{Facts, Halt};
 use super::handshake::{self, ReadError, Response};
@@ -159,8 +160,9 @@ fn net_halt(failure: NetFailure) -> Halt {
 
 /// An upgraded socket and the moment its 101 was read: the zero of `ready` and of close timing.
 struct Accepted {
-    socket: WebSocketStream<Stream>,
+    socket: WebSocketStream<CloseTap<Stream>>,
     at: Instant,
+    close_witness: CloseWitness,
 }
 
 /// upgrade: the HTTP/1.1 request with the configured headers and subprotocols, its answer
@@ -194,8 +196,12 @@ async fn upgrade(
         facts.subprotocol_mismatch = facts.subprotocol.as_deref() != Some(expected.as_str());
     }
     let at = Instant::now();
-    let socket = websocket(env, stream, std::mem::take(&mut response.rest)).await;
-    Ok(Accepted { socket, at })
+    let (socket, close_witness) = websocket(env, stream, std::mem::take(&mut response.rest)).await;
+    Ok(Accepted {
+        socket,
+        at,
+        close_witness,
+    })
 }
 
 /// The headers and subprotocols the upgrade request offers, templates filled in.
@@ -261,7 +267,7 @@ async fn websocket(
     env: &Environment,
     stream: Stream,
     already_read: Vec<u8>,
-) -> WebSocketStream<Stream> {
+) -> (WebSocketStream<CloseTap<Stream>>, CloseWitness) {
     // Probe traffic is a few small messages: tungstenite's 128 KiB buffers per socket would
     // dominate memory with hundreds of probes in flight.
     let ws_config = WebSocketConfig::default()
@@ -270,7 +276,11 @@ async fn websocket(
         .max_write_buffer_size(env.limits.max_message_bytes + PROBE_READ_BUFFER)
         .max_message_size(Some(env.limits.max_message_bytes))
         .max_frame_size(Some(env.limits.max_message_bytes));
-    WebSocketStream::from_partially_read(stream, already_read, Role::Client, Some(ws_config)).await
+    let (stream, witness) = CloseTap::new(stream, &already_read);
+    let socket =
+        WebSocketStream::from_partially_read(stream, already_read, Role::Client, Some(ws_config))
+            .await;
+    (socket, witness)
 }
 
 /// session: the configured steps (ready, exchange) and the client's close handshake, over the
@@ -304,6 +314,7 @@ async fn run_session(
         limits: env.limits,
         accepted_at: accepted.at,
         deadline,
+        close_witness: Some(accepted.close_witness),
     };
     let outcome = session::run(accepted.socket, &plan).await;
     facts.phases.ready = outcome.ready_ms;

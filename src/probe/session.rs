@@ -9,6 +9,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::close_tap::CloseWitness;
+use super::diagnosis::registry::valid_on_wire;
 use super::timing::between_ms;
 use crate::config::{EchoCheck, Matcher, MessageLimits, Step};
 
@@ -31,6 +33,8 @@ pub struct Plan<'a> {
     /// When the 101 was read: the zero of `ready` and of close timing.
     pub accepted_at: Instant,
     pub deadline: Instant,
+    /// The server's close frame as it came over the wire (`None` in tests over a bare pipe).
+    pub close_witness: Option<CloseWitness>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +67,14 @@ pub struct ServerClose {
     pub after_accept_ms: f64,
 }
 
+/// wsprobe's own close: a frame it refused, or a close code its WebSocket library answers
+/// with 1002.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientClose {
+    pub code: u16,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionOutcome {
     pub ready: Ready,
@@ -77,6 +89,8 @@ pub struct SessionOutcome {
     pub failed_step: Option<(usize, StepFailure)>,
     /// Set when the server closed (or dropped) before the client's own close.
     pub server_close: Option<ServerClose>,
+    /// Set when wsprobe closed because of what the server sent.
+    pub client_close: Option<ClientClose>,
     pub protocol_error: Option<String>,
     /// Messages as received (unredacted, cut to `KEPT_MESSAGE_CHARS`), at most `max_messages`.
     pub messages: Vec<String>,
@@ -116,6 +130,7 @@ where
             close_started_ms: None,
             failed_step: None,
             server_close: None,
+            client_close: None,
             protocol_error: None,
             messages: Vec::new(),
             echoed: None,
@@ -324,11 +339,39 @@ where
             Some(frame) => (u16::from(frame.code), frame.reason.as_str().to_owned()),
             None => (u16::from(CloseCode::Status), String::new()),
         };
+        if !self.note_wire_close() {
+            self.outcome.server_close = Some(ServerClose {
+                code,
+                reason,
+                after_accept_ms: self.after_accept_ms(),
+            });
+        }
+    }
+
+    /// The server's close as the wire had it, when the tap saw one: tungstenite hands up its
+    /// own 1002 for a code it does not accept, and that 1002 is wsprobe's, not the server's.
+    fn note_wire_close(&mut self) -> bool {
+        let Some(raw) = self.plan.close_witness.as_ref().and_then(|w| w.seen()) else {
+            return false;
+        };
+        let code = raw.code.unwrap_or(u16::from(CloseCode::Status));
+        if raw.code.is_some() && !CloseCode::from(code).is_allowed() {
+            self.outcome.client_close.get_or_insert(ClientClose {
+                code: u16::from(CloseCode::Protocol),
+                reason: "Protocol violation".to_owned(),
+            });
+            if !valid_on_wire(code) {
+                self.outcome.protocol_error.get_or_insert(format!(
+                    "the server closed with {code}, a close code RFC 6455 §7.4 does not allow on the wire"
+                ));
+            }
+        }
         self.outcome.server_close = Some(ServerClose {
             code,
-            reason,
+            reason: raw.reason,
             after_accept_ms: self.after_accept_ms(),
         });
+        true
     }
 
     fn note_drop(&mut self) {
@@ -355,12 +398,59 @@ where
                     "the server sent a message over the size limit ({err}; limit {} bytes)",
                     self.plan.limits.max_message_bytes
                 ));
+                self.refuse(CloseCode::Size, "message too big");
+            }
+            WsError::Utf8(_) => {
+                self.outcome
+                    .protocol_error
+                    .get_or_insert("the server sent a text message that is not UTF-8".to_owned());
+                self.refuse(CloseCode::Invalid, "text message not UTF-8");
             }
             other => {
+                // A malformed close frame is still the server's close.
+                if self.outcome.server_close.is_none() {
+                    self.note_wire_close();
+                }
                 self.outcome
                     .protocol_error
                     .get_or_insert(format!("invalid WebSocket frames from the server: {other}"));
+                self.refuse(CloseCode::Protocol, "refused an invalid frame");
             }
+        }
+    }
+
+    /// wsprobe closes because of a frame it refused; `finish` sends it.
+    fn refuse(&mut self, code: CloseCode, reason: &str) {
+        self.outcome.client_close.get_or_insert(ClientClose {
+            code: u16::from(code),
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// After a refused frame: wsprobe's own close, best effort (the server may be gone).
+    async fn send_refusal(&mut self) {
+        let Some(close) = self.outcome.client_close.clone() else {
+            return;
+        };
+        if self.outcome.server_close.is_some() {
+            return;
+        }
+        let deadline = (Instant::now() + CLOSE_GRACE).min(self.plan.deadline);
+        let frame = CloseFrame {
+            code: CloseCode::from(close.code),
+            reason: close.reason.clone().into(),
+        };
+        let sent = timeout_at(
+            deadline.into(),
+            self.socket.send(Message::Close(Some(frame))),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(())))
+            && let Some(close) = &mut self.outcome.client_close
+        {
+            close
+                .reason
+                .push_str(" (the close frame could not be sent: wsprobe dropped the connection)");
         }
     }
 
@@ -378,6 +468,7 @@ where
     /// tungstenite finish answering it. Never waits past the probe's deadline.
     async fn finish(&mut self) {
         if self.outcome.protocol_error.is_some() {
+            self.send_refusal().await;
             return;
         }
         let started = Instant::now();
@@ -510,6 +601,7 @@ mod tests {
             limits: MessageLimits::default(),
             accepted_at: Instant::now(),
             deadline: Instant::now() + Duration::from_secs(10),
+            close_witness: None,
         }
     }
 
@@ -570,6 +662,56 @@ mod tests {
             (close.code, close.reason.as_str()),
             (1011, "Internal error")
         );
+    }
+
+    /// The server closes with `code`; the client reads through the close tap as a probe does.
+    async fn closed_with(code: u16) -> SessionOutcome {
+        let steps = vec![welcome_check()];
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let (client, witness) = crate::probe::close_tap::CloseTap::new(client, &[]);
+        let client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let mut server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+        tokio::spawn(async move {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: "why".into(),
+            };
+            server.send(Message::Close(Some(frame))).await.unwrap();
+            while server.next().await.is_some() {}
+        });
+        let plan = Plan {
+            close_witness: Some(witness),
+            ..plan(&steps)
+        };
+        run(client, &plan).await
+    }
+
+    #[tokio::test]
+    async fn every_registered_code_is_the_servers_and_only_wsprobes_reply_is_its_own() {
+        // tungstenite answers 1014 with its own 1002: that reply is wsprobe's close.
+        let bad_gateway = closed_with(1014).await;
+        let close = bad_gateway.server_close.unwrap();
+        assert_eq!((close.code, close.reason.as_str()), (1014, "why"));
+        assert_eq!(bad_gateway.client_close.map(|c| c.code), Some(1002));
+        assert_eq!(bad_gateway.protocol_error, None);
+        for code in [
+            1000, 1001, 1003, 1008, 1011, 1012, 1013, 3000, 3999, 4000, 4401, 4999,
+        ] {
+            let outcome = closed_with(code).await;
+            assert_eq!(outcome.server_close.map(|c| c.code), Some(code));
+            assert_eq!(outcome.client_close, None, "{code}");
+            assert_eq!(outcome.protocol_error, None, "{code}");
+        }
+        // A code RFC 6455 never allows is still the server's, and a protocol error.
+        for code in [999, 1004, 1005, 1006, 1015, 2999, 5000] {
+            let outcome = closed_with(code).await;
+            assert_eq!(outcome.server_close.map(|c| c.code), Some(code));
+            assert_eq!(outcome.client_close.map(|c| c.code), Some(1002), "{code}");
+            assert!(
+                outcome.protocol_error.unwrap().contains(&code.to_string()),
+                "{code}"
+            );
+        }
     }
 
     #[tokio::test]
