@@ -1,29 +1,37 @@
 //! A session that ended: the close's registry row, its side, its reason (or the message that
 //! came before it) and when it came.
 
+use super::registry::{self, Layer, Side};
 use super::*;
 pub(super) fn closed_before_ready(result: &ProbeResult) -> String {
     let code = result.close_code.unwrap_or(1006);
+    let entry = registry::close_code(code, result.subprotocol.as_deref());
     let close = close_phrase(result).unwrap_or_else(|| "closed the connection".into());
     let health = health_phrase(result);
     let reason = result.close_reason.as_deref().unwrap_or_default();
     let points = reason_points(reason);
-    let cause = match (code, points) {
-        (4000..=4999, ReasonPoints::Credentials) => "the application itself refused the session, and its reason points at the credentials: an expired or invalid token, its lifetime, or clock skew between wsprobe and the server".to_owned(),
-        (4000..=4999, _) => "the application itself chose to close (4000–4999 are its own codes): its reason is the message to act on".to_owned(),
-        (1008 | 1011 | 1000, ReasonPoints::Credentials) => "the reason points at authentication, not at the WebSocket path: an expired or invalid token, a too short token lifetime (ttl), or clock skew between wsprobe and the server".to_owned(),
-        (_, ReasonPoints::Capacity) => "the reason says the server is at a limit (rate or connections): it turns new sessions away".to_owned(),
-        (1000, _) => "the server chose to end the session (authentication handled as a normal close, a dependency not ready, or a client/server protocol mismatch)".to_owned(),
-        (1001, _) => "the server is going away (shutting down or redeploying)".to_owned(),
-        (1006, _) => "the backend process crashed or a proxy/load balancer cut the connection (idle or upgrade timeout)".to_owned(),
-        (1008, _) => "the server refused the session by policy, most often authentication or authorization".to_owned(),
-        (1011 | 1014, _) if result.health.as_ref().is_some_and(|h| h.ok) => {
-            "the failure is inside the backend's WebSocket path, not the service as a whole".to_owned()
+    let health_ok = result.health.as_ref().is_some_and(|h| h.ok);
+    // Evidence that says more than the registry row: the reason's words, a healthy HTTP side.
+    let cause = match (entry.layer, points) {
+        (Layer::Application | Layer::Auth, ReasonPoints::Credentials) if code >= 4000 => format!(
+            "the application itself refused the session, and its reason points at the credentials: an expired or invalid token, its lifetime, or clock skew between wsprobe and the server{}",
+            tag(Layer::Auth, Side::Server)
+        ),
+        (Layer::Application | Layer::Auth, ReasonPoints::Credentials) => format!(
+            "the reason points at authentication, not at the WebSocket path: an expired or invalid token, a too short token lifetime (ttl), or clock skew between wsprobe and the server{}",
+            tag(Layer::Auth, Side::Server)
+        ),
+        (_, ReasonPoints::Capacity) => format!(
+            "the reason says the server is at a limit (rate or connections): it turns new sessions away{}",
+            tag(Layer::Application, Side::Server)
+        ),
+        (Layer::Application | Layer::Proxy, _) if health_ok && matches!(code, 1011 | 1014) => {
+            format!(
+                "the failure is inside the backend's WebSocket path, not the service as a whole{}",
+                tag(entry.layer, entry.side)
+            )
         }
-        (1011, _) => "the backend hit an internal error while setting up the session".to_owned(),
-        (1012, _) => "the server is restarting".to_owned(),
-        (1013, _) => "the server is overloaded and asks clients to try again later".to_owned(),
-        _ => "the server ended the session before it was ready".to_owned(),
+        _ => entry.clause(),
     };
     let reason_hint = match points {
         ReasonPoints::NotReady => {
@@ -31,10 +39,14 @@ pub(super) fn closed_before_ready(result: &ProbeResult) -> String {
         }
         _ => "",
     };
+    let ours = client_close_phrase(result)
+        .map(|c| format!("; {c}"))
+        .unwrap_or_default();
     // A message that came before the close is evidence of its own: the server speaks, just
-    // not the welcome the ready check waits for.
+    // not the welcome the ready check waits for; with no reason on the close, it is the reason.
+    let reasonless = reason.trim().is_empty() && !matches!(code, 1006);
     if let Some(first) = result.messages.first()
-        && matches!(code, 1000 | 1003 | 1007 | 1008)
+        && (reasonless || matches!(code, 1000 | 1003 | 1007 | 1008))
         && points == ReasonPoints::Nothing
     {
         let (what, meaning) = match first_message(first) {
@@ -52,10 +64,43 @@ pub(super) fn closed_before_ready(result: &ProbeResult) -> String {
             ),
         };
         return format!(
-            "Instead of the welcome the server sent {what} and then {close}{health}: {meaning}."
+            "Instead of the welcome the server sent {what} and then {close}{health}: {meaning}{}{ours}.",
+            tag(entry.layer, Side::Server)
         );
     }
-    format!("The server {close}, before the welcome message{health}: {cause}{reason_hint}.")
+    format!("The server {close}, before the welcome message{health}: {cause}{reason_hint}{ours}.")
+}
+
+/// With no reason on the close, the last message after the welcome is the reason.
+fn message_before_close(result: &ProbeResult) -> Option<String> {
+    let reason = result.close_reason.as_deref().unwrap_or_default();
+    if !reason.trim().is_empty() || result.messages.len() < 2 {
+        return None;
+    }
+    result.messages.last().map(|m| quote_text(m))
+}
+
+/// ` (proxy layer, a proxy or gateway acted)`
+pub(super) fn tag(layer: Layer, side: Side) -> String {
+    format!(" ({layer} layer, {side})")
+}
+
+/// wsprobe's own close, said as wsprobe's: `wsprobe answered with 1002 "Protocol violation"…`
+pub(super) fn client_close_phrase(result: &ProbeResult) -> Option<String> {
+    let code = result.client_close_code?;
+    let reason = result
+        .client_close_reason
+        .as_deref()
+        .map(|r| format!(" \"{}\"", quote_text(r)))
+        .unwrap_or_default();
+    Some(match result.close_code {
+        Some(server) if !registry::valid_on_wire(server) || server == 1014 => format!(
+            "wsprobe, not the server, then closed with {code}{reason}, its WebSocket library's answer to close code {server}"
+        ),
+        _ => format!(
+            "wsprobe, not the server, closed with {code}{reason} because it refused what the server sent"
+        ),
+    })
 }
 
 /// What a first message was, for quoting: a binary frame, an event by its name, or text.
@@ -135,24 +180,32 @@ pub(super) fn step_failed(result: &ProbeResult, expected: &Expectations) -> Stri
     let reason = result.close_reason.as_deref().unwrap_or_default();
     match (result.close_code, result.error.as_deref()) {
         (Some(1006), _) => format!(
-            "The welcome arrived after {ready}, but during {number}{step} the connection was dropped without a close frame (1006){}: in the middle of a session, that is a proxy's or load balancer's idle or read timeout (nginx proxy_read_timeout, HAProxy timeout tunnel, a cloud load balancer's idle timeout) or the backend process dying.",
+            "The welcome arrived after {ready}, but during {number}{step} the connection was dropped without a close frame (1006){}: in the middle of a session, that is a proxy's or load balancer's idle or read timeout (nginx proxy_read_timeout, HAProxy timeout tunnel, a cloud load balancer's idle timeout) or the backend process dying{}.",
             result
                 .close_after_ms
                 .map(|v| format!(" {} after accept", ms(Some(v))))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            tag(Layer::Network, Side::Path)
         ),
         (Some(code), _) if reason_points(reason) == ReasonPoints::Credentials => format!(
-            "The welcome arrived after {ready}, but at {number}{step} the server {}: the reason points at the credentials (a token expiring mid-session, its lifetime, or clock skew), not at the exchange itself.",
-            close_phrase(result).unwrap_or_else(|| format!("closed with {code}"))
+            "The welcome arrived after {ready}, but at {number}{step} the server {}: the reason points at the credentials (a token expiring mid-session, its lifetime, or clock skew), not at the exchange itself{}.",
+            close_phrase(result).unwrap_or_else(|| format!("closed with {code}")),
+            tag(Layer::Auth, Side::Server)
         ),
-        (Some(4000..=4999), _) => format!(
-            "The welcome arrived after {ready}, but at {number}{step} the application {}: its own close code and reason say why.",
-            close_phrase(result).unwrap_or_default()
-        ),
-        (Some(_), _) => format!(
-            "The welcome arrived after {ready}, but at {number}{step} the server {}: the session opens but the application exchange is broken.",
-            close_phrase(result).unwrap_or_default()
-        ),
+        (Some(code), _) => {
+            let entry = registry::close_code(code, result.subprotocol.as_deref());
+            let said = message_before_close(result)
+                .map(|m| format!(" sent \"{m}\" and then"))
+                .unwrap_or_default();
+            let ours = client_close_phrase(result)
+                .map(|c| format!("; {c}"))
+                .unwrap_or_default();
+            format!(
+                "The welcome arrived after {ready}, but at {number}{step} the server{said} {}: {}{ours}.",
+                close_phrase(result).unwrap_or_default(),
+                entry.clause()
+            )
+        }
         (None, Some(err))
             if err.contains("timed out")
                 || err.contains("within")

@@ -113,7 +113,20 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let attempts = attempts_suffix(result);
     let certificate_end = result.tls.as_ref().and_then(|t| t.cert_not_after);
     let quoted = format!(" ({error})");
-    let (said, advice) = match tls_problem(&error) {
+    let problem = tls_problem(&error);
+    // An alert names what the server objected to: its registry row says what to do, unless
+    // the error's own class already does (a version both sides lack).
+    if let Some(alert) = registry::tls_alert_in(&error)
+        && problem != TlsProblem::Version
+    {
+        return format!(
+            "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}.",
+            alert.name,
+            alert.code,
+            alert.clause()
+        );
+    }
+    let (said, advice) = match problem {
         // The error's own wording counts seconds: say it in days, and no raw numbers.
         TlsProblem::Expired { seconds_ago } => {
             let ago = seconds_ago
@@ -137,7 +150,7 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
         ),
         TlsProblem::UnknownIssuer => (quoted, "the certificate is signed by an authority wsprobe does not trust (a private CA or a self-signed certificate, or a missing intermediate in the server's chain): set tls.ca_file to that CA, or fix the chain the server sends".to_owned()),
         TlsProblem::WrongHost => (quoted, "the certificate is not valid for the host name in the URL: the server presents another site's certificate (a wrong SNI route or default certificate on the load balancer), or the URL uses a name the certificate does not list".to_owned()),
-        TlsProblem::Version => (quoted, "client and server share no TLS version or cipher suite: the server only accepts a version wsprobe refuses (TLS 1.0/1.1) or requires one it lacks; update the server's TLS policy".to_owned()),
+        TlsProblem::Version => (quoted, format!("client and server share no TLS version or cipher suite: the server only accepts a version wsprobe refuses (TLS 1.0/1.1) or requires one it lacks; update the server's TLS policy{}", close::tag(registry::Layer::Tls, registry::Side::Server))),
         TlsProblem::NotTls => (quoted, "what answered on that port does not speak TLS, most often plain HTTP on a port the URL says is wss:// (use ws://, or point wss:// at the TLS listener)".to_owned()),
         TlsProblem::Other => (quoted, "check the certificate chain and host name, or set tls.ca_file for a private CA".to_owned()),
     };
@@ -169,6 +182,45 @@ fn ok(result: &ProbeResult) -> String {
     text
 }
 
+/// What each phase's time is spent on, and the layer it points at, for `slow`.
+const SLOW_PHASES: &[(&str, &str, &str)] = &[
+    (
+        "dns",
+        "resolving the host name (DNS)",
+        "the resolver is slow or far away (network layer)",
+    ),
+    (
+        "connect",
+        "the TCP connect",
+        "the path to the host or its accept queue is slow (network layer)",
+    ),
+    (
+        "tls",
+        "the TLS handshake",
+        "the server's TLS termination is slow (TLS layer; OCSP fetches and a loaded load balancer do this)",
+    ),
+    (
+        "upgrade",
+        "the upgrade request (HTTP answer)",
+        "the backend or a proxy in front is slow to answer the upgrade (HTTP layer; authentication checks happen here)",
+    ),
+    (
+        "ready",
+        "waiting for the welcome message",
+        "the backend is slow to set up the session (application layer)",
+    ),
+    (
+        "exchange",
+        "the exchange after the welcome",
+        "the application is slow to answer the steps (application layer)",
+    ),
+    (
+        "close",
+        "the close handshake",
+        "the server is slow to answer wsprobe's close (protocol layer)",
+    ),
+];
+
 fn slow(result: &ProbeResult, expected: &Expectations) -> String {
     let slowest = result
         .phases_ms
@@ -177,15 +229,16 @@ fn slow(result: &ProbeResult, expected: &Expectations) -> String {
         .filter(|(name, _)| !matches!(*name, "total" | "token" | "health"))
         .filter_map(|(name, value)| value.map(|v| (name, v)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
-    let culprit = match slowest {
-        Some(("ready", v)) => format!(
-            "most of it ({}) waiting for the welcome message, so the backend is slow to set up the session",
+    let culprit = match slowest.and_then(|(name, v)| {
+        SLOW_PHASES
+            .iter()
+            .find(|(phase, _, _)| *phase == name)
+            .map(|row| (row, v))
+    }) {
+        Some(((phase, what, cause), v)) => format!(
+            "most of it ({}) in the {phase} phase, {what}: {cause}",
             ms(Some(v))
         ),
-        Some(("connect", v)) | Some(("dns", v)) | Some(("tls", v)) => {
-            format!("{} of it in the network before the upgrade", ms(Some(v)))
-        }
-        Some((name, v)) => format!("the slowest phase was {name} at {}", ms(Some(v))),
         None => "no phase stands out".to_owned(),
     };
     format!(
@@ -269,14 +322,23 @@ fn subprotocol_mismatch(result: &ProbeResult, expected: &Expectations) -> String
 
 fn protocol_error(result: &ProbeResult) -> String {
     let detail = detail(result);
-    let cause = if detail.contains("size limit") {
-        "raise max_message_bytes if the application really sends such messages, otherwise the server is misbehaving"
+    let forbidden_close = result
+        .close_code
+        .filter(|code| !registry::valid_on_wire(*code))
+        .map(|code| registry::close_code(code, result.subprotocol.as_deref()));
+    let cause = if let Some(entry) = forbidden_close {
+        entry.clause()
+    } else if detail.contains("size limit") {
+        "raise max_message_bytes if the application really sends such messages, otherwise the server is misbehaving (protocol layer, the server acted)".to_owned()
     } else if result.phases_ms.ready.is_some() || detail.contains("frames") {
-        "after a valid upgrade, the server or something in between sent bytes that are not WebSocket frames"
+        "after a valid upgrade, the server or something in between sent bytes that are not WebSocket frames (protocol layer, the server or something on the path acted)".to_owned()
     } else {
-        "a proxy may have rewritten the handshake, or the endpoint is not a WebSocket server"
+        "a proxy may have rewritten the handshake, or the endpoint is not a WebSocket server (protocol layer, the server or something on the path acted)".to_owned()
     };
-    format!("The server broke the WebSocket protocol: {detail}; {cause}.")
+    let ours = close::client_close_phrase(result)
+        .map(|c| format!("; {c}"))
+        .unwrap_or_default();
+    format!("The server broke the WebSocket protocol: {detail}{ours}; {cause}.")
 }
 
 fn headers_stripped(result: &ProbeResult) -> String {

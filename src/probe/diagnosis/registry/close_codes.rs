@@ -15,7 +15,7 @@ pub static CLOSE_CODES: &[Entry] = &[
         IANA,
         Application,
         Server,
-        "the server ended the session on purpose, as a normal close",
+        "the server chose to end the session, as a normal close",
         "its reason says why; servers also close this way on failed authentication, a dependency not ready, or a client/server protocol mismatch",
     ),
     row(
@@ -114,7 +114,7 @@ pub static CLOSE_CODES: &[Entry] = &[
         IANA,
         Application,
         Server,
-        "the backend hit an internal error while handling the session",
+        "the backend hit an internal error while setting up the session or running it",
         "the server's logs at that time hold the exception",
     ),
     row(

@@ -79,12 +79,18 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// `{meaning} ({layer} layer, {side}); {advice}`: the part of a sentence a row writes.
+    /// `{meaning} ({name}: {layer} layer, {side}); {advice}`: the part of a sentence a row
+    /// writes.
     pub fn clause(&self) -> String {
         format!(
-            "{} ({} layer, {}); {}",
-            self.meaning, self.layer, self.side, self.advice
+            "{} ({}: {} layer, {}); {}",
+            self.meaning, self.name, self.layer, self.side, self.advice
         )
+    }
+
+    /// `{meaning}; {advice}`, without the layer: for sentences that name it their own way.
+    pub fn meaning_and_advice(&self) -> String {
+        format!("{}; {}", self.meaning, self.advice)
     }
 
     /// `1014 Bad Gateway`, `HTTP 407 Proxy Authentication Required`, `certificate_required`.
