@@ -233,10 +233,8 @@ async fn rejected(
 ) -> Halt {
     let body_deadline = (Instant::now() + REJECTED_BODY_WAIT).min(deadline);
     handshake::read_rejected_body(&mut stream, &mut response, body_deadline).await;
-    facts.body_excerpt = Some(crate::text::excerpt(
-        &String::from_utf8_lossy(&response.rest),
-        300,
-    ));
+    let body = super::body::decoded(&response.rest, &response.headers);
+    facts.body_excerpt = Some(crate::text::excerpt(&String::from_utf8_lossy(&body), 300));
     Halt::bare(Stop::UpgradeRejected)
 }
 
@@ -247,6 +245,13 @@ fn unanswered(err: ReadError, facts: &mut Facts) -> Halt {
         ReadError::Timeout => {
             facts.phases.upgrade = None;
             Halt::new(Stop::UpgradeTimeout, "no answer to the upgrade request")
+        }
+        // TLS 1.3 sends `certificate_required` after its handshake: it ends the upgrade's
+        // read, and it is a TLS failure, not a WebSocket one.
+        ReadError::Closed(detail) | ReadError::Malformed(detail)
+            if super::diagnosis::registry::tls_alert_in(&detail).is_some() =>
+        {
+            Halt::new(Stop::Tls, detail)
         }
         ReadError::Closed(detail) | ReadError::Malformed(detail) => {
             Halt::new(Stop::Protocol, detail)
