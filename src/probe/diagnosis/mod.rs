@@ -114,11 +114,8 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let certificate_end = result.tls.as_ref().and_then(|t| t.cert_not_after);
     let quoted = format!(" ({error})");
     let problem = tls_problem(&error);
-    // An alert names what the server objected to: its registry row says what to do, unless
-    // the error's own class already does (a version both sides lack).
-    if let Some(alert) = registry::tls_alert_in(&error)
-        && problem != TlsProblem::Version
-    {
+    // An alert names what the server objected to: its registry row says what to do.
+    if let Some(alert) = registry::tls_alert_in(&error) {
         return format!(
             "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}.",
             alert.name,
@@ -465,5 +462,7 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;

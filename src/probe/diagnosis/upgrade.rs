@@ -105,7 +105,8 @@ pub(super) fn upgrade_rejected(result: &ProbeResult) -> String {
             proxy.map_or(", by the backend or an auth proxy in front of it".to_owned(), |p| format!(", by {p} or what it forwards to"))
         ), None),
         401 | 403 => (format!(
-            "authentication was refused at the HTTP layer{}, before any WebSocket session ({})",
+            "{}: authentication was refused at the HTTP layer{}, before any WebSocket session ({})",
+            entry.meaning,
             proxy.map_or(", by the backend or an auth proxy in front of it".to_owned(), |p| format!(", by {p} or what it forwards to")),
             if sent(result, "authorization") || sent(result, "cookie") {
                 "expired or wrong token, or an access rule"
@@ -123,11 +124,8 @@ pub(super) fn upgrade_rejected(result: &ProbeResult) -> String {
             "the backend received no upgrade request: {} does not forward the Upgrade and Connection headers on this route (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade/Connection)",
             proxy.unwrap_or("the proxy")
         ), at_proxy_side),
-        502 | 504 => (format!(
-            "the load balancer{at_proxy} could not reach a healthy backend (backend down, or the proxy's upstream timeout): {}",
-            entry.meaning
-        ), None),
-        200..=299 => ("the route serves an HTTP page, not a WebSocket (the URL points at a web page, or a proxy or CDN in front does not pass upgrades)".to_owned(), None),
+        502 | 504 => (format!("{}{at_proxy}; {}", entry.meaning, entry.advice), None),
+        200 => ("the route serves an HTTP page, not a WebSocket (the URL points at a web page, or a proxy or CDN in front does not pass upgrades)".to_owned(), None),
         _ => (format!("{}: {}", entry.name, entry.meaning_and_advice()), None),
     };
     let (layer, side) = acted.unwrap_or((entry.layer, entry.side));

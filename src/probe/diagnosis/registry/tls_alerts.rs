@@ -149,7 +149,7 @@ pub static TLS_ALERTS: &[Entry] = &[
         RFC,
         Tls,
         Server,
-        "the server does not support the TLS version wsprobe offered",
+        "client and server share no TLS version or cipher suite: the server does not support the version wsprobe offered",
         "the server only speaks a version wsprobe refuses (TLS 1.0/1.1) or one it lacks; update its TLS policy",
     ),
     row(
