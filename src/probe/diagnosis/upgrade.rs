@@ -98,7 +98,10 @@ pub(super) fn upgrade_rejected(result: &ProbeResult) -> String {
         ), proxy.and(at_proxy_side)),
         401 | 403 if bearer_error(header("www-authenticate").as_deref()).is_some() => {
             let (error, description) = bearer_error(header("www-authenticate").as_deref()).unwrap_or_default();
-            (bearer_cause(&error, &description), Some((Layer::Auth, Side::Server)))
+            (
+                format!("{}: {}", entry.meaning, bearer_cause(&error, &description)),
+                Some((Layer::Auth, Side::Server)),
+            )
         }
         403 if !sent(result, "origin") => (format!(
             "authentication or an access rule refused the request at the HTTP layer{}, before any WebSocket session; wsprobe sent no Origin header, and servers that check Origin (RFC 6455 §10.2) refuse such upgrades, so set headers.Origin to the site's origin if the browser client works",
