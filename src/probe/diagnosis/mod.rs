@@ -13,6 +13,7 @@ mod upgrade;
 
 use crate::text::ms;
 use close::{close_phrase, closed_before_ready, ready_mismatch, step_failed};
+use registry::{Layer, Side};
 use upgrade::upgrade_rejected;
 
 /// What the config asked for that the result itself does not carry.
@@ -81,12 +82,36 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
             detail(result).trim_end_matches('.')
         ),
     };
+    if !sentence.contains(" layer, ")
+        && let Some((layer, side)) = verdict_layer(result.verdict)
+    {
+        sentence.pop();
+        sentence.push_str(&close::tag(layer, side));
+        sentence.push('.');
+    }
     if let Some(note) = build_change(result, history) {
         sentence.pop();
         sentence.push_str(&note);
     }
     // Whatever a server put in the evidence, the sentence stays one line.
     one_line(&sentence)
+}
+
+/// The layer and side a verdict points at when no registry row in its sentence says more.
+fn verdict_layer(verdict: Verdict) -> Option<(Layer, Side)> {
+    use Verdict::*;
+    Some(match verdict {
+        Ok | ProbeError => return None,
+        Slow | ReadyTimeout | ReadyMismatch | StepFailed => (Layer::Application, Side::Server),
+        CertExpiring | TlsFailed => (Layer::Tls, Side::Server),
+        TokenFailed => (Layer::Auth, Side::Server),
+        DnsFailed | ConnectTimeout => (Layer::Network, Side::Path),
+        ConnectRefused => (Layer::Network, Side::Server),
+        UpgradeRejected | HealthFailed => (Layer::Http, Side::Server),
+        UpgradeTimeout => (Layer::Http, Side::Path),
+        SubprotocolMismatch | ProtocolError | ClosedBeforeReady => (Layer::Protocol, Side::Server),
+        HeadersStripped => (Layer::Proxy, Side::Intermediary),
+    })
 }
 
 fn dns_failed(result: &ProbeResult) -> String {
@@ -179,43 +204,17 @@ fn ok(result: &ProbeResult) -> String {
     text
 }
 
-/// What each phase's time is spent on, and the layer it points at, for `slow`.
-const SLOW_PHASES: &[(&str, &str, &str)] = &[
-    (
-        "dns",
-        "resolving the host name (DNS)",
-        "the resolver is slow or far away (network layer)",
-    ),
-    (
-        "connect",
-        "the TCP connect",
-        "the path to the host or its accept queue is slow (network layer)",
-    ),
-    (
-        "tls",
-        "the TLS handshake",
-        "the server's TLS termination is slow (TLS layer; OCSP fetches and a loaded load balancer do this)",
-    ),
-    (
-        "upgrade",
-        "the upgrade request (HTTP answer)",
-        "the backend or a proxy in front is slow to answer the upgrade (HTTP layer; authentication checks happen here)",
-    ),
-    (
-        "ready",
-        "waiting for the welcome message",
-        "the backend is slow to set up the session (application layer)",
-    ),
-    (
-        "exchange",
-        "the exchange after the welcome",
-        "the application is slow to answer the steps (application layer)",
-    ),
-    (
-        "close",
-        "the close handshake",
-        "the server is slow to answer wsprobe's close (protocol layer)",
-    ),
+/// What each phase's time is spent on, and the layer and side it points at, for `slow`.
+type SlowPhase = (&'static str, &'static str, &'static str, Layer, Side);
+#[rustfmt::skip]
+const SLOW_PHASES: &[SlowPhase] = &[
+    ("dns", "resolving the host name (DNS)", "the resolver is slow or far away", Layer::Network, Side::Path),
+    ("connect", "the TCP connect", "the path to the host or its accept queue is slow", Layer::Network, Side::Path),
+    ("tls", "the TLS handshake", "the server's TLS termination is slow (OCSP fetches and a loaded load balancer do this)", Layer::Tls, Side::Server),
+    ("upgrade", "the upgrade request (HTTP answer)", "the backend or a proxy in front is slow to answer the upgrade (authentication checks happen here)", Layer::Http, Side::Server),
+    ("ready", "waiting for the welcome message", "the backend is slow to set up the session", Layer::Application, Side::Server),
+    ("exchange", "the exchange after the welcome", "the application is slow to answer the steps", Layer::Application, Side::Server),
+    ("close", "the close handshake", "the server is slow to answer wsprobe's close", Layer::Protocol, Side::Server),
 ];
 
 fn slow(result: &ProbeResult, expected: &Expectations) -> String {
@@ -229,12 +228,13 @@ fn slow(result: &ProbeResult, expected: &Expectations) -> String {
     let culprit = match slowest.and_then(|(name, v)| {
         SLOW_PHASES
             .iter()
-            .find(|(phase, _, _)| *phase == name)
+            .find(|(phase, ..)| *phase == name)
             .map(|row| (row, v))
     }) {
-        Some(((phase, what, cause), v)) => format!(
-            "most of it ({}) in the {phase} phase, {what}: {cause}",
-            ms(Some(v))
+        Some(((phase, what, cause, layer, side), v)) => format!(
+            "most of it ({}) in the {phase} phase, {what}: {cause}{}",
+            ms(Some(v)),
+            close::tag(*layer, *side)
         ),
         None => "no phase stands out".to_owned(),
     };

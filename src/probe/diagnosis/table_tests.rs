@@ -188,3 +188,45 @@ fn wsprobes_own_close_is_never_the_servers() {
     );
     assert!(!sentence.contains("The server closed"), "{sentence}");
 }
+
+#[test]
+fn every_failing_verdict_names_a_layer_and_slow_names_its_phase() {
+    for verdict in Verdict::ALL {
+        if matches!(verdict, Verdict::Ok | Verdict::ProbeError) {
+            continue;
+        }
+        let sentence = explain(&base(verdict).build(), &expected(), &[]);
+        assert!(sentence.contains(" layer, "), "{verdict}: {sentence}");
+    }
+    let phases = [
+        ("dns", "network layer"),
+        ("connect", "network layer"),
+        ("tls", "TLS layer"),
+        ("upgrade", "HTTP layer"),
+        ("ready", "application layer"),
+    ];
+    for (phase, layer) in phases {
+        let mut times = Phases {
+            dns: Some(1.0),
+            connect: Some(1.0),
+            tls: Some(1.0),
+            upgrade: Some(1.0),
+            ready: Some(1.0),
+            total: Some(3000.0),
+            ..Phases::default()
+        };
+        match phase {
+            "dns" => times.dns = Some(2900.0),
+            "connect" => times.connect = Some(2900.0),
+            "tls" => times.tls = Some(2900.0),
+            "upgrade" => times.upgrade = Some(2900.0),
+            _ => times.ready = Some(2900.0),
+        }
+        let slow = base(Verdict::Slow).phases_ms(times).build();
+        let sentence = explain(&slow, &expected(), &[]);
+        assert!(
+            sentence.contains(&format!("in the {phase} phase")) && sentence.contains(layer),
+            "{phase}: {sentence}"
+        );
+    }
+}
