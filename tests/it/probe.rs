@@ -286,6 +286,26 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
             1
         };
         assert_eq!(result.attempts, attempts, "{env}: attempts");
+        // A frame wsprobe refused is closed by wsprobe, and said to be: the server sent no close.
+        let own_close = match env {
+            "garbage" => Some(1002),
+            "huge" => Some(1009),
+            _ => None,
+        };
+        if own_close.is_some() {
+            assert_eq!(
+                result.client_close_code, own_close,
+                "{env}: wsprobe's close"
+            );
+            assert_eq!(result.close_code, None, "{env}: the server sent no close");
+            assert!(
+                result
+                    .diagnosis
+                    .contains("wsprobe, not the server, closed with"),
+                "{env}: {}",
+                result.diagnosis
+            );
+        }
         for words in row.diagnosis {
             // Exactly once: a sentence that says a clause twice reads as two findings.
             assert_eq!(
