@@ -31,9 +31,14 @@ impl Facts {
         };
         let verdict = verdict::decide(&self.evidence(env, stop));
         let redactor = std::mem::take(&mut self.redactor);
+        // Read before redaction hides it: the token the probe sent, and when it expired.
+        let token_seconds_left = diagnosis::token::seconds_left(&self.sent, started_at);
         let mut result = self.redacted(env, location, started_at, verdict, &redactor);
         result.timeline = Some(timeline);
-        let expectations = expectations(env, &result, &redactor);
+        let expectations = diagnosis::Expectations {
+            token_seconds_left,
+            ..expectations(env, &result, &redactor)
+        };
         result.diagnosis = redactor.text(&diagnosis::explain(&result, &expectations, history));
         result
     }
@@ -231,6 +236,7 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         steps: env.steps.iter().map(describe_step).collect(),
         retries: env.retries,
         timeout_ms: env.timeout.as_secs_f64() * 1000.0,
+        token_seconds_left: None,
     }
 }
 

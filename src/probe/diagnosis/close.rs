@@ -3,7 +3,7 @@
 
 use super::registry::{self, Layer, Side};
 use super::*;
-pub(super) fn closed_before_ready(result: &ProbeResult) -> String {
+pub(super) fn closed_before_ready(result: &ProbeResult, expected: &Expectations) -> String {
     let code = result.close_code.unwrap_or(1006);
     let entry = registry::close_code(code, result.subprotocol.as_deref());
     let close = close_phrase(result).unwrap_or_else(|| "closed the connection".into());
@@ -14,12 +14,14 @@ pub(super) fn closed_before_ready(result: &ProbeResult) -> String {
     // Evidence that says more than the registry row: the reason's words, a healthy HTTP side.
     let cause = match (entry.layer, points) {
         (Layer::Application | Layer::Auth, ReasonPoints::Credentials) if code >= 4000 => format!(
-            "the application itself refused the session, and its reason points at the credentials: an expired or invalid token, its lifetime, or clock skew between wsprobe and the server{}",
-            tag(Layer::Auth, Side::Server)
+            "the application itself refused the session, and its reason points at the credentials: an expired or invalid token, its lifetime, or clock skew between wsprobe and the server{}{}",
+            tag(Layer::Auth, Side::Server),
+            token::note(expected.token_seconds_left)
         ),
         (Layer::Application | Layer::Auth, ReasonPoints::Credentials) => format!(
-            "the reason points at authentication, not at the WebSocket path: an expired or invalid token, a too short token lifetime (ttl), or clock skew between wsprobe and the server{}",
-            tag(Layer::Auth, Side::Server)
+            "the reason points at authentication, not at the WebSocket path: an expired or invalid token, a too short token lifetime (ttl), or clock skew between wsprobe and the server{}{}",
+            tag(Layer::Auth, Side::Server),
+            token::note(expected.token_seconds_left)
         ),
         (_, ReasonPoints::Capacity) => format!(
             "the reason says the server is at a limit (rate or connections): it turns new sessions away{}",

@@ -9,6 +9,7 @@ use super::result::{ProbeResult, Status, Verdict};
 
 mod close;
 pub mod registry;
+pub mod token;
 mod upgrade;
 
 use crate::text::ms;
@@ -33,6 +34,9 @@ pub struct Expectations {
     pub steps: Vec<String>,
     pub retries: u32,
     pub timeout_ms: f64,
+    /// What the probe's own request carried: its JWT's seconds left when it went (negative:
+    /// expired), read before redaction.
+    pub token_seconds_left: Option<i64>,
 }
 
 /// `history`: earlier results of the same environment, newest first (empty for `check`).
@@ -55,7 +59,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
             attempts_suffix(result)
         ),
         Verdict::TlsFailed => tls_failed(result, expected),
-        Verdict::UpgradeRejected => upgrade_rejected(result),
+        Verdict::UpgradeRejected => upgrade_rejected(result, expected),
         Verdict::UpgradeTimeout => format!(
             "TCP{} to {} connected, but no answer to the upgrade request came before the probe's {} timeout: the load balancer or backend accepted the connection and hung (overloaded backend, or a proxy not configured for WebSocket upgrades).",
             if result.tls.is_some() { " and TLS" } else { "" },
@@ -64,7 +68,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
         ),
         Verdict::SubprotocolMismatch => subprotocol_mismatch(result, expected),
         Verdict::HeadersStripped => headers_stripped(result),
-        Verdict::ClosedBeforeReady => closed_before_ready(result),
+        Verdict::ClosedBeforeReady => closed_before_ready(result, expected),
         Verdict::ReadyTimeout => format!(
             "The upgrade succeeded in {}, but no message matching the ready check arrived in time{}: the backend accepted the socket and never sent its welcome (stuck session setup, or a different welcome format).",
             ms(result.phases_ms.upgrade),

@@ -230,3 +230,27 @@ fn every_failing_verdict_names_a_layer_and_slow_names_its_phase() {
         );
     }
 }
+
+#[test]
+fn a_refusal_is_weighed_against_the_tokens_expiry() {
+    let forbidden = *HTTP_STATUSES.iter().find(|e| e.code == 403).unwrap();
+    let expired = Expectations {
+        token_seconds_left: Some(-300),
+        ..expected()
+    };
+    let sentence = explain(&rejected(&forbidden), &expired, &[]);
+    assert!(
+        sentence.contains("had expired 5 minutes before"),
+        "{sentence}"
+    );
+    let fresh = Expectations {
+        token_seconds_left: Some(600),
+        ..expected()
+    };
+    let sentence = explain(&rejected(&forbidden), &fresh, &[]);
+    assert!(sentence.contains("so not its expiry"), "{sentence}");
+    // And a 403 to an upgrade without Origin names the Origin check (RFC 6455 §10.2).
+    let no_origin = base(Verdict::UpgradeRejected).http_status(403).build();
+    let sentence = explain(&no_origin, &expected(), &[]);
+    assert!(sentence.contains("sent no Origin header"), "{sentence}");
+}

@@ -50,7 +50,7 @@ fn bearer_cause(error: &str, description: &str) -> String {
     format!("the server refused the token with WWW-Authenticate error={error}{said}: {meaning}")
 }
 
-pub(super) fn upgrade_rejected(result: &ProbeResult) -> String {
+pub(super) fn upgrade_rejected(result: &ProbeResult, expected: &Expectations) -> String {
     let status = result.http_status.unwrap_or_default();
     let headers = &result.headers.response;
     let header = |name: &str| {
@@ -99,7 +99,12 @@ pub(super) fn upgrade_rejected(result: &ProbeResult) -> String {
         401 | 403 if bearer_error(header("www-authenticate").as_deref()).is_some() => {
             let (error, description) = bearer_error(header("www-authenticate").as_deref()).unwrap_or_default();
             (
-                format!("{}: {}", entry.meaning, bearer_cause(&error, &description)),
+                format!(
+                    "{}: {}{}",
+                    entry.meaning,
+                    bearer_cause(&error, &description),
+                    token::note(expected.token_seconds_left)
+                ),
                 Some((Layer::Auth, Side::Server)),
             )
         }
@@ -116,7 +121,7 @@ pub(super) fn upgrade_rejected(result: &ProbeResult) -> String {
             } else {
                 "wsprobe sent no Authorization header or cookie: a missing credential, or an access rule"
             }
-        ), None),
+        ) + &token::note(expected.token_seconds_left), None),
         407 => (format!(
             "{} between wsprobe and the server wants its own credentials{}, so it never forwarded the upgrade",
             proxy.unwrap_or("a proxy"),
