@@ -329,6 +329,12 @@ fn protocol_error(result: &ProbeResult) -> String {
         .map(|code| registry::close_code(code, result.subprotocol.as_deref()));
     let cause = if let Some(entry) = forbidden_close {
         entry.clause()
+    } else if detail.contains("without answering the upgrade") {
+        // No status at all is what nginx's `return 444` looks like from outside.
+        format!(
+            "nothing answered the upgrade at all: {}, or the backend crashed on the request",
+            registry::http_status(444).clause()
+        )
     } else if detail.contains("size limit") {
         "raise max_message_bytes if the application really sends such messages, otherwise the server is misbehaving (protocol layer, the server acted)".to_owned()
     } else if result.phases_ms.ready.is_some() || detail.contains("frames") {

@@ -254,3 +254,16 @@ fn a_refusal_is_weighed_against_the_tokens_expiry() {
     let sentence = explain(&no_origin, &expected(), &[]);
     assert!(sentence.contains("sent no Origin header"), "{sentence}");
 }
+
+#[test]
+fn a_connection_closed_without_any_answer_reads_as_a_proxy_dropping_it() {
+    let dropped = base(Verdict::ProtocolError)
+        .error("the server closed the connection without answering the upgrade")
+        .build();
+    let sentence = explain(&dropped, &expected(), &[]);
+    assert!(sentence.contains("return 444"), "{sentence}");
+    assert!(
+        sentence.contains("proxy layer, a proxy or gateway acted"),
+        "{sentence}"
+    );
+}
