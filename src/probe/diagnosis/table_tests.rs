@@ -267,3 +267,31 @@ fn a_connection_closed_without_any_answer_reads_as_a_proxy_dropping_it() {
         "{sentence}"
     );
 }
+
+#[test]
+fn a_message_before_a_reasonless_close_is_read_as_its_reason() {
+    let before_ready = base(Verdict::ClosedBeforeReady)
+        .close_code(1011)
+        .close_reason("")
+        .messages(vec!["database unavailable".into()])
+        .build();
+    let sentence = explain(&before_ready, &expected(), &[]);
+    assert!(
+        sentence.contains("sent \"database unavailable\" and then closed with 1011"),
+        "{sentence}"
+    );
+    let mid_session = base(Verdict::StepFailed)
+        .close_code(1011)
+        .close_reason("")
+        .failed_step(1)
+        .messages(vec![
+            "{\"type\":\"system_message\"}".into(),
+            "quota exceeded".into(),
+        ])
+        .build();
+    let sentence = explain(&mid_session, &expected(), &[]);
+    assert!(
+        sentence.contains("sent \"quota exceeded\" and then closed with 1011"),
+        "{sentence}"
+    );
+}
