@@ -12,8 +12,10 @@
 //! Every request's `traceparent` is logged (debug) and kept, the newest
 //! [`TRACEPARENTS_KEPT`], as a traced backend would log it: [`Lab::traceparents`].
 //! - `plain`: `/health` and `/token`.
+//! - `codes`: `/ws/close/{code}` and `/ws/status/{status}`, any close code or status.
 
 mod catalogue;
+mod codes;
 mod http;
 mod plain;
 mod proxy;
@@ -262,6 +264,13 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     let result = match path.as_str() {
         "/health" => plain::health(&mut stream, &head).await,
         "/token" => plain::token(&mut stream, head).await,
+        // The registries' numbers, any of them: `/ws/close/{code}`, `/ws/status/{status}`.
+        _ if let Some(code) = numbered(&path, "/ws/close/") => {
+            codes::close(stream, head, code).await
+        }
+        _ if let Some(status) = numbered(&path, "/ws/status/") => {
+            codes::status(stream, status).await
+        }
         _ => match path.strip_prefix("/ws/").and_then(Scenario::from_name) {
             Some(scenario) => scenarios::serve(scenario, stream, head, peer, &shared).await,
             None => http::respond_json(&mut stream, 404, &http::detail("not found")).await,
@@ -271,6 +280,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     if let Err(e) = result {
         tracing::debug!(error = %e, "lab connection ended with an error");
     }
+}
+
+fn numbered(path: &str, prefix: &str) -> Option<u16> {
+    path.strip_prefix(prefix)?.parse().ok()
 }
 
 async fn bad_head(stream: &mut TcpStream, error: HeadError) {

@@ -31,9 +31,14 @@ impl Facts {
         };
         let verdict = verdict::decide(&self.evidence(env, stop));
         let redactor = std::mem::take(&mut self.redactor);
+        // Read before redaction hides it: the token the probe sent, and when it expired.
+        let token_seconds_left = diagnosis::token::seconds_left(&self.sent, started_at);
         let mut result = self.redacted(env, location, started_at, verdict, &redactor);
         result.timeline = Some(timeline);
-        let expectations = expectations(env, &result, &redactor);
+        let expectations = diagnosis::Expectations {
+            token_seconds_left,
+            ..expectations(env, &result, &redactor)
+        };
         result.diagnosis = redactor.text(&diagnosis::explain(&result, &expectations, history));
         result
     }
@@ -146,6 +151,8 @@ impl Facts {
             error: self.error.as_deref().map(|e| r.text(e)),
             trace_id: Some(self.trace.trace_id.to_string()),
             timeline: None,
+            client_close_code: session.client_close_code,
+            client_close_reason: session.client_close_reason,
         }
     }
 }
@@ -156,6 +163,8 @@ struct SessionEvidence {
     close_code: Option<u16>,
     close_reason: Option<String>,
     close_after_ms: Option<f64>,
+    client_close_code: Option<u16>,
+    client_close_reason: Option<String>,
     failed_step: Option<usize>,
     messages: Vec<String>,
     /// Unredacted still: `redact_headers` does it by header name.
@@ -172,6 +181,8 @@ impl SessionEvidence {
             close_code: close.map(|c| c.code),
             close_reason: close.map(|c| r.text(&c.reason)),
             close_after_ms: close.map(|c| c.after_accept_ms),
+            client_close_code: session.client_close.as_ref().map(|c| c.code),
+            client_close_reason: session.client_close.as_ref().map(|c| r.text(&c.reason)),
             failed_step: session.failed_step.as_ref().map(|f| f.0),
             messages: session.messages.iter().map(|m| r.text(m)).collect(),
             echoed: session.echoed.clone().unwrap_or_default(),
@@ -225,6 +236,7 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         steps: env.steps.iter().map(describe_step).collect(),
         retries: env.retries,
         timeout_ms: env.timeout.as_secs_f64() * 1000.0,
+        token_seconds_left: None,
     }
 }
 

@@ -213,8 +213,13 @@ pub async fn read_rejected_body<S: AsyncRead + Unpin>(
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(MAX_REJECTED_BODY_BYTES)
         .min(MAX_REJECTED_BODY_BYTES);
+    let chunked = response
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     let mut chunk = [0u8; 2048];
-    while response.rest.len() < expected {
+    while response.rest.len() < expected
+        && !(chunked && super::body::chunked_complete(&response.rest))
+    {
         match timeout_at(deadline.into(), stream.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => response.rest.extend_from_slice(&chunk[..n]),
             _ => break,

@@ -5,6 +5,8 @@
 
 mod assemble;
 pub mod auth;
+mod body;
+mod close_tap;
 pub mod connect;
 pub mod diagnosis;
 pub mod evidence;

@@ -10,6 +10,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use super::close_tap::{CloseTap, CloseWitness};
 use super::connect::{self, Endpoint, NetFailure, Stream};
 use super::facts::{Facts, Halt};
 use super::handshake::{self, ReadError, Response};
@@ -159,8 +160,9 @@ fn net_halt(failure: NetFailure) -> Halt {
 
 /// An upgraded socket and the moment its 101 was read: the zero of `ready` and of close timing.
 struct Accepted {
-    socket: WebSocketStream<Stream>,
+    socket: WebSocketStream<CloseTap<Stream>>,
     at: Instant,
+    close_witness: CloseWitness,
 }
 
 /// upgrade: the HTTP/1.1 request with the configured headers and subprotocols, its answer
@@ -194,8 +196,12 @@ async fn upgrade(
         facts.subprotocol_mismatch = facts.subprotocol.as_deref() != Some(expected.as_str());
     }
     let at = Instant::now();
-    let socket = websocket(env, stream, std::mem::take(&mut response.rest)).await;
-    Ok(Accepted { socket, at })
+    let (socket, close_witness) = websocket(env, stream, std::mem::take(&mut response.rest)).await;
+    Ok(Accepted {
+        socket,
+        at,
+        close_witness,
+    })
 }
 
 /// The headers and subprotocols the upgrade request offers, templates filled in.
@@ -227,10 +233,8 @@ async fn rejected(
 ) -> Halt {
     let body_deadline = (Instant::now() + REJECTED_BODY_WAIT).min(deadline);
     handshake::read_rejected_body(&mut stream, &mut response, body_deadline).await;
-    facts.body_excerpt = Some(crate::text::excerpt(
-        &String::from_utf8_lossy(&response.rest),
-        300,
-    ));
+    let body = super::body::decoded(&response.rest, &response.headers);
+    facts.body_excerpt = Some(crate::text::excerpt(&String::from_utf8_lossy(&body), 300));
     Halt::bare(Stop::UpgradeRejected)
 }
 
@@ -241,6 +245,13 @@ fn unanswered(err: ReadError, facts: &mut Facts) -> Halt {
         ReadError::Timeout => {
             facts.phases.upgrade = None;
             Halt::new(Stop::UpgradeTimeout, "no answer to the upgrade request")
+        }
+        // TLS 1.3 sends `certificate_required` after its handshake: it ends the upgrade's
+        // read, and it is a TLS failure, not a WebSocket one.
+        ReadError::Closed(detail) | ReadError::Malformed(detail)
+            if super::diagnosis::registry::tls_alert_in(&detail).is_some() =>
+        {
+            Halt::new(Stop::Tls, detail)
         }
         ReadError::Closed(detail) | ReadError::Malformed(detail) => {
             Halt::new(Stop::Protocol, detail)
@@ -261,7 +272,7 @@ async fn websocket(
     env: &Environment,
     stream: Stream,
     already_read: Vec<u8>,
-) -> WebSocketStream<Stream> {
+) -> (WebSocketStream<CloseTap<Stream>>, CloseWitness) {
     // Probe traffic is a few small messages: tungstenite's 128 KiB buffers per socket would
     // dominate memory with hundreds of probes in flight.
     let ws_config = WebSocketConfig::default()
@@ -270,7 +281,11 @@ async fn websocket(
         .max_write_buffer_size(env.limits.max_message_bytes + PROBE_READ_BUFFER)
         .max_message_size(Some(env.limits.max_message_bytes))
         .max_frame_size(Some(env.limits.max_message_bytes));
-    WebSocketStream::from_partially_read(stream, already_read, Role::Client, Some(ws_config)).await
+    let (stream, witness) = CloseTap::new(stream, &already_read);
+    let socket =
+        WebSocketStream::from_partially_read(stream, already_read, Role::Client, Some(ws_config))
+            .await;
+    (socket, witness)
 }
 
 /// session: the configured steps (ready, exchange) and the client's close handshake, over the
@@ -304,6 +319,7 @@ async fn run_session(
         limits: env.limits,
         accepted_at: accepted.at,
         deadline,
+        close_witness: Some(accepted.close_witness),
     };
     let outcome = session::run(accepted.socket, &plan).await;
     facts.phases.ready = outcome.ready_ms;

@@ -242,6 +242,13 @@ pub struct ProbeResult {
     /// never serialised.
     #[serde(skip)]
     pub timeline: Option<super::trace::Timeline>,
+    /// wsprobe's own close, when it closed because of what the server sent (a frame it
+    /// refused, a close code its WebSocket library answers with 1002); `close_code` stays
+    /// what the server sent.
+    #[serde(default)]
+    pub client_close_code: Option<u16>,
+    #[serde(default)]
+    pub client_close_reason: Option<String>,
 }
 
 impl ProbeResult {
@@ -286,6 +293,7 @@ impl ProbeResult {
             phases_ms: self.phases_ms.clone(),
             trace_id: self.trace_id.clone(),
             timeline: None,
+            client_close_reason: self.client_close_reason.clone(),
             ..*self
         }
     }

@@ -9,6 +9,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::close_tap::CloseWitness;
+use super::diagnosis::registry::valid_on_wire;
 use super::timing::between_ms;
 use crate::config::{EchoCheck, Matcher, MessageLimits, Step};
 
@@ -31,6 +33,8 @@ pub struct Plan<'a> {
     /// When the 101 was read: the zero of `ready` and of close timing.
     pub accepted_at: Instant,
     pub deadline: Instant,
+    /// The server's close frame as it came over the wire (`None` in tests over a bare pipe).
+    pub close_witness: Option<CloseWitness>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +67,14 @@ pub struct ServerClose {
     pub after_accept_ms: f64,
 }
 
+/// wsprobe's own close: a frame it refused, or a close code its WebSocket library answers
+/// with 1002.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientClose {
+    pub code: u16,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionOutcome {
     pub ready: Ready,
@@ -77,6 +89,8 @@ pub struct SessionOutcome {
     pub failed_step: Option<(usize, StepFailure)>,
     /// Set when the server closed (or dropped) before the client's own close.
     pub server_close: Option<ServerClose>,
+    /// Set when wsprobe closed because of what the server sent.
+    pub client_close: Option<ClientClose>,
     pub protocol_error: Option<String>,
     /// Messages as received (unredacted, cut to `KEPT_MESSAGE_CHARS`), at most `max_messages`.
     pub messages: Vec<String>,
@@ -116,6 +130,7 @@ where
             close_started_ms: None,
             failed_step: None,
             server_close: None,
+            client_close: None,
             protocol_error: None,
             messages: Vec::new(),
             echoed: None,
@@ -324,11 +339,39 @@ where
             Some(frame) => (u16::from(frame.code), frame.reason.as_str().to_owned()),
             None => (u16::from(CloseCode::Status), String::new()),
         };
+        if !self.note_wire_close() {
+            self.outcome.server_close = Some(ServerClose {
+                code,
+                reason,
+                after_accept_ms: self.after_accept_ms(),
+            });
+        }
+    }
+
+    /// The server's close as the wire had it, when the tap saw one: tungstenite hands up its
+    /// own 1002 for a code it does not accept, and that 1002 is wsprobe's, not the server's.
+    fn note_wire_close(&mut self) -> bool {
+        let Some(raw) = self.plan.close_witness.as_ref().and_then(|w| w.seen()) else {
+            return false;
+        };
+        let code = raw.code.unwrap_or(u16::from(CloseCode::Status));
+        if raw.code.is_some() && !CloseCode::from(code).is_allowed() {
+            self.outcome.client_close.get_or_insert(ClientClose {
+                code: u16::from(CloseCode::Protocol),
+                reason: "Protocol violation".to_owned(),
+            });
+            if !valid_on_wire(code) {
+                self.outcome.protocol_error.get_or_insert(format!(
+                    "the server closed with {code}, a close code RFC 6455 §7.4 does not allow on the wire"
+                ));
+            }
+        }
         self.outcome.server_close = Some(ServerClose {
             code,
-            reason,
+            reason: raw.reason,
             after_accept_ms: self.after_accept_ms(),
         });
+        true
     }
 
     fn note_drop(&mut self) {
@@ -355,12 +398,59 @@ where
                     "the server sent a message over the size limit ({err}; limit {} bytes)",
                     self.plan.limits.max_message_bytes
                 ));
+                self.refuse(CloseCode::Size, "message too big");
+            }
+            WsError::Utf8(_) => {
+                self.outcome
+                    .protocol_error
+                    .get_or_insert("the server sent a text message that is not UTF-8".to_owned());
+                self.refuse(CloseCode::Invalid, "text message not UTF-8");
             }
             other => {
+                // A malformed close frame is still the server's close.
+                if self.outcome.server_close.is_none() {
+                    self.note_wire_close();
+                }
                 self.outcome
                     .protocol_error
                     .get_or_insert(format!("invalid WebSocket frames from the server: {other}"));
+                self.refuse(CloseCode::Protocol, "refused an invalid frame");
             }
+        }
+    }
+
+    /// wsprobe closes because of a frame it refused; `finish` sends it.
+    fn refuse(&mut self, code: CloseCode, reason: &str) {
+        self.outcome.client_close.get_or_insert(ClientClose {
+            code: u16::from(code),
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// After a refused frame: wsprobe's own close, best effort (the server may be gone).
+    async fn send_refusal(&mut self) {
+        let Some(close) = self.outcome.client_close.clone() else {
+            return;
+        };
+        if self.outcome.server_close.is_some() {
+            return;
+        }
+        let deadline = (Instant::now() + CLOSE_GRACE).min(self.plan.deadline);
+        let frame = CloseFrame {
+            code: CloseCode::from(close.code),
+            reason: close.reason.clone().into(),
+        };
+        let sent = timeout_at(
+            deadline.into(),
+            self.socket.send(Message::Close(Some(frame))),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(())))
+            && let Some(close) = &mut self.outcome.client_close
+        {
+            close
+                .reason
+                .push_str(" (the close frame could not be sent: wsprobe dropped the connection)");
         }
     }
 
@@ -378,6 +468,7 @@ where
     /// tungstenite finish answering it. Never waits past the probe's deadline.
     async fn finish(&mut self) {
         if self.outcome.protocol_error.is_some() {
+            self.send_refusal().await;
             return;
         }
         let started = Instant::now();
@@ -471,173 +562,4 @@ pub fn missing_headers(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio_tungstenite::WebSocketStream;
-    use tokio_tungstenite::tungstenite::protocol::Role;
-
-    fn welcome_check() -> Step {
-        Step::Expect {
-            within: Duration::from_secs(5),
-            matcher: Matcher::Json(vec![("/type".into(), "system_message".into())]),
-        }
-    }
-
-    /// A real framed WebSocket pair over an in-memory pipe: the server side is scripted.
-    async fn pair() -> (
-        WebSocketStream<tokio::io::DuplexStream>,
-        WebSocketStream<tokio::io::DuplexStream>,
-    ) {
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        (
-            WebSocketStream::from_raw_socket(client, Role::Client, None).await,
-            WebSocketStream::from_raw_socket(server, Role::Server, None).await,
-        )
-    }
-
-    fn plan(steps: &[Step]) -> Plan<'_> {
-        Plan {
-            steps,
-            send_texts: steps
-                .iter()
-                .filter_map(|s| match s {
-                    Step::Send { text } => Some(text.clone()),
-                    _ => None,
-                })
-                .collect(),
-            echo: None,
-            version_pointer: None,
-            limits: MessageLimits::default(),
-            accepted_at: Instant::now(),
-            deadline: Instant::now() + Duration::from_secs(10),
-        }
-    }
-
-    #[tokio::test]
-    async fn welcome_ping_pong_and_client_close() {
-        let steps = vec![
-            welcome_check(),
-            Step::Send {
-                text: r#"{"type":"ping"}"#.into(),
-            },
-            Step::Expect {
-                within: Duration::from_secs(5),
-                matcher: Matcher::Json(vec![("/type".into(), "pong".into())]),
-            },
-        ];
-        let (client, mut server) = pair().await;
-        let server_task = tokio::spawn(async move {
-            server
-                .send(Message::text(r#"{"type":"system_message"}"#))
-                .await
-                .unwrap();
-            let ping = server.next().await.unwrap().unwrap();
-            assert_eq!(ping.to_text().unwrap(), r#"{"type":"ping"}"#);
-            server
-                .send(Message::text(r#"{"type":"pong"}"#))
-                .await
-                .unwrap();
-            match server.next().await.unwrap().unwrap() {
-                Message::Close(Some(frame)) => u16::from(frame.code),
-                other => panic!("expected close, got {other:?}"),
-            }
-        });
-        let outcome = run(client, &plan(&steps)).await;
-        assert_eq!(server_task.await.unwrap(), 1000);
-        assert_eq!(outcome.ready, Ready::Passed);
-        assert!(outcome.ready_ms.is_some() && outcome.exchange_ms.is_some());
-        assert_eq!(outcome.failed_step, None);
-        assert_eq!(outcome.server_close, None);
-        assert_eq!(outcome.messages.len(), 2);
-    }
-
-    #[tokio::test]
-    async fn close_before_welcome_is_recorded_with_code_and_reason() {
-        let steps = vec![welcome_check()];
-        let (client, mut server) = pair().await;
-        tokio::spawn(async move {
-            let frame = CloseFrame {
-                code: CloseCode::Error,
-                reason: "Internal error".into(),
-            };
-            server.send(Message::Close(Some(frame))).await.unwrap();
-            while server.next().await.is_some() {}
-        });
-        let outcome = run(client, &plan(&steps)).await;
-        assert_eq!(outcome.ready, Ready::Closed);
-        let close = outcome.server_close.unwrap();
-        assert_eq!(
-            (close.code, close.reason.as_str()),
-            (1011, "Internal error")
-        );
-    }
-
-    #[tokio::test]
-    async fn drop_without_close_frame_is_1006() {
-        let steps = vec![welcome_check()];
-        let (client, server) = pair().await;
-        drop(server);
-        let outcome = run(client, &plan(&steps)).await;
-        assert_eq!(outcome.ready, Ready::Closed);
-        assert_eq!(outcome.server_close.unwrap().code, 1006);
-    }
-
-    #[tokio::test]
-    async fn error_message_instead_of_welcome_is_a_mismatch_and_keeps_the_close() {
-        let steps = vec![welcome_check()];
-        let (client, mut server) = pair().await;
-        tokio::spawn(async move {
-            server
-                .send(Message::text(
-                    r#"{"type":"error","data":{"message":"nope"}}"#,
-                ))
-                .await
-                .unwrap();
-            let frame = CloseFrame {
-                code: CloseCode::Policy,
-                reason: "Policy Violation".into(),
-            };
-            server.send(Message::Close(Some(frame))).await.unwrap();
-            while server.next().await.is_some() {}
-        });
-        let outcome = run(client, &plan(&steps)).await;
-        assert!(
-            matches!(outcome.ready, Ready::Mismatch { ref message } if message.contains("nope"))
-        );
-        assert_eq!(outcome.server_close.unwrap().code, 1008);
-    }
-
-    #[tokio::test]
-    async fn silent_server_times_out_at_the_step_deadline() {
-        let steps = vec![Step::Expect {
-            within: Duration::from_millis(200),
-            matcher: Matcher::Any,
-        }];
-        let (client, _server) = pair().await;
-        let outcome = run(client, &plan(&steps)).await;
-        assert_eq!(outcome.ready, Ready::TimedOut { other_messages: 0 });
-    }
-
-    #[test]
-    fn missing_headers_need_to_have_been_sent() {
-        let echoed = vec![
-            ("authorization".to_owned(), "[MISSING]".to_owned()),
-            ("x-e2e-test".to_owned(), "true".to_owned()),
-        ];
-        let sent = vec![
-            ("Authorization".to_owned(), "Bearer x".to_owned()),
-            ("X-E2E-Test".to_owned(), "true".to_owned()),
-            ("Sec-WebSocket-Protocol".to_owned(), "jwt-auth".to_owned()),
-        ];
-        let require = vec![
-            "authorization".to_owned(),
-            "x-e2e-test".to_owned(),
-            "sec-websocket-protocol".to_owned(),
-            "origin".to_owned(),
-        ];
-        assert_eq!(
-            missing_headers(&echoed, &require, &sent),
-            vec!["authorization", "sec-websocket-protocol"]
-        );
-    }
-}
+mod tests;

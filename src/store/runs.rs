@@ -321,6 +321,9 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
             .map(codec::trace_id_hex)
             .transpose()?,
         timeline: None,
+        // Not stored yet: what the probe itself closed with lives in the result it made.
+        client_close_code: None,
+        client_close_reason: None,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,

@@ -628,3 +628,70 @@ async fn shutdown_ends_open_sockets_and_the_listener() {
     assert!(!matches!(after, Some(Ok(Message::Text(_)))), "{after:?}");
     assert!(TcpStream::connect(lab.addr()).await.is_err());
 }
+
+/// Read from a raw upgrade until `len` bytes past the head are there.
+async fn leftover_at_least(raw: &mut RawUpgrade, len: usize) -> Vec<u8> {
+    let mut chunk = [0u8; 1024];
+    while raw.leftover.len() < len {
+        let n = tokio::time::timeout(WAIT, raw.stream.read(&mut chunk))
+            .await
+            .expect("lab sent in time")
+            .unwrap();
+        assert!(n > 0, "lab closed early");
+        raw.leftover.extend_from_slice(&chunk[..n]);
+    }
+    raw.leftover.clone()
+}
+
+#[tokio::test]
+async fn close_endpoint_sends_any_code_even_the_forbidden_ones() {
+    let lab = spawn_lab().await;
+    for code in [1014u16, 4401, 999, 5000] {
+        let mut raw = raw_upgrade(&lab, &format!("close/{code}"), &[]).await;
+        assert_eq!(raw.answer.status, 101, "{code}");
+        let reason = format!("lab close {code}");
+        let frame = leftover_at_least(&mut raw, 4 + reason.len()).await;
+        assert_eq!(frame[0], 0x88, "{code}: a final close frame");
+        assert_eq!(usize::from(frame[1]), 2 + reason.len(), "{code}");
+        assert_eq!(u16::from_be_bytes([frame[2], frame[3]]), code);
+        assert_eq!(&frame[4..4 + reason.len()], reason.as_bytes());
+    }
+    // `?say` first, then a close without a reason.
+    let mut raw = raw_upgrade(&lab, "close/4000?reason=&say", &[]).await;
+    let said = "the room is closed for maintenance";
+    let bytes = leftover_at_least(&mut raw, 2 + said.len() + 4).await;
+    assert_eq!(&bytes[..2], &[0x81, said.len() as u8]);
+    assert_eq!(&bytes[2..2 + said.len()], said.as_bytes());
+    assert_eq!(&bytes[2 + said.len()..], &[0x88, 2, 0x0F, 0xA0]);
+}
+
+#[tokio::test]
+async fn status_endpoint_answers_with_the_status_its_cause_header_and_a_chunked_body() {
+    let lab = spawn_lab().await;
+    let cases = [
+        (
+            407,
+            Some(("proxy-authenticate", "Basic realm=\"lab proxy\"")),
+        ),
+        (429, Some(("retry-after", "30"))),
+        (301, Some(("location", "wss://elsewhere.example/ws"))),
+        (520, None),
+    ];
+    for (status, header) in cases {
+        let mut raw = raw_upgrade(&lab, &format!("status/{status}"), &[]).await;
+        assert_eq!(raw.answer.status, status);
+        assert_eq!(raw.answer.header("transfer-encoding"), Some("chunked"));
+        if let Some((name, value)) = header {
+            assert_eq!(raw.answer.header(name), Some(value), "{status}");
+        }
+        let _ = tokio::time::timeout(WAIT, raw.stream.read_to_end(&mut raw.leftover)).await;
+        let body = String::from_utf8(raw.leftover).unwrap();
+        assert!(body.ends_with("\r\n0\r\n\r\n"), "{status}: {body:?}");
+        // Two chunks, the text split across them: a summary that skips decoding shows it.
+        assert!(
+            body.contains(&format!("status {status}\"}}\r\n0")),
+            "{status}: {body:?}"
+        );
+        assert!(!body.contains("lab status"), "{status}: {body:?}");
+    }
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wsprobe::probe::{ProbeResult, Prober, Status, Verdict};
 
-use crate::helpers::tls::{TlsFront, tls_front};
+use crate::helpers::tls::{TlsFront, tls_front, tls_front_with};
 use crate::helpers::{config, spawn_lab, spawn_lab_with};
 
 async fn probe_bundled(lab: &wsprobe::lab::Lab, name: &str) -> ProbeResult {
@@ -284,6 +284,26 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
             1
         };
         assert_eq!(result.attempts, attempts, "{env}: attempts");
+        // A frame wsprobe refused is closed by wsprobe, and said to be: the server sent no close.
+        let own_close = match env {
+            "garbage" => Some(1002),
+            "huge" => Some(1009),
+            _ => None,
+        };
+        if own_close.is_some() {
+            assert_eq!(
+                result.client_close_code, own_close,
+                "{env}: wsprobe's close"
+            );
+            assert_eq!(result.close_code, None, "{env}: the server sent no close");
+            assert!(
+                result
+                    .diagnosis
+                    .contains("wsprobe, not the server, closed with"),
+                "{env}: {}",
+                result.diagnosis
+            );
+        }
         for words in row.diagnosis {
             // Exactly once: a sentence that says a clause twice reads as two findings.
             assert_eq!(
@@ -551,6 +571,163 @@ async fn a_health_answer_with_the_right_status_but_the_wrong_body_is_health_fail
             wrong.diagnosis
         );
     }
+}
+
+/// Environments probing the lab's `/ws/{kind}/{n}` for each number, all expecting a welcome.
+fn numbered_config(
+    lab: &wsprobe::lab::Lab,
+    kind: &str,
+    numbers: &[(u16, &str)],
+) -> wsprobe::config::Config {
+    let mut yaml = "environments:\n".to_owned();
+    for (n, query) in numbers {
+        yaml.push_str(&format!(
+            "  - name: {kind}-{n}\n    url: \"ws://${{LAB}}/ws/{kind}/{n}{query}\"\n    timeout: 5s\n    steps: [ {{ expect: {{ within: 2s, json: {{ /type: system_message }} }} }} ]\n"
+        ));
+    }
+    config(&yaml, lab, &[])
+}
+
+#[tokio::test]
+async fn every_close_code_sampled_is_the_servers_and_named_for_its_layer() {
+    let lab = spawn_lab().await;
+    let registered = [
+        1000, 1001, 1003, 1008, 1011, 1012, 1013, 1014, 3000, 4000, 4401, 4999,
+    ];
+    let forbidden = [999, 1004, 1005, 1006, 1015, 2999, 5000];
+    let mut numbers: Vec<(u16, &str)> = registered
+        .iter()
+        .chain(&forbidden)
+        .map(|c| (*c, ""))
+        .collect();
+    numbers.push((4403, "?reason=&say"));
+    let config = numbered_config(&lab, "close", &numbers);
+    let prober = Prober::for_config(&config);
+    for env in &config.environments {
+        let result = prober.probe(env).await;
+        let code: u16 = env
+            .name
+            .to_string()
+            .trim_start_matches("close-")
+            .parse()
+            .unwrap();
+        let sentence = &result.diagnosis;
+        // `close_code` is only ever what the server sent.
+        assert_eq!(result.close_code, Some(code), "{sentence}");
+        assert!(sentence.contains(" layer, "), "{code}: {sentence}");
+        if forbidden.contains(&code) {
+            assert_eq!(result.verdict, Verdict::ProtocolError, "{code}: {sentence}");
+            assert_eq!(result.client_close_code, Some(1002), "{code}");
+            assert!(
+                sentence.contains("wsprobe, not the server"),
+                "{code}: {sentence}"
+            );
+        } else {
+            assert_eq!(
+                result.verdict,
+                Verdict::ClosedBeforeReady,
+                "{code}: {sentence}"
+            );
+            // tungstenite answers 1014 with its own 1002: wsprobe's, never the server's.
+            let ours = (code == 1014).then_some(1002);
+            assert_eq!(result.client_close_code, ours, "{code}: {sentence}");
+        }
+        if code == 4403 {
+            assert!(
+                sentence.contains("the room is closed for maintenance"),
+                "the message is the reason: {sentence}"
+            );
+        } else if !forbidden.contains(&code) {
+            assert_eq!(
+                result.close_reason.as_deref(),
+                Some(format!("lab close {code}").as_str())
+            );
+        }
+    }
+    let json = serde_json::to_string(&prober.probe(&config.environments[7]).await).unwrap();
+    assert!(
+        json.find("\"trace_id\"").unwrap() < json.find("\"client_close_code\"").unwrap(),
+        "wsprobe's own close comes last in the JSON: {json}"
+    );
+}
+
+#[tokio::test]
+async fn every_status_sampled_is_read_with_its_headers_and_decoded_body() {
+    let lab = spawn_lab().await;
+    let statuses = [
+        200, 301, 400, 401, 403, 404, 407, 426, 429, 444, 500, 502, 503, 504, 520, 530,
+    ];
+    let numbers: Vec<(u16, &str)> = statuses.iter().map(|s| (*s, "")).collect();
+    let config = numbered_config(&lab, "status", &numbers);
+    let prober = Prober::for_config(&config);
+    let mut sentences = std::collections::HashSet::new();
+    for env in &config.environments {
+        let result = prober.probe(env).await;
+        let status: u16 = env
+            .name
+            .to_string()
+            .trim_start_matches("status-")
+            .parse()
+            .unwrap();
+        let sentence = result.diagnosis.clone();
+        assert_eq!(
+            result.verdict,
+            Verdict::UpgradeRejected,
+            "{status}: {sentence}"
+        );
+        assert_eq!(result.http_status, Some(status));
+        // The chunked body is quoted without its chunk sizes.
+        assert_eq!(
+            result.body_excerpt.as_deref(),
+            Some(format!("{{\"detail\":\"lab status {status}\"}}").as_str()),
+            "{status}"
+        );
+        assert!(sentence.contains(" layer, "), "{status}: {sentence}");
+        match status {
+            401 | 403 => assert!(
+                sentence.contains("invalid_token") && sentence.contains("The access token expired"),
+                "{sentence}"
+            ),
+            407 => assert!(
+                sentence.contains("Proxy-Authenticate")
+                    && sentence.contains("proxy or gateway acted"),
+                "{sentence}"
+            ),
+            429 | 503 => assert!(sentence.contains("Retry-After says 30"), "{sentence}"),
+            301 => assert!(
+                sentence.contains("wss://elsewhere.example/ws"),
+                "{sentence}"
+            ),
+            _ => {}
+        }
+        assert!(
+            sentences.insert(sentence.replace(&status.to_string(), "")),
+            "{status} repeats a sentence: {sentence}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_front_wanting_a_client_certificate_is_a_tls_failure_naming_the_alert() {
+    let lab = spawn_lab().await;
+    let front = tls_front_with(lab.addr(), time::Duration::days(90), true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    std::fs::write(&ca_path, &front.ca_pem).unwrap();
+    let config = config(&tls_yaml(&front, Some(&ca_path)), &lab, &[]);
+    let result = Prober::for_config(&config)
+        .probe(&config.environments[0])
+        .await;
+    let sentence = &result.diagnosis;
+    assert_eq!(result.verdict, Verdict::TlsFailed, "{sentence}");
+    assert!(
+        sentence.contains("certificate_required") && sentence.contains("client certificate"),
+        "{sentence}"
+    );
+    assert!(
+        sentence.contains("auth layer, the server acted"),
+        "{sentence}"
+    );
 }
 
 /// A minted or fetched token that no header or subprotocol carries is sent as

@@ -6,7 +6,16 @@ use super::evidence::{
     quote_text, reason_points, summarize_body, tls_problem,
 };
 use super::result::{ProbeResult, Status, Verdict};
+
+mod close;
+pub mod registry;
+pub mod token;
+mod upgrade;
+
 use crate::text::ms;
+use close::{close_phrase, closed_before_ready, ready_mismatch, step_failed};
+use registry::{Layer, Side};
+use upgrade::upgrade_rejected;
 
 /// What the config asked for that the result itself does not carry.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +34,9 @@ pub struct Expectations {
     pub steps: Vec<String>,
     pub retries: u32,
     pub timeout_ms: f64,
+    /// What the probe's own request carried: its JWT's seconds left when it went (negative:
+    /// expired), read before redaction.
+    pub token_seconds_left: Option<i64>,
 }
 
 /// `history`: earlier results of the same environment, newest first (empty for `check`).
@@ -47,7 +59,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
             attempts_suffix(result)
         ),
         Verdict::TlsFailed => tls_failed(result, expected),
-        Verdict::UpgradeRejected => upgrade_rejected(result),
+        Verdict::UpgradeRejected => upgrade_rejected(result, expected),
         Verdict::UpgradeTimeout => format!(
             "TCP{} to {} connected, but no answer to the upgrade request came before the probe's {} timeout: the load balancer or backend accepted the connection and hung (overloaded backend, or a proxy not configured for WebSocket upgrades).",
             if result.tls.is_some() { " and TLS" } else { "" },
@@ -56,7 +68,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
         ),
         Verdict::SubprotocolMismatch => subprotocol_mismatch(result, expected),
         Verdict::HeadersStripped => headers_stripped(result),
-        Verdict::ClosedBeforeReady => closed_before_ready(result),
+        Verdict::ClosedBeforeReady => closed_before_ready(result, expected),
         Verdict::ReadyTimeout => format!(
             "The upgrade succeeded in {}, but no message matching the ready check arrived in time{}: the backend accepted the socket and never sent its welcome (stuck session setup, or a different welcome format).",
             ms(result.phases_ms.upgrade),
@@ -74,12 +86,36 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
             detail(result).trim_end_matches('.')
         ),
     };
+    if !sentence.contains(" layer, ")
+        && let Some((layer, side)) = verdict_layer(result.verdict)
+    {
+        sentence.pop();
+        sentence.push_str(&close::tag(layer, side));
+        sentence.push('.');
+    }
     if let Some(note) = build_change(result, history) {
         sentence.pop();
         sentence.push_str(&note);
     }
     // Whatever a server put in the evidence, the sentence stays one line.
     one_line(&sentence)
+}
+
+/// The layer and side a verdict points at when no registry row in its sentence says more.
+fn verdict_layer(verdict: Verdict) -> Option<(Layer, Side)> {
+    use Verdict::*;
+    Some(match verdict {
+        Ok | ProbeError => return None,
+        Slow | ReadyTimeout | ReadyMismatch | StepFailed => (Layer::Application, Side::Server),
+        CertExpiring | TlsFailed => (Layer::Tls, Side::Server),
+        TokenFailed => (Layer::Auth, Side::Server),
+        DnsFailed | ConnectTimeout => (Layer::Network, Side::Path),
+        ConnectRefused => (Layer::Network, Side::Server),
+        UpgradeRejected | HealthFailed => (Layer::Http, Side::Server),
+        UpgradeTimeout => (Layer::Http, Side::Path),
+        SubprotocolMismatch | ProtocolError | ClosedBeforeReady => (Layer::Protocol, Side::Server),
+        HeadersStripped => (Layer::Proxy, Side::Intermediary),
+    })
 }
 
 fn dns_failed(result: &ProbeResult) -> String {
@@ -106,7 +142,17 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let attempts = attempts_suffix(result);
     let certificate_end = result.tls.as_ref().and_then(|t| t.cert_not_after);
     let quoted = format!(" ({error})");
-    let (said, advice) = match tls_problem(&error) {
+    let problem = tls_problem(&error);
+    // An alert names what the server objected to: its registry row says what to do.
+    if let Some(alert) = registry::tls_alert_in(&error) {
+        return format!(
+            "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}.",
+            alert.name,
+            alert.code,
+            alert.clause()
+        );
+    }
+    let (said, advice) = match problem {
         // The error's own wording counts seconds: say it in days, and no raw numbers.
         TlsProblem::Expired { seconds_ago } => {
             let ago = seconds_ago
@@ -130,7 +176,7 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
         ),
         TlsProblem::UnknownIssuer => (quoted, "the certificate is signed by an authority wsprobe does not trust (a private CA or a self-signed certificate, or a missing intermediate in the server's chain): set tls.ca_file to that CA, or fix the chain the server sends".to_owned()),
         TlsProblem::WrongHost => (quoted, "the certificate is not valid for the host name in the URL: the server presents another site's certificate (a wrong SNI route or default certificate on the load balancer), or the URL uses a name the certificate does not list".to_owned()),
-        TlsProblem::Version => (quoted, "client and server share no TLS version or cipher suite: the server only accepts a version wsprobe refuses (TLS 1.0/1.1) or requires one it lacks; update the server's TLS policy".to_owned()),
+        TlsProblem::Version => (quoted, format!("client and server share no TLS version or cipher suite: the server only accepts a version wsprobe refuses (TLS 1.0/1.1) or requires one it lacks; update the server's TLS policy{}", close::tag(registry::Layer::Tls, registry::Side::Server))),
         TlsProblem::NotTls => (quoted, "what answered on that port does not speak TLS, most often plain HTTP on a port the URL says is wss:// (use ws://, or point wss:// at the TLS listener)".to_owned()),
         TlsProblem::Other => (quoted, "check the certificate chain and host name, or set tls.ca_file for a private CA".to_owned()),
     };
@@ -162,6 +208,19 @@ fn ok(result: &ProbeResult) -> String {
     text
 }
 
+/// What each phase's time is spent on, and the layer and side it points at, for `slow`.
+type SlowPhase = (&'static str, &'static str, &'static str, Layer, Side);
+#[rustfmt::skip]
+const SLOW_PHASES: &[SlowPhase] = &[
+    ("dns", "resolving the host name (DNS)", "the resolver is slow or far away", Layer::Network, Side::Path),
+    ("connect", "the TCP connect", "the path to the host or its accept queue is slow", Layer::Network, Side::Path),
+    ("tls", "the TLS handshake", "the server's TLS termination is slow (OCSP fetches and a loaded load balancer do this)", Layer::Tls, Side::Server),
+    ("upgrade", "the upgrade request (HTTP answer)", "the backend or a proxy in front is slow to answer the upgrade (authentication checks happen here)", Layer::Http, Side::Server),
+    ("ready", "waiting for the welcome message", "the backend is slow to set up the session", Layer::Application, Side::Server),
+    ("exchange", "the exchange after the welcome", "the application is slow to answer the steps", Layer::Application, Side::Server),
+    ("close", "the close handshake", "the server is slow to answer wsprobe's close", Layer::Protocol, Side::Server),
+];
+
 fn slow(result: &ProbeResult, expected: &Expectations) -> String {
     let slowest = result
         .phases_ms
@@ -170,15 +229,17 @@ fn slow(result: &ProbeResult, expected: &Expectations) -> String {
         .filter(|(name, _)| !matches!(*name, "total" | "token" | "health"))
         .filter_map(|(name, value)| value.map(|v| (name, v)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
-    let culprit = match slowest {
-        Some(("ready", v)) => format!(
-            "most of it ({}) waiting for the welcome message, so the backend is slow to set up the session",
-            ms(Some(v))
+    let culprit = match slowest.and_then(|(name, v)| {
+        SLOW_PHASES
+            .iter()
+            .find(|(phase, ..)| *phase == name)
+            .map(|row| (row, v))
+    }) {
+        Some(((phase, what, cause, layer, side), v)) => format!(
+            "most of it ({}) in the {phase} phase, {what}: {cause}{}",
+            ms(Some(v)),
+            close::tag(*layer, *side)
         ),
-        Some(("connect", v)) | Some(("dns", v)) | Some(("tls", v)) => {
-            format!("{} of it in the network before the upgrade", ms(Some(v)))
-        }
-        Some((name, v)) => format!("the slowest phase was {name} at {}", ms(Some(v))),
         None => "no phase stands out".to_owned(),
     };
     format!(
@@ -240,71 +301,6 @@ fn token_failed(result: &ProbeResult, expected: &Expectations) -> String {
     }
 }
 
-fn upgrade_rejected(result: &ProbeResult) -> String {
-    let status = result.http_status.unwrap_or_default();
-    let headers = &result.headers.response;
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| one_line(v))
-    };
-    let body = result.body_excerpt.as_deref();
-    let summary = body.and_then(summarize_body).unwrap_or_default();
-    let said = body_quote(result);
-    let lower = summary.to_ascii_lowercase();
-    let proxy = answering_proxy(headers, body);
-    let who = match proxy {
-        Some(proxy) => format!("{proxy} answered the upgrade request"),
-        None => "The upgrade request was answered".to_owned(),
-    };
-    let at_proxy = proxy.map(|p| format!(" at {p}")).unwrap_or_default();
-    let cause = match status {
-        300..=399 => match header("location") {
-            Some(location) if location.starts_with("https://") || location.starts_with("wss://") => format!(
-                "the endpoint redirects to {}, and WebSocket clients do not follow redirects; use the wss:// URL",
-                crate::text::excerpt(&location, 120)
-            ),
-            Some(location) => format!(
-                "the endpoint redirects to {}, and WebSocket clients do not follow redirects; point the URL there",
-                crate::text::excerpt(&location, 120)
-            ),
-            None => "the endpoint redirects, which WebSocket clients do not follow".to_owned(),
-        },
-        400 | 431 if lower.contains("too large") || lower.contains("header") && lower.contains("large") || status == 431 => format!(
-            "the request headers are larger than {} accepts (a big token or cookie), so raise its header buffer (nginx large_client_header_buffers) or send a smaller token",
-            proxy.unwrap_or("the proxy")
-        ),
-        400 if proxy.is_some() && !proxy_own_page(body.unwrap_or_default()) => format!(
-            "the backend behind {} refused it as not a WebSocket upgrade: the proxy does not forward the Upgrade and Connection headers on this route (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade/Connection)",
-            proxy.unwrap_or("the proxy")
-        ),
-        400 if proxy.is_some() => "the proxy itself refused the request as malformed: it does not pass WebSocket upgrades (a missing Upgrade/Connection forward), or it expected something else on this port (a PROXY protocol line, TLS)".to_owned(),
-        400 => "the server found the upgrade request malformed (a proxy dropping Upgrade/Connection headers does this)".to_owned(),
-        403 if lower.contains("administrative rules") || proxy.is_some() && lower.contains("access denied") => format!(
-            "an access rule{at_proxy} refused the request before it reached the backend (an IP allow-list, a path or method rule, a WAF), so the credentials were not even looked at"
-        ),
-        401 | 403 => format!(
-            "authentication was refused at the HTTP layer{}, before any WebSocket session (expired or wrong token, a missing header, or an access rule)",
-            proxy.map_or(", by the backend or an auth proxy in front of it".to_owned(), |p| format!(", by {p} or what it forwards to"))
-        ),
-        404 => "the path is not routed to a WebSocket handler (wrong URL or ingress rule)".to_owned(),
-        426 if proxy.is_some() => format!(
-            "the backend received no upgrade request: {} does not forward the Upgrade and Connection headers on this route (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade/Connection)",
-            proxy.unwrap_or("the proxy")
-        ),
-        426 => "the server wants a WebSocket upgrade it did not get: something in between removed the Upgrade header".to_owned(),
-        429 => "the server or load balancer is rate limiting new connections".to_owned(),
-        502..=504 => format!(
-            "the load balancer{at_proxy} could not reach a healthy backend (backend down, or the proxy's upstream timeout)"
-        ),
-        500..=501 => "the backend failed while handling the upgrade".to_owned(),
-        200..=299 => "the route serves an HTTP page, not a WebSocket (the URL points at a web page, or a proxy or CDN in front does not pass upgrades)".to_owned(),
-        _ => "the server refused the upgrade".to_owned(),
-    };
-    format!("{who} with HTTP {status} instead of 101{said}: {cause}.")
-}
-
 fn subprotocol_mismatch(result: &ProbeResult, expected: &Expectations) -> String {
     let want = expected.expect_subprotocol.as_deref().unwrap_or("?");
     let got = match &result.subprotocol {
@@ -327,14 +323,29 @@ fn subprotocol_mismatch(result: &ProbeResult, expected: &Expectations) -> String
 
 fn protocol_error(result: &ProbeResult) -> String {
     let detail = detail(result);
-    let cause = if detail.contains("size limit") {
-        "raise max_message_bytes if the application really sends such messages, otherwise the server is misbehaving"
+    let forbidden_close = result
+        .close_code
+        .filter(|code| !registry::valid_on_wire(*code))
+        .map(|code| registry::close_code(code, result.subprotocol.as_deref()));
+    let cause = if let Some(entry) = forbidden_close {
+        entry.clause()
+    } else if detail.contains("without answering the upgrade") {
+        // No status at all is what nginx's `return 444` looks like from outside.
+        format!(
+            "nothing answered the upgrade at all: {}, or the backend crashed on the request",
+            registry::http_status(444).clause()
+        )
+    } else if detail.contains("size limit") {
+        "raise max_message_bytes if the application really sends such messages, otherwise the server is misbehaving (protocol layer, the server acted)".to_owned()
     } else if result.phases_ms.ready.is_some() || detail.contains("frames") {
-        "after a valid upgrade, the server or something in between sent bytes that are not WebSocket frames"
+        "after a valid upgrade, the server or something in between sent bytes that are not WebSocket frames (protocol layer, the server or something on the path acted)".to_owned()
     } else {
-        "a proxy may have rewritten the handshake, or the endpoint is not a WebSocket server"
+        "a proxy may have rewritten the handshake, or the endpoint is not a WebSocket server (protocol layer, the server or something on the path acted)".to_owned()
     };
-    format!("The server broke the WebSocket protocol: {detail}; {cause}.")
+    let ours = close::client_close_phrase(result)
+        .map(|c| format!("; {c}"))
+        .unwrap_or_default();
+    format!("The server broke the WebSocket protocol: {detail}{ours}; {cause}.")
 }
 
 fn headers_stripped(result: &ProbeResult) -> String {
@@ -369,193 +380,6 @@ fn headers_stripped(result: &ProbeResult) -> String {
     text
 }
 
-fn closed_before_ready(result: &ProbeResult) -> String {
-    let code = result.close_code.unwrap_or(1006);
-    let close = close_phrase(result).unwrap_or_else(|| "closed the connection".into());
-    let health = health_phrase(result);
-    let reason = result.close_reason.as_deref().unwrap_or_default();
-    let points = reason_points(reason);
-    let cause = match (code, points) {
-        (4000..=4999, ReasonPoints::Credentials) => "the application itself refused the session, and its reason points at the credentials: an expired or invalid token, its lifetime, or clock skew between wsprobe and the server".to_owned(),
-        (4000..=4999, _) => "the application itself chose to close (4000–4999 are its own codes): its reason is the message to act on".to_owned(),
-        (1008 | 1011 | 1000, ReasonPoints::Credentials) => "the reason points at authentication, not at the WebSocket path: an expired or invalid token, a too short token lifetime (ttl), or clock skew between wsprobe and the server".to_owned(),
-        (_, ReasonPoints::Capacity) => "the reason says the server is at a limit (rate or connections): it turns new sessions away".to_owned(),
-        (1000, _) => "the server chose to end the session (authentication handled as a normal close, a dependency not ready, or a client/server protocol mismatch)".to_owned(),
-        (1001, _) => "the server is going away (shutting down or redeploying)".to_owned(),
-        (1006, _) => "the backend process crashed or a proxy/load balancer cut the connection (idle or upgrade timeout)".to_owned(),
-        (1008, _) => "the server refused the session by policy, most often authentication or authorization".to_owned(),
-        (1011 | 1014, _) if result.health.as_ref().is_some_and(|h| h.ok) => {
-            "the failure is inside the backend's WebSocket path, not the service as a whole".to_owned()
-        }
-        (1011, _) => "the backend hit an internal error while setting up the session".to_owned(),
-        (1012, _) => "the server is restarting".to_owned(),
-        (1013, _) => "the server is overloaded and asks clients to try again later".to_owned(),
-        _ => "the server ended the session before it was ready".to_owned(),
-    };
-    let reason_hint = match points {
-        ReasonPoints::NotReady => {
-            "; the reason says the backend's startup is incomplete (a dependency not ready)"
-        }
-        _ => "",
-    };
-    // A message that came before the close is evidence of its own: the server speaks, just
-    // not the welcome the ready check waits for.
-    if let Some(first) = result.messages.first()
-        && matches!(code, 1000 | 1003 | 1007 | 1008)
-        && points == ReasonPoints::Nothing
-    {
-        let (what, meaning) = match first_message(first) {
-            FirstMessage::Binary(size) => (
-                format!("a binary frame of {size} bytes"),
-                "this endpoint speaks a binary protocol (or another API version) where the ready check expects text",
-            ),
-            FirstMessage::Event { key, name, quoted } => (
-                format!("a message with {key} {name:?} (\"{quoted}\")"),
-                "the backend answers with another event than the ready check expects (another protocol version, or a renamed welcome)",
-            ),
-            FirstMessage::Text(quoted) => (
-                format!("\"{quoted}\""),
-                "the backend says why in that message",
-            ),
-        };
-        return format!(
-            "Instead of the welcome the server sent {what} and then {close}{health}: {meaning}."
-        );
-    }
-    format!("The server {close}, before the welcome message{health}: {cause}{reason_hint}.")
-}
-
-/// What a first message was, for quoting: a binary frame, an event by its name, or text.
-enum FirstMessage {
-    Binary(String),
-    Event {
-        key: &'static str,
-        name: String,
-        quoted: String,
-    },
-    Text(String),
-}
-
-fn first_message(message: &str) -> FirstMessage {
-    if let Some(size) = message
-        .strip_prefix("<binary message, ")
-        .and_then(|rest| rest.strip_suffix(" bytes>"))
-    {
-        return FirstMessage::Binary(size.to_owned());
-    }
-    let quoted = quote_text(message);
-    let event = serde_json::from_str::<serde_json::Value>(message)
-        .ok()
-        .and_then(|v| {
-            ["type", "event", "op", "action"]
-                .iter()
-                .find_map(|k| v.get(k).and_then(|t| t.as_str()).map(|t| (*k, one_line(t))))
-        });
-    match event {
-        Some((key, name)) if !message.to_ascii_lowercase().contains("error") => {
-            FirstMessage::Event { key, name, quoted }
-        }
-        _ => FirstMessage::Text(quoted),
-    }
-}
-
-fn ready_mismatch(result: &ProbeResult) -> String {
-    let chosen = result
-        .messages
-        .iter()
-        .find(|m| m.to_ascii_lowercase().contains("error"))
-        .or_else(|| result.messages.first());
-    let close = close_phrase(result)
-        .map(|c| format!(" and then {c}"))
-        .unwrap_or_default();
-    let Some(message) = chosen else {
-        return format!(
-            "The server sent no welcome message{close}: the backend rejected the session at application level."
-        );
-    };
-    match first_message(message) {
-        FirstMessage::Binary(size) => format!(
-            "The server's first message was a binary frame of {size} bytes where the ready check expects text{close}: this endpoint speaks a binary protocol (or another API version), so match the step to it or check the URL."
-        ),
-        FirstMessage::Event { key, name, quoted } => format!(
-            "Instead of the welcome the server's first message had {key} {name:?} (\"{quoted}\"){close}: the backend answers with another event than the ready check expects (a renamed event or another protocol version); compare the step with what came."
-        ),
-        FirstMessage::Text(quoted) => format!(
-            "Instead of the welcome message the server sent \"{quoted}\"{close}: the backend rejected the session at application level (authentication, protocol version, or a missing dependency); its message says why."
-        ),
-    }
-}
-
-/// What the probe appends to a step's error when its own close got no answer.
-const CLOSE_UNANSWERED: &str = "the close handshake went unanswered";
-
-fn step_failed(result: &ProbeResult, expected: &Expectations) -> String {
-    let index = result.failed_step.unwrap_or_default();
-    let step = expected
-        .steps
-        .get(index)
-        .map(|s| format!(" ({s})"))
-        .unwrap_or_default();
-    let ready = ms(result.phases_ms.ready);
-    // Named as the config and `failed_step` index it, so the two agree.
-    let number = format!("steps[{index}]");
-    let reason = result.close_reason.as_deref().unwrap_or_default();
-    match (result.close_code, result.error.as_deref()) {
-        (Some(1006), _) => format!(
-            "The welcome arrived after {ready}, but during {number}{step} the connection was dropped without a close frame (1006){}: in the middle of a session, that is a proxy's or load balancer's idle or read timeout (nginx proxy_read_timeout, HAProxy timeout tunnel, a cloud load balancer's idle timeout) or the backend process dying.",
-            result
-                .close_after_ms
-                .map(|v| format!(" {} after accept", ms(Some(v))))
-                .unwrap_or_default()
-        ),
-        (Some(code), _) if reason_points(reason) == ReasonPoints::Credentials => format!(
-            "The welcome arrived after {ready}, but at {number}{step} the server {}: the reason points at the credentials (a token expiring mid-session, its lifetime, or clock skew), not at the exchange itself.",
-            close_phrase(result).unwrap_or_else(|| format!("closed with {code}"))
-        ),
-        (Some(4000..=4999), _) => format!(
-            "The welcome arrived after {ready}, but at {number}{step} the application {}: its own close code and reason say why.",
-            close_phrase(result).unwrap_or_default()
-        ),
-        (Some(_), _) => format!(
-            "The welcome arrived after {ready}, but at {number}{step} the server {}: the session opens but the application exchange is broken.",
-            close_phrase(result).unwrap_or_default()
-        ),
-        (None, Some(err))
-            if err.contains("timed out")
-                || err.contains("within")
-                || err.contains("no message") =>
-        {
-            // Whether the server still answered the close handshake tells a hung application
-            // from a server (or path) that stopped answering altogether.
-            // The probe notes an unanswered close in its error; the sentence says it once,
-            // in its own clause, so the quote leaves it out.
-            let (quoted, close_unanswered) = match err.split_once(CLOSE_UNANSWERED) {
-                Some((step, _)) => (step.trim_end_matches([';', ' ']), true),
-                None => (err, false),
-            };
-            let alive = match result.phases_ms.close.filter(|_| !close_unanswered) {
-                Some(_) => {
-                    "its WebSocket layer still answered the close handshake, so the connection is alive and the application handler is what stopped answering (stuck after the welcome, or replying in another shape)"
-                }
-                None => {
-                    "its close handshake went unanswered too, so the server stopped answering altogether (a hung process, or a path that silently dropped the connection)"
-                }
-            };
-            format!(
-                "The welcome arrived after {ready}, but {number}{step} got no answer in time ({}): {alive}.",
-                quote_text(quoted)
-            )
-        }
-        (None, Some(err)) => format!(
-            "The welcome arrived after {ready}, but {number}{step} failed ({}): the session opens but the application exchange is broken.",
-            quote_text(err)
-        ),
-        (None, None) => format!(
-            "The welcome arrived after {ready}, but {number}{step} failed: the session opens but the application exchange is broken."
-        ),
-    }
-}
-
 fn health_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let health = result.health.as_ref();
     let url = expected.health_url.as_deref().unwrap_or("the health URL");
@@ -580,29 +404,6 @@ fn health_failed(result: &ProbeResult, expected: &Expectations) -> String {
             error.unwrap_or("no answer")
         ),
     }
-}
-
-/// `closed with 1011 "Internal error" 63 ms after accept`
-fn close_phrase(result: &ProbeResult) -> Option<String> {
-    let code = result.close_code?;
-    let after = result
-        .close_after_ms
-        .map(|v| format!(" {} after accept", ms(Some(v))))
-        .unwrap_or_default();
-    Some(match code {
-        1006 => format!("dropped the connection without a close frame (1006){after}"),
-        1005 => format!("closed without a status code (1005){after}"),
-        _ => {
-            let reason = match result.close_reason.as_deref().map(str::trim) {
-                None | Some("") => String::new(),
-                Some(raw) => match quote_text(raw) {
-                    quoted if quoted.is_empty() => " and a reason that is only markup".to_owned(),
-                    quoted => format!(" \"{quoted}\""),
-                },
-            };
-            format!("closed with {code}{reason}{after}")
-        }
-    })
 }
 
 fn health_phrase(result: &ProbeResult) -> String {
@@ -671,5 +472,7 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;

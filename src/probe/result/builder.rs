@@ -53,6 +53,8 @@ impl ProbeResult {
                 error: None,
                 trace_id: None,
                 timeline: None,
+                client_close_code: None,
+                client_close_reason: None,
             },
         }
     }
@@ -81,6 +83,8 @@ impl ProbeResultBuilder {
         diagnosis(value: impl Into<String>) => value.into();
         error(value: impl Into<String>) => Some(value.into());
         trace_id(value: impl Into<String>) => Some(value.into());
+        client_close_code(value: u16) => Some(value);
+        client_close_reason(value: impl Into<String>) => Some(value.into());
     }
 
     pub fn build(self) -> ProbeResult {

@@ -13,6 +13,16 @@ pub struct TlsFront {
 }
 
 pub async fn tls_front(lab: std::net::SocketAddr, valid_for: time::Duration) -> TlsFront {
+    tls_front_with(lab, valid_for, false).await
+}
+
+/// `client_auth`: the front wants a client certificate signed by its CA, as mutual-TLS
+/// gateways do (TLS 1.3 says `certificate_required` right after the handshake).
+pub async fn tls_front_with(
+    lab: std::net::SocketAddr,
+    valid_for: time::Duration,
+    client_auth: bool,
+) -> TlsFront {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     wsprobe::probe::tls::ensure_crypto_provider();
     let ca_key = KeyPair::generate().unwrap();
@@ -31,8 +41,18 @@ pub async fn tls_front(lab: std::net::SocketAddr, valid_for: time::Duration) -> 
     leaf_params.not_after = time::OffsetDateTime::now_utc() + valid_for;
     let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
 
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
+    let builder = rustls::ServerConfig::builder();
+    let builder = if client_auth {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca_cert.der().clone()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let server = builder
         .with_single_cert(
             vec![leaf.der().clone()],
             rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
