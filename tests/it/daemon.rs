@@ -61,9 +61,18 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
     assert!(status["instance_id"].as_str().unwrap().len() >= 32);
     assert_eq!(status["store"]["ok"], true);
 
-    let runs = app
-        .get_json("/api/v1/environments/internal-error/runs?limit=1")
-        .await;
+    // The status is the daemon's memory; the runs are written by the store's writer a moment
+    // later.
+    let started = Instant::now();
+    let runs = loop {
+        let runs = app
+            .get_json("/api/v1/environments/internal-error/runs?limit=1")
+            .await;
+        if !runs["runs"].as_array().unwrap().is_empty() || started.elapsed() > PATIENCE {
+            break runs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
     let run = &runs["runs"][0];
     assert_eq!(run["close_code"], 1011);

@@ -9,7 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use wsprobe::lab::{Lab, LabOptions};
 
@@ -179,7 +178,11 @@ async fn a_fleet_splits_slots_confirms_incidents_across_locations_and_survives_k
     let lab = crate::helpers::spawn_lab().await;
     let hook = Receiver::spawn().await;
     // Nothing listens here until the test starts a lab on it: `both` is down from everywhere.
-    let both_addr = free_port();
+    // The port is held (bound, not listening: connections are refused) so that no other
+    // socket takes it meanwhile.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let both_addr = reserved.local_addr().unwrap();
     let refused = free_port();
 
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +324,7 @@ async fn a_fleet_splits_slots_confirms_incidents_across_locations_and_survives_k
         .iter()
         .position(|i| i.name != evaluator && i.name != victim_name)
         .unwrap();
-    let recovered = TcpListener::bind(both_addr).await.unwrap();
+    let recovered = reserved.listen(1024).unwrap();
     let stop = CancellationToken::new();
     let _both_lab = Lab::spawn(
         recovered,
