@@ -348,7 +348,7 @@ fn parse_placeholder(chars: &[char]) -> Result<Placeholder, InterpolateErrorKind
 }
 
 /// Character offsets at which each line starts.
-fn line_starts(chars: &[char]) -> Vec<usize> {
+pub(super) fn line_starts(chars: &[char]) -> Vec<usize> {
     std::iter::once(0)
         .chain(
             chars

@@ -3,6 +3,8 @@
 //! where it was) and the text is read again. A block entry takes its nested lines with it; an
 //! entry inside a flow mapping or sequence (`{ a: 1, b: 2 }`) is blanked up to its comma.
 
+use super::interpolate::line_starts;
+
 /// What was blanked, as 1-based (line, column) from its first character to just past its last:
 /// an error met there afterwards follows from the blanking, not from the file.
 pub type Span = ((u64, u64), (u64, u64));
@@ -52,18 +54,6 @@ fn position(starts: &[usize], offset: usize) -> (u64, u64) {
 /// without one there).
 pub fn within(span: &Span, at: (u64, u64)) -> bool {
     span.0 <= at && at <= span.1
-}
-
-fn line_starts(chars: &[char]) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(
-            chars
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c == '\n')
-                .map(|(i, _)| i + 1),
-        )
-        .collect()
 }
 
 /// How many flow collections are open at the end of `before` (quotes respected).
