@@ -124,6 +124,12 @@ pub struct RunContext {
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsInfo>,
+    /// wsprobe's own close, when it closed on a frame it refused: rare, so it rides in the
+    /// context blob (older blobs read as none) rather than in two columns of every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_close_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_close_reason: Option<String>,
 }
 
 /// Headers whose value is new on every request by design (the handshake nonce and its answer,

@@ -321,9 +321,8 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
             .map(codec::trace_id_hex)
             .transpose()?,
         timeline: None,
-        // Not stored yet: what the probe itself closed with lives in the result it made.
-        client_close_code: None,
-        client_close_reason: None,
+        client_close_code: context.client_close_code,
+        client_close_reason: context.client_close_reason,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,

@@ -361,6 +361,8 @@ impl EncodedRun {
             subprotocol: result.subprotocol.clone(),
             version: result.version.clone(),
             tls: result.tls.clone(),
+            client_close_code: result.client_close_code,
+            client_close_reason: result.client_close_reason.clone(),
         })
         .map_err(StoreError::Encode)?;
         let headers = if result.headers == Headers::default() {

@@ -118,9 +118,8 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         error: Some("closed before ready".to_owned()),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
         timeline: None,
-        // wsprobe's own close is not stored (yet): a stored result reads it back as absent.
-        client_close_code: None,
-        client_close_reason: None,
+        client_close_code: Some(1009),
+        client_close_reason: Some("message too big".to_owned()),
     }
 }
 
