@@ -589,12 +589,23 @@ fn numbered_config(
 }
 
 #[tokio::test]
-async fn every_close_code_sampled_is_the_servers_and_named_for_its_layer() {
+async fn every_close_code_of_the_registry_is_the_servers_and_named_for_its_layer() {
     let lab = spawn_lab().await;
-    let registered = [
-        1000, 1001, 1003, 1008, 1011, 1012, 1013, 1014, 3000, 4000, 4401, 4999,
-    ];
-    let forbidden = [999, 1004, 1005, 1006, 1015, 2999, 5000];
+    // Every code of the IANA registry a server may send, and one from each range.
+    let registry = wsprobe::probe::diagnosis::registry::close_codes::CLOSE_CODES;
+    let valid = wsprobe::probe::diagnosis::registry::close_codes::valid_on_wire;
+    let mut registered: Vec<u16> = registry
+        .iter()
+        .map(|entry| entry.code)
+        .filter(|code| valid(*code))
+        .collect();
+    registered.extend([3000, 3999, 4000, 4401, 4999]);
+    let mut forbidden: Vec<u16> = registry
+        .iter()
+        .map(|entry| entry.code)
+        .filter(|code| !valid(*code))
+        .collect();
+    forbidden.extend([999, 2999, 5000]);
     let mut numbers: Vec<(u16, &str)> = registered
         .iter()
         .chain(&forbidden)
@@ -652,11 +663,15 @@ async fn every_close_code_sampled_is_the_servers_and_named_for_its_layer() {
 }
 
 #[tokio::test]
-async fn every_status_sampled_is_read_with_its_headers_and_decoded_body() {
+async fn every_status_of_the_registry_is_read_with_its_headers_and_decoded_body() {
     let lab = spawn_lab().await;
-    let statuses = [
-        200, 301, 400, 401, 403, 404, 407, 426, 429, 444, 500, 502, 503, 504, 520, 530,
-    ];
+    // Every registered status a server can answer an upgrade with, a body and all: 1xx are
+    // not final answers, 101 is the upgrade itself, and 204/205/304 carry no body.
+    let statuses: Vec<u16> = wsprobe::probe::diagnosis::registry::http_status::HTTP_STATUSES
+        .iter()
+        .map(|entry| entry.code)
+        .filter(|code| *code >= 200 && ![204, 205, 304].contains(code))
+        .collect();
     let numbers: Vec<(u16, &str)> = statuses.iter().map(|s| (*s, "")).collect();
     let config = numbered_config(&lab, "status", &numbers);
     let prober = Prober::for_config(&config);

@@ -234,7 +234,7 @@ async fn nginx_header_too_large_redirect_and_missing_upgrade_name_nginx_and_the_
         Verdict::UpgradeRejected,
         &[
             "HTTP 301",
-            "redirects to https://127.0.0.1",
+            "redirects (Moved Permanently) to https://127.0.0.1",
             "use the wss:// URL",
         ],
     );

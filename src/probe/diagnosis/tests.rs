@@ -262,7 +262,7 @@ fn rules_read_bodies_headers_reasons_and_errors() {
         (
             "a redirect names where to go",
             rejected(301, &[("Location", "https://api.example.com/ws")], "<html><head><title>301 Moved Permanently</title></head></html>"),
-            &["redirects to https://api.example.com/ws", "use the wss:// URL"],
+            &["redirects (Moved Permanently) to https://api.example.com/ws", "use the wss:// URL"],
             &["<"],
         ),
         (

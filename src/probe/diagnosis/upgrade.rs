@@ -74,11 +74,13 @@ pub(super) fn upgrade_rejected(result: &ProbeResult, expected: &Expectations) ->
     let (cause, acted): (String, Option<(Layer, Side)>) = match status {
         300..=399 => (match header("location") {
             Some(location) if location.starts_with("https://") || location.starts_with("wss://") => format!(
-                "the endpoint redirects to {}, and WebSocket clients do not follow redirects; use the wss:// URL",
+                "the endpoint redirects ({}) to {}, and WebSocket clients do not follow redirects; use the wss:// URL",
+                entry.name,
                 crate::text::excerpt(&location, 120)
             ),
             Some(location) => format!(
-                "the endpoint redirects to {}, and WebSocket clients do not follow redirects; point the URL there",
+                "the endpoint redirects ({}) to {}, and WebSocket clients do not follow redirects; point the URL there",
+                entry.name,
                 crate::text::excerpt(&location, 120)
             ),
             None => format!("{}: {}", entry.name, entry.clause()),

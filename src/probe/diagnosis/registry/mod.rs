@@ -2,9 +2,9 @@
 //! TLS alert is one row with its meaning, the layer it points at, the side that acted and what
 //! to do. The diagnosis reads a row and the evidence; a new code is a new row, not a new `if`.
 
-mod close_codes;
-mod http_status;
-mod tls_alerts;
+pub mod close_codes;
+pub mod http_status;
+pub mod tls_alerts;
 
 pub use close_codes::{CLOSE_CODES, CLOSE_RANGES, GRAPHQL_WS, close_code, valid_on_wire};
 pub use http_status::{HTTP_STATUSES, http_status};
