@@ -348,7 +348,10 @@ pub fn healthz_url(listen: SocketAddr) -> url::Url {
 fn load(flag: Option<&std::path::Path>) -> Result<config::Config, ExitCode> {
     let path = config::resolve_path(flag);
     config::load(&path).map_err(|err| {
-        eprintln!("error: {err}");
+        // One line per mistake, each a complete `error: file:line:col: key: message`.
+        for mistake in err.into_list() {
+            eprintln!("error: {mistake}");
+        }
         ExitCode::from(2)
     })
 }

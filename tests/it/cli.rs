@@ -427,3 +427,33 @@ fn output_into_a_closed_pipe_is_not_a_panic() {
         assert!(output.status.success(), "{args:?}: {stderr}");
     }
 }
+
+/// Three mistakes, one run: `validate` names each on its own `error:` line and exits 2.
+#[test]
+fn validate_names_every_mistake_on_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probes.yaml");
+    std::fs::write(
+        &file,
+        "environments:\n  - name: a\n    url: ws://x/ws\n    hedaers: { A: b }\n    timeout: banana\n  - name: b\n    url: ws://x/ws\n    schedule: \"61 * * * *\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+        .arg("validate")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    for (line, words) in lines.iter().zip([
+        ":4:5: environments[0].hedaers: unknown key `hedaers`: did you mean `headers`?",
+        ":5:14: environments[0].timeout: \"banana\" is not a duration",
+        ":8:15: environments[1].schedule: cron schedule \"61 * * * *\": minute 61 is out of range",
+    ]) {
+        assert!(line.starts_with("error: "), "{line}");
+        assert!(line.contains(words), "{line:?} lacks {words:?}");
+    }
+}
