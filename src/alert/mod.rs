@@ -22,6 +22,7 @@
 
 pub mod channels;
 pub mod delivery;
+pub mod facts;
 pub mod maintenance;
 pub mod notification;
 pub mod notifier;

@@ -22,6 +22,11 @@ pub trait Notifier: Send + Sync {
     fn resolves_its_test(&self) -> bool {
         false
     }
+    /// The wait a 429 answer's body asks for, when the service says it there rather than in
+    /// `Retry-After` (Discord's and Telegram's `retry_after`). Pure.
+    fn retry_hint(&self, _body: &str) -> Option<Duration> {
+        None
+    }
     /// What delivering `notification` at `now` takes. Pure.
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing;
 }
@@ -32,7 +37,7 @@ pub enum Outgoing {
     Log(String),
 }
 
-/// A POST with a JSON body.
+/// A POST, with a JSON body unless `headers` set a `Content-Type` of their own.
 pub struct HttpRequest {
     /// May itself be a secret (Slack's webhook URL): never logged, never in an error text.
     pub url: Url,

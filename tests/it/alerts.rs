@@ -1154,3 +1154,74 @@ async fn a_delivery_whose_outcome_cannot_be_written_is_not_sent_again() {
     assert_eq!(notification.outcome, DeliveryState::Delivered);
     assert_eq!(hook.requests().len(), 1);
 }
+
+/// `wsprobe alert test --channel name` through the library, with `channels` as the config's
+/// `alerts.channels` entries: the one attempt's outcome.
+async fn send_test_via(channels: &str, name: &str) -> Vec<wsprobe::alert::TestSend> {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(
+        dir.path(),
+        &bench_yaml(&format!("alerts:\n  channels:\n{channels}")),
+    );
+    let (_, sends) = wsprobe::alert::send_test(&config, name, Utc::now())
+        .await
+        .unwrap();
+    sends
+}
+
+#[tokio::test]
+async fn discord_test_and_trigger_are_embeds_posted_to_the_webhook() {
+    let discord = Receiver::spawn().await;
+    discord.always(Reply::status(204));
+    let channels = format!(
+        "    - {{ name: chat, kind: discord, webhook_url: \"{}\" }}\n",
+        discord.url("/api/webhooks/123/D1SCORDT0KEN")
+    );
+    let sends = send_test_via(&channels, "chat").await;
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &discord.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/api/webhooks/123/D1SCORDT0KEN");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let body = request.json();
+    assert_eq!(body["allowed_mentions"], serde_json::json!({ "parse": [] }));
+    assert!(
+        body["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("🧪 Test notification from wsprobe")
+    );
+
+    // A 429 that says how long to wait only in its body: the outbox waits that long.
+    discord.script([Reply::status(429)
+        .body(r#"{"message":"You are being rate limited.","retry_after":30.0,"global":false}"#)]);
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let first = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
+    let next = first.attempts[0].next_attempt_at.unwrap();
+    assert!(
+        next - now >= chrono::Duration::seconds(29),
+        "the body's retry_after is honoured, not the backoff: {next}"
+    );
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), next + chrono::Duration::seconds(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let requests = discord.requests();
+    assert_eq!(requests.len(), 3);
+    let embed = &requests[2].json()["embeds"][0];
+    assert_eq!(embed["title"], "🔴 staging is down: closed_before_ready");
+    assert_eq!(embed["url"], "http://status.test/environments/staging");
+    assert_eq!(embed["fields"][3]["value"], "1011 Internal error");
+    assert!(embed["timestamp"].as_str().unwrap().ends_with('Z'));
+}
