@@ -1225,3 +1225,144 @@ async fn discord_test_and_trigger_are_embeds_posted_to_the_webhook() {
     assert_eq!(embed["fields"][3]["value"], "1011 Internal error");
     assert!(embed["timestamp"].as_str().unwrap().ends_with('Z'));
 }
+
+/// What `body` breaks of the Adaptive Card 1.4 schema (adaptivecards.io), for the elements
+/// wsprobe sends, inside Teams' `message` envelope: names and enums as published, and
+/// nothing unknown.
+fn adaptive_card_errors(body: &Value) -> Vec<String> {
+    let schema = serde_json::json!({
+        "type": "object",
+        "required": ["type", "attachments"],
+        "additionalProperties": false,
+        "properties": {
+            "type": { "const": "message" },
+            "attachments": { "type": "array", "minItems": 1, "maxItems": 1, "items": {
+                "type": "object",
+                "required": ["contentType", "content"],
+                "additionalProperties": false,
+                "properties": {
+                    "contentType": { "const": "application/vnd.microsoft.card.adaptive" },
+                    "contentUrl": { "type": ["string", "null"] },
+                    "content": { "$ref": "#/$defs/AdaptiveCard" }
+                }
+            } }
+        },
+        "$defs": {
+            "AdaptiveCard": {
+                "type": "object",
+                "required": ["type", "version", "body"],
+                "additionalProperties": false,
+                "properties": {
+                    "$schema": { "const": "http://adaptivecards.io/schemas/adaptive-card.json" },
+                    "type": { "const": "AdaptiveCard" },
+                    "version": { "const": "1.4" },
+                    "body": { "type": "array", "items": { "oneOf": [
+                        { "$ref": "#/$defs/TextBlock" }, { "$ref": "#/$defs/FactSet" }
+                    ] } },
+                    "actions": { "type": "array", "items": { "$ref": "#/$defs/OpenUrl" } },
+                    "msteams": { "type": "object", "properties": { "width": { "enum": ["Full"] } } }
+                }
+            },
+            "TextBlock": {
+                "type": "object",
+                "required": ["type", "text"],
+                "additionalProperties": false,
+                "properties": {
+                    "type": { "const": "TextBlock" },
+                    "text": { "type": "string", "minLength": 1 },
+                    "size": { "enum": ["Default", "Small", "Medium", "Large", "ExtraLarge"] },
+                    "weight": { "enum": ["Default", "Lighter", "Bolder"] },
+                    "color": { "enum": ["Default", "Dark", "Light", "Accent", "Good", "Warning", "Attention"] },
+                    "wrap": { "type": "boolean" },
+                    "isSubtle": { "type": "boolean" }
+                }
+            },
+            "FactSet": {
+                "type": "object",
+                "required": ["type", "facts"],
+                "additionalProperties": false,
+                "properties": {
+                    "type": { "const": "FactSet" },
+                    "facts": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["title", "value"],
+                        "additionalProperties": false,
+                        "properties": { "title": { "type": "string" }, "value": { "type": "string" } }
+                    } }
+                }
+            },
+            "OpenUrl": {
+                "type": "object",
+                "required": ["type", "url"],
+                "additionalProperties": false,
+                "properties": {
+                    "type": { "const": "Action.OpenUrl" },
+                    "title": { "type": "string" },
+                    "url": { "type": "string", "pattern": "^https?://" }
+                }
+            }
+        }
+    });
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    validator
+        .iter_errors(body)
+        .map(|err| format!("{}: {err}", err.instance_path))
+        .collect()
+}
+
+#[tokio::test]
+async fn teams_test_and_trigger_are_adaptive_cards_posted_to_the_workflow() {
+    let teams = Receiver::spawn().await;
+    teams.always(Reply::status(202));
+    let path = "/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=T3AMSSIG";
+    let channels = format!(
+        "    - {{ name: ops, kind: teams, webhook_url: \"{}\" }}\n",
+        teams.url(path)
+    );
+    let sends = send_test_via(&channels, "ops").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &teams.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, path);
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let test = request.json();
+    assert_eq!(adaptive_card_errors(&test), Vec::<String>::new(), "{test}");
+    let mut broken = test.clone();
+    broken["attachments"][0]["content"]["body"][0]["color"] = "Red".into();
+    assert_eq!(adaptive_card_errors(&broken).len(), 1, "the check can fail");
+    let card = &test["attachments"][0]["content"];
+    assert_eq!(card["version"], "1.4");
+    assert_eq!(card["actions"][0]["url"], "http://status.test/");
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = teams.requests()[1].json();
+    assert_eq!(
+        adaptive_card_errors(&trigger),
+        Vec::<String>::new(),
+        "{trigger}"
+    );
+    let card = &trigger["attachments"][0]["content"];
+    assert_eq!(card["body"][0]["color"], "Attention");
+    let facts = card["body"][2]["facts"].as_array().unwrap();
+    assert_eq!(
+        facts[0],
+        serde_json::json!({ "title": "Environment", "value": "staging" })
+    );
+    assert_eq!(
+        facts[3],
+        serde_json::json!({ "title": "Close", "value": "1011 Internal error" })
+    );
+    assert_eq!(
+        card["actions"][0]["url"],
+        "http://status.test/environments/staging"
+    );
+}
