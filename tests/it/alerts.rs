@@ -1366,3 +1366,56 @@ async fn teams_test_and_trigger_are_adaptive_cards_posted_to_the_workflow() {
         "http://status.test/environments/staging"
     );
 }
+
+#[tokio::test]
+async fn google_chat_test_and_trigger_are_cards_posted_to_the_space() {
+    let chat = Receiver::spawn().await;
+    chat.always(Reply::status(200).body("{}"));
+    let path = "/v1/spaces/AAAA/messages?key=GK3Y&token=GT0KEN";
+    let channels = format!(
+        "    - {{ name: space, kind: google_chat, webhook_url: \"{}\" }}\n",
+        chat.url(path)
+    );
+    let sends = send_test_via(&channels, "space").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &chat.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, path);
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/json; charset=UTF-8")
+    );
+    let test = request.json();
+    assert!(
+        test["fallbackText"]
+            .as_str()
+            .unwrap()
+            .starts_with("🧪 Test notification from wsprobe")
+    );
+    assert_eq!(test["cardsV2"][0]["cardId"], "wsprobe");
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = chat.requests()[1].json();
+    let card = &trigger["cardsV2"][0]["card"];
+    assert_eq!(
+        card["header"]["title"],
+        "🔴 staging is down: closed_before_ready"
+    );
+    assert_eq!(
+        card["sections"][1]["widgets"][3]["decoratedText"],
+        serde_json::json!({ "topLabel": "Close", "text": "1011 Internal error" })
+    );
+    assert_eq!(
+        card["sections"][3]["widgets"][0]["buttonList"]["buttons"][0]["onClick"]["openLink"]["url"],
+        "http://status.test/environments/staging"
+    );
+}
