@@ -1419,3 +1419,50 @@ async fn google_chat_test_and_trigger_are_cards_posted_to_the_space() {
         "http://status.test/environments/staging"
     );
 }
+
+#[tokio::test]
+async fn mattermost_test_and_trigger_are_slack_style_posts_with_overrides() {
+    let mm = Receiver::spawn().await;
+    let channels = format!(
+        "    - {{ name: mm, kind: mattermost, webhook_url: \"{}\", channel: ops-alerts, username: wsprobe }}\n",
+        mm.url("/hooks/MMK3Y")
+    );
+    let sends = send_test_via(&channels, "mm").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &mm.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/hooks/MMK3Y");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let test = request.json();
+    assert_eq!(test["channel"], "ops-alerts");
+    assert_eq!(test["username"], "wsprobe");
+    assert!(
+        test["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("#### 🧪 Test notification from wsprobe")
+    );
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = mm.requests()[1].json();
+    let attachment = &trigger["attachments"][0];
+    assert_eq!(attachment["color"], "#E5484D");
+    assert_eq!(
+        attachment["title_link"],
+        "http://status.test/environments/staging"
+    );
+    assert_eq!(
+        attachment["fields"][3],
+        serde_json::json!({ "short": true, "title": "Close", "value": "1011 Internal error" })
+    );
+    assert_eq!(trigger["channel"], "ops-alerts");
+}
