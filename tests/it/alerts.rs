@@ -1466,3 +1466,68 @@ async fn mattermost_test_and_trigger_are_slack_style_posts_with_overrides() {
     );
     assert_eq!(trigger["channel"], "ops-alerts");
 }
+
+#[tokio::test]
+async fn ntfy_test_and_trigger_are_text_with_title_priority_tags_and_a_bearer_token() {
+    const TOKEN: &str = "tk_NTFYS3CRET";
+    let ntfy = Receiver::spawn().await;
+    let channels = format!(
+        "    - {{ name: phone, kind: ntfy, url: \"{}\", token: \"{TOKEN}\" }}\n",
+        ntfy.url("/wsprobe-alerts")
+    );
+    let sends = send_test_via(&channels, "phone").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &ntfy.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/wsprobe-alerts");
+    assert_eq!(
+        request.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(
+        request.header("title"),
+        Some("Test notification from wsprobe: this channel is wired correctly, no action needed")
+    );
+    assert_eq!(request.header("priority"), Some("low"));
+    assert_eq!(request.header("tags"), Some("test_tube,wsprobe"));
+    assert_eq!(request.header("click"), Some("http://status.test/"));
+    assert_eq!(
+        String::from_utf8_lossy(&request.body),
+        "This is a test sent by `wsprobe alert test` to channel phone: no action needed.\nhttp://status.test/"
+    );
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = &ntfy.requests()[1];
+    assert_eq!(
+        trigger.header("title"),
+        Some("staging is down: closed_before_ready")
+    );
+    assert_eq!(trigger.header("priority"), Some("urgent"));
+    assert_eq!(trigger.header("tags"), Some("rotating_light,wsprobe"));
+    assert_eq!(
+        trigger.header("click"),
+        Some("http://status.test/environments/staging")
+    );
+    let body = String::from_utf8_lossy(&trigger.body);
+    assert!(body.contains("\nClose: 1011 Internal error\n"), "{body}");
+
+    // A server that echoes the token: the error says so without it.
+    ntfy.always(Reply::status(403).body(&format!("token {TOKEN} is not allowed")));
+    let sends = send_test_via(&channels, "phone").await;
+    let error = sends[0].attempt.error().unwrap();
+    assert!(error.starts_with("HTTP 403: token "), "{error}");
+    assert!(!error.contains(TOKEN), "{error}");
+}
