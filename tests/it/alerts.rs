@@ -1531,3 +1531,69 @@ async fn ntfy_test_and_trigger_are_text_with_title_priority_tags_and_a_bearer_to
     assert!(error.starts_with("HTTP 403: token "), "{error}");
     assert!(!error.contains(TOKEN), "{error}");
 }
+
+#[tokio::test]
+async fn telegram_sends_html_to_the_bot_api_and_keeps_its_token_out_of_errors() {
+    const TOKEN: &str = "123456:TGS3CRET";
+    let tg = Receiver::spawn().await;
+    tg.always(Reply::status(200).body(r#"{"ok":true,"result":{}}"#));
+    let channels = format!(
+        "    - {{ name: tg, kind: telegram, bot_token: \"{TOKEN}\", chat_id: \"-1001234567890\", api_url: \"{}\" }}\n",
+        tg.url("")
+    );
+    let sends = send_test_via(&channels, "tg").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &tg.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, format!("/bot{TOKEN}/sendMessage"));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let test = request.json();
+    assert_eq!(test["chat_id"], -1001234567890_i64);
+    assert_eq!(test["parse_mode"], "HTML");
+    let text = test["text"].as_str().unwrap();
+    assert!(text.chars().count() <= 4096);
+    assert!(
+        text.starts_with("<b>🧪 Test notification from wsprobe"),
+        "{text}"
+    );
+
+    // A 429 that says how long to wait in `parameters.retry_after`.
+    tg.script([Reply::status(429).body(
+        r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 30","parameters":{"retry_after":30}}"#,
+    )]);
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let first = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
+    let next = first.attempts[0].next_attempt_at.unwrap();
+    assert!(next - now >= chrono::Duration::seconds(29), "{next}");
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), next + chrono::Duration::seconds(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let text = tg.requests()[2].json()["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("<b>Close:</b> 1011 Internal error\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<a href=\"http://status.test/environments/staging\">"),
+        "{text}"
+    );
+
+    // An answer that echoes the path: the error keeps the token out.
+    tg.always(Reply::status(401).body(&format!(
+        "{{\"ok\":false,\"description\":\"Unauthorized /bot{TOKEN}/sendMessage\"}}"
+    )));
+    let sends = send_test_via(&channels, "tg").await;
+    let error = sends[0].attempt.error().unwrap();
+    assert!(error.starts_with("HTTP 401: "), "{error}");
+    assert!(!error.contains("TGS3CRET"), "{error}");
+}
