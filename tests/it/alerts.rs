@@ -1597,3 +1597,80 @@ async fn telegram_sends_html_to_the_bot_api_and_keeps_its_token_out_of_errors() 
     assert!(error.starts_with("HTTP 401: "), "{error}");
     assert!(!error.contains("TGS3CRET"), "{error}");
 }
+
+#[tokio::test]
+async fn opsgenie_creates_and_closes_by_alias_with_a_genie_key() {
+    const KEY: &str = "0PSG3NIE-KEY-1234";
+    let og = Receiver::spawn().await;
+    og.always(
+        Reply::status(202)
+            .body(r#"{"result":"Request will be processed","took":0.1,"requestId":"r"}"#),
+    );
+    // A path in api_url, as Jira Service Management's endpoint has one.
+    let channels = format!(
+        "    - {{ name: og, kind: opsgenie, api_key: \"{KEY}\", priority: P2, api_url: \"{}\" }}\n",
+        og.url("/jsm/ops/integration")
+    );
+    let sends = send_test_via(&channels, "og").await;
+    let outcomes: Vec<(&str, &wsprobe::alert::Attempt)> =
+        sends.iter().map(|s| (s.what, &s.attempt)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("test", &wsprobe::alert::Attempt::Delivered),
+            ("resolve", &wsprobe::alert::Attempt::Delivered)
+        ]
+    );
+    let requests = og.requests();
+    for request in &requests {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("GenieKey {KEY}").as_str())
+        );
+    }
+    assert_eq!(requests[0].path, "/jsm/ops/integration/v2/alerts");
+    let create = requests[0].json();
+    assert_eq!(create["alias"], "wsprobe-test-og");
+    assert_eq!(create["priority"], "P5");
+    assert!(create["message"].as_str().unwrap().chars().count() <= 130);
+    assert_eq!(
+        requests[1].path,
+        "/jsm/ops/integration/v2/alerts/wsprobe-test-og/close?identifierType=alias"
+    );
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1, success_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    bench
+        .observe("staging", Verdict::Ok, now + minutes(1))
+        .await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), now + minutes(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let requests = og.requests();
+    assert_eq!(requests.len(), 4);
+    let id = bench.incidents().await[0].id;
+    let alias = format!("wsprobe-staging-{id}");
+    let create = requests[2].json();
+    assert_eq!(requests[2].path, "/jsm/ops/integration/v2/alerts");
+    assert_eq!(create["alias"], alias.as_str());
+    assert_eq!(create["priority"], "P2");
+    assert_eq!(create["entity"], "staging");
+    assert_eq!(create["details"]["Close"], "1011 Internal error");
+    assert_eq!(
+        requests[3].path,
+        format!("/jsm/ops/integration/v2/alerts/{alias}/close?identifierType=alias")
+    );
+    assert_eq!(requests[3].json()["source"], "wsprobe");
+}
