@@ -159,10 +159,14 @@ impl Sender {
             }
             Outgoing::Http(request) => request,
         };
-        let mut builder = self
-            .http
-            .post(request.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        let mut builder = self.http.post(request.url);
+        if !request
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
+        }
         for (name, value) in request.headers {
             builder = builder.header(name, value);
         }
@@ -185,6 +189,11 @@ impl Sender {
             String::new()
         } else {
             response.text().await.unwrap_or_default()
+        };
+        // A service that says how long to wait in its body rather than in a header.
+        let retry_after = match retry_after {
+            None if status == 429 => channel.retry_hint(&body),
+            given => given,
         };
         let excerpt = redactor.text(&crate::text::truncate(body.trim(), ERROR_BODY_CHARS));
         classify(status, retry_after, &excerpt)

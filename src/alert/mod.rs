@@ -6,8 +6,9 @@
 //! - [`notification`]: the channel-neutral notification, stored in the outbox; also the
 //!   webhook's JSON event.
 //! - [`notifier`]: the small [`Notifier`] trait every channel kind implements; [`channels`]:
-//!   one file per kind (`slack`, `pagerduty`, `webhook`, `log`), registered once with its
-//!   settings in [`crate::config::channels`].
+//!   one file per kind (`slack`, `pagerduty`, `webhook`, `log`, `discord`, `teams`, …),
+//!   registered once with its settings in [`crate::config::channels`]; [`facts`]: what the
+//!   chat-style kinds say, as plain text, for each to mark up and escape its own way.
 //! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
@@ -22,6 +23,7 @@
 
 pub mod channels;
 pub mod delivery;
+pub mod facts;
 pub mod maintenance;
 pub mod notification;
 pub mod notifier;

@@ -22,6 +22,11 @@ pub trait Notifier: Send + Sync {
     fn resolves_its_test(&self) -> bool {
         false
     }
+    /// The wait a 429 answer's body asks for, when the service says it there rather than in
+    /// `Retry-After` (Discord's and Telegram's `retry_after`). Pure.
+    fn retry_hint(&self, _body: &str) -> Option<Duration> {
+        None
+    }
     /// What delivering `notification` at `now` takes. Pure.
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing;
 }
@@ -32,7 +37,7 @@ pub enum Outgoing {
     Log(String),
 }
 
-/// A POST with a JSON body.
+/// A POST, with a JSON body unless `headers` set a `Content-Type` of their own.
 pub struct HttpRequest {
     /// May itself be a secret (Slack's webhook URL): never logged, never in an error text.
     pub url: Url,
@@ -44,8 +49,45 @@ impl fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpRequest")
             .field("url", &"[redacted]")
-            .field("headers", &self.headers)
+            .field("headers", &redacted_headers(&self.headers))
             .field("body", &String::from_utf8_lossy(&self.body))
             .finish()
+    }
+}
+
+/// Headers as `Debug` shows them: `Authorization`'s value (a token, a key) is never shown.
+fn redacted_headers(headers: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            if name.eq_ignore_ascii_case("authorization") {
+                (*name, "[redacted]".to_owned())
+            } else {
+                (*name, value.clone())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_url_or_an_authorization() {
+        let request = HttpRequest {
+            url: Url::parse("https://hooks.example.com/S3CRET").unwrap(),
+            headers: vec![
+                ("Authorization", "Bearer T0KEN".to_owned()),
+                ("Title", "staging is down".to_owned()),
+            ],
+            body: b"{}".to_vec(),
+        };
+        let shown = format!("{request:?}");
+        assert!(
+            !shown.contains("S3CRET") && !shown.contains("T0KEN"),
+            "{shown}"
+        );
+        assert!(shown.contains("staging is down"), "{shown}");
     }
 }

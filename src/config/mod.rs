@@ -16,7 +16,9 @@ mod validate;
 mod wording;
 
 pub use channels::ChannelKind;
+pub use channels::opsgenie::OPSGENIE_API_URL;
 pub use channels::pagerduty::PAGERDUTY_EVENTS_URL;
+pub use channels::telegram::TELEGRAM_API_URL;
 pub use describe::{describe, redact_url};
 pub use error::ConfigError;
 pub use model::*;

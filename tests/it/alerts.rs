@@ -1154,3 +1154,523 @@ async fn a_delivery_whose_outcome_cannot_be_written_is_not_sent_again() {
     assert_eq!(notification.outcome, DeliveryState::Delivered);
     assert_eq!(hook.requests().len(), 1);
 }
+
+/// `wsprobe alert test --channel name` through the library, with `channels` as the config's
+/// `alerts.channels` entries: the one attempt's outcome.
+async fn send_test_via(channels: &str, name: &str) -> Vec<wsprobe::alert::TestSend> {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(
+        dir.path(),
+        &bench_yaml(&format!("alerts:\n  channels:\n{channels}")),
+    );
+    let (_, sends) = wsprobe::alert::send_test(&config, name, Utc::now())
+        .await
+        .unwrap();
+    sends
+}
+
+#[tokio::test]
+async fn discord_test_and_trigger_are_embeds_posted_to_the_webhook() {
+    let discord = Receiver::spawn().await;
+    discord.always(Reply::status(204));
+    let channels = format!(
+        "    - {{ name: chat, kind: discord, webhook_url: \"{}\" }}\n",
+        discord.url("/api/webhooks/123/D1SCORDT0KEN")
+    );
+    let sends = send_test_via(&channels, "chat").await;
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &discord.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/api/webhooks/123/D1SCORDT0KEN");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let body = request.json();
+    assert_eq!(body["allowed_mentions"], serde_json::json!({ "parse": [] }));
+    assert!(
+        body["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("🧪 Test notification from wsprobe")
+    );
+
+    // A 429 that says how long to wait only in its body: the outbox waits that long.
+    discord.script([Reply::status(429)
+        .body(r#"{"message":"You are being rate limited.","retry_after":30.0,"global":false}"#)]);
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let first = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
+    let next = first.attempts[0].next_attempt_at.unwrap();
+    assert!(
+        next - now >= chrono::Duration::seconds(29),
+        "the body's retry_after is honoured, not the backoff: {next}"
+    );
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), next + chrono::Duration::seconds(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let requests = discord.requests();
+    assert_eq!(requests.len(), 3);
+    let embed = &requests[2].json()["embeds"][0];
+    assert_eq!(embed["title"], "🔴 staging is down: closed_before_ready");
+    assert_eq!(embed["url"], "http://status.test/environments/staging");
+    assert_eq!(embed["fields"][3]["value"], "1011 Internal error");
+    assert!(embed["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+/// What `body` breaks of the Adaptive Card 1.4 schema (adaptivecards.io), for the elements
+/// wsprobe sends, inside Teams' `message` envelope: names and enums as published, and
+/// nothing unknown.
+fn adaptive_card_errors(body: &Value) -> Vec<String> {
+    let schema = serde_json::json!({
+        "type": "object",
+        "required": ["type", "attachments"],
+        "additionalProperties": false,
+        "properties": {
+            "type": { "const": "message" },
+            "attachments": { "type": "array", "minItems": 1, "maxItems": 1, "items": {
+                "type": "object",
+                "required": ["contentType", "content"],
+                "additionalProperties": false,
+                "properties": {
+                    "contentType": { "const": "application/vnd.microsoft.card.adaptive" },
+                    "contentUrl": { "type": ["string", "null"] },
+                    "content": { "$ref": "#/$defs/AdaptiveCard" }
+                }
+            } }
+        },
+        "$defs": {
+            "AdaptiveCard": {
+                "type": "object",
+                "required": ["type", "version", "body"],
+                "additionalProperties": false,
+                "properties": {
+                    "$schema": { "const": "http://adaptivecards.io/schemas/adaptive-card.json" },
+                    "type": { "const": "AdaptiveCard" },
+                    "version": { "const": "1.4" },
+                    "body": { "type": "array", "items": { "oneOf": [
+                        { "$ref": "#/$defs/TextBlock" }, { "$ref": "#/$defs/FactSet" }
+                    ] } },
+                    "actions": { "type": "array", "items": { "$ref": "#/$defs/OpenUrl" } },
+                    "msteams": { "type": "object", "properties": { "width": { "enum": ["Full"] } } }
+                }
+            },
+            "TextBlock": {
+                "type": "object",
+                "required": ["type", "text"],
+                "additionalProperties": false,
+                "properties": {
+                    "type": { "const": "TextBlock" },
+                    "text": { "type": "string", "minLength": 1 },
+                    "size": { "enum": ["Default", "Small", "Medium", "Large", "ExtraLarge"] },
+                    "weight": { "enum": ["Default", "Lighter", "Bolder"] },
+                    "color": { "enum": ["Default", "Dark", "Light", "Accent", "Good", "Warning", "Attention"] },
+                    "wrap": { "type": "boolean" },
+                    "isSubtle": { "type": "boolean" }
+                }
+            },
+            "FactSet": {
+                "type": "object",
+                "required": ["type", "facts"],
+                "additionalProperties": false,
+                "properties": {
+                    "type": { "const": "FactSet" },
+                    "facts": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["title", "value"],
+                        "additionalProperties": false,
+                        "properties": { "title": { "type": "string" }, "value": { "type": "string" } }
+                    } }
+                }
+            },
+            "OpenUrl": {
+                "type": "object",
+                "required": ["type", "url"],
+                "additionalProperties": false,
+                "properties": {
+                    "type": { "const": "Action.OpenUrl" },
+                    "title": { "type": "string" },
+                    "url": { "type": "string", "pattern": "^https?://" }
+                }
+            }
+        }
+    });
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    validator
+        .iter_errors(body)
+        .map(|err| format!("{}: {err}", err.instance_path))
+        .collect()
+}
+
+#[tokio::test]
+async fn teams_test_and_trigger_are_adaptive_cards_posted_to_the_workflow() {
+    let teams = Receiver::spawn().await;
+    teams.always(Reply::status(202));
+    let path = "/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=T3AMSSIG";
+    let channels = format!(
+        "    - {{ name: ops, kind: teams, webhook_url: \"{}\" }}\n",
+        teams.url(path)
+    );
+    let sends = send_test_via(&channels, "ops").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &teams.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, path);
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let test = request.json();
+    assert_eq!(adaptive_card_errors(&test), Vec::<String>::new(), "{test}");
+    let mut broken = test.clone();
+    broken["attachments"][0]["content"]["body"][0]["color"] = "Red".into();
+    assert_eq!(adaptive_card_errors(&broken).len(), 1, "the check can fail");
+    let card = &test["attachments"][0]["content"];
+    assert_eq!(card["version"], "1.4");
+    assert_eq!(card["actions"][0]["url"], "http://status.test/");
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = teams.requests()[1].json();
+    assert_eq!(
+        adaptive_card_errors(&trigger),
+        Vec::<String>::new(),
+        "{trigger}"
+    );
+    let card = &trigger["attachments"][0]["content"];
+    assert_eq!(card["body"][0]["color"], "Attention");
+    let facts = card["body"][2]["facts"].as_array().unwrap();
+    assert_eq!(
+        facts[0],
+        serde_json::json!({ "title": "Environment", "value": "staging" })
+    );
+    assert_eq!(
+        facts[3],
+        serde_json::json!({ "title": "Close", "value": "1011 Internal error" })
+    );
+    assert_eq!(
+        card["actions"][0]["url"],
+        "http://status.test/environments/staging"
+    );
+}
+
+#[tokio::test]
+async fn google_chat_test_and_trigger_are_cards_posted_to_the_space() {
+    let chat = Receiver::spawn().await;
+    chat.always(Reply::status(200).body("{}"));
+    let path = "/v1/spaces/AAAA/messages?key=GK3Y&token=GT0KEN";
+    let channels = format!(
+        "    - {{ name: space, kind: google_chat, webhook_url: \"{}\" }}\n",
+        chat.url(path)
+    );
+    let sends = send_test_via(&channels, "space").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &chat.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, path);
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/json; charset=UTF-8")
+    );
+    let test = request.json();
+    assert!(
+        test["fallbackText"]
+            .as_str()
+            .unwrap()
+            .starts_with("🧪 Test notification from wsprobe")
+    );
+    assert_eq!(test["cardsV2"][0]["cardId"], "wsprobe");
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = chat.requests()[1].json();
+    let card = &trigger["cardsV2"][0]["card"];
+    assert_eq!(
+        card["header"]["title"],
+        "🔴 staging is down: closed_before_ready"
+    );
+    assert_eq!(
+        card["sections"][1]["widgets"][3]["decoratedText"],
+        serde_json::json!({ "topLabel": "Close", "text": "1011 Internal error" })
+    );
+    assert_eq!(
+        card["sections"][3]["widgets"][0]["buttonList"]["buttons"][0]["onClick"]["openLink"]["url"],
+        "http://status.test/environments/staging"
+    );
+}
+
+#[tokio::test]
+async fn mattermost_test_and_trigger_are_slack_style_posts_with_overrides() {
+    let mm = Receiver::spawn().await;
+    let channels = format!(
+        "    - {{ name: mm, kind: mattermost, webhook_url: \"{}\", channel: ops-alerts, username: wsprobe }}\n",
+        mm.url("/hooks/MMK3Y")
+    );
+    let sends = send_test_via(&channels, "mm").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &mm.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/hooks/MMK3Y");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let test = request.json();
+    assert_eq!(test["channel"], "ops-alerts");
+    assert_eq!(test["username"], "wsprobe");
+    assert!(
+        test["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("#### 🧪 Test notification from wsprobe")
+    );
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = mm.requests()[1].json();
+    let attachment = &trigger["attachments"][0];
+    assert_eq!(attachment["color"], "#E5484D");
+    assert_eq!(
+        attachment["title_link"],
+        "http://status.test/environments/staging"
+    );
+    assert_eq!(
+        attachment["fields"][3],
+        serde_json::json!({ "short": true, "title": "Close", "value": "1011 Internal error" })
+    );
+    assert_eq!(trigger["channel"], "ops-alerts");
+}
+
+#[tokio::test]
+async fn ntfy_test_and_trigger_are_text_with_title_priority_tags_and_a_bearer_token() {
+    const TOKEN: &str = "tk_NTFYS3CRET";
+    let ntfy = Receiver::spawn().await;
+    let channels = format!(
+        "    - {{ name: phone, kind: ntfy, url: \"{}\", token: \"{TOKEN}\" }}\n",
+        ntfy.url("/wsprobe-alerts")
+    );
+    let sends = send_test_via(&channels, "phone").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &ntfy.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/wsprobe-alerts");
+    assert_eq!(
+        request.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(
+        request.header("title"),
+        Some("Test notification from wsprobe: this channel is wired correctly, no action needed")
+    );
+    assert_eq!(request.header("priority"), Some("low"));
+    assert_eq!(request.header("tags"), Some("test_tube,wsprobe"));
+    assert_eq!(request.header("click"), Some("http://status.test/"));
+    assert_eq!(
+        String::from_utf8_lossy(&request.body),
+        "This is a test sent by `wsprobe alert test` to channel phone: no action needed.\nhttp://status.test/"
+    );
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let trigger = &ntfy.requests()[1];
+    assert_eq!(
+        trigger.header("title"),
+        Some("staging is down: closed_before_ready")
+    );
+    assert_eq!(trigger.header("priority"), Some("urgent"));
+    assert_eq!(trigger.header("tags"), Some("rotating_light,wsprobe"));
+    assert_eq!(
+        trigger.header("click"),
+        Some("http://status.test/environments/staging")
+    );
+    let body = String::from_utf8_lossy(&trigger.body);
+    assert!(body.contains("\nClose: 1011 Internal error\n"), "{body}");
+
+    // A server that echoes the token: the error says so without it.
+    ntfy.always(Reply::status(403).body(&format!("token {TOKEN} is not allowed")));
+    let sends = send_test_via(&channels, "phone").await;
+    let error = sends[0].attempt.error().unwrap();
+    assert!(error.starts_with("HTTP 403: token "), "{error}");
+    assert!(!error.contains(TOKEN), "{error}");
+}
+
+#[tokio::test]
+async fn telegram_sends_html_to_the_bot_api_and_keeps_its_token_out_of_errors() {
+    const TOKEN: &str = "123456:TGS3CRET";
+    let tg = Receiver::spawn().await;
+    tg.always(Reply::status(200).body(r#"{"ok":true,"result":{}}"#));
+    let channels = format!(
+        "    - {{ name: tg, kind: telegram, bot_token: \"{TOKEN}\", chat_id: \"-1001234567890\", api_url: \"{}\" }}\n",
+        tg.url("")
+    );
+    let sends = send_test_via(&channels, "tg").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let request = &tg.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, format!("/bot{TOKEN}/sendMessage"));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let test = request.json();
+    assert_eq!(test["chat_id"], -1001234567890_i64);
+    assert_eq!(test["parse_mode"], "HTML");
+    let text = test["text"].as_str().unwrap();
+    assert!(text.chars().count() <= 4096);
+    assert!(
+        text.starts_with("<b>🧪 Test notification from wsprobe"),
+        "{text}"
+    );
+
+    // A 429 that says how long to wait in `parameters.retry_after`.
+    tg.script([Reply::status(429).body(
+        r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 30","parameters":{"retry_after":30}}"#,
+    )]);
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let first = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
+    let next = first.attempts[0].next_attempt_at.unwrap();
+    assert!(next - now >= chrono::Duration::seconds(29), "{next}");
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), next + chrono::Duration::seconds(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let text = tg.requests()[2].json()["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("<b>Close:</b> 1011 Internal error\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<a href=\"http://status.test/environments/staging\">"),
+        "{text}"
+    );
+
+    // An answer that echoes the path: the error keeps the token out.
+    tg.always(Reply::status(401).body(&format!(
+        "{{\"ok\":false,\"description\":\"Unauthorized /bot{TOKEN}/sendMessage\"}}"
+    )));
+    let sends = send_test_via(&channels, "tg").await;
+    let error = sends[0].attempt.error().unwrap();
+    assert!(error.starts_with("HTTP 401: "), "{error}");
+    assert!(!error.contains("TGS3CRET"), "{error}");
+}
+
+#[tokio::test]
+async fn opsgenie_creates_and_closes_by_alias_with_a_genie_key() {
+    const KEY: &str = "0PSG3NIE-KEY-1234";
+    let og = Receiver::spawn().await;
+    og.always(
+        Reply::status(202)
+            .body(r#"{"result":"Request will be processed","took":0.1,"requestId":"r"}"#),
+    );
+    // A path in api_url, as Jira Service Management's endpoint has one.
+    let channels = format!(
+        "    - {{ name: og, kind: opsgenie, api_key: \"{KEY}\", priority: P2, api_url: \"{}\" }}\n",
+        og.url("/jsm/ops/integration")
+    );
+    let sends = send_test_via(&channels, "og").await;
+    let outcomes: Vec<(&str, &wsprobe::alert::Attempt)> =
+        sends.iter().map(|s| (s.what, &s.attempt)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("test", &wsprobe::alert::Attempt::Delivered),
+            ("resolve", &wsprobe::alert::Attempt::Delivered)
+        ]
+    );
+    let requests = og.requests();
+    for request in &requests {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("GenieKey {KEY}").as_str())
+        );
+    }
+    assert_eq!(requests[0].path, "/jsm/ops/integration/v2/alerts");
+    let create = requests[0].json();
+    assert_eq!(create["alias"], "wsprobe-test-og");
+    assert_eq!(create["priority"], "P5");
+    assert!(create["message"].as_str().unwrap().chars().count() <= 130);
+    assert_eq!(
+        requests[1].path,
+        "/jsm/ops/integration/v2/alerts/wsprobe-test-og/close?identifierType=alias"
+    );
+
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1, success_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    bench
+        .observe("staging", Verdict::Ok, now + minutes(1))
+        .await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), now + minutes(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let requests = og.requests();
+    assert_eq!(requests.len(), 4);
+    let id = bench.incidents().await[0].id;
+    let alias = format!("wsprobe-staging-{id}");
+    let create = requests[2].json();
+    assert_eq!(requests[2].path, "/jsm/ops/integration/v2/alerts");
+    assert_eq!(create["alias"], alias.as_str());
+    assert_eq!(create["priority"], "P2");
+    assert_eq!(create["entity"], "staging");
+    assert_eq!(create["details"]["Close"], "1011 Internal error");
+    assert_eq!(
+        requests[3].path,
+        format!("/jsm/ops/integration/v2/alerts/{alias}/close?identifierType=alias")
+    );
+    assert_eq!(requests[3].json()["source"], "wsprobe");
+}

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
+use crate::alert::facts;
 use crate::alert::notification::{EventName, Notification, ResultSummary};
 use crate::config::Secret;
 use crate::config::channels::SlackSettings;
-use crate::probe::Status;
-use crate::text::{duration_words, ms, truncate};
+use crate::text::truncate;
 
 /// Slack accepts about one message per second per webhook.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -60,13 +60,7 @@ impl Notifier for Slack {
 /// The message for `notification`; `channel` names the channel in test messages. Pure.
 pub fn payload(notification: &Notification, channel: &str) -> Value {
     let n = notification;
-    let icon = match (n.event, n.result.as_ref().map(|r| r.status)) {
-        (EventName::Test, _) => "🧪",
-        (EventName::Resolved, _) => "✅",
-        (_, Some(Status::Degraded)) => "🟠",
-        _ => "🔴",
-    };
-    let headline = format!("{icon} {}", n.headline());
+    let headline = facts::title(n);
     let mut blocks = vec![json!({
         "type": "header",
         "text": { "type": "plain_text", "text": truncate(&headline, HEADER_MAX), "emoji": true },
@@ -80,7 +74,7 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         )));
     }
     if let Some(result) = &n.result {
-        let diagnosis = diagnosis(n, result);
+        let diagnosis = facts::diagnosis(n, result);
         fallback = format!("{fallback} — {}", escape(&diagnosis));
         blocks.push(section(&escape(&diagnosis)));
         blocks.push(json!({ "type": "section", "fields": fields(n, result) }));
@@ -94,58 +88,21 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     json!({ "text": truncate(&fallback, SECTION_MAX), "blocks": blocks })
 }
 
-/// The diagnosis; a resolve says first how long the incident lasted.
-fn diagnosis(n: &Notification, result: &ResultSummary) -> String {
-    match (n.event, &n.incident) {
-        (EventName::Resolved, Some(incident)) => format!(
-            "Failing from {} to {} ({}). {}",
-            crate::wire::format(incident.started_at),
-            incident
-                .resolved_at
-                .map_or_else(|| "now".into(), crate::wire::format),
-            duration_words(incident.duration_s.unwrap_or_default()),
-            result.diagnosis
-        ),
-        _ => result.diagnosis.clone(),
-    }
-}
-
-/// The result's facts, one field each.
+/// The result's facts, one field each; the verdict as code, what a server said escaped.
 fn fields(n: &Notification, result: &ResultSummary) -> Vec<Value> {
-    let mut fields = vec![
-        field("Environment", &escape(n.subject())),
-        field("Status", result.status.as_str()),
-        field("Verdict", &format!("`{}`", result.verdict)),
-    ];
-    if let Some(code) = result.close_code {
-        let reason = result
-            .close_reason
-            .as_deref()
-            .filter(|r| !r.is_empty())
-            .map(|r| format!(" {}", escape(r)))
-            .unwrap_or_default();
-        fields.push(field("Close", &format!("{code}{reason}")));
-    }
-    if let Some(status) = result.http_status {
-        fields.push(field("HTTP status", &status.to_string()));
-    }
-    if let Some(version) = &result.version {
-        fields.push(field("Build", &escape(version)));
-    }
-    fields.push(field("At", &crate::wire::format(result.started_at)));
-    fields
+    facts::facts(n, result)
+        .into_iter()
+        .map(|fact| match fact.label {
+            "Verdict" => field(fact.label, &format!("`{}`", fact.value)),
+            "Status" | "HTTP status" | "At" => field(fact.label, &fact.value),
+            _ => field(fact.label, &escape(&fact.value)),
+        })
+        .collect()
 }
 
 /// `*Phases* dns 0.4 ms · …`, the phases the probe reached.
 fn phases(result: &ResultSummary) -> Option<String> {
-    let phases: Vec<String> = result
-        .phases_ms
-        .named()
-        .into_iter()
-        .filter(|(_, value)| value.is_some())
-        .map(|(name, value)| format!("{name} {}", ms(value)))
-        .collect();
-    (!phases.is_empty()).then(|| format!("*Phases* {}", phases.join(" · ")))
+    facts::phases(result).map(|phases| format!("*Phases* {phases}"))
 }
 
 /// The status page link and the incident number, when there are any.

@@ -110,8 +110,32 @@ pub(crate) static ENTRY_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 });
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A config with one environment and `entry` as its only channel.
+    fn yaml(entry: &str) -> String {
+        format!(
+            "environments:\n  - name: staging\n    url: wss://staging.example.com/ws\nalerts:\n  channels:\n    - {entry}\n"
+        )
+    }
+
+    /// The kind of `entry` (a flow mapping), which must load.
+    pub(crate) fn channel(entry: &str) -> ChannelKind {
+        let config =
+            crate::config::load_str(std::path::Path::new("probes.yaml"), &yaml(entry), &|_| None)
+                .unwrap_or_else(|err| panic!("{entry} does not load: {err}"));
+        config.alerts.channels[0].kind.clone()
+    }
+
+    /// The whole message `entry` (a flow mapping) is refused with.
+    pub(crate) fn error_of(entry: &str) -> String {
+        match crate::config::load_str(std::path::Path::new("probes.yaml"), &yaml(entry), &|_| None)
+        {
+            Ok(_) => panic!("{entry} loaded, expected an error"),
+            Err(err) => err.to_string(),
+        }
+    }
 
     #[test]
     fn an_entry_takes_name_kind_and_every_kind_s_keys_once() {

@@ -21,7 +21,7 @@ pub struct Recorded {
     pub method: String,
     /// With the query string.
     pub path: String,
-    /// Lowercase names.
+    /// Lowercase names; a header sent more than once has its values joined by ", ".
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
     pub at: Instant,
@@ -174,13 +174,17 @@ async fn record(
             .path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_default(),
+        // A header sent twice is kept as both values joined by ", ", as HTTP reads it: a
+        // test asking for one value sees the duplicate.
         headers: headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    value.to_str().unwrap_or_default().to_owned(),
-                )
+            .keys()
+            .map(|name| {
+                let values: Vec<&str> = headers
+                    .get_all(name)
+                    .iter()
+                    .map(|value| value.to_str().unwrap_or_default())
+                    .collect();
+                (name.as_str().to_owned(), values.join(", "))
             })
             .collect(),
         body: body.to_vec(),

@@ -1,0 +1,196 @@
+//! Google Chat incoming webhook: one card (`cardsV2`) with the headline, the diagnosis, the
+//! Slack fields as decorated texts, the phases and a button to the environment's page, and
+//! a `fallbackText` for notifications. Card text is Google Chat's HTML subset, so every
+//! server-derived string is HTML-escaped. The webhook URL is the secret.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::alert::facts;
+use crate::alert::notification::{EventName, Notification};
+use crate::alert::notifier::{HttpRequest, Notifier, Outgoing};
+use crate::config::Secret;
+use crate::config::channels::GoogleChatSettings;
+use crate::text::truncate;
+
+/// Google Chat takes one message a second per space.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// A message's text is at most 4096 characters, a whole message 32 KB: a card's texts are
+/// kept well inside.
+const TEXT_MAX: usize = 4_000;
+const FACT_MAX: usize = 1_000;
+
+pub struct GoogleChat {
+    pub name: String,
+    pub webhook_url: Secret,
+}
+
+pub fn notifier(name: &str, settings: &GoogleChatSettings) -> Box<dyn Notifier> {
+    Box::new(GoogleChat {
+        name: name.to_owned(),
+        webhook_url: settings.webhook_url.clone(),
+    })
+}
+
+impl Notifier for GoogleChat {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn min_interval(&self) -> Duration {
+        MIN_INTERVAL
+    }
+
+    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
+        let body = payload(notification, &self.name);
+        match url::Url::parse(self.webhook_url.expose()) {
+            Ok(url) => Outgoing::Http(HttpRequest {
+                url,
+                headers: vec![("Content-Type", "application/json; charset=UTF-8".to_owned())],
+                body: body.to_string().into_bytes(),
+            }),
+            // Validated at load; unreachable, but a log line beats a panic.
+            Err(_) => Outgoing::Log(format!(
+                "google_chat channel {}: the webhook URL does not parse",
+                self.name
+            )),
+        }
+    }
+}
+
+/// The message for `notification`; `channel` names the channel in test messages. Pure.
+pub fn payload(notification: &Notification, channel: &str) -> Value {
+    let n = notification;
+    let title = facts::title(n);
+    let mut sections = Vec::new();
+    if n.event == EventName::Test {
+        sections.push(paragraph(&escape(&facts::test_line(channel))));
+    }
+    if let Some(result) = &n.result {
+        sections.push(paragraph(&escape(&truncate(
+            &facts::diagnosis(n, result),
+            TEXT_MAX,
+        ))));
+        let widgets: Vec<Value> = facts::facts(n, result)
+            .into_iter()
+            .map(|fact| {
+                json!({ "decoratedText": {
+                    "topLabel": fact.label,
+                    "text": escape(&truncate(&fact.value, FACT_MAX)),
+                } })
+            })
+            .collect();
+        sections.push(json!({ "widgets": widgets }));
+        if let Some(phases) = facts::phases(result) {
+            sections.push(paragraph(&format!("<b>Phases</b> {}", escape(&phases))));
+        }
+    }
+    if let Some(link) = &n.link {
+        sections.push(json!({ "widgets": [{ "buttonList": { "buttons": [{
+            "text": facts::link_text(n),
+            "onClick": { "openLink": { "url": link } },
+        }] } }] }));
+    }
+    let mut card = json!({
+        "header": { "title": title, "subtitle": facts::footer(n) },
+    });
+    if !sections.is_empty() {
+        card["sections"] = json!(sections);
+    }
+    json!({
+        "fallbackText": title,
+        "cardsV2": [{ "cardId": "wsprobe", "card": card }],
+    })
+}
+
+fn paragraph(html: &str) -> Value {
+    json!({ "widgets": [{ "textParagraph": { "text": html } }] })
+}
+
+/// Google Chat's card text is an HTML subset: a server's text must not become markup.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::notification::tests::sample;
+
+    #[test]
+    fn triggered_card_is_exact() {
+        let expected = json!({
+            "fallbackText": "🔴 staging is down: closed_before_ready",
+            "cardsV2": [{ "cardId": "wsprobe", "card": {
+                "header": { "title": "🔴 staging is down: closed_before_ready", "subtitle": "wsprobe · incident #7" },
+                "sections": [
+                    { "widgets": [{ "textParagraph": { "text": "Closed 1011 \"Internal error\" 63 ms after the upgrade." } }] },
+                    { "widgets": [
+                        { "decoratedText": { "topLabel": "Environment", "text": "staging" } },
+                        { "decoratedText": { "topLabel": "Status", "text": "down" } },
+                        { "decoratedText": { "topLabel": "Verdict", "text": "closed_before_ready" } },
+                        { "decoratedText": { "topLabel": "Close", "text": "1011 Internal &lt;error&gt; &amp; co" } },
+                        { "decoratedText": { "topLabel": "HTTP status", "text": "101" } },
+                        { "decoratedText": { "topLabel": "Build", "text": "rev-4812" } },
+                        { "decoratedText": { "topLabel": "At", "text": "2026-11-22T22:50:00.123Z" } }
+                    ] },
+                    { "widgets": [{ "textParagraph": { "text": "<b>Phases</b> dns 0.4 ms · connect 1.1 ms · upgrade 3.2 ms · total 70 ms" } }] },
+                    { "widgets": [{ "buttonList": { "buttons": [{
+                        "text": "Open staging on the status page",
+                        "onClick": { "openLink": { "url": "https://status.example.com/environments/staging" } }
+                    }] } }] }
+                ]
+            } }]
+        });
+        assert_eq!(payload(&sample(EventName::Triggered), "ops"), expected);
+    }
+
+    #[test]
+    fn resolved_card_says_how_long() {
+        let body = payload(&sample(EventName::Resolved), "ops");
+        let card = &body["cardsV2"][0]["card"];
+        assert_eq!(
+            card["header"]["title"],
+            "✅ staging recovered after 22m 30s (was closed_before_ready)"
+        );
+        assert!(
+            card["sections"][0]["widgets"][0]["textParagraph"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Failing from 2026-11-22T22:45:00.000Z to 2026-11-22T23:07:30.000Z (22m 30s).")
+        );
+    }
+
+    #[test]
+    fn test_card_is_exact() {
+        let expected = json!({
+            "fallbackText": "🧪 Test notification from wsprobe: this channel is wired correctly, no action needed",
+            "cardsV2": [{ "cardId": "wsprobe", "card": {
+                "header": { "title": "🧪 Test notification from wsprobe: this channel is wired correctly, no action needed", "subtitle": "wsprobe" },
+                "sections": [
+                    { "widgets": [{ "textParagraph": { "text": "This is a test sent by `wsprobe alert test` to channel a&amp;b: no action needed." } }] }
+                ]
+            } }]
+        });
+        assert_eq!(payload(&Notification::test(None), "a&b"), expected);
+    }
+
+    #[test]
+    fn markup_from_probed_servers_is_escaped_and_long_text_cut() {
+        let mut n = sample(EventName::Triggered);
+        n.result.as_mut().unwrap().diagnosis =
+            format!("<a href=\"https://evil\">click</a>{}", "x".repeat(9000));
+        let body = payload(&n, "ops");
+        let text = body["cardsV2"][0]["card"]["sections"][0]["widgets"][0]["textParagraph"]
+            ["text"]
+            .as_str()
+            .unwrap();
+        assert!(text.starts_with("&lt;a href=\"https://evil\"&gt;click&lt;/a&gt;xxx"));
+        assert!(text.ends_with('…'));
+        assert!(text.chars().count() < 4096);
+    }
+}

@@ -1,0 +1,188 @@
+//! What every chat-style channel says about a notification, as plain text: the diagnosis
+//! (a resolve says first how long the incident lasted), the result's facts, the phases. Each
+//! kind adds its own markup and escapes the server-derived parts for its format; Slack's
+//! message is the model (`channels/slack.rs`).
+
+use super::notification::{EventName, Notification, ResultSummary};
+use crate::probe::Status;
+use crate::text::{duration_words, ms};
+
+/// How a notification looks at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Test,
+    Resolved,
+    Degraded,
+    Down,
+}
+
+impl Tone {
+    pub fn of(n: &Notification) -> Tone {
+        match (n.event, n.result.as_ref().map(|r| r.status)) {
+            (EventName::Test, _) => Tone::Test,
+            (EventName::Resolved, _) => Tone::Resolved,
+            (_, Some(Status::Degraded)) => Tone::Degraded,
+            _ => Tone::Down,
+        }
+    }
+
+    /// The emoji Slack's header leads with.
+    pub fn icon(self) -> &'static str {
+        match self {
+            Tone::Test => "🧪",
+            Tone::Resolved => "✅",
+            Tone::Degraded => "🟠",
+            Tone::Down => "🔴",
+        }
+    }
+}
+
+/// The headline with its icon: `🔴 staging is down: closed_before_ready`.
+pub fn title(n: &Notification) -> String {
+    format!("{} {}", Tone::of(n).icon(), n.headline())
+}
+
+/// The line a test notification adds, naming the channel.
+pub fn test_line(channel: &str) -> String {
+    format!("This is a test sent by `wsprobe alert test` to channel {channel}: no action needed.")
+}
+
+/// The diagnosis; a resolve says first how long the incident lasted.
+pub fn diagnosis(n: &Notification, result: &ResultSummary) -> String {
+    match (n.event, &n.incident) {
+        (EventName::Resolved, Some(incident)) => format!(
+            "Failing from {} to {} ({}). {}",
+            crate::wire::format(incident.started_at),
+            incident
+                .resolved_at
+                .map_or_else(|| "now".into(), crate::wire::format),
+            duration_words(incident.duration_s.unwrap_or_default()),
+            result.diagnosis
+        ),
+        _ => result.diagnosis.clone(),
+    }
+}
+
+/// One fact of a result: its label and its plain value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub label: &'static str,
+    pub value: String,
+    /// Whether the value came from the probed server (its close reason, its build): the part
+    /// a format must escape.
+    pub from_server: bool,
+}
+
+/// The result's facts, in Slack's order: environment, status, verdict, close code and reason,
+/// HTTP status, build, time.
+pub fn facts(n: &Notification, result: &ResultSummary) -> Vec<Fact> {
+    let fact = |label, value: String, from_server| Fact {
+        label,
+        value,
+        from_server,
+    };
+    let mut facts = vec![
+        fact("Environment", n.subject().to_owned(), false),
+        fact("Status", result.status.as_str().to_owned(), false),
+        fact("Verdict", result.verdict.to_string(), false),
+    ];
+    if let Some(code) = result.close_code {
+        let reason = result
+            .close_reason
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(|r| format!(" {r}"))
+            .unwrap_or_default();
+        facts.push(fact("Close", format!("{code}{reason}"), true));
+    }
+    if let Some(status) = result.http_status {
+        facts.push(fact("HTTP status", status.to_string(), false));
+    }
+    if let Some(version) = &result.version {
+        facts.push(fact("Build", version.clone(), true));
+    }
+    facts.push(fact("At", crate::wire::format(result.started_at), false));
+    facts
+}
+
+/// `dns 0.4 ms · connect 1.1 ms · …`, the phases the probe reached.
+pub fn phases(result: &ResultSummary) -> Option<String> {
+    let phases: Vec<String> = result
+        .phases_ms
+        .named()
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(name, value)| format!("{name} {}", ms(value)))
+        .collect();
+    (!phases.is_empty()).then(|| phases.join(" · "))
+}
+
+/// `Open staging on the status page`: the link's text.
+pub fn link_text(n: &Notification) -> String {
+    format!("Open {} on the status page", n.subject())
+}
+
+/// `wsprobe · incident #7`, or `wsprobe`.
+pub fn footer(n: &Notification) -> String {
+    match &n.incident {
+        Some(incident) => format!("wsprobe · incident #{}", incident.id),
+        None => "wsprobe".to_owned(),
+    }
+}
+
+/// The plain-text body every text channel shares: title, diagnosis, facts, phases, link, one
+/// per line. No markup, nothing escaped.
+pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    if n.event == EventName::Test {
+        lines.push(test_line(channel));
+    }
+    if let Some(result) = &n.result {
+        lines.push(diagnosis(n, result));
+        for fact in facts(n, result) {
+            lines.push(format!("{}: {}", fact.label, fact.value));
+        }
+        if let Some(phases) = phases(result) {
+            lines.push(format!("Phases: {phases}"));
+        }
+    }
+    if let Some(incident) = &n.incident {
+        lines.push(format!("Incident #{}", incident.id));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::notification::tests::sample;
+
+    #[test]
+    fn facts_are_slack_s_fields_in_plain_text() {
+        let n = sample(EventName::Triggered);
+        let facts: Vec<(&str, String)> = facts(&n, n.result.as_ref().unwrap())
+            .into_iter()
+            .map(|f| (f.label, f.value))
+            .collect();
+        let expected = [
+            ("Environment", "staging"),
+            ("Status", "down"),
+            ("Verdict", "closed_before_ready"),
+            ("Close", "1011 Internal <error> & co"),
+            ("HTTP status", "101"),
+            ("Build", "rev-4812"),
+            ("At", "2026-11-22T22:50:00.123Z"),
+        ];
+        let expected: Vec<(&str, String)> = expected
+            .iter()
+            .map(|(l, v)| (*l, (*v).to_owned()))
+            .collect();
+        assert_eq!(facts, expected);
+        assert_eq!(
+            phases(n.result.as_ref().unwrap()).as_deref(),
+            Some("dns 0.4 ms · connect 1.1 ms · upgrade 3.2 ms · total 70 ms")
+        );
+        assert_eq!(title(&n), "🔴 staging is down: closed_before_ready");
+        assert_eq!(footer(&n), "wsprobe · incident #7");
+    }
+}

@@ -1,0 +1,90 @@
+//! `kind: google_chat`: a Google Chat space's incoming webhook
+//! (`https://chat.googleapis.com/v1/spaces/<space>/messages?key=…&token=…`). The webhook URL
+//! is the secret: its query holds the key and the token.
+
+use url::Url;
+
+use super::{ChannelKeys, ChannelSettings};
+use crate::config::{ConfigError, Secret};
+
+#[derive(Debug, Clone)]
+pub struct GoogleChatSettings {
+    pub webhook_url: Secret,
+}
+
+impl ChannelSettings for GoogleChatSettings {
+    const KEYS: &'static [&'static str] = &["webhook_url"];
+
+    fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
+        let url = keys.required("webhook_url")?;
+        let webhook_url = keys.secret(url, "webhook_url")?;
+        // Checked for shape only: the URL is the secret, so it is kept as one.
+        keys.url(url, "webhook_url")?;
+        Ok(GoogleChatSettings { webhook_url })
+    }
+
+    fn secrets(&self) -> Vec<&Secret> {
+        vec![&self.webhook_url]
+    }
+
+    /// The query holds the key and the token, the path the space: a receiver may echo either.
+    fn scrubbed(&self) -> Vec<String> {
+        let Ok(url) = Url::parse(self.webhook_url.expose()) else {
+            return Vec::new();
+        };
+        let mut scrubbed = Vec::new();
+        if url.path().len() > 1 {
+            scrubbed.push(url.path().to_owned());
+        }
+        if let Some(query) = url.query().filter(|q| !q.is_empty()) {
+            scrubbed.push(query.to_owned());
+        }
+        scrubbed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::ChannelKind;
+    use crate::config::channels::tests::{channel, error_of};
+
+    #[test]
+    fn keys_are_validated_at_their_position() {
+        let cases = [
+            (
+                "{ name: ops, kind: google_chat }",
+                "probes.yaml:6:7: alerts.channels[0]: missing key `webhook_url`",
+            ),
+            (
+                "{ name: ops, kind: google_chat, webhook_url: \"ftp://x/v1/spaces\" }",
+                "probes.yaml:6:52: alerts.channels[0].webhook_url: URL scheme must be https or http, not ftp",
+            ),
+            (
+                "{ name: ops, kind: google_chat, url: \"https://x\" }",
+                "probes.yaml:6:44: alerts.channels[0].url: not used by channel kind google_chat (it takes: webhook_url)",
+            ),
+        ];
+        for (entry, expected) in cases {
+            assert_eq!(error_of(entry), expected, "{entry}");
+        }
+    }
+
+    #[test]
+    fn the_webhook_url_is_a_secret_and_its_key_and_token_are_scrubbed() {
+        let kind = channel(
+            "{ name: ops, kind: google_chat, webhook_url: \"https://chat.googleapis.com/v1/spaces/AAAA/messages?key=K3Y&token=T0K\" }",
+        );
+        let ChannelKind::GoogleChat(settings) = &kind else {
+            panic!("{kind:?}");
+        };
+        assert!(settings.webhook_url.expose().ends_with("token=T0K"));
+        assert_eq!(kind.secrets().len(), 1);
+        assert_eq!(
+            kind.scrubbed(),
+            [
+                "/v1/spaces/AAAA/messages",
+                "key=K3Y&token=T0K"
+            ]
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! `kind: teams`: a Microsoft Teams channel through a Power Automate Workflows webhook (the
+//! "Post to a channel when a webhook request is received" template), which took over from the
+//! retired incoming-webhook connectors. The webhook URL is the secret: its `sig` signs it.
+
+use url::Url;
+
+use super::{ChannelKeys, ChannelSettings};
+use crate::config::{ConfigError, Secret};
+
+#[derive(Debug, Clone)]
+pub struct TeamsSettings {
+    pub webhook_url: Secret,
+}
+
+impl ChannelSettings for TeamsSettings {
+    const KEYS: &'static [&'static str] = &["webhook_url"];
+
+    fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
+        let url = keys.required("webhook_url")?;
+        let webhook_url = keys.secret(url, "webhook_url")?;
+        // Checked for shape only: the URL is the secret, so it is kept as one.
+        keys.url(url, "webhook_url")?;
+        Ok(TeamsSettings { webhook_url })
+    }
+
+    fn secrets(&self) -> Vec<&Secret> {
+        vec![&self.webhook_url]
+    }
+
+    /// The query holds the signature, the path the workflow: a receiver may echo either.
+    fn scrubbed(&self) -> Vec<String> {
+        let Ok(url) = Url::parse(self.webhook_url.expose()) else {
+            return Vec::new();
+        };
+        let mut scrubbed = Vec::new();
+        if url.path().len() > 1 {
+            scrubbed.push(url.path().to_owned());
+        }
+        if let Some(query) = url.query().filter(|q| !q.is_empty()) {
+            scrubbed.push(query.to_owned());
+        }
+        scrubbed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::ChannelKind;
+    use crate::config::channels::tests::{channel, error_of};
+
+    #[test]
+    fn keys_are_validated_at_their_position() {
+        let cases = [
+            (
+                "{ name: ops, kind: teams }",
+                "probes.yaml:6:7: alerts.channels[0]: missing key `webhook_url`",
+            ),
+            (
+                "{ name: ops, kind: teams, webhook_url: \"ftp://x/workflows\" }",
+                "probes.yaml:6:46: alerts.channels[0].webhook_url: URL scheme must be https or http, not ftp",
+            ),
+            (
+                "{ name: ops, kind: teams, url: \"https://x\" }",
+                "probes.yaml:6:38: alerts.channels[0].url: not used by channel kind teams (it takes: webhook_url)",
+            ),
+        ];
+        for (entry, expected) in cases {
+            assert_eq!(error_of(entry), expected, "{entry}");
+        }
+    }
+
+    #[test]
+    fn the_webhook_url_is_a_secret_and_its_signature_is_scrubbed() {
+        let kind = channel(
+            "{ name: ops, kind: teams, webhook_url: \"https://prod-01.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=S1G\" }",
+        );
+        let ChannelKind::Teams(settings) = &kind else {
+            panic!("{kind:?}");
+        };
+        assert!(settings.webhook_url.expose().ends_with("sig=S1G"));
+        assert_eq!(kind.secrets().len(), 1);
+        assert_eq!(
+            kind.scrubbed(),
+            [
+                "/workflows/abc/triggers/manual/paths/invoke",
+                "api-version=2016-06-01&sig=S1G"
+            ]
+        );
+    }
+}
