@@ -38,6 +38,14 @@ impl Tone {
 }
 
 /// The headline with its icon: `🔴 staging is down: closed_before_ready`.
+/// `&`, `<` and `>` as entities: the HTML subsets and mrkdwn of chat services read them as
+/// markup, and a probed server's text must never become a link, a mention or a tag.
+pub fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 pub fn title(n: &Notification) -> String {
     format!("{} {}", Tone::of(n).icon(), n.headline())
 }
@@ -153,9 +161,20 @@ pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
+
+    /// The sample triggered notification's facts as plain lines, as the text channels write them.
+    pub(crate) const TRIGGERED_LINES: &str = "Environment: staging\n\
+        Status: down\n\
+        Verdict: closed_before_ready\n\
+        Close: 1011 Internal <error> & co\n\
+        HTTP status: 101\n\
+        Build: rev-4812\n\
+        At: 2026-11-22T22:50:00.123Z\n\
+        Phases: dns 0.4 ms · connect 1.1 ms · upgrade 3.2 ms · total 70 ms\n\
+        Incident #7";
 
     #[test]
     fn facts_are_slack_s_fields_in_plain_text() {

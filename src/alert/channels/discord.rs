@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::alert::facts::{self, Tone};
 use crate::alert::notification::{EventName, Notification};
-use crate::alert::notifier::{HttpRequest, Notifier, Outgoing};
-use crate::config::Secret;
+use crate::alert::channels::json_webhook::JsonWebhook;
+use crate::alert::notifier::Notifier;
 use crate::config::channels::DiscordSettings;
 use crate::text::truncate;
 
@@ -32,46 +32,17 @@ const ORANGE: u32 = 0xF5A524;
 const GREEN: u32 = 0x2EB67D;
 const BLURPLE: u32 = 0x5865F2;
 
-pub struct Discord {
-    pub name: String,
-    pub webhook_url: Secret,
-}
-
 pub fn notifier(name: &str, settings: &DiscordSettings) -> Box<dyn Notifier> {
-    Box::new(Discord {
-        name: name.to_owned(),
-        webhook_url: settings.webhook_url.clone(),
+    Box::new(JsonWebhook {
+        min_interval: MIN_INTERVAL,
+        retry_hint,
+        ..JsonWebhook::new(
+            "discord",
+            name,
+            &settings.webhook_url,
+            Box::new(payload),
+        )
     })
-}
-
-impl Notifier for Discord {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn min_interval(&self) -> Duration {
-        MIN_INTERVAL
-    }
-
-    fn retry_hint(&self, body: &str) -> Option<Duration> {
-        retry_hint(body)
-    }
-
-    fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing {
-        let body = payload(notification, &self.name, now);
-        match url::Url::parse(self.webhook_url.expose()) {
-            Ok(url) => Outgoing::Http(HttpRequest {
-                url,
-                headers: Vec::new(),
-                body: body.to_string().into_bytes(),
-            }),
-            // Validated at load; unreachable, but a log line beats a panic.
-            Err(_) => Outgoing::Log(format!(
-                "discord channel {}: the webhook URL does not parse",
-                self.name
-            )),
-        }
-    }
 }
 
 /// A 429's `{"retry_after": 1.5, …}`, in seconds (rounded up to the millisecond).

@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::facts;
 use crate::alert::notification::{EventName, Notification};
-use crate::alert::notifier::{HttpRequest, Notifier, Outgoing};
-use crate::config::Secret;
+use crate::alert::channels::json_webhook::JsonWebhook;
+use crate::alert::notifier::Notifier;
 use crate::config::channels::GoogleChatSettings;
 use crate::text::truncate;
 
@@ -22,42 +21,12 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const TEXT_MAX: usize = 4_000;
 const FACT_MAX: usize = 1_000;
 
-pub struct GoogleChat {
-    pub name: String,
-    pub webhook_url: Secret,
-}
-
 pub fn notifier(name: &str, settings: &GoogleChatSettings) -> Box<dyn Notifier> {
-    Box::new(GoogleChat {
-        name: name.to_owned(),
-        webhook_url: settings.webhook_url.clone(),
+    let post = JsonWebhook::of("google_chat", name, &settings.webhook_url, payload).paced(MIN_INTERVAL);
+    Box::new(JsonWebhook {
+        content_type: Some("application/json; charset=UTF-8"),
+        ..post
     })
-}
-
-impl Notifier for GoogleChat {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn min_interval(&self) -> Duration {
-        MIN_INTERVAL
-    }
-
-    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
-        let body = payload(notification, &self.name);
-        match url::Url::parse(self.webhook_url.expose()) {
-            Ok(url) => Outgoing::Http(HttpRequest {
-                url,
-                headers: vec![("Content-Type", "application/json; charset=UTF-8".to_owned())],
-                body: body.to_string().into_bytes(),
-            }),
-            // Validated at load; unreachable, but a log line beats a panic.
-            Err(_) => Outgoing::Log(format!(
-                "google_chat channel {}: the webhook URL does not parse",
-                self.name
-            )),
-        }
-    }
 }
 
 /// The message for `notification`; `channel` names the channel in test messages. Pure.
@@ -66,10 +35,10 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     let title = facts::title(n);
     let mut sections = Vec::new();
     if n.event == EventName::Test {
-        sections.push(paragraph(&escape(&facts::test_line(channel))));
+        sections.push(paragraph(&facts::escape_markup(&facts::test_line(channel))));
     }
     if let Some(result) = &n.result {
-        sections.push(paragraph(&escape(&truncate(
+        sections.push(paragraph(&facts::escape_markup(&truncate(
             &facts::diagnosis(n, result),
             TEXT_MAX,
         ))));
@@ -78,13 +47,13 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
             .map(|fact| {
                 json!({ "decoratedText": {
                     "topLabel": fact.label,
-                    "text": escape(&truncate(&fact.value, FACT_MAX)),
+                    "text": facts::escape_markup(&truncate(&fact.value, FACT_MAX)),
                 } })
             })
             .collect();
         sections.push(json!({ "widgets": widgets }));
         if let Some(phases) = facts::phases(result) {
-            sections.push(paragraph(&format!("<b>Phases</b> {}", escape(&phases))));
+            sections.push(paragraph(&format!("<b>Phases</b> {}", facts::escape_markup(&phases))));
         }
     }
     if let Some(link) = &n.link {
@@ -109,12 +78,6 @@ fn paragraph(html: &str) -> Value {
     json!({ "widgets": [{ "textParagraph": { "text": html } }] })
 }
 
-/// Google Chat's card text is an HTML subset: a server's text must not become markup.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 #[cfg(test)]
 mod tests {

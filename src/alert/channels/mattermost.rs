@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::alert::facts::{self, Tone};
 use crate::alert::notification::{EventName, Notification};
-use crate::alert::notifier::{HttpRequest, Notifier, Outgoing};
-use crate::config::Secret;
+use crate::alert::channels::json_webhook::JsonWebhook;
+use crate::alert::notifier::Notifier;
 use crate::config::channels::MattermostSettings;
 use crate::text::truncate;
 
@@ -18,48 +18,24 @@ use crate::text::truncate;
 const TEXT_MAX: usize = 4_000;
 const FIELD_MAX: usize = 1_000;
 
-pub struct Mattermost {
-    pub name: String,
-    pub webhook_url: Secret,
-    pub channel: Option<String>,
-    pub username: Option<String>,
-}
-
 pub fn notifier(name: &str, settings: &MattermostSettings) -> Box<dyn Notifier> {
-    Box::new(Mattermost {
-        name: name.to_owned(),
-        webhook_url: settings.webhook_url.clone(),
-        channel: settings.channel.clone(),
-        username: settings.username.clone(),
-    })
-}
-
-impl Notifier for Mattermost {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
-        let mut body = payload(notification, &self.name);
-        if let Some(channel) = &self.channel {
-            body["channel"] = json!(channel);
+    let (channel_override, username) = (settings.channel.clone(), settings.username.clone());
+    let post = move |n: &Notification, channel: &str, _: DateTime<Utc>| {
+        let mut body = payload(n, channel);
+        if let Some(to) = &channel_override {
+            body["channel"] = json!(to);
         }
-        if let Some(username) = &self.username {
+        if let Some(username) = &username {
             body["username"] = json!(username);
         }
-        match url::Url::parse(self.webhook_url.expose()) {
-            Ok(url) => Outgoing::Http(HttpRequest {
-                url,
-                headers: Vec::new(),
-                body: body.to_string().into_bytes(),
-            }),
-            // Validated at load; unreachable, but a log line beats a panic.
-            Err(_) => Outgoing::Log(format!(
-                "mattermost channel {}: the webhook URL does not parse",
-                self.name
-            )),
-        }
-    }
+        body
+    };
+    Box::new(JsonWebhook::new(
+        "mattermost",
+        name,
+        &settings.webhook_url,
+        Box::new(post),
+    ))
 }
 
 /// The post for `notification`; `channel` names the channel in test messages. Pure.

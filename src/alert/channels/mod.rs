@@ -2,6 +2,8 @@
 //! `config/channels/<kind>.rs` (build.rs registers the kinds it finds there). Each file gives `notifier(name, &settings)`, its
 //! [`Notifier`], and its payload as a pure function tested against exact JSON.
 
+pub mod json_webhook;
+
 use super::notifier::Notifier;
 use crate::config::{ChannelConfig, ChannelKind};
 

@@ -136,6 +136,7 @@ fn header_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::facts::tests::TRIGGERED_LINES;
     use crate::alert::notification::tests::sample;
 
     #[test]
@@ -145,18 +146,10 @@ mod tests {
             priority: "urgent",
             tags: vec!["rotating_light", "wsprobe"],
             click: Some("https://status.example.com/environments/staging".into()),
-            body: "Closed 1011 \"Internal error\" 63 ms after the upgrade.\n\
-                   Environment: staging\n\
-                   Status: down\n\
-                   Verdict: closed_before_ready\n\
-                   Close: 1011 Internal <error> & co\n\
-                   HTTP status: 101\n\
-                   Build: rev-4812\n\
-                   At: 2026-11-22T22:50:00.123Z\n\
-                   Phases: dns 0.4 ms · connect 1.1 ms · upgrade 3.2 ms · total 70 ms\n\
-                   Incident #7\n\
-                   https://status.example.com/environments/staging"
-                .into(),
+            body: format!(
+                "Closed 1011 \"Internal error\" 63 ms after the upgrade.\n{TRIGGERED_LINES}\n\
+                 https://status.example.com/environments/staging"
+            ),
         };
         let message = message(&sample(EventName::Triggered), "phone");
         assert_eq!(message, expected);

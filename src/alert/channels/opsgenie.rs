@@ -154,6 +154,7 @@ pub fn close_payload(notification: &Notification) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::facts::tests::TRIGGERED_LINES;
     use crate::alert::notification::tests::sample;
 
     #[test]
@@ -161,17 +162,10 @@ mod tests {
         let expected = json!({
             "message": "staging is down: closed_before_ready",
             "alias": "wsprobe-staging-7",
-            "description": "Closed 1011 \"Internal error\" 63 ms after the upgrade.\n\
-                            Environment: staging\n\
-                            Status: down\n\
-                            Verdict: closed_before_ready\n\
-                            Close: 1011 Internal <error> & co\n\
-                            HTTP status: 101\n\
-                            Build: rev-4812\n\
-                            At: 2026-11-22T22:50:00.123Z\n\
-                            Phases: dns 0.4 ms · connect 1.1 ms · upgrade 3.2 ms · total 70 ms\n\
-                            Incident #7\n\
-                            https://status.example.com/environments/staging",
+            "description": format!(
+                "Closed 1011 \"Internal error\" 63 ms after the upgrade.\n{TRIGGERED_LINES}\n\
+                 https://status.example.com/environments/staging"
+            ),
             "entity": "staging",
             "source": "wsprobe",
             "priority": "P2",

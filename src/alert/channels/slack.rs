@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::alert::notifier::{Notifier, HttpRequest, Outgoing};
+use crate::alert::channels::json_webhook::JsonWebhook;
+use crate::alert::notifier::Notifier;
 use crate::alert::facts;
 use crate::alert::notification::{EventName, Notification, ResultSummary};
-use crate::config::Secret;
 use crate::config::channels::SlackSettings;
 use crate::text::truncate;
 
@@ -19,42 +18,8 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const HEADER_MAX: usize = 150;
 const SECTION_MAX: usize = 3000;
 
-pub struct Slack {
-    pub name: String,
-    pub webhook_url: Secret,
-}
-
 pub fn notifier(name: &str, settings: &SlackSettings) -> Box<dyn Notifier> {
-    Box::new(Slack {
-        name: name.to_owned(),
-        webhook_url: settings.webhook_url.clone(),
-    })
-}
-
-impl Notifier for Slack {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn min_interval(&self) -> Duration {
-        MIN_INTERVAL
-    }
-
-    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
-        let body = payload(notification, &self.name);
-        match url::Url::parse(self.webhook_url.expose()) {
-            Ok(url) => Outgoing::Http(HttpRequest {
-                url,
-                headers: Vec::new(),
-                body: body.to_string().into_bytes(),
-            }),
-            // Validated at load; unreachable, but a log line beats a panic.
-            Err(_) => Outgoing::Log(format!(
-                "slack channel {}: the webhook URL does not parse",
-                self.name
-            )),
-        }
-    }
+    Box::new(JsonWebhook::of("slack", name, &settings.webhook_url, payload).paced(MIN_INTERVAL))
 }
 
 /// The message for `notification`; `channel` names the channel in test messages. Pure.
@@ -65,18 +30,18 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         "type": "header",
         "text": { "type": "plain_text", "text": truncate(&headline, HEADER_MAX), "emoji": true },
     })];
-    let mut fallback = escape(&headline);
+    let mut fallback = facts::escape_markup(&headline);
 
     if n.event == EventName::Test {
         blocks.push(section(&format!(
             "This is a test sent by `wsprobe alert test` to channel *{}*: no action needed.",
-            escape(channel)
+            facts::escape_markup(channel)
         )));
     }
     if let Some(result) = &n.result {
         let diagnosis = facts::diagnosis(n, result);
-        fallback = format!("{fallback} — {}", escape(&diagnosis));
-        blocks.push(section(&escape(&diagnosis)));
+        fallback = format!("{fallback} — {}", facts::escape_markup(&diagnosis));
+        blocks.push(section(&facts::escape_markup(&diagnosis)));
         blocks.push(json!({ "type": "section", "fields": fields(n, result) }));
         if let Some(phases) = phases(result) {
             blocks.push(section(&phases));
@@ -95,7 +60,7 @@ fn fields(n: &Notification, result: &ResultSummary) -> Vec<Value> {
         .map(|fact| match fact.label {
             "Verdict" => field(fact.label, &format!("`{}`", fact.value)),
             "Status" | "HTTP status" | "At" => field(fact.label, &fact.value),
-            _ => field(fact.label, &escape(&fact.value)),
+            _ => field(fact.label, &facts::escape_markup(&fact.value)),
         })
         .collect()
 }
@@ -111,8 +76,8 @@ fn context(n: &Notification) -> Option<Value> {
     if let Some(link) = &n.link {
         context.push(format!(
             "<{}|Open {} on the status page>",
-            escape(link),
-            escape(n.subject())
+            facts::escape_markup(link),
+            facts::escape_markup(n.subject())
         ));
     }
     if let Some(incident) = &n.incident {
@@ -134,12 +99,6 @@ fn field(label: &str, value: &str) -> Value {
     json!({ "type": "mrkdwn", "text": format!("*{label}*\n{value}") })
 }
 
-/// Slack's mrkdwn escapes: text from probed servers must not become `<!channel>` or a link.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 #[cfg(test)]
 mod tests {

@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::facts::{self, Tone};
 use crate::alert::notification::{EventName, Notification};
-use crate::alert::notifier::{HttpRequest, Notifier, Outgoing};
-use crate::config::Secret;
+use crate::alert::channels::json_webhook::JsonWebhook;
+use crate::alert::notifier::Notifier;
 use crate::config::channels::TeamsSettings;
 use crate::text::truncate;
 
@@ -20,42 +19,8 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const TEXT_MAX: usize = 10_000;
 const FACT_MAX: usize = 1_000;
 
-pub struct Teams {
-    pub name: String,
-    pub webhook_url: Secret,
-}
-
 pub fn notifier(name: &str, settings: &TeamsSettings) -> Box<dyn Notifier> {
-    Box::new(Teams {
-        name: name.to_owned(),
-        webhook_url: settings.webhook_url.clone(),
-    })
-}
-
-impl Notifier for Teams {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn min_interval(&self) -> Duration {
-        MIN_INTERVAL
-    }
-
-    fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
-        let body = payload(notification, &self.name);
-        match url::Url::parse(self.webhook_url.expose()) {
-            Ok(url) => Outgoing::Http(HttpRequest {
-                url,
-                headers: Vec::new(),
-                body: body.to_string().into_bytes(),
-            }),
-            // Validated at load; unreachable, but a log line beats a panic.
-            Err(_) => Outgoing::Log(format!(
-                "teams channel {}: the webhook URL does not parse",
-                self.name
-            )),
-        }
-    }
+    Box::new(JsonWebhook::of("teams", name, &settings.webhook_url, payload).paced(MIN_INTERVAL))
 }
 
 /// The message for `notification`; `channel` names the channel in test messages. Pure.
@@ -147,18 +112,30 @@ mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
 
-    #[test]
-    fn triggered_card_is_exact() {
-        let expected = json!({
+    /// The `message` around a card, as Workflows takes it, with the card's own keys merged in.
+    fn envelope(card: Value) -> Value {
+        let mut content = json!({
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "msteams": { "width": "Full" }
+        });
+        for (key, value) in card.as_object().unwrap() {
+            content[key] = value.clone();
+        }
+        json!({
             "type": "message",
             "attachments": [{
                 "contentType": "application/vnd.microsoft.card.adaptive",
                 "contentUrl": null,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "msteams": { "width": "Full" },
+                "content": content
+            }]
+        })
+    }
+
+    #[test]
+    fn triggered_card_is_exact() {
+        let expected = envelope(json!({
                     "body": [
                         { "type": "TextBlock", "text": "🔴 staging is down: closed\\_before\\_ready", "size": "Large", "weight": "Bolder", "color": "Attention", "wrap": true },
                         { "type": "TextBlock", "text": "Closed 1011 \"Internal error\" 63 ms after the upgrade.", "wrap": true },
@@ -177,9 +154,7 @@ mod tests {
                     "actions": [
                         { "type": "Action.OpenUrl", "title": "Open staging on the status page", "url": "https://status.example.com/environments/staging" }
                     ]
-                }
-            }]
-        });
+        }));
         assert_eq!(payload(&sample(EventName::Triggered), "ops"), expected);
     }
 
@@ -202,16 +177,7 @@ mod tests {
 
     #[test]
     fn test_card_is_exact() {
-        let expected = json!({
-            "type": "message",
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "contentUrl": null,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": "1.4",
-                    "msteams": { "width": "Full" },
+        let expected = envelope(json!({
                     "body": [
                         { "type": "TextBlock", "text": "🧪 Test notification from wsprobe: this channel is wired correctly, no action needed", "size": "Large", "weight": "Bolder", "color": "Accent", "wrap": true },
                         { "type": "TextBlock", "text": "This is a test sent by `wsprobe alert test` to channel ops: no action needed.", "wrap": true }
@@ -219,9 +185,7 @@ mod tests {
                     "actions": [
                         { "type": "Action.OpenUrl", "title": "Open wsprobe on the status page", "url": "https://status.example.com/" }
                     ]
-                }
-            }]
-        });
+        }));
         assert_eq!(
             payload(
                 &Notification::test(Some("https://status.example.com/".into())),

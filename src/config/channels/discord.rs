@@ -1,8 +1,6 @@
 //! `kind: discord`: a Discord channel webhook (`https://discord.com/api/webhooks/<id>/<token>`).
 //! The webhook URL is the secret.
 
-use url::Url;
-
 use super::{ChannelKeys, ChannelSettings};
 use crate::config::{ConfigError, Secret};
 
@@ -15,10 +13,7 @@ impl ChannelSettings for DiscordSettings {
     const KEYS: &'static [&'static str] = &["webhook_url"];
 
     fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
-        let url = keys.required("webhook_url")?;
-        let webhook_url = keys.secret(url, "webhook_url")?;
-        // Checked for shape only: the URL is the secret, so it is kept as one.
-        keys.url(url, "webhook_url")?;
+        let webhook_url = super::webhook_url(keys)?;
         Ok(DiscordSettings { webhook_url })
     }
 
@@ -28,10 +23,7 @@ impl ChannelSettings for DiscordSettings {
 
     /// The path holds the webhook's token: a receiver may echo the path it was called on.
     fn scrubbed(&self) -> Vec<String> {
-        match Url::parse(self.webhook_url.expose()) {
-            Ok(url) if url.path().len() > 1 => vec![url.path().to_owned()],
-            _ => Vec::new(),
-        }
+        super::echoable_parts(&self.webhook_url, false)
     }
 }
 

@@ -2,8 +2,6 @@
 //! (`https://chat.googleapis.com/v1/spaces/<space>/messages?key=…&token=…`). The webhook URL
 //! is the secret: its query holds the key and the token.
 
-use url::Url;
-
 use super::{ChannelKeys, ChannelSettings};
 use crate::config::{ConfigError, Secret};
 
@@ -16,10 +14,7 @@ impl ChannelSettings for GoogleChatSettings {
     const KEYS: &'static [&'static str] = &["webhook_url"];
 
     fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
-        let url = keys.required("webhook_url")?;
-        let webhook_url = keys.secret(url, "webhook_url")?;
-        // Checked for shape only: the URL is the secret, so it is kept as one.
-        keys.url(url, "webhook_url")?;
+        let webhook_url = super::webhook_url(keys)?;
         Ok(GoogleChatSettings { webhook_url })
     }
 
@@ -29,17 +24,7 @@ impl ChannelSettings for GoogleChatSettings {
 
     /// The query holds the key and the token, the path the space: a receiver may echo either.
     fn scrubbed(&self) -> Vec<String> {
-        let Ok(url) = Url::parse(self.webhook_url.expose()) else {
-            return Vec::new();
-        };
-        let mut scrubbed = Vec::new();
-        if url.path().len() > 1 {
-            scrubbed.push(url.path().to_owned());
-        }
-        if let Some(query) = url.query().filter(|q| !q.is_empty()) {
-            scrubbed.push(query.to_owned());
-        }
-        scrubbed
+        super::echoable_parts(&self.webhook_url, true)
     }
 }
 

@@ -2,8 +2,6 @@
 //! optional `channel` and `username` to post as (the webhook's own when absent; Mattermost
 //! honours overrides only where its admin allowed them). The webhook URL is the secret.
 
-use url::Url;
-
 use super::{ChannelKeys, ChannelSettings};
 use crate::config::{ConfigError, Secret};
 
@@ -19,10 +17,7 @@ impl ChannelSettings for MattermostSettings {
     const KEYS: &'static [&'static str] = &["webhook_url", "channel", "username"];
 
     fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
-        let url = keys.required("webhook_url")?;
-        let webhook_url = keys.secret(url, "webhook_url")?;
-        // Checked for shape only: the URL is the secret, so it is kept as one.
-        keys.url(url, "webhook_url")?;
+        let webhook_url = super::webhook_url(keys)?;
         let optional = |key: &str| -> Result<Option<String>, ConfigError> {
             match keys.get(key) {
                 Some(value) if value.value.trim().is_empty() => {
@@ -45,10 +40,7 @@ impl ChannelSettings for MattermostSettings {
 
     /// The path holds the hook's key: a receiver may echo the path it was called on.
     fn scrubbed(&self) -> Vec<String> {
-        match Url::parse(self.webhook_url.expose()) {
-            Ok(url) if url.path().len() > 1 => vec![url.path().to_owned()],
-            _ => Vec::new(),
-        }
+        super::echoable_parts(&self.webhook_url, false)
     }
 }
 

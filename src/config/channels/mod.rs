@@ -96,6 +96,29 @@ macro_rules! declare_kinds {
 }
 channel_kinds!(declare_kinds);
 
+/// A chat service's incoming-webhook URL under `webhook_url`: required, a secret, and checked
+/// for shape only (the URL is the secret, so it is kept as one).
+pub(crate) fn webhook_url(keys: &ChannelKeys<'_>) -> Result<Secret, ConfigError> {
+    let url = keys.required("webhook_url")?;
+    let webhook_url = keys.secret(url, "webhook_url")?;
+    keys.url(url, "webhook_url")?;
+    Ok(webhook_url)
+}
+
+/// What of a secret URL a receiver may echo back in an error: its path (where webhook keys
+/// and tokens sit), and its query when the service signs there.
+pub(crate) fn echoable_parts(url: &Secret, with_query: bool) -> Vec<String> {
+    let Ok(url) = url::Url::parse(url.expose()) else {
+        return Vec::new();
+    };
+    let path = (url.path().len() > 1).then(|| url.path().to_owned());
+    let query = url
+        .query()
+        .filter(|query| with_query && !query.is_empty())
+        .map(str::to_owned);
+    path.into_iter().chain(query).collect()
+}
+
 /// Every key an `alerts.channels` entry may have: `name`, `kind`, then each kind's own, once.
 pub(crate) static ENTRY_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     let mut keys = vec!["name", "kind"];

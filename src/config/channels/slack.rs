@@ -1,7 +1,5 @@
 //! `kind: slack`: a Slack incoming webhook. The webhook URL is the secret.
 
-use url::Url;
-
 use super::{ChannelKeys, ChannelSettings};
 use crate::config::{ConfigError, Secret};
 
@@ -14,10 +12,7 @@ impl ChannelSettings for SlackSettings {
     const KEYS: &'static [&'static str] = &["webhook_url"];
 
     fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
-        let url = keys.required("webhook_url")?;
-        let webhook_url = keys.secret(url, "webhook_url")?;
-        // Checked for shape only: the URL is the secret, so it is kept as one.
-        keys.url(url, "webhook_url")?;
+        let webhook_url = super::webhook_url(keys)?;
         Ok(SlackSettings { webhook_url })
     }
 
@@ -27,9 +22,6 @@ impl ChannelSettings for SlackSettings {
 
     /// The path alone is the key: a receiver may echo the path it was called on.
     fn scrubbed(&self) -> Vec<String> {
-        match Url::parse(self.webhook_url.expose()) {
-            Ok(url) if url.path().len() > 1 => vec![url.path().to_owned()],
-            _ => Vec::new(),
-        }
+        super::echoable_parts(&self.webhook_url, false)
     }
 }
