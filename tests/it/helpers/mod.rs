@@ -25,11 +25,32 @@ pub use store::hold_write_lock;
 /// Generous: a slow CI machine must never turn these into flakes.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// An address on 127.0.0.1 that was free a moment ago: bound, read and released, for a server
-/// started later (or for a port where nothing listens).
+/// An address on 127.0.0.1 that was free a moment ago, for a server started later (or for a
+/// port where nothing listens). Taken below the kernel's ephemeral range (32768 and up), one
+/// port after another: a port the kernel hands out for `bind(…:0)` or as a connection's source
+/// is never one of these, and no two calls in a run return the same one. (A port from
+/// `bind(…:0)`, released, was often the next one the kernel gave another test's server: with
+/// tests running side by side, a "nothing listens here" port then answered.)
 pub fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const LAST: u16 = 32_000;
+    // Where this run starts: apart from another test process's run on the same machine.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        FIRST + (std::process::id() % 40) as u16 * 250,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::Relaxed);
+        if port > LAST {
+            NEXT.store(FIRST, Ordering::Relaxed);
+            continue;
+        }
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return listener.local_addr().unwrap();
+        }
+    }
 }
