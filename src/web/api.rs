@@ -304,3 +304,54 @@ fn known_environment(source: &impl StatusSource, name: &str) -> Result<(), ApiEr
         None => Err(ApiError::UnknownEnvironment(name.to_owned())),
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BadgeQuery {
+    kind: Option<String>,
+    window: Option<String>,
+}
+
+/// `GET /badge/{environment}.svg`: a shields-style badge, revalidated by its `ETag` (a 304
+/// when it has not changed) and kept a minute by caches.
+pub async fn badge<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+    Path(file): Path<String>,
+    JsonQuery(query): JsonQuery<BadgeQuery>,
+    request: HeaderMap,
+) -> Result<Response, ApiError> {
+    use super::badge::{self, BadgeKind, Window};
+    let name = file.strip_suffix(".svg").unwrap_or(&file);
+    let kind = BadgeKind::parse(query.kind.as_deref()).map_err(ApiError::BadRequest)?;
+    let window = Window::parse(query.window.as_deref()).map_err(ApiError::BadRequest)?;
+    let status = web.source.status().await;
+    let env = status
+        .environments
+        .iter()
+        .find(|env| env.name == name)
+        .ok_or_else(|| ApiError::UnknownEnvironment(name.to_owned()))?;
+    let (label, value, colour) = badge::text_of(env, kind, window).map_err(ApiError::BadRequest)?;
+    let svg = badge::svg(&label, &value, colour);
+    let etag = badge::etag(&svg);
+    let cache = (header::CACHE_CONTROL, "max-age=60, must-revalidate");
+    let unchanged = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag));
+    if unchanged {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [cache, (header::ETAG, etag.as_str())],
+        )
+            .into_response());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            cache,
+            (header::ETAG, etag.as_str()),
+        ],
+        svg,
+    )
+        .into_response())
+}

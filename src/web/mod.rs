@@ -3,6 +3,7 @@
 //! except `POST …/probe`, which asks the source to run a probe through the scheduler's path.
 
 mod api;
+mod badge;
 mod cache;
 mod chart;
 mod error;
@@ -59,6 +60,7 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
         .route("/api/v1/instances", get(api::instances::<S>))
         .route("/metrics", get(api::metrics::<S>))
         .route("/feed.atom", get(api::feed::<S>))
+        .route("/badge/{file}", get(api::badge::<S>))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz::<S>))
         // No route takes a body beyond a few bytes: a large one is refused, not buffered.

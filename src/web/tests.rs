@@ -365,3 +365,68 @@ async fn metrics_are_off_unless_the_source_gathers_them_and_the_feed_is_atom() {
             .contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">")
     );
 }
+
+#[tokio::test]
+async fn a_badge_is_valid_svg_says_the_status_and_revalidates_by_its_tag() {
+    let mut source = FakeSource::with_admin().await;
+    source.latest = Some(Arc::new(result("api", 0, Status::Down, "closed")));
+    let answer = get(source, "/badge/api.svg").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE],
+        "image/svg+xml; charset=utf-8"
+    );
+    assert!(
+        answer.headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let tag = answer.headers[header::ETAG].to_str().unwrap().to_owned();
+    // Read by an XML parser of its own: well-formed, an <svg>, and the texts a person reads.
+    let document = roxmltree::Document::parse(&answer.body).expect("the badge is XML");
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    let texts: Vec<&str> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(texts, ["api", "down"]);
+
+    let mut source = FakeSource::with_admin().await;
+    source.latest = Some(Arc::new(result("api", 0, Status::Down, "closed")));
+    let again = send(
+        source,
+        Request::get("/badge/api.svg")
+            .header(header::IF_NONE_MATCH, &tag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+
+    let uptime = get(
+        FakeSource::with_admin().await,
+        "/badge/api.svg?kind=uptime&window=7d",
+    )
+    .await;
+    assert_eq!(uptime.status, StatusCode::OK);
+    assert!(uptime.body.contains("api uptime 7d") && uptime.body.contains("no data"));
+    for (uri, want) in [
+        ("/badge/nope.svg", StatusCode::NOT_FOUND),
+        ("/badge/api.svg?kind=colour", StatusCode::BAD_REQUEST),
+        (
+            "/badge/api.svg?kind=latency&window=7d",
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let answer = get(FakeSource::with_admin().await, uri).await;
+        assert_eq!(answer.status, want, "{uri}: {}", answer.body);
+    }
+}
