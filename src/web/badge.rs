@@ -134,7 +134,7 @@ fn text_width(text: &str) -> usize {
 pub fn svg(label: &str, value: &str, colour: &str) -> String {
     let (left, right) = (text_width(label) + 10, text_width(value) + 10);
     let width = left + right;
-    let (label, value) = (escape(label), escape(value));
+    let (label, value) = (super::feed::escape(label), super::feed::escape(value));
     let mut out = String::with_capacity(1024);
     let _ = write!(
         out,
@@ -150,14 +150,6 @@ pub fn etag(svg: &str) -> String {
     let digest = Sha256::digest(svg.as_bytes());
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 #[cfg(test)]
@@ -184,7 +176,7 @@ mod tests {
     #[test]
     fn every_text_is_escaped_and_the_tag_follows_the_bytes() {
         let badge = svg("a<b>&\"c'", "up", GREEN);
-        assert!(badge.contains("a&lt;b&gt;&amp;&quot;c&#39;"), "{badge}");
+        assert!(badge.contains("a&lt;b&gt;&amp;&quot;c&apos;"), "{badge}");
         assert!(!badge.contains("<b>"));
         assert_eq!(etag(&badge), etag(&svg("a<b>&\"c'", "up", GREEN)));
         assert_ne!(etag(&badge), etag(&svg("a<b>&\"c'", "down", RED)));

@@ -147,7 +147,7 @@ fn time(at: DateTime<Utc>) -> String {
 }
 
 /// XML text and attribute escaping; characters XML 1.0 cannot carry are dropped.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
