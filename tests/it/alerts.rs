@@ -1170,6 +1170,21 @@ async fn send_test_via(channels: &str, name: &str) -> Vec<wsprobe::alert::TestSe
     sends
 }
 
+/// A bench whose `channels` are paged on the first failure: `staging` fails now and the
+/// outbox is delivered once; what it did.
+async fn fail_once(channels: &str) -> (Bench, DateTime<Utc>, wsprobe::alert::DeliveryReport) {
+    let bench = Bench::new(&format!(
+        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
+    ))
+    .await;
+    let now = Utc::now();
+    bench
+        .observe("staging", Verdict::ClosedBeforeReady, now)
+        .await;
+    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    (bench, now, report)
+}
+
 #[tokio::test]
 async fn discord_test_and_trigger_are_embeds_posted_to_the_webhook() {
     let discord = Receiver::spawn().await;
@@ -1197,15 +1212,7 @@ async fn discord_test_and_trigger_are_embeds_posted_to_the_webhook() {
     // A 429 that says how long to wait only in its body: the outbox waits that long.
     discord.script([Reply::status(429)
         .body(r#"{"message":"You are being rate limited.","retry_after":30.0,"global":false}"#)]);
-    let bench = Bench::new(&format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
-    ))
-    .await;
-    let now = Utc::now();
-    bench
-        .observe("staging", Verdict::ClosedBeforeReady, now)
-        .await;
-    let first = bench.alerts.deliver_due(&bench.channels(), now).await;
+    let (bench, now, first) = fail_once(&channels).await;
     assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
     let next = first.attempts[0].next_attempt_at.unwrap();
     assert!(
@@ -1334,15 +1341,7 @@ async fn teams_test_and_trigger_are_adaptive_cards_posted_to_the_workflow() {
     assert_eq!(card["version"], "1.4");
     assert_eq!(card["actions"][0]["url"], "http://status.test/");
 
-    let bench = Bench::new(&format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
-    ))
-    .await;
-    let now = Utc::now();
-    bench
-        .observe("staging", Verdict::ClosedBeforeReady, now)
-        .await;
-    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    let (_bench, _now, report) = fail_once(&channels).await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     let trigger = teams.requests()[1].json();
     assert_eq!(
@@ -1394,15 +1393,7 @@ async fn google_chat_test_and_trigger_are_cards_posted_to_the_space() {
     );
     assert_eq!(test["cardsV2"][0]["cardId"], "wsprobe");
 
-    let bench = Bench::new(&format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
-    ))
-    .await;
-    let now = Utc::now();
-    bench
-        .observe("staging", Verdict::ClosedBeforeReady, now)
-        .await;
-    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    let (_bench, _now, report) = fail_once(&channels).await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     let trigger = chat.requests()[1].json();
     let card = &trigger["cardsV2"][0]["card"];
@@ -1443,15 +1434,7 @@ async fn mattermost_test_and_trigger_are_slack_style_posts_with_overrides() {
             .starts_with("#### 🧪 Test notification from wsprobe")
     );
 
-    let bench = Bench::new(&format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
-    ))
-    .await;
-    let now = Utc::now();
-    bench
-        .observe("staging", Verdict::ClosedBeforeReady, now)
-        .await;
-    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    let (_bench, _now, report) = fail_once(&channels).await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     let trigger = mm.requests()[1].json();
     let attachment = &trigger["attachments"][0];
@@ -1500,15 +1483,7 @@ async fn ntfy_test_and_trigger_are_text_with_title_priority_tags_and_a_bearer_to
         "This is a test sent by `wsprobe alert test` to channel phone: no action needed.\nhttp://status.test/"
     );
 
-    let bench = Bench::new(&format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
-    ))
-    .await;
-    let now = Utc::now();
-    bench
-        .observe("staging", Verdict::ClosedBeforeReady, now)
-        .await;
-    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    let (_bench, _now, report) = fail_once(&channels).await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     let trigger = &ntfy.requests()[1];
     assert_eq!(
@@ -1561,15 +1536,7 @@ async fn telegram_sends_html_to_the_bot_api_and_keeps_its_token_out_of_errors() 
     tg.script([Reply::status(429).body(
         r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 30","parameters":{"retry_after":30}}"#,
     )]);
-    let bench = Bench::new(&format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1 }}\n  channels:\n{channels}"
-    ))
-    .await;
-    let now = Utc::now();
-    bench
-        .observe("staging", Verdict::ClosedBeforeReady, now)
-        .await;
-    let first = bench.alerts.deliver_due(&bench.channels(), now).await;
+    let (bench, now, first) = fail_once(&channels).await;
     assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
     let next = first.attempts[0].next_attempt_at.unwrap();
     assert!(next - now >= chrono::Duration::seconds(29), "{next}");
@@ -1640,15 +1607,7 @@ async fn opsgenie_creates_and_closes_by_alias_with_a_genie_key() {
         "/jsm/ops/integration/v2/alerts/wsprobe-test-og/close?identifierType=alias"
     );
 
-    let bench = Bench::new(&format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1, success_threshold: 1 }}\n  channels:\n{channels}"
-    ))
-    .await;
-    let now = Utc::now();
-    bench
-        .observe("staging", Verdict::ClosedBeforeReady, now)
-        .await;
-    let report = bench.alerts.deliver_due(&bench.channels(), now).await;
+    let (bench, now, report) = fail_once(&channels).await;
     assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
     bench
         .observe("staging", Verdict::Ok, now + minutes(1))
