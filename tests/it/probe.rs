@@ -574,18 +574,26 @@ async fn a_health_answer_with_the_right_status_but_the_wrong_body_is_health_fail
 }
 
 /// Environments probing the lab's `/ws/{kind}/{n}` for each number, all expecting a welcome.
-fn numbered_config(
+/// Probes the lab's `/ws/{kind}/{n}` for each number, each expecting a welcome; each number
+/// with its result, in order.
+async fn probe_numbered(
     lab: &wsprobe::lab::Lab,
     kind: &str,
     numbers: &[(u16, &str)],
-) -> wsprobe::config::Config {
+) -> Vec<(u16, ProbeResult)> {
     let mut yaml = "environments:\n".to_owned();
     for (n, query) in numbers {
         yaml.push_str(&format!(
             "  - name: {kind}-{n}\n    url: \"ws://${{LAB}}/ws/{kind}/{n}{query}\"\n    timeout: 5s\n    steps: [ {{ expect: {{ within: 2s, json: {{ /type: system_message }} }} }} ]\n"
         ));
     }
-    config(&yaml, lab, &[])
+    let config = config(&yaml, lab, &[]);
+    let prober = Prober::for_config(&config);
+    let mut results = Vec::new();
+    for (env, (n, _)) in config.environments.iter().zip(numbers) {
+        results.push((*n, prober.probe(env).await));
+    }
+    results
 }
 
 #[tokio::test]
@@ -612,16 +620,9 @@ async fn every_close_code_of_the_registry_is_the_servers_and_named_for_its_layer
         .map(|c| (*c, ""))
         .collect();
     numbers.push((4403, "?reason=&say"));
-    let config = numbered_config(&lab, "close", &numbers);
-    let prober = Prober::for_config(&config);
-    for env in &config.environments {
-        let result = prober.probe(env).await;
-        let code: u16 = env
-            .name
-            .to_string()
-            .trim_start_matches("close-")
-            .parse()
-            .unwrap();
+    let results = probe_numbered(&lab, "close", &numbers).await;
+    for (code, result) in &results {
+        let code = *code;
         let sentence = &result.diagnosis;
         // `close_code` is only ever what the server sent.
         assert_eq!(result.close_code, Some(code), "{sentence}");
@@ -655,7 +656,7 @@ async fn every_close_code_of_the_registry_is_the_servers_and_named_for_its_layer
             );
         }
     }
-    let json = serde_json::to_string(&prober.probe(&config.environments[7]).await).unwrap();
+    let json = serde_json::to_string(&results[7].1).unwrap();
     assert!(
         json.find("\"trace_id\"").unwrap() < json.find("\"client_close_code\"").unwrap(),
         "wsprobe's own close comes last in the JSON: {json}"
@@ -673,17 +674,8 @@ async fn every_status_of_the_registry_is_read_with_its_headers_and_decoded_body(
         .filter(|code| *code >= 200 && ![204, 205, 304].contains(code))
         .collect();
     let numbers: Vec<(u16, &str)> = statuses.iter().map(|s| (*s, "")).collect();
-    let config = numbered_config(&lab, "status", &numbers);
-    let prober = Prober::for_config(&config);
     let mut sentences = std::collections::HashSet::new();
-    for env in &config.environments {
-        let result = prober.probe(env).await;
-        let status: u16 = env
-            .name
-            .to_string()
-            .trim_start_matches("status-")
-            .parse()
-            .unwrap();
+    for (status, result) in probe_numbered(&lab, "status", &numbers).await {
         let sentence = result.diagnosis.clone();
         assert_eq!(
             result.verdict,
