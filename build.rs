@@ -30,9 +30,10 @@ fn git_commit() -> Option<String> {
 }
 
 /// The registry of alert channel kinds, from the files in `src/config/channels/`: a kind is
-/// `<kind>.rs` there, declaring `pub struct <Variant>Settings`, and its notifier beside it in
-/// `src/alert/channels/<kind>.rs`. Adding those two files is the whole registration, so a list
-/// edited by hand can never disagree with them. Kinds come in the order of their names.
+/// `<kind>.rs` there, declaring `pub struct <Variant>Settings` (or `pub type` naming a shared
+/// one), and its notifier beside it in `src/alert/channels/<kind>.rs`. Adding those two files is
+/// the whole registration, so a list edited by hand can never disagree with them. Kinds come in
+/// the order of their names.
 fn channel_kinds() {
     let dir = Path::new("src/config/channels");
     println!("cargo:rerun-if-changed={}", dir.display());
@@ -48,7 +49,9 @@ fn channel_kinds() {
         };
         let text = std::fs::read_to_string(&path).expect("a channel kind's file is readable");
         let settings = text.lines().find_map(|line| {
-            let name = line.strip_prefix("pub struct ")?;
+            let name = line
+                .strip_prefix("pub struct ")
+                .or_else(|| line.strip_prefix("pub type "))?;
             let name: String = name
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')

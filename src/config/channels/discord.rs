@@ -1,31 +1,7 @@
 //! `kind: discord`: a Discord channel webhook (`https://discord.com/api/webhooks/<id>/<token>`).
 //! The webhook URL is the secret.
 
-use super::{ChannelKeys, ChannelSettings};
-use crate::config::{ConfigError, Secret};
-
-#[derive(Debug, Clone)]
-pub struct DiscordSettings {
-    pub webhook_url: Secret,
-}
-
-impl ChannelSettings for DiscordSettings {
-    const KEYS: &'static [&'static str] = &["webhook_url"];
-
-    fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
-        let webhook_url = super::webhook_url(keys)?;
-        Ok(DiscordSettings { webhook_url })
-    }
-
-    fn secrets(&self) -> Vec<&Secret> {
-        vec![&self.webhook_url]
-    }
-
-    /// The path holds the webhook's token: a receiver may echo the path it was called on.
-    fn scrubbed(&self) -> Vec<String> {
-        super::echoable_parts(&self.webhook_url, false)
-    }
-}
+pub type DiscordSettings = super::WebhookUrlOnly<false>;
 
 #[cfg(test)]
 mod tests {

@@ -2,31 +2,7 @@
 //! (`https://chat.googleapis.com/v1/spaces/<space>/messages?key=…&token=…`). The webhook URL
 //! is the secret: its query holds the key and the token.
 
-use super::{ChannelKeys, ChannelSettings};
-use crate::config::{ConfigError, Secret};
-
-#[derive(Debug, Clone)]
-pub struct GoogleChatSettings {
-    pub webhook_url: Secret,
-}
-
-impl ChannelSettings for GoogleChatSettings {
-    const KEYS: &'static [&'static str] = &["webhook_url"];
-
-    fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
-        let webhook_url = super::webhook_url(keys)?;
-        Ok(GoogleChatSettings { webhook_url })
-    }
-
-    fn secrets(&self) -> Vec<&Secret> {
-        vec![&self.webhook_url]
-    }
-
-    /// The query holds the key and the token, the path the space: a receiver may echo either.
-    fn scrubbed(&self) -> Vec<String> {
-        super::echoable_parts(&self.webhook_url, true)
-    }
-}
+pub type GoogleChatSettings = super::WebhookUrlOnly<true>;
 
 #[cfg(test)]
 mod tests {

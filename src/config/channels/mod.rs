@@ -1,6 +1,7 @@
 //! Alert channel kinds, as probes.yaml writes them. A kind is two files named after its
-//! `kind:` value and nothing else: `config/channels/<kind>.rs` (its `<Variant>Settings`: keys,
-//! their validation, its secrets) and `alert/channels/<kind>.rs` (what it sends); build.rs
+//! `kind:` value and nothing else: `config/channels/<kind>.rs` (its `<Variant>Settings`, a type
+//! of its own or a shared one: keys, their validation, its secrets) and
+//! `alert/channels/<kind>.rs` (what it sends); build.rs
 //! registers every kind it finds here. The two halves live apart because config is a leaf: it
 //! knows nothing of how notifications go out.
 
@@ -95,6 +96,33 @@ macro_rules! declare_kinds {
     };
 }
 channel_kinds!(declare_kinds);
+
+/// The settings of a chat service whose incoming-webhook URL is its only key and its secret
+/// (Slack, Discord, Teams, Google Chat). `SIGNED`: the service signs the URL in its query
+/// (Teams' `sig`, Google Chat's `key` and `token`), so the query is scrubbed too; otherwise the
+/// key sits in the path alone. A kind's file names it `<Variant>Settings` with `pub type`.
+#[derive(Debug, Clone)]
+pub struct WebhookUrlOnly<const SIGNED: bool> {
+    pub webhook_url: Secret,
+}
+
+impl<const SIGNED: bool> ChannelSettings for WebhookUrlOnly<SIGNED> {
+    const KEYS: &'static [&'static str] = &["webhook_url"];
+
+    fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
+        Ok(WebhookUrlOnly {
+            webhook_url: webhook_url(keys)?,
+        })
+    }
+
+    fn secrets(&self) -> Vec<&Secret> {
+        vec![&self.webhook_url]
+    }
+
+    fn scrubbed(&self) -> Vec<String> {
+        echoable_parts(&self.webhook_url, SIGNED)
+    }
+}
 
 /// A chat service's incoming-webhook URL under `webhook_url`: required, a secret, and checked
 /// for shape only (the URL is the secret, so it is kept as one).

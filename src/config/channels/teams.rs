@@ -2,31 +2,7 @@
 //! "Post to a channel when a webhook request is received" template), which took over from the
 //! retired incoming-webhook connectors. The webhook URL is the secret: its `sig` signs it.
 
-use super::{ChannelKeys, ChannelSettings};
-use crate::config::{ConfigError, Secret};
-
-#[derive(Debug, Clone)]
-pub struct TeamsSettings {
-    pub webhook_url: Secret,
-}
-
-impl ChannelSettings for TeamsSettings {
-    const KEYS: &'static [&'static str] = &["webhook_url"];
-
-    fn parse(keys: &ChannelKeys<'_>) -> Result<Self, ConfigError> {
-        let webhook_url = super::webhook_url(keys)?;
-        Ok(TeamsSettings { webhook_url })
-    }
-
-    fn secrets(&self) -> Vec<&Secret> {
-        vec![&self.webhook_url]
-    }
-
-    /// The query holds the signature, the path the workflow: a receiver may echo either.
-    fn scrubbed(&self) -> Vec<String> {
-        super::echoable_parts(&self.webhook_url, true)
-    }
-}
+pub type TeamsSettings = super::WebhookUrlOnly<true>;
 
 #[cfg(test)]
 mod tests {
