@@ -458,6 +458,15 @@ async fn a_server_never_answering_upgrade_times_out_within_the_budget() {
     assert!(started.elapsed() < Duration::from_secs(8));
 }
 
+/// The front's CA written to a file, as `tls.ca_file` takes it; the directory lives as long
+/// as the first half.
+fn ca_file(front: &TlsFront) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    std::fs::write(&ca_path, &front.ca_pem).unwrap();
+    (dir, ca_path)
+}
+
 fn tls_yaml(front: &TlsFront, ca_file: Option<&std::path::Path>) -> String {
     let tls = ca_file
         .map(|p| format!("    tls: {{ ca_file: {} }}\n", p.display()))
@@ -472,9 +481,7 @@ fn tls_yaml(front: &TlsFront, ca_file: Option<&std::path::Path>) -> String {
 async fn tls_with_a_private_ca_passes_with_ca_file_and_fails_without() {
     let lab = spawn_lab().await;
     let front = tls_front(lab.addr(), time::Duration::days(90)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &front.ca_pem).unwrap();
+    let (_dir, ca_path) = ca_file(&front);
 
     let trusted = config(&tls_yaml(&front, Some(&ca_path)), &lab, &[]);
     let result = Prober::for_config(&trusted)
@@ -503,9 +510,7 @@ async fn tls_with_a_private_ca_passes_with_ca_file_and_fails_without() {
 async fn a_certificate_expiring_soon_degrades_a_passing_probe() {
     let lab = spawn_lab().await;
     let front = tls_front(lab.addr(), time::Duration::days(5)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &front.ca_pem).unwrap();
+    let (_dir, ca_path) = ca_file(&front);
     let config = config(&tls_yaml(&front, Some(&ca_path)), &lab, &[]);
     let result = Prober::for_config(&config)
         .probe(&config.environments[0])
@@ -718,9 +723,7 @@ async fn every_status_of_the_registry_is_read_with_its_headers_and_decoded_body(
 async fn a_front_wanting_a_client_certificate_is_a_tls_failure_naming_the_alert() {
     let lab = spawn_lab().await;
     let front = tls_front_with(lab.addr(), time::Duration::days(90), true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca_path = dir.path().join("ca.pem");
-    std::fs::write(&ca_path, &front.ca_pem).unwrap();
+    let (_dir, ca_path) = ca_file(&front);
     let config = config(&tls_yaml(&front, Some(&ca_path)), &lab, &[]);
     let result = Prober::for_config(&config)
         .probe(&config.environments[0])
