@@ -324,14 +324,23 @@ pub async fn badge<S: StatusSource>(
     let name = file.strip_suffix(".svg").unwrap_or(&file);
     let kind = BadgeKind::parse(query.kind.as_deref()).map_err(ApiError::BadRequest)?;
     let window = Window::parse(query.window.as_deref()).map_err(ApiError::BadRequest)?;
-    let status = web.source.status().await;
-    let env = status
-        .environments
-        .iter()
-        .find(|env| env.name == name)
-        .ok_or_else(|| ApiError::UnknownEnvironment(name.to_owned()))?;
-    let (label, value, colour) = badge::text_of(env, kind, window).map_err(ApiError::BadRequest)?;
-    let svg = badge::svg(&label, &value, colour);
+    badge::available(kind, window).map_err(ApiError::BadRequest)?;
+    known_environment(web.source.as_ref(), name)?;
+    // Rendered from the whole status, so reused like the status page: image proxies fetch a
+    // badge for every view of the README it sits in. Keys stay few: configured names only.
+    let key = format!("badge/{name}/{kind:?}/{window:?}");
+    let svg = web
+        .rendered
+        .get_or_render(&key, web.source.generation(), async {
+            let status = web.source.status().await;
+            let env = status.environments.iter().find(|env| env.name == name);
+            let (label, value, colour) = env.map_or_else(
+                || (name.to_owned(), "unknown".to_owned(), badge::GREY),
+                |env| badge::text_of(env, kind, window),
+            );
+            bytes::Bytes::from(badge::svg(&label, &value, colour))
+        })
+        .await;
     let etag = badge::etag(&svg);
     let cache = (header::CACHE_CONTROL, "max-age=60, must-revalidate");
     let unchanged = request

@@ -64,14 +64,22 @@ impl Window {
 const GREEN: &str = "#4c1";
 const YELLOW: &str = "#dfb317";
 const RED: &str = "#e05d44";
-const GREY: &str = "#9f9f9f";
+pub const GREY: &str = "#9f9f9f";
+
+/// Whether a badge of `kind` can cover `window`: latency percentiles are kept for 24 h only.
+pub fn available(kind: BadgeKind, window: Window) -> Result<(), String> {
+    if kind == BadgeKind::Latency && window != Window::Day {
+        return Err("latency percentiles are kept for 24h: use window=24h".to_owned());
+    }
+    Ok(())
+}
 
 /// The label and value a badge shows, and the value's colour. Pure.
 pub fn text_of(
     env: &EnvironmentStatus,
     kind: BadgeKind,
     window: Window,
-) -> Result<(String, String, &'static str), String> {
+) -> (String, String, &'static str) {
     match kind {
         BadgeKind::Status => {
             let (value, colour) = match env.status {
@@ -80,7 +88,7 @@ pub fn text_of(
                 Some(Status::Down) => ("down", RED),
                 None => ("unknown", GREY),
             };
-            Ok((env.name.clone(), value.to_owned(), colour))
+            (env.name.clone(), value.to_owned(), colour)
         }
         BadgeKind::Uptime => {
             let ratio = match window {
@@ -94,16 +102,13 @@ pub fn text_of(
                 Some(r) => (format!("{:.2}%", r * 100.0), RED),
                 None => ("no data".to_owned(), GREY),
             };
-            Ok((
+            (
                 format!("{} uptime {}", env.name, window.label()),
                 value,
                 colour,
-            ))
+            )
         }
         BadgeKind::Latency => {
-            if window != Window::Day {
-                return Err("latency percentiles are kept for 24h: use window=24h".to_owned());
-            }
             let value = env.latency_ms.p95.map_or_else(
                 || "no data".to_owned(),
                 |ms| format!("p95 {}", crate::text::ms(Some(ms))),
@@ -113,7 +118,7 @@ pub fn text_of(
             } else {
                 GREY
             };
-            Ok((format!("{} latency", env.name), value, colour))
+            (format!("{} latency", env.name), value, colour)
         }
     }
 }
@@ -146,8 +151,8 @@ pub fn svg(label: &str, value: &str, colour: &str) -> String {
 }
 
 /// A strong validator for the SVG: the same badge, the same tag.
-pub fn etag(svg: &str) -> String {
-    let digest = Sha256::digest(svg.as_bytes());
+pub fn etag(svg: &[u8]) -> String {
+    let digest = Sha256::digest(svg);
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
 }
@@ -178,7 +183,8 @@ mod tests {
         let badge = svg("a<b>&\"c'", "up", GREEN);
         assert!(badge.contains("a&lt;b&gt;&amp;&quot;c&apos;"), "{badge}");
         assert!(!badge.contains("<b>"));
-        assert_eq!(etag(&badge), etag(&svg("a<b>&\"c'", "up", GREEN)));
-        assert_ne!(etag(&badge), etag(&svg("a<b>&\"c'", "down", RED)));
+        let tag = |badge: &str| etag(badge.as_bytes());
+        assert_eq!(tag(&badge), tag(&svg("a<b>&\"c'", "up", GREEN)));
+        assert_ne!(tag(&badge), tag(&svg("a<b>&\"c'", "down", RED)));
     }
 }
