@@ -9,7 +9,8 @@
 //!   one file per kind (`slack`, `pagerduty`, `webhook`, `log`, `discord`, `teams`, …),
 //!   registered once with its settings in [`crate::config::channels`]; [`facts`]: what the
 //!   chat-style kinds say, as plain text, for each to mark up and escape its own way.
-//! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
+//! - [`delivery`]: the channels built from a config, the one sender (HTTP; SMTP in
+//!   [`smtp`]), the pacer.
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
 //! - `step`: one step's writes (incidents, notifications, the state after) from its events.
@@ -29,6 +30,7 @@ pub mod notification;
 pub mod notifier;
 mod open;
 pub mod outbox;
+pub mod smtp;
 mod step;
 mod test_send;
 pub mod unwritten;

@@ -1,7 +1,7 @@
 //! `alerts` and each environment's `alert`: policies, channels, maintenance windows.
 
 use super::*;
-use crate::config::channels::{ChannelKind, ENTRY_KEYS, RawChannel};
+use crate::config::channels::{ChannelKind, ENTRY_KEYS, RawChannel, TextList};
 
 impl Validator<'_> {
     pub(super) fn heartbeat(&self, raw: &Located<RawHeartbeat>) -> Result<Heartbeat> {
@@ -169,7 +169,7 @@ impl Validator<'_> {
         // In the order of the registry, not of the file: the first refused is always the same.
         let present: Vec<(&str, Option<&Location>)> = ENTRY_KEYS[2..]
             .iter()
-            .map(|key| (*key, entry.value.get(key).map(|value| &value.referenced)))
+            .map(|key| (*key, entry.value.location(key)))
             .collect();
         self.refuse_unused("channel kind", &kind.value, takes, &present, here)?;
         let keys = ChannelKeys {
@@ -299,6 +299,72 @@ impl ChannelKeys<'_> {
     pub fn url(&self, value: &Text, key: &str) -> Result<Url> {
         self.validator
             .url(value, &self.path(key), &["https", "http"])
+    }
+
+    /// The items of list key `key` (one of the kind's `LISTS`), each with the name its errors
+    /// give it: `to[1]`, or `to` for a lone string.
+    pub fn items(&self, key: &str) -> Option<Vec<(String, Text)>> {
+        let list = self.entry.value.list(key)?;
+        let sequence = list.value.is_sequence;
+        Some(
+            TextList::items(list)
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let name = if sequence {
+                        format!("{key}[{i}]")
+                    } else {
+                        key.to_owned()
+                    };
+                    (name, item)
+                })
+                .collect(),
+        )
+    }
+
+    /// What is wrong with list key `key` as a whole (it must be present), at its position.
+    pub fn list_error(&self, key: &str, message: impl Display) -> ConfigError {
+        match self.entry.value.list(key) {
+            Some(list) => self.validator.err(list, &self.path(key), message),
+            None => self
+                .validator
+                .at(&self.entry.referenced, self.here, message),
+        }
+    }
+
+    /// `true` or `false` under `key`; `false` when absent.
+    pub fn flag(&self, key: &str) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(value) => match value.value.trim() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                other => {
+                    Err(self.error(value, key, format!("expected true or false, not {other:?}")))
+                }
+            },
+        }
+    }
+
+    /// `value` (of `key`) as a TCP port.
+    pub fn port(&self, value: &Text, key: &str) -> Result<u16> {
+        match value.value.trim().parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err(self.error(
+                value,
+                key,
+                format!(
+                    "invalid port {:?}: expected a number from 1 to 65535",
+                    value.value
+                ),
+            )),
+        }
+    }
+
+    /// `value` (of `key`) as a PEM file of CA certificates, read now (relative to the
+    /// config's folder): its path and its contents.
+    pub fn ca_file(&self, value: &Text, key: &str) -> Result<(PathBuf, Vec<u8>)> {
+        self.validator.ca_file(value, &self.path(key))
     }
 
     /// What is wrong with `value` (of `key`), at its position.
