@@ -390,6 +390,10 @@ mod tests {
                 format!("{{ name: m, kind: email, host: mail.example.com, {ADDRESSES}, webhook_url: \"https://x\" }}"),
                 "6:108: alerts.channels[0].webhook_url: not used by channel kind email (it takes: host, port, tls, username, password, from, to, subject_prefix, ca_file, insecure_skip_verify, insecure_auth)",
             ),
+            (
+                "{ name: s, kind: slack, webhook_url: \"https://hooks.slack.com/x\", to: [b@example.com] }".into(),
+                "6:77: alerts.channels[0].to: not used by channel kind slack (it takes: webhook_url)",
+            ),
         ];
         for (entry, expected) in cases {
             assert_eq!(error_of(&entry), format!("probes.yaml:{expected}"), "{entry}");

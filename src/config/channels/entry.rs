@@ -187,7 +187,7 @@ impl JsonSchema for RawChannel {
         "Channel".into()
     }
 
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let properties: serde_json::Map<String, serde_json::Value> = ENTRY_KEYS
             .iter()
             .map(|key| {
@@ -199,7 +199,9 @@ impl JsonSchema for RawChannel {
                         ],
                     })
                 } else {
-                    generator.subschema_for::<Option<String>>()
+                    // Read as text whatever the scalar (`port: 587`, `insecure_auth: true`,
+                    // `chat_id: -100…`); the kind checks what the text says.
+                    json_schema!({ "type": ["string", "number", "boolean", "null"] })
                 };
                 ((*key).to_owned(), schema.to_value())
             })
