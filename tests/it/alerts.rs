@@ -1872,6 +1872,39 @@ async fn email_4xx_is_retried_through_the_outbox_and_5xx_fails_with_the_reply() 
         )
     );
     assert_eq!(server.taken(), 1, "refused at RCPT: no DATA");
+
+    // A server that echoes the credentials in its reply: the error keeps them out, in the
+    // clear and as AUTH PLAIN sent them.
+    const PLAIN: &str = "AGFsZXJ0c0BleGFtcGxlLnRlc3QAU01UUC1QQVNTVzBSRC03ZjNh";
+    let Some(echo) = SmtpServer::spawn(SmtpOptions {
+        user: Some((SMTP_USER, SMTP_PASSWORD)),
+        data_replies: vec![concat!(
+            "554 5.7.1 not from you: AUTH PLAIN AGFsZXJ0c0BleGFtcGxlLnRlc3QAU01UUC1QQVNTVzBSRC03ZjNh",
+            " (password SMTP-PASSW0RD-7f3a)"
+        )],
+        ..SmtpOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let channel = email_channel(
+        &echo,
+        &format!(
+            ", username: {SMTP_USER}, password: \"{SMTP_PASSWORD}\", ca_file: \"{}\"",
+            echo.ca_file.display()
+        ),
+    );
+    let sends = send_test_via(&channel, "mail").await;
+    let error = sends[0].attempt.error().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "127.0.0.1:{} refused the message: 554 5.7.1 not from you: AUTH PLAIN [redacted] (password [redacted])",
+            echo.addr.port()
+        )
+    );
+    assert!(!error.contains(PLAIN) && !error.contains(SMTP_PASSWORD));
 }
 
 #[tokio::test]
