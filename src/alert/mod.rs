@@ -182,8 +182,9 @@ impl Alerts {
         let mut states = self.states.lock();
         let before = states.get(name).cloned().unwrap_or_default();
         let (state, events) = incident::step(&before.state, &policy, &observation, now);
-        if state == before.state && events.is_empty() {
-            // The steady state: nothing to write.
+        if events.is_empty() && !incident::needs_saving(&before.state, &state, &policy) {
+            // The steady state: nothing to write; the recent results are kept in memory.
+            states.entry(name.to_owned()).or_default().state.recent = state.recent;
             return events;
         }
         let input = StepInput {
@@ -195,6 +196,7 @@ impl Alerts {
             link: environment_link(config, name),
             before: &before,
             after: &state,
+            flap_window: policy.flapping.window,
         };
         let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
         states.insert(name.to_owned(), step.after.clone());

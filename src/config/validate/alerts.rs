@@ -3,6 +3,9 @@
 use super::*;
 use crate::config::channels::{ChannelKind, ENTRY_KEYS, RawChannel, TextList};
 
+/// More re-probes than this make "confirm" a second schedule.
+const MAX_CONFIRM_ATTEMPTS: u32 = 10;
+
 impl Validator<'_> {
     pub(super) fn heartbeat(&self, raw: &Located<RawHeartbeat>) -> Result<Heartbeat> {
         let key = "alerts.heartbeat";
@@ -88,7 +91,94 @@ impl Validator<'_> {
             },
             send_resolved: own.send_resolved.or(defaults.send_resolved),
             alert_on_degraded: own.alert_on_degraded.or(defaults.alert_on_degraded),
+            confirm: pick(
+                &own.confirm,
+                &defaults.confirm,
+                &own_prefix,
+                "defaults.alert",
+                "confirm",
+            )
+            .map(|(raw, key)| self.confirm(raw, &key))
+            .transpose()?,
+            flapping: pick(
+                &own.flapping,
+                &defaults.flapping,
+                &own_prefix,
+                "defaults.alert",
+                "flapping",
+            )
+            .map(|(raw, key)| self.flapping(raw, &key))
+            .transpose()?,
         })
+    }
+
+    /// A `confirm:` block; keys left out take the built-in defaults.
+    fn confirm(&self, raw: &RawConfirm, key: &str) -> Result<Confirm> {
+        let mut confirm = Confirm::default();
+        if let Some(attempts) = &raw.attempts {
+            if attempts.value > MAX_CONFIRM_ATTEMPTS {
+                return Err(self.err(
+                    attempts,
+                    &format!("{key}.attempts"),
+                    format!(
+                        "must be at most {MAX_CONFIRM_ATTEMPTS}: a failure confirmed that often is no blip"
+                    ),
+                ));
+            }
+            confirm.attempts = attempts.value;
+        }
+        if let Some(every) = &raw.every {
+            confirm.every = self.positive_duration(every, &format!("{key}.every"))?;
+        }
+        Ok(confirm)
+    }
+
+    /// A `flapping:` block; keys left out take Nagios' defaults.
+    fn flapping(&self, raw: &RawFlapping, key: &str) -> Result<Flapping> {
+        let mut flapping = Flapping::default();
+        if let Some(enabled) = raw.enabled {
+            flapping.enabled = enabled;
+        }
+        if let Some(window) = &raw.window {
+            if !(3..=crate::incident::MAX_FLAP_WINDOW).contains(&window.value) {
+                return Err(self.err(
+                    window,
+                    &format!("{key}.window"),
+                    format!(
+                        "must be from 3 to {} results",
+                        crate::incident::MAX_FLAP_WINDOW
+                    ),
+                ));
+            }
+            flapping.window = window.value;
+        }
+        for (value, name, into) in [
+            (&raw.high, "high", &mut flapping.high),
+            (&raw.low, "low", &mut flapping.low),
+        ] {
+            if let Some(value) = value {
+                if !(value.value > 0.0 && value.value <= 100.0) {
+                    return Err(self.err(
+                        value,
+                        &format!("{key}.{name}"),
+                        "must be a percentage above 0 and at most 100",
+                    ));
+                }
+                *into = value.value;
+            }
+        }
+        if flapping.low >= flapping.high {
+            let at = raw.low.as_ref().or(raw.high.as_ref());
+            let message = format!(
+                "low ({}) must be below high ({}): flapping stops below low and starts at high",
+                flapping.low, flapping.high
+            );
+            return Err(match at {
+                Some(at) => self.err(at, key, message),
+                None => self.within(key, message),
+            });
+        }
+        Ok(flapping)
     }
 
     pub(super) fn policy_defaults(&self, raw: RawPolicyDefaults) -> Result<AlertPolicy> {
@@ -129,6 +219,12 @@ impl Validator<'_> {
         }
         if let Some(value) = raw.alert_on_degraded {
             policy.alert_on_degraded = value;
+        }
+        if let Some(confirm) = &raw.confirm {
+            policy.confirm = self.confirm(confirm, "alerts.defaults.confirm")?;
+        }
+        if let Some(flapping) = &raw.flapping {
+            policy.flapping = self.flapping(flapping, "alerts.defaults.flapping")?;
         }
         Ok(policy)
     }
