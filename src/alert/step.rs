@@ -150,7 +150,7 @@ fn notify(
         });
     }
     if held {
-        tracing::info!(event = %notification.event, "notification held: maintenance window");
+        tracing::info!(event = %notification.event, "notification held: maintenance window or a failing dependency");
     }
 }
 

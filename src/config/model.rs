@@ -350,6 +350,9 @@ pub struct Environment {
     pub version: Option<VersionSource>,
     pub alert: AlertPolicyOverride,
     pub limits: MessageLimits,
+    /// `depends_on`: environments whose open incident explains this one's failures (names
+    /// checked to exist, no cycles).
+    pub depends_on: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

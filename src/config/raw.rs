@@ -93,6 +93,9 @@ pub(crate) struct RawEnvironment {
     pub alert: Option<RawAlertPolicy>,
     pub max_message_bytes: Option<Located<u64>>,
     pub max_messages: Option<Located<u64>>,
+    /// Environments this one needs: while one of them has an incident open, this one's
+    /// failures are shown as caused by it and do not page.
+    pub depends_on: Option<Vec<Text>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -82,9 +82,20 @@ impl DaemonState {
         }
     }
 
+    /// Step alerting with `run`. While an environment it `depends_on` has an incident open,
+    /// its notices are held as in a maintenance window: the parent's page already says it,
+    /// and a failure that outlasts the parent's is announced by its next failing result.
     fn observe(&self, config: &Config, env: &Environment, run: &Recorded) {
-        self.alerts
-            .observe(config, env, &run.result, run.in_maintenance, run.at);
+        let held = run.in_maintenance || self.failing_parent(env).is_some();
+        self.alerts.observe(config, env, &run.result, held, run.at);
+    }
+
+    /// The first environment of `env`'s `depends_on` with an incident open.
+    pub(super) fn failing_parent<'a>(&self, env: &'a Environment) -> Option<&'a str> {
+        env.depends_on
+            .iter()
+            .map(String::as_str)
+            .find(|parent| self.alerts.open_incident(parent).is_some())
     }
 
     /// `alert.confirm`: probe a failing environment again, `every` apart. One healthy re-probe

@@ -51,6 +51,9 @@ impl StatusSource for DaemonState {
                 status.maintenance = crate::alert::maintenance::active(&config, &env.name, now);
                 status.in_maintenance = status.maintenance.is_some();
                 status.open_incident = self.alerts.open_incident(name);
+                if status.status == Some(crate::probe::Status::Down) {
+                    status.caused_by = self.failing_parent(env).map(str::to_owned);
+                }
                 if self.fleet.is_some() {
                     let interval = crate::fleet::shortest_interval([env.as_ref()], now);
                     status.locations = locations
@@ -147,6 +150,7 @@ fn environment_status(
         in_maintenance: false,
         maintenance: None,
         open_incident: None,
+        caused_by: None,
         locations: BTreeMap::new(),
     }
 }

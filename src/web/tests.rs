@@ -83,6 +83,7 @@ impl FakeSource {
             in_maintenance: false,
             maintenance: None,
             open_incident: None,
+            caused_by: None,
             locations: Default::default(),
         }
     }

@@ -65,6 +65,9 @@ pub struct EnvironmentStatus {
     pub maintenance: Option<ActiveWindow>,
     /// The id of its open incident, if one is open.
     pub open_incident: Option<i64>,
+    /// Down while an environment it `depends_on` has an incident open: the failure is shown
+    /// as caused by that one, and its own pages are held.
+    pub caused_by: Option<String>,
     /// A fleet's view from each location (the newest result from there), by location name;
     /// a single node's one location, when it names one.
     pub locations: BTreeMap<String, LocationStatus>,

@@ -126,6 +126,12 @@ impl Validator<'_> {
             version,
             alert,
             limits,
+            depends_on: own
+                .depends_on
+                .iter()
+                .flatten()
+                .map(|parent| parent.value.clone())
+                .collect(),
         })
     }
 

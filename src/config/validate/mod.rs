@@ -43,6 +43,7 @@ const HANDSHAKE_HEADERS: &[&str] = &[
 mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
+mod dependencies;
 mod environment;
 mod service;
 
@@ -233,6 +234,13 @@ impl Validator<'_> {
                 ));
             }
         }
+        if let Some(first) = defaults.depends_on.iter().flatten().next() {
+            return Err(self.err(
+                first,
+                "defaults.depends_on",
+                "not allowed in defaults: an environment cannot depend on itself",
+            ));
+        }
         Ok(())
     }
 
@@ -282,6 +290,7 @@ impl Validator<'_> {
             }
         }
         if errors.is_empty() {
+            self.dependencies(raw_envs, &environments)?;
             Ok(environments)
         } else {
             Err(ConfigError::many(errors))
