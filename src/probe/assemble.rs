@@ -65,10 +65,15 @@ impl Facts {
                 Some(net)
             };
             self.starts.connect = connect_start;
-            if let (Some(start), Some(connect), true) =
-                (connect_start, self.phases.connect, self.secure)
-            {
-                self.starts.tls = Some(start + connect);
+            let connected = connect_start.zip(self.phases.connect).map(|(s, c)| s + c);
+            let tunnelled = if self.proxied {
+                self.starts.proxy = connected;
+                connected.zip(self.phases.proxy).map(|(s, p)| s + p)
+            } else {
+                connected
+            };
+            if self.secure {
+                self.starts.tls = tunnelled;
             }
         }
         stopped_ms
@@ -153,6 +158,8 @@ impl Facts {
             timeline: None,
             client_close_code: session.client_close_code,
             client_close_reason: session.client_close_reason,
+            peer: self.transport.peer,
+            addresses_tried: self.transport.tried,
         }
     }
 }

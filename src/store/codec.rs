@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::probe::result::{HeaderMap, Headers, Status, TlsInfo, Verdict};
+use crate::probe::result::{
+    AddressTried, HeaderMap, Headers, Outcome, Peer, ProbeResult, Status, TlsInfo, Verdict,
+};
 
 /// Stored status codes. Rows outlive releases: a code is never reused or renumbered.
 pub fn status_code(status: Status) -> i64 {
@@ -130,6 +132,45 @@ pub struct RunContext {
     pub client_close_code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_close_reason: Option<String>,
+    /// The address that answered: the same from run to run while DNS does not move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Peer>,
+    /// Only when it says more than `peer` and the connect phase do (see
+    /// [`addresses_to_store`]): its times change every run, and would make every run's context
+    /// a blob of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses_tried: Vec<AddressTried>,
+}
+
+/// `addresses_tried` as the context blob keeps it: empty when it is exactly one attempt, at
+/// the peer, that connected at once in the whole connect phase, which is what
+/// [`addresses_tried`] rebuilds from the peer and `connect_ms`.
+pub fn addresses_to_store(result: &ProbeResult) -> Vec<AddressTried> {
+    let rebuilt = addresses_tried(Vec::new(), result.peer.as_ref(), result.phases_ms.connect);
+    if rebuilt == result.addresses_tried {
+        Vec::new()
+    } else {
+        result.addresses_tried.clone()
+    }
+}
+
+/// The stored list, or the one attempt a stored peer and connect time stand for.
+pub fn addresses_tried(
+    stored: Vec<AddressTried>,
+    peer: Option<&Peer>,
+    connect_ms: Option<f64>,
+) -> Vec<AddressTried> {
+    match (stored.is_empty(), peer, connect_ms) {
+        (true, Some(peer), Some(connect_ms)) => vec![AddressTried {
+            address: peer.address.clone(),
+            family: peer.family,
+            outcome: Outcome::Connected,
+            started_ms: 0.0,
+            ms: connect_ms,
+            error: None,
+        }],
+        _ => stored,
+    }
 }
 
 /// Headers whose value is new on every request by design (the handshake nonce and its answer,
