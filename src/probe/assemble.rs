@@ -223,6 +223,7 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         Auth::TokenEndpoint { url, .. } => Some(crate::config::redact_url(url)),
         _ => None,
     };
+    let proxy = env.network.proxy_for(&env.url);
     diagnosis::Expectations {
         target,
         expect_subprotocol: env.expect_subprotocol.clone(),
@@ -244,6 +245,9 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         retries: env.retries,
         timeout_ms: env.timeout.as_secs_f64() * 1000.0,
         token_seconds_left: None,
+        proxy: proxy.map(|p| p.authority()),
+        proxy_credentials: proxy.is_some_and(|p| p.credentials.is_some()),
+        client_certificate: env.tls.client.as_ref().map(|c| c.subject.clone()),
     }
 }
 
