@@ -150,6 +150,9 @@ pub async fn open(
     Ok((Stream::Tls(Box::new(stream)), Some(info)))
 }
 
+/// Added to a failed handshake's error when the server had asked for a client certificate.
+pub const CERTIFICATE_REQUESTED: &str = " (the server had asked for a client certificate)";
+
 /// The TLS handshake over an open TCP connection (or tunnel), within the probe's deadline,
 /// with the URL's host as the server name whatever address was connected to.
 async fn secure(
@@ -162,11 +165,18 @@ async fn secure(
     let started = Instant::now();
     let server_name = ServerName::try_from(endpoint.host.clone())
         .map_err(|err| NetFailure::Tls(format!("invalid TLS server name: {err}")))?;
+    let (config, asked) = super::tls::watching_certificate_requests(&config);
     let connector = tokio_rustls::TlsConnector::from(config);
     let handshake = connector.connect(server_name, tcp);
     let stream = match timeout_at(deadline.into(), handshake).await {
         Err(_) => return Err(NetFailure::Tls("TLS handshake timed out".to_owned())),
-        Ok(Err(err)) => return Err(NetFailure::Tls(tls_error_text(&err))),
+        Ok(Err(err)) => {
+            let mut text = tls_error_text(&err);
+            if asked.load(std::sync::atomic::Ordering::Relaxed) {
+                text.push_str(CERTIFICATE_REQUESTED);
+            }
+            return Err(NetFailure::Tls(text));
+        }
         Ok(Ok(stream)) => stream,
     };
     phases.tls = Some(elapsed_ms(started));

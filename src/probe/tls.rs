@@ -3,11 +3,14 @@
 //! client certificate of `client_cert`/`client_key` for servers that ask for one (mutual TLS).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::client::ResolvesClientCert;
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::config::{ClientIdentity, TlsOptions};
@@ -135,5 +138,46 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// The configuration for one connection, noting whether the server asks for a client
+/// certificate: rustls consults the certificate resolver only on a CertificateRequest, and
+/// that request is what tells a TLS 1.2 `handshake_failure` about a missing client certificate
+/// from one about cipher suites.
+pub fn watching_certificate_requests(
+    config: &Arc<ClientConfig>,
+) -> (Arc<ClientConfig>, Arc<AtomicBool>) {
+    let asked = Arc::new(AtomicBool::new(false));
+    let mut watched = (**config).clone();
+    watched.client_auth_cert_resolver = Arc::new(CertificateAsked {
+        inner: config.client_auth_cert_resolver.clone(),
+        asked: asked.clone(),
+    });
+    (Arc::new(watched), asked)
+}
+
+#[derive(Debug)]
+struct CertificateAsked {
+    inner: Arc<dyn ResolvesClientCert>,
+    asked: Arc<AtomicBool>,
+}
+
+impl ResolvesClientCert for CertificateAsked {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.asked.store(true, Ordering::Relaxed);
+        self.inner.resolve(root_hint_subjects, sigschemes)
+    }
+
+    fn only_raw_public_keys(&self) -> bool {
+        self.inner.only_raw_public_keys()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.inner.has_certs()
     }
 }

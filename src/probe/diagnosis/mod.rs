@@ -155,6 +155,9 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let problem = tls_problem(&error);
     // An alert names what the server objected to: its registry row says what to do.
     if let Some(alert) = registry::tls_alert_in(&error) {
+        if let Some(sentence) = network::certificate_wanted(&alert, &error, expected, &attempts) {
+            return sentence;
+        }
         return format!(
             "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}{}.",
             alert.name,

@@ -19,6 +19,30 @@ pub(super) fn client_certificate_note(alert: &Entry, expected: &Expectations) ->
     certificate_sent(expected)
 }
 
+/// A handshake the server ended with an alert that names no certificate (TLS 1.2's
+/// `handshake_failure`) after asking for a client certificate: the request is the evidence
+/// that the certificate is what it wants.
+pub(super) fn certificate_wanted(
+    alert: &Entry,
+    error: &str,
+    expected: &Expectations,
+    attempts: &str,
+) -> Option<String> {
+    if CLIENT_CERTIFICATE_ALERTS.contains(&alert.code)
+        || !error.contains(crate::probe::connect::CERTIFICATE_REQUESTED)
+    {
+        return None;
+    }
+    Some(format!(
+        "The TLS handshake with {} failed: the server asked for a client certificate (CertificateRequest) and then ended the handshake with the TLS alert {} ({}){attempts}: it wants a client certificate it trusts{}{}.",
+        expected.target,
+        alert.name,
+        alert.code,
+        certificate_sent(expected),
+        close::tag(Layer::Auth, Side::Server)
+    ))
+}
+
 /// Whether wsprobe had a client certificate to present, said for a server that wanted one.
 pub(super) fn certificate_sent(expected: &Expectations) -> String {
     match &expected.client_certificate {
@@ -44,13 +68,19 @@ pub(super) fn addresses_phrase(result: &ProbeResult, expected: &Expectations) ->
     }
 }
 
-/// `, via IPv6 ::1 after IPv4 127.0.0.1 timed out after 250 ms`: a passing probe that had to
-/// fall back to another address says so, since the address that failed fails other clients.
+/// `, via IPv6 ::1 after IPv4 127.0.0.1 abandoned after 251 ms without an answer`: a passing
+/// probe that had to fall back to another address says so, since the address passed over
+/// fails (or slows) other clients. Attempts begun after the winner lost a race, nothing more.
 pub(super) fn fallback_note(result: &ProbeResult) -> String {
+    let winner_started = result
+        .addresses_tried
+        .iter()
+        .find(|a| a.outcome == Outcome::Connected)
+        .map_or(0.0, |a| a.started_ms);
     let failed: Vec<String> = result
         .addresses_tried
         .iter()
-        .filter(|a| !matches!(a.outcome, Outcome::Connected | Outcome::Cancelled))
+        .filter(|a| a.outcome != Outcome::Connected && a.started_ms < winner_started)
         .map(ToString::to_string)
         .collect();
     match (&result.peer, failed.is_empty()) {

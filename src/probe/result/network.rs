@@ -73,7 +73,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::TimedOut => "timed out",
             Outcome::Unreachable => "unreachable",
-            Outcome::Cancelled => "cancelled",
+            Outcome::Cancelled => "abandoned",
             Outcome::Failed => "failed",
         }
     }
@@ -107,9 +107,12 @@ impl fmt::Display for AddressTried {
             self.outcome.as_str()
         )?;
         match self.outcome {
-            Outcome::TimedOut | Outcome::Cancelled => {
-                write!(f, " after {}", crate::text::ms(Some(self.ms)))
-            }
+            Outcome::TimedOut => write!(f, " after {}", crate::text::ms(Some(self.ms))),
+            Outcome::Cancelled => write!(
+                f,
+                " after {} without an answer",
+                crate::text::ms(Some(self.ms))
+            ),
             Outcome::Connected => write!(f, " in {}", crate::text::ms(Some(self.ms))),
             _ => match &self.error {
                 Some(error) => write!(f, " ({error})"),
