@@ -183,9 +183,9 @@ fn client_certificate_mistakes_are_config_errors_naming_the_key() {
             .to_string()
     };
     let mismatched = error(yaml(&path("client.pem"), &path("stranger.key")));
-    assert_has(&mismatched, &["probes.yaml:7:", "environments[0].tls.client_key:", "is not the private key of the certificate"]);
+    assert_has(&mismatched, &["probes.yaml:6:", "environments[0].tls.client_key:", "is not the private key of the certificate"]);
     let missing = error(yaml(&path("nope.pem"), &path("client.key")));
-    assert_has(&missing, &["probes.yaml:6:", "environments[0].tls.client_cert: cannot read"]);
+    assert_has(&missing, &["probes.yaml:5:", "environments[0].tls.client_cert: cannot read"]);
     let not_a_key = error(yaml(&path("client.pem"), &path("client.pem")));
     assert_has(&not_a_key, &["environments[0].tls.client_key:", "holds no PEM private key"]);
     let key_pem = std::fs::read_to_string(pki.path("client.key")).unwrap();
