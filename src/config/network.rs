@@ -249,12 +249,7 @@ impl Proxy {
             credentials.password.expose().to_owned(),
         ];
         if let Some(header) = self.authorization() {
-            secrets.push(
-                header
-                    .expose()
-                    .trim_start_matches("Basic ")
-                    .to_owned(),
-            );
+            secrets.push(header.expose().trim_start_matches("Basic ").to_owned());
         }
         secrets.retain(|s| !s.is_empty());
         secrets
@@ -500,16 +495,32 @@ mod tests {
                 .for_url(&Url::parse(url).unwrap())
                 .map(|p| p.authority())
         };
-        assert_eq!(via("wss://chat.example.com/ws").as_deref(), Some("lower.corp:3128"));
-        assert_eq!(via("https://chat.example.com/health").as_deref(), Some("lower.corp:3128"));
-        assert_eq!(via("ws://chat.example.com/ws").as_deref(), Some("plain.corp:8080"));
+        assert_eq!(
+            via("wss://chat.example.com/ws").as_deref(),
+            Some("lower.corp:3128")
+        );
+        assert_eq!(
+            via("https://chat.example.com/health").as_deref(),
+            Some("lower.corp:3128")
+        );
+        assert_eq!(
+            via("ws://chat.example.com/ws").as_deref(),
+            Some("plain.corp:8080")
+        );
         assert_eq!(via("wss://api.internal.example.com/ws"), None);
         assert_eq!(via("ws://10.1.2.3:8080/ws"), None);
 
-        let only_all = ProxyVariables::read(&lookup(&[("ALL_PROXY", "http://all.corp:1080")])).unwrap();
+        let only_all =
+            ProxyVariables::read(&lookup(&[("ALL_PROXY", "http://all.corp:1080")])).unwrap();
         let url = Url::parse("wss://chat.example.com/ws").unwrap();
-        assert_eq!(only_all.for_url(&url).map(|p| p.authority()).as_deref(), Some("all.corp:1080"));
-        assert_eq!(ProxyVariables::read(&lookup(&[])).unwrap().for_url(&url), None);
+        assert_eq!(
+            only_all.for_url(&url).map(|p| p.authority()).as_deref(),
+            Some("all.corp:1080")
+        );
+        assert_eq!(
+            ProxyVariables::read(&lookup(&[])).unwrap().for_url(&url),
+            None
+        );
     }
 
     #[test]
@@ -517,7 +528,11 @@ mod tests {
         let err = ProxyVariables::read(&lookup(&[("HTTPS_PROXY", "socks5://proxy.corp:1080")]))
             .unwrap_err();
         assert_eq!(err.variable, "HTTPS_PROXY");
-        assert!(err.message.contains("socks5:// proxy is not supported"), "{}", err.message);
+        assert!(
+            err.message.contains("socks5:// proxy is not supported"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -533,9 +548,18 @@ mod tests {
             "Basic dXNAZXI6cDpzcw=="
         );
         assert!(!format!("{proxy:?}").contains("p:ss"));
-        assert_eq!(proxy.url().as_str(), "http://us%40er:p%3Ass@proxy.corp:3128/");
-        assert_eq!(Proxy::parse("proxy.corp", "p").unwrap().authority(), "proxy.corp:80");
-        assert_eq!(Proxy::parse("http://[::1]:3128", "p").unwrap().authority(), "[::1]:3128");
+        assert_eq!(
+            proxy.url().as_str(),
+            "http://us%40er:p%3Ass@proxy.corp:3128/"
+        );
+        assert_eq!(
+            Proxy::parse("proxy.corp", "p").unwrap().authority(),
+            "proxy.corp:80"
+        );
+        assert_eq!(
+            Proxy::parse("http://[::1]:3128", "p").unwrap().authority(),
+            "[::1]:3128"
+        );
         for bad in [
             "https://proxy.corp:3128",
             "socks5h://proxy.corp:1080",

@@ -64,8 +64,8 @@ impl Endpoint {
             "ws" | "http" => false,
             other => return Err(format!("unsupported URL scheme {other:?}")),
         };
-        let host = Self::bare_host(url.host_str().ok_or_else(|| "URL has no host".to_owned())?)
-            .to_owned();
+        let host =
+            Self::bare_host(url.host_str().ok_or_else(|| "URL has no host".to_owned())?).to_owned();
         let port = url
             .port_or_known_default()
             .unwrap_or(if secure { 443 } else { 80 });
@@ -128,7 +128,11 @@ pub async fn open(
     let started = Instant::now();
     let (mut tcp, addr) =
         happy_eyeballs::race(&addrs, started, deadline, &mut observed.tried).await?;
-    if let Some(winner) = observed.tried.iter().find(|a| a.outcome == Outcome::Connected) {
+    if let Some(winner) = observed
+        .tried
+        .iter()
+        .find(|a| a.outcome == Outcome::Connected)
+    {
         phases.connect = Some(winner.started_ms + winner.ms);
     }
     observed.peer = Some(Peer::of(&addr.ip()));
@@ -197,7 +201,11 @@ async fn resolve(
         Some(ip) => (vec![SocketAddr::new(ip, port)], "is"),
         None => (lookup(host, port, deadline, phases).await?, "resolved to"),
     };
-    let how = if pinned.is_some() { "is pinned to" } else { how };
+    let how = if pinned.is_some() {
+        "is pinned to"
+    } else {
+        how
+    };
     let ordered = happy_eyeballs::order(&addrs, network.ip_family);
     if ordered.is_empty() {
         let found: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();

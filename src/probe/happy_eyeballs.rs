@@ -193,7 +193,13 @@ mod tests {
     #[test]
     fn order_per_family_setting() {
         // As a resolver gives them (RFC 6724: IPv6 first where it works).
-        let resolved = addrs(&["2001:db8::1", "2001:db8::2", "203.0.113.1", "203.0.113.2", "203.0.113.3"]);
+        let resolved = addrs(&[
+            "2001:db8::1",
+            "2001:db8::2",
+            "203.0.113.1",
+            "203.0.113.2",
+            "203.0.113.3",
+        ]);
         let v4_first = addrs(&["203.0.113.1", "2001:db8::1", "2001:db8::2"]);
         #[rustfmt::skip]
         let cases: &[(&[SocketAddr], IpFamily, &[&str])] = &[
@@ -209,14 +215,22 @@ mod tests {
             (&[], IpFamily::Any, &[]),
         ];
         for (resolved, family, expected) in cases {
-            assert_eq!(ips(&order(resolved, *family)), *expected, "{family:?} over {:?}", ips(resolved));
+            assert_eq!(
+                ips(&order(resolved, *family)),
+                *expected,
+                "{family:?} over {:?}",
+                ips(resolved)
+            );
         }
     }
 
     #[test]
     fn an_ipv4_mapped_address_counts_as_ipv4() {
         assert_eq!(
-            ips(&order(&addrs(&["::ffff:203.0.113.1", "2001:db8::1"]), IpFamily::Ipv4)),
+            ips(&order(
+                &addrs(&["::ffff:203.0.113.1", "2001:db8::1"]),
+                IpFamily::Ipv4
+            )),
             ["::ffff:203.0.113.1"]
         );
     }
@@ -235,12 +249,23 @@ mod tests {
         let closed: Vec<SocketAddr> = held.iter().map(|s| s.local_addr().unwrap()).collect();
         let started = Instant::now();
         let mut tried = Vec::new();
-        let failure = race(&closed, started, started + Duration::from_secs(20), &mut tried)
-            .await
-            .unwrap_err();
+        let failure = race(
+            &closed,
+            started,
+            started + Duration::from_secs(20),
+            &mut tried,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(failure, NetFailure::Refused(_)), "{failure:?}");
         assert_eq!(tried.len(), 3);
-        assert!(tried.iter().all(|a| a.outcome == Outcome::Refused), "{tried:?}");
-        assert_eq!(ips(&closed), tried.iter().map(|a| a.address.clone()).collect::<Vec<_>>());
+        assert!(
+            tried.iter().all(|a| a.outcome == Outcome::Refused),
+            "{tried:?}"
+        );
+        assert_eq!(
+            ips(&closed),
+            tried.iter().map(|a| a.address.clone()).collect::<Vec<_>>()
+        );
     }
 }

@@ -12,9 +12,9 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::close_tap::{CloseTap, CloseWitness};
 use super::connect::{self, Endpoint, NetFailure, Stream};
-use super::proxy::ProxyFailure;
 use super::facts::{Facts, Halt};
 use super::handshake::{self, ReadError, Response};
+use super::proxy::ProxyFailure;
 use super::session::{self, SessionOutcome};
 use super::template::Templates;
 use super::timing::elapsed_ms;

@@ -113,9 +113,15 @@ mod tests {
     fn the_request_names_the_target_and_carries_basic_credentials() {
         let proxy = Proxy::parse("http://probe:s3cret@proxy.corp:3128", "proxy").unwrap();
         let text = String::from_utf8(request(&proxy, "2001:db8::1", 443)).unwrap();
-        assert!(text.starts_with("CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n"), "{text}");
+        assert!(
+            text.starts_with("CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n"),
+            "{text}"
+        );
         // base64("probe:s3cret")
-        assert!(text.contains("\r\nProxy-Authorization: Basic cHJvYmU6czNjcmV0\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nProxy-Authorization: Basic cHJvYmU6czNjcmV0\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("\r\n\r\n"));
         let anonymous = Proxy::parse("http://proxy.corp:3128", "proxy").unwrap();
         let text = String::from_utf8(request(&anonymous, "chat.example.com", 443)).unwrap();

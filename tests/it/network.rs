@@ -22,7 +22,10 @@ async fn probe(lab: &TestLab, yaml: &str, vars: &[(&str, &str)]) -> ProbeResult 
     let result = Prober::for_config(&config)
         .probe(&config.environments[0])
         .await;
-    eprintln!("{}: {}: {}", result.environment, result.verdict, result.diagnosis);
+    eprintln!(
+        "{}: {}: {}",
+        result.environment, result.verdict, result.diagnosis
+    );
     result
 }
 
@@ -83,7 +86,7 @@ fn mtls_env(name: &str, port: u16, pki: &Pki, pair: Option<(&str, &str)>) -> Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_verifying_clients_passes_with_the_certificate_and_says_when_none_or_another_is_sent()
- {
+{
     let lab = spawn_lab().await;
     let Some(nginx) = installed("nginx") else {
         return;
@@ -98,32 +101,66 @@ async fn nginx_verifying_clients_passes_with_the_certificate_and_says_when_none_
             &nginx,
             "nginx.conf",
             &config,
-            &["-p", "{dir}", "-c", "{dir}/nginx.conf", "-e", "{dir}/error.log"],
+            &[
+                "-p",
+                "{dir}",
+                "-c",
+                "{dir}/nginx.conf",
+                "-e",
+                "{dir}/error.log",
+            ],
         )
         .await;
         let port = front.port;
 
-        let with = probe(&lab, &mtls_env("with", port, &pki, Some(("client.pem", "client.key"))), &[]).await;
+        let with = probe(
+            &lab,
+            &mtls_env("with", port, &pki, Some(("client.pem", "client.key"))),
+            &[],
+        )
+        .await;
         assert_eq!(with.verdict, Verdict::Ok, "{protocol}: {}", with.diagnosis);
         assert_eq!(with.tls.as_ref().unwrap().version, protocol);
 
         let without = probe(&lab, &mtls_env("without", port, &pki, None), &[]).await;
-        assert_eq!(without.verdict, Verdict::UpgradeRejected, "{}", without.diagnosis);
+        assert_eq!(
+            without.verdict,
+            Verdict::UpgradeRejected,
+            "{}",
+            without.diagnosis
+        );
         assert_has(
             &without.diagnosis,
-            &["496 SSL Certificate Required", "wants a client certificate", "wsprobe presented none"],
+            &[
+                "496 SSL Certificate Required",
+                "wants a client certificate",
+                "wsprobe presented none",
+            ],
         );
 
         let stranger = probe(
             &lab,
-            &mtls_env("stranger", port, &pki, Some(("stranger.pem", "stranger.key"))),
+            &mtls_env(
+                "stranger",
+                port,
+                &pki,
+                Some(("stranger.pem", "stranger.key")),
+            ),
             &[],
         )
         .await;
-        assert_eq!(stranger.verdict, Verdict::UpgradeRejected, "{}", stranger.diagnosis);
+        assert_eq!(
+            stranger.verdict,
+            Verdict::UpgradeRejected,
+            "{}",
+            stranger.diagnosis
+        );
         assert_has(
             &stranger.diagnosis,
-            &["495 SSL Certificate Error", "presented its client certificate (CN=stranger)"],
+            &[
+                "495 SSL Certificate Error",
+                "presented its client certificate (CN=stranger)",
+            ],
         );
         drop(front);
     }
@@ -140,7 +177,10 @@ async fn a_tls_server_requiring_a_certificate_is_named_in_tls_1_3_and_1_2() {
     let pki = pki();
     let path = |name: &str| pki.path(name).display().to_string();
     for (flag, words) in [
-        ("-tls1_3", &["certificate_required (116)", "wsprobe presented none"][..]),
+        (
+            "-tls1_3",
+            &["certificate_required (116)", "wsprobe presented none"][..],
+        ),
         (
             "-tls1_2",
             &[
@@ -156,13 +196,29 @@ async fn a_tls_server_requiring_a_certificate_is_named_in_tls_1_3_and_1_2() {
             "unused",
             "",
             &[
-                "s_server", "-quiet", "-accept", "127.0.0.1:{port}", "-cert", &path("server.pem"),
-                "-key", &path("server.key"), "-CAfile", &path("ca.pem"), "-Verify", "1", flag,
+                "s_server",
+                "-quiet",
+                "-accept",
+                "127.0.0.1:{port}",
+                "-cert",
+                &path("server.pem"),
+                "-key",
+                &path("server.key"),
+                "-CAfile",
+                &path("ca.pem"),
+                "-Verify",
+                "1",
+                flag,
             ],
         )
         .await;
         let result = probe(&lab, &mtls_env("alert", server.port, &pki, None), &[]).await;
-        assert_eq!(result.verdict, Verdict::TlsFailed, "{flag}: {}", result.diagnosis);
+        assert_eq!(
+            result.verdict,
+            Verdict::TlsFailed,
+            "{flag}: {}",
+            result.diagnosis
+        );
         assert_has(&result.diagnosis, words);
         drop(server);
     }
@@ -183,11 +239,30 @@ fn client_certificate_mistakes_are_config_errors_naming_the_key() {
             .to_string()
     };
     let mismatched = error(yaml(&path("client.pem"), &path("stranger.key")));
-    assert_has(&mismatched, &["probes.yaml:6:", "environments[0].tls.client_key:", "is not the private key of the certificate"]);
+    assert_has(
+        &mismatched,
+        &[
+            "probes.yaml:6:",
+            "environments[0].tls.client_key:",
+            "is not the private key of the certificate",
+        ],
+    );
     let missing = error(yaml(&path("nope.pem"), &path("client.key")));
-    assert_has(&missing, &["probes.yaml:5:", "environments[0].tls.client_cert: cannot read"]);
+    assert_has(
+        &missing,
+        &[
+            "probes.yaml:5:",
+            "environments[0].tls.client_cert: cannot read",
+        ],
+    );
     let not_a_key = error(yaml(&path("client.pem"), &path("client.pem")));
-    assert_has(&not_a_key, &["environments[0].tls.client_key:", "holds no PEM private key"]);
+    assert_has(
+        &not_a_key,
+        &[
+            "environments[0].tls.client_key:",
+            "holds no PEM private key",
+        ],
+    );
     let key_pem = std::fs::read_to_string(pki.path("client.key")).unwrap();
     let secret_line = key_pem.lines().nth(1).unwrap();
     for message in [&mismatched, &missing, &not_a_key] {
@@ -200,7 +275,10 @@ fn client_certificate_mistakes_are_config_errors_naming_the_key() {
     )
     .unwrap_err()
     .to_string();
-    assert_has(&alone, &["environments[0].tls.client_cert: needs tls.client_key too"]);
+    assert_has(
+        &alone,
+        &["environments[0].tls.client_cert: needs tls.client_key too"],
+    );
 }
 
 // ---- the egress proxy ----------------------------------------------------------------------
@@ -218,7 +296,9 @@ struct Squid {
 impl Squid {
     fn url(&self, credentials: Option<(&str, &str)>) -> String {
         match credentials {
-            Some((user, password)) => format!("http://{user}:{password}@127.0.0.1:{}", self.process.port),
+            Some((user, password)) => {
+                format!("http://{user}:{password}@127.0.0.1:{}", self.process.port)
+            }
             None => format!("http://127.0.0.1:{}", self.process.port),
         }
     }
@@ -253,7 +333,13 @@ async fn squid() -> Option<Squid> {
          acl authed proxy_auth REQUIRED\nacl forbidden dstdomain forbidden.test\n\
          http_access deny !authed\nhttp_access deny forbidden\nhttp_access allow authed\nshutdown_lifetime 0 seconds\n"
     );
-    let process = start(&binary, "squid.conf", &config, &["-N", "-f", "{dir}/squid.conf"]).await;
+    let process = start(
+        &binary,
+        "squid.conf",
+        &config,
+        &["-N", "-f", "{dir}/squid.conf"],
+    )
+    .await;
     Some(Squid { process, shared })
 }
 
@@ -261,7 +347,8 @@ async fn squid() -> Option<Squid> {
 /// header value.
 fn assert_no_proxy_secrets(text: &str) {
     use base64::Engine as _;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{PROXY_USER}:{PROXY_PASSWORD}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{PROXY_USER}:{PROXY_PASSWORD}"));
     for secret in [PROXY_PASSWORD, PROXY_USER, basic.as_str()] {
         assert!(!text.contains(secret), "{secret:?} leaks: {text}");
     }
@@ -275,7 +362,9 @@ async fn through_squid_with_credentials_and_its_refusals_named_as_the_proxys() {
     };
     let with = squid.url(Some((PROXY_USER, PROXY_PASSWORD)));
     let env = |name: &str, url: &str, proxy: &str| {
-        format!("  - name: {name}\n    url: {url}\n    proxy: \"{proxy}\"\n    health: {{ url: \"http://${{LAB}}/health\" }}\n")
+        format!(
+            "  - name: {name}\n    url: {url}\n    proxy: \"{proxy}\"\n    health: {{ url: \"http://${{LAB}}/health\" }}\n"
+        )
     };
 
     let ok = probe(&lab, &env("through", "ws://${LAB}/ws/healthy", &with), &[]).await;
@@ -284,42 +373,106 @@ async fn through_squid_with_credentials_and_its_refusals_named_as_the_proxys() {
     assert_eq!(ok.health.as_ref().unwrap().http_status, Some(200));
     assert_eq!(ok.peer.as_ref().unwrap().address, "127.0.0.1");
     let log = squid.access_log();
-    assert!(log.contains(&format!("CONNECT {}", lab.addr())), "the socket went through Squid: {log}");
-    assert!(log.contains(&format!("http://{}/health", lab.addr())), "the health check went through Squid too: {log}");
+    assert!(
+        log.contains(&format!("CONNECT {}", lab.addr())),
+        "the socket went through Squid: {log}"
+    );
+    assert!(
+        log.contains(&format!("http://{}/health", lab.addr())),
+        "the health check went through Squid too: {log}"
+    );
     assert_no_proxy_secrets(&serde_json::to_string(&ok).unwrap());
 
-    let anonymous = probe(&lab, &env("anonymous", "ws://${LAB}/ws/healthy", &squid.url(None)), &[]).await;
+    let anonymous = probe(
+        &lab,
+        &env("anonymous", "ws://${LAB}/ws/healthy", &squid.url(None)),
+        &[],
+    )
+    .await;
     assert_eq!(anonymous.verdict, Verdict::ConnectRefused);
     assert_eq!(anonymous.http_status, Some(407));
-    assert_has(&anonymous.diagnosis, &[
-        &format!("The egress proxy 127.0.0.1:{}", squid.process.port),
-        "HTTP 407 Proxy Authentication Required",
-        "Proxy-Authenticate: Basic realm=\"wsprobe-test\"",
-        "the proxy URL carries none",
-        "not the server's",
-        "proxy layer, a proxy or gateway acted",
-    ]);
+    assert_has(
+        &anonymous.diagnosis,
+        &[
+            &format!("The egress proxy 127.0.0.1:{}", squid.process.port),
+            "HTTP 407 Proxy Authentication Required",
+            "Proxy-Authenticate: Basic realm=\"wsprobe-test\"",
+            "the proxy URL carries none",
+            "not the server's",
+            "proxy layer, a proxy or gateway acted",
+        ],
+    );
     assert!(anonymous.phases_ms.upgrade.is_none() && anonymous.phases_ms.proxy.is_some());
 
-    let wrong = probe(&lab, &env("wrong", "ws://${LAB}/ws/healthy", &squid.url(Some((PROXY_USER, "not-the-password")))), &[]).await;
+    let wrong = probe(
+        &lab,
+        &env(
+            "wrong",
+            "ws://${LAB}/ws/healthy",
+            &squid.url(Some((PROXY_USER, "not-the-password"))),
+        ),
+        &[],
+    )
+    .await;
     assert_eq!(wrong.http_status, Some(407));
     assert_has(&wrong.diagnosis, &["refused the ones in the proxy URL"]);
-    assert!(!wrong.diagnosis.contains("not-the-password"), "{}", wrong.diagnosis);
+    assert!(
+        !wrong.diagnosis.contains("not-the-password"),
+        "{}",
+        wrong.diagnosis
+    );
 
-    let forbidden = probe(&lab, &env("forbidden", "wss://forbidden.test/ws", &with), &[]).await;
+    let forbidden = probe(
+        &lab,
+        &env("forbidden", "wss://forbidden.test/ws", &with),
+        &[],
+    )
+    .await;
     assert_eq!(forbidden.http_status, Some(403), "{}", forbidden.diagnosis);
-    assert_has(&forbidden.diagnosis, &["HTTP 403 Forbidden", "X-Squid-Error: ERR_ACCESS_DENIED", "access rules"]);
+    assert_has(
+        &forbidden.diagnosis,
+        &[
+            "HTTP 403 Forbidden",
+            "X-Squid-Error: ERR_ACCESS_DENIED",
+            "access rules",
+        ],
+    );
 
     // Nothing listens at the target: Squid says it could not connect.
     let port = crate::helpers::free_port().port();
-    let down = probe(&lab, &env("down", &format!("ws://127.0.0.1:{port}/ws"), &with), &[]).await;
+    let down = probe(
+        &lab,
+        &env("down", &format!("ws://127.0.0.1:{port}/ws"), &with),
+        &[],
+    )
+    .await;
     assert_eq!(down.verdict, Verdict::ConnectRefused, "{}", down.diagnosis);
-    assert_has(&down.diagnosis, &["HTTP 503", "ERR_CONNECT_FAIL", "could not connect to 127.0.0.1:", "itself"]);
+    assert_has(
+        &down.diagnosis,
+        &[
+            "HTTP 503",
+            "ERR_CONNECT_FAIL",
+            "could not connect to 127.0.0.1:",
+            "itself",
+        ],
+    );
 
     // The proxy itself is not there.
-    let gone = probe(&lab, &env("gone", "ws://${LAB}/ws/healthy", &format!("http://127.0.0.1:{port}")), &[]).await;
+    let gone = probe(
+        &lab,
+        &env(
+            "gone",
+            "ws://${LAB}/ws/healthy",
+            &format!("http://127.0.0.1:{port}"),
+        ),
+        &[],
+    )
+    .await;
     assert_eq!(gone.verdict, Verdict::ConnectRefused);
-    assert_has(&gone.diagnosis, &["could not reach its egress proxy", "was never tried"]);
+    assert_has(
+        &gone.diagnosis,
+        &["could not reach its egress proxy", "was never tried"],
+    );
 
     for result in [&anonymous, &wrong, &forbidden, &down, &gone] {
         assert_no_proxy_secrets(&serde_json::to_string(result).unwrap());
@@ -327,7 +480,11 @@ async fn through_squid_with_credentials_and_its_refusals_named_as_the_proxys() {
 }
 
 /// `wsprobe check --format json` as a child with `vars` as its only proxy variables.
-fn check_as_child(config: &Path, vars: &[(&str, &str)], wrapper: Option<&[String]>) -> (Value, String) {
+fn check_as_child(
+    config: &Path,
+    vars: &[(&str, &str)],
+    wrapper: Option<&[String]>,
+) -> (Value, String) {
     let wsprobe = env!("CARGO_BIN_EXE_wsprobe");
     let mut command = match wrapper {
         Some(argv) => {
@@ -342,7 +499,16 @@ fn check_as_child(config: &Path, vars: &[(&str, &str)], wrapper: Option<&[String
         .arg(config)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
-    for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] {
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
         command.env_remove(name);
     }
     command.envs(vars.iter().copied());
@@ -378,14 +544,26 @@ async fn https_proxy_and_no_proxy_are_read_from_the_environment() {
     assert_eq!(through["verdict"], "ok", "{output}");
     assert!(through["phases_ms"]["proxy"].is_number(), "{through}");
     assert_no_proxy_secrets(&output);
-    assert!(squid.access_log().contains(&format!("CONNECT localhost:{}", front.addr.port())));
+    assert!(
+        squid
+            .access_log()
+            .contains(&format!("CONNECT localhost:{}", front.addr.port()))
+    );
 
-    let (bypassed, output) = check_as_child(&config, &[("HTTPS_PROXY", &proxy), ("NO_PROXY", "example.com, localhost")], None);
+    let (bypassed, output) = check_as_child(
+        &config,
+        &[
+            ("HTTPS_PROXY", &proxy),
+            ("NO_PROXY", "example.com, localhost"),
+        ],
+        None,
+    );
     assert_eq!(bypassed["verdict"], "ok", "{output}");
     assert!(bypassed["phases_ms"]["proxy"].is_null(), "{bypassed}");
 
     // `HTTP_PROXY` is for ws:// and http://, not for this wss:// URL.
-    let (plain_only, output) = check_as_child(&config, &[("HTTP_PROXY", "http://127.0.0.1:9")], None);
+    let (plain_only, output) =
+        check_as_child(&config, &[("HTTP_PROXY", "http://127.0.0.1:9")], None);
     assert_eq!(plain_only["verdict"], "ok", "{output}");
 
     let bad = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
@@ -396,22 +574,43 @@ async fn https_proxy_and_no_proxy_are_read_from_the_environment() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert_has(&stderr, &["HTTPS_PROXY", "socks5:// proxy is not supported", "proxy: none"]);
+    assert_has(
+        &stderr,
+        &[
+            "HTTPS_PROXY",
+            "socks5:// proxy is not supported",
+            "proxy: none",
+        ],
+    );
 }
 
 #[test]
 fn a_bad_proxy_key_is_a_config_error_and_none_turns_the_variables_off() {
     let load = |proxy: &str, vars: &'static [(&'static str, &'static str)]| {
-        let yaml = format!("environments:\n  - name: a\n    url: wss://chat.example.com/ws\n    proxy: {proxy}\n");
+        let yaml = format!(
+            "environments:\n  - name: a\n    url: wss://chat.example.com/ws\n    proxy: {proxy}\n"
+        );
         wsprobe::config::load_str(Path::new("probes.yaml"), &yaml, &|name| {
-            vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
         })
     };
-    let error = load("\"https://user:hunter2-secret@proxy.corp:3128\"", &[]).unwrap_err().to_string();
-    assert_has(&error, &["probes.yaml:4:", "environments[0].proxy:", "https:// proxy"]);
+    let error = load("\"https://user:hunter2-secret@proxy.corp:3128\"", &[])
+        .unwrap_err()
+        .to_string();
+    assert_has(
+        &error,
+        &["probes.yaml:4:", "environments[0].proxy:", "https:// proxy"],
+    );
     assert!(!error.contains("hunter2-secret"), "{error}");
     let off = load("none", &[("HTTPS_PROXY", "socks5://bad:1")]).unwrap();
-    assert!(off.environments[0].network.proxy_for(&off.environments[0].url).is_none());
+    assert!(
+        off.environments[0]
+            .network
+            .proxy_for(&off.environments[0].url)
+            .is_none()
+    );
 }
 
 // ---- dual stack ----------------------------------------------------------------------------
@@ -448,9 +647,14 @@ async fn blackhole() -> Blackhole {
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Checked, not assumed: a connection now gets no answer.
-    let probe = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await;
+    let probe =
+        tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await;
     assert!(probe.is_err(), "the accept queue is not full: {probe:?}");
-    Blackhole { addr, _listener: listener, _fillers: fillers }
+    Blackhole {
+        addr,
+        _listener: listener,
+        _fillers: fillers,
+    }
 }
 
 /// `[::1]:port` forwarding to the lab.
@@ -458,7 +662,9 @@ async fn ipv6_front(port: u16, lab: SocketAddr) -> tokio::task::JoinHandle<()> {
     let listener = tokio::net::TcpListener::bind(("::1", port)).await.unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut client, _)) = listener.accept().await else { return };
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 if let Ok(mut backend) = tokio::net::TcpStream::connect(lab).await {
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
@@ -484,7 +690,10 @@ async fn a_pinned_address_keeps_the_host_name_and_a_blackholed_one_times_out_nam
     assert_eq!(pinned.verdict, Verdict::Ok, "{}", pinned.diagnosis);
     let peer = pinned.peer.as_ref().unwrap();
     assert_eq!((peer.address.as_str(), peer.family), ("::1", Family::Ipv6));
-    assert_eq!(pinned.headers.sent.get("host").map(String::as_str), Some(format!("dual.test:{port}").as_str()));
+    assert_eq!(
+        pinned.headers.sent.get("host").map(String::as_str),
+        Some(format!("dual.test:{port}").as_str())
+    );
     assert!(pinned.phases_ms.dns.is_none(), "a pin is not a lookup");
 
     let dropped = probe(
@@ -493,7 +702,12 @@ async fn a_pinned_address_keeps_the_host_name_and_a_blackholed_one_times_out_nam
         &[],
     )
     .await;
-    assert_eq!(dropped.verdict, Verdict::ConnectTimeout, "{}", dropped.diagnosis);
+    assert_eq!(
+        dropped.verdict,
+        Verdict::ConnectTimeout,
+        "{}",
+        dropped.diagnosis
+    );
     assert_eq!(dropped.addresses_tried.len(), 1);
     assert_eq!(dropped.addresses_tried[0].outcome, Outcome::TimedOut);
     assert_has(&dropped.diagnosis, &["at IPv4 127.0.0.1"]);
@@ -504,7 +718,10 @@ async fn a_pinned_address_keeps_the_host_name_and_a_blackholed_one_times_out_nam
 /// 127.0.0.1 and ::1: the system resolver itself gives both families.
 fn check_with_hosts(config: &Path, hosts: &Path) -> Option<(Value, String)> {
     let unshare = installed("unshare")?;
-    let script = format!("mount --bind {} /etc/hosts && exec \"$0\" \"$@\"", hosts.display());
+    let script = format!(
+        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
+        hosts.display()
+    );
     let wrapper = vec![
         unshare.display().to_string(),
         "-m".to_owned(),
@@ -525,33 +742,64 @@ async fn a_dual_stack_name_falls_back_from_a_blackholed_ipv4_to_ipv6_and_says_so
     let both_bad = blackhole().await;
     let dir = tempfile::tempdir().unwrap();
     let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 dual.test\n::1 dual.test\n").unwrap();
+    std::fs::write(
+        &hosts,
+        "127.0.0.1 localhost\n127.0.0.1 dual.test\n::1 dual.test\n",
+    )
+    .unwrap();
     let config = dir.path().join("probes.yaml");
     let write = |yaml: String| std::fs::write(&config, format!("environments:\n{yaml}")).unwrap();
 
-    write(format!("  - name: dual\n    url: ws://dual.test:{port}/ws/healthy\n    ip_family: prefer_ipv4\n    timeout: 10s\n"));
+    write(format!(
+        "  - name: dual\n    url: ws://dual.test:{port}/ws/healthy\n    ip_family: prefer_ipv4\n    timeout: 10s\n"
+    ));
     let Some((dual, output)) = check_with_hosts(&config, &hosts) else {
         return;
     };
     assert_eq!(dual["verdict"], "ok", "{output}");
-    assert_eq!(dual["peer"], serde_json::json!({"address": "::1", "family": "ipv6"}), "{output}");
+    assert_eq!(
+        dual["peer"],
+        serde_json::json!({"address": "::1", "family": "ipv6"}),
+        "{output}"
+    );
     let tried = dual["addresses_tried"].as_array().unwrap();
     assert_eq!(tried[0]["address"], "127.0.0.1", "{output}");
     assert_eq!(tried[0]["family"], "ipv4");
-    assert_eq!(tried[0]["outcome"], "cancelled", "the IPv4 attempt had no answer when IPv6 won: {output}");
+    assert_eq!(
+        tried[0]["outcome"], "cancelled",
+        "the IPv4 attempt had no answer when IPv6 won: {output}"
+    );
     assert!(tried[0]["ms"].as_f64().unwrap() >= 250.0, "{output}");
     assert_eq!(tried[1]["outcome"], "connected");
-    assert!(tried[1]["started_ms"].as_f64().unwrap() >= 250.0, "RFC 8305's attempt delay: {output}");
-    assert_has(dual["diagnosis"].as_str().unwrap(), &["via IPv6 ::1 after IPv4 127.0.0.1"]);
+    assert!(
+        tried[1]["started_ms"].as_f64().unwrap() >= 250.0,
+        "RFC 8305's attempt delay: {output}"
+    );
+    assert_has(
+        dual["diagnosis"].as_str().unwrap(),
+        &["via IPv6 ::1 after IPv4 127.0.0.1"],
+    );
 
-    write(format!("  - name: dual\n    url: ws://dual.test:{}/ws/healthy\n    timeout: 3s\n", both_bad.addr.port()));
+    write(format!(
+        "  - name: dual\n    url: ws://dual.test:{}/ws/healthy\n    timeout: 3s\n",
+        both_bad.addr.port()
+    ));
     let (failed, output) = check_with_hosts(&config, &hosts).unwrap();
     assert_eq!(failed["verdict"], "connect_timeout", "{output}");
-    assert_has(failed["diagnosis"].as_str().unwrap(), &["IPv6 ::1 refused", "IPv4 127.0.0.1 timed out"]);
+    assert_has(
+        failed["diagnosis"].as_str().unwrap(),
+        &["IPv6 ::1 refused", "IPv4 127.0.0.1 timed out"],
+    );
 
-    write(format!("  - name: dual\n    url: ws://dual.test:{port}/ws/healthy\n    ip_family: ipv6\n"));
+    write(format!(
+        "  - name: dual\n    url: ws://dual.test:{port}/ws/healthy\n    ip_family: ipv6\n"
+    ));
     let (only_v6, output) = check_with_hosts(&config, &hosts).unwrap();
     assert_eq!(only_v6["verdict"], "ok", "{output}");
-    assert_eq!(only_v6["addresses_tried"].as_array().unwrap().len(), 1, "{output}");
+    assert_eq!(
+        only_v6["addresses_tried"].as_array().unwrap().len(),
+        1,
+        "{output}"
+    );
     front.abort();
 }

@@ -62,7 +62,8 @@ impl Validator<'_> {
             return Ok(ProxySetting::Direct);
         }
         // The URL is never echoed: it may hold the proxy's password.
-        let proxy = Proxy::parse(&value.value, key).map_err(|message| self.err(value, key, message))?;
+        let proxy =
+            Proxy::parse(&value.value, key).map_err(|message| self.err(value, key, message))?;
         Ok(ProxySetting::Fixed(Arc::new(proxy)))
     }
 
@@ -109,14 +110,18 @@ impl Validator<'_> {
         here: &str,
     ) -> Result<Option<ClientIdentity>> {
         let pick_key = |field: fn(&RawTls) -> &Option<Text>, name: &str| {
-            own.and_then(|tls| field(tls).as_ref().map(|v| (v, format!("{here}.tls.{name}"))))
-                .or_else(|| {
-                    defaults.and_then(|tls| {
-                        field(tls)
-                            .as_ref()
-                            .map(|v| (v, format!("defaults.tls.{name}")))
-                    })
+            own.and_then(|tls| {
+                field(tls)
+                    .as_ref()
+                    .map(|v| (v, format!("{here}.tls.{name}")))
+            })
+            .or_else(|| {
+                defaults.and_then(|tls| {
+                    field(tls)
+                        .as_ref()
+                        .map(|v| (v, format!("defaults.tls.{name}")))
                 })
+            })
         };
         let cert = pick_key(|tls| &tls.client_cert, "client_cert");
         let key = pick_key(|tls| &tls.client_key, "client_key");

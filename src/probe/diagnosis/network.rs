@@ -63,7 +63,10 @@ pub(super) fn addresses_phrase(result: &ProbeResult, expected: &Expectations) ->
         [one] => format!(" (at {} {})", one.family.label(), one.address),
         all => format!(
             " ({})",
-            all.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            all.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -163,7 +166,10 @@ fn unreachable_proxy(result: &ProbeResult, proxy: &str, target: &str) -> String 
         [] | [_] => String::new(),
         all => format!(
             " ({})",
-            all.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            all.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     format!(

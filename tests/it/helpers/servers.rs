@@ -81,4 +81,3 @@ pub async fn start(binary: &Path, file: &str, config: &str, args: &[&str]) -> Pr
     }
     proxy
 }
-

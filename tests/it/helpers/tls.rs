@@ -102,8 +102,7 @@ impl Pki {
 
 pub fn pki() -> Pki {
     use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair,
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     };
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
@@ -117,7 +116,11 @@ pub fn pki() -> Pki {
     };
     let leaf = |issuer: &Issuer<'_, KeyPair>, name: &str, client: bool, files: (&str, &str)| {
         let key = KeyPair::generate().unwrap();
-        let names = if client { vec![] } else { vec![name.to_owned()] };
+        let names = if client {
+            vec![]
+        } else {
+            vec![name.to_owned()]
+        };
         let mut params = CertificateParams::new(names).unwrap();
         params.distinguished_name.push(DnType::CommonName, name);
         params.extended_key_usages = vec![if client {
