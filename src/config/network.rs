@@ -113,20 +113,15 @@ impl AddressPin {
 }
 
 /// How an environment chooses its proxy.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum ProxySetting {
     /// `proxy: none`: straight to the target, whatever the variables say.
+    #[default]
     Direct,
     /// `proxy: "http://…"`: every connection of the environment goes through it.
     Fixed(Arc<Proxy>),
     /// No `proxy` key: the standard variables decide, per URL.
     Variables(Arc<ProxyVariables>),
-}
-
-impl Default for ProxySetting {
-    fn default() -> Self {
-        ProxySetting::Direct
-    }
 }
 
 /// The word that turns the variables off for an environment.
