@@ -77,11 +77,12 @@ pub async fn race(
     let mut finished: Vec<bool> = Vec::with_capacity(addresses.len());
     let mut pending: FuturesUnordered<Attempt> = FuturesUnordered::new();
     let mut next_at = started;
+    let port = addresses.first().map_or(0, SocketAddr::port);
     let give_up = tokio::time::sleep_until(deadline.into());
     tokio::pin!(give_up);
     loop {
         if pending.is_empty() && begun.len() == addresses.len() {
-            return Err(all_failed(tried));
+            return Err(all_failed(tried, port));
         }
         let can_start = begun.len() < addresses.len();
         tokio::select! {
@@ -126,7 +127,7 @@ pub async fn race(
             }
             _ = &mut give_up => {
                 abandon(tried, &begun, &finished, Outcome::TimedOut, Instant::now());
-                return Err(all_failed(tried));
+                return Err(all_failed(tried, port));
             }
         }
     }
@@ -163,12 +164,13 @@ fn classify(err: &io::Error) -> (Outcome, Option<String>) {
 
 /// No attempt connected: a timeout anywhere makes it `connect_timeout` (something on the path
 /// drops packets), refusals alone `connect_refused`; the message lists every attempt.
-fn all_failed(tried: &[AddressTried]) -> NetFailure {
+fn all_failed(tried: &[AddressTried], port: u16) -> NetFailure {
     let listed = tried
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
+    let listed = format!("{listed} (port {port})");
     if tried.iter().any(|a| a.outcome == Outcome::TimedOut) {
         NetFailure::ConnectTimeout(format!("TCP connect timed out: {listed}"))
     } else {
