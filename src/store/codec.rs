@@ -316,6 +316,68 @@ mod tests {
     use super::*;
 
     #[test]
+    fn addresses_tried_are_stored_only_when_they_say_more_than_the_peer() {
+        let attempt = |address: &str, outcome, started_ms, ms| AddressTried {
+            address: address.to_owned(),
+            family: crate::probe::result::Family::of(&address.parse().unwrap()),
+            outcome,
+            started_ms,
+            ms,
+            error: None,
+        };
+        let peer = |address: &str| Peer::of(&address.parse().unwrap());
+        #[rustfmt::skip]
+        type Case = (Option<Peer>, Option<f64>, Vec<AddressTried>, bool);
+        let cases: Vec<Case> = vec![
+            // (peer, connect_ms, addresses_tried, kept in the blob)
+            (
+                Some(peer("203.0.113.1")),
+                Some(1.25),
+                vec![attempt("203.0.113.1", Outcome::Connected, 0.0, 1.25)],
+                false,
+            ),
+            (
+                Some(peer("203.0.113.1")),
+                Some(1.25),
+                vec![attempt("203.0.113.1", Outcome::Connected, 0.0, 1.0)],
+                true,
+            ),
+            (
+                Some(peer("::1")),
+                Some(251.0),
+                vec![
+                    attempt("127.0.0.1", Outcome::Cancelled, 0.0, 251.0),
+                    attempt("::1", Outcome::Connected, 250.0, 1.0),
+                ],
+                true,
+            ),
+            (
+                None,
+                None,
+                vec![attempt("203.0.113.1", Outcome::TimedOut, 0.0, 15000.0)],
+                true,
+            ),
+            (None, None, vec![], false),
+        ];
+        for (peer, connect_ms, tried, kept) in cases {
+            let result = ProbeResult::builder("e", Verdict::Ok)
+                .phases_ms(crate::probe::result::Phases {
+                    connect: connect_ms,
+                    ..Default::default()
+                })
+                .addresses_tried(tried.clone());
+            let result = match &peer {
+                Some(peer) => result.peer(peer.clone()),
+                None => result,
+            }
+            .build();
+            let stored = addresses_to_store(&result);
+            assert_eq!(!stored.is_empty(), kept, "{tried:?}");
+            assert_eq!(addresses_tried(stored, peer.as_ref(), connect_ms), tried);
+        }
+    }
+
+    #[test]
     fn status_and_verdict_codes_are_pinned() {
         // Changing a number here corrupts every stored row: add, never renumber.
         let statuses = [(Status::Up, 0), (Status::Degraded, 1), (Status::Down, 2)];

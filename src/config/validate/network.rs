@@ -146,34 +146,7 @@ impl Validator<'_> {
         (cert_value, cert_key): (&Text, String),
         (key_value, key_key): (&Text, String),
     ) -> Result<ClientIdentity> {
-        let cert_file = self.resolve(&cert_value.value);
-        let cert_pem = std::fs::read_to_string(&cert_file).map_err(|err| {
-            self.err(
-                cert_value,
-                &cert_key,
-                format!("cannot read {}: {err}", cert_file.display()),
-            )
-        })?;
-        let chain: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-                .filter_map(|cert| cert.ok())
-                .collect();
-        let Some(leaf) = chain.first() else {
-            return Err(self.err(
-                cert_value,
-                &cert_key,
-                format!("{} holds no PEM certificate", cert_file.display()),
-            ));
-        };
-        let subject = x509_parser::parse_x509_certificate(leaf.as_ref())
-            .map(|(_, cert)| cert.subject().to_string())
-            .map_err(|err| {
-                self.err(
-                    cert_value,
-                    &cert_key,
-                    format!("{} is not a usable certificate: {err}", cert_file.display()),
-                )
-            })?;
+        let (cert_file, cert_pem, chain, subject) = self.read_chain(cert_value, &cert_key)?;
         let key_file = self.resolve(&key_value.value);
         // The key's bytes are a secret: no error below quotes them.
         let key_pem = std::fs::read_to_string(&key_file).map_err(|err| {
@@ -194,7 +167,7 @@ impl Validator<'_> {
             )
         })?;
         let provider = rustls::crypto::ring::default_provider();
-        rustls::sign::CertifiedKey::from_der(chain.clone(), key, &provider).map_err(|err| {
+        rustls::sign::CertifiedKey::from_der(chain, key, &provider).map_err(|err| {
             let message = match err {
                 rustls::Error::InconsistentKeys(_) => format!(
                     "{} is not the private key of the certificate in {}",
@@ -212,5 +185,37 @@ impl Validator<'_> {
             key_pem: Secret::new(key_pem),
             subject,
         })
+    }
+
+    /// The certificate file: its path, its text, the chain in it and the leaf's subject.
+    fn read_chain(
+        &self,
+        value: &Text,
+        key: &str,
+    ) -> Result<(PathBuf, String, Vec<CertificateDer<'static>>, String)> {
+        let file = self.resolve(&value.value);
+        let pem = std::fs::read_to_string(&file).map_err(|err| {
+            self.err(value, key, format!("cannot read {}: {err}", file.display()))
+        })?;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .filter_map(|cert| cert.ok())
+            .collect();
+        let Some(leaf) = chain.first() else {
+            return Err(self.err(
+                value,
+                key,
+                format!("{} holds no PEM certificate", file.display()),
+            ));
+        };
+        let subject = x509_parser::parse_x509_certificate(leaf.as_ref())
+            .map(|(_, cert)| cert.subject().to_string())
+            .map_err(|err| {
+                self.err(
+                    value,
+                    key,
+                    format!("{} is not a usable certificate: {err}", file.display()),
+                )
+            })?;
+        Ok((file, pem, chain, subject))
     }
 }
