@@ -172,7 +172,7 @@ impl Proxy {
         match url.scheme() {
             "http" => {}
             "https" => return Err("an https:// proxy (TLS to the proxy itself) is not supported: use the proxy's http:// address; the tunnel to a wss:// target is still TLS end to end".to_owned()),
-            other => return Err(format!("a {other}:// proxy is not supported: wsprobe speaks HTTP CONNECT, so use an http:// proxy URL")),
+            other => return Err(format!("{other}:// proxies are not supported: wsprobe speaks HTTP CONNECT, so use an http:// proxy URL")),
         }
         let host = url
             .host_str()
@@ -524,7 +524,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.variable, "HTTPS_PROXY");
         assert!(
-            err.message.contains("socks5:// proxy is not supported"),
+            err.message.contains("socks5:// proxies are not supported"),
             "{}",
             err.message
         );

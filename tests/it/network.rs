@@ -578,7 +578,7 @@ async fn https_proxy_and_no_proxy_are_read_from_the_environment() {
         &stderr,
         &[
             "HTTPS_PROXY",
-            "socks5:// proxy is not supported",
+            "socks5:// proxies are not supported",
             "proxy: none",
         ],
     );
