@@ -272,6 +272,39 @@ fn human(duration: Duration) -> String {
         .join(" ")
 }
 
+/// The proxy (address and where it was set, never its credentials), a family other than `any`,
+/// the pins and the client certificate; `None` when all are defaults.
+fn network_line(env: &Environment) -> Option<String> {
+    let mut parts = Vec::new();
+    match &env.network.proxy {
+        super::ProxySetting::Direct => {}
+        super::ProxySetting::Fixed(proxy) => parts.push(format!("proxy {}", proxy.authority())),
+        super::ProxySetting::Variables(_) => {
+            if let Some(proxy) = env.network.proxy_for(&env.url) {
+                parts.push(format!(
+                    "proxy {} (from {})",
+                    proxy.authority(),
+                    proxy.source
+                ));
+            }
+        }
+    }
+    if env.network.ip_family != super::IpFamily::Any {
+        parts.push(format!("ip_family {}", env.network.ip_family.as_str()));
+    }
+    for pin in &env.network.resolve {
+        parts.push(format!(
+            "{} pinned to {}",
+            super::authority(&pin.host, pin.port),
+            pin.address
+        ));
+    }
+    if let Some(client) = &env.tls.client {
+        parts.push(format!("client certificate {}", client.subject));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,37 +340,4 @@ mod tests {
             assert_eq!(redact_url(&Url::parse(input).unwrap()), expected);
         }
     }
-}
-
-/// The proxy (address and where it was set, never its credentials), a family other than `any`,
-/// the pins and the client certificate; `None` when all are defaults.
-fn network_line(env: &Environment) -> Option<String> {
-    let mut parts = Vec::new();
-    match &env.network.proxy {
-        super::ProxySetting::Direct => {}
-        super::ProxySetting::Fixed(proxy) => parts.push(format!("proxy {}", proxy.authority())),
-        super::ProxySetting::Variables(_) => {
-            if let Some(proxy) = env.network.proxy_for(&env.url) {
-                parts.push(format!(
-                    "proxy {} (from {})",
-                    proxy.authority(),
-                    proxy.source
-                ));
-            }
-        }
-    }
-    if env.network.ip_family != super::IpFamily::Any {
-        parts.push(format!("ip_family {}", env.network.ip_family.as_str()));
-    }
-    for pin in &env.network.resolve {
-        parts.push(format!(
-            "{} pinned to {}",
-            super::authority(&pin.host, pin.port),
-            pin.address
-        ));
-    }
-    if let Some(client) = &env.tls.client {
-        parts.push(format!("client certificate {}", client.subject));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
 }
