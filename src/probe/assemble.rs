@@ -160,6 +160,7 @@ impl Facts {
             client_close_reason: session.client_close_reason,
             peer: self.transport.peer,
             addresses_tried: self.transport.tried,
+            confirmation: None,
         }
     }
 }

@@ -261,6 +261,10 @@ pub struct ProbeResult {
     /// Every address the last attempt tried, in the order tried, and how each fared.
     #[serde(default)]
     pub addresses_tried: Vec<AddressTried>,
+    /// Which re-probe of `alert.confirm` this run is (1, 2, …): run at once after a failure,
+    /// to tell a blip from an outage. `null` for scheduled and on-demand runs.
+    #[serde(default)]
+    pub confirmation: Option<u32>,
 }
 
 impl ProbeResult {

@@ -140,6 +140,9 @@ pub struct RunContext {
     /// a blob of its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses_tried: Vec<AddressTried>,
+    /// The re-probe of `alert.confirm` the run was, if any: rare, like the close above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<u32>,
 }
 
 /// `addresses_tried` as the context blob keeps it: empty when it is exactly one attempt, at

@@ -330,6 +330,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
             millis(row, "connect_ms")?,
         ),
         peer: context.peer,
+        confirmation: context.confirmation,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,

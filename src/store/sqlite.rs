@@ -365,6 +365,7 @@ impl EncodedRun {
             client_close_reason: result.client_close_reason.clone(),
             peer: result.peer.clone(),
             addresses_tried: codec::addresses_to_store(result),
+            confirmation: result.confirmation,
         })
         .map_err(StoreError::Encode)?;
         let headers = if result.headers == Headers::default() {

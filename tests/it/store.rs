@@ -146,6 +146,7 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
                 error: Some("odd but kept".to_owned()),
             },
         ],
+        confirmation: Some(2),
     }
 }
 

@@ -57,6 +57,7 @@ impl ProbeResult {
                 client_close_reason: None,
                 peer: None,
                 addresses_tried: Vec::new(),
+                confirmation: None,
             },
         }
     }
@@ -89,6 +90,7 @@ impl ProbeResultBuilder {
         client_close_reason(value: impl Into<String>) => Some(value.into());
         peer(value: super::Peer) => Some(value);
         addresses_tried(value: Vec<super::AddressTried>) => value;
+        confirmation(value: u32) => Some(value);
     }
 
     pub fn build(self) -> ProbeResult {

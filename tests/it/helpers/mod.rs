@@ -12,6 +12,7 @@ pub mod results;
 pub mod schema;
 pub mod series;
 pub mod servers;
+pub mod smtp;
 pub mod store;
 pub mod tls;
 
