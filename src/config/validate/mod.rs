@@ -45,6 +45,8 @@ pub(super) use alerts::ChannelKeys;
 mod auth;
 mod dependencies;
 mod environment;
+mod network;
+pub(crate) use network::VariablesRead;
 mod service;
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
@@ -59,6 +61,8 @@ pub(crate) struct Validator<'a> {
     pub default_steps: RefCell<Option<(Duration, Arc<[Step]>)>>,
     /// Every schedule expression parsed so far: environments with the same one share it.
     pub schedules: RefCell<HashMap<String, Schedule>>,
+    /// `HTTPS_PROXY` and the other proxy variables, for environments without a `proxy` key.
+    pub proxy_variables: VariablesRead,
 }
 
 impl Validator<'_> {
