@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wsprobe::config::{
     self, Auth, ChannelKind, Config, ConfigError, JwtAlgorithm, JwtKey, MaintenanceTime, Matcher,
-    OtlpProtocol, Step, VersionSource,
+    OtlpProtocol, RequestBody, Step, VersionSource,
 };
 
 /// The SPEC's probes.yaml example, verbatim.
@@ -777,7 +777,9 @@ environments:
     );
     assert_eq!(
         body.as_ref().unwrap(),
-        &serde_json::json!({"key": "e2e-bypass-key", "scopes": ["probe"], "ttl": 60})
+        &RequestBody::Json(
+            serde_json::json!({"key": "e2e-bypass-key", "scopes": ["probe"], "ttl": 60})
+        )
     );
     assert_eq!(token_pointer, "/access_token");
 

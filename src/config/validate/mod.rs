@@ -43,6 +43,7 @@ const HANDSHAKE_HEADERS: &[&str] = &[
 mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
+mod dialect;
 mod environment;
 mod service;
 
