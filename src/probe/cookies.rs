@@ -24,7 +24,7 @@ pub fn http_equivalent(url: &Url) -> Url {
 }
 
 /// The cookies `jar` sends to `url` (a WebSocket URL is asked as its http(s) equivalent), as
-/// (name, value) in the jar's order: longest path first, then oldest (RFC 6265 §5.4).
+/// (name, value) in the jar's order, which RFC 6265 §5.4 tells servers not to rely on.
 pub fn for_url(jar: &Jar, url: &Url) -> Vec<(String, String)> {
     jar.cookies(&http_equivalent(url))
         .and_then(|header| header.to_str().ok().map(parse_header))

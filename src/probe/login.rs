@@ -259,10 +259,18 @@ impl Browser {
 }
 
 impl Answer {
+    /// A failure with this answer as its evidence. An HTML page is kept as its text: a login
+    /// page's first bytes are styles and hidden form fields, its reason ("CSRF verification
+    /// failed") comes later.
     fn failure(&self, message: String) -> TokenFailure {
+        let body = if super::evidence::looks_like_html(self.body.trim()) {
+            super::evidence::page_text(&self.body)
+        } else {
+            self.body.clone()
+        };
         TokenFailure {
             http_status: Some(self.status),
-            body_excerpt: Some(excerpt(&self.body, BODY_EXCERPT_CHARS)),
+            body_excerpt: Some(excerpt(&body, BODY_EXCERPT_CHARS)),
             message,
             own_fault: false,
         }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod child;
+pub mod django;
 pub mod json_style;
 pub mod lab;
 pub mod otlp_metrics;
