@@ -21,7 +21,7 @@ const MAX_FORM_BODY: usize = 16 * 1024;
 const ISSUED_KEPT: usize = 1024;
 
 /// The tokens the lab handed out (newest [`ISSUED_KEPT`]): what `/ws/query-token` accepts.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Issued(Mutex<VecDeque<String>>);
 
 impl Issued {
@@ -31,6 +31,10 @@ impl Issued {
             issued.pop_front();
         }
         issued.push_back(token.to_owned());
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().iter().cloned().collect()
     }
 
     fn contains(&self, token: &str) -> bool {

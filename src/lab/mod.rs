@@ -98,6 +98,7 @@ pub struct Lab {
     /// Every task of this lab, so [`Lab::stopped`] can wait for the drain after shutdown.
     tasks: TaskTracker,
     traceparents: Received,
+    issued: Arc<dialect::Issued>,
 }
 
 /// State the connection tasks share.
@@ -111,7 +112,7 @@ struct Shared {
     flaky_connections: AtomicU64,
     traceparents: Received,
     /// The tokens `/token` and `/oauth/token` handed out: what `/ws/query-token` accepts.
-    issued: dialect::Issued,
+    issued: Arc<dialect::Issued>,
 }
 
 impl Lab {
@@ -124,13 +125,14 @@ impl Lab {
     ) -> std::io::Result<Lab> {
         let addr = listener.local_addr()?;
         let traceparents = Received::default();
+        let issued = Arc::new(dialect::Issued::default());
         let shared = Arc::new(Shared {
             traceparents: traceparents.clone(),
             backend: connectable(addr),
             options,
             started: Instant::now(),
             flaky_connections: AtomicU64::new(0),
-            issued: dialect::Issued::default(),
+            issued: issued.clone(),
         });
         let tasks = TaskTracker::new();
         tasks.spawn(accept_loop(listener, shared, shutdown, tasks.clone()));
@@ -139,6 +141,7 @@ impl Lab {
             options,
             tasks,
             traceparents,
+            issued,
         })
     }
 
@@ -146,6 +149,12 @@ impl Lab {
     /// [`TRACEPARENTS_KEPT`]), the proxies' backends included.
     pub fn traceparents(&self) -> Vec<ReceivedTrace> {
         self.traceparents.lock().iter().cloned().collect()
+    }
+
+    /// The tokens `/token` and `/oauth/token` handed out so far, oldest first: a test can look
+    /// for them where they must not be.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.issued.all()
     }
 
     /// The address the listener is bound to.

@@ -166,7 +166,13 @@ pub fn command(env: &Environment, variables: &[(String, String)], at_token: bool
             },
         ) => {
             let mut words = vec!["curl -sS -i".to_owned()];
-            words.extend(request_words(method, headers, body.as_ref(), &variables));
+            words.extend(request_words(
+                method,
+                headers,
+                body.as_ref(),
+                &variables,
+                "",
+            ));
             words.push(quote(&url_parts(url, &variables, "TOKEN")));
             words.join(" ")
         }
@@ -175,12 +181,15 @@ pub fn command(env: &Environment, variables: &[(String, String)], at_token: bool
     }
 }
 
-/// curl's words for a request's method, headers and body.
+/// curl's words for a request's method, headers and body; a form value from no variable
+/// becomes one named `{prefix}{FIELD}` (a login's `user` is `$LOGIN_USER`, not the shell's
+/// `$USER`).
 fn request_words(
     method: &reqwest::Method,
     headers: &[(String, Secret)],
     body: Option<&RequestBody>,
     variables: &[(String, String)],
+    prefix: &str,
 ) -> Vec<String> {
     let mut words = Vec::new();
     if method != reqwest::Method::GET {
@@ -199,7 +208,8 @@ fn request_words(
         Some(RequestBody::Form(fields)) => {
             for (name, value) in fields {
                 let mut field = vec![Part::Text(format!("{name}="))];
-                field.extend(secret_value_parts(value.expose(), name, variables));
+                let key = format!("{prefix}{name}");
+                field.extend(secret_value_parts(value.expose(), &key, variables));
                 words.push(format!("--data-urlencode {}", quote(&field)));
             }
         }
@@ -243,6 +253,7 @@ fn login_command(session: &SessionAuth, variables: &[(String, String)]) -> Strin
             "curl -sS -o /dev/null -c {jar} {} && ",
             quote(&url_parts(&csrf.url, variables, "TOKEN"))
         );
+        // Quotes inside `$(…)` start afresh, even within the double-quoted word around it.
         let token = format!("$(awk '$6 == \"{}\" {{ print $7 }}' {jar})", csrf.cookie);
         if let Some(field) = &csrf.field {
             words.push(format!("--data-urlencode \"{field}={token}\""));
@@ -256,6 +267,7 @@ fn login_command(session: &SessionAuth, variables: &[(String, String)]) -> Strin
         &login.headers,
         login.body.as_ref(),
         variables,
+        "login_",
     ));
     words.push(quote(&url_parts(&login.url, variables, "TOKEN")));
     format!("{first}{}", words.join(" "))
@@ -277,7 +289,11 @@ fn websocat_command(env: &Environment, variables: &[(String, String)]) -> String
     if env.tls.insecure_skip_verify {
         words.push("--insecure".to_owned());
     }
-    for (name, value) in &env.headers {
+    let mut headers = env.headers.clone();
+    if env.synthetic_baggage {
+        super::trace::add_synthetic_baggage(&mut headers);
+    }
+    for (name, value) in &headers {
         let mut header = vec![Part::Text(format!("{name}: "))];
         if is_credential_header(name) && !value.contains("{token") {
             header.extend(secret_parts(value, name, variables));
@@ -287,23 +303,11 @@ fn websocat_command(env: &Environment, variables: &[(String, String)]) -> String
         words.push(format!("-H {}", quote(&header)));
     }
     if let Some(origin) = &env.origin {
-        words.push(format!(
-            "-H {}",
-            quote(&[Part::Text(format!("Origin: {origin}"))])
-        ));
+        let origin = format!("Origin: {origin}");
+        words.push(format!("-H {}", quote(&[Part::Text(origin)])));
     }
     if let Some(cookie) = cookie_parts(env, variables) {
         words.push(format!("-H {}", quote(&cookie)));
-    }
-    if env.synthetic_baggage {
-        let mut headers = Vec::new();
-        super::trace::add_synthetic_baggage(&mut headers);
-        for (name, value) in headers {
-            words.push(format!(
-                "-H {}",
-                quote(&[Part::Text(format!("{name}: {value}"))])
-            ));
-        }
     }
     if !env.subprotocols.is_empty() {
         let offered = env.subprotocols.join(", ");
@@ -416,7 +420,7 @@ mod tests {
         let command = command(&config.environments[0], &variables, false);
         assert_eq!(
             command,
-            "websocat -H \"Authorization: Bearer ${API_TOKEN}\" -H \"X-Api-Key: ${X_API_KEY}\" -H \"X-Trace: on \\$HOME\" --protocol \"jwt-auth, jwt.${TOKEN_BASE64URL}\" \"wss://api.example.com/ws?tenant=acme&key=${WS_KEY}\""
+            "websocat -H \"Authorization: Bearer ${API_TOKEN}\" -H \"X-Api-Key: ${X_API_KEY}\" -H \"X-Trace: on \\$HOME\" -H \"baggage: synthetic_request=true\" --protocol \"jwt-auth, jwt.${TOKEN_BASE64URL}\" \"wss://api.example.com/ws?tenant=acme&key=${WS_KEY}\""
         );
         for secret in ["query-secret-123", "tok-very-secret", "s3cr3t-literal"] {
             assert!(!command.contains(secret), "{command}");
@@ -450,6 +454,8 @@ mod tests {
                 "Authorization: Bearer tok 'very' $ecret",
                 "-H",
                 "X-Odd: a \"quoted\" `tick` $HOME",
+                "-H",
+                "baggage: synthetic_request=true",
                 "ws://lab:8765/ws/healthy?key=query-secret-123",
             ],
             "{command}"
@@ -468,5 +474,64 @@ mod tests {
             "curl -sS -i -X POST -H \"X-E2E-Bypass-Key: ${E2E_KEY}\" -H \"Content-Type: application/json\" --data \"{\\\"client\\\":\\\"${CLIENT}\\\",\\\"secret\\\":\\\"${SECRET}\\\"}\" \"https://auth.example.com/token\""
         );
         assert!(!command.contains("bypass-key-value") && !command.contains("literal-in-file"));
+    }
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::*;
+
+    fn load(yaml: &str, vars: &[(&str, &str)]) -> (crate::config::Config, Vec<(String, String)>) {
+        let owned: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = owned.clone();
+        let config =
+            crate::config::load_str(std::path::Path::new("probes.yaml"), yaml, &move |name| {
+                lookup
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap();
+        let variables = config.variables.clone();
+        (config, variables)
+    }
+
+    const SESSION: &str = "environments:\n  - name: a\n    url: \"wss://app.example.com/ws/{token}x?room=1\"\n    auth: { kind: token_endpoint, url: \"https://auth.example.com/token\", form: { grant_type: client_credentials, client_secret: \"${SECRET}\" } }\n  - name: b\n    url: wss://app.example.com/cable\n    origin: https://app.example.com\n    cookies: { locale: en }\n    auth:\n      kind: session\n      login: { url: \"https://app.example.com/login\", form: { user: probe, password: \"${PW}\" } }\n      csrf: { url: \"https://app.example.com/login\", cookie: csrftoken, field: csrfmiddlewaretoken, header: X-CSRFToken }\n";
+
+    #[test]
+    fn form_bodies_sessions_and_url_templates_replay_without_secrets() {
+        let (config, variables) = load(
+            SESSION,
+            &[("SECRET", "client-secret-1"), ("PW", "pass-word-2")],
+        );
+        let form = command(&config.environments[0], &variables, true);
+        assert_eq!(
+            form,
+            "curl -sS -i -X POST --data-urlencode \"grant_type=${GRANT_TYPE}\" --data-urlencode \"client_secret=${SECRET}\" \"https://auth.example.com/token\""
+        );
+        let socket = command(&config.environments[0], &variables, false);
+        assert_eq!(
+            socket,
+            "websocat -H \"baggage: synthetic_request=true\" \"wss://app.example.com/ws/${TOKEN}x?room=1\""
+        );
+        let login = command(&config.environments[1], &variables, true);
+        assert_eq!(
+            login,
+            "curl -sS -o /dev/null -c /tmp/wsprobe-cookies.txt \"https://app.example.com/login\" && curl -sS -i -c /tmp/wsprobe-cookies.txt -b /tmp/wsprobe-cookies.txt -H \"Referer: https://app.example.com/login\" -H \"Origin: https://app.example.com\" --data-urlencode \"csrfmiddlewaretoken=$(awk '$6 == \"csrftoken\" { print $7 }' /tmp/wsprobe-cookies.txt)\" -H \"X-CSRFToken: $(awk '$6 == \"csrftoken\" { print $7 }' /tmp/wsprobe-cookies.txt)\" -X POST --data-urlencode \"user=${LOGIN_USER}\" --data-urlencode \"password=${PW}\" \"https://app.example.com/login\""
+        );
+        let upgrade = command(&config.environments[1], &variables, false);
+        assert_eq!(
+            upgrade,
+            "websocat -H \"baggage: synthetic_request=true\" -H \"Origin: https://app.example.com\" -H \"Cookie: ${SESSION_COOKIES}; locale=${LOCALE}\" \"wss://app.example.com/cable\""
+        );
+        for text in [&form, &socket, &login, &upgrade] {
+            assert!(
+                !text.contains("client-secret-1") && !text.contains("pass-word-2"),
+                "{text}"
+            );
+        }
     }
 }

@@ -108,6 +108,31 @@ async fn a_django_login_carries_its_session_cookie_to_the_channels_upgrade() {
     assert!(checked["results"][0]["phases_ms"]["login"].is_number());
 }
 
+/// The login's replay command (shown with a failed login) run by bash with the real curl: its
+/// CSRF dance gets Django to log the probe in.
+#[tokio::test]
+async fn the_logins_replay_logs_in_with_curl() {
+    let Some(site) = Django::start(PASSWORD).await else {
+        return;
+    };
+    let yaml = yaml(&site, true, Some(&site.origin()));
+    let config = wsprobe::config::load_str(Path::new("django.yaml"), &yaml, &|name| {
+        (name == "DJANGO_PW").then(|| PASSWORD.to_owned())
+    })
+    .unwrap();
+    let replay = wsprobe::probe::replay::command(&config.environments[0], &config.variables, true);
+    assert!(!replay.contains(PASSWORD), "{replay}");
+    let out = Command::new("bash")
+        .args(["-c", &replay])
+        .env("DJANGO_PW", PASSWORD)
+        .env("LOGIN_USERNAME", "probe")
+        .output()
+        .expect("bash runs");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(answer.starts_with("HTTP/1.1 302"), "{replay}\n{answer}");
+    assert!(answer.contains("Set-Cookie: sessionid="), "{answer}");
+}
+
 /// The result written to a fresh SQLite store (its login phase read back as written), the
 /// database's bytes.
 async fn stored_bytes(result: &ProbeResult) -> Vec<u8> {
