@@ -8,10 +8,12 @@ pub mod json_style;
 pub mod lab;
 pub mod otlp_metrics;
 pub mod pg;
+pub mod python;
 pub mod receiver;
 pub mod results;
 pub mod schema;
 pub mod series;
+pub mod smtp;
 pub mod store;
 pub mod tls;
 
