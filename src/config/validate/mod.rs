@@ -44,6 +44,7 @@ mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
 mod dependencies;
+mod dialect;
 mod environment;
 mod network;
 pub(crate) use network::VariablesRead;
