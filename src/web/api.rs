@@ -208,12 +208,12 @@ pub async fn incidents<S: StatusSource>(
     Ok(Json(IncidentsBody { incidents }))
 }
 
-pub async fn probe_now<S: StatusSource>(
-    State(web): State<Arc<Web<S>>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<ProbeResult>, ApiError> {
-    let config = web.source.config();
+/// The admin API's gate: `Authorization: Bearer <server.admin_token>`, compared in constant
+/// time; 403 when no token is configured, 401 for a missing or wrong one.
+pub(super) fn require_admin(
+    config: &crate::config::Config,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let Some(expected) = config.server.admin_token.as_ref() else {
         return Err(ApiError::AdminDisabled);
     };
@@ -230,6 +230,15 @@ pub async fn probe_now<S: StatusSource>(
     if !matches || presented.is_empty() {
         return Err(ApiError::Unauthorized);
     }
+    Ok(())
+}
+
+pub async fn probe_now<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ProbeResult>, ApiError> {
+    require_admin(&web.source.config(), &headers)?;
     match web.source.probe_now(&name).await {
         Some(result) => Ok(Json(result)),
         None => Err(ApiError::UnknownEnvironment(name)),
@@ -268,11 +277,10 @@ pub async fn feed<S: StatusSource>(State(web): State<Arc<Web<S>>>) -> Response {
     match incidents {
         Ok(incidents) => {
             let config = web.source.config();
-            let xml = super::feed::render(
-                &incidents,
-                config.server.public_url.as_ref(),
-                store.instance_id(),
-            );
+            let audience = super::feed::Audience::OnCall {
+                base: config.server.public_url.as_ref(),
+            };
+            let xml = super::feed::render(&incidents, audience, store.instance_id());
             (
                 [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
                 xml,

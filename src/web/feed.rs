@@ -1,145 +1,199 @@
 //! `GET /feed.atom`: incidents as an Atom feed (RFC 4287), one entry per event: opened, each
-//! verdict change (as notified), resolved. For feed readers and chat integrations that follow
-//! feeds, the way status pages publish their incident history.
+//! verdict change (as notified), each note, resolved. For feed readers and chat integrations
+//! that follow feeds, the way status pages publish their incident history. The public page
+//! has a feed of its own (`{public}/feed.atom`): the same events for outside readers, without
+//! verdicts and diagnoses (what a probed server said).
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::alert::notification::EventName;
-use crate::store::{IncidentRecord, IncidentState};
+use crate::store::{IncidentRecord, IncidentState, NoteRecord};
+
+/// Who reads the feed, and so what its entries say and link to.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// On-call: verdicts and diagnoses, links to the environment pages (absolute with
+    /// `server.public_url`, relative without).
+    OnCall { base: Option<&'a url::Url> },
+    /// The public page's readers: no verdict, no diagnosis, no author; links to the incident
+    /// on the public page, relative to the feed (so any prefix a proxy puts in front holds).
+    Public { title: &'a str },
+}
 
 /// One event of one incident.
 struct FeedEvent<'a> {
     incident: &'a IncidentRecord,
-    kind: EventKind,
+    kind: EventKind<'a>,
     at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum EventKind {
+enum EventKind<'a> {
     Opened,
     VerdictChanged,
+    Note(&'a NoteRecord),
     Resolved,
 }
 
-impl EventKind {
+impl EventKind<'_> {
     /// As the entry's id and category spell it.
     fn as_str(self) -> &'static str {
         match self {
             EventKind::Opened => "opened",
             EventKind::VerdictChanged => "verdict_changed",
+            EventKind::Note(_) => "note",
             EventKind::Resolved => "resolved",
         }
     }
 }
 
-/// The feed for `incidents` (newest incidents first, as the store gives them). `base` is
-/// `server.public_url` (links are absolute with it, relative without); `instance` makes the
-/// ids unique to this installation.
-pub fn render(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: &str) -> String {
+/// Every event of `incidents`, newest first; verdict changes only for on-call.
+fn events(incidents: &[IncidentRecord], with_verdicts: bool) -> Vec<FeedEvent<'_>> {
     let mut entries: Vec<FeedEvent> = Vec::new();
     for incident in incidents {
-        entries.push(FeedEvent {
-            incident,
-            kind: EventKind::Opened,
-            at: incident.opened_at,
-        });
-        let mut changes: Vec<DateTime<Utc>> = incident
-            .notifications
-            .iter()
-            .filter(|n| EventName::parse(&n.event) == Some(EventName::VerdictChanged))
-            .map(|n| n.created_at)
-            .collect();
-        // One notification a channel: one entry a change.
-        changes.dedup();
-        entries.extend(changes.into_iter().map(|at| FeedEvent {
-            incident,
-            kind: EventKind::VerdictChanged,
-            at,
-        }));
+        let event = |kind, at| FeedEvent { incident, kind, at };
+        entries.push(event(EventKind::Opened, incident.opened_at));
+        if with_verdicts {
+            let mut changes: Vec<DateTime<Utc>> = incident
+                .notifications
+                .iter()
+                .filter(|n| EventName::parse(&n.event) == Some(EventName::VerdictChanged))
+                .map(|n| n.created_at)
+                .collect();
+            // One notification a channel: one entry a change.
+            changes.dedup();
+            entries.extend(
+                changes
+                    .into_iter()
+                    .map(|at| event(EventKind::VerdictChanged, at)),
+            );
+        }
+        for note in &incident.notes {
+            entries.push(event(EventKind::Note(note), note.created_at));
+        }
         if let (IncidentState::Resolved, Some(at)) = (incident.state, incident.resolved_at) {
-            entries.push(FeedEvent {
-                incident,
-                kind: EventKind::Resolved,
-                at,
-            });
+            entries.push(event(EventKind::Resolved, at));
         }
     }
     entries.sort_by_key(|entry| std::cmp::Reverse(entry.at));
-    let link = |path: &str| match base {
-        Some(base) => base
+    entries
+}
+
+/// The feed for `incidents` (newest incidents first, as the store gives them), for
+/// `audience`; `instance` makes the ids unique to this installation.
+pub fn render(incidents: &[IncidentRecord], audience: Audience<'_>, instance: &str) -> String {
+    let public = matches!(audience, Audience::Public { .. });
+    let entries = events(incidents, !public);
+    let link = |path: &str| match audience {
+        Audience::OnCall { base: Some(base) } => base
             .join(path.trim_start_matches('/'))
             .map_or_else(|_| path.to_owned(), |u| u.to_string()),
-        None => path.to_owned(),
+        _ => path.to_owned(),
+    };
+    let (feed_title, home, feed_id) = match audience {
+        Audience::OnCall { .. } => ("wsprobe incidents".to_owned(), link("/"), "incidents"),
+        Audience::Public { title } => (format!("{title}: incidents"), "./".to_owned(), "public"),
+    };
+    let self_link = if public {
+        "feed.atom".to_owned()
+    } else {
+        link("/feed.atom")
     };
     let updated = entries.first().map_or_else(Utc::now, |e| e.at);
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     xml.push_str("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
-    let _ = writeln!(xml, "  <id>urn:wsprobe:{}:incidents</id>", escape(instance));
-    xml.push_str("  <title>wsprobe incidents</title>\n");
+    let _ = writeln!(xml, "  <id>urn:wsprobe:{}:{feed_id}</id>", escape(instance));
+    let _ = writeln!(xml, "  <title>{}</title>", escape(&feed_title));
     let _ = writeln!(xml, "  <updated>{}</updated>", time(updated));
     xml.push_str("  <author><name>wsprobe</name></author>\n");
-    let _ = writeln!(
-        xml,
-        "  <link rel=\"alternate\" href=\"{}\"/>",
-        escape(&link("/"))
-    );
-    let _ = writeln!(
-        xml,
-        "  <link rel=\"self\" href=\"{}\"/>",
-        escape(&link("/feed.atom"))
-    );
+    let _ = writeln!(xml, "  <link rel=\"alternate\" href=\"{}\"/>", escape(&home));
+    let _ = writeln!(xml, "  <link rel=\"self\" href=\"{}\"/>", escape(&self_link));
     for entry in &entries {
-        let incident = entry.incident;
-        let title = match entry.kind {
-            EventKind::Opened => format!(
-                "{} is down: {}",
-                incident.environment,
-                incident.verdict.as_str()
-            ),
-            EventKind::VerdictChanged => format!(
-                "{} is still down, now {}",
-                incident.environment,
-                incident.verdict.as_str()
-            ),
-            EventKind::Resolved => format!("{} recovered", incident.environment),
+        let page = if public {
+            format!("./#incident-{}", entry.incident.id)
+        } else {
+            link(&format!("/environments/{}", entry.incident.environment))
         };
-        let page = link(&format!("/environments/{}", incident.environment));
-        xml.push_str("  <entry>\n");
-        let _ = writeln!(
-            xml,
-            "    <id>urn:wsprobe:{}:incident:{}:{}:{}</id>",
-            escape(instance),
-            incident.id,
-            entry.kind.as_str(),
-            entry.at.timestamp_millis()
-        );
-        let _ = writeln!(xml, "    <title>{}</title>", escape(&title));
-        let _ = writeln!(xml, "    <updated>{}</updated>", time(entry.at));
-        let _ = writeln!(
-            xml,
-            "    <link rel=\"alternate\" href=\"{}\"/>",
-            escape(&page)
-        );
-        let _ = writeln!(
-            xml,
-            "    <category term=\"{}\"/>",
-            escape(entry.kind.as_str())
-        );
-        // The diagnosis came from what a probed server sent: text, escaped, never markup.
-        let _ = writeln!(
-            xml,
-            "    <summary type=\"text\">Incident {} ({}), started {}. {}</summary>",
-            incident.id,
-            incident.verdict.as_str(),
-            time(incident.started_at),
-            escape(&incident.diagnosis)
-        );
-        xml.push_str("  </entry>\n");
+        entry_xml(&mut xml, entry, public, &page, instance);
     }
     xml.push_str("</feed>\n");
     xml
+}
+
+/// One `<entry>`.
+fn entry_xml(xml: &mut String, entry: &FeedEvent<'_>, public: bool, page: &str, instance: &str) {
+    let incident = entry.incident;
+    let (title, summary) = if public {
+        public_text(entry)
+    } else {
+        on_call_text(entry)
+    };
+    let id = match entry.kind {
+        EventKind::Note(note) => format!("note:{}", note.id),
+        kind => format!("{}:{}", kind.as_str(), entry.at.timestamp_millis()),
+    };
+    xml.push_str("  <entry>\n");
+    let _ = writeln!(
+        xml,
+        "    <id>urn:wsprobe:{}:incident:{}:{id}</id>",
+        escape(instance),
+        incident.id,
+    );
+    let _ = writeln!(xml, "    <title>{}</title>", escape(&title));
+    let _ = writeln!(xml, "    <updated>{}</updated>", time(entry.at));
+    let _ = writeln!(xml, "    <link rel=\"alternate\" href=\"{}\"/>", escape(page));
+    let _ = writeln!(xml, "    <category term=\"{}\"/>", entry.kind.as_str());
+    // Diagnoses come from what a probed server sent, notes from a person: text, escaped,
+    // never markup.
+    let _ = writeln!(xml, "    <summary type=\"text\">{}</summary>", escape(&summary));
+    xml.push_str("  </entry>\n");
+}
+
+/// On-call's title and summary: the verdict and the diagnosis.
+fn on_call_text(entry: &FeedEvent<'_>) -> (String, String) {
+    let incident = entry.incident;
+    let (env, verdict) = (&incident.environment, incident.verdict.as_str());
+    let title = match entry.kind {
+        EventKind::Opened => format!("{env} is down: {verdict}"),
+        EventKind::VerdictChanged => format!("{env} is still down, now {verdict}"),
+        EventKind::Note(note) => format!("{env} incident #{}: {}", incident.id, note.heading()),
+        EventKind::Resolved => format!("{env} recovered"),
+    };
+    let summary = match entry.kind {
+        EventKind::Note(note) => note_summary(note, true),
+        _ => format!(
+            "Incident {} ({verdict}), started {}. {}",
+            incident.id,
+            time(incident.started_at),
+            incident.diagnosis
+        ),
+    };
+    (title, summary)
+}
+
+/// The public page's title and summary: what happened when, and the notes, nothing a probed
+/// server said.
+fn public_text(entry: &FeedEvent<'_>) -> (String, String) {
+    let incident = entry.incident;
+    let env = &incident.environment;
+    let started = format!("Incident {} on {env}, started {}.", incident.id, time(incident.started_at));
+    match entry.kind {
+        EventKind::Note(note) => (format!("{env}: {}", note.heading()), note_summary(note, false)),
+        EventKind::Resolved => (format!("{env} recovered"), started),
+        EventKind::Opened | EventKind::VerdictChanged => {
+            (format!("{env}: incident opened"), started)
+        }
+    }
+}
+
+/// `Identified: <message>`, and its author for on-call.
+fn note_summary(note: &NoteRecord, with_author: bool) -> String {
+    match (&note.author, with_author) {
+        (Some(author), true) => format!("{}: {} — {author}", note.heading(), note.message),
+        _ => format!("{}: {}", note.heading(), note.message),
+    }
 }
 
 fn time(at: DateTime<Utc>) -> String {

@@ -8,6 +8,7 @@ mod cache;
 mod chart;
 mod error;
 mod feed;
+mod notes;
 mod pages;
 pub mod serve;
 pub mod view;
@@ -57,6 +58,7 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
             post(api::probe_now::<S>),
         )
         .route("/api/v1/incidents", get(api::incidents::<S>))
+        .route("/api/v1/incidents/{id}/notes", post(notes::add::<S>))
         .route("/api/v1/instances", get(api::instances::<S>))
         .route("/metrics", get(api::metrics::<S>))
         .route("/feed.atom", get(api::feed::<S>))

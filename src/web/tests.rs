@@ -24,6 +24,8 @@ const HOSTILE: &str = "<script>alert('owned')</script>";
 struct FakeSource {
     config: Arc<Config>,
     store: Store,
+    /// The real alert engine over the store: notes go through it as in the daemon.
+    alerts: crate::alert::Alerts,
     /// The one environment's newest result; `None`: not probed yet.
     latest: Option<Arc<ProbeResult>>,
     /// `None`: ready.
@@ -41,9 +43,11 @@ impl FakeSource {
         let config = crate::config::load_str(std::path::Path::new("test.yaml"), &yaml, &|_| None)
             .unwrap_or_else(|err| panic!("the test config loads: {err}"));
         let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
+        let alerts = crate::alert::Alerts::new(store.alerts()).await.unwrap();
         FakeSource {
             config: Arc::new(config),
             store,
+            alerts,
             latest: None,
             not_ready: None,
             prometheus: None,
@@ -125,6 +129,14 @@ impl StatusSource for FakeSource {
     async fn probe_now(&self, environment: &str) -> Option<ProbeResult> {
         self.config.environment(environment)?;
         Some(result(environment, 0, Status::Up, "probed on demand"))
+    }
+
+    async fn add_note(
+        &self,
+        id: i64,
+        note: crate::store::NewNote<'_>,
+    ) -> Result<Option<crate::store::NoteRecord>, crate::store::StoreError> {
+        self.alerts.add_note(&self.config, id, &note).await
     }
 
     async fn readiness(&self) -> Readiness {

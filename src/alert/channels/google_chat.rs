@@ -37,6 +37,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     if n.event == EventName::Test {
         sections.push(paragraph(&facts::escape_markup(&facts::test_line(channel))));
     }
+    if let Some(note) = &n.note {
+        sections.push(paragraph(&facts::escape_markup(&facts::note_text(note))));
+    }
     if let Some(result) = &n.result {
         sections.push(paragraph(&facts::escape_markup(&truncate(
             &facts::diagnosis(n, result),

@@ -44,6 +44,7 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     let headline = format!("#### {}", escape(&facts::title(n)));
     let color = match Tone::of(n) {
         Tone::Test => "#5865F2",
+        Tone::Note => "#3B82F6",
         Tone::Resolved => "#2EB67D",
         Tone::Degraded => "#F5A524",
         Tone::Down => "#E5484D",
@@ -52,6 +53,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     let mut fields = Vec::new();
     if n.event == EventName::Test {
         text = facts::test_line(&escape(channel));
+    }
+    if let Some(note) = &n.note {
+        text = escape(&facts::note_text(note));
     }
     if let Some(result) = &n.result {
         text = escape(&truncate(&facts::diagnosis(n, result), TEXT_MAX));

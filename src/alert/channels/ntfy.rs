@@ -84,6 +84,7 @@ pub fn message(notification: &Notification, channel: &str) -> Message {
     let n = notification;
     let (tag, priority) = match Tone::of(n) {
         Tone::Test => ("test_tube", "low"),
+        Tone::Note => ("memo", "default"),
         Tone::Resolved => ("white_check_mark", "default"),
         Tone::Degraded => ("warning", "default"),
         Tone::Down => ("rotating_light", "default"),

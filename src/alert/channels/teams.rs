@@ -27,7 +27,7 @@ pub fn notifier(name: &str, settings: &TeamsSettings) -> Box<dyn Notifier> {
 pub fn payload(notification: &Notification, channel: &str) -> Value {
     let n = notification;
     let color = match Tone::of(n) {
-        Tone::Test => "Accent",
+        Tone::Test | Tone::Note => "Accent",
         Tone::Resolved => "Good",
         Tone::Degraded => "Warning",
         Tone::Down => "Attention",
@@ -42,6 +42,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     })];
     if n.event == EventName::Test {
         body.push(text_block(&facts::test_line(&escape(channel))));
+    }
+    if let Some(note) = &n.note {
+        body.push(text_block(&escape(&facts::note_text(note))));
     }
     if let Some(result) = &n.result {
         body.push(text_block(&escape(&truncate(

@@ -260,6 +260,7 @@ fn incident_details(
             } @else {
                 p class="diag" { (incident.diagnosis) }
             }
+            (super::notes(&incident.notes, true))
             table class="timeline" {
                 tr { th { "When" } th { "What" } th { "Channel" } th { "Outcome" } th { "Attempts" } th { "Error" } }
                 tr { td class="mono num" { (when(Some(incident.started_at))) } td { "first failing probe started" } td {} td {} td {} td {} }
@@ -304,6 +305,7 @@ mod tests {
             verdict: Verdict::ClosedBeforeReady,
             diagnosis: "The server closed with 1011.".into(),
             notifications: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -18,7 +18,7 @@ pub use overview::index;
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::store::FailedNotification;
+use crate::store::{FailedNotification, NoteRecord};
 
 const REFRESH_SECONDS: u32 = 30;
 
@@ -78,6 +78,28 @@ fn percent(value: Option<f64>) -> String {
         Some(v) if v >= 1.0 => "100%".into(),
         Some(v) => format!("{:.2}%", v * 100.0),
         None => "—".into(),
+    }
+}
+
+/// An incident's written updates, newest first, the way status pages list them:
+/// "Identified — the message", when, and (for on-call) who wrote it. A note is a person's
+/// text: escaped like everything else, its line breaks kept.
+fn notes(notes: &[NoteRecord], with_author: bool) -> Markup {
+    html! {
+        @if !notes.is_empty() {
+            ol class="notes" reversed {
+                @for note in notes.iter().rev() {
+                    li id={ "note-" (note.id) } {
+                        b { (note.heading()) } " — " span class="note-message" { (note.message) }
+                        br;
+                        span class="muted" {
+                            time datetime=(crate::wire::format(note.created_at)) { (when(Some(note.created_at))) }
+                            @if with_author { @if let Some(author) = &note.author { " · " (author) } }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
