@@ -277,10 +277,11 @@ pub async fn feed<S: StatusSource>(State(web): State<Arc<Web<S>>>) -> Response {
     match incidents {
         Ok(incidents) => {
             let config = web.source.config();
-            let audience = super::feed::Audience::OnCall {
-                base: config.server.public_url.as_ref(),
-            };
-            let xml = super::feed::render(&incidents, audience, store.instance_id());
+            let xml = super::feed::on_call(
+                &incidents,
+                config.server.public_url.as_ref(),
+                store.instance_id(),
+            );
             (
                 [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
                 xml,
@@ -334,6 +335,10 @@ pub async fn badge<S: StatusSource>(
     let window = Window::parse(query.window.as_deref()).map_err(ApiError::BadRequest)?;
     badge::available(kind, window).map_err(ApiError::BadRequest)?;
     known_environment(web.source.as_ref(), name)?;
+    let shown = |page: &crate::config::PublicPage| page.shows(name);
+    if web.public && !web.source.config().server.public.as_ref().is_some_and(shown) {
+        return Err(ApiError::UnknownEnvironment(name.to_owned()));
+    }
     // Rendered from the whole status, so reused like the status page: image proxies fetch a
     // badge for every view of the README it sits in. Keys stay few: configured names only.
     let key = format!("badge/{name}/{kind:?}/{window:?}");
