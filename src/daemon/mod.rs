@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alert::Alerts;
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, PublicAt};
 use crate::schedule;
 use crate::store::Store;
 use crate::telemetry::{Metrics, Traces};
@@ -165,6 +165,8 @@ impl Daemon {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // Before anything starts: a public port that cannot be had is a start-up error.
+        let public = self.bind_public().await?;
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
         let listen = listener.local_addr()?;
@@ -185,6 +187,16 @@ impl Daemon {
             max_connections,
             stop.clone(),
         ));
+        // The public page's listener shares the connection budget's order of magnitude: its
+        // own cap, so a crowd reading it cannot take the on-call page's connections.
+        let public_server = public.map(|listener| {
+            tokio::spawn(crate::web::serve::serve(
+                listener,
+                crate::web::public_router(self.state.clone()),
+                max_connections,
+                stop.clone(),
+            ))
+        });
 
         let daemon = Arc::new(self);
         background.spawn(loops::prune(daemon.state.clone(), stop.clone()));
@@ -234,6 +246,9 @@ impl Daemon {
         }
         background.wait().await;
         let _ = server.await;
+        if let Some(public_server) = public_server {
+            let _ = public_server.await;
+        }
         daemon.writer_stop.cancel();
         let writer = daemon.writer.lock().take();
         if let Some(writer) = writer {
@@ -247,6 +262,21 @@ impl Daemon {
         daemon.state.store.clone().close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+
+    /// The public page's own listener, when `server.public.listen` asks for one (read at
+    /// start: a new address takes a restart).
+    async fn bind_public(&self) -> anyhow::Result<Option<TcpListener>> {
+        let config = self.state.config();
+        let Some(PublicAt::Listen(addr)) = config.server.public.as_ref().map(|p| &p.at) else {
+            return Ok(None);
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (server.public.listen)"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(public_page = %status_page_address(bound), "public page listening");
+        Ok(Some(listener))
     }
 
     /// One schedule loop per environment of the current config: loops of environments whose

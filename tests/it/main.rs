@@ -16,6 +16,7 @@ mod packaging;
 mod probe;
 mod prometheus;
 mod proxies;
+mod public;
 mod store;
 mod store_alerts;
 mod traces;
