@@ -4,8 +4,8 @@
 //! message is the model (`channels/slack.rs`).
 
 use super::notification::{EventName, Notification, ResultSummary};
-use crate::store::NoteRecord;
 use crate::probe::Status;
+use crate::store::NoteRecord;
 use crate::text::{duration_words, ms};
 
 /// How a notification looks at a glance.
@@ -228,10 +228,7 @@ pub(crate) mod tests {
     fn a_note_is_its_status_message_and_author() {
         let n = crate::alert::notification::tests::sample_note();
         assert_eq!(Tone::of(&n), Tone::Note);
-        assert_eq!(
-            title(&n),
-            "📝 staging incident #7: identified"
-        );
+        assert_eq!(title(&n), "📝 staging incident #7: identified");
         assert_eq!(
             plain_lines(&n, "chat"),
             [

@@ -178,25 +178,7 @@ impl Daemon {
         );
         self.start_schedules();
 
-        let (descriptors, max_connections) = crate::web::serve::descriptor_budget();
-        tracing::debug!(descriptors, max_connections, "descriptor budget");
-        let router = crate::web::router(self.state.clone());
-        let server = tokio::spawn(crate::web::serve::serve(
-            listener,
-            router,
-            max_connections,
-            stop.clone(),
-        ));
-        // The public page's listener shares the connection budget's order of magnitude: its
-        // own cap, so a crowd reading it cannot take the on-call page's connections.
-        let public_server = public.map(|listener| {
-            tokio::spawn(crate::web::serve::serve(
-                listener,
-                crate::web::public_router(self.state.clone()),
-                max_connections,
-                stop.clone(),
-            ))
-        });
+        let servers = serve_web(&self.state, listener, public, &stop);
 
         let daemon = Arc::new(self);
         background.spawn(loops::prune(daemon.state.clone(), stop.clone()));
@@ -245,9 +227,8 @@ impl Daemon {
             tracing::warn!("some probes did not finish within their timeout");
         }
         background.wait().await;
-        let _ = server.await;
-        if let Some(public_server) = public_server {
-            let _ = public_server.await;
+        for server in servers {
+            let _ = server.await;
         }
         daemon.writer_stop.cancel();
         let writer = daemon.writer.lock().take();
@@ -347,6 +328,38 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Serve the on-call routes on `listener`, and the public page on `public` when it has a
+/// listener of its own. Both stay within the web's share of descriptors, halved between them
+/// when there are two, so that a crowd reading the public page cannot take on-call's
+/// connections.
+fn serve_web(
+    state: &Arc<DaemonState>,
+    listener: TcpListener,
+    public: Option<TcpListener>,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (descriptors, max_connections) = crate::web::serve::descriptor_budget();
+    let cap = if public.is_some() {
+        max_connections / 2
+    } else {
+        max_connections
+    };
+    tracing::debug!(descriptors, cap, "descriptor budget");
+    let serve = |listener, router| {
+        tokio::spawn(crate::web::serve::serve(
+            listener,
+            router,
+            cap,
+            stop.clone(),
+        ))
+    };
+    let mut servers = vec![serve(listener, crate::web::router(state.clone()))];
+    if let Some(public) = public {
+        servers.push(serve(public, crate::web::public_router(state.clone())));
+    }
+    servers
 }
 
 /// The configured environments' names, in config order.

@@ -107,11 +107,7 @@ impl StatusSource for DaemonState {
         Some((*self.probe_and_record(env, true).await).clone())
     }
 
-    async fn add_note(
-        &self,
-        id: i64,
-        note: NewNote<'_>,
-    ) -> Result<Option<NoteRecord>, StoreError> {
+    async fn add_note(&self, id: i64, note: NewNote<'_>) -> Result<Option<NoteRecord>, StoreError> {
         let added = self.alerts.add_note(&self.config(), id, &note).await?;
         if added.is_some() {
             // The pages show notes: a render from before this one is stale.

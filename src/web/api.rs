@@ -314,6 +314,17 @@ fn known_environment(source: &impl StatusSource, name: &str) -> Result<(), ApiEr
     }
 }
 
+/// A configured environment, and on the public page one it shows.
+fn badge_environment<S: StatusSource>(web: &Web<S>, name: &str) -> Result<(), ApiError> {
+    known_environment(web.source.as_ref(), name)?;
+    let config = web.source.config();
+    let shown = config.server.public.as_ref().is_some_and(|p| p.shows(name));
+    if web.public && !shown {
+        return Err(ApiError::UnknownEnvironment(name.to_owned()));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BadgeQuery {
@@ -334,11 +345,7 @@ pub async fn badge<S: StatusSource>(
     let kind = BadgeKind::parse(query.kind.as_deref()).map_err(ApiError::BadRequest)?;
     let window = Window::parse(query.window.as_deref()).map_err(ApiError::BadRequest)?;
     badge::available(kind, window).map_err(ApiError::BadRequest)?;
-    known_environment(web.source.as_ref(), name)?;
-    let shown = |page: &crate::config::PublicPage| page.shows(name);
-    if web.public && !web.source.config().server.public.as_ref().is_some_and(shown) {
-        return Err(ApiError::UnknownEnvironment(name.to_owned()));
-    }
+    badge_environment(&web, name)?;
     // Rendered from the whole status, so reused like the status page: image proxies fetch a
     // badge for every view of the README it sits in. Keys stay few: configured names only.
     let key = format!("badge/{name}/{kind:?}/{window:?}");

@@ -49,48 +49,13 @@ pub fn on_call(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: 
             .map_or_else(|_| path.to_owned(), |u| u.to_string()),
         None => path.to_owned(),
     };
-    let mut entries = Vec::new();
-    for incident in incidents {
-        let page = link(&format!("/environments/{}", incident.environment));
-        let (env, verdict) = (&incident.environment, incident.verdict.as_str());
-        let about = format!(
-            "Incident {} ({verdict}), started {}. {}",
-            incident.id,
-            time(incident.started_at),
-            incident.diagnosis
-        );
-        let event = |kind, at: DateTime<Utc>, title, summary| Entry {
-            incident: incident.id,
-            kind,
-            key: at.timestamp_millis().to_string(),
-            at,
-            title,
-            summary,
-            link: page.clone(),
-        };
-        entries.push(event("opened", incident.opened_at, format!("{env} is down: {verdict}"), about.clone()));
-        let mut changes: Vec<DateTime<Utc>> = incident
-            .notifications
-            .iter()
-            .filter(|n| EventName::parse(&n.event) == Some(EventName::VerdictChanged))
-            .map(|n| n.created_at)
-            .collect();
-        // One notification a channel: one entry a change.
-        changes.dedup();
-        for at in changes {
-            let title = format!("{env} is still down, now {verdict}");
-            entries.push(event("verdict_changed", at, title, about.clone()));
-        }
-        for note in &incident.notes {
-            entries.push(Entry {
-                key: note.id.to_string(),
-                ..event("note", note.created_at, format!("{env} incident #{}: {}", incident.id, note.heading()), on_call_note(note))
-            });
-        }
-        if let (IncidentState::Resolved, Some(at)) = (incident.state, incident.resolved_at) {
-            entries.push(event("resolved", at, format!("{env} recovered"), about.clone()));
-        }
-    }
+    let entries = incidents
+        .iter()
+        .flat_map(|incident| {
+            let page = link(&format!("/environments/{}", incident.environment));
+            on_call_entries(incident, page)
+        })
+        .collect();
     let head = Head {
         id: "incidents",
         title: "wsprobe incidents".into(),
@@ -99,6 +64,55 @@ pub fn on_call(incidents: &[IncidentRecord], base: Option<&url::Url>, instance: 
         instance,
     };
     write(&head, entries)
+}
+
+/// One incident's events, each linking to `page`.
+fn on_call_entries(incident: &IncidentRecord, page: String) -> Vec<Entry> {
+    let (env, verdict) = (&incident.environment, incident.verdict.as_str());
+    let about = format!(
+        "Incident {} ({verdict}), started {}. {}",
+        incident.id,
+        time(incident.started_at),
+        incident.diagnosis
+    );
+    let event = |kind, at: DateTime<Utc>, title, summary| Entry {
+        incident: incident.id,
+        kind,
+        key: at.timestamp_millis().to_string(),
+        at,
+        title,
+        summary,
+        link: page.clone(),
+    };
+    let mut entries = vec![event(
+        "opened",
+        incident.opened_at,
+        format!("{env} is down: {verdict}"),
+        about.clone(),
+    )];
+    let mut changes: Vec<DateTime<Utc>> = incident
+        .notifications
+        .iter()
+        .filter(|n| EventName::parse(&n.event) == Some(EventName::VerdictChanged))
+        .map(|n| n.created_at)
+        .collect();
+    // One notification a channel: one entry a change.
+    changes.dedup();
+    for at in changes {
+        let title = format!("{env} is still down, now {verdict}");
+        entries.push(event("verdict_changed", at, title, about.clone()));
+    }
+    for note in &incident.notes {
+        let title = format!("{env} incident #{}: {}", incident.id, note.heading());
+        entries.push(Entry {
+            key: note.id.to_string(),
+            ..event("note", note.created_at, title, on_call_note(note))
+        });
+    }
+    if let (IncidentState::Resolved, Some(at)) = (incident.state, incident.resolved_at) {
+        entries.push(event("resolved", at, format!("{env} recovered"), about));
+    }
+    entries
 }
 
 /// `Identified: <message> — <author>`.
@@ -144,7 +158,13 @@ fn public_entries(incident: &PublicIncident) -> Vec<Entry> {
     };
     let ms = |at: DateTime<Utc>| at.timestamp_millis().to_string();
     let at = incident.started_at;
-    let mut entries = vec![event("opened", ms(at), at, format!("{env}: incident opened"), started.clone())];
+    let mut entries = vec![event(
+        "opened",
+        ms(at),
+        at,
+        format!("{env}: incident opened"),
+        started.clone(),
+    )];
     for (i, note) in incident.notes.iter().enumerate() {
         // Newest first in the model: the n-th note written is the (len - i)-th.
         let key = (incident.notes.len() - i).to_string();
@@ -153,7 +173,13 @@ fn public_entries(incident: &PublicIncident) -> Vec<Entry> {
         entries.push(event("note", key, note.created_at, title, summary));
     }
     if let Some(at) = incident.resolved_at {
-        entries.push(event("resolved", ms(at), at, format!("{env} recovered"), started));
+        entries.push(event(
+            "resolved",
+            ms(at),
+            at,
+            format!("{env} recovered"),
+            started,
+        ));
     }
     entries
 }
@@ -169,8 +195,16 @@ fn write(head: &Head<'_>, mut entries: Vec<Entry>) -> String {
     let _ = writeln!(xml, "  <title>{}</title>", escape(&head.title));
     let _ = writeln!(xml, "  <updated>{}</updated>", time(updated));
     xml.push_str("  <author><name>wsprobe</name></author>\n");
-    let _ = writeln!(xml, "  <link rel=\"alternate\" href=\"{}\"/>", escape(&head.home));
-    let _ = writeln!(xml, "  <link rel=\"self\" href=\"{}\"/>", escape(&head.self_link));
+    let _ = writeln!(
+        xml,
+        "  <link rel=\"alternate\" href=\"{}\"/>",
+        escape(&head.home)
+    );
+    let _ = writeln!(
+        xml,
+        "  <link rel=\"self\" href=\"{}\"/>",
+        escape(&head.self_link)
+    );
     for entry in &entries {
         xml.push_str("  <entry>\n");
         let _ = writeln!(
@@ -183,9 +217,17 @@ fn write(head: &Head<'_>, mut entries: Vec<Entry>) -> String {
         );
         let _ = writeln!(xml, "    <title>{}</title>", escape(&entry.title));
         let _ = writeln!(xml, "    <updated>{}</updated>", time(entry.at));
-        let _ = writeln!(xml, "    <link rel=\"alternate\" href=\"{}\"/>", escape(&entry.link));
+        let _ = writeln!(
+            xml,
+            "    <link rel=\"alternate\" href=\"{}\"/>",
+            escape(&entry.link)
+        );
         let _ = writeln!(xml, "    <category term=\"{}\"/>", entry.kind);
-        let _ = writeln!(xml, "    <summary type=\"text\">{}</summary>", escape(&entry.summary));
+        let _ = writeln!(
+            xml,
+            "    <summary type=\"text\">{}</summary>",
+            escape(&entry.summary)
+        );
         xml.push_str("  </entry>\n");
     }
     xml.push_str("</feed>\n");

@@ -62,7 +62,10 @@ pub fn parse(body: &[u8]) -> Result<ValidNote, String> {
     if message.chars().count() > MESSAGE_MAX {
         return Err(format!("message is longer than {MESSAGE_MAX} characters"));
     }
-    if message.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if message
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err("message has a control character (only line breaks and tabs are kept)".into());
     }
     let author = match body.author.as_deref().map(str::trim) {
@@ -122,7 +125,9 @@ mod tests {
     fn a_note_is_checked_once() {
         let ok = |body: &str| parse(body.as_bytes()).unwrap_or_else(|err| panic!("{body}: {err}"));
         assert_eq!(
-            ok(r#"{"status": "identified", "message": "  DB failed over\r\nreconnecting\t", "author": " ana "}"#),
+            ok(
+                r#"{"status": "identified", "message": "  DB failed over\r\nreconnecting\t", "author": " ana "}"#
+            ),
             ValidNote {
                 status: Some(NoteStatus::Identified),
                 message: "DB failed over\nreconnecting".into(),
@@ -141,15 +146,27 @@ mod tests {
         let refused = [
             ("", "must be JSON"),
             ("message=hi", "must be JSON"),
-            (r#"{"message": "hi", "title": "x"}"#, "unknown field `title`"),
-            (r#"{"status": "fixed", "message": "hi"}"#, "status \"fixed\": expected investigating, identified, monitoring, resolved or none"),
+            (
+                r#"{"message": "hi", "title": "x"}"#,
+                "unknown field `title`",
+            ),
+            (
+                r#"{"status": "fixed", "message": "hi"}"#,
+                "status \"fixed\": expected investigating, identified, monitoring, resolved or none",
+            ),
             (r#"{"status": "identified"}"#, "message is required"),
             (r#"{"message": "  \n "}"#, "message is required"),
             (&format!(r#"{{"message": "{long}"}}"#), "longer than 2000"),
             (r#"{"message": "a\u0000b"}"#, "control character"),
             (r#"{"message": "a\u001b[31mb"}"#, "control character"),
-            (r#"{"message": "hi", "author": "a\nb"}"#, "author has a control character"),
-            (&format!(r#"{{"message": "hi", "author": "{}"}}"#, "a".repeat(101)), "author is longer"),
+            (
+                r#"{"message": "hi", "author": "a\nb"}"#,
+                "author has a control character",
+            ),
+            (
+                &format!(r#"{{"message": "hi", "author": "{}"}}"#, "a".repeat(101)),
+                "author is longer",
+            ),
             (r#"{"message": 5}"#, "must be JSON"),
         ];
         for (body, why) in refused {

@@ -460,7 +460,13 @@ async fn a_badge_is_valid_svg_says_the_status_and_revalidates_by_its_tag() {
 
 /// Incident `id` of `env` in the store, opened at `at(0)` with `diagnosis`; resolved at
 /// `at(600)` when `resolved`.
-pub(super) async fn seed_incident(store: &Store, id: i64, env: &str, diagnosis: &str, resolved: bool) {
+pub(super) async fn seed_incident(
+    store: &Store,
+    id: i64,
+    env: &str,
+    diagnosis: &str,
+    resolved: bool,
+) {
     let open = crate::incident::Open {
         since: at(-60),
         opened_at: at(0),
@@ -484,7 +490,8 @@ pub(super) fn note_request(id: &str, token: Option<&str>, body: &str) -> Request
     request.body(Body::from(body.to_owned())).unwrap()
 }
 
-const NOTE: &str = r#"{"status": "identified", "message": "The <b>pool</b> & the DB", "author": "ana"}"#;
+const NOTE: &str =
+    r#"{"status": "identified", "message": "The <b>pool</b> & the DB", "author": "ana"}"#;
 
 #[tokio::test]
 async fn a_note_needs_the_admin_token_a_good_body_and_a_known_incident() {
@@ -495,14 +502,37 @@ async fn a_note_needs_the_admin_token_a_good_body_and_a_known_incident() {
     };
     let cases = [
         (note_request("1", None, NOTE), StatusCode::UNAUTHORIZED),
-        (note_request("1", Some("guess"), NOTE), StatusCode::UNAUTHORIZED),
-        (note_request("1", Some(ADMIN_TOKEN), r#"{"message": ""}"#), StatusCode::BAD_REQUEST),
-        (note_request("1", Some(ADMIN_TOKEN), r#"{"status": "fixed", "message": "x"}"#), StatusCode::BAD_REQUEST),
-        (note_request("one", Some(ADMIN_TOKEN), NOTE), StatusCode::BAD_REQUEST),
-        (note_request("2", Some(ADMIN_TOKEN), NOTE), StatusCode::NOT_FOUND),
+        (
+            note_request("1", Some("guess"), NOTE),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            note_request("1", Some(ADMIN_TOKEN), r#"{"message": ""}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            note_request(
+                "1",
+                Some(ADMIN_TOKEN),
+                r#"{"status": "fixed", "message": "x"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            note_request("one", Some(ADMIN_TOKEN), NOTE),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            note_request("2", Some(ADMIN_TOKEN), NOTE),
+            StatusCode::NOT_FOUND,
+        ),
     ];
     for (request, want) in cases {
-        let what = format!("{} {:?}", request.uri(), request.headers().get(header::AUTHORIZATION));
+        let what = format!(
+            "{} {:?}",
+            request.uri(),
+            request.headers().get(header::AUTHORIZATION)
+        );
         let answer = send(with_incident().await, request).await;
         assert_eq!(answer.status, want, "{what}: {}", answer.body);
         assert!(answer.json()["error"].is_string(), "{what}: a JSON error");
@@ -510,7 +540,11 @@ async fn a_note_needs_the_admin_token_a_good_body_and_a_known_incident() {
     let off = FakeSource::new("{}").await;
     seed_incident(&off.store, 1, "api", "closed", false).await;
     let answer = send(off, note_request("1", Some(ADMIN_TOKEN), NOTE)).await;
-    assert_eq!(answer.status, StatusCode::FORBIDDEN, "no admin token configured");
+    assert_eq!(
+        answer.status,
+        StatusCode::FORBIDDEN,
+        "no admin token configured"
+    );
 
     let source = with_incident().await;
     let store = source.store.clone();
@@ -538,30 +572,69 @@ async fn a_note_is_on_the_environment_page_in_the_incidents_and_the_feed_and_que
     seed_incident(&source.store, 1, "api", "closed", false).await;
     let store = source.store.clone();
     let source = Arc::new(source);
-    let answer = send_to(router(source.clone()), note_request("1", Some(ADMIN_TOKEN), NOTE)).await;
+    let answer = send_to(
+        router(source.clone()),
+        note_request("1", Some(ADMIN_TOKEN), NOTE),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
 
-    let incidents = send_to(router(source.clone()), Request::get("/api/v1/incidents").body(Body::empty()).unwrap()).await;
+    let incidents = send_to(
+        router(source.clone()),
+        Request::get("/api/v1/incidents")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     let incidents = incidents.json();
-    assert_eq!(incidents["incidents"][0]["notes"][0]["status"], "identified");
-    let page = send_to(router(source.clone()), Request::get("/environments/api").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        incidents["incidents"][0]["notes"][0]["status"],
+        "identified"
+    );
+    let page = send_to(
+        router(source.clone()),
+        Request::get("/environments/api")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert!(page.body.contains("<b>Identified</b> — <span class=\"note-message\">The &lt;b&gt;pool&lt;/b&gt; &amp; the DB</span>"), "{}", page.body);
     assert!(page.body.contains("· ana"), "on-call sees who wrote it");
-    let feed = send_to(router(source), Request::get("/feed.atom").body(Body::empty()).unwrap()).await;
+    let feed = send_to(
+        router(source),
+        Request::get("/feed.atom").body(Body::empty()).unwrap(),
+    )
+    .await;
     let document = roxmltree::Document::parse(&feed.body).expect("the feed is XML");
     let note = document
         .descendants()
         .find(|n| n.has_tag_name("category") && n.attribute("term") == Some("note"))
         .and_then(|c| c.parent())
         .expect("a note entry");
-    let text = |tag: &str| note.children().find(|n| n.has_tag_name(tag)).and_then(|n| n.text()).unwrap_or_default().to_owned();
+    let text = |tag: &str| {
+        note.children()
+            .find(|n| n.has_tag_name(tag))
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .to_owned()
+    };
     assert_eq!(text("title"), "api incident #1: Identified");
-    assert_eq!(text("summary"), "Identified: The <b>pool</b> & the DB — ana");
+    assert_eq!(
+        text("summary"),
+        "Identified: The <b>pool</b> & the DB — ana"
+    );
 
     // Queued for the incident's channel, as a `note` carrying the note.
-    let due = store.alerts().due_notifications(Utc::now(), 10).await.unwrap();
+    let due = store
+        .alerts()
+        .due_notifications(Utc::now(), 10)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!((due[0].channel.as_str(), due[0].event.as_str()), ("hook", "note"));
+    assert_eq!(
+        (due[0].channel.as_str(), due[0].event.as_str()),
+        ("hook", "note")
+    );
     let payload: Value = serde_json::from_str(&due[0].payload).unwrap();
     assert_eq!(payload["note"]["message"], "The <b>pool</b> & the DB");
     assert_eq!(payload["incident"]["id"], 1);
@@ -572,10 +645,23 @@ async fn a_note_is_on_the_environment_page_in_the_incidents_and_the_feed_and_que
 async fn every_response_carries_the_security_headers() {
     for uri in ["/", "/api/v1/status", "/environments/api", "/nope"] {
         let answer = get(FakeSource::with_admin().await, uri).await;
-        let csp = answer.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{uri}: {csp}");
-        assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
+        let csp = answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{uri}: {csp}"
+        );
+        assert_eq!(
+            answer.headers[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{uri}"
+        );
         assert_eq!(answer.headers[header::X_FRAME_OPTIONS], "DENY", "{uri}");
-        assert_eq!(answer.headers[header::REFERRER_POLICY], "no-referrer", "{uri}");
+        assert_eq!(
+            answer.headers[header::REFERRER_POLICY],
+            "no-referrer",
+            "{uri}"
+        );
     }
 }

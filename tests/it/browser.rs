@@ -427,7 +427,10 @@ async fn public_page(app: &crate::helpers::App, browser: &Browser, dir: &std::pa
         let notes = sizes(&measured["notes"]);
         assert_eq!(notes.len(), 1, "{measured}");
         let least = f64::from(width) * if width < 760 { 0.8 } else { 0.5 };
-        assert!(notes[0].0 >= least, "the note narrower than {least} px: {measured}");
+        assert!(
+            notes[0].0 >= least,
+            "the note narrower than {least} px: {measured}"
+        );
         assert!(!sizes(&measured["incidents"]).is_empty(), "{measured}");
     }
     csp_lets_the_stylesheet_apply(app, browser, &page).await;
@@ -449,9 +452,7 @@ async fn csp_lets_the_stylesheet_apply(app: &crate::helpers::App, browser: &Brow
         style.as_bytes(),
     ));
     assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
-    let log = browser
-        .run_logged(format!("{}/public/", app.base))
-        .await;
+    let log = browser.run_logged(format!("{}/public/", app.base)).await;
     assert!(
         !log.contains("Content Security Policy"),
         "Chromium refused something on the live page: {log}"

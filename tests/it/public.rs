@@ -10,7 +10,9 @@ use futures_util::SinkExt as _;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{
+    Callback, ErrorResponse, Request, Response,
+};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -79,16 +81,25 @@ async fn a_note_reaches_both_pages_both_feeds_and_the_incident_s_webhook() {
     assert_eq!(status, 404, "{unknown}");
     let (status, stored) = post_note(&app, id, TOKEN, &note).await;
     assert_eq!(status, 201, "{stored}");
-    assert_eq!(stored["message"], "The <b>pool</b> is exhausted\nrestarting");
+    assert_eq!(
+        stored["message"],
+        "The <b>pool</b> is exhausted\nrestarting"
+    );
 
     // Sent to the incident's channel as an update.
     let started = Instant::now();
     let sent = loop {
         let requests = hook.requests();
-        if let Some(sent) = requests.iter().find(|r| r.header("x-wsprobe-event") == Some("note")) {
+        if let Some(sent) = requests
+            .iter()
+            .find(|r| r.header("x-wsprobe-event") == Some("note"))
+        {
             break sent.clone();
         }
-        assert!(started.elapsed() < PATIENCE, "no note reached the webhook: {requests:?}");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no note reached the webhook: {requests:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let body = sent.json();
@@ -106,18 +117,27 @@ async fn a_note_reaches_both_pages_both_feeds_and_the_incident_s_webhook() {
     assert!(env_page.contains("Ana Q. Author"));
     let (_, feed) = app.get("/feed.atom").await;
     assert!(feed.contains("<title>broken incident #"), "{feed}");
-    assert!(feed.contains("Identified: The &lt;b&gt;pool&lt;/b&gt;"), "{feed}");
+    assert!(
+        feed.contains("Identified: The &lt;b&gt;pool&lt;/b&gt;"),
+        "{feed}"
+    );
     let base = format!("http://{public}");
     let (status, page) = fetch(&format!("{base}/")).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<h1>Acme</h1>"), "{page}");
     assert!(page.contains(escaped), "{page}");
-    assert!(!page.contains("Ana Q. Author"), "the public page names no author");
+    assert!(
+        !page.contains("Ana Q. Author"),
+        "the public page names no author"
+    );
     let (_, json) = fetch(&format!("{base}/status.json")).await;
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["incidents"][0]["notes"][0]["status"], "identified");
     let (_, public_feed) = fetch(&format!("{base}/feed.atom")).await;
-    assert!(public_feed.contains("<title>broken: Identified</title>"), "{public_feed}");
+    assert!(
+        public_feed.contains("<title>broken: Identified</title>"),
+        "{public_feed}"
+    );
     let (status, _) = fetch(&format!("{base}/api/v1/status")).await;
     assert_eq!(status, 404, "nothing but the public page on its listener");
     app.shutdown().await.unwrap();
@@ -134,6 +154,18 @@ const MARKERS: [&str; 7] = [
     "MARK-KEY-7f3a",
 ];
 
+/// Adds a marked header to the upgrade's answer.
+struct MarkedHeader;
+
+impl Callback for MarkedHeader {
+    fn on_request(self, _: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+        response
+            .headers_mut()
+            .insert("x-leak", "MARK-HDR-7f3a <i>".parse().unwrap());
+        Ok(response)
+    }
+}
+
 /// A WebSocket server that answers the upgrade with a marked header, sends a marked message
 /// with markup and a link, and closes 1011 with markup in the reason.
 async fn hostile_server() -> SocketAddr {
@@ -142,13 +174,8 @@ async fn hostile_server() -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mark = |_: &Request, mut response: Response| {
-                    response
-                        .headers_mut()
-                        .insert("x-leak", "MARK-HDR-7f3a <i>".parse().unwrap());
-                    Ok(response)
-                };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, mark).await else {
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, MarkedHeader).await
+                else {
                     return;
                 };
                 let message = r#"{"type":"error","detail":"MARK-MSG-7f3a <script>alert(1)</script> https://leak.example/MARK-URL-7f3a"}"#;
@@ -203,8 +230,16 @@ async fn the_public_page_shows_nothing_a_probed_server_said_nor_any_url() {
 
     // The markers were there to leak: on-call's page has them (escaped).
     let (_, hostile_page) = app.get("/environments/hostile").await;
-    for marker in ["MARK-CLOSE-7f3a", "MARK-MSG-7f3a", "MARK-HDR-7f3a", "MARK-PATH-7f3a"] {
-        assert!(hostile_page.contains(marker), "{marker} not on the on-call page");
+    for marker in [
+        "MARK-CLOSE-7f3a",
+        "MARK-MSG-7f3a",
+        "MARK-HDR-7f3a",
+        "MARK-PATH-7f3a",
+    ] {
+        assert!(
+            hostile_page.contains(marker),
+            "{marker} not on the on-call page"
+        );
     }
     let status = app.get_json("/api/v1/status").await;
     let mut internal: Vec<String> = Vec::new();
@@ -228,7 +263,13 @@ async fn the_public_page_shows_nothing_a_probed_server_said_nor_any_url() {
         .iter()
         .copied()
         .chain(internal.iter().map(String::as_str))
-        .chain([lab.as_str(), "127.0.0.1", "ws://", "lab-bearer-token-7f3a", TOKEN])
+        .chain([
+            lab.as_str(),
+            "127.0.0.1",
+            "ws://",
+            "lab-bearer-token-7f3a",
+            TOKEN,
+        ])
         .chain(["closed_before_ready", "headers_stripped", "<script"])
         .collect();
     for path in [
@@ -246,10 +287,16 @@ async fn the_public_page_shows_nothing_a_probed_server_said_nor_any_url() {
     }
     let (_, page) = app.get("/public/").await;
     for name in failing {
-        assert!(page.contains(&format!("id=\"environment-{name}\"")), "{name} listed: {page}");
+        assert!(
+            page.contains(&format!("id=\"environment-{name}\"")),
+            "{name} listed: {page}"
+        );
     }
     // A note is a person's text: there, and as text, not markup (JSON carries it as written).
-    assert!(page.contains("Looking into it &lt;b&gt;now&lt;/b&gt;"), "the notes are there: {page}");
+    assert!(
+        page.contains("Looking into it &lt;b&gt;now&lt;/b&gt;"),
+        "the notes are there: {page}"
+    );
     assert!(!page.contains("<b>now"), "{page}");
     app.shutdown().await.unwrap();
 }

@@ -245,7 +245,11 @@ async fn notes_on_an_incident(store: &Store) {
     assert_eq!(first.created_at, at(61_000));
 
     let incident = store.alerts().incident(1).await.unwrap().unwrap();
-    assert_eq!(incident.notes, [first.clone(), second.clone()], "oldest first");
+    assert_eq!(
+        incident.notes,
+        [first.clone(), second.clone()],
+        "oldest first"
+    );
     assert_eq!(first.status, Some(NoteStatus::Investigating));
     assert!(first.message.starts_with("Looking") && first.message.ends_with(" into it"));
     let listed = store

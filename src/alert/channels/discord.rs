@@ -60,28 +60,7 @@ pub fn payload(notification: &Notification, channel: &str, now: DateTime<Utc>) -
     let tone = Tone::of(n);
     let title = truncate(&facts::title(n), TITLE_MAX);
     let footer = truncate(&facts::footer(n), FOOTER_MAX);
-    let mut fields = Vec::new();
-    let mut text = String::new();
-    if n.event == EventName::Test {
-        text = facts::test_line(&escape(channel));
-    }
-    if let Some(note) = &n.note {
-        text = escape(&facts::note_text(note));
-    }
-    if let Some(result) = &n.result {
-        text = escape(&facts::diagnosis(n, result));
-        for fact in facts::facts(n, result) {
-            let value = match fact.label {
-                "Verdict" => format!("`{}`", fact.value),
-                _ => escape(&fact.value),
-            };
-            fields.push(field(fact.label, &value, true));
-        }
-        if let Some(phases) = facts::phases(result) {
-            fields.push(field("Phases", &phases, false));
-        }
-    }
-    fields.truncate(FIELDS_MAX);
+    let (text, fields) = text_and_fields(n, channel);
     let link = n
         .link
         .as_ref()
@@ -128,6 +107,34 @@ pub fn payload(notification: &Notification, channel: &str, now: DateTime<Utc>) -
         "allowed_mentions": { "parse": [] },
         "embeds": [embed],
     })
+}
+
+/// The description's text (the test line, the note or the diagnosis, escaped) and the
+/// result's facts as fields, at most [`FIELDS_MAX`].
+fn text_and_fields(n: &Notification, channel: &str) -> (String, Vec<Value>) {
+    let mut fields = Vec::new();
+    let mut text = String::new();
+    if n.event == EventName::Test {
+        text = facts::test_line(&escape(channel));
+    }
+    if let Some(note) = &n.note {
+        text = escape(&facts::note_text(note));
+    }
+    if let Some(result) = &n.result {
+        text = escape(&facts::diagnosis(n, result));
+        for fact in facts::facts(n, result) {
+            let value = match fact.label {
+                "Verdict" => format!("`{}`", fact.value),
+                _ => escape(&fact.value),
+            };
+            fields.push(field(fact.label, &value, true));
+        }
+        if let Some(phases) = facts::phases(result) {
+            fields.push(field("Phases", &phases, false));
+        }
+    }
+    fields.truncate(FIELDS_MAX);
+    (text, fields)
 }
 
 fn chars(value: &Value) -> usize {

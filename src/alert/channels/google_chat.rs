@@ -132,6 +132,27 @@ mod tests {
     }
 
     #[test]
+    fn a_note_card_is_exact() {
+        let expected = json!({
+            "fallbackText": "📝 staging incident #7: identified",
+            "cardsV2": [{ "cardId": "wsprobe", "card": {
+                "header": { "title": "📝 staging incident #7: identified", "subtitle": "wsprobe · incident #7" },
+                "sections": [
+                    { "widgets": [{ "textParagraph": { "text": "Identified: The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here the pool is reconnecting.\n— ana" } }] },
+                    { "widgets": [{ "buttonList": { "buttons": [{
+                        "text": "Open staging on the status page",
+                        "onClick": { "openLink": { "url": "https://status.example.com/environments/staging" } }
+                    }] } }] }
+                ]
+            } }]
+        });
+        assert_eq!(
+            payload(&crate::alert::notification::tests::sample_note(), "chat"),
+            expected
+        );
+    }
+
+    #[test]
     fn test_card_is_exact() {
         let expected = json!({
             "fallbackText": "🧪 Test notification from wsprobe: this channel is wired correctly, no action needed",

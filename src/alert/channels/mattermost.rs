@@ -151,6 +151,25 @@ mod tests {
     }
 
     #[test]
+    fn a_note_post_is_exact_and_mentions_nobody() {
+        let expected = json!({
+            "text": "#### 📝 staging incident \\#7: identified",
+            "attachments": [{
+                "fallback": "📝 staging incident #7: identified",
+                "color": "#3B82F6",
+                "text": "Identified: The \\<b\\>database\\</b\\> failed over & @\u{200B}here the pool is reconnecting.\n— ana",
+                "footer": "wsprobe · incident #7",
+                "title": "Open staging on the status page",
+                "title_link": "https://status.example.com/environments/staging"
+            }]
+        });
+        assert_eq!(
+            payload(&crate::alert::notification::tests::sample_note(), "mm"),
+            expected
+        );
+    }
+
+    #[test]
     fn test_post_is_exact() {
         let expected = json!({
             "text": "#### 🧪 Test notification from wsprobe: this channel is wired correctly, no action needed",

@@ -190,6 +190,24 @@ mod tests {
     }
 
     #[test]
+    fn a_note_message_is_exact() {
+        let expected = Message {
+            title: "staging incident #7: identified".into(),
+            priority: "default",
+            tags: vec!["memo", "wsprobe"],
+            click: Some("https://status.example.com/environments/staging".into()),
+            body: "Identified: The <b>database</b> failed over & @here the pool is reconnecting.\n— ana\n\
+                   Incident #7\n\
+                   https://status.example.com/environments/staging"
+                .into(),
+        };
+        assert_eq!(
+            message(&crate::alert::notification::tests::sample_note(), "phone"),
+            expected
+        );
+    }
+
+    #[test]
     fn test_message_is_exact() {
         let expected = Message {
             title:

@@ -109,17 +109,6 @@ pub fn payload(
         .and_then(|url| url.host_str().map(str::to_owned))
         .unwrap_or_else(|| "wsprobe".to_owned());
     let timestamp = crate::wire::format(n.result.as_ref().map_or(now, |r| r.started_at));
-    let mut details = serde_json::Map::new();
-    details.insert("event".into(), json!(n.event));
-    if let Some(incident) = &n.incident {
-        details.insert("incident".into(), json!(incident));
-    }
-    if let Some(result) = &n.result {
-        details.insert("result".into(), json!(result));
-    }
-    if let Some(note) = &n.note {
-        details.insert("note".into(), json!(note));
-    }
     let mut inner = json!({
         "summary": truncate(&summary, SUMMARY_MAX),
         "source": source,
@@ -127,7 +116,7 @@ pub fn payload(
         "severity": if n.event == EventName::Test { "info" } else { severity },
         "component": n.subject(),
         "timestamp": timestamp,
-        "custom_details": details,
+        "custom_details": custom_details(n),
     });
     if let Some(result) = &n.result {
         inner["class"] = json!(result.verdict);
@@ -153,6 +142,23 @@ pub fn payload(
         event["client_url"] = json!(link);
     }
     event
+}
+
+/// What the alert carries beside its summary: the event, and the incident, result and note
+/// the notification has.
+fn custom_details(n: &Notification) -> serde_json::Map<String, Value> {
+    let mut details = serde_json::Map::new();
+    details.insert("event".into(), json!(n.event));
+    if let Some(incident) = &n.incident {
+        details.insert("incident".into(), json!(incident));
+    }
+    if let Some(result) = &n.result {
+        details.insert("result".into(), json!(result));
+    }
+    if let Some(note) = &n.note {
+        details.insert("note".into(), json!(note));
+    }
+    details
 }
 
 #[cfg(test)]

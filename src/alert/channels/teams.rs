@@ -179,6 +179,24 @@ mod tests {
     }
 
     #[test]
+    fn a_note_card_is_exact() {
+        let expected = envelope(json!({
+                    "body": [
+                        { "type": "TextBlock", "text": "📝 staging incident #7: identified", "size": "Large", "weight": "Bolder", "color": "Accent", "wrap": true },
+                        { "type": "TextBlock", "text": "Identified: The <b>database</b> failed over & @here the pool is reconnecting.\n— ana", "wrap": true },
+                        { "type": "TextBlock", "text": "wsprobe · incident #7", "wrap": true, "size": "Small", "isSubtle": true }
+                    ],
+                    "actions": [
+                        { "type": "Action.OpenUrl", "title": "Open staging on the status page", "url": "https://status.example.com/environments/staging" }
+                    ]
+        }));
+        assert_eq!(
+            payload(&crate::alert::notification::tests::sample_note(), "ops"),
+            expected
+        );
+    }
+
+    #[test]
     fn test_card_is_exact() {
         let expected = envelope(json!({
                     "body": [

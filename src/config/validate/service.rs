@@ -96,25 +96,46 @@ impl Validator<'_> {
         };
         let title = match &p.title {
             None => PublicPage::DEFAULT_TITLE.to_owned(),
-            Some(title) => {
-                let text = title.value.trim();
-                if text.is_empty() || text.chars().any(char::is_control) {
-                    return Err(self.err(title, "server.public.title", "must be one line of text"));
-                }
-                if text.chars().count() > TITLE_MAX {
-                    return Err(self.err(
-                        title,
-                        "server.public.title",
-                        format!("is longer than {TITLE_MAX} characters"),
-                    ));
-                }
-                text.to_owned()
-            }
+            Some(title) => self.public_title(title)?,
         };
+        let shown = match environments {
+            Some(environments) => self.public_environments(p, environments)?,
+            None => Vec::new(),
+        };
+        Ok(PublicPage {
+            at,
+            title,
+            environments: shown,
+        })
+    }
+
+    fn public_title(&self, title: &Text) -> Result<String> {
+        let text = title.value.trim();
+        if text.is_empty() || text.chars().any(char::is_control) {
+            return Err(self.err(title, "server.public.title", "must be one line of text"));
+        }
+        if text.chars().count() > TITLE_MAX {
+            return Err(self.err(
+                title,
+                "server.public.title",
+                format!("is longer than {TITLE_MAX} characters"),
+            ));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// The names `server.public.environments` lists, each a configured environment.
+    fn public_environments(
+        &self,
+        p: &RawPublic,
+        environments: &[Arc<Environment>],
+    ) -> Result<Vec<EnvName>> {
         let mut shown = Vec::new();
         for (i, name) in p.environments.iter().flatten().enumerate() {
-            let Some(environments) = environments else { break };
-            match environments.iter().find(|env| env.name.as_str() == name.value) {
+            match environments
+                .iter()
+                .find(|env| env.name.as_str() == name.value)
+            {
                 Some(env) => shown.push(env.name.clone()),
                 None => {
                     let known: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
@@ -130,11 +151,7 @@ impl Validator<'_> {
                 }
             }
         }
-        Ok(PublicPage {
-            at,
-            title,
-            environments: shown,
-        })
+        Ok(shown)
     }
 
     fn public_listen(&self, value: &Text, internal: SocketAddr) -> Result<SocketAddr> {
@@ -169,7 +186,9 @@ impl Validator<'_> {
     fn public_path(&self, value: &Text) -> Result<String> {
         let key = "server.public.path";
         let path = value.value.trim().trim_end_matches('/');
-        let segments: Vec<&str> = path.strip_prefix('/').map_or(Vec::new(), |p| p.split('/').collect());
+        let segments: Vec<&str> = path
+            .strip_prefix('/')
+            .map_or(Vec::new(), |p| p.split('/').collect());
         let safe = |segment: &&str| {
             !segment.is_empty()
                 && *segment != "."

@@ -89,9 +89,10 @@ where
 {
     let status = match row.try_get::<Option<String>, _>(3)? {
         None => None,
-        Some(text) => Some(NoteStatus::parse(&text).ok_or_else(|| {
-            StoreError::Corrupt(format!("unknown note status {text:?}"))
-        })?),
+        Some(text) => Some(
+            NoteStatus::parse(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown note status {text:?}")))?,
+        ),
     };
     Ok(NoteRecord {
         incident_id: row.try_get(0)?,

@@ -161,7 +161,11 @@ async fn render_environment<S: StatusSource>(
 }
 
 /// `name`'s chart data: from the cache, or read now and kept for the next views.
-pub async fn history<S: StatusSource>(web: &Web<S>, name: &str, now: DateTime<Utc>) -> Arc<History> {
+pub async fn history<S: StatusSource>(
+    web: &Web<S>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Arc<History> {
     if let Some(history) = web.history.get(name) {
         return history;
     }

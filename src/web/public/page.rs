@@ -79,7 +79,11 @@ pub fn render(status: &PublicStatus, histories: &HashMap<String, Arc<History>>) 
 }
 
 /// One environment: its name and status, uptime over 24 h, 7 d and 30 d, and its daily bars.
-fn environment(env: &PublicEnvironment, history: Option<&Arc<History>>, now: DateTime<Utc>) -> Markup {
+fn environment(
+    env: &PublicEnvironment,
+    history: Option<&Arc<History>>,
+    now: DateTime<Utc>,
+) -> Markup {
     let uptime = &env.uptime_percent;
     html! {
         div class="public-env" id={ "environment-" (env.name) } {

@@ -23,7 +23,14 @@ async fn source(public: &str) -> Arc<FakeSource> {
     .await;
     source.latest = Some(Arc::new(result("api", 0, Status::Down, HOSTILE)));
     seed_incident(&source.store, 1, "api", HOSTILE, false).await;
-    seed_incident(&source.store, 2, "internal", "internal-only diagnosis", true).await;
+    seed_incident(
+        &source.store,
+        2,
+        "internal",
+        "internal-only diagnosis",
+        true,
+    )
+    .await;
     seed_incident(&source.store, 3, "api", "an earlier failure", true).await;
     let source = Arc::new(source);
     let note = r#"{"status": "identified", "message": "Fixing <i>it</i> & more", "author": "Ana Q. Author"}"#;
@@ -80,7 +87,10 @@ async fn the_public_page_shows_status_uptime_incidents_and_notes_and_nothing_els
     let html = &page.body;
     assert!(html.contains("<h1>Acme &lt;status&gt;</h1>"), "{html}");
     assert!(html.contains("Major outage"), "{html}");
-    assert!(html.contains("id=\"incident-1\""), "the open incident: {html}");
+    assert!(
+        html.contains("id=\"incident-1\""),
+        "the open incident: {html}"
+    );
     assert!(
         html.contains("id=\"incident-3\""),
         "a resolved one of the last 14 days: {html}"
@@ -164,7 +174,12 @@ async fn a_prefix_redirects_to_its_page_and_a_listener_of_its_own_serves_nothing
         "/feed.atom/../api/v1/status",
     ] {
         let answer = get(public(), uri).await;
-        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{uri}: {}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{uri}: {}",
+            answer.body
+        );
     }
     let note = send_to(
         public(),
