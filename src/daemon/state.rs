@@ -67,6 +67,8 @@ pub struct DaemonState {
     pub(super) locations: Mutex<Arc<Vec<LocationRun>>>,
     /// A fleet's open incidents about itself, refreshed with the locations.
     pub(super) quiet: Mutex<Vec<crate::web::FleetNotice>>,
+    /// Cancelled at shutdown: what waits between probes (a confirmation's pause) stops.
+    pub(super) stopping: tokio_util::sync::CancellationToken,
 }
 
 impl DaemonState {
@@ -100,6 +102,7 @@ impl DaemonState {
             fleet,
             locations: Mutex::new(Arc::new(Vec::new())),
             quiet: Mutex::new(Vec::new()),
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
     }
 

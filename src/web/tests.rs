@@ -473,6 +473,7 @@ pub(super) async fn seed_incident(
         verdict: Verdict::ClosedBeforeReady,
         last_notice_at: at(0),
         announced: true,
+        flapping: false,
     };
     let mut tx = store.alerts().begin_alerts(env).await.unwrap();
     tx.insert_incident(id, &open, diagnosis).await.unwrap();

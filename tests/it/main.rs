@@ -13,6 +13,7 @@ mod lab;
 mod layout;
 mod metrics;
 mod packaging;
+mod paging;
 mod probe;
 mod prometheus;
 mod proxies;

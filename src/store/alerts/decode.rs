@@ -8,13 +8,13 @@ use super::records::{
     AlertState, DeliveryState, FailedNotification, IncidentRecord, IncidentState, NoteRecord,
     NoteStatus, NotificationRecord, PendingNotification, count,
 };
-use crate::incident::{MachineState, Open};
+use crate::incident::{MachineState, Open, Recent};
 use crate::store::StoreError;
 use crate::store::codec::{self, from_ms};
 
 /// `failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced,
-/// started_at_ms, opened_at_ms, verdict, diagnosis, environment` (the state joined to its
-/// incident): the environment's name and its state.
+/// started_at_ms, opened_at_ms, verdict, diagnosis, environment, recent_bits, recent_len,
+/// flapping` (the state joined to its incident): the environment's name and its state.
 pub(super) fn alert_state<R>(row: &R) -> Result<(String, AlertState), StoreError>
 where
     R: Row,
@@ -34,6 +34,7 @@ where
                 verdict: codec::verdict_from_code(row.try_get(8)?)?,
                 last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
                 announced: row.try_get(5)?,
+                flapping: row.try_get(13)?,
             };
             (Some(open), Some(id))
         }
@@ -45,6 +46,11 @@ where
             successes: count(row.try_get(1)?),
             failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),
             open,
+            recent: Recent {
+                // Bits beyond the window are history: keep the low 32 whatever was stored.
+                bits: row.try_get::<i64, _>(11)? as u32,
+                len: count(row.try_get(12)?).min(crate::incident::MAX_FLAP_WINDOW),
+            },
         },
         incident_id,
         diagnosis: incident_id.and(diagnosis),
@@ -52,13 +58,14 @@ where
     Ok((row.try_get(10)?, state))
 }
 
-/// `id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis`; the
-/// timeline is filled in afterwards.
+/// `id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
+/// flapping`; the timeline is filled in afterwards.
 pub(super) fn incident<R>(row: &R) -> Result<IncidentRecord, StoreError>
 where
     R: Row,
     usize: ColumnIndex<R>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
 {
     let resolved_at: Option<i64> = row.try_get(4)?;
@@ -74,6 +81,7 @@ where
         resolved_at: resolved_at.map(from_ms),
         verdict: codec::verdict_from_code(row.try_get(5)?)?,
         diagnosis: row.try_get(6)?,
+        flapping: row.try_get(7)?,
         notifications: Vec::new(),
         notes: Vec::new(),
     })

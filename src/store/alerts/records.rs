@@ -49,6 +49,8 @@ pub struct IncidentRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     pub verdict: Verdict,
     pub diagnosis: String,
+    /// Opened by flap detection: the environment keeps changing state.
+    pub flapping: bool,
     /// Oldest first.
     pub notifications: Vec<NotificationRecord>,
     /// The written updates on it, oldest first.
