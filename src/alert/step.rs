@@ -131,6 +131,7 @@ fn notify(
         incident: Some(incident_info(id, open, notice, diagnosis, input.now)),
         result: Some(ResultSummary::of(result, input.in_maintenance)),
         link: input.link.clone(),
+        note: None,
     };
     let delivery = if held {
         DeliveryState::Held

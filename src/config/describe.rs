@@ -224,6 +224,19 @@ fn describe_service(out: &mut String, config: &Config) {
         server.push_str(", admin API closed (no admin_token)");
     }
     let _ = writeln!(out, "{:<16}{server}", "server");
+    if let Some(public) = &config.server.public {
+        let at = match &public.at {
+            PublicAt::Listen(addr) => format!("on {addr}"),
+            PublicAt::Path(path) => format!("at {path}/ on {}", config.server.listen),
+        };
+        let shown = if public.environments.is_empty() {
+            "every environment".to_owned()
+        } else {
+            let names: Vec<&str> = public.environments.iter().map(|e| e.as_str()).collect();
+            names.join(", ")
+        };
+        let _ = writeln!(out, "{:<16}{:?} {at}: {shown}", "public page", public.title);
+    }
     let _ = writeln!(
         out,
         "{:<16}{} (raw results kept {})",

@@ -835,6 +835,38 @@ pub struct ServerConfig {
     pub admin_token: Option<Secret>,
     /// `server.trace_url`: a link to a run's trace, `{trace_id}` standing for its id.
     pub trace_url: Option<TraceUrl>,
+    /// `server.public`: the read-only page for people outside on-call.
+    pub public: Option<PublicPage>,
+}
+
+/// `server.public`: a second, read-only status page for people outside on-call (customers,
+/// other teams): status, uptime, incidents and their notes, and nothing a probed server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicPage {
+    pub at: PublicAt,
+    /// The page's heading and title: `Status` unless set.
+    pub title: String,
+    /// The environments it shows, in config order; empty: every one.
+    pub environments: Vec<EnvName>,
+}
+
+impl PublicPage {
+    pub const DEFAULT_TITLE: &str = "Status";
+
+    /// Whether the public page shows environment `name`.
+    pub fn shows(&self, name: &str) -> bool {
+        self.environments.is_empty() || self.environments.iter().any(|env| env.as_str() == name)
+    }
+}
+
+/// Where the public page is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicAt {
+    /// Its own listener: nothing else is served there (no admin API, no evidence).
+    Listen(SocketAddr),
+    /// A path prefix on `server.listen` (`/public`, no trailing slash), for a reverse proxy
+    /// to expose alone.
+    Path(String),
 }
 
 /// A URL template with `{trace_id}` in it (Grafana Explore, Jaeger, Tempo, Honeycomb…).
@@ -869,6 +901,7 @@ impl Default for ServerConfig {
             public_url: None,
             admin_token: None,
             trace_url: None,
+            public: None,
         }
     }
 }

@@ -319,6 +319,24 @@ pub(crate) struct RawServer {
     pub public_url: Option<Text>,
     pub admin_token: Option<Text>,
     pub trace_url: Option<Text>,
+    /// A read-only status page for people outside on-call: its own `listen`, or a `path`
+    /// prefix on `server.listen`.
+    pub public: Option<Located<RawPublic>>,
+}
+
+/// `server.public`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "PublicPage")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPublic {
+    /// An address of its own (`0.0.0.0:8081`): only the public page is served there.
+    pub listen: Option<Text>,
+    /// Or a path prefix on `server.listen` (`/public`).
+    pub path: Option<Text>,
+    /// The page's heading; `Status` by default.
+    pub title: Option<Text>,
+    /// The environments shown; all by default.
+    pub environments: Option<Vec<Text>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::alert::ActiveWindow;
 use crate::config::Config;
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::{FailedNotification, ReadOnlyStore};
+use crate::store::{FailedNotification, NewNote, NoteRecord, ReadOnlyStore, StoreError};
 
 /// One result as the bar of recent results shows it.
 pub type RecentRun = (DateTime<Utc>, Status, Verdict);
@@ -30,6 +30,13 @@ pub trait StatusSource: Send + Sync + 'static {
     /// Probe the named environment now through the scheduler's own path; `None` when no such
     /// environment is configured.
     fn probe_now(&self, environment: &str) -> impl Future<Output = Option<ProbeResult>> + Send;
+    /// Store a note on incident `id` and send it to the incident's channels; `Ok(None)` when
+    /// there is no such incident.
+    fn add_note(
+        &self,
+        id: i64,
+        note: NewNote<'_>,
+    ) -> impl Future<Output = Result<Option<NoteRecord>, StoreError>> + Send;
     /// Whether the daemon is doing its job (`/readyz`).
     fn readiness(&self) -> impl Future<Output = Readiness> + Send;
     /// History the pages and the API read directly, and no way to write.

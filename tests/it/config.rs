@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wsprobe::config::{
     self, Auth, ChannelKind, Config, ConfigError, JwtAlgorithm, JwtKey, MaintenanceTime, Matcher,
-    OtlpProtocol, RequestBody, Step, VersionSource,
+    OtlpProtocol, PublicAt, RequestBody, Step, VersionSource,
 };
 
 /// The SPEC's probes.yaml example, verbatim.
@@ -470,6 +470,38 @@ fn errors_name_file_line_column_and_key() {
             "probes.yaml:4:19: server.listen: invalid address \"localhost:8080\": expected IP:port, like 127.0.0.1:8080 or [::]:8080",
         ),
         (
+            "server:\n  public: { title: Acme }\n",
+            "probes.yaml:5:11: server.public: needs `listen` (like 0.0.0.0:8081) or `path` (like /public)",
+        ),
+        (
+            "server:\n  public: { listen: \"0.0.0.0:8081\", path: /public }\n",
+            "probes.yaml:5:43: server.public: set `listen` (an address of its own) or `path` (a prefix on server.listen), not both",
+        ),
+        (
+            "server:\n  public: { listen: \"0.0.0.0:8080\" }\n",
+            "probes.yaml:5:21: server.public.listen: is server.listen's port (127.0.0.1:8080): give the public page a port of its own, or use `path`",
+        ),
+        (
+            "server:\n  public: { path: /api/status }\n",
+            "probes.yaml:5:19: server.public.path: /api is the internal page's own: choose another prefix, like /public",
+        ),
+        (
+            "server:\n  public: { path: \"public\" }\n",
+            "probes.yaml:5:19: server.public.path: \"public\" is not a path prefix: expected one like /public (letters, digits, - . _ ~ between slashes)",
+        ),
+        (
+            "server:\n  public: { path: \"/a/../b\" }\n",
+            "probes.yaml:5:19: server.public.path: \"/a/../b\" is not a path prefix: expected one like /public (letters, digits, - . _ ~ between slashes)",
+        ),
+        (
+            "server:\n  public: { path: /public, environments: [staging, prod] }\n",
+            "probes.yaml:5:52: server.public.environments[1]: unknown environment \"prod\" (environments: staging)",
+        ),
+        (
+            "server:\n  public: { path: /public, title: \"\" }\n",
+            "probes.yaml:5:35: server.public.title: must be one line of text",
+        ),
+        (
             "telemetry: { otlp: { endpoint: \"http://localhost:4318\", protocol: json } }\n",
             "probes.yaml:4:67: telemetry.otlp.protocol: unknown protocol \"json\": expected http/protobuf or grpc",
         ),
@@ -563,6 +595,29 @@ fn dialect_mistakes_name_their_key() {
         let yaml = format!("{BASE}{tail}");
         assert_eq!(error_of(&yaml), *expected, "YAML:\n{yaml}");
     }
+}
+
+#[test]
+fn the_public_page_is_a_path_or_a_listener_of_its_own() {
+    let path = load(&format!(
+        "{BASE}  - name: internal\n    url: wss://internal.example.com/ws\n\
+         server:\n  public: {{ path: \"/status/acme/\", title: \" Acme status \", environments: [staging] }}\n"
+    ))
+    .unwrap();
+    let public = path.server.public.as_ref().unwrap();
+    assert_eq!(public.at, PublicAt::Path("/status/acme".into()));
+    assert_eq!(public.title, "Acme status");
+    assert!(public.shows("staging") && !public.shows("internal"));
+
+    let own = load(&format!(
+        "{BASE}server:\n  listen: \"127.0.0.1:8080\"\n  public: {{ listen: \"0.0.0.0:8081\" }}\n"
+    ))
+    .unwrap();
+    let public = own.server.public.as_ref().unwrap();
+    assert_eq!(public.at, PublicAt::Listen("0.0.0.0:8081".parse().unwrap()));
+    assert_eq!(public.title, "Status");
+    assert!(public.shows("staging"), "every environment by default");
+    assert!(load(BASE).unwrap().server.public.is_none());
 }
 
 #[test]

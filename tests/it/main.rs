@@ -19,6 +19,7 @@ mod paging;
 mod probe;
 mod prometheus;
 mod proxies;
+mod public;
 mod session;
 mod store;
 mod store_alerts;

@@ -139,6 +139,28 @@ mod tests {
     }
 
     #[test]
+    fn a_note_event_carries_the_incident_and_the_note() {
+        let now = "2026-11-22T23:01:01Z".parse().unwrap();
+        let body = body(&crate::alert::notification::tests::sample_note(), now);
+        assert_eq!(body["event"], "note");
+        assert_eq!(body["result"], Value::Null);
+        assert_eq!(body["incident"]["id"], 7);
+        assert_eq!(
+            body["note"],
+            json!({
+                "id": 3,
+                "incident_id": 7,
+                "created_at": "2026-11-22T23:01:00.000Z",
+                "status": "identified",
+                "message": "The <b>database</b> failed over & @here the pool is reconnecting.",
+                "author": "ana",
+            })
+        );
+        let triggered = super::body(&sample(EventName::Triggered), now);
+        assert_eq!(triggered.get("note"), None, "other events keep their shape");
+    }
+
+    #[test]
     fn signed_only_with_a_secret() {
         let now = "2026-11-22T22:50:01Z".parse().unwrap();
         let n = sample(EventName::Resolved);

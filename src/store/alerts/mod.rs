@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 
 pub use records::{
     AlertState, DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
-    NewNotification, NotificationRecord, PendingNotification,
+    NewNote, NewNotification, NoteRecord, NoteStatus, NotificationRecord, PendingNotification,
 };
 
 use super::write::WriteTx;
@@ -119,6 +119,11 @@ impl AlertStore {
             }
             Backend::Postgres(_) => on_reader!(self, incidents(filter)),
         }
+    }
+
+    /// One incident with its timeline and notes; `None` when there is no such id.
+    pub async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
+        on_reader!(self, incident(id))
     }
 
     /// Every open incident: (environment, incident id).
@@ -246,6 +251,15 @@ impl AlertTx {
 
     pub async fn resolve_incident(&mut self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         in_tx!(self, |_| resolve_incident(id, at))
+    }
+
+    /// Store a note on incident `id`; the store gives its id.
+    pub async fn insert_note(
+        &mut self,
+        id: i64,
+        note: &NewNote<'_>,
+    ) -> Result<NoteRecord, StoreError> {
+        in_tx!(self, |_| insert_note(id, note))
     }
 
     /// Queue one notification; `pending` ones are due at once.

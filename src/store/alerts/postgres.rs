@@ -43,6 +43,15 @@ const INCIDENTS: &str =
  ORDER BY opened_at_ms DESC, id DESC
  LIMIT $3";
 
+/// One incident by id: the columns of [`INCIDENTS`], which `decode::incident` reads.
+const INCIDENT: &str =
+    "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
+        flapping
+ FROM incidents WHERE id = $1";
+
+const NOTES: &str = "SELECT incident_id, id, created_at_ms, status, message, author
+ FROM incident_notes WHERE incident_id = ANY($1) ORDER BY incident_id, id";
+
 const TIMELINES: &str = "SELECT incident_id, id, channel, kind, event, state, attempts, last_error,
         created_at_ms, due_at_ms, finished_at_ms
  FROM outbox WHERE incident_id = ANY($1) ORDER BY incident_id, id";
