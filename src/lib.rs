@@ -8,6 +8,7 @@
 //! - [`lab`]: the failure lab, misbehaving endpoints that reproduce each failure.
 //! - [`schedule`]: when each environment fires (pure) and the per-environment loop.
 //! - [`incident`]: the pure incident state machine of one environment.
+//! - [`slo`]: availability against an objective, the error budget left and its burn-down (pure).
 //! - [`store`]: SQLite, or a fleet's shared PostgreSQL, through sqlx; all SQL lives there.
 //!   Callers get narrow views of it: runs, alerts, the fleet's, and a read-only one for `web`.
 //! - [`fleet`]: several instances and locations on one store: slot claims, incidents across
@@ -38,6 +39,7 @@ pub mod incident;
 pub mod lab;
 pub mod probe;
 pub mod schedule;
+pub mod slo;
 pub mod store;
 pub mod telemetry;
 pub mod text;

@@ -380,6 +380,20 @@ pub struct Environment {
     /// `synthetic_baggage`: whether the upgrade carries the W3C `baggage` member
     /// `synthetic_request=true`, which tells the target's tracing this is a probe.
     pub synthetic_baggage: bool,
+    /// `slo`: the availability objective the page, the API and the metrics measure against.
+    pub slo: Option<Slo>,
+}
+
+/// The longest `slo.window`: the store keeps its hourly counts 400 days.
+pub const MAX_SLO_WINDOW: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// `slo:` availability, maintenance left out, held to `objective` over the last `window`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    /// A ratio strictly between 0 and 1 (`99.9%` is 0.999).
+    pub objective: f64,
+    /// Whole hours, from one hour to the rollups' retention.
+    pub window: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -107,6 +107,20 @@ pub(crate) struct RawEnvironment {
     pub cookies: Option<Located<OrderedMap<Text>>>,
     /// `false` stops the W3C `baggage: synthetic_request=true` on the upgrade.
     pub synthetic_baggage: Option<Located<bool>>,
+    /// An availability objective over a rolling window: the error budget on the page.
+    pub slo: Option<Located<RawSlo>>,
+}
+
+/// `slo:` an availability objective over a rolling window.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Slo")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSlo {
+    /// Percent of runs outside maintenance that serve, strictly between 0 and 100: `99.9%`
+    /// or `99.9`.
+    pub objective: Option<Located<PercentText>>,
+    /// The rolling window availability is measured over, from 1h to 400d (default 30d).
+    pub window: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -489,6 +503,56 @@ impl<'de> Deserialize<'de> for Node {
         }
 
         deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+/// A percentage as written, `99.9%` (a YAML string) or `99.9` (a number): validation parses it,
+/// so both spellings get the same checks and errors.
+#[derive(Debug)]
+pub(crate) struct PercentText(pub String);
+
+impl<'de> Deserialize<'de> for PercentText {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PercentVisitor;
+
+        impl Visitor<'_> for PercentVisitor {
+            type Value = PercentText;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage such as 99.9% or 99.9")
+            }
+
+            fn visit_i64<E>(self, v: i64) -> Result<PercentText, E> {
+                Ok(PercentText(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<PercentText, E> {
+                Ok(PercentText(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<PercentText, E> {
+                Ok(PercentText(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<PercentText, E> {
+                Ok(PercentText(v.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(PercentVisitor)
+    }
+}
+
+impl JsonSchema for PercentText {
+    fn schema_name() -> Cow<'static, str> {
+        "Percent".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "description": "A percentage, `99.9%` or `99.9`.",
+            "anyOf": [
+                { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100 },
+                { "type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%?\\s*$" }
+            ]
+        })
     }
 }
 

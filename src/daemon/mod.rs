@@ -16,6 +16,7 @@ mod loops;
 mod pipeline;
 pub mod readiness;
 pub mod signals;
+mod slo;
 pub mod state;
 mod status;
 mod store_health;
@@ -198,6 +199,7 @@ impl Daemon {
             }
         }
         background.spawn(loops::check_store(daemon.state.clone(), stop.clone()));
+        background.spawn(slo::refresh_slo(daemon.state.clone(), stop.clone()));
         background.spawn(heartbeat::heartbeat(daemon.state.clone(), stop.clone()));
         background.spawn(heartbeat::watchdog(daemon.state.clone(), stop.clone()));
         heartbeat::notify_ready();

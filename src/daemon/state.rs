@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::probe::{ProbeResult, Prober};
 use crate::schedule::Board;
+use crate::slo::SloReport;
 use crate::store::{LocationRun, Store, Summary};
 use crate::telemetry::{Metrics, Traces};
 use crate::web::{RecentRun, ReloadRejected};
@@ -54,6 +55,8 @@ pub struct DaemonState {
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
     summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
+    /// Each SLO environment's report, refreshed by the SLO loop (`slo.rs`).
+    slo_reports: RwLock<Arc<HashMap<String, SloReport>>>,
     /// Bumped whenever something the status views show changes (a result, a reload).
     generation: AtomicU64,
     /// The last config reload that was refused, until one succeeds: shown on the status page,
@@ -96,6 +99,7 @@ impl DaemonState {
             latest: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             summaries: tokio::sync::Mutex::new(None),
+            slo_reports: RwLock::new(Arc::new(HashMap::new())),
             generation: AtomicU64::new(0),
             reload_rejected: RwLock::new(None),
             permits: Semaphore::new(MAX_CONCURRENT_PROBES),
@@ -180,6 +184,21 @@ impl DaemonState {
                 self.store_health.failed(&err.to_string());
                 cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default()
             }
+        }
+    }
+
+    /// The SLO reports as last refreshed.
+    pub fn slo_reports(&self) -> Arc<HashMap<String, SloReport>> {
+        self.slo_reports.read().clone()
+    }
+
+    /// Replace the SLO reports; the views are told only when a figure changed.
+    pub(super) fn set_slo_reports(&self, reports: HashMap<String, SloReport>) {
+        let mut current = self.slo_reports.write();
+        if **current != reports {
+            *current = Arc::new(reports);
+            drop(current);
+            self.changed();
         }
     }
 

@@ -16,7 +16,7 @@ use crate::schedule;
 use crate::store::{LocationRun, NewNote, NoteRecord, ReadOnlyStore, StoreError, Summary};
 use crate::web::{
     EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
-    StatusBody, StatusSource, StoreStatus, Uptime,
+    SloStatus, StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
 /// Permanent notification failures listed on the status page at most.
@@ -39,6 +39,7 @@ impl StatusSource for DaemonState {
         let now = Utc::now();
         let config = self.config();
         let summaries = self.summaries().await;
+        let slo_reports = self.slo_reports();
         let locations = self.locations.lock().clone();
         let environments = config
             .environments
@@ -51,6 +52,9 @@ impl StatusSource for DaemonState {
                 status.maintenance = crate::alert::maintenance::active(&config, &env.name, now);
                 status.in_maintenance = status.maintenance.is_some();
                 status.open_incident = self.alerts.open_incident(name);
+                status.slo = env
+                    .slo
+                    .map(|slo| SloStatus::new(&slo, slo_reports.get(name)));
                 if status.status == Some(crate::probe::Status::Down) {
                     status.caused_by = self.failing_parent(env).map(str::to_owned);
                 }
@@ -161,6 +165,7 @@ fn environment_status(
         open_incident: None,
         caused_by: None,
         locations: BTreeMap::new(),
+        slo: None,
     }
 }
 

@@ -11,13 +11,15 @@ use super::histogram::Histogram;
 use super::{StoreError, Summary};
 use crate::probe::result::Status;
 
-/// Count one run in its hour; `total_ms` enters the histogram when the run was serving.
+/// Count one run in its hour; `total_ms` enters the histogram when the run was serving. A run
+/// in maintenance is also counted apart, so that an SLO can leave it out.
 pub async fn add_run(
     conn: &mut SqliteConnection,
     env_id: i64,
     hour: i64,
     status: Status,
     total_ms: Option<f64>,
+    in_maintenance: bool,
 ) -> Result<(), StoreError> {
     let stored: Option<Option<Vec<u8>>> =
         sqlx::query_scalar("SELECT histogram FROM rollups WHERE env_id = ?1 AND hour = ?2")
@@ -27,14 +29,17 @@ pub async fn add_run(
             .await?;
     let histogram = with_run(stored.flatten(), status, total_ms);
     sqlx::query(
-        "INSERT INTO rollups (env_id, hour, runs, up, degraded, down, histogram)
-         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)
+        "INSERT INTO rollups (env_id, hour, runs, up, degraded, down, histogram, maint_runs,
+                              maint_serving)
+         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (env_id, hour) DO UPDATE SET
              runs = runs + 1,
              up = up + excluded.up,
              degraded = degraded + excluded.degraded,
              down = down + excluded.down,
-             histogram = excluded.histogram",
+             histogram = excluded.histogram,
+             maint_runs = maint_runs + excluded.maint_runs,
+             maint_serving = maint_serving + excluded.maint_serving",
     )
     .bind(env_id)
     .bind(hour)
@@ -42,6 +47,8 @@ pub async fn add_run(
     .bind(status == Status::Degraded)
     .bind(status == Status::Down)
     .bind(histogram)
+    .bind(in_maintenance)
+    .bind(in_maintenance && status.is_serving())
     .execute(conn)
     .await?;
     Ok(())
@@ -248,6 +255,30 @@ pub async fn history(
     Ok((hours, day_uptimes(daily)))
 }
 
+/// `env`'s runs per UTC day from `from_hour` (epoch seconds of an hour's start) on, runs in
+/// maintenance left out: what an SLO is measured on. Oldest first, only days with runs.
+pub async fn days_outside_maintenance(
+    conn: &mut SqliteConnection,
+    env: &str,
+    from_hour: i64,
+) -> Result<Vec<DayUptime>, StoreError> {
+    let daily: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT r.hour / 86400 AS day, SUM(r.runs - r.maint_runs),
+                SUM(r.up + r.degraded - r.maint_serving)
+         FROM environments e
+         CROSS JOIN rollups r ON r.env_id = e.id AND r.hour >= ?2
+         WHERE e.name = ?1
+         GROUP BY day
+         HAVING SUM(r.runs - r.maint_runs) > 0
+         ORDER BY day",
+    )
+    .bind(env)
+    .bind(from_hour)
+    .fetch_all(conn)
+    .await?;
+    Ok(day_uptimes(daily))
+}
+
 /// Hours (start, histogram) into their percentiles, skipping damaged histograms.
 pub(super) fn hour_latencies(env: &str, hourly: Vec<(i64, Option<Vec<u8>>)>) -> Vec<HourLatency> {
     let mut hours = Vec::with_capacity(hourly.len());
@@ -326,37 +357,53 @@ mod tests {
                 day + 3600,
                 Status::Up,
                 Some(f64::from(ms) * 10.0),
+                false,
             )
             .await
             .unwrap();
         }
         for _ in 0..2 {
-            add_run(&mut conn, web, day + 3600, Status::Down, Some(1.0))
+            add_run(&mut conn, web, day + 3600, Status::Down, Some(1.0), false)
                 .await
                 .unwrap();
         }
         // Day 20001, hour 5: a degraded run serves, a down one does not. Hour 6: only a
         // failure, so an hour with runs and no latency.
-        add_run(&mut conn, web, day + 86_400 + 5 * 3600, Status::Down, None)
-            .await
-            .unwrap();
-        add_run(&mut conn, web, day + 86_400 + 6 * 3600, Status::Down, None)
-            .await
-            .unwrap();
+        add_run(
+            &mut conn,
+            web,
+            day + 86_400 + 5 * 3600,
+            Status::Down,
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        add_run(
+            &mut conn,
+            web,
+            day + 86_400 + 6 * 3600,
+            Status::Down,
+            None,
+            false,
+        )
+        .await
+        .unwrap();
         add_run(
             &mut conn,
             web,
             day + 86_400 + 5 * 3600,
             Status::Degraded,
             Some(900.0),
+            false,
         )
         .await
         .unwrap();
         // Before the range, and another environment: neither may show.
-        add_run(&mut conn, web, day - 3600, Status::Up, Some(5.0))
+        add_run(&mut conn, web, day - 3600, Status::Up, Some(5.0), false)
             .await
             .unwrap();
-        add_run(&mut conn, other, day + 3600, Status::Up, Some(5.0))
+        add_run(&mut conn, other, day + 3600, Status::Up, Some(5.0), false)
             .await
             .unwrap();
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::lifecycle::either;
-use super::{Backend, NewRun, StoreError, StoredRun, Summary};
+use super::{Backend, DayUptime, NewRun, StoreError, StoredRun, Summary};
 use crate::probe::result::{Status, Verdict};
 
 /// Cheap to clone.
@@ -47,6 +47,16 @@ impl RunStore {
         n: u32,
     ) -> Result<Vec<(DateTime<Utc>, Status, Verdict)>, StoreError> {
         either!(&self.backend, db => db.recent_statuses(env, n).await)
+    }
+
+    /// `env`'s runs per UTC day from `from_hour` (epoch seconds of an hour's start) on, runs
+    /// in maintenance left out: what its SLO is measured on. Oldest first.
+    pub async fn days_outside_maintenance(
+        &self,
+        env: &str,
+        from_hour: i64,
+    ) -> Result<Vec<DayUptime>, StoreError> {
+        either!(&self.backend, db => db.days_outside_maintenance(env, from_hour).await)
     }
 
     /// Every environment the store knows, by name.

@@ -234,6 +234,17 @@ impl SqliteStore {
         Ok(history)
     }
 
+    /// `env`'s daily runs from `from_hour` on, maintenance left out (see
+    /// [`rollups::days_outside_maintenance`]).
+    pub async fn days_outside_maintenance(
+        &self,
+        env: &str,
+        from_hour: i64,
+    ) -> Result<Vec<super::DayUptime>, StoreError> {
+        let mut conn = self.reader().acquire().await?;
+        rollups::days_outside_maintenance(&mut conn, env, from_hour).await
+    }
+
     /// Every environment the store knows, in two queries whatever their number.
     #[tracing::instrument(skip_all)]
     pub async fn summaries(
@@ -418,7 +429,15 @@ impl EncodedRun {
         };
         let id = runs::insert(tx, env_id, result, in_maintenance, refs).await?;
         let hour = codec::hour_start(result.started_at);
-        rollups::add_run(tx, env_id, hour, result.status, result.phases_ms.total).await?;
+        rollups::add_run(
+            tx,
+            env_id,
+            hour,
+            result.status,
+            result.phases_ms.total,
+            in_maintenance,
+        )
+        .await?;
         Ok(id)
     }
 }

@@ -88,9 +88,16 @@ pub const SCHEDULE_SKIPPED: InstrumentSpec = InstrumentSpec {
     attributes: &["environment"],
     description: "Schedule slots skipped because the previous probe was still running.",
 };
+pub const SLO_BUDGET_REMAINING: InstrumentSpec = InstrumentSpec {
+    name: "wsprobe.slo.budget_remaining",
+    kind: Kind::Gauge,
+    unit: "1",
+    attributes: &["environment"],
+    description: "Error budget left over the SLO window (1 untouched, 0 spent, negative overspent).",
+};
 
 /// Every instrument wsprobe exports, in the SPEC's order.
-pub const INSTRUMENTS: [InstrumentSpec; 8] = [
+pub const INSTRUMENTS: [InstrumentSpec; 9] = [
     PROBE_DURATION,
     PROBE_UP,
     PROBE_RUNS,
@@ -99,4 +106,5 @@ pub const INSTRUMENTS: [InstrumentSpec; 8] = [
     INCIDENTS_OPEN,
     NOTIFICATIONS,
     SCHEDULE_SKIPPED,
+    SLO_BUDGET_REMAINING,
 ];

@@ -2,7 +2,7 @@
 //!
 //! Shape, and why:
 //! - Per-environment values (`probe.up`, `health.up`, `tls.cert.not_after`, `incidents.open`,
-//!   `probe.runs`, `schedule.skipped`) live in one map here, which `record_*` update under a
+//!   `slo.budget_remaining`, `probe.runs`, `schedule.skipped`) live in one map here, which `record_*` update under a
 //!   short lock, and which *observable* instruments read at each collection. The SDK reports an
 //!   observable instrument's points only from its latest callback, so an environment dropped
 //!   from the map on reload ([`Metrics::configure`]) stops being reported at the next export,
@@ -93,6 +93,8 @@ struct EnvironmentValues {
     health_up: Option<i64>,
     cert_not_after: Option<i64>,
     incidents_open: u64,
+    /// Of the environment's SLO; `None` without one, or before its window has runs.
+    slo_budget: Option<f64>,
     /// (verdict, status, close code) → runs.
     runs: BTreeMap<(&'static str, &'static str, String), u64>,
     skipped: u64,
@@ -365,6 +367,15 @@ impl Metrics {
         }
     }
 
+    /// The error budget an environment's SLO has left (the SLO loop calls this).
+    pub fn set_slo_budget(&self, environment: &str, remaining: Option<f64>) {
+        if let Some(inner) = &self.inner
+            && let Some(env) = inner.lock().entry(environment)
+        {
+            env.slo_budget = remaining;
+        }
+    }
+
     /// One notification attempt: `channel` is the channel's name, `kind` its kind (`slack`,
     /// `pagerduty`, `webhook`, `log`), `outcome` one of `delivered`, `retried`, `failed`.
     pub fn record_notification(&self, channel: &str, kind: &str, outcome: &str) {
@@ -452,6 +463,21 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
     let _ = gauge(INCIDENTS_OPEN, |env| {
         Some(i64::try_from(env.incidents_open).unwrap_or(i64::MAX))
     });
+
+    let slo = state.clone();
+    let _ = meter
+        .f64_observable_gauge(SLO_BUDGET_REMAINING.name)
+        .with_unit(SLO_BUDGET_REMAINING.unit)
+        .with_description(SLO_BUDGET_REMAINING.description)
+        .with_callback(move |observer| {
+            let state = read(&slo);
+            for (name, env) in &state.environments {
+                if let Some(remaining) = env.slo_budget {
+                    observer.observe(remaining, &state.attributes(name));
+                }
+            }
+        })
+        .build();
 
     let runs = state.clone();
     let _ = meter

@@ -1,11 +1,12 @@
-//! The environment page's pictures as inline SVG: a latency chart (p50 and p95 per hour) and a
-//! row of daily uptime bars. Pure: rollup rows in, markup out, no I/O and no clock. Drawn in a
+//! The environment page's pictures as inline SVG: a latency chart (p50 and p95 per hour), a
+//! row of daily uptime bars and an SLO's error budget burning down. Pure: rollup rows in, markup out, no I/O and no clock. Drawn in a
 //! fixed `viewBox` and sized by CSS, so a picture shrinks with a phone's width instead of
 //! overflowing it; no script, no external asset, every piece of text through maud's escaping.
 
 use chrono::DateTime;
 use maud::{Markup, html};
 
+use crate::slo::BudgetPoint;
 use crate::store::{DayUptime, HourLatency};
 
 /// The latency chart's coordinate space; CSS scales it to the column's width.
@@ -159,6 +160,58 @@ pub fn latency_chart(hours: &[HourLatency], last_hour: i64, slots: usize, span: 
     }
 }
 
+/// The lowest budget the burn-down draws: below it the line stays on the floor, labelled
+/// overspent, so one bad day cannot squash the rest of the picture into a sliver.
+const BUDGET_FLOOR: f64 = -1.0;
+
+/// The error budget remaining at the end of each UTC day from `first_day` to `last_day`
+/// (days since the epoch): 1 at the top, 0 (spent) marked; a day without runs carries the
+/// day before's figure, days before the first run are blank.
+pub fn budget_chart(points: &[BudgetPoint], first_day: i64, last_day: i64) -> Markup {
+    let slots = usize::try_from(last_day - first_day + 1)
+        .unwrap_or(1)
+        .max(1);
+    let floor = if points.iter().any(|p| p.remaining < 0.0) {
+        BUDGET_FLOOR
+    } else {
+        0.0
+    };
+    let mut days = vec![Slot::Empty; slots];
+    let mut carried = None;
+    for (i, slot) in days.iter_mut().enumerate() {
+        let day = first_day + i as i64;
+        if let Some(point) = points.iter().find(|p| p.day == day) {
+            carried = Some(point.remaining);
+        }
+        if let Some(remaining) = carried {
+            *slot = Slot::Value(remaining.max(floor) - floor);
+        }
+    }
+    let range = 1.0 - floor;
+    let label_y = CHART_HEIGHT - 6.0;
+    let span = format!("{slots} days");
+    html! {
+        svg class="chart" viewBox={ "0 0 " (CHART_WIDTH) " " (CHART_HEIGHT) } role="img"
+            aria-label={ "Error budget remaining at the end of each UTC day, last " (span) } {
+            title { "Error budget remaining at the end of each UTC day, last " (span) }
+            @for (value, label) in [(1.0, "100%"), (0.0, "0%"), (BUDGET_FLOOR, "overspent")] {
+                @if value >= floor {
+                    @let y = y_of(value - floor, range);
+                    line class=(if value == 0.0 { "grid zero" } else { "grid" }) x1=(LEFT) x2=(CHART_WIDTH - RIGHT) y1=(y) y2=(y) {}
+                    text class="axis" x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (label) }
+                }
+            }
+            text class="axis" x=(LEFT) y=(label_y) { (span) " ago" }
+            text class="axis" x=(CHART_WIDTH - RIGHT) y=(label_y) text-anchor="end" { "today" }
+            @if points.is_empty() {
+                text class="axis" x=(CHART_WIDTH / 2.0) y=((CHART_HEIGHT - BOTTOM) / 2.0) text-anchor="middle" { "no runs outside maintenance in this window" }
+            } @else {
+                path class="budget" d=(path_data(&segments(&days, range), slots)) {}
+            }
+        }
+    }
+}
+
 /// How a day's bar is coloured: `unknown` (grey) without runs.
 pub fn day_class(day: Option<&DayUptime>) -> &'static str {
     match day.filter(|d| d.runs > 0) {
@@ -260,6 +313,38 @@ mod tests {
         let d = path_data(&runs, 6);
         assert_eq!(d.matches('M').count(), 2, "{d}");
         assert!(d.contains('H'), "a lone hour is drawn as a dash: {d}");
+    }
+
+    #[test]
+    fn the_burn_down_carries_days_without_runs_and_floors_an_overspent_budget() {
+        let point = |day, remaining| BudgetPoint { day, remaining };
+        // Days 10..=14: blank before the first run, day 12 carries day 11's figure.
+        let svg =
+            budget_chart(&[point(11, 1.0), point(13, 0.5), point(14, -3.0)], 10, 14).into_string();
+        let d = svg.split("class=\"budget\" d=\"").nth(1).unwrap();
+        let d = &d[..d.find('"').unwrap()];
+        assert_eq!(d.matches('M').count(), 1, "one line: {d}");
+        assert_eq!(d.matches('L').count(), 3, "days 11 to 14: {d}");
+        // 1.0 at the top; -3 drawn on the floor, which is labelled.
+        assert!(
+            d.starts_with(&format!("M{:.1},{:.1}", x_of(1, 5), TOP)),
+            "{d}"
+        );
+        assert!(
+            d.ends_with(&format!("{:.1},{:.1}", x_of(4, 5), CHART_HEIGHT - BOTTOM)),
+            "{d}"
+        );
+        assert!(svg.contains("overspent") && svg.contains("5 days"), "{svg}");
+
+        let unspent = budget_chart(&[point(14, 1.0)], 10, 14).into_string();
+        assert!(
+            !unspent.contains("overspent"),
+            "no floor below 0 unless needed"
+        );
+        let empty = budget_chart(&[], 10, 14).into_string();
+        assert!(
+            empty.contains("no runs outside maintenance") && !empty.contains("class=\"budget\"")
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod tests;
 
 pub use view::{
     EnvironmentStatus, FleetNotice, Latency, LocationStatus, NotificationStatus, Readiness,
-    RecentRun, ReloadRejected, StatusBody, StatusSource, StoreStatus, Uptime,
+    RecentRun, ReloadRejected, SloStatus, StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
 use std::sync::Arc;

@@ -94,6 +94,7 @@ impl FakeSource {
             maintenance: None,
             open_incident: None,
             caused_by: None,
+            slo: None,
             locations: Default::default(),
         }
     }

@@ -78,6 +78,42 @@ pub struct EnvironmentStatus {
     /// A fleet's view from each location (the newest result from there), by location name;
     /// a single node's one location, when it names one.
     pub locations: BTreeMap<String, LocationStatus>,
+    /// Its SLO over the window; `None` (null) without an `slo` in the config.
+    pub slo: Option<SloStatus>,
+}
+
+/// An environment's SLO as the API and the page show it. Ratios from 0 to 1, like `uptime`;
+/// runs in maintenance are left out of `runs` and `availability`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SloStatus {
+    pub objective: f64,
+    /// `30d`, `36h`.
+    pub window: String,
+    /// `None` until the window has a run outside maintenance.
+    pub availability: Option<f64>,
+    /// 1 untouched, 0 spent, negative when overspent; `None` without runs.
+    pub budget_remaining: Option<f64>,
+    pub runs: u64,
+    /// The budget remaining at the end of each day with runs, oldest first: the page's
+    /// burn-down (not in the API, which stays one figure per environment).
+    #[serde(skip)]
+    pub burn_down: Vec<crate::slo::BudgetPoint>,
+}
+
+impl SloStatus {
+    /// `report`'s figures when it was computed for this objective and window; none yet when
+    /// the config changed since (the next refresh measures the new one).
+    pub fn new(slo: &crate::config::Slo, report: Option<&crate::slo::SloReport>) -> SloStatus {
+        let report = report.filter(|r| r.objective == slo.objective && r.window == slo.window);
+        SloStatus {
+            objective: slo.objective,
+            window: crate::slo::window_text(slo.window),
+            availability: report.and_then(|r| r.availability),
+            budget_remaining: report.and_then(|r| r.budget_remaining),
+            runs: report.map_or(0, |r| r.runs),
+            burn_down: report.map(|r| r.burn_down.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 /// `up`, `degraded`, `down`, or `unknown` before the first probe: the word the API and the

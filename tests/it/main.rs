@@ -21,6 +21,7 @@ mod prometheus;
 mod proxies;
 mod public;
 mod session;
+mod slo;
 mod store;
 mod store_alerts;
 mod traces;

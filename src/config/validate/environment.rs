@@ -108,6 +108,7 @@ impl Validator<'_> {
             self.alert_override(own.alert.as_ref(), defaults.alert.as_ref(), &here, channels)?;
         let limits = self.limits(&layers)?;
         let network = self.network(&layers)?;
+        let slo = self.slo(own.slo.as_ref(), defaults.slo.as_ref(), &here)?;
 
         Ok(Environment {
             name,
@@ -139,6 +140,7 @@ impl Validator<'_> {
             origin: dialect.origin,
             cookies: dialect.cookies,
             synthetic_baggage: dialect.synthetic_baggage,
+            slo,
         })
     }
 

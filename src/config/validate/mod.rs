@@ -49,6 +49,7 @@ mod environment;
 mod network;
 pub(crate) use network::VariablesRead;
 mod service;
+mod slo;
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
 

@@ -22,7 +22,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::codec::{self, hour_start};
-use super::rollups::{SummaryRow, day_uptimes, hour_latencies, summarize, with_run};
+use super::rollups::{DayUptime, SummaryRow, day_uptimes, hour_latencies, summarize, with_run};
 use super::{
     History, HistoryFrom, NewRun, PRUNE_BATCH, ROLLUP_RETENTION, RunsPage, StoreError, StoredRun,
     Summary, before,
@@ -156,21 +156,16 @@ impl PgStore {
             .fetch_one(&mut *tx)
             .await?;
         }
-        let mut hours: Vec<(&str, i64, Status, Option<f64>)> = runs
+        let mut hours: Vec<(&str, i64, &NewRun)> = runs
             .iter()
             .map(|run| {
                 let r = &run.result;
-                (
-                    r.environment.as_str(),
-                    hour_start(r.started_at),
-                    r.status,
-                    r.phases_ms.total,
-                )
+                (r.environment.as_str(), hour_start(r.started_at), *run)
             })
             .collect();
         hours.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        for (env, hour, status, total) in hours {
-            add_to_rollup(&mut tx, env, hour, status, total).await?;
+        for (env, hour, run) in hours {
+            add_to_rollup(&mut tx, env, hour, run).await?;
         }
         sqlx::query("UPDATE instances SET last_report = now(), last_seen = now() WHERE id = $1")
             .bind(self.instance_id())
@@ -317,6 +312,25 @@ impl PgStore {
         Ok((hour_latencies(env, hourly), day_uptimes(daily)))
     }
 
+    /// `env`'s daily runs across its locations from `from_hour` on, maintenance left out.
+    pub async fn days_outside_maintenance(
+        &self,
+        env: &str,
+        from_hour: i64,
+    ) -> Result<Vec<DayUptime>, StoreError> {
+        let daily: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT hour / 86400 AS day, SUM(runs - maint_runs)::BIGINT,
+                    SUM(up + degraded - maint_serving)::BIGINT
+             FROM rollups WHERE environment = $1 AND hour >= $2
+             GROUP BY day HAVING SUM(runs - maint_runs) > 0 ORDER BY day",
+        )
+        .bind(env)
+        .bind(from_hour)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(day_uptimes(daily))
+    }
+
     /// Delete what is older than the retention, in batches; any instance may prune, the
     /// deletes are idempotent. Slot claims go with the runs.
     pub async fn prune(&self, retention: Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -434,14 +448,15 @@ pub(super) fn text(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Count one run in its hour, the row locked meanwhile: instances of several locations add to
-/// the same hour.
+/// the same hour. A run in maintenance is also counted apart, for the SLO.
 async fn add_to_rollup(
     tx: &mut Transaction<'static, Postgres>,
     env: &str,
     hour: i64,
-    status: Status,
-    total_ms: Option<f64>,
+    run: &NewRun,
 ) -> Result<(), StoreError> {
+    let (status, total_ms) = (run.result.status, run.result.phases_ms.total);
+    let in_maintenance = run.in_maintenance;
     // Creates the hour's row, or locks the existing one, and reads its histogram: the
     // no-op update is what takes the row lock until the transaction ends.
     let stored: Option<Vec<u8>> = sqlx::query_scalar(
@@ -456,7 +471,8 @@ async fn add_to_rollup(
     let histogram = with_run(stored, status, total_ms);
     sqlx::query(
         "UPDATE rollups SET runs = runs + 1, up = up + $3, degraded = degraded + $4,
-                            down = down + $5, histogram = $6
+                            down = down + $5, histogram = $6, maint_runs = maint_runs + $7,
+                            maint_serving = maint_serving + $8
          WHERE environment = $1 AND hour = $2",
     )
     .bind(env)
@@ -465,6 +481,8 @@ async fn add_to_rollup(
     .bind(i64::from(status == Status::Degraded))
     .bind(i64::from(status == Status::Down))
     .bind(histogram)
+    .bind(i64::from(in_maintenance))
+    .bind(i64::from(in_maintenance && status.is_serving()))
     .execute(&mut **tx)
     .await?;
     Ok(())

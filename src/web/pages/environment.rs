@@ -20,7 +20,7 @@ use crate::web::cache::History;
 use crate::web::chart;
 use crate::web::error::ApiError;
 use crate::web::view::status_name;
-use crate::web::{StatusSource, Web};
+use crate::web::{SloStatus, StatusSource, Web};
 
 const RUNS_PER_PAGE: u32 = 25;
 /// The newest incidents shown on an environment's page; the API has them all.
@@ -131,6 +131,9 @@ async fn render_environment<S: StatusSource>(
                 }
                 @if let Some(window) = &c.maintenance { (maintenance_note(window)) }
             }
+            @if let (Some(slo), Some(objective)) = (current.and_then(|c| c.slo.as_ref()), env.slo) {
+                (slo_section(slo, &objective, now))
+            }
             @if let Some(result) = latest {
                 section class="now" {
                     div {
@@ -217,6 +220,36 @@ fn pictures(history: &History) -> Markup {
             figure { (chart::uptime_bars(days, *last_day, UPTIME_DAYS)) }
         }
     }
+}
+
+/// The SLO's figures and its burn-down over the window's UTC days.
+fn slo_section(slo: &SloStatus, objective: &crate::config::Slo, now: DateTime<Utc>) -> Markup {
+    let first_day = crate::slo::first_hour(now.timestamp(), objective.window).div_euclid(86_400);
+    let last_day = now.timestamp().div_euclid(86_400);
+    let budget = match slo.budget_remaining {
+        Some(left) if left < 0.0 => format!("overspent by {:.1}%", -left * 100.0),
+        Some(left) => format!("{:.1}%", left * 100.0),
+        None => "—".to_owned(),
+    };
+    html! {
+        section class="slo" {
+            h2 { "SLO" span class="muted legend" { " over the last " (slo.window) ", maintenance left out" } }
+            div class="summary" {
+                div { "Objective" b { (objective_text(slo.objective)) } }
+                div { "Availability" b { (percent(slo.availability)) } }
+                div { "Error budget left" b { (budget) } }
+                div { "Runs counted" b { (slo.runs) } }
+            }
+            figure { figcaption { "Error budget remaining, end of each UTC day" }
+                (chart::budget_chart(&slo.burn_down, first_day, last_day)) }
+        }
+    }
+}
+
+/// `99.9%`, `99.95%`: as many decimals as the objective has (to 0.001 %), none trailing.
+fn objective_text(objective: f64) -> String {
+    let text = format!("{:.3}", objective * 100.0);
+    format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 fn maintenance_note(window: &ActiveWindow) -> Markup {

@@ -91,6 +91,7 @@ mod tests {
             maintenance: None,
             open_incident: None,
             caused_by: None,
+            slo: None,
             locations: cells
                 .iter()
                 .map(|(location, status)| {

@@ -1,0 +1,93 @@
+//! `slo:` the objective and window, each taken from the environment or else from `defaults`.
+
+use super::*;
+
+/// The window when `slo` sets none: the SPEC's example and the usual monthly reporting period.
+const DEFAULT_SLO_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Availability has hourly resolution, so a shorter window would be one partial hour.
+const MIN_SLO_WINDOW: Duration = Duration::from_secs(3600);
+
+impl Validator<'_> {
+    /// `None` when neither the environment nor `defaults` has an `slo` block; a block needs an
+    /// objective, from either of the two.
+    pub(super) fn slo(
+        &self,
+        own: Option<&Located<RawSlo>>,
+        defaults: Option<&Located<RawSlo>>,
+        here: &str,
+    ) -> Result<Option<Slo>> {
+        let Some(block) = own.or(defaults) else {
+            return Ok(None);
+        };
+        let prefix = if own.is_some() { here } else { "defaults" };
+        // Each key from the environment's block, else from `defaults`' (`pick`'s rule).
+        let pick = |field: fn(&RawSlo) -> Option<&Located<PercentText>>| {
+            own.and_then(|o| field(&o.value))
+                .map(|v| (v, format!("{here}.slo")))
+                .or_else(|| {
+                    defaults
+                        .and_then(|d| field(&d.value))
+                        .map(|v| (v, "defaults.slo".to_owned()))
+                })
+        };
+        let (objective, at) = pick(|s| s.objective.as_ref()).ok_or_else(|| {
+            self.err(
+                block,
+                &format!("{prefix}.slo"),
+                "missing key `objective` (a percentage such as 99.9%)",
+            )
+        })?;
+        let key = format!("{at}.objective");
+        let objective = self.objective(objective, &key)?;
+        let window = own
+            .and_then(|o| o.value.window.as_ref())
+            .map(|v| (v, format!("{here}.slo.window")))
+            .or_else(|| {
+                defaults
+                    .and_then(|d| d.value.window.as_ref())
+                    .map(|v| (v, "defaults.slo.window".to_owned()))
+            });
+        let window = match window {
+            Some((value, key)) => self.slo_window(value, &key)?,
+            None => DEFAULT_SLO_WINDOW,
+        };
+        Ok(Some(Slo { objective, window }))
+    }
+
+    /// A percentage strictly between 0 and 100, as a ratio: 100% would leave no error budget
+    /// at all, and 0% would promise nothing.
+    fn objective(&self, value: &Located<PercentText>, key: &str) -> Result<f64> {
+        let written = value.value.0.trim();
+        let number = written.strip_suffix('%').unwrap_or(written).trim();
+        let percent: f64 = number.parse().map_err(|_| {
+            self.err(
+                value,
+                key,
+                format!("{written:?} is not a percentage (write it as 99.9% or 99.9)"),
+            )
+        })?;
+        if !(percent > 0.0 && percent < 100.0) {
+            return Err(self.err(
+                value,
+                key,
+                format!("{written} must be above 0% and below 100%"),
+            ));
+        }
+        Ok(percent / 100.0)
+    }
+
+    fn slo_window(&self, value: &Text, key: &str) -> Result<Duration> {
+        let window = self.duration(value, key)?;
+        if !(MIN_SLO_WINDOW..=MAX_SLO_WINDOW).contains(&window) {
+            return Err(self.err(
+                value,
+                key,
+                format!(
+                    "must be from 1h to {}d (hourly counts are kept that long)",
+                    MAX_SLO_WINDOW.as_secs() / 86_400
+                ),
+            ));
+        }
+        Ok(window)
+    }
+}

@@ -1,0 +1,267 @@
+//! SLOs: the `slo` key and its errors, the store's daily counts with maintenance left out (on
+//! both backends), and the daemon probing the lab showing availability and the budget left in
+//! the status API and on the environment page.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use wsprobe::probe::result::{ProbeResult, Status, Verdict};
+use wsprobe::store::DayUptime;
+
+use crate::helpers::app::env_status;
+use crate::helpers::results::minimal;
+use crate::helpers::spawn_app;
+use crate::helpers::store::{each_backend, insert};
+
+fn load(yaml: &str) -> Result<wsprobe::config::Config, wsprobe::config::ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("probes.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    wsprobe::config::load(&path)
+}
+
+fn error_of(yaml: &str) -> String {
+    match load(yaml) {
+        Ok(_) => panic!("loaded, expected an error:\n{yaml}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+const ONE_ENV: &str = "environments:\n  - name: chat\n    url: wss://chat.example.com/ws\n";
+
+#[test]
+fn slo_takes_a_percentage_and_a_window_from_the_environment_or_defaults() {
+    let config = load(&format!(
+        "{ONE_ENV}    slo: {{ objective: 99.9%, window: 7d }}\n  - name: feed\n    url: wss://feed.example.com/ws\n    slo: {{ objective: 99.5 }}\n  - name: plain\n    url: wss://plain.example.com/ws\n"
+    ))
+    .unwrap();
+    let chat = config.environment("chat").unwrap().slo.unwrap();
+    assert!((chat.objective - 0.999).abs() < 1e-12);
+    assert_eq!(chat.window.as_secs(), 7 * 86_400);
+    let feed = config.environment("feed").unwrap().slo.unwrap();
+    assert!((feed.objective - 0.995).abs() < 1e-12);
+    assert_eq!(feed.window.as_secs(), 30 * 86_400, "30d by default");
+    assert_eq!(config.environment("plain").unwrap().slo, None);
+
+    // A block in `defaults` applies to every environment; an environment's own keys win.
+    let config = load(&format!(
+        "defaults:\n  slo: {{ objective: 99%, window: 14d }}\n{ONE_ENV}    slo: {{ objective: 99.95% }}\n  - name: feed\n    url: wss://feed.example.com/ws\n"
+    ))
+    .unwrap();
+    let chat = config.environment("chat").unwrap().slo.unwrap();
+    assert!((chat.objective - 0.9995).abs() < 1e-12);
+    assert_eq!(
+        chat.window.as_secs(),
+        14 * 86_400,
+        "the window from defaults"
+    );
+    let feed = config.environment("feed").unwrap().slo.unwrap();
+    assert!((feed.objective - 0.99).abs() < 1e-12);
+}
+
+#[test]
+fn an_objective_outside_0_to_100_or_a_window_out_of_range_is_refused_at_its_position() {
+    let cases = [
+        (
+            "    slo: { objective: 100% }\n",
+            "probes.yaml:4:23: environments[0].slo.objective: 100% must be above 0% and below 100%",
+        ),
+        (
+            "    slo: { objective: 0 }\n",
+            "probes.yaml:4:23: environments[0].slo.objective: 0 must be above 0% and below 100%",
+        ),
+        (
+            "    slo: { objective: 150% }\n",
+            "probes.yaml:4:23: environments[0].slo.objective: 150% must be above 0% and below 100%",
+        ),
+        (
+            "    slo: { objective: high }\n",
+            "probes.yaml:4:23: environments[0].slo.objective: \"high\" is not a percentage (write it as 99.9% or 99.9)",
+        ),
+        (
+            "    slo: { objective: 99.9%, window: 30m }\n",
+            "probes.yaml:4:38: environments[0].slo.window: must be from 1h to 400d (hourly counts are kept that long)",
+        ),
+        (
+            "    slo: { objective: 99.9%, window: 401d }\n",
+            "probes.yaml:4:38: environments[0].slo.window: must be from 1h to 400d (hourly counts are kept that long)",
+        ),
+        (
+            "    slo: { window: 7d }\n",
+            "probes.yaml:4:10: environments[0].slo: missing key `objective` (a percentage such as 99.9%)",
+        ),
+    ];
+    for (slo, expected) in cases {
+        let err = error_of(&format!("{ONE_ENV}{slo}"));
+        assert!(
+            err.contains(expected),
+            "{slo}: got {err:?}, expected {expected:?}"
+        );
+    }
+    let from_defaults = error_of(&format!(
+        "defaults:\n  slo: {{ objective: 100 }}\n{ONE_ENV}"
+    ));
+    assert!(
+        from_defaults.contains("probes.yaml:2:21: defaults.slo.objective: 100 must be above 0%"),
+        "{from_defaults}"
+    );
+}
+
+fn run(env: &str, at: DateTime<Utc>, status: Status) -> ProbeResult {
+    let mut result = minimal(env, at);
+    if status != Status::Down {
+        result.status = status;
+        result.verdict = if status == Status::Up {
+            Verdict::Ok
+        } else {
+            Verdict::Slow
+        };
+        result.error = None;
+        result.phases_ms.total = Some(12.0);
+    }
+    result
+}
+
+#[tokio::test]
+async fn daily_counts_leave_runs_in_maintenance_out() {
+    for backend in each_backend().await {
+        let store = &backend.store;
+        let day = 20_400 * 86_400;
+        let at = |secs: i64| DateTime::from_timestamp(secs, 0).unwrap();
+        let runs = [
+            // Before the window: never counted.
+            (day - 3600, Status::Down, false),
+            // Day one: 3 serving (a degraded one among them) and 1 down outside maintenance;
+            // inside it, 2 down and 1 up, all left out.
+            (day + 60, Status::Up, false),
+            (day + 120, Status::Degraded, false),
+            (day + 3600, Status::Up, false),
+            (day + 7200, Status::Down, false),
+            (day + 7260, Status::Down, true),
+            (day + 7320, Status::Down, true),
+            (day + 7380, Status::Up, true),
+            // Day two: one failure; day three: maintenance only, so no day at all.
+            (day + 86_400 + 600, Status::Down, false),
+            (day + 2 * 86_400 + 600, Status::Down, true),
+        ];
+        for (secs, status, in_maintenance) in runs {
+            insert(store, &run("web", at(secs), status), in_maintenance)
+                .await
+                .unwrap();
+        }
+        insert(store, &run("other", at(day + 60), Status::Down), false)
+            .await
+            .unwrap();
+
+        let days = store
+            .runs()
+            .days_outside_maintenance("web", day)
+            .await
+            .unwrap();
+        assert_eq!(
+            days,
+            [
+                DayUptime {
+                    day: 20_400,
+                    runs: 4,
+                    serving: 3
+                },
+                DayUptime {
+                    day: 20_401,
+                    runs: 1,
+                    serving: 0
+                },
+            ],
+            "{}",
+            backend.name
+        );
+        // The uptime the page has always shown still counts every run.
+        let summary = store
+            .runs()
+            .summaries(at(day + 2 * 86_400 + 700))
+            .await
+            .unwrap();
+        let month = summary["web"].uptime_30d.unwrap();
+        assert!(
+            (month - 4.0 / 10.0).abs() < 1e-12,
+            "{}: {month}",
+            backend.name
+        );
+        let none = store
+            .runs()
+            .days_outside_maintenance("web", day + 3 * 86_400)
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{}", backend.name);
+    }
+}
+
+/// The daemon probing the lab: a failing environment spends its budget at once, a healthy one
+/// keeps it whole, one failing inside a maintenance window measures nothing; all of it in the
+/// status API, the page (with its burn-down picture) and not for an environment without `slo`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reports_availability_and_budget_left_in_the_api_and_on_the_page() {
+    let now = Utc::now();
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let envs = r#"
+  - name: healthy
+    url: ws://${LAB}/ws/healthy
+    slo: { objective: 99.9%, window: 7d }
+  - name: broken
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    slo: { objective: 99.9% }
+  - name: resting
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    slo: { objective: 99% }
+  - name: plain
+    url: ws://${LAB}/ws/healthy
+"#;
+    let extra = format!(
+        "alerts:\n  maintenance:\n    - {{ environments: [resting], from: \"{}\", until: \"{}\" }}\n",
+        fmt(now - TimeDelta::hours(1)),
+        fmt(now + TimeDelta::hours(1)),
+    );
+    let mut app = spawn_app(envs, &extra).await;
+    let status = app
+        .wait_for("SLO figures of both measured environments", |s| {
+            let runs = |name: &str| env_status(s, name)["slo"]["runs"].as_u64().unwrap_or(0);
+            let resting_ran = env_status(s, "resting")["last_run"].is_string();
+            runs("healthy") >= 1 && runs("broken") >= 1 && resting_ran
+        })
+        .await;
+
+    let healthy = &env_status(&status, "healthy")["slo"];
+    assert_eq!(healthy["objective"], 0.999);
+    assert_eq!(healthy["window"], "7d");
+    assert_eq!(healthy["availability"], 1.0);
+    assert_eq!(healthy["budget_remaining"], 1.0);
+
+    let broken = &env_status(&status, "broken")["slo"];
+    assert_eq!(broken["window"], "30d");
+    assert_eq!(broken["availability"], 0.0);
+    let spent = broken["budget_remaining"].as_f64().unwrap();
+    assert!((spent - -999.0).abs() < 1e-6, "every run failed: {spent}");
+
+    let resting = &env_status(&status, "resting")["slo"];
+    assert_eq!(resting["runs"], 0, "maintenance is left out: {resting}");
+    assert!(resting["availability"].is_null());
+    assert!(resting["budget_remaining"].is_null());
+    assert!(env_status(&status, "plain")["slo"].is_null());
+
+    let (code, page) = app.get("/environments/broken").await;
+    assert_eq!(code, 200);
+    for shown in [
+        "Error budget left",
+        "overspent by 99900.0%",
+        "99.9%",
+        "class=\"budget\"",
+        "Error budget remaining at the end of each UTC day, last ",
+    ] {
+        assert!(page.contains(shown), "the page lacks {shown:?}");
+    }
+    let (_, healthy_page) = app.get("/environments/healthy").await;
+    assert!(healthy_page.contains("100.0%") && healthy_page.contains("class=\"budget\""));
+    let (_, plain_page) = app.get("/environments/plain").await;
+    assert!(!plain_page.contains("Error budget"), "no SLO, no section");
+    app.shutdown().await.unwrap();
+}
