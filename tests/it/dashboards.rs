@@ -28,6 +28,10 @@ fn prometheus_names_follow_the_otlp_translation_rules() {
         ("wsprobe.incidents.open", "wsprobe_incidents_open"),
         ("wsprobe.notifications", "wsprobe_notifications"),
         ("wsprobe.schedule.skipped", "wsprobe_schedule_skipped"),
+        (
+            "wsprobe.slo.budget_remaining",
+            "wsprobe_slo_budget_remaining_ratio",
+        ),
     ];
     let got: Vec<(&str, String)> = INSTRUMENTS
         .iter()
@@ -46,6 +50,7 @@ fn prometheus_names_follow_the_otlp_translation_rules() {
         "wsprobe_schedule_skipped_total",
         "wsprobe_incidents_open",
         "wsprobe_health_up",
+        "wsprobe_slo_budget_remaining_ratio",
     ] {
         assert!(series.contains(&name), "{name} not in {series:?}");
     }

@@ -279,6 +279,7 @@ async fn metrics_over_http_agree_with_the_stored_results() {
   - name: slow
     url: ws://${{LAB}}/ws/slow-welcome
     schedule: "* * * * * *"
+    slo: {{ objective: 99.9% }}
     {WELCOME}
   - name: secure
     url: wss://localhost:{}/ws/healthy
@@ -303,6 +304,8 @@ async fn metrics_over_http_agree_with_the_stored_results() {
                     .sum::<f64>()
                     >= 2.0
             }) && e.value("wsprobe.schedule.skipped", &[("environment", "slow")]) >= Some(1.0)
+                && e.value("wsprobe.slo.budget_remaining", &[("environment", "slow")])
+                    .is_some()
         })
         .await;
     let before_shutdown = receiver.count();
@@ -337,6 +340,15 @@ async fn metrics_over_http_agree_with_the_stored_results() {
         export.value("wsprobe.probe.up", &[("environment", "slow")]),
         Some(1.0),
         "degraded serves"
+    );
+    // Degraded serves, so the SLO's budget is whole; only the environment with `slo` reports.
+    assert_eq!(
+        export.value("wsprobe.slo.budget_remaining", &[("environment", "slow")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        export.environments("wsprobe.slo.budget_remaining"),
+        ["slow"]
     );
     assert!(
         export

@@ -263,5 +263,23 @@ async fn the_daemon_reports_availability_and_budget_left_in_the_api_and_on_the_p
     assert!(healthy_page.contains("100.0%") && healthy_page.contains("class=\"budget\""));
     let (_, plain_page) = app.get("/environments/plain").await;
     assert!(!plain_page.contains("Error budget"), "no SLO, no section");
+
+    // The gauge, under the name the dashboards test derives from the SPEC's table, for the
+    // measured environments only.
+    let (code, metrics) = app.get("/metrics").await;
+    assert_eq!(code, 200);
+    let gauge = |env: &str| -> Option<f64> {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("wsprobe_slo_budget_remaining_ratio{")
+                    && l.contains(&format!("environment=\"{env}\""))
+            })
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+    };
+    assert_eq!(gauge("healthy"), Some(1.0), "{metrics}");
+    assert!((gauge("broken").unwrap() - -999.0).abs() < 1e-6);
+    assert_eq!(gauge("resting"), None, "nothing measured, nothing reported");
+    assert_eq!(gauge("plain"), None);
     app.shutdown().await.unwrap();
 }
