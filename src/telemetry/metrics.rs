@@ -436,6 +436,24 @@ impl Inner {
     }
 }
 
+/// `slo.budget_remaining`, the one fractional gauge: the others are whole numbers.
+fn register_slo_budget(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
+    let state = state.clone();
+    let _ = meter
+        .f64_observable_gauge(SLO_BUDGET_REMAINING.name)
+        .with_unit(SLO_BUDGET_REMAINING.unit)
+        .with_description(SLO_BUDGET_REMAINING.description)
+        .with_callback(move |observer| {
+            let state = state.lock();
+            for (name, env) in &state.environments {
+                if let Some(remaining) = env.slo_budget {
+                    observer.observe(remaining, &state.attributes(name));
+                }
+            }
+        })
+        .build();
+}
+
 fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
     fn read(state: &Mutex<ObservedValues>) -> parking_lot::MutexGuard<'_, ObservedValues> {
         state.lock()
@@ -464,20 +482,7 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
         Some(i64::try_from(env.incidents_open).unwrap_or(i64::MAX))
     });
 
-    let slo = state.clone();
-    let _ = meter
-        .f64_observable_gauge(SLO_BUDGET_REMAINING.name)
-        .with_unit(SLO_BUDGET_REMAINING.unit)
-        .with_description(SLO_BUDGET_REMAINING.description)
-        .with_callback(move |observer| {
-            let state = read(&slo);
-            for (name, env) in &state.environments {
-                if let Some(remaining) = env.slo_budget {
-                    observer.observe(remaining, &state.attributes(name));
-                }
-            }
-        })
-        .build();
+    register_slo_budget(meter, state);
 
     let runs = state.clone();
     let _ = meter

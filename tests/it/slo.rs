@@ -283,3 +283,78 @@ async fn the_daemon_reports_availability_and_budget_left_in_the_api_and_on_the_p
     assert_eq!(gauge("plain"), None);
     app.shutdown().await.unwrap();
 }
+
+/// A store from before migration 0016: its rollups counted maintenance in. The migration
+/// recounts the hours whose raw runs are kept, on both backends.
+#[tokio::test]
+async fn the_migration_recounts_maintenance_from_the_runs_still_kept() {
+    let day = 20_400 * 86_400;
+    let at = |secs: i64| DateTime::from_timestamp(secs, 0).unwrap();
+    let runs = [
+        (day + 60, Status::Up, false),
+        (day + 120, Status::Down, false),
+        (day + 180, Status::Down, true),
+        (day + 240, Status::Up, true),
+        (day + 86_400, Status::Down, true),
+    ];
+    let expected = [DayUptime {
+        day: 20_400,
+        runs: 2,
+        serving: 1,
+    }];
+    let undo = [
+        "ALTER TABLE rollups DROP COLUMN maint_runs",
+        "ALTER TABLE rollups DROP COLUMN maint_serving",
+        "DELETE FROM _sqlx_migrations WHERE version = 16",
+    ];
+
+    let db = crate::helpers::store::temp_db();
+    let store = wsprobe::store::Store::open(&db.path).await.unwrap();
+    for (secs, status, in_maintenance) in runs {
+        insert(&store, &run("web", at(secs), status), in_maintenance)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.path.display()))
+        .await
+        .unwrap();
+    for sql in undo {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let store = wsprobe::store::Store::open(&db.path).await.unwrap();
+    let days = store
+        .runs()
+        .days_outside_maintenance("web", day)
+        .await
+        .unwrap();
+    assert_eq!(days, expected, "sqlite");
+    store.close().await;
+
+    let Some(postgres) = crate::helpers::pg::Postgres::shared() else {
+        return;
+    };
+    let url = postgres.url(&postgres.fresh_database("slo").await);
+    let connect = || wsprobe::store::Store::connect(&url, "test-location", "test-instance");
+    let store = connect().await.unwrap();
+    for (secs, status, in_maintenance) in runs {
+        insert(&store, &run("web", at(secs), status), in_maintenance)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    for sql in undo {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let store = connect().await.unwrap();
+    let days = store
+        .runs()
+        .days_outside_maintenance("web", day)
+        .await
+        .unwrap();
+    assert_eq!(days, expected, "postgres");
+    store.close().await;
+}

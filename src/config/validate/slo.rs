@@ -20,34 +20,36 @@ impl Validator<'_> {
             return Ok(None);
         };
         let prefix = if own.is_some() { here } else { "defaults" };
-        // Each key from the environment's block, else from `defaults`' (`pick`'s rule).
-        let pick = |field: fn(&RawSlo) -> Option<&Located<PercentText>>| {
-            own.and_then(|o| field(&o.value))
-                .map(|v| (v, format!("{here}.slo")))
-                .or_else(|| {
-                    defaults
-                        .and_then(|d| field(&d.value))
-                        .map(|v| (v, "defaults.slo".to_owned()))
-                })
+        // Each key from the environment's block, else from `defaults`' (as `pick` does).
+        let none = RawSlo {
+            objective: None,
+            window: None,
         };
-        let (objective, at) = pick(|s| s.objective.as_ref()).ok_or_else(|| {
+        let mine = own.map_or(&none, |o| &o.value);
+        let theirs = defaults.map_or(&none, |d| &d.value);
+        let here_slo = format!("{here}.slo");
+        let (objective, key) = pick(
+            &mine.objective,
+            &theirs.objective,
+            &here_slo,
+            "defaults.slo",
+            "objective",
+        )
+        .ok_or_else(|| {
             self.err(
                 block,
                 &format!("{prefix}.slo"),
                 "missing key `objective` (a percentage such as 99.9%)",
             )
         })?;
-        let key = format!("{at}.objective");
         let objective = self.objective(objective, &key)?;
-        let window = own
-            .and_then(|o| o.value.window.as_ref())
-            .map(|v| (v, format!("{here}.slo.window")))
-            .or_else(|| {
-                defaults
-                    .and_then(|d| d.value.window.as_ref())
-                    .map(|v| (v, "defaults.slo.window".to_owned()))
-            });
-        let window = match window {
+        let window = match pick(
+            &mine.window,
+            &theirs.window,
+            &here_slo,
+            "defaults.slo",
+            "window",
+        ) {
             Some((value, key)) => self.slo_window(value, &key)?,
             None => DEFAULT_SLO_WINDOW,
         };
