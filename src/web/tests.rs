@@ -603,7 +603,8 @@ async fn a_note_is_on_the_environment_page_in_the_incidents_and_the_feed_and_que
     assert!(page.body.contains("<b>Identified</b> — <span class=\"note-message\">The &lt;b&gt;pool&lt;/b&gt; &amp; the DB</span>"), "{}", page.body);
     assert!(page.body.contains("· ana"), "on-call sees who wrote it");
     let feed = send_to(
-        router(source),
+        // A clone: `source` owns the store's directory, which must outlive the queue check.
+        router(source.clone()),
         Request::get("/feed.atom").body(Body::empty()).unwrap(),
     )
     .await;
