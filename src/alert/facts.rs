@@ -12,6 +12,8 @@ use crate::text::{duration_words, ms};
 pub enum Tone {
     Test,
     Resolved,
+    /// Someone holds the incident: news, not an alarm.
+    Acknowledged,
     Degraded,
     Down,
 }
@@ -21,6 +23,7 @@ impl Tone {
         match (n.event, n.result.as_ref().map(|r| r.status)) {
             (EventName::Test, _) => Tone::Test,
             (EventName::Resolved, _) => Tone::Resolved,
+            (EventName::Acknowledged, _) => Tone::Acknowledged,
             (_, Some(Status::Degraded)) => Tone::Degraded,
             _ => Tone::Down,
         }
@@ -31,6 +34,7 @@ impl Tone {
         match self {
             Tone::Test => "🧪",
             Tone::Resolved => "✅",
+            Tone::Acknowledged => "👀",
             Tone::Degraded => "🟠",
             Tone::Down => "🔴",
         }
@@ -154,8 +158,24 @@ pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
             lines.push(format!("Phases: {phases}"));
         }
     }
+    if let Some(ack) = &n.acknowledgement {
+        lines.extend(acknowledgement_lines(ack));
+    }
     if let Some(incident) = &n.incident {
         lines.push(format!("Incident #{}", incident.id));
+    }
+    lines
+}
+
+/// `Acknowledged by alice at …` and what they said, plain.
+pub fn acknowledgement_lines(ack: &crate::oncall::Acknowledgement) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Acknowledged by {} at {}",
+        ack.by,
+        crate::wire::format(ack.at)
+    )];
+    if let Some(comment) = &ack.comment {
+        lines.push(format!("Comment: {comment}"));
     }
     lines
 }

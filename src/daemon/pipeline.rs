@@ -40,16 +40,15 @@ impl DaemonState {
         self.traces.record(&result);
         let now = Utc::now();
         let config = self.config();
-        let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
+        let hold = self.hold(&config, &result, now);
         let stored = self
             .store_writer
-            .record(result.clone(), in_maintenance, slot, wait_stored);
+            .record(result.clone(), hold, slot, wait_stored);
         self.remember(Arc::new(result.without_bulk()));
         // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
         // In a fleet the evaluator steps it from the shared store, across every location.
         if self.fleet.is_none() {
-            self.alerts
-                .observe(&config, env, &result, in_maintenance, now);
+            self.alerts.observe(&config, env, &result, hold, now);
         }
         if let Some(stored) = stored {
             let _ = tokio::time::timeout(STORED_WAIT, stored).await;

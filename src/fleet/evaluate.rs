@@ -13,6 +13,7 @@ use super::across::AcrossLocations;
 use super::quiet;
 use crate::config::AlertPolicy;
 use crate::incident::{self, MachineState, Observation};
+use crate::oncall::Silence;
 use crate::probe::{ProbeResult, Status, Verdict};
 
 /// One location's view of one environment.
@@ -42,6 +43,27 @@ pub struct Combined {
     pub result: ProbeResult,
 }
 
+impl Combined {
+    /// The silence that holds the environment's notices: one must match it from every
+    /// location that counts as down (a silence on one location's path does not quiet an
+    /// outage seen from others). When each location needs its own, the one that ends first
+    /// is named: notifications start again then. `None` when no location is down.
+    pub fn silenced_by(&self, silences: &[Silence], now: DateTime<Utc>) -> Option<i64> {
+        let env = self.result.environment.as_str();
+        let verdict = self.result.verdict;
+        let mut held: Option<&Silence> = None;
+        for location in &self.down {
+            let silence =
+                crate::oncall::silence::covering(silences, env, Some(location), verdict, now)?;
+            held = Some(match held {
+                Some(other) if other.ended_at() <= silence.ended_at() => other,
+                _ => silence,
+            });
+        }
+        held.map(|s| s.id)
+    }
+}
+
 impl LocationBoard {
     /// Step `location`'s view of the result's environment.
     pub fn observe(&mut self, policy: &AlertPolicy, location: &str, result: &ProbeResult) {
@@ -56,6 +78,7 @@ impl LocationBoard {
             status: result.status,
             verdict: result.verdict,
             in_maintenance: false,
+            silenced: false,
             started_at: result.started_at,
         };
         let (state, _) = incident::step(&view.state, policy, &observation, result.started_at);

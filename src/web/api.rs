@@ -56,6 +56,8 @@ pub struct RunsBody {
 pub struct RunBody {
     pub id: i64,
     pub in_maintenance: bool,
+    /// The silence that matched the run: shown, never notified.
+    pub silenced_by: Option<i64>,
     #[serde(flatten)]
     pub result: ProbeResult,
     /// The shell command that repeats this probe by hand, secrets as `$VARIABLES`.
@@ -104,6 +106,7 @@ pub async fn runs<S: StatusSource>(
             .map(|run| RunBody {
                 id: run.id,
                 in_maintenance: run.in_maintenance,
+                silenced_by: run.silenced_by,
                 replay: replay(&run.result),
                 result: run.result,
             })
@@ -213,7 +216,20 @@ pub async fn probe_now<S: StatusSource>(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<ProbeResult>, ApiError> {
-    let config = web.source.config();
+    require_admin(&web.source.config(), &headers)?;
+    match web.source.probe_now(&name).await {
+        Some(result) => Ok(Json(result)),
+        None => Err(ApiError::UnknownEnvironment(name)),
+    }
+}
+
+/// What changes the daemon's behaviour (a probe now, an acknowledgement, a silence) takes
+/// `Authorization: Bearer <server.admin_token>`; without an admin token configured, nothing
+/// does.
+pub(super) fn require_admin(
+    config: &crate::config::Config,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let Some(expected) = config.server.admin_token.as_ref() else {
         return Err(ApiError::AdminDisabled);
     };
@@ -230,10 +246,7 @@ pub async fn probe_now<S: StatusSource>(
     if !matches || presented.is_empty() {
         return Err(ApiError::Unauthorized);
     }
-    match web.source.probe_now(&name).await {
-        Some(result) => Ok(Json(result)),
-        None => Err(ApiError::UnknownEnvironment(name)),
-    }
+    Ok(())
 }
 
 /// The Prometheus text exposition format, version 0.0.4: what every scraper accepts.

@@ -10,8 +10,17 @@ pub enum ApiError {
     UnknownEnvironment(String),
     #[error("missing or wrong admin token")]
     Unauthorized,
-    #[error("server.admin_token is not configured: on-demand probes are disabled")]
+    #[error(
+        "server.admin_token is not configured: on-demand probes, acknowledgements and silences are disabled"
+    )]
     AdminDisabled,
+    /// No incident or silence with that id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is fine but the thing it acts on has moved on (resolved, already
+    /// acknowledged, already over).
+    #[error("{0}")]
+    Conflict(String),
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("the store is unavailable: {0}")]
@@ -26,7 +35,8 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::UnknownEnvironment(_) => StatusCode::NOT_FOUND,
+            ApiError::UnknownEnvironment(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::AdminDisabled => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

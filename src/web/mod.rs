@@ -1,6 +1,7 @@
 //! The status page, the HTTP API and the health endpoints. `router` builds the routes; binding
 //! is the caller's. Handlers read a [`StatusSource`] (the daemon's typed view) and the store,
-//! except `POST …/probe`, which asks the source to run a probe through the scheduler's path.
+//! except `POST …/probe`, which asks the source to run a probe through the scheduler's path,
+//! and acknowledging and silencing (`oncall`), which ask the source to store and apply them.
 
 mod api;
 mod badge;
@@ -8,6 +9,7 @@ mod cache;
 mod chart;
 mod error;
 mod feed;
+mod oncall;
 mod pages;
 pub mod serve;
 pub mod view;
@@ -23,7 +25,7 @@ pub use view::{
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use cache::{HistoryCache, RenderCache};
 
@@ -57,6 +59,12 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
             post(api::probe_now::<S>),
         )
         .route("/api/v1/incidents", get(api::incidents::<S>))
+        .route("/api/v1/incidents/{id}/ack", post(oncall::acknowledge::<S>))
+        .route(
+            "/api/v1/silences",
+            get(oncall::list_silences::<S>).post(oncall::add_silence::<S>),
+        )
+        .route("/api/v1/silences/{id}", delete(oncall::expire_silence::<S>))
         .route("/api/v1/instances", get(api::instances::<S>))
         .route("/metrics", get(api::metrics::<S>))
         .route("/feed.atom", get(api::feed::<S>))

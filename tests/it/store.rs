@@ -14,7 +14,7 @@ use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
 use wsprobe::store::{ROLLUP_RETENTION, RunsPage, Store, StoreError, StoredRun, Summary};
 
 use crate::helpers::results::minimal;
-use crate::helpers::store::{each_backend, insert, temp_db};
+use crate::helpers::store::{each_backend, insert, insert_held, temp_db};
 
 fn now() -> DateTime<Utc> {
     at("2026-11-22T22:50:00.123456789Z")
@@ -150,7 +150,7 @@ async fn a_fully_populated_result_reads_back_equal() {
 
 async fn fully_populated_result_reads_back_equal(store: Store) {
     let result = full("staging", now());
-    let id = insert(&store, &result, true).await.unwrap();
+    let id = insert_held(&store, &result, true, Some(7)).await.unwrap();
 
     let runs = store
         .read_only()
@@ -162,6 +162,7 @@ async fn fully_populated_result_reads_back_equal(store: Store) {
         vec![StoredRun {
             id,
             in_maintenance: true,
+            silenced_by: Some(7),
             result: result.clone()
         }]
     );
@@ -198,6 +199,7 @@ async fn minimal_result_reads_back_equal(store: Store) {
         vec![StoredRun {
             id,
             in_maintenance: false,
+            silenced_by: None,
             result
         }]
     );

@@ -27,6 +27,7 @@ fn open_state(id: i64) -> AlertState {
                 verdict: Verdict::ConnectRefused,
                 last_notice_at: at(60_000),
                 announced: true,
+                acknowledged: false,
             }),
         },
         incident_id: Some(id),

@@ -106,6 +106,7 @@ pub fn payload(notification: &Notification, channel: &str, now: DateTime<Utc>) -
         "color": match tone {
             Tone::Test => BLURPLE,
             Tone::Resolved => GREEN,
+            Tone::Acknowledged => BLURPLE,
             Tone::Degraded => ORANGE,
             Tone::Down => RED,
         },

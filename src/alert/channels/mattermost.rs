@@ -45,6 +45,7 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     let color = match Tone::of(n) {
         Tone::Test => "#5865F2",
         Tone::Resolved => "#2EB67D",
+        Tone::Acknowledged => "#5865F2",
         Tone::Degraded => "#F5A524",
         Tone::Down => "#E5484D",
     };

@@ -85,6 +85,7 @@ pub fn message(notification: &Notification, channel: &str) -> Message {
     let (tag, priority) = match Tone::of(n) {
         Tone::Test => ("test_tube", "low"),
         Tone::Resolved => ("white_check_mark", "default"),
+        Tone::Acknowledged => ("eyes", "low"),
         Tone::Degraded => ("warning", "default"),
         Tone::Down => ("rotating_light", "default"),
     };
@@ -174,6 +175,7 @@ mod tests {
             (EventName::Reminder, "default", "rotating_light"),
             (EventName::VerdictChanged, "default", "rotating_light"),
             (EventName::Resolved, "default", "white_check_mark"),
+            (EventName::Acknowledged, "low", "eyes"),
         ];
         for (event, priority, tag) in cases {
             let message = message(&sample(event), "phone");

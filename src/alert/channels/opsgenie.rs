@@ -1,6 +1,6 @@
 //! Opsgenie Alert API (and Jira Service Management's Opsgenie-compatible one): every notice of
 //! an open incident creates the alert by `alias` (Opsgenie folds repeats into one alert and
-//! counts them), `resolved` closes it by the same alias. `Authorization: GenieKey <key>`, the
+//! counts them), `acknowledged` acknowledges it and `resolved` closes it by the same alias. `Authorization: GenieKey <key>`, the
 //! secret. Fields keep to Opsgenie's limits: `message` 130 characters, `description` 15000,
 //! `alias` 512, `entity` 512, 20 tags of 50, `details` 8000 in all.
 
@@ -50,16 +50,14 @@ impl Notifier for Opsgenie {
 
     fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
         let alias = alias(notification, &self.name);
-        let (url, body) = if notification.event == EventName::Resolved {
-            (
-                endpoint(&self.api_url, &["v2", "alerts", &alias, "close"], true),
-                close_payload(notification),
-            )
-        } else {
-            (
+        let by_alias = |action| endpoint(&self.api_url, &["v2", "alerts", &alias, action], true);
+        let (url, body) = match notification.event {
+            EventName::Resolved => (by_alias("close"), close_payload(notification)),
+            EventName::Acknowledged => (by_alias("acknowledge"), acknowledge_payload(notification)),
+            _ => (
                 endpoint(&self.api_url, &["v2", "alerts"], false),
                 create_payload(notification, &self.priority, &self.name),
-            )
+            ),
         };
         Outgoing::Http(HttpRequest {
             url,
@@ -143,6 +141,20 @@ pub fn create_payload(notification: &Notification, priority: &str, channel: &str
     })
 }
 
+/// The acknowledge request: who did it (Opsgenie shows `user`), and what they said. Pure.
+pub fn acknowledge_payload(notification: &Notification) -> Value {
+    let mut note = notification.headline();
+    let mut body = json!({ "source": "wsprobe" });
+    if let Some(ack) = &notification.acknowledgement {
+        body["user"] = json!(truncate(&ack.by, 100));
+        if let Some(comment) = &ack.comment {
+            note = format!("{note}: {comment}");
+        }
+    }
+    body["note"] = json!(truncate(&note, 25_000));
+    body
+}
+
 /// The close request for a resolve. Pure.
 pub fn close_payload(notification: &Notification) -> Value {
     json!({
@@ -216,6 +228,27 @@ mod tests {
             })
         );
         assert_eq!(request.headers, [("Authorization", "GenieKey K".to_owned())]);
+    }
+
+    #[test]
+    fn acknowledge_is_by_alias_and_names_who() {
+        let og = og("https://api.opsgenie.com");
+        let Outgoing::Http(request) = og.request(&sample(EventName::Acknowledged), Utc::now())
+        else {
+            panic!("an HTTP request");
+        };
+        assert_eq!(
+            request.url.as_str(),
+            "https://api.opsgenie.com/v2/alerts/wsprobe-staging-7/acknowledge?identifierType=alias"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({
+                "source": "wsprobe",
+                "user": "alice",
+                "note": "staging: alice acknowledged incident #7 (closed_before_ready): looking into it <b>now</b>",
+            })
+        );
     }
 
     #[test]

@@ -9,12 +9,13 @@ use super::records::{
     NotificationRecord, PendingNotification, count,
 };
 use crate::incident::{MachineState, Open};
+use crate::oncall::{Acknowledgement, Matchers, Silence};
 use crate::store::StoreError;
 use crate::store::codec::{self, from_ms};
 
 /// `failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced,
-/// started_at_ms, opened_at_ms, verdict, diagnosis, environment` (the state joined to its
-/// incident): the environment's name and its state.
+/// started_at_ms, opened_at_ms, verdict, diagnosis, environment, acked_at_ms` (the state
+/// joined to its incident): the environment's name and its state.
 pub(super) fn alert_state<R>(row: &R) -> Result<(String, AlertState), StoreError>
 where
     R: Row,
@@ -34,6 +35,7 @@ where
                 verdict: codec::verdict_from_code(row.try_get(8)?)?,
                 last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
                 announced: row.try_get(5)?,
+                acknowledged: row.try_get::<Option<i64>, _>(11)?.is_some(),
             };
             (Some(open), Some(id))
         }
@@ -52,8 +54,8 @@ where
     Ok((row.try_get(10)?, state))
 }
 
-/// `id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis`; the
-/// timeline is filled in afterwards.
+/// `id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
+/// acked_by, acked_at_ms, ack_comment`; the timeline is filled in afterwards.
 pub(super) fn incident<R>(row: &R) -> Result<IncidentRecord, StoreError>
 where
     R: Row,
@@ -74,7 +76,45 @@ where
         resolved_at: resolved_at.map(from_ms),
         verdict: codec::verdict_from_code(row.try_get(5)?)?,
         diagnosis: row.try_get(6)?,
+        acknowledged: acknowledgement(row.try_get(7)?, row.try_get(8)?, row.try_get(9)?),
         notifications: Vec::new(),
+    })
+}
+
+fn acknowledgement(
+    by: Option<String>,
+    at: Option<i64>,
+    comment: Option<String>,
+) -> Option<Acknowledgement> {
+    Some(Acknowledgement {
+        by: by?,
+        at: from_ms(at?),
+        comment,
+    })
+}
+
+/// `id, environment, location, verdict, starts_at_ms, ends_at_ms, created_by, comment,
+/// created_at_ms, expired_at_ms`.
+pub(super) fn silence<R>(row: &R) -> Result<Silence, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Silence {
+        id: row.try_get(0)?,
+        matchers: Matchers {
+            environment: row.try_get(1)?,
+            location: row.try_get(2)?,
+            verdict: row.try_get(3)?,
+        },
+        starts_at: from_ms(row.try_get(4)?),
+        ends_at: from_ms(row.try_get(5)?),
+        created_by: row.try_get(6)?,
+        comment: row.try_get(7)?,
+        created_at: from_ms(row.try_get(8)?),
+        expired_at: row.try_get::<Option<i64>, _>(9)?.map(from_ms),
     })
 }
 

@@ -22,7 +22,7 @@ fn id_list(ids: &[i64]) -> Result<&[i64], StoreError> {
 
 const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
         s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-        i.diagnosis, s.environment
+        i.diagnosis, s.environment, i.acked_at_ms
      FROM alert_state s LEFT JOIN incidents i ON i.id = s.incident_id";
 
 const SAVE_STATE: &str = super::shared::save_state_keyed_by!("environment");
@@ -32,7 +32,8 @@ const INSERT_INCIDENT: &str =
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 const INCIDENTS: &str =
-    "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis
+    "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
+        acked_by, acked_at_ms, ack_comment
  FROM incidents
  WHERE ($1::TEXT IS NULL OR environment = $1)
    AND ($2::TEXT IS NULL
@@ -54,3 +55,8 @@ const FAILED_NOTIFICATIONS: &str =
  FROM outbox o JOIN incidents i ON i.id = o.incident_id
  WHERE o.state = 'failed' AND o.finished_at_ms >= $1
  ORDER BY o.finished_at_ms DESC, o.id DESC LIMIT $2";
+
+const INCIDENT: &str =
+    "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
+        acked_by, acked_at_ms, ack_comment
+ FROM incidents WHERE id = $1";

@@ -28,7 +28,7 @@ fn text(value: &str) -> Cow<'_, str> {
 
 const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
         s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-        i.diagnosis, e.name
+        i.diagnosis, e.name, i.acked_at_ms
      FROM alert_state s JOIN environments e ON e.id = s.env_id
      LEFT JOIN incidents i ON i.id = s.incident_id";
 
@@ -40,7 +40,7 @@ const INSERT_INCIDENT: &str =
 
 const INCIDENTS: &str =
     "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
-        i.diagnosis
+        i.diagnosis, i.acked_by, i.acked_at_ms, i.ack_comment
  FROM incidents i JOIN environments e ON e.id = i.env_id
  WHERE ($1 IS NULL OR e.name = $1)
    AND ($2 IS NULL
@@ -66,3 +66,8 @@ const FAILED_NOTIFICATIONS: &str =
  JOIN environments e ON e.id = i.env_id
  WHERE o.state = 'failed' AND o.finished_at_ms >= $1
  ORDER BY o.finished_at_ms DESC, o.id DESC LIMIT $2";
+
+const INCIDENT: &str =
+    "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
+        i.diagnosis, i.acked_by, i.acked_at_ms, i.ack_comment
+ FROM incidents i JOIN environments e ON e.id = i.env_id WHERE i.id = $1";

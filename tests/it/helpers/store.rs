@@ -69,9 +69,20 @@ pub async fn insert(
     result: &ProbeResult,
     in_maintenance: bool,
 ) -> Result<i64, StoreError> {
+    insert_held(store, result, in_maintenance, None).await
+}
+
+/// [`insert`], matched by the silence `silence` when one is given.
+pub async fn insert_held(
+    store: &Store,
+    result: &ProbeResult,
+    in_maintenance: bool,
+    silence: Option<i64>,
+) -> Result<i64, StoreError> {
     let run = NewRun {
         result: std::sync::Arc::new(result.clone()),
         in_maintenance,
+        silence,
         slot: None,
     };
     Ok(store.runs().insert_runs(&[&run]).await?[0])
