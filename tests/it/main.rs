@@ -12,6 +12,7 @@ mod helpers;
 mod lab;
 mod layout;
 mod metrics;
+mod oncall;
 mod packaging;
 mod probe;
 mod prometheus;
