@@ -10,6 +10,11 @@
 //!   `verdict_changed` once; otherwise a `reminder` goes out every `repeat_every`;
 //! - `success_threshold` consecutive healthy results resolve it (`resolved` if `send_resolved`).
 //!
+//! - flapping (Nagios' flap detection): over the last `flapping.window` results, a weighted
+//!   share of state changes at or above `flapping.high` opens an incident marked flapping
+//!   even though `failure_threshold` failures in a row never came; a flapping incident resolves
+//!   only once the share is below `flapping.low` and `success_threshold` results are healthy.
+//!
 //! Maintenance windows and silences hold notifications back; the state advances exactly as
 //! outside one. Every notice produced while held is recorded as held and never sent, with two
 //! exceptions that keep on-call's view consistent: an incident opened while held is announced
@@ -25,8 +30,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::AlertPolicy;
+use crate::config::{AlertPolicy, Flapping};
 use crate::probe::{Status, Verdict};
+
+/// The longest flapping window: the recent results are one bit each in a `u32`.
+pub const MAX_FLAP_WINDOW: u32 = 32;
 
 /// What the state machine needs from one probe result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +62,58 @@ pub struct MachineState {
     /// When the current run of failing results began: the outage's start.
     pub failing_since: Option<DateTime<Utc>>,
     pub open: Option<Open>,
+    pub recent: Recent,
+}
+
+/// The last results as failing (1) or healthy (0), newest in the lowest bit: what flap
+/// detection reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recent {
+    pub bits: u32,
+    /// How many of the bits are results (at most [`MAX_FLAP_WINDOW`]).
+    pub len: u32,
+}
+
+impl Recent {
+    fn push(self, failing: bool) -> Recent {
+        Recent {
+            bits: (self.bits << 1) | u32::from(failing),
+            len: (self.len + 1).min(MAX_FLAP_WINDOW),
+        }
+    }
+
+    /// State changes among the last `window` results, unweighted: what a sentence can say.
+    pub fn changes(self, window: u32) -> u32 {
+        let known = self.len.min(window.clamp(3, MAX_FLAP_WINDOW));
+        let mask = if known >= 32 {
+            u32::MAX
+        } else {
+            (1 << known) - 1
+        };
+        let pairs_mask = mask >> 1;
+        ((self.bits ^ (self.bits >> 1)) & pairs_mask).count_ones()
+    }
+
+    /// The weighted share of state changes over the last `window` results, in percent, as
+    /// Nagios computes it: `window - 1` possible changes, the oldest weighing 0.8 and the
+    /// newest 1.2, so that a flap that is calming down counts for less. Results not seen yet
+    /// count as no change, so a new environment starts calm.
+    pub fn flap_percent(self, window: u32) -> f64 {
+        let window = window.clamp(3, MAX_FLAP_WINDOW);
+        let known = self.len.min(window);
+        let pairs = f64::from(window - 1);
+        let mut weighted = 0.0;
+        // Change `age` is between the result `age` steps back and the one before it.
+        for age in 0..known.saturating_sub(1) {
+            let newer = (self.bits >> age) & 1;
+            let older = (self.bits >> (age + 1)) & 1;
+            if newer != older {
+                let position = f64::from(window - 2 - age) / f64::from(window - 2);
+                weighted += 0.8 + 0.4 * position;
+            }
+        }
+        weighted / pairs * 100.0
+    }
 }
 
 /// The open incident, as far as the state machine needs it.
@@ -71,6 +131,8 @@ pub struct Open {
     pub announced: bool,
     /// Someone acknowledged it: no more reminders.
     pub acknowledged: bool,
+    /// Opened, or kept open, because the environment keeps changing state.
+    pub flapping: bool,
 }
 
 /// What a step did: incident lifecycle first, then the notices to record.
@@ -115,61 +177,132 @@ pub fn step(
 ) -> (MachineState, Vec<IncidentEvent>) {
     let mut next = state.clone();
     let mut events = Vec::new();
+    let failing = is_failing(observation.status, policy);
+    next.recent = next.recent.push(failing);
+    let flap = Flap::judge(next.recent, &policy.flapping);
+    if failing {
+        step_failing(&mut next, policy, observation, flap, now, &mut events);
+    } else {
+        step_healthy(&mut next, policy, flap, &mut events);
+    }
+    (next, events)
+}
+
+/// Whether a step changed what must survive a restart: anything but the recent results, or
+/// recent results restless enough to matter to flap detection. Writing every result's bit
+/// would make every probe a database write; a restart that forgets a calm history loses
+/// nothing.
+pub fn needs_saving(before: &MachineState, after: &MachineState, policy: &AlertPolicy) -> bool {
+    let moved = MachineState {
+        recent: before.recent,
+        ..after.clone()
+    } != *before;
+    let flapping = &policy.flapping;
+    moved || (flapping.enabled && after.recent.flap_percent(flapping.window) >= flapping.low)
+}
+
+/// Where the recent results stand against the flapping thresholds.
+#[derive(Debug, Clone, Copy)]
+struct Flap {
+    /// At or above `high`: flapping starts.
+    starts: bool,
+    /// At or above `low`: a flapping incident stays open.
+    goes_on: bool,
+}
+
+impl Flap {
+    fn judge(recent: Recent, flapping: &Flapping) -> Flap {
+        if !flapping.enabled {
+            return Flap {
+                starts: false,
+                goes_on: false,
+            };
+        }
+        let percent = recent.flap_percent(flapping.window);
+        Flap {
+            starts: percent >= flapping.high,
+            goes_on: percent >= flapping.low,
+        }
+    }
+}
+
+fn step_failing(
+    next: &mut MachineState,
+    policy: &AlertPolicy,
+    observation: &Observation,
+    flap: Flap,
+    now: DateTime<Utc>,
+    events: &mut Vec<IncidentEvent>,
+) {
     let held = observation.in_maintenance || observation.silenced;
     let failure_threshold = policy.failure_threshold.max(1);
-    let success_threshold = policy.success_threshold.max(1);
-
-    if is_failing(observation.status, policy) {
-        next.successes = 0;
-        next.failures = next.failures.saturating_add(1).min(failure_threshold);
-        let since = *next.failing_since.get_or_insert(observation.started_at);
-        match &mut next.open {
-            None => {
-                if next.failures >= failure_threshold {
-                    next.open = Some(Open {
-                        since,
-                        opened_at: now,
-                        verdict: observation.verdict,
-                        last_notice_at: now,
-                        announced: !held,
-                        acknowledged: false,
-                    });
-                    events.push(IncidentEvent::Opened);
-                    events.push(IncidentEvent::Notify {
-                        notice: Notice::Triggered,
-                        held,
-                    });
-                }
-            }
-            Some(open) => {
-                if let Some(notice) = while_open(open, policy, observation, now) {
-                    if notice == Notice::Triggered {
-                        open.announced = true;
-                    }
-                    open.verdict = observation.verdict;
-                    open.last_notice_at = now;
-                    events.push(IncidentEvent::Notify { notice, held });
-                }
-            }
-        }
-    } else {
-        next.failures = 0;
-        next.failing_since = None;
-        next.successes = next.successes.saturating_add(1).min(success_threshold);
-        if next.successes >= success_threshold
-            && let Some(open) = next.open.take()
-        {
-            events.push(IncidentEvent::Resolved);
-            if policy.send_resolved && open.announced {
-                // Never held: closing a page that went out is not noise.
+    next.successes = 0;
+    next.failures = next.failures.saturating_add(1).min(failure_threshold);
+    let since = *next.failing_since.get_or_insert(observation.started_at);
+    match &mut next.open {
+        None => {
+            let confirmed = next.failures >= failure_threshold;
+            if confirmed || flap.starts {
+                next.open = Some(Open {
+                    since,
+                    opened_at: now,
+                    verdict: observation.verdict,
+                    last_notice_at: now,
+                    announced: !held,
+                    acknowledged: false,
+                    flapping: !confirmed,
+                });
+                events.push(IncidentEvent::Opened);
                 events.push(IncidentEvent::Notify {
-                    notice: Notice::Resolved,
-                    held: false,
+                    notice: Notice::Triggered,
+                    held,
                 });
             }
         }
+        Some(open) => {
+            open.flapping |= flap.starts;
+            if let Some(notice) = while_open(open, policy, observation, now) {
+                if notice == Notice::Triggered {
+                    open.announced = true;
+                }
+                open.verdict = observation.verdict;
+                open.last_notice_at = now;
+                events.push(IncidentEvent::Notify { notice, held });
+            }
+        }
     }
-    (next, events)
+}
+
+fn step_healthy(
+    next: &mut MachineState,
+    policy: &AlertPolicy,
+    flap: Flap,
+    events: &mut Vec<IncidentEvent>,
+) {
+    let success_threshold = policy.success_threshold.max(1);
+    next.failures = 0;
+    next.failing_since = None;
+    next.successes = next.successes.saturating_add(1).min(success_threshold);
+    if next.successes < success_threshold {
+        return;
+    }
+    if let Some(open) = &mut next.open {
+        // A flapping environment is healthy every other probe: its incident waits for calm.
+        open.flapping |= flap.starts;
+        if open.flapping && flap.goes_on {
+            return;
+        }
+    }
+    if let Some(open) = next.open.take() {
+        events.push(IncidentEvent::Resolved);
+        if policy.send_resolved && open.announced {
+            // Never held: closing a page that went out is not noise.
+            events.push(IncidentEvent::Notify {
+                notice: Notice::Resolved,
+                held: false,
+            });
+        }
+    }
 }
 
 /// The notice a failing result gives an open incident, if any.
@@ -238,6 +371,7 @@ mod tests {
             send_resolved: true,
             alert_on_degraded: false,
             min_locations: 1,
+            ..AlertPolicy::default()
         }
     }
 
@@ -413,6 +547,90 @@ mod tests {
     }
 
     #[test]
+    fn flapping_one_row_each() {
+        let p = policy();
+        let off = AlertPolicy {
+            flapping: Flapping {
+                enabled: false,
+                ..Flapping::default()
+            },
+            ..policy()
+        };
+        let quick = AlertPolicy {
+            success_threshold: 1,
+            ..policy()
+        };
+        #[rustfmt::skip]
+        let cases: &[(&str, &AlertPolicy, &str, &str)] = &[
+            // Ten changes in the window (55 %) cross 50 %: only a failing result opens.
+            ("every other probe failing opens it", &p, "dudududududud",
+             ". . . . . . . . . . Ot . ."),
+            ("off: never", &off, "dudududududud", ". . . . . . . . . . . . ."),
+            ("failing now and then is no flapping", &p, "duuuduuuduuuduuud",
+             ". . . . . . . . . . . . . . . . ."),
+            // With one success enough to resolve, the flap keeps the incident open.
+            ("a flapping incident is not resolved by one success", &quick, "dudududududududu",
+             ". . . . . . . . . . Ot . . . . ."),
+            ("inside a window it is held", &p, "DUDUDUDUDUDUD",
+             ". . . . . . . . . . OT . ."),
+        ];
+        for (name, policy, results, expected) in cases {
+            let (trace, _) = run(policy, results, 5);
+            assert_eq!(&trace, expected, "{name}: {results}");
+        }
+    }
+
+    #[test]
+    fn a_flapping_incident_resolves_once_calm() {
+        let flapping = "dudududududud";
+        let (_, state) = run(&policy(), flapping, 5);
+        assert!(state.open.as_ref().is_some_and(|open| open.flapping));
+        let (trace, state) = run(&policy(), &format!("{flapping}{}", "u".repeat(21)), 5);
+        let steps: Vec<&str> = trace.split(' ').collect();
+        let resolved = steps.iter().position(|s| *s == "Rr").expect("resolves");
+        // Healthy from result 14 on: two successes would do, the flap holds it until the
+        // changes weigh less than 25 % of the window.
+        assert!(resolved > 16, "resolved at {resolved}: {trace}");
+        assert!(state.open.is_none());
+        assert_eq!(
+            steps.iter().filter(|s| s.contains('O')).count(),
+            1,
+            "{trace}"
+        );
+    }
+
+    #[test]
+    fn flap_percent_weighs_newer_changes_more() {
+        let alternating = Recent {
+            bits: 0x5555_5555,
+            len: 32,
+        };
+        assert!((alternating.flap_percent(21) - 100.0).abs() < 1e-9);
+        assert_eq!(
+            Recent {
+                bits: u32::MAX,
+                len: 32
+            }
+            .flap_percent(21),
+            0.0
+        );
+        assert_eq!(Recent::default().flap_percent(21), 0.0);
+        // One change: newest weighs 1.2 of 20 possible, oldest 0.8.
+        let changed_at = |age: u32| Recent {
+            bits: (1 << (age + 1)) - 1,
+            len: 32,
+        };
+        assert!((changed_at(0).flap_percent(21) - 6.0).abs() < 1e-9);
+        assert!((changed_at(19).flap_percent(21) - 4.0).abs() < 1e-9);
+        // A change older than the window does not count.
+        assert_eq!(changed_at(20).flap_percent(21), 0.0);
+        assert_eq!(alternating.changes(21), 20);
+        assert_eq!(changed_at(19).changes(21), 1);
+        assert_eq!(changed_at(20).changes(21), 0);
+        assert_eq!(Recent { bits: 0b10, len: 2 }.changes(21), 1);
+    }
+
+    #[test]
     fn the_state_records_the_outage() {
         let (_, state) = run(&policy(), "uddv", 5);
         assert_eq!(state.failures, 2, "saturates at the threshold");
@@ -432,6 +650,10 @@ mod tests {
             state,
             MachineState {
                 successes: 2,
+                recent: Recent {
+                    bits: 0b110_0000,
+                    len: 7
+                },
                 ..MachineState::default()
             },
             "steady state is stable"
@@ -442,7 +664,8 @@ mod tests {
     fn a_steady_state_does_not_change() {
         let p = policy();
         for letter in ['u', 'd'] {
-            let (_, state) = run(&p, &letter.to_string().repeat(5), 5);
+            // Once the recent results fill their bits, nothing moves.
+            let (_, state) = run(&p, &letter.to_string().repeat(40), 5);
             let (next, events) = step(
                 &state,
                 &p,

@@ -9,7 +9,8 @@
 //!   one file per kind (`slack`, `pagerduty`, `webhook`, `log`, `discord`, `teams`, …),
 //!   registered once with its settings in [`crate::config::channels`]; [`facts`]: what the
 //!   chat-style kinds say, as plain text, for each to mark up and escape its own way.
-//! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
+//! - [`delivery`]: the channels built from a config, the one sender (HTTP; SMTP in
+//!   [`smtp`]), the pacer.
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
 //! - `step`: one step's writes (incidents, notifications, the state after) from its events.
@@ -31,6 +32,7 @@ pub mod notification;
 pub mod notifier;
 mod open;
 pub mod outbox;
+pub mod smtp;
 mod step;
 mod test_send;
 pub mod unwritten;
@@ -193,8 +195,9 @@ impl Alerts {
         let mut states = self.states.lock();
         let before = states.get(name).cloned().unwrap_or_default();
         let (state, events) = incident::step(&before.state, &policy, &observation, now);
-        if state == before.state && events.is_empty() {
-            // The steady state: nothing to write.
+        if events.is_empty() && !incident::needs_saving(&before.state, &state, &policy) {
+            // The steady state: nothing to write; the recent results are kept in memory.
+            states.entry(name.to_owned()).or_default().state.recent = state.recent;
             return events;
         }
         let input = StepInput {
@@ -206,6 +209,7 @@ impl Alerts {
             link: environment_link(config, name),
             before: &before,
             after: &state,
+            flap_window: policy.flapping.window,
         };
         let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
         states.insert(name.to_owned(), step.after.clone());

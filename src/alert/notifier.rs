@@ -1,6 +1,7 @@
 //! The one small trait every channel kind implements ([`super::channels`]). A notifier only
-//! *describes* what to send: a pure function of the notification, tested against exact JSON.
-//! Sending happens in [`super::delivery`], retrying in [`super::outbox`], once each.
+//! *describes* what to send: a pure function of the notification, tested against exact JSON
+//! (or, for mail, exact text). Sending happens in [`super::delivery`] (over HTTP, or SMTP in
+//! [`super::smtp`]), retrying in [`super::outbox`], once each.
 
 use std::fmt;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::notification::Notification;
+pub use super::smtp::MailRequest;
 
 /// One configured channel's way of sending.
 pub trait Notifier: Send + Sync {
@@ -22,8 +24,8 @@ pub trait Notifier: Send + Sync {
     fn resolves_its_test(&self) -> bool {
         false
     }
-    /// The wait a 429 answer's body asks for, when the service says it there rather than in
-    /// `Retry-After` (Discord's and Telegram's `retry_after`). Pure.
+    /// The wait an HTTP 429 answer's body asks for, when the service says it there rather
+    /// than in `Retry-After` (Discord's and Telegram's `retry_after`). Pure.
     fn retry_hint(&self, _body: &str) -> Option<Duration> {
         None
     }
@@ -33,6 +35,8 @@ pub trait Notifier: Send + Sync {
 
 pub enum Outgoing {
     Http(HttpRequest),
+    /// A message handed to an SMTP server.
+    Mail(MailRequest),
     /// Delivered by writing this line to the log.
     Log(String),
 }

@@ -27,6 +27,27 @@ pub(super) struct StepInput<'a> {
     pub link: Option<String>,
     pub before: &'a AlertState,
     pub after: &'a incident::MachineState,
+    /// `flapping.window` of the policy: what a flapping incident's sentence counts over.
+    pub flap_window: u32,
+}
+
+impl StepInput<'_> {
+    /// The diagnosis an incident opened or re-diagnosed now carries: the result's own, said
+    /// to be one of many changes when the incident is a flapping one.
+    fn diagnosis(&self) -> String {
+        match &self.after.open {
+            Some(open) if open.flapping => {
+                let window = self.after.recent.len.min(self.flap_window);
+                format!(
+                    "Flapping: {} changed state {} times in its last {window} probes. Latest: {}",
+                    self.name,
+                    self.after.recent.changes(self.flap_window),
+                    self.result.diagnosis
+                )
+            }
+            _ => self.result.diagnosis.clone(),
+        }
+    }
 }
 
 /// The writes of one step whose `events` the state machine produced. Incident ids come from
@@ -57,7 +78,7 @@ pub(super) fn step_write(
                 step.incidents.push(IncidentWrite::Open {
                     id,
                     open: open.clone(),
-                    diagnosis: input.result.diagnosis.clone(),
+                    diagnosis: input.diagnosis(),
                 });
                 tracing::warn!(verdict = %input.result.verdict, incident = id, "incident opened");
             }
@@ -96,14 +117,14 @@ fn notify(
             input.before.state.open.as_ref(),
             input.before.diagnosis.clone().unwrap_or_default(),
         ),
-        _ => (input.after.open.as_ref(), result.diagnosis.clone()),
+        _ => (input.after.open.as_ref(), input.diagnosis()),
     };
     let Some(open) = open else { return };
     if let Notice::VerdictChanged { .. } = notice {
         step.incidents.push(IncidentWrite::Verdict {
             id,
             verdict: result.verdict,
-            diagnosis: result.diagnosis.clone(),
+            diagnosis: input.diagnosis(),
         });
     }
     let notification = Notification {
@@ -270,7 +291,7 @@ fn state_after(
     AlertState {
         diagnosis: incident_id.and_then(|_| {
             if rediagnosed {
-                Some(input.result.diagnosis.clone())
+                Some(input.diagnosis())
             } else {
                 input.before.diagnosis.clone()
             }

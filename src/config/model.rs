@@ -113,6 +113,8 @@ impl Config {
             send_resolved: own.send_resolved.unwrap_or(defaults.send_resolved),
             alert_on_degraded: own.alert_on_degraded.unwrap_or(defaults.alert_on_degraded),
             min_locations: defaults.min_locations,
+            confirm: own.confirm.unwrap_or(defaults.confirm),
+            flapping: own.flapping.unwrap_or(defaults.flapping),
         }
     }
 
@@ -534,6 +536,8 @@ pub struct AlertPolicyOverride {
     pub repeat_every: Option<Duration>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
+    pub confirm: Option<Confirm>,
+    pub flapping: Option<Flapping>,
 }
 
 #[derive(Debug, Clone)]
@@ -545,6 +549,8 @@ pub struct AlertPolicy {
     pub alert_on_degraded: bool,
     /// Locations that must see the environment down before an incident opens (shared store).
     pub min_locations: u32,
+    pub confirm: Confirm,
+    pub flapping: Flapping,
 }
 
 impl Default for AlertPolicy {
@@ -556,6 +562,50 @@ impl Default for AlertPolicy {
             send_resolved: true,
             alert_on_degraded: false,
             min_locations: 1,
+            confirm: Confirm::default(),
+            flapping: Flapping::default(),
+        }
+    }
+}
+
+/// `confirm`: a failing scheduled result is probed again `attempts` times, `every` apart,
+/// before it counts; one healthy re-probe makes the whole series a blip that counts for
+/// nothing. `attempts: 0` (the default) counts every result as it comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirm {
+    pub attempts: u32,
+    pub every: Duration,
+}
+
+impl Default for Confirm {
+    fn default() -> Self {
+        Self {
+            attempts: 0,
+            every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `flapping`: Nagios' flap detection. Over the last `window` results, the share of state
+/// changes (failing ↔ healthy, newer changes weighing more) opens a "flapping" incident at
+/// `high` percent, which resolves only once the share is below `low`: an environment that
+/// fails every other probe never reaches `failure_threshold` in a row, yet is half down.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flapping {
+    pub enabled: bool,
+    pub window: u32,
+    pub high: f64,
+    pub low: f64,
+}
+
+impl Default for Flapping {
+    fn default() -> Self {
+        // Nagios' defaults: 21 states, 50 % to start flapping, 25 % to stop.
+        Self {
+            enabled: true,
+            window: 21,
+            high: 50.0,
+            low: 25.0,
         }
     }
 }

@@ -188,6 +188,33 @@ pub(crate) struct RawAlertPolicy {
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
+    pub confirm: Option<RawConfirm>,
+    pub flapping: Option<RawFlapping>,
+}
+
+/// `confirm:` re-probes of a failing result before it counts.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(rename = "Confirm")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfirm {
+    /// Re-probes after a failing result (0 turns confirmation off).
+    pub attempts: Option<Located<u32>>,
+    /// Time between re-probes (default 10s).
+    pub every: Option<Text>,
+}
+
+/// `flapping:` detection of an environment that keeps changing state.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(rename = "Flapping")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlapping {
+    pub enabled: Option<bool>,
+    /// Results looked at (default 21, at most 32).
+    pub window: Option<Located<u32>>,
+    /// Percent of state changes that starts flapping (default 50).
+    pub high: Option<Located<f64>>,
+    /// Percent below which flapping stops (default 25).
+    pub low: Option<Located<f64>>,
 }
 
 /// `alerts.defaults`: the policy keys only; channels are chosen per environment.
@@ -200,6 +227,8 @@ pub(crate) struct RawPolicyDefaults {
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
+    pub confirm: Option<RawConfirm>,
+    pub flapping: Option<RawFlapping>,
     /// With a shared store: how many locations must see an environment down to open an
     /// incident (fewer when fewer report).
     pub min_locations: Option<Located<u32>>,

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::loops;
 use super::state::DaemonState;
 use crate::alert::{Hold, Subject};
-use crate::config::AlertPolicy;
+use crate::config::{AlertPolicy, Flapping};
 use crate::fleet::evaluate::LocationBoard;
 use crate::fleet::quiet;
 use crate::fleet::{
@@ -233,9 +233,15 @@ async fn step(
             continue;
         };
         // Each location already waited for its own thresholds: the environment follows them.
+        // The evaluator steps once per pass, not once per result, so a share of state changes
+        // over its steps says nothing about the probes: no flap detection across locations.
         let across = AlertPolicy {
             failure_threshold: 1,
             success_threshold: 1,
+            flapping: Flapping {
+                enabled: false,
+                ..policy.flapping
+            },
             ..policy
         };
         let subject = Subject {
@@ -263,6 +269,10 @@ fn watch_quiet(state: &Arc<DaemonState>, watches: &[quiet::Watch], now: chrono::
         failure_threshold: 1,
         success_threshold: 1,
         min_locations: 1,
+        flapping: Flapping {
+            enabled: false,
+            ..config.alerts.defaults.flapping
+        },
         ..config.alerts.defaults.clone()
     };
     for watch in watches {

@@ -220,6 +220,7 @@ impl Daemon {
         heartbeat::notify_stopping();
         tracing::info!("shutting down: draining in-flight probes");
         stop.cancel();
+        daemon.state.stopping.cancel();
         for (_, (_, loop_stop)) in daemon.schedules.lock().drain() {
             loop_stop.cancel();
         }

@@ -70,6 +70,8 @@ pub struct DaemonState {
     /// The silences not yet over, newest first: what recording a result matches against,
     /// never reading the store (`oncall.rs`).
     pub(super) silences: RwLock<Arc<Vec<crate::oncall::Silence>>>,
+    /// Cancelled at shutdown: what waits between probes (a confirmation's pause) stops.
+    pub(super) stopping: tokio_util::sync::CancellationToken,
 }
 
 impl DaemonState {
@@ -104,6 +106,7 @@ impl DaemonState {
             locations: Mutex::new(Arc::new(Vec::new())),
             quiet: Mutex::new(Vec::new()),
             silences: RwLock::new(Arc::new(Vec::new())),
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
     }
 

@@ -153,6 +153,7 @@ impl Facts {
             timeline: None,
             client_close_code: session.client_close_code,
             client_close_reason: session.client_close_reason,
+            confirmation: None,
         }
     }
 }

@@ -249,6 +249,10 @@ pub struct ProbeResult {
     pub client_close_code: Option<u16>,
     #[serde(default)]
     pub client_close_reason: Option<String>,
+    /// Which re-probe of `alert.confirm` this run is (1, 2, …): run at once after a failure,
+    /// to tell a blip from an outage. `null` for scheduled and on-demand runs.
+    #[serde(default)]
+    pub confirmation: Option<u32>,
 }
 
 impl ProbeResult {

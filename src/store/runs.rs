@@ -324,6 +324,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         timeline: None,
         client_close_code: context.client_close_code,
         client_close_reason: context.client_close_reason,
+        confirmation: context.confirmation,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,

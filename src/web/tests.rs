@@ -478,6 +478,7 @@ async fn open_incident(store: &Store, id: i64, resolved: bool) -> i64 {
         last_notice_at: at(60),
         announced: true,
         acknowledged: false,
+        flapping: false,
     };
     let mut tx = store.alerts().begin_alerts("api").await.unwrap();
     tx.insert_incident(id, &open, "closed 1011").await.unwrap();

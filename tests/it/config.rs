@@ -1108,3 +1108,70 @@ fn every_mistake_is_reported_in_one_run() {
         }
     }
 }
+
+/// `confirm` and `flapping`: in `alerts.defaults` and per environment, their defaults, and a
+/// mistake in either named with its key.
+#[test]
+fn confirm_and_flapping_load_with_defaults_and_named_errors() {
+    let envs = "environments:\n  - name: a\n    url: ws://h/ws\n";
+    let config = load(envs).unwrap();
+    let policy = config.alert_policy(&config.environments[0]);
+    assert_eq!(policy.confirm.attempts, 0, "confirmation is opt-in");
+    assert!(
+        policy.flapping.enabled,
+        "flap detection is on, as in Nagios"
+    );
+    assert_eq!(
+        (
+            policy.flapping.window,
+            policy.flapping.high,
+            policy.flapping.low
+        ),
+        (21, 50.0, 25.0)
+    );
+    let yaml = format!(
+        "{envs}    alert: {{ confirm: {{ attempts: 3 }}, flapping: {{ enabled: false }} }}\n  - name: b\n    url: ws://h/ws\nalerts:\n  defaults:\n    confirm: {{ attempts: 2, every: 5s }}\n    flapping: {{ window: 10, high: 40, low: 20 }}\n"
+    );
+    let config = load(&yaml).unwrap();
+    let own = config.alert_policy(&config.environments[0]);
+    assert_eq!((own.confirm.attempts, own.confirm.every), (3, secs(10)));
+    assert!(!own.flapping.enabled);
+    let defaults = config.alert_policy(&config.environments[1]);
+    assert_eq!(
+        (defaults.confirm.attempts, defaults.confirm.every),
+        (2, secs(5))
+    );
+    assert_eq!(
+        (
+            defaults.flapping.window,
+            defaults.flapping.high,
+            defaults.flapping.low
+        ),
+        (10, 40.0, 20.0)
+    );
+    let cases = [
+        (
+            "alerts: { defaults: { confirm: { attempts: 11 } } }\n",
+            "probes.yaml:4:44: alerts.defaults.confirm.attempts: must be at most 10: a failure confirmed that often is no blip",
+        ),
+        (
+            "alerts: { defaults: { confirm: { every: 0s } } }\n",
+            "probes.yaml:4:41: alerts.defaults.confirm.every: must be greater than 0",
+        ),
+        (
+            "alerts: { defaults: { flapping: { window: 40 } } }\n",
+            "probes.yaml:4:43: alerts.defaults.flapping.window: must be from 3 to 32 results",
+        ),
+        (
+            "alerts: { defaults: { flapping: { high: 120 } } }\n",
+            "probes.yaml:4:41: alerts.defaults.flapping.high: must be a percentage above 0 and at most 100",
+        ),
+        (
+            "alerts: { defaults: { flapping: { high: 30, low: 40 } } }\n",
+            "probes.yaml:4:50: alerts.defaults.flapping: low (40) must be below high (30): flapping stops below low and starts at high",
+        ),
+    ];
+    for (extra, expected) in cases {
+        assert_eq!(error_of(&format!("{envs}{extra}")), expected, "{extra}");
+    }
+}

@@ -14,6 +14,7 @@ mod layout;
 mod metrics;
 mod oncall;
 mod packaging;
+mod paging;
 mod probe;
 mod prometheus;
 mod proxies;

@@ -3,7 +3,7 @@
 //! lifecycle, and the state read back as the engine left it.
 
 use chrono::{DateTime, Utc};
-use wsprobe::incident::{MachineState, Open};
+use wsprobe::incident::{MachineState, Open, Recent};
 use wsprobe::oncall::{Acknowledgement, Matchers, NewSilence, SilenceState};
 use wsprobe::probe::Verdict;
 use wsprobe::store::{
@@ -29,8 +29,10 @@ fn open_state(id: i64) -> AlertState {
                 verdict: Verdict::ConnectRefused,
                 last_notice_at: at(60_000),
                 announced: true,
+                flapping: false,
                 acknowledged: false,
             }),
+            recent: Recent { bits: 0b11, len: 5 },
         },
         incident_id: Some(id),
         diagnosis: Some("Nothing listens on 127.0.0.1:1.".into()),

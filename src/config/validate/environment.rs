@@ -461,28 +461,7 @@ impl Validator<'_> {
                 })
             });
         let ca_file = match ca_file {
-            Some((value, key)) => {
-                let path = self.resolve(&value.value);
-                let bytes = std::fs::read(&path).map_err(|err| {
-                    self.err(
-                        value,
-                        &key,
-                        format!("cannot read {}: {err}", path.display()),
-                    )
-                })?;
-                use rustls_pki_types::pem::PemObject as _;
-                let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
-                    .filter(|cert| cert.is_ok())
-                    .count();
-                if certificates == 0 {
-                    return Err(self.err(
-                        value,
-                        &key,
-                        format!("{} holds no PEM certificate", path.display()),
-                    ));
-                }
-                Some(path)
-            }
+            Some((value, key)) => Some(self.ca_file(value, &key)?.0),
             None => None,
         };
         let insecure_skip_verify = own
@@ -493,6 +472,27 @@ impl Validator<'_> {
             ca_file,
             insecure_skip_verify,
         })
+    }
+
+    /// A `ca_file`: a PEM file (relative to the config's folder) holding at least one
+    /// certificate, read now so that a typo fails the load; its path and its contents.
+    pub(super) fn ca_file(&self, value: &Text, key: &str) -> Result<(PathBuf, Vec<u8>)> {
+        let path = self.resolve(&value.value);
+        let bytes = std::fs::read(&path).map_err(|err| {
+            self.err(value, key, format!("cannot read {}: {err}", path.display()))
+        })?;
+        use rustls_pki_types::pem::PemObject as _;
+        let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+            .filter(|cert| cert.is_ok())
+            .count();
+        if certificates == 0 {
+            return Err(self.err(
+                value,
+                key,
+                format!("{} holds no PEM certificate", path.display()),
+            ));
+        }
+        Ok((path, bytes))
     }
 
     pub(super) fn step(

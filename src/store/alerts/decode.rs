@@ -8,14 +8,15 @@ use super::records::{
     AlertState, DeliveryState, FailedNotification, IncidentRecord, IncidentState,
     NotificationRecord, PendingNotification, count,
 };
-use crate::incident::{MachineState, Open};
+use crate::incident::{MachineState, Open, Recent};
 use crate::oncall::{Acknowledgement, Matchers, Silence};
 use crate::store::StoreError;
 use crate::store::codec::{self, from_ms};
 
 /// `failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced,
-/// started_at_ms, opened_at_ms, verdict, diagnosis, environment, acked_at_ms` (the state
-/// joined to its incident): the environment's name and its state.
+/// started_at_ms, opened_at_ms, verdict, diagnosis, environment, recent_bits, recent_len,
+/// flapping, acked_at_ms` (the state joined to its incident): the environment's name and its
+/// state.
 pub(super) fn alert_state<R>(row: &R) -> Result<(String, AlertState), StoreError>
 where
     R: Row,
@@ -35,7 +36,8 @@ where
                 verdict: codec::verdict_from_code(row.try_get(8)?)?,
                 last_notice_at: from_ms(row.try_get::<Option<i64>, _>(4)?.unwrap_or(opened_at)),
                 announced: row.try_get(5)?,
-                acknowledged: row.try_get::<Option<i64>, _>(11)?.is_some(),
+                flapping: row.try_get(13)?,
+                acknowledged: row.try_get::<Option<i64>, _>(14)?.is_some(),
             };
             (Some(open), Some(id))
         }
@@ -47,6 +49,11 @@ where
             successes: count(row.try_get(1)?),
             failing_since: row.try_get::<Option<i64>, _>(2)?.map(from_ms),
             open,
+            recent: Recent {
+                // Bits beyond the window are history: keep the low 32 whatever was stored.
+                bits: row.try_get::<i64, _>(11)? as u32,
+                len: count(row.try_get(12)?).min(crate::incident::MAX_FLAP_WINDOW),
+            },
         },
         incident_id,
         diagnosis: incident_id.and(diagnosis),
@@ -55,12 +62,13 @@ where
 }
 
 /// `id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
-/// acked_by, acked_at_ms, ack_comment`; the timeline is filled in afterwards.
+/// flapping, acked_by, acked_at_ms, ack_comment`; the timeline is filled in afterwards.
 pub(super) fn incident<R>(row: &R) -> Result<IncidentRecord, StoreError>
 where
     R: Row,
     usize: ColumnIndex<R>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
 {
     let resolved_at: Option<i64> = row.try_get(4)?;
@@ -76,7 +84,8 @@ where
         resolved_at: resolved_at.map(from_ms),
         verdict: codec::verdict_from_code(row.try_get(5)?)?,
         diagnosis: row.try_get(6)?,
-        acknowledged: acknowledgement(row.try_get(7)?, row.try_get(8)?, row.try_get(9)?),
+        flapping: row.try_get(7)?,
+        acknowledged: acknowledgement(row.try_get(8)?, row.try_get(9)?, row.try_get(10)?),
         notifications: Vec::new(),
     })
 }

@@ -22,18 +22,19 @@ fn id_list(ids: &[i64]) -> Result<&[i64], StoreError> {
 
 const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
         s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-        i.diagnosis, s.environment, i.acked_at_ms
+        i.diagnosis, s.environment, s.recent_bits, s.recent_len, s.flapping, i.acked_at_ms
      FROM alert_state s LEFT JOIN incidents i ON i.id = s.incident_id";
 
 const SAVE_STATE: &str = super::shared::save_state_keyed_by!("environment");
 
 const INSERT_INCIDENT: &str =
-    "INSERT INTO incidents (id, environment, started_at_ms, opened_at_ms, verdict, diagnosis)
-     VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO incidents (id, environment, started_at_ms, opened_at_ms, verdict, diagnosis,
+        flapping)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 const INCIDENTS: &str =
     "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
-        acked_by, acked_at_ms, ack_comment
+        flapping, acked_by, acked_at_ms, ack_comment
  FROM incidents
  WHERE ($1::TEXT IS NULL OR environment = $1)
    AND ($2::TEXT IS NULL
@@ -58,5 +59,5 @@ const FAILED_NOTIFICATIONS: &str =
 
 const INCIDENT: &str =
     "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
-        acked_by, acked_at_ms, ack_comment
+        flapping, acked_by, acked_at_ms, ack_comment
  FROM incidents WHERE id = $1";

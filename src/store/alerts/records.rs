@@ -50,6 +50,8 @@ pub struct IncidentRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     pub verdict: Verdict,
     pub diagnosis: String,
+    /// Opened by flap detection: the environment keeps changing state.
+    pub flapping: bool,
     /// Who acknowledged it, when, and what they said; `null` until someone does.
     pub acknowledged: Option<Acknowledgement>,
     /// Oldest first.

@@ -84,14 +84,17 @@ macro_rules! save_state_keyed_by {
         concat!(
             "INSERT INTO alert_state (",
             $key,
-            ", failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ", failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced,
+               recent_bits, recent_len, flapping)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (",
             $key,
             ") DO UPDATE SET
                  failures = excluded.failures, successes = excluded.successes,
                  failing_since_ms = excluded.failing_since_ms, incident_id = excluded.incident_id,
-                 last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced"
+                 last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced,
+                 recent_bits = excluded.recent_bits, recent_len = excluded.recent_len,
+                 flapping = excluded.flapping"
         )
     };
 }
@@ -258,6 +261,9 @@ macro_rules! shared_statements {
                 .bind(state.incident_id.filter(|_| open.is_some()))
                 .bind(open.map(|o| ms(o.last_notice_at)))
                 .bind(open.is_some_and(|o| o.announced))
+                .bind(i64::from(state.state.recent.bits))
+                .bind(i64::from(state.state.recent.len))
+                .bind(open.is_some_and(|o| o.flapping))
                 .execute(conn)
                 .await?;
             Ok(())
@@ -278,6 +284,7 @@ macro_rules! shared_statements {
                 .bind(ms(open.opened_at))
                 .bind($crate::store::codec::verdict_code(open.verdict))
                 .bind(text(diagnosis).as_ref())
+                .bind(open.flapping)
                 .execute(conn)
                 .await?;
             Ok(())

@@ -28,19 +28,19 @@ fn text(value: &str) -> Cow<'_, str> {
 
 const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
         s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-        i.diagnosis, e.name, i.acked_at_ms
+        i.diagnosis, e.name, s.recent_bits, s.recent_len, s.flapping, i.acked_at_ms
      FROM alert_state s JOIN environments e ON e.id = s.env_id
      LEFT JOIN incidents i ON i.id = s.incident_id";
 
 const SAVE_STATE: &str = super::shared::save_state_keyed_by!("env_id");
 
 const INSERT_INCIDENT: &str =
-    "INSERT INTO incidents (id, env_id, started_at_ms, opened_at_ms, verdict, diagnosis)
-     VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO incidents (id, env_id, started_at_ms, opened_at_ms, verdict, diagnosis, flapping)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 const INCIDENTS: &str =
     "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
-        i.diagnosis, i.acked_by, i.acked_at_ms, i.ack_comment
+        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
  FROM incidents i JOIN environments e ON e.id = i.env_id
  WHERE ($1 IS NULL OR e.name = $1)
    AND ($2 IS NULL
@@ -69,5 +69,5 @@ const FAILED_NOTIFICATIONS: &str =
 
 const INCIDENT: &str =
     "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
-        i.diagnosis, i.acked_by, i.acked_at_ms, i.ack_comment
+        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
  FROM incidents i JOIN environments e ON e.id = i.env_id WHERE i.id = $1";

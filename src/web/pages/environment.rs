@@ -242,8 +242,10 @@ fn incident_details(
     shown_diagnosis: Option<&str>,
 ) -> Markup {
     let open = incident.state == IncidentState::Open;
-    let explained_above = Some(incident.diagnosis.as_str()) == shown_diagnosis
-        || (open && Some(incident.verdict) == shown_verdict);
+    // A flapping incident is about the pattern, not about the one failure shown above.
+    let explained_above = !incident.flapping
+        && (Some(incident.diagnosis.as_str()) == shown_diagnosis
+            || (open && Some(incident.verdict) == shown_verdict));
     let lasted = incident
         .resolved_at
         .map(|at| duration_words((at - incident.started_at).num_seconds()));
@@ -260,7 +262,9 @@ fn incident_details(
                 // The incident's own state: a resolved outage was still an outage, not "up".
                 (pill(if open { "open" } else { "resolved" })) " "
                 b { "#" (incident.id) } " · "
-                code { (incident.verdict.as_str()) } " · opened "
+                code { (incident.verdict.as_str()) }
+                @if incident.flapping { " · " b { "flapping" } }
+                " · opened "
                 span class="mono" { (when(Some(incident.opened_at))) }
                 @if let Some(lasted) = &lasted { " · lasted " (lasted) }
                 @if let Some(ack) = &incident.acknowledged { " · " (super::oncall::acknowledgement(ack)) }
@@ -321,6 +325,7 @@ mod tests {
             resolved_at: resolved.then(|| at + chrono::Duration::minutes(12)),
             verdict: Verdict::ClosedBeforeReady,
             diagnosis: "The server closed with 1011.".into(),
+            flapping: false,
             acknowledged: None,
             notifications: Vec::new(),
         }

@@ -95,6 +95,7 @@ pub fn run_details(
                 " · total " span class="mono" { (ms(result.phases_ms.total)) }
                 @if in_maintenance { " · maintenance" }
                 @if let Some(id) = silenced_by { " · silenced by #" (id) }
+                @if let Some(attempt) = result.confirmation { " · " span class="confirm" title="a re-probe right after a failure, to confirm it" { "confirmation " (attempt) } }
                 @if shown_above { span class="muted" { " · the run shown above" } }
             }
             @if !diagnosis_shown { p class="diag" { (result.diagnosis) } }

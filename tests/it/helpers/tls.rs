@@ -1,9 +1,50 @@
-//! A TLS terminator in front of the lab.
+//! Certificates made for a test (a CA of its own and a leaf it signs), and a TLS terminator
+//! in front of the lab.
 
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// A CA made for one test, and a certificate it signed for `names` (host names or IP
+/// addresses), valid for `valid_for` from now.
+pub struct TestCert {
+    pub ca_pem: String,
+    pub ca_der: rustls::pki_types::CertificateDer<'static>,
+    pub leaf_pem: String,
+    pub leaf_der: rustls::pki_types::CertificateDer<'static>,
+    /// PKCS#8.
+    pub key_pem: String,
+    pub key_der: Vec<u8>,
+}
+
+pub fn test_cert(names: &[&str], valid_for: time::Duration) -> TestCert {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "wsprobe test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    let mut leaf_params = CertificateParams::new(names.clone()).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, names[0].as_str());
+    leaf_params.not_after = time::OffsetDateTime::now_utc() + valid_for;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    TestCert {
+        ca_pem: ca_cert.pem(),
+        ca_der: ca_cert.der().clone(),
+        leaf_pem: leaf.pem(),
+        leaf_der: leaf.der().clone(),
+        key_pem: leaf_key.serialize_pem(),
+        key_der: leaf_key.serialize_der(),
+    }
+}
 
 /// A TLS terminator in front of the lab, with a certificate from a CA made for this test.
 pub struct TlsFront {
@@ -23,28 +64,12 @@ pub async fn tls_front_with(
     valid_for: time::Duration,
     client_auth: bool,
 ) -> TlsFront {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     wsprobe::probe::tls::ensure_crypto_provider();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "wsprobe test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let mut leaf_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
-    leaf_params.not_after = time::OffsetDateTime::now_utc() + valid_for;
-    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-
+    let cert = test_cert(&["localhost"], valid_for);
     let builder = rustls::ServerConfig::builder();
     let builder = if client_auth {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca_cert.der().clone()).unwrap();
+        roots.add(cert.ca_der.clone()).unwrap();
         let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
             .build()
             .unwrap();
@@ -54,8 +79,8 @@ pub async fn tls_front_with(
     };
     let server = builder
         .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            vec![cert.leaf_der.clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
         )
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
@@ -81,7 +106,7 @@ pub async fn tls_front_with(
     });
     TlsFront {
         addr,
-        ca_pem: ca_cert.pem(),
+        ca_pem: cert.ca_pem,
         _shutdown: shutdown.drop_guard(),
     }
 }
