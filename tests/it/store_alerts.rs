@@ -328,7 +328,7 @@ async fn silenced_by_one_seen_by_another(store: &Store, other: &Store) {
         .silences(false, at(160_000), 100)
         .await
         .unwrap();
-    assert_eq!(current, [pending.clone()]);
+    assert_eq!(current, std::slice::from_ref(&pending));
     let all = store
         .alerts()
         .silences(true, at(160_000), 100)
