@@ -320,4 +320,44 @@ mod tests {
                 .failing
         );
     }
+
+    #[test]
+    fn an_outage_is_silenced_only_from_every_location_that_sees_it() {
+        use crate::oncall::{Matchers, Silence};
+        let t0 = Utc::now();
+        let silence = |id: i64, location: Option<&str>, hours: i64| Silence {
+            id,
+            matchers: Matchers {
+                environment: Some("api".into()),
+                location: location.map(str::to_owned),
+                verdict: None,
+            },
+            starts_at: t0 - chrono::Duration::hours(1),
+            ends_at: t0 + chrono::Duration::hours(hours),
+            created_by: "alice".into(),
+            comment: "edge work".into(),
+            created_at: t0,
+            expired_at: None,
+        };
+        let combined = |down: &[&str]| Combined {
+            down: down.iter().map(|l| (*l).to_owned()).collect(),
+            up: Vec::new(),
+            failing: !down.is_empty(),
+            result: result("api", Status::Down, t0),
+        };
+        let eu = silence(1, Some("eu-west"), 1);
+        let us = silence(2, Some("us-east"), 2);
+        let everywhere = silence(3, None, 3);
+        #[rustfmt::skip]
+        let cases: &[(&str, &[&str], Vec<Silence>, Option<i64>)] = &[
+            ("one location, its silence", &["eu-west"], vec![eu.clone()], Some(1)),
+            ("two locations, one silenced", &["eu-west", "us-east"], vec![eu.clone()], None),
+            ("each its own: the first to end", &["eu-west", "us-east"], vec![eu.clone(), us.clone()], Some(1)),
+            ("one for all", &["eu-west", "us-east"], vec![everywhere.clone()], Some(3)),
+            ("nothing down", &[], vec![everywhere.clone()], None),
+        ];
+        for (name, down, silences, expected) in cases {
+            assert_eq!(combined(down).silenced_by(silences, t0), *expected, "{name}");
+        }
+    }
 }
