@@ -30,11 +30,9 @@
 
 use chrono::{DateTime, Utc};
 
+pub use crate::config::MAX_FLAP_WINDOW;
 use crate::config::{AlertPolicy, Flapping};
 use crate::probe::{Status, Verdict};
-
-/// The longest flapping window: the recent results are one bit each in a `u32`.
-pub const MAX_FLAP_WINDOW: u32 = 32;
 
 /// What the state machine needs from one probe result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -586,6 +586,10 @@ impl Default for Confirm {
     }
 }
 
+/// The longest flapping window: the incident state machine keeps the recent results as one
+/// bit each in a `u32`.
+pub const MAX_FLAP_WINDOW: u32 = 32;
+
 /// `flapping`: Nagios' flap detection. Over the last `window` results, the share of state
 /// changes (failing ↔ healthy, newer changes weighing more) opens a "flapping" incident at
 /// `high` percent, which resolves only once the share is below `low`: an environment that

@@ -140,14 +140,11 @@ impl Validator<'_> {
             flapping.enabled = enabled;
         }
         if let Some(window) = &raw.window {
-            if !(3..=crate::incident::MAX_FLAP_WINDOW).contains(&window.value) {
+            if !(3..=MAX_FLAP_WINDOW).contains(&window.value) {
                 return Err(self.err(
                     window,
                     &format!("{key}.window"),
-                    format!(
-                        "must be from 3 to {} results",
-                        crate::incident::MAX_FLAP_WINDOW
-                    ),
+                    format!("must be from 3 to {} results", MAX_FLAP_WINDOW),
                 ));
             }
             flapping.window = window.value;
