@@ -98,7 +98,7 @@ impl DaemonArgs {
             && (token.is_some() || !token_needed)
         {
             return Ok(Target {
-                base: base.clone(),
+                base: directory(base),
                 token,
             });
         }
@@ -120,11 +120,22 @@ impl DaemonArgs {
             ));
         }
         let base = match &self.url {
-            Some(url) => url.clone(),
+            Some(url) => directory(url),
             None => super::daemon_url(config.server.listen, "/"),
         };
         Ok(Target { base, token })
     }
+}
+
+/// `url` as a directory, so that the API's paths join under it: a daemon served under a
+/// prefix (`https://ops.example.com/wsprobe`) keeps it.
+fn directory(url: &url::Url) -> url::Url {
+    let mut url = url.clone();
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
 }
 
 pub async fn execute(command: SilenceCommand) -> ExitCode {
@@ -382,6 +393,28 @@ mod tests {
             "2026-12-01T23:30:00.000Z"
         );
         assert!(when(None, 0).ends_at(now).is_err());
+    }
+
+    #[test]
+    fn a_prefix_in_the_url_is_kept() {
+        let join = |base: &str| {
+            directory(&url::Url::parse(base).unwrap())
+                .join("api/v1/silences")
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            join("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/api/v1/silences"
+        );
+        assert_eq!(
+            join("https://ops.example.com/wsprobe"),
+            "https://ops.example.com/wsprobe/api/v1/silences"
+        );
+        assert_eq!(
+            join("https://ops.example.com/wsprobe/"),
+            "https://ops.example.com/wsprobe/api/v1/silences"
+        );
     }
 
     #[test]

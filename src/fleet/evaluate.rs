@@ -345,19 +345,30 @@ mod tests {
             failing: !down.is_empty(),
             result: result("api", Status::Down, t0),
         };
-        let eu = silence(1, Some("eu-west"), 1);
-        let us = silence(2, Some("us-east"), 2);
-        let everywhere = silence(3, None, 3);
-        #[rustfmt::skip]
-        let cases: &[(&str, &[&str], Vec<Silence>, Option<i64>)] = &[
-            ("one location, its silence", &["eu-west"], vec![eu.clone()], Some(1)),
-            ("two locations, one silenced", &["eu-west", "us-east"], vec![eu.clone()], None),
-            ("each its own: the first to end", &["eu-west", "us-east"], vec![eu.clone(), us.clone()], Some(1)),
-            ("one for all", &["eu-west", "us-east"], vec![everywhere.clone()], Some(3)),
-            ("nothing down", &[], vec![everywhere.clone()], None),
+        // 1 on eu-west for an hour, 2 on us-east for two, 3 everywhere for three.
+        let all = [
+            silence(1, Some("eu-west"), 1),
+            silence(2, Some("us-east"), 2),
+            silence(3, None, 3),
         ];
-        for (name, down, silences, expected) in cases {
-            assert_eq!(combined(down).silenced_by(silences, t0), *expected, "{name}");
+        let only = |ids: &[i64]| -> Vec<Silence> {
+            all.iter()
+                .filter(|s| ids.contains(&s.id))
+                .cloned()
+                .collect()
+        };
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [i64], Option<i64>);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("one location, its silence", &["eu-west"], &[1], Some(1)),
+            ("two locations, one silenced", &["eu-west", "us-east"], &[1], None),
+            ("each its own: the first to end", &["eu-west", "us-east"], &[1, 2], Some(1)),
+            ("one for all", &["eu-west", "us-east"], &[3], Some(3)),
+            ("nothing down", &[], &[3], None),
+        ];
+        for (name, down, ids, expected) in cases {
+            let silenced = combined(down).silenced_by(&only(ids), t0);
+            assert_eq!(silenced, *expected, "{name}");
         }
     }
 }
