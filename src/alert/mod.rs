@@ -74,6 +74,8 @@ pub struct Hold {
     pub maintenance: bool,
     /// The id of the silence that matched the result.
     pub silence: Option<i64>,
+    /// An environment it `depends_on` has an incident open: that one pages, not this.
+    pub dependency: bool,
 }
 
 /// How long shutdown waits to write the alert steps still in memory.
@@ -186,7 +188,8 @@ impl Alerts {
         let observation = Observation {
             status: result.status,
             verdict: result.verdict,
-            in_maintenance: hold.maintenance,
+            // A failing dependency holds notices as a window does.
+            in_maintenance: hold.maintenance || hold.dependency,
             silenced: hold.silence.is_some(),
             started_at: result.started_at,
         };

@@ -146,14 +146,17 @@ fn notify(
         unwritten,
     );
     if held {
-        match input.hold.silence {
-            Some(silence) => {
-                tracing::info!(event = %notification.event, silence, "notification held: silenced")
-            }
-            None => {
-                tracing::info!(event = %notification.event, "notification held: maintenance window")
-            }
-        }
+        let why = match input.hold {
+            Hold {
+                silence: Some(_), ..
+            } => "silenced",
+            Hold {
+                dependency: true, ..
+            } => "a failing dependency",
+            _ => "maintenance window",
+        };
+        let silence = input.hold.silence;
+        tracing::info!(event = %notification.event, ?silence, "notification held: {why}");
     }
 }
 

@@ -56,6 +56,9 @@ fn describe_environment<'c>(
         n => n.to_string(),
     };
     line("steps", steps);
+    if let Some(network) = network_line(env) {
+        line("network", network);
+    }
     line("alert", alert_line(config, env));
 }
 
@@ -267,6 +270,39 @@ fn human(duration: Duration) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The proxy (address and where it was set, never its credentials), a family other than `any`,
+/// the pins and the client certificate; `None` when all are defaults.
+fn network_line(env: &Environment) -> Option<String> {
+    let mut parts = Vec::new();
+    match &env.network.proxy {
+        super::ProxySetting::Direct => {}
+        super::ProxySetting::Fixed(proxy) => parts.push(format!("proxy {}", proxy.authority())),
+        super::ProxySetting::Variables(_) => {
+            if let Some(proxy) = env.network.proxy_for(&env.url) {
+                parts.push(format!(
+                    "proxy {} (from {})",
+                    proxy.authority(),
+                    proxy.source
+                ));
+            }
+        }
+    }
+    if env.network.ip_family != super::IpFamily::Any {
+        parts.push(format!("ip_family {}", env.network.ip_family.as_str()));
+    }
+    for pin in &env.network.resolve {
+        parts.push(format!(
+            "{} pinned to {}",
+            super::authority(&pin.host, pin.port),
+            pin.address
+        ));
+    }
+    if let Some(client) = &env.tls.client {
+        parts.push(format!("client certificate {}", client.subject));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 #[cfg(test)]

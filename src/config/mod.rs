@@ -10,6 +10,7 @@ mod describe;
 pub mod error;
 pub mod interpolate;
 mod model;
+mod network;
 mod raw;
 mod recover;
 mod validate;
@@ -22,6 +23,10 @@ pub use channels::telegram::TELEGRAM_API_URL;
 pub use describe::{describe, redact_url};
 pub use error::ConfigError;
 pub use model::*;
+pub use network::{
+    AddressPin, IpFamily, NO_PROXY_WORD, NetworkOptions, NoProxy, Proxy, ProxyCredentials,
+    ProxySetting, ProxyVariables, authority,
+};
 
 use std::path::Path;
 
@@ -62,7 +67,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Load from text. `path` names the source in errors and anchors relative paths (`ca_file`,
-/// `key`, `storage.path`); `lookup` resolves `${VAR}`.
+/// `key`, `storage.path`); `lookup` resolves `${VAR}` and reads the proxy variables
+/// (`HTTPS_PROXY`, `NO_PROXY`, …).
 pub fn load_str(
     path: &Path,
     text: &str,
@@ -85,6 +91,7 @@ pub fn load_str(
         text: &interpolated,
         default_steps: Default::default(),
         schedules: Default::default(),
+        proxy_variables: validate::VariablesRead::new(lookup),
     };
     match validator.config(raw) {
         Ok(config) if errors.is_empty() => Ok(config),

@@ -131,6 +131,7 @@ impl Config {
             if let Auth::TokenEndpoint { url, .. } = &env.auth {
                 collect_url_secrets(url, &mut values);
             }
+            collect_proxy_secrets(&env.network.proxy, &mut values);
         }
         let published = self.published();
         values.extend(
@@ -194,6 +195,19 @@ fn collect_url_secrets(url: &Url, into: &mut Vec<String>) {
     }
 }
 
+/// A proxy's user, password and the `Proxy-Authorization` value made of them: from the file
+/// or from a variable, never from a `${VAR}` alone.
+fn collect_proxy_secrets(setting: &super::network::ProxySetting, into: &mut Vec<String>) {
+    use super::network::ProxySetting;
+    match setting {
+        ProxySetting::Direct => {}
+        ProxySetting::Fixed(proxy) => into.extend(proxy.secrets()),
+        ProxySetting::Variables(variables) => {
+            into.extend(variables.proxies().flat_map(|proxy| proxy.secrets()))
+        }
+    }
+}
+
 /// A query value this short (`v=2`, `format=json`, `compress=true`) is a setting, and scrubbing
 /// it from every text would blank ordinary words; tokens are far longer. The whole query
 /// string is always a secret.
@@ -231,7 +245,7 @@ impl fmt::Display for EnvName {
 }
 
 /// A value that must never be printed. `Debug` and `Display` redact; `expose` is the one way in.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Secret(String);
 
 impl Secret {
@@ -350,6 +364,11 @@ pub struct Environment {
     pub version: Option<VersionSource>,
     pub alert: AlertPolicyOverride,
     pub limits: MessageLimits,
+    /// `depends_on`: environments whose open incident explains this one's failures (names
+    /// checked to exist, no cycles).
+    pub depends_on: Vec<String>,
+    /// `proxy`, `ip_family`, `resolve`.
+    pub network: super::network::NetworkOptions,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -439,10 +458,26 @@ pub enum JwtKey {
     Pem { path: PathBuf, pem: Secret },
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
+    /// `client_cert` and `client_key`: the certificate wsprobe presents when a server asks
+    /// for one (mutual TLS).
+    pub client: Option<ClientIdentity>,
+}
+
+/// A client certificate chain and its private key, read and matched at load.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientIdentity {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// The chain as PEM, leaf first.
+    pub cert_pem: String,
+    /// The private key as PEM: a secret, never shown.
+    pub key_pem: Secret,
+    /// The leaf certificate's subject (`CN=probe`), for sentences.
+    pub subject: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -93,6 +93,14 @@ pub(crate) struct RawEnvironment {
     pub alert: Option<RawAlertPolicy>,
     pub max_message_bytes: Option<Located<u64>>,
     pub max_messages: Option<Located<u64>>,
+    /// Environments this one needs: while one of them has an incident open, this one's
+    /// failures are shown as caused by it and do not page.
+    pub depends_on: Option<Vec<Text>>,
+    /// `http://[user:password@]host:port`, or `none` to ignore the proxy variables.
+    pub proxy: Option<Text>,
+    pub ip_family: Option<Text>,
+    /// `"host:port": address`, as curl's `--resolve`.
+    pub resolve: Option<OrderedMap<Text>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -141,6 +149,8 @@ pub(crate) struct RawAuth {
 pub(crate) struct RawTls {
     pub ca_file: Option<Text>,
     pub insecure_skip_verify: Option<bool>,
+    pub client_cert: Option<Text>,
+    pub client_key: Option<Text>,
 }
 
 /// `- expect: {...}` or `- send: "..."`: exactly one of the two, checked by validation.

@@ -252,6 +252,7 @@ async fn step(
         let hold = Hold {
             maintenance: in_maintenance,
             silence: combined.silenced_by(&state.current_silences(now), now),
+            ..Hold::default()
         };
         state
             .alerts

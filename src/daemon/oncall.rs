@@ -20,8 +20,8 @@ use crate::store::{AckOutcome, ExpireOutcome, IncidentRecord, StoreError};
 const SILENCES_KEPT: u32 = 1000;
 
 impl DaemonState {
-    /// What holds `result`'s notifications back at `now`: a maintenance window covering its
-    /// environment, a silence matching it.
+    /// What holds `result`'s notifications back at `now`, as it is recorded: a maintenance
+    /// window covering its environment, a silence matching it.
     pub(super) fn hold(&self, config: &Config, result: &ProbeResult, now: DateTime<Utc>) -> Hold {
         let name = result.environment.as_str();
         let maintenance = config
@@ -34,6 +34,8 @@ impl DaemonState {
         Hold {
             maintenance,
             silence: silence.map(|s| s.id),
+            // Known when alerting steps the result (`pipeline.rs`), not when it is recorded.
+            dependency: false,
         }
     }
 

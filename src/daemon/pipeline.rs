@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::state::DaemonState;
+use crate::alert::Hold;
 use crate::config::{Config, Confirm, Environment};
 use crate::probe::ProbeResult;
 use crate::schedule::Runner;
@@ -82,9 +83,23 @@ impl DaemonState {
         }
     }
 
+    /// Step alerting with `run`. While an environment it `depends_on` has an incident open,
+    /// its notices are held as in a maintenance window: the parent's page already says it,
+    /// and a failure that outlasts the parent's is announced by its next failing result.
     fn observe(&self, config: &Config, env: &Environment, run: &Recorded) {
-        self.alerts
-            .observe(config, env, &run.result, run.hold, run.at);
+        let hold = Hold {
+            dependency: self.failing_parent(env).is_some(),
+            ..run.hold
+        };
+        self.alerts.observe(config, env, &run.result, hold, run.at);
+    }
+
+    /// The first environment of `env`'s `depends_on` with an incident open.
+    pub(super) fn failing_parent<'a>(&self, env: &'a Environment) -> Option<&'a str> {
+        env.depends_on
+            .iter()
+            .map(String::as_str)
+            .find(|parent| self.alerts.open_incident(parent).is_some())
     }
 
     /// `alert.confirm`: probe a failing environment again, `every` apart. One healthy re-probe

@@ -56,6 +56,9 @@ impl StatusSource for DaemonState {
                     .last_result
                     .as_ref()
                     .and_then(|last| self.hold(&config, last, now).silence);
+                if status.status == Some(crate::probe::Status::Down) {
+                    status.caused_by = self.failing_parent(env).map(str::to_owned);
+                }
                 if self.fleet.is_some() {
                     let interval = crate::fleet::shortest_interval([env.as_ref()], now);
                     status.locations = locations
@@ -166,6 +169,7 @@ fn environment_status(
         maintenance: None,
         open_incident: None,
         silenced_by: None,
+        caused_by: None,
         locations: BTreeMap::new(),
     }
 }

@@ -65,10 +65,15 @@ impl Facts {
                 Some(net)
             };
             self.starts.connect = connect_start;
-            if let (Some(start), Some(connect), true) =
-                (connect_start, self.phases.connect, self.secure)
-            {
-                self.starts.tls = Some(start + connect);
+            let connected = connect_start.zip(self.phases.connect).map(|(s, c)| s + c);
+            let tunnelled = if self.proxied {
+                self.starts.proxy = connected;
+                connected.zip(self.phases.proxy).map(|(s, p)| s + p)
+            } else {
+                connected
+            };
+            if self.secure {
+                self.starts.tls = tunnelled;
             }
         }
         stopped_ms
@@ -153,6 +158,8 @@ impl Facts {
             timeline: None,
             client_close_code: session.client_close_code,
             client_close_reason: session.client_close_reason,
+            peer: self.transport.peer,
+            addresses_tried: self.transport.tried,
             confirmation: None,
         }
     }
@@ -217,6 +224,7 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         Auth::TokenEndpoint { url, .. } => Some(crate::config::redact_url(url)),
         _ => None,
     };
+    let proxy = env.network.proxy_for(&env.url);
     diagnosis::Expectations {
         target,
         expect_subprotocol: env.expect_subprotocol.clone(),
@@ -238,6 +246,9 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         retries: env.retries,
         timeout_ms: env.timeout.as_secs_f64() * 1000.0,
         token_seconds_left: None,
+        proxy: proxy.map(|p| p.authority()),
+        proxy_credentials: proxy.is_some_and(|p| p.credentials.is_some()),
+        client_certificate: env.tls.client.as_ref().map(|c| c.subject.clone()),
     }
 }
 

@@ -14,6 +14,7 @@ use super::close_tap::{CloseTap, CloseWitness};
 use super::connect::{self, Endpoint, NetFailure, Stream};
 use super::facts::{Facts, Halt};
 use super::handshake::{self, ReadError, Response};
+use super::proxy::ProxyFailure;
 use super::session::{self, SessionOutcome};
 use super::template::Templates;
 use super::timing::elapsed_ms;
@@ -35,7 +36,7 @@ pub(super) async fn gather(
     deadline: Instant,
     facts: &mut Facts,
 ) -> Result<(), Halt> {
-    let clients = prober.clients(&env.tls).map_err(Halt::own_fault)?;
+    let clients = prober.clients(env).map_err(Halt::own_fault)?;
     let endpoint = Endpoint::from_url(&env.url).map_err(Halt::own_fault)?;
     let templates = token(env, &clients.http, &prober.tokens, deadline, facts).await?;
     health_check(env, &clients.http, deadline, facts).await?;
@@ -110,9 +111,9 @@ async fn health_check(
     Ok(())
 }
 
-/// resolve → connect → tls (`connect::open`), the whole chain again after a failure the
-/// target may recover from, while `retries` and the deadline allow. Only the last attempt's
-/// network phases are kept.
+/// resolve → connect → proxy → tls (`connect::open`), the whole chain again after a failure
+/// the target may recover from, while `retries` and the deadline allow. Only the last
+/// attempt's network phases and addresses are kept.
 async fn transport(
     env: &Environment,
     endpoint: &Endpoint,
@@ -120,16 +121,31 @@ async fn transport(
     deadline: Instant,
     facts: &mut Facts,
 ) -> Result<Stream, Halt> {
+    let route = connect::Route {
+        network: &env.network,
+        proxy: env.network.proxy_for(&env.url).map(|proxy| proxy.as_ref()),
+    };
     facts.secure = endpoint.secure;
-    facts.resolves = endpoint.host.parse::<std::net::IpAddr>().is_err();
+    facts.resolves = route.resolves(endpoint);
+    facts.proxied = route.proxy.is_some();
     loop {
         facts.attempts += 1;
         facts.phases.dns = None;
         facts.phases.connect = None;
+        facts.phases.proxy = None;
         facts.phases.tls = None;
+        facts.transport = connect::Observed::default();
         facts.net_started = Some(Instant::now());
-        let failure = match connect::open(endpoint, tls.clone(), deadline, &mut facts.phases).await
-        {
+        let opened = connect::open(
+            endpoint,
+            &route,
+            tls.clone(),
+            deadline,
+            &mut facts.phases,
+            &mut facts.transport,
+        )
+        .await;
+        let failure = match opened {
             Ok((stream, tls_info)) => {
                 facts.tls = tls_info;
                 return Ok(stream);
@@ -137,25 +153,57 @@ async fn transport(
             Err(failure) => failure,
         };
         let backoff = RETRY_BACKOFF * facts.attempts;
-        let retryable = !matches!(failure, NetFailure::Local(_));
+        // A proxy's refusal is its policy, not a blip: asking again gets the same answer.
+        let retryable = !matches!(failure, NetFailure::Local(_) | NetFailure::Proxy(..));
         if retryable && facts.attempts <= env.retries && remaining(deadline) > backoff {
             tracing::debug!(attempt = facts.attempts, error = %failure.message(), "retrying");
             tokio::time::sleep(backoff).await;
             continue;
         }
-        return Err(net_halt(failure));
+        return Err(net_halt(failure, facts));
     }
 }
 
-fn net_halt(failure: NetFailure) -> Halt {
+fn net_halt(failure: NetFailure, facts: &mut Facts) -> Halt {
+    let message = failure.message();
     let stop = match failure {
         NetFailure::Dns(_) => Stop::Dns,
         NetFailure::Refused(_) => Stop::ConnectRefused,
-        NetFailure::ConnectTimeout => Stop::ConnectTimeout,
+        NetFailure::ConnectTimeout(_) => Stop::ConnectTimeout,
         NetFailure::Tls(_) => Stop::Tls,
         NetFailure::Local(_) => Stop::ProbeError,
+        NetFailure::Proxy(failure, _) => proxy_stop(failure, facts),
     };
-    Halt::new(stop, failure.message())
+    Halt::new(stop, message)
+}
+
+/// What the proxy's answer means for the target, from the proxy's own words: a gateway
+/// timeout is a connect that timed out, Squid's `ERR_DNS_FAIL` a name that did not resolve;
+/// any other refusal (407, 403, 502…) kept the connection from being made. The answer itself
+/// is the evidence the diagnosis reads.
+fn proxy_stop(failure: ProxyFailure, facts: &mut Facts) -> Stop {
+    match failure {
+        ProxyFailure::Silent => Stop::ConnectTimeout,
+        ProxyFailure::Broken(_) => Stop::Protocol,
+        ProxyFailure::Refused {
+            status,
+            headers,
+            body,
+        } => {
+            let squid_error = headers
+                .iter()
+                .find(|(name, _)| name == "x-squid-error")
+                .map(|(_, value)| value.to_ascii_uppercase());
+            facts.http_status = Some(status);
+            facts.response_headers = headers;
+            facts.body_excerpt = Some(crate::text::excerpt(&String::from_utf8_lossy(&body), 300));
+            match (status, squid_error.as_deref()) {
+                (_, Some(error)) if error.starts_with("ERR_DNS_FAIL") => Stop::Dns,
+                (504 | 408, _) => Stop::ConnectTimeout,
+                _ => Stop::ConnectRefused,
+            }
+        }
+    }
 }
 
 /// An upgraded socket and the moment its 101 was read: the zero of `ready` and of close timing.

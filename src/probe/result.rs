@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod builder;
+mod network;
 pub use builder::ProbeResultBuilder;
+pub use network::{AddressTried, Family, Outcome, Peer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -141,6 +143,9 @@ pub struct Phases {
     pub dns: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub connect: Option<f64>,
+    /// The CONNECT exchange with the egress proxy, when one is used.
+    #[serde(default, serialize_with = "crate::wire::ms_opt")]
+    pub proxy: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub tls: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
@@ -158,12 +163,13 @@ pub struct Phases {
 
 impl Phases {
     /// (name, value) in protocol order, `total` last: for metrics and tables.
-    pub fn named(&self) -> [(&'static str, Option<f64>); 10] {
+    pub fn named(&self) -> [(&'static str, Option<f64>); 11] {
         [
             ("token", self.token),
             ("health", self.health),
             ("dns", self.dns),
             ("connect", self.connect),
+            ("proxy", self.proxy),
             ("tls", self.tls),
             ("upgrade", self.upgrade),
             ("ready", self.ready),
@@ -249,6 +255,12 @@ pub struct ProbeResult {
     pub client_close_code: Option<u16>,
     #[serde(default)]
     pub client_close_reason: Option<String>,
+    /// The address the connection went to (the egress proxy's, through one).
+    #[serde(default)]
+    pub peer: Option<Peer>,
+    /// Every address the last attempt tried, in the order tried, and how each fared.
+    #[serde(default)]
+    pub addresses_tried: Vec<AddressTried>,
     /// Which re-probe of `alert.confirm` this run is (1, 2, …): run at once after a failure,
     /// to tell a blip from an outage. `null` for scheduled and on-demand runs.
     #[serde(default)]
@@ -298,6 +310,8 @@ impl ProbeResult {
             trace_id: self.trace_id.clone(),
             timeline: None,
             client_close_reason: self.client_close_reason.clone(),
+            peer: self.peer.clone(),
+            addresses_tried: self.addresses_tried.clone(),
             ..*self
         }
     }

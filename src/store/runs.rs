@@ -33,8 +33,8 @@ pub async fn insert(
         "INSERT INTO runs (
             env_id, started_at_ns, status, verdict, in_maintenance, attempts, failed_step,
             http_status, close_code, close_reason, close_after_ms,
-            token_ms, health_ms, dns_ms, connect_ms, tls_ms, upgrade_ms, ready_ms, exchange_ms,
-            close_ms, total_ms,
+            token_ms, health_ms, dns_ms, connect_ms, proxy_ms, tls_ms, upgrade_ms, ready_ms,
+            exchange_ms, close_ms, total_ms,
             health_status, health_ok, health_error,
             context_id, headers_id, header_values, messages_id, body_id, error, diagnosis,
             trace_id, silence_id
@@ -42,7 +42,7 @@ pub async fn insert(
             ?, ?, ?, ?, ?, ?, ?,
             ?, ?, ?, ?,
             ?, ?, ?, ?, ?, ?, ?, ?,
-            ?, ?,
+            ?, ?, ?,
             ?, ?, ?,
             ?, ?, ?, ?, ?, ?, ?,
             ?, ?
@@ -100,7 +100,7 @@ macro_rules! run_columns {
     () => {
         "r.id, e.name AS environment, r.started_at_ns, r.status, r.verdict, r.in_maintenance,
          r.attempts, r.failed_step, r.http_status, r.close_code, r.close_reason,
-         r.close_after_ms, r.token_ms, r.health_ms, r.dns_ms, r.connect_ms, r.tls_ms,
+         r.close_after_ms, r.token_ms, r.health_ms, r.dns_ms, r.connect_ms, r.proxy_ms, r.tls_ms,
          r.upgrade_ms, r.ready_ms, r.exchange_ms, r.close_ms, r.total_ms,
          r.health_status, r.health_ok, r.health_error,
          c.body AS context, h.body AS headers, r.header_values, m.body AS messages,
@@ -304,6 +304,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
             health: millis(row, "health_ms")?,
             dns: millis(row, "dns_ms")?,
             connect: millis(row, "connect_ms")?,
+            proxy: millis(row, "proxy_ms")?,
             tls: millis(row, "tls_ms")?,
             upgrade: millis(row, "upgrade_ms")?,
             ready: millis(row, "ready_ms")?,
@@ -324,6 +325,12 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         timeline: None,
         client_close_code: context.client_close_code,
         client_close_reason: context.client_close_reason,
+        addresses_tried: codec::addresses_tried(
+            context.addresses_tried,
+            context.peer.as_ref(),
+            millis(row, "connect_ms")?,
+        ),
+        peer: context.peer,
         confirmation: context.confirmation,
     };
     Ok(StoredRun {

@@ -359,6 +359,8 @@ impl EncodedRun {
             tls: result.tls.clone(),
             client_close_code: result.client_close_code,
             client_close_reason: result.client_close_reason.clone(),
+            peer: result.peer.clone(),
+            addresses_tried: codec::addresses_to_store(result),
             confirmation: result.confirmation,
         })
         .map_err(StoreError::Encode)?;

@@ -85,6 +85,7 @@ impl FakeSource {
             maintenance: None,
             open_incident: None,
             silenced_by: None,
+            caused_by: None,
             locations: Default::default(),
         }
     }

@@ -85,6 +85,9 @@ pub struct EnvironmentStatus {
     pub open_incident: Option<i64>,
     /// The active silence that matches its latest result: its notifications are held.
     pub silenced_by: Option<i64>,
+    /// Down while an environment it `depends_on` has an incident open: the failure is shown
+    /// as caused by that one, and its own pages are held.
+    pub caused_by: Option<String>,
     /// A fleet's view from each location (the newest result from there), by location name;
     /// a single node's one location, when it names one.
     pub locations: BTreeMap<String, LocationStatus>,

@@ -94,7 +94,7 @@ impl Bench {
         let environment = self.config.environment(env).unwrap();
         let hold = wsprobe::alert::Hold {
             maintenance: wsprobe::alert::in_maintenance(&self.config, &environment.name, at),
-            silence: None,
+            ..wsprobe::alert::Hold::default()
         };
         let events = self.alerts.observe(
             &self.config,

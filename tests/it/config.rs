@@ -1175,3 +1175,33 @@ fn confirm_and_flapping_load_with_defaults_and_named_errors() {
         assert_eq!(error_of(&format!("{envs}{extra}")), expected, "{extra}");
     }
 }
+
+/// `depends_on` names environments of the file, makes no cycle, and is each environment's own.
+#[test]
+fn depends_on_names_known_environments_without_cycles() {
+    let envs = "environments:\n  - name: auth\n    url: ws://h/ws\n  - name: chat\n    url: ws://h/ws\n    depends_on: [auth]\n";
+    let config = load(envs).unwrap();
+    assert_eq!(config.environments[1].depends_on, ["auth"]);
+    let cases = [
+        (
+            "environments:\n  - name: auth\n    url: ws://h/ws\n  - name: chat\n    url: ws://h/ws\n    depends_on: [auht]\n",
+            "probes.yaml:6:18: environments[1].depends_on[0]: no environment is named \"auht\" (did you mean \"auth\"?)",
+        ),
+        (
+            "environments:\n  - name: a\n    url: ws://h/ws\n    depends_on: [b]\n  - name: b\n    url: ws://h/ws\n    depends_on: [a]\n",
+            "probes.yaml:4:18: environments[0].depends_on[0]: a cycle: a → b → a; an environment cannot wait for one that waits for it",
+        ),
+        (
+            "environments:\n  - name: a\n    url: ws://h/ws\n    depends_on: [a]\n",
+            "probes.yaml:4:18: environments[0].depends_on[0]: a cycle: a → a; an environment cannot wait for one that waits for it",
+        ),
+        (
+            "defaults: { depends_on: [a] }\nenvironments:\n  - name: a\n    url: ws://h/ws\n",
+            "probes.yaml:1:26: defaults.depends_on: not allowed in defaults: an environment cannot depend on itself",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let error = error_of(yaml);
+        assert!(error.starts_with(expected), "{yaml}\n{error}");
+    }
+}

@@ -12,6 +12,7 @@ mod helpers;
 mod lab;
 mod layout;
 mod metrics;
+mod network;
 mod oncall;
 mod packaging;
 mod paging;

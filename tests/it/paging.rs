@@ -175,3 +175,58 @@ async fn an_environment_failing_every_other_probe_pages_once_as_flapping() {
         .count();
     assert_eq!(triggered, 1, "paged once");
 }
+
+/// `depends_on`: while the parent has an incident open, the dependent's failures are shown as
+/// caused by it and its pages are held; only the parent pages.
+#[tokio::test]
+async fn a_dependent_failing_with_its_parent_is_shown_as_caused_and_does_not_page() {
+    let hook = Receiver::spawn().await;
+    let envs = r#"
+  - name: auth-token
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    alert: { failure_threshold: 1 }
+  - name: chat
+    url: ws://${LAB}/ws/clean-close
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    depends_on: [auth-token]
+    alert: { failure_threshold: 3 }
+"#;
+    let mut app = spawn_app(envs, &webhook(&hook)).await;
+    let status = app
+        .wait_for(
+            "chat caused by auth-token with its own incident held",
+            |status| {
+                let chat = crate::helpers::env_status(status, "chat");
+                chat["caused_by"] == "auth-token" && chat["open_incident"].is_number()
+            },
+        )
+        .await;
+    assert!(crate::helpers::env_status(&status, "auth-token")["caused_by"].is_null());
+    let incidents = app.get_json("/api/v1/incidents?state=open").await;
+    let chat = incidents["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|incident| incident["environment"] == "chat")
+        .unwrap()
+        .clone();
+    assert!(
+        chat["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["outcome"] == "held"),
+        "{chat:#}"
+    );
+    let (_, page) = app.get("/").await;
+    assert!(page.contains("caused by"), "the overview says so");
+    app.shutdown().await.unwrap();
+    let paged: Vec<String> = hook
+        .requests()
+        .iter()
+        .map(|request| request.json()["environment"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(paged.iter().all(|env| env == "auth-token"), "{paged:?}");
+    assert!(!paged.is_empty(), "the parent paged");
+}

@@ -9,7 +9,10 @@ use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use wsprobe::probe::result::{Headers, HealthInfo, Phases, ProbeResult, Status, TlsInfo, Verdict};
+use wsprobe::probe::result::{
+    AddressTried, Family, Headers, HealthInfo, Outcome, Peer, Phases, ProbeResult, Status, TlsInfo,
+    Verdict,
+};
 use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
 use wsprobe::store::{ROLLUP_RETENTION, RunsPage, Store, StoreError, StoredRun, Summary};
 
@@ -77,6 +80,7 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
             health: Some(12.0),
             dns: Some(0.4),
             connect: Some(1.1),
+            proxy: Some(2.345),
             tls: Some(15.123),
             upgrade: Some(3.2),
             ready: Some(0.1 + 0.2),
@@ -120,6 +124,28 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         timeline: None,
         client_close_code: Some(1009),
         client_close_reason: Some("message too big".to_owned()),
+        peer: Some(Peer {
+            address: "2001:db8::10".to_owned(),
+            family: Family::Ipv6,
+        }),
+        addresses_tried: vec![
+            AddressTried {
+                address: "203.0.113.10".to_owned(),
+                family: Family::Ipv4,
+                outcome: Outcome::Cancelled,
+                started_ms: 0.0,
+                ms: 250.7,
+                error: None,
+            },
+            AddressTried {
+                address: "2001:db8::10".to_owned(),
+                family: Family::Ipv6,
+                outcome: Outcome::Connected,
+                started_ms: 250.1,
+                ms: 0.9,
+                error: Some("odd but kept".to_owned()),
+            },
+        ],
         confirmation: Some(2),
     }
 }

@@ -126,7 +126,7 @@ mod tests {
                 "http_status": 101,
                 "failed_step": null,
                 "version": "rev-4812",
-                "phases_ms": { "token": null, "health": null, "dns": 0.4, "connect": 1.1, "tls": null,
+                "phases_ms": { "token": null, "health": null, "dns": 0.4, "connect": 1.1, "proxy": null, "tls": null,
                                "upgrade": 3.2, "ready": null, "exchange": null, "close": null, "total": 70.3 },
                 "missing_headers": [],
                 "error": null,

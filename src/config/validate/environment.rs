@@ -105,6 +105,7 @@ impl Validator<'_> {
         let alert =
             self.alert_override(own.alert.as_ref(), defaults.alert.as_ref(), &here, channels)?;
         let limits = self.limits(&layers)?;
+        let network = self.network(&layers)?;
 
         Ok(Environment {
             name,
@@ -126,6 +127,13 @@ impl Validator<'_> {
             version,
             alert,
             limits,
+            depends_on: own
+                .depends_on
+                .iter()
+                .flatten()
+                .map(|parent| parent.value.clone())
+                .collect(),
+            network,
         })
     }
 
@@ -471,6 +479,7 @@ impl Validator<'_> {
         Ok(TlsOptions {
             ca_file,
             insecure_skip_verify,
+            client: self.client_identity(own, defaults, here)?,
         })
     }
 

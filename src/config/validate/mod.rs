@@ -43,7 +43,10 @@ const HANDSHAKE_HEADERS: &[&str] = &[
 mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
+mod dependencies;
 mod environment;
+mod network;
+pub(crate) use network::VariablesRead;
 mod service;
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
@@ -58,6 +61,8 @@ pub(crate) struct Validator<'a> {
     pub default_steps: RefCell<Option<(Duration, Arc<[Step]>)>>,
     /// Every schedule expression parsed so far: environments with the same one share it.
     pub schedules: RefCell<HashMap<String, Schedule>>,
+    /// `HTTPS_PROXY` and the other proxy variables, for environments without a `proxy` key.
+    pub proxy_variables: VariablesRead,
 }
 
 impl Validator<'_> {
@@ -233,6 +238,13 @@ impl Validator<'_> {
                 ));
             }
         }
+        if let Some(first) = defaults.depends_on.iter().flatten().next() {
+            return Err(self.err(
+                first,
+                "defaults.depends_on",
+                "not allowed in defaults: an environment cannot depend on itself",
+            ));
+        }
         Ok(())
     }
 
@@ -282,6 +294,7 @@ impl Validator<'_> {
             }
         }
         if errors.is_empty() {
+            self.dependencies(raw_envs, &environments)?;
             Ok(environments)
         } else {
             Err(ConfigError::many(errors))

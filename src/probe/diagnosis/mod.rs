@@ -8,6 +8,7 @@ use super::evidence::{
 use super::result::{ProbeResult, Status, Verdict};
 
 mod close;
+mod network;
 pub mod registry;
 pub mod token;
 mod upgrade;
@@ -37,26 +38,35 @@ pub struct Expectations {
     /// What the probe's own request carried: its JWT's seconds left when it went (negative:
     /// expired), read before redaction.
     pub token_seconds_left: Option<i64>,
+    /// The egress proxy's `host:port`, when the probe went through one.
+    pub proxy: Option<String>,
+    /// The proxy URL carries credentials.
+    pub proxy_credentials: bool,
+    /// The subject of the client certificate wsprobe presents, when one is set.
+    pub client_certificate: Option<String>,
 }
 
 /// `history`: earlier results of the same environment, newest first (empty for `check`).
 pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeResult]) -> String {
     let mut sentence = match result.verdict {
+        _ if network::proxy_acted(result, expected) => network::proxy_sentence(result, expected),
         Verdict::Ok => ok(result),
         Verdict::Slow => slow(result, expected),
         Verdict::CertExpiring => cert_expiring(result, expected),
         Verdict::TokenFailed => token_failed(result, expected),
         Verdict::DnsFailed => dns_failed(result),
         Verdict::ConnectRefused => format!(
-            "TCP connection to {} was refused{}: nothing is listening there (service down, scaled to zero, or wrong port).",
+            "TCP connection to {}{} was refused{}: nothing is listening there (service down, scaled to zero, or wrong port).",
             expected.target,
+            network::addresses_phrase(result, expected),
             attempts_suffix(result)
         ),
         Verdict::ConnectTimeout => format!(
-            "TCP connection to {} did not complete{}{}: a firewall or security group drops the packets, or the host is down.",
+            "TCP connection to {} did not complete{}{}{}: a firewall or security group drops the packets, or the host is down.",
             expected.target,
             phase_limit(result),
-            attempts_suffix(result)
+            attempts_suffix(result),
+            network::addresses_phrase(result, expected)
         ),
         Verdict::TlsFailed => tls_failed(result, expected),
         Verdict::UpgradeRejected => upgrade_rejected(result, expected),
@@ -145,11 +155,15 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let problem = tls_problem(&error);
     // An alert names what the server objected to: its registry row says what to do.
     if let Some(alert) = registry::tls_alert_in(&error) {
+        if let Some(sentence) = network::certificate_wanted(&alert, &error, expected, &attempts) {
+            return sentence;
+        }
         return format!(
-            "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}.",
+            "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}{}.",
             alert.name,
             alert.code,
-            alert.clause()
+            alert.clause(),
+            network::client_certificate_note(&alert, expected)
         );
     }
     let (said, advice) = match problem {
@@ -204,6 +218,7 @@ fn ok(result: &ProbeResult) -> String {
     if let Some(version) = &result.version {
         text.push_str(&format!(", build {version}"));
     }
+    text.push_str(&network::fallback_note(result));
     text.push('.');
     text
 }

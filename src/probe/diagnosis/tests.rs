@@ -42,7 +42,7 @@ fn expected() -> Expectations {
         ],
         retries: 2,
         timeout_ms: 15000.0,
-        token_seconds_left: None,
+        ..Expectations::default()
     }
 }
 

@@ -70,6 +70,15 @@ pub(super) fn upgrade_rejected(result: &ProbeResult, expected: &Expectations) ->
     };
     let at_proxy = proxy.map(|p| format!(" at {p}")).unwrap_or_default();
     let entry = registry::http_status(status);
+    if let Some(page) = registry::nginx_certificate_page(status, body) {
+        return format!(
+            "{who} with HTTP {status} instead of 101{said}, nginx's page for its {}: {}{}{}.",
+            page.label(),
+            page.meaning_and_advice(),
+            super::network::certificate_sent(expected),
+            close::tag(page.layer, page.side)
+        );
+    }
     let at_proxy_side = Some((Layer::Proxy, Side::Intermediary));
     let (cause, acted): (String, Option<(Layer, Side)>) = match status {
         300..=399 => (match header("location") {

@@ -416,6 +416,12 @@ fn stored_json(result: &ProbeResult) -> Result<String, StoreError> {
             .map(|(name, ms)| ((*name).to_owned(), exact(*ms)))
             .collect(),
     );
+    if let Some(Value::Array(tried)) = value.get_mut("addresses_tried") {
+        for (stored, attempt) in tried.iter_mut().zip(&result.addresses_tried) {
+            stored["started_ms"] = exact(Some(attempt.started_ms));
+            stored["ms"] = exact(Some(attempt.ms));
+        }
+    }
     serde_json::to_string(&value).map_err(StoreError::Encode)
 }
 

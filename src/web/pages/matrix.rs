@@ -91,6 +91,7 @@ mod tests {
             maintenance: None,
             open_incident: None,
             silenced_by: None,
+            caused_by: None,
             locations: cells
                 .iter()
                 .map(|(location, status)| {

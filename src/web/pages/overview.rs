@@ -179,6 +179,7 @@ fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc
                     a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
                     @if let Some(id) = env.open_incident { br; a class="muted nowrap" href={ "/environments/" (env.name) "#incident-" (id) } { "incident #" (id) " open" } }
                     @if let Some(window) = &env.maintenance { br; span class="muted nowrap" { "maintenance until " (ago(Some(window.until), now)) } }
+                    @if let Some(parent) = &env.caused_by { br; span class="muted nowrap" { "caused by " a href={ "/environments/" (parent) } { (parent) } } }
                     @if let Some(id) = env.silenced_by { br; a class="muted nowrap" href={ "#silence-" (id) } { "silenced by #" (id) } }
                 }
                 td class="verdict" {

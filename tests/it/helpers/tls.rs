@@ -110,3 +110,58 @@ pub async fn tls_front_with(
         _shutdown: shutdown.drop_guard(),
     }
 }
+
+/// A CA of the test's own, a `localhost` server certificate and a client certificate it
+/// signed, as PEM files in `dir` (`ca.pem`, `server.pem`, `server.key`, `client.pem`,
+/// `client.key`); and a second client certificate signed by another CA (`stranger.pem`,
+/// `stranger.key`), which a server trusting the first CA refuses.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+pub fn pki() -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    let ca = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), Issuer::new(params, key))
+    };
+    let leaf = |issuer: &Issuer<'_, KeyPair>, name: &str, client: bool, files: (&str, &str)| {
+        let key = KeyPair::generate().unwrap();
+        let names = if client {
+            vec![]
+        } else {
+            vec![name.to_owned()]
+        };
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let cert = params.signed_by(&key, issuer).unwrap();
+        write(files.0, cert.pem());
+        write(files.1, key.serialize_pem());
+    };
+    let (ca_pem, issuer) = ca("wsprobe test CA");
+    write("ca.pem", ca_pem);
+    leaf(&issuer, "localhost", false, ("server.pem", "server.key"));
+    leaf(&issuer, "probe", true, ("client.pem", "client.key"));
+    let (_, other) = ca("another CA");
+    leaf(&other, "stranger", true, ("stranger.pem", "stranger.key"));
+    Pki { dir }
+}
