@@ -19,6 +19,7 @@
 //! - `open`: which environments have an incident open, and who hears when that changes (the
 //!   `wsprobe.incidents.open` gauge).
 //! - [`send_test`]: `wsprobe alert test`.
+//! - [`Alerts::add_note`]: a written update on an incident, stored and sent to its channels.
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
 //!   writes to the dispatcher, which writes them in one transaction and delivers;
 //!   `acknowledge` does the same for someone acknowledging an open incident. A result's
@@ -59,7 +60,10 @@ use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Observation};
 use crate::oncall::Acknowledgement;
 use crate::probe::ProbeResult;
-use crate::store::{AlertState, AlertStore, NewNotification, StoreError};
+use crate::store::{
+    AlertState, AlertStore, DeliveryState, IncidentRecord, NewNote, NewNotification, NoteRecord,
+    StoreError,
+};
 use open::OpenIncidents;
 use outbox::Unrecorded;
 use step::{AckInput, StepInput};
@@ -362,6 +366,55 @@ impl Alerts {
         channels
     }
 
+    /// Store a note on incident `id` and queue it, in the same transaction, for the
+    /// incident's channels that have a way to say it ([`Notifier::sends`]); `Ok(None)` when
+    /// there is no such incident. Notes are not held by maintenance windows: someone wrote
+    /// this one to be read.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn add_note(
+        &self,
+        config: &Arc<Config>,
+        id: i64,
+        note: &NewNote<'_>,
+    ) -> Result<Option<NoteRecord>, StoreError> {
+        let Some(incident) = self.store.incident(id).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.store.begin_alerts(&incident.environment).await?;
+        let stored = tx.insert_note(id, note).await?;
+        let link = environment_link(config, &incident.environment);
+        let notification = Notification::note(&incident, stored.clone(), link);
+        let payload =
+            serde_json::to_string(&notification).expect("a notification always encodes as JSON");
+        let channels = self.channels_in_force(config);
+        for channel in incident_channels(config, &incident) {
+            if !channels
+                .get(&channel.name)
+                .is_some_and(|notifier| notifier.sends(&notification))
+            {
+                continue;
+            }
+            tx.enqueue(&NewNotification {
+                incident_id: id,
+                channel: &channel.name,
+                kind: channel.kind.kind(),
+                event: EventName::Note.as_str(),
+                payload: &payload,
+                state: DeliveryState::Pending,
+                at: note.at,
+                attempts: 0,
+                due_at: note.at,
+                last_error: None,
+                finished_at: None,
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(note = stored.id, "note added to the incident");
+        self.wake.notify_one();
+        Ok(Some(stored))
+    }
+
     /// Open incident id per environment (the `wsprobe.incidents.open` gauge reads this: 1 for
     /// every environment listed, 0 for the others).
     pub fn open_incidents(&self) -> BTreeMap<String, i64> {
@@ -469,6 +522,21 @@ pub fn environment_link(config: &Config, env: &str) -> Option<String> {
         "{}/environments/{env}",
         base.as_str().trim_end_matches('/')
     ))
+}
+
+/// The channels that hear of `incident`: its environment's, or every channel for a fleet's
+/// own incidents (a location gone quiet); none for an environment no longer configured.
+fn incident_channels<'c>(
+    config: &'c Config,
+    incident: &IncidentRecord,
+) -> Vec<&'c crate::config::ChannelConfig> {
+    match config.environment(&incident.environment) {
+        Some(env) => config.channels_for(env),
+        None if crate::fleet::is_fleet_subject(&incident.environment) => {
+            config.alerts.channels.iter().collect()
+        }
+        None => Vec::new(),
+    }
 }
 
 /// One step's writes, all or nothing.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::oncall::Acknowledgement;
 use crate::probe::result::Phases;
 use crate::probe::{ProbeResult, Status, Verdict};
+use crate::store::{IncidentRecord, IncidentState, NoteRecord};
 use crate::text::duration_words;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,16 +26,20 @@ pub enum EventName {
     Test,
     /// Someone acknowledged the incident (`POST /api/v1/incidents/{id}/ack`): no result.
     Acknowledged,
+    /// A written update on an incident (`POST /api/v1/incidents/{id}/notes`): the incident
+    /// and the note, no result.
+    Note,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 6] = [
+    pub const ALL: [EventName; 7] = [
         EventName::Triggered,
         EventName::Reminder,
         EventName::VerdictChanged,
         EventName::Resolved,
         EventName::Test,
         EventName::Acknowledged,
+        EventName::Note,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +50,7 @@ impl EventName {
             EventName::Resolved => "resolved",
             EventName::Test => "test",
             EventName::Acknowledged => "acknowledged",
+            EventName::Note => "note",
         }
     }
 
@@ -76,6 +82,9 @@ pub struct Notification {
     /// `acknowledged` only: who acknowledged the incident, when, and what they said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledgement: Option<Acknowledgement>,
+    /// `note` only: the update written on the incident. Absent from other events' JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<NoteRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +107,27 @@ pub struct IncidentInfo {
     /// `verdict_changed` only: the verdict notified before.
     pub previous_verdict: Option<Verdict>,
     pub diagnosis: String,
+}
+
+impl IncidentInfo {
+    /// The incident as the store holds it now (a note tells of it as it stands).
+    pub fn of_record(incident: &IncidentRecord) -> IncidentInfo {
+        let resolved = incident.state == IncidentState::Resolved;
+        IncidentInfo {
+            id: incident.id,
+            state: incident.state.as_str().to_owned(),
+            started_at: incident.started_at,
+            opened_at: incident.opened_at,
+            resolved_at: incident.resolved_at,
+            duration_s: incident
+                .resolved_at
+                .filter(|_| resolved)
+                .map(|at| (at - incident.started_at).num_seconds()),
+            verdict: incident.verdict,
+            previous_verdict: None,
+            diagnosis: incident.diagnosis.clone(),
+        }
+    }
 }
 
 /// The evidence of one result, bounded: what a notification shows. Headers and messages stay
@@ -169,6 +199,21 @@ impl Notification {
             result: None,
             link,
             acknowledgement: None,
+            note: None,
+        }
+    }
+
+    /// What a note on `incident` sends.
+    pub fn note(incident: &IncidentRecord, note: NoteRecord, link: Option<String>) -> Notification {
+        Notification {
+            delivery_id: new_delivery_id(),
+            event: EventName::Note,
+            environment: Some(incident.environment.clone()),
+            incident: Some(IncidentInfo::of_record(incident)),
+            result: None,
+            link,
+            note: Some(note),
+            acknowledgement: None,
         }
     }
 
@@ -231,6 +276,15 @@ impl Notification {
                     .as_ref()
                     .map_or("someone", |a| a.by.as_str());
                 format!("{env}: {by} acknowledged incident #{id} ({verdict})")
+            }
+            EventName::Note => {
+                let incident = self
+                    .incident
+                    .as_ref()
+                    .map(|i| format!(" incident #{}", i.id))
+                    .unwrap_or_default();
+                let heading = self.note.as_ref().map_or("Update", NoteRecord::heading);
+                format!("{env}{incident}: {}", heading.to_lowercase())
             }
         }
     }
@@ -295,7 +349,24 @@ pub(crate) mod tests {
                 at: at("2026-11-22T22:55:00Z"),
                 comment: Some("looking into it <b>now</b>".into()),
             }),
+            note: None,
         }
+    }
+
+    /// The note the channel payload tests share: on the sample's open incident.
+    pub(crate) fn sample_note() -> Notification {
+        let mut n = sample(EventName::Triggered);
+        n.event = EventName::Note;
+        n.result = None;
+        n.note = Some(NoteRecord {
+            id: 3,
+            incident_id: 7,
+            created_at: "2026-11-22T23:01:00Z".parse().unwrap(),
+            status: Some(crate::store::NoteStatus::Identified),
+            message: "The <b>database</b> failed over & @here the pool is reconnecting.".into(),
+            author: Some("ana".into()),
+        });
+        n
     }
 
     #[test]
@@ -319,13 +390,11 @@ pub(crate) mod tests {
                 "staging: alice acknowledged incident #7 (closed_before_ready)",
             ),
         ];
+        assert_eq!(sample_note().headline(), "staging incident #7: identified");
         for (event, expected) in cases {
             assert_eq!(sample(event).headline(), expected);
         }
     }
-
-    #[test]
-    fn words_and_truncation() {}
 
     #[test]
     fn event_names_round_trip() {

@@ -29,6 +29,11 @@ pub trait Notifier: Send + Sync {
     fn retry_hint(&self, _body: &str) -> Option<Duration> {
         None
     }
+    /// Whether this kind has anything to send for `notification`: a kind whose service has no
+    /// way to say it (PagerDuty and a note on a resolved incident) is not queued at all. Pure.
+    fn sends(&self, _notification: &Notification) -> bool {
+        true
+    }
     /// What delivering `notification` at `now` takes. Pure.
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing;
 }

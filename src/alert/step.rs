@@ -135,6 +135,7 @@ fn notify(
         result: Some(ResultSummary::of(result, input.hold.maintenance)),
         link: input.link.clone(),
         acknowledgement: None,
+        note: None,
     };
     queue(
         input.channels,
@@ -231,6 +232,7 @@ pub(super) fn acknowledge_write(
                 result: None,
                 link: input.link.clone(),
                 acknowledgement: Some(input.ack.clone()),
+                note: None,
             };
             queue(
                 input.channels,

@@ -51,6 +51,13 @@ fn describe_environment<'c>(
         let _ = write!(subprotocols, " (expecting {expected})");
     }
     line("subprotocols", subprotocols);
+    if let Some(origin) = &env.origin {
+        line("origin", origin.clone());
+    }
+    if !env.cookies.is_empty() {
+        let names: Vec<&str> = env.cookies.iter().map(|(name, _)| name.as_str()).collect();
+        line("cookies", names.join(", "));
+    }
     let steps = match env.steps.len() {
         0 => "none: ready when the upgrade succeeds".to_owned(),
         n => n.to_string(),
@@ -82,14 +89,38 @@ fn auth_line(env: &Environment) -> String {
         Auth::TokenEndpoint { url, method, .. } => {
             format!("token_endpoint ({method} {})", redact_url(url))
         }
+        Auth::Session(session) => {
+            let login = &session.login;
+            let csrf = session
+                .csrf
+                .as_ref()
+                .map(|csrf| {
+                    format!(
+                        ", CSRF cookie {} from {}",
+                        csrf.cookie,
+                        redact_url(&csrf.url)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "session ({} {}{csrf}), sent as the session's cookies",
+                login.method,
+                redact_url(&login.url)
+            )
+        }
         other => other.kind().to_owned(),
     };
     // Where the token goes: a token sent nowhere is the mistake this line exists to show.
-    let carriers: Vec<String> = env
-        .headers
-        .iter()
-        .filter(|(_, value)| value.contains("{token"))
-        .map(|(name, value)| format!("{name}: {value}"))
+    let in_url = env.url.as_str().contains("{token") || env.url.as_str().contains("%7Btoken");
+    let carriers: Vec<String> = in_url
+        .then(|| "the URL".to_owned())
+        .into_iter()
+        .chain(
+            env.headers
+                .iter()
+                .filter(|(_, value)| value.contains("{token"))
+                .map(|(name, value)| format!("{name}: {value}")),
+        )
         .chain(
             env.subprotocols
                 .iter()
@@ -193,6 +224,19 @@ fn describe_service(out: &mut String, config: &Config) {
         server.push_str(", admin API closed (no admin_token)");
     }
     let _ = writeln!(out, "{:<16}{server}", "server");
+    if let Some(public) = &config.server.public {
+        let at = match &public.at {
+            PublicAt::Listen(addr) => format!("on {addr}"),
+            PublicAt::Path(path) => format!("at {path}/ on {}", config.server.listen),
+        };
+        let shown = if public.environments.is_empty() {
+            "every environment".to_owned()
+        } else {
+            let names: Vec<&str> = public.environments.iter().map(|e| e.as_str()).collect();
+            names.join(", ")
+        };
+        let _ = writeln!(out, "{:<16}{:?} {at}: {shown}", "public page", public.title);
+    }
     let _ = writeln!(
         out,
         "{:<16}{} (raw results kept {})",

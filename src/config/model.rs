@@ -73,11 +73,8 @@ impl Config {
         let mut addresses = std::collections::HashSet::new();
         for env in &self.environments {
             let health = env.health.as_ref().map(|h| &h.url);
-            let token = match &env.auth {
-                Auth::TokenEndpoint { url, .. } => Some(url),
-                _ => None,
-            };
-            for url in std::iter::once(&env.url).chain(health).chain(token) {
+            let auth_urls = env.auth.urls();
+            for url in std::iter::once(&env.url).chain(health).chain(auth_urls) {
                 if let Some(host) = url.host_str() {
                     addresses.insert(host.to_owned());
                     if let Some(port) = url.port() {
@@ -128,10 +125,15 @@ impl Config {
             if let Some(health) = &env.health {
                 collect_url_secrets(&health.url, &mut values);
             }
-            if let Auth::TokenEndpoint { url, .. } = &env.auth {
+            for url in env.auth.urls() {
                 collect_url_secrets(url, &mut values);
             }
             collect_proxy_secrets(&env.network.proxy, &mut values);
+            values.extend(
+                env.cookies
+                    .iter()
+                    .map(|(_, value)| value.expose().to_owned()),
+            );
         }
         let published = self.published();
         values.extend(
@@ -369,6 +371,15 @@ pub struct Environment {
     pub depends_on: Vec<String>,
     /// `proxy`, `ip_family`, `resolve`.
     pub network: super::network::NetworkOptions,
+    /// `origin`: the `Origin` header a browser would send on the upgrade (RFC 6454
+    /// serialization); none by default, as a non-browser client sends none.
+    pub origin: Option<String>,
+    /// `cookies`: extra cookies on the upgrade, in file order, sent in one `Cookie` header
+    /// with the session's. Values are secrets.
+    pub cookies: Vec<(String, Secret)>,
+    /// `synthetic_baggage`: whether the upgrade carries the W3C `baggage` member
+    /// `synthetic_request=true`, which tells the target's tracing this is a probe.
+    pub synthetic_baggage: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -396,10 +407,62 @@ pub enum Auth {
         url: Url,
         method: reqwest::Method,
         headers: Vec<(String, Secret)>,
-        body: Option<serde_json::Value>,
+        body: Option<RequestBody>,
         /// JSON pointer to the token in the response (default `/access_token`).
         token_pointer: String,
     },
+    /// Log in over HTTP and carry the session cookies to the upgrade: no token.
+    Session(Box<SessionAuth>),
+}
+
+/// What a token or login request sends: `body:` (JSON) or `form:`
+/// (`application/x-www-form-urlencoded`, as OAuth2 and HTML login forms take it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestBody {
+    Json(serde_json::Value),
+    /// Field name → value, in file order; every value is a secret.
+    Form(Vec<(String, Secret)>),
+}
+
+impl RequestBody {
+    fn collect_secrets(&self, into: &mut Vec<String>) {
+        match self {
+            RequestBody::Json(value) => collect_json_strings(value, into),
+            RequestBody::Form(fields) => {
+                into.extend(fields.iter().map(|(_, value)| value.expose().to_owned()));
+            }
+        }
+    }
+}
+
+/// `auth.kind: session`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionAuth {
+    pub login: LoginRequest,
+    pub csrf: Option<CsrfSource>,
+}
+
+/// `auth.login`: the request that logs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginRequest {
+    pub url: Url,
+    pub method: reqwest::Method,
+    pub headers: Vec<(String, Secret)>,
+    pub body: Option<RequestBody>,
+}
+
+/// `auth.csrf`: where the CSRF token comes from (a cookie set by a page), and where it goes
+/// back (a form field, a header, or both), as double-submit CSRF protection expects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsrfSource {
+    /// The page fetched (GET) first, as a browser shows the login form first.
+    pub url: Url,
+    pub cookie: String,
+    /// The form field the token is sent back in (Django: `csrfmiddlewaretoken`).
+    pub field: Option<String>,
+    /// The header the token is sent back in (Django: `X-CSRFToken`; Angular and Laravel:
+    /// `X-XSRF-TOKEN`).
+    pub header: Option<String>,
 }
 
 impl Auth {
@@ -415,10 +478,38 @@ impl Auth {
             Auth::TokenEndpoint { headers, body, .. } => {
                 into.extend(headers.iter().map(|(_, value)| value.expose().to_owned()));
                 if let Some(body) = body {
-                    collect_json_strings(body, into);
+                    body.collect_secrets(into);
+                }
+            }
+            Auth::Session(session) => {
+                let login = &session.login;
+                into.extend(
+                    login
+                        .headers
+                        .iter()
+                        .map(|(_, value)| value.expose().to_owned()),
+                );
+                if let Some(body) = &login.body {
+                    body.collect_secrets(into);
                 }
             }
         }
+    }
+
+    /// The HTTP URLs this auth requests (token endpoint, login, CSRF page).
+    pub fn urls(&self) -> Vec<&Url> {
+        match self {
+            Auth::TokenEndpoint { url, .. } => vec![url],
+            Auth::Session(session) => std::iter::once(&session.login.url)
+                .chain(session.csrf.as_ref().map(|csrf| &csrf.url))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the probe holds a token to fill `{token}` with.
+    pub fn has_token(&self) -> bool {
+        !matches!(self, Auth::None | Auth::Session(_))
     }
 
     pub fn kind(&self) -> &'static str {
@@ -427,6 +518,7 @@ impl Auth {
             Auth::Bearer { .. } => "bearer",
             Auth::Jwt { .. } => "jwt",
             Auth::TokenEndpoint { .. } => "token_endpoint",
+            Auth::Session(_) => "session",
         }
     }
 }
@@ -743,6 +835,38 @@ pub struct ServerConfig {
     pub admin_token: Option<Secret>,
     /// `server.trace_url`: a link to a run's trace, `{trace_id}` standing for its id.
     pub trace_url: Option<TraceUrl>,
+    /// `server.public`: the read-only page for people outside on-call.
+    pub public: Option<PublicPage>,
+}
+
+/// `server.public`: a second, read-only status page for people outside on-call (customers,
+/// other teams): status, uptime, incidents and their notes, and nothing a probed server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicPage {
+    pub at: PublicAt,
+    /// The page's heading and title: `Status` unless set.
+    pub title: String,
+    /// The environments it shows, in config order; empty: every one.
+    pub environments: Vec<EnvName>,
+}
+
+impl PublicPage {
+    pub const DEFAULT_TITLE: &str = "Status";
+
+    /// Whether the public page shows environment `name`.
+    pub fn shows(&self, name: &str) -> bool {
+        self.environments.is_empty() || self.environments.iter().any(|env| env.as_str() == name)
+    }
+}
+
+/// Where the public page is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicAt {
+    /// Its own listener: nothing else is served there (no admin API, no evidence).
+    Listen(SocketAddr),
+    /// A path prefix on `server.listen` (`/public`, no trailing slash), for a reverse proxy
+    /// to expose alone.
+    Path(String),
 }
 
 /// A URL template with `{trace_id}` in it (Grafana Explore, Jaeger, Tempo, Honeycomb…).
@@ -777,6 +901,7 @@ impl Default for ServerConfig {
             public_url: None,
             admin_token: None,
             trace_url: None,
+            public: None,
         }
     }
 }

@@ -101,6 +101,12 @@ pub(crate) struct RawEnvironment {
     pub ip_family: Option<Text>,
     /// `"host:port": address`, as curl's `--resolve`.
     pub resolve: Option<OrderedMap<Text>>,
+    /// The `Origin` header a browser would send on the upgrade (none by default).
+    pub origin: Option<Text>,
+    /// Extra cookies on the upgrade, name → value.
+    pub cookies: Option<Located<OrderedMap<Text>>>,
+    /// `false` stops the W3C `baggage: synthetic_request=true` on the upgrade.
+    pub synthetic_baggage: Option<Located<bool>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -140,7 +146,36 @@ pub(crate) struct RawAuth {
     pub method: Option<Text>,
     pub headers: Option<Located<OrderedMap<String>>>,
     pub body: Option<Located<serde_json::Value>>,
+    /// `application/x-www-form-urlencoded` fields, instead of a JSON `body`.
+    pub form: Option<Located<OrderedMap<Text>>>,
     pub token_pointer: Option<Text>,
+    // session
+    pub login: Option<Located<RawLogin>>,
+    pub csrf: Option<Located<RawCsrf>>,
+}
+
+/// `auth.login` (kind `session`): the request that logs in.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Login")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLogin {
+    pub url: Option<Text>,
+    pub method: Option<Text>,
+    pub headers: Option<Located<OrderedMap<String>>>,
+    pub form: Option<Located<OrderedMap<Text>>>,
+    pub body: Option<Located<serde_json::Value>>,
+}
+
+/// `auth.csrf` (kind `session`): the page that sets the CSRF cookie, and where its value goes
+/// back.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Csrf")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCsrf {
+    pub url: Option<Text>,
+    pub cookie: Option<Text>,
+    pub field: Option<Text>,
+    pub header: Option<Text>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -284,6 +319,24 @@ pub(crate) struct RawServer {
     pub public_url: Option<Text>,
     pub admin_token: Option<Text>,
     pub trace_url: Option<Text>,
+    /// A read-only status page for people outside on-call: its own `listen`, or a `path`
+    /// prefix on `server.listen`.
+    pub public: Option<Located<RawPublic>>,
+}
+
+/// `server.public`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "PublicPage")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPublic {
+    /// An address of its own (`0.0.0.0:8081`): only the public page is served there.
+    pub listen: Option<Text>,
+    /// Or a path prefix on `server.listen` (`/public`).
+    pub path: Option<Text>,
+    /// The page's heading; `Status` by default.
+    pub title: Option<Text>,
+    /// The environments shown; all by default.
+    pub environments: Option<Vec<Text>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

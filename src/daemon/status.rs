@@ -14,7 +14,9 @@ use crate::fleet::quiet;
 use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::{ProbeResult, Status};
 use crate::schedule;
-use crate::store::{AckOutcome, ExpireOutcome, LocationRun, ReadOnlyStore, StoreError, Summary};
+use crate::store::{
+    AckOutcome, ExpireOutcome, LocationRun, NewNote, NoteRecord, ReadOnlyStore, StoreError, Summary,
+};
 use crate::web::{
     EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
     StatusBody, StatusSource, StoreStatus, Uptime,
@@ -114,6 +116,15 @@ impl StatusSource for DaemonState {
         let config = self.config();
         let env = config.environment(environment)?;
         Some((*self.probe_and_record(env, true).await).clone())
+    }
+
+    async fn add_note(&self, id: i64, note: NewNote<'_>) -> Result<Option<NoteRecord>, StoreError> {
+        let added = self.alerts.add_note(&self.config(), id, &note).await?;
+        if added.is_some() {
+            // The pages show notes: a render from before this one is stale.
+            self.changed();
+        }
+        Ok(added)
     }
 
     async fn readiness(&self) -> Readiness {

@@ -27,6 +27,8 @@ pub enum Scenario {
     OtherEvent,
     NoPong,
     Frozen,
+    QueryToken,
+    Origin,
 }
 
 /// What a row says about its scenario.
@@ -178,6 +180,18 @@ pub const ROWS: &[Row] = &[
         name: "frozen",
         expect: Some("step_failed"),
         description: "welcomes, then stops reading altogether: the ping and the close go unanswered",
+    },
+    Row {
+        scenario: Scenario::QueryToken,
+        name: "query-token",
+        expect: Some("ok"),
+        description: "healthy when the URL's query carries a token the lab issued (?token= or ?access_token=), 401 otherwise",
+    },
+    Row {
+        scenario: Scenario::Origin,
+        name: "origin",
+        expect: Some("ok"),
+        description: "healthy when the upgrade's Origin is the lab's own (http://HOST), 403 without one or with another",
     },
 ];
 

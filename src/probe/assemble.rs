@@ -225,6 +225,10 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         _ => None,
     };
     let proxy = env.network.proxy_for(&env.url);
+    let session = match &env.auth {
+        Auth::Session(session) => Some(session),
+        _ => None,
+    };
     diagnosis::Expectations {
         target,
         expect_subprotocol: env.expect_subprotocol.clone(),
@@ -237,6 +241,8 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         degraded_after_ms: env.degraded_after.as_secs_f64() * 1000.0,
         cert_warn_days: env.cert_warn_days,
         token_url,
+        login_url: session.map(|s| crate::config::redact_url(&s.login.url)),
+        csrf_cookie: session.and_then(|s| s.csrf.as_ref().map(|csrf| csrf.cookie.clone())),
         health_url: env
             .health
             .as_ref()

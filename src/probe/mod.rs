@@ -1,4 +1,4 @@
-//! One probe, connecting exactly as a real client does: token → health → dns → connect → tls →
+//! One probe, connecting exactly as a real client does: token → login → health → dns → connect → tls →
 //! upgrade → ready → exchange → close. `phases` runs that chain and records the facts,
 //! `verdict::decide` and `diagnosis::explain` (both pure) judge them, and `assemble` redacts
 //! everything leaving.
@@ -8,12 +8,14 @@ pub mod auth;
 mod body;
 mod close_tap;
 pub mod connect;
+pub mod cookies;
 pub mod diagnosis;
 pub mod evidence;
 mod facts;
 pub mod handshake;
 mod happy_eyeballs;
 mod health;
+mod login;
 mod phases;
 mod proxy;
 pub mod redact;

@@ -1,4 +1,4 @@
-//! The probe as a chain: token → health → transport (resolve → connect → tls, retried) →
+//! The probe as a chain: token → login → health → transport (resolve → connect → tls, retried) →
 //! upgrade → session → close. Each phase records what it saw in `Facts` as it goes and returns
 //! what the next one needs, or the `Halt` that ends the probe; `gather` joins them with `?`,
 //! so a new phase is one more function and one more line there.
@@ -19,7 +19,7 @@ use super::session::{self, SessionOutcome};
 use super::template::Templates;
 use super::timing::elapsed_ms;
 use super::verdict::Stop;
-use super::{Prober, auth, health, trace};
+use super::{Prober, auth, cookies, health, login, trace};
 use crate::config::{Auth, Environment, Step, VersionSource};
 
 /// Socket read buffer: a welcome and a pong fit many times over; larger messages still work.
@@ -39,10 +39,15 @@ pub(super) async fn gather(
     let clients = prober.clients(env).map_err(Halt::own_fault)?;
     let endpoint = Endpoint::from_url(&env.url).map_err(Halt::own_fault)?;
     let templates = token(env, &clients.http, &prober.tokens, deadline, facts).await?;
+    let session_cookies = log_in(env, &clients.tls, deadline, facts).await?;
     health_check(env, &clients.http, deadline, facts).await?;
     let tls = endpoint.secure.then(|| clients.tls.clone());
     let stream = transport(env, &endpoint, tls, deadline, facts).await?;
-    let accepted = upgrade(env, stream, &templates, deadline, facts).await?;
+    let credentials = Credentials {
+        templates: &templates,
+        session_cookies: &session_cookies,
+    };
+    let accepted = upgrade(env, stream, &credentials, deadline, facts).await?;
     let outcome = run_session(env, accepted, &templates, deadline, facts).await;
     close(env, outcome, facts)
 }
@@ -65,26 +70,52 @@ async fn token(
         &facts.trace.traceparent(facts.trace.token),
     )
     .await;
-    if !matches!(env.auth, Auth::None) {
+    if env.auth.has_token() {
         facts.phases.token = Some(elapsed_ms(started));
         facts.starts.token = Some(facts.offset(started));
     }
-    let token = obtained.map_err(|failure| {
-        facts.http_status = failure.http_status;
-        facts.body_excerpt = failure.body_excerpt;
-        let stop = if failure.own_fault {
-            Stop::ProbeError
-        } else {
-            Stop::Token
-        };
-        Halt::new(stop, failure.message)
-    })?;
+    let token = obtained.map_err(|failure| credential_halt(failure, facts))?;
     let templates = Templates::new(token.as_deref());
     if let Some(token) = token {
         facts.redactor.add(token);
         facts.redactor.add(templates.token_base64url.clone());
     }
     Ok(templates)
+}
+
+/// A credential that could not be had: the answer's status and body are the evidence.
+fn credential_halt(failure: auth::TokenFailure, facts: &mut Facts) -> Halt {
+    facts.http_status = failure.http_status;
+    facts.body_excerpt = failure.body_excerpt;
+    let stop = if failure.own_fault {
+        Stop::ProbeError
+    } else {
+        Stop::Token
+    };
+    Halt::new(stop, failure.message)
+}
+
+/// login: for `auth.kind: session`, log in over HTTP and keep the cookies that apply to the
+/// WebSocket URL (none for the other kinds). Every cookie value seen is a secret from here on.
+async fn log_in(
+    env: &Environment,
+    tls: &rustls::ClientConfig,
+    deadline: Instant,
+    facts: &mut Facts,
+) -> Result<Vec<(String, String)>, Halt> {
+    let Auth::Session(session) = &env.auth else {
+        return Ok(Vec::new());
+    };
+    let started = Instant::now();
+    facts.starts.login = Some(facts.offset(started));
+    let outcome = login::log_in(session, &env.url, tls, remaining(deadline)).await;
+    facts.phases.login = Some(elapsed_ms(started));
+    for value in outcome.seen {
+        facts.redactor.add(value);
+    }
+    outcome
+        .cookies
+        .map_err(|failure| credential_halt(failure, facts))
 }
 
 /// health: the optional HTTP check. Its failure is evidence, not a stop: the socket is still
@@ -213,18 +244,32 @@ struct Accepted {
     close_witness: CloseWitness,
 }
 
+/// What the upgrade request authenticates with: the token's templates and the session's
+/// cookies.
+struct Credentials<'a> {
+    templates: &'a Templates,
+    session_cookies: &'a [(String, String)],
+}
+
 /// upgrade: the HTTP/1.1 request with the configured headers and subprotocols, its answer
 /// checked per RFC 6455.
 async fn upgrade(
     env: &Environment,
     mut stream: Stream,
-    templates: &Templates,
+    credentials: &Credentials<'_>,
     deadline: Instant,
     facts: &mut Facts,
 ) -> Result<Accepted, Halt> {
-    let (headers, subprotocols) = offer(env, templates, facts);
+    let (headers, subprotocols) = offer(env, credentials, facts);
+    let url = credentials.templates.fill_url(&env.url);
+    if url != env.url
+        && let Some(query) = url.query()
+    {
+        // The filled query carries the token, perhaps percent-encoded: a secret as a whole.
+        facts.redactor.add(query.to_owned());
+    }
     let key = generate_key();
-    let request = handshake::build_request(&env.url, &key, &subprotocols, &headers);
+    let request = handshake::build_request(&url, &key, &subprotocols, &headers);
     facts.sent = request.headers.clone();
     let started = Instant::now();
     facts.starts.upgrade = Some(facts.offset(started));
@@ -252,22 +297,34 @@ async fn upgrade(
     })
 }
 
-/// The headers and subprotocols the upgrade request offers, templates filled in.
+/// The headers and subprotocols the upgrade request offers, templates filled in: the
+/// configured headers, then what a browser adds (`Origin`, `Cookie`), then the probe's own
+/// trace context and synthetic-request baggage.
 fn offer(
     env: &Environment,
-    templates: &Templates,
+    credentials: &Credentials<'_>,
     facts: &Facts,
 ) -> (Vec<(String, String)>, Vec<String>) {
-    // Config validation keeps `traceparent` out of `headers`: this one names the probe's trace.
-    let headers = env
+    let templates = credentials.templates;
+    let mut headers: Vec<(String, String)> = env
         .headers
         .iter()
         .map(|(name, value)| (name.clone(), templates.fill(value)))
-        .chain([(
-            trace::TRACEPARENT.to_owned(),
-            facts.trace.traceparent(facts.trace.upgrade),
-        )])
         .collect();
+    if let Some(origin) = &env.origin {
+        headers.push(("Origin".to_owned(), origin.clone()));
+    }
+    if let Some(cookie) = cookies::header(credentials.session_cookies, &env.cookies) {
+        headers.push(("Cookie".to_owned(), cookie));
+    }
+    // Config validation keeps `traceparent` out of `headers`: this one names the probe's trace.
+    headers.push((
+        trace::TRACEPARENT.to_owned(),
+        facts.trace.traceparent(facts.trace.upgrade),
+    ));
+    if env.synthetic_baggage {
+        trace::add_synthetic_baggage(&mut headers);
+    }
     let subprotocols = env.subprotocols.iter().map(|s| templates.fill(s)).collect();
     (headers, subprotocols)
 }

@@ -137,6 +137,9 @@ impl fmt::Display for Verdict {
 pub struct Phases {
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub token: Option<f64>,
+    /// The session login (`auth.kind: session`): the CSRF page, the login and its redirects.
+    #[serde(default, serialize_with = "crate::wire::ms_opt")]
+    pub login: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub health: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
@@ -156,16 +159,18 @@ pub struct Phases {
     pub exchange: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub close: Option<f64>,
-    /// Network phases only (dns → close of the last attempt): token and health are kept out.
+    /// Network phases only (dns → close of the last attempt): token, login and health are kept
+    /// out.
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub total: Option<f64>,
 }
 
 impl Phases {
     /// (name, value) in protocol order, `total` last: for metrics and tables.
-    pub fn named(&self) -> [(&'static str, Option<f64>); 11] {
+    pub fn named(&self) -> [(&'static str, Option<f64>); 12] {
         [
             ("token", self.token),
+            ("login", self.login),
             ("health", self.health),
             ("dns", self.dns),
             ("connect", self.connect),

@@ -4,8 +4,8 @@
 //! (`lifecycle.rs`) and hands each caller the narrow view it needs:
 //!
 //! - [`RunStore`] (`store.runs()`): results in, runs, history, rollups and summaries out;
-//! - [`AlertStore`] (`store.alerts()`): incidents, alert state and the notification outbox,
-//!   their statements written once for both databases (`alerts/`);
+//! - [`AlertStore`] (`store.alerts()`): incidents and their notes, alert state and the
+//!   notification outbox, their statements written once for both databases (`alerts/`);
 //! - [`FleetStore`] (`store.fleet()`, a shared store only): slot claims, instances, the
 //!   evaluator's lease, the newest result per location;
 //! - [`ReadOnlyStore`] (`store.read_only()`): the reads the web serves, and no write.
@@ -45,8 +45,8 @@ use sqlx::migrate::Migrator;
 use crate::probe::result::ProbeResult;
 pub use alerts::{
     AckOutcome, AlertState, AlertStore, AlertTx, DeliveryState, ExpireOutcome, FailedNotification,
-    IncidentFilter, IncidentRecord, IncidentState, NewNotification, NotificationRecord,
-    PendingNotification,
+    IncidentFilter, IncidentRecord, IncidentState, NewNote, NewNotification, NoteRecord,
+    NoteStatus, NotificationRecord, PendingNotification,
 };
 use lifecycle::Backend;
 pub use lifecycle::Store;

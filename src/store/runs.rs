@@ -33,7 +33,7 @@ pub async fn insert(
         "INSERT INTO runs (
             env_id, started_at_ns, status, verdict, in_maintenance, attempts, failed_step,
             http_status, close_code, close_reason, close_after_ms,
-            token_ms, health_ms, dns_ms, connect_ms, proxy_ms, tls_ms, upgrade_ms, ready_ms,
+            token_ms, login_ms, health_ms, dns_ms, connect_ms, proxy_ms, tls_ms, upgrade_ms, ready_ms,
             exchange_ms, close_ms, total_ms,
             health_status, health_ok, health_error,
             context_id, headers_id, header_values, messages_id, body_id, error, diagnosis,
@@ -41,7 +41,7 @@ pub async fn insert(
         ) VALUES (
             ?, ?, ?, ?, ?, ?, ?,
             ?, ?, ?, ?,
-            ?, ?, ?, ?, ?, ?, ?, ?,
+            ?, ?, ?, ?, ?, ?, ?, ?, ?,
             ?, ?, ?,
             ?, ?, ?,
             ?, ?, ?, ?, ?, ?, ?,
@@ -100,7 +100,7 @@ macro_rules! run_columns {
     () => {
         "r.id, e.name AS environment, r.started_at_ns, r.status, r.verdict, r.in_maintenance,
          r.attempts, r.failed_step, r.http_status, r.close_code, r.close_reason,
-         r.close_after_ms, r.token_ms, r.health_ms, r.dns_ms, r.connect_ms, r.proxy_ms, r.tls_ms,
+         r.close_after_ms, r.token_ms, r.login_ms, r.health_ms, r.dns_ms, r.connect_ms, r.proxy_ms, r.tls_ms,
          r.upgrade_ms, r.ready_ms, r.exchange_ms, r.close_ms, r.total_ms,
          r.health_status, r.health_ok, r.health_error,
          c.body AS context, h.body AS headers, r.header_values, m.body AS messages,
@@ -301,6 +301,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         version: context.version,
         phases_ms: Phases {
             token: millis(row, "token_ms")?,
+            login: millis(row, "login_ms")?,
             health: millis(row, "health_ms")?,
             dns: millis(row, "dns_ms")?,
             connect: millis(row, "connect_ms")?,

@@ -62,7 +62,7 @@ pub async fn acknowledge<S: StatusSource>(
     let ack = request.check(Utc::now()).map_err(ApiError::BadRequest)?;
     match web.source.acknowledge(id, ack).await.map_err(store_error)? {
         AckOutcome::Acknowledged(incident) => Ok(Json(incident)),
-        AckOutcome::NoSuchIncident => Err(ApiError::NotFound(format!("no incident {id}"))),
+        AckOutcome::NoSuchIncident => Err(ApiError::UnknownIncident(id)),
         AckOutcome::Resolved(incident) => Err(ApiError::Conflict(format!(
             "incident {id} is resolved (at {}): there is nothing to acknowledge",
             incident

@@ -16,17 +16,19 @@ use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::{ProbeResult, Status, Verdict};
 use crate::store::{AckOutcome, ExpireOutcome, NewRun, ReadOnlyStore, Store, StoreError};
 
-const ADMIN_TOKEN: &str = "test-admin-token";
+pub(super) const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// What a probed server said: a close reason is anything it likes.
-const HOSTILE: &str = "<script>alert('owned')</script>";
+pub(super) const HOSTILE: &str = "<script>alert('owned')</script>";
 
 /// A daemon as the web layer sees it, every answer fixed by the test.
-struct FakeSource {
+pub(super) struct FakeSource {
     config: Arc<Config>,
-    store: Store,
-    /// The one environment's newest result; `None`: not probed yet.
-    latest: Option<Arc<ProbeResult>>,
+    pub(super) store: Store,
+    /// The real alert engine over the store: notes go through it as in the daemon.
+    alerts: crate::alert::Alerts,
+    /// `api`'s newest result; `None`: not probed yet. Other environments are never probed.
+    pub(super) latest: Option<Arc<ProbeResult>>,
     /// `None`: ready.
     not_ready: Option<String>,
     prometheus: Option<String>,
@@ -34,17 +36,25 @@ struct FakeSource {
 }
 
 impl FakeSource {
-    async fn new(server: &str) -> FakeSource {
-        let dir = tempfile::tempdir().unwrap();
-        let yaml = format!(
+    /// Environment `api` (at `wss://api.example.com/ws`) and `server`.
+    pub(super) async fn new(server: &str) -> FakeSource {
+        FakeSource::from_yaml(&format!(
             "environments:\n  - name: api\n    url: wss://api.example.com/ws\nserver: {server}\n"
-        );
-        let config = crate::config::load_str(std::path::Path::new("test.yaml"), &yaml, &|_| None)
+        ))
+        .await
+    }
+
+    /// Any config; `api` is the environment a result can be given to.
+    pub(super) async fn from_yaml(yaml: &str) -> FakeSource {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::load_str(std::path::Path::new("test.yaml"), yaml, &|_| None)
             .unwrap_or_else(|err| panic!("the test config loads: {err}"));
         let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
+        let alerts = crate::alert::Alerts::new(store.alerts()).await.unwrap();
         FakeSource {
             config: Arc::new(config),
             store,
+            alerts,
             latest: None,
             not_ready: None,
             prometheus: None,
@@ -53,19 +63,19 @@ impl FakeSource {
     }
 
     /// With the admin token set: on-demand probes allowed.
-    async fn with_admin() -> FakeSource {
+    pub(super) async fn with_admin() -> FakeSource {
         FakeSource::new(&format!("{{ admin_token: {ADMIN_TOKEN} }}")).await
     }
 
-    fn environment(&self) -> EnvironmentStatus {
-        let last = self.latest.clone();
+    fn environment(&self, name: &str) -> EnvironmentStatus {
+        let last = self.latest.clone().filter(|_| name == "api");
         let unknown = Uptime {
             day: None,
             week: None,
             month: None,
         };
         EnvironmentStatus {
-            name: "api".into(),
+            name: name.into(),
             status: last.as_ref().map(|r| r.status),
             verdict: last.as_ref().map(|r| r.verdict),
             diagnosis: last.as_ref().map(|r| r.diagnosis.clone()),
@@ -84,8 +94,8 @@ impl FakeSource {
             in_maintenance: false,
             maintenance: None,
             open_incident: None,
-            silenced_by: None,
             caused_by: None,
+            silenced_by: None,
             locations: Default::default(),
         }
     }
@@ -109,7 +119,12 @@ impl StatusSource for FakeSource {
                 ok: true,
                 error: None,
             },
-            environments: vec![self.environment()],
+            environments: self
+                .config
+                .environments
+                .iter()
+                .map(|env| self.environment(env.name.as_str()))
+                .collect(),
             notifications: NotificationStatus {
                 failed_24h: Vec::new(),
             },
@@ -136,8 +151,21 @@ impl StatusSource for FakeSource {
         Some(result(environment, 0, Status::Up, "probed on demand"))
     }
 
+    async fn add_note(
+        &self,
+        id: i64,
+        note: crate::store::NewNote<'_>,
+    ) -> Result<Option<crate::store::NoteRecord>, crate::store::StoreError> {
+        self.alerts.add_note(&self.config, id, &note).await
+    }
+
+    /// As the daemon does: stored first, then applied by the alert engine.
     async fn acknowledge(&self, id: i64, ack: Acknowledgement) -> Result<AckOutcome, StoreError> {
-        self.store.alerts().acknowledge(id, &ack).await
+        let outcome = self.store.alerts().acknowledge(id, &ack).await?;
+        if let AckOutcome::Acknowledged(_) = &outcome {
+            self.alerts.acknowledge(&self.config, id, &ack, Utc::now());
+        }
+        Ok(outcome)
     }
 
     async fn add_silence(&self, silence: NewSilence) -> Result<Silence, StoreError> {
@@ -170,11 +198,11 @@ impl StatusSource for FakeSource {
     }
 }
 
-fn at(seconds: i64) -> DateTime<Utc> {
+pub(super) fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
 }
 
-fn result(env: &str, seconds: i64, status: Status, diagnosis: &str) -> ProbeResult {
+pub(super) fn result(env: &str, seconds: i64, status: Status, diagnosis: &str) -> ProbeResult {
     let verdict = match status {
         Status::Down => Verdict::ClosedBeforeReady,
         _ => Verdict::Ok,
@@ -196,26 +224,30 @@ async fn seed_runs(store: &Store, runs: i64) {
     }
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
     }
 }
 
-async fn send(source: FakeSource, request: Request<Body>) -> Answer {
-    call(&router(Arc::new(source)), request).await
+pub(super) async fn send(source: FakeSource, request: Request<Body>) -> Answer {
+    send_to(router(Arc::new(source)), request).await
 }
 
 /// One request to a router that keeps its source (and store) for the next.
 async fn call(app: &axum::Router, request: Request<Body>) -> Answer {
-    let response = app.clone().oneshot(request).await.unwrap();
+    send_to(app.clone(), request).await
+}
+
+pub(super) async fn send_to(router: axum::Router, request: Request<Body>) -> Answer {
+    let response = router.oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -228,7 +260,7 @@ async fn call(app: &axum::Router, request: Request<Body>) -> Answer {
     }
 }
 
-async fn get(source: FakeSource, uri: &str) -> Answer {
+pub(super) async fn get(source: FakeSource, uri: &str) -> Answer {
     send(source, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
@@ -458,6 +490,219 @@ async fn a_badge_is_valid_svg_says_the_status_and_revalidates_by_its_tag() {
     }
 }
 
+/// Incident `id` of `env` in the store, opened at `at(0)` with `diagnosis`; resolved at
+/// `at(600)` when `resolved`.
+pub(super) async fn seed_incident(
+    store: &Store,
+    id: i64,
+    env: &str,
+    diagnosis: &str,
+    resolved: bool,
+) {
+    let open = crate::incident::Open {
+        since: at(-60),
+        opened_at: at(0),
+        verdict: Verdict::ClosedBeforeReady,
+        last_notice_at: at(0),
+        announced: true,
+        acknowledged: false,
+        flapping: false,
+    };
+    let mut tx = store.alerts().begin_alerts(env).await.unwrap();
+    tx.insert_incident(id, &open, diagnosis).await.unwrap();
+    if resolved {
+        tx.resolve_incident(id, at(600)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+pub(super) fn note_request(id: &str, token: Option<&str>, body: &str) -> Request<Body> {
+    let mut request = Request::post(format!("/api/v1/incidents/{id}/notes"));
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    request.body(Body::from(body.to_owned())).unwrap()
+}
+
+const NOTE: &str =
+    r#"{"status": "identified", "message": "The <b>pool</b> & the DB", "author": "ana"}"#;
+
+#[tokio::test]
+async fn a_note_needs_the_admin_token_a_good_body_and_a_known_incident() {
+    let with_incident = || async {
+        let source = FakeSource::with_admin().await;
+        seed_incident(&source.store, 1, "api", "closed", false).await;
+        source
+    };
+    let cases = [
+        (note_request("1", None, NOTE), StatusCode::UNAUTHORIZED),
+        (
+            note_request("1", Some("guess"), NOTE),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            note_request("1", Some(ADMIN_TOKEN), r#"{"message": ""}"#),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            note_request(
+                "1",
+                Some(ADMIN_TOKEN),
+                r#"{"status": "fixed", "message": "x"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            note_request("one", Some(ADMIN_TOKEN), NOTE),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            note_request("2", Some(ADMIN_TOKEN), NOTE),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (request, want) in cases {
+        let what = format!(
+            "{} {:?}",
+            request.uri(),
+            request.headers().get(header::AUTHORIZATION)
+        );
+        let answer = send(with_incident().await, request).await;
+        assert_eq!(answer.status, want, "{what}: {}", answer.body);
+        assert!(answer.json()["error"].is_string(), "{what}: a JSON error");
+    }
+    let off = FakeSource::new("{}").await;
+    seed_incident(&off.store, 1, "api", "closed", false).await;
+    let answer = send(off, note_request("1", Some(ADMIN_TOKEN), NOTE)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::FORBIDDEN,
+        "no admin token configured"
+    );
+
+    let source = with_incident().await;
+    let store = source.store.clone();
+    let answer = send(source, note_request("1", Some(ADMIN_TOKEN), NOTE)).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let note = answer.json();
+    assert_eq!(note["incident_id"], 1);
+    assert_eq!(note["status"], "identified");
+    assert_eq!(note["message"], "The <b>pool</b> & the DB");
+    assert_eq!(note["author"], "ana");
+    assert!(note["id"].is_i64() && note["created_at"].is_string());
+    let stored = store.alerts().incident(1).await.unwrap().unwrap();
+    assert_eq!(stored.notes.len(), 1);
+    assert_eq!(stored.notes[0].message, "The <b>pool</b> & the DB");
+}
+
+#[tokio::test]
+async fn a_note_is_on_the_environment_page_in_the_incidents_and_the_feed_and_queued() {
+    let source = FakeSource::from_yaml(&format!(
+        "environments:\n  - name: api\n    url: wss://api.example.com/ws\n\
+         server: {{ admin_token: {ADMIN_TOKEN} }}\n\
+         alerts:\n  channels:\n    - {{ name: hook, kind: webhook, url: \"http://127.0.0.1:9/hook\" }}\n"
+    ))
+    .await;
+    seed_incident(&source.store, 1, "api", "closed", false).await;
+    let store = source.store.clone();
+    let source = Arc::new(source);
+    let answer = send_to(
+        router(source.clone()),
+        note_request("1", Some(ADMIN_TOKEN), NOTE),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+
+    let incidents = send_to(
+        router(source.clone()),
+        Request::get("/api/v1/incidents")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let incidents = incidents.json();
+    assert_eq!(
+        incidents["incidents"][0]["notes"][0]["status"],
+        "identified"
+    );
+    let page = send_to(
+        router(source.clone()),
+        Request::get("/environments/api")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(page.body.contains("<b>Identified</b> — <span class=\"note-message\">The &lt;b&gt;pool&lt;/b&gt; &amp; the DB</span>"), "{}", page.body);
+    assert!(page.body.contains("· ana"), "on-call sees who wrote it");
+    let feed = send_to(
+        router(source),
+        Request::get("/feed.atom").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let document = roxmltree::Document::parse(&feed.body).expect("the feed is XML");
+    let note = document
+        .descendants()
+        .find(|n| n.has_tag_name("category") && n.attribute("term") == Some("note"))
+        .and_then(|c| c.parent())
+        .expect("a note entry");
+    let text = |tag: &str| {
+        note.children()
+            .find(|n| n.has_tag_name(tag))
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(text("title"), "api incident #1: Identified");
+    assert_eq!(
+        text("summary"),
+        "Identified: The <b>pool</b> & the DB — ana"
+    );
+
+    // Queued for the incident's channel, as a `note` carrying the note.
+    let due = store
+        .alerts()
+        .due_notifications(Utc::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].channel.as_str(), due[0].event.as_str()),
+        ("hook", "note")
+    );
+    let payload: Value = serde_json::from_str(&due[0].payload).unwrap();
+    assert_eq!(payload["note"]["message"], "The <b>pool</b> & the DB");
+    assert_eq!(payload["incident"]["id"], 1);
+    assert_eq!(payload["result"], Value::Null);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    for uri in ["/", "/api/v1/status", "/environments/api", "/nope"] {
+        let answer = get(FakeSource::with_admin().await, uri).await;
+        let csp = answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{uri}: {csp}"
+        );
+        assert_eq!(
+            answer.headers[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{uri}"
+        );
+        assert!(
+            answer.headers.get(header::X_FRAME_OPTIONS).is_none(),
+            "wall displays frame the page"
+        );
+        assert_eq!(
+            answer.headers[header::REFERRER_POLICY],
+            "no-referrer",
+            "{uri}"
+        );
+    }
+}
+
 /// A request with a JSON body (as text: malformed ones too) and, when given, the token.
 fn admin_request(method: &str, uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
     let mut request = Request::builder().method(method).uri(uri);
@@ -470,31 +715,12 @@ fn admin_request(method: &str, uri: &str, token: Option<&str>, body: &str) -> Re
         .unwrap()
 }
 
-/// An open incident of `api`, as the alert engine writes it; its id.
-async fn open_incident(store: &Store, id: i64, resolved: bool) -> i64 {
-    let open = crate::incident::Open {
-        since: at(0),
-        opened_at: at(60),
-        verdict: Verdict::ClosedBeforeReady,
-        last_notice_at: at(60),
-        announced: true,
-        acknowledged: false,
-        flapping: false,
-    };
-    let mut tx = store.alerts().begin_alerts("api").await.unwrap();
-    tx.insert_incident(id, &open, "closed 1011").await.unwrap();
-    if resolved {
-        tx.resolve_incident(id, at(120)).await.unwrap();
-    }
-    tx.commit().await.unwrap();
-    id
-}
-
 #[tokio::test]
 async fn acknowledging_takes_the_admin_token_and_an_open_incident() {
     let source = FakeSource::with_admin().await;
-    let open = open_incident(&source.store, 1, false).await;
-    let resolved = open_incident(&source.store, 2, true).await;
+    seed_incident(&source.store, 1, "api", "closed 1011", false).await;
+    seed_incident(&source.store, 2, "api", "closed 1011", true).await;
+    let (open, resolved) = (1, 2);
     let app = router(Arc::new(source));
     let ack = |id: i64, token: Option<&str>, body: &str| {
         admin_request("POST", &format!("/api/v1/incidents/{id}/ack"), token, body)

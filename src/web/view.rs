@@ -12,7 +12,9 @@ use crate::alert::ActiveWindow;
 use crate::config::Config;
 use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::{AckOutcome, ExpireOutcome, FailedNotification, ReadOnlyStore, StoreError};
+use crate::store::{
+    AckOutcome, ExpireOutcome, FailedNotification, NewNote, NoteRecord, ReadOnlyStore, StoreError,
+};
 
 /// One result as the bar of recent results shows it.
 pub type RecentRun = (DateTime<Utc>, Status, Verdict);
@@ -48,6 +50,13 @@ pub trait StatusSource: Send + Sync + 'static {
         &self,
         id: i64,
     ) -> impl Future<Output = Result<ExpireOutcome, StoreError>> + Send;
+    /// Store a note on incident `id` and send it to the incident's channels; `Ok(None)` when
+    /// there is no such incident.
+    fn add_note(
+        &self,
+        id: i64,
+        note: NewNote<'_>,
+    ) -> impl Future<Output = Result<Option<NoteRecord>, StoreError>> + Send;
     /// Whether the daemon is doing its job (`/readyz`).
     fn readiness(&self) -> impl Future<Output = Readiness> + Send;
     /// History the pages and the API read directly, and no way to write.

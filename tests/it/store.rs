@@ -77,6 +77,7 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         version: Some("rev-4812".to_owned()),
         phases_ms: Phases {
             token: Some(0.3),
+            login: Some(41.25),
             health: Some(12.0),
             dns: Some(0.4),
             connect: Some(1.1),

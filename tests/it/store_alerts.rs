@@ -1,14 +1,15 @@
 //! Alerting's tables through the one store interface, on every backend this machine has: an
 //! alert step's transaction (incident, notifications, state) all or nothing, the outbox's
-//! lifecycle, and the state read back as the engine left it.
+//! lifecycle, the state read back as the engine left it, the notes written on an incident, and
+//! acknowledgements and silences seen through another store on the same database.
 
 use chrono::{DateTime, Utc};
 use wsprobe::incident::{MachineState, Open, Recent};
 use wsprobe::oncall::{Acknowledgement, Matchers, NewSilence, SilenceState};
 use wsprobe::probe::Verdict;
 use wsprobe::store::{
-    AckOutcome, AlertState, DeliveryState, ExpireOutcome, IncidentFilter, IncidentState,
-    NewNotification, Store,
+    AckOutcome, AlertState, DeliveryState, ExpireOutcome, IncidentFilter, IncidentState, NewNote,
+    NewNotification, NoteStatus, Store,
 };
 
 use crate::helpers::store::each_backend;
@@ -29,8 +30,8 @@ fn open_state(id: i64) -> AlertState {
                 verdict: Verdict::ConnectRefused,
                 last_notice_at: at(60_000),
                 announced: true,
-                flapping: false,
                 acknowledged: false,
+                flapping: false,
             }),
             recent: Recent { bits: 0b11, len: 5 },
         },
@@ -207,6 +208,82 @@ async fn an_alert_step_is_all_or_nothing_and_the_outbox_keeps_its_timeline() {
     for backend in each_backend().await {
         eprintln!("alert tables on {}", backend.name);
         an_alert_step_and_its_outbox(&backend.store).await;
+        backend.store.close().await;
+    }
+}
+
+async fn notes_on_an_incident(store: &Store) {
+    let open = open_state(1).state.open.unwrap();
+    let mut tx = store.alerts().begin_alerts("api").await.unwrap();
+    tx.insert_incident(1, &open, "down").await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.alerts().incident(2).await.unwrap().is_none());
+
+    let mut tx = store.alerts().begin_alerts("api").await.unwrap();
+    let first = tx
+        .insert_note(
+            1,
+            &NewNote {
+                status: Some(NoteStatus::Investigating),
+                // A NUL must not cost the note on PostgreSQL.
+                message: "Looking\0 into it",
+                author: Some("ana"),
+                at: at(61_000),
+            },
+        )
+        .await
+        .unwrap();
+    let second = tx
+        .insert_note(
+            1,
+            &NewNote {
+                status: None,
+                message: "Still on it",
+                author: None,
+                at: at(62_000),
+            },
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(second.id > first.id);
+    assert_eq!(first.created_at, at(61_000));
+
+    let incident = store.alerts().incident(1).await.unwrap().unwrap();
+    assert_eq!(
+        incident.notes,
+        [first.clone(), second.clone()],
+        "oldest first"
+    );
+    assert_eq!(first.status, Some(NoteStatus::Investigating));
+    assert!(first.message.starts_with("Looking") && first.message.ends_with(" into it"));
+    let listed = store
+        .alerts()
+        .incidents(&IncidentFilter {
+            state: None,
+            environment: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed[0].notes, incident.notes);
+
+    // A note without its incident is refused, and leaves nothing.
+    let mut tx = store.alerts().begin_alerts("api").await.unwrap();
+    let orphan = NewNote {
+        status: None,
+        message: "nobody's",
+        author: None,
+        at: at(63_000),
+    };
+    assert!(tx.insert_note(99, &orphan).await.is_err());
+}
+
+#[tokio::test]
+async fn notes_are_kept_with_their_incident_oldest_first() {
+    for backend in each_backend().await {
+        eprintln!("incident notes on {}", backend.name);
+        notes_on_an_incident(&backend.store).await;
         backend.store.close().await;
     }
 }

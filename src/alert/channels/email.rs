@@ -172,6 +172,7 @@ pub fn subject(n: &Notification, prefix: Option<&str>) -> String {
         EventName::Test => "TEST",
         EventName::Resolved => "RESOLVED",
         EventName::Acknowledged => "ACKNOWLEDGED",
+        EventName::Note => "UPDATE",
         _ => "FIRING",
     };
     let subject = match prefix {
@@ -186,6 +187,9 @@ pub fn text(n: &Notification, channel: &str) -> String {
     let mut blocks = vec![facts::title(n)];
     if n.event == EventName::Test {
         blocks.push(facts::test_line(channel));
+    }
+    if let Some(note) = &n.note {
+        blocks.push(facts::note_text(note));
     }
     if let Some(result) = &n.result {
         blocks.push(truncate(&facts::diagnosis(n, result), DIAGNOSIS_MAX));
@@ -210,6 +214,7 @@ pub fn text(n: &Notification, channel: &str) -> String {
 fn html_body(n: &Notification, channel: &str) -> Markup {
     let colour = match Tone::of(n) {
         Tone::Test => "#57606a",
+        Tone::Note => "#0969da",
         Tone::Resolved => "#1a7f37",
         Tone::Acknowledged => "#0969da",
         Tone::Degraded => "#9a6700",
@@ -223,6 +228,9 @@ fn html_body(n: &Notification, channel: &str) -> Markup {
             body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1f2328; line-height: 1.4;" {
                 h2 style={ "margin: 0 0 12px; color: " (colour) ";" } { (facts::title(n)) }
                 @if n.event == EventName::Test { p { (facts::test_line(channel)) } }
+                @if let Some(note) = &n.note {
+                    p style="white-space: pre-line;" { (facts::note_text(note)) }
+                }
                 @if let Some(result) = &n.result {
                     p { (truncate(&facts::diagnosis(n, result), DIAGNOSIS_MAX)) }
                 }
@@ -310,6 +318,27 @@ mod tests {
             This is a test sent by `wsprobe alert test` to channel mail: no action needed.\n\n\
             wsprobe\n";
         assert_eq!(text(&Notification::test(None), "mail"), expected);
+    }
+
+    #[test]
+    fn a_note_is_an_update_threaded_under_its_incident_and_escaped() {
+        let n = crate::alert::notification::tests::sample_note();
+        assert_eq!(subject(&n, None), "[UPDATE] staging incident #7: identified");
+        assert_eq!(
+            text(&n, "mail"),
+            "📝 staging incident #7: identified\n\n\
+             Identified: The <b>database</b> failed over & @here the pool is reconnecting.\n— ana\n\n\
+             Open staging on the status page: https://status.example.com/environments/staging\n\n\
+             wsprobe · incident #7\n"
+        );
+        let html = html_body(&n, "mail").into_string();
+        assert!(
+            html.contains("The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here"),
+            "{html}"
+        );
+        let threaded = mail(&n, "mail", None, "example.com");
+        let first = mail(&sample(EventName::Triggered), "mail", None, "example.com");
+        assert_eq!(threaded.in_reply_to.as_deref(), Some(first.message_id.as_str()));
     }
 
     #[test]

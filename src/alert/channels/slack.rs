@@ -38,6 +38,11 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
             facts::escape_markup(channel)
         )));
     }
+    if let Some(note) = &n.note {
+        let text = facts::escape_markup(&facts::note_text(note));
+        fallback = format!("{fallback} — {text}");
+        blocks.push(section(&text));
+    }
     if let Some(result) = &n.result {
         let diagnosis = facts::diagnosis(n, result);
         fallback = format!("{fallback} — {}", facts::escape_markup(&diagnosis));
@@ -179,6 +184,20 @@ mod tests {
             ]
         });
         assert_eq!(payload(&Notification::test(None), "team-slack"), expected);
+    }
+
+    #[test]
+    fn a_note_is_its_own_section_escaped() {
+        let body = payload(&crate::alert::notification::tests::sample_note(), "team-slack");
+        let expected = json!({
+            "text": "📝 staging incident #7: identified — Identified: The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here the pool is reconnecting.\n— ana",
+            "blocks": [
+                { "type": "header", "text": { "type": "plain_text", "text": "📝 staging incident #7: identified", "emoji": true } },
+                { "type": "section", "text": { "type": "mrkdwn", "text": "Identified: The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here the pool is reconnecting.\n— ana" } },
+                { "type": "context", "elements": [ { "type": "mrkdwn", "text": "<https://status.example.com/environments/staging|Open staging on the status page> · incident #7" } ] }
+            ]
+        });
+        assert_eq!(body, expected);
     }
 
     #[test]

@@ -4,11 +4,11 @@ use super::*;
 
 /// Every place a `{token}` template appears (where, its key path, what carries it): refused
 /// when there is no token.
-type TokenUses<'r> = Vec<(&'r Location, String, Carrier)>;
+pub(super) type TokenUses<'r> = Vec<(&'r Location, String, Carrier)>;
 
 /// What takes a `{token}` to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Carrier {
+pub(super) enum Carrier {
     /// A header or a subprotocol of the upgrade request: the token authenticates it.
     Handshake,
     /// A message sent during the session.
@@ -43,7 +43,7 @@ fn send_token_the_standard_way(auth: &Auth, uses: &TokenUses, headers: &mut Vec<
     let has_authorization = headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
-    if !matches!(auth, Auth::None) && !carried && !has_authorization {
+    if auth.has_token() && !carried && !has_authorization {
         headers.push(("Authorization".to_owned(), "Bearer {token}".to_owned()));
     }
 }
@@ -88,6 +88,8 @@ impl Validator<'_> {
         };
 
         let mut token_uses = TokenUses::new();
+        self.url_templates(raw_url, &url, format!("{here}.url"), &mut token_uses)?;
+        let dialect = self.dialect(&layers, &auth)?;
         let mut handshake = self.handshake(&layers, &name, &mut token_uses)?;
         let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
         let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
@@ -134,6 +136,9 @@ impl Validator<'_> {
                 .map(|parent| parent.value.clone())
                 .collect(),
             network,
+            origin: dialect.origin,
+            cookies: dialect.cookies,
+            synthetic_baggage: dialect.synthetic_baggage,
         })
     }
 
@@ -145,6 +150,14 @@ impl Validator<'_> {
                 key,
                 format!(
                     "uses {{token}} but auth is none{}: set `auth` or remove the template",
+                    in_env(name, key)
+                ),
+            )),
+            (Auth::Session(_), Some((location, key, _))) => Err(self.at(
+                location,
+                key,
+                format!(
+                    "uses {{token}} but auth is session{}, which carries session cookies, not a token: remove the template",
                     in_env(name, key)
                 ),
             )),

@@ -44,6 +44,7 @@ mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
 mod dependencies;
+mod dialect;
 mod environment;
 mod network;
 pub(crate) use network::VariablesRead;
@@ -195,7 +196,7 @@ impl Validator<'_> {
             // run names every mistake.
             Err(err) => {
                 let mut errors = err.into_list();
-                let server = self.server(raw.server.unwrap_or_default());
+                let server = self.server(raw.server.unwrap_or_default(), None);
                 let storage = self.storage(raw.storage.unwrap_or_default());
                 let telemetry = self.telemetry(raw.telemetry);
                 errors.extend(server.err().into_iter().flat_map(ConfigError::into_list));
@@ -213,12 +214,14 @@ impl Validator<'_> {
             .map(|(index, window)| self.maintenance(index, window, &environments))
             .collect::<Result<Vec<_>>>()?;
         let location = self.location(raw.location, raw.storage.as_ref())?;
+        let alerts = self.alerts_config(alerts, channels, maintenance)?;
+        let server = self.server(raw.server.unwrap_or_default(), Some(&environments))?;
         Ok(Config {
             source: self.source.to_path_buf(),
             location,
             environments,
-            alerts: self.alerts_config(alerts, channels, maintenance)?,
-            server: self.server(raw.server.unwrap_or_default())?,
+            alerts,
+            server,
             storage: self.storage(raw.storage.unwrap_or_default())?,
             telemetry: self.telemetry(raw.telemetry)?,
             variable_values: self.text.variable_values.clone(),

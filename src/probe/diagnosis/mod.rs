@@ -8,6 +8,7 @@ use super::evidence::{
 use super::result::{ProbeResult, Status, Verdict};
 
 mod close;
+mod login;
 mod network;
 pub mod registry;
 pub mod token;
@@ -29,6 +30,10 @@ pub struct Expectations {
     pub cert_warn_days: u32,
     /// Token endpoint URL (query hidden), for `token_failed`.
     pub token_url: Option<String>,
+    /// The session login's URL (query hidden), for `token_failed` of `auth.kind: session`.
+    pub login_url: Option<String>,
+    /// The CSRF cookie the session login sends back, if one is configured.
+    pub csrf_cookie: Option<String>,
     pub health_url: Option<String>,
     pub expect_health_status: Option<u16>,
     /// Human description of each step (`expect {"/type":"pong"}`), by index.
@@ -241,7 +246,7 @@ fn slow(result: &ProbeResult, expected: &Expectations) -> String {
         .phases_ms
         .named()
         .into_iter()
-        .filter(|(name, _)| !matches!(*name, "total" | "token" | "health"))
+        .filter(|(name, _)| !matches!(*name, "total" | "token" | "login" | "health"))
         .filter_map(|(name, value)| value.map(|v| (name, v)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let culprit = match slowest.and_then(|(name, v)| {
@@ -284,6 +289,9 @@ fn cert_expiring(result: &ProbeResult, expected: &Expectations) -> String {
 }
 
 fn token_failed(result: &ProbeResult, expected: &Expectations) -> String {
+    if expected.login_url.is_some() {
+        return login::login_failed(result, expected);
+    }
     let source = expected
         .token_url
         .as_deref()

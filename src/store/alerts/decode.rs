@@ -5,8 +5,8 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::records::{
-    AlertState, DeliveryState, FailedNotification, IncidentRecord, IncidentState,
-    NotificationRecord, PendingNotification, count,
+    AlertState, DeliveryState, FailedNotification, IncidentRecord, IncidentState, NoteRecord,
+    NoteStatus, NotificationRecord, PendingNotification, count,
 };
 use crate::incident::{MachineState, Open, Recent};
 use crate::oncall::{Acknowledgement, Matchers, Silence};
@@ -87,6 +87,32 @@ where
         flapping: row.try_get(7)?,
         acknowledged: acknowledgement(row.try_get(8)?, row.try_get(9)?, row.try_get(10)?),
         notifications: Vec::new(),
+        notes: Vec::new(),
+    })
+}
+
+/// `incident_id, id, created_at_ms, status, message, author`.
+pub(super) fn note<R>(row: &R) -> Result<NoteRecord, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status = match row.try_get::<Option<String>, _>(3)? {
+        None => None,
+        Some(text) => Some(
+            NoteStatus::parse(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown note status {text:?}")))?,
+        ),
+    };
+    Ok(NoteRecord {
+        incident_id: row.try_get(0)?,
+        id: row.try_get(1)?,
+        created_at: from_ms(row.try_get(2)?),
+        status,
+        message: row.try_get(4)?,
+        author: row.try_get(5)?,
     })
 }
 

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 
 pub use records::{
     AckOutcome, AlertState, DeliveryState, ExpireOutcome, FailedNotification, IncidentFilter,
-    IncidentRecord, IncidentState, NewNotification, NotificationRecord, PendingNotification,
+    IncidentRecord, IncidentState, NewNote, NewNotification, NoteRecord, NoteStatus,
+    NotificationRecord, PendingNotification,
 };
 
 use super::write::WriteTx;
@@ -122,14 +123,14 @@ impl AlertStore {
         }
     }
 
+    /// One incident with its timeline and notes; `None` when there is no such id.
+    pub async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
+        on_reader!(self, incident(id))
+    }
+
     /// Every open incident: (environment, incident id).
     pub async fn open_incidents(&self) -> Result<Vec<(String, i64)>, StoreError> {
         on_reader!(self, open_incidents())
-    }
-
-    /// One incident with its timeline.
-    pub async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
-        on_reader!(self, incident(id))
     }
 
     /// Acknowledge incident `id` if it is open and nobody has: written once, whichever
@@ -291,6 +292,15 @@ impl AlertTx {
 
     pub async fn resolve_incident(&mut self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         in_tx!(self, |_| resolve_incident(id, at))
+    }
+
+    /// Store a note on incident `id`; the store gives its id.
+    pub async fn insert_note(
+        &mut self,
+        id: i64,
+        note: &NewNote<'_>,
+    ) -> Result<NoteRecord, StoreError> {
+        in_tx!(self, |_| insert_note(id, note))
     }
 
     /// Queue one notification; `pending` ones are due at once.

@@ -43,6 +43,15 @@ const INCIDENTS: &str =
  ORDER BY opened_at_ms DESC, id DESC
  LIMIT $3";
 
+/// One incident by id: the columns of [`INCIDENTS`], which `decode::incident` reads.
+const INCIDENT: &str =
+    "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
+        flapping, acked_by, acked_at_ms, ack_comment
+ FROM incidents WHERE id = $1";
+
+const NOTES: &str = "SELECT incident_id, id, created_at_ms, status, message, author
+ FROM incident_notes WHERE incident_id = ANY($1) ORDER BY incident_id, id";
+
 const TIMELINES: &str = "SELECT incident_id, id, channel, kind, event, state, attempts, last_error,
         created_at_ms, due_at_ms, finished_at_ms
  FROM outbox WHERE incident_id = ANY($1) ORDER BY incident_id, id";
@@ -56,8 +65,3 @@ const FAILED_NOTIFICATIONS: &str =
  FROM outbox o JOIN incidents i ON i.id = o.incident_id
  WHERE o.state = 'failed' AND o.finished_at_ms >= $1
  ORDER BY o.finished_at_ms DESC, o.id DESC LIMIT $2";
-
-const INCIDENT: &str =
-    "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
-        flapping, acked_by, acked_at_ms, ack_comment
- FROM incidents WHERE id = $1";

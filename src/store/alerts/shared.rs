@@ -30,6 +30,10 @@ pub(super) const DUE_NOTIFICATIONS: &str =
  FROM outbox WHERE state = 'pending' AND due_at_ms <= $1
  ORDER BY due_at_ms, id LIMIT $2";
 
+pub(super) const INSERT_NOTE: &str =
+    "INSERT INTO incident_notes (incident_id, created_at_ms, status, message, author)
+ VALUES ($1, $2, $3, $4, $5) RETURNING id";
+
 pub(super) const NEXT_NOTIFICATION_DUE: &str =
     "SELECT MIN(due_at_ms) FROM outbox WHERE state = 'pending'";
 
@@ -167,18 +171,91 @@ macro_rules! shared_statements {
             Ok(id)
         }
 
-        /// Incidents, newest first, each with its notifications.
+        /// Incidents, newest first, each with its notifications and notes.
         pub(crate) async fn incidents(
             conn: &mut Connection,
             filter: &super::IncidentFilter<'_>,
         ) -> Result<Vec<super::IncidentRecord>, $crate::store::StoreError> {
             let mut incidents = incident_rows(&mut *conn, filter).await?;
-            let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
-            let mut timelines = timelines(conn, &ids).await?;
-            for incident in &mut incidents {
-                incident.notifications = timelines.remove(&incident.id).unwrap_or_default();
-            }
+            with_histories(conn, &mut incidents).await?;
             Ok(incidents)
+        }
+
+        /// One incident with its notifications and notes; `None` when there is no such id.
+        pub(crate) async fn incident(
+            conn: &mut Connection,
+            id: i64,
+        ) -> Result<Option<super::IncidentRecord>, $crate::store::StoreError> {
+            let row = sqlx::query(INCIDENT)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let mut incidents = vec![super::decode::incident(&row)?];
+            with_histories(conn, &mut incidents).await?;
+            Ok(incidents.pop())
+        }
+
+        /// Fill in each incident's timeline and notes.
+        async fn with_histories(
+            conn: &mut Connection,
+            incidents: &mut [super::IncidentRecord],
+        ) -> Result<(), $crate::store::StoreError> {
+            let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
+            let mut timelines = timelines(&mut *conn, &ids).await?;
+            let mut notes = notes(conn, &ids).await?;
+            for incident in incidents {
+                incident.notifications = timelines.remove(&incident.id).unwrap_or_default();
+                incident.notes = notes.remove(&incident.id).unwrap_or_default();
+            }
+            Ok(())
+        }
+
+        /// The notes of `ids`, oldest first, by incident id.
+        async fn notes(
+            conn: &mut Connection,
+            ids: &[i64],
+        ) -> Result<
+            std::collections::HashMap<i64, Vec<super::NoteRecord>>,
+            $crate::store::StoreError,
+        > {
+            let mut notes: std::collections::HashMap<i64, Vec<_>> = Default::default();
+            if ids.is_empty() {
+                return Ok(notes);
+            }
+            let rows = sqlx::query(NOTES).bind(id_list(ids)?).fetch_all(conn).await?;
+            for row in &rows {
+                let note = super::decode::note(row)?;
+                notes.entry(note.incident_id).or_default().push(note);
+            }
+            Ok(notes)
+        }
+
+        /// Store a note on incident `id`.
+        pub(crate) async fn insert_note(
+            conn: &mut Connection,
+            id: i64,
+            note: &super::NewNote<'_>,
+        ) -> Result<super::NoteRecord, $crate::store::StoreError> {
+            let message = text(note.message);
+            let author = note.author.map(text);
+            let note_id = sqlx::query_scalar(super::shared::INSERT_NOTE)
+                .bind(id)
+                .bind($crate::store::codec::ms(note.at))
+                .bind(note.status.map(super::NoteStatus::as_str))
+                .bind(message.as_ref())
+                .bind(author.as_deref())
+                .fetch_one(conn)
+                .await?;
+            Ok(super::NoteRecord {
+                id: note_id,
+                incident_id: id,
+                // Whole milliseconds, as stored and read back.
+                created_at: $crate::store::codec::from_ms($crate::store::codec::ms(note.at)),
+                status: note.status,
+                message: message.into_owned(),
+                author: author.map(std::borrow::Cow::into_owned),
+            })
         }
 
         /// The incidents `filter` asks for, without their timelines.
@@ -288,25 +365,6 @@ macro_rules! shared_statements {
                 .execute(conn)
                 .await?;
             Ok(())
-        }
-
-        /// One incident with its timeline.
-        pub(crate) async fn incident(
-            conn: &mut Connection,
-            id: i64,
-        ) -> Result<Option<super::IncidentRecord>, $crate::store::StoreError> {
-            let row = sqlx::query(INCIDENT)
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
-            let Some(mut incident) = row.as_ref().map(super::decode::incident).transpose()? else {
-                return Ok(None);
-            };
-            incident.notifications = timelines(conn, &[id])
-                .await?
-                .remove(&id)
-                .unwrap_or_default();
-            Ok(Some(incident))
         }
 
         /// Acknowledge incident `id` if it is open and nobody has; what came of it.

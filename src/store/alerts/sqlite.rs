@@ -49,6 +49,16 @@ const INCIDENTS: &str =
  ORDER BY i.opened_at_ms DESC, i.id DESC
  LIMIT $3";
 
+/// One incident by id: the columns of [`INCIDENTS`], which `decode::incident` reads.
+const INCIDENT: &str =
+    "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
+        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
+ FROM incidents i JOIN environments e ON e.id = i.env_id WHERE i.id = $1";
+
+const NOTES: &str = "SELECT incident_id, id, created_at_ms, status, message, author
+ FROM incident_notes WHERE incident_id IN (SELECT value FROM json_each($1))
+ ORDER BY incident_id, id";
+
 const TIMELINES: &str = "SELECT incident_id, id, channel, kind, event, state, attempts, last_error,
         created_at_ms, due_at_ms, finished_at_ms
  FROM outbox WHERE incident_id IN (SELECT value FROM json_each($1))
@@ -66,8 +76,3 @@ const FAILED_NOTIFICATIONS: &str =
  JOIN environments e ON e.id = i.env_id
  WHERE o.state = 'failed' AND o.finished_at_ms >= $1
  ORDER BY o.finished_at_ms DESC, o.id DESC LIMIT $2";
-
-const INCIDENT: &str =
-    "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
-        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
- FROM incidents i JOIN environments e ON e.id = i.env_id WHERE i.id = $1";

@@ -29,7 +29,7 @@ const INCIDENTS_SHOWN: u32 = 10;
 /// The chart's two ranges, in hours, and the uptime bars' days.
 const DAY_HOURS: usize = 24;
 const WEEK_HOURS: usize = 7 * 24;
-const UPTIME_DAYS: usize = 90;
+pub const UPTIME_DAYS: usize = 90;
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
@@ -102,14 +102,7 @@ async fn render_environment<S: StatusSource>(
         })
         .await
         .unwrap_or_default();
-    let history = match web.history.get(name) {
-        Some(history) => history,
-        None => {
-            let history = Arc::new(load_history(source.as_ref(), name, now).await);
-            web.history.put(name, history.clone());
-            history
-        }
-    };
+    let history = history(web, name, now).await;
     // The newest stored run has every fact; the in-memory latest is slim but is there
     // while the store cannot be read. Older pages show no "now".
     let newest_stored = runs.first().filter(|_| before.is_none());
@@ -167,6 +160,20 @@ async fn render_environment<S: StatusSource>(
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
     )
+}
+
+/// `name`'s chart data: from the cache, or read now and kept for the next views.
+pub async fn history<S: StatusSource>(
+    web: &Web<S>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Arc<History> {
+    if let Some(history) = web.history.get(name) {
+        return history;
+    }
+    let history = Arc::new(load_history(web.source.as_ref(), name, now).await);
+    web.history.put(name, history.clone());
+    history
 }
 
 /// The rollups the pictures are drawn from, as of `now`. A store that cannot be read gives
@@ -274,6 +281,7 @@ fn incident_details(
             } @else {
                 p class="diag" { (incident.diagnosis) }
             }
+            (super::notes(&incident.notes, true))
             table class="timeline" {
                 tr { th { "When" } th { "What" } th { "Channel" } th { "Outcome" } th { "Attempts" } th { "Error" } }
                 tr { td class="mono num" { (when(Some(incident.started_at))) } td { "first failing probe started" } td {} td {} td {} td {} }
@@ -328,6 +336,7 @@ mod tests {
             flapping: false,
             acknowledged: None,
             notifications: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

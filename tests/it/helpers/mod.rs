@@ -3,10 +3,12 @@
 
 pub mod app;
 pub mod child;
+pub mod django;
 pub mod json_style;
 pub mod lab;
 pub mod otlp_metrics;
 pub mod pg;
+pub mod python;
 pub mod receiver;
 pub mod results;
 pub mod schema;

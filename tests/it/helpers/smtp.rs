@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -41,7 +41,7 @@ impl SmtpServer {
     /// The server, listening; `None` (the test skips) when Python or aiosmtpd cannot be had
     /// outside CI.
     pub async fn spawn(options: SmtpOptions) -> Option<SmtpServer> {
-        let python = python()?;
+        let python = super::python::python("SMTP server")?;
         let dir = tempfile::tempdir().unwrap();
         let cert = super::tls::test_cert(&["127.0.0.1", "localhost"], time::Duration::days(30));
         let ca_file = dir.path().join("ca.pem");
@@ -188,63 +188,4 @@ pub fn header<'a>(message: &'a Value, name: &str) -> &'a str {
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The venv's Python with aiosmtpd, made once per run when it is missing (not under CI,
-/// where `.ci/run` makes it and a missing one is a failure).
-fn python() -> Option<PathBuf> {
-    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let venv = repo().join("tests/servers/.venv");
-            let python = venv.join("bin/python");
-            if python.exists() {
-                return Some(python);
-            }
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must have {} (.ci/run makes it)",
-                venv.display()
-            );
-            match make_venv(&venv) {
-                Ok(()) => Some(python),
-                Err(why) => {
-                    eprintln!("skipped: no SMTP server to test against ({why})");
-                    None
-                }
-            }
-        })
-        .clone()
-}
-
-/// `python3 -m venv` and `pip install -r requirements.txt`, in a folder of its own first so
-/// that a half-made venv is never taken for a good one.
-fn make_venv(venv: &Path) -> Result<(), String> {
-    let building = venv.with_extension(format!("building-{}", std::process::id()));
-    let run = |command: &mut Command| -> Result<(), String> {
-        let out = command
-            .output()
-            .map_err(|err| format!("{command:?}: {err}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{command:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    };
-    run(Command::new("python3").args(["-m", "venv"]).arg(&building))?;
-    run(Command::new(building.join("bin/pip"))
-        .args(["install", "--quiet", "-r"])
-        .arg(repo().join("tests/servers/requirements.txt")))?;
-    match std::fs::rename(&building, venv) {
-        Ok(()) => Ok(()),
-        // Another run made it meanwhile.
-        Err(_) if venv.join("bin/python").exists() => {
-            let _ = std::fs::remove_dir_all(&building);
-            Ok(())
-        }
-        Err(err) => Err(format!("cannot move the venv into place: {err}")),
-    }
 }
