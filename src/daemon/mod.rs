@@ -4,6 +4,7 @@
 //!
 //! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
 //! - [`pipeline`]: probe and record one result, the one path for every probe.
+//! - `oncall`: acknowledgements and silences, stored, then applied.
 //! - `store_writer`: the queue and the one writer task through which results reach the store.
 //! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
 //! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
@@ -13,6 +14,7 @@
 mod fleet;
 pub mod heartbeat;
 mod loops;
+mod oncall;
 mod pipeline;
 pub mod readiness;
 pub mod signals;
@@ -143,6 +145,11 @@ impl Daemon {
             store_health,
         ));
         state.load_history().await;
+        if let Err(err) = state.refresh_silences().await {
+            state
+                .store_health
+                .failed(&format!("silences not read: {err}"));
+        }
         Ok(Daemon {
             state,
             source,
