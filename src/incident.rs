@@ -15,12 +15,18 @@
 //!   even though `failure_threshold` failures in a row never came; a flapping incident resolves
 //!   only once the share is below `flapping.low` and `success_threshold` results are healthy.
 //!
-//! Maintenance windows hold notifications back; the state advances exactly as outside one.
-//! Every notice produced inside a window is recorded as held and never sent, with two
-//! exceptions that keep on-call's view consistent: an incident opened inside a window is
-//! announced (`triggered`) by the first failing result after the window if it is still open,
-//! and a `resolved` for an incident whose `triggered` did go out is always sent, so that no page
+//! Maintenance windows and silences hold notifications back; the state advances exactly as
+//! outside one. Every notice produced while held is recorded as held and never sent, with two
+//! exceptions that keep on-call's view consistent: an incident opened while held is announced
+//! (`triggered`) by the first failing result after the hold if it is still open, and a
+//! `resolved` for an incident whose `triggered` did go out is always sent, so that no page
 //! stays open. A `resolved` for an incident never announced is not sent at all.
+//!
+//! Acknowledging an open incident ([`acknowledge`]) says someone holds it: its reminders stop.
+//! A change of verdict is still notified once (news for whoever holds it; PagerDuty appends a
+//! trigger to an acknowledged incident without paging again), and `resolved` still goes out.
+//! An incident acknowledged before it was ever announced (opened while held) is never
+//! announced afterwards: the pager never heard of it and someone already has it.
 
 use chrono::{DateTime, Utc};
 
@@ -35,6 +41,8 @@ pub struct Observation {
     pub verdict: Verdict,
     /// A maintenance window covered the environment when the result came in.
     pub in_maintenance: bool,
+    /// A silence matched the result.
+    pub silenced: bool,
     /// When the probe began: an outage starts when its first failing probe started, not when
     /// that probe gave up (a timeout can be a minute later).
     pub started_at: DateTime<Utc>,
@@ -119,6 +127,8 @@ pub struct Open {
     pub last_notice_at: DateTime<Utc>,
     /// A `triggered` notice went out (was not held).
     pub announced: bool,
+    /// Someone acknowledged it: no more reminders.
+    pub acknowledged: bool,
     /// Opened, or kept open, because the environment keeps changing state.
     pub flapping: bool,
 }
@@ -139,8 +149,12 @@ pub enum IncidentEvent {
 pub enum Notice {
     Triggered,
     Reminder,
-    VerdictChanged { from: Verdict },
+    VerdictChanged {
+        from: Verdict,
+    },
     Resolved,
+    /// Someone acknowledged the incident (not a result's doing: see [`acknowledge`]).
+    Acknowledged,
 }
 
 /// Whether a result counts against the environment under `policy`.
@@ -218,7 +232,7 @@ fn step_failing(
     now: DateTime<Utc>,
     events: &mut Vec<IncidentEvent>,
 ) {
-    let held = observation.in_maintenance;
+    let held = observation.in_maintenance || observation.silenced;
     let failure_threshold = policy.failure_threshold.max(1);
     next.successes = 0;
     next.failures = next.failures.saturating_add(1).min(failure_threshold);
@@ -233,6 +247,7 @@ fn step_failing(
                     verdict: observation.verdict,
                     last_notice_at: now,
                     announced: !held,
+                    acknowledged: false,
                     flapping: !confirmed,
                 });
                 events.push(IncidentEvent::Opened);
@@ -244,18 +259,10 @@ fn step_failing(
         }
         Some(open) => {
             open.flapping |= flap.starts;
-            let notice = if !open.announced && !held {
-                // Opened inside a maintenance window that has ended: nobody was told yet.
-                open.announced = true;
-                Some(Notice::Triggered)
-            } else if observation.verdict != open.verdict {
-                Some(Notice::VerdictChanged { from: open.verdict })
-            } else if elapsed(open.last_notice_at, now) >= policy.repeat_every {
-                Some(Notice::Reminder)
-            } else {
-                None
-            };
-            if let Some(notice) = notice {
+            if let Some(notice) = while_open(open, policy, observation, now) {
+                if notice == Notice::Triggered {
+                    open.announced = true;
+                }
                 open.verdict = observation.verdict;
                 open.last_notice_at = now;
                 events.push(IncidentEvent::Notify { notice, held });
@@ -296,6 +303,50 @@ fn step_healthy(
     }
 }
 
+/// The notice a failing result gives an open incident, if any.
+fn while_open(
+    open: &Open,
+    policy: &AlertPolicy,
+    observation: &Observation,
+    now: DateTime<Utc>,
+) -> Option<Notice> {
+    let held = observation.in_maintenance || observation.silenced;
+    let changed = observation.verdict != open.verdict;
+    if open.acknowledged {
+        // Someone holds it: no reminders, and no late announcement of one the pager never
+        // heard of; a change of cause is still news to them.
+        (open.announced && changed).then_some(Notice::VerdictChanged { from: open.verdict })
+    } else if !open.announced && !held {
+        // Opened while held (a maintenance window, a silence) that has ended: nobody was
+        // told yet.
+        Some(Notice::Triggered)
+    } else if changed {
+        Some(Notice::VerdictChanged { from: open.verdict })
+    } else if elapsed(open.last_notice_at, now) >= policy.repeat_every {
+        Some(Notice::Reminder)
+    } else {
+        None
+    }
+}
+
+/// Someone acknowledged the open incident: it is marked so (reminders stop), and an
+/// `acknowledged` notice goes out when the incident was announced. A second acknowledgement,
+/// or one with no incident open, changes nothing.
+pub fn acknowledge(state: &MachineState) -> (MachineState, Vec<IncidentEvent>) {
+    let mut next = state.clone();
+    let mut events = Vec::new();
+    if let Some(open) = next.open.as_mut().filter(|open| !open.acknowledged) {
+        open.acknowledged = true;
+        if open.announced {
+            events.push(IncidentEvent::Notify {
+                notice: Notice::Acknowledged,
+                held: false,
+            });
+        }
+    }
+    (next, events)
+}
+
 fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> std::time::Duration {
     (to - from).to_std().unwrap_or_default()
 }
@@ -322,9 +373,21 @@ mod tests {
         }
     }
 
+    /// What holds the notices of an upper-case result.
+    #[derive(Debug, Clone, Copy)]
+    enum Hold {
+        Maintenance,
+        Silence,
+    }
+
     /// Results as letters: `d` down (closed_before_ready), `v` down with another verdict
     /// (connect_refused), `s` degraded (slow), `u` up; upper case inside a maintenance window.
     fn observation(letter: char, started_at: DateTime<Utc>) -> Observation {
+        held_observation(letter, started_at, Hold::Maintenance)
+    }
+
+    /// [`observation`], upper case held by `hold`.
+    fn held_observation(letter: char, started_at: DateTime<Utc>, hold: Hold) -> Observation {
         let (status, verdict) = match letter.to_ascii_lowercase() {
             'd' => (Status::Down, Verdict::ClosedBeforeReady),
             'v' => (Status::Down, Verdict::ConnectRefused),
@@ -332,10 +395,12 @@ mod tests {
             'u' => (Status::Up, Verdict::Ok),
             other => panic!("unknown result letter {other}"),
         };
+        let held = letter.is_ascii_uppercase();
         Observation {
             status,
             verdict,
-            in_maintenance: letter.is_ascii_uppercase(),
+            in_maintenance: held && matches!(hold, Hold::Maintenance),
+            silenced: held && matches!(hold, Hold::Silence),
             started_at,
         }
     }
@@ -344,16 +409,30 @@ mod tests {
     /// so a start taken from the observation time would show.
     const PROBE_TAKES: chrono::Duration = chrono::Duration::seconds(30);
 
-    /// What each result produced, compactly: `O` opened, `R` resolved, `t`/`m`/`c`/`r`
-    /// triggered/reminder/verdict changed/resolved notices, in upper case when held; `.` for
-    /// nothing. One result every `minutes` minutes.
+    /// What each result produced, compactly: `O` opened, `R` resolved, `t`/`m`/`c`/`r`/`k`
+    /// triggered/reminder/verdict changed/resolved/acknowledged notices, in upper case when
+    /// held; `.` for nothing. One result every `minutes` minutes; `a` is someone acknowledging
+    /// instead of a result.
     fn run(policy: &AlertPolicy, results: &str, minutes: i64) -> (String, MachineState) {
+        run_held(policy, results, minutes, Hold::Maintenance)
+    }
+
+    fn run_held(
+        policy: &AlertPolicy,
+        results: &str,
+        minutes: i64,
+        hold: Hold,
+    ) -> (String, MachineState) {
         let mut state = MachineState::default();
         let mut trace = String::new();
         for (i, letter) in results.chars().enumerate() {
             let observed = at(i as i64 * minutes);
-            let observation = observation(letter, observed - PROBE_TAKES);
-            let (next, events) = step(&state, policy, &observation, observed);
+            let (next, events) = if letter == 'a' {
+                acknowledge(&state)
+            } else {
+                let observation = held_observation(letter, observed - PROBE_TAKES, hold);
+                step(&state, policy, &observation, observed)
+            };
             if events.is_empty() {
                 trace.push('.');
             }
@@ -367,6 +446,7 @@ mod tests {
                             Notice::Reminder => 'm',
                             Notice::VerdictChanged { .. } => 'c',
                             Notice::Resolved => 'r',
+                            Notice::Acknowledged => 'k',
                         };
                         if held { c.to_ascii_uppercase() } else { c }
                     }
@@ -409,19 +489,59 @@ mod tests {
             ("down then slow is a change with alert_on_degraded", &degraded, "dds", 5, ". Ot c"),
             ("failures interrupted by a degraded result restart", &p, "dsd", 5, ". . ."),
             ("a reopened incident is a new one", &quick, "ddudd", 5, ". Ot Rr . Ot"),
-            // Maintenance: the state moves on, notices are held.
-            ("opened in a window: held", &p, "DD", 5, ". OT"),
-            ("announced by the first failure after it", &p, "DDdd", 5, ". OT t ."),
-            ("never announced: resolved is not sent", &p, "DDUU", 5, ". OT . R"),
-            ("never announced, resolved after the window: not sent", &p, "DDuu", 5, ". OT . R"),
-            ("a verdict change inside is held", &p, "ddVV", 5, ". Ot C ."),
-            ("reminders inside are held", &p, "ddDDD", 30, ". Ot . M ."),
-            ("resolving a page that went out is sent in a window", &p, "ddUU", 5, ". Ot . Rr"),
+            // Acknowledged: someone holds it.
+            ("an acknowledgement is told", &p, "dda", 5, ". Ot k"),
+            ("and stops the reminders", &p, "ddaddddd", 30, ". Ot k . . . . ."),
+            ("nothing open: nothing to acknowledge", &p, "daud", 5, ". . . ."),
+            ("acknowledged twice: told once", &p, "ddaad", 5, ". Ot k . ."),
+            ("a verdict change is still told once", &p, "ddavvv", 5, ". Ot k c . ."),
+            ("resolved is still sent", &p, "ddauu", 5, ". Ot k . Rr"),
+            ("a reopened incident is not acknowledged", &quick, "ddaudddd", 30, ". Ot k Rr . Ot . m"),
+            // Held while never announced, then acknowledged: the pager never hears of it.
+            ("acknowledged before it was announced: not told", &p, "DDa", 5, ". OT ."),
+            ("nor announced after the hold", &p, "DDadvu", 30, ". OT . . . ."),
+            ("nor its resolve", &p, "DDadduu", 5, ". OT . . . . R"),
         ];
         for (name, policy, results, minutes, expected) in cases {
             let (trace, _) = run(policy, results, *minutes);
             assert_eq!(&trace, expected, "{name}: {results}");
         }
+    }
+
+    /// A maintenance window and a silence hold notices alike: the state moves on, notices are
+    /// held (upper case in the results: inside the window, or matched by the silence).
+    #[test]
+    fn a_window_and_a_silence_hold_notices_alike() {
+        let p = policy();
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, i64, &str)] = &[
+            ("opened while held: held", "DD", 5, ". OT"),
+            ("announced by the first failure after the hold", "DDdd", 5, ". OT t ."),
+            ("never announced: resolved is not sent", "DDUU", 5, ". OT . R"),
+            ("never announced, resolved after the hold: not sent", "DDuu", 5, ". OT . R"),
+            ("a verdict change while held is held", "ddVV", 5, ". Ot C ."),
+            ("reminders while held are held", "ddDDD", 30, ". Ot . M ."),
+            ("resolving a page that went out is sent while held", "ddUU", 5, ". Ot . Rr"),
+            ("a held incident acknowledged: no late announcement", "DDadd", 5, ". OT . . ."),
+            ("an acknowledged one's change while held is held", "ddaVd", 5, ". Ot k C c"),
+        ];
+        for hold in [Hold::Maintenance, Hold::Silence] {
+            for (name, results, minutes, expected) in cases {
+                let (trace, _) = run_held(&p, results, *minutes, hold);
+                assert_eq!(&trace, expected, "{hold:?}: {name}: {results}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_acknowledgement_marks_the_open_incident() {
+        let (_, state) = run(&policy(), "dda", 5);
+        assert!(state.open.as_ref().unwrap().acknowledged);
+        let (again, events) = acknowledge(&state);
+        assert_eq!(again, state, "a second acknowledgement changes nothing");
+        assert!(events.is_empty());
+        let (_, state) = run(&policy(), "dd", 5);
+        assert!(!state.open.unwrap().acknowledged);
     }
 
     #[test]
@@ -521,6 +641,7 @@ mod tests {
         assert_eq!(open.verdict, Verdict::ConnectRefused);
         assert_eq!(open.last_notice_at, at(15));
         assert!(open.announced);
+        assert!(!open.acknowledged);
 
         let (_, state) = run(&policy(), "dduuuuu", 5);
         assert_eq!(

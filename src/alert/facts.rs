@@ -15,6 +15,8 @@ pub enum Tone {
     /// A written update: news, not an alarm.
     Note,
     Resolved,
+    /// Someone holds the incident: news, not an alarm.
+    Acknowledged,
     Degraded,
     Down,
 }
@@ -25,6 +27,7 @@ impl Tone {
             (EventName::Test, _) => Tone::Test,
             (EventName::Note, _) => Tone::Note,
             (EventName::Resolved, _) => Tone::Resolved,
+            (EventName::Acknowledged, _) => Tone::Acknowledged,
             (_, Some(Status::Degraded)) => Tone::Degraded,
             _ => Tone::Down,
         }
@@ -36,6 +39,7 @@ impl Tone {
             Tone::Test => "🧪",
             Tone::Note => "📝",
             Tone::Resolved => "✅",
+            Tone::Acknowledged => "👀",
             Tone::Degraded => "🟠",
             Tone::Down => "🔴",
         }
@@ -173,8 +177,24 @@ pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
             lines.push(format!("Phases: {phases}"));
         }
     }
+    if let Some(ack) = &n.acknowledgement {
+        lines.extend(acknowledgement_lines(ack));
+    }
     if let Some(incident) = &n.incident {
         lines.push(format!("Incident #{}", incident.id));
+    }
+    lines
+}
+
+/// `Acknowledged by alice at …` and what they said, plain.
+pub fn acknowledgement_lines(ack: &crate::oncall::Acknowledgement) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Acknowledged by {} at {}",
+        ack.by,
+        crate::wire::format(ack.at)
+    )];
+    if let Some(comment) = &ack.comment {
+        lines.push(format!("Comment: {comment}"));
     }
     lines
 }

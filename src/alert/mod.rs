@@ -21,7 +21,9 @@
 //! - [`send_test`]: `wsprobe alert test`.
 //! - [`Alerts::add_note`]: a written update on an incident, stored and sent to its channels.
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
-//!   writes to the dispatcher, which writes them in one transaction and delivers.
+//!   writes to the dispatcher, which writes them in one transaction and delivers;
+//!   `acknowledge` does the same for someone acknowledging an open incident. A result's
+//!   [`Hold`] (a maintenance window, a silence) holds its notices back.
 
 pub mod channels;
 pub mod delivery;
@@ -56,6 +58,7 @@ pub use test_send::{TestSend, send_test};
 
 use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Observation};
+use crate::oncall::Acknowledgement;
 use crate::probe::ProbeResult;
 use crate::store::{
     AlertState, AlertStore, DeliveryState, IncidentRecord, NewNote, NewNotification, NoteRecord,
@@ -63,10 +66,21 @@ use crate::store::{
 };
 use open::OpenIncidents;
 use outbox::Unrecorded;
-use step::StepInput;
+use step::{AckInput, StepInput};
 use unwritten::{IncidentWrite, StepWrite, Unwritten};
 
 type DeliveryHook = Box<dyn Fn(&AttemptReport) + Send + Sync>;
+
+/// What holds a result's notices back: recorded as held, never sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hold {
+    /// A maintenance window covers the environment.
+    pub maintenance: bool,
+    /// The id of the silence that matched the result.
+    pub silence: Option<i64>,
+    /// An environment it `depends_on` has an incident open: that one pages, not this.
+    pub dependency: bool,
+}
 
 /// How long shutdown waits to write the alert steps still in memory.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
@@ -149,7 +163,7 @@ impl Alerts {
         config: &Config,
         env: &Environment,
         result: &ProbeResult,
-        in_maintenance: bool,
+        hold: Hold,
         now: DateTime<Utc>,
     ) -> Vec<IncidentEvent> {
         let subject = Subject {
@@ -157,7 +171,7 @@ impl Alerts {
             policy: config.alert_policy(env),
             channels: config.channels_for(env),
         };
-        self.observe_subject(config, subject, result, in_maintenance, now)
+        self.observe_subject(config, subject, result, hold, now)
     }
 
     /// [`Alerts::observe`] for what is not one environment's own result: an environment
@@ -167,7 +181,7 @@ impl Alerts {
         config: &Config,
         subject: Subject<'_>,
         result: &ProbeResult,
-        in_maintenance: bool,
+        hold: Hold,
         now: DateTime<Utc>,
     ) -> Vec<IncidentEvent> {
         let Subject {
@@ -178,7 +192,9 @@ impl Alerts {
         let observation = Observation {
             status: result.status,
             verdict: result.verdict,
-            in_maintenance,
+            // A failing dependency holds notices as a window does.
+            in_maintenance: hold.maintenance || hold.dependency,
+            silenced: hold.silence.is_some(),
             started_at: result.started_at,
         };
         // One step at a time per engine: two results of one environment must not step from
@@ -195,7 +211,7 @@ impl Alerts {
             name,
             channels: &channels,
             result,
-            in_maintenance,
+            hold,
             now,
             link: environment_link(config, name),
             before: &before,
@@ -210,6 +226,52 @@ impl Alerts {
         drop(states);
         self.wake.notify_one();
         events
+    }
+
+    /// Someone acknowledged incident `id` (already stored with the incident): if this engine
+    /// holds it open and did not know, its reminders stop from now on and an `acknowledged`
+    /// notification goes to the subject's channels, through the dispatcher like a step's.
+    /// Returns whether this engine took it.
+    pub fn acknowledge(
+        &self,
+        config: &Config,
+        id: i64,
+        ack: &Acknowledgement,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut states = self.states.lock();
+        let Some((name, before)) = states
+            .iter()
+            .find(|(_, state)| state.incident_id == Some(id))
+            .map(|(name, state)| (name.clone(), state.clone()))
+        else {
+            return false;
+        };
+        let (after, events) = incident::acknowledge(&before.state);
+        if after == before.state {
+            return false;
+        }
+        // A location or an instance that went quiet has no environment: all channels hear.
+        let channels = match config.environment(&name) {
+            Some(env) => config.channels_for(env),
+            None => config.alerts.channels.iter().collect(),
+        };
+        let input = AckInput {
+            name: &name,
+            channels: &channels,
+            ack,
+            now,
+            link: environment_link(config, &name),
+            before: &before,
+            after: &after,
+        };
+        let step = step::acknowledge_write(&input, &events, &self.unwritten);
+        tracing::info!(environment = %name, incident = id, by = %ack.by, "incident acknowledged");
+        states.insert(name, step.after.clone());
+        self.unwritten.lock().push(step);
+        drop(states);
+        self.wake.notify_one();
+        true
     }
 
     /// Write every step not yet written, oldest first; stops at the first store error and

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::oncall::Acknowledgement;
 use crate::probe::result::Phases;
 use crate::probe::{ProbeResult, Status, Verdict};
 use crate::store::{IncidentRecord, IncidentState, NoteRecord};
@@ -23,18 +24,21 @@ pub enum EventName {
     Resolved,
     /// `wsprobe alert test`: no incident, no result.
     Test,
+    /// Someone acknowledged the incident (`POST /api/v1/incidents/{id}/ack`): no result.
+    Acknowledged,
     /// A written update on an incident (`POST /api/v1/incidents/{id}/notes`): the incident
     /// and the note, no result.
     Note,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 6] = [
+    pub const ALL: [EventName; 7] = [
         EventName::Triggered,
         EventName::Reminder,
         EventName::VerdictChanged,
         EventName::Resolved,
         EventName::Test,
+        EventName::Acknowledged,
         EventName::Note,
     ];
 
@@ -45,6 +49,7 @@ impl EventName {
             EventName::VerdictChanged => "verdict_changed",
             EventName::Resolved => "resolved",
             EventName::Test => "test",
+            EventName::Acknowledged => "acknowledged",
             EventName::Note => "note",
         }
     }
@@ -74,6 +79,9 @@ pub struct Notification {
     pub result: Option<ResultSummary>,
     /// `{server.public_url}/environments/{name}`, when `public_url` is set.
     pub link: Option<String>,
+    /// `acknowledged` only: who acknowledged the incident, when, and what they said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<Acknowledgement>,
     /// `note` only: the update written on the incident. Absent from other events' JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<NoteRecord>,
@@ -190,6 +198,7 @@ impl Notification {
             incident: None,
             result: None,
             link,
+            acknowledgement: None,
             note: None,
         }
     }
@@ -204,6 +213,7 @@ impl Notification {
             result: None,
             link,
             note: Some(note),
+            acknowledgement: None,
         }
     }
 
@@ -259,6 +269,14 @@ impl Notification {
                 "Test notification from wsprobe: this channel is wired correctly, no action needed"
                     .to_owned()
             }
+            EventName::Acknowledged => {
+                let id = self.incident.as_ref().map(|i| i.id).unwrap_or_default();
+                let by = self
+                    .acknowledgement
+                    .as_ref()
+                    .map_or("someone", |a| a.by.as_str());
+                format!("{env}: {by} acknowledged incident #{id} ({verdict})")
+            }
             EventName::Note => {
                 let incident = self
                     .incident
@@ -296,7 +314,8 @@ pub(crate) mod tests {
                     .then_some(Verdict::HeadersStripped),
                 diagnosis: "Closed 1011 \"Internal error\" 63 ms after the upgrade.".into(),
             }),
-            result: Some(ResultSummary {
+            // An acknowledgement is no result's doing.
+            result: (event != EventName::Acknowledged).then(|| ResultSummary {
                 started_at: at("2026-11-22T22:50:00.123Z"),
                 status: if resolved { Status::Up } else { Status::Down },
                 verdict: if resolved {
@@ -325,6 +344,11 @@ pub(crate) mod tests {
                 in_maintenance: false,
             }),
             link: Some("https://status.example.com/environments/staging".into()),
+            acknowledgement: (event == EventName::Acknowledged).then(|| Acknowledgement {
+                by: "alice".into(),
+                at: at("2026-11-22T22:55:00Z"),
+                comment: Some("looking into it <b>now</b>".into()),
+            }),
             note: None,
         }
     }
@@ -360,6 +384,10 @@ pub(crate) mod tests {
             (
                 EventName::Resolved,
                 "staging recovered after 22m 30s (was closed_before_ready)",
+            ),
+            (
+                EventName::Acknowledged,
+                "staging: alice acknowledged incident #7 (closed_before_ready)",
             ),
         ];
         assert_eq!(sample_note().headline(), "staging incident #7: identified");

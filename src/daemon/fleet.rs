@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::loops;
 use super::state::DaemonState;
-use crate::alert::Subject;
+use crate::alert::{Hold, Subject};
 use crate::config::{AlertPolicy, Flapping};
 use crate::fleet::evaluate::LocationBoard;
 use crate::fleet::quiet;
@@ -61,6 +61,10 @@ pub(super) async fn membership(
             .await;
         match open {
             Ok(open) => {
+                // Made through another instance: the evaluator applies them here.
+                if fleet.is_leading() {
+                    state.learn_acknowledgements(&open);
+                }
                 let (quiet, environments): (Vec<_>, Vec<_>) = open
                     .into_iter()
                     .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
@@ -81,6 +85,9 @@ pub(super) async fn membership(
                 }
             }
             Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        }
+        if let Err(err) = state.refresh_silences().await {
+            state.store_health.failed(&format!("shared store: {err}"));
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -242,9 +249,14 @@ async fn step(
             policy: across,
             channels: config.channels_for(env),
         };
+        let hold = Hold {
+            maintenance: in_maintenance,
+            silence: combined.silenced_by(&state.current_silences(now), now),
+            ..Hold::default()
+        };
         state
             .alerts
-            .observe_subject(&config, subject, &combined.result, in_maintenance, now);
+            .observe_subject(&config, subject, &combined.result, hold, now);
     }
     watch_quiet(state, &watches, now);
     Ok(())
@@ -288,6 +300,6 @@ fn watch_quiet(state: &Arc<DaemonState>, watches: &[quiet::Watch], now: chrono::
         };
         state
             .alerts
-            .observe_subject(&config, subject, &result, false, now);
+            .observe_subject(&config, subject, &result, Hold::default(), now);
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
 //! - [`pipeline`]: probe and record one result, the one path for every probe.
+//! - `oncall`: acknowledgements and silences, stored, then applied.
 //! - `store_writer`: the queue and the one writer task through which results reach the store.
 //! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
 //! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
@@ -13,6 +14,7 @@
 mod fleet;
 pub mod heartbeat;
 mod loops;
+mod oncall;
 mod pipeline;
 pub mod readiness;
 pub mod signals;
@@ -22,7 +24,7 @@ mod status;
 mod store_health;
 mod store_writer;
 
-pub use signals::wait_for_signal;
+pub use signals::{listen_for_signal, wait_for_signal};
 pub use state::{DaemonState, MAX_CONCURRENT_PROBES, RECENT_KEPT};
 
 use std::collections::HashMap;
@@ -95,9 +97,10 @@ pub async fn run_daemon(config: Config, listener: Option<TcpListener>) -> anyhow
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?,
     };
+    let first_signal = listen_for_signal();
     let daemon = Daemon::build(config).await?;
     let shutdown = async {
-        wait_for_signal().await;
+        first_signal.await;
         // Draining waits for in-flight probes; a second signal means now.
         tokio::spawn(async {
             wait_for_signal().await;
@@ -144,6 +147,11 @@ impl Daemon {
             store_health,
         ));
         state.load_history().await;
+        if let Err(err) = state.refresh_silences().await {
+            state
+                .store_health
+                .failed(&format!("silences not read: {err}"));
+        }
         Ok(Daemon {
             state,
             source,

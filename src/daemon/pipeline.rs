@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::state::DaemonState;
+use crate::alert::Hold;
 use crate::config::{Config, Confirm, Environment};
 use crate::probe::ProbeResult;
 use crate::schedule::Runner;
@@ -67,17 +68,17 @@ impl DaemonState {
         self.metrics.record_probe(&result);
         self.traces.record(&result);
         let now = Utc::now();
-        let in_maintenance = crate::alert::in_maintenance(&self.config(), &env.name, now);
+        let hold = self.hold(&self.config(), &result, now);
         let stored = self
             .store_writer
-            .record(result.clone(), in_maintenance, slot, wait_stored);
+            .record(result.clone(), hold, slot, wait_stored);
         self.remember(Arc::new(result.without_bulk()));
         if let Some(stored) = stored {
             let _ = tokio::time::timeout(STORED_WAIT, stored).await;
         }
         Recorded {
             result,
-            in_maintenance,
+            hold,
             at: now,
         }
     }
@@ -86,8 +87,11 @@ impl DaemonState {
     /// its notices are held as in a maintenance window: the parent's page already says it,
     /// and a failure that outlasts the parent's is announced by its next failing result.
     fn observe(&self, config: &Config, env: &Environment, run: &Recorded) {
-        let held = run.in_maintenance || self.failing_parent(env).is_some();
-        self.alerts.observe(config, env, &run.result, held, run.at);
+        let hold = Hold {
+            dependency: self.failing_parent(env).is_some(),
+            ..run.hold
+        };
+        self.alerts.observe(config, env, &run.result, hold, run.at);
     }
 
     /// The first environment of `env`'s `depends_on` with an incident open.
@@ -129,7 +133,8 @@ impl DaemonState {
 #[derive(Clone)]
 struct Recorded {
     result: Arc<ProbeResult>,
-    in_maintenance: bool,
+    /// A maintenance window or a silence held its notifications when it was recorded.
+    hold: crate::alert::Hold,
     at: DateTime<Utc>,
 }
 

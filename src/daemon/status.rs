@@ -11,9 +11,12 @@ use super::state::DaemonState;
 use crate::config::Config;
 use crate::fleet::across::AcrossLocations;
 use crate::fleet::quiet;
+use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::{ProbeResult, Status};
 use crate::schedule;
-use crate::store::{LocationRun, NewNote, NoteRecord, ReadOnlyStore, StoreError, Summary};
+use crate::store::{
+    AckOutcome, ExpireOutcome, LocationRun, NewNote, NoteRecord, ReadOnlyStore, StoreError, Summary,
+};
 use crate::web::{
     EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
     SloStatus, StatusBody, StatusSource, StoreStatus, Uptime,
@@ -52,6 +55,10 @@ impl StatusSource for DaemonState {
                 status.maintenance = crate::alert::maintenance::active(&config, &env.name, now);
                 status.in_maintenance = status.maintenance.is_some();
                 status.open_incident = self.alerts.open_incident(name);
+                status.silenced_by = status
+                    .last_result
+                    .as_ref()
+                    .and_then(|last| self.hold(&config, last, now).silence);
                 status.slo = env
                     .slo
                     .map(|slo| SloStatus::new(&slo, slo_reports.get(name)));
@@ -101,6 +108,7 @@ impl StatusSource for DaemonState {
             notifications: NotificationStatus { failed_24h },
             reload_rejected: self.last_rejected_reload(),
             quiet: self.quiet.lock().clone(),
+            silences: self.current_silences(now),
         }
     }
 
@@ -125,6 +133,18 @@ impl StatusSource for DaemonState {
 
     async fn readiness(&self) -> Readiness {
         DaemonState::readiness(self).await
+    }
+
+    async fn acknowledge(&self, id: i64, ack: Acknowledgement) -> Result<AckOutcome, StoreError> {
+        DaemonState::acknowledge(self, id, &ack).await
+    }
+
+    async fn add_silence(&self, silence: NewSilence) -> Result<Silence, StoreError> {
+        DaemonState::add_silence(self, &silence).await
+    }
+
+    async fn expire_silence(&self, id: i64) -> Result<ExpireOutcome, StoreError> {
+        DaemonState::expire_silence(self, id).await
     }
 
     fn store(&self) -> ReadOnlyStore {
@@ -163,6 +183,7 @@ fn environment_status(
         in_maintenance: false,
         maintenance: None,
         open_incident: None,
+        silenced_by: None,
         caused_by: None,
         locations: BTreeMap::new(),
         slo: None,

@@ -7,7 +7,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, SqliteConnection, TypeInfo, ValueRef};
 
 use super::codec::{self, Millis, RunContext};
-use super::{StoreError, StoredRun};
+use super::{NewRun, StoreError, StoredRun};
 use crate::probe::result::{HealthInfo, Phases, ProbeResult, Status, Verdict};
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
@@ -24,10 +24,10 @@ pub struct Refs {
 pub async fn insert(
     conn: &mut SqliteConnection,
     env_id: i64,
-    result: &ProbeResult,
-    in_maintenance: bool,
+    run: &NewRun,
     refs: Refs,
 ) -> Result<i64, StoreError> {
+    let result = &run.result;
     let health = result.health.as_ref();
     let query = sqlx::query(
         "INSERT INTO runs (
@@ -37,7 +37,7 @@ pub async fn insert(
             exchange_ms, close_ms, total_ms,
             health_status, health_ok, health_error,
             context_id, headers_id, header_values, messages_id, body_id, error, diagnosis,
-            trace_id
+            trace_id, silence_id
         ) VALUES (
             ?, ?, ?, ?, ?, ?, ?,
             ?, ?, ?, ?,
@@ -45,14 +45,14 @@ pub async fn insert(
             ?, ?, ?,
             ?, ?, ?,
             ?, ?, ?, ?, ?, ?, ?,
-            ?
+            ?, ?
         ) RETURNING id",
     )
     .bind(env_id)
     .bind(codec::to_unix_ns(result.started_at)?)
     .bind(codec::status_code(result.status))
     .bind(codec::verdict_code(result.verdict))
-    .bind(in_maintenance)
+    .bind(run.in_maintenance)
     .bind(i64::from(result.attempts))
     .bind(
         result
@@ -79,6 +79,7 @@ pub async fn insert(
         .bind(result.error.as_deref())
         .bind(result.diagnosis.as_str())
         .bind(result.trace_id.as_deref().and_then(codec::trace_id_bytes))
+        .bind(run.silence)
         .fetch_one(conn)
         .await?
         .try_get(0)?;
@@ -103,7 +104,7 @@ macro_rules! run_columns {
          r.upgrade_ms, r.ready_ms, r.exchange_ms, r.close_ms, r.total_ms,
          r.health_status, r.health_ok, r.health_error,
          c.body AS context, h.body AS headers, r.header_values, m.body AS messages,
-         b.body AS body_excerpt, r.error, r.diagnosis, r.trace_id"
+         b.body AS body_excerpt, r.error, r.diagnosis, r.trace_id, r.silence_id"
     };
 }
 
@@ -336,6 +337,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
     Ok(StoredRun {
         id: row.try_get("id")?,
         in_maintenance: row.try_get("in_maintenance")?,
+        silenced_by: row.try_get("silence_id")?,
         result,
     })
 }

@@ -170,11 +170,7 @@ impl SqliteStore {
         let mut tx = WriteTx::begin(&self.writer()).await?;
         let mut ids = Vec::with_capacity(runs.len());
         for (run, encoded) in runs.iter().zip(&encoded) {
-            ids.push(
-                encoded
-                    .insert(&mut tx, &run.result, run.in_maintenance)
-                    .await?,
-            );
+            ids.push(encoded.insert(&mut tx, run).await?);
         }
         tx.commit().await?;
         Ok(ids)
@@ -400,9 +396,9 @@ impl EncodedRun {
     async fn insert(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        result: &ProbeResult,
-        in_maintenance: bool,
+        run: &NewRun,
     ) -> Result<i64, StoreError> {
+        let result = &run.result;
         let env_id = environments::id_for(tx, &result.environment).await?;
         let context_id = blobs::acquire(tx, &self.context).await?;
         let (headers_id, header_values) = match &self.headers {
@@ -427,7 +423,7 @@ impl EncodedRun {
             messages_id,
             body_id,
         };
-        let id = runs::insert(tx, env_id, result, in_maintenance, refs).await?;
+        let id = runs::insert(tx, env_id, run, refs).await?;
         let hour = codec::hour_start(result.started_at);
         rollups::add_run(
             tx,
@@ -435,7 +431,7 @@ impl EncodedRun {
             hour,
             result.status,
             result.phases_ms.total,
-            in_maintenance,
+            run.in_maintenance,
         )
         .await?;
         Ok(id)

@@ -56,6 +56,8 @@ pub struct RunsBody {
 pub struct RunBody {
     pub id: i64,
     pub in_maintenance: bool,
+    /// The silence that matched the run: shown, never notified.
+    pub silenced_by: Option<i64>,
     #[serde(flatten)]
     pub result: ProbeResult,
     /// The shell command that repeats this probe by hand, secrets as `$VARIABLES`.
@@ -104,6 +106,7 @@ pub async fn runs<S: StatusSource>(
             .map(|run| RunBody {
                 id: run.id,
                 in_maintenance: run.in_maintenance,
+                silenced_by: run.silenced_by,
                 replay: replay(&run.result),
                 result: run.result,
             })

@@ -3,7 +3,8 @@
 //! page alone for a listener of its own; binding is the caller's. Handlers read a
 //! [`StatusSource`] (the daemon's typed view) and the store, except `POST …/probe` and
 //! `POST …/notes`, which ask the source to act (a probe through the scheduler's path, a note
-//! through the alert engine).
+//! through the alert engine), and acknowledging and silencing (`oncall`), which ask the source
+//! to store and apply them.
 
 mod api;
 mod badge;
@@ -12,6 +13,7 @@ mod chart;
 mod error;
 mod feed;
 mod notes;
+mod oncall;
 mod pages;
 mod public;
 mod security;
@@ -29,7 +31,7 @@ pub use view::{
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use cache::{HistoryCache, RenderCache};
 
@@ -111,6 +113,12 @@ fn internal_routes<S: StatusSource>(source: Arc<S>) -> Router {
         )
         .route("/api/v1/incidents", get(api::incidents::<S>))
         .route("/api/v1/incidents/{id}/notes", post(notes::add::<S>))
+        .route("/api/v1/incidents/{id}/ack", post(oncall::acknowledge::<S>))
+        .route(
+            "/api/v1/silences",
+            get(oncall::list_silences::<S>).post(oncall::add_silence::<S>),
+        )
+        .route("/api/v1/silences/{id}", delete(oncall::expire_silence::<S>))
         .route("/api/v1/instances", get(api::instances::<S>))
         .route("/metrics", get(api::metrics::<S>))
         .route("/feed.atom", get(api::feed::<S>))

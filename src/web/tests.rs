@@ -12,8 +12,9 @@ use tower::ServiceExt as _;
 
 use super::*;
 use crate::config::Config;
+use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::{NewRun, ReadOnlyStore, Store};
+use crate::store::{AckOutcome, ExpireOutcome, NewRun, ReadOnlyStore, Store, StoreError};
 
 pub(super) const ADMIN_TOKEN: &str = "test-admin-token";
 
@@ -94,6 +95,7 @@ impl FakeSource {
             maintenance: None,
             open_incident: None,
             caused_by: None,
+            silenced_by: None,
             slo: None,
             locations: Default::default(),
         }
@@ -129,6 +131,12 @@ impl StatusSource for FakeSource {
             },
             reload_rejected: None,
             quiet: Vec::new(),
+            silences: self
+                .store
+                .alerts()
+                .silences(false, Utc::now(), 100)
+                .await
+                .unwrap(),
         }
     }
 
@@ -150,6 +158,23 @@ impl StatusSource for FakeSource {
         note: crate::store::NewNote<'_>,
     ) -> Result<Option<crate::store::NoteRecord>, crate::store::StoreError> {
         self.alerts.add_note(&self.config, id, &note).await
+    }
+
+    /// As the daemon does: stored first, then applied by the alert engine.
+    async fn acknowledge(&self, id: i64, ack: Acknowledgement) -> Result<AckOutcome, StoreError> {
+        let outcome = self.store.alerts().acknowledge(id, &ack).await?;
+        if let AckOutcome::Acknowledged(_) = &outcome {
+            self.alerts.acknowledge(&self.config, id, &ack, Utc::now());
+        }
+        Ok(outcome)
+    }
+
+    async fn add_silence(&self, silence: NewSilence) -> Result<Silence, StoreError> {
+        self.store.alerts().add_silence(&silence, Utc::now()).await
+    }
+
+    async fn expire_silence(&self, id: i64) -> Result<ExpireOutcome, StoreError> {
+        self.store.alerts().expire_silence(id, Utc::now()).await
     }
 
     async fn readiness(&self) -> Readiness {
@@ -193,6 +218,7 @@ async fn seed_runs(store: &Store, runs: i64) {
         let run = NewRun {
             result: Arc::new(run),
             in_maintenance: false,
+            silence: None,
             slot: None,
         };
         store.runs().insert_runs(&[&run]).await.unwrap();
@@ -214,6 +240,11 @@ impl Answer {
 
 pub(super) async fn send(source: FakeSource, request: Request<Body>) -> Answer {
     send_to(router(Arc::new(source)), request).await
+}
+
+/// One request to a router that keeps its source (and store) for the next.
+async fn call(app: &axum::Router, request: Request<Body>) -> Answer {
+    send_to(app.clone(), request).await
 }
 
 pub(super) async fn send_to(router: axum::Router, request: Request<Body>) -> Answer {
@@ -475,6 +506,7 @@ pub(super) async fn seed_incident(
         verdict: Verdict::ClosedBeforeReady,
         last_notice_at: at(0),
         announced: true,
+        acknowledged: false,
         flapping: false,
     };
     let mut tx = store.alerts().begin_alerts(env).await.unwrap();
@@ -604,7 +636,8 @@ async fn a_note_is_on_the_environment_page_in_the_incidents_and_the_feed_and_que
     assert!(page.body.contains("<b>Identified</b> — <span class=\"note-message\">The &lt;b&gt;pool&lt;/b&gt; &amp; the DB</span>"), "{}", page.body);
     assert!(page.body.contains("· ana"), "on-call sees who wrote it");
     let feed = send_to(
-        router(source),
+        // A clone: `source` owns the store's directory, which must outlive the queue check.
+        router(source.clone()),
         Request::get("/feed.atom").body(Body::empty()).unwrap(),
     )
     .await;
@@ -670,4 +703,194 @@ async fn every_response_carries_the_security_headers() {
             "{uri}"
         );
     }
+}
+
+/// A request with a JSON body (as text: malformed ones too) and, when given, the token.
+fn admin_request(method: &str, uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    request
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn acknowledging_takes_the_admin_token_and_an_open_incident() {
+    let source = FakeSource::with_admin().await;
+    seed_incident(&source.store, 1, "api", "closed 1011", false).await;
+    seed_incident(&source.store, 2, "api", "closed 1011", true).await;
+    let (open, resolved) = (1, 2);
+    let app = router(Arc::new(source));
+    let ack = |id: i64, token: Option<&str>, body: &str| {
+        admin_request("POST", &format!("/api/v1/incidents/{id}/ack"), token, body)
+    };
+    let good = r#"{ "by": "alice", "comment": "looking into it <b>now</b>" }"#;
+
+    let refused = call(&app, ack(open, None, good)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!(refused.headers[header::WWW_AUTHENTICATE], "Bearer");
+    let guessed = call(&app, ack(open, Some("guess"), "not even JSON")).await;
+    assert_eq!(guessed.status, StatusCode::UNAUTHORIZED, "the token first");
+    #[rustfmt::skip]
+    let bad = [
+        ("/api/v1/incidents/1/ack", "{}", StatusCode::BAD_REQUEST, "by is required"),
+        ("/api/v1/incidents/1/ack", "not JSON", StatusCode::BAD_REQUEST, "not the JSON expected"),
+        ("/api/v1/incidents/1/ack", r#"{ "who": "alice" }"#, StatusCode::BAD_REQUEST, "unknown field `who`"),
+        ("/api/v1/incidents/abc/ack", good, StatusCode::BAD_REQUEST, "incident id \"abc\" is not a number"),
+        ("/api/v1/incidents/99/ack", good, StatusCode::NOT_FOUND, "no incident 99"),
+        ("/api/v1/incidents/2/ack", good, StatusCode::CONFLICT, "incident 2 is resolved"),
+    ];
+    for (uri, body, want, says) in bad {
+        let answer = call(&app, admin_request("POST", uri, Some(ADMIN_TOKEN), body)).await;
+        assert_eq!(answer.status, want, "{uri} {body}: {}", answer.body);
+        let error = answer.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(says), "{uri} {body}: {error}");
+    }
+    assert_eq!(resolved, 2);
+
+    let done = call(&app, ack(open, Some(ADMIN_TOKEN), good)).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let incident = done.json();
+    assert_eq!(incident["id"], open);
+    assert_eq!(incident["acknowledged"]["by"], "alice");
+    assert_eq!(
+        incident["acknowledged"]["comment"],
+        "looking into it <b>now</b>"
+    );
+    assert!(
+        incident["acknowledged"]["at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let again = call(&app, ack(open, Some(ADMIN_TOKEN), r#"{ "by": "bob" }"#)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(
+        again.body.contains("already acknowledged by alice"),
+        "{}",
+        again.body
+    );
+
+    let listed = call(
+        &app,
+        Request::get("/api/v1/incidents?state=open")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed.json()["incidents"][0]["acknowledged"]["by"], "alice");
+    let page = call(
+        &app,
+        Request::get("/environments/api")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        page.body.contains("acknowledged by <b>alice</b>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("looking into it &lt;b&gt;now"),
+        "escaped"
+    );
+
+    let off = FakeSource::new("{}").await;
+    let answer = send(off, ack(open, Some(ADMIN_TOKEN), good)).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn silences_are_added_listed_and_expired_through_the_api() {
+    let app = router(Arc::new(FakeSource::with_admin().await));
+    let in_an_hour = crate::wire::format(Utc::now() + chrono::Duration::hours(1));
+    let an_hour_ago = crate::wire::format(Utc::now() - chrono::Duration::hours(1));
+    let good = serde_json::json!({
+        "matchers": { "environment": "api", "verdict": "connect_*" },
+        "ends_at": in_an_hour, "comment": "deploy <script>", "created_by": "alice",
+    })
+    .to_string();
+    let post =
+        |token: Option<&str>, body: &str| admin_request("POST", "/api/v1/silences", token, body);
+
+    let refused = call(&app, post(None, &good)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    #[rustfmt::skip]
+    let bad = [
+        (serde_json::json!({ "matchers": { "environment": "api" }, "comment": "c", "created_by": "a" }), "ends_at is required"),
+        (serde_json::json!({ "matchers": { "environment": "api" }, "ends_at": an_hour_ago, "comment": "c", "created_by": "a" }), "is not in the future"),
+        (serde_json::json!({ "matchers": {}, "ends_at": in_an_hour, "comment": "c", "created_by": "a" }), "at least one of"),
+        (serde_json::json!({ "matchers": { "environment": "nope" }, "ends_at": in_an_hour, "comment": "c", "created_by": "a" }), "no environment named \"nope\""),
+        (serde_json::json!({ "matchers": { "verdict": "broken" }, "ends_at": in_an_hour, "comment": "c", "created_by": "a" }), "is not a verdict"),
+        (serde_json::json!({ "matchers": { "environment": "api" }, "ends_at": "soon", "comment": "c", "created_by": "a" }), "not an RFC 3339 time"),
+    ];
+    for (body, says) in bad {
+        let answer = call(&app, post(Some(ADMIN_TOKEN), &body.to_string())).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            answer.body
+        );
+        let error = answer.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(says), "{body}: {error}");
+    }
+
+    let made = call(&app, post(Some(ADMIN_TOKEN), &good)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let silence = made.json();
+    let id = silence["id"].as_i64().unwrap();
+    assert_eq!(silence["state"], "active");
+    assert_eq!(silence["matchers"]["environment"], "api");
+    assert_eq!(silence["matchers"]["location"], Value::Null);
+    assert_eq!(silence["created_by"], "alice");
+    assert_eq!(silence["expired_at"], Value::Null);
+
+    let list = |uri: &'static str| Request::get(uri).body(Body::empty()).unwrap();
+    let listed = call(&app, list("/api/v1/silences")).await.json();
+    assert_eq!(listed["silences"][0]["id"], id, "no token needed to read");
+    let status = call(&app, list("/api/v1/status")).await.json();
+    assert_eq!(status["silences"][0]["id"], id);
+    let page = call(&app, list("/")).await;
+    assert!(
+        page.body.contains(&format!("id=\"silence-{id}\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("deploy &lt;script&gt;"), "escaped");
+
+    let delete = |token: Option<&str>, id: &str| {
+        admin_request("DELETE", &format!("/api/v1/silences/{id}"), token, "")
+    };
+    assert_eq!(
+        call(&app, delete(None, &id.to_string())).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&app, delete(Some(ADMIN_TOKEN), "999")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&app, delete(Some(ADMIN_TOKEN), "x")).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let expired = call(&app, delete(Some(ADMIN_TOKEN), &id.to_string())).await;
+    assert_eq!(expired.status, StatusCode::OK, "{}", expired.body);
+    assert_eq!(expired.json()["state"], "expired");
+    assert!(expired.json()["expired_at"].is_string());
+    let again = call(&app, delete(Some(ADMIN_TOKEN), &id.to_string())).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(again.body.contains("already ended"), "{}", again.body);
+
+    let current = call(&app, list("/api/v1/silences")).await.json();
+    assert_eq!(current["silences"], serde_json::json!([]));
+    let all = call(&app, list("/api/v1/silences?all=true")).await.json();
+    assert_eq!(all["silences"][0]["id"], id, "kept for history");
+    assert_eq!(all["silences"][0]["state"], "expired");
+    let bad = call(&app, list("/api/v1/silences?all=maybe")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }

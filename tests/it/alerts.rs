@@ -92,12 +92,15 @@ impl Bench {
 
     async fn observe(&self, env: &str, verdict: Verdict, at: DateTime<Utc>) -> Vec<IncidentEvent> {
         let environment = self.config.environment(env).unwrap();
-        let in_maintenance = wsprobe::alert::in_maintenance(&self.config, &environment.name, at);
+        let hold = wsprobe::alert::Hold {
+            maintenance: wsprobe::alert::in_maintenance(&self.config, &environment.name, at),
+            ..wsprobe::alert::Hold::default()
+        };
         let events = self.alerts.observe(
             &self.config,
             environment,
             &result(env, verdict, at),
-            in_maintenance,
+            hold,
             at,
         );
         // What the dispatcher does first on every step.
@@ -1069,7 +1072,7 @@ async fn an_incident_opens_and_pages_while_the_store_takes_no_writes() {
             &bench.config,
             environment,
             &result("staging", verdict, at),
-            false,
+            wsprobe::alert::Hold::default(),
             at,
         )
     };

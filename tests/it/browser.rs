@@ -90,6 +90,7 @@ async fn seed_history(db: &std::path::Path, results: &[ProbeResult], now: DateTi
         .map(|result| NewRun {
             result: Arc::new(result),
             in_maintenance: false,
+            silence: None,
             slot: None,
         })
         .collect();

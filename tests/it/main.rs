@@ -14,6 +14,7 @@ mod lab;
 mod layout;
 mod metrics;
 mod network;
+mod oncall;
 mod packaging;
 mod paging;
 mod probe;

@@ -142,6 +142,7 @@ async fn stored_bytes(result: &ProbeResult) -> Vec<u8> {
     let run = NewRun {
         result: Arc::new(result.clone()),
         in_maintenance: false,
+        silence: None,
         slot: None,
     };
     store.runs().insert_runs(&[&run]).await.unwrap();

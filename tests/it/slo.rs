@@ -284,7 +284,7 @@ async fn the_daemon_reports_availability_and_budget_left_in_the_api_and_on_the_p
     app.shutdown().await.unwrap();
 }
 
-/// A store from before migration 0016: its rollups counted maintenance in. The migration
+/// A store from before migration 0018: its rollups counted maintenance in. The migration
 /// recounts the hours whose raw runs are kept, on both backends.
 #[tokio::test]
 async fn the_migration_recounts_maintenance_from_the_runs_still_kept() {
@@ -305,7 +305,7 @@ async fn the_migration_recounts_maintenance_from_the_runs_still_kept() {
     let undo = [
         "ALTER TABLE rollups DROP COLUMN maint_runs",
         "ALTER TABLE rollups DROP COLUMN maint_serving",
-        "DELETE FROM _sqlx_migrations WHERE version = 16",
+        "DELETE FROM _sqlx_migrations WHERE version = 18",
     ];
 
     let db = crate::helpers::store::temp_db();

@@ -17,7 +17,7 @@ use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
 use wsprobe::store::{ROLLUP_RETENTION, RunsPage, Store, StoreError, StoredRun, Summary};
 
 use crate::helpers::results::minimal;
-use crate::helpers::store::{each_backend, insert, temp_db};
+use crate::helpers::store::{each_backend, insert, insert_held, temp_db};
 
 fn now() -> DateTime<Utc> {
     at("2026-11-22T22:50:00.123456789Z")
@@ -178,7 +178,7 @@ async fn a_fully_populated_result_reads_back_equal() {
 
 async fn fully_populated_result_reads_back_equal(store: Store) {
     let result = full("staging", now());
-    let id = insert(&store, &result, true).await.unwrap();
+    let id = insert_held(&store, &result, true, Some(7)).await.unwrap();
 
     let runs = store
         .read_only()
@@ -190,6 +190,7 @@ async fn fully_populated_result_reads_back_equal(store: Store) {
         vec![StoredRun {
             id,
             in_maintenance: true,
+            silenced_by: Some(7),
             result: result.clone()
         }]
     );
@@ -226,6 +227,7 @@ async fn minimal_result_reads_back_equal(store: Store) {
         vec![StoredRun {
             id,
             in_maintenance: false,
+            silenced_by: None,
             result
         }]
     );

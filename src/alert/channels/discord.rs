@@ -90,6 +90,7 @@ pub fn payload(notification: &Notification, channel: &str, now: DateTime<Utc>) -
             Tone::Test => BLURPLE,
             Tone::Note => BLUE,
             Tone::Resolved => GREEN,
+            Tone::Acknowledged => BLURPLE,
             Tone::Degraded => ORANGE,
             Tone::Down => RED,
         },

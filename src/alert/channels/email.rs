@@ -171,6 +171,7 @@ pub fn subject(n: &Notification, prefix: Option<&str>) -> String {
     let state = match n.event {
         EventName::Test => "TEST",
         EventName::Resolved => "RESOLVED",
+        EventName::Acknowledged => "ACKNOWLEDGED",
         EventName::Note => "UPDATE",
         _ => "FIRING",
     };
@@ -199,6 +200,9 @@ pub fn text(n: &Notification, channel: &str) -> String {
         lines.extend(facts::phases(result).map(|phases| format!("Phases: {phases}")));
         blocks.push(lines.join("\n"));
     }
+    if let Some(ack) = &n.acknowledgement {
+        blocks.push(facts::acknowledgement_lines(ack).join("\n"));
+    }
     if let Some(link) = &n.link {
         blocks.push(format!("{}: {link}", facts::link_text(n)));
     }
@@ -212,6 +216,7 @@ fn html_body(n: &Notification, channel: &str) -> Markup {
         Tone::Test => "#57606a",
         Tone::Note => "#0969da",
         Tone::Resolved => "#1a7f37",
+        Tone::Acknowledged => "#0969da",
         Tone::Degraded => "#9a6700",
         Tone::Down => "#cf222e",
     };
@@ -244,6 +249,9 @@ fn html_body(n: &Notification, channel: &str) -> Markup {
                 }
                 @if let Some(phases) = n.result.as_ref().and_then(facts::phases) {
                     p { b { "Phases" } " " (phases) }
+                }
+                @if let Some(ack) = &n.acknowledgement {
+                    @for line in facts::acknowledgement_lines(ack) { p { (line) } }
                 }
                 @if let Some(link) = &n.link { p { a href=(link) { (facts::link_text(n)) } } }
                 p style="color: #57606a; font-size: 12px;" { (facts::footer(n)) }
@@ -350,6 +358,11 @@ mod tests {
                 sample(EventName::Resolved),
                 None,
                 "[RESOLVED] staging recovered after 22m 30s (was closed_before_ready)",
+            ),
+            (
+                sample(EventName::Acknowledged),
+                None,
+                "[ACKNOWLEDGED] staging: alice acknowledged incident #7 (closed_before_ready)",
             ),
             (
                 Notification::test(None),

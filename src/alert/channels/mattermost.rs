@@ -46,6 +46,7 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         Tone::Test => "#5865F2",
         Tone::Note => "#3B82F6",
         Tone::Resolved => "#2EB67D",
+        Tone::Acknowledged => "#5865F2",
         Tone::Degraded => "#F5A524",
         Tone::Down => "#E5484D",
     };

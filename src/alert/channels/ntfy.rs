@@ -86,6 +86,7 @@ pub fn message(notification: &Notification, channel: &str) -> Message {
         Tone::Test => ("test_tube", "low"),
         Tone::Note => ("memo", "default"),
         Tone::Resolved => ("white_check_mark", "default"),
+        Tone::Acknowledged => ("eyes", "low"),
         Tone::Degraded => ("warning", "default"),
         Tone::Down => ("rotating_light", "default"),
     };
@@ -175,6 +176,7 @@ mod tests {
             (EventName::Reminder, "default", "rotating_light"),
             (EventName::VerdictChanged, "default", "rotating_light"),
             (EventName::Resolved, "default", "white_check_mark"),
+            (EventName::Acknowledged, "low", "eyes"),
         ];
         for (event, priority, tag) in cases {
             let message = message(&sample(event), "phone");

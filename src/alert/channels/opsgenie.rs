@@ -1,7 +1,8 @@
 //! Opsgenie Alert API (and Jira Service Management's Opsgenie-compatible one): every notice of
 //! an open incident creates the alert by `alias` (Opsgenie folds repeats into one alert and
-//! counts them), `resolved` closes it by the same alias, and a note is added to it by the
-//! same alias (Opsgenie's "Add Note to Alert", open or closed). `Authorization: GenieKey <key>`, the
+//! counts them), `acknowledged` acknowledges it and `resolved` closes it by the same alias,
+//! and a note is added to it by the same alias (Opsgenie's "Add Note to Alert", open or
+//! closed). `Authorization: GenieKey <key>`, the
 //! secret. Fields keep to Opsgenie's limits: `message` 130 characters, `description` 15000,
 //! `alias` 512, `entity` 512, 20 tags of 50, `details` 8000 in all.
 
@@ -54,21 +55,17 @@ impl Notifier for Opsgenie {
 
     fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
         let alias = alias(notification, &self.name);
-        let (url, body) = if notification.event == EventName::Resolved {
-            (
-                endpoint(&self.api_url, &["v2", "alerts", &alias, "close"], true),
-                close_payload(notification),
-            )
-        } else if let Some(note) = &notification.note {
-            (
-                endpoint(&self.api_url, &["v2", "alerts", &alias, "notes"], true),
-                note_payload(note),
-            )
-        } else {
-            (
+        let by_alias = |action| endpoint(&self.api_url, &["v2", "alerts", &alias, action], true);
+        let (url, body) = match (notification.event, &notification.note) {
+            (EventName::Resolved, _) => (by_alias("close"), close_payload(notification)),
+            (EventName::Acknowledged, _) => {
+                (by_alias("acknowledge"), acknowledge_payload(notification))
+            }
+            (_, Some(note)) => (by_alias("notes"), note_payload(note)),
+            _ => (
                 endpoint(&self.api_url, &["v2", "alerts"], false),
                 create_payload(notification, &self.priority, &self.name),
-            )
+            ),
         };
         Outgoing::Http(HttpRequest {
             url,
@@ -150,6 +147,20 @@ pub fn create_payload(notification: &Notification, priority: &str, channel: &str
         "tags": tags,
         "details": details,
     })
+}
+
+/// The acknowledge request: who did it (Opsgenie shows `user`), and what they said. Pure.
+pub fn acknowledge_payload(notification: &Notification) -> Value {
+    let mut note = notification.headline();
+    let mut body = json!({ "source": "wsprobe" });
+    if let Some(ack) = &notification.acknowledgement {
+        body["user"] = json!(truncate(&ack.by, USER_MAX));
+        if let Some(comment) = &ack.comment {
+            note = format!("{note}: {comment}");
+        }
+    }
+    body["note"] = json!(truncate(&note, NOTE_MAX));
+    body
 }
 
 /// The "Add Note to Alert" request: the note's text, its author as the `user` (100
@@ -238,6 +249,27 @@ mod tests {
             })
         );
         assert_eq!(request.headers, [("Authorization", "GenieKey K".to_owned())]);
+    }
+
+    #[test]
+    fn acknowledge_is_by_alias_and_names_who() {
+        let og = og("https://api.opsgenie.com");
+        let Outgoing::Http(request) = og.request(&sample(EventName::Acknowledged), Utc::now())
+        else {
+            panic!("an HTTP request");
+        };
+        assert_eq!(
+            request.url.as_str(),
+            "https://api.opsgenie.com/v2/alerts/wsprobe-staging-7/acknowledge?identifierType=alias"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({
+                "source": "wsprobe",
+                "user": "alice",
+                "note": "staging: alice acknowledged incident #7 (closed_before_ready): looking into it <b>now</b>",
+            })
+        );
     }
 
     #[test]

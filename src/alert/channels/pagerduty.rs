@@ -1,6 +1,7 @@
 //! PagerDuty Events API v2: `trigger` for every notice of an open incident (PagerDuty folds
-//! them into one alert by `dedup_key`), `resolve` with the same key. The routing key is the
-//! secret; it lives in the body, so the body is built at send time and never stored.
+//! them into one alert by `dedup_key`), `acknowledge` and `resolve` with the same key. The
+//! routing key is the secret; it lives in the body, so the body is built at send time and
+//! never stored.
 //!
 //! The Events API has no "update" action. A note on an open incident is a `trigger` with the
 //! incident's key: PagerDuty appends it to the open alert's log (no new incident, no new
@@ -90,10 +91,16 @@ pub fn payload(
 ) -> Value {
     let n = notification;
     let dedup_key = dedup_key(n, channel);
-    if n.event == EventName::Resolved {
+    // An acknowledged alert stays quiet until it resolves, even through new triggers.
+    let action = match n.event {
+        EventName::Resolved => Some("resolve"),
+        EventName::Acknowledged => Some("acknowledge"),
+        _ => None,
+    };
+    if let Some(action) = action {
         return json!({
             "routing_key": routing_key,
-            "event_action": "resolve",
+            "event_action": action,
             "dedup_key": dedup_key,
         });
     }
@@ -220,6 +227,20 @@ mod tests {
                 "oncall",
                 now()
             ),
+            expected
+        );
+    }
+
+    #[test]
+    fn acknowledge_carries_the_same_key_and_nothing_else() {
+        let expected = json!({
+            "routing_key": "R0UT1NGKEY",
+            "event_action": "acknowledge",
+            "dedup_key": "wsprobe-staging-7",
+        });
+        let n = sample(EventName::Acknowledged);
+        assert_eq!(
+            payload(&n, "R0UT1NGKEY", "critical", "oncall", now()),
             expected
         );
     }

@@ -52,6 +52,10 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
             blocks.push(section(&phases));
         }
     }
+    if let Some(ack) = &n.acknowledgement {
+        let lines = facts::acknowledgement_lines(ack).join("\n");
+        blocks.push(section(&facts::escape_markup(&lines)));
+    }
     if let Some(context) = context(n) {
         blocks.push(context);
     }
@@ -154,6 +158,20 @@ mod tests {
                 .unwrap()
                 .starts_with("✅ staging recovered after 22m 30s")
         );
+    }
+
+    #[test]
+    fn acknowledged_message_says_who_and_why_escaped() {
+        let body = payload(&sample(EventName::Acknowledged), "team-slack");
+        assert_eq!(
+            body["blocks"][0]["text"]["text"],
+            "👀 staging: alice acknowledged incident #7 (closed_before_ready)"
+        );
+        assert_eq!(
+            body["blocks"][1]["text"]["text"],
+            "Acknowledged by alice at 2026-11-22T22:55:00.000Z\nComment: looking into it &lt;b&gt;now&lt;/b&gt;"
+        );
+        assert_eq!(body["blocks"].as_array().unwrap().len(), 3, "{body:#}");
     }
 
     #[test]

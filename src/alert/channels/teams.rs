@@ -29,6 +29,7 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     let color = match Tone::of(n) {
         Tone::Test | Tone::Note => "Accent",
         Tone::Resolved => "Good",
+        Tone::Acknowledged => "Accent",
         Tone::Degraded => "Warning",
         Tone::Down => "Attention",
     };

@@ -32,30 +32,21 @@ impl Validator<'_> {
         let empty = RawAlertPolicy::default();
         let (own, defaults) = (own.unwrap_or(&empty), defaults.unwrap_or(&empty));
         let own_prefix = format!("{here}.alert");
-
-        let channel_names = match pick(
-            &own.channels,
-            &defaults.channels,
-            &own_prefix,
-            "defaults.alert",
-            "channels",
-        ) {
-            Some((list, key)) => {
-                let mut names = Vec::new();
-                for (i, name) in list.iter().enumerate() {
-                    if !channels.iter().any(|channel| channel.name == name.value) {
-                        return Err(self.err(
-                            name,
-                            &format!("{key}[{i}]"),
-                            unknown_channel(&name.value, channels),
-                        ));
-                    }
-                    names.push(name.value.clone());
-                }
-                Some(names)
-            }
-            None => None,
-        };
+        // The environment's own key wins over `defaults.alert`'s; the key path says whose.
+        macro_rules! layer {
+            ($field:ident) => {
+                pick(
+                    &own.$field,
+                    &defaults.$field,
+                    &own_prefix,
+                    "defaults.alert",
+                    stringify!($field),
+                )
+            };
+        }
+        let channel_names = layer!(channels)
+            .map(|(list, key)| self.channel_names(list, &key, channels))
+            .transpose()?;
         let threshold = |value: Option<(&Located<u32>, String)>| -> Result<Option<u32>> {
             match value {
                 Some((v, key)) if v.value == 0 => Err(self.err(v, &key, "must be at least 1")),
@@ -65,51 +56,41 @@ impl Validator<'_> {
         };
         Ok(AlertPolicyOverride {
             channels: channel_names,
-            failure_threshold: threshold(pick(
-                &own.failure_threshold,
-                &defaults.failure_threshold,
-                &own_prefix,
-                "defaults.alert",
-                "failure_threshold",
-            ))?,
-            success_threshold: threshold(pick(
-                &own.success_threshold,
-                &defaults.success_threshold,
-                &own_prefix,
-                "defaults.alert",
-                "success_threshold",
-            ))?,
-            repeat_every: match pick(
-                &own.repeat_every,
-                &defaults.repeat_every,
-                &own_prefix,
-                "defaults.alert",
-                "repeat_every",
-            ) {
-                Some((value, key)) => Some(self.positive_duration(value, &key)?),
-                None => None,
-            },
+            failure_threshold: threshold(layer!(failure_threshold))?,
+            success_threshold: threshold(layer!(success_threshold))?,
+            repeat_every: layer!(repeat_every)
+                .map(|(value, key)| self.positive_duration(value, &key))
+                .transpose()?,
             send_resolved: own.send_resolved.or(defaults.send_resolved),
             alert_on_degraded: own.alert_on_degraded.or(defaults.alert_on_degraded),
-            confirm: pick(
-                &own.confirm,
-                &defaults.confirm,
-                &own_prefix,
-                "defaults.alert",
-                "confirm",
-            )
-            .map(|(raw, key)| self.confirm(raw, &key))
-            .transpose()?,
-            flapping: pick(
-                &own.flapping,
-                &defaults.flapping,
-                &own_prefix,
-                "defaults.alert",
-                "flapping",
-            )
-            .map(|(raw, key)| self.flapping(raw, &key))
-            .transpose()?,
+            confirm: layer!(confirm)
+                .map(|(raw, key)| self.confirm(raw, &key))
+                .transpose()?,
+            flapping: layer!(flapping)
+                .map(|(raw, key)| self.flapping(raw, &key))
+                .transpose()?,
         })
+    }
+
+    /// `alert.channels`: every name one of `alerts.channels`.
+    fn channel_names(
+        &self,
+        list: &[Text],
+        key: &str,
+        channels: &[ChannelConfig],
+    ) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for (i, name) in list.iter().enumerate() {
+            if !channels.iter().any(|channel| channel.name == name.value) {
+                return Err(self.err(
+                    name,
+                    &format!("{key}[{i}]"),
+                    unknown_channel(&name.value, channels),
+                ));
+            }
+            names.push(name.value.clone());
+        }
+        Ok(names)
     }
 
     /// A `confirm:` block; keys left out take the built-in defaults.

@@ -22,7 +22,7 @@ fn id_list(ids: &[i64]) -> Result<&[i64], StoreError> {
 
 const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
         s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-        i.diagnosis, s.environment, s.recent_bits, s.recent_len, s.flapping
+        i.diagnosis, s.environment, s.recent_bits, s.recent_len, s.flapping, i.acked_at_ms
      FROM alert_state s LEFT JOIN incidents i ON i.id = s.incident_id";
 
 const SAVE_STATE: &str = super::shared::save_state_keyed_by!("environment");
@@ -34,7 +34,7 @@ const INSERT_INCIDENT: &str =
 
 const INCIDENTS: &str =
     "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
-        flapping
+        flapping, acked_by, acked_at_ms, ack_comment
  FROM incidents
  WHERE ($1::TEXT IS NULL OR environment = $1)
    AND ($2::TEXT IS NULL
@@ -46,7 +46,7 @@ const INCIDENTS: &str =
 /// One incident by id: the columns of [`INCIDENTS`], which `decode::incident` reads.
 const INCIDENT: &str =
     "SELECT id, environment, started_at_ms, opened_at_ms, resolved_at_ms, verdict, diagnosis,
-        flapping
+        flapping, acked_by, acked_at_ms, ack_comment
  FROM incidents WHERE id = $1";
 
 const NOTES: &str = "SELECT incident_id, id, created_at_ms, status, message, author

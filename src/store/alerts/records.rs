@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::incident::MachineState;
+use crate::oncall::{Acknowledgement, Silence};
 use crate::probe::Verdict;
 use crate::store::StoreError;
 
@@ -51,6 +52,8 @@ pub struct IncidentRecord {
     pub diagnosis: String,
     /// Opened by flap detection: the environment keeps changing state.
     pub flapping: bool,
+    /// Who acknowledged it, when, and what they said; `null` until someone does.
+    pub acknowledged: Option<Acknowledgement>,
     /// Oldest first.
     pub notifications: Vec<NotificationRecord>,
     /// The written updates on it, oldest first.
@@ -129,6 +132,28 @@ impl NoteRecord {
     pub fn heading(&self) -> &'static str {
         self.status.map_or("Update", NoteStatus::title)
     }
+}
+
+/// What acknowledging an incident came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AckOutcome {
+    /// Acknowledged now: the incident as it is.
+    Acknowledged(IncidentRecord),
+    NoSuchIncident,
+    /// Over already: nothing to acknowledge.
+    Resolved(IncidentRecord),
+    /// Someone was first: theirs stands.
+    AlreadyAcknowledged(IncidentRecord),
+}
+
+/// What expiring a silence came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpireOutcome {
+    /// Expired now: the silence as it is.
+    Expired(Silence),
+    NoSuchSilence,
+    /// It had ended already (by itself, or expired before).
+    AlreadyOver(Silence),
 }
 
 #[derive(Debug, Clone, Default)]

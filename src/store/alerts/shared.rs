@@ -52,6 +52,35 @@ pub(super) const POSTPONE_NOTIFICATION: &str =
 pub(super) const OVERDUE_NOTIFICATIONS: &str =
     "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND due_at_ms < $1";
 
+pub(super) const ACKNOWLEDGE_INCIDENT: &str =
+    "UPDATE incidents SET acked_by = $2, acked_at_ms = $3, ack_comment = $4
+     WHERE id = $1 AND resolved_at_ms IS NULL AND acked_at_ms IS NULL";
+
+pub(super) const INSERT_SILENCE: &str =
+    "INSERT INTO silences (environment, location, verdict, starts_at_ms, ends_at_ms, created_by,
+                       comment, created_at_ms)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+
+/// The columns [`super::decode::silence`] reads.
+macro_rules! silence_columns {
+    () => {
+        "SELECT id, environment, location, verdict, starts_at_ms, ends_at_ms, created_by, comment,
+            created_at_ms, expired_at_ms FROM silences "
+    };
+}
+
+/// Newest first: every silence when `$1`, else those not over at `$2` (active or pending).
+pub(super) const SILENCES: &str = concat!(
+    silence_columns!(),
+    "WHERE $1 OR (ends_at_ms > $2 AND (expired_at_ms IS NULL OR expired_at_ms > $2))
+     ORDER BY id DESC LIMIT $3"
+);
+
+pub(super) const SILENCE: &str = concat!(silence_columns!(), "WHERE id = $1");
+
+pub(super) const EXPIRE_SILENCE: &str = "UPDATE silences SET expired_at_ms = $2
+     WHERE id = $1 AND expired_at_ms IS NULL AND ends_at_ms > $2";
+
 /// Save an environment's alert state, the environment keyed by the column `$key`: one text
 /// whatever that column.
 macro_rules! save_state_keyed_by {
@@ -336,6 +365,103 @@ macro_rules! shared_statements {
                 .execute(conn)
                 .await?;
             Ok(())
+        }
+
+        /// Acknowledge incident `id` if it is open and nobody has; what came of it.
+        pub(crate) async fn acknowledge_incident(
+            conn: &mut Connection,
+            id: i64,
+            ack: &$crate::oncall::Acknowledgement,
+        ) -> Result<super::AckOutcome, $crate::store::StoreError> {
+            use super::AckOutcome;
+            let done = sqlx::query(super::shared::ACKNOWLEDGE_INCIDENT)
+                .bind(id)
+                .bind(text(&ack.by).as_ref())
+                .bind($crate::store::codec::ms(ack.at))
+                .bind(ack.comment.as_deref().map(text).as_deref())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            Ok(match incident(conn, id).await? {
+                None => AckOutcome::NoSuchIncident,
+                Some(incident) if done > 0 => AckOutcome::Acknowledged(incident),
+                Some(incident) if incident.resolved_at.is_some() => AckOutcome::Resolved(incident),
+                Some(incident) => AckOutcome::AlreadyAcknowledged(incident),
+            })
+        }
+
+        /// Store a silence made at `now`.
+        pub(crate) async fn insert_silence(
+            conn: &mut Connection,
+            new: &$crate::oncall::NewSilence,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::oncall::Silence, $crate::store::StoreError> {
+            use $crate::store::codec::{from_ms, ms};
+            let m = &new.matchers;
+            let id: i64 = sqlx::query_scalar(super::shared::INSERT_SILENCE)
+                .bind(m.environment.as_deref().map(text).as_deref())
+                .bind(m.location.as_deref().map(text).as_deref())
+                .bind(m.verdict.as_deref().map(text).as_deref())
+                .bind(ms(new.starts_at))
+                .bind(ms(new.ends_at))
+                .bind(text(&new.created_by).as_ref())
+                .bind(text(&new.comment).as_ref())
+                .bind(ms(now))
+                .fetch_one(conn)
+                .await?;
+            // As stored: to the millisecond.
+            Ok($crate::oncall::Silence {
+                id,
+                matchers: new.matchers.clone(),
+                starts_at: from_ms(ms(new.starts_at)),
+                ends_at: from_ms(ms(new.ends_at)),
+                created_by: new.created_by.clone(),
+                comment: new.comment.clone(),
+                created_at: from_ms(ms(now)),
+                expired_at: None,
+            })
+        }
+
+        /// Newest first: every silence when `all`, else those not over at `now`.
+        pub(crate) async fn silences(
+            conn: &mut Connection,
+            all: bool,
+            now: chrono::DateTime<chrono::Utc>,
+            limit: u32,
+        ) -> Result<Vec<$crate::oncall::Silence>, $crate::store::StoreError> {
+            let rows = sqlx::query(super::shared::SILENCES)
+                .bind(all)
+                .bind($crate::store::codec::ms(now))
+                .bind(i64::from(limit))
+                .fetch_all(conn)
+                .await?;
+            rows.iter().map(super::decode::silence).collect()
+        }
+
+        /// End silence `id` at `now` if it has not ended; what came of it.
+        pub(crate) async fn expire_silence(
+            conn: &mut Connection,
+            id: i64,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<super::ExpireOutcome, $crate::store::StoreError> {
+            use super::ExpireOutcome;
+            let done = sqlx::query(super::shared::EXPIRE_SILENCE)
+                .bind(id)
+                .bind($crate::store::codec::ms(now))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            let row = sqlx::query(super::shared::SILENCE)
+                .bind(id)
+                .fetch_optional(conn)
+                .await?;
+            Ok(
+                match row.as_ref().map(super::decode::silence).transpose()? {
+                    None => ExpireOutcome::NoSuchSilence,
+                    Some(silence) if done > 0 => ExpireOutcome::Expired(silence),
+                    Some(silence) => ExpireOutcome::AlreadyOver(silence),
+                },
+            )
         }
 
         /// Notifications that failed for good since `since`, newest first.

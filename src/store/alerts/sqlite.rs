@@ -28,7 +28,7 @@ fn text(value: &str) -> Cow<'_, str> {
 
 const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
         s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-        i.diagnosis, e.name, s.recent_bits, s.recent_len, s.flapping
+        i.diagnosis, e.name, s.recent_bits, s.recent_len, s.flapping, i.acked_at_ms
      FROM alert_state s JOIN environments e ON e.id = s.env_id
      LEFT JOIN incidents i ON i.id = s.incident_id";
 
@@ -40,7 +40,7 @@ const INSERT_INCIDENT: &str =
 
 const INCIDENTS: &str =
     "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
-        i.diagnosis, i.flapping
+        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
  FROM incidents i JOIN environments e ON e.id = i.env_id
  WHERE ($1 IS NULL OR e.name = $1)
    AND ($2 IS NULL
@@ -52,7 +52,7 @@ const INCIDENTS: &str =
 /// One incident by id: the columns of [`INCIDENTS`], which `decode::incident` reads.
 const INCIDENT: &str =
     "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
-        i.diagnosis, i.flapping
+        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
  FROM incidents i JOIN environments e ON e.id = i.env_id WHERE i.id = $1";
 
 const NOTES: &str = "SELECT incident_id, id, created_at_ms, status, message, author

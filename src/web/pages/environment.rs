@@ -13,7 +13,8 @@ use super::{ago, layout, ms, percent, pill, when};
 use crate::alert::ActiveWindow;
 use crate::probe::{ProbeResult, Verdict};
 use crate::store::{
-    DeliveryState, HistoryFrom, IncidentFilter, IncidentRecord, IncidentState, RunsPage,
+    DeliveryState, HistoryFrom, IncidentFilter, IncidentRecord, IncidentState, NotificationRecord,
+    RunsPage,
 };
 use crate::text::duration_words;
 use crate::web::cache::History;
@@ -134,6 +135,7 @@ async fn render_environment<S: StatusSource>(
             @if let (Some(slo), Some(objective)) = (current.and_then(|c| c.slo.as_ref()), env.slo) {
                 (slo_section(slo, &objective, now))
             }
+            (super::oncall::silences_of(&status.silences, name, now))
             @if let Some(result) = latest {
                 section class="now" {
                     div {
@@ -156,7 +158,7 @@ async fn render_environment<S: StatusSource>(
             @for (index, run) in runs.iter().enumerate() {
                 @let above = index == 0 && newest_stored.is_some();
                 @let diagnosis_shown = above || Some(run.result.diagnosis.as_str()) == shown_diagnosis;
-                (run_details(&run.result, run.in_maintenance, above, diagnosis_shown, config.server.trace_url.as_ref(), &crate::probe::replay::command(env, &variables, run.result.verdict == Verdict::TokenFailed)))
+                (run_details(&run.result, (run.in_maintenance, run.silenced_by), above, diagnosis_shown, config.server.trace_url.as_ref(), &crate::probe::replay::command(env, &variables, run.result.verdict == Verdict::TokenFailed)))
             }
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
@@ -287,6 +289,13 @@ fn incident_details(
     let lasted = incident
         .resolved_at
         .map(|at| duration_words((at - incident.started_at).num_seconds()));
+    // The acknowledgement in its place in time among the notifications.
+    let split = incident.acknowledged.as_ref().map_or(0, |ack| {
+        incident
+            .notifications
+            .partition_point(|n| n.created_at <= ack.at)
+    });
+    let (before_ack, after_ack) = incident.notifications.split_at(split);
     html! {
         details id={ "incident-" (incident.id) } open[open] {
             summary {
@@ -298,6 +307,7 @@ fn incident_details(
                 " · opened "
                 span class="mono" { (when(Some(incident.opened_at))) }
                 @if let Some(lasted) = &lasted { " · lasted " (lasted) }
+                @if let Some(ack) = &incident.acknowledged { " · " (super::oncall::acknowledgement(ack)) }
             }
             @if explained_above {
                 p class="muted" { "The failure explained above." }
@@ -309,24 +319,32 @@ fn incident_details(
                 tr { th { "When" } th { "What" } th { "Channel" } th { "Outcome" } th { "Attempts" } th { "Error" } }
                 tr { td class="mono num" { (when(Some(incident.started_at))) } td { "first failing probe started" } td {} td {} td {} td {} }
                 tr { td class="mono num" { (when(Some(incident.opened_at))) } td { "opened" } td {} td {} td {} td {} }
-                @for n in &incident.notifications {
-                    tr {
-                        td class="mono num" { (when(Some(n.created_at))) }
-                        td { (n.event) }
-                        td { (n.channel) span class="muted" { " " (n.kind) } }
-                        td {
-                            span class={ "pill " (outcome_class(n.outcome)) } { (n.outcome.as_str()) }
-                            @if let Some(at) = n.sent_at { " " span class="mono muted" { (when(Some(at))) } }
-                            @if let Some(at) = n.next_attempt_at { " " span class="muted" { "next try " (when(Some(at))) } }
-                        }
-                        td class="mono" { (n.attempts) }
-                        td class="mono diag" { (n.last_error.as_deref().unwrap_or("")) }
-                    }
+                @for n in before_ack { (notification_row(n)) }
+                @if let Some(ack) = &incident.acknowledged {
+                    tr { td class="mono num" { (when(Some(ack.at))) } td colspan="5" { (super::oncall::acknowledgement(ack)) } }
                 }
+                @for n in after_ack { (notification_row(n)) }
                 @if let Some(at) = incident.resolved_at {
                     tr { td class="mono num" { (when(Some(at))) } td { "resolved" } td {} td {} td {} td {} }
                 }
             }
+        }
+    }
+}
+
+fn notification_row(n: &NotificationRecord) -> Markup {
+    html! {
+        tr {
+            td class="mono num" { (when(Some(n.created_at))) }
+            td { (n.event) }
+            td { (n.channel) span class="muted" { " " (n.kind) } }
+            td {
+                span class={ "pill " (outcome_class(n.outcome)) } { (n.outcome.as_str()) }
+                @if let Some(at) = n.sent_at { " " span class="mono muted" { (when(Some(at))) } }
+                @if let Some(at) = n.next_attempt_at { " " span class="muted" { "next try " (when(Some(at))) } }
+            }
+            td class="mono" { (n.attempts) }
+            td class="mono diag" { (n.last_error.as_deref().unwrap_or("")) }
         }
     }
 }
@@ -349,6 +367,7 @@ mod tests {
             verdict: Verdict::ClosedBeforeReady,
             diagnosis: "The server closed with 1011.".into(),
             flapping: false,
+            acknowledged: None,
             notifications: Vec::new(),
             notes: Vec::new(),
         }

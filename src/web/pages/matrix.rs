@@ -90,6 +90,7 @@ mod tests {
             in_maintenance: false,
             maintenance: None,
             open_incident: None,
+            silenced_by: None,
             caused_by: None,
             slo: None,
             locations: cells

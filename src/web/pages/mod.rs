@@ -6,9 +6,11 @@
 //! - `environment`: `/environments/{name}`, one environment's pictures, facts and history.
 //! - `matrix`: a fleet's location × environment matrix on the overview.
 //! - `result_facts`: one result laid out, beside its diagnosis.
+//! - `oncall`: silences and acknowledgements as the pages show them.
 
 mod environment;
 mod matrix;
+mod oncall;
 mod overview;
 mod result_facts;
 
