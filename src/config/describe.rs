@@ -67,6 +67,19 @@ fn describe_environment<'c>(
         line("network", network);
     }
     line("alert", alert_line(config, env));
+    if let Some(slo) = &env.slo {
+        line("slo", slo_line(slo));
+    }
+}
+
+/// `99.9% over 30 days, …`: the objective to 0.001 %, without trailing zeros.
+fn slo_line(slo: &Slo) -> String {
+    let percent = format!("{:.3}", slo.objective * 100.0);
+    let percent = percent.trim_end_matches('0').trim_end_matches('.');
+    format!(
+        "{percent}% over {}, maintenance left out",
+        human(slo.window)
+    )
 }
 
 fn schedule_line<'c>(env: &'c Environment, words: &mut HashMap<&'c str, String>) -> String {

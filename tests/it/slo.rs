@@ -40,6 +40,16 @@ fn slo_takes_a_percentage_and_a_window_from_the_environment_or_defaults() {
     assert!((feed.objective - 0.995).abs() < 1e-12);
     assert_eq!(feed.window.as_secs(), 30 * 86_400, "30d by default");
     assert_eq!(config.environment("plain").unwrap().slo, None);
+    // `wsprobe validate` says it.
+    let described = wsprobe::config::describe(&config);
+    assert!(
+        described.contains("slo           99.9% over 7 days, maintenance left out"),
+        "{described}"
+    );
+    assert!(
+        described.contains("slo           99.5% over 30 days"),
+        "{described}"
+    );
 
     // A block in `defaults` applies to every environment; an environment's own keys win.
     let config = load(&format!(
