@@ -374,6 +374,45 @@ mod tests {
     }
 
     #[test]
+    fn the_slo_section_says_the_objective_and_an_overspent_budget_as_such() {
+        let now = DateTime::from_timestamp(20_000 * 86_400 + 3600, 0).unwrap();
+        let objective = crate::config::Slo {
+            objective: 0.9995,
+            window: std::time::Duration::from_secs(7 * 86_400),
+        };
+        let report = crate::slo::SloReport::of(
+            objective.objective,
+            objective.window,
+            &[crate::slo::Day {
+                day: 19_999,
+                runs: 1000,
+                serving: 998,
+            }],
+        );
+        let html =
+            slo_section(&SloStatus::new(&objective, Some(&report)), &objective, now).into_string();
+        for shown in [
+            "99.95%",
+            "99.80%",
+            "overspent by 300.0%",
+            "1000",
+            "7d",
+            "8 days",
+        ] {
+            assert!(html.contains(shown), "{shown} not in {html}");
+        }
+        // A report of another objective (the config changed since) shows no figures.
+        let changed = crate::config::Slo {
+            objective: 0.99,
+            ..objective
+        };
+        let stale = SloStatus::new(&changed, Some(&report));
+        assert_eq!((stale.availability, stale.runs), (None, 0));
+        assert_eq!(objective_text(0.999), "99.9%");
+        assert_eq!(objective_text(0.5), "50%");
+    }
+
+    #[test]
     fn an_incident_shows_its_own_state_and_can_be_linked_to() {
         let resolved =
             incident_details(&incident(IncidentState::Resolved, true), None, None).into_string();
