@@ -111,6 +111,9 @@ pub(crate) struct RawHealth {
 pub(crate) struct RawExpectBody {
     pub json: Option<Located<OrderedMap<serde_json::Value>>>,
     pub contains: Option<Text>,
+    pub equals: Option<Text>,
+    pub prefix: Option<Text>,
+    pub regex: Option<Text>,
 }
 
 /// Every auth kind's keys in one mapping; validation refuses keys the chosen kind does not use.
@@ -159,6 +162,11 @@ pub(crate) struct RawExpect {
     pub within: Option<Text>,
     pub json: Option<Located<OrderedMap<serde_json::Value>>>,
     pub contains: Option<Text>,
+    pub equals: Option<Text>,
+    pub prefix: Option<Text>,
+    pub regex: Option<Text>,
+    /// `any`, or the leading bytes of a binary message in hex (`20 02`).
+    pub binary: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -246,12 +246,8 @@ fn describe_step(step: &Step) -> String {
         Step::Expect { within, matcher } => {
             let what = match matcher {
                 Matcher::Any => "any message".to_owned(),
-                Matcher::Contains(needle) => format!("a message containing {needle:?}"),
-                Matcher::Json(pairs) => {
-                    let map: serde_json::Map<String, serde_json::Value> =
-                        pairs.iter().cloned().collect();
-                    serde_json::Value::Object(map).to_string()
-                }
+                Matcher::Json(_) | Matcher::Binary(_) => matcher.describe(),
+                other => format!("a message {}", other.describe()),
             };
             format!(
                 "expect {what} within {}",

@@ -101,7 +101,7 @@ pub struct SessionOutcome {
 /// What one read from the socket produced, reduced to what the steps care about.
 enum SocketEvent {
     Text(String),
-    Binary(usize),
+    Binary(bytes::Bytes),
     Closed,
     TimedOut,
     Failed,
@@ -234,9 +234,9 @@ where
                     }
                     first_mismatch.get_or_insert(text);
                 }
-                SocketEvent::Binary(_) if matches!(matcher, Matcher::Any) => return Ok(()),
-                SocketEvent::Binary(len) => {
-                    first_mismatch.get_or_insert(format!("<binary message, {len} bytes>"));
+                SocketEvent::Binary(data) if matcher.matches_binary(&data) => return Ok(()),
+                SocketEvent::Binary(data) => {
+                    first_mismatch.get_or_insert(binary_evidence(&data));
                 }
                 SocketEvent::Closed | SocketEvent::Failed => return Err(StepFailure::Closed),
                 SocketEvent::TimedOut => {
@@ -281,9 +281,8 @@ where
                 }
                 Some(Ok(Message::Binary(data))) => {
                     self.received += 1;
-                    let len = data.len();
-                    self.keep(format!("<binary message, {len} bytes>"));
-                    return SocketEvent::Binary(len);
+                    self.keep(binary_evidence(&data));
+                    return SocketEvent::Binary(data);
                 }
                 Some(Ok(Message::Close(frame))) => {
                     self.note_close(frame);
@@ -504,6 +503,11 @@ where
         self.outcome.close_ms = Some(between_ms(started, Instant::now()));
         self.outcome.close_started_ms = Some(between_ms(self.plan.accepted_at, started));
     }
+}
+
+/// How a binary message is kept as evidence: its size (the diagnosis reads it).
+fn binary_evidence(data: &[u8]) -> String {
+    format!("<binary message, {} bytes>", data.len())
 }
 
 /// Application-level error messages, in the shapes real backends use.

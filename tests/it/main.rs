@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod daemon;
 mod dashboards;
+mod dialects;
 mod faults;
 mod fleet;
 mod helpers;

@@ -374,35 +374,6 @@ impl Validator<'_> {
         Ok(())
     }
 
-    /// `json: {/pointer: value}` or `contains: "text"` (not both), as steps and
-    /// `health.expect_body` write them; neither is `Any`.
-    fn matcher(
-        &self,
-        json: &Option<Located<OrderedMap<serde_json::Value>>>,
-        contains: &Option<Text>,
-        key: &str,
-    ) -> Result<Matcher> {
-        Ok(match (json, contains) {
-            (Some(_), Some(contains)) => {
-                return Err(self.err(
-                    contains,
-                    &format!("{key}.contains"),
-                    "an expect takes `json` or `contains`, not both",
-                ));
-            }
-            (Some(json), None) => {
-                let mut pairs = Vec::new();
-                for (pointer, value) in &json.value.0 {
-                    let pointer_key = format!("{key}.json.{}", pointer.value);
-                    pairs.push((self.pointer(pointer, &pointer_key)?, value.clone()));
-                }
-                Matcher::Json(pairs)
-            }
-            (None, Some(contains)) => Matcher::Contains(contains.value.clone()),
-            (None, None) => Matcher::Any,
-        })
-    }
-
     pub(super) fn health(&self, raw: &Located<RawHealth>, key: &str) -> Result<HealthCheck> {
         let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
         let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
@@ -421,12 +392,12 @@ impl Validator<'_> {
             None => None,
             Some(body) => {
                 let body_key = format!("{key}.expect_body");
-                match self.matcher(&body.value.json, &body.value.contains, &body_key)? {
+                match self.matcher(&MatcherKeys::of_body(&body.value), &body_key)? {
                     Matcher::Any => {
                         return Err(self.err(
                             body,
                             &body_key,
-                            "expect_body needs `json: {/pointer: value}` or `contains: \"text\"`",
+                            "expect_body needs `json: {/pointer: value}`, `contains`, `equals`, `prefix` or `regex`",
                         ));
                     }
                     matcher => Some(matcher),
@@ -526,7 +497,7 @@ impl Validator<'_> {
                     // The default must not outlast a short timeout: the timeout is the budget.
                     None => DEFAULT_WITHIN.min(timeout),
                 };
-                let matcher = self.matcher(&e.json, &e.contains, &expect_key)?;
+                let matcher = self.matcher(&MatcherKeys::of_expect(e), &expect_key)?;
                 Ok(Step::Expect { within, matcher })
             }
             (None, Some(send)) => Ok(Step::Send {

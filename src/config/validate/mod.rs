@@ -44,6 +44,8 @@ mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
 mod environment;
+mod matcher;
+use matcher::MatcherKeys;
 mod service;
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
