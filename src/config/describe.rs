@@ -56,6 +56,9 @@ fn describe_environment<'c>(
         n => n.to_string(),
     };
     line("steps", steps);
+    if !env.keepalive.is_empty() {
+        line("keepalive", keepalive_line(&env.keepalive));
+    }
     line("alert", alert_line(config, env));
 }
 
@@ -98,6 +101,24 @@ fn auth_line(env: &Environment) -> String {
         (Auth::None, _) | (_, true) => kind,
         _ => format!("{kind}, sent as {}", carriers.join(", ")),
     }
+}
+
+/// `answer a message equal to "2" with "3"; send {"type":"ping"} every 30s`
+fn keepalive_line(keepalive: &[Keepalive]) -> String {
+    keepalive
+        .iter()
+        .map(|entry| match entry {
+            Keepalive::Answer {
+                when,
+                send: Some(send),
+            } => format!("answer a message {} with {send:?}", when.describe()),
+            Keepalive::Answer { when, send: None } => {
+                format!("ignore a message {}", when.describe())
+            }
+            Keepalive::Every { every, send } => format!("send {send:?} every {}", human(*every)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn health_line(health: &HealthCheck) -> String {

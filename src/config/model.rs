@@ -344,6 +344,8 @@ pub struct Environment {
     /// The first `Expect` is the ready (welcome) check. Environments that take `defaults`'
     /// steps share one list.
     pub steps: Arc<[Step]>,
+    /// Answered or sent while the steps run; never a step, never a failure by itself.
+    pub keepalive: Vec<Keepalive>,
     pub echo: Option<EchoCheck>,
     pub version: Option<VersionSource>,
     pub alert: AlertPolicyOverride,
@@ -452,6 +454,16 @@ pub enum Step {
     },
     /// A text message to send; templates (`{token}`) allowed.
     Send { text: String },
+}
+
+/// One `keepalive` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Keepalive {
+    /// Whenever a message matches `when`, answer it with `send` (templates allowed); without
+    /// `send`, only recognise it as a heartbeat, kept from the steps.
+    Answer { when: Matcher, send: Option<String> },
+    /// Send `send` every `every`, from the upgrade on.
+    Every { every: Duration, send: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -88,6 +88,7 @@ pub(crate) struct RawEnvironment {
     pub expect_subprotocol: Option<Text>,
     pub tls: Option<RawTls>,
     pub steps: Option<Vec<Located<RawStep>>>,
+    pub keepalive: Option<Vec<Located<RawKeepalive>>>,
     pub echo: Option<Located<RawEcho>>,
     pub version: Option<Located<RawVersion>>,
     pub alert: Option<RawAlertPolicy>,
@@ -166,6 +167,30 @@ pub(crate) struct RawExpect {
     pub prefix: Option<Text>,
     pub regex: Option<Text>,
     /// `any`, or the leading bytes of a binary message in hex (`20 02`).
+    pub binary: Option<Text>,
+}
+
+/// `- { when: {...}, send: "..." }` or `- { every: 30s, send: "..." }`: one of the two,
+/// checked by validation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Keepalive")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKeepalive {
+    pub when: Option<Located<RawMatch>>,
+    pub every: Option<Text>,
+    pub send: Option<Text>,
+}
+
+/// A matcher alone (a keepalive's `when`): an `expect` without `within`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Match")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMatch {
+    pub json: Option<Located<OrderedMap<serde_json::Value>>>,
+    pub contains: Option<Text>,
+    pub equals: Option<Text>,
+    pub prefix: Option<Text>,
+    pub regex: Option<Text>,
     pub binary: Option<Text>,
 }
 

@@ -13,10 +13,12 @@
 //! [`TRACEPARENTS_KEPT`], as a traced backend would log it: [`Lab::traceparents`].
 //! - `plain`: `/health` and `/token`.
 //! - `codes`: `/ws/close/{code}` and `/ws/status/{status}`, any close code or status.
+//! - `keepalive`: backends that close a session whose client does not keep it alive.
 
 mod catalogue;
 mod codes;
 mod http;
+mod keepalive;
 mod plain;
 mod proxy;
 mod scenarios;

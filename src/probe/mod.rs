@@ -13,6 +13,8 @@ pub mod evidence;
 mod facts;
 pub mod handshake;
 mod health;
+pub mod keepalive;
+pub mod message;
 mod phases;
 pub mod redact;
 pub mod replay;

@@ -320,6 +320,7 @@ async fn run_session(
         accepted_at: accepted.at,
         deadline,
         close_witness: Some(accepted.close_witness),
+        keepalive: super::keepalive::from_config(&env.keepalive, &|text| templates.fill(text)),
     };
     let outcome = session::run(accepted.socket, &plan).await;
     facts.phases.ready = outcome.ready_ms;

@@ -11,6 +11,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::close_tap::CloseWitness;
 use super::diagnosis::registry::valid_on_wire;
+use super::keepalive::{self, Keepalives};
+use super::message::{Incoming, binary_evidence};
 use super::timing::between_ms;
 use crate::config::{EchoCheck, Matcher, MessageLimits, Step};
 
@@ -21,6 +23,9 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const CLOSE_HANDSHAKE_LIMIT: Duration = Duration::from_secs(3);
 /// Received messages are kept for the evidence up to this many characters each.
 const KEPT_MESSAGE_CHARS: usize = 2048;
+/// Heartbeats kept as evidence, the first ones: they show what the server sends, and more
+/// would crowd out the messages that say something.
+const KEPT_HEARTBEATS: usize = 2;
 
 /// What the session needs besides the socket.
 pub struct Plan<'a> {
@@ -35,6 +40,8 @@ pub struct Plan<'a> {
     pub deadline: Instant,
     /// The server's close frame as it came over the wire (`None` in tests over a bare pipe).
     pub close_witness: Option<CloseWitness>,
+    /// Answered or sent while the steps run, never a step.
+    pub keepalive: Vec<keepalive::Rule>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +103,7 @@ pub struct SessionOutcome {
     pub messages: Vec<String>,
     pub echoed: Option<Vec<(String, String)>>,
     pub version: Option<String>,
+    pub keepalive: keepalive::Counts,
 }
 
 /// What one read from the socket produced, reduced to what the steps care about.
@@ -112,6 +120,7 @@ struct Session<'p, 'a, S> {
     plan: &'p Plan<'a>,
     outcome: SessionOutcome,
     received: usize,
+    keepalives: Keepalives,
 }
 
 pub async fn run<S>(socket: S, plan: &Plan<'_>) -> SessionOutcome
@@ -135,11 +144,14 @@ where
             messages: Vec::new(),
             echoed: None,
             version: None,
+            keepalive: keepalive::Counts::default(),
         },
         received: 0,
+        keepalives: Keepalives::new(plan.keepalive.clone(), plan.accepted_at),
     };
     session.run_steps().await;
     session.finish().await;
+    session.outcome.keepalive = session.keepalives.counts;
     session.outcome
 }
 
@@ -258,14 +270,26 @@ where
         }
     }
 
-    /// Read one event, recording messages, echo, version and closes as they pass.
+    /// Read one event, recording messages, echo, version and closes as they pass; heartbeats
+    /// are answered on the way and keepalive timers served while waiting.
     async fn next_event(&mut self, deadline: Instant) -> SocketEvent {
         loop {
-            let item = match timeout_at(deadline.into(), self.socket.next()).await {
+            let wake = self
+                .keepalives
+                .next_due()
+                .map_or(deadline, |due| due.min(deadline));
+            let item = match timeout_at(wake.into(), self.socket.next()).await {
+                Err(_) if wake < deadline => {
+                    let due = self.keepalives.take_due(Instant::now());
+                    if let Err(event) = self.send_keepalives(due).await {
+                        return event;
+                    }
+                    continue;
+                }
                 Err(_) => return SocketEvent::TimedOut,
                 Ok(item) => item,
             };
-            match item {
+            let message = match item {
                 None => {
                     self.note_drop();
                     return SocketEvent::Closed;
@@ -274,23 +298,63 @@ where
                     self.note_error(err);
                     return SocketEvent::Failed;
                 }
-                Some(Ok(Message::Text(text))) => {
-                    let text = text.as_str().to_owned();
-                    self.record(&text);
-                    return SocketEvent::Text(text);
-                }
-                Some(Ok(Message::Binary(data))) => {
-                    self.received += 1;
-                    self.keep(binary_evidence(&data));
-                    return SocketEvent::Binary(data);
-                }
                 Some(Ok(Message::Close(frame))) => {
                     self.note_close(frame);
                     return SocketEvent::Closed;
                 }
                 // Pings are answered by tungstenite itself; neither counts as a message.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(message)) => message,
+            };
+            let incoming = match &message {
+                Message::Text(text) => Incoming::Text(text.as_str()),
+                Message::Binary(data) => Incoming::Binary(data),
+                _ => unreachable!("control frames handled above"),
+            };
+            if let Some(reply) = self.keepalives.answer(incoming, Instant::now()) {
+                self.keep_heartbeat(incoming);
+                if let Err(event) = self.send_keepalives(reply.into_iter().collect()).await {
+                    return event;
+                }
+                continue;
             }
+            return match message {
+                Message::Text(text) => {
+                    let text = text.as_str().to_owned();
+                    self.record(&text);
+                    SocketEvent::Text(text)
+                }
+                Message::Binary(data) => {
+                    self.received += 1;
+                    self.keep(binary_evidence(&data));
+                    SocketEvent::Binary(data)
+                }
+                _ => unreachable!("control frames handled above"),
+            };
+        }
+    }
+
+    /// A heartbeat's answer or a timer's message; a socket that will not take it ends the
+    /// wait as a read would have.
+    async fn send_keepalives(&mut self, messages: Vec<Message>) -> Result<(), SocketEvent> {
+        for message in messages {
+            let sent = timeout_at(self.plan.deadline.into(), self.socket.send(message)).await;
+            match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    self.note_error(err);
+                    return Err(SocketEvent::Failed);
+                }
+                Err(_) => return Err(SocketEvent::TimedOut),
+            }
+        }
+        Ok(())
+    }
+
+    /// The first heartbeats are evidence like any message; the rest are only counted.
+    fn keep_heartbeat(&mut self, heartbeat: Incoming<'_>) {
+        if self.keepalives.counts.answered <= KEPT_HEARTBEATS {
+            self.keep(heartbeat.evidence());
         }
     }
 
@@ -503,11 +567,6 @@ where
         self.outcome.close_ms = Some(between_ms(started, Instant::now()));
         self.outcome.close_started_ms = Some(between_ms(self.plan.accepted_at, started));
     }
-}
-
-/// How a binary message is kept as evidence: its size (the diagnosis reads it).
-fn binary_evidence(data: &[u8]) -> String {
-    format!("<binary message, {} bytes>", data.len())
 }
 
 /// Application-level error messages, in the shapes real backends use.

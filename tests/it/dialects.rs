@@ -129,7 +129,137 @@ fn matchers_load_typed_and_refuse_mixtures_bad_regexes_and_bad_hex() {
             "probes.yaml:5:41: environments[0].steps[0].expect.json.0: invalid JSON pointer \"0\": it starts with / (like /data/event)",
         ),
     ];
-    for (tail, expected) in cases {
-        assert_eq!(load_error(tail), expected, "{tail}");
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|(tail, expected)| load_error(tail) != *expected)
+        .map(|(tail, _)| load_error(tail))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A lab environment of the bundled probes.yaml, with its keepalive or without it.
+async fn probe_lab(
+    lab: &crate::helpers::TestLab,
+    name: &str,
+    keepalive: bool,
+) -> wsprobe::probe::ProbeResult {
+    let config = wsprobe::demo::bundled_config(lab.addr()).expect("bundled config loads");
+    let mut env = config.environment(name).expect("in probes.yaml").clone();
+    assert!(!env.keepalive.is_empty(), "{name} has a keepalive");
+    if !keepalive {
+        env.keepalive.clear();
     }
+    Prober::for_config(&config).probe(&env).await
+}
+
+/// The backend's heartbeats arrive while the probe waits 5 s for the pong: answered, the
+/// session lives and passes; unanswered (as before keepalives existed), the backend closes it.
+/// The heartbeats are never taken for the pong, and only the first are kept as evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_answered_between_steps_keep_the_session() {
+    let lab = spawn_lab().await;
+    let (answered, unanswered, timer, silent) = tokio::join!(
+        probe_lab(&lab, "heartbeat", true),
+        probe_lab(&lab, "heartbeat", false),
+        probe_lab(&lab, "idle-timeout", true),
+        probe_lab(&lab, "idle-timeout", false),
+    );
+    assert_eq!(answered.verdict, Verdict::Ok, "{}", answered.diagnosis);
+    assert_eq!(answered.failed_step, None);
+    let heartbeats = answered
+        .messages
+        .iter()
+        .filter(|m| m.contains(r#""type":"heartbeat""#))
+        .count();
+    assert_eq!(
+        heartbeats, 2,
+        "the first heartbeats only: {:?}",
+        answered.messages
+    );
+    assert!(
+        answered.messages.iter().any(|m| m.contains("pong")),
+        "{:?}",
+        answered.messages
+    );
+
+    assert_eq!(
+        unanswered.verdict,
+        Verdict::StepFailed,
+        "{}",
+        unanswered.diagnosis
+    );
+    assert_eq!(unanswered.failed_step, Some(2));
+    assert_eq!(
+        unanswered
+            .close_code
+            .zip(unanswered.close_reason.as_deref()),
+        Some((4000, "heartbeat not answered"))
+    );
+
+    assert_eq!(timer.verdict, Verdict::Ok, "{}", timer.diagnosis);
+    assert_eq!(silent.verdict, Verdict::StepFailed, "{}", silent.diagnosis);
+    assert_eq!(
+        silent.close_code.zip(silent.close_reason.as_deref()),
+        Some((1000, "idle timeout"))
+    );
+}
+
+#[test]
+fn keepalive_loads_and_refuses_what_cannot_run() {
+    let yaml = "environments:\n  - name: a\n    url: ws://127.0.0.1:9/ws\n    keepalive:\n      - { when: { equals: \"2\" }, send: \"3\" }\n      - { when: { json: { /type: ka } } }\n      - { every: 30s, send: '{\"type\":\"ping\"}' }\n";
+    let config = config::load_str(Path::new("probes.yaml"), yaml, &|_| None).unwrap();
+    assert_eq!(
+        config.environments[0].keepalive,
+        vec![
+            config::Keepalive::Answer {
+                when: Matcher::Equals("2".into()),
+                send: Some("3".into())
+            },
+            config::Keepalive::Answer {
+                when: Matcher::Json(vec![("/type".into(), serde_json::json!("ka"))]),
+                send: None
+            },
+            config::Keepalive::Every {
+                every: std::time::Duration::from_secs(30),
+                send: r#"{"type":"ping"}"#.into()
+            },
+        ]
+    );
+    let described = config::describe(&config);
+    assert!(
+        described.contains(r#"keepalive     answer a message equal to "2" with "3"; ignore a message {"/type":"ka"}; send "{\"type\":\"ping\"}" every 30s"#),
+        "{described}"
+    );
+    let cases = [
+        (
+            "    keepalive:\n      - { when: {} , send: x }\n",
+            "probes.yaml:5:17: environments[0].keepalive[0].when: `when` needs a matcher (json, contains, equals, prefix, regex or binary): an empty one would take every message from the steps",
+        ),
+        (
+            "    keepalive:\n      - { every: 10ms, send: x }\n",
+            "probes.yaml:5:18: environments[0].keepalive[0].every: more often than every 100ms floods the server rather than keeping the session alive",
+        ),
+        (
+            "    keepalive:\n      - { every: 10s }\n",
+            "probes.yaml:5:9: environments[0].keepalive[0]: a timer needs `send`: the message to send every time",
+        ),
+        (
+            "    keepalive:\n      - { when: { equals: \"2\" }, every: 1s }\n",
+            "probes.yaml:5:41: environments[0].keepalive[0].every: a keepalive answers a message (`when`) or sends on a timer (`every`), not both: make them two entries",
+        ),
+        (
+            "    keepalive:\n      - { send: x }\n",
+            "probes.yaml:5:9: environments[0].keepalive[0]: a keepalive needs `when: {...}` (answer a heartbeat) or `every: 30s` (send on a timer)",
+        ),
+        (
+            "    keepalive:\n      - { every: 1s, send: \"{token}\" }\n",
+            "probes.yaml:5:28: environments[0].keepalive[0].send: uses {token} but auth is none: set `auth` or remove the template",
+        ),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|(tail, expected)| load_error(tail) != *expected)
+        .map(|(tail, _)| load_error(tail))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -612,7 +612,7 @@ async fn endpoints_list_every_scenario_with_its_verdict() {
         format!("ws://127.0.0.1:{}/ws/healthy", lab.addr().port())
     );
     assert_eq!(find("strip-trace").expect, "headers_stripped");
-    assert_eq!(endpoints.len(), 24);
+    assert_eq!(endpoints.len(), 26);
     assert_eq!(find("token-expired").expect, "closed_before_ready");
 }
 

@@ -4,11 +4,11 @@ use super::*;
 
 /// Every place a `{token}` template appears (where, its key path, what carries it): refused
 /// when there is no token.
-type TokenUses<'r> = Vec<(&'r Location, String, Carrier)>;
+pub(super) type TokenUses<'r> = Vec<(&'r Location, String, Carrier)>;
 
 /// What takes a `{token}` to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Carrier {
+pub(super) enum Carrier {
     /// A header or a subprotocol of the upgrade request: the token authenticates it.
     Handshake,
     /// A message sent during the session.
@@ -91,6 +91,7 @@ impl Validator<'_> {
         let mut handshake = self.handshake(&layers, &name, &mut token_uses)?;
         let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
         let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
+        let keepalive = self.keepalive(&layers, &mut token_uses)?;
         self.token_needs_auth(&auth, &token_uses, &name)?;
         send_token_the_standard_way(&auth, &token_uses, &mut handshake.headers);
 
@@ -122,6 +123,7 @@ impl Validator<'_> {
             expect_subprotocol: handshake.expect_subprotocol,
             tls,
             steps,
+            keepalive,
             echo,
             version,
             alert,

@@ -27,6 +27,17 @@ impl<'r> MatcherKeys<'r> {
         }
     }
 
+    pub(super) fn of_match(raw: &'r RawMatch) -> Self {
+        Self {
+            json: raw.json.as_ref(),
+            contains: raw.contains.as_ref(),
+            equals: raw.equals.as_ref(),
+            prefix: raw.prefix.as_ref(),
+            regex: raw.regex.as_ref(),
+            binary: raw.binary.as_ref(),
+        }
+    }
+
     pub(super) fn of_body(body: &'r RawExpectBody) -> Self {
         Self {
             json: body.json.as_ref(),

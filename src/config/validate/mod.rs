@@ -44,6 +44,7 @@ mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
 mod environment;
+mod keepalive;
 mod matcher;
 use matcher::MatcherKeys;
 mod service;

@@ -117,11 +117,8 @@ enum FirstMessage {
 }
 
 fn first_message(message: &str) -> FirstMessage {
-    if let Some(size) = message
-        .strip_prefix("<binary message, ")
-        .and_then(|rest| rest.strip_suffix(" bytes>"))
-    {
-        return FirstMessage::Binary(size.to_owned());
+    if let Some((size, _)) = crate::probe::message::binary_from_evidence(message) {
+        return FirstMessage::Binary(size.to_string());
     }
     let quoted = quote_text(message);
     let event = serde_json::from_str::<serde_json::Value>(message)
