@@ -12,12 +12,21 @@ use super::model::*;
 /// telemetry. URLs lose their query string and user info (tokens hide there); secrets are never
 /// shown, only which kind of auth or channel uses them.
 pub fn describe(config: &Config) -> String {
+    describe_with(config, &|_| Vec::new())
+}
+
+/// [`describe`], with lines of its own for each environment after its subprotocols: what a
+/// protocol preset expands to (the probe knows that; config is a leaf).
+pub fn describe_with(
+    config: &Config,
+    protocol: &dyn Fn(&Environment) -> Vec<(String, String)>,
+) -> String {
     // Writing to a String cannot fail: the `let _ = write!` in this file drop an always-Ok result.
     let mut out = String::new();
     // Saying a schedule in words costs more than parsing it, and most environments share one.
     let mut words: HashMap<&str, String> = HashMap::new();
     for env in &config.environments {
-        describe_environment(&mut out, config, env, &mut words);
+        describe_environment(&mut out, config, env, &mut words, protocol(env));
     }
     describe_channels(&mut out, config);
     describe_maintenance(&mut out, config);
@@ -30,6 +39,7 @@ fn describe_environment<'c>(
     config: &Config,
     env: &'c Environment,
     words: &mut HashMap<&'c str, String>,
+    protocol: Vec<(String, String)>,
 ) {
     let _ = writeln!(out, "environment {}", env.name);
     let mut line = |label: &str, value: String| {
@@ -51,9 +61,13 @@ fn describe_environment<'c>(
         let _ = write!(subprotocols, " (expecting {expected})");
     }
     line("subprotocols", subprotocols);
-    let steps = match env.steps.len() {
-        0 => "none: ready when the upgrade succeeds".to_owned(),
-        n => n.to_string(),
+    for (label, value) in protocol {
+        line(&label, value);
+    }
+    let steps = match (env.steps.len(), &env.protocol) {
+        (0, None) => "none: ready when the upgrade succeeds".to_owned(),
+        (0, Some(_)) => "none: ready when the protocol's handshake passes".to_owned(),
+        (n, _) => n.to_string(),
     };
     line("steps", steps);
     if !env.keepalive.is_empty() {

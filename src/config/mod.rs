@@ -10,6 +10,7 @@ mod describe;
 pub mod error;
 pub mod interpolate;
 mod model;
+pub mod protocols;
 mod raw;
 mod recover;
 mod validate;
@@ -19,9 +20,10 @@ pub use channels::ChannelKind;
 pub use channels::opsgenie::OPSGENIE_API_URL;
 pub use channels::pagerduty::PAGERDUTY_EVENTS_URL;
 pub use channels::telegram::TELEGRAM_API_URL;
-pub use describe::{describe, redact_url};
+pub use describe::{describe, describe_with, redact_url};
 pub use error::ConfigError;
 pub use model::*;
+pub use protocols::{Preset, Protocol};
 
 use std::path::Path;
 

@@ -122,6 +122,9 @@ impl Config {
         let mut values = Vec::new();
         for env in &self.environments {
             env.auth.collect_secrets(&mut values);
+            if let Some(protocol) = &env.protocol {
+                protocol.collect_secrets(&mut values);
+            }
             collect_url_secrets(&env.url, &mut values);
             if let Some(health) = &env.health {
                 collect_url_secrets(&health.url, &mut values);
@@ -346,6 +349,8 @@ pub struct Environment {
     pub steps: Arc<[Step]>,
     /// Answered or sent while the steps run; never a step, never a failure by itself.
     pub keepalive: Vec<Keepalive>,
+    /// The preset whose handshake, keepalive and close run around the steps (`protocol:`).
+    pub protocol: Option<super::protocols::Protocol>,
     pub echo: Option<EchoCheck>,
     pub version: Option<VersionSource>,
     pub alert: AlertPolicyOverride,
@@ -484,6 +489,8 @@ pub enum Matcher {
     Regex(Pattern),
     /// A binary message starting with these bytes (none: any binary message).
     Binary(Vec<u8>),
+    /// Any of these (a preset's `next` or `complete`; a STOMP frame as text or binary).
+    AnyOf(Vec<Matcher>),
     /// Any text or binary message.
     Any,
 }
@@ -515,6 +522,31 @@ impl Matcher {
             }
             Matcher::Regex(pattern) => pattern.0.is_match(text),
             Matcher::Binary(_) => false,
+            Matcher::AnyOf(matchers) => matchers.iter().any(|m| m.matches(text, json)),
+        }
+    }
+
+    /// What a message must be, as a sentence's object: `a message containing "ok"`,
+    /// `{"/type":"pong"}`, `a binary message starting 20`.
+    pub fn phrase(&self) -> String {
+        match self {
+            Matcher::Any => "any message".to_owned(),
+            Matcher::Json(_) | Matcher::Binary(_) => self.describe(),
+            Matcher::AnyOf(matchers) => matchers
+                .iter()
+                .map(Matcher::phrase)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            other => format!("a message {}", other.describe()),
+        }
+    }
+
+    /// Whether matching needs the message's JSON parse (given to [`Matcher::matches`]).
+    pub fn reads_json(&self) -> bool {
+        match self {
+            Matcher::Json(_) => true,
+            Matcher::AnyOf(matchers) => matchers.iter().any(Matcher::reads_json),
+            _ => false,
         }
     }
 
@@ -523,6 +555,7 @@ impl Matcher {
         match self {
             Matcher::Any => true,
             Matcher::Binary(prefix) => data.starts_with(prefix),
+            Matcher::AnyOf(matchers) => matchers.iter().any(|m| m.matches_binary(data)),
             _ => false,
         }
     }
@@ -541,10 +574,30 @@ impl Matcher {
             }
             Matcher::Regex(pattern) => format!("matching /{}/", pattern.0.as_str()),
             Matcher::Binary(prefix) if prefix.is_empty() => "a binary message".to_owned(),
-            Matcher::Binary(prefix) => format!("a binary message starting {}", hex(prefix)),
+            Matcher::Binary(prefix) => match std::str::from_utf8(prefix) {
+                Ok(text) if reads_as_text(text) => {
+                    format!("a binary message starting {text:?}")
+                }
+                _ => format!("a binary message starting {}", hex(prefix)),
+            },
+            Matcher::AnyOf(matchers) => matchers
+                .iter()
+                .map(Matcher::describe)
+                .collect::<Vec<_>>()
+                .join(" or "),
             Matcher::Any => "anything".to_owned(),
         }
     }
+}
+
+/// A binary prefix that is a word or more of text (STOMP's `CONNECTED\n`), not bytes that
+/// happen to be printable (MQTT's CONNACK is 0x20, a space).
+fn reads_as_text(text: &str) -> bool {
+    text.len() >= 3
+        && text.chars().any(|c| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_graphic() || c == ' ' || c == '\n')
 }
 
 /// Every pointer holds exactly its value.

@@ -89,6 +89,8 @@ pub(crate) struct RawEnvironment {
     pub tls: Option<RawTls>,
     pub steps: Option<Vec<Located<RawStep>>>,
     pub keepalive: Option<Vec<Located<RawKeepalive>>>,
+    pub protocol: Option<Text>,
+    pub protocol_options: Option<Located<RawProtocolOptions>>,
     pub echo: Option<Located<RawEcho>>,
     pub version: Option<Located<RawVersion>>,
     pub alert: Option<RawAlertPolicy>,
@@ -192,6 +194,45 @@ pub(crate) struct RawMatch {
     pub prefix: Option<Text>,
     pub regex: Option<Text>,
     pub binary: Option<Text>,
+}
+
+/// `protocol_options`: every preset's keys in one mapping; validation refuses the keys the
+/// chosen `protocol` does not read.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "ProtocolOptions")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProtocolOptions {
+    // graphql-transport-ws, graphql-ws
+    pub payload: Option<Located<serde_json::Value>>,
+    pub subscribe: Option<Located<RawSubscribe>>,
+    // socket.io
+    pub namespace: Option<Text>,
+    pub auth: Option<Located<serde_json::Value>>,
+    // stomp
+    pub host: Option<Text>,
+    pub login: Option<Text>,
+    pub passcode: Option<Text>,
+    pub destination: Option<Text>,
+    pub heart_beat: Option<Text>,
+    // mqtt
+    pub version: Option<Located<serde_json::Value>>,
+    pub client_id: Option<Text>,
+    pub username: Option<Text>,
+    pub password: Option<Text>,
+    pub topic: Option<Text>,
+    pub keep_alive: Option<Text>,
+    // every preset
+    pub within: Option<Text>,
+}
+
+/// A GraphQL operation started once the connection is acknowledged.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Subscribe")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSubscribe {
+    pub query: Option<Text>,
+    pub variables: Option<Located<serde_json::Value>>,
+    pub operation_name: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -33,70 +33,90 @@ pub enum Needs {
     Activity,
 }
 
+/// What the backend knows of its client.
+struct Watch {
+    needs: Needs,
+    next_heartbeat: Instant,
+    unanswered_since: Option<Instant>,
+    last_heard: Instant,
+    pong_at: Option<Instant>,
+}
+
+impl Watch {
+    /// When the session ends unless the client does its part first.
+    fn give_up(&self, far: Instant) -> Instant {
+        match self.needs {
+            Needs::Answers => self
+                .unanswered_since
+                .map_or(far, |since| since + ANSWER_WITHIN),
+            Needs::Activity => self.last_heard + ANSWER_WITHIN,
+        }
+        .min(far)
+    }
+
+    /// A client's text message: what to answer at once, if anything.
+    fn heard(&mut self, text: &str) -> Option<String> {
+        self.last_heard = Instant::now();
+        let kind = serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+        match kind.as_deref() {
+            Some("heartbeat_ack") => self.unanswered_since = None,
+            Some("ping") => self.pong_at = Some(Instant::now() + PONG_DELAY),
+            Some("keepalive") => {}
+            _ => return Some(reply_to(text)),
+        }
+        None
+    }
+}
+
 pub async fn serve(mut ws: Ws, received: Value, needs: Needs) {
     if !welcome(&mut ws, received).await {
         return;
     }
     let start = Instant::now();
     let far = start + SESSION_LIMIT;
-    let mut next_heartbeat = start + HEARTBEAT_EVERY;
-    let mut unanswered_since: Option<Instant> = None;
-    let mut last_heard = start;
-    let mut pong_at: Option<Instant> = None;
+    let mut watch = Watch {
+        needs,
+        next_heartbeat: start + HEARTBEAT_EVERY,
+        unanswered_since: None,
+        last_heard: start,
+        pong_at: None,
+    };
     let mut seq = 0u64;
     loop {
-        let give_up = match needs {
-            Needs::Answers => unanswered_since.map_or(far, |since| since + ANSWER_WITHIN),
-            Needs::Activity => last_heard + ANSWER_WITHIN,
-        };
         let heartbeat_at = match needs {
-            Needs::Answers => next_heartbeat,
+            Needs::Answers => watch.next_heartbeat,
             Needs::Activity => far,
         };
-        tokio::select! {
-            () = sleep_until(give_up.min(far)) => {
-                let reason = match needs {
+        let out = tokio::select! {
+            () = sleep_until(watch.give_up(far)) => {
+                let (code, reason) = match needs {
                     Needs::Answers => (4000, "heartbeat not answered"),
                     Needs::Activity => (1000, "idle timeout"),
                 };
-                return upgrade::close(&mut ws, reason.0, reason.1).await;
+                return upgrade::close(&mut ws, code, reason).await;
             }
             () = sleep_until(heartbeat_at) => {
                 seq += 1;
-                next_heartbeat = Instant::now() + HEARTBEAT_EVERY;
-                unanswered_since.get_or_insert_with(Instant::now);
-                let heartbeat = json!({ "type": "heartbeat", "seq": seq }).to_string();
-                if ws.send(Message::text(heartbeat)).await.is_err() {
-                    return;
-                }
+                watch.next_heartbeat = Instant::now() + HEARTBEAT_EVERY;
+                watch.unanswered_since.get_or_insert_with(Instant::now);
+                Some(json!({ "type": "heartbeat", "seq": seq }).to_string())
             }
-            () = sleep_until(pong_at.unwrap_or(far)), if pong_at.is_some() => {
-                pong_at = None;
-                if ws.send(Message::text(r#"{"type":"pong"}"#)).await.is_err() {
-                    return;
-                }
+            () = sleep_until(watch.pong_at.unwrap_or(far)), if watch.pong_at.is_some() => {
+                watch.pong_at = None;
+                Some(r#"{"type":"pong"}"#.to_owned())
             }
-            message = ws.next() => {
-                let text = match message {
-                    None | Some(Err(_)) => return,
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(_)) => continue,
-                };
-                last_heard = Instant::now();
-                let kind = serde_json::from_str::<Value>(text.as_str())
-                    .ok()
-                    .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
-                match kind.as_deref() {
-                    Some("heartbeat_ack") => unanswered_since = None,
-                    Some("ping") => pong_at = Some(Instant::now() + PONG_DELAY),
-                    Some("keepalive") => {}
-                    _ => {
-                        if ws.send(Message::text(reply_to(text.as_str()))).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
+            message = ws.next() => match message {
+                None | Some(Err(_)) => return,
+                Some(Ok(Message::Text(text))) => watch.heard(text.as_str()),
+                Some(Ok(_)) => None,
+            },
+        };
+        if let Some(text) = out
+            && ws.send(Message::text(text)).await.is_err()
+        {
+            return;
         }
     }
 }

@@ -12,9 +12,15 @@ use crate::config::{Keepalive, Matcher};
 /// ordinary messages again, so that `max_messages` bounds a server that floods them.
 pub const MAX_ANSWERED: usize = 1000;
 
-/// Reads a server's reply that sets a timer's period (STOMP's `CONNECTED` `heart-beat`
-/// header): `Some(None)` turns the timer off, `None` means the message says nothing.
-pub type PeriodFrom = fn(Incoming<'_>) -> Option<Option<Duration>>;
+/// A timer whose period the server's reply sets (STOMP's `CONNECTED` `heart-beat` header).
+#[derive(Debug, Clone, Copy)]
+pub struct Negotiation {
+    /// What the client offered.
+    pub offered: Duration,
+    /// Reads a message with the offer: `Some(Some(period))` starts the timer, `Some(None)`
+    /// turns it off, `None` means the message says nothing about it.
+    pub read: fn(Incoming<'_>, Duration) -> Option<Option<Duration>>,
+}
 
 /// One keepalive, ready to run: texts filled in, built messages.
 #[derive(Debug, Clone)]
@@ -29,7 +35,7 @@ pub enum Rule {
     Every {
         period: Option<Duration>,
         message: Message,
-        period_from: Option<PeriodFrom>,
+        period_from: Option<Negotiation>,
     },
 }
 
@@ -113,10 +119,10 @@ impl Keepalives {
         for (rule, due) in self.rules.iter_mut().zip(&mut self.due) {
             if let Rule::Every {
                 period,
-                period_from: Some(read),
+                period_from: Some(negotiation),
                 ..
             } = rule
-                && let Some(read_period) = read(message)
+                && let Some(read_period) = (negotiation.read)(message, negotiation.offered)
             {
                 *period = read_period;
                 *due = read_period.map(|p| now + p);
@@ -219,9 +225,9 @@ mod tests {
 
     #[test]
     fn a_reply_can_start_or_stop_a_timer() {
-        fn heart_beat(message: Incoming<'_>) -> Option<Option<Duration>> {
+        fn heart_beat(message: Incoming<'_>, offered: Duration) -> Option<Option<Duration>> {
             match message {
-                Incoming::Text("on") => Some(Some(Duration::from_secs(2))),
+                Incoming::Text("on") => Some(Some(offered * 2)),
                 Incoming::Text("off") => Some(None),
                 _ => None,
             }
@@ -231,7 +237,10 @@ mod tests {
             vec![Rule::Every {
                 period: None,
                 message: Message::text("\n"),
-                period_from: Some(heart_beat),
+                period_from: Some(Negotiation {
+                    offered: Duration::from_secs(1),
+                    read: heart_beat,
+                }),
             }],
             start,
         );

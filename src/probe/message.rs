@@ -19,7 +19,8 @@ impl Incoming<'_> {
         match self {
             Incoming::Text(text) => {
                 // Only a `json` matcher needs the parse, and most keepalive checks are not one.
-                let json = matches!(matcher, Matcher::Json(_))
+                let json = matcher
+                    .reads_json()
                     .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
                     .flatten();
                 matcher.matches(text, json.as_ref())

@@ -16,6 +16,7 @@ mod health;
 pub mod keepalive;
 pub mod message;
 mod phases;
+pub mod presets;
 pub mod redact;
 pub mod replay;
 pub mod result;

@@ -249,6 +249,9 @@ pub struct ProbeResult {
     pub client_close_code: Option<u16>,
     #[serde(default)]
     pub client_close_reason: Option<String>,
+    /// The environment's protocol preset (`socket.io`, `mqtt`…), null without one.
+    #[serde(default)]
+    pub protocol: Option<String>,
 }
 
 impl ProbeResult {
@@ -294,6 +297,7 @@ impl ProbeResult {
             trace_id: self.trace_id.clone(),
             timeline: None,
             client_close_reason: self.client_close_reason.clone(),
+            protocol: self.protocol.clone(),
             ..*self
         }
     }

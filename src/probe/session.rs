@@ -13,6 +13,7 @@ use super::close_tap::CloseWitness;
 use super::diagnosis::registry::valid_on_wire;
 use super::keepalive::{self, Keepalives};
 use super::message::{Incoming, binary_evidence};
+use super::presets::RefusalReader;
 use super::timing::between_ms;
 use crate::config::{EchoCheck, Matcher, MessageLimits, Step};
 
@@ -42,6 +43,34 @@ pub struct Plan<'a> {
     pub close_witness: Option<CloseWitness>,
     /// Answered or sent while the steps run, never a step.
     pub keepalive: Vec<keepalive::Rule>,
+    /// A protocol preset's handshake, run before the steps: the ready check when there is one,
+    /// and `failed_step` then counts the steps after it.
+    pub opening: Vec<Action>,
+    /// Sent, best effort, before the client's close (a protocol's DISCONNECT).
+    pub closing: Vec<Message>,
+    /// Reads a protocol's own refusal (a connect_error, an ERROR frame, a CONNACK code): one
+    /// ends the step it arrives in, since it will never turn into what the step waits for.
+    pub refusal: Option<RefusalReader>,
+}
+
+/// One thing a preset's handshake does; `label` is how `validate` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Send {
+        message: Message,
+        label: String,
+    },
+    Expect {
+        within: Duration,
+        matcher: Matcher,
+        label: String,
+    },
+}
+
+/// What the session does, in order: the preset's opening, then the environment's steps.
+enum Do<'p> {
+    Send(Message),
+    Expect(Duration, &'p Matcher),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,24 +184,27 @@ where
     session.outcome
 }
 
-impl<S> Session<'_, '_, S>
+impl<'p, 'a, S> Session<'p, 'a, S>
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
     async fn run_steps(&mut self) {
-        let steps = self.plan.steps;
-        let ready_index = steps.iter().position(|s| matches!(s, Step::Expect { .. }));
-        let mut sends = self.plan.send_texts.iter();
+        let plan = self.plan;
+        let opening = plan.opening.len();
+        let actions = self.actions();
+        let ready_index = if opening > 0 {
+            Some(opening - 1)
+        } else {
+            actions.iter().position(|a| matches!(a, Do::Expect(..)))
+        };
+        let total = actions.len();
         let mut exchange_started = None;
-        for (index, step) in steps.iter().enumerate() {
+        for (index, action) in actions.into_iter().enumerate() {
             let is_ready = Some(index) == ready_index;
             let before_ready = ready_index.is_some_and(|r| index <= r);
-            let result = match step {
-                Step::Send { .. } => {
-                    let text = sends.next().cloned().unwrap_or_default();
-                    self.send(text).await
-                }
-                Step::Expect { within, matcher } => self.expect(*within, matcher, is_ready).await,
+            let result = match action {
+                Do::Send(message) => self.send(message).await,
+                Do::Expect(within, matcher) => self.expect(within, matcher, is_ready).await,
             };
             if let Err(failure) = result {
                 if before_ready {
@@ -185,7 +217,7 @@ where
                         StepFailure::SendFailed(_) => Ready::Closed,
                     };
                 } else {
-                    self.outcome.failed_step = Some((index, failure));
+                    self.outcome.failed_step = Some((index - opening, failure));
                 }
                 if let Some(started) = exchange_started {
                     self.outcome.exchange_ms = Some(between_ms(started, Instant::now()));
@@ -200,14 +232,31 @@ where
             }
         }
         if let Some(started) = exchange_started
-            && ready_index.is_some_and(|r| r + 1 < steps.len())
+            && ready_index.is_some_and(|r| r + 1 < total)
         {
             self.outcome.exchange_ms = Some(between_ms(started, Instant::now()));
         }
     }
 
-    async fn send(&mut self, text: String) -> Result<(), StepFailure> {
-        let send = self.socket.send(Message::Text(text.into()));
+    /// The preset's opening, then the environment's steps, their texts filled.
+    fn actions(&self) -> Vec<Do<'p>> {
+        let plan: &'p Plan<'a> = self.plan;
+        let opening = plan.opening.iter().map(|action| match action {
+            Action::Send { message, .. } => Do::Send(message.clone()),
+            Action::Expect {
+                within, matcher, ..
+            } => Do::Expect(*within, matcher),
+        });
+        let mut sends = plan.send_texts.iter();
+        let steps = plan.steps.iter().map(move |step| match step {
+            Step::Send { .. } => Do::Send(Message::text(sends.next().cloned().unwrap_or_default())),
+            Step::Expect { within, matcher } => Do::Expect(*within, matcher),
+        });
+        opening.chain(steps).collect()
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), StepFailure> {
+        let send = self.socket.send(message);
         match timeout_at(self.plan.deadline.into(), send).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => {
@@ -222,6 +271,19 @@ where
         }
     }
 
+    /// The protocol's own refusal: it will never become what the step waits for. The close
+    /// that usually follows is waited for a moment, so its code is evidence too.
+    async fn refused(&mut self, message: Incoming<'_>) -> bool {
+        let refused = self
+            .plan
+            .refusal
+            .is_some_and(|read| read(message).is_some());
+        if refused {
+            self.wait_for_close(CLOSE_GRACE).await;
+        }
+        refused
+    }
+
     async fn expect(
         &mut self,
         within: Duration,
@@ -234,6 +296,9 @@ where
         loop {
             match self.next_event(step_deadline).await {
                 SocketEvent::Text(text) => {
+                    if self.refused(Incoming::Text(&text)).await {
+                        return Err(StepFailure::Mismatch { message: text });
+                    }
                     let json = serde_json::from_str::<serde_json::Value>(&text).ok();
                     if matcher.matches(&text, json.as_ref()) {
                         return Ok(());
@@ -246,8 +311,14 @@ where
                     }
                     first_mismatch.get_or_insert(text);
                 }
-                SocketEvent::Binary(data) if matcher.matches_binary(&data) => return Ok(()),
                 SocketEvent::Binary(data) => {
+                    if self.refused(Incoming::Binary(&data)).await {
+                        let message = binary_evidence(&data);
+                        return Err(StepFailure::Mismatch { message });
+                    }
+                    if matcher.matches_binary(&data) {
+                        return Ok(());
+                    }
                     first_mismatch.get_or_insert(binary_evidence(&data));
                 }
                 SocketEvent::Closed | SocketEvent::Failed => return Err(StepFailure::Closed),
@@ -539,6 +610,14 @@ where
         if self.outcome.server_close.is_some() {
             let _ = timeout_at(deadline.into(), self.socket.close()).await;
             return;
+        }
+        for message in self.plan.closing.clone() {
+            if !matches!(
+                timeout_at(deadline.into(), self.socket.send(message)).await,
+                Ok(Ok(()))
+            ) {
+                break;
+            }
         }
         let frame = CloseFrame {
             code: CloseCode::Normal,

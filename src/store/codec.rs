@@ -130,6 +130,9 @@ pub struct RunContext {
     pub client_close_code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_close_reason: Option<String>,
+    /// The protocol preset, when the environment has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }
 
 /// Headers whose value is new on every request by design (the handshake nonce and its answer,

@@ -323,6 +323,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         timeline: None,
         client_close_code: context.client_close_code,
         client_close_reason: context.client_close_reason,
+        protocol: context.protocol,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,

@@ -363,6 +363,7 @@ impl EncodedRun {
             tls: result.tls.clone(),
             client_close_code: result.client_close_code,
             client_close_reason: result.client_close_reason.clone(),
+            protocol: result.protocol.clone(),
         })
         .map_err(StoreError::Encode)?;
         let headers = if result.headers == Headers::default() {

@@ -263,3 +263,105 @@ fn keepalive_loads_and_refuses_what_cannot_run() {
         .collect();
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+#[test]
+fn presets_load_typed_and_refuse_what_their_protocol_does_not_read() {
+    let yaml = "environments:\n  - name: a\n    url: ws://127.0.0.1:9/ws\n    protocol: mqtt\n    protocol_options: { version: 5, username: probe, password: \"${PW}\", topic: probe/# }\n    subprotocols: [mqttv3.1]\n    expect_subprotocol: mqtt\n";
+    let lookup = |name: &str| (name == "PW").then(|| "mqtt-password-123".to_owned());
+    let config = config::load_str(Path::new("probes.yaml"), yaml, &lookup).unwrap();
+    let env = &config.environments[0];
+    // The preset's subprotocol is offered first, so `expect_subprotocol` may name it.
+    assert_eq!(env.subprotocols, ["mqtt", "mqttv3.1"]);
+    let Some(config::Protocol {
+        preset: config::Preset::Mqtt(options),
+        ..
+    }) = &env.protocol
+    else {
+        panic!("{:?}", env.protocol)
+    };
+    assert_eq!(options.version, config::protocols::MqttVersion::V5);
+    assert!(
+        config
+            .secret_values()
+            .contains(&"mqtt-password-123".to_owned())
+    );
+
+    let cases = [
+        (
+            "    protocol: socketio\n",
+            "probes.yaml:4:15: environments[0].protocol: unknown protocol \"socketio\": expected graphql-transport-ws, graphql-ws, socket.io, stomp, mqtt or none",
+        ),
+        (
+            "    protocol: socket.io\n    protocol_options: { namespace: /chat, passcode: x }\n",
+            "probes.yaml:5:53: environments[0].protocol_options.passcode: not used by protocol socket.io (it takes: namespace, auth, within)",
+        ),
+        (
+            "    protocol_options: { namespace: /chat }\n",
+            "probes.yaml:4:23: environments[0].protocol_options: protocol_options without `protocol`: name the preset they are for",
+        ),
+        (
+            "    protocol: socket.io\n    protocol_options: { namespace: chat }\n",
+            "probes.yaml:5:36: environments[0].protocol_options.namespace: a Socket.IO namespace starts with / (like /chat) and has no comma",
+        ),
+        (
+            "    protocol: graphql-transport-ws\n    protocol_options: { payload: [1] }\n",
+            "probes.yaml:5:34: environments[0].protocol_options.payload: connection_init's payload is a mapping (the server's connectionParams)",
+        ),
+        (
+            "    protocol: graphql-ws\n    protocol_options: { payload: { token: \"{token}\" } }\n",
+            "probes.yaml:5:34: environments[0].protocol_options.payload: uses {token} but auth is none: set `auth` or remove the template",
+        ),
+        (
+            "    protocol: mqtt\n    protocol_options: { version: 4 }\n",
+            "probes.yaml:5:34: environments[0].protocol_options.version: the MQTT versions are \"3.1.1\" and 5",
+        ),
+        (
+            "    protocol: mqtt\n    protocol_options: { keep_alive: 1500ms }\n",
+            "probes.yaml:5:37: environments[0].protocol_options.keep_alive: MQTT's Keep Alive is whole seconds, from 1s to 65535s",
+        ),
+        (
+            "    protocol: stomp\n    protocol_options: { login: \"a\\nb\" }\n",
+            "probes.yaml:5:32: environments[0].protocol_options.login: a STOMP header value cannot hold a line break or NUL",
+        ),
+        (
+            "    timeout: 2s\n    protocol: stomp\n    protocol_options: { within: 5s }\n",
+            "probes.yaml:6:33: environments[0].protocol_options.within: 5s is longer than the probe's timeout 2s",
+        ),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|(tail, expected)| load_error(tail) != *expected)
+        .map(|(tail, _)| load_error(tail))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// `wsprobe validate` prints what a preset expands to, templates as written, secrets hidden.
+#[test]
+fn validate_prints_what_a_preset_expands_to() {
+    let yaml = "environments:\n  - name: chat\n    url: ws://127.0.0.1:9/socket.io/\n    auth: { kind: bearer, token: \"${TOKEN}\" }\n    protocol: socket.io\n    protocol_options: { namespace: /chat, auth: { token: \"{token}\", key: \"${KEY}\" } }\n  - name: broker\n    url: ws://127.0.0.1:9/ws\n    protocol: stomp\n    protocol_options: { host: /, login: probe, passcode: \"${KEY}\" }\n";
+    let lookup = |name: &str| match name {
+        "TOKEN" => Some("token-value-123456".to_owned()),
+        "KEY" => Some("key-value-abcdef".to_owned()),
+        _ => None,
+    };
+    let config = config::load_str(Path::new("probes.yaml"), yaml, &lookup).unwrap();
+    let described = config::describe_with(&config, &wsprobe::probe::presets::describe);
+    for line in [
+        "  protocol      socket.io, each answer within 5s",
+        "    expect      the Engine.IO open packet: a message starting with \"0\"",
+        "    send        \"40/chat,{\\\"key\\\":\\\"[redacted]\\\",\\\"token\\\":\\\"{token}\\\"}\"",
+        "    keepalive   answer a message equal to \"2\" with \"3\"",
+        "    close       \"41/chat,\", then \"1\"",
+        "    send        CONNECT (accept-version:1.2, host:/, heart-beat:10000,10000, login:probe, passcode:[redacted])",
+        "  subprotocols  v12.stomp",
+    ] {
+        assert!(
+            described.contains(line),
+            "{line:?} missing from:\n{described}"
+        );
+    }
+    for secret in ["token-value-123456", "key-value-abcdef"] {
+        assert!(!described.contains(secret), "{described}");
+    }
+}

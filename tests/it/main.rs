@@ -14,6 +14,7 @@ mod lab;
 mod layout;
 mod metrics;
 mod packaging;
+mod presets;
 mod probe;
 mod prometheus;
 mod proxies;

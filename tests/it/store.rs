@@ -120,6 +120,7 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         timeline: None,
         client_close_code: Some(1009),
         client_close_reason: Some("message too big".to_owned()),
+        protocol: Some("socket.io".to_owned()),
     }
 }
 

@@ -88,7 +88,9 @@ impl Validator<'_> {
         };
 
         let mut token_uses = TokenUses::new();
-        let mut handshake = self.handshake(&layers, &name, &mut token_uses)?;
+        let protocol = self.protocol(&layers, &url, timing.timeout, &mut token_uses)?;
+        let implied = protocol.as_ref().and_then(|p| p.preset.subprotocol());
+        let mut handshake = self.handshake(&layers, &name, implied, &mut token_uses)?;
         let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
         let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
         let keepalive = self.keepalive(&layers, &mut token_uses)?;
@@ -124,6 +126,7 @@ impl Validator<'_> {
             tls,
             steps,
             keepalive,
+            protocol,
             echo,
             version,
             alert,
@@ -181,18 +184,23 @@ impl Validator<'_> {
         })
     }
 
+    /// `implied`: the subprotocol a preset offers first, before the config's own.
     fn handshake<'r>(
         &self,
         layers: &Layers<'r>,
         name: &EnvName,
+        implied: Option<&str>,
         token_uses: &mut TokenUses<'r>,
     ) -> Result<Handshake> {
         let headers = self.headers(layers, token_uses)?;
-        let (subprotocols, subprotocols_key) =
+        let (mut subprotocols, subprotocols_key) =
             match layers.pick(|e| &e.subprotocols, "subprotocols") {
                 Some((list, key)) => (self.subprotocols(list, &key, token_uses)?, key),
                 None => (Vec::new(), String::new()),
             };
+        if let Some(implied) = implied.filter(|p| !subprotocols.iter().any(|s| s == p)) {
+            subprotocols.insert(0, implied.to_owned());
+        }
         let expect_subprotocol = match layers.pick(|e| &e.expect_subprotocol, "expect_subprotocol")
         {
             Some((value, key)) => {

@@ -46,6 +46,7 @@ mod auth;
 mod environment;
 mod keepalive;
 mod matcher;
+mod protocol;
 use matcher::MatcherKeys;
 mod service;
 

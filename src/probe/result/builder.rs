@@ -55,6 +55,7 @@ impl ProbeResult {
                 timeline: None,
                 client_close_code: None,
                 client_close_reason: None,
+                protocol: None,
             },
         }
     }
@@ -85,6 +86,7 @@ impl ProbeResultBuilder {
         trace_id(value: impl Into<String>) => Some(value.into());
         client_close_code(value: u16) => Some(value);
         client_close_reason(value: impl Into<String>) => Some(value.into());
+        protocol(value: impl Into<String>) => Some(value.into());
     }
 
     pub fn build(self) -> ProbeResult {

@@ -39,6 +39,9 @@ fn plan(steps: &[Step]) -> Plan<'_> {
         deadline: Instant::now() + Duration::from_secs(10),
         close_witness: None,
         keepalive: Vec::new(),
+        opening: Vec::new(),
+        closing: Vec::new(),
+        refusal: None,
     }
 }
 

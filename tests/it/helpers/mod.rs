@@ -11,6 +11,7 @@ pub mod receiver;
 pub mod results;
 pub mod schema;
 pub mod series;
+pub mod servers;
 pub mod store;
 pub mod tls;
 

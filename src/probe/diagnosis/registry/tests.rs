@@ -8,7 +8,10 @@ fn every_iana_close_code_has_one_row() {
     let codes: Vec<u16> = CLOSE_CODES.iter().map(|e| e.code).collect();
     assert_eq!(codes, (1000..=1015).collect::<Vec<_>>());
     let graphql: Vec<u16> = GRAPHQL_WS.iter().map(|e| e.code).collect();
-    assert_eq!(graphql, [4400, 4401, 4403, 4406, 4408, 4409, 4429, 4500]);
+    assert_eq!(
+        graphql,
+        [4400, 4401, 4403, 4406, 4408, 4409, 4429, 4499, 4500]
+    );
 }
 
 #[test]
