@@ -96,7 +96,13 @@ async fn graphql_transport_ws_against_the_graphql_ws_librarys_server() {
         refused,
         Verdict::ClosedBeforeReady,
         "graphql-transport-ws",
-        &[],
+        &[
+            "4403",
+            "Forbidden",
+            "graphql-ws",
+            "connection_init",
+            "auth layer",
+        ],
     );
     assert_eq!(
         refused.close_code.zip(refused.close_reason.as_deref()),
@@ -135,7 +141,12 @@ async fn graphql_ws_against_subscriptions_transport_ws() {
         good.messages
     );
     let refused = find(&results, "refused");
-    assert_result(refused, Verdict::ReadyMismatch, "graphql-ws", &[]);
+    assert_result(
+        refused,
+        Verdict::ReadyMismatch,
+        "graphql-ws",
+        &["connection_error", "\"not authorized\"", "auth layer"],
+    );
     assert_eq!(refused.close_code, Some(1011), "{}", server.log());
 }
 
@@ -175,7 +186,12 @@ async fn socket_io_namespace_auth_pings_and_events() {
     );
 
     let refused = find(&results, "refused");
-    assert_result(refused, Verdict::ReadyMismatch, "socket.io", &[]);
+    assert_result(
+        refused,
+        Verdict::ReadyMismatch,
+        "socket.io",
+        &["connect_error", "/chat", "\"not authorized\"", "auth layer"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,9 +250,23 @@ async fn stomp_against_rabbitmq_web_stomp() {
     );
 
     let refused = find(&results, "refused");
-    assert_result(refused, Verdict::ReadyMismatch, "stomp", &[]);
+    assert_result(
+        refused,
+        Verdict::ReadyMismatch,
+        "stomp",
+        &[
+            "ERROR frame",
+            "Access refused for user 'probe'",
+            "auth layer",
+        ],
+    );
     let vhost = find(&results, "wrong-vhost");
-    assert_result(vhost, Verdict::ReadyMismatch, "stomp", &[]);
+    assert_result(
+        vhost,
+        Verdict::ReadyMismatch,
+        "stomp",
+        &["ERROR frame", "Virtual host '127.0.0.1' access denied"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,11 +308,21 @@ async fn mqtt_3_1_1_and_5_against_mosquitto() {
         "<binary message, 2 bytes: d0 00>"
     );
     let refused = find(&results, "refused");
-    assert_result(refused, Verdict::ReadyMismatch, "mqtt", &[]);
+    assert_result(
+        refused,
+        Verdict::ReadyMismatch,
+        "mqtt",
+        &["CONNACK return code 5", "not authorized", "auth layer"],
+    );
     assert_eq!(
         refused.messages[0],
         "<binary message, 4 bytes: 20 02 00 05>"
     );
     let refused_5 = find(&results, "refused-5");
-    assert_result(refused_5, Verdict::ReadyMismatch, "mqtt", &[]);
+    assert_result(
+        refused_5,
+        Verdict::ReadyMismatch,
+        "mqtt",
+        &["0x87", "Not authorized", "MQTT 5.0", "auth layer"],
+    );
 }

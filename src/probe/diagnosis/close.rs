@@ -5,7 +5,7 @@ use super::registry::{self, Layer, Side};
 use super::*;
 pub(super) fn closed_before_ready(result: &ProbeResult, expected: &Expectations) -> String {
     let code = result.close_code.unwrap_or(1006);
-    let entry = registry::close_code(code, result.subprotocol.as_deref());
+    let entry = registry::close_code(code, dialect::of(result));
     let close = close_phrase(result).unwrap_or_else(|| "closed the connection".into());
     let health = health_phrase(result);
     let reason = result.close_reason.as_deref().unwrap_or_default();
@@ -192,7 +192,7 @@ pub(super) fn step_failed(result: &ProbeResult, expected: &Expectations) -> Stri
             tag(Layer::Auth, Side::Server)
         ),
         (Some(code), _) => {
-            let entry = registry::close_code(code, result.subprotocol.as_deref());
+            let entry = registry::close_code(code, dialect::of(result));
             let said = message_before_close(result)
                 .map(|m| format!(" sent \"{m}\" and then"))
                 .unwrap_or_default();

@@ -15,6 +15,11 @@ use crate::config::protocols::{GraphqlOperation, GraphqlOptions};
 use crate::probe::keepalive::Rule;
 use crate::probe::message::Incoming;
 
+/// An `error` for the operation, in either protocol.
+pub(super) const OPERATION_REFUSED: &str = "the GraphQL server refused the subscription (its validation, authorization or resolver failed)";
+pub(super) const CHECK_OPERATION: &str =
+    "check protocol_options.subscribe against the server's schema and the probe's permissions";
+
 /// The id of the one operation the probe runs.
 pub(super) const OPERATION_ID: &str = "wsprobe";
 
@@ -98,7 +103,9 @@ pub(super) fn refusal(message: Incoming<'_>) -> Option<Refusal> {
             json.get("id").and_then(Value::as_str).unwrap_or("?")
         ),
         said: graphql_errors(json.get("payload")),
-        entry: None,
+        meaning: OPERATION_REFUSED,
+        advice: CHECK_OPERATION,
+        layer: None,
     })
 }
 
@@ -175,7 +182,9 @@ mod tests {
             Some(Refusal {
                 what: "an error for operation wsprobe".into(),
                 said: Some("Cannot query field \"nope\"".into()),
-                entry: None,
+                meaning: OPERATION_REFUSED,
+                advice: CHECK_OPERATION,
+                layer: None,
             })
         );
         assert_eq!(refusal(Incoming::Text(r#"{"type":"next"}"#)), None);

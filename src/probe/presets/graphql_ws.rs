@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::graphql_transport_ws::{
-    OPERATION_ID, graphql_errors, operation_payload, result_of, type_is,
+    CHECK_OPERATION, OPERATION_ID, OPERATION_REFUSED, graphql_errors, operation_payload, result_of,
+    type_is,
 };
 use super::{Dialect, Fill, Refusal, expect, send_text, text_of};
 use crate::config::Matcher;
@@ -60,18 +61,28 @@ pub(super) fn dialect(options: &GraphqlOptions, within: Duration, fill: &Fill) -
 /// `{"type":"connection_error","payload":{"message":…}}`, or `error` for the operation.
 pub(super) fn refusal(message: Incoming<'_>) -> Option<Refusal> {
     let json: Value = serde_json::from_str(&text_of(message)?).ok()?;
-    let what = match json.get("type")?.as_str()? {
-        "connection_error" => "a connection_error".to_owned(),
-        "error" => format!(
-            "an error for operation {}",
-            json.get("id").and_then(Value::as_str).unwrap_or("?")
+    let (what, meaning, advice) = match json.get("type")?.as_str()? {
+        "connection_error" => (
+            "a connection_error".to_owned(),
+            "the GraphQL server's onConnect refused connection_init's payload",
+            "check protocol_options.payload (the token in it) against what the server's onConnect expects",
+        ),
+        "error" => (
+            format!(
+                "an error for operation {}",
+                json.get("id").and_then(Value::as_str).unwrap_or("?")
+            ),
+            OPERATION_REFUSED,
+            CHECK_OPERATION,
         ),
         _ => return None,
     };
     Some(Refusal {
         what,
         said: graphql_errors(json.get("payload")),
-        entry: None,
+        meaning,
+        advice,
+        layer: None,
     })
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
-use super::diagnosis::registry::Entry;
+use super::diagnosis::registry::Layer;
 use super::keepalive;
 use super::message::Incoming;
 use super::session::Action;
@@ -40,8 +40,12 @@ pub struct Refusal {
     pub what: String,
     /// What it says, as sent (a server's text: quoted, never trusted).
     pub said: Option<String>,
-    /// The registry row, when the protocol numbers its refusals (MQTT's reason codes).
-    pub entry: Option<Entry>,
+    /// What it means and what to do, as clauses.
+    pub meaning: &'static str,
+    pub advice: &'static str,
+    /// The layer, when the protocol says (its code's registry row); otherwise the words of
+    /// `said` decide between auth and the application.
+    pub layer: Option<Layer>,
 }
 
 pub type RefusalReader = fn(Incoming<'_>) -> Option<Refusal>;

@@ -250,9 +250,11 @@ pub(super) fn refusal(message: Incoming<'_>) -> Option<Refusal> {
 
 fn named(what: String, entry: crate::probe::diagnosis::registry::Entry) -> Refusal {
     Refusal {
-        what,
+        what: format!("{what} ({})", entry.source),
         said: Some(entry.name.to_owned()),
-        entry: Some(entry),
+        meaning: entry.meaning,
+        advice: entry.advice,
+        layer: Some(entry.layer),
     }
 }
 
@@ -337,33 +339,39 @@ mod tests {
         assert_eq!(
             read(&[0x20, 0x02, 0x00, 0x05]),
             said(
-                "CONNACK return code 5",
+                "CONNACK return code 5 (MQTT 3.1.1)",
                 "Connection Refused, not authorized"
             )
         );
         assert_eq!(
             read(&[0x20, 0x02, 0x00, 0x04]),
             said(
-                "CONNACK return code 4",
+                "CONNACK return code 4 (MQTT 3.1.1)",
                 "Connection Refused, bad user name or password"
             )
         );
         assert_eq!(
             read(&[0x20, 0x03, 0x00, 0x86, 0x00]),
-            said("CONNACK reason code 0x86", "Bad User Name or Password")
+            said(
+                "CONNACK reason code 0x86 (MQTT 5.0)",
+                "Bad User Name or Password"
+            )
         );
         assert_eq!(read(&[0x90, 0x03, 0x00, 0x01, 0x00]), None);
         assert_eq!(
             read(&[0x90, 0x03, 0x00, 0x01, 0x80]),
-            said("SUBACK code 0x80", "Failure")
+            said("SUBACK code 0x80 (MQTT 3.1.1)", "Failure")
         );
         assert_eq!(
             read(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x87]),
-            said("SUBACK reason code 0x87", "Not authorized")
+            said("SUBACK reason code 0x87 (MQTT 5.0)", "Not authorized")
         );
         assert_eq!(
             read(&[0xE0, 0x02, 0x8E, 0x00]),
-            said("DISCONNECT reason code 0x8E", "Session taken over")
+            said(
+                "DISCONNECT reason code 0x8E (MQTT 5.0)",
+                "Session taken over"
+            )
         );
         assert_eq!(read(&PINGRESP), None);
         assert_eq!(read(&[0x20]), None);

@@ -110,7 +110,9 @@ pub(super) fn refusal(message: Incoming<'_>) -> Option<Refusal> {
     Some(Refusal {
         what: format!("a connect_error (44) for namespace {namespace}"),
         said,
-        entry: None,
+        meaning: "the namespace's middleware refused the connection (its auth check, most often)",
+        advice: "check protocol_options.auth (the token in it) and namespace against what the server's middleware expects",
+        layer: None,
     })
 }
 

@@ -228,7 +228,9 @@ pub(super) fn refusal(message: Incoming<'_>) -> Option<Refusal> {
     Some(Refusal {
         what: "an ERROR frame".into(),
         said,
-        entry: None,
+        meaning: "the broker refused the session or a frame, and closes the connection after an ERROR",
+        advice: "check login, passcode and host (RabbitMQ reads host as its virtual host, / by default) and the broker's permissions on the destination",
+        layer: None,
     })
 }
 
