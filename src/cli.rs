@@ -1,5 +1,7 @@
-//! The command line: `run | check | validate | lab | demo | alert test`, and what each maps to
-//! in the library.
+//! The command line: `run | check | validate | lab | demo | alert test | silence`, and what
+//! each maps to in the library. `silence` (its own file) is a client of the running daemon.
+
+mod silence;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -36,9 +38,10 @@ impl Cli {
     /// one-shot commands, informative for the long-running ones).
     pub fn log_settings(&self) -> (LogFormat, &'static str) {
         let level = match self.command {
-            Command::Check { .. } | Command::Validate { .. } | Command::Healthcheck { .. } => {
-                "warn"
-            }
+            Command::Check { .. }
+            | Command::Validate { .. }
+            | Command::Healthcheck { .. }
+            | Command::Silence { .. } => "warn",
             // PostgreSQL tells every start that the migrations table exists: not news.
             _ => "info,sqlx::postgres::notice=warn",
         };
@@ -102,6 +105,12 @@ pub enum Command {
     Alert {
         #[command(subcommand)]
         command: AlertCommand,
+    },
+    /// Silence notifications on a running daemon (its API): `add`, `list`, `expire`. Exit 0
+    /// done, 1 the daemon refused or could not be reached, 2 bad usage or config.
+    Silence {
+        #[command(subcommand)]
+        command: silence::SilenceCommand,
     },
 }
 
@@ -177,6 +186,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             Ok(config) => alert_test(&config, &channel).await,
             Err(code) => code,
         },
+        Command::Silence { command } => silence::execute(command).await,
     }
 }
 
@@ -338,13 +348,18 @@ async fn healthcheck(config: Option<&std::path::Path>, url: Option<url::Url>) ->
 /// `/healthz` at the address the daemon listens on; a wildcard listen (`0.0.0.0:8080` in a
 /// container) is asked on loopback.
 pub fn healthz_url(listen: SocketAddr) -> url::Url {
+    daemon_url(listen, "/healthz")
+}
+
+/// `path` at the address the daemon listens on, a wildcard listen asked on loopback.
+fn daemon_url(listen: SocketAddr, path: &str) -> url::Url {
     let ip = match listen.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
     let addr = SocketAddr::new(ip, listen.port());
-    url::Url::parse(&format!("http://{addr}/healthz")).expect("an address makes a valid URL")
+    url::Url::parse(&format!("http://{addr}{path}")).expect("an address makes a valid URL")
 }
 
 /// Config errors are printed as they are (they name file, line and key) and exit 2.

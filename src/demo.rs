@@ -92,8 +92,12 @@ async fn run_demo() -> anyhow::Result<()> {
     // Alert links must point at this demo's page, whichever port it got.
     config.server.public_url = Some(url::Url::parse(&format!("http://{address}/"))?);
     print!("{}", lab_banner(&lab));
+    let public = match config.server.public.as_ref().map(|p| &p.at) {
+        Some(config::PublicAt::Path(path)) => format!("   Public page: http://{address}{path}/"),
+        _ => String::new(),
+    };
     println!(
-        "\nwsprobe demo: probing {} lab environments every 10 s (database {}).\nStatus page: http://{address}/   API: http://{address}/api/v1/status   Ctrl-C stops.\n",
+        "\nwsprobe demo: probing {} lab environments every 10 s (database {}).\nStatus page: http://{address}/{public}   API: http://{address}/api/v1/status   Ctrl-C stops.\n",
         config.environments.len(),
         database.display()
     );

@@ -7,6 +7,8 @@
 //! - [`probe`]: one probe, phase by phase, and the pure verdict/diagnosis over its evidence.
 //! - [`lab`]: the failure lab, misbehaving endpoints that reproduce each failure.
 //! - [`schedule`]: when each environment fires (pure) and the per-environment loop.
+//! - [`oncall`]: what on-call does at run time: acknowledge an incident, silence notifications
+//!   by matchers (the requests, their checks and the matching, pure).
 //! - [`incident`]: the pure incident state machine of one environment.
 //! - [`store`]: SQLite, or a fleet's shared PostgreSQL, through sqlx; all SQL lives there.
 //!   Callers get narrow views of it: runs, alerts, the fleet's, and a read-only one for `web`.
@@ -36,6 +38,7 @@ pub mod demo;
 pub mod fleet;
 pub mod incident;
 pub mod lab;
+pub mod oncall;
 pub mod probe;
 pub mod schedule;
 pub mod store;

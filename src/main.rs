@@ -9,11 +9,11 @@ fn main() -> ExitCode {
     // `check` is one burst of I/O-bound probes: one thread does it with fewer cross-thread
     // wake-ups (measured in bench/run.sh); the daemon keeps the multi-threaded runtime.
     let runtime = match &cli.command {
-        wsprobe::cli::Command::Check { .. } | wsprobe::cli::Command::Healthcheck { .. } => {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-        }
+        wsprobe::cli::Command::Check { .. }
+        | wsprobe::cli::Command::Healthcheck { .. }
+        | wsprobe::cli::Command::Silence { .. } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
         _ => tokio::runtime::Runtime::new(),
     };
     let runtime = match runtime {

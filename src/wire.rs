@@ -50,6 +50,10 @@ pub mod time_opt {
     }
 }
 
+pub fn ms<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_ms(*value))
+}
+
 pub fn ms_opt<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(v) => s.serialize_some(&round_ms(*v)),

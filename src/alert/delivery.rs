@@ -1,7 +1,7 @@
 //! From config to delivered bytes: the channels of one config ([`Channels`], each kind's
-//! notifier from [`super::channels`]), the one HTTP [`Sender`] and how an answer is
-//! classified, and the [`Pacer`] that keeps each channel's rate limit. Retrying lives in the
-//! outbox, once.
+//! notifier from [`super::channels`]), the one [`Sender`] (HTTP here, SMTP in
+//! [`super::smtp`]) and how an answer is classified, and the [`Pacer`] that keeps each
+//! channel's rate limit. Retrying lives in the outbox, once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use super::channels::{self, log};
 use super::notifier::{Notifier, Outgoing};
+use super::smtp;
 use crate::config::{self, Config};
 use crate::probe::redact::Redactor;
 
@@ -122,10 +123,12 @@ pub fn redactor(config: &Config) -> Redactor {
     redactor
 }
 
-/// Sends requests over HTTP(S) with a timeout; cheap to clone.
+/// Sends requests over HTTP(S), and mail over SMTP, with a timeout; cheap to clone.
 #[derive(Clone)]
 pub struct Sender {
     http: reqwest::Client,
+    /// What one attempt may take, connect to last byte, for either.
+    timeout: Duration,
 }
 
 impl Sender {
@@ -139,7 +142,7 @@ impl Sender {
             .timeout(timeout)
             .build()
             .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
-        Ok(Sender { http })
+        Ok(Sender { http, timeout })
     }
 
     /// One attempt. Error texts are scrubbed of every secret `redactor` knows and never hold
@@ -157,6 +160,7 @@ impl Sender {
                 log::emit(channel.name(), &line);
                 return Attempt::Delivered;
             }
+            Outgoing::Mail(mail) => return smtp::send(&mail, self.timeout, redactor).await,
             Outgoing::Http(request) => request,
         };
         let mut builder = self.http.post(request.url);

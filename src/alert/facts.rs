@@ -5,13 +5,18 @@
 
 use super::notification::{EventName, Notification, ResultSummary};
 use crate::probe::Status;
+use crate::store::NoteRecord;
 use crate::text::{duration_words, ms};
 
 /// How a notification looks at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
     Test,
+    /// A written update: news, not an alarm.
+    Note,
     Resolved,
+    /// Someone holds the incident: news, not an alarm.
+    Acknowledged,
     Degraded,
     Down,
 }
@@ -20,7 +25,9 @@ impl Tone {
     pub fn of(n: &Notification) -> Tone {
         match (n.event, n.result.as_ref().map(|r| r.status)) {
             (EventName::Test, _) => Tone::Test,
+            (EventName::Note, _) => Tone::Note,
             (EventName::Resolved, _) => Tone::Resolved,
+            (EventName::Acknowledged, _) => Tone::Acknowledged,
             (_, Some(Status::Degraded)) => Tone::Degraded,
             _ => Tone::Down,
         }
@@ -30,7 +37,9 @@ impl Tone {
     pub fn icon(self) -> &'static str {
         match self {
             Tone::Test => "🧪",
+            Tone::Note => "📝",
             Tone::Resolved => "✅",
+            Tone::Acknowledged => "👀",
             Tone::Degraded => "🟠",
             Tone::Down => "🔴",
         }
@@ -53,6 +62,17 @@ pub fn title(n: &Notification) -> String {
 /// The line a test notification adds, naming the channel.
 pub fn test_line(channel: &str) -> String {
     format!("This is a test sent by `wsprobe alert test` to channel {channel}: no action needed.")
+}
+
+/// A note as posted: `Identified: <message>`, then `— <author>` when it names one. Plain
+/// text: each kind escapes it for its format like a server's text (whoever wrote it, it must
+/// not mention a channel or become a link).
+pub fn note_text(note: &NoteRecord) -> String {
+    let mut text = format!("{}: {}", note.heading(), note.message);
+    if let Some(author) = &note.author {
+        text.push_str(&format!("\n— {author}"));
+    }
+    text
 }
 
 /// The diagnosis; a resolve says first how long the incident lasted.
@@ -145,6 +165,9 @@ pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
     if n.event == EventName::Test {
         lines.push(test_line(channel));
     }
+    if let Some(note) = &n.note {
+        lines.push(note_text(note));
+    }
     if let Some(result) = &n.result {
         lines.push(diagnosis(n, result));
         for fact in facts(n, result) {
@@ -154,8 +177,24 @@ pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
             lines.push(format!("Phases: {phases}"));
         }
     }
+    if let Some(ack) = &n.acknowledgement {
+        lines.extend(acknowledgement_lines(ack));
+    }
     if let Some(incident) = &n.incident {
         lines.push(format!("Incident #{}", incident.id));
+    }
+    lines
+}
+
+/// `Acknowledged by alice at …` and what they said, plain.
+pub fn acknowledgement_lines(ack: &crate::oncall::Acknowledgement) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Acknowledged by {} at {}",
+        ack.by,
+        crate::wire::format(ack.at)
+    )];
+    if let Some(comment) = &ack.comment {
+        lines.push(format!("Comment: {comment}"));
     }
     lines
 }
@@ -203,5 +242,19 @@ pub(crate) mod tests {
         );
         assert_eq!(title(&n), "🔴 staging is down: closed_before_ready");
         assert_eq!(footer(&n), "wsprobe · incident #7");
+    }
+
+    #[test]
+    fn a_note_is_its_status_message_and_author() {
+        let n = crate::alert::notification::tests::sample_note();
+        assert_eq!(Tone::of(&n), Tone::Note);
+        assert_eq!(title(&n), "📝 staging incident #7: identified");
+        assert_eq!(
+            plain_lines(&n, "chat"),
+            [
+                "Identified: The <b>database</b> failed over & @here the pool is reconnecting.\n— ana",
+                "Incident #7"
+            ]
+        );
     }
 }

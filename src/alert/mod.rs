@@ -9,7 +9,8 @@
 //!   one file per kind (`slack`, `pagerduty`, `webhook`, `log`, `discord`, `teams`, …),
 //!   registered once with its settings in [`crate::config::channels`]; [`facts`]: what the
 //!   chat-style kinds say, as plain text, for each to mark up and escape its own way.
-//! - [`delivery`]: the channels built from a config, the one HTTP sender, the pacer.
+//! - [`delivery`]: the channels built from a config, the one sender (HTTP; SMTP in
+//!   [`smtp`]), the pacer.
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
 //! - `step`: one step's writes (incidents, notifications, the state after) from its events.
@@ -18,8 +19,11 @@
 //! - `open`: which environments have an incident open, and who hears when that changes (the
 //!   `wsprobe.incidents.open` gauge).
 //! - [`send_test`]: `wsprobe alert test`.
+//! - [`Alerts::add_note`]: a written update on an incident, stored and sent to its channels.
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
-//!   writes to the dispatcher, which writes them in one transaction and delivers.
+//!   writes to the dispatcher, which writes them in one transaction and delivers;
+//!   `acknowledge` does the same for someone acknowledging an open incident. A result's
+//!   [`Hold`] (a maintenance window, a silence) holds its notices back.
 
 pub mod channels;
 pub mod delivery;
@@ -29,6 +33,7 @@ pub mod notification;
 pub mod notifier;
 mod open;
 pub mod outbox;
+pub mod smtp;
 mod step;
 mod test_send;
 pub mod unwritten;
@@ -53,14 +58,29 @@ pub use test_send::{TestSend, send_test};
 
 use crate::config::{Config, Environment};
 use crate::incident::{self, IncidentEvent, Observation};
+use crate::oncall::Acknowledgement;
 use crate::probe::ProbeResult;
-use crate::store::{AlertState, AlertStore, NewNotification, StoreError};
+use crate::store::{
+    AlertState, AlertStore, DeliveryState, IncidentRecord, NewNote, NewNotification, NoteRecord,
+    StoreError,
+};
 use open::OpenIncidents;
 use outbox::Unrecorded;
-use step::StepInput;
+use step::{AckInput, StepInput};
 use unwritten::{IncidentWrite, StepWrite, Unwritten};
 
 type DeliveryHook = Box<dyn Fn(&AttemptReport) + Send + Sync>;
+
+/// What holds a result's notices back: recorded as held, never sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hold {
+    /// A maintenance window covers the environment.
+    pub maintenance: bool,
+    /// The id of the silence that matched the result.
+    pub silence: Option<i64>,
+    /// An environment it `depends_on` has an incident open: that one pages, not this.
+    pub dependency: bool,
+}
 
 /// How long shutdown waits to write the alert steps still in memory.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
@@ -143,7 +163,7 @@ impl Alerts {
         config: &Config,
         env: &Environment,
         result: &ProbeResult,
-        in_maintenance: bool,
+        hold: Hold,
         now: DateTime<Utc>,
     ) -> Vec<IncidentEvent> {
         let subject = Subject {
@@ -151,7 +171,7 @@ impl Alerts {
             policy: config.alert_policy(env),
             channels: config.channels_for(env),
         };
-        self.observe_subject(config, subject, result, in_maintenance, now)
+        self.observe_subject(config, subject, result, hold, now)
     }
 
     /// [`Alerts::observe`] for what is not one environment's own result: an environment
@@ -161,7 +181,7 @@ impl Alerts {
         config: &Config,
         subject: Subject<'_>,
         result: &ProbeResult,
-        in_maintenance: bool,
+        hold: Hold,
         now: DateTime<Utc>,
     ) -> Vec<IncidentEvent> {
         let Subject {
@@ -172,7 +192,9 @@ impl Alerts {
         let observation = Observation {
             status: result.status,
             verdict: result.verdict,
-            in_maintenance,
+            // A failing dependency holds notices as a window does.
+            in_maintenance: hold.maintenance || hold.dependency,
+            silenced: hold.silence.is_some(),
             started_at: result.started_at,
         };
         // One step at a time per engine: two results of one environment must not step from
@@ -180,19 +202,21 @@ impl Alerts {
         let mut states = self.states.lock();
         let before = states.get(name).cloned().unwrap_or_default();
         let (state, events) = incident::step(&before.state, &policy, &observation, now);
-        if state == before.state && events.is_empty() {
-            // The steady state: nothing to write.
+        if events.is_empty() && !incident::needs_saving(&before.state, &state, &policy) {
+            // The steady state: nothing to write; the recent results are kept in memory.
+            states.entry(name.to_owned()).or_default().state.recent = state.recent;
             return events;
         }
         let input = StepInput {
             name,
             channels: &channels,
             result,
-            in_maintenance,
+            hold,
             now,
             link: environment_link(config, name),
             before: &before,
             after: &state,
+            flap_window: policy.flapping.window,
         };
         let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
         states.insert(name.to_owned(), step.after.clone());
@@ -202,6 +226,52 @@ impl Alerts {
         drop(states);
         self.wake.notify_one();
         events
+    }
+
+    /// Someone acknowledged incident `id` (already stored with the incident): if this engine
+    /// holds it open and did not know, its reminders stop from now on and an `acknowledged`
+    /// notification goes to the subject's channels, through the dispatcher like a step's.
+    /// Returns whether this engine took it.
+    pub fn acknowledge(
+        &self,
+        config: &Config,
+        id: i64,
+        ack: &Acknowledgement,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut states = self.states.lock();
+        let Some((name, before)) = states
+            .iter()
+            .find(|(_, state)| state.incident_id == Some(id))
+            .map(|(name, state)| (name.clone(), state.clone()))
+        else {
+            return false;
+        };
+        let (after, events) = incident::acknowledge(&before.state);
+        if after == before.state {
+            return false;
+        }
+        // A location or an instance that went quiet has no environment: all channels hear.
+        let channels = match config.environment(&name) {
+            Some(env) => config.channels_for(env),
+            None => config.alerts.channels.iter().collect(),
+        };
+        let input = AckInput {
+            name: &name,
+            channels: &channels,
+            ack,
+            now,
+            link: environment_link(config, &name),
+            before: &before,
+            after: &after,
+        };
+        let step = step::acknowledge_write(&input, &events, &self.unwritten);
+        tracing::info!(environment = %name, incident = id, by = %ack.by, "incident acknowledged");
+        states.insert(name, step.after.clone());
+        self.unwritten.lock().push(step);
+        drop(states);
+        self.wake.notify_one();
+        true
     }
 
     /// Write every step not yet written, oldest first; stops at the first store error and
@@ -294,6 +364,55 @@ impl Alerts {
         let channels = Arc::new(self.channels(config));
         *built = Some((config.clone(), channels.clone()));
         channels
+    }
+
+    /// Store a note on incident `id` and queue it, in the same transaction, for the
+    /// incident's channels that have a way to say it ([`Notifier::sends`]); `Ok(None)` when
+    /// there is no such incident. Notes are not held by maintenance windows: someone wrote
+    /// this one to be read.
+    #[tracing::instrument(skip_all, fields(incident = id))]
+    pub async fn add_note(
+        &self,
+        config: &Arc<Config>,
+        id: i64,
+        note: &NewNote<'_>,
+    ) -> Result<Option<NoteRecord>, StoreError> {
+        let Some(incident) = self.store.incident(id).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.store.begin_alerts(&incident.environment).await?;
+        let stored = tx.insert_note(id, note).await?;
+        let link = environment_link(config, &incident.environment);
+        let notification = Notification::note(&incident, stored.clone(), link);
+        let payload =
+            serde_json::to_string(&notification).expect("a notification always encodes as JSON");
+        let channels = self.channels_in_force(config);
+        for channel in incident_channels(config, &incident) {
+            if !channels
+                .get(&channel.name)
+                .is_some_and(|notifier| notifier.sends(&notification))
+            {
+                continue;
+            }
+            tx.enqueue(&NewNotification {
+                incident_id: id,
+                channel: &channel.name,
+                kind: channel.kind.kind(),
+                event: EventName::Note.as_str(),
+                payload: &payload,
+                state: DeliveryState::Pending,
+                at: note.at,
+                attempts: 0,
+                due_at: note.at,
+                last_error: None,
+                finished_at: None,
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(note = stored.id, "note added to the incident");
+        self.wake.notify_one();
+        Ok(Some(stored))
     }
 
     /// Open incident id per environment (the `wsprobe.incidents.open` gauge reads this: 1 for
@@ -403,6 +522,21 @@ pub fn environment_link(config: &Config, env: &str) -> Option<String> {
         "{}/environments/{env}",
         base.as_str().trim_end_matches('/')
     ))
+}
+
+/// The channels that hear of `incident`: its environment's, or every channel for a fleet's
+/// own incidents (a location gone quiet); none for an environment no longer configured.
+fn incident_channels<'c>(
+    config: &'c Config,
+    incident: &IncidentRecord,
+) -> Vec<&'c crate::config::ChannelConfig> {
+    match config.environment(&incident.environment) {
+        Some(env) => config.channels_for(env),
+        None if crate::fleet::is_fleet_subject(&incident.environment) => {
+            config.alerts.channels.iter().collect()
+        }
+        None => Vec::new(),
+    }
 }
 
 /// One step's writes, all or nothing.

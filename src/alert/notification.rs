@@ -9,8 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::oncall::Acknowledgement;
 use crate::probe::result::Phases;
 use crate::probe::{ProbeResult, Status, Verdict};
+use crate::store::{IncidentRecord, IncidentState, NoteRecord};
 use crate::text::duration_words;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,15 +24,22 @@ pub enum EventName {
     Resolved,
     /// `wsprobe alert test`: no incident, no result.
     Test,
+    /// Someone acknowledged the incident (`POST /api/v1/incidents/{id}/ack`): no result.
+    Acknowledged,
+    /// A written update on an incident (`POST /api/v1/incidents/{id}/notes`): the incident
+    /// and the note, no result.
+    Note,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 5] = [
+    pub const ALL: [EventName; 7] = [
         EventName::Triggered,
         EventName::Reminder,
         EventName::VerdictChanged,
         EventName::Resolved,
         EventName::Test,
+        EventName::Acknowledged,
+        EventName::Note,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +49,8 @@ impl EventName {
             EventName::VerdictChanged => "verdict_changed",
             EventName::Resolved => "resolved",
             EventName::Test => "test",
+            EventName::Acknowledged => "acknowledged",
+            EventName::Note => "note",
         }
     }
 
@@ -68,6 +79,12 @@ pub struct Notification {
     pub result: Option<ResultSummary>,
     /// `{server.public_url}/environments/{name}`, when `public_url` is set.
     pub link: Option<String>,
+    /// `acknowledged` only: who acknowledged the incident, when, and what they said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<Acknowledgement>,
+    /// `note` only: the update written on the incident. Absent from other events' JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<NoteRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +107,27 @@ pub struct IncidentInfo {
     /// `verdict_changed` only: the verdict notified before.
     pub previous_verdict: Option<Verdict>,
     pub diagnosis: String,
+}
+
+impl IncidentInfo {
+    /// The incident as the store holds it now (a note tells of it as it stands).
+    pub fn of_record(incident: &IncidentRecord) -> IncidentInfo {
+        let resolved = incident.state == IncidentState::Resolved;
+        IncidentInfo {
+            id: incident.id,
+            state: incident.state.as_str().to_owned(),
+            started_at: incident.started_at,
+            opened_at: incident.opened_at,
+            resolved_at: incident.resolved_at,
+            duration_s: incident
+                .resolved_at
+                .filter(|_| resolved)
+                .map(|at| (at - incident.started_at).num_seconds()),
+            verdict: incident.verdict,
+            previous_verdict: None,
+            diagnosis: incident.diagnosis.clone(),
+        }
+    }
 }
 
 /// The evidence of one result, bounded: what a notification shows. Headers and messages stay
@@ -160,6 +198,22 @@ impl Notification {
             incident: None,
             result: None,
             link,
+            acknowledgement: None,
+            note: None,
+        }
+    }
+
+    /// What a note on `incident` sends.
+    pub fn note(incident: &IncidentRecord, note: NoteRecord, link: Option<String>) -> Notification {
+        Notification {
+            delivery_id: new_delivery_id(),
+            event: EventName::Note,
+            environment: Some(incident.environment.clone()),
+            incident: Some(IncidentInfo::of_record(incident)),
+            result: None,
+            link,
+            note: Some(note),
+            acknowledgement: None,
         }
     }
 
@@ -215,6 +269,23 @@ impl Notification {
                 "Test notification from wsprobe: this channel is wired correctly, no action needed"
                     .to_owned()
             }
+            EventName::Acknowledged => {
+                let id = self.incident.as_ref().map(|i| i.id).unwrap_or_default();
+                let by = self
+                    .acknowledgement
+                    .as_ref()
+                    .map_or("someone", |a| a.by.as_str());
+                format!("{env}: {by} acknowledged incident #{id} ({verdict})")
+            }
+            EventName::Note => {
+                let incident = self
+                    .incident
+                    .as_ref()
+                    .map(|i| format!(" incident #{}", i.id))
+                    .unwrap_or_default();
+                let heading = self.note.as_ref().map_or("Update", NoteRecord::heading);
+                format!("{env}{incident}: {}", heading.to_lowercase())
+            }
         }
     }
 }
@@ -243,7 +314,8 @@ pub(crate) mod tests {
                     .then_some(Verdict::HeadersStripped),
                 diagnosis: "Closed 1011 \"Internal error\" 63 ms after the upgrade.".into(),
             }),
-            result: Some(ResultSummary {
+            // An acknowledgement is no result's doing.
+            result: (event != EventName::Acknowledged).then(|| ResultSummary {
                 started_at: at("2026-11-22T22:50:00.123Z"),
                 status: if resolved { Status::Up } else { Status::Down },
                 verdict: if resolved {
@@ -272,7 +344,29 @@ pub(crate) mod tests {
                 in_maintenance: false,
             }),
             link: Some("https://status.example.com/environments/staging".into()),
+            acknowledgement: (event == EventName::Acknowledged).then(|| Acknowledgement {
+                by: "alice".into(),
+                at: at("2026-11-22T22:55:00Z"),
+                comment: Some("looking into it <b>now</b>".into()),
+            }),
+            note: None,
         }
+    }
+
+    /// The note the channel payload tests share: on the sample's open incident.
+    pub(crate) fn sample_note() -> Notification {
+        let mut n = sample(EventName::Triggered);
+        n.event = EventName::Note;
+        n.result = None;
+        n.note = Some(NoteRecord {
+            id: 3,
+            incident_id: 7,
+            created_at: "2026-11-22T23:01:00Z".parse().unwrap(),
+            status: Some(crate::store::NoteStatus::Identified),
+            message: "The <b>database</b> failed over & @here the pool is reconnecting.".into(),
+            author: Some("ana".into()),
+        });
+        n
     }
 
     #[test]
@@ -291,14 +385,16 @@ pub(crate) mod tests {
                 EventName::Resolved,
                 "staging recovered after 22m 30s (was closed_before_ready)",
             ),
+            (
+                EventName::Acknowledged,
+                "staging: alice acknowledged incident #7 (closed_before_ready)",
+            ),
         ];
+        assert_eq!(sample_note().headline(), "staging incident #7: identified");
         for (event, expected) in cases {
             assert_eq!(sample(event).headline(), expected);
         }
     }
-
-    #[test]
-    fn words_and_truncation() {}
 
     #[test]
     fn event_names_round_trip() {

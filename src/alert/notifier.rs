@@ -1,6 +1,7 @@
 //! The one small trait every channel kind implements ([`super::channels`]). A notifier only
-//! *describes* what to send: a pure function of the notification, tested against exact JSON.
-//! Sending happens in [`super::delivery`], retrying in [`super::outbox`], once each.
+//! *describes* what to send: a pure function of the notification, tested against exact JSON
+//! (or, for mail, exact text). Sending happens in [`super::delivery`] (over HTTP, or SMTP in
+//! [`super::smtp`]), retrying in [`super::outbox`], once each.
 
 use std::fmt;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::notification::Notification;
+pub use super::smtp::MailRequest;
 
 /// One configured channel's way of sending.
 pub trait Notifier: Send + Sync {
@@ -22,10 +24,15 @@ pub trait Notifier: Send + Sync {
     fn resolves_its_test(&self) -> bool {
         false
     }
-    /// The wait a 429 answer's body asks for, when the service says it there rather than in
-    /// `Retry-After` (Discord's and Telegram's `retry_after`). Pure.
+    /// The wait an HTTP 429 answer's body asks for, when the service says it there rather
+    /// than in `Retry-After` (Discord's and Telegram's `retry_after`). Pure.
     fn retry_hint(&self, _body: &str) -> Option<Duration> {
         None
+    }
+    /// Whether this kind has anything to send for `notification`: a kind whose service has no
+    /// way to say it (PagerDuty and a note on a resolved incident) is not queued at all. Pure.
+    fn sends(&self, _notification: &Notification) -> bool {
+        true
     }
     /// What delivering `notification` at `now` takes. Pure.
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing;
@@ -33,6 +40,8 @@ pub trait Notifier: Send + Sync {
 
 pub enum Outgoing {
     Http(HttpRequest),
+    /// A message handed to an SMTP server.
+    Mail(MailRequest),
     /// Delivered by writing this line to the log.
     Log(String),
 }

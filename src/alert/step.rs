@@ -1,15 +1,18 @@
 //! One alert step's writes: the incident changes, the notifications for the subject's
-//! channels and the state after, built from the state machine's events. Nothing is written
-//! here; the engine hands the result to the dispatcher.
+//! channels and the state after, built from the state machine's events (a result's, or an
+//! acknowledgement's). Nothing is written here; the engine hands the result to the
+//! dispatcher.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 
+use super::Hold;
 use super::notification::{self, EventName, IncidentInfo, Notification, ResultSummary};
 use super::unwritten::{IncidentWrite, StepWrite, Unqueued, Unwritten};
 use crate::config::ChannelConfig;
 use crate::incident::{self, IncidentEvent, Notice, Open};
+use crate::oncall::Acknowledgement;
 use crate::probe::ProbeResult;
 use crate::store::{AlertState, DeliveryState, PendingNotification};
 
@@ -18,12 +21,33 @@ pub(super) struct StepInput<'a> {
     pub name: &'a str,
     pub channels: &'a [&'a ChannelConfig],
     pub result: &'a ProbeResult,
-    pub in_maintenance: bool,
+    pub hold: Hold,
     pub now: DateTime<Utc>,
     /// `{server.public_url}/environments/{name}`, when set.
     pub link: Option<String>,
     pub before: &'a AlertState,
     pub after: &'a incident::MachineState,
+    /// `flapping.window` of the policy: what a flapping incident's sentence counts over.
+    pub flap_window: u32,
+}
+
+impl StepInput<'_> {
+    /// The diagnosis an incident opened or re-diagnosed now carries: the result's own, said
+    /// to be one of many changes when the incident is a flapping one.
+    fn diagnosis(&self) -> String {
+        match &self.after.open {
+            Some(open) if open.flapping => {
+                let window = self.after.recent.len.min(self.flap_window);
+                format!(
+                    "Flapping: {} changed state {} times in its last {window} probes. Latest: {}",
+                    self.name,
+                    self.after.recent.changes(self.flap_window),
+                    self.result.diagnosis
+                )
+            }
+            _ => self.result.diagnosis.clone(),
+        }
+    }
 }
 
 /// The writes of one step whose `events` the state machine produced. Incident ids come from
@@ -54,7 +78,7 @@ pub(super) fn step_write(
                 step.incidents.push(IncidentWrite::Open {
                     id,
                     open: open.clone(),
-                    diagnosis: input.result.diagnosis.clone(),
+                    diagnosis: input.diagnosis(),
                 });
                 tracing::warn!(verdict = %input.result.verdict, incident = id, "incident opened");
             }
@@ -93,14 +117,14 @@ fn notify(
             input.before.state.open.as_ref(),
             input.before.diagnosis.clone().unwrap_or_default(),
         ),
-        _ => (input.after.open.as_ref(), result.diagnosis.clone()),
+        _ => (input.after.open.as_ref(), input.diagnosis()),
     };
     let Some(open) = open else { return };
     if let Notice::VerdictChanged { .. } = notice {
         step.incidents.push(IncidentWrite::Verdict {
             id,
             verdict: result.verdict,
-            diagnosis: result.diagnosis.clone(),
+            diagnosis: input.diagnosis(),
         });
     }
     let notification = Notification {
@@ -108,16 +132,52 @@ fn notify(
         event: event_name(notice),
         environment: Some(input.name.to_owned()),
         incident: Some(incident_info(id, open, notice, diagnosis, input.now)),
-        result: Some(ResultSummary::of(result, input.in_maintenance)),
+        result: Some(ResultSummary::of(result, input.hold.maintenance)),
         link: input.link.clone(),
+        acknowledgement: None,
+        note: None,
     };
+    queue(
+        input.channels,
+        input.now,
+        id,
+        &notification,
+        held,
+        step,
+        unwritten,
+    );
+    if held {
+        let why = match input.hold {
+            Hold {
+                silence: Some(_), ..
+            } => "silenced",
+            Hold {
+                dependency: true, ..
+            } => "a failing dependency",
+            _ => "maintenance window",
+        };
+        let silence = input.hold.silence;
+        tracing::info!(event = %notification.event, ?silence, "notification held: {why}");
+    }
+}
+
+/// One outbox row per channel for `notification` of incident `id`, pending or `held`.
+fn queue(
+    channels: &[&ChannelConfig],
+    now: DateTime<Utc>,
+    id: i64,
+    notification: &Notification,
+    held: bool,
+    step: &mut StepWrite,
+    unwritten: &parking_lot::Mutex<Unwritten>,
+) {
     let delivery = if held {
         DeliveryState::Held
     } else {
         DeliveryState::Pending
     };
     let mut unwritten = unwritten.lock();
-    for row in rows(input, id, &notification) {
+    for row in rows(channels, now, id, notification) {
         let row = PendingNotification {
             id: unwritten.provisional_id(),
             ..row
@@ -128,18 +188,77 @@ fn notify(
             finished_at: None,
         });
     }
-    if held {
-        tracing::info!(event = %notification.event, "notification held: maintenance window");
+}
+
+/// What someone acknowledging an open incident changes.
+pub(super) struct AckInput<'a> {
+    pub name: &'a str,
+    pub channels: &'a [&'a ChannelConfig],
+    pub ack: &'a Acknowledgement,
+    pub now: DateTime<Utc>,
+    pub link: Option<String>,
+    pub before: &'a AlertState,
+    pub after: &'a incident::MachineState,
+}
+
+/// The writes of an acknowledgement whose `events` [`incident::acknowledge`] produced: the
+/// state after, and an `acknowledged` notification per channel when the incident had been
+/// announced.
+pub(super) fn acknowledge_write(
+    input: &AckInput<'_>,
+    events: &[IncidentEvent],
+    unwritten: &parking_lot::Mutex<Unwritten>,
+) -> StepWrite {
+    let mut step = StepWrite {
+        env: input.name.to_owned(),
+        incidents: Vec::new(),
+        notifications: Vec::new(),
+        after: AlertState {
+            state: input.after.clone(),
+            ..input.before.clone()
+        },
+    };
+    let (Some(id), Some(open)) = (input.before.incident_id, input.after.open.as_ref()) else {
+        return step;
+    };
+    for event in events {
+        if let IncidentEvent::Notify { notice, held } = *event {
+            let diagnosis = input.before.diagnosis.clone().unwrap_or_default();
+            let notification = Notification {
+                delivery_id: notification::new_delivery_id(),
+                event: event_name(notice),
+                environment: Some(input.name.to_owned()),
+                incident: Some(incident_info(id, open, notice, diagnosis, input.now)),
+                result: None,
+                link: input.link.clone(),
+                acknowledgement: Some(input.ack.clone()),
+                note: None,
+            };
+            queue(
+                input.channels,
+                input.now,
+                id,
+                &notification,
+                held,
+                &mut step,
+                unwritten,
+            );
+        }
     }
+    step
 }
 
 /// One outbox row per channel for `notification` of incident `id`, ids still to give.
-fn rows(input: &StepInput<'_>, id: i64, notification: &Notification) -> Vec<PendingNotification> {
+fn rows(
+    channels: &[&ChannelConfig],
+    now: DateTime<Utc>,
+    id: i64,
+    notification: &Notification,
+) -> Vec<PendingNotification> {
     // Plain data with string keys: encoding cannot fail.
     let payload =
         serde_json::to_string(notification).expect("a notification always encodes as JSON");
-    input
-        .channels
+    channels
         .iter()
         .map(|channel| PendingNotification {
             id: 0,
@@ -149,8 +268,8 @@ fn rows(input: &StepInput<'_>, id: i64, notification: &Notification) -> Vec<Pend
             event: notification.event.as_str().to_owned(),
             payload: payload.clone(),
             attempts: 0,
-            created_at: input.now,
-            due_at: input.now,
+            created_at: now,
+            due_at: now,
             last_error: None,
         })
         .collect()
@@ -177,7 +296,7 @@ fn state_after(
     AlertState {
         diagnosis: incident_id.and_then(|_| {
             if rediagnosed {
-                Some(input.result.diagnosis.clone())
+                Some(input.diagnosis())
             } else {
                 input.before.diagnosis.clone()
             }
@@ -193,6 +312,7 @@ fn event_name(notice: Notice) -> EventName {
         Notice::Reminder => EventName::Reminder,
         Notice::VerdictChanged { .. } => EventName::VerdictChanged,
         Notice::Resolved => EventName::Resolved,
+        Notice::Acknowledged => EventName::Acknowledged,
     }
 }
 

@@ -64,6 +64,13 @@ fn describe_environment<'c>(
     for (label, value) in protocol {
         line(&label, value);
     }
+    if let Some(origin) = &env.origin {
+        line("origin", origin.clone());
+    }
+    if !env.cookies.is_empty() {
+        let names: Vec<&str> = env.cookies.iter().map(|(name, _)| name.as_str()).collect();
+        line("cookies", names.join(", "));
+    }
     let steps = match (env.steps.len(), &env.protocol) {
         (0, None) => "none: ready when the upgrade succeeds".to_owned(),
         (0, Some(_)) => "none: ready when the protocol's handshake passes".to_owned(),
@@ -72,6 +79,9 @@ fn describe_environment<'c>(
     line("steps", steps);
     if !env.keepalive.is_empty() {
         line("keepalive", keepalive_line(&env.keepalive));
+    }
+    if let Some(network) = network_line(env) {
+        line("network", network);
     }
     line("alert", alert_line(config, env));
 }
@@ -96,14 +106,38 @@ fn auth_line(env: &Environment) -> String {
         Auth::TokenEndpoint { url, method, .. } => {
             format!("token_endpoint ({method} {})", redact_url(url))
         }
+        Auth::Session(session) => {
+            let login = &session.login;
+            let csrf = session
+                .csrf
+                .as_ref()
+                .map(|csrf| {
+                    format!(
+                        ", CSRF cookie {} from {}",
+                        csrf.cookie,
+                        redact_url(&csrf.url)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "session ({} {}{csrf}), sent as the session's cookies",
+                login.method,
+                redact_url(&login.url)
+            )
+        }
         other => other.kind().to_owned(),
     };
     // Where the token goes: a token sent nowhere is the mistake this line exists to show.
-    let carriers: Vec<String> = env
-        .headers
-        .iter()
-        .filter(|(_, value)| value.contains("{token"))
-        .map(|(name, value)| format!("{name}: {value}"))
+    let in_url = env.url.as_str().contains("{token") || env.url.as_str().contains("%7Btoken");
+    let carriers: Vec<String> = in_url
+        .then(|| "the URL".to_owned())
+        .into_iter()
+        .chain(
+            env.headers
+                .iter()
+                .filter(|(_, value)| value.contains("{token"))
+                .map(|(name, value)| format!("{name}: {value}")),
+        )
         .chain(
             env.subprotocols
                 .iter()
@@ -225,6 +259,19 @@ fn describe_service(out: &mut String, config: &Config) {
         server.push_str(", admin API closed (no admin_token)");
     }
     let _ = writeln!(out, "{:<16}{server}", "server");
+    if let Some(public) = &config.server.public {
+        let at = match &public.at {
+            PublicAt::Listen(addr) => format!("on {addr}"),
+            PublicAt::Path(path) => format!("at {path}/ on {}", config.server.listen),
+        };
+        let shown = if public.environments.is_empty() {
+            "every environment".to_owned()
+        } else {
+            let names: Vec<&str> = public.environments.iter().map(|e| e.as_str()).collect();
+            names.join(", ")
+        };
+        let _ = writeln!(out, "{:<16}{:?} {at}: {shown}", "public page", public.title);
+    }
     let _ = writeln!(
         out,
         "{:<16}{} (raw results kept {})",
@@ -302,6 +349,39 @@ fn human(duration: Duration) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The proxy (address and where it was set, never its credentials), a family other than `any`,
+/// the pins and the client certificate; `None` when all are defaults.
+fn network_line(env: &Environment) -> Option<String> {
+    let mut parts = Vec::new();
+    match &env.network.proxy {
+        super::ProxySetting::Direct => {}
+        super::ProxySetting::Fixed(proxy) => parts.push(format!("proxy {}", proxy.authority())),
+        super::ProxySetting::Variables(_) => {
+            if let Some(proxy) = env.network.proxy_for(&env.url) {
+                parts.push(format!(
+                    "proxy {} (from {})",
+                    proxy.authority(),
+                    proxy.source
+                ));
+            }
+        }
+    }
+    if env.network.ip_family != super::IpFamily::Any {
+        parts.push(format!("ip_family {}", env.network.ip_family.as_str()));
+    }
+    for pin in &env.network.resolve {
+        parts.push(format!(
+            "{} pinned to {}",
+            super::authority(&pin.host, pin.port),
+            pin.address
+        ));
+    }
+    if let Some(client) = &env.tls.client {
+        parts.push(format!("client certificate {}", client.subject));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 #[cfg(test)]

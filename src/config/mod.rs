@@ -10,6 +10,7 @@ mod describe;
 pub mod error;
 pub mod interpolate;
 mod model;
+mod network;
 pub mod protocols;
 mod raw;
 mod recover;
@@ -23,6 +24,10 @@ pub use channels::telegram::TELEGRAM_API_URL;
 pub use describe::{describe, describe_with, redact_url};
 pub use error::ConfigError;
 pub use model::*;
+pub use network::{
+    AddressPin, IpFamily, NO_PROXY_WORD, NetworkOptions, NoProxy, Proxy, ProxyCredentials,
+    ProxySetting, ProxyVariables, authority,
+};
 pub use protocols::{Preset, Protocol};
 
 use std::path::Path;
@@ -64,7 +69,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Load from text. `path` names the source in errors and anchors relative paths (`ca_file`,
-/// `key`, `storage.path`); `lookup` resolves `${VAR}`.
+/// `key`, `storage.path`); `lookup` resolves `${VAR}` and reads the proxy variables
+/// (`HTTPS_PROXY`, `NO_PROXY`, …).
 pub fn load_str(
     path: &Path,
     text: &str,
@@ -87,6 +93,7 @@ pub fn load_str(
         text: &interpolated,
         default_steps: Default::default(),
         schedules: Default::default(),
+        proxy_variables: validate::VariablesRead::new(lookup),
     };
     match validator.config(raw) {
         Ok(config) if errors.is_empty() => Ok(config),

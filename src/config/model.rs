@@ -73,11 +73,8 @@ impl Config {
         let mut addresses = std::collections::HashSet::new();
         for env in &self.environments {
             let health = env.health.as_ref().map(|h| &h.url);
-            let token = match &env.auth {
-                Auth::TokenEndpoint { url, .. } => Some(url),
-                _ => None,
-            };
-            for url in std::iter::once(&env.url).chain(health).chain(token) {
+            let auth_urls = env.auth.urls();
+            for url in std::iter::once(&env.url).chain(health).chain(auth_urls) {
                 if let Some(host) = url.host_str() {
                     addresses.insert(host.to_owned());
                     if let Some(port) = url.port() {
@@ -113,6 +110,8 @@ impl Config {
             send_resolved: own.send_resolved.unwrap_or(defaults.send_resolved),
             alert_on_degraded: own.alert_on_degraded.unwrap_or(defaults.alert_on_degraded),
             min_locations: defaults.min_locations,
+            confirm: own.confirm.unwrap_or(defaults.confirm),
+            flapping: own.flapping.unwrap_or(defaults.flapping),
         }
     }
 
@@ -129,9 +128,15 @@ impl Config {
             if let Some(health) = &env.health {
                 collect_url_secrets(&health.url, &mut values);
             }
-            if let Auth::TokenEndpoint { url, .. } = &env.auth {
+            for url in env.auth.urls() {
                 collect_url_secrets(url, &mut values);
             }
+            collect_proxy_secrets(&env.network.proxy, &mut values);
+            values.extend(
+                env.cookies
+                    .iter()
+                    .map(|(_, value)| value.expose().to_owned()),
+            );
         }
         let published = self.published();
         values.extend(
@@ -195,6 +200,19 @@ fn collect_url_secrets(url: &Url, into: &mut Vec<String>) {
     }
 }
 
+/// A proxy's user, password and the `Proxy-Authorization` value made of them: from the file
+/// or from a variable, never from a `${VAR}` alone.
+fn collect_proxy_secrets(setting: &super::network::ProxySetting, into: &mut Vec<String>) {
+    use super::network::ProxySetting;
+    match setting {
+        ProxySetting::Direct => {}
+        ProxySetting::Fixed(proxy) => into.extend(proxy.secrets()),
+        ProxySetting::Variables(variables) => {
+            into.extend(variables.proxies().flat_map(|proxy| proxy.secrets()))
+        }
+    }
+}
+
 /// A query value this short (`v=2`, `format=json`, `compress=true`) is a setting, and scrubbing
 /// it from every text would blank ordinary words; tokens are far longer. The whole query
 /// string is always a secret.
@@ -232,7 +250,7 @@ impl fmt::Display for EnvName {
 }
 
 /// A value that must never be printed. `Debug` and `Display` redact; `expose` is the one way in.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Secret(String);
 
 impl Secret {
@@ -355,6 +373,20 @@ pub struct Environment {
     pub version: Option<VersionSource>,
     pub alert: AlertPolicyOverride,
     pub limits: MessageLimits,
+    /// `depends_on`: environments whose open incident explains this one's failures (names
+    /// checked to exist, no cycles).
+    pub depends_on: Vec<String>,
+    /// `proxy`, `ip_family`, `resolve`.
+    pub network: super::network::NetworkOptions,
+    /// `origin`: the `Origin` header a browser would send on the upgrade (RFC 6454
+    /// serialization); none by default, as a non-browser client sends none.
+    pub origin: Option<String>,
+    /// `cookies`: extra cookies on the upgrade, in file order, sent in one `Cookie` header
+    /// with the session's. Values are secrets.
+    pub cookies: Vec<(String, Secret)>,
+    /// `synthetic_baggage`: whether the upgrade carries the W3C `baggage` member
+    /// `synthetic_request=true`, which tells the target's tracing this is a probe.
+    pub synthetic_baggage: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -382,10 +414,62 @@ pub enum Auth {
         url: Url,
         method: reqwest::Method,
         headers: Vec<(String, Secret)>,
-        body: Option<serde_json::Value>,
+        body: Option<RequestBody>,
         /// JSON pointer to the token in the response (default `/access_token`).
         token_pointer: String,
     },
+    /// Log in over HTTP and carry the session cookies to the upgrade: no token.
+    Session(Box<SessionAuth>),
+}
+
+/// What a token or login request sends: `body:` (JSON) or `form:`
+/// (`application/x-www-form-urlencoded`, as OAuth2 and HTML login forms take it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestBody {
+    Json(serde_json::Value),
+    /// Field name → value, in file order; every value is a secret.
+    Form(Vec<(String, Secret)>),
+}
+
+impl RequestBody {
+    fn collect_secrets(&self, into: &mut Vec<String>) {
+        match self {
+            RequestBody::Json(value) => collect_json_strings(value, into),
+            RequestBody::Form(fields) => {
+                into.extend(fields.iter().map(|(_, value)| value.expose().to_owned()));
+            }
+        }
+    }
+}
+
+/// `auth.kind: session`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionAuth {
+    pub login: LoginRequest,
+    pub csrf: Option<CsrfSource>,
+}
+
+/// `auth.login`: the request that logs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginRequest {
+    pub url: Url,
+    pub method: reqwest::Method,
+    pub headers: Vec<(String, Secret)>,
+    pub body: Option<RequestBody>,
+}
+
+/// `auth.csrf`: where the CSRF token comes from (a cookie set by a page), and where it goes
+/// back (a form field, a header, or both), as double-submit CSRF protection expects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsrfSource {
+    /// The page fetched (GET) first, as a browser shows the login form first.
+    pub url: Url,
+    pub cookie: String,
+    /// The form field the token is sent back in (Django: `csrfmiddlewaretoken`).
+    pub field: Option<String>,
+    /// The header the token is sent back in (Django: `X-CSRFToken`; Angular and Laravel:
+    /// `X-XSRF-TOKEN`).
+    pub header: Option<String>,
 }
 
 impl Auth {
@@ -401,10 +485,38 @@ impl Auth {
             Auth::TokenEndpoint { headers, body, .. } => {
                 into.extend(headers.iter().map(|(_, value)| value.expose().to_owned()));
                 if let Some(body) = body {
-                    collect_json_strings(body, into);
+                    body.collect_secrets(into);
+                }
+            }
+            Auth::Session(session) => {
+                let login = &session.login;
+                into.extend(
+                    login
+                        .headers
+                        .iter()
+                        .map(|(_, value)| value.expose().to_owned()),
+                );
+                if let Some(body) = &login.body {
+                    body.collect_secrets(into);
                 }
             }
         }
+    }
+
+    /// The HTTP URLs this auth requests (token endpoint, login, CSRF page).
+    pub fn urls(&self) -> Vec<&Url> {
+        match self {
+            Auth::TokenEndpoint { url, .. } => vec![url],
+            Auth::Session(session) => std::iter::once(&session.login.url)
+                .chain(session.csrf.as_ref().map(|csrf| &csrf.url))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the probe holds a token to fill `{token}` with.
+    pub fn has_token(&self) -> bool {
+        !matches!(self, Auth::None | Auth::Session(_))
     }
 
     pub fn kind(&self) -> &'static str {
@@ -413,6 +525,7 @@ impl Auth {
             Auth::Bearer { .. } => "bearer",
             Auth::Jwt { .. } => "jwt",
             Auth::TokenEndpoint { .. } => "token_endpoint",
+            Auth::Session(_) => "session",
         }
     }
 }
@@ -444,10 +557,26 @@ pub enum JwtKey {
     Pem { path: PathBuf, pem: Secret },
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
+    /// `client_cert` and `client_key`: the certificate wsprobe presents when a server asks
+    /// for one (mutual TLS).
+    pub client: Option<ClientIdentity>,
+}
+
+/// A client certificate chain and its private key, read and matched at load.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientIdentity {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// The chain as PEM, leaf first.
+    pub cert_pem: String,
+    /// The private key as PEM: a secret, never shown.
+    pub key_pem: Secret,
+    /// The leaf certificate's subject (`CN=probe`), for sentences.
+    pub subject: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -661,6 +790,8 @@ pub struct AlertPolicyOverride {
     pub repeat_every: Option<Duration>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
+    pub confirm: Option<Confirm>,
+    pub flapping: Option<Flapping>,
 }
 
 #[derive(Debug, Clone)]
@@ -672,6 +803,8 @@ pub struct AlertPolicy {
     pub alert_on_degraded: bool,
     /// Locations that must see the environment down before an incident opens (shared store).
     pub min_locations: u32,
+    pub confirm: Confirm,
+    pub flapping: Flapping,
 }
 
 impl Default for AlertPolicy {
@@ -683,6 +816,54 @@ impl Default for AlertPolicy {
             send_resolved: true,
             alert_on_degraded: false,
             min_locations: 1,
+            confirm: Confirm::default(),
+            flapping: Flapping::default(),
+        }
+    }
+}
+
+/// `confirm`: a failing scheduled result is probed again `attempts` times, `every` apart,
+/// before it counts; one healthy re-probe makes the whole series a blip that counts for
+/// nothing. `attempts: 0` (the default) counts every result as it comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirm {
+    pub attempts: u32,
+    pub every: Duration,
+}
+
+impl Default for Confirm {
+    fn default() -> Self {
+        Self {
+            attempts: 0,
+            every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The longest flapping window: the incident state machine keeps the recent results as one
+/// bit each in a `u32`.
+pub const MAX_FLAP_WINDOW: u32 = 32;
+
+/// `flapping`: Nagios' flap detection. Over the last `window` results, the share of state
+/// changes (failing ↔ healthy, newer changes weighing more) opens a "flapping" incident at
+/// `high` percent, which resolves only once the share is below `low`: an environment that
+/// fails every other probe never reaches `failure_threshold` in a row, yet is half down.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flapping {
+    pub enabled: bool,
+    pub window: u32,
+    pub high: f64,
+    pub low: f64,
+}
+
+impl Default for Flapping {
+    fn default() -> Self {
+        // Nagios' defaults: 21 states, 50 % to start flapping, 25 % to stop.
+        Self {
+            enabled: true,
+            window: 21,
+            high: 50.0,
+            low: 25.0,
         }
     }
 }
@@ -781,6 +962,38 @@ pub struct ServerConfig {
     pub admin_token: Option<Secret>,
     /// `server.trace_url`: a link to a run's trace, `{trace_id}` standing for its id.
     pub trace_url: Option<TraceUrl>,
+    /// `server.public`: the read-only page for people outside on-call.
+    pub public: Option<PublicPage>,
+}
+
+/// `server.public`: a second, read-only status page for people outside on-call (customers,
+/// other teams): status, uptime, incidents and their notes, and nothing a probed server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicPage {
+    pub at: PublicAt,
+    /// The page's heading and title: `Status` unless set.
+    pub title: String,
+    /// The environments it shows, in config order; empty: every one.
+    pub environments: Vec<EnvName>,
+}
+
+impl PublicPage {
+    pub const DEFAULT_TITLE: &str = "Status";
+
+    /// Whether the public page shows environment `name`.
+    pub fn shows(&self, name: &str) -> bool {
+        self.environments.is_empty() || self.environments.iter().any(|env| env.as_str() == name)
+    }
+}
+
+/// Where the public page is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicAt {
+    /// Its own listener: nothing else is served there (no admin API, no evidence).
+    Listen(SocketAddr),
+    /// A path prefix on `server.listen` (`/public`, no trailing slash), for a reverse proxy
+    /// to expose alone.
+    Path(String),
 }
 
 /// A URL template with `{trace_id}` in it (Grafana Explore, Jaeger, Tempo, Honeycomb…).
@@ -815,6 +1028,7 @@ impl Default for ServerConfig {
             public_url: None,
             admin_token: None,
             trace_url: None,
+            public: None,
         }
     }
 }

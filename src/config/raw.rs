@@ -96,6 +96,20 @@ pub(crate) struct RawEnvironment {
     pub alert: Option<RawAlertPolicy>,
     pub max_message_bytes: Option<Located<u64>>,
     pub max_messages: Option<Located<u64>>,
+    /// Environments this one needs: while one of them has an incident open, this one's
+    /// failures are shown as caused by it and do not page.
+    pub depends_on: Option<Vec<Text>>,
+    /// `http://[user:password@]host:port`, or `none` to ignore the proxy variables.
+    pub proxy: Option<Text>,
+    pub ip_family: Option<Text>,
+    /// `"host:port": address`, as curl's `--resolve`.
+    pub resolve: Option<OrderedMap<Text>>,
+    /// The `Origin` header a browser would send on the upgrade (none by default).
+    pub origin: Option<Text>,
+    /// Extra cookies on the upgrade, name → value.
+    pub cookies: Option<Located<OrderedMap<Text>>>,
+    /// `false` stops the W3C `baggage: synthetic_request=true` on the upgrade.
+    pub synthetic_baggage: Option<Located<bool>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -138,7 +152,36 @@ pub(crate) struct RawAuth {
     pub method: Option<Text>,
     pub headers: Option<Located<OrderedMap<String>>>,
     pub body: Option<Located<serde_json::Value>>,
+    /// `application/x-www-form-urlencoded` fields, instead of a JSON `body`.
+    pub form: Option<Located<OrderedMap<Text>>>,
     pub token_pointer: Option<Text>,
+    // session
+    pub login: Option<Located<RawLogin>>,
+    pub csrf: Option<Located<RawCsrf>>,
+}
+
+/// `auth.login` (kind `session`): the request that logs in.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Login")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLogin {
+    pub url: Option<Text>,
+    pub method: Option<Text>,
+    pub headers: Option<Located<OrderedMap<String>>>,
+    pub form: Option<Located<OrderedMap<Text>>>,
+    pub body: Option<Located<serde_json::Value>>,
+}
+
+/// `auth.csrf` (kind `session`): the page that sets the CSRF cookie, and where its value goes
+/// back.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Csrf")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCsrf {
+    pub url: Option<Text>,
+    pub cookie: Option<Text>,
+    pub field: Option<Text>,
+    pub header: Option<Text>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -147,6 +190,8 @@ pub(crate) struct RawAuth {
 pub(crate) struct RawTls {
     pub ca_file: Option<Text>,
     pub insecure_skip_verify: Option<bool>,
+    pub client_cert: Option<Text>,
+    pub client_key: Option<Text>,
 }
 
 /// `- expect: {...}` or `- send: "..."`: exactly one of the two, checked by validation.
@@ -262,6 +307,33 @@ pub(crate) struct RawAlertPolicy {
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
+    pub confirm: Option<RawConfirm>,
+    pub flapping: Option<RawFlapping>,
+}
+
+/// `confirm:` re-probes of a failing result before it counts.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(rename = "Confirm")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfirm {
+    /// Re-probes after a failing result (0 turns confirmation off).
+    pub attempts: Option<Located<u32>>,
+    /// Time between re-probes (default 10s).
+    pub every: Option<Text>,
+}
+
+/// `flapping:` detection of an environment that keeps changing state.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(rename = "Flapping")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlapping {
+    pub enabled: Option<bool>,
+    /// Results looked at (default 21, at most 32).
+    pub window: Option<Located<u32>>,
+    /// Percent of state changes that starts flapping (default 50).
+    pub high: Option<Located<f64>>,
+    /// Percent below which flapping stops (default 25).
+    pub low: Option<Located<f64>>,
 }
 
 /// `alerts.defaults`: the policy keys only; channels are chosen per environment.
@@ -274,6 +346,8 @@ pub(crate) struct RawPolicyDefaults {
     pub repeat_every: Option<Text>,
     pub send_resolved: Option<bool>,
     pub alert_on_degraded: Option<bool>,
+    pub confirm: Option<RawConfirm>,
+    pub flapping: Option<RawFlapping>,
     /// With a shared store: how many locations must see an environment down to open an
     /// incident (fewer when fewer report).
     pub min_locations: Option<Located<u32>>,
@@ -319,6 +393,24 @@ pub(crate) struct RawServer {
     pub public_url: Option<Text>,
     pub admin_token: Option<Text>,
     pub trace_url: Option<Text>,
+    /// A read-only status page for people outside on-call: its own `listen`, or a `path`
+    /// prefix on `server.listen`.
+    pub public: Option<Located<RawPublic>>,
+}
+
+/// `server.public`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "PublicPage")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPublic {
+    /// An address of its own (`0.0.0.0:8081`): only the public page is served there.
+    pub listen: Option<Text>,
+    /// Or a path prefix on `server.listen` (`/public`).
+    pub path: Option<Text>,
+    /// The page's heading; `Status` by default.
+    pub title: Option<Text>,
+    /// The environments shown; all by default.
+    pub environments: Option<Vec<Text>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::loops;
 use super::state::DaemonState;
-use crate::alert::Subject;
-use crate::config::AlertPolicy;
+use crate::alert::{Hold, Subject};
+use crate::config::{AlertPolicy, Flapping};
 use crate::fleet::evaluate::LocationBoard;
 use crate::fleet::quiet;
 use crate::fleet::{
@@ -61,6 +61,10 @@ pub(super) async fn membership(
             .await;
         match open {
             Ok(open) => {
+                // Made through another instance: the evaluator applies them here.
+                if fleet.is_leading() {
+                    state.learn_acknowledgements(&open);
+                }
                 let (quiet, environments): (Vec<_>, Vec<_>) = open
                     .into_iter()
                     .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
@@ -81,6 +85,9 @@ pub(super) async fn membership(
                 }
             }
             Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        }
+        if let Err(err) = state.refresh_silences().await {
+            state.store_health.failed(&format!("shared store: {err}"));
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -226,9 +233,15 @@ async fn step(
             continue;
         };
         // Each location already waited for its own thresholds: the environment follows them.
+        // The evaluator steps once per pass, not once per result, so a share of state changes
+        // over its steps says nothing about the probes: no flap detection across locations.
         let across = AlertPolicy {
             failure_threshold: 1,
             success_threshold: 1,
+            flapping: Flapping {
+                enabled: false,
+                ..policy.flapping
+            },
             ..policy
         };
         let subject = Subject {
@@ -236,9 +249,14 @@ async fn step(
             policy: across,
             channels: config.channels_for(env),
         };
+        let hold = Hold {
+            maintenance: in_maintenance,
+            silence: combined.silenced_by(&state.current_silences(now), now),
+            ..Hold::default()
+        };
         state
             .alerts
-            .observe_subject(&config, subject, &combined.result, in_maintenance, now);
+            .observe_subject(&config, subject, &combined.result, hold, now);
     }
     watch_quiet(state, &watches, now);
     Ok(())
@@ -252,6 +270,10 @@ fn watch_quiet(state: &Arc<DaemonState>, watches: &[quiet::Watch], now: chrono::
         failure_threshold: 1,
         success_threshold: 1,
         min_locations: 1,
+        flapping: Flapping {
+            enabled: false,
+            ..config.alerts.defaults.flapping
+        },
         ..config.alerts.defaults.clone()
     };
     for watch in watches {
@@ -278,6 +300,6 @@ fn watch_quiet(state: &Arc<DaemonState>, watches: &[quiet::Watch], now: chrono::
         };
         state
             .alerts
-            .observe_subject(&config, subject, &result, false, now);
+            .observe_subject(&config, subject, &result, Hold::default(), now);
     }
 }

@@ -49,6 +49,15 @@ pub(super) async fn check_store(state: Arc<DaemonState>, stop: CancellationToken
                 Err(err) => state.store_health.failed(&err.to_string()),
             }
         }
+        // A fleet's membership loop keeps them fresh; a single node re-reads them here, in
+        // case the read at start failed.
+        if state.fleet.is_none()
+            && let Err(err) = state.refresh_silences().await
+        {
+            state
+                .store_health
+                .failed(&format!("silences not read: {err}"));
+        }
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(STORE_CHECK_EVERY) => {}

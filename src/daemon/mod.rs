@@ -4,6 +4,7 @@
 //!
 //! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
 //! - [`pipeline`]: probe and record one result, the one path for every probe.
+//! - `oncall`: acknowledgements and silences, stored, then applied.
 //! - `store_writer`: the queue and the one writer task through which results reach the store.
 //! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
 //! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
@@ -13,6 +14,7 @@
 mod fleet;
 pub mod heartbeat;
 mod loops;
+mod oncall;
 mod pipeline;
 pub mod readiness;
 pub mod signals;
@@ -36,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alert::Alerts;
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, PublicAt};
 use crate::schedule;
 use crate::store::Store;
 use crate::telemetry::{Metrics, Traces};
@@ -143,6 +145,11 @@ impl Daemon {
             store_health,
         ));
         state.load_history().await;
+        if let Err(err) = state.refresh_silences().await {
+            state
+                .store_health
+                .failed(&format!("silences not read: {err}"));
+        }
         Ok(Daemon {
             state,
             source,
@@ -165,6 +172,8 @@ impl Daemon {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // Before anything starts: a public port that cannot be had is a start-up error.
+        let public = self.bind_public().await?;
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
         let listen = listener.local_addr()?;
@@ -176,15 +185,7 @@ impl Daemon {
         );
         self.start_schedules();
 
-        let (descriptors, max_connections) = crate::web::serve::descriptor_budget();
-        tracing::debug!(descriptors, max_connections, "descriptor budget");
-        let router = crate::web::router(self.state.clone());
-        let server = tokio::spawn(crate::web::serve::serve(
-            listener,
-            router,
-            max_connections,
-            stop.clone(),
-        ));
+        let servers = serve_web(&self.state, listener, public, &stop);
 
         let daemon = Arc::new(self);
         background.spawn(loops::prune(daemon.state.clone(), stop.clone()));
@@ -213,6 +214,7 @@ impl Daemon {
         heartbeat::notify_stopping();
         tracing::info!("shutting down: draining in-flight probes");
         stop.cancel();
+        daemon.state.stopping.cancel();
         for (_, (_, loop_stop)) in daemon.schedules.lock().drain() {
             loop_stop.cancel();
         }
@@ -233,7 +235,9 @@ impl Daemon {
             tracing::warn!("some probes did not finish within their timeout");
         }
         background.wait().await;
-        let _ = server.await;
+        for server in servers {
+            let _ = server.await;
+        }
         daemon.writer_stop.cancel();
         let writer = daemon.writer.lock().take();
         if let Some(writer) = writer {
@@ -247,6 +251,21 @@ impl Daemon {
         daemon.state.store.clone().close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+
+    /// The public page's own listener, when `server.public.listen` asks for one (read at
+    /// start: a new address takes a restart).
+    async fn bind_public(&self) -> anyhow::Result<Option<TcpListener>> {
+        let config = self.state.config();
+        let Some(PublicAt::Listen(addr)) = config.server.public.as_ref().map(|p| &p.at) else {
+            return Ok(None);
+        };
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (server.public.listen)"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(public_page = %status_page_address(bound), "public page listening");
+        Ok(Some(listener))
     }
 
     /// One schedule loop per environment of the current config: loops of environments whose
@@ -317,6 +336,38 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Serve the on-call routes on `listener`, and the public page on `public` when it has a
+/// listener of its own. Both stay within the web's share of descriptors, halved between them
+/// when there are two, so that a crowd reading the public page cannot take on-call's
+/// connections.
+fn serve_web(
+    state: &Arc<DaemonState>,
+    listener: TcpListener,
+    public: Option<TcpListener>,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (descriptors, max_connections) = crate::web::serve::descriptor_budget();
+    let cap = if public.is_some() {
+        max_connections / 2
+    } else {
+        max_connections
+    };
+    tracing::debug!(descriptors, cap, "descriptor budget");
+    let serve = |listener, router| {
+        tokio::spawn(crate::web::serve::serve(
+            listener,
+            router,
+            cap,
+            stop.clone(),
+        ))
+    };
+    let mut servers = vec![serve(listener, crate::web::router(state.clone()))];
+    if let Some(public) = public {
+        servers.push(serve(public, crate::web::public_router(state.clone())));
+    }
+    servers
 }
 
 /// The configured environments' names, in config order.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::state::DaemonState;
-use crate::config::Environment;
+use crate::alert::Hold;
+use crate::config::{Config, Confirm, Environment};
 use crate::probe::ProbeResult;
 use crate::schedule::Runner;
 
@@ -31,31 +32,110 @@ impl DaemonState {
         slot: Option<DateTime<Utc>>,
         wait_stored: bool,
     ) -> Arc<ProbeResult> {
+        let first = self.probe_and_store(env, slot, None, wait_stored).await;
+        // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
+        // In a fleet the evaluator steps it from the shared store, across every location.
+        if self.fleet.is_none() {
+            let config = self.config();
+            let policy = config.alert_policy(env);
+            let failing = crate::incident::is_failing(first.result.status, &policy);
+            if !failing || policy.confirm.attempts == 0 {
+                self.observe(&config, env, &first);
+            } else if !wait_stored {
+                self.confirm(env, first.clone(), policy.confirm).await;
+            }
+            // An on-demand failure is shown, and counts only once a scheduled one confirms it:
+            // re-probing would keep the caller waiting for `every` times `attempts`.
+        }
+        first.result
+    }
+
+    /// Probe `env` now, and record the result everywhere but in alerting.
+    async fn probe_and_store(
+        &self,
+        env: &Environment,
+        slot: Option<DateTime<Utc>>,
+        confirmation: Option<u32>,
+        wait_stored: bool,
+    ) -> Recorded {
         let _permit = self.permits.acquire().await.ok();
         let previous = self.latest(env.name.as_str());
         let history = previous.as_deref().map(std::slice::from_ref).unwrap_or(&[]);
-        let result = Arc::new(self.prober().probe_with_history(env, history).await);
+        let mut result = self.prober().probe_with_history(env, history).await;
+        result.confirmation = confirmation;
+        let result = Arc::new(result);
         log_result(&result, previous.as_deref());
         self.metrics.record_probe(&result);
         self.traces.record(&result);
         let now = Utc::now();
-        let config = self.config();
-        let in_maintenance = crate::alert::in_maintenance(&config, &env.name, now);
+        let hold = self.hold(&self.config(), &result, now);
         let stored = self
             .store_writer
-            .record(result.clone(), in_maintenance, slot, wait_stored);
+            .record(result.clone(), hold, slot, wait_stored);
         self.remember(Arc::new(result.without_bulk()));
-        // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
-        // In a fleet the evaluator steps it from the shared store, across every location.
-        if self.fleet.is_none() {
-            self.alerts
-                .observe(&config, env, &result, in_maintenance, now);
-        }
         if let Some(stored) = stored {
             let _ = tokio::time::timeout(STORED_WAIT, stored).await;
         }
-        result
+        Recorded {
+            result,
+            hold,
+            at: now,
+        }
     }
+
+    /// Step alerting with `run`. While an environment it `depends_on` has an incident open,
+    /// its notices are held as in a maintenance window: the parent's page already says it,
+    /// and a failure that outlasts the parent's is announced by its next failing result.
+    fn observe(&self, config: &Config, env: &Environment, run: &Recorded) {
+        let hold = Hold {
+            dependency: self.failing_parent(env).is_some(),
+            ..run.hold
+        };
+        self.alerts.observe(config, env, &run.result, hold, run.at);
+    }
+
+    /// The first environment of `env`'s `depends_on` with an incident open.
+    pub(super) fn failing_parent<'a>(&self, env: &'a Environment) -> Option<&'a str> {
+        env.depends_on
+            .iter()
+            .map(String::as_str)
+            .find(|parent| self.alerts.open_incident(parent).is_some())
+    }
+
+    /// `alert.confirm`: probe a failing environment again, `every` apart. One healthy re-probe
+    /// makes the series a blip: only that healthy result counts. When every re-probe fails,
+    /// the whole series counts, in order, as the consecutive failures it is.
+    async fn confirm(&self, env: &Environment, first: Recorded, confirm: Confirm) {
+        let mut series = vec![first];
+        for attempt in 1..=confirm.attempts {
+            tokio::select! {
+                // Shutting down: the failure stays unconfirmed; the probe at start re-checks.
+                _ = self.stopping.cancelled() => return,
+                _ = tokio::time::sleep(confirm.every) => {}
+            }
+            let run = self.probe_and_store(env, None, Some(attempt), false).await;
+            let config = self.config();
+            if !crate::incident::is_failing(run.result.status, &config.alert_policy(env)) {
+                tracing::info!(environment = %env.name, attempt, "failure not confirmed: a blip");
+                self.observe(&config, env, &run);
+                return;
+            }
+            series.push(run);
+        }
+        let config = self.config();
+        for run in &series {
+            self.observe(&config, env, run);
+        }
+    }
+}
+
+/// A result as recorded, with what alerting needs to step it later.
+#[derive(Clone)]
+struct Recorded {
+    result: Arc<ProbeResult>,
+    /// A maintenance window or a silence held its notifications when it was recorded.
+    hold: crate::alert::Hold,
+    at: DateTime<Utc>,
 }
 
 /// One line per change of verdict, not per probe: thousands of environments on a one-minute

@@ -67,6 +67,11 @@ pub struct DaemonState {
     pub(super) locations: Mutex<Arc<Vec<LocationRun>>>,
     /// A fleet's open incidents about itself, refreshed with the locations.
     pub(super) quiet: Mutex<Vec<crate::web::FleetNotice>>,
+    /// The silences not yet over, newest first: what recording a result matches against,
+    /// never reading the store (`oncall.rs`).
+    pub(super) silences: RwLock<Arc<Vec<crate::oncall::Silence>>>,
+    /// Cancelled at shutdown: what waits between probes (a confirmation's pause) stops.
+    pub(super) stopping: tokio_util::sync::CancellationToken,
 }
 
 impl DaemonState {
@@ -100,6 +105,8 @@ impl DaemonState {
             fleet,
             locations: Mutex::new(Arc::new(Vec::new())),
             quiet: Mutex::new(Vec::new()),
+            silences: RwLock::new(Arc::new(Vec::new())),
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
     }
 

@@ -11,9 +11,12 @@ use super::state::DaemonState;
 use crate::config::Config;
 use crate::fleet::across::AcrossLocations;
 use crate::fleet::quiet;
+use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::{ProbeResult, Status};
 use crate::schedule;
-use crate::store::{LocationRun, ReadOnlyStore, Summary};
+use crate::store::{
+    AckOutcome, ExpireOutcome, LocationRun, NewNote, NoteRecord, ReadOnlyStore, StoreError, Summary,
+};
 use crate::web::{
     EnvironmentStatus, Latency, LocationStatus, NotificationStatus, Readiness, RecentRun,
     StatusBody, StatusSource, StoreStatus, Uptime,
@@ -51,6 +54,13 @@ impl StatusSource for DaemonState {
                 status.maintenance = crate::alert::maintenance::active(&config, &env.name, now);
                 status.in_maintenance = status.maintenance.is_some();
                 status.open_incident = self.alerts.open_incident(name);
+                status.silenced_by = status
+                    .last_result
+                    .as_ref()
+                    .and_then(|last| self.hold(&config, last, now).silence);
+                if status.status == Some(crate::probe::Status::Down) {
+                    status.caused_by = self.failing_parent(env).map(str::to_owned);
+                }
                 if self.fleet.is_some() {
                     let interval = crate::fleet::shortest_interval([env.as_ref()], now);
                     status.locations = locations
@@ -94,6 +104,7 @@ impl StatusSource for DaemonState {
             notifications: NotificationStatus { failed_24h },
             reload_rejected: self.last_rejected_reload(),
             quiet: self.quiet.lock().clone(),
+            silences: self.current_silences(now),
         }
     }
 
@@ -107,8 +118,29 @@ impl StatusSource for DaemonState {
         Some((*self.probe_and_record(env, true).await).clone())
     }
 
+    async fn add_note(&self, id: i64, note: NewNote<'_>) -> Result<Option<NoteRecord>, StoreError> {
+        let added = self.alerts.add_note(&self.config(), id, &note).await?;
+        if added.is_some() {
+            // The pages show notes: a render from before this one is stale.
+            self.changed();
+        }
+        Ok(added)
+    }
+
     async fn readiness(&self) -> Readiness {
         DaemonState::readiness(self).await
+    }
+
+    async fn acknowledge(&self, id: i64, ack: Acknowledgement) -> Result<AckOutcome, StoreError> {
+        DaemonState::acknowledge(self, id, &ack).await
+    }
+
+    async fn add_silence(&self, silence: NewSilence) -> Result<Silence, StoreError> {
+        DaemonState::add_silence(self, &silence).await
+    }
+
+    async fn expire_silence(&self, id: i64) -> Result<ExpireOutcome, StoreError> {
+        DaemonState::expire_silence(self, id).await
     }
 
     fn store(&self) -> ReadOnlyStore {
@@ -147,6 +179,8 @@ fn environment_status(
         in_maintenance: false,
         maintenance: None,
         open_incident: None,
+        silenced_by: None,
+        caused_by: None,
         locations: BTreeMap::new(),
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::store_health::StoreHealth;
+use crate::alert::Hold;
 use crate::probe::ProbeResult;
 use crate::store::{NewRun, Store};
 
@@ -53,7 +54,7 @@ impl StoreWriter {
     pub fn record(
         &self,
         result: Arc<ProbeResult>,
-        in_maintenance: bool,
+        hold: Hold,
         slot: Option<DateTime<Utc>>,
         confirm: bool,
     ) -> Option<oneshot::Receiver<bool>> {
@@ -66,7 +67,8 @@ impl StoreWriter {
         let queued = Queued::Run {
             run: NewRun {
                 result,
-                in_maintenance,
+                in_maintenance: hold.maintenance,
+                silence: hold.silence,
                 slot,
             },
             stored,

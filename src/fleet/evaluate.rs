@@ -13,6 +13,7 @@ use super::across::AcrossLocations;
 use super::quiet;
 use crate::config::AlertPolicy;
 use crate::incident::{self, MachineState, Observation};
+use crate::oncall::Silence;
 use crate::probe::{ProbeResult, Status, Verdict};
 
 /// One location's view of one environment.
@@ -42,6 +43,27 @@ pub struct Combined {
     pub result: ProbeResult,
 }
 
+impl Combined {
+    /// The silence that holds the environment's notices: one must match it from every
+    /// location that counts as down (a silence on one location's path does not quiet an
+    /// outage seen from others). When each location needs its own, the one that ends first
+    /// is named: notifications start again then. `None` when no location is down.
+    pub fn silenced_by(&self, silences: &[Silence], now: DateTime<Utc>) -> Option<i64> {
+        let env = self.result.environment.as_str();
+        let verdict = self.result.verdict;
+        let mut held: Option<&Silence> = None;
+        for location in &self.down {
+            let silence =
+                crate::oncall::silence::covering(silences, env, Some(location), verdict, now)?;
+            held = Some(match held {
+                Some(other) if other.ended_at() <= silence.ended_at() => other,
+                _ => silence,
+            });
+        }
+        held.map(|s| s.id)
+    }
+}
+
 impl LocationBoard {
     /// Step `location`'s view of the result's environment.
     pub fn observe(&mut self, policy: &AlertPolicy, location: &str, result: &ProbeResult) {
@@ -56,6 +78,7 @@ impl LocationBoard {
             status: result.status,
             verdict: result.verdict,
             in_maintenance: false,
+            silenced: false,
             started_at: result.started_at,
         };
         let (state, _) = incident::step(&view.state, policy, &observation, result.started_at);
@@ -296,5 +319,56 @@ mod tests {
                 .unwrap()
                 .failing
         );
+    }
+
+    #[test]
+    fn an_outage_is_silenced_only_from_every_location_that_sees_it() {
+        use crate::oncall::{Matchers, Silence};
+        let t0 = Utc::now();
+        let silence = |id: i64, location: Option<&str>, hours: i64| Silence {
+            id,
+            matchers: Matchers {
+                environment: Some("api".into()),
+                location: location.map(str::to_owned),
+                verdict: None,
+            },
+            starts_at: t0 - chrono::Duration::hours(1),
+            ends_at: t0 + chrono::Duration::hours(hours),
+            created_by: "alice".into(),
+            comment: "edge work".into(),
+            created_at: t0,
+            expired_at: None,
+        };
+        let combined = |down: &[&str]| Combined {
+            down: down.iter().map(|l| (*l).to_owned()).collect(),
+            up: Vec::new(),
+            failing: !down.is_empty(),
+            result: result("api", Status::Down, t0),
+        };
+        // 1 on eu-west for an hour, 2 on us-east for two, 3 everywhere for three.
+        let all = [
+            silence(1, Some("eu-west"), 1),
+            silence(2, Some("us-east"), 2),
+            silence(3, None, 3),
+        ];
+        let only = |ids: &[i64]| -> Vec<Silence> {
+            all.iter()
+                .filter(|s| ids.contains(&s.id))
+                .cloned()
+                .collect()
+        };
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [i64], Option<i64>);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("one location, its silence", &["eu-west"], &[1], Some(1)),
+            ("two locations, one silenced", &["eu-west", "us-east"], &[1], None),
+            ("each its own: the first to end", &["eu-west", "us-east"], &[1, 2], Some(1)),
+            ("one for all", &["eu-west", "us-east"], &[3], Some(3)),
+            ("nothing down", &[], &[3], None),
+        ];
+        for (name, down, ids, expected) in cases {
+            let silenced = combined(down).silenced_by(&only(ids), t0);
+            assert_eq!(silenced, *expected, "{name}");
+        }
     }
 }

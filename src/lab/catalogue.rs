@@ -29,6 +29,8 @@ pub enum Scenario {
     Frozen,
     Heartbeat,
     IdleTimeout,
+    QueryToken,
+    Origin,
 }
 
 /// What a row says about its scenario.
@@ -192,6 +194,18 @@ pub const ROWS: &[Row] = &[
         name: "idle-timeout",
         expect: Some("ok (with keepalive)"),
         description: "closes 1000 \"idle timeout\" after 3 s without a client message; the pong comes 5 s after the ping",
+    },
+    Row {
+        scenario: Scenario::QueryToken,
+        name: "query-token",
+        expect: Some("ok"),
+        description: "healthy when the URL's query carries a token the lab issued (?token= or ?access_token=), 401 otherwise",
+    },
+    Row {
+        scenario: Scenario::Origin,
+        name: "origin",
+        expect: Some("ok"),
+        description: "healthy when the upgrade's Origin is the lab's own (http://HOST), 403 without one or with another",
     },
 ];
 

@@ -87,7 +87,7 @@ fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A query parameter, percent-decoded.
-fn query(head: &Head, name: &str) -> Option<String> {
+pub(super) fn query(head: &Head, name: &str) -> Option<String> {
     let (_, query) = head.target.split_once('?')?;
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));

@@ -12,11 +12,14 @@
 //! Every request's `traceparent` is logged (debug) and kept, the newest
 //! [`TRACEPARENTS_KEPT`], as a traced backend would log it: [`Lab::traceparents`].
 //! - `plain`: `/health` and `/token`.
+//! - `dialect`: `/oauth/token` (form-encoded client credentials), and the checks of
+//!   `/ws/query-token` (a token in the query) and `/ws/origin` (the upgrade's `Origin`).
 //! - `codes`: `/ws/close/{code}` and `/ws/status/{status}`, any close code or status.
 //! - `keepalive`: backends that close a session whose client does not keep it alive.
 
 mod catalogue;
 mod codes;
+mod dialect;
 mod http;
 mod keepalive;
 mod plain;
@@ -55,6 +58,8 @@ type Received = Arc<Mutex<VecDeque<ReceivedTrace>>>;
 
 /// The bypass key `/token` accepts, as a deployed E2E environment would hold in a secret.
 pub const E2E_BYPASS_KEY: &str = "lab-e2e-key";
+
+pub use dialect::{CLIENT_ID as OAUTH_CLIENT_ID, CLIENT_SECRET as OAUTH_CLIENT_SECRET};
 
 /// The timings of the lab's scenarios; the defaults reproduce the production incidents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +100,7 @@ pub struct Lab {
     /// Every task of this lab, so [`Lab::stopped`] can wait for the drain after shutdown.
     tasks: TaskTracker,
     traceparents: Received,
+    issued: Arc<dialect::Issued>,
 }
 
 /// State the connection tasks share.
@@ -107,6 +113,8 @@ struct Shared {
     /// Connections to `flaky` so far; odd ones succeed.
     flaky_connections: AtomicU64,
     traceparents: Received,
+    /// The tokens `/token` and `/oauth/token` handed out: what `/ws/query-token` accepts.
+    issued: Arc<dialect::Issued>,
 }
 
 impl Lab {
@@ -119,12 +127,14 @@ impl Lab {
     ) -> std::io::Result<Lab> {
         let addr = listener.local_addr()?;
         let traceparents = Received::default();
+        let issued = Arc::new(dialect::Issued::default());
         let shared = Arc::new(Shared {
             traceparents: traceparents.clone(),
             backend: connectable(addr),
             options,
             started: Instant::now(),
             flaky_connections: AtomicU64::new(0),
+            issued: issued.clone(),
         });
         let tasks = TaskTracker::new();
         tasks.spawn(accept_loop(listener, shared, shutdown, tasks.clone()));
@@ -133,6 +143,7 @@ impl Lab {
             options,
             tasks,
             traceparents,
+            issued,
         })
     }
 
@@ -140,6 +151,12 @@ impl Lab {
     /// [`TRACEPARENTS_KEPT`]), the proxies' backends included.
     pub fn traceparents(&self) -> Vec<ReceivedTrace> {
         self.traceparents.lock().iter().cloned().collect()
+    }
+
+    /// The tokens `/token` and `/oauth/token` handed out so far, oldest first: a test can look
+    /// for them where they must not be.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.issued.all()
     }
 
     /// The address the listener is bound to.
@@ -173,6 +190,11 @@ impl Lab {
                 "token",
                 "/token",
                 "POST with the E2E bypass key; 401 for a wrong one",
+            ),
+            (
+                "oauth-token",
+                "/oauth/token",
+                "OAuth2 client credentials, form-encoded (RFC 6749 §4.4); RFC 6749 errors",
             ),
         ];
         let sockets = ROWS.iter().filter_map(|row| {
@@ -265,7 +287,8 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>
     }
     let result = match path.as_str() {
         "/health" => plain::health(&mut stream, &head).await,
-        "/token" => plain::token(&mut stream, head).await,
+        "/token" => plain::token(&mut stream, head, &shared.issued).await,
+        "/oauth/token" => dialect::oauth_token(&mut stream, head, &shared.issued).await,
         // The registries' numbers, any of them: `/ws/close/{code}`, `/ws/status/{status}`.
         _ if let Some(code) = numbered(&path, "/ws/close/") => {
             codes::close(stream, head, code).await

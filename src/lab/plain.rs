@@ -21,7 +21,11 @@ pub async fn health(stream: &mut TcpStream, head: &Head) -> std::io::Result<()> 
 }
 
 /// `POST /token`: mint a bearer token for the right bypass key, header or body.
-pub async fn token(stream: &mut TcpStream, mut head: Head) -> std::io::Result<()> {
+pub async fn token(
+    stream: &mut TcpStream,
+    mut head: Head,
+    issued: &super::dialect::Issued,
+) -> std::io::Result<()> {
     if head.method != "POST" {
         return http::respond_json(stream, 405, &http::detail("method not allowed")).await;
     }
@@ -40,7 +44,9 @@ pub async fn token(stream: &mut TcpStream, mut head: Head) -> std::io::Result<()
     };
     let body = http::read_body(stream, std::mem::take(&mut head.leftover), len).await?;
     if key_is_valid(&head, &body) {
-        http::respond_json(stream, 200, &token_response(&random_token())).await
+        let token = random_token();
+        issued.remember(&token);
+        http::respond_json(stream, 200, &token_response(&token)).await
     } else {
         http::respond_json(stream, 401, &http::detail("Invalid E2E bypass key")).await
     }
@@ -63,7 +69,7 @@ pub fn token_response(token: &str) -> String {
 }
 
 /// 32 hex characters: opaque to the probe, which only forwards it.
-fn random_token() -> String {
+pub fn random_token() -> String {
     rand::random::<[u8; 16]>()
         .iter()
         .fold(String::with_capacity(32), |mut s, b| {

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::Shared;
 use super::catalogue::Scenario;
+use super::dialect;
 use super::http::{self, Head};
 use super::keepalive::Needs;
 use super::proxy;
@@ -31,13 +32,14 @@ const HUGE_CHUNK: usize = 64 * 1024;
 /// Not a frame: FIN clear, opcode 0xF (reserved), then junk.
 const GARBAGE: &[u8] = b"\x0f\xff\xff\xff\xff\xff\xff\xff\xff\xffNOT A FRAME";
 /// The headers the backend reports back, so a probe can see what survived the path to it.
-const ECHOED_HEADERS: [&str; 6] = [
+const ECHOED_HEADERS: [&str; 7] = [
     "authorization",
     "sec-websocket-protocol",
     "x-e2e-test",
     "user-agent",
     "origin",
     "traceparent",
+    "baggage",
 ];
 
 /// Serve `/ws/{scenario}` on a connection whose head has been read.
@@ -62,6 +64,15 @@ pub async fn serve(
             return proxy::forward(stream, head, peer, shared.backend, proxy::STRIP_TRACE).await;
         }
         _ => {}
+    }
+    // An auth or origin check in front of the socket, as a framework's middleware does.
+    let refusal = match scenario {
+        Scenario::QueryToken => dialect::query_token_refusal(&head, &shared.issued),
+        Scenario::Origin => dialect::origin_refusal(&head),
+        _ => None,
+    };
+    if let Some((status, why)) = refusal {
+        return http::respond_json(&mut stream, status, &http::detail(why)).await;
     }
     let upgrade = match upgrade::validate(&head) {
         Ok(u) => u,
@@ -116,7 +127,9 @@ async fn serve_below_websocket(
 async fn serve_websocket(scenario: Scenario, mut ws: Ws, received: Value, shared: &Shared) {
     let options = &shared.options;
     match scenario {
-        Scenario::Healthy | Scenario::NoSubprotocol => serve_app(ws, received).await,
+        Scenario::Healthy | Scenario::NoSubprotocol | Scenario::QueryToken | Scenario::Origin => {
+            serve_app(ws, received).await
+        }
         Scenario::InternalError => internal_error(ws, options.internal_error_delay).await,
         Scenario::CleanClose => upgrade::close(&mut ws, 1000, "main cleanup").await,
         Scenario::AuthBackend => auth_backend(ws, received).await,
@@ -352,6 +365,7 @@ mod tests {
                 "user-agent": "t",
                 "origin": "[MISSING]",
                 "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                "baggage": "[MISSING]",
             })
         );
     }

@@ -65,10 +65,15 @@ impl Facts {
                 Some(net)
             };
             self.starts.connect = connect_start;
-            if let (Some(start), Some(connect), true) =
-                (connect_start, self.phases.connect, self.secure)
-            {
-                self.starts.tls = Some(start + connect);
+            let connected = connect_start.zip(self.phases.connect).map(|(s, c)| s + c);
+            let tunnelled = if self.proxied {
+                self.starts.proxy = connected;
+                connected.zip(self.phases.proxy).map(|(s, p)| s + p)
+            } else {
+                connected
+            };
+            if self.secure {
+                self.starts.tls = tunnelled;
             }
         }
         stopped_ms
@@ -154,6 +159,9 @@ impl Facts {
             client_close_code: session.client_close_code,
             client_close_reason: session.client_close_reason,
             protocol: env.protocol.as_ref().map(|p| p.preset.name().to_owned()),
+            peer: self.transport.peer,
+            addresses_tried: self.transport.tried,
+            confirmation: None,
         }
     }
 }
@@ -217,6 +225,11 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         Auth::TokenEndpoint { url, .. } => Some(crate::config::redact_url(url)),
         _ => None,
     };
+    let proxy = env.network.proxy_for(&env.url);
+    let session = match &env.auth {
+        Auth::Session(session) => Some(session),
+        _ => None,
+    };
     diagnosis::Expectations {
         target,
         expect_subprotocol: env.expect_subprotocol.clone(),
@@ -229,6 +242,8 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         degraded_after_ms: env.degraded_after.as_secs_f64() * 1000.0,
         cert_warn_days: env.cert_warn_days,
         token_url,
+        login_url: session.map(|s| crate::config::redact_url(&s.login.url)),
+        csrf_cookie: session.and_then(|s| s.csrf.as_ref().map(|csrf| csrf.cookie.clone())),
         health_url: env
             .health
             .as_ref()
@@ -238,6 +253,9 @@ fn expectations(env: &Environment, result: &ProbeResult, r: &Redactor) -> diagno
         retries: env.retries,
         timeout_ms: env.timeout.as_secs_f64() * 1000.0,
         token_seconds_left: None,
+        proxy: proxy.map(|p| p.authority()),
+        proxy_credentials: proxy.is_some_and(|p| p.credentials.is_some()),
+        client_certificate: env.tls.client.as_ref().map(|c| c.subject.clone()),
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use parking_lot::Mutex;
 
-use crate::config::{Auth, JwtAlgorithm, JwtKey};
+use crate::config::{Auth, JwtAlgorithm, JwtKey, RequestBody};
 use crate::text::{error_chain, excerpt};
 
 /// Refetch this long before the endpoint said the token expires, so a probe never sends one
@@ -28,7 +28,7 @@ pub struct TokenFailure {
 }
 
 impl TokenFailure {
-    fn message(message: impl Into<String>) -> Self {
+    pub(super) fn message(message: impl Into<String>) -> Self {
         Self {
             http_status: None,
             body_excerpt: None,
@@ -71,7 +71,7 @@ pub async fn obtain(
     traceparent: &str,
 ) -> Result<Option<String>, TokenFailure> {
     match auth {
-        Auth::None => Ok(None),
+        Auth::None | Auth::Session(_) => Ok(None),
         Auth::Bearer { token } => Ok(Some(token.expose().to_owned())),
         Auth::Jwt {
             algorithm,
@@ -88,7 +88,7 @@ pub async fn obtain(
         } => {
             let cache_key = format!(
                 "{cache_scope}\n{method} {url}\n{}",
-                body.as_ref().map(|b| b.to_string()).unwrap_or_default()
+                body.as_ref().map(body_key).unwrap_or_default()
             );
             if let Some(token) = cache.get(&cache_key, Instant::now()) {
                 return Ok(Some(token));
@@ -104,7 +104,7 @@ pub async fn obtain(
                 request = request.header(name, value.expose());
             }
             if let Some(body) = body {
-                request = request.json(body);
+                request = with_body(request, body);
             }
             let (token, expires_in) = fetch(request, token_pointer).await?;
             if let Some(expires_in) = expires_in {
@@ -113,6 +113,36 @@ pub async fn obtain(
             }
             Ok(Some(token))
         }
+    }
+}
+
+/// A request with its body: JSON, or fields form-encoded (`application/x-www-form-urlencoded`,
+/// set by `form`).
+pub(super) fn with_body(
+    request: reqwest::RequestBuilder,
+    body: &RequestBody,
+) -> reqwest::RequestBuilder {
+    match body {
+        RequestBody::Json(value) => request.json(value),
+        RequestBody::Form(fields) => {
+            let fields: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.expose()))
+                .collect();
+            request.form(&fields)
+        }
+    }
+}
+
+/// What identifies a request's body in the token cache.
+fn body_key(body: &RequestBody) -> String {
+    match body {
+        RequestBody::Json(value) => value.to_string(),
+        RequestBody::Form(fields) => fields
+            .iter()
+            .map(|(name, value)| format!("{name}={}", value.expose()))
+            .collect::<Vec<_>>()
+            .join("&"),
     }
 }
 
@@ -159,7 +189,7 @@ async fn fetch(
 }
 
 /// A hostile or broken endpoint must not make us buffer an unbounded body.
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, TokenFailure> {
+pub(super) async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, TokenFailure> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|err| {
         TokenFailure::message(format!("token response unreadable: {}", error_chain(&err)))

@@ -1,5 +1,6 @@
-//! DNS → TCP → TLS, each phase timed apart on the monotonic clock, each failure kept apart,
-//! because "did not resolve", "refused" and "certificate expired" point at different owners.
+//! DNS → TCP → proxy tunnel → TLS, each phase timed apart on the monotonic clock, each failure
+//! kept apart, because "did not resolve", "refused", "the proxy wants credentials" and
+//! "certificate expired" point at different owners.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -15,15 +16,21 @@ use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 use tokio_rustls::client::TlsStream;
 
-use super::result::{Phases, TlsInfo};
+use super::happy_eyeballs;
+use super::proxy::ProxyFailure;
+use super::result::{AddressTried, Outcome, Peer, Phases, TlsInfo};
 use super::timing::elapsed_ms;
+use crate::config::{NetworkOptions, Proxy};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetFailure {
     Dns(String),
     Refused(String),
-    ConnectTimeout,
+    /// Every attempt listed, with how each ended.
+    ConnectTimeout(String),
     Tls(String),
+    /// The egress proxy (its `host:port` second) did not open the tunnel.
+    Proxy(ProxyFailure, String),
     /// wsprobe itself ran out of something (descriptors, memory, buffers, local ports): never
     /// the target's fault, so never `connect_refused` or `dns_failed`.
     Local(String),
@@ -34,9 +41,10 @@ impl NetFailure {
         match self {
             NetFailure::Dns(m)
             | NetFailure::Refused(m)
+            | NetFailure::ConnectTimeout(m)
             | NetFailure::Tls(m)
             | NetFailure::Local(m) => m.clone(),
-            NetFailure::ConnectTimeout => "TCP connect timed out".to_owned(),
+            NetFailure::Proxy(failure, proxy) => failure.message(proxy),
         }
     }
 }
@@ -56,16 +64,17 @@ impl Endpoint {
             "ws" | "http" => false,
             other => return Err(format!("unsupported URL scheme {other:?}")),
         };
-        let host = url
-            .host_str()
-            .ok_or_else(|| "URL has no host".to_owned())?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+        let host =
+            Self::bare_host(url.host_str().ok_or_else(|| "URL has no host".to_owned())?).to_owned();
         let port = url
             .port_or_known_default()
             .unwrap_or(if secure { 443 } else { 80 });
         Ok(Self { host, port, secure })
+    }
+
+    /// A URL's host without the brackets of an IPv6 literal.
+    pub fn bare_host(host: &str) -> &str {
+        host.trim_start_matches('[').trim_end_matches(']')
     }
 }
 
@@ -74,17 +83,68 @@ pub enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// Open the transport: resolve → connect → TLS. Phases are filled in as they complete, so a
-/// failure still shows how far the probe got and how long each finished phase took.
+/// What the transport saw besides its phases, kept whether it got through or not.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub peer: Option<Peer>,
+    pub tried: Vec<AddressTried>,
+}
+
+/// How to reach the endpoint: the environment's network options and the proxy chosen for it.
+pub struct Route<'a> {
+    pub network: &'a NetworkOptions,
+    pub proxy: Option<&'a Proxy>,
+}
+
+impl Route<'_> {
+    /// The host and port wsprobe itself connects to: the proxy's, through one.
+    fn first_hop<'e>(&'e self, endpoint: &'e Endpoint) -> (&'e str, u16) {
+        match self.proxy {
+            Some(proxy) => (proxy.host.as_str(), proxy.port),
+            None => (endpoint.host.as_str(), endpoint.port),
+        }
+    }
+
+    /// Whether a `dns` phase runs: the first hop is a name and no `resolve:` pin covers it.
+    pub fn resolves(&self, endpoint: &Endpoint) -> bool {
+        let (host, port) = self.first_hop(endpoint);
+        host.parse::<IpAddr>().is_err() && self.network.pinned(host, port).is_none()
+    }
+}
+
+/// Open the transport: resolve → connect (Happy Eyeballs) → proxy tunnel → TLS. Phases are
+/// filled in as they complete, so a failure still shows how far the probe got and how long
+/// each finished phase took.
 pub async fn open(
     endpoint: &Endpoint,
+    route: &Route<'_>,
     tls: Option<Arc<ClientConfig>>,
     deadline: Instant,
     phases: &mut Phases,
+    observed: &mut Observed,
 ) -> Result<(Stream, Option<TlsInfo>), NetFailure> {
-    let addrs = resolve(endpoint, deadline, phases).await?;
-    let tcp = connect_any(&addrs, deadline, phases).await?;
+    let (host, port) = route.first_hop(endpoint);
+    let addrs = resolve(host, port, route.network, deadline, phases).await?;
+    let started = Instant::now();
+    let (mut tcp, addr) =
+        happy_eyeballs::race(&addrs, started, deadline, &mut observed.tried).await?;
+    if let Some(winner) = observed
+        .tried
+        .iter()
+        .find(|a| a.outcome == Outcome::Connected)
+    {
+        phases.connect = Some(winner.started_ms + winner.ms);
+    }
+    observed.peer = Some(Peer::of(&addr.ip()));
     let _ = tcp.set_nodelay(true);
+    if let Some(proxy) = route.proxy {
+        let started = Instant::now();
+        let tunnel =
+            super::proxy::open_tunnel(&mut tcp, proxy, &endpoint.host, endpoint.port, deadline)
+                .await;
+        phases.proxy = Some(elapsed_ms(started));
+        tunnel?;
+    }
     if !endpoint.secure {
         return Ok((Stream::Plain(tcp), None));
     }
@@ -94,7 +154,11 @@ pub async fn open(
     Ok((Stream::Tls(Box::new(stream)), Some(info)))
 }
 
-/// The TLS handshake over an open TCP connection, within the probe's deadline.
+/// Added to a failed handshake's error when the server had asked for a client certificate.
+pub const CERTIFICATE_REQUESTED: &str = " (the server had asked for a client certificate)";
+
+/// The TLS handshake over an open TCP connection (or tunnel), within the probe's deadline,
+/// with the URL's host as the server name whatever address was connected to.
 async fn secure(
     endpoint: &Endpoint,
     tcp: TcpStream,
@@ -105,81 +169,76 @@ async fn secure(
     let started = Instant::now();
     let server_name = ServerName::try_from(endpoint.host.clone())
         .map_err(|err| NetFailure::Tls(format!("invalid TLS server name: {err}")))?;
+    let (config, asked) = super::tls::watching_certificate_requests(&config);
     let connector = tokio_rustls::TlsConnector::from(config);
     let handshake = connector.connect(server_name, tcp);
     let stream = match timeout_at(deadline.into(), handshake).await {
         Err(_) => return Err(NetFailure::Tls("TLS handshake timed out".to_owned())),
-        Ok(Err(err)) => return Err(NetFailure::Tls(tls_error_text(&err))),
+        Ok(Err(err)) => {
+            let mut text = tls_error_text(&err);
+            if asked.load(std::sync::atomic::Ordering::Relaxed) {
+                text.push_str(CERTIFICATE_REQUESTED);
+            }
+            return Err(NetFailure::Tls(text));
+        }
         Ok(Ok(stream)) => stream,
     };
     phases.tls = Some(elapsed_ms(started));
     Ok(stream)
 }
 
+/// The addresses to try for `host:port`, in the order `ip_family` says: a pin or an IP
+/// literal as they are, a name through the system resolver.
 async fn resolve(
-    endpoint: &Endpoint,
+    host: &str,
+    port: u16,
+    network: &NetworkOptions,
     deadline: Instant,
     phases: &mut Phases,
 ) -> Result<Vec<SocketAddr>, NetFailure> {
-    if let Ok(ip) = endpoint.host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, endpoint.port)]);
+    let pinned = network.pinned(host, port);
+    let (addrs, how) = match pinned.or_else(|| host.parse::<IpAddr>().ok()) {
+        Some(ip) => (vec![SocketAddr::new(ip, port)], "is"),
+        None => (lookup(host, port, deadline, phases).await?, "resolved to"),
+    };
+    let how = if pinned.is_some() {
+        "is pinned to"
+    } else {
+        how
+    };
+    let ordered = happy_eyeballs::order(&addrs, network.ip_family);
+    if ordered.is_empty() {
+        let found: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        return Err(NetFailure::Dns(format!(
+            "{host} {how} {} only, and ip_family is {}",
+            found.join(", "),
+            network.ip_family.as_str()
+        )));
     }
+    Ok(ordered)
+}
+
+async fn lookup(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    phases: &mut Phases,
+) -> Result<Vec<SocketAddr>, NetFailure> {
     let started = Instant::now();
-    let lookup = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port));
+    let lookup = tokio::net::lookup_host((host, port));
     let addrs: Vec<SocketAddr> = match timeout_at(deadline.into(), lookup).await {
-        Err(_) => {
-            return Err(NetFailure::Dns(format!(
-                "resolving {} timed out",
-                endpoint.host
-            )));
-        }
+        Err(_) => return Err(NetFailure::Dns(format!("resolving {host} timed out"))),
         Ok(Err(err)) if is_local_exhaustion(&err) => {
-            return Err(local_failure(&format!("resolving {}", endpoint.host), &err));
+            return Err(local_failure(&format!("resolving {host}"), &err));
         }
-        Ok(Err(err)) => {
-            return Err(NetFailure::Dns(format!(
-                "{} did not resolve: {err}",
-                endpoint.host
-            )));
-        }
+        Ok(Err(err)) => return Err(NetFailure::Dns(format!("{host} did not resolve: {err}"))),
         Ok(Ok(addrs)) => addrs.collect(),
     };
     phases.dns = Some(elapsed_ms(started));
     if addrs.is_empty() {
-        return Err(NetFailure::Dns(format!(
-            "{} resolved to no addresses",
-            endpoint.host
-        )));
+        return Err(NetFailure::Dns(format!("{host} resolved to no addresses")));
     }
     Ok(addrs)
-}
-
-/// Try each resolved address in turn, as browsers' fallback does, within one deadline.
-async fn connect_any(
-    addrs: &[SocketAddr],
-    deadline: Instant,
-    phases: &mut Phases,
-) -> Result<TcpStream, NetFailure> {
-    let started = Instant::now();
-    let mut last_error = None;
-    for addr in addrs {
-        match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
-            Err(_) => return Err(NetFailure::ConnectTimeout),
-            Ok(Ok(stream)) => {
-                phases.connect = Some(elapsed_ms(started));
-                return Ok(stream);
-            }
-            Ok(Err(err)) if is_local_exhaustion(&err) => {
-                return Err(local_failure(&format!("connecting to {addr}"), &err));
-            }
-            Ok(Err(err)) => last_error = Some((addr, err)),
-        }
-    }
-    let (addr, err) = last_error.expect("at least one address was tried");
-    if err.kind() == io::ErrorKind::TimedOut {
-        return Err(NetFailure::ConnectTimeout);
-    }
-    Err(NetFailure::Refused(format!("{addr}: {err}")))
 }
 
 /// Errors that come from this process or host running out, not from the network or the target:
@@ -213,7 +272,7 @@ pub fn local_exhaustion_in<'e>(
     None
 }
 
-fn local_failure(doing: &str, err: &io::Error) -> NetFailure {
+pub(super) fn local_failure(doing: &str, err: &io::Error) -> NetFailure {
     NetFailure::Local(format!(
         "wsprobe itself ran out of resources {doing} ({err}): not the target's fault"
     ))

@@ -35,13 +35,30 @@ pub fn quote_text(text: &str) -> String {
 }
 
 /// Markup: a page, or any `<tag …>` in it (a close reason of `<script>…</script>` too).
-fn looks_like_html(text: &str) -> bool {
+pub fn looks_like_html(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.windows(2).enumerate().any(|(i, pair)| {
         pair[0] == b'<'
             && (pair[1].is_ascii_alphabetic() || pair[1] == b'/' || pair[1] == b'!')
             && text[i..].contains('>')
     })
+}
+
+/// A page as the text a reader sees, title first, one line: the whole of what it says, where
+/// [`summarize_body`] keeps its first two lines.
+pub fn page_text(html: &str) -> String {
+    let title = between_tags(html, "title").map(|t| one_line(&decode_entities(&t)));
+    let mut lines: Vec<String> = title.into_iter().filter(|t| !t.is_empty()).collect();
+    for line in visible_text(html)
+        .lines()
+        .map(one_line)
+        .filter(|l| !l.is_empty())
+    {
+        if !lines.iter().any(|seen| same_words(seen, &line)) {
+            lines.push(line);
+        }
+    }
+    lines.join(" — ")
 }
 
 fn html_summary(html: &str) -> String {

@@ -23,6 +23,10 @@ pub(super) struct Facts {
     pub(super) secure: bool,
     /// The host is a name, not an IP literal: a dns phase runs.
     pub(super) resolves: bool,
+    /// The connection goes through an egress proxy: a proxy phase runs.
+    pub(super) proxied: bool,
+    /// The peer and every address tried, of the last attempt.
+    pub(super) transport: super::connect::Observed,
     pub(super) attempts: u32,
     pub(super) net_started: Option<Instant>,
     pub(super) http_status: Option<u16>,
@@ -49,6 +53,8 @@ impl Facts {
             starts: Phases::default(),
             secure: false,
             resolves: false,
+            proxied: false,
+            transport: Default::default(),
             attempts: 0,
             net_started: None,
             http_status: None,

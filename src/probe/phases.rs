@@ -1,4 +1,4 @@
-//! The probe as a chain: token → health → transport (resolve → connect → tls, retried) →
+//! The probe as a chain: token → login → health → transport (resolve → connect → tls, retried) →
 //! upgrade → session → close. Each phase records what it saw in `Facts` as it goes and returns
 //! what the next one needs, or the `Halt` that ends the probe; `gather` joins them with `?`,
 //! so a new phase is one more function and one more line there.
@@ -14,11 +14,12 @@ use super::close_tap::{CloseTap, CloseWitness};
 use super::connect::{self, Endpoint, NetFailure, Stream};
 use super::facts::{Facts, Halt};
 use super::handshake::{self, ReadError, Response};
+use super::proxy::ProxyFailure;
 use super::session::{self, SessionOutcome};
 use super::template::Templates;
 use super::timing::elapsed_ms;
 use super::verdict::Stop;
-use super::{Prober, auth, health, presets, trace};
+use super::{Prober, auth, cookies, health, login, presets, trace};
 use crate::config::{Auth, Environment, Step, VersionSource};
 
 /// Socket read buffer: a welcome and a pong fit many times over; larger messages still work.
@@ -35,13 +36,18 @@ pub(super) async fn gather(
     deadline: Instant,
     facts: &mut Facts,
 ) -> Result<(), Halt> {
-    let clients = prober.clients(&env.tls).map_err(Halt::own_fault)?;
+    let clients = prober.clients(env).map_err(Halt::own_fault)?;
     let endpoint = Endpoint::from_url(&env.url).map_err(Halt::own_fault)?;
     let templates = token(env, &clients.http, &prober.tokens, deadline, facts).await?;
+    let session_cookies = log_in(env, &clients.tls, deadline, facts).await?;
     health_check(env, &clients.http, deadline, facts).await?;
     let tls = endpoint.secure.then(|| clients.tls.clone());
     let stream = transport(env, &endpoint, tls, deadline, facts).await?;
-    let accepted = upgrade(env, stream, &templates, deadline, facts).await?;
+    let credentials = Credentials {
+        templates: &templates,
+        session_cookies: &session_cookies,
+    };
+    let accepted = upgrade(env, stream, &credentials, deadline, facts).await?;
     let outcome = run_session(env, accepted, &templates, deadline, facts).await;
     close(env, outcome, facts)
 }
@@ -64,26 +70,52 @@ async fn token(
         &facts.trace.traceparent(facts.trace.token),
     )
     .await;
-    if !matches!(env.auth, Auth::None) {
+    if env.auth.has_token() {
         facts.phases.token = Some(elapsed_ms(started));
         facts.starts.token = Some(facts.offset(started));
     }
-    let token = obtained.map_err(|failure| {
-        facts.http_status = failure.http_status;
-        facts.body_excerpt = failure.body_excerpt;
-        let stop = if failure.own_fault {
-            Stop::ProbeError
-        } else {
-            Stop::Token
-        };
-        Halt::new(stop, failure.message)
-    })?;
+    let token = obtained.map_err(|failure| credential_halt(failure, facts))?;
     let templates = Templates::new(token.as_deref());
     if let Some(token) = token {
         facts.redactor.add(token);
         facts.redactor.add(templates.token_base64url.clone());
     }
     Ok(templates)
+}
+
+/// A credential that could not be had: the answer's status and body are the evidence.
+fn credential_halt(failure: auth::TokenFailure, facts: &mut Facts) -> Halt {
+    facts.http_status = failure.http_status;
+    facts.body_excerpt = failure.body_excerpt;
+    let stop = if failure.own_fault {
+        Stop::ProbeError
+    } else {
+        Stop::Token
+    };
+    Halt::new(stop, failure.message)
+}
+
+/// login: for `auth.kind: session`, log in over HTTP and keep the cookies that apply to the
+/// WebSocket URL (none for the other kinds). Every cookie value seen is a secret from here on.
+async fn log_in(
+    env: &Environment,
+    tls: &rustls::ClientConfig,
+    deadline: Instant,
+    facts: &mut Facts,
+) -> Result<Vec<(String, String)>, Halt> {
+    let Auth::Session(session) = &env.auth else {
+        return Ok(Vec::new());
+    };
+    let started = Instant::now();
+    facts.starts.login = Some(facts.offset(started));
+    let outcome = login::log_in(session, &env.url, tls, remaining(deadline)).await;
+    facts.phases.login = Some(elapsed_ms(started));
+    for value in outcome.seen {
+        facts.redactor.add(value);
+    }
+    outcome
+        .cookies
+        .map_err(|failure| credential_halt(failure, facts))
 }
 
 /// health: the optional HTTP check. Its failure is evidence, not a stop: the socket is still
@@ -110,9 +142,9 @@ async fn health_check(
     Ok(())
 }
 
-/// resolve → connect → tls (`connect::open`), the whole chain again after a failure the
-/// target may recover from, while `retries` and the deadline allow. Only the last attempt's
-/// network phases are kept.
+/// resolve → connect → proxy → tls (`connect::open`), the whole chain again after a failure
+/// the target may recover from, while `retries` and the deadline allow. Only the last
+/// attempt's network phases and addresses are kept.
 async fn transport(
     env: &Environment,
     endpoint: &Endpoint,
@@ -120,16 +152,31 @@ async fn transport(
     deadline: Instant,
     facts: &mut Facts,
 ) -> Result<Stream, Halt> {
+    let route = connect::Route {
+        network: &env.network,
+        proxy: env.network.proxy_for(&env.url).map(|proxy| proxy.as_ref()),
+    };
     facts.secure = endpoint.secure;
-    facts.resolves = endpoint.host.parse::<std::net::IpAddr>().is_err();
+    facts.resolves = route.resolves(endpoint);
+    facts.proxied = route.proxy.is_some();
     loop {
         facts.attempts += 1;
         facts.phases.dns = None;
         facts.phases.connect = None;
+        facts.phases.proxy = None;
         facts.phases.tls = None;
+        facts.transport = connect::Observed::default();
         facts.net_started = Some(Instant::now());
-        let failure = match connect::open(endpoint, tls.clone(), deadline, &mut facts.phases).await
-        {
+        let opened = connect::open(
+            endpoint,
+            &route,
+            tls.clone(),
+            deadline,
+            &mut facts.phases,
+            &mut facts.transport,
+        )
+        .await;
+        let failure = match opened {
             Ok((stream, tls_info)) => {
                 facts.tls = tls_info;
                 return Ok(stream);
@@ -137,25 +184,57 @@ async fn transport(
             Err(failure) => failure,
         };
         let backoff = RETRY_BACKOFF * facts.attempts;
-        let retryable = !matches!(failure, NetFailure::Local(_));
+        // A proxy's refusal is its policy, not a blip: asking again gets the same answer.
+        let retryable = !matches!(failure, NetFailure::Local(_) | NetFailure::Proxy(..));
         if retryable && facts.attempts <= env.retries && remaining(deadline) > backoff {
             tracing::debug!(attempt = facts.attempts, error = %failure.message(), "retrying");
             tokio::time::sleep(backoff).await;
             continue;
         }
-        return Err(net_halt(failure));
+        return Err(net_halt(failure, facts));
     }
 }
 
-fn net_halt(failure: NetFailure) -> Halt {
+fn net_halt(failure: NetFailure, facts: &mut Facts) -> Halt {
+    let message = failure.message();
     let stop = match failure {
         NetFailure::Dns(_) => Stop::Dns,
         NetFailure::Refused(_) => Stop::ConnectRefused,
-        NetFailure::ConnectTimeout => Stop::ConnectTimeout,
+        NetFailure::ConnectTimeout(_) => Stop::ConnectTimeout,
         NetFailure::Tls(_) => Stop::Tls,
         NetFailure::Local(_) => Stop::ProbeError,
+        NetFailure::Proxy(failure, _) => proxy_stop(failure, facts),
     };
-    Halt::new(stop, failure.message())
+    Halt::new(stop, message)
+}
+
+/// What the proxy's answer means for the target, from the proxy's own words: a gateway
+/// timeout is a connect that timed out, Squid's `ERR_DNS_FAIL` a name that did not resolve;
+/// any other refusal (407, 403, 502…) kept the connection from being made. The answer itself
+/// is the evidence the diagnosis reads.
+fn proxy_stop(failure: ProxyFailure, facts: &mut Facts) -> Stop {
+    match failure {
+        ProxyFailure::Silent => Stop::ConnectTimeout,
+        ProxyFailure::Broken(_) => Stop::Protocol,
+        ProxyFailure::Refused {
+            status,
+            headers,
+            body,
+        } => {
+            let squid_error = headers
+                .iter()
+                .find(|(name, _)| name == "x-squid-error")
+                .map(|(_, value)| value.to_ascii_uppercase());
+            facts.http_status = Some(status);
+            facts.response_headers = headers;
+            facts.body_excerpt = Some(crate::text::excerpt(&String::from_utf8_lossy(&body), 300));
+            match (status, squid_error.as_deref()) {
+                (_, Some(error)) if error.starts_with("ERR_DNS_FAIL") => Stop::Dns,
+                (504 | 408, _) => Stop::ConnectTimeout,
+                _ => Stop::ConnectRefused,
+            }
+        }
+    }
 }
 
 /// An upgraded socket and the moment its 101 was read: the zero of `ready` and of close timing.
@@ -165,18 +244,32 @@ struct Accepted {
     close_witness: CloseWitness,
 }
 
+/// What the upgrade request authenticates with: the token's templates and the session's
+/// cookies.
+struct Credentials<'a> {
+    templates: &'a Templates,
+    session_cookies: &'a [(String, String)],
+}
+
 /// upgrade: the HTTP/1.1 request with the configured headers and subprotocols, its answer
 /// checked per RFC 6455.
 async fn upgrade(
     env: &Environment,
     mut stream: Stream,
-    templates: &Templates,
+    credentials: &Credentials<'_>,
     deadline: Instant,
     facts: &mut Facts,
 ) -> Result<Accepted, Halt> {
-    let (headers, subprotocols) = offer(env, templates, facts);
+    let (headers, subprotocols) = offer(env, credentials, facts);
+    let url = credentials.templates.fill_url(&env.url);
+    if url != env.url
+        && let Some(query) = url.query()
+    {
+        // The filled query carries the token, perhaps percent-encoded: a secret as a whole.
+        facts.redactor.add(query.to_owned());
+    }
     let key = generate_key();
-    let url = presets::upgrade_url(env);
+    let url = presets::upgrade_url(env, &url);
     let request = handshake::build_request(&url, &key, &subprotocols, &headers);
     facts.sent = request.headers.clone();
     let started = Instant::now();
@@ -205,22 +298,34 @@ async fn upgrade(
     })
 }
 
-/// The headers and subprotocols the upgrade request offers, templates filled in.
+/// The headers and subprotocols the upgrade request offers, templates filled in: the
+/// configured headers, then what a browser adds (`Origin`, `Cookie`), then the probe's own
+/// trace context and synthetic-request baggage.
 fn offer(
     env: &Environment,
-    templates: &Templates,
+    credentials: &Credentials<'_>,
     facts: &Facts,
 ) -> (Vec<(String, String)>, Vec<String>) {
-    // Config validation keeps `traceparent` out of `headers`: this one names the probe's trace.
-    let headers = env
+    let templates = credentials.templates;
+    let mut headers: Vec<(String, String)> = env
         .headers
         .iter()
         .map(|(name, value)| (name.clone(), templates.fill(value)))
-        .chain([(
-            trace::TRACEPARENT.to_owned(),
-            facts.trace.traceparent(facts.trace.upgrade),
-        )])
         .collect();
+    if let Some(origin) = &env.origin {
+        headers.push(("Origin".to_owned(), origin.clone()));
+    }
+    if let Some(cookie) = cookies::header(credentials.session_cookies, &env.cookies) {
+        headers.push(("Cookie".to_owned(), cookie));
+    }
+    // Config validation keeps `traceparent` out of `headers`: this one names the probe's trace.
+    headers.push((
+        trace::TRACEPARENT.to_owned(),
+        facts.trace.traceparent(facts.trace.upgrade),
+    ));
+    if env.synthetic_baggage {
+        trace::add_synthetic_baggage(&mut headers);
+    }
     let subprotocols = env.subprotocols.iter().map(|s| templates.fill(s)).collect();
     (headers, subprotocols)
 }

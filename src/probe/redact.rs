@@ -123,8 +123,17 @@ impl Redactor {
             .map(|found| self.known.secrets[found.pattern().as_usize()].as_str())
     }
 
-    /// A header value: credential headers are cut to scheme + prefix, others scrubbed as text.
+    /// A header value: cookies keep their names, credential headers are cut to scheme +
+    /// prefix, others scrubbed as text.
     pub fn header(&self, name: &str, value: &str) -> String {
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("cookie") {
+            return mask_cookies(value);
+        }
+        if name.eq_ignore_ascii_case("set-cookie") {
+            let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
+            return mask_set_cookie(pair, &self.text(attributes));
+        }
         if is_credential_header(name) {
             return mask_credential(value);
         }
@@ -184,6 +193,32 @@ pub fn is_credential_header(name: &str) -> bool {
         .any(|h| h.eq_ignore_ascii_case(name.trim()))
 }
 
+/// `locale=en; sessionid=…` → `locale=[redacted]; sessionid=[redacted]`: which cookies went is
+/// evidence (a missing session cookie explains a 403), their values are not shown.
+fn mask_cookies(value: &str) -> String {
+    value
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{}={MARK}", name.trim()),
+            None => MARK.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `sessionid=…; Path=/; HttpOnly` → `sessionid=[redacted]; Path=/; HttpOnly`: the attributes
+/// (scope, `Secure`, `SameSite`) say where the cookie goes, and are no secret.
+fn mask_set_cookie(pair: &str, attributes: &str) -> String {
+    let masked = mask_cookies(pair);
+    if attributes.is_empty() {
+        masked
+    } else {
+        format!("{masked};{attributes}")
+    }
+}
+
 /// `Bearer eyJhbGciOi…` → `Bearer eyJh…[redacted]`; a bare value keeps only its prefix.
 fn mask_credential(value: &str) -> String {
     let value = value.trim();
@@ -224,7 +259,17 @@ mod tests {
             ),
             ("authorization", "Bearer short", "Bearer [redacted]"),
             ("authorization", "[MISSING]", "[MISSING]"),
-            ("Cookie", "session=abcdefabcdefabcdef", "sess…[redacted]"),
+            ("Cookie", "session=abcdefabcdefabcdef", "session=[redacted]"),
+            (
+                "cookie",
+                "locale=en; sessionid=abcdefabcdef; bare",
+                "locale=[redacted]; sessionid=[redacted]; [redacted]",
+            ),
+            (
+                "Set-Cookie",
+                "sessionid=abcdefabcdef; expires=Thu, 01 Jan 2026 00:00:00 GMT; HttpOnly; Path=/; SameSite=Lax",
+                "sessionid=[redacted]; expires=Thu, 01 Jan 2026 00:00:00 GMT; HttpOnly; Path=/; SameSite=Lax",
+            ),
             ("X-Custom", "k=hunter2-secret", "k=[redacted]"),
             ("X-E2E-Test", "true", "true"),
             (

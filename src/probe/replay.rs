@@ -5,7 +5,7 @@
 //! Pure: the environment and the config's variables in, text out.
 
 use super::redact::is_credential_header;
-use crate::config::{Auth, Environment};
+use crate::config::{Auth, Environment, RequestBody, Secret, SessionAuth};
 
 /// Part of a shell word: literal text (quoted) or a variable (expanded).
 enum Part {
@@ -117,13 +117,19 @@ fn secret_parts(value: &str, key: &str, variables: &[(String, String)]) -> Vec<P
     parts
 }
 
-/// A URL with its query values as variables (they are secrets however they got there).
-fn url_parts(url: &url::Url, variables: &[(String, String)]) -> Vec<Part> {
+/// A URL with its query values as variables (they are secrets however they got there), and
+/// its templates as the token's variable (`token` names it).
+fn url_parts(url: &url::Url, variables: &[(String, String)], token: &str) -> Vec<Part> {
     let mut base = url.clone();
     base.set_query(None);
     base.set_fragment(None);
     let _ = base.set_password(None);
-    let mut out = parts(base.as_str(), variables);
+    // The URL parser percent-encodes a path's braces: the templates as written.
+    let base = base
+        .as_str()
+        .replace("%7Btoken_base64url%7D", "{token_base64url}")
+        .replace("%7Btoken%7D", "{token}");
+    let mut out = parts_with_token(&base, variables, token);
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     for (i, (key, value)) in pairs.iter().enumerate() {
         out.push(Part::Text(format!(
@@ -131,7 +137,7 @@ fn url_parts(url: &url::Url, variables: &[(String, String)]) -> Vec<Part> {
             if i == 0 { '?' } else { '&' },
             key
         )));
-        let from_variable = parts(value, variables);
+        let from_variable = parts_with_token(value, variables, token);
         if from_variable.iter().any(|p| matches!(p, Part::Var(_))) {
             out.extend(from_variable);
         } else if value.len() >= 8 {
@@ -143,37 +149,133 @@ fn url_parts(url: &url::Url, variables: &[(String, String)]) -> Vec<Part> {
     out
 }
 
-/// The command for `env`; `at_token` when the run failed at the token endpoint.
+/// The command for `env`; `at_token` when the run failed getting its credential (the token
+/// endpoint, or the session's login).
 pub fn command(env: &Environment, variables: &[(String, String)], at_token: bool) -> String {
     let mut variables: Vec<(String, String)> = variables.to_vec();
     variables.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
-    if let (
-        true,
-        Auth::TokenEndpoint {
-            url,
-            method,
-            headers,
-            body,
-            ..
-        },
-    ) = (at_token, &env.auth)
-    {
-        let mut words = vec!["curl -sS -i".to_owned()];
-        if method != reqwest::Method::GET {
-            words.push(format!("-X {method}"));
+    match (at_token, &env.auth) {
+        (
+            true,
+            Auth::TokenEndpoint {
+                url,
+                method,
+                headers,
+                body,
+                ..
+            },
+        ) => {
+            let mut words = vec!["curl -sS -i".to_owned()];
+            words.extend(request_words(
+                method,
+                headers,
+                body.as_ref(),
+                &variables,
+                "",
+            ));
+            words.push(quote(&url_parts(url, &variables, "TOKEN")));
+            words.join(" ")
         }
-        for (name, value) in headers {
-            let mut header = vec![Part::Text(format!("{name}: "))];
-            header.extend(secret_parts(value.expose(), name, &variables));
-            words.push(format!("-H {}", quote(&header)));
-        }
-        if let Some(body) = body {
-            words.push("-H \"Content-Type: application/json\"".to_owned());
-            words.push(format!("--data {}", quote(&json_parts(body, &variables))));
-        }
-        words.push(quote(&url_parts(url, &variables)));
-        return words.join(" ");
+        (true, Auth::Session(session)) => login_command(session, &variables),
+        _ => websocat_command(env, &variables),
     }
+}
+
+/// curl's words for a request's method, headers and body; a form value from no variable
+/// becomes one named `{prefix}{FIELD}` (a login's `user` is `$LOGIN_USER`, not the shell's
+/// `$USER`).
+fn request_words(
+    method: &reqwest::Method,
+    headers: &[(String, Secret)],
+    body: Option<&RequestBody>,
+    variables: &[(String, String)],
+    prefix: &str,
+) -> Vec<String> {
+    let mut words = Vec::new();
+    if method != reqwest::Method::GET {
+        words.push(format!("-X {method}"));
+    }
+    for (name, value) in headers {
+        let mut header = vec![Part::Text(format!("{name}: "))];
+        header.extend(secret_parts(value.expose(), name, variables));
+        words.push(format!("-H {}", quote(&header)));
+    }
+    match body {
+        Some(RequestBody::Json(body)) => {
+            words.push("-H \"Content-Type: application/json\"".to_owned());
+            words.push(format!("--data {}", quote(&json_parts(body, variables))));
+        }
+        Some(RequestBody::Form(fields)) => {
+            for (name, value) in fields {
+                let mut field = vec![Part::Text(format!("{name}="))];
+                let key = format!("{prefix}{name}");
+                field.extend(secret_value_parts(value.expose(), &key, variables));
+                words.push(format!("--data-urlencode {}", quote(&field)));
+            }
+        }
+        None => {}
+    }
+    words
+}
+
+/// A value that is a secret whatever it looks like: its variable, or one named after its key.
+fn secret_value_parts(value: &str, key: &str, variables: &[(String, String)]) -> Vec<Part> {
+    let parts = parts(value, variables);
+    if parts.iter().any(|p| matches!(p, Part::Var(_))) {
+        parts
+    } else {
+        vec![Part::Var(variable_name(key))]
+    }
+}
+
+/// The session's login by hand: the CSRF page first into a cookie file (curl's Netscape format:
+/// the name in the 6th field, the value in the 7th), then the login with those cookies and the
+/// token in its field and header, as the probe sends them.
+fn login_command(session: &SessionAuth, variables: &[(String, String)]) -> String {
+    let login = &session.login;
+    let jar = "/tmp/wsprobe-cookies.txt";
+    let page = session.csrf.as_ref().map_or(&login.url, |csrf| &csrf.url);
+    let mut words = vec![format!("curl -sS -i -c {jar} -b {jar}")];
+    words.push(format!(
+        "-H {}",
+        quote(&[Part::Text(format!("Referer: {page}"))])
+    ));
+    words.push(format!(
+        "-H {}",
+        quote(&[Part::Text(format!(
+            "Origin: {}",
+            page.origin().ascii_serialization()
+        ))])
+    ));
+    let mut first = String::new();
+    if let Some(csrf) = &session.csrf {
+        first = format!(
+            "curl -sS -o /dev/null -c {jar} {} && ",
+            quote(&url_parts(&csrf.url, variables, "TOKEN"))
+        );
+        // Quotes inside `$(…)` start afresh, even within the double-quoted word around it.
+        let token = format!("$(awk '$6 == \"{}\" {{ print $7 }}' {jar})", csrf.cookie);
+        if let Some(field) = &csrf.field {
+            words.push(format!("--data-urlencode \"{field}={token}\""));
+        }
+        if let Some(header) = &csrf.header {
+            words.push(format!("-H \"{header}: {token}\""));
+        }
+    }
+    words.extend(request_words(
+        &login.method,
+        &login.headers,
+        login.body.as_ref(),
+        variables,
+        "login_",
+    ));
+    words.push(quote(&url_parts(&login.url, variables, "TOKEN")));
+    format!("{first}{}", words.join(" "))
+}
+
+/// websocat with the upgrade's headers: the configured ones, `Origin`, the cookies (the
+/// session's as `$SESSION_COOKIES`, set from a login by hand) and the synthetic baggage.
+fn websocat_command(env: &Environment, variables: &[(String, String)]) -> String {
     // A bearer token from a variable is that variable; any other token (minted, fetched, or
     // written in the file) is $TOKEN for the user to set.
     let token = match &env.auth {
@@ -187,24 +289,49 @@ pub fn command(env: &Environment, variables: &[(String, String)], at_token: bool
     if env.tls.insecure_skip_verify {
         words.push("--insecure".to_owned());
     }
-    for (name, value) in &env.headers {
+    let mut headers = env.headers.clone();
+    if env.synthetic_baggage {
+        super::trace::add_synthetic_baggage(&mut headers);
+    }
+    for (name, value) in &headers {
         let mut header = vec![Part::Text(format!("{name}: "))];
         if is_credential_header(name) && !value.contains("{token") {
-            header.extend(secret_parts(value, name, &variables));
+            header.extend(secret_parts(value, name, variables));
         } else {
-            header.extend(parts_with_token(value, &variables, token));
+            header.extend(parts_with_token(value, variables, token));
         }
         words.push(format!("-H {}", quote(&header)));
     }
+    if let Some(origin) = &env.origin {
+        let origin = format!("Origin: {origin}");
+        words.push(format!("-H {}", quote(&[Part::Text(origin)])));
+    }
+    if let Some(cookie) = cookie_parts(env, variables) {
+        words.push(format!("-H {}", quote(&cookie)));
+    }
     if !env.subprotocols.is_empty() {
         let offered = env.subprotocols.join(", ");
-        words.push(format!(
-            "--protocol {}",
-            quote(&parts(&offered, &variables))
-        ));
+        words.push(format!("--protocol {}", quote(&parts(&offered, variables))));
     }
-    words.push(quote(&url_parts(&env.url, &variables)));
+    words.push(quote(&url_parts(&env.url, variables, token)));
     words.join(" ")
+}
+
+/// `Cookie: ${SESSION_COOKIES}; locale=${LOCALE}`: the session's cookies and the configured
+/// ones, every value a variable.
+fn cookie_parts(env: &Environment, variables: &[(String, String)]) -> Option<Vec<Part>> {
+    let mut out = vec![Part::Text("Cookie: ".to_owned())];
+    if matches!(env.auth, Auth::Session(_)) {
+        out.push(Part::Var("SESSION_COOKIES".to_owned()));
+    }
+    for (name, value) in &env.cookies {
+        if out.len() > 1 {
+            out.push(Part::Text("; ".to_owned()));
+        }
+        out.push(Part::Text(format!("{name}=")));
+        out.extend(secret_value_parts(value.expose(), name, variables));
+    }
+    (out.len() > 1).then_some(out)
 }
 
 /// A token request body as JSON text, each string value that came from a variable (or any
@@ -293,7 +420,7 @@ mod tests {
         let command = command(&config.environments[0], &variables, false);
         assert_eq!(
             command,
-            "websocat -H \"Authorization: Bearer ${API_TOKEN}\" -H \"X-Api-Key: ${X_API_KEY}\" -H \"X-Trace: on \\$HOME\" --protocol \"jwt-auth, jwt.${TOKEN_BASE64URL}\" \"wss://api.example.com/ws?tenant=acme&key=${WS_KEY}\""
+            "websocat -H \"Authorization: Bearer ${API_TOKEN}\" -H \"X-Api-Key: ${X_API_KEY}\" -H \"X-Trace: on \\$HOME\" -H \"baggage: synthetic_request=true\" --protocol \"jwt-auth, jwt.${TOKEN_BASE64URL}\" \"wss://api.example.com/ws?tenant=acme&key=${WS_KEY}\""
         );
         for secret in ["query-secret-123", "tok-very-secret", "s3cr3t-literal"] {
             assert!(!command.contains(secret), "{command}");
@@ -327,6 +454,8 @@ mod tests {
                 "Authorization: Bearer tok 'very' $ecret",
                 "-H",
                 "X-Odd: a \"quoted\" `tick` $HOME",
+                "-H",
+                "baggage: synthetic_request=true",
                 "ws://lab:8765/ws/healthy?key=query-secret-123",
             ],
             "{command}"
@@ -345,5 +474,64 @@ mod tests {
             "curl -sS -i -X POST -H \"X-E2E-Bypass-Key: ${E2E_KEY}\" -H \"Content-Type: application/json\" --data \"{\\\"client\\\":\\\"${CLIENT}\\\",\\\"secret\\\":\\\"${SECRET}\\\"}\" \"https://auth.example.com/token\""
         );
         assert!(!command.contains("bypass-key-value") && !command.contains("literal-in-file"));
+    }
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::*;
+
+    fn load(yaml: &str, vars: &[(&str, &str)]) -> (crate::config::Config, Vec<(String, String)>) {
+        let owned: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = owned.clone();
+        let config =
+            crate::config::load_str(std::path::Path::new("probes.yaml"), yaml, &move |name| {
+                lookup
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap();
+        let variables = config.variables.clone();
+        (config, variables)
+    }
+
+    const SESSION: &str = "environments:\n  - name: a\n    url: \"wss://app.example.com/ws/{token}x?room=1\"\n    auth: { kind: token_endpoint, url: \"https://auth.example.com/token\", form: { grant_type: client_credentials, client_secret: \"${SECRET}\" } }\n  - name: b\n    url: wss://app.example.com/cable\n    origin: https://app.example.com\n    cookies: { locale: en }\n    auth:\n      kind: session\n      login: { url: \"https://app.example.com/login\", form: { user: probe, password: \"${PW}\" } }\n      csrf: { url: \"https://app.example.com/login\", cookie: csrftoken, field: csrfmiddlewaretoken, header: X-CSRFToken }\n";
+
+    #[test]
+    fn form_bodies_sessions_and_url_templates_replay_without_secrets() {
+        let (config, variables) = load(
+            SESSION,
+            &[("SECRET", "client-secret-1"), ("PW", "pass-word-2")],
+        );
+        let form = command(&config.environments[0], &variables, true);
+        assert_eq!(
+            form,
+            "curl -sS -i -X POST --data-urlencode \"grant_type=${GRANT_TYPE}\" --data-urlencode \"client_secret=${SECRET}\" \"https://auth.example.com/token\""
+        );
+        let socket = command(&config.environments[0], &variables, false);
+        assert_eq!(
+            socket,
+            "websocat -H \"baggage: synthetic_request=true\" \"wss://app.example.com/ws/${TOKEN}x?room=1\""
+        );
+        let login = command(&config.environments[1], &variables, true);
+        assert_eq!(
+            login,
+            "curl -sS -o /dev/null -c /tmp/wsprobe-cookies.txt \"https://app.example.com/login\" && curl -sS -i -c /tmp/wsprobe-cookies.txt -b /tmp/wsprobe-cookies.txt -H \"Referer: https://app.example.com/login\" -H \"Origin: https://app.example.com\" --data-urlencode \"csrfmiddlewaretoken=$(awk '$6 == \"csrftoken\" { print $7 }' /tmp/wsprobe-cookies.txt)\" -H \"X-CSRFToken: $(awk '$6 == \"csrftoken\" { print $7 }' /tmp/wsprobe-cookies.txt)\" -X POST --data-urlencode \"user=${LOGIN_USER}\" --data-urlencode \"password=${PW}\" \"https://app.example.com/login\""
+        );
+        let upgrade = command(&config.environments[1], &variables, false);
+        assert_eq!(
+            upgrade,
+            "websocat -H \"baggage: synthetic_request=true\" -H \"Origin: https://app.example.com\" -H \"Cookie: ${SESSION_COOKIES}; locale=${LOCALE}\" \"wss://app.example.com/cable\""
+        );
+        for text in [&form, &socket, &login, &upgrade] {
+            assert!(
+                !text.contains("client-secret-1") && !text.contains("pass-word-2"),
+                "{text}"
+            );
+        }
     }
 }

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod builder;
+mod network;
 pub use builder::ProbeResultBuilder;
+pub use network::{AddressTried, Family, Outcome, Peer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -135,12 +137,18 @@ impl fmt::Display for Verdict {
 pub struct Phases {
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub token: Option<f64>,
+    /// The session login (`auth.kind: session`): the CSRF page, the login and its redirects.
+    #[serde(default, serialize_with = "crate::wire::ms_opt")]
+    pub login: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub health: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub dns: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub connect: Option<f64>,
+    /// The CONNECT exchange with the egress proxy, when one is used.
+    #[serde(default, serialize_with = "crate::wire::ms_opt")]
+    pub proxy: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub tls: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
@@ -151,19 +159,22 @@ pub struct Phases {
     pub exchange: Option<f64>,
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub close: Option<f64>,
-    /// Network phases only (dns → close of the last attempt): token and health are kept out.
+    /// Network phases only (dns → close of the last attempt): token, login and health are kept
+    /// out.
     #[serde(serialize_with = "crate::wire::ms_opt")]
     pub total: Option<f64>,
 }
 
 impl Phases {
     /// (name, value) in protocol order, `total` last: for metrics and tables.
-    pub fn named(&self) -> [(&'static str, Option<f64>); 10] {
+    pub fn named(&self) -> [(&'static str, Option<f64>); 12] {
         [
             ("token", self.token),
+            ("login", self.login),
             ("health", self.health),
             ("dns", self.dns),
             ("connect", self.connect),
+            ("proxy", self.proxy),
             ("tls", self.tls),
             ("upgrade", self.upgrade),
             ("ready", self.ready),
@@ -252,6 +263,16 @@ pub struct ProbeResult {
     /// The environment's protocol preset (`socket.io`, `mqtt`…), null without one.
     #[serde(default)]
     pub protocol: Option<String>,
+    /// The address the connection went to (the egress proxy's, through one).
+    #[serde(default)]
+    pub peer: Option<Peer>,
+    /// Every address the last attempt tried, in the order tried, and how each fared.
+    #[serde(default)]
+    pub addresses_tried: Vec<AddressTried>,
+    /// Which re-probe of `alert.confirm` this run is (1, 2, …): run at once after a failure,
+    /// to tell a blip from an outage. `null` for scheduled and on-demand runs.
+    #[serde(default)]
+    pub confirmation: Option<u32>,
 }
 
 impl ProbeResult {
@@ -298,6 +319,8 @@ impl ProbeResult {
             timeline: None,
             client_close_reason: self.client_close_reason.clone(),
             protocol: self.protocol.clone(),
+            peer: self.peer.clone(),
+            addresses_tried: self.addresses_tried.clone(),
             ..*self
         }
     }

@@ -9,6 +9,37 @@ use opentelemetry::trace::{SpanId, TraceId};
 /// The header name, lowercase as HTTP/2 and the W3C recommendation write it.
 pub const TRACEPARENT: &str = "traceparent";
 
+/// The W3C Baggage header (lowercase, as the recommendation writes it).
+pub const BAGGAGE: &str = "baggage";
+
+/// The baggage member that marks a request as synthetic, so the target's tracing, analytics and
+/// sampling can tell the probe from its users (OpenTelemetry propagates baggage to every service
+/// downstream).
+const SYNTHETIC_REQUEST: (&str, &str) = ("synthetic_request", "true");
+
+/// Add the synthetic-request member to the upgrade's headers: to a `baggage` header of the
+/// config's own (W3C Baggage §3.2: one list, comma-separated) unless it already has one of
+/// that key, else as a header of its own.
+pub fn add_synthetic_baggage(headers: &mut Vec<(String, String)>) {
+    let (key, value) = SYNTHETIC_REQUEST;
+    let member = format!("{key}={value}");
+    match headers
+        .iter_mut()
+        .find(|(name, _)| name.eq_ignore_ascii_case(BAGGAGE))
+    {
+        Some((_, list)) => {
+            let has_key = list
+                .split(',')
+                .any(|entry| entry.split(['=', ';']).next().map(str::trim) == Some(key));
+            if !has_key {
+                list.push(',');
+                list.push_str(&member);
+            }
+        }
+        None => headers.push((BAGGAGE.to_owned(), member)),
+    }
+}
+
 /// The ids of one probe's trace: the root span's, and those of the phases that send a request,
 /// fixed in advance because their `traceparent` goes out before the span is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +104,44 @@ pub struct Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the header says, read back by OpenTelemetry's own baggage propagator.
+    #[test]
+    fn synthetic_baggage_joins_a_configured_list_once() {
+        use opentelemetry::baggage::BaggageExt as _;
+        use opentelemetry_sdk::propagation::BaggagePropagator;
+        let rows: &[(Option<&str>, &str)] = &[
+            (None, "synthetic_request=true"),
+            (Some("tenant=acme"), "tenant=acme,synthetic_request=true"),
+            (Some("synthetic_request=false"), "synthetic_request=false"),
+            (
+                Some("a=1, synthetic_request = yes;p"),
+                "a=1, synthetic_request = yes;p",
+            ),
+        ];
+        for (configured, want) in rows {
+            let mut headers = vec![("X-E2E".to_owned(), "1".to_owned())];
+            headers.extend(configured.map(|v| ("Baggage".to_owned(), v.to_owned())));
+            add_synthetic_baggage(&mut headers);
+            let sent: Vec<&(String, String)> = headers
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case(BAGGAGE))
+                .collect();
+            assert_eq!(sent.len(), 1, "{configured:?}");
+            assert_eq!(sent[0].1, *want, "{configured:?}");
+        }
+        let mut headers = Vec::new();
+        add_synthetic_baggage(&mut headers);
+        let carrier: HashMap<String, String> = headers.into_iter().collect();
+        let context = BaggagePropagator::new().extract(&carrier);
+        assert_eq!(
+            context
+                .baggage()
+                .get("synthetic_request")
+                .map(|v| v.as_str().to_owned()),
+            Some("true".to_owned())
+        );
+    }
     use opentelemetry::propagation::TextMapPropagator as _;
     use opentelemetry::trace::TraceContextExt as _;
     use opentelemetry_sdk::propagation::TraceContextPropagator;

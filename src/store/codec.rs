@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use crate::probe::result::{HeaderMap, Headers, Status, TlsInfo, Verdict};
+use crate::probe::result::{
+    AddressTried, HeaderMap, Headers, Outcome, Peer, ProbeResult, Status, TlsInfo, Verdict,
+};
 
 /// Stored status codes. Rows outlive releases: a code is never reused or renumbered.
 pub fn status_code(status: Status) -> i64 {
@@ -133,6 +135,48 @@ pub struct RunContext {
     /// The protocol preset, when the environment has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// The address that answered: the same from run to run while DNS does not move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Peer>,
+    /// Only when it says more than `peer` and the connect phase do (see
+    /// [`addresses_to_store`]): its times change every run, and would make every run's context
+    /// a blob of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses_tried: Vec<AddressTried>,
+    /// The re-probe of `alert.confirm` the run was, if any: rare, like the close above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<u32>,
+}
+
+/// `addresses_tried` as the context blob keeps it: empty when it is exactly one attempt, at
+/// the peer, that connected at once in the whole connect phase, which is what
+/// [`addresses_tried`] rebuilds from the peer and `connect_ms`.
+pub fn addresses_to_store(result: &ProbeResult) -> Vec<AddressTried> {
+    let rebuilt = addresses_tried(Vec::new(), result.peer.as_ref(), result.phases_ms.connect);
+    if rebuilt == result.addresses_tried {
+        Vec::new()
+    } else {
+        result.addresses_tried.clone()
+    }
+}
+
+/// The stored list, or the one attempt a stored peer and connect time stand for.
+pub fn addresses_tried(
+    stored: Vec<AddressTried>,
+    peer: Option<&Peer>,
+    connect_ms: Option<f64>,
+) -> Vec<AddressTried> {
+    match (stored.is_empty(), peer, connect_ms) {
+        (true, Some(peer), Some(connect_ms)) => vec![AddressTried {
+            address: peer.address.clone(),
+            family: peer.family,
+            outcome: Outcome::Connected,
+            started_ms: 0.0,
+            ms: connect_ms,
+            error: None,
+        }],
+        _ => stored,
+    }
 }
 
 /// Headers whose value is new on every request by design (the handshake nonce and its answer,
@@ -276,6 +320,68 @@ pub fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_tried_are_stored_only_when_they_say_more_than_the_peer() {
+        let attempt = |address: &str, outcome, started_ms, ms| AddressTried {
+            address: address.to_owned(),
+            family: crate::probe::result::Family::of(&address.parse().unwrap()),
+            outcome,
+            started_ms,
+            ms,
+            error: None,
+        };
+        let peer = |address: &str| Peer::of(&address.parse().unwrap());
+        #[rustfmt::skip]
+        type Case = (Option<Peer>, Option<f64>, Vec<AddressTried>, bool);
+        let cases: Vec<Case> = vec![
+            // (peer, connect_ms, addresses_tried, kept in the blob)
+            (
+                Some(peer("203.0.113.1")),
+                Some(1.25),
+                vec![attempt("203.0.113.1", Outcome::Connected, 0.0, 1.25)],
+                false,
+            ),
+            (
+                Some(peer("203.0.113.1")),
+                Some(1.25),
+                vec![attempt("203.0.113.1", Outcome::Connected, 0.0, 1.0)],
+                true,
+            ),
+            (
+                Some(peer("::1")),
+                Some(251.0),
+                vec![
+                    attempt("127.0.0.1", Outcome::Cancelled, 0.0, 251.0),
+                    attempt("::1", Outcome::Connected, 250.0, 1.0),
+                ],
+                true,
+            ),
+            (
+                None,
+                None,
+                vec![attempt("203.0.113.1", Outcome::TimedOut, 0.0, 15000.0)],
+                true,
+            ),
+            (None, None, vec![], false),
+        ];
+        for (peer, connect_ms, tried, kept) in cases {
+            let result = ProbeResult::builder("e", Verdict::Ok)
+                .phases_ms(crate::probe::result::Phases {
+                    connect: connect_ms,
+                    ..Default::default()
+                })
+                .addresses_tried(tried.clone());
+            let result = match &peer {
+                Some(peer) => result.peer(peer.clone()),
+                None => result,
+            }
+            .build();
+            let stored = addresses_to_store(&result);
+            assert_eq!(!stored.is_empty(), kept, "{tried:?}");
+            assert_eq!(addresses_tried(stored, peer.as_ref(), connect_ms), tried);
+        }
+    }
 
     #[test]
     fn status_and_verdict_codes_are_pinned() {

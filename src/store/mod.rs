@@ -4,8 +4,8 @@
 //! (`lifecycle.rs`) and hands each caller the narrow view it needs:
 //!
 //! - [`RunStore`] (`store.runs()`): results in, runs, history, rollups and summaries out;
-//! - [`AlertStore`] (`store.alerts()`): incidents, alert state and the notification outbox,
-//!   their statements written once for both databases (`alerts/`);
+//! - [`AlertStore`] (`store.alerts()`): incidents and their notes, alert state and the
+//!   notification outbox, their statements written once for both databases (`alerts/`);
 //! - [`FleetStore`] (`store.fleet()`, a shared store only): slot claims, instances, the
 //!   evaluator's lease, the newest result per location;
 //! - [`ReadOnlyStore`] (`store.read_only()`): the reads the web serves, and no write.
@@ -44,8 +44,9 @@ use sqlx::migrate::Migrator;
 
 use crate::probe::result::ProbeResult;
 pub use alerts::{
-    AlertState, AlertStore, AlertTx, DeliveryState, FailedNotification, IncidentFilter,
-    IncidentRecord, IncidentState, NewNotification, NotificationRecord, PendingNotification,
+    AckOutcome, AlertState, AlertStore, AlertTx, DeliveryState, ExpireOutcome, FailedNotification,
+    IncidentFilter, IncidentRecord, IncidentState, NewNote, NewNotification, NoteRecord,
+    NoteStatus, NotificationRecord, PendingNotification,
 };
 use lifecycle::Backend;
 pub use lifecycle::Store;
@@ -92,6 +93,8 @@ pub struct NewRun {
     pub result: std::sync::Arc<ProbeResult>,
     /// Inside a maintenance window when it ran.
     pub in_maintenance: bool,
+    /// The id of the silence that matched it: its notifications were held.
+    pub silence: Option<i64>,
     /// The scheduled slot it was probed for; `None` on demand.
     pub slot: Option<DateTime<Utc>>,
 }
@@ -103,6 +106,8 @@ pub struct StoredRun {
     pub id: i64,
     /// Inside a maintenance window when it ran: shown, but no notification was due.
     pub in_maintenance: bool,
+    /// The silence that matched it when it was recorded: shown, never notified.
+    pub silenced_by: Option<i64>,
     pub result: ProbeResult,
 }
 

@@ -39,6 +39,23 @@ impl ReadOnlyStore {
             .await
     }
 
+    /// One incident with its timeline.
+    pub async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
+        AlertStore::new(self.backend.clone()).incident(id).await
+    }
+
+    /// Silences newest first (see [`AlertStore::silences`]).
+    pub async fn silences(
+        &self,
+        all: bool,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::oncall::Silence>, StoreError> {
+        AlertStore::new(self.backend.clone())
+            .silences(all, now, limit)
+            .await
+    }
+
     /// Every instance writing to a shared store, and the holder of the lease `lease`; `None`
     /// for a single node, which is its own only instance.
     pub async fn instances(

@@ -7,7 +7,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, SqliteConnection, TypeInfo, ValueRef};
 
 use super::codec::{self, Millis, RunContext};
-use super::{StoreError, StoredRun};
+use super::{NewRun, StoreError, StoredRun};
 use crate::probe::result::{HealthInfo, Phases, ProbeResult, Status, Verdict};
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
@@ -24,35 +24,35 @@ pub struct Refs {
 pub async fn insert(
     conn: &mut SqliteConnection,
     env_id: i64,
-    result: &ProbeResult,
-    in_maintenance: bool,
+    run: &NewRun,
     refs: Refs,
 ) -> Result<i64, StoreError> {
+    let result = &run.result;
     let health = result.health.as_ref();
     let query = sqlx::query(
         "INSERT INTO runs (
             env_id, started_at_ns, status, verdict, in_maintenance, attempts, failed_step,
             http_status, close_code, close_reason, close_after_ms,
-            token_ms, health_ms, dns_ms, connect_ms, tls_ms, upgrade_ms, ready_ms, exchange_ms,
-            close_ms, total_ms,
+            token_ms, login_ms, health_ms, dns_ms, connect_ms, proxy_ms, tls_ms, upgrade_ms, ready_ms,
+            exchange_ms, close_ms, total_ms,
             health_status, health_ok, health_error,
             context_id, headers_id, header_values, messages_id, body_id, error, diagnosis,
-            trace_id
+            trace_id, silence_id
         ) VALUES (
             ?, ?, ?, ?, ?, ?, ?,
             ?, ?, ?, ?,
-            ?, ?, ?, ?, ?, ?, ?, ?,
-            ?, ?,
+            ?, ?, ?, ?, ?, ?, ?, ?, ?,
+            ?, ?, ?,
             ?, ?, ?,
             ?, ?, ?, ?, ?, ?, ?,
-            ?
+            ?, ?
         ) RETURNING id",
     )
     .bind(env_id)
     .bind(codec::to_unix_ns(result.started_at)?)
     .bind(codec::status_code(result.status))
     .bind(codec::verdict_code(result.verdict))
-    .bind(in_maintenance)
+    .bind(run.in_maintenance)
     .bind(i64::from(result.attempts))
     .bind(
         result
@@ -79,6 +79,7 @@ pub async fn insert(
         .bind(result.error.as_deref())
         .bind(result.diagnosis.as_str())
         .bind(result.trace_id.as_deref().and_then(codec::trace_id_bytes))
+        .bind(run.silence)
         .fetch_one(conn)
         .await?
         .try_get(0)?;
@@ -99,11 +100,11 @@ macro_rules! run_columns {
     () => {
         "r.id, e.name AS environment, r.started_at_ns, r.status, r.verdict, r.in_maintenance,
          r.attempts, r.failed_step, r.http_status, r.close_code, r.close_reason,
-         r.close_after_ms, r.token_ms, r.health_ms, r.dns_ms, r.connect_ms, r.tls_ms,
+         r.close_after_ms, r.token_ms, r.login_ms, r.health_ms, r.dns_ms, r.connect_ms, r.proxy_ms, r.tls_ms,
          r.upgrade_ms, r.ready_ms, r.exchange_ms, r.close_ms, r.total_ms,
          r.health_status, r.health_ok, r.health_error,
          c.body AS context, h.body AS headers, r.header_values, m.body AS messages,
-         b.body AS body_excerpt, r.error, r.diagnosis, r.trace_id"
+         b.body AS body_excerpt, r.error, r.diagnosis, r.trace_id, r.silence_id"
     };
 }
 
@@ -300,9 +301,11 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         version: context.version,
         phases_ms: Phases {
             token: millis(row, "token_ms")?,
+            login: millis(row, "login_ms")?,
             health: millis(row, "health_ms")?,
             dns: millis(row, "dns_ms")?,
             connect: millis(row, "connect_ms")?,
+            proxy: millis(row, "proxy_ms")?,
             tls: millis(row, "tls_ms")?,
             upgrade: millis(row, "upgrade_ms")?,
             ready: millis(row, "ready_ms")?,
@@ -324,10 +327,18 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         client_close_code: context.client_close_code,
         client_close_reason: context.client_close_reason,
         protocol: context.protocol,
+        addresses_tried: codec::addresses_tried(
+            context.addresses_tried,
+            context.peer.as_ref(),
+            millis(row, "connect_ms")?,
+        ),
+        peer: context.peer,
+        confirmation: context.confirmation,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,
         in_maintenance: row.try_get("in_maintenance")?,
+        silenced_by: row.try_get("silence_id")?,
         result,
     })
 }

@@ -170,11 +170,7 @@ impl SqliteStore {
         let mut tx = WriteTx::begin(&self.writer()).await?;
         let mut ids = Vec::with_capacity(runs.len());
         for (run, encoded) in runs.iter().zip(&encoded) {
-            ids.push(
-                encoded
-                    .insert(&mut tx, &run.result, run.in_maintenance)
-                    .await?,
-            );
+            ids.push(encoded.insert(&mut tx, run).await?);
         }
         tx.commit().await?;
         Ok(ids)
@@ -364,6 +360,9 @@ impl EncodedRun {
             client_close_code: result.client_close_code,
             client_close_reason: result.client_close_reason.clone(),
             protocol: result.protocol.clone(),
+            peer: result.peer.clone(),
+            addresses_tried: codec::addresses_to_store(result),
+            confirmation: result.confirmation,
         })
         .map_err(StoreError::Encode)?;
         let headers = if result.headers == Headers::default() {
@@ -387,9 +386,9 @@ impl EncodedRun {
     async fn insert(
         &self,
         tx: &mut sqlx::SqliteConnection,
-        result: &ProbeResult,
-        in_maintenance: bool,
+        run: &NewRun,
     ) -> Result<i64, StoreError> {
+        let result = &run.result;
         let env_id = environments::id_for(tx, &result.environment).await?;
         let context_id = blobs::acquire(tx, &self.context).await?;
         let (headers_id, header_values) = match &self.headers {
@@ -414,7 +413,7 @@ impl EncodedRun {
             messages_id,
             body_id,
         };
-        let id = runs::insert(tx, env_id, result, in_maintenance, refs).await?;
+        let id = runs::insert(tx, env_id, run, refs).await?;
         let hour = codec::hour_start(result.started_at);
         rollups::add_run(tx, env_id, hour, result.status, result.phases_ms.total).await?;
         Ok(id)

@@ -166,7 +166,12 @@ pub fn spans_of(result: &ProbeResult, scope: &InstrumentationScope) -> Vec<SpanD
     let failed = timeline
         .unfinished
         .map(|(name, _)| name)
-        .or_else(|| failed_phase(result.verdict));
+        .or_else(|| failed_phase(result.verdict))
+        // A session has no token: its credential failed in the login.
+        .map(|name| match name {
+            "token" if result.phases_ms.login.is_some() => "login",
+            other => other,
+        });
     let context = |span_id| {
         SpanContext::new(
             ids.trace_id,
@@ -293,6 +298,11 @@ fn phase_span(
     let ids = timeline.ids;
     match name {
         "token" => (ids.token, SpanKind::Client, Vec::new()),
+        "login" => (
+            crate::probe::trace::new_span_id(),
+            SpanKind::Client,
+            Vec::new(),
+        ),
         "health" => {
             let mut attributes = vec![KeyValue::new("http.request.method", "GET")];
             if let Some(status) = result.health.as_ref().and_then(|h| h.http_status) {

@@ -56,6 +56,8 @@ pub struct RunsBody {
 pub struct RunBody {
     pub id: i64,
     pub in_maintenance: bool,
+    /// The silence that matched the run: shown, never notified.
+    pub silenced_by: Option<i64>,
     #[serde(flatten)]
     pub result: ProbeResult,
     /// The shell command that repeats this probe by hand, secrets as `$VARIABLES`.
@@ -104,6 +106,7 @@ pub async fn runs<S: StatusSource>(
             .map(|run| RunBody {
                 id: run.id,
                 in_maintenance: run.in_maintenance,
+                silenced_by: run.silenced_by,
                 replay: replay(&run.result),
                 result: run.result,
             })
@@ -208,12 +211,12 @@ pub async fn incidents<S: StatusSource>(
     Ok(Json(IncidentsBody { incidents }))
 }
 
-pub async fn probe_now<S: StatusSource>(
-    State(web): State<Arc<Web<S>>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<ProbeResult>, ApiError> {
-    let config = web.source.config();
+/// The admin API's gate: `Authorization: Bearer <server.admin_token>`, compared in constant
+/// time; 403 when no token is configured, 401 for a missing or wrong one.
+pub(super) fn require_admin(
+    config: &crate::config::Config,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     let Some(expected) = config.server.admin_token.as_ref() else {
         return Err(ApiError::AdminDisabled);
     };
@@ -230,6 +233,15 @@ pub async fn probe_now<S: StatusSource>(
     if !matches || presented.is_empty() {
         return Err(ApiError::Unauthorized);
     }
+    Ok(())
+}
+
+pub async fn probe_now<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ProbeResult>, ApiError> {
+    require_admin(&web.source.config(), &headers)?;
     match web.source.probe_now(&name).await {
         Some(result) => Ok(Json(result)),
         None => Err(ApiError::UnknownEnvironment(name)),
@@ -268,7 +280,7 @@ pub async fn feed<S: StatusSource>(State(web): State<Arc<Web<S>>>) -> Response {
     match incidents {
         Ok(incidents) => {
             let config = web.source.config();
-            let xml = super::feed::render(
+            let xml = super::feed::on_call(
                 &incidents,
                 config.server.public_url.as_ref(),
                 store.instance_id(),
@@ -305,6 +317,17 @@ fn known_environment(source: &impl StatusSource, name: &str) -> Result<(), ApiEr
     }
 }
 
+/// A configured environment, and on the public page one it shows.
+fn badge_environment<S: StatusSource>(web: &Web<S>, name: &str) -> Result<(), ApiError> {
+    known_environment(web.source.as_ref(), name)?;
+    let config = web.source.config();
+    let shown = config.server.public.as_ref().is_some_and(|p| p.shows(name));
+    if web.public && !shown {
+        return Err(ApiError::UnknownEnvironment(name.to_owned()));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BadgeQuery {
@@ -325,7 +348,7 @@ pub async fn badge<S: StatusSource>(
     let kind = BadgeKind::parse(query.kind.as_deref()).map_err(ApiError::BadRequest)?;
     let window = Window::parse(query.window.as_deref()).map_err(ApiError::BadRequest)?;
     badge::available(kind, window).map_err(ApiError::BadRequest)?;
-    known_environment(web.source.as_ref(), name)?;
+    badge_environment(&web, name)?;
     // Rendered from the whole status, so reused like the status page: image proxies fetch a
     // badge for every view of the README it sits in. Keys stay few: configured names only.
     let key = format!("badge/{name}/{kind:?}/{window:?}");

@@ -182,12 +182,13 @@ pub fn bar_x(i: usize) -> f64 {
 }
 
 /// One bar per UTC day for the `count` days ending with `last_day` (days since the epoch),
-/// oldest left, each titled with its date and uptime.
+/// oldest left, each titled with its date and uptime. Stretched to the box its page gives
+/// it: the environment page keeps the drawing's proportions, the public page a fixed height.
 pub fn uptime_bars(days: &[DayUptime], last_day: i64, count: usize) -> Markup {
     let first = last_day - count as i64 + 1;
     let width = bar_x(count) - BAR_GAP;
     html! {
-        svg class="days" viewBox={ "0 0 " (width) " " (BAR_HEIGHT) } role="img"
+        svg class="days" viewBox={ "0 0 " (width) " " (BAR_HEIGHT) } preserveAspectRatio="none" role="img"
             aria-label={ "Uptime per UTC day, last " (count) " days" } {
             @for i in 0..count {
                 @let day = first + i as i64;

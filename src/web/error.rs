@@ -10,8 +10,19 @@ pub enum ApiError {
     UnknownEnvironment(String),
     #[error("missing or wrong admin token")]
     Unauthorized,
-    #[error("server.admin_token is not configured: on-demand probes are disabled")]
+    #[error(
+        "server.admin_token is not configured: the admin API (on-demand probes, notes, acknowledgements, silences) is disabled"
+    )]
     AdminDisabled,
+    #[error("no incident {0}")]
+    UnknownIncident(i64),
+    /// No silence with that id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is fine but the thing it acts on has moved on (resolved, already
+    /// acknowledged, already over).
+    #[error("{0}")]
+    Conflict(String),
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("the store is unavailable: {0}")]
@@ -26,7 +37,10 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::UnknownEnvironment(_) => StatusCode::NOT_FOUND,
+            ApiError::UnknownEnvironment(_)
+            | ApiError::UnknownIncident(_)
+            | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::AdminDisabled => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -1,6 +1,10 @@
-//! The status page, the HTTP API and the health endpoints. `router` builds the routes; binding
-//! is the caller's. Handlers read a [`StatusSource`] (the daemon's typed view) and the store,
-//! except `POST …/probe`, which asks the source to run a probe through the scheduler's path.
+//! The status page, the HTTP API and the health endpoints. `router` builds the routes (and the
+//! public page under its prefix, when `server.public.path` is set), `public_router` the public
+//! page alone for a listener of its own; binding is the caller's. Handlers read a
+//! [`StatusSource`] (the daemon's typed view) and the store, except `POST …/probe` and
+//! `POST …/notes`, which ask the source to act (a probe through the scheduler's path, a note
+//! through the alert engine), and acknowledging and silencing (`oncall`), which ask the source
+//! to store and apply them.
 
 mod api;
 mod badge;
@@ -8,7 +12,11 @@ mod cache;
 mod chart;
 mod error;
 mod feed;
+mod notes;
+mod oncall;
 mod pages;
+mod public;
+mod security;
 pub mod serve;
 pub mod view;
 
@@ -23,7 +31,7 @@ pub use view::{
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use cache::{HistoryCache, RenderCache};
 
@@ -38,15 +46,62 @@ struct Web<S> {
     started_at: Arc<chrono::DateTime<chrono::Utc>>,
     /// Each environment's chart data, read from the rollups at most every 30 s.
     history: HistoryCache,
+    /// Serving the public page: badges only for the environments it shows.
+    public: bool,
 }
 
+impl<S> Web<S> {
+    fn new(source: Arc<S>, public: bool) -> Arc<Web<S>> {
+        Arc::new(Web {
+            source,
+            rendered: RenderCache::default(),
+            started_at: Arc::new(chrono::Utc::now()),
+            history: HistoryCache::default(),
+            public,
+        })
+    }
+}
+
+/// The on-call page and the API; the public page under `server.public.path` when set (read
+/// once: a new prefix takes a restart).
 pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
-    let web = Arc::new(Web {
-        source,
-        rendered: RenderCache::default(),
-        started_at: Arc::new(chrono::Utc::now()),
-        history: HistoryCache::default(),
-    });
+    let prefix = match source.config().server.public.as_ref().map(|p| &p.at) {
+        Some(crate::config::PublicAt::Path(path)) => Some(path.clone()),
+        _ => None,
+    };
+    let internal = internal_routes(source.clone());
+    let internal = match prefix {
+        // `/public` itself redirects to `/public/`: the page's links are relative to it.
+        Some(prefix) => internal
+            .route(
+                &prefix,
+                get({
+                    let to = format!("{prefix}/");
+                    move || async move { axum::response::Redirect::permanent(&to) }
+                }),
+            )
+            .nest(&format!("{prefix}/"), public_routes(source)),
+        None => internal,
+    };
+    internal.layer(axum::middleware::map_response(security::headers))
+}
+
+/// The public page alone, for `server.public.listen`: nothing else is served there.
+pub fn public_router<S: StatusSource>(source: Arc<S>) -> Router {
+    public_routes(source).layer(axum::middleware::map_response(security::headers))
+}
+
+fn public_routes<S: StatusSource>(source: Arc<S>) -> Router {
+    Router::new()
+        .route("/", get(public::index::<S>))
+        .route("/status.json", get(public::json::<S>))
+        .route("/feed.atom", get(public::feed::<S>))
+        .route("/badge/{file}", get(api::badge::<S>))
+        .with_state(Web::new(source, true))
+}
+
+fn internal_routes<S: StatusSource>(source: Arc<S>) -> Router {
+    let web = Web::new(source, false);
     Router::new()
         .route("/", get(pages::index::<S>))
         .route("/environments/{name}", get(pages::environment::<S>))
@@ -57,6 +112,13 @@ pub fn router<S: StatusSource>(source: Arc<S>) -> Router {
             post(api::probe_now::<S>),
         )
         .route("/api/v1/incidents", get(api::incidents::<S>))
+        .route("/api/v1/incidents/{id}/notes", post(notes::add::<S>))
+        .route("/api/v1/incidents/{id}/ack", post(oncall::acknowledge::<S>))
+        .route(
+            "/api/v1/silences",
+            get(oncall::list_silences::<S>).post(oncall::add_silence::<S>),
+        )
+        .route("/api/v1/silences/{id}", delete(oncall::expire_silence::<S>))
         .route("/api/v1/instances", get(api::instances::<S>))
         .route("/metrics", get(api::metrics::<S>))
         .route("/feed.atom", get(api::feed::<S>))

@@ -10,8 +10,11 @@ use serde::Serialize;
 
 use crate::alert::ActiveWindow;
 use crate::config::Config;
+use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::{ProbeResult, Status, Verdict};
-use crate::store::{FailedNotification, ReadOnlyStore};
+use crate::store::{
+    AckOutcome, ExpireOutcome, FailedNotification, NewNote, NoteRecord, ReadOnlyStore, StoreError,
+};
 
 /// One result as the bar of recent results shows it.
 pub type RecentRun = (DateTime<Utc>, Status, Verdict);
@@ -30,6 +33,30 @@ pub trait StatusSource: Send + Sync + 'static {
     /// Probe the named environment now through the scheduler's own path; `None` when no such
     /// environment is configured.
     fn probe_now(&self, environment: &str) -> impl Future<Output = Option<ProbeResult>> + Send;
+    /// Acknowledge incident `id`: kept with the incident (first one wins), and its reminders
+    /// stop.
+    fn acknowledge(
+        &self,
+        id: i64,
+        ack: Acknowledgement,
+    ) -> impl Future<Output = Result<AckOutcome, StoreError>> + Send;
+    /// Store a silence and hold the notifications of the results it matches from now on.
+    fn add_silence(
+        &self,
+        silence: NewSilence,
+    ) -> impl Future<Output = Result<Silence, StoreError>> + Send;
+    /// End silence `id` now (it is kept, expired, for history).
+    fn expire_silence(
+        &self,
+        id: i64,
+    ) -> impl Future<Output = Result<ExpireOutcome, StoreError>> + Send;
+    /// Store a note on incident `id` and send it to the incident's channels; `Ok(None)` when
+    /// there is no such incident.
+    fn add_note(
+        &self,
+        id: i64,
+        note: NewNote<'_>,
+    ) -> impl Future<Output = Result<Option<NoteRecord>, StoreError>> + Send;
     /// Whether the daemon is doing its job (`/readyz`).
     fn readiness(&self) -> impl Future<Output = Readiness> + Send;
     /// History the pages and the API read directly, and no way to write.
@@ -65,6 +92,11 @@ pub struct EnvironmentStatus {
     pub maintenance: Option<ActiveWindow>,
     /// The id of its open incident, if one is open.
     pub open_incident: Option<i64>,
+    /// The active silence that matches its latest result: its notifications are held.
+    pub silenced_by: Option<i64>,
+    /// Down while an environment it `depends_on` has an incident open: the failure is shown
+    /// as caused by that one, and its own pages are held.
+    pub caused_by: Option<String>,
     /// A fleet's view from each location (the newest result from there), by location name;
     /// a single node's one location, when it names one.
     pub locations: BTreeMap<String, LocationStatus>,
@@ -153,6 +185,8 @@ pub struct StatusBody {
     pub reload_rejected: Option<ReloadRejected>,
     /// A fleet's locations and instances that stopped reporting (open incidents).
     pub quiet: Vec<FleetNotice>,
+    /// The silences not over yet (active, or yet to start), newest first.
+    pub silences: Vec<Silence>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -17,6 +17,7 @@ use wsprobe::probe::{ProbeResult, Verdict};
 use wsprobe::store::{DeliveryState, IncidentFilter, IncidentState, Store};
 
 use crate::helpers::receiver::{Receiver, Reply};
+use crate::helpers::smtp::{SmtpOptions, SmtpServer, header, part};
 use crate::helpers::{PATIENCE, env_status, free_port, spawn_app};
 
 const ROUTING_KEY: &str = "R0UTING-KEY-0123456789";
@@ -91,12 +92,15 @@ impl Bench {
 
     async fn observe(&self, env: &str, verdict: Verdict, at: DateTime<Utc>) -> Vec<IncidentEvent> {
         let environment = self.config.environment(env).unwrap();
-        let in_maintenance = wsprobe::alert::in_maintenance(&self.config, &environment.name, at);
+        let hold = wsprobe::alert::Hold {
+            maintenance: wsprobe::alert::in_maintenance(&self.config, &environment.name, at),
+            ..wsprobe::alert::Hold::default()
+        };
         let events = self.alerts.observe(
             &self.config,
             environment,
             &result(env, verdict, at),
-            in_maintenance,
+            hold,
             at,
         );
         // What the dispatcher does first on every step.
@@ -1068,7 +1072,7 @@ async fn an_incident_opens_and_pages_while_the_store_takes_no_writes() {
             &bench.config,
             environment,
             &result("staging", verdict, at),
-            false,
+            wsprobe::alert::Hold::default(),
             at,
         )
     };
@@ -1632,4 +1636,325 @@ async fn opsgenie_creates_and_closes_by_alias_with_a_genie_key() {
         format!("/jsm/ops/integration/v2/alerts/{alias}/close?identifierType=alias")
     );
     assert_eq!(requests[3].json()["source"], "wsprobe");
+}
+
+const SMTP_USER: &str = "alerts@example.test";
+const SMTP_PASSWORD: &str = "SMTP-PASSW0RD-7f3a";
+
+/// An `email` channel entry named `mail` for `server`, with `more` keys.
+fn email_channel(server: &SmtpServer, more: &str) -> String {
+    format!(
+        "    - {{ name: mail, kind: email, host: 127.0.0.1, port: {}, from: \"wsprobe <{SMTP_USER}>\", to: [oncall@example.test, \"Ops <ops@example.test>\"]{more} }}\n",
+        server.addr.port()
+    )
+}
+
+#[tokio::test]
+async fn email_over_starttls_with_auth_sends_text_and_html_and_threads_the_resolve() {
+    let Some(server) = SmtpServer::spawn(SmtpOptions {
+        user: Some((SMTP_USER, SMTP_PASSWORD)),
+        ..SmtpOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let channels = email_channel(
+        &server,
+        &format!(
+            ", username: {SMTP_USER}, password: \"{SMTP_PASSWORD}\", ca_file: \"{}\", subject_prefix: \"[wsprobe]\"",
+            server.ca_file.display()
+        ),
+    );
+    let sends = send_test_via(&channels, "mail").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    let test = &server.messages(1).await[0];
+    assert_eq!(test["tls"], true, "STARTTLS before anything else");
+    assert_eq!(test["user"], SMTP_USER);
+    assert_eq!(test["mail_from"], SMTP_USER);
+    assert_eq!(
+        test["rcpt_tos"],
+        serde_json::json!(["oncall@example.test", "ops@example.test"])
+    );
+    assert_eq!(
+        header(test, "Subject"),
+        "[wsprobe] [TEST] Test notification from wsprobe: this channel is wired correctly, no action needed"
+    );
+    assert_eq!(header(test, "From"), "wsprobe <alerts@example.test>");
+    assert_eq!(
+        header(test, "To"),
+        "oncall@example.test, Ops <ops@example.test>"
+    );
+    assert_eq!(header(test, "Auto-Submitted"), "auto-generated");
+    assert!(header(test, "Content-Type").starts_with("multipart/alternative"));
+    assert!(part(test, "text/plain").contains(
+        "This is a test sent by `wsprobe alert test` to channel mail: no action needed."
+    ));
+    assert!(part(test, "text/html").contains("<h2"));
+
+    let (bench, now, report) = fail_once(&channels).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    bench
+        .observe("staging", Verdict::Ok, now + minutes(1))
+        .await;
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), now + minutes(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    let messages = server.messages(3).await;
+    let (trigger, resolve) = (&messages[1], &messages[2]);
+    assert_eq!(
+        header(trigger, "Subject"),
+        "[wsprobe] [FIRING] staging is down: closed_before_ready"
+    );
+    let text = part(trigger, "text/plain");
+    assert!(
+        text.starts_with("🔴 staging is down: closed_before_ready\n\n"),
+        "{text:?}"
+    );
+    for line in [
+        "Environment: staging",
+        "Verdict: closed_before_ready",
+        "Close: 1011 Internal error",
+        "Phases: connect 1.5 ms · upgrade 3.0 ms · total 70 ms",
+        "Open staging on the status page: http://status.test/environments/staging",
+    ] {
+        assert!(text.contains(&format!("{line}\n")), "{line:?} in {text}");
+    }
+    let html = part(trigger, "text/html");
+    assert!(html.contains("<code>closed_before_ready</code>"), "{html}");
+    assert!(html.contains("1011 Internal error"), "{html}");
+    assert!(
+        html.contains("<a href=\"http://status.test/environments/staging\">"),
+        "{html}"
+    );
+    assert!(
+        header(resolve, "Subject").starts_with("[wsprobe] [RESOLVED] staging recovered after 1m"),
+        "{}",
+        header(resolve, "Subject")
+    );
+    let first = header(trigger, "Message-ID");
+    assert_eq!(header(resolve, "In-Reply-To"), first);
+    assert_eq!(header(resolve, "References"), first);
+    assert_ne!(header(resolve, "Message-ID"), first);
+
+    let stored = serde_json::to_string(&bench.incidents().await).unwrap();
+    for text in [stored, format!("{report:?}"), format!("{messages:?}")] {
+        assert!(!text.contains(SMTP_PASSWORD), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn email_alert_test_over_implicit_tls_and_a_wrong_password_is_an_auth_failure() {
+    let Some(server) = SmtpServer::spawn(SmtpOptions {
+        tls: "tls",
+        user: Some((SMTP_USER, SMTP_PASSWORD)),
+        ..SmtpOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probes.yaml");
+    let channel = email_channel(
+        &server,
+        &format!(
+            ", tls: tls, username: {SMTP_USER}, password: \"${{SMTP_PASSWORD}}\", ca_file: \"{}\"",
+            server.ca_file.display()
+        ),
+    );
+    std::fs::write(
+        &config,
+        bench_yaml(&format!("alerts:\n  channels:\n{channel}")),
+    )
+    .unwrap();
+    let alert_test = |password: &'static str| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+                .args(["alert", "test", "--channel", "mail", "--config"])
+                .arg(&config)
+                .env_remove("WSPROBE_CONFIG")
+                .env("SMTP_PASSWORD", password)
+                .output()
+                .unwrap()
+        })
+    };
+
+    let out = alert_test(SMTP_PASSWORD).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("test notification to mail (email): delivered in "),
+        "{stdout}"
+    );
+    let message = &server.messages(1).await[0];
+    assert_eq!(message["tls"], true, "TLS from the first byte");
+    assert_eq!(message["user"], SMTP_USER);
+    assert!(header(message, "Subject").starts_with("[TEST] "));
+
+    const WRONG: &str = "not-the-Passw0rd-91c2";
+    let out = alert_test(WRONG).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("test notification to mail (email): failed after "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "127.0.0.1:{} refused authentication as {SMTP_USER}: 535 5.7.8 Authentication credentials invalid",
+            server.addr.port()
+        )),
+        "{stdout}"
+    );
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains(WRONG) && !text.contains(SMTP_PASSWORD),
+            "{text}"
+        );
+    }
+    assert_eq!(server.taken(), 1, "nothing sent without AUTH");
+}
+
+#[tokio::test]
+async fn email_4xx_is_retried_through_the_outbox_and_5xx_fails_with_the_reply() {
+    let Some(server) = SmtpServer::spawn(SmtpOptions {
+        data_replies: vec!["451 4.3.0 Try again later"],
+        refuse_rcpt: vec!["nobody@example.test"],
+        ..SmtpOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let ca_file = format!(", ca_file: \"{}\"", server.ca_file.display());
+    let (bench, _, first) = fail_once(&email_channel(&server, &ca_file)).await;
+    assert_eq!(first.count(DeliveryOutcome::Retried), 1, "{first:?}");
+    let error = first.attempts[0].error.as_deref().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "127.0.0.1:{} refused the message: 451 4.3.0 Try again later",
+            server.addr.port()
+        )
+    );
+    assert_eq!(server.refusals(1).await.len(), 1);
+    assert_eq!(server.taken(), 0);
+    let next = first.attempts[0].next_attempt_at.unwrap();
+    let report = bench
+        .alerts
+        .deliver_due(&bench.channels(), next + chrono::Duration::seconds(1))
+        .await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 1, "{report:?}");
+    server.messages(1).await;
+    let notification = &bench.incidents().await[0].notifications[0];
+    assert_eq!(notification.outcome, DeliveryState::Delivered);
+    assert_eq!(notification.attempts, 2);
+
+    let refused = format!(
+        "    - {{ name: mail, kind: email, host: 127.0.0.1, port: {}, from: {SMTP_USER}, to: nobody@example.test{ca_file} }}\n",
+        server.addr.port()
+    );
+    let (bench, _, report) = fail_once(&refused).await;
+    assert_eq!(report.count(DeliveryOutcome::Failed), 1, "{report:?}");
+    let notification = &bench.incidents().await[0].notifications[0];
+    assert_eq!(notification.outcome, DeliveryState::Failed);
+    assert_eq!(
+        notification.last_error.as_deref(),
+        Some(
+            format!(
+                "127.0.0.1:{} refused the message: 550 5.1.1 <nobody@example.test>: Recipient address rejected: no such user",
+                server.addr.port()
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(server.taken(), 1, "refused at RCPT: no DATA");
+
+    // A server that echoes the credentials in its reply: the error keeps them out, in the
+    // clear and as AUTH PLAIN sent them.
+    const PLAIN: &str = "AGFsZXJ0c0BleGFtcGxlLnRlc3QAU01UUC1QQVNTVzBSRC03ZjNh";
+    let Some(echo) = SmtpServer::spawn(SmtpOptions {
+        user: Some((SMTP_USER, SMTP_PASSWORD)),
+        data_replies: vec![concat!(
+            "554 5.7.1 not from you: AUTH PLAIN AGFsZXJ0c0BleGFtcGxlLnRlc3QAU01UUC1QQVNTVzBSRC03ZjNh",
+            " (password SMTP-PASSW0RD-7f3a)"
+        )],
+        ..SmtpOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let channel = email_channel(
+        &echo,
+        &format!(
+            ", username: {SMTP_USER}, password: \"{SMTP_PASSWORD}\", ca_file: \"{}\"",
+            echo.ca_file.display()
+        ),
+    );
+    let sends = send_test_via(&channel, "mail").await;
+    let error = sends[0].attempt.error().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "127.0.0.1:{} refused the message: 554 5.7.1 not from you: AUTH PLAIN [redacted] (password [redacted])",
+            echo.addr.port()
+        )
+    );
+    assert!(!error.contains(PLAIN) && !error.contains(SMTP_PASSWORD));
+}
+
+#[tokio::test]
+async fn email_sends_nothing_without_the_tls_it_was_told_to_use() {
+    let Some(plain) = SmtpServer::spawn(SmtpOptions {
+        tls: "none",
+        ..SmtpOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let sends = send_test_via(&email_channel(&plain, ""), "mail").await;
+    assert_eq!(
+        sends[0].attempt,
+        wsprobe::alert::Attempt::Failed {
+            error: format!(
+                "127.0.0.1:{} does not offer STARTTLS (tls: starttls), so nothing was sent; tls: tls for a server with implicit TLS (port 465)",
+                plain.addr.port()
+            )
+        }
+    );
+    let sends = send_test_via(&email_channel(&plain, ", tls: none"), "mail").await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    assert_eq!(plain.messages(1).await[0]["tls"], false);
+
+    // A certificate from a CA nobody trusts: retried (like any TLS failure), never sent.
+    let Some(server) = SmtpServer::spawn(SmtpOptions::default()).await else {
+        return;
+    };
+    let sends = send_test_via(&email_channel(&server, ""), "mail").await;
+    let wsprobe::alert::Attempt::Retry { error, .. } = &sends[0].attempt else {
+        panic!("{:?}", sends[0].attempt);
+    };
+    assert!(
+        error.starts_with(&format!(
+            "TLS after STARTTLS with 127.0.0.1:{} failed: ",
+            server.addr.port()
+        )) && error.contains("UnknownIssuer"),
+        "{error}"
+    );
+    assert_eq!(server.taken(), 0);
+    let sends = send_test_via(
+        &email_channel(&server, ", insecure_skip_verify: true"),
+        "mail",
+    )
+    .await;
+    assert_eq!(sends[0].attempt, wsprobe::alert::Attempt::Delivered);
+    assert_eq!(server.messages(1).await[0]["tls"], true);
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use wsprobe::probe::{ProbeResult, Prober};
 use wsprobe::store::{NewRun, Store};
 
-use crate::helpers::prepare_app;
+use crate::helpers::{env_status, prepare_app};
 
 fn chromium() -> Option<String> {
     if let Ok(path) = std::env::var("WSPROBE_CHROMIUM") {
@@ -90,6 +90,7 @@ async fn seed_history(db: &std::path::Path, results: &[ProbeResult], now: DateTi
         .map(|result| NewRun {
             result: Arc::new(result),
             in_maintenance: false,
+            silence: None,
             slot: None,
         })
         .collect();
@@ -156,12 +157,41 @@ impl Browser {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Load `url` and return what Chromium logged (console messages, CSP violations).
+    async fn run_logged(&self, url: String) -> String {
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--no-first-run".into(),
+            "--enable-logging=stderr".into(),
+            "--v=0".into(),
+            "--dump-dom".into(),
+            format!("--user-data-dir={}", self.profile.path().display()),
+        ];
+        args.push(url);
+        let path = self.path.clone();
+        let run = tokio::task::spawn_blocking(move || Command::new(path).args(args).output());
+        let output = tokio::time::timeout(Duration::from_secs(90), run)
+            .await
+            .expect("chromium finishes")
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
     /// `html` (a page the daemon served) laid out at `width` px and measured, then
     /// screenshotted. Headless Chromium will not make a window narrower than 500 px, so the
     /// page is laid out in an iframe exactly `width` px wide (`srcdoc`: same origin, so the
     /// harness can copy the figures out of it).
-    async fn measure(&self, html: &str, width: u32, dir: &std::path::Path, name: &str) -> Value {
-        let page = html.replace("</body>", &format!("{MEASURE}</body>"));
+    async fn measure(
+        &self,
+        (html, script): (&str, &str),
+        width: u32,
+        dir: &std::path::Path,
+        name: &str,
+    ) -> Value {
+        let page = html.replace("</body>", &format!("{script}</body>"));
         let srcdoc = page.replace('&', "&amp;").replace('"', "&quot;");
         let harness = format!(
             r#"<!doctype html><html><body style="margin:0">
@@ -229,7 +259,7 @@ async fn headless_chromium_lays_out_the_pages_at_desktop_and_phone_width() {
         );
         return;
     };
-    let prepared = prepare_app(ENVS, "").await;
+    let prepared = prepare_app(ENVS, PUBLIC).await;
     let config = prepared.config();
     let prober = Prober::for_config(&config);
     let mut results = Vec::new();
@@ -267,7 +297,7 @@ async fn headless_chromium_lays_out_the_pages_at_desktop_and_phone_width() {
 
     for width in [1400u32, 420] {
         let measured = browser
-            .measure(&overview, width, pages.path(), "overview")
+            .measure((&overview, MEASURE), width, pages.path(), "overview")
             .await;
         assert_eq!(
             measured["inner_width"], width,
@@ -286,7 +316,7 @@ async fn headless_chromium_lays_out_the_pages_at_desktop_and_phone_width() {
         }
 
         let measured = browser
-            .measure(&environment, width, pages.path(), "environment")
+            .measure((&environment, MEASURE), width, pages.path(), "environment")
             .await;
         assert!(
             measured["scroll_width"].as_u64().unwrap() <= u64::from(width),
@@ -325,5 +355,107 @@ async fn headless_chromium_lays_out_the_pages_at_desktop_and_phone_width() {
     let left_out = (now - chrono::Duration::days(DAYS_LEFT_OUT[0])).format("%Y-%m-%d");
     assert!(environment.contains(&format!("<title>{left_out}: no data</title>")));
 
+    public_page(&app, &browser, pages.path()).await;
     app.shutdown().await.unwrap();
+}
+
+const PUBLIC: &str = "server: { admin_token: test-admin-token, public: { path: /public, title: \"Acme status\" } }\n";
+
+/// Appended to a copy of the public page: its layout, as [`MEASURE`] does for on-call's.
+const PUBLIC_MEASURE: &str = r#"<script>
+(() => {
+  const size = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+  const lines = e => {
+    const range = document.createRange(); range.selectNodeContents(e);
+    const tops = [...range.getClientRects()].filter(r => r.width > 0).map(r => r.top).sort((a, b) => a - b);
+    return tops.filter((t, i) => i === 0 || t - tops[i - 1] > 4).length;
+  };
+  const out = {
+    inner_width: window.innerWidth,
+    scroll_width: document.documentElement.scrollWidth,
+    names: [...document.querySelectorAll('.public-env-head b.name, .public-uptime')].map(e => [e.textContent.trim(), lines(e)]),
+    bars: [...document.querySelectorAll('svg.days rect')].map(size),
+    notes: [...document.querySelectorAll('ol.notes li')].map(size),
+    incidents: [...document.querySelectorAll('article.incident')].map(size),
+    banner: size(document.querySelector('.overall')),
+  };
+  const pre = document.createElement('pre'); pre.id = 'measured';
+  pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+})();
+</script>"#;
+
+/// The public page with an open incident and its note: laid out at 1400 px and 420 px
+/// without sideways scrolling, names and uptime figures on one line, the 90 bars of each
+/// environment drawn, the note as wide as the page allows; and served with a
+/// Content-Security-Policy that lets the browser apply its stylesheet.
+async fn public_page(app: &crate::helpers::App, browser: &Browser, dir: &std::path::Path) {
+    let status = app
+        .wait_for("an open incident", |s| {
+            env_status(s, "internal-error")["open_incident"].is_i64()
+        })
+        .await;
+    let id = env_status(&status, "internal-error")["open_incident"]
+        .as_i64()
+        .unwrap();
+    let note = serde_json::json!({
+        "status": "identified",
+        "message": "The upstream pool is exhausted after the 14:02 deploy; we are rolling it back and will post again within 30 minutes.",
+    });
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/incidents/{id}/notes", app.base))
+        .bearer_auth("test-admin-token")
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let (_, page) = app.get("/public/").await;
+    assert!(page.contains("rolling it back"), "{page}");
+    for width in [1400u32, 420] {
+        let measured = browser
+            .measure((&page, PUBLIC_MEASURE), width, dir, "public")
+            .await;
+        assert!(
+            measured["scroll_width"].as_u64().unwrap() <= u64::from(width),
+            "public page wider than {width} px: {measured}"
+        );
+        for name in measured["names"].as_array().unwrap() {
+            assert_eq!(name[1], 1, "{} wraps at {width} px: {measured}", name[0]);
+        }
+        let bars = sizes(&measured["bars"]);
+        assert_eq!(bars.len(), 3 * 90, "90 bars per environment: {measured}");
+        assert!(bars.iter().all(|(w, h)| *w > 0.5 && *h > 5.0), "{measured}");
+        let notes = sizes(&measured["notes"]);
+        assert_eq!(notes.len(), 1, "{measured}");
+        let least = f64::from(width) * if width < 760 { 0.8 } else { 0.5 };
+        assert!(
+            notes[0].0 >= least,
+            "the note narrower than {least} px: {measured}"
+        );
+        assert!(!sizes(&measured["incidents"]).is_empty(), "{measured}");
+    }
+    csp_lets_the_stylesheet_apply(app, browser, &page).await;
+}
+
+/// The stylesheet's hash in the policy is the browser's own: Chromium loads the live page
+/// (with its headers) and reports no Content-Security-Policy violation.
+async fn csp_lets_the_stylesheet_apply(app: &crate::helpers::App, browser: &Browser, page: &str) {
+    let response = reqwest::get(format!("{}/public/", app.base)).await.unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let start = page.find("<style>").unwrap() + "<style>".len();
+    let style = &page[start..start + page[start..].find("</style>").unwrap()];
+    use base64::Engine as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        style.as_bytes(),
+    ));
+    assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+    let log = browser.run_logged(format!("{}/public/", app.base)).await;
+    assert!(
+        !log.contains("Content Security Policy"),
+        "Chromium refused something on the live page: {log}"
+    );
 }

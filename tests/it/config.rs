@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wsprobe::config::{
     self, Auth, ChannelKind, Config, ConfigError, JwtAlgorithm, JwtKey, MaintenanceTime, Matcher,
-    OtlpProtocol, Step, VersionSource,
+    OtlpProtocol, PublicAt, RequestBody, Step, VersionSource,
 };
 
 /// The SPEC's probes.yaml example, verbatim.
@@ -387,7 +387,7 @@ fn errors_name_file_line_column_and_key() {
         // Auth.
         (
             "    auth: { kind: basic }\n",
-            "probes.yaml:4:19: environments[0].auth.kind: unknown auth kind \"basic\": expected none, bearer, jwt or token_endpoint",
+            "probes.yaml:4:19: environments[0].auth.kind: unknown auth kind \"basic\": expected none, bearer, jwt, token_endpoint or session",
         ),
         (
             "    auth: { kind: bearer, token: t, secret: s }\n",
@@ -470,6 +470,38 @@ fn errors_name_file_line_column_and_key() {
             "probes.yaml:4:19: server.listen: invalid address \"localhost:8080\": expected IP:port, like 127.0.0.1:8080 or [::]:8080",
         ),
         (
+            "server:\n  public: { title: Acme }\n",
+            "probes.yaml:5:11: server.public: needs `listen` (like 0.0.0.0:8081) or `path` (like /public)",
+        ),
+        (
+            "server:\n  public: { listen: \"0.0.0.0:8081\", path: /public }\n",
+            "probes.yaml:5:43: server.public: set `listen` (an address of its own) or `path` (a prefix on server.listen), not both",
+        ),
+        (
+            "server:\n  public: { listen: \"0.0.0.0:8080\" }\n",
+            "probes.yaml:5:21: server.public.listen: is server.listen's port (127.0.0.1:8080): give the public page a port of its own, or use `path`",
+        ),
+        (
+            "server:\n  public: { path: /api/status }\n",
+            "probes.yaml:5:19: server.public.path: /api is the internal page's own: choose another prefix, like /public",
+        ),
+        (
+            "server:\n  public: { path: \"public\" }\n",
+            "probes.yaml:5:19: server.public.path: \"public\" is not a path prefix: expected one like /public (letters, digits, - . _ ~ between slashes)",
+        ),
+        (
+            "server:\n  public: { path: \"/a/../b\" }\n",
+            "probes.yaml:5:19: server.public.path: \"/a/../b\" is not a path prefix: expected one like /public (letters, digits, - . _ ~ between slashes)",
+        ),
+        (
+            "server:\n  public: { path: /public, environments: [staging, prod] }\n",
+            "probes.yaml:5:52: server.public.environments[1]: unknown environment \"prod\" (environments: staging)",
+        ),
+        (
+            "server:\n  public: { path: /public, title: \"\" }\n",
+            "probes.yaml:5:35: server.public.title: must be one line of text",
+        ),
+        (
             "telemetry: { otlp: { endpoint: \"http://localhost:4318\", protocol: json } }\n",
             "probes.yaml:4:67: telemetry.otlp.protocol: unknown protocol \"json\": expected http/protobuf or grpc",
         ),
@@ -486,6 +518,106 @@ fn errors_name_file_line_column_and_key() {
         let yaml = format!("{BASE}{tail}");
         assert_eq!(error_of(&yaml), *expected, "YAML:\n{yaml}");
     }
+}
+
+/// The keys of the client's dialect (URL templates, form bodies, the session login, origin,
+/// cookies, baggage): each mistake at its key, in the file as written.
+#[test]
+fn dialect_mistakes_name_their_key() {
+    let session = "auth: { kind: session, login: { url: \"https://a.example.com/login\"";
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "  - name: chat\n    url: wss://x.example.com/ws?token={tokn}\n".into(),
+            "probes.yaml:5:10: environments[1].url: unknown template {tokn}: the templates are {token} and {token_base64url}",
+        ),
+        (
+            "  - name: chat\n    url: wss://x.example.com/ws?token={token}\n".into(),
+            "probes.yaml:5:10: environments[1].url: uses {token} but auth is none: set `auth` or remove the template",
+        ),
+        (
+            "  - name: chat\n    url: \"wss://{token}.example.com/ws\"\n    auth: { kind: bearer, token: t }\n".into(),
+            "probes.yaml:5:10: environments[1].url: templates are filled in the URL's path and query only",
+        ),
+        (
+            "    auth: { kind: token_endpoint, url: \"https://a.example.com/token\", body: { a: b }, form: { a: b } }\n".into(),
+            "probes.yaml:4:93: environments[0].auth.form: a request sends `body` (JSON) or `form` (form-encoded), not both: keep one",
+        ),
+        (
+            "    auth: { kind: bearer, token: t, form: { a: b } }\n".into(),
+            "probes.yaml:4:43: environments[0].auth.form: not used by auth kind bearer (it takes: token)",
+        ),
+        (
+            "    auth: { kind: session }\n".into(),
+            "probes.yaml:4:11: environments[0].auth: missing key `login`",
+        ),
+        (
+            format!("    {session} }}, csrf: {{ url: \"https://a.example.com/login\", cookie: csrftoken }} }}\n"),
+            "probes.yaml:4:81: environments[0].auth.csrf: missing key `field` (the form field the token goes back in) or `header` (the header it goes back in)",
+        ),
+        (
+            format!("    {session}, body: [1] }}, csrf: {{ url: \"https://a.example.com/login\", cookie: csrftoken, field: x }} }}\n"),
+            "probes.yaml:4:156: environments[0].auth.csrf.field: the login's `body` is not a JSON object, so the token has no field to go in: use `header`",
+        ),
+        (
+            format!("    {session} }}, csrf: {{ url: \"https://a.example.com/login\", cookie: \"csrf token\", header: X-CSRFToken }} }}\n"),
+            "probes.yaml:4:127: environments[0].auth.csrf.cookie: \"csrf token\" is not a cookie name: ' ' is not allowed (RFC 6265 §4.1.1)",
+        ),
+        (
+            format!("    {session} }} }}\n    headers: {{ X-T: \"{{token}}\" }}\n"),
+            "probes.yaml:5:21: environments[0].headers.X-T: uses {token} but auth is session, which carries session cookies, not a token: remove the template",
+        ),
+        (
+            format!("    {session} }} }}\n    headers: {{ Cookie: \"a=b\" }}\n"),
+            "probes.yaml:5:16: environments[0].headers.Cookie: wsprobe builds `Cookie` from `cookies` and the session's cookies: list these under `cookies`",
+        ),
+        (
+            "    origin: https://app.example.com/login\n".into(),
+            "probes.yaml:4:13: environments[0].origin: an origin is a scheme, a host and a port only (RFC 6454): write scheme://host[:port], like https://app.example.com",
+        ),
+        (
+            "    origin: https://app.example.com\n    headers: { Origin: \"https://x.example.com\" }\n".into(),
+            "probes.yaml:5:16: environments[0].headers.Origin: set by `origin` too: keep one",
+        ),
+        (
+            "    cookies: { \"a b\": x }\n".into(),
+            "probes.yaml:4:16: environments[0].cookies.a b: \"a b\" is not a cookie name: ' ' is not allowed (RFC 6265 §4.1.1)",
+        ),
+        (
+            "    cookies: { locale: \"e n\" }\n".into(),
+            "probes.yaml:4:24: environments[0].cookies.locale: ' ' is not allowed in a cookie value (RFC 6265 §4.1.1: no spaces, quotes, commas, semicolons or backslashes; percent-encode them)",
+        ),
+        (
+            "    synthetic_baggage: maybe\n".into(),
+            "probes.yaml:4:24: environments[0].synthetic_baggage: expected true or false",
+        ),
+    ];
+    for (tail, expected) in &cases {
+        let yaml = format!("{BASE}{tail}");
+        assert_eq!(error_of(&yaml), *expected, "YAML:\n{yaml}");
+    }
+}
+
+#[test]
+fn the_public_page_is_a_path_or_a_listener_of_its_own() {
+    let path = load(&format!(
+        "{BASE}  - name: internal\n    url: wss://internal.example.com/ws\n\
+         server:\n  public: {{ path: \"/status/acme/\", title: \" Acme status \", environments: [staging] }}\n"
+    ))
+    .unwrap();
+    let public = path.server.public.as_ref().unwrap();
+    assert_eq!(public.at, PublicAt::Path("/status/acme".into()));
+    assert_eq!(public.title, "Acme status");
+    assert!(public.shows("staging") && !public.shows("internal"));
+
+    let own = load(&format!(
+        "{BASE}server:\n  listen: \"127.0.0.1:8080\"\n  public: {{ listen: \"0.0.0.0:8081\" }}\n"
+    ))
+    .unwrap();
+    let public = own.server.public.as_ref().unwrap();
+    assert_eq!(public.at, PublicAt::Listen("0.0.0.0:8081".parse().unwrap()));
+    assert_eq!(public.title, "Status");
+    assert!(public.shows("staging"), "every environment by default");
+    assert!(load(BASE).unwrap().server.public.is_none());
 }
 
 #[test]
@@ -777,7 +909,9 @@ environments:
     );
     assert_eq!(
         body.as_ref().unwrap(),
-        &serde_json::json!({"key": "e2e-bypass-key", "scopes": ["probe"], "ttl": 60})
+        &RequestBody::Json(
+            serde_json::json!({"key": "e2e-bypass-key", "scopes": ["probe"], "ttl": 60})
+        )
     );
     assert_eq!(token_pointer, "/access_token");
 
@@ -1106,5 +1240,196 @@ fn every_mistake_is_reported_in_one_run() {
                 "{line:?} should start {want:?}\n{message}"
             );
         }
+    }
+}
+
+/// A session login with CSRF, an OAuth2 form, an origin and cookies: what they load into, what
+/// counts as a secret, and what `validate` says of them.
+#[test]
+fn the_clients_dialect_loads_with_its_secrets() {
+    let yaml = "\
+environments:
+  - name: app
+    url: \"wss://app.example.com/ws?tenant=acme&token={token}\"
+    origin: https://app.example.com
+    cookies: { locale: en, consent: yes-to-all }
+    synthetic_baggage: false
+    auth:
+      kind: token_endpoint
+      url: https://auth.example.com/oauth/token
+      form: { grant_type: client_credentials, client_id: probes, client_secret: \"${CLIENT_SECRET}\" }
+  - name: rails
+    url: wss://rails.example.com/cable
+    auth:
+      kind: session
+      login: { url: https://rails.example.com/login, method: post, headers: { X-Requested-With: XMLHttpRequest }, body: { user: probe, password: \"${PW}\" } }
+      csrf: { url: https://rails.example.com/login, cookie: XSRF-TOKEN, header: X-XSRF-TOKEN }
+";
+    let vars = [
+        ("CLIENT_SECRET", "client-secret-123"),
+        ("PW", "pass-word-456"),
+    ];
+    let config = config::load_str(Path::new("probes.yaml"), yaml, &move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let app = &config.environments[0];
+    assert_eq!(app.origin.as_deref(), Some("https://app.example.com"));
+    let cookies: Vec<(&str, &str)> = app
+        .cookies
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.expose()))
+        .collect();
+    assert_eq!(cookies, [("locale", "en"), ("consent", "yes-to-all")]);
+    assert!(!app.synthetic_baggage);
+    assert!(config.environments[1].synthetic_baggage, "on by default");
+    // The URL carries the token: no Authorization header is added for it.
+    assert!(app.headers.is_empty(), "{:?}", app.headers);
+    let Auth::TokenEndpoint {
+        body: Some(RequestBody::Form(fields)),
+        ..
+    } = &app.auth
+    else {
+        panic!("{:?}", app.auth);
+    };
+    assert_eq!(fields[2].0, "client_secret");
+    let Auth::Session(session) = &config.environments[1].auth else {
+        panic!("{:?}", config.environments[1].auth);
+    };
+    assert_eq!(session.login.method, "POST");
+    let csrf = session.csrf.as_ref().unwrap();
+    assert_eq!(
+        (
+            csrf.cookie.as_str(),
+            csrf.field.as_deref(),
+            csrf.header.as_deref()
+        ),
+        ("XSRF-TOKEN", None, Some("X-XSRF-TOKEN"))
+    );
+
+    let secrets = config.secret_values();
+    for secret in [
+        "client-secret-123",
+        "pass-word-456",
+        "yes-to-all",
+        "client_credentials",
+        "XMLHttpRequest",
+    ] {
+        assert!(
+            secrets.iter().any(|s| s == secret),
+            "{secret} missing from {secrets:?}"
+        );
+    }
+    let summary = config::describe(&config);
+    for line in [
+        "  url           wss://app.example.com/ws?…\n",
+        "  auth          token_endpoint (POST https://auth.example.com/oauth/token), sent as the URL\n",
+        "  origin        https://app.example.com\n",
+        "  cookies       locale, consent\n",
+        "  auth          session (POST https://rails.example.com/login, CSRF cookie XSRF-TOKEN from https://rails.example.com/login), sent as the session's cookies\n",
+    ] {
+        assert!(summary.contains(line), "{line:?} not in\n{summary}");
+    }
+    for secret in ["client-secret-123", "pass-word-456", "yes-to-all"] {
+        assert!(!summary.contains(secret));
+    }
+}
+
+/// `confirm` and `flapping`: in `alerts.defaults` and per environment, their defaults, and a
+/// mistake in either named with its key.
+#[test]
+fn confirm_and_flapping_load_with_defaults_and_named_errors() {
+    let envs = "environments:\n  - name: a\n    url: ws://h/ws\n";
+    let config = load(envs).unwrap();
+    let policy = config.alert_policy(&config.environments[0]);
+    assert_eq!(policy.confirm.attempts, 0, "confirmation is opt-in");
+    assert!(
+        policy.flapping.enabled,
+        "flap detection is on, as in Nagios"
+    );
+    assert_eq!(
+        (
+            policy.flapping.window,
+            policy.flapping.high,
+            policy.flapping.low
+        ),
+        (21, 50.0, 25.0)
+    );
+    let yaml = format!(
+        "{envs}    alert: {{ confirm: {{ attempts: 3 }}, flapping: {{ enabled: false }} }}\n  - name: b\n    url: ws://h/ws\nalerts:\n  defaults:\n    confirm: {{ attempts: 2, every: 5s }}\n    flapping: {{ window: 10, high: 40, low: 20 }}\n"
+    );
+    let config = load(&yaml).unwrap();
+    let own = config.alert_policy(&config.environments[0]);
+    assert_eq!((own.confirm.attempts, own.confirm.every), (3, secs(10)));
+    assert!(!own.flapping.enabled);
+    let defaults = config.alert_policy(&config.environments[1]);
+    assert_eq!(
+        (defaults.confirm.attempts, defaults.confirm.every),
+        (2, secs(5))
+    );
+    assert_eq!(
+        (
+            defaults.flapping.window,
+            defaults.flapping.high,
+            defaults.flapping.low
+        ),
+        (10, 40.0, 20.0)
+    );
+    let cases = [
+        (
+            "alerts: { defaults: { confirm: { attempts: 11 } } }\n",
+            "probes.yaml:4:44: alerts.defaults.confirm.attempts: must be at most 10: a failure confirmed that often is no blip",
+        ),
+        (
+            "alerts: { defaults: { confirm: { every: 0s } } }\n",
+            "probes.yaml:4:41: alerts.defaults.confirm.every: must be greater than 0",
+        ),
+        (
+            "alerts: { defaults: { flapping: { window: 40 } } }\n",
+            "probes.yaml:4:43: alerts.defaults.flapping.window: must be from 3 to 32 results",
+        ),
+        (
+            "alerts: { defaults: { flapping: { high: 120 } } }\n",
+            "probes.yaml:4:41: alerts.defaults.flapping.high: must be a percentage above 0 and at most 100",
+        ),
+        (
+            "alerts: { defaults: { flapping: { high: 30, low: 40 } } }\n",
+            "probes.yaml:4:50: alerts.defaults.flapping: low (40) must be below high (30): flapping stops below low and starts at high",
+        ),
+    ];
+    for (extra, expected) in cases {
+        assert_eq!(error_of(&format!("{envs}{extra}")), expected, "{extra}");
+    }
+}
+
+/// `depends_on` names environments of the file, makes no cycle, and is each environment's own.
+#[test]
+fn depends_on_names_known_environments_without_cycles() {
+    let envs = "environments:\n  - name: auth\n    url: ws://h/ws\n  - name: chat\n    url: ws://h/ws\n    depends_on: [auth]\n";
+    let config = load(envs).unwrap();
+    assert_eq!(config.environments[1].depends_on, ["auth"]);
+    let cases = [
+        (
+            "environments:\n  - name: auth\n    url: ws://h/ws\n  - name: chat\n    url: ws://h/ws\n    depends_on: [auht]\n",
+            "probes.yaml:6:18: environments[1].depends_on[0]: no environment is named \"auht\" (did you mean \"auth\"?)",
+        ),
+        (
+            "environments:\n  - name: a\n    url: ws://h/ws\n    depends_on: [b]\n  - name: b\n    url: ws://h/ws\n    depends_on: [a]\n",
+            "probes.yaml:4:18: environments[0].depends_on[0]: a cycle: a → b → a; an environment cannot wait for one that waits for it",
+        ),
+        (
+            "environments:\n  - name: a\n    url: ws://h/ws\n    depends_on: [a]\n",
+            "probes.yaml:4:18: environments[0].depends_on[0]: a cycle: a → a; an environment cannot wait for one that waits for it",
+        ),
+        (
+            "defaults: { depends_on: [a] }\nenvironments:\n  - name: a\n    url: ws://h/ws\n",
+            "probes.yaml:1:26: defaults.depends_on: not allowed in defaults: an environment cannot depend on itself",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let error = error_of(yaml);
+        assert!(error.starts_with(expected), "{yaml}\n{error}");
     }
 }

@@ -81,12 +81,16 @@ async fn first_cycle_fills_the_api_the_runs_and_the_status_page() {
     assert!(run["phases_ms"]["upgrade"].is_number());
     assert_eq!(
         run["replay"],
-        format!("websocat \"ws://{}/ws/internal-error\"", app.lab.addr()),
-        "a command that repeats the probe"
+        format!(
+            "websocat -H \"baggage: synthetic_request=true\" \"ws://{}/ws/internal-error\"",
+            app.lab.addr()
+        ),
+        "a command that repeats the probe, baggage too"
     );
     let (_, page) = app.get("/environments/internal-error").await;
     assert!(
-        page.contains("Replay by hand") && page.contains("websocat &quot;ws://"),
+        page.contains("Replay by hand")
+            && page.contains("websocat -H &quot;baggage: synthetic_request=true&quot; &quot;ws://"),
         "the page shows it, escaped"
     );
     // The diagnosis is said once, at the top, however many runs and incidents repeat it.

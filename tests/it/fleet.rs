@@ -484,3 +484,172 @@ async fn a_fleet_works_through_pgbouncer_in_session_mode() {
         "{diagnosis}"
     );
 }
+
+/// Silences and acknowledgements belong to the fleet: one made through any instance holds,
+/// or quiets, the incident that the evaluator (whichever instance holds the lease) steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_shares_silences_and_acknowledgements_across_instances() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let Some(postgres) = Postgres::shared() else {
+        return;
+    };
+    let url = postgres.url(&postgres.fresh_database("oncall").await);
+    let lab = crate::helpers::spawn_lab().await;
+    let hook = Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"location: ${{LOC}}
+defaults: {{ schedule: "*/2 * * * * *", timeout: 1500ms }}
+environments:
+  - {{ name: api, url: "ws://${{LAB}}/ws/healthy" }}
+alerts:
+  defaults: {{ min_locations: 2, failure_threshold: 1, repeat_every: 1s }}
+  channels:
+    - {{ name: audit, kind: webhook, url: "{}" }}
+server: {{ listen: "127.0.0.1:${{PORT}}", admin_token: fleet-token }}
+storage: {{ url: "{url}" }}
+"#,
+            hook.url("/hook")
+        ),
+    )
+    .unwrap();
+    let lab_addr = lab.addr().to_string();
+    let fleet = [
+        start(&config, "a1", "a", &lab_addr, &lab_addr, &lab_addr),
+        start(&config, "b1", "b", &lab_addr, &lab_addr, &lab_addr),
+    ];
+    let (a, b) = (fleet[0].base(), fleet[1].base());
+    let api_status = |base: String| async move {
+        let status = get(&format!("{base}/api/v1/status")).await?;
+        Some(status)
+    };
+    wait_until(
+        "api up from both locations",
+        || api_status(a.clone()),
+        |s| {
+            let api = &s["environments"][0];
+            api["locations"]["a"]["status"] == "up" && api["locations"]["b"]["status"] == "up"
+        },
+    )
+    .await;
+
+    // Made through b, known to a: in the shared store at once, in a's memory within seconds.
+    let client = reqwest::Client::new();
+    let ends_at = wsprobe::wire::format(chrono::Utc::now() + chrono::Duration::hours(1));
+    let made = client
+        .post(format!("{b}/api/v1/silences"))
+        .bearer_auth("fleet-token")
+        .json(
+            &serde_json::json!({ "matchers": { "environment": "api" }, "ends_at": ends_at,
+                                  "comment": "failover drill", "created_by": "alice" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status().as_u16(), 201);
+    let id = made.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let listed = get(&format!("{a}/api/v1/silences")).await.unwrap();
+    assert_eq!(listed["silences"][0]["id"], id, "{listed}");
+    wait_until(
+        "a to hold the silence",
+        || api_status(a.clone()),
+        |s| s["silences"][0]["id"] == id,
+    )
+    .await;
+
+    // Down from both locations, silenced: recorded and held, never sent.
+    lab.shutdown.cancel();
+    let runs_url = |base: &str, location: &str| {
+        format!("{base}/api/v1/environments/api/runs?location={location}&limit=1")
+    };
+    for location in ["a", "b"] {
+        let url = runs_url(&a, location);
+        wait_until(
+            "a refused run marked with the silence",
+            || get(&url),
+            |runs| {
+                runs["runs"][0]["verdict"] == "connect_refused"
+                    && runs["runs"][0]["silenced_by"] == id
+            },
+        )
+        .await;
+    }
+    let open_url = format!("{a}/api/v1/incidents?state=open");
+    let incidents = wait_until(
+        "the held incident",
+        || get(&open_url),
+        |body| {
+            body["incidents"][0]["notifications"]
+                .as_array()
+                .is_some_and(|n| n.len() >= 2)
+        },
+    )
+    .await;
+    let incident = &incidents["incidents"][0];
+    assert!(
+        incident["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["outcome"] == "held"),
+        "{incident:#}"
+    );
+    assert!(events(&hook).is_empty(), "{:?}", events(&hook));
+
+    // Expired through a: the open incident is announced and reminded.
+    let expired = client
+        .delete(format!("{a}/api/v1/silences/{id}"))
+        .bearer_auth("fleet-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status().as_u16(), 200);
+    wait_until(
+        "the announcement and a reminder",
+        || async { Some(events(&hook)) },
+        |e| count(e, "triggered", "api") == 1 && count(e, "reminder", "api") >= 1,
+    )
+    .await;
+
+    // Acknowledged through the instance that does not evaluate: the evaluator learns it,
+    // tells the channel once, and stops reminding.
+    let instances = get(&format!("{a}/api/v1/instances")).await.unwrap();
+    let evaluator = instances["evaluator"].as_str().unwrap();
+    let other = fleet.iter().find(|i| i.name != evaluator).unwrap().base();
+    let incident_id = incident["id"].as_i64().unwrap();
+    let acked = client
+        .post(format!("{other}/api/v1/incidents/{incident_id}/ack"))
+        .bearer_auth("fleet-token")
+        .json(&serde_json::json!({ "by": "bob", "comment": "failing over" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acked.status().as_u16(), 200);
+    let seen = wait_until(
+        "the acknowledged notification from the evaluator",
+        || async { Some(events(&hook)) },
+        |e| count(e, "acknowledged", "api") == 1,
+    )
+    .await;
+    let from = hook
+        .requests()
+        .iter()
+        .map(|r| r.json())
+        .find(|e| e["event"] == "acknowledged")
+        .unwrap();
+    assert_eq!(from["acknowledgement"]["by"], "bob");
+    tokio::time::sleep(Duration::from_millis(4 * INTERVAL_MS as u64)).await;
+    let later = events(&hook);
+    assert_eq!(
+        later[seen.len()..],
+        [],
+        "no reminder once acknowledged: {later:?}"
+    );
+    let through_a = get(&format!("{a}/api/v1/incidents?state=open"))
+        .await
+        .unwrap();
+    assert_eq!(through_a["incidents"][0]["acknowledged"]["by"], "bob");
+}

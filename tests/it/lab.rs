@@ -256,6 +256,7 @@ async fn healthy_welcomes_with_received_headers_and_answers_pings() {
             "user-agent": "lab-test/1",
             "origin": "[MISSING]",
             "traceparent": TRACEPARENT,
+            "baggage": "[MISSING]",
         })
     );
     assert_eq!(
@@ -612,7 +613,10 @@ async fn endpoints_list_every_scenario_with_its_verdict() {
         format!("ws://127.0.0.1:{}/ws/healthy", lab.addr().port())
     );
     assert_eq!(find("strip-trace").expect, "headers_stripped");
-    assert_eq!(endpoints.len(), 26);
+    assert_eq!(find("oauth-token").url, lab.http_url("/oauth/token"));
+    assert_eq!(find("query-token").expect, "ok");
+    assert_eq!(find("heartbeat").expect, "ok (with keepalive)");
+    assert_eq!(endpoints.len(), 29);
     assert_eq!(find("token-expired").expect, "closed_before_ready");
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use wsprobe::config::{self, Config};
 use wsprobe::probe::{ProbeResult, Prober, Verdict};
 
-use crate::helpers::servers::{self, Server};
+use crate::helpers::preset_servers::{self as servers, Server};
 
 const GOOD: &str = "good-token-0123456789";
 const BAD: &str = "bad-token-9876543210";

@@ -256,6 +256,22 @@ async fn every_lab_endpoint_gets_its_verdict_and_evidence() {
             missing: &[],
             diagnosis: &["with type \"hello\"", "another event", "\"protocol\":2"],
         },
+        Expect {
+            env: "query-token",
+            verdict: Verdict::Ok,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["All steps passed"],
+        },
+        Expect {
+            env: "origin",
+            verdict: Verdict::Ok,
+            close: None,
+            http_status: Some(101),
+            missing: &[],
+            diagnosis: &["All steps passed"],
+        },
     ];
     let config = wsprobe::demo::bundled_config(lab.addr()).unwrap();
     let prober = Prober::for_config(&config);

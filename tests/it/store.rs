@@ -9,12 +9,15 @@ use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use wsprobe::probe::result::{Headers, HealthInfo, Phases, ProbeResult, Status, TlsInfo, Verdict};
+use wsprobe::probe::result::{
+    AddressTried, Family, Headers, HealthInfo, Outcome, Peer, Phases, ProbeResult, Status, TlsInfo,
+    Verdict,
+};
 use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
 use wsprobe::store::{ROLLUP_RETENTION, RunsPage, Store, StoreError, StoredRun, Summary};
 
 use crate::helpers::results::minimal;
-use crate::helpers::store::{each_backend, insert, temp_db};
+use crate::helpers::store::{each_backend, insert, insert_held, temp_db};
 
 fn now() -> DateTime<Utc> {
     at("2026-11-22T22:50:00.123456789Z")
@@ -74,9 +77,11 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         version: Some("rev-4812".to_owned()),
         phases_ms: Phases {
             token: Some(0.3),
+            login: Some(41.25),
             health: Some(12.0),
             dns: Some(0.4),
             connect: Some(1.1),
+            proxy: Some(2.345),
             tls: Some(15.123),
             upgrade: Some(3.2),
             ready: Some(0.1 + 0.2),
@@ -121,6 +126,29 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         client_close_code: Some(1009),
         client_close_reason: Some("message too big".to_owned()),
         protocol: Some("socket.io".to_owned()),
+        peer: Some(Peer {
+            address: "2001:db8::10".to_owned(),
+            family: Family::Ipv6,
+        }),
+        addresses_tried: vec![
+            AddressTried {
+                address: "203.0.113.10".to_owned(),
+                family: Family::Ipv4,
+                outcome: Outcome::Cancelled,
+                started_ms: 0.0,
+                ms: 250.7,
+                error: None,
+            },
+            AddressTried {
+                address: "2001:db8::10".to_owned(),
+                family: Family::Ipv6,
+                outcome: Outcome::Connected,
+                started_ms: 250.1,
+                ms: 0.9,
+                error: Some("odd but kept".to_owned()),
+            },
+        ],
+        confirmation: Some(2),
     }
 }
 
@@ -151,7 +179,7 @@ async fn a_fully_populated_result_reads_back_equal() {
 
 async fn fully_populated_result_reads_back_equal(store: Store) {
     let result = full("staging", now());
-    let id = insert(&store, &result, true).await.unwrap();
+    let id = insert_held(&store, &result, true, Some(7)).await.unwrap();
 
     let runs = store
         .read_only()
@@ -163,6 +191,7 @@ async fn fully_populated_result_reads_back_equal(store: Store) {
         vec![StoredRun {
             id,
             in_maintenance: true,
+            silenced_by: Some(7),
             result: result.clone()
         }]
     );
@@ -199,6 +228,7 @@ async fn minimal_result_reads_back_equal(store: Store) {
         vec![StoredRun {
             id,
             in_maintenance: false,
+            silenced_by: None,
             result
         }]
     );

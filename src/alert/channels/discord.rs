@@ -31,6 +31,7 @@ const RED: u32 = 0xE5484D;
 const ORANGE: u32 = 0xF5A524;
 const GREEN: u32 = 0x2EB67D;
 const BLURPLE: u32 = 0x5865F2;
+const BLUE: u32 = 0x3B82F6;
 
 pub fn notifier(name: &str, settings: &DiscordSettings) -> Box<dyn Notifier> {
     Box::new(JsonWebhook {
@@ -59,25 +60,7 @@ pub fn payload(notification: &Notification, channel: &str, now: DateTime<Utc>) -
     let tone = Tone::of(n);
     let title = truncate(&facts::title(n), TITLE_MAX);
     let footer = truncate(&facts::footer(n), FOOTER_MAX);
-    let mut fields = Vec::new();
-    let mut text = String::new();
-    if n.event == EventName::Test {
-        text = facts::test_line(&escape(channel));
-    }
-    if let Some(result) = &n.result {
-        text = escape(&facts::diagnosis(n, result));
-        for fact in facts::facts(n, result) {
-            let value = match fact.label {
-                "Verdict" => format!("`{}`", fact.value),
-                _ => escape(&fact.value),
-            };
-            fields.push(field(fact.label, &value, true));
-        }
-        if let Some(phases) = facts::phases(result) {
-            fields.push(field("Phases", &phases, false));
-        }
-    }
-    fields.truncate(FIELDS_MAX);
+    let (text, fields) = text_and_fields(n, channel);
     let link = n
         .link
         .as_ref()
@@ -105,7 +88,9 @@ pub fn payload(notification: &Notification, channel: &str, now: DateTime<Utc>) -
         "description": description,
         "color": match tone {
             Tone::Test => BLURPLE,
+            Tone::Note => BLUE,
             Tone::Resolved => GREEN,
+            Tone::Acknowledged => BLURPLE,
             Tone::Degraded => ORANGE,
             Tone::Down => RED,
         },
@@ -123,6 +108,34 @@ pub fn payload(notification: &Notification, channel: &str, now: DateTime<Utc>) -
         "allowed_mentions": { "parse": [] },
         "embeds": [embed],
     })
+}
+
+/// The description's text (the test line, the note or the diagnosis, escaped) and the
+/// result's facts as fields, at most [`FIELDS_MAX`].
+fn text_and_fields(n: &Notification, channel: &str) -> (String, Vec<Value>) {
+    let mut fields = Vec::new();
+    let mut text = String::new();
+    if n.event == EventName::Test {
+        text = facts::test_line(&escape(channel));
+    }
+    if let Some(note) = &n.note {
+        text = escape(&facts::note_text(note));
+    }
+    if let Some(result) = &n.result {
+        text = escape(&facts::diagnosis(n, result));
+        for fact in facts::facts(n, result) {
+            let value = match fact.label {
+                "Verdict" => format!("`{}`", fact.value),
+                _ => escape(&fact.value),
+            };
+            fields.push(field(fact.label, &value, true));
+        }
+        if let Some(phases) = facts::phases(result) {
+            fields.push(field("Phases", &phases, false));
+        }
+    }
+    fields.truncate(FIELDS_MAX);
+    (text, fields)
 }
 
 fn chars(value: &Value) -> usize {
@@ -240,6 +253,20 @@ mod tests {
             payload(&Notification::test(None), "team_chat", now()),
             expected
         );
+    }
+
+    #[test]
+    fn a_note_is_the_description_escaped_and_blue() {
+        let body = payload(&crate::alert::notification::tests::sample_note(), "chat", now());
+        let embed = &body["embeds"][0];
+        assert_eq!(embed["title"], "📝 staging incident #7: identified");
+        assert_eq!(embed["color"], BLUE);
+        assert_eq!(
+            embed["description"],
+            "Identified: The \\<b\\>database\\</b\\> failed over & \\@here the pool is reconnecting.\n— ana\n\n[Open staging on the status page](https://status.example.com/environments/staging)"
+        );
+        assert_eq!(embed["fields"], Value::Null, "no result, no fields");
+        assert_eq!(body["allowed_mentions"]["parse"], json!([]));
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     if n.event == EventName::Test {
         sections.push(paragraph(&facts::escape_markup(&facts::test_line(channel))));
     }
+    if let Some(note) = &n.note {
+        sections.push(paragraph(&facts::escape_markup(&facts::note_text(note))));
+    }
     if let Some(result) = &n.result {
         sections.push(paragraph(&facts::escape_markup(&truncate(
             &facts::diagnosis(n, result),
@@ -125,6 +128,27 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .starts_with("Failing from 2026-11-22T22:45:00.000Z to 2026-11-22T23:07:30.000Z (22m 30s).")
+        );
+    }
+
+    #[test]
+    fn a_note_card_is_exact() {
+        let expected = json!({
+            "fallbackText": "📝 staging incident #7: identified",
+            "cardsV2": [{ "cardId": "wsprobe", "card": {
+                "header": { "title": "📝 staging incident #7: identified", "subtitle": "wsprobe · incident #7" },
+                "sections": [
+                    { "widgets": [{ "textParagraph": { "text": "Identified: The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here the pool is reconnecting.\n— ana" } }] },
+                    { "widgets": [{ "buttonList": { "buttons": [{
+                        "text": "Open staging on the status page",
+                        "onClick": { "openLink": { "url": "https://status.example.com/environments/staging" } }
+                    }] } }] }
+                ]
+            } }]
+        });
+        assert_eq!(
+            payload(&crate::alert::notification::tests::sample_note(), "chat"),
+            expected
         );
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::alert::facts;
 use crate::alert::notifier::{Notifier, Outgoing};
 use crate::config::channels::LogSettings;
 use crate::alert::notification::Notification;
@@ -34,6 +35,15 @@ pub fn line(notification: &Notification) -> String {
         line.push_str(" — ");
         line.push_str(&result.diagnosis);
     }
+    if let Some(comment) = n.acknowledgement.as_ref().and_then(|a| a.comment.as_ref()) {
+        line.push_str(" — ");
+        line.push_str(&comment.replace(['\r', '\n'], " "));
+    }
+    if let Some(note) = &n.note {
+        // One line, as a log line must be.
+        line.push_str(" — ");
+        line.push_str(&facts::note_text(note).replace(['\r', '\n'], " "));
+    }
     if let Some(incident) = &n.incident {
         line.push_str(&format!(" (incident #{})", incident.id));
     }
@@ -60,6 +70,14 @@ mod tests {
         assert_eq!(
             line(&sample(EventName::Triggered)),
             "alert triggered: staging is down: closed_before_ready — Closed 1011 \"Internal error\" 63 ms after the upgrade. (incident #7) https://status.example.com/environments/staging"
+        );
+        assert_eq!(
+            line(&sample(EventName::Acknowledged)),
+            "alert acknowledged: staging: alice acknowledged incident #7 (closed_before_ready) — looking into it <b>now</b> (incident #7) https://status.example.com/environments/staging"
+        );
+        assert_eq!(
+            line(&crate::alert::notification::tests::sample_note()),
+            "alert note: staging incident #7: identified — Identified: The <b>database</b> failed over & @here the pool is reconnecting. — ana (incident #7) https://status.example.com/environments/staging"
         );
         assert_eq!(
             line(&Notification::test(None)),

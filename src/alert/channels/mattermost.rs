@@ -44,7 +44,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     let headline = format!("#### {}", escape(&facts::title(n)));
     let color = match Tone::of(n) {
         Tone::Test => "#5865F2",
+        Tone::Note => "#3B82F6",
         Tone::Resolved => "#2EB67D",
+        Tone::Acknowledged => "#5865F2",
         Tone::Degraded => "#F5A524",
         Tone::Down => "#E5484D",
     };
@@ -52,6 +54,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     let mut fields = Vec::new();
     if n.event == EventName::Test {
         text = facts::test_line(&escape(channel));
+    }
+    if let Some(note) = &n.note {
+        text = escape(&facts::note_text(note));
     }
     if let Some(result) = &n.result {
         text = escape(&truncate(&facts::diagnosis(n, result), TEXT_MAX));
@@ -143,6 +148,25 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .starts_with("Failing from 2026-11-22T22:45:00.000Z to 2026-11-22T23:07:30.000Z (22m 30s).")
+        );
+    }
+
+    #[test]
+    fn a_note_post_is_exact_and_mentions_nobody() {
+        let expected = json!({
+            "text": "#### 📝 staging incident \\#7: identified",
+            "attachments": [{
+                "fallback": "📝 staging incident #7: identified",
+                "color": "#3B82F6",
+                "text": "Identified: The \\<b\\>database\\</b\\> failed over & @\u{200B}here the pool is reconnecting.\n— ana",
+                "footer": "wsprobe · incident #7",
+                "title": "Open staging on the status page",
+                "title_link": "https://status.example.com/environments/staging"
+            }]
+        });
+        assert_eq!(
+            payload(&crate::alert::notification::tests::sample_note(), "mm"),
+            expected
         );
     }
 

@@ -84,7 +84,9 @@ pub fn message(notification: &Notification, channel: &str) -> Message {
     let n = notification;
     let (tag, priority) = match Tone::of(n) {
         Tone::Test => ("test_tube", "low"),
+        Tone::Note => ("memo", "default"),
         Tone::Resolved => ("white_check_mark", "default"),
+        Tone::Acknowledged => ("eyes", "low"),
         Tone::Degraded => ("warning", "default"),
         Tone::Down => ("rotating_light", "default"),
     };
@@ -174,6 +176,7 @@ mod tests {
             (EventName::Reminder, "default", "rotating_light"),
             (EventName::VerdictChanged, "default", "rotating_light"),
             (EventName::Resolved, "default", "white_check_mark"),
+            (EventName::Acknowledged, "low", "eyes"),
         ];
         for (event, priority, tag) in cases {
             let message = message(&sample(event), "phone");
@@ -186,6 +189,24 @@ mod tests {
             "staging recovered after 22m 30s (was closed_before_ready)"
         );
         assert!(resolved.body.starts_with("Failing from 2026-11-22T22:45:00.000Z"));
+    }
+
+    #[test]
+    fn a_note_message_is_exact() {
+        let expected = Message {
+            title: "staging incident #7: identified".into(),
+            priority: "default",
+            tags: vec!["memo", "wsprobe"],
+            click: Some("https://status.example.com/environments/staging".into()),
+            body: "Identified: The <b>database</b> failed over & @here the pool is reconnecting.\n— ana\n\
+                   Incident #7\n\
+                   https://status.example.com/environments/staging"
+                .into(),
+        };
+        assert_eq!(
+            message(&crate::alert::notification::tests::sample_note(), "phone"),
+            expected
+        );
     }
 
     #[test]

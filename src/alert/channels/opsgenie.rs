@@ -1,6 +1,8 @@
 //! Opsgenie Alert API (and Jira Service Management's Opsgenie-compatible one): every notice of
 //! an open incident creates the alert by `alias` (Opsgenie folds repeats into one alert and
-//! counts them), `resolved` closes it by the same alias. `Authorization: GenieKey <key>`, the
+//! counts them), `acknowledged` acknowledges it and `resolved` closes it by the same alias,
+//! and a note is added to it by the same alias (Opsgenie's "Add Note to Alert", open or
+//! closed). `Authorization: GenieKey <key>`, the
 //! secret. Fields keep to Opsgenie's limits: `message` 130 characters, `description` 15000,
 //! `alias` 512, `entity` 512, 20 tags of 50, `details` 8000 in all.
 
@@ -21,6 +23,9 @@ pub const ALIAS_MAX: usize = 512;
 pub const ENTITY_MAX: usize = 512;
 pub const TAG_MAX: usize = 50;
 const DETAIL_MAX: usize = 1_000;
+/// A note and its user, as "Add Note to Alert" takes them.
+const NOTE_MAX: usize = 25_000;
+const USER_MAX: usize = 100;
 
 pub struct Opsgenie {
     pub name: String,
@@ -50,16 +55,17 @@ impl Notifier for Opsgenie {
 
     fn request(&self, notification: &Notification, _now: DateTime<Utc>) -> Outgoing {
         let alias = alias(notification, &self.name);
-        let (url, body) = if notification.event == EventName::Resolved {
-            (
-                endpoint(&self.api_url, &["v2", "alerts", &alias, "close"], true),
-                close_payload(notification),
-            )
-        } else {
-            (
+        let by_alias = |action| endpoint(&self.api_url, &["v2", "alerts", &alias, action], true);
+        let (url, body) = match (notification.event, &notification.note) {
+            (EventName::Resolved, _) => (by_alias("close"), close_payload(notification)),
+            (EventName::Acknowledged, _) => {
+                (by_alias("acknowledge"), acknowledge_payload(notification))
+            }
+            (_, Some(note)) => (by_alias("notes"), note_payload(note)),
+            _ => (
                 endpoint(&self.api_url, &["v2", "alerts"], false),
                 create_payload(notification, &self.priority, &self.name),
-            )
+            ),
         };
         Outgoing::Http(HttpRequest {
             url,
@@ -143,6 +149,33 @@ pub fn create_payload(notification: &Notification, priority: &str, channel: &str
     })
 }
 
+/// The acknowledge request: who did it (Opsgenie shows `user`), and what they said. Pure.
+pub fn acknowledge_payload(notification: &Notification) -> Value {
+    let mut note = notification.headline();
+    let mut body = json!({ "source": "wsprobe" });
+    if let Some(ack) = &notification.acknowledgement {
+        body["user"] = json!(truncate(&ack.by, USER_MAX));
+        if let Some(comment) = &ack.comment {
+            note = format!("{note}: {comment}");
+        }
+    }
+    body["note"] = json!(truncate(&note, NOTE_MAX));
+    body
+}
+
+/// The "Add Note to Alert" request: the note's text, its author as the `user` (100
+/// characters at most, as Opsgenie takes). Pure.
+pub fn note_payload(note: &crate::store::NoteRecord) -> Value {
+    let mut body = json!({
+        "source": "wsprobe",
+        "note": truncate(&facts::note_text(note), NOTE_MAX),
+    });
+    if let Some(author) = &note.author {
+        body["user"] = json!(truncate(author, USER_MAX));
+    }
+    body
+}
+
 /// The close request for a resolve. Pure.
 pub fn close_payload(notification: &Notification) -> Value {
     json!({
@@ -216,6 +249,47 @@ mod tests {
             })
         );
         assert_eq!(request.headers, [("Authorization", "GenieKey K".to_owned())]);
+    }
+
+    #[test]
+    fn acknowledge_is_by_alias_and_names_who() {
+        let og = og("https://api.opsgenie.com");
+        let Outgoing::Http(request) = og.request(&sample(EventName::Acknowledged), Utc::now())
+        else {
+            panic!("an HTTP request");
+        };
+        assert_eq!(
+            request.url.as_str(),
+            "https://api.opsgenie.com/v2/alerts/wsprobe-staging-7/acknowledge?identifierType=alias"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({
+                "source": "wsprobe",
+                "user": "alice",
+                "note": "staging: alice acknowledged incident #7 (closed_before_ready): looking into it <b>now</b>",
+            })
+        );
+    }
+
+    #[test]
+    fn a_note_is_added_to_the_incident_s_alert_by_alias() {
+        let n = crate::alert::notification::tests::sample_note();
+        let Outgoing::Http(request) = og("https://api.opsgenie.com").request(&n, Utc::now()) else {
+            panic!("an HTTP request");
+        };
+        assert_eq!(
+            request.url.as_str(),
+            "https://api.opsgenie.com/v2/alerts/wsprobe-staging-7/notes?identifierType=alias"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({
+                "source": "wsprobe",
+                "user": "ana",
+                "note": "Identified: The <b>database</b> failed over & @here the pool is reconnecting.\n— ana",
+            })
+        );
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! PagerDuty Events API v2: `trigger` for every notice of an open incident (PagerDuty folds
-//! them into one alert by `dedup_key`), `resolve` with the same key. The routing key is the
-//! secret; it lives in the body, so the body is built at send time and never stored.
+//! them into one alert by `dedup_key`), `acknowledge` and `resolve` with the same key. The
+//! routing key is the secret; it lives in the body, so the body is built at send time and
+//! never stored.
+//!
+//! The Events API has no "update" action. A note on an open incident is a `trigger` with the
+//! incident's key: PagerDuty appends it to the open alert's log (no new incident, no new
+//! page), with the note in `custom_details`. A note on a resolved incident is not sent: a
+//! trigger would open a new PagerDuty incident, and a change event (`/v2/change/enqueue`)
+//! belongs to the service's timeline of deploys, not to the incident.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -41,6 +48,14 @@ impl Notifier for PagerDuty {
         true
     }
 
+    fn sends(&self, notification: &Notification) -> bool {
+        notification.event != EventName::Note
+            || notification
+                .incident
+                .as_ref()
+                .is_some_and(|incident| incident.state == "open")
+    }
+
     fn request(&self, notification: &Notification, now: DateTime<Utc>) -> Outgoing {
         let body = payload(
             notification,
@@ -76,16 +91,23 @@ pub fn payload(
 ) -> Value {
     let n = notification;
     let dedup_key = dedup_key(n, channel);
-    if n.event == EventName::Resolved {
+    // An acknowledged alert stays quiet until it resolves, even through new triggers.
+    let action = match n.event {
+        EventName::Resolved => Some("resolve"),
+        EventName::Acknowledged => Some("acknowledge"),
+        _ => None,
+    };
+    if let Some(action) = action {
         return json!({
             "routing_key": routing_key,
-            "event_action": "resolve",
+            "event_action": action,
             "dedup_key": dedup_key,
         });
     }
-    let summary = match &n.result {
-        Some(result) => format!("{} — {}", n.headline(), result.diagnosis),
-        None => format!("[TEST] {}", n.headline()),
+    let summary = match (&n.result, &n.note) {
+        (Some(result), _) => format!("{} — {}", n.headline(), result.diagnosis),
+        (None, Some(note)) => format!("{} — {}", n.headline(), note.message),
+        (None, None) => format!("[TEST] {}", n.headline()),
     };
     let source = n
         .result
@@ -94,14 +116,6 @@ pub fn payload(
         .and_then(|url| url.host_str().map(str::to_owned))
         .unwrap_or_else(|| "wsprobe".to_owned());
     let timestamp = crate::wire::format(n.result.as_ref().map_or(now, |r| r.started_at));
-    let mut details = serde_json::Map::new();
-    details.insert("event".into(), json!(n.event));
-    if let Some(incident) = &n.incident {
-        details.insert("incident".into(), json!(incident));
-    }
-    if let Some(result) = &n.result {
-        details.insert("result".into(), json!(result));
-    }
     let mut inner = json!({
         "summary": truncate(&summary, SUMMARY_MAX),
         "source": source,
@@ -109,7 +123,7 @@ pub fn payload(
         "severity": if n.event == EventName::Test { "info" } else { severity },
         "component": n.subject(),
         "timestamp": timestamp,
-        "custom_details": details,
+        "custom_details": custom_details(n),
     });
     if let Some(result) = &n.result {
         inner["class"] = json!(result.verdict);
@@ -135,6 +149,23 @@ pub fn payload(
         event["client_url"] = json!(link);
     }
     event
+}
+
+/// What the alert carries beside its summary: the event, and the incident, result and note
+/// the notification has.
+fn custom_details(n: &Notification) -> serde_json::Map<String, Value> {
+    let mut details = serde_json::Map::new();
+    details.insert("event".into(), json!(n.event));
+    if let Some(incident) = &n.incident {
+        details.insert("incident".into(), json!(incident));
+    }
+    if let Some(result) = &n.result {
+        details.insert("result".into(), json!(result));
+    }
+    if let Some(note) = &n.note {
+        details.insert("note".into(), json!(note));
+    }
+    details
 }
 
 #[cfg(test)]
@@ -198,6 +229,46 @@ mod tests {
             ),
             expected
         );
+    }
+
+    #[test]
+    fn acknowledge_carries_the_same_key_and_nothing_else() {
+        let expected = json!({
+            "routing_key": "R0UT1NGKEY",
+            "event_action": "acknowledge",
+            "dedup_key": "wsprobe-staging-7",
+        });
+        let n = sample(EventName::Acknowledged);
+        assert_eq!(
+            payload(&n, "R0UT1NGKEY", "critical", "oncall", now()),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_note_joins_the_open_alert_s_log_and_is_not_sent_once_resolved() {
+        let n = crate::alert::notification::tests::sample_note();
+        let body = payload(&n, "R0UT1NGKEY", "critical", "oncall", now());
+        assert_eq!(body["event_action"], "trigger");
+        assert_eq!(body["dedup_key"], "wsprobe-staging-7", "the incident's own alert");
+        assert_eq!(
+            body["payload"]["summary"],
+            "staging incident #7: identified — The <b>database</b> failed over & @here the pool is reconnecting."
+        );
+        assert_eq!(body["payload"]["custom_details"]["event"], "note");
+        assert_eq!(body["payload"]["custom_details"]["note"]["author"], "ana");
+        assert_eq!(body["payload"]["timestamp"], "2026-11-22T23:00:00.000Z");
+        let pd = PagerDuty {
+            name: "oncall".into(),
+            routing_key: Secret::new("R0UT1NGKEY"),
+            severity: "critical".into(),
+            events_url: Url::parse("https://events.pagerduty.com/v2/enqueue").unwrap(),
+        };
+        assert!(pd.sends(&n));
+        let mut resolved = n.clone();
+        resolved.incident.as_mut().unwrap().state = "resolved".into();
+        assert!(!pd.sends(&resolved), "a trigger would open a new incident");
+        assert!(pd.sends(&sample(EventName::Resolved)));
     }
 
     #[test]

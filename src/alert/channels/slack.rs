@@ -38,6 +38,11 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
             facts::escape_markup(channel)
         )));
     }
+    if let Some(note) = &n.note {
+        let text = facts::escape_markup(&facts::note_text(note));
+        fallback = format!("{fallback} — {text}");
+        blocks.push(section(&text));
+    }
     if let Some(result) = &n.result {
         let diagnosis = facts::diagnosis(n, result);
         fallback = format!("{fallback} — {}", facts::escape_markup(&diagnosis));
@@ -46,6 +51,10 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
         if let Some(phases) = phases(result) {
             blocks.push(section(&phases));
         }
+    }
+    if let Some(ack) = &n.acknowledgement {
+        let lines = facts::acknowledgement_lines(ack).join("\n");
+        blocks.push(section(&facts::escape_markup(&lines)));
     }
     if let Some(context) = context(n) {
         blocks.push(context);
@@ -152,6 +161,20 @@ mod tests {
     }
 
     #[test]
+    fn acknowledged_message_says_who_and_why_escaped() {
+        let body = payload(&sample(EventName::Acknowledged), "team-slack");
+        assert_eq!(
+            body["blocks"][0]["text"]["text"],
+            "👀 staging: alice acknowledged incident #7 (closed_before_ready)"
+        );
+        assert_eq!(
+            body["blocks"][1]["text"]["text"],
+            "Acknowledged by alice at 2026-11-22T22:55:00.000Z\nComment: looking into it &lt;b&gt;now&lt;/b&gt;"
+        );
+        assert_eq!(body["blocks"].as_array().unwrap().len(), 3, "{body:#}");
+    }
+
+    #[test]
     fn test_message_is_marked_as_a_test() {
         let expected = json!({
             "text": "🧪 Test notification from wsprobe: this channel is wired correctly, no action needed",
@@ -161,6 +184,20 @@ mod tests {
             ]
         });
         assert_eq!(payload(&Notification::test(None), "team-slack"), expected);
+    }
+
+    #[test]
+    fn a_note_is_its_own_section_escaped() {
+        let body = payload(&crate::alert::notification::tests::sample_note(), "team-slack");
+        let expected = json!({
+            "text": "📝 staging incident #7: identified — Identified: The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here the pool is reconnecting.\n— ana",
+            "blocks": [
+                { "type": "header", "text": { "type": "plain_text", "text": "📝 staging incident #7: identified", "emoji": true } },
+                { "type": "section", "text": { "type": "mrkdwn", "text": "Identified: The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here the pool is reconnecting.\n— ana" } },
+                { "type": "context", "elements": [ { "type": "mrkdwn", "text": "<https://status.example.com/environments/staging|Open staging on the status page> · incident #7" } ] }
+            ]
+        });
+        assert_eq!(body, expected);
     }
 
     #[test]

@@ -27,8 +27,9 @@ pub fn notifier(name: &str, settings: &TeamsSettings) -> Box<dyn Notifier> {
 pub fn payload(notification: &Notification, channel: &str) -> Value {
     let n = notification;
     let color = match Tone::of(n) {
-        Tone::Test => "Accent",
+        Tone::Test | Tone::Note => "Accent",
         Tone::Resolved => "Good",
+        Tone::Acknowledged => "Accent",
         Tone::Degraded => "Warning",
         Tone::Down => "Attention",
     };
@@ -42,6 +43,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     })];
     if n.event == EventName::Test {
         body.push(text_block(&facts::test_line(&escape(channel))));
+    }
+    if let Some(note) = &n.note {
+        body.push(text_block(&escape(&facts::note_text(note))));
     }
     if let Some(result) = &n.result {
         body.push(text_block(&escape(&truncate(
@@ -172,6 +176,24 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .starts_with("Failing from 2026-11-22T22:45:00.000Z to 2026-11-22T23:07:30.000Z (22m 30s).")
+        );
+    }
+
+    #[test]
+    fn a_note_card_is_exact() {
+        let expected = envelope(json!({
+                    "body": [
+                        { "type": "TextBlock", "text": "📝 staging incident #7: identified", "size": "Large", "weight": "Bolder", "color": "Accent", "wrap": true },
+                        { "type": "TextBlock", "text": "Identified: The <b>database</b> failed over & @here the pool is reconnecting.\n— ana", "wrap": true },
+                        { "type": "TextBlock", "text": "wsprobe · incident #7", "wrap": true, "size": "Small", "isSubtle": true }
+                    ],
+                    "actions": [
+                        { "type": "Action.OpenUrl", "title": "Open staging on the status page", "url": "https://status.example.com/environments/staging" }
+                    ]
+        }));
+        assert_eq!(
+            payload(&crate::alert::notification::tests::sample_note(), "ops"),
+            expected
         );
     }
 

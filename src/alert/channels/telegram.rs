@@ -96,10 +96,14 @@ pub fn payload(notification: &Notification, chat_id: &str, channel: &str) -> Val
 }
 
 /// The message's HTML, at most [`TEXT_MAX`] characters even before Telegram reads its tags:
-/// the diagnosis is what gets cut.
+/// the diagnosis (or a note's text) is what gets cut.
 pub fn text(notification: &Notification, channel: &str) -> String {
     let n = notification;
-    let diagnosis = n.result.as_ref().map(|r| facts::diagnosis(n, r));
+    let diagnosis = match (&n.result, &n.note) {
+        (Some(result), _) => Some(facts::diagnosis(n, result)),
+        (None, Some(note)) => Some(facts::note_text(note)),
+        (None, None) => None,
+    };
     let fits = |budget: usize| {
         let text = compose(n, channel, diagnosis.as_deref(), budget);
         (text.chars().count() <= TEXT_MAX).then_some(text)
@@ -175,6 +179,23 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::alert::notification::tests::sample;
+
+    #[test]
+    fn a_note_is_escaped_and_cut_like_a_diagnosis() {
+        let n = crate::alert::notification::tests::sample_note();
+        assert_eq!(
+            text(&n, "tg"),
+            "<b>📝 staging incident #7: identified</b>\n\n\
+             Identified: The &lt;b&gt;database&lt;/b&gt; failed over &amp; @here the pool is reconnecting.\n— ana\n\n\
+             <a href=\"https://status.example.com/environments/staging\">Open staging on the status page</a> · incident #7"
+        );
+        let mut long = n.clone();
+        long.note.as_mut().unwrap().message = "&".repeat(2000);
+        let cut = text(&long, "tg");
+        assert!(cut.chars().count() <= TEXT_MAX, "{}", cut.chars().count());
+        assert!(cut.ends_with("incident #7"), "the footer survives the cut");
+        assert!(!cut.contains("&am…"), "never cut inside an entity");
+    }
 
     #[test]
     fn triggered_message_is_exact() {

@@ -126,7 +126,7 @@ mod tests {
                 "http_status": 101,
                 "failed_step": null,
                 "version": "rev-4812",
-                "phases_ms": { "token": null, "health": null, "dns": 0.4, "connect": 1.1, "tls": null,
+                "phases_ms": { "token": null, "login": null, "health": null, "dns": 0.4, "connect": 1.1, "proxy": null, "tls": null,
                                "upgrade": 3.2, "ready": null, "exchange": null, "close": null, "total": 70.3 },
                 "missing_headers": [],
                 "error": null,
@@ -136,6 +136,28 @@ mod tests {
             "sent_at": "2026-11-22T22:50:01.000Z",
         });
         assert_eq!(body(&sample(EventName::Triggered), now), expected);
+    }
+
+    #[test]
+    fn a_note_event_carries_the_incident_and_the_note() {
+        let now = "2026-11-22T23:01:01Z".parse().unwrap();
+        let body = body(&crate::alert::notification::tests::sample_note(), now);
+        assert_eq!(body["event"], "note");
+        assert_eq!(body["result"], Value::Null);
+        assert_eq!(body["incident"]["id"], 7);
+        assert_eq!(
+            body["note"],
+            json!({
+                "id": 3,
+                "incident_id": 7,
+                "created_at": "2026-11-22T23:01:00.000Z",
+                "status": "identified",
+                "message": "The <b>database</b> failed over & @here the pool is reconnecting.",
+                "author": "ana",
+            })
+        );
+        let triggered = super::body(&sample(EventName::Triggered), now);
+        assert_eq!(triggered.get("note"), None, "other events keep their shape");
     }
 
     #[test]

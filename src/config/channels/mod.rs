@@ -9,7 +9,7 @@ mod entry;
 
 use std::sync::LazyLock;
 
-pub(crate) use entry::RawChannel;
+pub(crate) use entry::{RawChannel, TextList};
 
 use super::error::ConfigError;
 use super::model::Secret;
@@ -26,6 +26,10 @@ pub(crate) use channel_kinds;
 pub(crate) trait ChannelSettings: Sized {
     /// The keys it reads besides `name` and `kind`, in the order messages list them.
     const KEYS: &'static [&'static str];
+
+    /// Those of [`Self::KEYS`] whose value is a list (one string is a list of one). A key is a
+    /// list for every kind that takes it: the entry is read before its kind is known.
+    const LISTS: &'static [&'static str] = &[];
 
     /// The settings of one `alerts.channels` entry of this kind, whose other keys are among
     /// [`Self::KEYS`]; an error names the key at fault and its position.
@@ -82,6 +86,14 @@ macro_rules! declare_kinds {
                 match kind {
                     $(stringify!($module) => Some(<$settings as ChannelSettings>::KEYS),)*
                     _ => None,
+                }
+            }
+
+            /// Those of its keys that are lists.
+            pub(crate) fn lists_of(kind: &str) -> &'static [&'static str] {
+                match kind {
+                    $(stringify!($module) => <$settings as ChannelSettings>::LISTS,)*
+                    _ => &[],
                 }
             }
 
@@ -160,6 +172,19 @@ pub(crate) static ENTRY_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     keys
 });
 
+/// The keys some kind reads as a list ([`ChannelSettings::LISTS`]).
+pub(crate) static LIST_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut keys: Vec<&'static str> = Vec::new();
+    for kind in ChannelKind::NAMES {
+        for key in ChannelKind::lists_of(kind) {
+            if !keys.contains(key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+});
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -202,5 +227,25 @@ pub(crate) mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), ENTRY_KEYS.len());
+    }
+
+    #[test]
+    fn a_list_key_is_a_list_for_every_kind_that_takes_it() {
+        for kind in ChannelKind::NAMES {
+            let keys = ChannelKind::keys_of(kind).expect("a registered kind");
+            for key in ChannelKind::lists_of(kind) {
+                assert!(
+                    keys.contains(key),
+                    "{kind}.{key} is a list it does not take"
+                );
+            }
+            for key in keys {
+                assert_eq!(
+                    LIST_KEYS.contains(key),
+                    ChannelKind::lists_of(kind).contains(key),
+                    "{kind}.{key}"
+                );
+            }
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! `alerts` and each environment's `alert`: policies, channels, maintenance windows.
 
 use super::*;
-use crate::config::channels::{ChannelKind, ENTRY_KEYS, RawChannel};
+use crate::config::channels::{ChannelKind, ENTRY_KEYS, RawChannel, TextList};
+
+/// More re-probes than this make "confirm" a second schedule.
+const MAX_CONFIRM_ATTEMPTS: u32 = 10;
 
 impl Validator<'_> {
     pub(super) fn heartbeat(&self, raw: &Located<RawHeartbeat>) -> Result<Heartbeat> {
@@ -29,30 +32,21 @@ impl Validator<'_> {
         let empty = RawAlertPolicy::default();
         let (own, defaults) = (own.unwrap_or(&empty), defaults.unwrap_or(&empty));
         let own_prefix = format!("{here}.alert");
-
-        let channel_names = match pick(
-            &own.channels,
-            &defaults.channels,
-            &own_prefix,
-            "defaults.alert",
-            "channels",
-        ) {
-            Some((list, key)) => {
-                let mut names = Vec::new();
-                for (i, name) in list.iter().enumerate() {
-                    if !channels.iter().any(|channel| channel.name == name.value) {
-                        return Err(self.err(
-                            name,
-                            &format!("{key}[{i}]"),
-                            unknown_channel(&name.value, channels),
-                        ));
-                    }
-                    names.push(name.value.clone());
-                }
-                Some(names)
-            }
-            None => None,
-        };
+        // The environment's own key wins over `defaults.alert`'s; the key path says whose.
+        macro_rules! layer {
+            ($field:ident) => {
+                pick(
+                    &own.$field,
+                    &defaults.$field,
+                    &own_prefix,
+                    "defaults.alert",
+                    stringify!($field),
+                )
+            };
+        }
+        let channel_names = layer!(channels)
+            .map(|(list, key)| self.channel_names(list, &key, channels))
+            .transpose()?;
         let threshold = |value: Option<(&Located<u32>, String)>| -> Result<Option<u32>> {
             match value {
                 Some((v, key)) if v.value == 0 => Err(self.err(v, &key, "must be at least 1")),
@@ -62,33 +56,107 @@ impl Validator<'_> {
         };
         Ok(AlertPolicyOverride {
             channels: channel_names,
-            failure_threshold: threshold(pick(
-                &own.failure_threshold,
-                &defaults.failure_threshold,
-                &own_prefix,
-                "defaults.alert",
-                "failure_threshold",
-            ))?,
-            success_threshold: threshold(pick(
-                &own.success_threshold,
-                &defaults.success_threshold,
-                &own_prefix,
-                "defaults.alert",
-                "success_threshold",
-            ))?,
-            repeat_every: match pick(
-                &own.repeat_every,
-                &defaults.repeat_every,
-                &own_prefix,
-                "defaults.alert",
-                "repeat_every",
-            ) {
-                Some((value, key)) => Some(self.positive_duration(value, &key)?),
-                None => None,
-            },
+            failure_threshold: threshold(layer!(failure_threshold))?,
+            success_threshold: threshold(layer!(success_threshold))?,
+            repeat_every: layer!(repeat_every)
+                .map(|(value, key)| self.positive_duration(value, &key))
+                .transpose()?,
             send_resolved: own.send_resolved.or(defaults.send_resolved),
             alert_on_degraded: own.alert_on_degraded.or(defaults.alert_on_degraded),
+            confirm: layer!(confirm)
+                .map(|(raw, key)| self.confirm(raw, &key))
+                .transpose()?,
+            flapping: layer!(flapping)
+                .map(|(raw, key)| self.flapping(raw, &key))
+                .transpose()?,
         })
+    }
+
+    /// `alert.channels`: every name one of `alerts.channels`.
+    fn channel_names(
+        &self,
+        list: &[Text],
+        key: &str,
+        channels: &[ChannelConfig],
+    ) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for (i, name) in list.iter().enumerate() {
+            if !channels.iter().any(|channel| channel.name == name.value) {
+                return Err(self.err(
+                    name,
+                    &format!("{key}[{i}]"),
+                    unknown_channel(&name.value, channels),
+                ));
+            }
+            names.push(name.value.clone());
+        }
+        Ok(names)
+    }
+
+    /// A `confirm:` block; keys left out take the built-in defaults.
+    fn confirm(&self, raw: &RawConfirm, key: &str) -> Result<Confirm> {
+        let mut confirm = Confirm::default();
+        if let Some(attempts) = &raw.attempts {
+            if attempts.value > MAX_CONFIRM_ATTEMPTS {
+                return Err(self.err(
+                    attempts,
+                    &format!("{key}.attempts"),
+                    format!(
+                        "must be at most {MAX_CONFIRM_ATTEMPTS}: a failure confirmed that often is no blip"
+                    ),
+                ));
+            }
+            confirm.attempts = attempts.value;
+        }
+        if let Some(every) = &raw.every {
+            confirm.every = self.positive_duration(every, &format!("{key}.every"))?;
+        }
+        Ok(confirm)
+    }
+
+    /// A `flapping:` block; keys left out take Nagios' defaults.
+    fn flapping(&self, raw: &RawFlapping, key: &str) -> Result<Flapping> {
+        let mut flapping = Flapping::default();
+        if let Some(enabled) = raw.enabled {
+            flapping.enabled = enabled;
+        }
+        if let Some(window) = &raw.window {
+            if !(3..=MAX_FLAP_WINDOW).contains(&window.value) {
+                return Err(self.err(
+                    window,
+                    &format!("{key}.window"),
+                    format!("must be from 3 to {} results", MAX_FLAP_WINDOW),
+                ));
+            }
+            flapping.window = window.value;
+        }
+        for (value, name, into) in [
+            (&raw.high, "high", &mut flapping.high),
+            (&raw.low, "low", &mut flapping.low),
+        ] {
+            if let Some(value) = value {
+                if !(value.value > 0.0 && value.value <= 100.0) {
+                    return Err(self.err(
+                        value,
+                        &format!("{key}.{name}"),
+                        "must be a percentage above 0 and at most 100",
+                    ));
+                }
+                *into = value.value;
+            }
+        }
+        if flapping.low >= flapping.high {
+            let at = raw.low.as_ref().or(raw.high.as_ref());
+            let message = format!(
+                "low ({}) must be below high ({}): flapping stops below low and starts at high",
+                flapping.low, flapping.high
+            );
+            return Err(match at {
+                Some(at) => self.err(at, key, message),
+                None => self.within(key, message),
+            });
+        }
+        Ok(flapping)
     }
 
     pub(super) fn policy_defaults(&self, raw: RawPolicyDefaults) -> Result<AlertPolicy> {
@@ -130,6 +198,12 @@ impl Validator<'_> {
         if let Some(value) = raw.alert_on_degraded {
             policy.alert_on_degraded = value;
         }
+        if let Some(confirm) = &raw.confirm {
+            policy.confirm = self.confirm(confirm, "alerts.defaults.confirm")?;
+        }
+        if let Some(flapping) = &raw.flapping {
+            policy.flapping = self.flapping(flapping, "alerts.defaults.flapping")?;
+        }
         Ok(policy)
     }
 
@@ -169,7 +243,7 @@ impl Validator<'_> {
         // In the order of the registry, not of the file: the first refused is always the same.
         let present: Vec<(&str, Option<&Location>)> = ENTRY_KEYS[2..]
             .iter()
-            .map(|key| (*key, entry.value.get(key).map(|value| &value.referenced)))
+            .map(|key| (*key, entry.value.location(key)))
             .collect();
         self.refuse_unused("channel kind", &kind.value, takes, &present, here)?;
         let keys = ChannelKeys {
@@ -299,6 +373,72 @@ impl ChannelKeys<'_> {
     pub fn url(&self, value: &Text, key: &str) -> Result<Url> {
         self.validator
             .url(value, &self.path(key), &["https", "http"])
+    }
+
+    /// The items of list key `key` (one of the kind's `LISTS`), each with the name its errors
+    /// give it: `to[1]`, or `to` for a lone string.
+    pub fn items(&self, key: &str) -> Option<Vec<(String, Text)>> {
+        let list = self.entry.value.list(key)?;
+        let sequence = list.value.is_sequence;
+        Some(
+            TextList::items(list)
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let name = if sequence {
+                        format!("{key}[{i}]")
+                    } else {
+                        key.to_owned()
+                    };
+                    (name, item)
+                })
+                .collect(),
+        )
+    }
+
+    /// What is wrong with list key `key` as a whole (it must be present), at its position.
+    pub fn list_error(&self, key: &str, message: impl Display) -> ConfigError {
+        match self.entry.value.list(key) {
+            Some(list) => self.validator.err(list, &self.path(key), message),
+            None => self
+                .validator
+                .at(&self.entry.referenced, self.here, message),
+        }
+    }
+
+    /// `true` or `false` under `key`; `false` when absent.
+    pub fn flag(&self, key: &str) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(value) => match value.value.trim() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                other => {
+                    Err(self.error(value, key, format!("expected true or false, not {other:?}")))
+                }
+            },
+        }
+    }
+
+    /// `value` (of `key`) as a TCP port.
+    pub fn port(&self, value: &Text, key: &str) -> Result<u16> {
+        match value.value.trim().parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err(self.error(
+                value,
+                key,
+                format!(
+                    "invalid port {:?}: expected a number from 1 to 65535",
+                    value.value
+                ),
+            )),
+        }
+    }
+
+    /// `value` (of `key`) as a PEM file of CA certificates, read now (relative to the
+    /// config's folder): its path and its contents.
+    pub fn ca_file(&self, value: &Text, key: &str) -> Result<(PathBuf, Vec<u8>)> {
+        self.validator.ca_file(value, &self.path(key))
     }
 
     /// What is wrong with `value` (of `key`), at its position.

@@ -1,4 +1,5 @@
-//! `auth`: how the probe gets its token (none, bearer, jwt, token_endpoint).
+//! `auth`: how the probe gets its token (none, bearer, jwt, token_endpoint), or its session
+//! cookies (session).
 
 use super::*;
 
@@ -8,6 +9,7 @@ enum AuthKind {
     Bearer,
     Jwt,
     TokenEndpoint,
+    Session,
 }
 
 impl AuthKind {
@@ -17,6 +19,7 @@ impl AuthKind {
             "bearer" => AuthKind::Bearer,
             "jwt" => AuthKind::Jwt,
             "token_endpoint" => AuthKind::TokenEndpoint,
+            "session" => AuthKind::Session,
             _ => return None,
         })
     }
@@ -27,13 +30,16 @@ impl AuthKind {
             AuthKind::None => &[],
             AuthKind::Bearer => &["token"],
             AuthKind::Jwt => &["secret", "key", "algorithm", "claims", "ttl"],
-            AuthKind::TokenEndpoint => &["url", "method", "headers", "body", "token_pointer"],
+            AuthKind::TokenEndpoint => {
+                &["url", "method", "headers", "body", "form", "token_pointer"]
+            }
+            AuthKind::Session => &["login", "csrf"],
         }
     }
 }
 
 /// Where each key besides `kind` is written, if it is: a kind that does not read one refuses it.
-fn present_keys(a: &RawAuth) -> [(&'static str, Option<&Location>); 11] {
+fn present_keys(a: &RawAuth) -> [(&'static str, Option<&Location>); 14] {
     [
         ("token", a.token.as_ref().map(|v| &v.referenced)),
         ("secret", a.secret.as_ref().map(|v| &v.referenced)),
@@ -45,10 +51,13 @@ fn present_keys(a: &RawAuth) -> [(&'static str, Option<&Location>); 11] {
         ("method", a.method.as_ref().map(|v| &v.referenced)),
         ("headers", a.headers.as_ref().map(|v| &v.referenced)),
         ("body", a.body.as_ref().map(|v| &v.referenced)),
+        ("form", a.form.as_ref().map(|v| &v.referenced)),
         (
             "token_pointer",
             a.token_pointer.as_ref().map(|v| &v.referenced),
         ),
+        ("login", a.login.as_ref().map(|v| &v.referenced)),
+        ("csrf", a.csrf.as_ref().map(|v| &v.referenced)),
     ]
 }
 
@@ -61,7 +70,7 @@ impl Validator<'_> {
                 kind_text,
                 &format!("{key}.kind"),
                 format!(
-                    "unknown auth kind {:?}: expected none, bearer, jwt or token_endpoint",
+                    "unknown auth kind {:?}: expected none, bearer, jwt, token_endpoint or session",
                     kind_text.value
                 ),
             )
@@ -79,6 +88,7 @@ impl Validator<'_> {
             }
             AuthKind::Jwt => self.jwt(raw, key),
             AuthKind::TokenEndpoint => self.token_endpoint(raw, key),
+            AuthKind::Session => self.session(raw, key),
         }
     }
 
@@ -156,21 +166,43 @@ impl Validator<'_> {
         let a = &raw.value;
         let url = self.required(&a.url, &raw.referenced, key, "url")?;
         let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
-        let method = match &a.method {
-            Some(value) => {
-                reqwest::Method::from_bytes(value.value.trim().to_ascii_uppercase().as_bytes())
-                    .map_err(|_| {
-                        self.err(
-                            value,
-                            &format!("{key}.method"),
-                            format!("invalid HTTP method {:?}", value.value),
-                        )
-                    })?
-            }
-            None => reqwest::Method::POST,
+        let token_pointer = match &a.token_pointer {
+            Some(value) => self.pointer(value, &format!("{key}.token_pointer"))?,
+            None => DEFAULT_TOKEN_POINTER.to_owned(),
         };
-        let mut headers = Vec::new();
-        for (name, value) in a.headers.iter().flat_map(|map| &map.value.0) {
+        Ok(Auth::TokenEndpoint {
+            url,
+            method: self.method(a.method.as_ref(), key)?,
+            headers: self.secret_headers(a.headers.as_ref(), key)?,
+            body: self.request_body(a.body.as_ref(), a.form.as_ref(), key)?,
+            token_pointer,
+        })
+    }
+
+    /// `method`, POST when absent.
+    fn method(&self, value: Option<&Text>, key: &str) -> Result<reqwest::Method> {
+        let Some(value) = value else {
+            return Ok(reqwest::Method::POST);
+        };
+        reqwest::Method::from_bytes(value.value.trim().to_ascii_uppercase().as_bytes()).map_err(
+            |_| {
+                self.err(
+                    value,
+                    &format!("{key}.method"),
+                    format!("invalid HTTP method {:?}", value.value),
+                )
+            },
+        )
+    }
+
+    /// A request's `headers`: names checked, values secrets (they carry keys).
+    fn secret_headers(
+        &self,
+        headers: Option<&Located<OrderedMap<String>>>,
+        key: &str,
+    ) -> Result<Vec<(String, Secret)>> {
+        let mut checked = Vec::new();
+        for (name, value) in headers.iter().flat_map(|map| &map.value.0) {
             if reqwest::header::HeaderName::from_bytes(name.value.as_bytes()).is_err() {
                 return Err(self.err(
                     name,
@@ -178,18 +210,94 @@ impl Validator<'_> {
                     "not a valid HTTP header name",
                 ));
             }
-            headers.push((name.value.clone(), Secret::new(value.clone())));
+            checked.push((name.value.clone(), Secret::new(value.clone())));
         }
-        let token_pointer = match &a.token_pointer {
-            Some(value) => self.pointer(value, &format!("{key}.token_pointer"))?,
-            None => DEFAULT_TOKEN_POINTER.to_owned(),
+        Ok(checked)
+    }
+
+    /// `body:` (JSON) or `form:` (form-encoded): one of them at most.
+    fn request_body(
+        &self,
+        body: Option<&Located<serde_json::Value>>,
+        form: Option<&Located<OrderedMap<Text>>>,
+        key: &str,
+    ) -> Result<Option<RequestBody>> {
+        match (body, form) {
+            (Some(_), Some(form)) => Err(self.err(
+                form,
+                &format!("{key}.form"),
+                "a request sends `body` (JSON) or `form` (form-encoded), not both: keep one",
+            )),
+            (Some(body), None) => Ok(Some(RequestBody::Json(body.value.clone()))),
+            (None, Some(form)) => {
+                let fields = form.value.0.iter();
+                let fields = fields
+                    .map(|(name, value)| (name.value.clone(), Secret::new(value.value.clone())));
+                Ok(Some(RequestBody::Form(fields.collect())))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn session(&self, raw: &Located<RawAuth>, key: &str) -> Result<Auth> {
+        let a = &raw.value;
+        let login = self.required(&a.login, &raw.referenced, key, "login")?;
+        let login_key = format!("{key}.login");
+        let l = &login.value;
+        let url = self.required(&l.url, &login.referenced, &login_key, "url")?;
+        let login = LoginRequest {
+            url: self.url(url, &format!("{login_key}.url"), &["http", "https"])?,
+            method: self.method(l.method.as_ref(), &login_key)?,
+            headers: self.secret_headers(l.headers.as_ref(), &login_key)?,
+            body: self.request_body(l.body.as_ref(), l.form.as_ref(), &login_key)?,
         };
-        Ok(Auth::TokenEndpoint {
+        let csrf = match &a.csrf {
+            Some(csrf) => Some(self.csrf(csrf, &format!("{key}.csrf"), &login)?),
+            None => None,
+        };
+        Ok(Auth::Session(Box::new(SessionAuth { login, csrf })))
+    }
+
+    /// `csrf`: the page, the cookie and where the token goes back; a `field` needs a body it
+    /// can go in (a form, or a JSON object).
+    fn csrf(&self, raw: &Located<RawCsrf>, key: &str, login: &LoginRequest) -> Result<CsrfSource> {
+        let c = &raw.value;
+        let url = self.required(&c.url, &raw.referenced, key, "url")?;
+        let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
+        let cookie = self.required(&c.cookie, &raw.referenced, key, "cookie")?;
+        if let Err(message) = super::dialect::check_name(&cookie.value) {
+            return Err(self.err(cookie, &format!("{key}.cookie"), message));
+        }
+        if c.field.is_none() && c.header.is_none() {
+            return Err(self.at(
+                &raw.referenced,
+                key,
+                "missing key `field` (the form field the token goes back in) or `header` (the header it goes back in)",
+            ));
+        }
+        if let Some(header) = &c.header
+            && reqwest::header::HeaderName::from_bytes(header.value.as_bytes()).is_err()
+        {
+            return Err(self.err(
+                header,
+                &format!("{key}.header"),
+                "not a valid HTTP header name",
+            ));
+        }
+        if let (Some(field), Some(RequestBody::Json(body))) = (&c.field, &login.body)
+            && !body.is_object()
+        {
+            return Err(self.err(
+                field,
+                &format!("{key}.field"),
+                "the login's `body` is not a JSON object, so the token has no field to go in: use `header`",
+            ));
+        }
+        Ok(CsrfSource {
             url,
-            method,
-            headers,
-            body: a.body.as_ref().map(|body| body.value.clone()),
-            token_pointer,
+            cookie: cookie.value.clone(),
+            field: c.field.as_ref().map(|f| f.value.clone()),
+            header: c.header.as_ref().map(|h| h.value.clone()),
         })
     }
 

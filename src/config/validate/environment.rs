@@ -43,7 +43,7 @@ fn send_token_the_standard_way(auth: &Auth, uses: &TokenUses, headers: &mut Vec<
     let has_authorization = headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
-    if !matches!(auth, Auth::None) && !carried && !has_authorization {
+    if auth.has_token() && !carried && !has_authorization {
         headers.push(("Authorization".to_owned(), "Bearer {token}".to_owned()));
     }
 }
@@ -88,6 +88,8 @@ impl Validator<'_> {
         };
 
         let mut token_uses = TokenUses::new();
+        self.url_templates(raw_url, &url, format!("{here}.url"), &mut token_uses)?;
+        let dialect = self.dialect(&layers, &auth)?;
         let protocol = self.protocol(&layers, &url, timing.timeout, &mut token_uses)?;
         let implied = protocol.as_ref().and_then(|p| p.preset.subprotocol());
         let mut handshake = self.handshake(&layers, &name, implied, &mut token_uses)?;
@@ -108,6 +110,7 @@ impl Validator<'_> {
         let alert =
             self.alert_override(own.alert.as_ref(), defaults.alert.as_ref(), &here, channels)?;
         let limits = self.limits(&layers)?;
+        let network = self.network(&layers)?;
 
         Ok(Environment {
             name,
@@ -131,6 +134,16 @@ impl Validator<'_> {
             version,
             alert,
             limits,
+            depends_on: own
+                .depends_on
+                .iter()
+                .flatten()
+                .map(|parent| parent.value.clone())
+                .collect(),
+            network,
+            origin: dialect.origin,
+            cookies: dialect.cookies,
+            synthetic_baggage: dialect.synthetic_baggage,
         })
     }
 
@@ -142,6 +155,14 @@ impl Validator<'_> {
                 key,
                 format!(
                     "uses {{token}} but auth is none{}: set `auth` or remove the template",
+                    in_env(name, key)
+                ),
+            )),
+            (Auth::Session(_), Some((location, key, _))) => Err(self.at(
+                location,
+                key,
+                format!(
+                    "uses {{token}} but auth is session{}, which carries session cookies, not a token: remove the template",
                     in_env(name, key)
                 ),
             )),
@@ -442,28 +463,7 @@ impl Validator<'_> {
                 })
             });
         let ca_file = match ca_file {
-            Some((value, key)) => {
-                let path = self.resolve(&value.value);
-                let bytes = std::fs::read(&path).map_err(|err| {
-                    self.err(
-                        value,
-                        &key,
-                        format!("cannot read {}: {err}", path.display()),
-                    )
-                })?;
-                use rustls_pki_types::pem::PemObject as _;
-                let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
-                    .filter(|cert| cert.is_ok())
-                    .count();
-                if certificates == 0 {
-                    return Err(self.err(
-                        value,
-                        &key,
-                        format!("{} holds no PEM certificate", path.display()),
-                    ));
-                }
-                Some(path)
-            }
+            Some((value, key)) => Some(self.ca_file(value, &key)?.0),
             None => None,
         };
         let insecure_skip_verify = own
@@ -473,7 +473,29 @@ impl Validator<'_> {
         Ok(TlsOptions {
             ca_file,
             insecure_skip_verify,
+            client: self.client_identity(own, defaults, here)?,
         })
+    }
+
+    /// A `ca_file`: a PEM file (relative to the config's folder) holding at least one
+    /// certificate, read now so that a typo fails the load; its path and its contents.
+    pub(super) fn ca_file(&self, value: &Text, key: &str) -> Result<(PathBuf, Vec<u8>)> {
+        let path = self.resolve(&value.value);
+        let bytes = std::fs::read(&path).map_err(|err| {
+            self.err(value, key, format!("cannot read {}: {err}", path.display()))
+        })?;
+        use rustls_pki_types::pem::PemObject as _;
+        let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+            .filter(|cert| cert.is_ok())
+            .count();
+        if certificates == 0 {
+            return Err(self.err(
+                value,
+                key,
+                format!("{} holds no PEM certificate", path.display()),
+            ));
+        }
+        Ok((path, bytes))
     }
 
     pub(super) fn step(

@@ -43,11 +43,15 @@ const HANDSHAKE_HEADERS: &[&str] = &[
 mod alerts;
 pub(super) use alerts::ChannelKeys;
 mod auth;
+mod dependencies;
+mod dialect;
 mod environment;
 mod keepalive;
 mod matcher;
 mod protocol;
 use matcher::MatcherKeys;
+mod network;
+pub(crate) use network::VariablesRead;
 mod service;
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
@@ -62,6 +66,8 @@ pub(crate) struct Validator<'a> {
     pub default_steps: RefCell<Option<(Duration, Arc<[Step]>)>>,
     /// Every schedule expression parsed so far: environments with the same one share it.
     pub schedules: RefCell<HashMap<String, Schedule>>,
+    /// `HTTPS_PROXY` and the other proxy variables, for environments without a `proxy` key.
+    pub proxy_variables: VariablesRead,
 }
 
 impl Validator<'_> {
@@ -194,7 +200,7 @@ impl Validator<'_> {
             // run names every mistake.
             Err(err) => {
                 let mut errors = err.into_list();
-                let server = self.server(raw.server.unwrap_or_default());
+                let server = self.server(raw.server.unwrap_or_default(), None);
                 let storage = self.storage(raw.storage.unwrap_or_default());
                 let telemetry = self.telemetry(raw.telemetry);
                 errors.extend(server.err().into_iter().flat_map(ConfigError::into_list));
@@ -212,12 +218,14 @@ impl Validator<'_> {
             .map(|(index, window)| self.maintenance(index, window, &environments))
             .collect::<Result<Vec<_>>>()?;
         let location = self.location(raw.location, raw.storage.as_ref())?;
+        let alerts = self.alerts_config(alerts, channels, maintenance)?;
+        let server = self.server(raw.server.unwrap_or_default(), Some(&environments))?;
         Ok(Config {
             source: self.source.to_path_buf(),
             location,
             environments,
-            alerts: self.alerts_config(alerts, channels, maintenance)?,
-            server: self.server(raw.server.unwrap_or_default())?,
+            alerts,
+            server,
             storage: self.storage(raw.storage.unwrap_or_default())?,
             telemetry: self.telemetry(raw.telemetry)?,
             variable_values: self.text.variable_values.clone(),
@@ -236,6 +244,13 @@ impl Validator<'_> {
                     "not allowed in defaults: every environment sets its own",
                 ));
             }
+        }
+        if let Some(first) = defaults.depends_on.iter().flatten().next() {
+            return Err(self.err(
+                first,
+                "defaults.depends_on",
+                "not allowed in defaults: an environment cannot depend on itself",
+            ));
         }
         Ok(())
     }
@@ -286,6 +301,7 @@ impl Validator<'_> {
             }
         }
         if errors.is_empty() {
+            self.dependencies(raw_envs, &environments)?;
             Ok(environments)
         } else {
             Err(ConfigError::many(errors))

@@ -2,8 +2,27 @@
 
 use super::*;
 
+/// First path segments the internal page and API use: a public page there would shadow them.
+const TAKEN_PATHS: &[&str] = &[
+    "api",
+    "environments",
+    "badge",
+    "feed.atom",
+    "metrics",
+    "healthz",
+    "readyz",
+];
+/// The public page's title is a heading, not a paragraph.
+const TITLE_MAX: usize = 100;
+
 impl Validator<'_> {
-    pub(super) fn server(&self, raw: RawServer) -> Result<ServerConfig> {
+    /// `environments`: the validated ones, to check the names `server.public` lists against;
+    /// `None` when they did not validate (their errors are reported already).
+    pub(super) fn server(
+        &self,
+        raw: RawServer,
+        environments: Option<&[Arc<Environment>]>,
+    ) -> Result<ServerConfig> {
         let listen = match &raw.listen {
             Some(value) => value.value.trim().parse::<SocketAddr>().map_err(|_| {
                 self.err(
@@ -32,16 +51,173 @@ impl Validator<'_> {
             })?),
             None => None,
         };
+        let public = match &raw.public {
+            Some(public) => Some(self.public_page(public, listen, environments)?),
+            None => None,
+        };
         Ok(ServerConfig {
             listen,
             public_url,
             trace_url,
+            public,
             // Empty (`${WSPROBE_ADMIN_TOKEN:-}`) leaves the admin API closed, as if absent.
             admin_token: raw
                 .admin_token
                 .filter(|token| !token.value.is_empty())
                 .map(|token| Secret::new(token.0.value)),
         })
+    }
+
+    /// `server.public`: exactly one of `listen` and `path`, a title, known environments.
+    fn public_page(
+        &self,
+        raw: &Located<RawPublic>,
+        internal: SocketAddr,
+        environments: Option<&[Arc<Environment>]>,
+    ) -> Result<PublicPage> {
+        let p = &raw.value;
+        let at = match (&p.listen, &p.path) {
+            (Some(listen), None) => PublicAt::Listen(self.public_listen(listen, internal)?),
+            (None, Some(path)) => PublicAt::Path(self.public_path(path)?),
+            (Some(_), Some(path)) => {
+                return Err(self.err(
+                    path,
+                    "server.public",
+                    "set `listen` (an address of its own) or `path` (a prefix on server.listen), not both",
+                ));
+            }
+            (None, None) => {
+                return Err(self.err(
+                    raw,
+                    "server.public",
+                    "needs `listen` (like 0.0.0.0:8081) or `path` (like /public)",
+                ));
+            }
+        };
+        let title = match &p.title {
+            None => PublicPage::DEFAULT_TITLE.to_owned(),
+            Some(title) => self.public_title(title)?,
+        };
+        let shown = match environments {
+            Some(environments) => self.public_environments(p, environments)?,
+            None => Vec::new(),
+        };
+        Ok(PublicPage {
+            at,
+            title,
+            environments: shown,
+        })
+    }
+
+    fn public_title(&self, title: &Text) -> Result<String> {
+        let text = title.value.trim();
+        if text.is_empty() || text.chars().any(char::is_control) {
+            return Err(self.err(title, "server.public.title", "must be one line of text"));
+        }
+        if text.chars().count() > TITLE_MAX {
+            return Err(self.err(
+                title,
+                "server.public.title",
+                format!("is longer than {TITLE_MAX} characters"),
+            ));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// The names `server.public.environments` lists, each a configured environment.
+    fn public_environments(
+        &self,
+        p: &RawPublic,
+        environments: &[Arc<Environment>],
+    ) -> Result<Vec<EnvName>> {
+        let mut shown = Vec::new();
+        for (i, name) in p.environments.iter().flatten().enumerate() {
+            match environments
+                .iter()
+                .find(|env| env.name.as_str() == name.value)
+            {
+                Some(env) => shown.push(env.name.clone()),
+                None => {
+                    let known: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
+                    return Err(self.err(
+                        name,
+                        &format!("server.public.environments[{i}]"),
+                        format!(
+                            "unknown environment {:?} (environments: {})",
+                            name.value,
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(shown)
+    }
+
+    fn public_listen(&self, value: &Text, internal: SocketAddr) -> Result<SocketAddr> {
+        let key = "server.public.listen";
+        let addr = value.value.trim().parse::<SocketAddr>().map_err(|_| {
+            self.err(
+                value,
+                key,
+                format!(
+                    "invalid address {:?}: expected IP:port, like 0.0.0.0:8081",
+                    value.value
+                ),
+            )
+        })?;
+        let overlaps = addr.ip() == internal.ip()
+            || addr.ip().is_unspecified()
+            || internal.ip().is_unspecified();
+        if addr.port() != 0 && addr.port() == internal.port() && overlaps {
+            return Err(self.err(
+                value,
+                key,
+                format!(
+                    "is server.listen's port ({internal}): give the public page a port of its own, or use `path`"
+                ),
+            ));
+        }
+        Ok(addr)
+    }
+
+    /// `/public` or `/status/acme`: URL-safe segments, no trailing slash (one is dropped), not
+    /// under a path the internal page uses.
+    fn public_path(&self, value: &Text) -> Result<String> {
+        let key = "server.public.path";
+        let path = value.value.trim().trim_end_matches('/');
+        let segments: Vec<&str> = path
+            .strip_prefix('/')
+            .map_or(Vec::new(), |p| p.split('/').collect());
+        let safe = |segment: &&str| {
+            !segment.is_empty()
+                && *segment != "."
+                && *segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        };
+        if !path.starts_with('/') || segments.is_empty() || !segments.iter().all(safe) {
+            return Err(self.err(
+                value,
+                key,
+                format!(
+                    "{:?} is not a path prefix: expected one like /public (letters, digits, - . _ ~ between slashes)",
+                    value.value
+                ),
+            ));
+        }
+        if TAKEN_PATHS.contains(&segments[0]) {
+            return Err(self.err(
+                value,
+                key,
+                format!(
+                    "/{} is the internal page's own: choose another prefix, like /public",
+                    segments[0]
+                ),
+            ));
+        }
+        Ok(path.to_owned())
     }
 
     pub(super) fn storage(&self, raw: RawStorage) -> Result<StorageConfig> {

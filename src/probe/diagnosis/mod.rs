@@ -9,6 +9,8 @@ use super::result::{ProbeResult, Status, Verdict};
 
 mod close;
 mod dialect;
+mod login;
+mod network;
 pub mod registry;
 pub mod token;
 mod upgrade;
@@ -29,6 +31,10 @@ pub struct Expectations {
     pub cert_warn_days: u32,
     /// Token endpoint URL (query hidden), for `token_failed`.
     pub token_url: Option<String>,
+    /// The session login's URL (query hidden), for `token_failed` of `auth.kind: session`.
+    pub login_url: Option<String>,
+    /// The CSRF cookie the session login sends back, if one is configured.
+    pub csrf_cookie: Option<String>,
     pub health_url: Option<String>,
     pub expect_health_status: Option<u16>,
     /// Human description of each step (`expect {"/type":"pong"}`), by index.
@@ -38,6 +44,12 @@ pub struct Expectations {
     /// What the probe's own request carried: its JWT's seconds left when it went (negative:
     /// expired), read before redaction.
     pub token_seconds_left: Option<i64>,
+    /// The egress proxy's `host:port`, when the probe went through one.
+    pub proxy: Option<String>,
+    /// The proxy URL carries credentials.
+    pub proxy_credentials: bool,
+    /// The subject of the client certificate wsprobe presents, when one is set.
+    pub client_certificate: Option<String>,
 }
 
 /// `history`: earlier results of the same environment, newest first (empty for `check`).
@@ -64,21 +76,24 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
 /// The sentence each verdict says when no protocol of a preset says more.
 fn by_verdict(result: &ProbeResult, expected: &Expectations) -> String {
     match result.verdict {
+        _ if network::proxy_acted(result, expected) => network::proxy_sentence(result, expected),
         Verdict::Ok => ok(result),
         Verdict::Slow => slow(result, expected),
         Verdict::CertExpiring => cert_expiring(result, expected),
         Verdict::TokenFailed => token_failed(result, expected),
         Verdict::DnsFailed => dns_failed(result),
         Verdict::ConnectRefused => format!(
-            "TCP connection to {} was refused{}: nothing is listening there (service down, scaled to zero, or wrong port).",
+            "TCP connection to {}{} was refused{}: nothing is listening there (service down, scaled to zero, or wrong port).",
             expected.target,
+            network::addresses_phrase(result, expected),
             attempts_suffix(result)
         ),
         Verdict::ConnectTimeout => format!(
-            "TCP connection to {} did not complete{}{}: a firewall or security group drops the packets, or the host is down.",
+            "TCP connection to {} did not complete{}{}{}: a firewall or security group drops the packets, or the host is down.",
             expected.target,
             phase_limit(result),
-            attempts_suffix(result)
+            attempts_suffix(result),
+            network::addresses_phrase(result, expected)
         ),
         Verdict::TlsFailed => tls_failed(result, expected),
         Verdict::UpgradeRejected => upgrade_rejected(result, expected),
@@ -154,11 +169,15 @@ fn tls_failed(result: &ProbeResult, expected: &Expectations) -> String {
     let problem = tls_problem(&error);
     // An alert names what the server objected to: its registry row says what to do.
     if let Some(alert) = registry::tls_alert_in(&error) {
+        if let Some(sentence) = network::certificate_wanted(&alert, &error, expected, &attempts) {
+            return sentence;
+        }
         return format!(
-            "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}.",
+            "The TLS handshake with {target} failed: the server sent the TLS alert {} ({}){attempts}: {}{}.",
             alert.name,
             alert.code,
-            alert.clause()
+            alert.clause(),
+            network::client_certificate_note(&alert, expected)
         );
     }
     let (said, advice) = match problem {
@@ -220,6 +239,7 @@ fn ok(result: &ProbeResult) -> String {
     if let Some(version) = &result.version {
         text.push_str(&format!(", build {version}"));
     }
+    text.push_str(&network::fallback_note(result));
     text.push('.');
     text
 }
@@ -242,7 +262,7 @@ fn slow(result: &ProbeResult, expected: &Expectations) -> String {
         .phases_ms
         .named()
         .into_iter()
-        .filter(|(name, _)| !matches!(*name, "total" | "token" | "health"))
+        .filter(|(name, _)| !matches!(*name, "total" | "token" | "login" | "health"))
         .filter_map(|(name, value)| value.map(|v| (name, v)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let culprit = match slowest.and_then(|(name, v)| {
@@ -285,6 +305,9 @@ fn cert_expiring(result: &ProbeResult, expected: &Expectations) -> String {
 }
 
 fn token_failed(result: &ProbeResult, expected: &Expectations) -> String {
+    if expected.login_url.is_some() {
+        return login::login_failed(result, expected);
+    }
     let source = expected
         .token_url
         .as_deref()

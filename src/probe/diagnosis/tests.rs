@@ -33,6 +33,8 @@ fn expected() -> Expectations {
         degraded_after_ms: 2000.0,
         cert_warn_days: 14,
         token_url: Some("https://auth.example.com/token".into()),
+        login_url: None,
+        csrf_cookie: None,
         health_url: Some("https://api.example.com/health".into()),
         expect_health_status: Some(200),
         steps: vec![
@@ -42,7 +44,7 @@ fn expected() -> Expectations {
         ],
         retries: 2,
         timeout_ms: 15000.0,
-        token_seconds_left: None,
+        ..Expectations::default()
     }
 }
 

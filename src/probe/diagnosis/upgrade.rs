@@ -13,6 +13,16 @@ fn sent(result: &ProbeResult, name: &str) -> bool {
         .any(|k| k.eq_ignore_ascii_case(name))
 }
 
+/// The value the probe's upgrade request carried in this header (already redacted).
+fn header_sent(result: &ProbeResult, name: &str) -> Option<String> {
+    result
+        .headers
+        .sent
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| crate::text::excerpt(&one_line(v), 120))
+}
+
 /// RFC 6750 §3: `Bearer error="invalid_token", error_description="The token expired"`.
 fn bearer_error(challenge: Option<&str>) -> Option<(String, String)> {
     let challenge = challenge?;
@@ -70,6 +80,15 @@ pub(super) fn upgrade_rejected(result: &ProbeResult, expected: &Expectations) ->
     };
     let at_proxy = proxy.map(|p| format!(" at {p}")).unwrap_or_default();
     let entry = registry::http_status(status);
+    if let Some(page) = registry::nginx_certificate_page(status, body) {
+        return format!(
+            "{who} with HTTP {status} instead of 101{said}, nginx's page for its {}: {}{}{}.",
+            page.label(),
+            page.meaning_and_advice(),
+            super::network::certificate_sent(expected),
+            close::tag(page.layer, page.side)
+        );
+    }
     let at_proxy_side = Some((Layer::Proxy, Side::Intermediary));
     let (cause, acted): (String, Option<(Layer, Side)>) = match status {
         300..=399 => (match header("location") {
@@ -111,8 +130,13 @@ pub(super) fn upgrade_rejected(result: &ProbeResult, expected: &Expectations) ->
             )
         }
         403 if !sent(result, "origin") => (format!(
-            "authentication or an access rule refused the request at the HTTP layer{}, before any WebSocket session; wsprobe sent no Origin header, and servers that check Origin (RFC 6455 §10.2) refuse such upgrades, so set headers.Origin to the site's origin if the browser client works",
+            "authentication or an access rule refused the request at the HTTP layer{}, before any WebSocket session; wsprobe sent no Origin header, which browsers always send, and servers that check Origin (RFC 6455 §10.2) refuse upgrades without one, so the server may require an Origin: set `origin` to the site's origin if the browser client works",
             proxy.map_or(", by the backend or an auth proxy in front of it".to_owned(), |p| format!(", by {p} or what it forwards to"))
+        ), None),
+        // A token's expiry, when known, weighs more than the Origin: the sentence below says it.
+        403 if expected.token_seconds_left.is_none() => (format!(
+            "the server refused the upgrade from the Origin wsprobe sent ({}): servers that check Origin (RFC 6455 §10.2) answer 403 to an origin they do not allow (Django Channels' allowed hosts, a CheckOrigin function), so set `origin` to one the server allows; with the right Origin, this 403 is the credentials or an access rule",
+            header_sent(result, "origin").unwrap_or_default()
         ), None),
         401 | 403 => (format!(
             "{}: authentication was refused at the HTTP layer{}, before any WebSocket session ({})",

@@ -85,11 +85,12 @@ pub fn awaited(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The URL the upgrade goes to: Socket.IO's needs `EIO=4&transport=websocket` in its query.
-pub fn upgrade_url(env: &Environment) -> Url {
+/// The URL the upgrade goes to (`url`: the environment's, its templates filled): Socket.IO's
+/// needs `EIO=4&transport=websocket` in its query.
+pub fn upgrade_url(env: &Environment, url: &Url) -> Url {
     match env.protocol.as_ref().map(|p| &p.preset) {
-        Some(Preset::SocketIo(_)) => socket_io::url(&env.url),
-        _ => env.url.clone(),
+        Some(Preset::SocketIo(_)) => socket_io::url(url),
+        _ => url.clone(),
     }
 }
 

@@ -56,6 +56,9 @@ impl ProbeResult {
                 client_close_code: None,
                 client_close_reason: None,
                 protocol: None,
+                peer: None,
+                addresses_tried: Vec::new(),
+                confirmation: None,
             },
         }
     }
@@ -87,6 +90,9 @@ impl ProbeResultBuilder {
         client_close_code(value: u16) => Some(value);
         client_close_reason(value: impl Into<String>) => Some(value.into());
         protocol(value: impl Into<String>) => Some(value.into());
+        peer(value: super::Peer) => Some(value);
+        addresses_tried(value: Vec<super::AddressTried>) => value;
+        confirmation(value: u32) => Some(value);
     }
 
     pub fn build(self) -> ProbeResult {

@@ -1,5 +1,5 @@
-//! [`AlertStore`]: alerting's view of the store (incidents, the per-environment alert state,
-//! the notification outbox), and [`AlertTx`], the one write transaction in which an alert step
+//! [`AlertStore`]: alerting's view of the store (incidents and their acknowledgements, the
+//! per-environment alert state, the notification outbox, silences), and [`AlertTx`], the one write transaction in which an alert step
 //! records incident changes, queues notifications and saves the new state — all or nothing.
 //!
 //! The statements are written once for both databases (`shared.rs`); `sqlite.rs` and
@@ -16,13 +16,15 @@ mod sqlite;
 use chrono::{DateTime, Utc};
 
 pub use records::{
-    AlertState, DeliveryState, FailedNotification, IncidentFilter, IncidentRecord, IncidentState,
-    NewNotification, NotificationRecord, PendingNotification,
+    AckOutcome, AlertState, DeliveryState, ExpireOutcome, FailedNotification, IncidentFilter,
+    IncidentRecord, IncidentState, NewNote, NewNotification, NoteRecord, NoteStatus,
+    NotificationRecord, PendingNotification,
 };
 
 use super::write::WriteTx;
 use super::{Backend, StoreError};
 use crate::incident::Open;
+use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::Verdict;
 
 /// What the alert engine and the dispatcher read and write. Cheap to clone.
@@ -121,9 +123,53 @@ impl AlertStore {
         }
     }
 
+    /// One incident with its timeline and notes; `None` when there is no such id.
+    pub async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
+        on_reader!(self, incident(id))
+    }
+
     /// Every open incident: (environment, incident id).
     pub async fn open_incidents(&self) -> Result<Vec<(String, i64)>, StoreError> {
         on_reader!(self, open_incidents())
+    }
+
+    /// Acknowledge incident `id` if it is open and nobody has: written once, whichever
+    /// instance of a fleet is asked, and read by the one that evaluates.
+    pub async fn acknowledge(
+        &self,
+        id: i64,
+        ack: &Acknowledgement,
+    ) -> Result<AckOutcome, StoreError> {
+        on_writer!(self, acknowledge_incident(id, ack))
+    }
+
+    /// Store a silence made at `now`, with its id.
+    pub async fn add_silence(
+        &self,
+        silence: &NewSilence,
+        now: DateTime<Utc>,
+    ) -> Result<Silence, StoreError> {
+        on_writer!(self, insert_silence(silence, now))
+    }
+
+    /// Silences newest first, at most `limit`: every one when `all`, else those not over at
+    /// `now` (active, or yet to start).
+    pub async fn silences(
+        &self,
+        all: bool,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Silence>, StoreError> {
+        on_reader!(self, silences(all, now, limit))
+    }
+
+    /// End silence `id` at `now` (kept for history).
+    pub async fn expire_silence(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<ExpireOutcome, StoreError> {
+        on_writer!(self, expire_silence(id, now))
     }
 
     /// Pending notifications due at `now`, earliest first.
@@ -246,6 +292,15 @@ impl AlertTx {
 
     pub async fn resolve_incident(&mut self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         in_tx!(self, |_| resolve_incident(id, at))
+    }
+
+    /// Store a note on incident `id`; the store gives its id.
+    pub async fn insert_note(
+        &mut self,
+        id: i64,
+        note: &NewNote<'_>,
+    ) -> Result<NoteRecord, StoreError> {
+        in_tx!(self, |_| insert_note(id, note))
     }
 
     /// Queue one notification; `pending` ones are due at once.

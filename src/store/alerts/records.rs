@@ -2,9 +2,10 @@
 //! same types whichever database they were read from.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::incident::MachineState;
+use crate::oncall::{Acknowledgement, Silence};
 use crate::probe::Verdict;
 use crate::store::StoreError;
 
@@ -49,8 +50,110 @@ pub struct IncidentRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     pub verdict: Verdict,
     pub diagnosis: String,
+    /// Opened by flap detection: the environment keeps changing state.
+    pub flapping: bool,
+    /// Who acknowledged it, when, and what they said; `null` until someone does.
+    pub acknowledged: Option<Acknowledgement>,
     /// Oldest first.
     pub notifications: Vec<NotificationRecord>,
+    /// The written updates on it, oldest first.
+    pub notes: Vec<NoteRecord>,
+}
+
+/// Where an incident stands, in the words status pages use (Atlassian Statuspage's incident
+/// statuses): what a note says of it. Only the probes resolve an incident; a `resolved` note
+/// says what was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteStatus {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl NoteStatus {
+    pub const ALL: [NoteStatus; 4] = [
+        NoteStatus::Investigating,
+        NoteStatus::Identified,
+        NoteStatus::Monitoring,
+        NoteStatus::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteStatus::Investigating => "investigating",
+            NoteStatus::Identified => "identified",
+            NoteStatus::Monitoring => "monitoring",
+            NoteStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NoteStatus> {
+        NoteStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// As a page heads it: `Identified`.
+    pub fn title(self) -> &'static str {
+        match self {
+            NoteStatus::Investigating => "Investigating",
+            NoteStatus::Identified => "Identified",
+            NoteStatus::Monitoring => "Monitoring",
+            NoteStatus::Resolved => "Resolved",
+        }
+    }
+}
+
+/// A note on its way into the store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewNote<'a> {
+    pub status: Option<NoteStatus>,
+    pub message: &'a str,
+    pub author: Option<&'a str>,
+    pub at: DateTime<Utc>,
+}
+
+/// A written update on an incident: stored, shown on the pages and in the feed, and carried
+/// by the `note` notification (so its shape is also the webhook's `note`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    #[serde(with = "crate::wire::time")]
+    pub created_at: DateTime<Utc>,
+    /// `None`: a plain update.
+    pub status: Option<NoteStatus>,
+    pub message: String,
+    pub author: Option<String>,
+}
+
+impl NoteRecord {
+    /// `Identified`, or `Update` for a note without a status.
+    pub fn heading(&self) -> &'static str {
+        self.status.map_or("Update", NoteStatus::title)
+    }
+}
+
+/// What acknowledging an incident came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AckOutcome {
+    /// Acknowledged now: the incident as it is.
+    Acknowledged(IncidentRecord),
+    NoSuchIncident,
+    /// Over already: nothing to acknowledge.
+    Resolved(IncidentRecord),
+    /// Someone was first: theirs stands.
+    AlreadyAcknowledged(IncidentRecord),
+}
+
+/// What expiring a silence came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpireOutcome {
+    /// Expired now: the silence as it is.
+    Expired(Silence),
+    NoSuchSilence,
+    /// It had ended already (by itself, or expired before).
+    AlreadyOver(Silence),
 }
 
 #[derive(Debug, Clone, Default)]

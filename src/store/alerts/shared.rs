@@ -30,6 +30,10 @@ pub(super) const DUE_NOTIFICATIONS: &str =
  FROM outbox WHERE state = 'pending' AND due_at_ms <= $1
  ORDER BY due_at_ms, id LIMIT $2";
 
+pub(super) const INSERT_NOTE: &str =
+    "INSERT INTO incident_notes (incident_id, created_at_ms, status, message, author)
+ VALUES ($1, $2, $3, $4, $5) RETURNING id";
+
 pub(super) const NEXT_NOTIFICATION_DUE: &str =
     "SELECT MIN(due_at_ms) FROM outbox WHERE state = 'pending'";
 
@@ -48,6 +52,35 @@ pub(super) const POSTPONE_NOTIFICATION: &str =
 pub(super) const OVERDUE_NOTIFICATIONS: &str =
     "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND due_at_ms < $1";
 
+pub(super) const ACKNOWLEDGE_INCIDENT: &str =
+    "UPDATE incidents SET acked_by = $2, acked_at_ms = $3, ack_comment = $4
+     WHERE id = $1 AND resolved_at_ms IS NULL AND acked_at_ms IS NULL";
+
+pub(super) const INSERT_SILENCE: &str =
+    "INSERT INTO silences (environment, location, verdict, starts_at_ms, ends_at_ms, created_by,
+                       comment, created_at_ms)
+ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+
+/// The columns [`super::decode::silence`] reads.
+macro_rules! silence_columns {
+    () => {
+        "SELECT id, environment, location, verdict, starts_at_ms, ends_at_ms, created_by, comment,
+            created_at_ms, expired_at_ms FROM silences "
+    };
+}
+
+/// Newest first: every silence when `$1`, else those not over at `$2` (active or pending).
+pub(super) const SILENCES: &str = concat!(
+    silence_columns!(),
+    "WHERE $1 OR (ends_at_ms > $2 AND (expired_at_ms IS NULL OR expired_at_ms > $2))
+     ORDER BY id DESC LIMIT $3"
+);
+
+pub(super) const SILENCE: &str = concat!(silence_columns!(), "WHERE id = $1");
+
+pub(super) const EXPIRE_SILENCE: &str = "UPDATE silences SET expired_at_ms = $2
+     WHERE id = $1 AND expired_at_ms IS NULL AND ends_at_ms > $2";
+
 /// Save an environment's alert state, the environment keyed by the column `$key`: one text
 /// whatever that column.
 macro_rules! save_state_keyed_by {
@@ -55,14 +88,17 @@ macro_rules! save_state_keyed_by {
         concat!(
             "INSERT INTO alert_state (",
             $key,
-            ", failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ", failures, successes, failing_since_ms, incident_id, last_notice_at_ms, announced,
+               recent_bits, recent_len, flapping)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (",
             $key,
             ") DO UPDATE SET
                  failures = excluded.failures, successes = excluded.successes,
                  failing_since_ms = excluded.failing_since_ms, incident_id = excluded.incident_id,
-                 last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced"
+                 last_notice_at_ms = excluded.last_notice_at_ms, announced = excluded.announced,
+                 recent_bits = excluded.recent_bits, recent_len = excluded.recent_len,
+                 flapping = excluded.flapping"
         )
     };
 }
@@ -135,18 +171,91 @@ macro_rules! shared_statements {
             Ok(id)
         }
 
-        /// Incidents, newest first, each with its notifications.
+        /// Incidents, newest first, each with its notifications and notes.
         pub(crate) async fn incidents(
             conn: &mut Connection,
             filter: &super::IncidentFilter<'_>,
         ) -> Result<Vec<super::IncidentRecord>, $crate::store::StoreError> {
             let mut incidents = incident_rows(&mut *conn, filter).await?;
-            let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
-            let mut timelines = timelines(conn, &ids).await?;
-            for incident in &mut incidents {
-                incident.notifications = timelines.remove(&incident.id).unwrap_or_default();
-            }
+            with_histories(conn, &mut incidents).await?;
             Ok(incidents)
+        }
+
+        /// One incident with its notifications and notes; `None` when there is no such id.
+        pub(crate) async fn incident(
+            conn: &mut Connection,
+            id: i64,
+        ) -> Result<Option<super::IncidentRecord>, $crate::store::StoreError> {
+            let row = sqlx::query(INCIDENT)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let mut incidents = vec![super::decode::incident(&row)?];
+            with_histories(conn, &mut incidents).await?;
+            Ok(incidents.pop())
+        }
+
+        /// Fill in each incident's timeline and notes.
+        async fn with_histories(
+            conn: &mut Connection,
+            incidents: &mut [super::IncidentRecord],
+        ) -> Result<(), $crate::store::StoreError> {
+            let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
+            let mut timelines = timelines(&mut *conn, &ids).await?;
+            let mut notes = notes(conn, &ids).await?;
+            for incident in incidents {
+                incident.notifications = timelines.remove(&incident.id).unwrap_or_default();
+                incident.notes = notes.remove(&incident.id).unwrap_or_default();
+            }
+            Ok(())
+        }
+
+        /// The notes of `ids`, oldest first, by incident id.
+        async fn notes(
+            conn: &mut Connection,
+            ids: &[i64],
+        ) -> Result<
+            std::collections::HashMap<i64, Vec<super::NoteRecord>>,
+            $crate::store::StoreError,
+        > {
+            let mut notes: std::collections::HashMap<i64, Vec<_>> = Default::default();
+            if ids.is_empty() {
+                return Ok(notes);
+            }
+            let rows = sqlx::query(NOTES).bind(id_list(ids)?).fetch_all(conn).await?;
+            for row in &rows {
+                let note = super::decode::note(row)?;
+                notes.entry(note.incident_id).or_default().push(note);
+            }
+            Ok(notes)
+        }
+
+        /// Store a note on incident `id`.
+        pub(crate) async fn insert_note(
+            conn: &mut Connection,
+            id: i64,
+            note: &super::NewNote<'_>,
+        ) -> Result<super::NoteRecord, $crate::store::StoreError> {
+            let message = text(note.message);
+            let author = note.author.map(text);
+            let note_id = sqlx::query_scalar(super::shared::INSERT_NOTE)
+                .bind(id)
+                .bind($crate::store::codec::ms(note.at))
+                .bind(note.status.map(super::NoteStatus::as_str))
+                .bind(message.as_ref())
+                .bind(author.as_deref())
+                .fetch_one(conn)
+                .await?;
+            Ok(super::NoteRecord {
+                id: note_id,
+                incident_id: id,
+                // Whole milliseconds, as stored and read back.
+                created_at: $crate::store::codec::from_ms($crate::store::codec::ms(note.at)),
+                status: note.status,
+                message: message.into_owned(),
+                author: author.map(std::borrow::Cow::into_owned),
+            })
         }
 
         /// The incidents `filter` asks for, without their timelines.
@@ -229,6 +338,9 @@ macro_rules! shared_statements {
                 .bind(state.incident_id.filter(|_| open.is_some()))
                 .bind(open.map(|o| ms(o.last_notice_at)))
                 .bind(open.is_some_and(|o| o.announced))
+                .bind(i64::from(state.state.recent.bits))
+                .bind(i64::from(state.state.recent.len))
+                .bind(open.is_some_and(|o| o.flapping))
                 .execute(conn)
                 .await?;
             Ok(())
@@ -249,9 +361,107 @@ macro_rules! shared_statements {
                 .bind(ms(open.opened_at))
                 .bind($crate::store::codec::verdict_code(open.verdict))
                 .bind(text(diagnosis).as_ref())
+                .bind(open.flapping)
                 .execute(conn)
                 .await?;
             Ok(())
+        }
+
+        /// Acknowledge incident `id` if it is open and nobody has; what came of it.
+        pub(crate) async fn acknowledge_incident(
+            conn: &mut Connection,
+            id: i64,
+            ack: &$crate::oncall::Acknowledgement,
+        ) -> Result<super::AckOutcome, $crate::store::StoreError> {
+            use super::AckOutcome;
+            let done = sqlx::query(super::shared::ACKNOWLEDGE_INCIDENT)
+                .bind(id)
+                .bind(text(&ack.by).as_ref())
+                .bind($crate::store::codec::ms(ack.at))
+                .bind(ack.comment.as_deref().map(text).as_deref())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            Ok(match incident(conn, id).await? {
+                None => AckOutcome::NoSuchIncident,
+                Some(incident) if done > 0 => AckOutcome::Acknowledged(incident),
+                Some(incident) if incident.resolved_at.is_some() => AckOutcome::Resolved(incident),
+                Some(incident) => AckOutcome::AlreadyAcknowledged(incident),
+            })
+        }
+
+        /// Store a silence made at `now`.
+        pub(crate) async fn insert_silence(
+            conn: &mut Connection,
+            new: &$crate::oncall::NewSilence,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<$crate::oncall::Silence, $crate::store::StoreError> {
+            use $crate::store::codec::{from_ms, ms};
+            let m = &new.matchers;
+            let id: i64 = sqlx::query_scalar(super::shared::INSERT_SILENCE)
+                .bind(m.environment.as_deref().map(text).as_deref())
+                .bind(m.location.as_deref().map(text).as_deref())
+                .bind(m.verdict.as_deref().map(text).as_deref())
+                .bind(ms(new.starts_at))
+                .bind(ms(new.ends_at))
+                .bind(text(&new.created_by).as_ref())
+                .bind(text(&new.comment).as_ref())
+                .bind(ms(now))
+                .fetch_one(conn)
+                .await?;
+            // As stored: to the millisecond.
+            Ok($crate::oncall::Silence {
+                id,
+                matchers: new.matchers.clone(),
+                starts_at: from_ms(ms(new.starts_at)),
+                ends_at: from_ms(ms(new.ends_at)),
+                created_by: new.created_by.clone(),
+                comment: new.comment.clone(),
+                created_at: from_ms(ms(now)),
+                expired_at: None,
+            })
+        }
+
+        /// Newest first: every silence when `all`, else those not over at `now`.
+        pub(crate) async fn silences(
+            conn: &mut Connection,
+            all: bool,
+            now: chrono::DateTime<chrono::Utc>,
+            limit: u32,
+        ) -> Result<Vec<$crate::oncall::Silence>, $crate::store::StoreError> {
+            let rows = sqlx::query(super::shared::SILENCES)
+                .bind(all)
+                .bind($crate::store::codec::ms(now))
+                .bind(i64::from(limit))
+                .fetch_all(conn)
+                .await?;
+            rows.iter().map(super::decode::silence).collect()
+        }
+
+        /// End silence `id` at `now` if it has not ended; what came of it.
+        pub(crate) async fn expire_silence(
+            conn: &mut Connection,
+            id: i64,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<super::ExpireOutcome, $crate::store::StoreError> {
+            use super::ExpireOutcome;
+            let done = sqlx::query(super::shared::EXPIRE_SILENCE)
+                .bind(id)
+                .bind($crate::store::codec::ms(now))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            let row = sqlx::query(super::shared::SILENCE)
+                .bind(id)
+                .fetch_optional(conn)
+                .await?;
+            Ok(
+                match row.as_ref().map(super::decode::silence).transpose()? {
+                    None => ExpireOutcome::NoSuchSilence,
+                    Some(silence) if done > 0 => ExpireOutcome::Expired(silence),
+                    Some(silence) => ExpireOutcome::AlreadyOver(silence),
+                },
+            )
         }
 
         /// Notifications that failed for good since `since`, newest first.

@@ -28,19 +28,19 @@ fn text(value: &str) -> Cow<'_, str> {
 
 const STATES: &str = "SELECT s.failures, s.successes, s.failing_since_ms, s.incident_id,
         s.last_notice_at_ms, s.announced, i.started_at_ms, i.opened_at_ms, i.verdict,
-        i.diagnosis, e.name
+        i.diagnosis, e.name, s.recent_bits, s.recent_len, s.flapping, i.acked_at_ms
      FROM alert_state s JOIN environments e ON e.id = s.env_id
      LEFT JOIN incidents i ON i.id = s.incident_id";
 
 const SAVE_STATE: &str = super::shared::save_state_keyed_by!("env_id");
 
 const INSERT_INCIDENT: &str =
-    "INSERT INTO incidents (id, env_id, started_at_ms, opened_at_ms, verdict, diagnosis)
-     VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO incidents (id, env_id, started_at_ms, opened_at_ms, verdict, diagnosis, flapping)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 const INCIDENTS: &str =
     "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
-        i.diagnosis
+        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
  FROM incidents i JOIN environments e ON e.id = i.env_id
  WHERE ($1 IS NULL OR e.name = $1)
    AND ($2 IS NULL
@@ -48,6 +48,16 @@ const INCIDENTS: &str =
         OR ($2 = 'resolved' AND i.resolved_at_ms IS NOT NULL))
  ORDER BY i.opened_at_ms DESC, i.id DESC
  LIMIT $3";
+
+/// One incident by id: the columns of [`INCIDENTS`], which `decode::incident` reads.
+const INCIDENT: &str =
+    "SELECT i.id, e.name, i.started_at_ms, i.opened_at_ms, i.resolved_at_ms, i.verdict,
+        i.diagnosis, i.flapping, i.acked_by, i.acked_at_ms, i.ack_comment
+ FROM incidents i JOIN environments e ON e.id = i.env_id WHERE i.id = $1";
+
+const NOTES: &str = "SELECT incident_id, id, created_at_ms, status, message, author
+ FROM incident_notes WHERE incident_id IN (SELECT value FROM json_each($1))
+ ORDER BY incident_id, id";
 
 const TIMELINES: &str = "SELECT incident_id, id, channel, kind, event, state, attempts, last_error,
         created_at_ms, due_at_ms, finished_at_ms

@@ -124,8 +124,8 @@ impl PgStore {
                 "WITH run AS (
                      INSERT INTO runs (environment, location, instance, slot_ms, started_at_ns,
                                        status, verdict, in_maintenance, result, diagnosis,
-                                       close_code)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11)
+                                       close_code, silence_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11, $12)
                      RETURNING id, environment, location, started_at_ns, status, verdict,
                                diagnosis, close_code),
                  newest AS (
@@ -153,6 +153,7 @@ impl PgStore {
             .bind(stored_json(result)?)
             .bind(text(&result.diagnosis).as_ref())
             .bind(result.close_code.map(i64::from))
+            .bind(run.silence)
             .fetch_one(&mut *tx)
             .await?;
         }
@@ -209,7 +210,7 @@ impl PgStore {
     /// Runs of `env` from every location (or `location` only), newest first.
     pub async fn runs(&self, env: &str, page: RunsPage<'_>) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, in_maintenance, location, result, started_at_ns FROM runs
+            "SELECT id, in_maintenance, location, result, started_at_ns, silence_id FROM runs
              WHERE environment = $1
                AND ($2::BIGINT IS NULL
                     OR (started_at_ns, id) < (SELECT started_at_ns, id FROM runs WHERE id = $2))
@@ -229,7 +230,7 @@ impl PgStore {
     pub async fn latest(&self) -> Result<Vec<StoredRun>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT ON (l.environment) r.id, r.in_maintenance, r.location, r.result,
-                    r.started_at_ns
+                    r.started_at_ns, r.silence_id
              FROM latest_runs l JOIN runs r ON r.id = l.run_id
              ORDER BY l.environment, l.started_at_ns DESC, r.id DESC",
         )
@@ -415,6 +416,12 @@ fn stored_json(result: &ProbeResult) -> Result<String, StoreError> {
             .map(|(name, ms)| ((*name).to_owned(), exact(*ms)))
             .collect(),
     );
+    if let Some(Value::Array(tried)) = value.get_mut("addresses_tried") {
+        for (stored, attempt) in tried.iter_mut().zip(&result.addresses_tried) {
+            stored["started_ms"] = exact(Some(attempt.started_ms));
+            stored["ms"] = exact(Some(attempt.ms));
+        }
+    }
     serde_json::to_string(&value).map_err(StoreError::Encode)
 }
 
@@ -464,8 +471,8 @@ async fn add_to_rollup(
     Ok(())
 }
 
-/// `id, in_maintenance, location, result, started_at_ns` into a stored run; the time from its
-/// column, in nanoseconds whatever the JSON's precision.
+/// `id, in_maintenance, location, result, started_at_ns, silence_id` into a stored run; the
+/// time from its column, in nanoseconds whatever the JSON's precision.
 pub(super) fn stored_run(row: &sqlx::postgres::PgRow) -> Result<StoredRun, StoreError> {
     let Json(mut result): Json<ProbeResult> = row
         .try_get(3)
@@ -474,6 +481,7 @@ pub(super) fn stored_run(row: &sqlx::postgres::PgRow) -> Result<StoredRun, Store
     Ok(StoredRun {
         id: row.try_get(0)?,
         in_maintenance: row.try_get(1)?,
+        silenced_by: row.try_get(5)?,
         result,
     })
 }

@@ -13,7 +13,8 @@ use super::{ago, layout, ms, percent, pill, when};
 use crate::alert::ActiveWindow;
 use crate::probe::{ProbeResult, Verdict};
 use crate::store::{
-    DeliveryState, HistoryFrom, IncidentFilter, IncidentRecord, IncidentState, RunsPage,
+    DeliveryState, HistoryFrom, IncidentFilter, IncidentRecord, IncidentState, NotificationRecord,
+    RunsPage,
 };
 use crate::text::duration_words;
 use crate::web::cache::History;
@@ -28,7 +29,7 @@ const INCIDENTS_SHOWN: u32 = 10;
 /// The chart's two ranges, in hours, and the uptime bars' days.
 const DAY_HOURS: usize = 24;
 const WEEK_HOURS: usize = 7 * 24;
-const UPTIME_DAYS: usize = 90;
+pub const UPTIME_DAYS: usize = 90;
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
@@ -101,14 +102,7 @@ async fn render_environment<S: StatusSource>(
         })
         .await
         .unwrap_or_default();
-    let history = match web.history.get(name) {
-        Some(history) => history,
-        None => {
-            let history = Arc::new(load_history(source.as_ref(), name, now).await);
-            web.history.put(name, history.clone());
-            history
-        }
-    };
+    let history = history(web, name, now).await;
     // The newest stored run has every fact; the in-memory latest is slim but is there
     // while the store cannot be read. Older pages show no "now".
     let newest_stored = runs.first().filter(|_| before.is_none());
@@ -138,6 +132,7 @@ async fn render_environment<S: StatusSource>(
                 }
                 @if let Some(window) = &c.maintenance { (maintenance_note(window)) }
             }
+            (super::oncall::silences_of(&status.silences, name, now))
             @if let Some(result) = latest {
                 section class="now" {
                     div {
@@ -160,11 +155,25 @@ async fn render_environment<S: StatusSource>(
             @for (index, run) in runs.iter().enumerate() {
                 @let above = index == 0 && newest_stored.is_some();
                 @let diagnosis_shown = above || Some(run.result.diagnosis.as_str()) == shown_diagnosis;
-                (run_details(&run.result, run.in_maintenance, above, diagnosis_shown, config.server.trace_url.as_ref(), &crate::probe::replay::command(env, &variables, run.result.verdict == Verdict::TokenFailed)))
+                (run_details(&run.result, (run.in_maintenance, run.silenced_by), above, diagnosis_shown, config.server.trace_url.as_ref(), &crate::probe::replay::command(env, &variables, run.result.verdict == Verdict::TokenFailed)))
             }
             @if let Some(before) = older { p { a href={ "?before=" (before) } { "older runs →" } } }
         },
     )
+}
+
+/// `name`'s chart data: from the cache, or read now and kept for the next views.
+pub async fn history<S: StatusSource>(
+    web: &Web<S>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Arc<History> {
+    if let Some(history) = web.history.get(name) {
+        return history;
+    }
+    let history = Arc::new(load_history(web.source.as_ref(), name, now).await);
+    web.history.put(name, history.clone());
+    history
 }
 
 /// The rollups the pictures are drawn from, as of `now`. A store that cannot be read gives
@@ -240,48 +249,69 @@ fn incident_details(
     shown_diagnosis: Option<&str>,
 ) -> Markup {
     let open = incident.state == IncidentState::Open;
-    let explained_above = Some(incident.diagnosis.as_str()) == shown_diagnosis
-        || (open && Some(incident.verdict) == shown_verdict);
+    // A flapping incident is about the pattern, not about the one failure shown above.
+    let explained_above = !incident.flapping
+        && (Some(incident.diagnosis.as_str()) == shown_diagnosis
+            || (open && Some(incident.verdict) == shown_verdict));
     let lasted = incident
         .resolved_at
         .map(|at| duration_words((at - incident.started_at).num_seconds()));
+    // The acknowledgement in its place in time among the notifications.
+    let split = incident.acknowledged.as_ref().map_or(0, |ack| {
+        incident
+            .notifications
+            .partition_point(|n| n.created_at <= ack.at)
+    });
+    let (before_ack, after_ack) = incident.notifications.split_at(split);
     html! {
         details id={ "incident-" (incident.id) } open[open] {
             summary {
                 // The incident's own state: a resolved outage was still an outage, not "up".
                 (pill(if open { "open" } else { "resolved" })) " "
                 b { "#" (incident.id) } " · "
-                code { (incident.verdict.as_str()) } " · opened "
+                code { (incident.verdict.as_str()) }
+                @if incident.flapping { " · " b { "flapping" } }
+                " · opened "
                 span class="mono" { (when(Some(incident.opened_at))) }
                 @if let Some(lasted) = &lasted { " · lasted " (lasted) }
+                @if let Some(ack) = &incident.acknowledged { " · " (super::oncall::acknowledgement(ack)) }
             }
             @if explained_above {
                 p class="muted" { "The failure explained above." }
             } @else {
                 p class="diag" { (incident.diagnosis) }
             }
+            (super::notes(&incident.notes, true))
             table class="timeline" {
                 tr { th { "When" } th { "What" } th { "Channel" } th { "Outcome" } th { "Attempts" } th { "Error" } }
                 tr { td class="mono num" { (when(Some(incident.started_at))) } td { "first failing probe started" } td {} td {} td {} td {} }
                 tr { td class="mono num" { (when(Some(incident.opened_at))) } td { "opened" } td {} td {} td {} td {} }
-                @for n in &incident.notifications {
-                    tr {
-                        td class="mono num" { (when(Some(n.created_at))) }
-                        td { (n.event) }
-                        td { (n.channel) span class="muted" { " " (n.kind) } }
-                        td {
-                            span class={ "pill " (outcome_class(n.outcome)) } { (n.outcome.as_str()) }
-                            @if let Some(at) = n.sent_at { " " span class="mono muted" { (when(Some(at))) } }
-                            @if let Some(at) = n.next_attempt_at { " " span class="muted" { "next try " (when(Some(at))) } }
-                        }
-                        td class="mono" { (n.attempts) }
-                        td class="mono diag" { (n.last_error.as_deref().unwrap_or("")) }
-                    }
+                @for n in before_ack { (notification_row(n)) }
+                @if let Some(ack) = &incident.acknowledged {
+                    tr { td class="mono num" { (when(Some(ack.at))) } td colspan="5" { (super::oncall::acknowledgement(ack)) } }
                 }
+                @for n in after_ack { (notification_row(n)) }
                 @if let Some(at) = incident.resolved_at {
                     tr { td class="mono num" { (when(Some(at))) } td { "resolved" } td {} td {} td {} td {} }
                 }
             }
+        }
+    }
+}
+
+fn notification_row(n: &NotificationRecord) -> Markup {
+    html! {
+        tr {
+            td class="mono num" { (when(Some(n.created_at))) }
+            td { (n.event) }
+            td { (n.channel) span class="muted" { " " (n.kind) } }
+            td {
+                span class={ "pill " (outcome_class(n.outcome)) } { (n.outcome.as_str()) }
+                @if let Some(at) = n.sent_at { " " span class="mono muted" { (when(Some(at))) } }
+                @if let Some(at) = n.next_attempt_at { " " span class="muted" { "next try " (when(Some(at))) } }
+            }
+            td class="mono" { (n.attempts) }
+            td class="mono diag" { (n.last_error.as_deref().unwrap_or("")) }
         }
     }
 }
@@ -303,7 +333,10 @@ mod tests {
             resolved_at: resolved.then(|| at + chrono::Duration::minutes(12)),
             verdict: Verdict::ClosedBeforeReady,
             diagnosis: "The server closed with 1011.".into(),
+            flapping: false,
+            acknowledged: None,
             notifications: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

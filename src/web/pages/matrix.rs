@@ -90,6 +90,8 @@ mod tests {
             in_maintenance: false,
             maintenance: None,
             open_incident: None,
+            silenced_by: None,
+            caused_by: None,
             locations: cells
                 .iter()
                 .map(|(location, status)| {

@@ -6,25 +6,28 @@
 //! - `environment`: `/environments/{name}`, one environment's pictures, facts and history.
 //! - `matrix`: a fleet's location × environment matrix on the overview.
 //! - `result_facts`: one result laid out, beside its diagnosis.
+//! - `oncall`: silences and acknowledgements as the pages show them.
 
 mod environment;
 mod matrix;
+mod oncall;
 mod overview;
 mod result_facts;
 
-pub use environment::environment;
-pub use overview::index;
+pub use environment::{UPTIME_DAYS, environment, history};
+pub use overview::{index, urgency};
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::store::FailedNotification;
+use crate::store::{FailedNotification, NoteRecord};
 
 const REFRESH_SECONDS: u32 = 30;
 
-const STYLE: &str = include_str!("style.css");
+/// Both pages' one stylesheet, inline: the Content-Security-Policy allows it by its hash.
+pub(super) const STYLE: &str = include_str!("style.css");
 
-fn layout(title: &str, body: Markup) -> Markup {
+pub(in crate::web) fn layout(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -40,13 +43,13 @@ fn layout(title: &str, body: Markup) -> Markup {
     }
 }
 
-fn pill(status: &str) -> Markup {
+pub(in crate::web) fn pill(status: &str) -> Markup {
     html! { span class={ "pill " (status) } { (status) } }
 }
 
 /// A time as on-call reads it ("12 s ago", "in 4 min"), the exact UTC time on hover and in
 /// `datetime` for anything that reads the page.
-fn ago(time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Markup {
+pub(in crate::web) fn ago(time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Markup {
     match time {
         Some(t) => {
             let exact = crate::wire::format(t);
@@ -61,7 +64,7 @@ fn ago(time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Markup {
 }
 
 /// An exact time, for timelines where the order matters more than the distance.
-fn when(time: Option<DateTime<Utc>>) -> String {
+pub(in crate::web) fn when(time: Option<DateTime<Utc>>) -> String {
     time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| "—".into())
 }
@@ -78,6 +81,28 @@ fn percent(value: Option<f64>) -> String {
         Some(v) if v >= 1.0 => "100%".into(),
         Some(v) => format!("{:.2}%", v * 100.0),
         None => "—".into(),
+    }
+}
+
+/// An incident's written updates, newest first, the way status pages list them:
+/// "Identified — the message", when, and (for on-call) who wrote it. A note is a person's
+/// text: escaped like everything else, its line breaks kept.
+fn notes(notes: &[NoteRecord], with_author: bool) -> Markup {
+    html! {
+        @if !notes.is_empty() {
+            ol class="notes" reversed {
+                @for note in notes.iter().rev() {
+                    li id={ "note-" (note.id) } {
+                        b { (note.heading()) } " — " span class="note-message" { (note.message) }
+                        br;
+                        span class="muted" {
+                            time datetime=(crate::wire::format(note.created_at)) { (when(Some(note.created_at))) }
+                            @if with_author { @if let Some(author) = &note.author { " · " (author) } }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -138,6 +138,7 @@ async fn render_index(source: &impl StatusSource) -> Markup {
                 div class="banner" { b { (notice.subject) } " — " (notice.diagnosis) " (incident #" (notice.incident) ")" }
             }
             (super::matrix::matrix(&sorted, now))
+            (super::oncall::silences(&status.silences, now))
             table class="environments" {
                 thead { tr {
                     th { "Status" } th { "Environment" } th { "Verdict · diagnosis" }
@@ -178,6 +179,8 @@ fn environment_row(env: &EnvironmentStatus, bar: &[RecentRun], now: DateTime<Utc
                     a class="name" href={ "/environments/" (env.name) } { b { (env.name) } }
                     @if let Some(id) = env.open_incident { br; a class="muted nowrap" href={ "/environments/" (env.name) "#incident-" (id) } { "incident #" (id) " open" } }
                     @if let Some(window) = &env.maintenance { br; span class="muted nowrap" { "maintenance until " (ago(Some(window.until), now)) } }
+                    @if let Some(parent) = &env.caused_by { br; span class="muted nowrap" { "caused by " a href={ "/environments/" (parent) } { (parent) } } }
+                    @if let Some(id) = env.silenced_by { br; a class="muted nowrap" href={ "#silence-" (id) } { "silenced by #" (id) } }
                 }
                 td class="verdict" {
                     @if let Some(verdict) = &env.verdict {

@@ -80,7 +80,7 @@ pub fn result_facts(result: &ProbeResult) -> Markup {
 /// at the top, so it is not said again.
 pub fn run_details(
     result: &ProbeResult,
-    in_maintenance: bool,
+    (in_maintenance, silenced_by): (bool, Option<i64>),
     shown_above: bool,
     diagnosis_shown: bool,
     trace_url: Option<&crate::config::TraceUrl>,
@@ -94,6 +94,8 @@ pub fn run_details(
                 code { (result.verdict.as_str()) } " · close " span class="mono" { (close_text(result)) }
                 " · total " span class="mono" { (ms(result.phases_ms.total)) }
                 @if in_maintenance { " · maintenance" }
+                @if let Some(id) = silenced_by { " · silenced by #" (id) }
+                @if let Some(attempt) = result.confirmation { " · " span class="confirm" title="a re-probe right after a failure, to confirm it" { "confirmation " (attempt) } }
                 @if shown_above { span class="muted" { " · the run shown above" } }
             }
             @if !diagnosis_shown { p class="diag" { (result.diagnosis) } }

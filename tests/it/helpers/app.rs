@@ -49,6 +49,20 @@ impl App {
         }
     }
 
+    /// Stop the daemon and start it again on the same config file and database, on a new
+    /// port: what a restart sees.
+    pub async fn restart(mut self) -> App {
+        self.shutdown().await.unwrap();
+        let config = wsprobe::config::load(&self.config_path).expect("test config loads");
+        let (base, stop, daemon) = start_daemon(config).await;
+        App {
+            base,
+            stop: Some(stop),
+            daemon: Some(daemon),
+            ..self
+        }
+    }
+
     pub async fn shutdown(&mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -109,24 +123,33 @@ impl Prepared {
     }
 
     pub async fn start(self) -> App {
-        let config = self.config();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let daemon = wsprobe::daemon::Daemon::build(config).await.unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(daemon.run(listener, async move {
-            let _ = stopped.await;
-        }));
+        let (base, stop, daemon) = start_daemon(self.config()).await;
         App {
             base,
             config_path: self.config_path,
             db_path: self.db_path,
             lab: self.lab,
             stop: Some(stop),
-            daemon: Some(handle),
+            daemon: Some(daemon),
             _dir: self.dir,
         }
     }
+}
+
+type Running = JoinHandle<anyhow::Result<()>>;
+
+/// The daemon on 127.0.0.1:0: its base URL, what stops it, and its task.
+async fn start_daemon(
+    config: wsprobe::config::Config,
+) -> (String, tokio::sync::oneshot::Sender<()>, Running) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let daemon = wsprobe::daemon::Daemon::build(config).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(daemon.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    (base, stop, handle)
 }
 
 pub fn write_config(path: &std::path::Path, lab: &TestLab, environments: &str, extra: &str) {

@@ -3,15 +3,19 @@
 
 pub mod app;
 pub mod child;
+pub mod django;
 pub mod json_style;
 pub mod lab;
 pub mod otlp_metrics;
 pub mod pg;
+pub mod preset_servers;
+pub mod python;
 pub mod receiver;
 pub mod results;
 pub mod schema;
 pub mod series;
 pub mod servers;
+pub mod smtp;
 pub mod store;
 pub mod tls;
 

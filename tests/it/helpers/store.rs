@@ -17,7 +17,24 @@ pub struct TestDb {
 pub struct Backend {
     pub name: &'static str,
     pub store: Store,
+    /// The database's file or URL, for [`Backend::another`].
+    location: String,
     _sqlite: Option<TestDb>,
+}
+
+impl Backend {
+    /// A second store on the same database, as another process (another instance of a
+    /// fleet) opens it.
+    pub async fn another(&self) -> Store {
+        match self._sqlite {
+            Some(_) => Store::open(std::path::Path::new(&self.location))
+                .await
+                .unwrap(),
+            None => Store::connect(&self.location, "test-location", "another-instance")
+                .await
+                .unwrap(),
+        }
+    }
 }
 
 /// A fresh store on every backend this machine has: an SQLite file always, a PostgreSQL
@@ -28,6 +45,7 @@ pub async fn each_backend() -> Vec<Backend> {
     let mut backends = vec![Backend {
         name: "sqlite",
         store: Store::open(&db.path).await.unwrap(),
+        location: db.path.display().to_string(),
         _sqlite: Some(db),
     }];
     if let Some(postgres) = Postgres::shared() {
@@ -37,6 +55,7 @@ pub async fn each_backend() -> Vec<Backend> {
             store: Store::connect(&url, "test-location", "test-instance")
                 .await
                 .unwrap(),
+            location: url,
             _sqlite: None,
         });
     }
@@ -69,9 +88,20 @@ pub async fn insert(
     result: &ProbeResult,
     in_maintenance: bool,
 ) -> Result<i64, StoreError> {
+    insert_held(store, result, in_maintenance, None).await
+}
+
+/// [`insert`], matched by the silence `silence` when one is given.
+pub async fn insert_held(
+    store: &Store,
+    result: &ProbeResult,
+    in_maintenance: bool,
+    silence: Option<i64>,
+) -> Result<i64, StoreError> {
     let run = NewRun {
         result: std::sync::Arc::new(result.clone()),
         in_maintenance,
+        silence,
         slot: None,
     };
     Ok(store.runs().insert_runs(&[&run]).await?[0])

@@ -613,6 +613,25 @@ pub static HTTP_STATUSES: &[Entry] = &[
     ),
 ];
 
+/// nginx logs its own 495/496 (a client certificate refused, or none sent) but answers them
+/// with a plain 400 whose page names them: the words on the page and the row they stand for.
+pub static NGINX_CERTIFICATE_PAGES: &[(&str, u16)] = &[
+    ("the ssl certificate error", 495),
+    ("no required ssl certificate was sent", 496),
+];
+
+/// The nginx row a 400 page stands for, when it is one of those.
+pub fn nginx_certificate_page(status: u16, body: Option<&str>) -> Option<Entry> {
+    let body = body?.to_ascii_lowercase();
+    if status != 400 {
+        return None;
+    }
+    NGINX_CERTIFICATE_PAGES
+        .iter()
+        .find(|(words, _)| body.contains(words))
+        .map(|(_, code)| http_status(*code))
+}
+
 /// The entry for a status; a status no table names gets its class's entry.
 pub fn http_status(status: u16) -> Entry {
     if let Some(entry) = HTTP_STATUSES.iter().find(|e| e.code == status) {

@@ -8,7 +8,7 @@ pub mod mqtt;
 pub mod tls_alerts;
 
 pub use close_codes::{CLOSE_CODES, CLOSE_RANGES, GRAPHQL_WS, close_code, valid_on_wire};
-pub use http_status::{HTTP_STATUSES, http_status};
+pub use http_status::{HTTP_STATUSES, http_status, nginx_certificate_page};
 pub use tls_alerts::{TLS_ALERTS, tls_alert, tls_alert_in};
 
 use std::fmt;
