@@ -364,4 +364,13 @@ fn validate_prints_what_a_preset_expands_to() {
     for secret in ["token-value-123456", "key-value-abcdef"] {
         assert!(!described.contains(secret), "{described}");
     }
+    // The replay command connects where the probe does: Engine.IO's query included.
+    let replay = wsprobe::probe::replay::command(&config.environments[0], &config.variables, false);
+    assert!(
+        replay.contains("/socket.io/?EIO=4&transport=websocket"),
+        "{replay}"
+    );
+    let broker = wsprobe::probe::replay::command(&config.environments[1], &config.variables, false);
+    assert!(broker.contains("--protocol \"v12.stomp\""), "{broker}");
+    assert!(!broker.contains("key-value-abcdef"), "{broker}");
 }

@@ -94,6 +94,21 @@ pub fn upgrade_url(env: &Environment, url: &Url) -> Url {
     }
 }
 
+/// What [`upgrade_url`] adds to the environment's URL, as written after it (`?EIO=4&…`, or
+/// `&EIO=4&…` after a query of its own).
+pub fn added_query(env: &Environment) -> Option<String> {
+    let upgraded = upgrade_url(env, &env.url);
+    let (Some(new), old) = (upgraded.query(), env.url.query().unwrap_or_default()) else {
+        return None;
+    };
+    let added = new.strip_prefix(old).filter(|added| !added.is_empty())?;
+    Some(if old.is_empty() {
+        format!("?{added}")
+    } else {
+        added.to_owned()
+    })
+}
+
 /// What `wsprobe validate` shows of an environment's preset, as (label, value) lines: each
 /// handshake action, keepalive and closing message, templates as written and secrets hidden.
 pub fn describe(env: &Environment) -> Vec<(String, String)> {
