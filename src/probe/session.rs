@@ -389,19 +389,24 @@ where
                 }
                 continue;
             }
-            return match message {
-                Message::Text(text) => {
-                    let text = text.as_str().to_owned();
-                    self.record(&text);
-                    SocketEvent::Text(text)
-                }
-                Message::Binary(data) => {
-                    self.received += 1;
-                    self.keep(binary_evidence(&data));
-                    SocketEvent::Binary(data)
-                }
-                _ => unreachable!("control frames handled above"),
-            };
+            return self.deliver(message);
+        }
+    }
+
+    /// A message for the steps, recorded on its way.
+    fn deliver(&mut self, message: Message) -> SocketEvent {
+        match message {
+            Message::Text(text) => {
+                let text = text.as_str().to_owned();
+                self.record(&text);
+                SocketEvent::Text(text)
+            }
+            Message::Binary(data) => {
+                self.received += 1;
+                self.keep(binary_evidence(&data));
+                SocketEvent::Binary(data)
+            }
+            _ => unreachable!("control frames are handled before"),
         }
     }
 

@@ -24,6 +24,7 @@ async fn text_matchers_pass_against_the_lab() {
     let yaml = r#"environments:
   - name: matchers
     url: ws://${LAB}/ws/healthy
+    health: { url: "http://${LAB}/health", expect_body: { regex: '"status":\s*"healthy"' } }
     steps:
       - expect: { regex: '"event":\s*"connection_established"' }
       - send: '{"type":"ping","id":7}'
@@ -38,6 +39,7 @@ async fn text_matchers_pass_against_the_lab() {
         .probe(&config.environments[0])
         .await;
     assert_eq!(result.verdict, Verdict::Ok, "{}", result.diagnosis);
+    assert_eq!(result.health.map(|h| h.ok), Some(true));
 }
 
 #[tokio::test]
