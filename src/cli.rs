@@ -257,8 +257,9 @@ async fn serve_lab(listen: SocketAddr, startup: std::time::Duration) -> ExitCode
             return ExitCode::from(2);
         }
     };
+    let signal = crate::daemon::listen_for_signal();
     print!("{}", crate::demo::lab_banner(&lab));
-    crate::daemon::wait_for_signal().await;
+    signal.await;
     shutdown.cancel();
     ExitCode::SUCCESS
 }

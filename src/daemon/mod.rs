@@ -23,7 +23,7 @@ mod status;
 mod store_health;
 mod store_writer;
 
-pub use signals::wait_for_signal;
+pub use signals::{listen_for_signal, wait_for_signal};
 pub use state::{DaemonState, MAX_CONCURRENT_PROBES, RECENT_KEPT};
 
 use std::collections::HashMap;
@@ -96,9 +96,10 @@ pub async fn run_daemon(config: Config, listener: Option<TcpListener>) -> anyhow
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?,
     };
+    let first_signal = listen_for_signal();
     let daemon = Daemon::build(config).await?;
     let shutdown = async {
-        wait_for_signal().await;
+        first_signal.await;
         // Draining waits for in-flight probes; a second signal means now.
         tokio::spawn(async {
             wait_for_signal().await;

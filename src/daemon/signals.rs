@@ -1,25 +1,40 @@
 //! The process signals the daemon and the lab stop on.
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+use std::future::Future;
+
+/// Starts listening for SIGTERM or SIGINT (Ctrl-C) now, and resolves when one arrives. The
+/// handlers are installed before this returns, not when the future is first polled: a signal
+/// sent right after the daemon said it started (a supervisor, a test) would otherwise meet
+/// the default action and kill the process without draining.
+pub fn listen_for_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, interrupt) {
+                (Some(mut term), Some(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C), listening from the first poll.
+pub async fn wait_for_signal() {
+    listen_for_signal().await;
 }
