@@ -156,7 +156,10 @@ pub async fn execute(cli: Cli) -> ExitCode {
         } => check_once(config.as_deref(), &envs, format, concurrency).await,
         Command::Validate { config } => match load(config.as_deref()) {
             Ok(config) => {
-                emit(&config::describe(&config));
+                emit(&config::describe_with(
+                    &config,
+                    &crate::probe::presets::describe,
+                ));
                 ExitCode::SUCCESS
             }
             Err(code) => code,

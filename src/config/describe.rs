@@ -12,12 +12,21 @@ use super::model::*;
 /// telemetry. URLs lose their query string and user info (tokens hide there); secrets are never
 /// shown, only which kind of auth or channel uses them.
 pub fn describe(config: &Config) -> String {
+    describe_with(config, &|_| Vec::new())
+}
+
+/// [`describe`], with lines of its own for each environment after its subprotocols: what a
+/// protocol preset expands to (the probe knows that; config is a leaf).
+pub fn describe_with(
+    config: &Config,
+    protocol: &dyn Fn(&Environment) -> Vec<(String, String)>,
+) -> String {
     // Writing to a String cannot fail: the `let _ = write!` in this file drop an always-Ok result.
     let mut out = String::new();
     // Saying a schedule in words costs more than parsing it, and most environments share one.
     let mut words: HashMap<&str, String> = HashMap::new();
     for env in &config.environments {
-        describe_environment(&mut out, config, env, &mut words);
+        describe_environment(&mut out, config, env, &mut words, protocol(env));
     }
     describe_channels(&mut out, config);
     describe_maintenance(&mut out, config);
@@ -30,6 +39,7 @@ fn describe_environment<'c>(
     config: &Config,
     env: &'c Environment,
     words: &mut HashMap<&'c str, String>,
+    protocol: Vec<(String, String)>,
 ) {
     let _ = writeln!(out, "environment {}", env.name);
     let mut line = |label: &str, value: String| {
@@ -51,6 +61,9 @@ fn describe_environment<'c>(
         let _ = write!(subprotocols, " (expecting {expected})");
     }
     line("subprotocols", subprotocols);
+    for (label, value) in protocol {
+        line(&label, value);
+    }
     if let Some(origin) = &env.origin {
         line("origin", origin.clone());
     }
@@ -58,11 +71,15 @@ fn describe_environment<'c>(
         let names: Vec<&str> = env.cookies.iter().map(|(name, _)| name.as_str()).collect();
         line("cookies", names.join(", "));
     }
-    let steps = match env.steps.len() {
-        0 => "none: ready when the upgrade succeeds".to_owned(),
-        n => n.to_string(),
+    let steps = match (env.steps.len(), &env.protocol) {
+        (0, None) => "none: ready when the upgrade succeeds".to_owned(),
+        (0, Some(_)) => "none: ready when the protocol's handshake passes".to_owned(),
+        (n, _) => n.to_string(),
     };
     line("steps", steps);
+    if !env.keepalive.is_empty() {
+        line("keepalive", keepalive_line(&env.keepalive));
+    }
     if let Some(network) = network_line(env) {
         line("network", network);
     }
@@ -145,6 +162,24 @@ fn auth_line(env: &Environment) -> String {
         (Auth::None, _) | (_, true) => kind,
         _ => format!("{kind}, sent as {}", carriers.join(", ")),
     }
+}
+
+/// `answer a message equal to "2" with "3"; send {"type":"ping"} every 30s`
+fn keepalive_line(keepalive: &[Keepalive]) -> String {
+    keepalive
+        .iter()
+        .map(|entry| match entry {
+            Keepalive::Answer {
+                when,
+                send: Some(send),
+            } => format!("answer a message {} with {send:?}", when.describe()),
+            Keepalive::Answer { when, send: None } => {
+                format!("ignore a message {}", when.describe())
+            }
+            Keepalive::Every { every, send } => format!("send {send:?} every {}", human(*every)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn health_line(health: &HealthCheck) -> String {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod interpolate;
 mod model;
 mod network;
+pub mod protocols;
 mod raw;
 mod recover;
 mod validate;
@@ -20,13 +21,14 @@ pub use channels::ChannelKind;
 pub use channels::opsgenie::OPSGENIE_API_URL;
 pub use channels::pagerduty::PAGERDUTY_EVENTS_URL;
 pub use channels::telegram::TELEGRAM_API_URL;
-pub use describe::{describe, redact_url};
+pub use describe::{describe, describe_with, redact_url};
 pub use error::ConfigError;
 pub use model::*;
 pub use network::{
     AddressPin, IpFamily, NO_PROXY_WORD, NetworkOptions, NoProxy, Proxy, ProxyCredentials,
     ProxySetting, ProxyVariables, authority,
 };
+pub use protocols::{Preset, Protocol};
 
 use std::path::Path;
 

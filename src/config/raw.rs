@@ -88,6 +88,9 @@ pub(crate) struct RawEnvironment {
     pub expect_subprotocol: Option<Text>,
     pub tls: Option<RawTls>,
     pub steps: Option<Vec<Located<RawStep>>>,
+    pub keepalive: Option<Vec<Located<RawKeepalive>>>,
+    pub protocol: Option<Text>,
+    pub protocol_options: Option<Located<RawProtocolOptions>>,
     pub echo: Option<Located<RawEcho>>,
     pub version: Option<Located<RawVersion>>,
     pub alert: Option<RawAlertPolicy>,
@@ -139,6 +142,9 @@ pub(crate) struct RawHealth {
 pub(crate) struct RawExpectBody {
     pub json: Option<Located<OrderedMap<serde_json::Value>>>,
     pub contains: Option<Text>,
+    pub equals: Option<Text>,
+    pub prefix: Option<Text>,
+    pub regex: Option<Text>,
 }
 
 /// Every auth kind's keys in one mapping; validation refuses keys the chosen kind does not use.
@@ -218,6 +224,74 @@ pub(crate) struct RawExpect {
     pub within: Option<Text>,
     pub json: Option<Located<OrderedMap<serde_json::Value>>>,
     pub contains: Option<Text>,
+    pub equals: Option<Text>,
+    pub prefix: Option<Text>,
+    pub regex: Option<Text>,
+    /// `any`, or the leading bytes of a binary message in hex (`20 02`).
+    pub binary: Option<Text>,
+}
+
+/// `- { when: {...}, send: "..." }` or `- { every: 30s, send: "..." }`: one of the two,
+/// checked by validation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Keepalive")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKeepalive {
+    pub when: Option<Located<RawMatch>>,
+    pub every: Option<Text>,
+    pub send: Option<Text>,
+}
+
+/// A matcher alone (a keepalive's `when`): an `expect` without `within`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Match")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMatch {
+    pub json: Option<Located<OrderedMap<serde_json::Value>>>,
+    pub contains: Option<Text>,
+    pub equals: Option<Text>,
+    pub prefix: Option<Text>,
+    pub regex: Option<Text>,
+    pub binary: Option<Text>,
+}
+
+/// `protocol_options`: every preset's keys in one mapping; validation refuses the keys the
+/// chosen `protocol` does not read.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(rename = "ProtocolOptions")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProtocolOptions {
+    // graphql-transport-ws, graphql-ws
+    pub payload: Option<Located<serde_json::Value>>,
+    pub subscribe: Option<Located<RawSubscribe>>,
+    // socket.io
+    pub namespace: Option<Text>,
+    pub auth: Option<Located<serde_json::Value>>,
+    // stomp
+    pub host: Option<Text>,
+    pub login: Option<Text>,
+    pub passcode: Option<Text>,
+    pub destination: Option<Text>,
+    pub heart_beat: Option<Text>,
+    // mqtt
+    pub version: Option<Located<serde_json::Value>>,
+    pub client_id: Option<Text>,
+    pub username: Option<Text>,
+    pub password: Option<Text>,
+    pub topic: Option<Text>,
+    pub keep_alive: Option<Text>,
+    // every preset
+    pub within: Option<Text>,
+}
+
+/// A GraphQL operation started once the connection is acknowledged.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Subscribe")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSubscribe {
+    pub query: Option<Text>,
+    pub variables: Option<Located<serde_json::Value>>,
+    pub operation_name: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -27,6 +27,8 @@ pub enum Scenario {
     OtherEvent,
     NoPong,
     Frozen,
+    Heartbeat,
+    IdleTimeout,
     QueryToken,
     Origin,
 }
@@ -180,6 +182,18 @@ pub const ROWS: &[Row] = &[
         name: "frozen",
         expect: Some("step_failed"),
         description: "welcomes, then stops reading altogether: the ping and the close go unanswered",
+    },
+    Row {
+        scenario: Scenario::Heartbeat,
+        name: "heartbeat",
+        expect: Some("ok (with keepalive)"),
+        description: "sends {\"type\":\"heartbeat\"} every 250 ms and closes 4000 when one is unanswered for 3 s; the pong comes 5 s after the ping",
+    },
+    Row {
+        scenario: Scenario::IdleTimeout,
+        name: "idle-timeout",
+        expect: Some("ok (with keepalive)"),
+        description: "closes 1000 \"idle timeout\" after 3 s without a client message; the pong comes 5 s after the ping",
     },
     Row {
         scenario: Scenario::QueryToken,

@@ -15,11 +15,13 @@
 //! - `dialect`: `/oauth/token` (form-encoded client credentials), and the checks of
 //!   `/ws/query-token` (a token in the query) and `/ws/origin` (the upgrade's `Origin`).
 //! - `codes`: `/ws/close/{code}` and `/ws/status/{status}`, any close code or status.
+//! - `keepalive`: backends that close a session whose client does not keep it alive.
 
 mod catalogue;
 mod codes;
 mod dialect;
 mod http;
+mod keepalive;
 mod plain;
 mod proxy;
 mod scenarios;

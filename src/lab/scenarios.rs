@@ -15,6 +15,7 @@ use super::Shared;
 use super::catalogue::Scenario;
 use super::dialect;
 use super::http::{self, Head};
+use super::keepalive::Needs;
 use super::proxy;
 use super::upgrade::{self, Subprotocol, Ws};
 
@@ -170,6 +171,8 @@ async fn serve_websocket(scenario: Scenario, mut ws: Ws, received: Value, shared
             let hello = json!({ "type": "hello", "protocol": 2 }).to_string();
             send_then_close(ws, Message::text(hello)).await;
         }
+        Scenario::Heartbeat => super::keepalive::serve(ws, received, Needs::Answers).await,
+        Scenario::IdleTimeout => super::keepalive::serve(ws, received, Needs::Activity).await,
         Scenario::Reject401
         | Scenario::HangUpgrade
         | Scenario::StripAuth
@@ -213,7 +216,7 @@ pub fn flaky_is_healthy(nth: u64) -> bool {
 
 /// What the real backend does once a socket is up: welcome, then answer until the client leaves.
 /// The welcome every well-behaved session starts with; false when the client is gone.
-async fn welcome(ws: &mut Ws, received: Value) -> bool {
+pub(super) async fn welcome(ws: &mut Ws, received: Value) -> bool {
     let welcome = json!({
         "type": "system_message",
         "data": { "event": "connection_established", "headers_received": received },

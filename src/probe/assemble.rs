@@ -11,7 +11,7 @@ use super::timing::elapsed_ms;
 use super::trace::Timeline;
 use super::verdict::{self, Evidence, Stop};
 use super::{diagnosis, session};
-use crate::config::{Auth, Environment, Matcher, Step};
+use crate::config::{Auth, Environment, Step};
 
 impl Facts {
     pub(super) fn into_result(
@@ -158,6 +158,7 @@ impl Facts {
             timeline: None,
             client_close_code: session.client_close_code,
             client_close_reason: session.client_close_reason,
+            protocol: env.protocol.as_ref().map(|p| p.preset.name().to_owned()),
             peer: self.transport.peer,
             addresses_tried: self.transport.tried,
             confirmation: None,
@@ -262,15 +263,7 @@ fn describe_step(step: &Step) -> String {
     match step {
         Step::Send { text } => format!("send {}", crate::text::excerpt(text, 60)),
         Step::Expect { within, matcher } => {
-            let what = match matcher {
-                Matcher::Any => "any message".to_owned(),
-                Matcher::Contains(needle) => format!("a message containing {needle:?}"),
-                Matcher::Json(pairs) => {
-                    let map: serde_json::Map<String, serde_json::Value> =
-                        pairs.iter().cloned().collect();
-                    serde_json::Value::Object(map).to_string()
-                }
-            };
+            let what = matcher.phrase();
             format!(
                 "expect {what} within {}",
                 humantime::format_duration(*within)

@@ -302,6 +302,9 @@ pub fn reason_points(reason: &str) -> ReasonPoints {
         "invalid key",
         "api key",
         "permission",
+        "access refused",
+        "access denied",
+        "password",
     ]) {
         ReasonPoints::Credentials
     } else if any(&["startup", "not ready", "starting", "warming", "initializ"]) {

@@ -19,7 +19,7 @@ use super::session::{self, SessionOutcome};
 use super::template::Templates;
 use super::timing::elapsed_ms;
 use super::verdict::Stop;
-use super::{Prober, auth, cookies, health, login, trace};
+use super::{Prober, auth, cookies, health, login, presets, trace};
 use crate::config::{Auth, Environment, Step, VersionSource};
 
 /// Socket read buffer: a welcome and a pong fit many times over; larger messages still work.
@@ -269,6 +269,7 @@ async fn upgrade(
         facts.redactor.add(query.to_owned());
     }
     let key = generate_key();
+    let url = presets::upgrade_url(env, &url);
     let request = handshake::build_request(&url, &key, &subprotocols, &headers);
     facts.sent = request.headers.clone();
     let started = Instant::now();
@@ -403,9 +404,15 @@ async fn run_session(
     facts: &mut Facts,
 ) -> SessionOutcome {
     let accepted_ms = facts.offset(accepted.at);
-    if env.steps.iter().any(|s| matches!(s, Step::Expect { .. })) {
+    let dialect = env
+        .protocol
+        .as_ref()
+        .map(|protocol| presets::dialect(protocol, &presets::Fill::probe(templates)));
+    if dialect.is_some() || env.steps.iter().any(|s| matches!(s, Step::Expect { .. })) {
         facts.starts.ready = Some(accepted_ms);
     }
+    let mut keepalive = super::keepalive::from_config(&env.keepalive, &|text| templates.fill(text));
+    keepalive.extend(dialect.iter().flat_map(|d| d.keepalive.iter().cloned()));
     let plan = session::Plan {
         steps: &env.steps,
         send_texts: env
@@ -425,6 +432,13 @@ async fn run_session(
         accepted_at: accepted.at,
         deadline,
         close_witness: Some(accepted.close_witness),
+        keepalive,
+        refusal: dialect.as_ref().map(|d| d.refusal),
+        closing: dialect
+            .as_ref()
+            .map(|d| d.closing.clone())
+            .unwrap_or_default(),
+        opening: dialect.map(|d| d.opening).unwrap_or_default(),
     };
     let outcome = session::run(accepted.socket, &plan).await;
     facts.phases.ready = outcome.ready_ms;

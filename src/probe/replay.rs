@@ -313,7 +313,10 @@ fn websocat_command(env: &Environment, variables: &[(String, String)]) -> String
         let offered = env.subprotocols.join(", ");
         words.push(format!("--protocol {}", quote(&parts(&offered, variables))));
     }
-    words.push(quote(&url_parts(&env.url, variables, token)));
+    let mut url = url_parts(&env.url, variables, token);
+    // A preset's own query (Socket.IO's EIO=4) goes too, as written: it is no secret.
+    url.extend(super::presets::added_query(env).map(Part::Text));
+    words.push(quote(&url));
     words.join(" ")
 }
 

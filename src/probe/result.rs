@@ -260,6 +260,9 @@ pub struct ProbeResult {
     pub client_close_code: Option<u16>,
     #[serde(default)]
     pub client_close_reason: Option<String>,
+    /// The environment's protocol preset (`socket.io`, `mqtt`…), null without one.
+    #[serde(default)]
+    pub protocol: Option<String>,
     /// The address the connection went to (the egress proxy's, through one).
     #[serde(default)]
     pub peer: Option<Peer>,
@@ -315,6 +318,7 @@ impl ProbeResult {
             trace_id: self.trace_id.clone(),
             timeline: None,
             client_close_reason: self.client_close_reason.clone(),
+            protocol: self.protocol.clone(),
             peer: self.peer.clone(),
             addresses_tried: self.addresses_tried.clone(),
             ..*self

@@ -11,6 +11,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::close_tap::CloseWitness;
 use super::diagnosis::registry::valid_on_wire;
+use super::keepalive::{self, Keepalives};
+use super::message::{Incoming, binary_evidence};
+use super::presets::RefusalReader;
 use super::timing::between_ms;
 use crate::config::{EchoCheck, Matcher, MessageLimits, Step};
 
@@ -21,6 +24,9 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const CLOSE_HANDSHAKE_LIMIT: Duration = Duration::from_secs(3);
 /// Received messages are kept for the evidence up to this many characters each.
 const KEPT_MESSAGE_CHARS: usize = 2048;
+/// Heartbeats kept as evidence, the first ones: they show what the server sends, and more
+/// would crowd out the messages that say something.
+const KEPT_HEARTBEATS: usize = 2;
 
 /// What the session needs besides the socket.
 pub struct Plan<'a> {
@@ -35,6 +41,36 @@ pub struct Plan<'a> {
     pub deadline: Instant,
     /// The server's close frame as it came over the wire (`None` in tests over a bare pipe).
     pub close_witness: Option<CloseWitness>,
+    /// Answered or sent while the steps run, never a step.
+    pub keepalive: Vec<keepalive::Rule>,
+    /// A protocol preset's handshake, run before the steps: the ready check when there is one,
+    /// and `failed_step` then counts the steps after it.
+    pub opening: Vec<Action>,
+    /// Sent, best effort, before the client's close (a protocol's DISCONNECT).
+    pub closing: Vec<Message>,
+    /// Reads a protocol's own refusal (a connect_error, an ERROR frame, a CONNACK code): one
+    /// ends the step it arrives in, since it will never turn into what the step waits for.
+    pub refusal: Option<RefusalReader>,
+}
+
+/// One thing a preset's handshake does; `label` is how `validate` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Send {
+        message: Message,
+        label: String,
+    },
+    Expect {
+        within: Duration,
+        matcher: Matcher,
+        label: String,
+    },
+}
+
+/// What the session does, in order: the preset's opening, then the environment's steps.
+enum Do<'p> {
+    Send(Message),
+    Expect(Duration, &'p Matcher),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,12 +132,13 @@ pub struct SessionOutcome {
     pub messages: Vec<String>,
     pub echoed: Option<Vec<(String, String)>>,
     pub version: Option<String>,
+    pub keepalive: keepalive::Counts,
 }
 
 /// What one read from the socket produced, reduced to what the steps care about.
 enum SocketEvent {
     Text(String),
-    Binary(usize),
+    Binary(bytes::Bytes),
     Closed,
     TimedOut,
     Failed,
@@ -112,6 +149,7 @@ struct Session<'p, 'a, S> {
     plan: &'p Plan<'a>,
     outcome: SessionOutcome,
     received: usize,
+    keepalives: Keepalives,
 }
 
 pub async fn run<S>(socket: S, plan: &Plan<'_>) -> SessionOutcome
@@ -135,32 +173,38 @@ where
             messages: Vec::new(),
             echoed: None,
             version: None,
+            keepalive: keepalive::Counts::default(),
         },
         received: 0,
+        keepalives: Keepalives::new(plan.keepalive.clone(), plan.accepted_at),
     };
     session.run_steps().await;
     session.finish().await;
+    session.outcome.keepalive = session.keepalives.counts;
     session.outcome
 }
 
-impl<S> Session<'_, '_, S>
+impl<'p, 'a, S> Session<'p, 'a, S>
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
     async fn run_steps(&mut self) {
-        let steps = self.plan.steps;
-        let ready_index = steps.iter().position(|s| matches!(s, Step::Expect { .. }));
-        let mut sends = self.plan.send_texts.iter();
+        let plan = self.plan;
+        let opening = plan.opening.len();
+        let actions = self.actions();
+        let ready_index = if opening > 0 {
+            Some(opening - 1)
+        } else {
+            actions.iter().position(|a| matches!(a, Do::Expect(..)))
+        };
+        let total = actions.len();
         let mut exchange_started = None;
-        for (index, step) in steps.iter().enumerate() {
+        for (index, action) in actions.into_iter().enumerate() {
             let is_ready = Some(index) == ready_index;
             let before_ready = ready_index.is_some_and(|r| index <= r);
-            let result = match step {
-                Step::Send { .. } => {
-                    let text = sends.next().cloned().unwrap_or_default();
-                    self.send(text).await
-                }
-                Step::Expect { within, matcher } => self.expect(*within, matcher, is_ready).await,
+            let result = match action {
+                Do::Send(message) => self.send(message).await,
+                Do::Expect(within, matcher) => self.expect(within, matcher, is_ready).await,
             };
             if let Err(failure) = result {
                 if before_ready {
@@ -173,7 +217,7 @@ where
                         StepFailure::SendFailed(_) => Ready::Closed,
                     };
                 } else {
-                    self.outcome.failed_step = Some((index, failure));
+                    self.outcome.failed_step = Some((index - opening, failure));
                 }
                 if let Some(started) = exchange_started {
                     self.outcome.exchange_ms = Some(between_ms(started, Instant::now()));
@@ -188,14 +232,31 @@ where
             }
         }
         if let Some(started) = exchange_started
-            && ready_index.is_some_and(|r| r + 1 < steps.len())
+            && ready_index.is_some_and(|r| r + 1 < total)
         {
             self.outcome.exchange_ms = Some(between_ms(started, Instant::now()));
         }
     }
 
-    async fn send(&mut self, text: String) -> Result<(), StepFailure> {
-        let send = self.socket.send(Message::Text(text.into()));
+    /// The preset's opening, then the environment's steps, their texts filled.
+    fn actions(&self) -> Vec<Do<'p>> {
+        let plan: &'p Plan<'a> = self.plan;
+        let opening = plan.opening.iter().map(|action| match action {
+            Action::Send { message, .. } => Do::Send(message.clone()),
+            Action::Expect {
+                within, matcher, ..
+            } => Do::Expect(*within, matcher),
+        });
+        let mut sends = plan.send_texts.iter();
+        let steps = plan.steps.iter().map(move |step| match step {
+            Step::Send { .. } => Do::Send(Message::text(sends.next().cloned().unwrap_or_default())),
+            Step::Expect { within, matcher } => Do::Expect(*within, matcher),
+        });
+        opening.chain(steps).collect()
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), StepFailure> {
+        let send = self.socket.send(message);
         match timeout_at(self.plan.deadline.into(), send).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => {
@@ -210,6 +271,19 @@ where
         }
     }
 
+    /// The protocol's own refusal: it will never become what the step waits for. The close
+    /// that usually follows is waited for a moment, so its code is evidence too.
+    async fn refused(&mut self, message: Incoming<'_>) -> bool {
+        let refused = self
+            .plan
+            .refusal
+            .is_some_and(|read| read(message).is_some());
+        if refused {
+            self.wait_for_close(CLOSE_GRACE).await;
+        }
+        refused
+    }
+
     async fn expect(
         &mut self,
         within: Duration,
@@ -222,6 +296,9 @@ where
         loop {
             match self.next_event(step_deadline).await {
                 SocketEvent::Text(text) => {
+                    if self.refused(Incoming::Text(&text)).await {
+                        return Err(StepFailure::Mismatch { message: text });
+                    }
                     let json = serde_json::from_str::<serde_json::Value>(&text).ok();
                     if matcher.matches(&text, json.as_ref()) {
                         return Ok(());
@@ -234,9 +311,15 @@ where
                     }
                     first_mismatch.get_or_insert(text);
                 }
-                SocketEvent::Binary(_) if matches!(matcher, Matcher::Any) => return Ok(()),
-                SocketEvent::Binary(len) => {
-                    first_mismatch.get_or_insert(format!("<binary message, {len} bytes>"));
+                SocketEvent::Binary(data) => {
+                    if self.refused(Incoming::Binary(&data)).await {
+                        let message = binary_evidence(&data);
+                        return Err(StepFailure::Mismatch { message });
+                    }
+                    if matcher.matches_binary(&data) {
+                        return Ok(());
+                    }
+                    first_mismatch.get_or_insert(binary_evidence(&data));
                 }
                 SocketEvent::Closed | SocketEvent::Failed => return Err(StepFailure::Closed),
                 SocketEvent::TimedOut => {
@@ -258,14 +341,26 @@ where
         }
     }
 
-    /// Read one event, recording messages, echo, version and closes as they pass.
+    /// Read one event, recording messages, echo, version and closes as they pass; heartbeats
+    /// are answered on the way and keepalive timers served while waiting.
     async fn next_event(&mut self, deadline: Instant) -> SocketEvent {
         loop {
-            let item = match timeout_at(deadline.into(), self.socket.next()).await {
+            let wake = self
+                .keepalives
+                .next_due()
+                .map_or(deadline, |due| due.min(deadline));
+            let item = match timeout_at(wake.into(), self.socket.next()).await {
+                Err(_) if wake < deadline => {
+                    let due = self.keepalives.take_due(Instant::now());
+                    if let Err(event) = self.send_keepalives(due).await {
+                        return event;
+                    }
+                    continue;
+                }
                 Err(_) => return SocketEvent::TimedOut,
                 Ok(item) => item,
             };
-            match item {
+            let message = match item {
                 None => {
                     self.note_drop();
                     return SocketEvent::Closed;
@@ -274,24 +369,68 @@ where
                     self.note_error(err);
                     return SocketEvent::Failed;
                 }
-                Some(Ok(Message::Text(text))) => {
-                    let text = text.as_str().to_owned();
-                    self.record(&text);
-                    return SocketEvent::Text(text);
-                }
-                Some(Ok(Message::Binary(data))) => {
-                    self.received += 1;
-                    let len = data.len();
-                    self.keep(format!("<binary message, {len} bytes>"));
-                    return SocketEvent::Binary(len);
-                }
                 Some(Ok(Message::Close(frame))) => {
                     self.note_close(frame);
                     return SocketEvent::Closed;
                 }
                 // Pings are answered by tungstenite itself; neither counts as a message.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(message)) => message,
+            };
+            let incoming = match &message {
+                Message::Text(text) => Incoming::Text(text.as_str()),
+                Message::Binary(data) => Incoming::Binary(data),
+                _ => unreachable!("control frames handled above"),
+            };
+            if let Some(reply) = self.keepalives.answer(incoming, Instant::now()) {
+                self.keep_heartbeat(incoming);
+                if let Err(event) = self.send_keepalives(reply.into_iter().collect()).await {
+                    return event;
+                }
+                continue;
             }
+            return self.deliver(message);
+        }
+    }
+
+    /// A message for the steps, recorded on its way.
+    fn deliver(&mut self, message: Message) -> SocketEvent {
+        match message {
+            Message::Text(text) => {
+                let text = text.as_str().to_owned();
+                self.record(&text);
+                SocketEvent::Text(text)
+            }
+            Message::Binary(data) => {
+                self.received += 1;
+                self.keep(binary_evidence(&data));
+                SocketEvent::Binary(data)
+            }
+            _ => unreachable!("control frames are handled before"),
+        }
+    }
+
+    /// A heartbeat's answer or a timer's message; a socket that will not take it ends the
+    /// wait as a read would have.
+    async fn send_keepalives(&mut self, messages: Vec<Message>) -> Result<(), SocketEvent> {
+        for message in messages {
+            let sent = timeout_at(self.plan.deadline.into(), self.socket.send(message)).await;
+            match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    self.note_error(err);
+                    return Err(SocketEvent::Failed);
+                }
+                Err(_) => return Err(SocketEvent::TimedOut),
+            }
+        }
+        Ok(())
+    }
+
+    /// The first heartbeats are evidence like any message; the rest are only counted.
+    fn keep_heartbeat(&mut self, heartbeat: Incoming<'_>) {
+        if self.keepalives.counts.answered <= KEPT_HEARTBEATS {
+            self.keep(heartbeat.evidence());
         }
     }
 
@@ -476,6 +615,14 @@ where
         if self.outcome.server_close.is_some() {
             let _ = timeout_at(deadline.into(), self.socket.close()).await;
             return;
+        }
+        for message in self.plan.closing.clone() {
+            if !matches!(
+                timeout_at(deadline.into(), self.socket.send(message)).await,
+                Ok(Ok(()))
+            ) {
+                break;
+            }
         }
         let frame = CloseFrame {
             code: CloseCode::Normal,

@@ -132,6 +132,9 @@ pub struct RunContext {
     pub client_close_code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_close_reason: Option<String>,
+    /// The protocol preset, when the environment has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// The address that answered: the same from run to run while DNS does not move.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<Peer>,

@@ -326,6 +326,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         timeline: None,
         client_close_code: context.client_close_code,
         client_close_reason: context.client_close_reason,
+        protocol: context.protocol,
         addresses_tried: codec::addresses_tried(
             context.addresses_tried,
             context.peer.as_ref(),

@@ -1064,8 +1064,8 @@ fn health_expect_body_takes_json_or_contains_and_names_the_key_otherwise() {
             "environments[0].health.expect_body.json.status",
         ),
         (
-            "{ url: http://x/health, expect_body: { equals: ok } }",
-            "equals",
+            "{ url: http://x/health, expect_body: { binary: any } }",
+            "unknown key `binary`",
         ),
     ] {
         let err = load(health).unwrap_err().to_string();

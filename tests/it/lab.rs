@@ -615,7 +615,8 @@ async fn endpoints_list_every_scenario_with_its_verdict() {
     assert_eq!(find("strip-trace").expect, "headers_stripped");
     assert_eq!(find("oauth-token").url, lab.http_url("/oauth/token"));
     assert_eq!(find("query-token").expect, "ok");
-    assert_eq!(endpoints.len(), 27);
+    assert_eq!(find("heartbeat").expect, "ok (with keepalive)");
+    assert_eq!(endpoints.len(), 29);
     assert_eq!(find("token-expired").expect, "closed_before_ready");
 }
 

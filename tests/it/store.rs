@@ -125,6 +125,7 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
         timeline: None,
         client_close_code: Some(1009),
         client_close_reason: Some("message too big".to_owned()),
+        protocol: Some("socket.io".to_owned()),
         peer: Some(Peer {
             address: "2001:db8::10".to_owned(),
             family: Family::Ipv6,

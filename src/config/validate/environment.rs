@@ -90,9 +90,12 @@ impl Validator<'_> {
         let mut token_uses = TokenUses::new();
         self.url_templates(raw_url, &url, format!("{here}.url"), &mut token_uses)?;
         let dialect = self.dialect(&layers, &auth)?;
-        let mut handshake = self.handshake(&layers, &name, &mut token_uses)?;
+        let protocol = self.protocol(&layers, &url, timing.timeout, &mut token_uses)?;
+        let implied = protocol.as_ref().and_then(|p| p.preset.subprotocol());
+        let mut handshake = self.handshake(&layers, &name, implied, &mut token_uses)?;
         let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
         let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
+        let keepalive = self.keepalive(&layers, &mut token_uses)?;
         self.token_needs_auth(&auth, &token_uses, &name)?;
         send_token_the_standard_way(&auth, &token_uses, &mut handshake.headers);
 
@@ -126,6 +129,8 @@ impl Validator<'_> {
             expect_subprotocol: handshake.expect_subprotocol,
             tls,
             steps,
+            keepalive,
+            protocol,
             echo,
             version,
             alert,
@@ -202,18 +207,23 @@ impl Validator<'_> {
         })
     }
 
+    /// `implied`: the subprotocol a preset offers first, before the config's own.
     fn handshake<'r>(
         &self,
         layers: &Layers<'r>,
         name: &EnvName,
+        implied: Option<&str>,
         token_uses: &mut TokenUses<'r>,
     ) -> Result<Handshake> {
         let headers = self.headers(layers, token_uses)?;
-        let (subprotocols, subprotocols_key) =
+        let (mut subprotocols, subprotocols_key) =
             match layers.pick(|e| &e.subprotocols, "subprotocols") {
                 Some((list, key)) => (self.subprotocols(list, &key, token_uses)?, key),
                 None => (Vec::new(), String::new()),
             };
+        if let Some(implied) = implied.filter(|p| !subprotocols.iter().any(|s| s == p)) {
+            subprotocols.insert(0, implied.to_owned());
+        }
         let expect_subprotocol = match layers.pick(|e| &e.expect_subprotocol, "expect_subprotocol")
         {
             Some((value, key)) => {
@@ -397,35 +407,6 @@ impl Validator<'_> {
         Ok(())
     }
 
-    /// `json: {/pointer: value}` or `contains: "text"` (not both), as steps and
-    /// `health.expect_body` write them; neither is `Any`.
-    fn matcher(
-        &self,
-        json: &Option<Located<OrderedMap<serde_json::Value>>>,
-        contains: &Option<Text>,
-        key: &str,
-    ) -> Result<Matcher> {
-        Ok(match (json, contains) {
-            (Some(_), Some(contains)) => {
-                return Err(self.err(
-                    contains,
-                    &format!("{key}.contains"),
-                    "an expect takes `json` or `contains`, not both",
-                ));
-            }
-            (Some(json), None) => {
-                let mut pairs = Vec::new();
-                for (pointer, value) in &json.value.0 {
-                    let pointer_key = format!("{key}.json.{}", pointer.value);
-                    pairs.push((self.pointer(pointer, &pointer_key)?, value.clone()));
-                }
-                Matcher::Json(pairs)
-            }
-            (None, Some(contains)) => Matcher::Contains(contains.value.clone()),
-            (None, None) => Matcher::Any,
-        })
-    }
-
     pub(super) fn health(&self, raw: &Located<RawHealth>, key: &str) -> Result<HealthCheck> {
         let url = self.required(&raw.value.url, &raw.referenced, key, "url")?;
         let url = self.url(url, &format!("{key}.url"), &["http", "https"])?;
@@ -444,12 +425,12 @@ impl Validator<'_> {
             None => None,
             Some(body) => {
                 let body_key = format!("{key}.expect_body");
-                match self.matcher(&body.value.json, &body.value.contains, &body_key)? {
+                match self.matcher(&MatcherKeys::of_body(&body.value), &body_key)? {
                     Matcher::Any => {
                         return Err(self.err(
                             body,
                             &body_key,
-                            "expect_body needs `json: {/pointer: value}` or `contains: \"text\"`",
+                            "expect_body needs `json: {/pointer: value}`, `contains`, `equals`, `prefix` or `regex`",
                         ));
                     }
                     matcher => Some(matcher),
@@ -550,7 +531,7 @@ impl Validator<'_> {
                     // The default must not outlast a short timeout: the timeout is the budget.
                     None => DEFAULT_WITHIN.min(timeout),
                 };
-                let matcher = self.matcher(&e.json, &e.contains, &expect_key)?;
+                let matcher = self.matcher(&MatcherKeys::of_expect(e), &expect_key)?;
                 Ok(Step::Expect { within, matcher })
             }
             (None, Some(send)) => Ok(Step::Send {

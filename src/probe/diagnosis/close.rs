@@ -5,7 +5,7 @@ use super::registry::{self, Layer, Side};
 use super::*;
 pub(super) fn closed_before_ready(result: &ProbeResult, expected: &Expectations) -> String {
     let code = result.close_code.unwrap_or(1006);
-    let entry = registry::close_code(code, result.subprotocol.as_deref());
+    let entry = registry::close_code(code, dialect::of(result));
     let close = close_phrase(result).unwrap_or_else(|| "closed the connection".into());
     let health = health_phrase(result);
     let reason = result.close_reason.as_deref().unwrap_or_default();
@@ -117,11 +117,8 @@ enum FirstMessage {
 }
 
 fn first_message(message: &str) -> FirstMessage {
-    if let Some(size) = message
-        .strip_prefix("<binary message, ")
-        .and_then(|rest| rest.strip_suffix(" bytes>"))
-    {
-        return FirstMessage::Binary(size.to_owned());
+    if let Some((size, _)) = crate::probe::message::binary_from_evidence(message) {
+        return FirstMessage::Binary(size.to_string());
     }
     let quoted = quote_text(message);
     let event = serde_json::from_str::<serde_json::Value>(message)
@@ -195,7 +192,7 @@ pub(super) fn step_failed(result: &ProbeResult, expected: &Expectations) -> Stri
             tag(Layer::Auth, Side::Server)
         ),
         (Some(code), _) => {
-            let entry = registry::close_code(code, result.subprotocol.as_deref());
+            let entry = registry::close_code(code, dialect::of(result));
             let said = message_before_close(result)
                 .map(|m| format!(" sent \"{m}\" and then"))
                 .unwrap_or_default();

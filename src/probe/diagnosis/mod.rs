@@ -8,6 +8,7 @@ use super::evidence::{
 use super::result::{ProbeResult, Status, Verdict};
 
 mod close;
+mod dialect;
 mod login;
 mod network;
 pub mod registry;
@@ -53,7 +54,28 @@ pub struct Expectations {
 
 /// `history`: earlier results of the same environment, newest first (empty for `check`).
 pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeResult]) -> String {
-    let mut sentence = match result.verdict {
+    let mut sentence = match dialect::explain(result, expected) {
+        Some(sentence) => sentence,
+        None => by_verdict(result, expected),
+    };
+    if !sentence.contains(" layer, ")
+        && let Some((layer, side)) = verdict_layer(result.verdict)
+    {
+        sentence.pop();
+        sentence.push_str(&close::tag(layer, side));
+        sentence.push('.');
+    }
+    if let Some(note) = build_change(result, history) {
+        sentence.pop();
+        sentence.push_str(&note);
+    }
+    // Whatever a server put in the evidence, the sentence stays one line.
+    one_line(&sentence)
+}
+
+/// The sentence each verdict says when no protocol of a preset says more.
+fn by_verdict(result: &ProbeResult, expected: &Expectations) -> String {
+    match result.verdict {
         _ if network::proxy_acted(result, expected) => network::proxy_sentence(result, expected),
         Verdict::Ok => ok(result),
         Verdict::Slow => slow(result, expected),
@@ -100,20 +122,7 @@ pub fn explain(result: &ProbeResult, expected: &Expectations, history: &[ProbeRe
             "wsprobe could not run this probe: {}.",
             detail(result).trim_end_matches('.')
         ),
-    };
-    if !sentence.contains(" layer, ")
-        && let Some((layer, side)) = verdict_layer(result.verdict)
-    {
-        sentence.pop();
-        sentence.push_str(&close::tag(layer, side));
-        sentence.push('.');
     }
-    if let Some(note) = build_change(result, history) {
-        sentence.pop();
-        sentence.push_str(&note);
-    }
-    // Whatever a server put in the evidence, the sentence stays one line.
-    one_line(&sentence)
 }
 
 /// The layer and side a verdict points at when no registry row in its sentence says more.
@@ -219,6 +228,13 @@ fn ok(result: &ProbeResult) -> String {
     }
     if let Some(sub) = &result.subprotocol {
         text.push_str(&format!(", subprotocol {sub}"));
+    }
+    if let Some(protocol) = result
+        .protocol
+        .as_ref()
+        .filter(|p| result.subprotocol.as_ref() != Some(*p))
+    {
+        text.push_str(&format!(", protocol {protocol}"));
     }
     if let Some(version) = &result.version {
         text.push_str(&format!(", build {version}"));
@@ -349,7 +365,7 @@ fn protocol_error(result: &ProbeResult) -> String {
     let forbidden_close = result
         .close_code
         .filter(|code| !registry::valid_on_wire(*code))
-        .map(|code| registry::close_code(code, result.subprotocol.as_deref()));
+        .map(|code| registry::close_code(code, dialect::of(result)));
     let cause = if let Some(entry) = forbidden_close {
         entry.clause()
     } else if detail.contains("without answering the upgrade") {

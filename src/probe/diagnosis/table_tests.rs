@@ -117,7 +117,37 @@ fn sentences() -> Vec<(&'static str, Entry, String)> {
     for entry in TLS_ALERTS {
         all.push(("tls", *entry, explain(&alerted(entry), &expected(), &[])));
     }
+    for (entry, connack) in mqtt_rows() {
+        let refused = base(Verdict::ReadyMismatch)
+            .protocol("mqtt")
+            .messages(vec![crate::probe::message::binary_evidence(&connack)])
+            .build();
+        all.push(("mqtt", entry, explain(&refused, &expected(), &[])));
+    }
+    for entry in GRAPHQL_WS {
+        let preset = ProbeResult {
+            protocol: Some(GRAPHQL.into()),
+            subprotocol: None,
+            ..closed(entry, None, Verdict::ClosedBeforeReady)
+        };
+        all.push(("graphql preset", *entry, explain(&preset, &expected(), &[])));
+    }
     all
+}
+
+/// Every MQTT failure code, in the CONNACK that carries it (3.1.1's return codes, 5.0's
+/// reason codes with an empty property list).
+fn mqtt_rows() -> Vec<(Entry, Vec<u8>)> {
+    let v311 = registry::mqtt::MQTT311_CONNACK
+        .iter()
+        .map(|e| (*e, vec![0x20, 0x02, 0x00, e.code as u8]));
+    let v5 = registry::mqtt::MQTT5_REASONS
+        .iter()
+        .map(|e| (*e, vec![0x20, 0x03, 0x00, e.code as u8, 0x00]));
+    let suback = registry::mqtt::MQTT311_SUBACK_FAILURE;
+    v311.chain(v5)
+        .chain([(suback, vec![0x90, 0x03, 0x00, 0x01, 0x80])])
+        .collect()
 }
 
 #[test]

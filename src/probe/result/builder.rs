@@ -55,6 +55,7 @@ impl ProbeResult {
                 timeline: None,
                 client_close_code: None,
                 client_close_reason: None,
+                protocol: None,
                 peer: None,
                 addresses_tried: Vec::new(),
                 confirmation: None,
@@ -88,6 +89,7 @@ impl ProbeResultBuilder {
         trace_id(value: impl Into<String>) => Some(value.into());
         client_close_code(value: u16) => Some(value);
         client_close_reason(value: impl Into<String>) => Some(value.into());
+        protocol(value: impl Into<String>) => Some(value.into());
         peer(value: super::Peer) => Some(value);
         addresses_tried(value: Vec<super::AddressTried>) => value;
         confirmation(value: u32) => Some(value);

@@ -38,6 +38,10 @@ fn plan(steps: &[Step]) -> Plan<'_> {
         accepted_at: Instant::now(),
         deadline: Instant::now() + Duration::from_secs(10),
         close_witness: None,
+        keepalive: Vec::new(),
+        opening: Vec::new(),
+        closing: Vec::new(),
+        refusal: None,
     }
 }
 
@@ -215,4 +219,61 @@ fn missing_headers_need_to_have_been_sent() {
         missing_headers(&echoed, &require, &sent),
         vec!["authorization", "sec-websocket-protocol"]
     );
+}
+
+/// Socket.IO's shape: the server pings `2` between the steps' messages; the keepalive answers
+/// `3` at once, the steps never see a `2`, and a timer's message goes out while a step waits.
+#[tokio::test]
+async fn keepalives_answer_heartbeats_and_send_on_their_timer_between_steps() {
+    let steps = vec![
+        Step::Expect {
+            within: Duration::from_secs(5),
+            matcher: Matcher::Any,
+        },
+        Step::Expect {
+            within: Duration::from_secs(5),
+            matcher: Matcher::Any,
+        },
+    ];
+    let (client, mut server) = pair().await;
+    let server_task = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        server.send(Message::text("2")).await.unwrap();
+        server.send(Message::text("welcome")).await.unwrap();
+        server.send(Message::text("2")).await.unwrap();
+        // The timer's message comes while the second step waits.
+        while !seen.contains(&Message::text("tick")) {
+            seen.push(server.next().await.unwrap().unwrap());
+        }
+        server.send(Message::text("second")).await.unwrap();
+        while let Some(Ok(message)) = server.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+        seen
+    });
+    let plan = Plan {
+        keepalive: vec![
+            keepalive::Rule::Answer {
+                when: Matcher::Equals("2".into()),
+                reply: Some(Message::text("3")),
+            },
+            keepalive::Rule::Every {
+                period: Some(Duration::from_secs(1)),
+                message: Message::text("tick"),
+                period_from: None,
+            },
+        ],
+        ..plan(&steps)
+    };
+    let outcome = run(client, &plan).await;
+    let seen = server_task.await.unwrap();
+    let answers = seen.iter().filter(|m| **m == Message::text("3")).count();
+    assert_eq!(answers, 2, "{seen:?}");
+    assert_eq!(outcome.ready, Ready::Passed);
+    assert_eq!(outcome.failed_step, None);
+    assert_eq!(outcome.messages, ["2", "welcome", "2", "second"]);
+    assert_eq!(outcome.keepalive.answered, 2);
+    assert!(outcome.keepalive.sent >= 1);
 }

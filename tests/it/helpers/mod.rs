@@ -8,6 +8,7 @@ pub mod json_style;
 pub mod lab;
 pub mod otlp_metrics;
 pub mod pg;
+pub mod preset_servers;
 pub mod python;
 pub mod receiver;
 pub mod results;

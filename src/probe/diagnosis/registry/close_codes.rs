@@ -1,5 +1,5 @@
 //! The IANA WebSocket Close Code registry (RFC 6455 §7.4, and 1012–1015 registered since), its
-//! ranges, and the codes of the presets' protocols (graphql-ws).
+//! ranges, and the codes of the presets' protocols (graphql-ws), keyed by subprotocol.
 
 use super::Layer::*;
 use super::Side::*;
@@ -290,6 +290,15 @@ pub static GRAPHQL_WS: &[Entry] = &[
         "send connection_init once per connection",
     ),
     row(
+        4499,
+        "Terminated",
+        "graphql-ws",
+        Application,
+        Server,
+        "the socket was terminated as frozen (graphql-ws clients close this way when pings go unanswered)",
+        "look for a proxy or the server pausing the connection; a second probe should get a fresh one",
+    ),
+    row(
         4500,
         "Internal server error",
         "graphql-ws",
@@ -300,17 +309,19 @@ pub static GRAPHQL_WS: &[Entry] = &[
     ),
 ];
 
-/// Subprotocols whose close codes `GRAPHQL_WS` describes.
-const GRAPHQL_SUBPROTOCOLS: &[&str] = &["graphql-transport-ws"];
+/// The protocols that define close codes of their own, by subprotocol (which is also the
+/// preset's name), and their rows.
+pub static PROTOCOL_CLOSE_CODES: &[(&str, &[Entry])] = &[("graphql-transport-ws", GRAPHQL_WS)];
 
-/// The entry for any code a server can send; `subprotocol` is the one the server selected,
-/// which decides whose 4000–4999 codes these are.
-pub fn close_code(code: u16, subprotocol: Option<&str>) -> Entry {
-    let graphql = subprotocol.is_some_and(|s| GRAPHQL_SUBPROTOCOLS.contains(&s));
-    let specific = CLOSE_CODES
+/// The entry for any code a server can send. `dialect` says whose 4000–4999 codes these are:
+/// the subprotocol the server selected, or else the environment's preset; on any other server
+/// 4403 is the application's own.
+pub fn close_code(code: u16, dialect: Option<&str>) -> Entry {
+    let protocol = PROTOCOL_CLOSE_CODES
         .iter()
-        .chain(GRAPHQL_WS.iter().filter(|_| graphql))
-        .find(|e| e.code == code);
+        .filter(|(name, _)| dialect == Some(*name))
+        .flat_map(|(_, rows)| rows.iter());
+    let specific = CLOSE_CODES.iter().chain(protocol).find(|e| e.code == code);
     if let Some(entry) = specific {
         return *entry;
     }

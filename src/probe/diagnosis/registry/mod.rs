@@ -4,6 +4,7 @@
 
 pub mod close_codes;
 pub mod http_status;
+pub mod mqtt;
 pub mod tls_alerts;
 
 pub use close_codes::{CLOSE_CODES, CLOSE_RANGES, GRAPHQL_WS, close_code, valid_on_wire};

@@ -8,7 +8,10 @@ fn every_iana_close_code_has_one_row() {
     let codes: Vec<u16> = CLOSE_CODES.iter().map(|e| e.code).collect();
     assert_eq!(codes, (1000..=1015).collect::<Vec<_>>());
     let graphql: Vec<u16> = GRAPHQL_WS.iter().map(|e| e.code).collect();
-    assert_eq!(graphql, [4400, 4401, 4403, 4406, 4408, 4409, 4429, 4500]);
+    assert_eq!(
+        graphql,
+        [4400, 4401, 4403, 4406, 4408, 4409, 4429, 4499, 4500]
+    );
 }
 
 #[test]
@@ -117,8 +120,22 @@ fn every_rfc_8446_alert_has_a_row_and_is_found_in_either_wording() {
 }
 
 #[test]
+fn every_mqtt_failure_code_has_one_row() {
+    let v311: Vec<u16> = mqtt::MQTT311_CONNACK.iter().map(|e| e.code).collect();
+    assert_eq!(v311, [1, 2, 3, 4, 5]);
+    let v5: Vec<u16> = mqtt::MQTT5_REASONS.iter().map(|e| e.code).collect();
+    assert_eq!(v5, (0x80..=0xA2).collect::<Vec<_>>());
+    for code in 1..=5 {
+        assert_eq!(mqtt::connack(code).unwrap().source, "MQTT 3.1.1");
+    }
+    assert_eq!(mqtt::connack(0x87).unwrap().name, "Not authorized");
+    assert_eq!(mqtt::connack(0), None);
+    assert_eq!(mqtt::connack(0x10), None);
+}
+
+#[test]
 fn no_two_entries_of_a_table_mean_the_same() {
-    let tables: [(&str, Vec<&Entry>); 3] = [
+    let tables: [(&str, Vec<&Entry>); 4] = [
         (
             "close codes",
             CLOSE_CODES
@@ -129,6 +146,14 @@ fn no_two_entries_of_a_table_mean_the_same() {
         ),
         ("HTTP", HTTP_STATUSES.iter().collect()),
         ("TLS", TLS_ALERTS.iter().collect()),
+        (
+            "MQTT",
+            mqtt::MQTT311_CONNACK
+                .iter()
+                .chain(mqtt::MQTT5_REASONS)
+                .chain([&mqtt::MQTT311_SUBACK_FAILURE])
+                .collect(),
+        ),
     ];
     for (table, entries) in tables {
         let mut seen = HashSet::new();
