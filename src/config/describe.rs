@@ -132,8 +132,13 @@ fn auth_line(env: &Environment) -> String {
                     )
                 })
                 .unwrap_or_default();
+            let token = login
+                .token_pointer
+                .as_ref()
+                .map(|pointer| format!(", token at {pointer}"))
+                .unwrap_or_default();
             format!(
-                "session ({} {}{csrf}), sent as the session's cookies",
+                "session ({} {}{csrf}{token}), sent as the session's cookies",
                 login.method,
                 redact_url(&login.url)
             )

@@ -470,6 +470,10 @@ pub struct LoginRequest {
     pub method: reqwest::Method,
     pub headers: Vec<(String, Secret)>,
     pub body: Option<RequestBody>,
+    /// `token_pointer`: where the login's JSON answer carries a token (many single-page apps
+    /// log in for a cookie and a token that the socket takes in its URL or first message);
+    /// it fills `{token}`.
+    pub token_pointer: Option<String>,
 }
 
 /// `auth.csrf`: where the CSRF token comes from (a cookie set by a page), and where it goes

@@ -184,6 +184,8 @@ pub(crate) struct RawLogin {
     pub headers: Option<Located<OrderedMap<String>>>,
     pub form: Option<Located<OrderedMap<Text>>>,
     pub body: Option<Located<serde_json::Value>>,
+    /// A JSON pointer to a token in the login's answer (`/token`): it fills `{token}`.
+    pub token_pointer: Option<Text>,
 }
 
 /// `auth.csrf` (kind `session`): the page that sets the CSRF cookie, and where its value goes

@@ -22,8 +22,15 @@ const BODY_EXCERPT_CHARS: usize = 300;
 /// What a login leaves: the cookies for the upgrade, or why there are none; and every cookie
 /// value seen on the way, secrets to scrub whatever the outcome.
 pub struct Login {
-    pub cookies: Result<Vec<(String, String)>, TokenFailure>,
+    pub outcome: Result<LoggedIn, TokenFailure>,
     pub seen: Vec<String>,
+}
+
+/// A login that worked: the cookies for the upgrade, and the token its answer carried when
+/// `login.token_pointer` asks for one.
+pub struct LoggedIn {
+    pub cookies: Vec<(String, String)>,
+    pub token: Option<String>,
 }
 
 /// Log in for `ws_url` within `budget`, over a client that trusts what `tls` trusts.
@@ -38,14 +45,14 @@ pub async fn log_in(
         Ok(browser) => browser,
         Err(failure) => {
             return Login {
-                cookies: Err(failure),
+                outcome: Err(failure),
                 seen: Vec::new(),
             };
         }
     };
-    let cookies = browser.log_in(session, ws_url).await;
+    let outcome = browser.log_in(session, ws_url).await;
     Login {
-        cookies,
+        outcome,
         seen: browser.seen,
     }
 }
@@ -54,6 +61,18 @@ pub async fn log_in(
 struct Answer {
     status: u16,
     body: String,
+}
+
+impl Answer {
+    /// The string (or number) at `pointer` in the body read as JSON.
+    fn token(&self, pointer: &str) -> Option<String> {
+        let json: serde_json::Value = serde_json::from_str(&self.body).ok()?;
+        match json.pointer(pointer)? {
+            serde_json::Value::String(token) if !token.is_empty() => Some(token.clone()),
+            serde_json::Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// An HTTP client with its own cookie jar, following redirects by hand so that every hop's
@@ -93,7 +112,7 @@ impl Browser {
         &mut self,
         session: &SessionAuth,
         ws_url: &Url,
-    ) -> Result<Vec<(String, String)>, TokenFailure> {
+    ) -> Result<LoggedIn, TokenFailure> {
         let login = &session.login;
         let token = match &session.csrf {
             Some(csrf) => Some(self.csrf_token(csrf, &login.url).await?),
@@ -116,13 +135,30 @@ impl Browser {
             return Err(answer.failure(refused));
         }
         let after = self.cookies(ws_url);
+        if let Some(pointer) = &login.token_pointer {
+            // A login answering with a token is judged by it: such apps need not set a cookie.
+            let token = answer.token(pointer).ok_or_else(|| {
+                answer.failure(format!(
+                    "the login answer from {shown} (HTTP {}) carried no token at {pointer}",
+                    answer.status
+                ))
+            })?;
+            self.seen.push(token.clone());
+            return Ok(LoggedIn {
+                cookies: after,
+                token: Some(token),
+            });
+        }
         let csrf_cookie = session.csrf.as_ref().map(|csrf| csrf.cookie.as_str());
         if cookies::set_by_login(&before, &after, csrf_cookie).is_empty() {
             let message =
                 self.no_session_cookie(&shown, &login.url, ws_url, answer.status, csrf_cookie);
             return Err(answer.failure(message));
         }
-        Ok(after)
+        Ok(LoggedIn {
+            cookies: after,
+            token: None,
+        })
     }
 
     /// GET the CSRF page (as a browser shows the form first) and read the token from the

@@ -38,8 +38,14 @@ pub(super) async fn gather(
 ) -> Result<(), Halt> {
     let clients = prober.clients(env).map_err(Halt::own_fault)?;
     let endpoint = Endpoint::from_url(&env.url).map_err(Halt::own_fault)?;
-    let templates = token(env, &clients.http, &prober.tokens, deadline, facts).await?;
-    let session_cookies = log_in(env, &clients.tls, deadline, facts).await?;
+    let mut templates = token(env, &clients.http, &prober.tokens, deadline, facts).await?;
+    let logged_in = log_in(env, &clients.tls, deadline, facts).await?;
+    if let Some(token) = &logged_in.token {
+        templates = Templates::new(Some(token));
+        facts.redactor.add(token.clone());
+        facts.redactor.add(templates.token_base64url.clone());
+    }
+    let session_cookies = logged_in.cookies;
     health_check(env, &clients.http, deadline, facts).await?;
     let tls = endpoint.secure.then(|| clients.tls.clone());
     let stream = transport(env, &endpoint, tls, deadline, facts).await?;
@@ -102,9 +108,12 @@ async fn log_in(
     tls: &rustls::ClientConfig,
     deadline: Instant,
     facts: &mut Facts,
-) -> Result<Vec<(String, String)>, Halt> {
+) -> Result<login::LoggedIn, Halt> {
     let Auth::Session(session) = &env.auth else {
-        return Ok(Vec::new());
+        return Ok(login::LoggedIn {
+            cookies: Vec::new(),
+            token: None,
+        });
     };
     let started = Instant::now();
     facts.starts.login = Some(facts.offset(started));
@@ -114,7 +123,7 @@ async fn log_in(
         facts.redactor.add(value);
     }
     outcome
-        .cookies
+        .outcome
         .map_err(|failure| credential_halt(failure, facts))
 }
 

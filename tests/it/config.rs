@@ -563,10 +563,6 @@ fn dialect_mistakes_name_their_key() {
             "probes.yaml:4:127: environments[0].auth.csrf.cookie: \"csrf token\" is not a cookie name: ' ' is not allowed (RFC 6265 §4.1.1)",
         ),
         (
-            format!("    {session} }} }}\n    headers: {{ X-T: \"{{token}}\" }}\n"),
-            "probes.yaml:5:21: environments[0].headers.X-T: uses {token} but auth is session, which carries session cookies, not a token: remove the template",
-        ),
-        (
             format!("    {session} }} }}\n    headers: {{ Cookie: \"a=b\" }}\n"),
             "probes.yaml:5:16: environments[0].headers.Cookie: wsprobe builds `Cookie` from `cookies` and the session's cookies: list these under `cookies`",
         ),
@@ -1432,4 +1428,33 @@ fn depends_on_names_known_environments_without_cycles() {
         let error = error_of(yaml);
         assert!(error.starts_with(expected), "{yaml}\n{error}");
     }
+}
+
+/// A session whose templates use `{token}` reads it from the login's answer: where
+/// `login.token_pointer` says, else where a token endpoint's answer has it.
+#[test]
+fn a_session_using_token_reads_it_from_the_login_answer() {
+    let yaml = |pointer: &str| {
+        format!(
+            "environments:\n  - name: chat\n    url: \"wss://chat.example.com/socket.io/?EIO=4&transport=websocket&token={{token}}\"\n    auth:\n      kind: session\n      login: {{ url: https://app.example.com/login, method: POST, form: {{ user: probe, password: pw-0123456789 }}{pointer} }}\n"
+        )
+    };
+    let pointer_of = |config: &Config| match &config.environments[0].auth {
+        Auth::Session(session) => session.login.token_pointer.clone(),
+        other => panic!("not a session: {other:?}"),
+    };
+    assert_eq!(
+        pointer_of(&load(&yaml("")).unwrap()).as_deref(),
+        Some("/access_token")
+    );
+    assert_eq!(
+        pointer_of(&load(&yaml(", token_pointer: /data/token")).unwrap()).as_deref(),
+        Some("/data/token")
+    );
+    let no_template = "environments:\n  - name: chat\n    url: wss://chat.example.com/ws\n    auth:\n      kind: session\n      login: { url: https://app.example.com/login, form: { user: probe } }\n";
+    assert_eq!(
+        pointer_of(&load(no_template).unwrap()),
+        None,
+        "cookies only"
+    );
 }

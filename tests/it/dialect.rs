@@ -145,3 +145,46 @@ async fn synthetic_baggage_crosses_the_socket_unless_turned_off() {
         assert_eq!(received(&result)["baggage"], arrived, "{extra}");
     }
 }
+
+/// A session login whose JSON answer carries a token (`login.token_pointer`): the token fills
+/// `{token}` in the URL, as the SPEC's chat example writes it, and stays secret. The lab's
+/// OAuth2 endpoint stands in for such a login: it answers `{"access_token": …}` and the
+/// socket checks the token in its query. A pointer to nothing is named as such.
+#[tokio::test]
+async fn a_login_answer_s_token_fills_the_url_template() {
+    let lab = spawn_lab().await;
+    let secret = wsprobe::lab::OAUTH_CLIENT_SECRET;
+    let environment = |pointer: &str| {
+        format!(
+            "  - name: spa\n    url: ws://${{LAB}}/ws/query-token?token={{token}}\n    auth:\n      kind: session\n      login: {{ url: \"http://${{LAB}}/oauth/token\", {OAUTH_FORM}, token_pointer: {pointer} }}\n{WELCOME}"
+        )
+    };
+    let result = probe(
+        &lab,
+        &environment("/access_token"),
+        &[("CLIENT_SECRET", secret)],
+    )
+    .await;
+    assert_eq!(result.verdict, Verdict::Ok, "{}", result.diagnosis);
+    assert!(result.phases_ms.login.is_some(), "the login phase ran");
+    let issued = lab.issued_tokens();
+    assert_eq!(issued.len(), 1, "the socket was given the login's token");
+    let json = serde_json::to_string(&result).unwrap();
+    assert!(
+        !json.contains(issued[0].as_str()),
+        "the token is secret: {json}"
+    );
+
+    let missing = probe(&lab, &environment("/token"), &[("CLIENT_SECRET", secret)]).await;
+    assert_eq!(
+        missing.verdict,
+        Verdict::TokenFailed,
+        "{}",
+        missing.diagnosis
+    );
+    assert!(
+        missing.diagnosis.contains("carried no token at /token"),
+        "{}",
+        missing.diagnosis
+    );
+}

@@ -250,6 +250,11 @@ impl Validator<'_> {
             method: self.method(l.method.as_ref(), &login_key)?,
             headers: self.secret_headers(l.headers.as_ref(), &login_key)?,
             body: self.request_body(l.body.as_ref(), l.form.as_ref(), &login_key)?,
+            token_pointer: l
+                .token_pointer
+                .as_ref()
+                .map(|pointer| self.pointer(pointer, &format!("{login_key}.token_pointer")))
+                .transpose()?,
         };
         let csrf = match &a.csrf {
             Some(csrf) => Some(self.csrf(csrf, &format!("{key}.csrf"), &login)?),

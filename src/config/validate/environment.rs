@@ -48,6 +48,17 @@ fn send_token_the_standard_way(auth: &Auth, uses: &TokenUses, headers: &mut Vec<
     }
 }
 
+/// A session whose templates use `{token}` reads it from the login's JSON answer: at
+/// `login.token_pointer`, or where a token endpoint's answer has it (`/access_token`).
+fn read_the_session_token_where_used(auth: &mut Auth, uses: &TokenUses) {
+    if let Auth::Session(session) = auth
+        && !uses.is_empty()
+        && session.login.token_pointer.is_none()
+    {
+        session.login.token_pointer = Some(DEFAULT_TOKEN_POINTER.to_owned());
+    }
+}
+
 /// A cross-check against a value inherited from `defaults` names the environment too.
 fn in_env(name: &EnvName, key: &str) -> String {
     if key.starts_with("defaults") {
@@ -82,7 +93,7 @@ impl Validator<'_> {
             .pick(|e| &e.health, "health")
             .map(|(value, key)| self.health(value, &key))
             .transpose()?;
-        let auth = match layers.pick(|e| &e.auth, "auth") {
+        let mut auth = match layers.pick(|e| &e.auth, "auth") {
             Some((value, key)) => self.auth(value, &key)?,
             None => Auth::None,
         };
@@ -97,6 +108,7 @@ impl Validator<'_> {
         let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
         let keepalive = self.keepalive(&layers, &mut token_uses)?;
         self.token_needs_auth(&auth, &token_uses, &name)?;
+        read_the_session_token_where_used(&mut auth, &token_uses);
         send_token_the_standard_way(&auth, &token_uses, &mut handshake.headers);
 
         let echo = layers
@@ -157,14 +169,6 @@ impl Validator<'_> {
                 key,
                 format!(
                     "uses {{token}} but auth is none{}: set `auth` or remove the template",
-                    in_env(name, key)
-                ),
-            )),
-            (Auth::Session(_), Some((location, key, _))) => Err(self.at(
-                location,
-                key,
-                format!(
-                    "uses {{token}} but auth is session{}, which carries session cookies, not a token: remove the template",
                     in_env(name, key)
                 ),
             )),
