@@ -188,17 +188,47 @@ fn collect_url_secrets(url: &Url, into: &mut Vec<String>) {
     }
     if let Some(query) = url.query() {
         into.push(query.to_owned());
-        let values = query
+        let raw = query
             .split('&')
-            .map(|pair| {
-                pair.split_once('=')
-                    .map_or(pair, |(_, value)| value)
-                    .to_owned()
-            })
-            .chain(url.query_pairs().map(|(_, value)| value.into_owned()));
-        into.extend(values.filter(|value| value.len() >= MIN_QUERY_SECRET_LEN));
+            .map(|pair| pair.split_once('=').unwrap_or(("", pair)));
+        let decoded = url.query_pairs().collect::<Vec<_>>();
+        let pairs = raw
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .chain(
+                decoded
+                    .iter()
+                    .map(|(key, value)| (key.to_string(), value.to_string())),
+            );
+        into.extend(
+            pairs
+                .filter(|(key, value)| is_query_secret(key, value))
+                .map(|(_, value)| value),
+        );
     }
 }
+
+/// Whether a query value can be a credential. Short values (`v=2`, `format=json`) are
+/// settings, and so are plain words under a key that names no credential
+/// (`transport=websocket`, `encoding=protobuf`): scrubbing those from every text blanked the
+/// word "websocket" in every diagnosis of a Socket.IO environment. Tokens, keys and signatures
+/// carry digits or symbols, or sit under a key that says what they are.
+fn is_query_secret(key: &str, value: &str) -> bool {
+    if value.len() < MIN_QUERY_SECRET_LEN {
+        return false;
+    }
+    let key = key.to_ascii_lowercase();
+    let credential_key = CREDENTIAL_KEY_PARTS.iter().any(|part| key.contains(part));
+    let plain_word = value
+        .bytes()
+        .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_' || b == b'.');
+    credential_key || !plain_word
+}
+
+/// Parts of a query key that say its value is a credential, whatever the value looks like.
+const CREDENTIAL_KEY_PARTS: &[&str] = &[
+    "token", "key", "secret", "pass", "pwd", "auth", "sig", "session", "code", "jwt", "cred",
+    "ticket", "nonce",
+];
 
 /// A proxy's user, password and the `Proxy-Authorization` value made of them: from the file
 /// or from a variable, never from a `${VAR}` alone.
@@ -1110,6 +1140,35 @@ mod tests {
     fn text(matcher: &Matcher, text: &str) -> bool {
         let json = serde_json::from_str::<serde_json::Value>(text).ok();
         matcher.matches(text, json.as_ref())
+    }
+
+    #[test]
+    fn query_values_are_secrets_when_they_can_be_credentials() {
+        #[rustfmt::skip]
+        let cases = [
+            ("v", "2", false),
+            ("transport", "websocket", false),
+            ("encoding", "protobuf", false),
+            ("token", "abcdefghij", true),
+            ("access_token", "eyJhbGciOi.x", true),
+            ("X-Amz-Signature", "deadbeefdeadbeef", true),
+            ("client", "probe-0123456789", true),
+            ("room", "lobby-main", false),
+            ("apikey", "onlyletters", true),
+        ];
+        for (key, value, secret) in cases {
+            assert_eq!(is_query_secret(key, value), secret, "{key}={value}");
+        }
+        let url =
+            Url::parse("wss://h/socket.io/?EIO=4&transport=websocket&token=tok-12345678").unwrap();
+        let mut secrets = Vec::new();
+        collect_url_secrets(&url, &mut secrets);
+        assert!(secrets.contains(&"tok-12345678".to_owned()));
+        assert!(!secrets.contains(&"websocket".to_owned()), "{secrets:?}");
+        assert!(
+            secrets.contains(&url.query().unwrap().to_owned()),
+            "the whole query"
+        );
     }
 
     #[test]
