@@ -4,16 +4,19 @@
 //! [`describe`] is what `wsprobe validate` prints. Errors name file:line:column, in
 //! the file as written, and the key path (`environments[0].schedule`).
 
+mod alerting;
 pub mod channels;
 mod cron_fields;
 mod describe;
 pub mod error;
 pub mod interpolate;
+mod matcher;
 mod model;
 mod network;
 pub mod protocols;
 mod raw;
 mod recover;
+mod secrets;
 mod validate;
 mod wording;
 
