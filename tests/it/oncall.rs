@@ -14,6 +14,21 @@ const ROUTING_KEY: &str = "R0UTING-KEY-oncall";
 
 /// `wsprobe silence …` against the daemon at `base`, `token` as `$WSPROBE_ADMIN_TOKEN`:
 /// exit code, stdout, stderr. Asynchronous: the daemon answering it runs on this runtime.
+/// `silence add` of one environment for an hour, by alice.
+fn add_for_an_hour<'a>(env: &'a str, comment: &'a str) -> [&'a str; 9] {
+    [
+        "add",
+        "--env",
+        env,
+        "--duration",
+        "1h",
+        "-m",
+        comment,
+        "--by",
+        "alice",
+    ]
+}
+
 async fn silence_cli(base: &str, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsprobe"));
     command
@@ -127,74 +142,21 @@ async fn silence_then_acknowledge_on_the_daemon_through_the_api_and_the_cli() {
         .await;
 
     // The CLI needs the token to silence, and says where to put it.
-    let (code, _, stderr) = silence_cli(
-        &app.base,
-        None,
-        &[
-            "add",
-            "--env",
-            "api",
-            "--duration",
-            "1h",
-            "-m",
-            "deploy",
-            "--by",
-            "alice",
-        ],
-    )
-    .await;
+    let (code, _, stderr) = silence_cli(&app.base, None, &add_for_an_hour("api", "deploy")).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("WSPROBE_ADMIN_TOKEN"), "{stderr}");
-    let (code, _, stderr) = silence_cli(
-        &app.base,
-        Some("guess"),
-        &[
-            "add",
-            "--env",
-            "api",
-            "--duration",
-            "1h",
-            "-m",
-            "deploy",
-            "--by",
-            "alice",
-        ],
-    )
-    .await;
+    let (code, _, stderr) =
+        silence_cli(&app.base, Some("guess"), &add_for_an_hour("api", "deploy")).await;
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("401"), "{stderr}");
-    let (code, _, stderr) = silence_cli(
-        &app.base,
-        Some(TOKEN),
-        &[
-            "add",
-            "--env",
-            "nope",
-            "--duration",
-            "1h",
-            "-m",
-            "x",
-            "--by",
-            "alice",
-        ],
-    )
-    .await;
+    let (code, _, stderr) =
+        silence_cli(&app.base, Some(TOKEN), &add_for_an_hour("nope", "x")).await;
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("no environment named \"nope\""), "{stderr}");
     let (code, stdout, stderr) = silence_cli(
         &app.base,
         Some(TOKEN),
-        &[
-            "add",
-            "--env",
-            "api",
-            "--duration",
-            "1h",
-            "-m",
-            "deploy <b>v2</b>",
-            "--by",
-            "alice",
-        ],
+        &add_for_an_hour("api", "deploy <b>v2</b>"),
     )
     .await;
     assert_eq!(code, 0, "{stderr}");
