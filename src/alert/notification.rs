@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use super::burn::SloBurnInfo;
 use crate::oncall::Acknowledgement;
 use crate::probe::result::Phases;
 use crate::probe::{ProbeResult, Status, Verdict};
@@ -29,10 +30,15 @@ pub enum EventName {
     /// A written update on an incident (`POST /api/v1/incidents/{id}/notes`): the incident
     /// and the note, no result.
     Note,
+    /// An environment's error budget burns fast or slow ([`crate::slo::burn`]): not an
+    /// incident of the environment, a notification of its own, with `slo_burn`.
+    SloBurn,
+    /// That burn stopped: the short window dropped below the threshold.
+    SloBurnResolved,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 7] = [
+    pub const ALL: [EventName; 9] = [
         EventName::Triggered,
         EventName::Reminder,
         EventName::VerdictChanged,
@@ -40,6 +46,8 @@ impl EventName {
         EventName::Test,
         EventName::Acknowledged,
         EventName::Note,
+        EventName::SloBurn,
+        EventName::SloBurnResolved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +59,8 @@ impl EventName {
             EventName::Test => "test",
             EventName::Acknowledged => "acknowledged",
             EventName::Note => "note",
+            EventName::SloBurn => "slo_burn",
+            EventName::SloBurnResolved => "slo_burn_resolved",
         }
     }
 
@@ -85,6 +95,9 @@ pub struct Notification {
     /// `note` only: the update written on the incident. Absent from other events' JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<NoteRecord>,
+    /// `slo_burn` and `slo_burn_resolved` only: the burn. Absent from other events' JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_burn: Option<SloBurnInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +213,7 @@ impl Notification {
             link,
             acknowledgement: None,
             note: None,
+            slo_burn: None,
         }
     }
 
@@ -214,6 +228,7 @@ impl Notification {
             link,
             note: Some(note),
             acknowledgement: None,
+            slo_burn: None,
         }
     }
 
@@ -286,6 +301,11 @@ impl Notification {
                 let heading = self.note.as_ref().map_or("Update", NoteRecord::heading);
                 format!("{env}{incident}: {}", heading.to_lowercase())
             }
+            // The burn's own sentence says what, how fast and what is left.
+            EventName::SloBurn | EventName::SloBurnResolved => self
+                .slo_burn
+                .as_ref()
+                .map_or_else(|| format!("{env}: error budget burn"), |b| b.summary.clone()),
         }
     }
 }
@@ -350,6 +370,7 @@ pub(crate) mod tests {
                 comment: Some("looking into it <b>now</b>".into()),
             }),
             note: None,
+            slo_burn: None,
         }
     }
 

@@ -136,6 +136,7 @@ fn notify(
         link: input.link.clone(),
         acknowledgement: None,
         note: None,
+        slo_burn: None,
     };
     queue(
         input.channels,
@@ -233,6 +234,7 @@ pub(super) fn acknowledge_write(
                 link: input.link.clone(),
                 acknowledgement: Some(input.ack.clone()),
                 note: None,
+                slo_burn: None,
             };
             queue(
                 input.channels,

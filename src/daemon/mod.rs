@@ -19,6 +19,7 @@ mod pipeline;
 pub mod readiness;
 pub mod signals;
 mod slo;
+mod slo_burn;
 pub mod state;
 mod status;
 mod store_health;

@@ -154,6 +154,26 @@ pub fn covering<'a>(
         .max_by_key(|s| (s.ended_at(), s.id))
 }
 
+/// The active silence that covers `environment`'s SLO burn alerts at `now`: one whose
+/// environment matcher matches and that restricts no location or verdict (a burn is of the
+/// environment across its locations and has no verdict), `*` being no restriction.
+pub fn covering_burn<'a>(
+    silences: &'a [Silence],
+    environment: &str,
+    now: DateTime<Utc>,
+) -> Option<&'a Silence> {
+    let unrestricted = |m: &Option<String>| m.as_deref().is_none_or(|p| glob(p, ""));
+    silences
+        .iter()
+        .filter(|s| {
+            s.is_active(now)
+                && s.matchers.may_match_environment(environment)
+                && unrestricted(&s.matchers.location)
+                && unrestricted(&s.matchers.verdict)
+        })
+        .max_by_key(|s| (s.ended_at(), s.id))
+}
+
 /// A silence as `POST /api/v1/silences` takes it. Unknown keys are refused, so that a typo
 /// (`end_at`) is an error rather than a silence without an end.
 #[derive(Debug, Clone, Default, Deserialize)]
