@@ -31,7 +31,9 @@ impl Tone {
             (EventName::Acknowledged, _) => Tone::Acknowledged,
             (EventName::SloBurnResolved, _) => Tone::Resolved,
             // A slow burn is a ticket, not a page: the colour of a warning.
-            (EventName::SloBurn, _) if n.slo_burn.as_ref().is_some_and(|b| b.speed == Speed::Slow) => {
+            (EventName::SloBurn, _)
+                if n.slo_burn.as_ref().is_some_and(|b| b.speed == Speed::Slow) =>
+            {
                 Tone::Degraded
             }
             (_, Some(Status::Degraded)) => Tone::Degraded,
@@ -210,9 +212,16 @@ pub fn burn_lines(burn: &crate::alert::burn::SloBurnInfo) -> Vec<String> {
         ),
     ];
     if let Some(left) = burn.budget_remaining {
-        lines.push(format!("Error budget left: {:.1}% of {}", left * 100.0, burn.window));
+        lines.push(format!(
+            "Error budget left: {:.1}% of {}",
+            left * 100.0,
+            burn.window
+        ));
     }
-    lines.push(format!("Burning since {}", crate::wire::format(burn.started_at)));
+    lines.push(format!(
+        "Burning since {}",
+        crate::wire::format(burn.started_at)
+    ));
     lines
 }
 

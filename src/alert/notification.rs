@@ -302,10 +302,10 @@ impl Notification {
                 format!("{env}{incident}: {}", heading.to_lowercase())
             }
             // The burn's own sentence says what, how fast and what is left.
-            EventName::SloBurn | EventName::SloBurnResolved => self
-                .slo_burn
-                .as_ref()
-                .map_or_else(|| format!("{env}: error budget burn"), |b| b.summary.clone()),
+            EventName::SloBurn | EventName::SloBurnResolved => self.slo_burn.as_ref().map_or_else(
+                || format!("{env}: error budget burn"),
+                |b| b.summary.clone(),
+            ),
         }
     }
 }

@@ -71,9 +71,7 @@ pub(super) async fn evaluate(
 }
 
 /// The open burn records, by speed and environment.
-async fn open_burns(
-    state: &DaemonState,
-) -> Result<HashMap<(Speed, String), Burning>, StoreError> {
+async fn open_burns(state: &DaemonState) -> Result<HashMap<(Speed, String), Burning>, StoreError> {
     let open = state
         .store
         .alerts()
@@ -105,7 +103,12 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// Step one speed; a write the store refused leaves the burn as it was, for the next pass
     /// to try again.
-    async fn apply(&self, speed: Speed, measure: &Measure, current: Option<Burning>) -> Option<Burning> {
+    async fn apply(
+        &self,
+        speed: Speed,
+        measure: &Measure,
+        current: Option<Burning>,
+    ) -> Option<Burning> {
         let since = current.map(|(_, since)| since);
         let name = self.env.name.as_str();
         let held = self.held();
@@ -116,18 +119,26 @@ impl Pass<'_> {
                 let info = self.info(speed, measure, 0, at, None);
                 tracing::warn!(environment = %name, speed = speed.as_str(), held, "{}", info.summary);
                 let alerts = &self.state.alerts;
-                alerts.start_burn(self.config, self.env, info, held).await.map(|id| Some((id, at)))
+                alerts
+                    .start_burn(self.config, self.env, info, held)
+                    .await
+                    .map(|id| Some((id, at)))
             }
             Transition::Ends { since, at } => {
                 let id = current.map_or(0, |(id, _)| id);
                 let info = self.info(speed, measure, id, since, Some(at));
                 tracing::info!(environment = %name, speed = speed.as_str(), held, "{}", info.summary);
                 let alerts = &self.state.alerts;
-                alerts.end_burn(self.config, self.env, info, held).await.map(|()| None)
+                alerts
+                    .end_burn(self.config, self.env, info, held)
+                    .await
+                    .map(|()| None)
             }
         };
         written.unwrap_or_else(|err| {
-            self.state.store_health.failed(&format!("SLO burn not recorded: {err}"));
+            self.state
+                .store_health
+                .failed(&format!("SLO burn not recorded: {err}"));
             current
         })
     }
@@ -163,7 +174,12 @@ impl Pass<'_> {
             speed,
             severity: speed.severity().to_owned(),
             action: speed.action().to_owned(),
-            state: if resolved_at.is_some() { "resolved" } else { "firing" }.to_owned(),
+            state: if resolved_at.is_some() {
+                "resolved"
+            } else {
+                "firing"
+            }
+            .to_owned(),
             objective: self.slo.objective,
             window: crate::slo::window_text(self.slo.window),
             threshold: speed.threshold(),

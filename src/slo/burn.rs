@@ -238,7 +238,9 @@ pub fn step(
         None if long == Some(true) && short == Some(true) => Transition::Starts { at: now },
         None => Transition::Quiet,
         Some(since)
-            if long == Some(false) || short == Some(false) || (long.is_none() && short.is_none()) =>
+            if long == Some(false)
+                || short == Some(false)
+                || (long.is_none() && short.is_none()) =>
         {
             Transition::Ends { since, at: now }
         }
@@ -269,7 +271,13 @@ impl Sentence<'_> {
         let (long, short) = (window_text(speed.long()), window_text(speed.short()));
         let left = self
             .budget_remaining
-            .map(|b| format!("{:.1}% of the {} error budget is left", b * 100.0, crate::slo::window_text(self.slo_window)))
+            .map(|b| {
+                format!(
+                    "{:.1}% of the {} error budget is left",
+                    b * 100.0,
+                    crate::slo::window_text(self.slo_window)
+                )
+            })
             .unwrap_or_else(|| "the error budget is not measured yet".to_owned());
         match self.lasted_s {
             None => {
@@ -381,33 +389,104 @@ mod tests {
         let quiet = windows((60, 0), (5, 0), (360, 0), (30, 0));
         // 99%: fast needs 14.4% failed in both windows, slow 6%.
         let table: [(&str, Speed, Windows, Option<DateTime<Utc>>, Transition); 14] = [
-            ("fast fires on both windows", Speed::Fast,
-                windows((60, 10), (5, 1), (360, 10), (30, 1)), None, Transition::Starts { at: now }),
-            ("fast: the long window alone is not enough", Speed::Fast,
-                windows((60, 10), (5, 0), (360, 10), (30, 0)), None, Transition::Quiet),
-            ("fast: the short window alone is not enough", Speed::Fast,
-                windows((60, 5), (5, 5), (360, 5), (30, 5)), None, Transition::Quiet),
-            ("slow fires on both windows", Speed::Slow,
-                windows((60, 0), (5, 0), (360, 30), (30, 2)), None, Transition::Starts { at: now }),
-            ("slow: the long window alone is not enough", Speed::Slow,
-                windows((60, 0), (5, 0), (360, 30), (30, 1)), None, Transition::Quiet),
-            ("slow: the short window alone is not enough", Speed::Slow,
-                windows((60, 30), (5, 5), (360, 20), (30, 30)), None, Transition::Quiet),
-            ("fast does not fire again while it holds", Speed::Fast,
-                windows((60, 10), (5, 1), (360, 10), (30, 1)), Some(since), Transition::Holds { since }),
-            ("fast ends when the short window recovers", Speed::Fast,
-                windows((60, 10), (5, 0), (360, 10), (30, 1)), Some(since), Transition::Ends { since, at: now }),
-            ("slow ends when the short window recovers", Speed::Slow,
-                windows((60, 0), (5, 0), (360, 30), (30, 1)), Some(since), Transition::Ends { since, at: now }),
-            ("too few runs in the long window: no alert", Speed::Fast,
-                windows((4, 4), (2, 2), (4, 4), (2, 2)), None, Transition::Quiet),
-            ("no run in the short window: no alert", Speed::Fast,
-                windows((60, 60), (0, 0), (360, 60), (0, 0)), None, Transition::Quiet),
-            ("no run in the short window: a burn holds", Speed::Fast,
-                windows((60, 60), (0, 0), (360, 60), (0, 0)), Some(since), Transition::Holds { since }),
-            ("nothing measured at all: a burn ends", Speed::Slow,
-                windows((0, 0), (0, 0), (3, 3), (0, 0)), Some(since), Transition::Ends { since, at: now }),
-            ("quiet stays quiet", Speed::Slow, quiet, None, Transition::Quiet),
+            (
+                "fast fires on both windows",
+                Speed::Fast,
+                windows((60, 10), (5, 1), (360, 10), (30, 1)),
+                None,
+                Transition::Starts { at: now },
+            ),
+            (
+                "fast: the long window alone is not enough",
+                Speed::Fast,
+                windows((60, 10), (5, 0), (360, 10), (30, 0)),
+                None,
+                Transition::Quiet,
+            ),
+            (
+                "fast: the short window alone is not enough",
+                Speed::Fast,
+                windows((60, 5), (5, 5), (360, 5), (30, 5)),
+                None,
+                Transition::Quiet,
+            ),
+            (
+                "slow fires on both windows",
+                Speed::Slow,
+                windows((60, 0), (5, 0), (360, 30), (30, 2)),
+                None,
+                Transition::Starts { at: now },
+            ),
+            (
+                "slow: the long window alone is not enough",
+                Speed::Slow,
+                windows((60, 0), (5, 0), (360, 30), (30, 1)),
+                None,
+                Transition::Quiet,
+            ),
+            (
+                "slow: the short window alone is not enough",
+                Speed::Slow,
+                windows((60, 30), (5, 5), (360, 20), (30, 30)),
+                None,
+                Transition::Quiet,
+            ),
+            (
+                "fast does not fire again while it holds",
+                Speed::Fast,
+                windows((60, 10), (5, 1), (360, 10), (30, 1)),
+                Some(since),
+                Transition::Holds { since },
+            ),
+            (
+                "fast ends when the short window recovers",
+                Speed::Fast,
+                windows((60, 10), (5, 0), (360, 10), (30, 1)),
+                Some(since),
+                Transition::Ends { since, at: now },
+            ),
+            (
+                "slow ends when the short window recovers",
+                Speed::Slow,
+                windows((60, 0), (5, 0), (360, 30), (30, 1)),
+                Some(since),
+                Transition::Ends { since, at: now },
+            ),
+            (
+                "too few runs in the long window: no alert",
+                Speed::Fast,
+                windows((4, 4), (2, 2), (4, 4), (2, 2)),
+                None,
+                Transition::Quiet,
+            ),
+            (
+                "no run in the short window: no alert",
+                Speed::Fast,
+                windows((60, 60), (0, 0), (360, 60), (0, 0)),
+                None,
+                Transition::Quiet,
+            ),
+            (
+                "no run in the short window: a burn holds",
+                Speed::Fast,
+                windows((60, 60), (0, 0), (360, 60), (0, 0)),
+                Some(since),
+                Transition::Holds { since },
+            ),
+            (
+                "nothing measured at all: a burn ends",
+                Speed::Slow,
+                windows((0, 0), (0, 0), (3, 3), (0, 0)),
+                Some(since),
+                Transition::Ends { since, at: now },
+            ),
+            (
+                "quiet stays quiet",
+                Speed::Slow,
+                quiet,
+                None,
+                Transition::Quiet,
+            ),
         ];
         for (case, speed, windows, burning, expected) in table {
             let measure = Measure::of(speed, 0.99, &windows);
@@ -432,13 +511,22 @@ mod tests {
             h6: in_maintenance(360),
         };
         let measure = Measure::of(Speed::Fast, 0.99, &all);
-        assert_eq!(measure, Measure { long: None, short: None });
+        assert_eq!(
+            measure,
+            Measure {
+                long: None,
+                short: None
+            }
+        );
         assert_eq!(step(Speed::Fast, &measure, None, now), Transition::Quiet);
         // The same failures outside maintenance fire.
         all.h1.maint_runs = 0;
         all.m5.maint_runs = 0;
         let measure = Measure::of(Speed::Fast, 0.99, &all);
-        assert_eq!(step(Speed::Fast, &measure, None, now), Transition::Starts { at: now });
+        assert_eq!(
+            step(Speed::Fast, &measure, None, now),
+            Transition::Starts { at: now }
+        );
     }
 
     #[test]
@@ -447,7 +535,10 @@ mod tests {
         assert_eq!(window_text(Speed::Slow.short()), "30m");
         assert_eq!(window_text(Speed::Fast.long()), "1h");
         assert_eq!(window_text(Speed::Slow.long()), "6h");
-        let measure = Measure { long: Some(20.0), short: Some(40.0) };
+        let measure = Measure {
+            long: Some(20.0),
+            short: Some(40.0),
+        };
         let mut sentence = Sentence {
             environment: "chat",
             speed: Speed::Fast,
@@ -463,7 +554,10 @@ mod tests {
              (40.0× over 5m), a fast burn (page); at this rate the whole budget lasts 36 hours; \
              42.0% of the 30d error budget is left."
         );
-        let recovered = Measure { long: Some(15.0), short: Some(0.0) };
+        let recovered = Measure {
+            long: Some(15.0),
+            short: Some(0.0),
+        };
         sentence.measure = &recovered;
         sentence.lasted_s = Some(720);
         assert_eq!(

@@ -169,7 +169,11 @@ pub(super) async fn sqlite(
         .fetch_one(&mut *conn)
         .await?;
     let [a, b2, c, d] = recent;
-    Ok(windows([a?, b2?, c?, d?], counts_at(&head, 0)?, counts_at(&hours, 0)?))
+    Ok(windows(
+        [a?, b2?, c?, d?],
+        counts_at(&head, 0)?,
+        counts_at(&hours, 0)?,
+    ))
 }
 
 /// The four windows of `env` ending at `now`, across a fleet's locations, from PostgreSQL.
@@ -202,7 +206,11 @@ pub(super) async fn postgres(
         .fetch_one(pool)
         .await?;
     let [a, b2, c, d] = recent;
-    Ok(windows([a?, b2?, c?, d?], counts_at(&head, 0)?, counts_at(&hours, 0)?))
+    Ok(windows(
+        [a?, b2?, c?, d?],
+        counts_at(&head, 0)?,
+        counts_at(&hours, 0)?,
+    ))
 }
 
 #[cfg(test)]
@@ -213,9 +221,24 @@ mod tests {
     fn the_six_hours_are_cut_at_whole_hours_with_no_gap_and_no_overlap() {
         // (now, head from, first whole hour, current hour), in seconds.
         let table = [
-            ("2026-12-07T12:20:30Z", "2026-12-07T06:20:30Z", "2026-12-07T07:00:00Z", "2026-12-07T12:00:00Z"),
-            ("2026-12-07T12:00:00Z", "2026-12-07T06:00:00Z", "2026-12-07T06:00:00Z", "2026-12-07T12:00:00Z"),
-            ("2026-12-07T12:59:59Z", "2026-12-07T06:59:59Z", "2026-12-07T07:00:00Z", "2026-12-07T12:00:00Z"),
+            (
+                "2026-12-07T12:20:30Z",
+                "2026-12-07T06:20:30Z",
+                "2026-12-07T07:00:00Z",
+                "2026-12-07T12:00:00Z",
+            ),
+            (
+                "2026-12-07T12:00:00Z",
+                "2026-12-07T06:00:00Z",
+                "2026-12-07T06:00:00Z",
+                "2026-12-07T12:00:00Z",
+            ),
+            (
+                "2026-12-07T12:59:59Z",
+                "2026-12-07T06:59:59Z",
+                "2026-12-07T07:00:00Z",
+                "2026-12-07T12:00:00Z",
+            ),
         ];
         let s = |t: &str| t.parse::<DateTime<Utc>>().unwrap().timestamp();
         for (now, head, whole, current) in table {

@@ -139,7 +139,12 @@ impl SloStatus {
             runs: report.map_or(0, |r| r.runs),
             burn_down: report.map(|r| r.burn_down.clone()).unwrap_or_default(),
             burn: report
-                .map(|r| r.burns.iter().map(|b| (b.speed.as_str(), b.clone())).collect())
+                .map(|r| {
+                    r.burns
+                        .iter()
+                        .map(|b| (b.speed.as_str(), b.clone()))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
