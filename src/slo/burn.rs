@@ -81,7 +81,7 @@ impl Speed {
 /// `5m`, `30m`, `1h`, `6h`: how a burn window is written.
 pub fn window_text(window: Duration) -> String {
     let minutes = window.as_secs() / 60;
-    if minutes % 60 == 0 {
+    if minutes.is_multiple_of(60) {
         format!("{}h", minutes / 60)
     } else {
         format!("{minutes}m")
@@ -99,8 +99,10 @@ pub struct Counts {
     pub maint_serving: u64,
 }
 
-impl Counts {
-    pub fn add(self, other: Counts) -> Counts {
+impl std::ops::Add for Counts {
+    type Output = Counts;
+
+    fn add(self, other: Counts) -> Counts {
         Counts {
             runs: self.runs + other.runs,
             serving: self.serving + other.serving,
@@ -108,7 +110,9 @@ impl Counts {
             maint_serving: self.maint_serving + other.maint_serving,
         }
     }
+}
 
+impl Counts {
     /// Runs outside maintenance.
     pub fn measured(&self) -> u64 {
         self.runs.saturating_sub(self.maint_runs)
@@ -388,7 +392,14 @@ mod tests {
         let since = at("2026-12-07T11:40:00Z");
         let quiet = windows((60, 0), (5, 0), (360, 0), (30, 0));
         // 99%: fast needs 14.4% failed in both windows, slow 6%.
-        let table: [(&str, Speed, Windows, Option<DateTime<Utc>>, Transition); 14] = [
+        type Row = (
+            &'static str,
+            Speed,
+            Windows,
+            Option<DateTime<Utc>>,
+            Transition,
+        );
+        let table: [Row; 14] = [
             (
                 "fast fires on both windows",
                 Speed::Fast,

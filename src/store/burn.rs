@@ -134,7 +134,7 @@ fn windows(recent: [Counts; 4], head: Counts, hours: Counts) -> Windows {
         m5,
         m30,
         h1,
-        h6: head.add(hours).add(current_hour),
+        h6: head + hours + current_hour,
     }
 }
 
