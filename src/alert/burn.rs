@@ -127,6 +127,20 @@ impl Alerts {
         Ok(())
     }
 
+    /// Close the record of a burn whose environment lost its `slo` (or left the config) at
+    /// `at`, sending nothing: there is nothing left to measure it by, and no one asked.
+    pub async fn drop_burn(
+        &self,
+        speed: Speed,
+        env: &str,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.begin_alerts(&subject(speed, env)).await?;
+        tx.resolve_incident(id, at).await?;
+        tx.commit().await
+    }
+
     /// One notification per channel of `env` that has a way to say it.
     async fn queue_burn(
         &self,
@@ -186,6 +200,188 @@ impl Alerts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::channels::{
+        discord, email, google_chat, log, mattermost, ntfy, opsgenie, pagerduty, slack, teams,
+        telegram, webhook,
+    };
+    use serde_json::json;
+
+    const SUMMARY: &str = "chat is spending its error budget 20.0× as fast as its 99.9% objective allows over 1h (40.0× over 5m), a fast burn (page); at this rate the whole budget lasts 36 hours; 42.0% of the 30d error budget is left.";
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// A burn of `chat` at `speed`, resolved or not.
+    fn burn(speed: Speed, resolved: bool) -> Notification {
+        let info = SloBurnInfo {
+            id: 57,
+            speed,
+            severity: speed.severity().into(),
+            action: speed.action().into(),
+            state: if resolved { "resolved" } else { "firing" }.into(),
+            objective: 0.999,
+            window: "30d".into(),
+            threshold: speed.threshold(),
+            long_window: crate::slo::burn::window_text(speed.long()),
+            short_window: crate::slo::burn::window_text(speed.short()),
+            long_burn_rate: Some(20.0),
+            short_burn_rate: Some(if resolved { 0.0 } else { 40.0 }),
+            budget_remaining: Some(0.42),
+            started_at: at("2026-12-07T14:02:10Z"),
+            resolved_at: resolved.then(|| at("2026-12-07T14:14:10Z")),
+            summary: SUMMARY.into(),
+        };
+        Notification {
+            delivery_id: "3f0c1c8e-6a51-4c39-9d8e-2f7f4b0c9a11".into(),
+            event: info.event(),
+            environment: Some("chat".into()),
+            incident: None,
+            result: None,
+            link: Some("https://status.example.com/environments/chat".into()),
+            acknowledgement: None,
+            note: None,
+            slo_burn: Some(info),
+        }
+    }
+
+    #[test]
+    fn the_webhook_carries_the_burn_and_pagerduty_pairs_its_trigger_and_resolve() {
+        let now = at("2026-12-07T14:02:11Z");
+        let fast = burn(Speed::Fast, false);
+        let body = webhook::body(&fast, now);
+        assert_eq!(body["event"], "slo_burn");
+        assert_eq!(body["incident"], json!(null));
+        assert_eq!(body["slo_burn"]["severity"], "critical");
+        assert_eq!(body["slo_burn"]["summary"], SUMMARY);
+        assert_eq!(body["slo_burn"]["resolved_at"], json!(null));
+        let back: Notification = serde_json::from_value(body).unwrap();
+        assert_eq!(
+            back.slo_burn, fast.slo_burn,
+            "stored and read back from the outbox"
+        );
+
+        let trigger = pagerduty::payload(&fast, "KEY", "error", "oncall", now);
+        assert_eq!(trigger["event_action"], "trigger");
+        assert_eq!(trigger["dedup_key"], "wsprobe-chat-slo-fast-57");
+        assert_eq!(
+            trigger["payload"]["summary"],
+            format!(
+                "chat burns its error budget 20.0× too fast over 1h (fast page burn) — {SUMMARY}"
+            )
+        );
+        assert_eq!(
+            trigger["payload"]["severity"], "critical",
+            "the burn's, not the channel's"
+        );
+        assert_eq!(trigger["payload"]["custom_details"]["slo_burn"]["id"], 57);
+        let slow = pagerduty::payload(&burn(Speed::Slow, false), "KEY", "error", "oncall", now);
+        assert_eq!(slow["payload"]["severity"], "warning");
+        assert_eq!(slow["dedup_key"], "wsprobe-chat-slo-slow-57");
+        let resolve = pagerduty::payload(&burn(Speed::Fast, true), "KEY", "error", "oncall", now);
+        assert_eq!(
+            resolve,
+            json!({ "routing_key": "KEY", "event_action": "resolve", "dedup_key": "wsprobe-chat-slo-fast-57" })
+        );
+    }
+
+    #[test]
+    fn opsgenie_email_and_ntfy_rank_and_pair_a_burn() {
+        let fast = burn(Speed::Fast, false);
+        let slow = burn(Speed::Slow, false);
+        let created = opsgenie::create_payload(&fast, "P1", "og");
+        assert_eq!(created["alias"], "wsprobe-chat-slo-fast-57");
+        assert_eq!(created["priority"], "P1");
+        assert_eq!(
+            created["message"],
+            "chat burns its error budget 20.0× too fast over 1h (fast page burn)"
+        );
+        assert!(
+            created["description"]
+                .as_str()
+                .unwrap()
+                .starts_with(SUMMARY)
+        );
+        assert_eq!(
+            opsgenie::create_payload(&slow, "P1", "og")["priority"],
+            "P3"
+        );
+        assert_eq!(
+            opsgenie::alias(&burn(Speed::Fast, true), "og"),
+            "wsprobe-chat-slo-fast-57"
+        );
+
+        let first = email::mail(&fast, "mail", None, "example.com");
+        assert_eq!(
+            first.subject,
+            "[FIRING] chat burns its error budget 20.0× too fast over 1h (fast page burn)"
+        );
+        assert!(first.text.contains(SUMMARY), "{}", first.text);
+        assert_eq!(
+            first.message_id,
+            "<wsprobe.slo-burn.57.1796652130000@example.com>"
+        );
+        assert!(
+            first.text.contains("Severity: critical (page)"),
+            "{}",
+            first.text
+        );
+        let resolve = email::mail(&burn(Speed::Fast, true), "mail", None, "example.com");
+        assert_eq!(resolve.subject, "[RESOLVED] chat's fast SLO burn is over");
+        assert_eq!(
+            resolve.in_reply_to.as_deref(),
+            Some(first.message_id.as_str())
+        );
+
+        assert_eq!(ntfy::message(&fast, "n").priority, "urgent");
+        assert_eq!(ntfy::message(&slow, "n").priority, "high");
+    }
+
+    #[test]
+    fn every_chat_kind_leads_with_the_summary() {
+        let now = at("2026-12-07T14:02:11Z");
+        for n in [
+            burn(Speed::Fast, false),
+            burn(Speed::Slow, false),
+            burn(Speed::Fast, true),
+        ] {
+            let sent = [
+                slack::payload(&n, "c").to_string(),
+                discord::payload(&n, "c", now).to_string(),
+                teams::payload(&n, "c").to_string(),
+                google_chat::payload(&n, "c").to_string(),
+                mattermost::payload(&n, "c").to_string(),
+                telegram::payload(&n, "42", "c").to_string(),
+                ntfy::message(&n, "c").body,
+                email::mail(&n, "c", None, "example.com").html,
+            ];
+            for text in sent {
+                assert!(
+                    text.contains("chat is spending its error budget 20.0×"),
+                    "{text}"
+                );
+                assert!(
+                    !text.contains("[TEST]") && !text.contains("test sent by"),
+                    "{text}"
+                );
+            }
+        }
+        let lines = crate::alert::facts::plain_lines(&burn(Speed::Slow, false), "c");
+        assert_eq!(
+            log::line(&burn(Speed::Fast, true)),
+            "alert slo_burn_resolved: chat's fast SLO burn is over https://status.example.com/environments/chat"
+        );
+        assert_eq!(
+            lines,
+            [
+                SUMMARY,
+                "Severity: warning (ticket)",
+                "Burn rate: 20.0× over 6h, 40.0× over 30m (alert at 6×)",
+                "Error budget left: 42.0% of 30d",
+                "Burning since 2026-12-07T14:02:10.000Z",
+            ]
+        );
+    }
 
     #[test]
     fn a_burn_s_subject_names_its_speed_and_environment_and_no_environment_is_one() {

@@ -201,9 +201,10 @@ pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
 pub fn burn_lines(burn: &crate::alert::burn::SloBurnInfo) -> Vec<String> {
     let rate = |r: Option<f64>| r.map_or_else(|| "not measured".to_owned(), |r| format!("{r:.1}×"));
     let mut lines = vec![
+        burn.summary.clone(),
         format!("Severity: {} ({})", burn.severity, burn.action),
         format!(
-            "Burn rate: {} over {}, {} over {} (threshold {}×)",
+            "Burn rate: {} over {}, {} over {} (alert at {}×)",
             rate(burn.long_burn_rate),
             burn.long_window,
             rate(burn.short_burn_rate),

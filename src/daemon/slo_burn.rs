@@ -68,6 +68,29 @@ pub(super) async fn evaluate(
         }
         report.burns = statuses;
     }
+    if notifies {
+        drop_unmeasured(state, config, &burning, now).await;
+    }
+}
+
+/// Close the burns of environments that no longer have an `slo`.
+async fn drop_unmeasured(
+    state: &DaemonState,
+    config: &Config,
+    burning: &HashMap<(Speed, String), Burning>,
+    now: DateTime<Utc>,
+) {
+    for ((speed, env), (id, _)) in burning {
+        if config.environment(env).is_some_and(|e| e.slo.is_some()) {
+            continue;
+        }
+        tracing::info!(environment = %env, speed = speed.as_str(), "SLO gone: burn closed");
+        if let Err(err) = state.alerts.drop_burn(*speed, env, *id, now).await {
+            state
+                .store_health
+                .failed(&format!("SLO burn not closed: {err}"));
+        }
+    }
 }
 
 /// The open burn records, by speed and environment.

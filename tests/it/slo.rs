@@ -578,5 +578,35 @@ async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
         .map(|n| n["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["held"], "{held}");
+
+    // An environment that loses its `slo` has its burns closed, with nothing sent.
+    let before = receiver.requests().len();
+    let without = &envs[..envs.rfind("    slo:").unwrap()];
+    crate::helpers::app::write_config(&app.config_path, &app.lab, without, &extra);
+    let started = std::time::Instant::now();
+    loop {
+        let held = app
+            .get_json("/api/v1/incidents?environment=slo%20slow%20burn%20resting")
+            .await;
+        if held["incidents"][0]["state"] == "resolved" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "never closed: {held}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let status = app.get_json("/api/v1/status").await;
+    assert!(env_status(&status, "resting")["slo"].is_null());
+    assert_eq!(
+        env_status(&status, "chat")["slo"]["burn"]["slow"]["firing"],
+        true
+    );
+    let sent: Vec<serde_json::Value> = receiver.requests()[before..]
+        .iter()
+        .map(|r| r.json())
+        .collect();
+    assert!(sent.is_empty(), "{sent:#?}");
     app.shutdown().await.unwrap();
 }

@@ -239,6 +239,9 @@ fn html_body(n: &Notification, channel: &str) -> Markup {
                 @if let Some(note) = &n.note {
                     p style="white-space: pre-line;" { (facts::note_text(note)) }
                 }
+                @if let Some(burn) = &n.slo_burn {
+                    p style="white-space: pre-line;" { (facts::burn_lines(burn).join("\n")) }
+                }
                 @if let Some(result) = &n.result {
                     p { (truncate(&facts::diagnosis(n, result), DIAGNOSIS_MAX)) }
                 }

@@ -113,8 +113,10 @@ pub fn payload(
     let summary = match (&n.result, &n.note) {
         (Some(result), _) => format!("{} — {}", n.headline(), result.diagnosis),
         (None, Some(note)) => format!("{} — {}", n.headline(), note.message),
-        (None, None) if n.slo_burn.is_some() => n.headline(),
-        (None, None) => format!("[TEST] {}", n.headline()),
+        (None, None) => match &n.slo_burn {
+            Some(burn) => format!("{} — {}", n.headline(), burn.summary),
+            None => format!("[TEST] {}", n.headline()),
+        },
     };
     let source = n
         .result
