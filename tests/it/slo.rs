@@ -549,6 +549,16 @@ async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
     assert_eq!(slow_status["incident_id"], slow[0]["slo_burn"]["id"]);
     assert_eq!(slow_status["severity"], "warning");
     assert!(slow_status["since"].is_string());
+    let (code, page) = app.get("/environments/chat").await;
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Slow burn (6h / 30m, alert at 6×)"),
+        "the page shows the rates"
+    );
+    assert!(
+        page.contains("class=\"burn firing\""),
+        "and the slow burn firing"
+    );
     let resting = &env_status(&status, "resting")["slo"]["burn"]["slow"];
     assert_eq!(resting["firing"], true, "held, yet recorded: {resting}");
 
