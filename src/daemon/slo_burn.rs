@@ -17,13 +17,14 @@ use crate::alert::burn::{SloBurnInfo, parse_subject};
 use crate::config::{Config, Environment, Slo};
 use crate::slo::SloReport;
 use crate::slo::burn::{self, BurnStatus, Measure, Sentence, Speed, Transition};
-use crate::store::{IncidentFilter, IncidentState, StoreError};
+use crate::store::{DeliveryState, IncidentFilter, IncidentState, StoreError};
 
 /// Open burns read at most: two per SLO environment.
 const OPEN_KEPT: u32 = 1000;
 
-/// A burn going on: its record's id and since when.
-type Burning = (i64, DateTime<Utc>);
+/// A burn going on: its record's id, since when, and whether its start went out (was not
+/// held): a burn that started in a maintenance window ends as quietly as it started.
+type Burning = (i64, DateTime<Utc>, bool);
 
 /// Evaluate every SLO environment's two speeds at `now` and put their state in `reports`.
 pub(super) async fn evaluate(
@@ -64,7 +65,8 @@ pub(super) async fn evaluate(
                 };
                 current = pass.apply(speed, &measure, current).await;
             }
-            statuses.push(BurnStatus::new(speed, &measure, current));
+            let shown = current.map(|(id, since, _)| (id, since));
+            statuses.push(BurnStatus::new(speed, &measure, shown));
         }
         report.burns = statuses;
     }
@@ -80,7 +82,7 @@ async fn drop_unmeasured(
     burning: &HashMap<(Speed, String), Burning>,
     now: DateTime<Utc>,
 ) {
-    for ((speed, env), (id, _)) in burning {
+    for ((speed, env), (id, _, _)) in burning {
         if config.environment(env).is_some_and(|e| e.slo.is_some()) {
             continue;
         }
@@ -108,7 +110,11 @@ async fn open_burns(state: &DaemonState) -> Result<HashMap<(Speed, String), Burn
         .into_iter()
         .filter_map(|i| {
             let (speed, env) = parse_subject(&i.environment)?;
-            Some(((speed, env.to_owned()), (i.id, i.started_at)))
+            let announced = i
+                .notifications
+                .iter()
+                .any(|n| n.outcome != DeliveryState::Held);
+            Some(((speed, env.to_owned()), (i.id, i.started_at, announced)))
         })
         .collect())
 }
@@ -132,7 +138,7 @@ impl Pass<'_> {
         measure: &Measure,
         current: Option<Burning>,
     ) -> Option<Burning> {
-        let since = current.map(|(_, since)| since);
+        let since = current.map(|(_, since, _)| since);
         let name = self.env.name.as_str();
         let held = self.held();
         let written = match burn::step(speed, measure, since, self.now) {
@@ -145,10 +151,11 @@ impl Pass<'_> {
                 alerts
                     .start_burn(self.config, self.env, info, held)
                     .await
-                    .map(|id| Some((id, at)))
+                    .map(|id| Some((id, at, !held)))
             }
             Transition::Ends { since, at } => {
-                let id = current.map_or(0, |(id, _)| id);
+                let (id, announced) = current.map_or((0, false), |(id, _, a)| (id, a));
+                let held = held || !announced;
                 let info = self.info(speed, measure, id, since, Some(at));
                 tracing::info!(environment = %name, speed = speed.as_str(), held, "{}", info.summary);
                 let alerts = &self.state.alerts;

@@ -493,6 +493,7 @@ async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
         "{fast}"
     );
     let burn = &fast["slo_burn"];
+    crate::helpers::assert_one_json_style("slo_burn", fast);
     assert_eq!(burn["severity"], "critical");
     assert_eq!(burn["action"], "page");
     assert_eq!(burn["state"], "firing");
@@ -544,6 +545,7 @@ async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
         .await;
     let chat = env_status(&status, "chat");
     assert!(chat["open_incident"].is_null(), "{chat}");
+    crate::helpers::assert_one_json_style("status with burns", &status);
     let slow_status = &chat["slo"]["burn"]["slow"];
     assert_eq!(slow_status["firing"], true, "{slow_status}");
     assert_eq!(slow_status["incident_id"], slow[0]["slo_burn"]["id"]);
