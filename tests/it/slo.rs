@@ -620,5 +620,19 @@ async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
         .map(|r| r.json())
         .collect();
     assert!(sent.is_empty(), "{sent:#?}");
+
+    // A restart finds the slow burn in the store: shown again, never sent again.
+    let slow_id = slow[0]["slo_burn"]["id"].clone();
+    let before = receiver.requests().len();
+    let mut app = app.restart().await;
+    app.wait_for("the slow burn measured after the restart", |s| {
+        env_status(s, "chat")["slo"]["burn"]["slow"]["incident_id"] == slow_id
+    })
+    .await;
+    let sent: Vec<serde_json::Value> = receiver.requests()[before..]
+        .iter()
+        .map(|r| r.json())
+        .collect();
+    assert!(sent.is_empty(), "nothing sent twice: {sent:#?}");
     app.shutdown().await.unwrap();
 }
