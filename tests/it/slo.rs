@@ -629,6 +629,8 @@ async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
         env_status(s, "chat")["slo"]["burn"]["slow"]["incident_id"] == slow_id
     })
     .await;
+    // A notification queued by that pass would be on the wire within moments.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let sent: Vec<serde_json::Value> = receiver.requests()[before..]
         .iter()
         .map(|r| r.json())
