@@ -394,6 +394,36 @@ mod tests {
         assert_eq!(id("web", 10), None);
     }
 
+    #[test]
+    fn an_slo_burn_is_held_by_a_silence_of_its_environment_that_restricts_nothing_else() {
+        let scoped = |id: i64, location: Option<&str>, verdict: Option<&str>| {
+            let mut s = silence(id, "chat*", 0, 60, None);
+            s.matchers.location = location.map(str::to_owned);
+            s.matchers.verdict = verdict.map(str::to_owned);
+            s
+        };
+        // (silences, environment, minute, covering id)
+        let cases: [(&[Silence], &str, i64, Option<i64>); 7] = [
+            (&[scoped(1, None, None)], "chat", 10, Some(1)),
+            (&[scoped(1, None, None)], "api", 10, None),
+            (&[scoped(1, None, None)], "chat", 61, None),
+            (&[scoped(1, Some("*"), Some("*"))], "chat-eu", 10, Some(1)),
+            // A burn is of every location and has no verdict.
+            (&[scoped(1, Some("eu-*"), None)], "chat", 10, None),
+            (&[scoped(1, None, Some("connect_*"))], "chat", 10, None),
+            (
+                &[scoped(1, None, None), scoped(2, Some("eu"), None)],
+                "chat",
+                10,
+                Some(1),
+            ),
+        ];
+        for (silences, env, minute, expected) in cases {
+            let got = covering_burn(silences, env, at(minute)).map(|s| s.id);
+            assert_eq!(got, expected, "{env} at {minute}: {silences:?}");
+        }
+    }
+
     fn request(json: serde_json::Value) -> Result<NewSilence, String> {
         let request: SilenceRequest = serde_json::from_value(json).map_err(|e| e.to_string())?;
         request.check(&config(), at(0))
