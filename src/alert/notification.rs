@@ -301,19 +301,23 @@ impl Notification {
                 let heading = self.note.as_ref().map_or("Update", NoteRecord::heading);
                 format!("{env}{incident}: {}", heading.to_lowercase())
             }
-            // Short, for titles and subjects; the burn's `summary` is the sentence.
-            EventName::SloBurn | EventName::SloBurnResolved => match &self.slo_burn {
-                Some(b) if self.event == EventName::SloBurn => format!(
-                    "{env} burns its error budget {} over {} ({} {} burn)",
-                    b.long_burn_rate
-                        .map_or_else(|| "fast".to_owned(), |r| format!("{r:.1}× too fast")),
-                    b.long_window,
-                    b.speed.as_str(),
-                    b.action
-                ),
-                Some(b) => format!("{env}'s {} SLO burn is over", b.speed.as_str()),
-                None => format!("{env}: SLO burn"),
-            },
+            EventName::SloBurn | EventName::SloBurnResolved => self.burn_headline(env),
+        }
+    }
+
+    /// Short, for titles and subjects; the burn's `summary` is the sentence.
+    fn burn_headline(&self, env: &str) -> String {
+        match &self.slo_burn {
+            Some(b) if self.event == EventName::SloBurn => format!(
+                "{env} burns its error budget {} over {} ({} {} burn)",
+                b.long_burn_rate
+                    .map_or_else(|| "fast".to_owned(), |r| format!("{r:.1}× too fast")),
+                b.long_window,
+                b.speed.as_str(),
+                b.action
+            ),
+            Some(b) => format!("{env}'s {} SLO burn is over", b.speed.as_str()),
+            None => format!("{env}: SLO burn"),
         }
     }
 }

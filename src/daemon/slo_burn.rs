@@ -19,7 +19,7 @@ use crate::slo::SloReport;
 use crate::slo::burn::{self, BurnStatus, Measure, Sentence, Speed, Transition};
 use crate::store::{DeliveryState, IncidentFilter, IncidentState, StoreError};
 
-/// Open burns read at most: two per SLO environment.
+/// Open incidents read at most, burn records among them: far more than are ever open at once.
 const OPEN_KEPT: u32 = 1000;
 
 /// A burn going on: its record's id, since when, and whether its start went out (was not
