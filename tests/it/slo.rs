@@ -454,7 +454,7 @@ async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
         }
     }
     store.close().await;
-    let mut app = prepared.start().await;
+    let app = prepared.start().await;
 
     let is_burn = |r: &crate::helpers::receiver::Recorded| {
         r.json()["event"]
