@@ -28,6 +28,7 @@
 pub mod channels;
 pub mod delivery;
 pub mod facts;
+pub mod grouping;
 pub mod maintenance;
 pub mod notification;
 pub mod notifier;
@@ -64,6 +65,7 @@ use crate::store::{
     AlertState, AlertStore, DeliveryState, IncidentRecord, NewNote, NewNotification, NoteRecord,
     StoreError,
 };
+use grouping::Grouper;
 use open::OpenIncidents;
 use outbox::Unrecorded;
 use step::{AckInput, StepInput};
@@ -109,6 +111,9 @@ pub struct Alerts {
     /// builds the redactor over every configured secret.
     built: Mutex<Option<(Arc<Config>, Arc<Channels>)>>,
     hooks: RwLock<Vec<DeliveryHook>>,
+    /// `alerts.grouping`'s groups: those waiting for members, and those with members open.
+    /// Locked after `states`, never before.
+    grouper: Mutex<Grouper>,
 }
 
 impl Alerts {
@@ -129,6 +134,7 @@ impl Alerts {
             unrecorded: Unrecorded::default(),
             built: Mutex::new(None),
             hooks: RwLock::new(Vec::new()),
+            grouper: Mutex::new(Grouper::default()),
         })
     }
 
@@ -217,8 +223,15 @@ impl Alerts {
             before: &before,
             after: &state,
             flap_window: policy.flapping.window,
+            grouping: config.alerts.grouping.as_ref(),
         };
-        let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
+        let step = step::step_write(
+            &input,
+            &events,
+            &self.next_incident_id,
+            &self.unwritten,
+            &mut self.grouper.lock(),
+        );
         states.insert(name.to_owned(), step.after.clone());
         // Still under the states' lock: the open incidents follow the steps in their order.
         self.open.set(name, step.after.incident_id);
@@ -256,6 +269,7 @@ impl Alerts {
             Some(env) => config.channels_for(env),
             None => config.alerts.channels.iter().collect(),
         };
+        let grouper = self.grouper.lock();
         let input = AckInput {
             name: &name,
             channels: &channels,
@@ -264,11 +278,21 @@ impl Alerts {
             link: environment_link(config, &name),
             before: &before,
             after: &after,
+            group: grouper.group_of(id),
+            group_sends_at: grouper.sends_at(id),
         };
         let step = step::acknowledge_write(&input, &events, &self.unwritten);
         tracing::info!(environment = %name, incident = id, by = %ack.by, "incident acknowledged");
         states.insert(name, step.after.clone());
         self.unwritten.lock().push(step);
+        // The group is one page: acknowledging a member quiets the others' reminders too.
+        let peers: Vec<i64> = grouper
+            .open_peers(id)
+            .iter()
+            .map(|m| m.incident_id)
+            .collect();
+        drop(grouper);
+        acknowledge_peers(&mut states, &peers, &self.unwritten);
         drop(states);
         self.wake.notify_one();
         true
@@ -323,13 +347,16 @@ impl Alerts {
             report.store_error = Some(format!("alert state not written: {err}"));
         }
         let due = self.unwritten.lock().due(now);
-        for row in due {
+        for batch in grouping::merge(due) {
             if stop.is_some_and(|s| s.is_cancelled()) {
                 break;
             }
-            let decided = outbox::attempt(channels, now, &row).await;
+            let decided = outbox::attempt(channels, now, &batch.row).await;
             report.attempts.extend(decided.report);
-            self.unwritten.lock().record(row.id, &decided.recorded);
+            let mut unwritten = self.unwritten.lock();
+            for id in &batch.ids {
+                unwritten.record(*id, &decided.recorded);
+            }
         }
         let next = self.unwritten.lock().next_due();
         report.due_at(next);
@@ -504,6 +531,28 @@ impl Alerts {
                 hook(attempt);
             }
         }
+    }
+}
+
+/// Acknowledge, in memory and without a notice of their own, the open incidents `peers`
+/// (the other members of an acknowledged incident's group).
+fn acknowledge_peers(
+    states: &mut HashMap<String, AlertState>,
+    peers: &[i64],
+    unwritten: &Mutex<Unwritten>,
+) {
+    for (name, state) in states.iter_mut() {
+        if !state.incident_id.is_some_and(|id| peers.contains(&id)) {
+            continue;
+        }
+        let (after, _) = incident::acknowledge(&state.state);
+        state.state = after;
+        unwritten.lock().push(StepWrite {
+            env: name.clone(),
+            incidents: Vec::new(),
+            notifications: Vec::new(),
+            after: state.clone(),
+        });
     }
 }
 
