@@ -119,9 +119,11 @@ impl Grouper {
             .cloned();
         let waiting = waiting.unwrap_or_else(|| {
             // The first member's incident id: unique in the store, and stable.
+            let until = now + chrono_wait(grouping);
             let started = Waiting {
                 key: format!("g{}", member.incident_id),
-                until: now + chrono_wait(grouping),
+                // Whole milliseconds: what the outbox keeps, so memory and store agree.
+                until: DateTime::from_timestamp_millis(until.timestamp_millis()).unwrap_or(until),
             };
             self.live.insert(
                 started.key.clone(),
@@ -217,27 +219,37 @@ impl Grouper {
         Some((group, last))
     }
 
-    /// Take back a group met in the outbox's stored rows (at start): its open members join
-    /// it again, so that their resolves and reminders are the group's.
-    pub fn restore(&mut self, group: Group, sends_at: DateTime<Utc>, open: &[i64]) {
-        let live = self.live.entry(group.key.clone()).or_insert(Live {
-            labels: group.labels.clone(),
-            members: Vec::new(),
-            sends_at,
-        });
-        for member in group.environments {
-            if !open.contains(&member.incident_id)
-                || live
+    /// The groups of open incidents, from their stored `triggered` notifications (payload,
+    /// due at): after a restart, their members' resolves and reminders are still the
+    /// group's. Each payload lists its own incident, open.
+    pub fn restored(triggers: &[(String, DateTime<Utc>)]) -> Grouper {
+        let mut grouper = Grouper::default();
+        for (payload, due) in triggers {
+            let Some(group) = serde_json::from_str::<Notification>(payload)
+                .ok()
+                .and_then(|n| n.group)
+            else {
+                continue;
+            };
+            let live = grouper.live.entry(group.key.clone()).or_insert(Live {
+                labels: group.labels.clone(),
+                members: Vec::new(),
+                sends_at: *due,
+            });
+            for member in group.environments {
+                if live
                     .members
                     .iter()
-                    .any(|m| m.incident_id == member.incident_id)
-            {
-                continue;
+                    .all(|m| m.incident_id != member.incident_id)
+                {
+                    grouper
+                        .of_incident
+                        .insert(member.incident_id, group.key.clone());
+                    live.members.push(member);
+                }
             }
-            self.of_incident
-                .insert(member.incident_id, group.key.clone());
-            live.members.push(member);
         }
+        grouper
     }
 }
 

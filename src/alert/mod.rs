@@ -122,6 +122,7 @@ impl Alerts {
         let open = store.open_incidents().await?.into_iter().collect();
         let states = store.alert_states().await?.into_iter().collect();
         let next_incident_id = store.next_incident_id().await?;
+        let grouper = Grouper::restored(&store.open_group_triggers().await?);
         Ok(Alerts {
             store,
             sender: Sender::new(SEND_TIMEOUT).map_err(anyhow::Error::msg)?,
@@ -134,7 +135,7 @@ impl Alerts {
             unrecorded: Unrecorded::default(),
             built: Mutex::new(None),
             hooks: RwLock::new(Vec::new()),
-            grouper: Mutex::new(Grouper::default()),
+            grouper: Mutex::new(grouper),
         })
     }
 
@@ -145,7 +146,9 @@ impl Alerts {
         let states: HashMap<String, AlertState> =
             self.store.alert_states().await?.into_iter().collect();
         let next_incident_id = self.store.next_incident_id().await?;
+        let grouper = Grouper::restored(&self.store.open_group_triggers().await?);
         *self.states.lock() = states;
+        *self.grouper.lock() = grouper;
         self.open.replace(open);
         self.next_incident_id
             .store(next_incident_id, Ordering::Relaxed);
