@@ -558,3 +558,150 @@ mod tests {
         assert_eq!(batches[0].row.id, 10);
     }
 }
+
+/// What each channel kind makes of a group: every member named, one key for the group.
+#[cfg(test)]
+mod payload_tests {
+    use super::*;
+    use crate::alert::channels::{
+        discord, google_chat, mattermost, opsgenie, pagerduty, slack, teams, telegram, webhook,
+    };
+    use crate::alert::facts;
+    use crate::alert::notification::EventName;
+    use crate::alert::notification::tests::sample;
+
+    /// The sample, as the group `g7` of staging, prod and edge.
+    fn grouped(event: EventName) -> Notification {
+        let mut n = sample(event);
+        let incident = n.incident.clone().unwrap();
+        let member = |environment: &str, id: i64| GroupMember {
+            environment: environment.to_owned(),
+            incident_id: id,
+            state: incident.state.clone(),
+            verdict: incident.verdict,
+            location: Some("us-central1".into()),
+            started_at: incident.started_at,
+            resolved_at: incident.resolved_at,
+            diagnosis: incident.diagnosis.clone(),
+        };
+        n.group = Some(Group {
+            key: "g7".into(),
+            labels: [("verdict".to_owned(), "closed_before_ready".to_owned())].into(),
+            environments: vec![member("staging", 7), member("prod", 8), member("edge", 9)],
+        });
+        n
+    }
+
+    #[test]
+    fn a_group_is_one_key_and_one_headline_naming_every_member() {
+        let now = "2026-11-22T23:10:00Z".parse().unwrap();
+        let cases = [
+            (
+                EventName::Triggered,
+                "3 environments (staging, prod, edge) are down: closed_before_ready",
+                "trigger",
+            ),
+            (
+                EventName::Reminder,
+                "3 environments (staging, prod, edge) are still down since 2026-11-22 22:45 UTC: closed_before_ready",
+                "trigger",
+            ),
+            (
+                EventName::Resolved,
+                "3 environments (staging, prod, edge) recovered after 22m 30s (was closed_before_ready)",
+                "resolve",
+            ),
+        ];
+        for (event, headline, action) in cases {
+            let n = grouped(event);
+            assert_eq!(n.headline(), headline);
+            let page = pagerduty::payload(&n, "KEY", "critical", "oncall", now);
+            assert_eq!(page["dedup_key"], "wsprobe-group-g7", "{event}");
+            assert_eq!(page["event_action"], action, "{event}");
+            assert_eq!(opsgenie::alias(&n, "genie"), "wsprobe-group-g7");
+        }
+        let body = webhook::body(&grouped(EventName::Triggered), now);
+        assert_eq!(body["environment"], "staging", "the leader's fields stay");
+        assert_eq!(
+            body["group"]["environments"][1],
+            serde_json::json!({
+                "environment": "prod", "incident_id": 8, "state": "open",
+                "verdict": "closed_before_ready", "location": "us-central1",
+                "started_at": "2026-11-22T22:45:00.000Z", "resolved_at": null,
+                "diagnosis": "Closed 1011 \"Internal error\" 63 ms after the upgrade.",
+            })
+        );
+        assert_eq!(
+            body["group"]["labels"],
+            serde_json::json!({"verdict": "closed_before_ready"})
+        );
+        // A group of one is the environment's own notification, with its group.
+        let mut one = grouped(EventName::Triggered);
+        one.group.as_mut().unwrap().environments.truncate(1);
+        assert_eq!(one.headline(), "staging is down: closed_before_ready");
+    }
+
+    #[test]
+    fn every_chat_kind_lists_every_member() {
+        let n = grouped(EventName::Triggered);
+        let kinds: [(&str, String); 9] = [
+            ("slack", slack::payload(&n, "c").to_string()),
+            (
+                "discord",
+                discord::payload(&n, "c", n.result.as_ref().unwrap().started_at).to_string(),
+            ),
+            ("teams", teams::payload(&n, "c").to_string()),
+            ("google_chat", google_chat::payload(&n, "c").to_string()),
+            ("mattermost", mattermost::payload(&n, "c").to_string()),
+            ("telegram", telegram::payload(&n, "42", "c").to_string()),
+            (
+                "opsgenie",
+                opsgenie::create_payload(&n, "P1", "c").to_string(),
+            ),
+            ("text (email, ntfy)", facts::plain_lines(&n, "c").join("\n")),
+            ("title", facts::title(&n)),
+        ];
+        for (kind, text) in kinds {
+            for env in ["staging", "prod", "edge"] {
+                assert!(text.contains(env), "{kind} does not name {env}: {text}");
+            }
+        }
+        assert!(
+            facts::plain_lines(&n, "c").contains(
+                &"Environments: staging (closed_before_ready, open), prod (closed_before_ready, open), edge (closed_before_ready, open)".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn groups_come_back_from_their_stored_triggers() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let stored: Vec<(String, DateTime<Utc>)> = [("staging", 7), ("prod", 8)]
+            .into_iter()
+            .flat_map(|(env, id)| {
+                let mut n = grouped(EventName::Triggered);
+                let group = n.group.as_mut().unwrap();
+                group
+                    .environments
+                    .retain(|m| m.environment == env && m.incident_id == id);
+                let payload = serde_json::to_string(&n).unwrap();
+                // One row per channel.
+                [payload.clone(), payload]
+            })
+            .map(|payload| (payload, at("2026-11-22T22:50:30Z")))
+            .chain([("not a notification".to_owned(), at("2026-11-22T22:50:30Z"))])
+            .collect();
+        let mut grouper = Grouper::restored(&stored);
+        assert_eq!(grouper.group_of(8).unwrap().environments.len(), 2);
+        assert_eq!(grouper.sends_at(7), Some(at("2026-11-22T22:50:30Z")));
+        assert!(grouper.lead(7) && !grouper.lead(8));
+        assert_eq!(
+            grouper.resolve(7, at("2026-11-22T23:00:00Z")).map(|r| r.1),
+            Some(false)
+        );
+        assert_eq!(
+            grouper.resolve(8, at("2026-11-22T23:00:00Z")).map(|r| r.1),
+            Some(true)
+        );
+    }
+}
