@@ -454,9 +454,11 @@ mod tests {
     }
 
     /// Resolves in order: (incident id, whether the group's resolve goes out).
+    type Resolves = &'static [(i64, Option<bool>)];
+
     #[test]
     fn a_group_resolves_with_its_last_open_member() {
-        let cases: [(&str, &[(i64, Option<bool>)]); 3] = [
+        let cases: [(&str, Resolves); 3] = [
             (
                 "in turn",
                 &[(2, Some(false)), (1, Some(false)), (3, Some(true))],

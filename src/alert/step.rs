@@ -230,18 +230,22 @@ fn notify(
     };
     queue(input.channels, at, id, &notification, held, step, unwritten);
     if held {
-        let why = match input.hold {
-            Hold {
-                silence: Some(_), ..
-            } => "silenced",
-            Hold {
-                dependency: true, ..
-            } => "a failing dependency",
-            _ => "maintenance window",
-        };
-        let silence = input.hold.silence;
-        tracing::info!(event = %notification.event, ?silence, "notification held: {why}");
+        log_held(input.hold, &notification);
     }
+}
+
+fn log_held(hold: Hold, notification: &Notification) {
+    let why = match hold {
+        Hold {
+            silence: Some(_), ..
+        } => "silenced",
+        Hold {
+            dependency: true, ..
+        } => "a failing dependency",
+        _ => "maintenance window",
+    };
+    let silence = hold.silence;
+    tracing::info!(event = %notification.event, ?silence, "notification held: {why}");
 }
 
 /// When a notification is made, and when it is due (a group's, once its wait ends).
