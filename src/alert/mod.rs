@@ -413,7 +413,9 @@ impl Alerts {
         let mut tx = self.store.begin_alerts(&incident.environment).await?;
         let stored = tx.insert_note(id, note).await?;
         let link = environment_link(config, &incident.environment);
-        let notification = Notification::note(&incident, stored.clone(), link);
+        let mut notification = Notification::note(&incident, stored.clone(), link);
+        // A grouped incident's note goes to the group's PagerDuty incident, not a new one.
+        notification.group = self.grouper.lock().group_of(id);
         let payload =
             serde_json::to_string(&notification).expect("a notification always encodes as JSON");
         let channels = self.channels_in_force(config);

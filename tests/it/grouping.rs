@@ -256,3 +256,77 @@ async fn a_group_waiting_through_a_restart_pages_once_and_resolves_once() {
     store.close().await;
     assert_eq!(hook.requests().len(), 2);
 }
+
+/// A group on a clock the test turns: a silenced environment's trigger is held and joins no
+/// group; the group reminds once per `repeat_every` (its lowest open incident speaks); an
+/// acknowledgement of any member goes out once under the group's key and quiets every member.
+#[tokio::test]
+async fn a_group_reminds_once_and_one_acknowledgement_quiets_it() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let hook = Receiver::spawn().await;
+    let pd = Receiver::spawn().await;
+    pd.always(Reply::status(202).body(r#"{"status":"success"}"#));
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(
+        dir.path(),
+        &format!(
+            "alerts:\n  defaults: {{ failure_threshold: 1, repeat_every: 10m }}\n  grouping: {{ wait: 30s, by: [verdict] }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n    - {{ name: oncall, kind: pagerduty, routing_key: \"{ROUTING_KEY}\", events_url: \"{}\" }}\n",
+            hook.url("/hook"),
+            pd.url("/v2/enqueue"),
+        ),
+    );
+    let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
+    let alerts = Alerts::new(store.alerts()).await.unwrap();
+    let channels = alerts.channels(&config);
+    let t0 = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
+    let fail_all = |at: DateTime<Utc>| {
+        for (env, silence) in [("staging", None), ("prod", None), ("edge", Some(1))] {
+            let hold = Hold {
+                silence,
+                ..Hold::default()
+            };
+            let result = result(env, Verdict::ClosedBeforeReady, at);
+            alerts.observe(&config, config.environment(env).unwrap(), &result, hold, at);
+        }
+    };
+    fail_all(t0);
+    alerts.deliver_due(&channels, t0 + seconds(31)).await;
+    let trigger = hook.wait_for(1).await[0].json();
+    assert_eq!(
+        listed(&trigger, "/group/environments"),
+        ["prod".to_owned(), "staging".to_owned()].into(),
+        "the silenced one is held, not grouped"
+    );
+    let dedup_key = pd.wait_for(1).await[0].json()["dedup_key"].clone();
+
+    fail_all(t0 + seconds(11 * 60));
+    let report = alerts.deliver_due(&channels, t0 + seconds(11 * 60)).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 2, "{report:?}");
+    let reminder = hook.wait_for(2).await[1].json();
+    assert_eq!(reminder["event"], "reminder");
+    assert_eq!(listed(&reminder, "/group/environments").len(), 2);
+    assert_eq!(pd.wait_for(2).await[1].json()["dedup_key"], dedup_key);
+
+    let prod = alerts.open_incidents()["prod"];
+    let ack = wsprobe::oncall::Acknowledgement {
+        by: "alice".into(),
+        at: t0 + seconds(12 * 60),
+        comment: None,
+    };
+    assert!(alerts.acknowledge(&config, prod, &ack, ack.at));
+    let report = alerts.deliver_due(&channels, ack.at).await;
+    assert_eq!(report.count(DeliveryOutcome::Delivered), 2, "{report:?}");
+    let acked = pd.wait_for(3).await[2].json();
+    assert_eq!(acked["event_action"], "acknowledge");
+    assert_eq!(acked["dedup_key"], dedup_key);
+    assert_eq!(hook.wait_for(3).await[2].json()["event"], "acknowledged");
+
+    fail_all(t0 + seconds(25 * 60));
+    let report = alerts.deliver_due(&channels, t0 + seconds(25 * 60)).await;
+    assert!(
+        report.attempts.is_empty(),
+        "acknowledged: no reminder {report:?}"
+    );
+    store.close().await;
+    assert_eq!((hook.requests().len(), pd.requests().len()), (3, 3));
+}
