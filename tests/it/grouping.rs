@@ -129,10 +129,10 @@ async fn environments_failing_together_page_once_per_channel_and_resolve_once() 
     );
 }
 
-/// An unknown `by` label is a config error naming the file, line, column and key; `validate`
-/// exits 2.
+/// An unknown `by` label (and a zero wait) is a config error naming the file, line, column and
+/// key; `validate` exits 2. A good one is described by `validate`.
 #[test]
-fn an_unknown_grouping_label_is_a_config_error_at_its_position() {
+fn grouping_errors_name_their_position_and_validate_describes_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("probes.yaml");
     std::fs::write(
@@ -153,6 +153,22 @@ fn an_unknown_grouping_label_is_a_config_error_at_its_position() {
             "probes.yaml:7:19: alerts.grouping.by[1]: unknown label \"region\": groups split by verdict, location, environment"
         ),
         "{stderr}"
+    );
+    std::fs::write(
+        &path,
+        "environments:\n  - name: a\n    url: ws://127.0.0.1:1/ws\nalerts:\n  grouping: { by: [location, verdict] }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+        .args(["validate", "--config", path.to_str().unwrap()])
+        .env_remove("WSPROBE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("grouping\n  failures starting within 30s of each other: one notification per channel, split by location, verdict"),
+        "{stdout}"
     );
     std::fs::write(&path, "environments:\n  - name: a\n    url: ws://127.0.0.1:1/ws\nalerts:\n  grouping: { wait: 0s }\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
