@@ -14,6 +14,8 @@
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
 //! - `step`: one step's writes (incidents, notifications, the state after) from its events.
+//! - [`grouping`]: `alerts.grouping`, between the step and the outbox: triggers that start
+//!   together wait for each other and go out (and resolve) as one notification per channel.
 //! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
 //!   memory meanwhile.
 //! - `open`: which environments have an incident open, and who hears when that changes (the

@@ -205,12 +205,29 @@ fn seconds(n: i64) -> chrono::Duration {
 
 /// The engine on a clock the test turns: a group's triggers wait in the outbox through a
 /// restart and go out once when the wait ends; after the restart the group is still one (its
-/// partial resolve is not sent, its last member's is).
+/// partial resolve is not sent, its last member's is). On SQLite, then PostgreSQL (a fleet's
+/// store) when this machine has it.
 #[tokio::test]
 async fn a_group_waiting_through_a_restart_pages_once_and_resolves_once() {
     wsprobe::probe::tls::ensure_crypto_provider();
-    let hook = Receiver::spawn().await;
     let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wsprobe.db");
+    through_a_restart(&dir, &|| Box::pin(Store::open(&db))).await;
+    let Some(postgres) = crate::helpers::pg::Postgres::shared() else {
+        return;
+    };
+    let url = postgres.url(&postgres.fresh_database("grouping").await);
+    through_a_restart(&dir, &|| {
+        Box::pin(Store::connect(&url, "test-location", "test-instance"))
+    })
+    .await;
+}
+
+type Opened<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Store, wsprobe::store::StoreError>> + 'a>>;
+
+async fn through_a_restart<'a>(dir: &tempfile::TempDir, open: &dyn Fn() -> Opened<'a>) {
+    let hook = Receiver::spawn().await;
     let config = load(
         dir.path(),
         &format!(
@@ -218,8 +235,7 @@ async fn a_group_waiting_through_a_restart_pages_once_and_resolves_once() {
             hook.url("/hook")
         ),
     );
-    let db = dir.path().join("wsprobe.db");
-    let store = Store::open(&db).await.unwrap();
+    let store = open().await.unwrap();
     let alerts = Alerts::new(store.alerts()).await.unwrap();
     // Whole milliseconds, as the store keeps times.
     let t0 = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
@@ -241,7 +257,7 @@ async fn a_group_waiting_through_a_restart_pages_once_and_resolves_once() {
     assert_eq!(report.next_due, Some(t0 + seconds(30)));
     store.close().await;
 
-    let store = Store::open(&db).await.unwrap();
+    let store = open().await.unwrap();
     let alerts = Alerts::new(store.alerts()).await.unwrap();
     let channels = alerts.channels(&config);
     let report = alerts.deliver_due(&channels, t0 + seconds(31)).await;
