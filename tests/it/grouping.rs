@@ -47,6 +47,8 @@ async fn environments_failing_together_page_once_per_channel_and_resolve_once() 
     let hook = Receiver::spawn().await;
     let pd = Receiver::spawn().await;
     pd.always(Reply::status(202).body(r#"{"status":"success"}"#));
+    let slack = Receiver::spawn().await;
+    slack.always(Reply::ok());
     let endpoint = free_port();
     let envs: String = ENVIRONMENTS
         .iter()
@@ -57,9 +59,10 @@ async fn environments_failing_together_page_once_per_channel_and_resolve_once() 
         })
         .collect();
     let alerts = format!(
-        "alerts:\n  defaults: {{ failure_threshold: 1, success_threshold: 1 }}\n  grouping: {{ wait: 8s, by: [verdict] }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n    - {{ name: oncall, kind: pagerduty, routing_key: \"{ROUTING_KEY}\", events_url: \"{}\" }}\n",
+        "alerts:\n  defaults: {{ failure_threshold: 1, success_threshold: 1 }}\n  grouping: {{ wait: 8s, by: [verdict] }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n    - {{ name: oncall, kind: pagerduty, routing_key: \"{ROUTING_KEY}\", events_url: \"{}\" }}\n    - {{ name: team, kind: slack, webhook_url: \"{}\" }}\n",
         hook.url("/hook"),
         pd.url("/v2/enqueue"),
+        slack.url("/services/T0/B0/X"),
     );
     let mut app = spawn_app(&envs, &alerts).await;
 
@@ -127,6 +130,23 @@ async fn environments_failing_together_page_once_per_channel_and_resolve_once() 
         2,
         "one PagerDuty incident, opened and closed"
     );
+    let messages: Vec<String> = slack
+        .requests()
+        .iter()
+        .map(|r| r.json()["text"].to_string())
+        .collect();
+    assert_eq!(
+        messages.len(),
+        2,
+        "one Slack message, one resolve: {messages:#?}"
+    );
+    for env in ENVIRONMENTS {
+        assert!(
+            messages[0].contains(env) && messages[1].contains(env),
+            "{messages:#?}"
+        );
+    }
+    assert!(messages[1].contains("recovered"), "{messages:#?}");
 }
 
 /// An unknown `by` label (and a zero wait) is a config error naming the file, line, column and
