@@ -162,6 +162,7 @@ impl Alerts {
             acknowledgement: None,
             note: None,
             slo_burn: Some(burn),
+            group: None,
         };
         let payload =
             serde_json::to_string(&notification).expect("a notification always encodes as JSON");
@@ -242,6 +243,7 @@ mod tests {
             acknowledgement: None,
             note: None,
             slo_burn: Some(info),
+            group: None,
         }
     }
 

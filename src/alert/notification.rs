@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use super::burn::SloBurnInfo;
+use super::grouping::Group;
 use crate::oncall::Acknowledgement;
 use crate::probe::result::Phases;
 use crate::probe::{ProbeResult, Status, Verdict};
@@ -98,6 +99,10 @@ pub struct Notification {
     /// `slo_burn` and `slo_burn_resolved` only: the burn. Absent from other events' JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_burn: Option<SloBurnInfo>,
+    /// With `alerts.grouping`: the group the incident is in and its members. The fields
+    /// above then tell of the member that led the group (its first). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,6 +219,7 @@ impl Notification {
             acknowledgement: None,
             note: None,
             slo_burn: None,
+            group: None,
         }
     }
 
@@ -229,6 +235,7 @@ impl Notification {
             note: Some(note),
             acknowledgement: None,
             slo_burn: None,
+            group: None,
         }
     }
 
@@ -237,10 +244,32 @@ impl Notification {
         self.environment.as_deref().unwrap_or("wsprobe")
     }
 
+    /// The environments a group lists (more than one), in its order.
+    pub fn grouped_environments(&self) -> Option<Vec<&str>> {
+        let group = self.group.as_ref().filter(|g| g.environments.len() > 1)?;
+        Some(
+            group
+                .environments
+                .iter()
+                .map(|m| m.environment.as_str())
+                .collect(),
+        )
+    }
+
+    /// Whom the headline names: the subject, or a group's members (`3 environments (a, b,
+    /// c)`).
+    pub fn who(&self) -> String {
+        match self.grouped_environments() {
+            Some(names) => format!("{} environments ({})", names.len(), names.join(", ")),
+            None => self.subject().to_owned(),
+        }
+    }
+
     /// One plain line that says what happened, shared by every channel (Slack's fallback
     /// text, PagerDuty's summary, the log line). No markup.
     pub fn headline(&self) -> String {
-        let env = self.subject();
+        let env = self.who();
+        let env = env.as_str();
         let verdict = self
             .incident
             .as_ref()
@@ -252,15 +281,20 @@ impl Notification {
             .map(|r| r.status.as_str())
             .unwrap_or("down");
         let verdict = verdict.map(Verdict::as_str).unwrap_or("unknown");
+        let is = if self.grouped_environments().is_some() {
+            "are"
+        } else {
+            "is"
+        };
         match self.event {
-            EventName::Triggered => format!("{env} is {status}: {verdict}"),
+            EventName::Triggered => format!("{env} {is} {status}: {verdict}"),
             EventName::Reminder => {
                 let since = self
                     .incident
                     .as_ref()
                     .map(|i| format!(" since {}", i.started_at.format("%Y-%m-%d %H:%M UTC")))
                     .unwrap_or_default();
-                format!("{env} is still {status}{since}: {verdict}")
+                format!("{env} {is} still {status}{since}: {verdict}")
             }
             EventName::VerdictChanged => {
                 let from = self
@@ -269,7 +303,7 @@ impl Notification {
                     .and_then(|i| i.previous_verdict)
                     .map(Verdict::as_str)
                     .unwrap_or("unknown");
-                format!("{env} is {status}: verdict changed from {from} to {verdict}")
+                format!("{env} {is} {status}: verdict changed from {from} to {verdict}")
             }
             EventName::Resolved => {
                 let after = self
@@ -383,6 +417,7 @@ pub(crate) mod tests {
             }),
             note: None,
             slo_burn: None,
+            group: None,
         }
     }
 
