@@ -13,6 +13,8 @@
 pub mod across;
 pub mod evaluate;
 pub mod quiet;
+pub mod requests;
+pub mod series;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

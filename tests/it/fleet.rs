@@ -21,7 +21,7 @@ use crate::helpers::receiver::Receiver;
 const INTERVAL_MS: i64 = 2000;
 const PATIENCE: Duration = Duration::from_secs(90);
 
-struct Instance {
+pub(crate) struct Instance {
     name: String,
     port: u16,
     child: Child,
@@ -35,7 +35,7 @@ impl Drop for Instance {
 }
 
 impl Instance {
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -46,7 +46,14 @@ impl Instance {
     }
 }
 
-fn start(config: &Path, name: &str, location: &str, edge: &str, both: &str, lab: &str) -> Instance {
+pub(crate) fn start(
+    config: &Path,
+    name: &str,
+    location: &str,
+    edge: &str,
+    both: &str,
+    lab: &str,
+) -> Instance {
     let port = free_port().port();
     let child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
         .args(["run", "--config", config.to_str().unwrap()])
@@ -68,13 +75,13 @@ fn start(config: &Path, name: &str, location: &str, edge: &str, both: &str, lab:
     }
 }
 
-async fn get(url: &str) -> Option<Value> {
+pub(crate) async fn get(url: &str) -> Option<Value> {
     let response = reqwest::get(url).await.ok()?;
     response.json().await.ok()
 }
 
 /// Poll until `ready` holds for what `fetch` gives, or fail saying `what`.
-async fn wait_until<T, F, Fut>(what: &str, mut fetch: F, ready: impl Fn(&T) -> bool) -> T
+pub(crate) async fn wait_until<T, F, Fut>(what: &str, mut fetch: F, ready: impl Fn(&T) -> bool) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -92,7 +99,7 @@ where
 }
 
 /// The webhooks received, as (event, environment) in arrival order.
-fn events(hook: &Receiver) -> Vec<(String, String)> {
+pub(crate) fn events(hook: &Receiver) -> Vec<(String, String)> {
     hook.requests()
         .iter()
         .map(|r| {
@@ -105,7 +112,7 @@ fn events(hook: &Receiver) -> Vec<(String, String)> {
         .collect()
 }
 
-fn count(events: &[(String, String)], event: &str, environment: &str) -> usize {
+pub(crate) fn count(events: &[(String, String)], event: &str, environment: &str) -> usize {
     events
         .iter()
         .filter(|(e, env)| e == event && env == environment)

@@ -1,6 +1,8 @@
 //! What only a fleet needs: slot claims, the instances table, the evaluator's lease, and the
 //! runs the evaluator reads from every location.
 
+mod requests;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

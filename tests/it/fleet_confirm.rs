@@ -1,0 +1,165 @@
+//! Confirmation across locations, for real: two `wsprobe run` processes in locations a and b
+//! on a PostgreSQL of the test's own, an environment whose only slot is weeks away, and a lab
+//! that goes down between b's start and a's. a's start-up probe fails; b must hear of it
+//! through the shared store, probe at once, and the two confirmed failures page once.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use wsprobe::lab::{Lab, LabOptions};
+
+use crate::fleet::{count, events, get, start, wait_until};
+use crate::helpers::pg::Postgres;
+use crate::helpers::receiver::Receiver;
+
+/// A run as this test reads it from the shared store: `(status, requested_by, confirmation)`.
+type Marks = (String, Option<String>, Option<i64>);
+
+/// The runs of `api` from `location`, oldest first; `None` until the schema exists.
+async fn marks(pool: &sqlx::PgPool, location: &str) -> Option<Vec<Marks>> {
+    sqlx::query_as(
+        "SELECT result->>'status', result->>'requested_by',
+                (result->>'confirmation')::bigint
+         FROM runs WHERE environment = 'api' AND location = $1 ORDER BY id",
+    )
+    .bind(location)
+    .fetch_all(pool)
+    .await
+    .ok()
+}
+
+/// What [`marks`] reads for one run.
+fn run(status: &str, requested_by: Option<&str>, confirmation: Option<i64>) -> Marks {
+    (
+        status.to_owned(),
+        requested_by.map(str::to_owned),
+        confirmation,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_in_one_location_has_the_other_confirm_it_at_once_and_pages_once() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let Some(postgres) = Postgres::shared() else {
+        return;
+    };
+    let url = postgres.url(&postgres.fresh_database("confirm").await);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let hook = Receiver::spawn().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lab_addr = listener.local_addr().unwrap();
+    let lab_stop = CancellationToken::new();
+    let options = LabOptions {
+        startup_duration: Duration::ZERO,
+        ..LabOptions::default()
+    };
+    let lab = Lab::spawn(listener, options, lab_stop.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("probes.yaml");
+    // One slot a year: no scheduled probe helps within the test.
+    std::fs::write(
+        &config,
+        format!(
+            r#"location: ${{LOC}}
+defaults: {{ schedule: "0 0 0 1 1 *", timeout: 1500ms }}
+environments:
+  - {{ name: api, url: "ws://${{LAB}}/ws/healthy" }}
+alerts:
+  defaults:
+    min_locations: 2
+    failure_threshold: 3
+    confirm: {{ attempts: 2, every: 1s }}
+  channels:
+    - {{ name: audit, kind: webhook, url: "{}" }}
+server: {{ listen: "127.0.0.1:${{PORT}}" }}
+storage: {{ url: "{url}" }}
+"#,
+            hook.url("/hook")
+        ),
+    )
+    .unwrap();
+    let lab_at = lab_addr.to_string();
+
+    // b starts while api serves: its start-up probe is up, and b has nothing to confirm.
+    let b = start(&config, "b1", "b", &lab_at, &lab_at, &lab_at);
+    wait_until(
+        "b's start-up probe, up",
+        || marks(&pool, "b"),
+        |runs| runs.first().is_some_and(|first| first.0 == "up"),
+    )
+    .await;
+    // Then api goes down (connections refused: the port stays bound, not listening).
+    lab_stop.cancel();
+    lab.stopped().await;
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.set_reuseaddr(true).unwrap();
+    held.bind(lab_addr).unwrap();
+
+    let started = Instant::now();
+    let a = start(&config, "a1", "a", &lab_at, &lab_at, &lab_at);
+    wait_until(
+        "one page for api",
+        || async { Some(events(&hook)) },
+        |events| count(events, "triggered", "api") >= 1,
+    )
+    .await;
+    let paged_after = started.elapsed();
+    // Both series are over by then; a few more evaluator passes page nothing more.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let seen = events(&hook);
+    assert_eq!(count(&seen, "triggered", "api"), 1, "{seen:?}");
+
+    // b answered a's request with a probe and its own confirmation series, marked so.
+    assert_eq!(
+        marks(&pool, "b").await.unwrap(),
+        [
+            run("up", None, None),
+            run("down", Some("a"), None),
+            run("down", Some("a"), Some(1)),
+            run("down", Some("a"), Some(2)),
+        ]
+    );
+    // a's own series: its start-up probe and two re-probes.
+    assert_eq!(
+        marks(&pool, "a").await.unwrap(),
+        [
+            run("down", None, None),
+            run("down", None, Some(1)),
+            run("down", None, Some(2)),
+        ]
+    );
+    let answered: Vec<(String, String)> =
+        sqlx::query_as("SELECT location, instance FROM probe_answers")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(answered, [("b".to_owned(), "b1".to_owned())]);
+    let incidents = get(&format!("{}/api/v1/incidents?environment=api", a.base()))
+        .await
+        .unwrap();
+    let diagnosis = incidents["incidents"][0]["diagnosis"].as_str().unwrap();
+    assert!(
+        diagnosis.starts_with("Down from all 2 locations: the service itself."),
+        "{incidents}"
+    );
+    // Shown in the API like any run, with their marks.
+    let runs = get(&format!(
+        "{}/api/v1/environments/api/runs?location=b&limit=10",
+        b.base()
+    ))
+    .await
+    .unwrap();
+    let shown: Vec<(Value, Value)> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["requested_by"].clone(), r["confirmation"].clone()))
+        .collect();
+    assert!(
+        shown.contains(&(Value::from("a"), Value::from(2))),
+        "{runs}"
+    );
+    // Seconds, not the next slot (weeks away): generous for a loaded machine.
+    assert!(paged_after < Duration::from_secs(60), "{paged_after:?}");
+}
