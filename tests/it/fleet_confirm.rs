@@ -81,14 +81,27 @@ storage: {{ url: "{url}" }}
     .unwrap();
     let lab_at = lab_addr.to_string();
 
-    // b starts while api serves: its start-up probe is up, and b has nothing to confirm.
-    let b = start(&config, "b1", "b", &lab_at, &lab_at, &lab_at);
+    // b (two replicas) starts while api serves: its start-up probes are up, and b has nothing
+    // to confirm.
+    let b = [
+        start(&config, "b1", "b", &lab_at, &lab_at, &lab_at),
+        start(&config, "b2", "b", &lab_at, &lab_at, &lab_at),
+    ];
     wait_until(
         "b's start-up probe, up",
         || marks(&pool, "b"),
-        |runs| runs.first().is_some_and(|first| first.0 == "up"),
+        |runs| !runs.is_empty() && runs.iter().all(|run| run.0 == "up"),
     )
     .await;
+    wait_until(
+        "both replicas of b",
+        || async { get(&format!("{}/api/v1/instances", b[1].base())).await },
+        |body| body["instances"].as_array().is_some_and(|i| i.len() == 2),
+    )
+    .await;
+    // The second replica's start-up probe, if it made one (it does not once it knows b1),
+    // is over well within its timeout.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     // Then api goes down (connections refused: the port stays bound, not listening).
     lab_stop.cancel();
     lab.stopped().await;
@@ -110,11 +123,17 @@ storage: {{ url: "{url}" }}
     let seen = events(&hook);
     assert_eq!(count(&seen, "triggered", "api"), 1, "{seen:?}");
 
-    // b answered a's request with a probe and its own confirmation series, marked so.
+    // One replica of b answered a's request, with a probe and its own confirmation series,
+    // marked so.
+    let (answers, own): (Vec<Marks>, Vec<Marks>) = marks(&pool, "b")
+        .await
+        .unwrap()
+        .into_iter()
+        .partition(|run| run.1.is_some());
+    assert!(own.iter().all(|run| run.0 == "up"), "{own:?}");
     assert_eq!(
-        marks(&pool, "b").await.unwrap(),
+        answers,
         [
-            run("up", None, None),
             run("down", Some("a"), None),
             run("down", Some("a"), Some(1)),
             run("down", Some("a"), Some(2)),
@@ -134,7 +153,15 @@ storage: {{ url: "{url}" }}
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(answered, [("b".to_owned(), "b1".to_owned())]);
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0].0, "b");
+    let answerer: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT instance FROM runs WHERE location = 'b' AND result->>'requested_by' = 'a'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(answerer, [answered[0].1.clone()], "the claimant probed");
     let incidents = get(&format!("{}/api/v1/incidents?environment=api", a.base()))
         .await
         .unwrap();
@@ -146,7 +173,7 @@ storage: {{ url: "{url}" }}
     // Shown in the API like any run, with their marks.
     let runs = get(&format!(
         "{}/api/v1/environments/api/runs?location=b&limit=10",
-        b.base()
+        b[0].base()
     ))
     .await
     .unwrap();
@@ -160,6 +187,14 @@ storage: {{ url: "{url}" }}
         shown.contains(&(Value::from("a"), Value::from(2))),
         "{runs}"
     );
+    let answering = if answerer[0] == "b1" { &b[0] } else { &b[1] };
+    let page = reqwest::get(format!("{}/environments/api", answering.base()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("asked by a"), "the page marks the answers");
     // Seconds, not the next slot (weeks away): generous for a loaded machine.
     assert!(paged_after < Duration::from_secs(60), "{paged_after:?}");
 }
