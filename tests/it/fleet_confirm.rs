@@ -3,6 +3,7 @@
 //! that goes down between b's start and a's. a's start-up probe fails; b must hear of it
 //! through the shared store, probe at once, and the two confirmed failures page once.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -10,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use wsprobe::lab::{Lab, LabOptions};
 
 use crate::fleet::{count, events, get, start, wait_until};
+use crate::helpers::free_port;
 use crate::helpers::pg::Postgres;
 use crate::helpers::receiver::Receiver;
 
@@ -38,6 +40,35 @@ fn run(status: &str, requested_by: Option<&str>, confirmation: Option<i64>) -> M
     )
 }
 
+/// Both tests' config, its `${VAR}`s set per process: `api` at `${EDGE}` (what each location
+/// reaches), one slot a year (no scheduled probe helps within a test), and a webhook paged
+/// when two locations confirm a failure.
+fn write_config(dir: &Path, hook: &Receiver, storage_url: &str) -> PathBuf {
+    let config = dir.join("probes.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"location: ${{LOC}}
+defaults: {{ schedule: "0 0 0 1 1 *", timeout: 1500ms }}
+environments:
+  - {{ name: api, url: "ws://${{EDGE}}/ws/healthy" }}
+alerts:
+  defaults:
+    min_locations: 2
+    failure_threshold: 3
+    confirm: {{ attempts: 2, every: 1s }}
+  channels:
+    - {{ name: audit, kind: webhook, url: "{}" }}
+server: {{ listen: "127.0.0.1:${{PORT}}" }}
+storage: {{ url: "{storage_url}" }}
+"#,
+            hook.url("/hook")
+        ),
+    )
+    .unwrap();
+    config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_in_one_location_has_the_other_confirm_it_at_once_and_pages_once() {
     wsprobe::probe::tls::ensure_crypto_provider();
@@ -56,29 +87,7 @@ async fn a_failure_in_one_location_has_the_other_confirm_it_at_once_and_pages_on
     };
     let lab = Lab::spawn(listener, options, lab_stop.clone()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("probes.yaml");
-    // One slot a year: no scheduled probe helps within the test.
-    std::fs::write(
-        &config,
-        format!(
-            r#"location: ${{LOC}}
-defaults: {{ schedule: "0 0 0 1 1 *", timeout: 1500ms }}
-environments:
-  - {{ name: api, url: "ws://${{LAB}}/ws/healthy" }}
-alerts:
-  defaults:
-    min_locations: 2
-    failure_threshold: 3
-    confirm: {{ attempts: 2, every: 1s }}
-  channels:
-    - {{ name: audit, kind: webhook, url: "{}" }}
-server: {{ listen: "127.0.0.1:${{PORT}}" }}
-storage: {{ url: "{url}" }}
-"#,
-            hook.url("/hook")
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), &hook, &url);
     let lab_at = lab_addr.to_string();
 
     // b (two replicas) starts while api serves: its start-up probes are up, and b has nothing
@@ -197,4 +206,64 @@ storage: {{ url: "{url}" }}
     assert!(page.contains("asked by a"), "the page marks the answers");
     // Seconds, not the next slot (weeks away): generous for a loaded machine.
     assert!(paged_after < Duration::from_secs(60), "{paged_after:?}");
+}
+
+/// The other side of it: a's path to api is broken (nothing listens where a connects), b's is
+/// not. b answers a's request at once with a healthy probe, which it does not re-probe, and a's
+/// confirmed failure alone is not `min_locations`: no page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_answer_from_the_other_location_keeps_a_one_sided_failure_from_paging() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let Some(postgres) = Postgres::shared() else {
+        return;
+    };
+    let url = postgres.url(&postgres.fresh_database("confirm_healthy").await);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let hook = Receiver::spawn().await;
+    let lab = crate::helpers::spawn_lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &hook, &url);
+    let (lab_at, refused) = (lab.addr().to_string(), free_port().to_string());
+    let b = start(&config, "b1", "b", &lab_at, &lab_at, &lab_at);
+    wait_until(
+        "b's start-up probe",
+        || marks(&pool, "b"),
+        |runs| !runs.is_empty(),
+    )
+    .await;
+    let _a = start(&config, "a1", "a", &refused, &lab_at, &lab_at);
+    let answers = wait_until(
+        "a's confirmed failure and b's answer",
+        || async {
+            let (a, b) = (marks(&pool, "a").await?, marks(&pool, "b").await?);
+            Some((a, b))
+        },
+        |(a, b)| a.len() == 3 && b.iter().any(|run| run.1.is_some()),
+    )
+    .await;
+    assert_eq!(
+        answers.0,
+        [
+            run("down", None, None),
+            run("down", None, Some(1)),
+            run("down", None, Some(2)),
+        ]
+    );
+    assert_eq!(
+        answers.1,
+        [run("up", None, None), run("up", Some("a"), None)]
+    );
+    // Evaluator passes (every 3 s) over both series: nothing pages, the page says why.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(events(&hook), Vec::<(String, String)>::new());
+    let status = get(&format!("{}/api/v1/status", b.base())).await.unwrap();
+    let api = &status["environments"][0];
+    assert_eq!(api["locations"]["b"]["status"], "up", "{api}");
+    assert!(
+        api["diagnosis"]
+            .as_str()
+            .unwrap()
+            .starts_with("Down from a only (b up)"),
+        "{api}"
+    );
 }
