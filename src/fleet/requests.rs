@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::Confirm;
+pub use crate::store::ProbeRequest;
 
 /// How often an instance looks for requests. A poll, not LISTEN/NOTIFY: a notification needs a
 /// connection of its own held open (which PgBouncer's transaction mode does not carry, and
@@ -20,17 +21,6 @@ pub const POLL_EVERY: Duration = Duration::from_secs(1);
 pub const DATABASE_DEADLINE: Duration = Duration::from_secs(2);
 /// What a request outlives the asking series by: time for the other locations to notice it.
 const GRACE: Duration = Duration::from_secs(30);
-
-/// A request as the other locations read it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProbeRequest {
-    pub id: i64,
-    pub environment: String,
-    /// The location whose probe failed.
-    pub location: String,
-    /// On the database's clock, as every instance reads it: no instance's own clock decides.
-    pub expires_at: DateTime<Utc>,
-}
 
 /// How long a request stays worth answering: the asking location's own series (`attempts`
 /// re-probes `every` apart) and [`GRACE`]. An answer later than that would land beside the

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use wsprobe::lab::{Lab, LabOptions};
 
-use crate::fleet::{count, events, get, start, wait_until};
+use crate::helpers::fleet::{count, events, get, start, wait_until};
 use crate::helpers::free_port;
 use crate::helpers::pg::Postgres;
 use crate::helpers::receiver::Receiver;

@@ -3,6 +3,8 @@
 
 mod requests;
 
+pub use requests::ProbeRequest;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

@@ -1,6 +1,6 @@
 //! Probe requests: a location whose probe failed asks the others to probe the environment now
-//! (`crate::fleet::requests` decides which to answer). One answer per location: the replica
-//! whose row in `probe_answers` lands probes, as with slot claims.
+//! (the fleet's `requests` module decides which to answer). One answer per location: the
+//! replica whose row in `probe_answers` lands probes, as with slot claims.
 
 use std::time::Duration;
 
@@ -8,8 +8,18 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::FleetStore;
-use crate::fleet::requests::ProbeRequest;
 use crate::store::StoreError;
+
+/// A request as the other locations read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeRequest {
+    pub id: i64,
+    pub environment: String,
+    /// The location whose probe failed.
+    pub location: String,
+    /// On the database's clock, as every instance reads it: no instance's own clock decides.
+    pub expires_at: DateTime<Utc>,
+}
 
 impl FleetStore {
     /// Ask every other location to probe `env` now; the request expires `lifetime` from now on
