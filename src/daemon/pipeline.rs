@@ -45,7 +45,10 @@ impl DaemonState {
                 self.observe(&config, env, &first);
             }
         } else if !wait_stored {
-            if let Some(fleet) = &self.fleet {
+            // An incident already open paged: the locations' own slots keep it current.
+            if let Some(fleet) = &self.fleet
+                && self.alerts.open_incident(env.name.as_str()).is_none()
+            {
                 super::requests::ask(fleet, env, policy.confirm);
             }
             let counted = self.confirm(env, first.clone(), policy.confirm, None).await;

@@ -70,15 +70,16 @@ impl Combined {
 impl LocationBoard {
     /// Step `location`'s view of the result's environment.
     pub fn observe(&mut self, policy: &AlertPolicy, location: &str, result: &ProbeResult) {
+        let result = result.without_bulk();
         let env = self.views.entry(result.environment.clone()).or_default();
         let view = env
             .entry(location.to_owned())
             .or_insert_with(|| LocationView {
                 state: MachineState::default(),
-                last: result.without_bulk(),
+                last: result.clone(),
                 series: Series::default(),
             });
-        for counted in view.series.admit(policy, &result.without_bulk()) {
+        for counted in view.series.admit(policy, &result) {
             let observation = Observation {
                 status: counted.status,
                 verdict: counted.verdict,
@@ -89,7 +90,7 @@ impl LocationBoard {
             let (state, _) = incident::step(&view.state, policy, &observation, counted.started_at);
             view.state = state;
         }
-        view.last = result.without_bulk();
+        view.last = result;
     }
 
     /// `env` across the locations that are not quiet as of `now` (`interval`: the
