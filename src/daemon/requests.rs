@@ -121,3 +121,21 @@ async fn deadline<T>(query: impl Future<Output = Result<T, StoreError>>) -> Resu
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_that_does_not_answer_is_given_up_on_at_the_deadline() {
+        let started = Instant::now();
+        let answer: Result<(), String> = deadline(std::future::pending()).await;
+        assert_eq!(
+            answer.unwrap_err(),
+            "the shared store did not answer within 2 s"
+        );
+        let waited = started.elapsed();
+        assert!(waited >= DATABASE_DEADLINE, "{waited:?}");
+        assert!(waited < DATABASE_DEADLINE * 5, "{waited:?}");
+    }
+}
