@@ -1,7 +1,8 @@
-//! Confirmation across locations, for real: two `wsprobe run` processes in locations a and b
-//! on a PostgreSQL of the test's own, an environment whose only slot is weeks away, and a lab
-//! that goes down between b's start and a's. a's start-up probe fails; b must hear of it
-//! through the shared store, probe at once, and the two confirmed failures page once.
+//! Confirmation across locations, for real: `wsprobe run` processes in locations a and b on a
+//! PostgreSQL of the test's own, an environment whose only slot is weeks away, and a lab that
+//! is down from a. a's start-up probe fails; b must hear of it through the shared store and
+//! probe at once: when b sees it down too the two confirmed failures page once, when b sees it
+//! up nothing pages. And the requests table itself, read by several instances.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -266,4 +267,53 @@ async fn a_healthy_answer_from_the_other_location_keeps_a_one_sided_failure_from
             .starts_with("Down from a only (b up)"),
         "{api}"
     );
+}
+
+/// The requests as each instance reads them from PostgreSQL: a location's own come back to it
+/// (it is confirming itself), each other location answers once whichever replica claims first,
+/// and a request is judged expired on the database's clock.
+#[tokio::test]
+async fn each_location_answers_a_request_once_and_expiry_is_the_databases() {
+    use std::collections::BTreeSet;
+    use wsprobe::fleet::requests::to_answer;
+    use wsprobe::store::Store;
+
+    let Some(postgres) = Postgres::shared() else {
+        return;
+    };
+    let url = postgres.url(&postgres.fresh_database("requests").await);
+    let mut stores = Vec::new();
+    for (location, instance) in [("a", "a1"), ("b", "b1"), ("b", "b2"), ("c", "c1")] {
+        stores.push(Store::connect(&url, location, instance).await.unwrap());
+    }
+    let fleet: Vec<_> = stores.iter().map(|s| s.fleet().unwrap()).collect();
+    let (a, b1, b2, c) = (&fleet[0], &fleet[1], &fleet[2], &fleet[3]);
+    a.request_probes("api", Duration::from_secs(60))
+        .await
+        .unwrap();
+    a.request_probes("chat", Duration::ZERO).await.unwrap();
+
+    let (open, now) = b1.open_probe_requests().await.unwrap();
+    let chosen = to_answer(&open, "b", now.unwrap(), |_| true, &BTreeSet::new());
+    let environments: Vec<&str> = chosen.iter().map(|r| r.environment.as_str()).collect();
+    assert_eq!(environments, ["api"], "chat expired as it was written");
+    let id = chosen[0].id;
+    let (first, second) = tokio::join!(b1.claim_request(id), b2.claim_request(id));
+    assert_ne!(
+        first.unwrap(),
+        second.unwrap(),
+        "one replica of b claims it"
+    );
+    let (left, _) = b2.open_probe_requests().await.unwrap();
+    assert!(left.iter().all(|r| r.id != id), "answered for b: {left:?}");
+    // c answers for itself; a never answers its own, and skips api while it confirms it.
+    assert!(c.claim_request(id).await.unwrap());
+    let (own, now) = a.open_probe_requests().await.unwrap();
+    assert!(own.iter().any(|r| r.id == id));
+    assert!(to_answer(&own, "a", now.unwrap(), |_| true, &BTreeSet::new()).is_empty());
+    // Nothing is an hour past its expiry yet.
+    assert_eq!(a.prune_probe_requests().await.unwrap(), 0);
+    for store in stores {
+        store.close().await;
+    }
 }
