@@ -11,6 +11,7 @@ mod dialect;
 mod faults;
 mod fleet;
 mod fleet_confirm;
+mod grouping;
 mod helpers;
 mod lab;
 mod layout;
