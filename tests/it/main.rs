@@ -10,6 +10,7 @@ mod dashboards;
 mod dialect;
 mod faults;
 mod fleet;
+mod fleet_confirm;
 mod grouping;
 mod helpers;
 mod lab;
