@@ -17,6 +17,10 @@ pub const NOTIFICATION_OVERDUE: chrono::Duration = chrono::Duration::seconds(120
 pub struct Signals {
     /// The last failed write and when, if the last write failed.
     pub write_error: Option<(DateTime<Utc>, String)>,
+    /// The first failure of the current run of them.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Where a shared store is (`host:port/database`); `None` for the SQLite file.
+    pub shared: Option<String>,
     pub last_write_ok: Option<DateTime<Utc>>,
     pub file: FileStatus,
     /// Environments whose slot went by without a probe starting.
@@ -33,12 +37,18 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
     let store_writable = signals.write_error.is_none() && fresh;
     let overdue = signals.overdue_notifications.as_ref().copied().unwrap_or(0);
     let reason = if let Some((at, error)) = &signals.write_error {
-        Some(format!(
-            "the last store write failed at {}: {error}",
-            at.format("%H:%M:%S UTC")
-        ))
+        Some(match &signals.shared {
+            Some(target) => format!(
+                "shared store {target} unreachable since {}: {error}",
+                signals.failing_since.unwrap_or(*at).format("%H:%M:%S UTC")
+            ),
+            None => format!(
+                "the last store write failed at {}: {error}",
+                at.format("%H:%M:%S UTC")
+            ),
+        })
     } else if signals.file == FileStatus::Missing {
-        Some("the store file was deleted while open: results would be lost".to_owned())
+        Some("the database file was deleted while open: results wait in memory".to_owned())
     } else if signals.file == FileStatus::Replaced {
         Some("the store file was replaced by another file while open".to_owned())
     } else if signals.file == FileStatus::NotDatabase {
@@ -103,6 +113,8 @@ mod tests {
     fn healthy() -> Signals {
         Signals {
             write_error: None,
+            failing_since: None,
+            shared: None,
             last_write_ok: Some(at("2026-12-01T12:00:00Z")),
             file: FileStatus::Same,
             late: vec![],
@@ -127,12 +139,24 @@ mod tests {
                 Some("the last store write failed at 12:00:20 UTC: database or disk is full"),
             ),
             (
+                "shared store away",
+                Signals {
+                    write_error: Some((at("2026-12-01T12:00:20Z"), "connection refused".into())),
+                    failing_since: Some(at("2026-12-01T12:00:05Z")),
+                    shared: Some("db:5432/fleet".into()),
+                    ..healthy()
+                },
+                Some(
+                    "shared store db:5432/fleet unreachable since 12:00:05 UTC: connection refused",
+                ),
+            ),
+            (
                 "deleted",
                 Signals {
                     file: FileStatus::Missing,
                     ..healthy()
                 },
-                Some("the store file was deleted while open: results would be lost"),
+                Some("the database file was deleted while open: results wait in memory"),
             ),
             (
                 "replaced",

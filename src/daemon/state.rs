@@ -206,23 +206,19 @@ impl DaemonState {
         }
     }
 
-    /// Whether the daemon is doing its job, from what it already knows (no write of its own:
-    /// a locked store must not make `/readyz` hang); the store check loop keeps the write
-    /// signals fresh.
+    /// Whether the daemon is doing its job, from what it already knows: memory only, never
+    /// the store (a store that is gone or locked must not make `/readyz` hang); the store
+    /// check loop keeps the write signals and the outbox's overdue count fresh.
     pub async fn readiness(&self) -> crate::web::Readiness {
         let now = Utc::now();
-        let overdue = self
-            .store
-            .alerts()
-            .overdue_notifications(now - super::readiness::NOTIFICATION_OVERDUE)
-            .await
-            .map_err(|err| err.to_string());
         let signals = super::readiness::Signals {
             write_error: self.store_health.error(),
+            failing_since: self.store_health.failing_since(),
+            shared: self.store.target().map(str::to_owned),
             last_write_ok: self.store_health.last_ok(),
             file: self.store.file_status(),
             late: self.board.late(now),
-            overdue_notifications: overdue,
+            overdue_notifications: self.store_health.overdue(),
         };
         super::readiness::decide(&signals, now)
     }

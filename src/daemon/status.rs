@@ -103,6 +103,7 @@ impl StatusSource for DaemonState {
             store: StoreStatus {
                 ok: error.is_none(),
                 error,
+                spool: self.store_writer.spool(),
             },
             environments,
             notifications: NotificationStatus { failed_24h },

@@ -50,7 +50,7 @@ pub use alerts::{
 };
 use lifecycle::Backend;
 pub use lifecycle::Store;
-pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
+pub use postgres::{is_bad_config, FleetStore, InstanceRecord, LocationRun, ObservedRun};
 pub use read_only::ReadOnlyStore;
 pub use rollups::{DayUptime, HourLatency};
 pub use run_store::RunStore;
@@ -85,6 +85,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     OutOfRange(String),
+    #[error(
+        "the database file {0} was deleted while open: results wait in memory until a database \
+         is back at that path or the daemon restarts"
+    )]
+    FileDeleted(String),
+    /// A shared store not reached since start, with where and the last attempt's error.
+    #[error("shared store {0}")]
+    NotConnected(String),
 }
 
 /// A result on its way into the store.

@@ -135,14 +135,19 @@ impl SqliteStore {
         }
     }
 
-    /// When the file is no longer the one open, open what is at the path now (creating and
-    /// migrating it if it is gone) and carry on there: writes resume by themselves once the
-    /// path holds a usable database again. A file that does not open (garbage in its place)
-    /// leaves the old pools, and the error says why.
+    /// When the file is no longer the one open, open what is at the path now and carry on
+    /// there: writes resume by themselves once the path holds a usable database again. A
+    /// file that does not open (garbage in its place) leaves the old pools, and the error
+    /// says why. A file deleted is not made anew behind the operator's back (its history
+    /// would vanish with a 200 from `/readyz`): writes fail, and wait in the daemon's spool,
+    /// until a database is put back at the path or the daemon restarts.
     pub async fn heal(&self) -> Result<FileStatus, StoreError> {
         let status = self.file_status();
         if status == FileStatus::Same {
             return Ok(status);
+        }
+        if status == FileStatus::Missing {
+            return Err(StoreError::FileDeleted(self.inner.path.display().to_string()));
         }
         let fresh = open_pools(&self.inner.path).await?;
         {
