@@ -90,6 +90,15 @@ pub enum StoreError {
          is back at that path or the daemon restarts"
     )]
     FileDeleted(String),
+    /// Overwritten in place: with WAL, writes would go on "succeeding" into the log of a file
+    /// that is garbage, and nothing could be read back.
+    #[error(
+        "the database file {0} was overwritten with something that is not an SQLite database: \
+         results wait in memory until a database is back at that path"
+    )]
+    NotDatabase(String),
+    #[error("the database file {0} was replaced by another file: it is reopened at the next write")]
+    FileReplaced(String),
     /// A shared store not reached since start, with where and the last attempt's error.
     #[error("shared store {0}")]
     NotConnected(String),

@@ -135,19 +135,31 @@ impl SqliteStore {
         }
     }
 
-    /// When the file is no longer the one open, open what is at the path now and carry on
-    /// there: writes resume by themselves once the path holds a usable database again. A
-    /// file that does not open (garbage in its place) leaves the old pools, and the error
-    /// says why. A file deleted is not made anew behind the operator's back (its history
-    /// would vanish with a 200 from `/readyz`): writes fail, and wait in the daemon's spool,
-    /// until a database is put back at the path or the daemon restarts.
+    /// `Err` saying what happened when the file at the path is not the database open: a
+    /// write now would go to an unlinked file, or into the log of a file that is garbage.
+    pub fn usable(&self) -> Result<(), StoreError> {
+        let path = || self.inner.path.display().to_string();
+        match self.file_status() {
+            FileStatus::Same => Ok(()),
+            FileStatus::Missing => Err(StoreError::FileDeleted(path())),
+            FileStatus::NotDatabase => Err(StoreError::NotDatabase(path())),
+            FileStatus::Replaced => Err(StoreError::FileReplaced(path())),
+        }
+    }
+
+    /// When another file has taken the path, open it and carry on there: writes resume by
+    /// themselves once the path holds a usable database again (a file that does not open
+    /// leaves the old pools, and the error says why). A file deleted is not made anew behind
+    /// the operator's back (its history would vanish with a 200 from `/readyz`), nor is one
+    /// overwritten in place written on: both fail ([`SqliteStore::usable`]), and results wait
+    /// in the daemon's spool until a database is back at the path or the daemon restarts.
     pub async fn heal(&self) -> Result<FileStatus, StoreError> {
         let status = self.file_status();
         if status == FileStatus::Same {
             return Ok(status);
         }
-        if status == FileStatus::Missing {
-            return Err(StoreError::FileDeleted(self.inner.path.display().to_string()));
+        if status != FileStatus::Replaced {
+            return self.usable().map(|()| status);
         }
         let fresh = open_pools(&self.inner.path).await?;
         {
