@@ -365,8 +365,14 @@ async fn an_environment_going_down_while_the_store_file_is_garbage_is_paged() {
     })
     .await;
 
-    // Overwritten in place, as `cp` over it would: the same file, garbage inside.
-    std::fs::write(&db, vec![0x42u8; 64 * 1024]).unwrap();
+    // Overwritten in place, as `cp` over it would: the same files, garbage inside (the log
+    // too, or reads would still find the pages it holds).
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", db.display());
+        if std::path::Path::new(&path).exists() {
+            std::fs::write(&path, vec![0x42u8; 64 * 1024]).unwrap();
+        }
+    }
     wait_for(&daemon, &format!("{base}/readyz"), "503 on garbage", |s, _| {
         s == 503
     })

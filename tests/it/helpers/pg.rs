@@ -261,12 +261,18 @@ impl Postgres {
         }
     }
 
-    /// Stop the server as `pg_ctl stop -m fast` does (SIGINT: clients are disconnected and
-    /// new connections refused), and wait until it has exited. For a server of a test's own.
+    /// Stop the server with `pg_ctl stop -m fast` (clients are disconnected and new
+    /// connections refused), and wait until it has exited. For a server of a test's own.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.server.id().to_string()])
-            .status();
+        let bin = bin_dir().expect("PostgreSQL ran before");
+        let stopped = as_server_user(&bin.join("pg_ctl"))
+            .args(["stop", "-m", "fast", "-w", "-D"])
+            .arg(self._dir.path().join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(stopped.success(), "pg_ctl stop failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !matches!(self.server.try_wait(), Ok(Some(_))) {
             assert!(Instant::now() < deadline, "PostgreSQL did not stop");
