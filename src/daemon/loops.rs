@@ -44,18 +44,19 @@ pub(super) async fn prune(state: Arc<DaemonState>, stop: CancellationToken) {
 /// what readiness needs from the store, each within [`STORE_CHECK_LIMIT`].
 pub(super) async fn check_store(state: Arc<DaemonState>, stop: CancellationToken) {
     loop {
-        let checked = tokio::time::timeout(STORE_CHECK_LIMIT, async {
-            state.store.heal().await.map_err(|err| {
-                format!("the store file changed and cannot be reopened: {err}")
-            })?;
-            state
-                .store
-                .check_writable()
-                .await
-                .map_err(|err| err.to_string())
-        })
-        .await
-        .unwrap_or_else(|_| Err(no_answer("a test write")));
+        let checked =
+            tokio::time::timeout(STORE_CHECK_LIMIT, async {
+                state.store.heal().await.map_err(|err| {
+                    format!("the store file changed and cannot be reopened: {err}")
+                })?;
+                state
+                    .store
+                    .check_writable()
+                    .await
+                    .map_err(|err| err.to_string())
+            })
+            .await
+            .unwrap_or_else(|_| Err(no_answer("a test write")));
         match checked {
             Ok(()) => state.store_health.succeeded(),
             Err(err) => state.store_health.failed(&err),

@@ -165,7 +165,10 @@ impl Spool {
     }
 
     fn take(&mut self, count: usize) -> Vec<Queued> {
-        let taken: Vec<Queued> = self.entries.drain(..count.min(self.entries.len())).collect();
+        let taken: Vec<Queued> = self
+            .entries
+            .drain(..count.min(self.entries.len()))
+            .collect();
         self.runs -= taken
             .iter()
             .filter(|q| matches!(q, Queued::Run { .. }))

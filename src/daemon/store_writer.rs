@@ -205,7 +205,11 @@ async fn wait_taking_in(
 
 /// Write what is left, within [`FINAL_FLUSH`]; what the store does not take then is lost,
 /// and said so.
-async fn flush_at_shutdown(store: &Store, spool: &mut Spool, incoming: &mut mpsc::Receiver<Queued>) {
+async fn flush_at_shutdown(
+    store: &Store,
+    spool: &mut Spool,
+    incoming: &mut mpsc::Receiver<Queued>,
+) {
     incoming.close();
     while let Some(queued) = incoming.recv().await {
         spool.push(queued);
@@ -279,7 +283,9 @@ mod tests {
 
     #[test]
     fn only_what_was_written_is_blamed_on_the_batch() {
-        assert!(is_the_batchs_fault(&StoreError::OutOfRange("year 10000".into())));
+        assert!(is_the_batchs_fault(&StoreError::OutOfRange(
+            "year 10000".into()
+        )));
         assert!(!is_the_batchs_fault(&StoreError::Database(
             sqlx::Error::PoolTimedOut
         )));

@@ -297,7 +297,12 @@ async fn a_store_file_deleted_or_replaced_is_noticed_and_what_was_probed_meanwhi
         &daemon,
         &format!("{base}/readyz"),
         "503 naming the deleted file",
-        |s, b| s == 503 && b["reason"].as_str().is_some_and(|r| r.contains("was deleted")),
+        |s, b| {
+            s == 503
+                && b["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("was deleted"))
+        },
     )
     .await;
     let reason = body["reason"].as_str().unwrap();
@@ -373,9 +378,12 @@ async fn an_environment_going_down_while_the_store_file_is_garbage_is_paged() {
             std::fs::write(&path, vec![0x42u8; 64 * 1024]).unwrap();
         }
     }
-    wait_for(&daemon, &format!("{base}/readyz"), "503 on garbage", |s, _| {
-        s == 503
-    })
+    wait_for(
+        &daemon,
+        &format!("{base}/readyz"),
+        "503 on garbage",
+        |s, _| s == 503,
+    )
     .await;
     drop(flaky);
 

@@ -27,7 +27,10 @@ fn spawn_instance(dir: &Path, lab: &TestLab, url: &str) -> (Daemon, String) {
         ),
     )
     .unwrap();
-    let daemon = Daemon::spawn(&config, &[("RUST_LOG", "info"), ("WSPROBE_INSTANCE", "one")]);
+    let daemon = Daemon::spawn(
+        &config,
+        &[("RUST_LOG", "info"), ("WSPROBE_INSTANCE", "one")],
+    );
     (daemon, format!("http://127.0.0.1:{port}"))
 }
 
@@ -60,7 +63,12 @@ async fn status(base: &str) -> Option<Value> {
 }
 
 /// Poll `probe` until `done` holds, or fail saying `what` with the daemon's log.
-async fn wait_for<T, F, Fut>(daemon: &Daemon, what: &str, mut probe: F, done: impl Fn(&T) -> bool) -> T
+async fn wait_for<T, F, Fut>(
+    daemon: &Daemon,
+    what: &str,
+    mut probe: F,
+    done: impl Fn(&T) -> bool,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -111,33 +119,57 @@ async fn a_database_stopped_and_started_again_is_ridden_out_and_nothing_probed_m
     let stopped_at = chrono::Utc::now();
     postgres.stop();
     let stopped = Instant::now();
-    let (_, body) = wait_for(&daemon, "503 with the reason", || readyz(&base), |(s, _)| {
-        *s == 503
-    })
+    let (_, body) = wait_for(
+        &daemon,
+        "503 with the reason",
+        || readyz(&base),
+        |(s, _)| *s == 503,
+    )
     .await;
     let noticed = stopped.elapsed();
     let reason = body["reason"].as_str().unwrap();
     assert!(
-        reason.contains(&format!("shared store 127.0.0.1:{}/away unreachable since", postgres.port)),
+        reason.contains(&format!(
+            "shared store 127.0.0.1:{}/away unreachable since",
+            postgres.port
+        )),
         "{reason}"
     );
-    assert!(noticed < Duration::from_secs(20), "503 only after {noticed:?}");
+    assert!(
+        noticed < Duration::from_secs(20),
+        "503 only after {noticed:?}"
+    );
     // Probing goes on; its runs wait in the spool.
-    let spooled = wait_for(&daemon, "runs in the spool", || status(&base), |s| queued(s) >= 2).await;
+    let spooled = wait_for(
+        &daemon,
+        "runs in the spool",
+        || status(&base),
+        |s| queued(s) >= 2,
+    )
+    .await;
     assert_eq!(spooled["store"]["spool"]["dropped"], 0, "{spooled}");
     postgres.start_again();
     wait_for(&daemon, "ready again", || readyz(&base), |(s, _)| *s == 200).await;
-    let drained = wait_for(&daemon, "the spool written", || status(&base), |s| queued(s) == 0).await;
+    let drained = wait_for(
+        &daemon,
+        "the spool written",
+        || status(&base),
+        |s| queued(s) == 0,
+    )
+    .await;
     assert_eq!(drained["store"]["spool"]["dropped"], 0, "{drained}");
     // Every run made while the server was stopped is in the database, in order.
-    let during: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, started_at_ns FROM runs WHERE started_at_ns > $1 ORDER BY id",
-    )
-    // A run in flight as the server stopped counts too.
-    .bind((stopped_at - chrono::Duration::seconds(5)).timestamp_nanos_opt().unwrap())
-    .fetch_all(&sqlx::PgPool::connect(&url).await.unwrap())
-    .await
-    .unwrap();
+    let during: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT id, started_at_ns FROM runs WHERE started_at_ns > $1 ORDER BY id")
+            // A run in flight as the server stopped counts too.
+            .bind(
+                (stopped_at - chrono::Duration::seconds(5))
+                    .timestamp_nanos_opt()
+                    .unwrap(),
+            )
+            .fetch_all(&sqlx::PgPool::connect(&url).await.unwrap())
+            .await
+            .unwrap();
     assert!(
         during.len() as u64 >= queued(&spooled),
         "{} runs stored from the outage, {} were spooled",
@@ -162,26 +194,51 @@ async fn an_instance_started_before_its_database_runs_and_connects_when_it_comes
     let dir = tempfile::tempdir().unwrap();
     let (daemon, base) = spawn_instance(dir.path(), &lab, &url);
 
-    let (_, body) = wait_for(&daemon, "503 at start", || readyz(&base), |(s, _)| *s == 503).await;
+    let (_, body) = wait_for(
+        &daemon,
+        "503 at start",
+        || readyz(&base),
+        |(s, _)| *s == 503,
+    )
+    .await;
     let reason = body["reason"].as_str().unwrap();
     assert!(reason.contains("unreachable since"), "{reason}");
     let target = format!("127.0.0.1:{}/later", postgres.port);
-    daemon.wait_for_line("the shared store is not reachable").await;
+    daemon
+        .wait_for_line("the shared store is not reachable")
+        .await;
     let attempts = daemon.lines("the shared store is not reachable");
     assert!(attempts.iter().all(|l| l.contains(&target)), "{attempts:?}");
     assert!(
-        attempts.iter().all(|l| l.to_lowercase().contains("refused")),
+        attempts
+            .iter()
+            .all(|l| l.to_lowercase().contains("refused")),
         "{attempts:?}"
     );
     // It probes meanwhile.
-    wait_for(&daemon, "runs in the spool", || status(&base), |s| queued(s) >= 1).await;
+    wait_for(
+        &daemon,
+        "runs in the spool",
+        || status(&base),
+        |s| queued(s) >= 1,
+    )
+    .await;
 
     postgres.start_again();
-    wait_for(&daemon, "ready once the database is up", || readyz(&base), |(s, _)| {
-        *s == 200
-    })
+    wait_for(
+        &daemon,
+        "ready once the database is up",
+        || readyz(&base),
+        |(s, _)| *s == 200,
+    )
     .await;
-    wait_for(&daemon, "the spool written", || status(&base), |s| queued(s) == 0).await;
+    wait_for(
+        &daemon,
+        "the spool written",
+        || status(&base),
+        |s| queued(s) == 0,
+    )
+    .await;
     let stored = stored_runs(&url).await.unwrap();
     assert!(stored > 0, "no run stored");
     daemon.wait_for_line("connected to the shared store").await;
@@ -215,6 +272,9 @@ async fn a_database_config_the_server_refuses_exits_2_naming_where_but_not_the_p
             "{log}"
         );
         assert!(log.contains(said), "{log}");
-        assert!(!log.contains("hunter2-secret"), "the password was logged: {log}");
+        assert!(
+            !log.contains("hunter2-secret"),
+            "the password was logged: {log}"
+        );
     }
 }
