@@ -31,6 +31,10 @@ pub const RECENT_KEPT: usize = 40;
 /// rollups, and summing months of them on every page view would make the page slow.
 const SUMMARY_TTL: Duration = Duration::from_secs(10);
 
+/// How long a page or the API waits for a read of the store before showing what memory has:
+/// a store that is away must not make the status page hang.
+pub(super) const STORE_READ_LIMIT: Duration = Duration::from_secs(2);
+
 /// Summaries per environment and when they were computed.
 type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
 
@@ -176,19 +180,21 @@ impl DaemonState {
         {
             return summaries.clone();
         }
-        match self.store.runs().summaries(Utc::now()).await {
-            Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                *cached = Some((Instant::now(), fresh.clone()));
-                fresh
-            }
-            // Keep showing the last good figures rather than blanks; the failure itself is
-            // reported through the store health.
-            Err(err) => {
+        let read =
+            tokio::time::timeout(STORE_READ_LIMIT, self.store.runs().summaries(Utc::now())).await;
+        let last = cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+        let fresh = match read {
+            Ok(Ok(fresh)) => Arc::new(fresh),
+            // Keep showing the last good figures rather than blanks, and do not ask again
+            // before the TTL: the failure itself is reported through the store health.
+            Ok(Err(err)) => {
                 self.store_health.failed(&err.to_string());
-                cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default()
+                last
             }
-        }
+            Err(_) => last,
+        };
+        *cached = Some((Instant::now(), fresh.clone()));
+        fresh
     }
 
     /// The SLO reports as last refreshed.

@@ -494,6 +494,7 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
     });
 
     register_slo_budget(meter, state);
+    register_runs_dropped(meter, state);
 
     let runs = state.clone();
     let _ = meter
@@ -523,12 +524,15 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
             }
         })
         .build();
-    let dropped = state.clone();
+}
+
+fn register_runs_dropped(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
+    let state = state.clone();
     let _ = meter
         .u64_observable_counter(STORE_RUNS_DROPPED.name)
         .with_description(STORE_RUNS_DROPPED.description)
         .with_callback(move |observer| {
-            let state = read(&dropped);
+            let state = state.lock();
             let location: Vec<KeyValue> = state
                 .location
                 .iter()
