@@ -90,7 +90,7 @@ pub(super) async fn check_store(state: Arc<DaemonState>, stop: CancellationToken
 
 fn no_answer(what: &str) -> String {
     format!(
-        "the store did not answer {what} within {}s",
+        "the store did not answer {what} within {}s: it is locked, overloaded or unreachable",
         STORE_CHECK_LIMIT.as_secs()
     )
 }

@@ -21,6 +21,8 @@ pub struct Signals {
     pub failing_since: Option<DateTime<Utc>>,
     /// Where a shared store is (`host:port/database`); `None` for the SQLite file.
     pub shared: Option<String>,
+    /// The SQLite file's path, for the reasons about it.
+    pub path: Option<String>,
     pub last_write_ok: Option<DateTime<Utc>>,
     pub file: FileStatus,
     /// Environments whose slot went by without a probe starting.
@@ -47,12 +49,16 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
                 at.format("%H:%M:%S UTC")
             ),
         })
-    } else if signals.file == FileStatus::Missing {
-        Some("the database file was deleted while open: results wait in memory".to_owned())
-    } else if signals.file == FileStatus::Replaced {
-        Some("the store file was replaced by another file while open".to_owned())
-    } else if signals.file == FileStatus::NotDatabase {
-        Some("the store file was overwritten with something that is not a database".to_owned())
+    } else if signals.file != FileStatus::Same {
+        let file = match &signals.path {
+            Some(path) => format!("the store's database file {path}"),
+            None => "the store's database file".to_owned(),
+        };
+        Some(match signals.file {
+            FileStatus::Missing => format!("{file} was deleted while open: results wait in memory"),
+            FileStatus::Replaced => format!("{file} was replaced by another file while open"),
+            _ => format!("{file} was overwritten with something that is not a database"),
+        })
     } else if !fresh {
         Some(match signals.last_write_ok {
             Some(at) => format!(
@@ -115,6 +121,7 @@ mod tests {
             write_error: None,
             failing_since: None,
             shared: None,
+            path: None,
             last_write_ok: Some(at("2026-12-01T12:00:00Z")),
             file: FileStatus::Same,
             late: vec![],
@@ -154,9 +161,13 @@ mod tests {
                 "deleted",
                 Signals {
                     file: FileStatus::Missing,
+                    path: Some("/var/lib/wsprobe/wsprobe.db".into()),
                     ..healthy()
                 },
-                Some("the database file was deleted while open: results wait in memory"),
+                Some(
+                    "the store's database file /var/lib/wsprobe/wsprobe.db was deleted while open: \
+                     results wait in memory",
+                ),
             ),
             (
                 "replaced",
@@ -164,7 +175,7 @@ mod tests {
                     file: FileStatus::Replaced,
                     ..healthy()
                 },
-                Some("the store file was replaced by another file while open"),
+                Some("the store's database file was replaced by another file while open"),
             ),
             (
                 "stale",

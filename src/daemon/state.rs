@@ -221,6 +221,7 @@ impl DaemonState {
             write_error: self.store_health.error(),
             failing_since: self.store_health.failing_since(),
             shared: self.store.target().map(str::to_owned),
+            path: Some(self.config().storage.path.display().to_string()),
             last_write_ok: self.store_health.last_ok(),
             file: self.store.file_status(),
             late: self.board.late(now),

@@ -98,7 +98,7 @@ impl SqliteStore {
     /// fine: reads work and every write returns an error.
     #[tracing::instrument(skip_all, fields(path = %path.display()))]
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let pools = open_pools(path).await?;
+        let pools = open_pools(path, true).await?;
         let instance_id = {
             let mut tx = WriteTx::begin(&pools.writer).await?;
             let id = meta::instance_id(&mut tx).await?;
@@ -161,7 +161,11 @@ impl SqliteStore {
         if status != FileStatus::Replaced {
             return self.usable().map(|()| status);
         }
-        let fresh = open_pools(&self.inner.path).await?;
+        let fresh = open_pools(&self.inner.path, false).await?;
+        if fresh.file.is_none() {
+            // Deleted while it was being opened: keep saying so.
+            return self.usable().map(|()| status);
+        }
         {
             let mut tx = WriteTx::begin(&fresh.writer).await?;
             meta::keep_instance_id(&mut tx, &self.inner.instance_id).await?;
@@ -337,7 +341,9 @@ impl SqliteStore {
     }
 }
 
-async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
+/// `create`: make the file when missing (at start); a reopen never does, or a file deleted
+/// while it reopens would be made anew behind the operator's back.
+async fn open_pools(path: &Path, create: bool) -> Result<Pools, StoreError> {
     let base = SqliteConnectOptions::new()
         .filename(path)
         .busy_timeout(BUSY_TIMEOUT)
@@ -350,7 +356,7 @@ async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(
             base.clone()
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 // In WAL mode NORMAL loses at most the last commits on power loss, never
                 // consistency, and saves an fsync per insert.
