@@ -38,27 +38,8 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
         .is_some_and(|at| now - at <= WRITE_FRESH);
     let store_writable = signals.write_error.is_none() && fresh;
     let overdue = signals.overdue_notifications.as_ref().copied().unwrap_or(0);
-    let reason = if let Some((at, error)) = &signals.write_error {
-        Some(match &signals.shared {
-            Some(target) => format!(
-                "shared store {target} unreachable since {}: {error}",
-                signals.failing_since.unwrap_or(*at).format("%H:%M:%S UTC")
-            ),
-            None => format!(
-                "the last store write failed at {}: {error}",
-                at.format("%H:%M:%S UTC")
-            ),
-        })
-    } else if signals.file != FileStatus::Same {
-        let file = match &signals.path {
-            Some(path) => format!("the store's database file {path}"),
-            None => "the store's database file".to_owned(),
-        };
-        Some(match signals.file {
-            FileStatus::Missing => format!("{file} was deleted while open: results wait in memory"),
-            FileStatus::Replaced => format!("{file} was replaced by another file while open"),
-            _ => format!("{file} was overwritten with something that is not a database"),
-        })
+    let reason = if let Some(reason) = store_reason(signals) {
+        Some(reason)
     } else if !fresh {
         Some(match signals.last_write_ok {
             Some(at) => format!(
@@ -96,6 +77,36 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
         scheduler_on_time: signals.late.is_empty(),
         late_environments: signals.late.clone(),
         notifications_overdue: overdue,
+    }
+}
+
+/// Why the store is not usable, when a write failed or its file is not the one open.
+fn store_reason(signals: &Signals) -> Option<String> {
+    if let Some((at, error)) = &signals.write_error {
+        return Some(match &signals.shared {
+            Some(target) => format!(
+                "shared store {target} unreachable since {}: {error}",
+                signals.failing_since.unwrap_or(*at).format("%H:%M:%S UTC")
+            ),
+            None => format!(
+                "the last store write failed at {}: {error}",
+                at.format("%H:%M:%S UTC")
+            ),
+        });
+    }
+    let file = match &signals.path {
+        Some(path) => format!("the store's database file {path}"),
+        None => "the store's database file".to_owned(),
+    };
+    match signals.file {
+        FileStatus::Same => None,
+        FileStatus::Missing => Some(format!(
+            "{file} was deleted while open: results wait in memory"
+        )),
+        FileStatus::Replaced => Some(format!("{file} was replaced by another file while open")),
+        FileStatus::NotDatabase => Some(format!(
+            "{file} was overwritten with something that is not a database"
+        )),
     }
 }
 
