@@ -86,19 +86,20 @@ pub enum StoreError {
     #[error("{0}")]
     OutOfRange(String),
     #[error(
-        "the store's database file {0} was deleted while open: results wait in memory until a database \
-         is back at that path or the daemon restarts"
+        "the store's database file {0} was deleted while open: results wait in memory until \
+         a database is back at that path or the daemon restarts"
     )]
     FileDeleted(String),
     /// Overwritten in place: with WAL, writes would go on "succeeding" into the log of a file
     /// that is garbage, and nothing could be read back.
     #[error(
-        "the store's database file {0} was overwritten with something that is not an SQLite database: \
-         results wait in memory until a database is back at that path"
+        "the store's database file {0} was overwritten with something that is not an SQLite \
+         database: results wait in memory until a database is back at that path"
     )]
     NotDatabase(String),
     #[error(
-        "the store's database file {0} was replaced by another file: it is reopened at the next write"
+        "the store's database file {0} was replaced by another file: it is reopened at the \
+         next write"
     )]
     FileReplaced(String),
     /// A shared store not reached since start, with where and the last attempt's error.
