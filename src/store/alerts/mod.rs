@@ -48,6 +48,7 @@ macro_rules! on_writer {
     ($store:expr, $f:ident($($arg:expr),*)) => {
         match &$store.backend {
             Backend::Sqlite(s) => {
+                s.usable()?;
                 let mut tx = WriteTx::begin(&s.writer()).await?;
                 let written = sqlite::$f(&mut tx, $($arg),*).await?;
                 tx.commit().await?;
@@ -68,6 +69,9 @@ impl AlertStore {
     pub async fn begin_alerts(&self, env: &str) -> Result<AlertTx, StoreError> {
         Ok(AlertTx(match &self.backend {
             Backend::Sqlite(s) => {
+                // Alerting writes only into the database it can read back from: otherwise its
+                // steps stay in memory and their notifications are sent from there.
+                s.usable()?;
                 let mut tx = WriteTx::begin(&s.writer()).await?;
                 let key = sqlite::env_key(&mut tx, env).await?;
                 Tx::Sqlite(tx, key)
@@ -126,6 +130,12 @@ impl AlertStore {
     /// One incident with its timeline and notes; `None` when there is no such id.
     pub async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError> {
         on_reader!(self, incident(id))
+    }
+
+    /// The stored `triggered` notifications of open incidents that are in a group
+    /// (`alerts.grouping`): (payload, due at).
+    pub async fn open_group_triggers(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        on_reader!(self, open_group_triggers())
     }
 
     /// Every open incident: (environment, incident id).
