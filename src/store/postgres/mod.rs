@@ -30,8 +30,8 @@ use super::{
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
-pub use fleet::ProbeRequest;
 pub use connect::is_bad_config;
+pub use fleet::ProbeRequest;
 pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
