@@ -25,6 +25,7 @@
 //!   `acknowledge` does the same for someone acknowledging an open incident. A result's
 //!   [`Hold`] (a maintenance window, a silence) holds its notices back.
 
+mod adopt;
 pub mod channels;
 pub mod delivery;
 pub mod facts;
@@ -49,6 +50,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub use adopt::{Adopted, away_notification, away_rows, merged_resolve};
 pub use delivery::{Attempt, Channels, Pacer, SEND_TIMEOUT, Sender};
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};

@@ -249,7 +249,7 @@ pub(super) fn acknowledge_write(
 }
 
 /// One outbox row per channel for `notification` of incident `id`, ids still to give.
-fn rows(
+pub(super) fn rows(
     channels: &[&ChannelConfig],
     now: DateTime<Utc>,
     id: i64,
@@ -306,7 +306,7 @@ fn state_after(
     }
 }
 
-fn event_name(notice: Notice) -> EventName {
+pub(super) fn event_name(notice: Notice) -> EventName {
     match notice {
         Notice::Triggered => EventName::Triggered,
         Notice::Reminder => EventName::Reminder,
@@ -316,7 +316,7 @@ fn event_name(notice: Notice) -> EventName {
     }
 }
 
-fn incident_info(
+pub(super) fn incident_info(
     id: i64,
     open: &Open,
     notice: Notice,

@@ -11,6 +11,7 @@
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
+mod away;
 mod fleet;
 pub mod heartbeat;
 mod loops;
@@ -203,6 +204,7 @@ impl Daemon {
                     fleet.clone(),
                     stop.clone(),
                 ));
+                background.spawn(away::run(daemon.state.clone(), fleet.clone(), stop.clone()));
                 background.spawn(fleet::evaluate(daemon.state.clone(), fleet, stop.clone()));
             }
         }

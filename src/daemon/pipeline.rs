@@ -46,6 +46,9 @@ impl DaemonState {
             }
             // An on-demand failure is shown, and counts only once a scheduled one confirms it:
             // re-probing would keep the caller waiting for `every` times `attempts`.
+        } else if let Some(fleet) = &self.fleet {
+            // This location's own view, which pages while the shared store is away.
+            self.observe_away(fleet, env, slot, &first.result, first.hold);
         }
         first.result
     }

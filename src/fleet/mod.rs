@@ -11,6 +11,7 @@
 //! This module holds the decisions; the daemon's `fleet` loops run them.
 
 pub mod across;
+pub mod away;
 pub mod evaluate;
 pub mod quiet;
 
@@ -75,6 +76,11 @@ impl Fleet {
     /// No other live replica probes this location.
     pub fn alone(&self) -> bool {
         self.replicas.read().len() <= 1
+    }
+
+    /// The replicas of this location last known alive, this one included, sorted.
+    pub fn replicas(&self) -> Vec<String> {
+        self.replicas.read().clone()
     }
 
     /// Learn the live replicas of this location from the instances table.

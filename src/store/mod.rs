@@ -50,7 +50,7 @@ pub use alerts::{
 };
 use lifecycle::Backend;
 pub use lifecycle::Store;
-pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
+pub use postgres::{AwayRecord, FleetStore, InstanceRecord, LocationRun, ObservedRun};
 pub use read_only::ReadOnlyStore;
 pub use rollups::{DayUptime, HourLatency};
 pub use run_store::RunStore;

@@ -9,6 +9,7 @@
 //! rollups and pruning; `fleet.rs` holds what only a fleet's loops use ([`FleetStore`]), and
 //! alerting's tables are `store/alerts/`, their statements shared with SQLite.
 
+mod away;
 mod fleet;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use super::{
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
+pub use away::AwayRecord;
 pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
