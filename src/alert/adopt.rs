@@ -188,3 +188,155 @@ pub fn away_rows(
 ) -> Vec<crate::store::PendingNotification> {
     step::rows(channels, now, id, notification)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Subject;
+    use crate::fleet::away::{self, LocalIncident, Page};
+    use crate::incident::IncidentEvent;
+    use crate::probe::{ProbeResult, Status, Verdict};
+    use crate::store::Store;
+
+    const YAML: &str = "environments:\n  - { name: api, url: \"ws://127.0.0.1:9/ws\" }\nalerts:\n  channels:\n    - { name: hook, kind: webhook, url: \"http://127.0.0.1:9/hook\" }\n";
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    fn paged(id: i64) -> (LocalIncident, Notification) {
+        let result = ProbeResult::note(
+            "api",
+            at(12),
+            Status::Down,
+            Verdict::ConnectRefused,
+            "Nothing listens.".into(),
+        );
+        let local = LocalIncident {
+            id,
+            environment: "api".into(),
+            location: "eu-west".into(),
+            open: Open {
+                since: at(10),
+                opened_at: at(12),
+                verdict: Verdict::ConnectRefused,
+                last_notice_at: at(12),
+                announced: true,
+                acknowledged: false,
+                flapping: false,
+            },
+            diagnosis: away::away_sentence("eu-west", at(0)),
+            resolved_at: None,
+        };
+        let notification =
+            away_notification(&Page::Triggered(local.clone()), &result, false, None, at(12));
+        (local, notification)
+    }
+
+    async fn engine() -> (tempfile::TempDir, crate::config::Config, Store, Alerts) {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            crate::config::load_str(&dir.path().join("probes.yaml"), YAML, &|_| None).unwrap();
+        let store = Store::open(&dir.path().join("wsprobe.db")).await.unwrap();
+        let alerts = Alerts::new(store.alerts()).await.unwrap();
+        (dir, config, store, alerts)
+    }
+
+    fn step(alerts: &Alerts, config: &crate::config::Config, status: Status, s: i64) -> Vec<IncidentEvent> {
+        let verdict = if status == Status::Down {
+            Verdict::ConnectRefused
+        } else {
+            Verdict::Ok
+        };
+        let result = ProbeResult::note("api", at(s), status, verdict, "seen".into());
+        let subject = Subject {
+            name: "api",
+            policy: crate::config::AlertPolicy {
+                failure_threshold: 1,
+                success_threshold: 1,
+                ..crate::config::AlertPolicy::default()
+            },
+            channels: config.alerts.channels.iter().collect(),
+        };
+        alerts.observe_subject(config, subject, &result, super::super::Hold::default(), at(s))
+    }
+
+    #[tokio::test]
+    async fn an_adopted_incident_is_never_triggered_again_and_resolves_once_under_its_id() {
+        let (_dir, config, store, alerts) = engine().await;
+        let id = away::local_incident_id("api", at(10));
+        let (local, triggered) = paged(id);
+        let channels: Vec<&ChannelConfig> = config.alerts.channels.iter().collect();
+        alerts.adopt(&Adopted {
+            name: "api",
+            id,
+            open: local.open.clone(),
+            diagnosis: &local.diagnosis,
+            channels: &channels,
+            sent: vec![(triggered.clone(), at(12))],
+        });
+        alerts.flush().await.unwrap();
+        assert_eq!(alerts.open_incident("api"), Some(id));
+        // Still failing: no second trigger, nothing due.
+        let events = step(&alerts, &config, Status::Down, 20);
+        assert!(
+            !events.iter().any(|e| matches!(e, IncidentEvent::Opened)),
+            "{events:?}"
+        );
+        alerts.flush().await.unwrap();
+        let due = store.alerts().due_notifications(at(3600), 100).await.unwrap();
+        assert!(due.is_empty(), "the trigger went out already: {due:?}");
+        // Healthy: one resolve, under the same id.
+        step(&alerts, &config, Status::Up, 22);
+        alerts.flush().await.unwrap();
+        let due = store.alerts().due_notifications(at(3600), 100).await.unwrap();
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!((due[0].incident_id, due[0].event.as_str()), (id, "resolved"));
+        let incident = store.alerts().incident(id).await.unwrap().unwrap();
+        assert_eq!(incident.resolved_at, Some(at(22)));
+        // The ids handed out in order go on below the derived ones.
+        let next = store.alerts().next_incident_id().await.unwrap();
+        assert_eq!(next, 1);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_page_is_kept_and_closed_with_its_own_resolve() {
+        let (_dir, config, store, alerts) = engine().await;
+        // The engine already pages the outage as incident 1.
+        step(&alerts, &config, Status::Down, 12);
+        alerts.flush().await.unwrap();
+        let id = away::local_incident_id("api", at(10));
+        let (local, triggered) = paged(id);
+        let channels: Vec<&ChannelConfig> = config.alerts.channels.iter().collect();
+        let adopted = Adopted {
+            name: "api",
+            id,
+            open: local.open.clone(),
+            diagnosis: &local.diagnosis,
+            channels: &channels,
+            sent: vec![(triggered.clone(), at(12))],
+        };
+        let resolve = merged_resolve(&triggered, 1, at(30));
+        alerts.record_adopted(&adopted, at(30), Some(&resolve));
+        alerts.flush().await.unwrap();
+        assert_eq!(alerts.open_incident("api"), Some(1), "the engine's own stays");
+        let due = store.alerts().due_notifications(at(3600), 100).await.unwrap();
+        let mut events: Vec<(i64, String)> = due
+            .iter()
+            .map(|n| (n.incident_id, n.event.clone()))
+            .collect();
+        events.sort();
+        assert_eq!(
+            events,
+            [(1, "triggered".to_owned()), (id, "resolved".to_owned())]
+        );
+        let sent: Notification = serde_json::from_str(
+            &due.iter().find(|n| n.incident_id == id).unwrap().payload,
+        )
+        .unwrap();
+        assert_eq!(sent.delivery_id, away::delivery_id("api", id, "resolved"));
+        assert!(
+            sent.incident.unwrap().diagnosis.ends_with("The outage goes on as incident 1."),
+        );
+    }
+}
