@@ -228,8 +228,13 @@ mod tests {
             diagnosis: away::away_sentence("eu-west", at(0)),
             resolved_at: None,
         };
-        let notification =
-            away_notification(&Page::Triggered(local.clone()), &result, false, None, at(12));
+        let notification = away_notification(
+            &Page::Triggered(local.clone()),
+            &result,
+            false,
+            None,
+            at(12),
+        );
         (local, notification)
     }
 
@@ -242,7 +247,12 @@ mod tests {
         (dir, config, store, alerts)
     }
 
-    fn step(alerts: &Alerts, config: &crate::config::Config, status: Status, s: i64) -> Vec<IncidentEvent> {
+    fn step(
+        alerts: &Alerts,
+        config: &crate::config::Config,
+        status: Status,
+        s: i64,
+    ) -> Vec<IncidentEvent> {
         let verdict = if status == Status::Down {
             Verdict::ConnectRefused
         } else {
@@ -258,7 +268,13 @@ mod tests {
             },
             channels: config.alerts.channels.iter().collect(),
         };
-        alerts.observe_subject(config, subject, &result, super::super::Hold::default(), at(s))
+        alerts.observe_subject(
+            config,
+            subject,
+            &result,
+            super::super::Hold::default(),
+            at(s),
+        )
     }
 
     #[tokio::test]
@@ -284,14 +300,25 @@ mod tests {
             "{events:?}"
         );
         alerts.flush().await.unwrap();
-        let due = store.alerts().due_notifications(at(3600), 100).await.unwrap();
+        let due = store
+            .alerts()
+            .due_notifications(at(3600), 100)
+            .await
+            .unwrap();
         assert!(due.is_empty(), "the trigger went out already: {due:?}");
         // Healthy: one resolve, under the same id.
         step(&alerts, &config, Status::Up, 22);
         alerts.flush().await.unwrap();
-        let due = store.alerts().due_notifications(at(3600), 100).await.unwrap();
+        let due = store
+            .alerts()
+            .due_notifications(at(3600), 100)
+            .await
+            .unwrap();
         assert_eq!(due.len(), 1, "{due:?}");
-        assert_eq!((due[0].incident_id, due[0].event.as_str()), (id, "resolved"));
+        assert_eq!(
+            (due[0].incident_id, due[0].event.as_str()),
+            (id, "resolved")
+        );
         let incident = store.alerts().incident(id).await.unwrap().unwrap();
         assert_eq!(incident.resolved_at, Some(at(22)));
         // The ids handed out in order go on below the derived ones.
@@ -319,8 +346,16 @@ mod tests {
         let resolve = merged_resolve(&triggered, 1, at(30));
         alerts.record_adopted(&adopted, at(30), Some(&resolve));
         alerts.flush().await.unwrap();
-        assert_eq!(alerts.open_incident("api"), Some(1), "the engine's own stays");
-        let due = store.alerts().due_notifications(at(3600), 100).await.unwrap();
+        assert_eq!(
+            alerts.open_incident("api"),
+            Some(1),
+            "the engine's own stays"
+        );
+        let due = store
+            .alerts()
+            .due_notifications(at(3600), 100)
+            .await
+            .unwrap();
         let mut events: Vec<(i64, String)> = due
             .iter()
             .map(|n| (n.incident_id, n.event.clone()))
@@ -330,13 +365,15 @@ mod tests {
             events,
             [(1, "triggered".to_owned()), (id, "resolved".to_owned())]
         );
-        let sent: Notification = serde_json::from_str(
-            &due.iter().find(|n| n.incident_id == id).unwrap().payload,
-        )
-        .unwrap();
+        let sent: Notification =
+            serde_json::from_str(&due.iter().find(|n| n.incident_id == id).unwrap().payload)
+                .unwrap();
         assert_eq!(sent.delivery_id, away::delivery_id("api", id, "resolved"));
         assert!(
-            sent.incident.unwrap().diagnosis.ends_with("The outage goes on as incident 1."),
+            sent.incident
+                .unwrap()
+                .diagnosis
+                .ends_with("The outage goes on as incident 1."),
         );
     }
 }

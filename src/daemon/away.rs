@@ -85,7 +85,8 @@ impl DaemonState {
             environment = name, incident = local.id, event = %notification.event,
             "paging from this instance: the shared store is unreachable"
         );
-        self.away.queue(&config.channels_for(env), local.id, &notification, now);
+        self.away
+            .queue(&config.channels_for(env), local.id, &notification, now);
     }
 }
 
@@ -121,10 +122,7 @@ impl Away {
 /// The loops: whether the store answers (and reporting what was paged once it does), and
 /// sending what was paged from memory.
 pub(super) async fn run(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: CancellationToken) {
-    tokio::join!(
-        watch_store(&state, &fleet, &stop),
-        deliver(&state, &stop)
-    );
+    tokio::join!(watch_store(&state, &fleet, &stop), deliver(&state, &stop));
 }
 
 async fn watch_store(state: &DaemonState, fleet: &Fleet, stop: &CancellationToken) {
@@ -173,7 +171,10 @@ async fn report(state: &DaemonState, fleet: &Fleet) {
                     "reported the incident paged while the shared store was unreachable");
             }
             Ok(Err(err)) => {
-                tracing::warn!(incident = local.id, "cannot report a paged incident yet: {err}");
+                tracing::warn!(
+                    incident = local.id,
+                    "cannot report a paged incident yet: {err}"
+                );
                 return;
             }
             Err(_) => return,

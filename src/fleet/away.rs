@@ -42,7 +42,9 @@ pub fn fallback_owner<'a>(ids: &'a [String], key: &str) -> Option<&'a str> {
 }
 
 fn weight(id: &str, key: &str) -> u64 {
-    mix(crate::schedule::slot::fnv1a(format!("{id}\n{key}").as_bytes()))
+    mix(crate::schedule::slot::fnv1a(
+        format!("{id}\n{key}").as_bytes(),
+    ))
 }
 
 /// SplitMix64's finalizer: FNV-1a alone leaves similar keys with similar high bits.
@@ -355,12 +357,7 @@ mod tests {
     }
 
     /// Feed `statuses` two seconds apart from slot `from`; the pages made.
-    fn feed(
-        board: &mut AwayBoard,
-        from: i64,
-        statuses: &[Status],
-        mode: &Mode<'_>,
-    ) -> Vec<Page> {
+    fn feed(board: &mut AwayBoard, from: i64, statuses: &[Status], mode: &Mode<'_>) -> Vec<Page> {
         let mut pages = Vec::new();
         for (i, status) in statuses.iter().enumerate() {
             let s = from + 2 * i as i64;
@@ -396,8 +393,7 @@ mod tests {
             // Without a replica that does not own it, the owner stays.
             let fewer: Vec<String> = ids.iter().filter(|i| *i != owner).cloned().collect();
             let other = fewer.iter().find(|i| i.as_str() != owner).unwrap();
-            let without_other: Vec<String> =
-                ids.iter().filter(|i| *i != other).cloned().collect();
+            let without_other: Vec<String> = ids.iter().filter(|i| *i != other).cloned().collect();
             assert_eq!(fallback_owner(&without_other, &key), Some(owner));
         }
         assert!(shares.values().all(|n| *n > 60), "spread: {shares:?}");
@@ -451,10 +447,7 @@ mod tests {
 
     #[test]
     fn nobody_pages_while_the_store_answers_or_for_another_replica() {
-        let answering = Mode {
-            away: None,
-            ..AWAY
-        };
+        let answering = Mode { away: None, ..AWAY };
         let other = Mode {
             pages: false,
             ..AWAY

@@ -148,6 +148,27 @@ impl PgBouncer {
     }
 }
 
+/// `postgres` on `port` over `dir`'s `data`, its socket in `dir`.
+fn spawn_server(bin: &Path, dir: &Path, port: u16) -> Child {
+    as_server_user(&bin.join("postgres"))
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir)
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 impl Postgres {
     /// The test run's server, started by the first test that asks; `None` (and a word on
     /// stderr) without PostgreSQL outside CI. Tests take a database each
@@ -222,34 +243,45 @@ impl Postgres {
             String::from_utf8_lossy(&initdb.stderr)
         );
         let port = crate::helpers::free_port().port();
-        let server = as_server_user(&bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(dir.path())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=200",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let server = spawn_server(&bin, dir.path(), port);
         let postgres = Postgres {
             port,
             server,
             _dir: dir,
         };
+        postgres.wait_listening();
+        Some(postgres)
+    }
+
+    fn wait_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "PostgreSQL did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(postgres)
+    }
+
+    /// Stop the server (fast shutdown: sessions are cut, as a database going away does) and
+    /// wait until it is gone. For a server of the test's own ([`Postgres::start`]).
+    pub fn stop(&mut self) {
+        // The postmaster itself: `server` may be `runuser`, which need not pass SIGINT on.
+        let pid = std::fs::read_to_string(self._dir.path().join("data/postmaster.pid"))
+            .ok()
+            .and_then(|file| file.lines().next().map(str::to_owned))
+            .unwrap_or_else(|| self.server.id().to_string());
+        let _ = Command::new("kill").args(["-INT", pid.trim()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(self.server.try_wait(), Ok(Some(_))) {
+            assert!(Instant::now() < deadline, "PostgreSQL did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Start the stopped server again, on the same port and data.
+    pub fn start_again(&mut self) {
+        let bin = bin_dir().expect("PostgreSQL ran before");
+        self.server = spawn_server(&bin, self._dir.path(), self.port);
+        self.wait_listening();
     }
 
     pub fn url(&self, database: &str) -> String {
