@@ -32,6 +32,9 @@ const DEADLINE: Duration = Duration::from_secs(2);
 /// Reported incidents the evaluator takes per step.
 const RECONCILE_BATCH: u32 = 100;
 
+/// A notice paged from here, as sent (JSON), and when.
+type Sent = (String, DateTime<Utc>);
+
 /// This instance's alerting without the store.
 #[derive(Default)]
 pub struct Away {
@@ -40,7 +43,7 @@ pub struct Away {
     /// Notifications paged from memory and not finished (delivered or failed for good).
     queue: Mutex<Vec<PendingNotification>>,
     /// The notices paged per local incident, as sent (JSON), and when: what is reported.
-    notices: Mutex<HashMap<(i64, EventName), (String, DateTime<Utc>)>>,
+    notices: Mutex<HashMap<(i64, EventName), Sent>>,
     /// Reported incidents this instance's evaluator reconciled: never twice.
     reconciled: Mutex<HashSet<i64>>,
     next_row: AtomicI64,

@@ -440,7 +440,7 @@ mod tests {
         };
         assert_eq!(resolved.id, trigger.id);
         assert_eq!(resolved.resolved_at, Some(at(18)));
-        assert_eq!(board.unreported(), [resolved.clone()]);
+        assert_eq!(board.unreported(), std::slice::from_ref(resolved));
         board.reported(resolved);
         assert!(board.unreported().is_empty());
     }
@@ -467,7 +467,7 @@ mod tests {
         let [Page::Triggered(trigger)] = pages.as_slice() else {
             panic!("{pages:?}")
         };
-        assert_eq!(board.unreported(), [trigger.clone()]);
+        assert_eq!(board.unreported(), std::slice::from_ref(trigger));
         board.reported(trigger);
         assert!(board.unreported().is_empty());
         // The store went away again: the resolve is still the evaluator's.
