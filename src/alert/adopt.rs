@@ -92,6 +92,12 @@ impl Alerts {
         self.wake.notify_one();
     }
 
+    /// Attempts made without the store (a fleet instance paging while its database is away):
+    /// logged and counted (`wsprobe.notifications`) as the dispatcher's are.
+    pub fn sent_without_store(&self, report: &super::DeliveryReport) {
+        self.reported(report);
+    }
+
     /// One outbox row per channel and notice sent, delivered when it was.
     fn sent_rows(&self, adopted: &Adopted<'_>) -> Vec<Unqueued> {
         let mut unwritten = self.unwritten.lock();

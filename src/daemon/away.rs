@@ -217,12 +217,11 @@ async fn deliver(state: &DaemonState, stop: &CancellationToken) {
             let channels = state.alerts.channels(&state.config());
             for row in due {
                 let decided = outbox::attempt(&channels, Utc::now(), &row).await;
-                if let Some(report) = &decided.report {
-                    tracing::info!(channel = %report.channel, event = %report.event,
-                        incident = report.incident_id, outcome = ?report.outcome,
-                        error = report.error.as_deref().unwrap_or_default(),
-                        "notification sent without the shared store");
-                }
+                let report = crate::alert::DeliveryReport {
+                    attempts: decided.report.into_iter().collect(),
+                    ..Default::default()
+                };
+                state.alerts.sent_without_store(&report);
                 apply(&mut state.away.queue.lock(), row.id, &decided.recorded);
             }
         }

@@ -100,52 +100,103 @@ async fn wait_until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) ->
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_outage_during_a_database_outage_is_paged_once_then_and_reconciled_after() {
-    wsprobe::probe::tls::ensure_crypto_provider();
-    let Some(mut postgres) = Postgres::start() else {
-        return;
-    };
-    let url = postgres.database("away").await;
-    let hook = Receiver::spawn().await;
-    let lab_addr = free_port();
-    let lab_stop = CancellationToken::new();
-    let lab = lab_on(lab_addr, &lab_stop);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &hook, &url, &lab_addr.to_string());
-    let _fleet = [start(&config, "a1"), start(&config, "a2")];
+/// A fleet of two replicas of `eu-west` on a PostgreSQL of the test's own, running, with
+/// `flaky` up at a lab of its own.
+struct Setup {
+    postgres: Postgres,
+    url: String,
+    hook: Receiver,
+    lab_addr: std::net::SocketAddr,
+    lab: Option<(Lab, CancellationToken)>,
+    _fleet: [(Instance, u16); 2],
+    _dir: tempfile::TempDir,
+}
 
-    // Both replicas known and an evaluator: the fleet is running on its database.
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    wait_until("two replicas and an evaluator", async || {
-        let instances: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instances")
-            .fetch_one(&pool)
-            .await
-            .ok()?;
-        let leases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leases WHERE until > now()")
-            .fetch_one(&pool)
-            .await
-            .ok()?;
-        let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs")
-            .fetch_one(&pool)
-            .await
-            .ok()?;
-        (instances == 2 && leases == 1 && runs >= 4).then_some(())
-    })
-    .await;
-    pool.close().await;
+impl Setup {
+    async fn start() -> Option<Setup> {
+        wsprobe::probe::tls::ensure_crypto_provider();
+        let postgres = Postgres::start()?;
+        let url = postgres.database("away").await;
+        let hook = Receiver::spawn().await;
+        let lab_addr = free_port();
+        let stop = CancellationToken::new();
+        let lab = lab_on(lab_addr, &stop);
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), &hook, &url, &lab_addr.to_string());
+        let fleet = [start(&config, "a1"), start(&config, "a2")];
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        wait_until("two replicas and an evaluator", async || {
+            let count = async |sql: &str| -> Option<i64> {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(&pool)
+                    .await
+                    .ok()
+            };
+            let instances = count("SELECT COUNT(*) FROM instances").await?;
+            let leases = count("SELECT COUNT(*) FROM leases WHERE until > now()").await?;
+            let runs = count("SELECT COUNT(*) FROM runs").await?;
+            (instances == 2 && leases == 1 && runs >= 4).then_some(())
+        })
+        .await;
+        pool.close().await;
+        Some(Setup {
+            postgres,
+            url,
+            hook,
+            lab_addr,
+            lab: Some((lab, stop)),
+            _fleet: fleet,
+            _dir: dir,
+        })
+    }
 
-    // The database goes away, then the environment goes down.
-    postgres.stop();
-    let outage_from = Instant::now();
-    lab_stop.cancel();
-    drop(lab);
-    let trigger = wait_until("a page sent during the outage", async || {
-        let seen = flaky(&hook);
-        seen.into_iter().find(|e| e["event"] == "triggered")
-    })
-    .await;
-    let paged_after = outage_from.elapsed();
+    fn environment_down(&mut self) {
+        if let Some((lab, stop)) = self.lab.take() {
+            stop.cancel();
+            drop(lab);
+        }
+    }
+
+    fn environment_up(&mut self) {
+        let stop = CancellationToken::new();
+        self.lab = Some((lab_on(self.lab_addr, &stop), stop));
+    }
+
+    /// The first `event` webhook about `flaky`, waited for.
+    async fn first(&self, event: &str) -> Value {
+        wait_until(&format!("a {event} webhook"), async || {
+            flaky(&self.hook).into_iter().find(|e| e["event"] == event)
+        })
+        .await
+    }
+
+    /// How the evaluator reconciled incident `id`, once it has.
+    async fn reconciled(&self, pool: &sqlx::PgPool, id: i64) -> String {
+        wait_until("the paged incident reconciled", async || {
+            sqlx::query_scalar(
+                "SELECT reconciled_as FROM away_incidents
+                 WHERE id = $1 AND reconciled_at IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .ok()
+            .flatten()
+        })
+        .await
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Some((_, stop)) = &self.lab {
+            stop.cancel();
+        }
+    }
+}
+
+/// What every page sent during the outage says, and its identity.
+fn paged_during_the_outage(trigger: &Value) -> i64 {
     let diagnosis = trigger["incident"]["diagnosis"].as_str().unwrap();
     assert!(
         diagnosis.starts_with(
@@ -159,29 +210,33 @@ async fn an_outage_during_a_database_outage_is_paged_once_then_and_reconciled_af
         trigger["delivery_id"],
         wsprobe::fleet::away::delivery_id("flaky", id, "triggered")
     );
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_during_a_database_outage_is_paged_once_then_and_reconciled_after() {
+    let Some(mut setup) = Setup::start().await else {
+        return;
+    };
+    // The database goes away, then the environment goes down.
+    setup.postgres.stop();
+    let outage_from = Instant::now();
+    setup.environment_down();
+    let trigger = setup.first("triggered").await;
+    let paged_after = outage_from.elapsed();
+    let id = paged_during_the_outage(&trigger);
     // Both replicas see it down; only one pages.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let seen = flaky(&hook);
+    let seen = flaky(&setup.hook);
     assert_eq!(count(&seen, "triggered"), 1, "{seen:?}");
 
     // The database returns: the page is reconciled, the environment still down is not paged
     // again.
-    postgres.start_again();
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let how: String = wait_until("the paged incident reconciled", async || {
-        sqlx::query_scalar(
-            "SELECT reconciled_as FROM away_incidents WHERE id = $1 AND reconciled_at IS NOT NULL",
-        )
-        .bind(id)
-        .fetch_optional(&pool)
-        .await
-        .ok()
-        .flatten()
-    })
-    .await;
-    assert_eq!(how, "adopt");
+    setup.postgres.start_again();
+    let pool = sqlx::PgPool::connect(&setup.url).await.unwrap();
+    assert_eq!(setup.reconciled(&pool, id).await, "adopt");
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let seen = flaky(&hook);
+    let seen = flaky(&setup.hook);
     assert_eq!(count(&seen, "triggered"), 1, "{seen:?}");
     let open: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM incidents WHERE environment = 'flaky' AND resolved_at_ms IS NULL",
@@ -192,20 +247,63 @@ async fn an_outage_during_a_database_outage_is_paged_once_then_and_reconciled_af
     assert_eq!(open, Some(id), "the evaluator holds the paged incident");
 
     // The environment heals: one resolve, under the same identity, from the evaluator.
-    let healed_stop = CancellationToken::new();
-    let _healed = lab_on(lab_addr, &healed_stop);
-    let resolve = wait_until("the resolve", async || {
-        flaky(&hook).into_iter().find(|e| e["event"] == "resolved")
-    })
-    .await;
+    setup.environment_up();
+    let resolve = setup.first("resolved").await;
     assert_eq!(resolve["incident"]["id"], id, "{resolve}");
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let seen = flaky(&hook);
+    let seen = flaky(&setup.hook);
     assert_eq!(count(&seen, "triggered"), 1, "{seen:?}");
     assert_eq!(count(&seen, "resolved"), 1, "{seen:?}");
     eprintln!(
         "paged {:.1} s into the database outage",
         paged_after.as_secs_f64()
     );
-    healed_stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_over_before_the_database_returns_is_resolved_then_and_kept_after() {
+    let Some(mut setup) = Setup::start().await else {
+        return;
+    };
+    setup.postgres.stop();
+    setup.environment_down();
+    let id = paged_during_the_outage(&setup.first("triggered").await);
+    // Healed while the database is still away: the resolve goes out from here, same identity.
+    setup.environment_up();
+    let resolve = setup.first("resolved").await;
+    assert_eq!(resolve["incident"]["id"], id, "{resolve}");
+    assert_eq!(resolve["incident"]["state"], "resolved", "{resolve}");
+    assert_eq!(
+        resolve["delivery_id"],
+        wsprobe::fleet::away::delivery_id("flaky", id, "resolved")
+    );
+
+    // Back: the incident is in the history as it happened, and nothing is paged again.
+    setup.postgres.start_again();
+    let pool = sqlx::PgPool::connect(&setup.url).await.unwrap();
+    assert_eq!(setup.reconciled(&pool, id).await, "record");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let resolved_at: Option<i64> =
+        sqlx::query_scalar("SELECT resolved_at_ms FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(resolved_at.is_some());
+    let outbox: Vec<(String, String)> =
+        sqlx::query_as("SELECT event, state FROM outbox WHERE incident_id = $1 ORDER BY event")
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        outbox,
+        [
+            ("resolved".to_owned(), "delivered".to_owned()),
+            ("triggered".to_owned(), "delivered".to_owned())
+        ]
+    );
+    let seen = flaky(&setup.hook);
+    assert_eq!(count(&seen, "triggered"), 1, "{seen:?}");
+    assert_eq!(count(&seen, "resolved"), 1, "{seen:?}");
 }
