@@ -17,7 +17,8 @@ CREATE TABLE away_incidents (
     resolved       JSONB,
     reported_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     reconciled_at  TIMESTAMPTZ,
-    -- adopt, record, merge or known (crate::fleet::away::Reconcile).
+    -- adopt, record, merge or known (crate::fleet::away::Reconcile); gone (no such environment
+    -- any more) or unreadable.
     reconciled_as  TEXT,
     PRIMARY KEY (id, instance)
 );

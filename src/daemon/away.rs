@@ -271,19 +271,35 @@ pub(super) async fn reconcile(
     if state.away.settling() {
         return Ok(false);
     }
-    let records = fleet
-        .store()
-        .unreconciled_away_incidents(RECONCILE_BATCH)
-        .await?;
+    let records = within(fleet.store().unreconciled_away_incidents(RECONCILE_BATCH)).await?;
     for record in records {
-        let how = reconcile_one(state, &record, board).await?;
+        let how = match reconcile_one(state, &record, board).await {
+            Ok(how) => how,
+            // One record that cannot be read must not hold the evaluator for ever.
+            Err(StoreError::Corrupt(err)) => {
+                tracing::error!(
+                    incident = record.id,
+                    "a reported page does not decode: {err}"
+                );
+                "unreadable"
+            }
+            Err(err) => return Err(err),
+        };
         state.away.reconciled.lock().insert(record.id);
-        fleet
-            .store()
-            .away_incident_reconciled(record.id, how)
-            .await?;
+        within(fleet.store().away_incident_reconciled(record.id, how)).await?;
     }
     Ok(true)
+}
+
+/// A store call with [`DEADLINE`]: the evaluator's step goes on being retried, not stuck.
+async fn within<T>(call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(DEADLINE, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::OutOfRange(format!(
+                "the shared store did not answer within {DEADLINE:?}"
+            )))
+        })
 }
 
 async fn reconcile_one(
@@ -296,7 +312,10 @@ async fn reconcile_one(
         return Ok("gone");
     };
     let known = state.away.reconciled.lock().contains(&record.id);
-    let stored = known || state.store.alerts().incident(record.id).await?.is_some();
+    let stored = known
+        || within(state.store.alerts().incident(record.id))
+            .await?
+            .is_some();
     let open = state.alerts.open_incident(&record.environment);
     let decision = away::reconcile(record.id, record.resolved_at.is_some(), open, stored);
     let decode = |json: &str| {
