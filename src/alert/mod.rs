@@ -16,6 +16,8 @@
 //! - `step`: one step's writes (incidents, notifications, the state after) from its events.
 //! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
 //!   memory meanwhile.
+//! - `adopt`: incidents a fleet instance paged while the shared store was away, taken in by the
+//!   evaluator under the id they were paged with, their notices recorded as delivered.
 //! - `open`: which environments have an incident open, and who hears when that changes (the
 //!   `wsprobe.incidents.open` gauge).
 //! - [`send_test`]: `wsprobe alert test`.

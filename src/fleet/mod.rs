@@ -7,6 +7,8 @@
 //!   opens and resolves incidents across locations ([`evaluate`]), watches for locations and
 //!   instances that went quiet ([`quiet`]) and delivers the outbox; another takes the lease
 //!   over within [`LEASE_TTL`] + [`LEASE_EVERY`] of its death.
+//! - while the database is away, each instance pages its own location's failures itself, and
+//!   the evaluator reconciles those pages when it returns ([`away`]).
 //!
 //! This module holds the decisions; the daemon's `fleet` loops run them.
 
