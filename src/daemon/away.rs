@@ -73,7 +73,7 @@ impl DaemonState {
         let seen = Seen {
             result,
             slot,
-            in_maintenance: hold.maintenance || self.failing_parent(env).is_some(),
+            in_maintenance: hold.maintenance || self.parent_down(env),
             silenced: hold.silence.is_some(),
         };
         let policy = config.alert_policy(env);
@@ -90,6 +90,17 @@ impl DaemonState {
         );
         self.away
             .queue(&config.channels_for(env), local.id, &notification, now);
+    }
+}
+
+impl DaemonState {
+    /// An environment `env` depends on has an incident open, at the evaluator or here.
+    fn parent_down(&self, env: &Environment) -> bool {
+        if self.failing_parent(env).is_some() {
+            return true;
+        }
+        let board = self.away.board.lock();
+        env.depends_on.iter().any(|parent| board.is_down(parent))
     }
 }
 

@@ -241,6 +241,12 @@ impl AwayBoard {
         page
     }
 
+    /// Whether this location counts `env` as down (its incident here is open): a dependant
+    /// of it holds its notices, as it does while the evaluator has `env` open.
+    pub fn is_down(&self, env: &str) -> bool {
+        self.envs.get(env).is_some_and(|w| w.state.open.is_some())
+    }
+
     /// What the store has not been told of: open local incidents not handed over, and those
     /// resolved while away.
     pub fn unreported(&self) -> Vec<LocalIncident> {
@@ -430,6 +436,7 @@ mod tests {
         };
         // The first failing result was the slot at 12: both locations derive the same id.
         assert_eq!(trigger.id, local_incident_id("api", at(12)));
+        assert!(board.is_down("api") && !board.is_down("web"));
         assert_eq!(
             trigger.diagnosis,
             "Down from eu-west; other locations could not be consulted: shared store unreachable since 08:00:00 UTC. Nothing listens."
