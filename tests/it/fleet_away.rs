@@ -27,11 +27,12 @@ impl Drop for Instance {
     }
 }
 
-fn start(config: &Path, name: &str) -> (Instance, u16) {
+fn start(config: &Path, name: &str, location: &str) -> (Instance, u16) {
     let port = free_port().port();
     let child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
         .args(["run", "--config", config.to_str().unwrap()])
         .env("WSPROBE_INSTANCE", name)
+        .env("LOC", location)
         .env("PORT", port.to_string())
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
@@ -46,7 +47,7 @@ fn write_config(dir: &Path, hook: &Receiver, storage_url: &str, lab: &str) -> st
     std::fs::write(
         &config,
         format!(
-            r#"location: eu-west
+            r#"location: ${{LOC}}
 defaults: {{ schedule: "*/2 * * * * *", timeout: 1500ms }}
 environments:
   - {{ name: flaky, url: "ws://{lab}/ws/healthy" }}
@@ -100,8 +101,8 @@ async fn wait_until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) ->
     }
 }
 
-/// A fleet of two replicas of `eu-west` on a PostgreSQL of the test's own, running, with
-/// `flaky` up at a lab of its own.
+/// A fleet of two instances at `locations` (the same twice: two replicas) on a PostgreSQL of
+/// the test's own, running, with `flaky` up at a lab of its own.
 struct Setup {
     postgres: Postgres,
     url: String,
@@ -113,7 +114,7 @@ struct Setup {
 }
 
 impl Setup {
-    async fn start() -> Option<Setup> {
+    async fn start(locations: [&str; 2]) -> Option<Setup> {
         wsprobe::probe::tls::ensure_crypto_provider();
         let postgres = Postgres::start()?;
         let url = postgres.database("away").await;
@@ -123,7 +124,10 @@ impl Setup {
         let lab = lab_on(lab_addr, &stop);
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), &hook, &url, &lab_addr.to_string());
-        let fleet = [start(&config, "a1"), start(&config, "a2")];
+        let fleet = [
+            start(&config, "i1", locations[0]),
+            start(&config, "i2", locations[1]),
+        ];
         let pool = sqlx::PgPool::connect(&url).await.unwrap();
         wait_until("two replicas and an evaluator", async || {
             let count = async |sql: &str| -> Option<i64> {
@@ -195,15 +199,16 @@ impl Drop for Setup {
     }
 }
 
-/// What every page sent during the outage says, and its identity.
+/// What every page sent during the outage says (from `eu-west` or `us-east`), and its
+/// identity.
 fn paged_during_the_outage(trigger: &Value) -> i64 {
     let diagnosis = trigger["incident"]["diagnosis"].as_str().unwrap();
-    assert!(
-        diagnosis.starts_with(
-            "Down from eu-west; other locations could not be consulted: shared store unreachable since "
-        ),
-        "{trigger}"
-    );
+    let from_one = ["eu-west", "us-east"].iter().any(|location| {
+        diagnosis.starts_with(&format!(
+            "Down from {location}; other locations could not be consulted: shared store unreachable since "
+        ))
+    });
+    assert!(from_one, "{trigger}");
     let id = trigger["incident"]["id"].as_i64().unwrap();
     assert!(wsprobe::fleet::away::is_local_id(id), "{trigger}");
     assert_eq!(
@@ -215,7 +220,7 @@ fn paged_during_the_outage(trigger: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_during_a_database_outage_is_paged_once_then_and_reconciled_after() {
-    let Some(mut setup) = Setup::start().await else {
+    let Some(mut setup) = Setup::start(["eu-west", "eu-west"]).await else {
         return;
     };
     // The database goes away, then the environment goes down.
@@ -262,7 +267,7 @@ async fn an_outage_during_a_database_outage_is_paged_once_then_and_reconciled_af
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_over_before_the_database_returns_is_resolved_then_and_kept_after() {
-    let Some(mut setup) = Setup::start().await else {
+    let Some(mut setup) = Setup::start(["eu-west", "eu-west"]).await else {
         return;
     };
     setup.postgres.stop();
@@ -306,4 +311,64 @@ async fn an_outage_over_before_the_database_returns_is_resolved_then_and_kept_af
     let seen = flaky(&setup.hook);
     assert_eq!(count(&seen, "triggered"), 1, "{seen:?}");
     assert_eq!(count(&seen, "resolved"), 1, "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_locations_each_page_an_outage_once_and_every_page_is_closed_once() {
+    let Some(mut setup) = Setup::start(["eu-west", "us-east"]).await else {
+        return;
+    };
+    setup.postgres.stop();
+    setup.environment_down();
+    // Each location pages what it sees, under the id derived from the first failing slot: the
+    // same one when both saw the same slot fail first.
+    let triggers = wait_until("a page from each location", async || {
+        let seen = flaky(&setup.hook);
+        (count(&seen, "triggered") >= 2).then(|| {
+            seen.into_iter()
+                .filter(|e| e["event"] == "triggered")
+                .collect::<Vec<_>>()
+        })
+    })
+    .await;
+    let ids: std::collections::BTreeSet<i64> =
+        triggers.iter().map(paged_during_the_outage).collect();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let seen = flaky(&setup.hook);
+    assert_eq!(count(&seen, "triggered"), 2, "one per location: {seen:?}");
+
+    // Back: both reports reconciled (one adopted; the other the same incident, or closed as
+    // a duplicate), and nothing triggered again while the environment stays down.
+    setup.postgres.start_again();
+    let pool = sqlx::PgPool::connect(&setup.url).await.unwrap();
+    let mut how: Vec<String> = Vec::new();
+    for id in &ids {
+        how.push(setup.reconciled(&pool, *id).await);
+    }
+    assert!(how.contains(&"adopt".to_owned()), "{how:?}");
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(count(&flaky(&setup.hook), "triggered"), 2);
+
+    // Healed: every page paged is closed, once, under its own id.
+    setup.environment_up();
+    let resolves = wait_until("a resolve of every page", async || {
+        let resolved: Vec<i64> = flaky(&setup.hook)
+            .iter()
+            .filter(|e| e["event"] == "resolved")
+            .filter_map(|e| e["incident"]["id"].as_i64())
+            .collect();
+        ids.iter()
+            .all(|id| resolved.contains(id))
+            .then_some(resolved)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let seen = flaky(&setup.hook);
+    assert_eq!(count(&seen, "triggered"), 2, "{seen:?}");
+    assert_eq!(count(&seen, "resolved"), ids.len(), "{seen:?}");
+    assert_eq!(resolves.len(), ids.len(), "{resolves:?}");
+    eprintln!(
+        "{} incident id(s) paged from two locations, reconciled as {how:?}",
+        ids.len()
+    );
 }
