@@ -162,6 +162,9 @@ pub fn away_notification(
         link,
         acknowledgement: None,
         note: None,
+        // `alerts.grouping` waits in the outbox, which is in the database: each page made
+        // without it goes alone.
+        group: None,
     }
 }
 
