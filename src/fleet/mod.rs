@@ -6,7 +6,10 @@
 //! - one instance at a time holds the evaluator lease: it reads every location's results,
 //!   opens and resolves incidents across locations ([`evaluate`]), watches for locations and
 //!   instances that went quiet ([`quiet`]) and delivers the outbox; another takes the lease
-//!   over within [`LEASE_TTL`] + [`LEASE_EVERY`] of its death.
+//!   over within [`LEASE_TTL`] + [`LEASE_EVERY`] of its death;
+//! - with `alert.confirm` on, a location whose probe fails asks the others to probe at once
+//!   ([`requests`]), and the evaluator counts each location's confirmation series as a single
+//!   instance would ([`series`]);
 //! - while the database is away, each instance pages its own location's failures itself, and
 //!   the evaluator reconciles those pages when it returns ([`away`]).
 //!
@@ -16,6 +19,8 @@ pub mod across;
 pub mod away;
 pub mod evaluate;
 pub mod quiet;
+pub mod requests;
+pub mod series;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

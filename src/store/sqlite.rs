@@ -98,7 +98,7 @@ impl SqliteStore {
     /// fine: reads work and every write returns an error.
     #[tracing::instrument(skip_all, fields(path = %path.display()))]
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let pools = open_pools(path).await?;
+        let pools = open_pools(path, true).await?;
         let instance_id = {
             let mut tx = WriteTx::begin(&pools.writer).await?;
             let id = meta::instance_id(&mut tx).await?;
@@ -135,16 +135,37 @@ impl SqliteStore {
         }
     }
 
-    /// When the file is no longer the one open, open what is at the path now (creating and
-    /// migrating it if it is gone) and carry on there: writes resume by themselves once the
-    /// path holds a usable database again. A file that does not open (garbage in its place)
-    /// leaves the old pools, and the error says why.
+    /// `Err` saying what happened when the file at the path is not the database open: a
+    /// write now would go to an unlinked file, or into the log of a file that is garbage.
+    pub fn usable(&self) -> Result<(), StoreError> {
+        let path = || self.inner.path.display().to_string();
+        match self.file_status() {
+            FileStatus::Same => Ok(()),
+            FileStatus::Missing => Err(StoreError::FileDeleted(path())),
+            FileStatus::NotDatabase => Err(StoreError::NotDatabase(path())),
+            FileStatus::Replaced => Err(StoreError::FileReplaced(path())),
+        }
+    }
+
+    /// When another file has taken the path, open it and carry on there: writes resume by
+    /// themselves once the path holds a usable database again (a file that does not open
+    /// leaves the old pools, and the error says why). A file deleted is not made anew behind
+    /// the operator's back (its history would vanish with a 200 from `/readyz`), nor is one
+    /// overwritten in place written on: both fail ([`SqliteStore::usable`]), and results wait
+    /// in the daemon's spool until a database is back at the path or the daemon restarts.
     pub async fn heal(&self) -> Result<FileStatus, StoreError> {
         let status = self.file_status();
         if status == FileStatus::Same {
             return Ok(status);
         }
-        let fresh = open_pools(&self.inner.path).await?;
+        if status != FileStatus::Replaced {
+            return self.usable().map(|()| status);
+        }
+        let fresh = open_pools(&self.inner.path, false).await?;
+        if fresh.file.is_none() {
+            // Deleted while it was being opened: keep saying so.
+            return self.usable().map(|()| status);
+        }
         {
             let mut tx = WriteTx::begin(&fresh.writer).await?;
             meta::keep_instance_id(&mut tx, &self.inner.instance_id).await?;
@@ -320,7 +341,9 @@ impl SqliteStore {
     }
 }
 
-async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
+/// `create`: make the file when missing (at start); a reopen never does, or a file deleted
+/// while it reopens would be made anew behind the operator's back.
+async fn open_pools(path: &Path, create: bool) -> Result<Pools, StoreError> {
     let base = SqliteConnectOptions::new()
         .filename(path)
         .busy_timeout(BUSY_TIMEOUT)
@@ -333,7 +356,7 @@ async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(
             base.clone()
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 // In WAL mode NORMAL loses at most the last commits on power loss, never
                 // consistency, and saves an fsync per insert.
@@ -374,6 +397,7 @@ impl EncodedRun {
             peer: result.peer.clone(),
             addresses_tried: codec::addresses_to_store(result),
             confirmation: result.confirmation,
+            requested_by: result.requested_by.clone(),
         })
         .map_err(StoreError::Encode)?;
         let headers = if result.headers == Headers::default() {

@@ -1,6 +1,10 @@
 //! What only a fleet needs: slot claims, the instances table, the evaluator's lease, and the
 //! runs the evaluator reads from every location.
 
+mod requests;
+
+pub use requests::ProbeRequest;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -97,6 +101,8 @@ impl FleetStore {
 
     /// Claim `slot` of `env` for this location; true for the one replica whose claim landed.
     pub async fn claim_slot(&self, env: &str, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+        // Never reached since start: say so at once, the slot is not worth a pool time-out.
+        self.pg.ensure_up()?;
         let claimed = sqlx::query(
             "INSERT INTO slots (environment, location, slot_ms, instance) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",

@@ -74,6 +74,27 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
+/// `postgres` on the data of `dir` (`dir/data`), listening on 127.0.0.1:`port`.
+fn serve(bin: &Path, dir: &Path, port: u16) -> Child {
+    as_server_user(&bin.join("postgres"))
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir)
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// PgBouncer in front of a [`Postgres`], in the given pool mode; stopped with the test.
 pub struct PgBouncer {
     pub port: u16,
@@ -146,27 +167,6 @@ impl PgBouncer {
     pub fn url(&self, database: &str) -> String {
         format!("postgres://wsprobe@127.0.0.1:{}/{database}", self.port)
     }
-}
-
-/// `postgres` on `port` over `dir`'s `data`, its socket in `dir`.
-fn spawn_server(bin: &Path, dir: &Path, port: u16) -> Child {
-    as_server_user(&bin.join("postgres"))
-        .arg("-D")
-        .arg(dir.join("data"))
-        .args(["-p", &port.to_string(), "-k"])
-        .arg(dir)
-        .args([
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 impl Postgres {
@@ -243,7 +243,7 @@ impl Postgres {
             String::from_utf8_lossy(&initdb.stderr)
         );
         let port = crate::helpers::free_port().port();
-        let server = spawn_server(&bin, dir.path(), port);
+        let server = serve(&bin, dir.path(), port);
         let postgres = Postgres {
             port,
             server,
@@ -261,26 +261,29 @@ impl Postgres {
         }
     }
 
-    /// Stop the server (fast shutdown: sessions are cut, as a database going away does) and
-    /// wait until it is gone. For a server of the test's own ([`Postgres::start`]).
+    /// Stop the server with `pg_ctl stop -m fast` (clients are disconnected and new
+    /// connections refused), and wait until it has exited. For a server of a test's own.
     pub fn stop(&mut self) {
-        // The postmaster itself: `server` may be `runuser`, which need not pass SIGINT on.
-        let pid = std::fs::read_to_string(self._dir.path().join("data/postmaster.pid"))
-            .ok()
-            .and_then(|file| file.lines().next().map(str::to_owned))
-            .unwrap_or_else(|| self.server.id().to_string());
-        let _ = Command::new("kill").args(["-INT", pid.trim()]).status();
+        let bin = bin_dir().expect("PostgreSQL ran before");
+        let stopped = as_server_user(&bin.join("pg_ctl"))
+            .args(["stop", "-m", "fast", "-w", "-D"])
+            .arg(self._dir.path().join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(stopped.success(), "pg_ctl stop failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !matches!(self.server.try_wait(), Ok(Some(_))) {
             assert!(Instant::now() < deadline, "PostgreSQL did not stop");
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// Start the stopped server again, on the same port and data.
+    /// Start a stopped server again, on the same port and data.
     pub fn start_again(&mut self) {
         let bin = bin_dir().expect("PostgreSQL ran before");
-        self.server = spawn_server(&bin, self._dir.path(), self.port);
+        self.server = serve(&bin, self._dir.path(), self.port);
         self.wait_listening();
     }
 
