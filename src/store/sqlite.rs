@@ -43,6 +43,9 @@ struct Pools {
     reader: SqlitePool,
     /// The file the pools have open; `None` for an SQLite URI, which is not checked.
     file: Option<FileId>,
+    /// Environment ids by name, as committed to this file: rows are never deleted, so an id
+    /// once committed stays right, and a run's insert skips the lookup.
+    env_ids: Arc<parking_lot::Mutex<HashMap<String, i64>>>,
 }
 
 /// Device and inode: a file deleted and created again, or replaced by a rename, has another.
@@ -188,12 +191,24 @@ impl SqliteStore {
             .iter()
             .map(|run| EncodedRun::of(&run.result))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut tx = WriteTx::begin(&self.writer()).await?;
+        let mut batch_blobs = blobs::BatchBlobs::default();
+        for (run, encoded) in runs.iter().zip(&encoded) {
+            encoded.add_blobs(&run.result, &mut batch_blobs);
+        }
+        let (writer, known) = {
+            let pools = self.inner.pools.read();
+            (pools.writer.clone(), pools.env_ids.clone())
+        };
+        let mut env_ids = EnvIds::new(&known);
+        let mut tx = WriteTx::begin(&writer).await?;
+        batch_blobs.acquire(&mut tx).await?;
         let mut ids = Vec::with_capacity(runs.len());
         for (run, encoded) in runs.iter().zip(&encoded) {
-            ids.push(encoded.insert(&mut tx, run).await?);
+            let env_id = env_ids.get(&mut tx, &run.result.environment).await?;
+            ids.push(encoded.insert(&mut tx, run, env_id, &batch_blobs).await?);
         }
         tx.commit().await?;
+        env_ids.committed();
         Ok(ids)
     }
 
@@ -341,6 +356,54 @@ impl SqliteStore {
     }
 }
 
+/// Environment ids for one write transaction: the ones committed before from the pools'
+/// cache, new ones looked up (or inserted) and added to the cache only once committed.
+struct EnvIds<'a> {
+    known: &'a parking_lot::Mutex<HashMap<String, i64>>,
+    fresh: HashMap<String, i64>,
+}
+
+impl<'a> EnvIds<'a> {
+    fn new(known: &'a parking_lot::Mutex<HashMap<String, i64>>) -> Self {
+        EnvIds {
+            known,
+            fresh: HashMap::new(),
+        }
+    }
+
+    async fn get(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(&id) = self.known.lock().get(name) {
+            return Ok(id);
+        }
+        if let Some(&id) = self.fresh.get(name) {
+            return Ok(id);
+        }
+        let id = environments::id_for(tx, name).await?;
+        self.fresh.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn committed(self) {
+        self.known.lock().extend(self.fresh);
+    }
+}
+
+/// A text's blob id: taken with the batch, or on its own if the batch did not count it.
+async fn blob_id(
+    tx: &mut sqlx::SqliteConnection,
+    batch: &blobs::BatchBlobs<'_>,
+    body: &str,
+) -> Result<i64, StoreError> {
+    match batch.id(body) {
+        Some(id) => Ok(id),
+        None => blobs::acquire(tx, body).await,
+    }
+}
+
 /// `create`: make the file when missing (at start); a reopen never does, or a file deleted
 /// while it reopens would be made anew behind the operator's back.
 async fn open_pools(path: &Path, create: bool) -> Result<Pools, StoreError> {
@@ -373,6 +436,7 @@ async fn open_pools(path: &Path, create: bool) -> Result<Pools, StoreError> {
         file: FileId::of(path),
         writer,
         reader,
+        env_ids: Arc::default(),
     })
 }
 
@@ -417,28 +481,44 @@ impl EncodedRun {
         })
     }
 
-    /// The run row, its blobs and its hour's rollup, inside the caller's transaction.
+    /// Count this run's texts into the batch's blobs.
+    fn add_blobs<'a>(&'a self, result: &'a ProbeResult, batch: &mut blobs::BatchBlobs<'a>) {
+        batch.add(&self.context);
+        if let Some(split) = &self.headers {
+            batch.add(&split.template);
+        }
+        if let Some(json) = &self.messages {
+            batch.add(json);
+        }
+        if let Some(body) = &result.body_excerpt {
+            batch.add(body);
+        }
+    }
+
+    /// The run row and its hour's rollup, inside the caller's transaction; its blobs were
+    /// taken for the whole batch (`batch`).
     async fn insert(
         &self,
         tx: &mut sqlx::SqliteConnection,
         run: &NewRun,
+        env_id: i64,
+        batch: &blobs::BatchBlobs<'_>,
     ) -> Result<i64, StoreError> {
         let result = &run.result;
-        let env_id = environments::id_for(tx, &result.environment).await?;
-        let context_id = blobs::acquire(tx, &self.context).await?;
+        let context_id = blob_id(tx, batch, &self.context).await?;
         let (headers_id, header_values) = match &self.headers {
             Some(split) => (
-                Some(blobs::acquire(tx, &split.template).await?),
+                Some(blob_id(tx, batch, &split.template).await?),
                 split.values.clone(),
             ),
             None => (None, None),
         };
         let messages_id = match &self.messages {
-            Some(json) => Some(blobs::acquire(tx, json).await?),
+            Some(json) => Some(blob_id(tx, batch, json).await?),
             None => None,
         };
         let body_id = match &result.body_excerpt {
-            Some(body) => Some(blobs::acquire(tx, body).await?),
+            Some(body) => Some(blob_id(tx, batch, body).await?),
             None => None,
         };
         let refs = runs::Refs {
