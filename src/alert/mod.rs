@@ -18,6 +18,8 @@
 //!   together wait for each other and go out (and resolve) as one notification per channel.
 //! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
 //!   memory meanwhile.
+//! - `adopt`: incidents a fleet instance paged while the shared store was away, taken in by the
+//!   evaluator under the id they were paged with, their notices recorded as delivered.
 //! - `open`: which environments have an incident open, and who hears when that changes (the
 //!   `wsprobe.incidents.open` gauge).
 //! - [`burn`]: an SLO burn's notifications, to the outbox beside the incidents'.
@@ -29,6 +31,7 @@
 //!   [`Hold`] (a maintenance window, a silence) holds its notices back.
 
 pub mod burn;
+mod adopt;
 pub mod channels;
 pub mod delivery;
 pub mod facts;
@@ -54,6 +57,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub use adopt::{Adopted, away_notification, away_rows, merged_resolve};
 pub use delivery::{Attempt, Channels, Pacer, SEND_TIMEOUT, Sender};
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};

@@ -193,6 +193,10 @@ async fn step(
     fleet: &Fleet,
     evaluator: &mut Evaluator,
 ) -> Result<(), StoreError> {
+    // Pages made while the store was away are taken in first, so none is paged twice.
+    if !super::away::reconcile(state, fleet, &mut evaluator.board).await? {
+        return Ok(());
+    }
     let config = state.config();
     let mut touched: BTreeMap<String, bool> = BTreeMap::new();
     loop {

@@ -12,6 +12,7 @@
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
+mod away;
 mod fleet;
 pub mod heartbeat;
 mod loops;
@@ -229,6 +230,7 @@ impl Daemon {
                     fleet.clone(),
                     stop.clone(),
                 ));
+                background.spawn(away::run(daemon.state.clone(), fleet.clone(), stop.clone()));
                 background.spawn(requests::answer_requests(
                     daemon.state.clone(),
                     fleet.clone(),

@@ -41,8 +41,10 @@ impl DaemonState {
         let policy = config.alert_policy(env);
         let failing = crate::incident::is_failing(first.result.status, &policy);
         if !failing || policy.confirm.attempts == 0 {
-            if self.fleet.is_none() {
-                self.observe(&config, env, &first);
+            match &self.fleet {
+                None => self.observe(&config, env, &first),
+                // This location's own view, which pages while the shared store is away.
+                Some(fleet) => self.observe_away(fleet, env, slot, &first.result, first.hold),
             }
         } else if !wait_stored {
             // An incident already open paged: the locations' own slots keep it current.
@@ -52,10 +54,11 @@ impl DaemonState {
                 super::requests::ask(fleet, env, policy.confirm);
             }
             let counted = self.confirm(env, first.clone(), policy.confirm, None).await;
-            if self.fleet.is_none() {
-                let config = self.config();
-                for run in &counted {
-                    self.observe(&config, env, run);
+            let config = self.config();
+            for run in &counted {
+                match &self.fleet {
+                    None => self.observe(&config, env, run),
+                    Some(fleet) => self.observe_away(fleet, env, slot, &run.result, run.hold),
                 }
             }
         }

@@ -9,11 +9,14 @@
 //!   over within [`LEASE_TTL`] + [`LEASE_EVERY`] of its death;
 //! - with `alert.confirm` on, a location whose probe fails asks the others to probe at once
 //!   ([`requests`]), and the evaluator counts each location's confirmation series as a single
-//!   instance would ([`series`]).
+//!   instance would ([`series`]);
+//! - while the database is away, each instance pages its own location's failures itself, and
+//!   the evaluator reconciles those pages when it returns ([`away`]).
 //!
 //! This module holds the decisions; the daemon's `fleet` loops run them.
 
 pub mod across;
+pub mod away;
 pub mod evaluate;
 pub mod quiet;
 pub mod requests;
@@ -80,6 +83,11 @@ impl Fleet {
     /// No other live replica probes this location.
     pub fn alone(&self) -> bool {
         self.replicas.read().len() <= 1
+    }
+
+    /// The replicas of this location last known alive, this one included, sorted.
+    pub fn replicas(&self) -> Vec<String> {
+        self.replicas.read().clone()
     }
 
     /// Learn the live replicas of this location from the instances table.

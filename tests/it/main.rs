@@ -10,6 +10,7 @@ mod dashboards;
 mod dialect;
 mod faults;
 mod fleet;
+mod fleet_away;
 mod fleet_confirm;
 mod grouping;
 mod helpers;

@@ -95,7 +95,7 @@ impl FleetStore {
         self.pg.location()
     }
 
-    fn pool(&self) -> &sqlx::PgPool {
+    pub(super) fn pool(&self) -> &sqlx::PgPool {
         self.pg.pool()
     }
 

@@ -9,6 +9,7 @@
 //! rollups and pruning; `fleet.rs` holds what only a fleet's loops use ([`FleetStore`]), and
 //! alerting's tables are `store/alerts/`, their statements shared with SQLite.
 
+mod away;
 mod connect;
 mod fleet;
 
@@ -30,6 +31,7 @@ use super::{
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
+pub use away::AwayRecord;
 pub use connect::is_bad_config;
 pub use fleet::ProbeRequest;
 pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
