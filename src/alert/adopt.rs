@@ -165,6 +165,7 @@ pub fn away_notification(
         // `alerts.grouping` waits in the outbox, which is in the database: each page made
         // without it goes alone.
         group: None,
+        slo_burn: None,
     }
 }
 
