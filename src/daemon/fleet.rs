@@ -34,10 +34,11 @@ pub(super) async fn membership(
     stop: CancellationToken,
 ) {
     loop {
-        match fleet.store().instances().await {
-            Ok(instances) => fleet.learn_replicas(&instances, Utc::now()),
-            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        let reached = learn_clock_and_replicas(&fleet).await;
+        if let Err(err) = &reached {
+            state.store_health.failed(&format!("shared store: {err}"));
         }
+        fleet.store_answered(reached.is_ok());
         match fleet.store().latest_by_location().await {
             Ok(cells) => {
                 let changed = **state.locations.lock() != cells;
@@ -94,6 +95,17 @@ pub(super) async fn membership(
             _ = tokio::time::sleep(MEMBERSHIP_EVERY) => {}
         }
     }
+}
+
+/// One membership round's reads: the database's clock (and this host's skew, recorded), then
+/// the live replicas, judged on that clock.
+async fn learn_clock_and_replicas(fleet: &Fleet) -> Result<(), StoreError> {
+    let sent = Utc::now();
+    let database = fleet.store().report_clock(fleet.skew_ms()).await?;
+    fleet.learn_clock(sent, Utc::now(), database);
+    let instances = fleet.store().instances().await?;
+    fleet.learn_replicas(&instances, fleet.now());
+    Ok(())
 }
 
 /// What the lease holder keeps between steps.
@@ -210,10 +222,10 @@ async fn step(
             break;
         }
     }
-    let now = Utc::now();
+    let now = fleet.now();
     let instances = fleet.store().instances().await?;
     let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
-    let watches = quiet::watch(&instances, interval, now);
+    let watches = quiet::watch(&instances, interval, now, fleet.reachable_since());
     let live: BTreeSet<String> = watches
         .iter()
         .filter(|w| w.quiet.is_none())

@@ -85,6 +85,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     OutOfRange(String),
+    /// An evaluator's write carrying a lease token that is no longer current: another
+    /// instance took the lease over.
+    #[error("the evaluator lease passed on: a write with fencing token {0} was refused")]
+    Fenced(i64),
 }
 
 /// A result on its way into the store.

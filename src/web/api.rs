@@ -152,6 +152,7 @@ pub async fn instances<S: StatusSource>(
                     last_seen: now,
                     last_report: None,
                     stopped_at: None,
+                    skew_ms: None,
                 }],
             }
         }
