@@ -34,11 +34,12 @@ pub(super) async fn membership(
     stop: CancellationToken,
 ) {
     loop {
+        let started = std::time::Instant::now();
         let reached = learn_clock_and_replicas(&fleet).await;
         if let Err(err) = &reached {
             state.store_health.failed(&format!("shared store: {err}"));
         }
-        fleet.store_answered(reached.is_ok());
+        fleet.store_answered(reached.is_ok(), started.elapsed());
         match fleet.store().latest_by_location().await {
             Ok(cells) => {
                 let changed = **state.locations.lock() != cells;
@@ -100,9 +101,7 @@ pub(super) async fn membership(
 /// One membership round's reads: the database's clock (and this host's skew, recorded), then
 /// the live replicas, judged on that clock.
 async fn learn_clock_and_replicas(fleet: &Fleet) -> Result<(), StoreError> {
-    let sent = Utc::now();
-    let database = fleet.store().report_clock(fleet.skew_ms()).await?;
-    fleet.learn_clock(sent, Utc::now(), database);
+    fleet.measure_clock().await?;
     let instances = fleet.store().instances().await?;
     fleet.learn_replicas(&instances, fleet.now());
     Ok(())
@@ -120,7 +119,10 @@ struct Evaluator {
 pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: CancellationToken) {
     let mut evaluator: Option<Evaluator> = None;
     loop {
-        match fleet.store().hold_lease(EVALUATOR_LEASE, LEASE_TTL).await {
+        let started = std::time::Instant::now();
+        let held = fleet.store().hold_lease(EVALUATOR_LEASE, LEASE_TTL).await;
+        fleet.store_answered(held.is_ok(), started.elapsed());
+        match held {
             Ok(true) => {
                 if evaluator.is_none() {
                     match take_over(&state, &fleet).await {

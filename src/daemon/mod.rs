@@ -147,6 +147,12 @@ impl Daemon {
             store_health,
         ));
         state.load_history().await;
+        // Slots are named on the database's clock: know it before the first one.
+        if let Some(fleet) = &state.fleet
+            && let Err(err) = fleet.measure_clock().await
+        {
+            tracing::warn!("cannot read the database's clock yet: {err}");
+        }
         if let Err(err) = state.refresh_silences().await {
             state
                 .store_health

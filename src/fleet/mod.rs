@@ -50,6 +50,8 @@ pub const CLAIM_AHEAD: Duration = Duration::from_secs(1);
 /// How long a backup replica waits for its claim's answer; without one it leaves the slot to
 /// the owner the hash names.
 const CLAIM_DEADLINE: Duration = Duration::from_millis(300);
+/// A round of statements that took longer than this went through an outage.
+const STALLED: Duration = MEMBERSHIP_EVERY;
 
 /// This instance's place in the fleet.
 #[derive(Debug)]
@@ -113,8 +115,16 @@ impl Fleet {
     /// Learn the database's clock from one statement sent at `sent`, answered at `received`
     /// (this host's clock), that read `database`; say so when this host's clock is off.
     pub fn learn_clock(&self, sent: DateTime<Utc>, received: DateTime<Utc>, database: DateTime<Utc>) {
-        let offset = self.clock.lock().sample(sent, received, database);
+        let (offset, first) = {
+            let mut clock = self.clock.lock();
+            let first = !clock.measured();
+            (clock.sample(sent, received, database), first)
+        };
         let before = self.offset_ms.swap(offset, Ordering::Relaxed);
+        if first {
+            // Counted on this host's clock until now.
+            *self.reachable_since.write() = database;
+        }
         let skew = clock::skew_ms(offset);
         if clock::is_off(skew) && (before == 0 || !clock::is_off(clock::skew_ms(before))) {
             tracing::warn!(
@@ -128,12 +138,28 @@ impl Fleet {
         }
     }
 
-    /// Record whether a membership round reached the store.
-    pub fn store_answered(&self, reached: bool) {
+    /// Measure the database's clock once (and record this host's skew): at start, before
+    /// the first slot is named, and on each membership round.
+    pub async fn measure_clock(&self) -> Result<(), StoreError> {
+        let sent = Utc::now();
+        let database = self.store.report_clock(self.skew_ms()).await?;
+        self.learn_clock(sent, Utc::now(), database);
+        Ok(())
+    }
+
+    /// Record whether a round of statements reached the store, and how long it took: a round
+    /// that hung on a dead link for longer than [`STALLED`] saw an outage as surely as one
+    /// that failed, and the store counts as back only from its end.
+    pub fn store_answered(&self, reached: bool, took: Duration) {
         let was = self.reachable.swap(reached, Ordering::Relaxed);
-        if reached && !was {
+        if reached && (!was || took > STALLED) {
             *self.reachable_since.write() = self.now();
         }
+    }
+
+    /// Whether the store has answered without a break since `at` (database clock).
+    fn reachable_throughout(&self, at: DateTime<Utc>) -> bool {
+        self.reachable.load(Ordering::Relaxed) && self.reachable_since() <= at
     }
 
     /// Since when the store answers without a break (database clock).
@@ -198,8 +224,9 @@ impl Fleet {
 
     /// At the slot's time: whether this replica probes it. The owner probes unless its claim
     /// came back lost (another replica, seeing other replicas alive, claimed first); an owner
-    /// without an answer yet probes at once. The others claim [`BACKUP_DELAY`] later and
-    /// probe only if that claim lands within [`CLAIM_DEADLINE`]: the owner then is gone.
+    /// without an answer yet probes at once. The others claim [`BACKUP_DELAY`] later, when
+    /// the store answered throughout, and probe only if that claim lands within
+    /// [`CLAIM_DEADLINE`]: the owner then is gone.
     pub async fn decide(&self, env: &str, slot: DateTime<Utc>, claim: Claim) -> bool {
         if claim.owner {
             return match claim.answer.map(|mut answer| answer.try_recv()) {
@@ -215,6 +242,12 @@ impl Fleet {
             };
         }
         tokio::time::sleep(BACKUP_DELAY).await;
+        // A store away when the owner claimed (ahead of the slot) refused the owner's claim
+        // too, and the owner probed without it: a backup's claim landing now proves nothing.
+        let claimed_at = slot - chrono::Duration::from_std(CLAIM_AHEAD).unwrap_or_default();
+        if !self.reachable_throughout(claimed_at) {
+            return false;
+        }
         let (tell, answer) = oneshot::channel();
         let (store, env_name) = (self.store.clone(), env.to_owned());
         tokio::spawn(async move {

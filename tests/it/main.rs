@@ -10,6 +10,7 @@ mod dashboards;
 mod dialect;
 mod faults;
 mod fleet;
+mod fleet_faults;
 mod helpers;
 mod lab;
 mod layout;

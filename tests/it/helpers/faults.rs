@@ -210,22 +210,11 @@ async fn answer(stream: TcpStream, seen: Arc<Mutex<Vec<Probe>>>) {
 #[derive(Debug, Default)]
 pub struct Tally {
     pub once: usize,
-    /// Slots probed more than once, with who probed them.
-    pub twice: Vec<(i64, Vec<String>)>,
+    /// Slots probed more than once, with who probed them and how late.
+    pub twice: Vec<(i64, Vec<(String, i64)>)>,
     pub missed: Vec<i64>,
     /// Each probe's start after its slot, in milliseconds, sorted.
     pub lags_ms: Vec<i64>,
-}
-
-impl Tally {
-    /// The `p`th percentile of the start lag (0–100).
-    pub fn lag_percentile(&self, p: usize) -> i64 {
-        if self.lags_ms.is_empty() {
-            return 0;
-        }
-        let rank = (self.lags_ms.len() * p).div_ceil(100).max(1) - 1;
-        self.lags_ms[rank.min(self.lags_ms.len() - 1)]
-    }
 }
 
 /// Every slot (`period_ms` apart, from the epoch) in `[from, to]` of the environment at
@@ -238,7 +227,7 @@ pub fn tally(
     to: DateTime<Utc>,
 ) -> Tally {
     let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
-    let mut by_slot: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let mut by_slot: BTreeMap<i64, Vec<(String, i64)>> = BTreeMap::new();
     let mut tally = Tally::default();
     for probe in probes.iter().filter(|p| p.path == path) {
         let at = probe.at.timestamp_millis();
@@ -250,7 +239,7 @@ pub fn tally(
         by_slot
             .entry(slot)
             .or_default()
-            .push(probe.instance.clone());
+            .push((probe.instance.clone(), at - slot));
     }
     tally.lags_ms.sort_unstable();
     let first = from.div_euclid(period_ms) * period_ms + period_ms;
