@@ -234,6 +234,9 @@ async def main():
     log = open(work / "postgres.log", "ab")
     postgres = subprocess.Popen(pg_args, stdout=log, stderr=log)
 
+    def pg_ctl(*args):
+        return as_pg([str(bindir / "pg_ctl"), "-D", str(data), *args])
+
     def psql(sql, database="bench"):
         return ["psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "wsprobe", "-d", database, "-At", "-c", sql]
 
@@ -280,8 +283,8 @@ storage: {{ url: "postgres://wsprobe@127.0.0.1:{port(proxy_srv)}/bench" }}
             await asyncio.sleep(BEFORE_S)
             fault_start = time.time()
             if scenario == "down":
-                postgres.send_signal(signal.SIGINT)
-                postgres.wait(timeout=30)
+                # Fast shutdown: the backends are ended, the clients see their connections go.
+                await run(pg_ctl("stop", "-m", "fast", "-w"))
                 await asyncio.sleep(DOWN_S)
                 postgres = subprocess.Popen(pg_args, stdout=log, stderr=log)
             elif scenario == "lock":
@@ -321,11 +324,8 @@ storage: {{ url: "postgres://wsprobe@127.0.0.1:{port(proxy_srv)}/bench" }}
                 d.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 d.kill()
-        postgres.send_signal(signal.SIGINT)
-        try:
-            postgres.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            postgres.kill()
+        subprocess.run(pg_ctl("stop", "-m", "immediate", "-w"), capture_output=True)
+        postgres.wait(timeout=20)
         if os.environ.get("KEEP"):
             print(f"work dir kept: {work}")
         else:

@@ -141,6 +141,7 @@ pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: C
                 if let Some(running) = evaluator.as_mut()
                     && let Err(err) = step(&state, &fleet, running).await
                 {
+                    fleet.store_answered(false, std::time::Duration::ZERO);
                     state
                         .store_health
                         .failed(&format!("evaluating incidents: {err}"));
@@ -207,6 +208,8 @@ async fn step(
 ) -> Result<(), StoreError> {
     let config = state.config();
     let mut touched: BTreeMap<String, bool> = BTreeMap::new();
+    // Reads that hung (a lock, a dead link) are an outage too: nobody could write meanwhile.
+    let reading = std::time::Instant::now();
     loop {
         let runs = fleet.store().runs_after(evaluator.cursor, BATCH).await?;
         let full = runs.len() == BATCH as usize;
@@ -224,8 +227,9 @@ async fn step(
             break;
         }
     }
-    let now = fleet.now();
     let instances = fleet.store().instances().await?;
+    fleet.store_answered(true, reading.elapsed());
+    let now = fleet.now();
     let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
     let watches = quiet::watch(&instances, interval, now, fleet.reachable_since());
     let live: BTreeSet<String> = watches

@@ -166,7 +166,9 @@ impl Runner for DaemonState {
     type Claim = Option<crate::fleet::Claim>;
 
     fn now(&self) -> DateTime<Utc> {
-        self.fleet.as_ref().map_or_else(Utc::now, |fleet| fleet.now())
+        self.fleet
+            .as_ref()
+            .map_or_else(Utc::now, |fleet| fleet.now())
     }
 
     fn claim_lead(&self) -> Duration {
@@ -190,8 +192,11 @@ impl Runner for DaemonState {
 
     async fn run(&self, env: Arc<Environment>, slot: Option<DateTime<Utc>>) {
         // The start-up probe is no slot: only a location's one replica makes it.
-        if slot.is_none() && self.fleet.as_ref().is_some_and(|fleet| !fleet.alone()) {
-            return;
+        if let Some(fleet) = &self.fleet {
+            if slot.is_none() && !fleet.alone() {
+                return;
+            }
+            fleet.probing();
         }
         self.probe_slot(&env, slot, false).await;
     }

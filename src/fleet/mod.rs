@@ -68,6 +68,12 @@ pub struct Fleet {
     /// Since when (database clock) the store answers without a break: nobody could report
     /// before, so nobody is quiet for it (see [`quiet::watch`]).
     reachable_since: RwLock<DateTime<Utc>>,
+    /// Whether the last claim answered failed: its warning is said once per outage.
+    claims_failing: AtomicBool,
+    /// When this instance last started a probe (database clock, milliseconds; 0: never).
+    last_probe_ms: AtomicI64,
+    /// When a claim of this replica last failed (refused, timed out, no answer in time).
+    claim_failed_at: Mutex<Option<std::time::Instant>>,
 }
 
 /// A slot's claim, sent before the slot: what the schedule holds until the slot's time.
@@ -90,6 +96,9 @@ impl Fleet {
             offset_ms: AtomicI64::new(0),
             reachable: AtomicBool::new(true),
             reachable_since: RwLock::new(Utc::now()),
+            claims_failing: AtomicBool::new(false),
+            claim_failed_at: Mutex::new(None),
+            last_probe_ms: AtomicI64::new(0),
         }
     }
 
@@ -107,14 +116,17 @@ impl Fleet {
     /// measure.
     pub fn skew_ms(&self) -> Option<i64> {
         let clock = self.clock.lock();
-        clock
-            .measured()
-            .then(|| clock::skew_ms(clock.offset_ms()))
+        clock.measured().then(|| clock::skew_ms(clock.offset_ms()))
     }
 
     /// Learn the database's clock from one statement sent at `sent`, answered at `received`
     /// (this host's clock), that read `database`; say so when this host's clock is off.
-    pub fn learn_clock(&self, sent: DateTime<Utc>, received: DateTime<Utc>, database: DateTime<Utc>) {
+    pub fn learn_clock(
+        &self,
+        sent: DateTime<Utc>,
+        received: DateTime<Utc>,
+        database: DateTime<Utc>,
+    ) {
         let (offset, first) = {
             let mut clock = self.clock.lock();
             let first = !clock.measured();
@@ -134,7 +146,10 @@ impl Fleet {
                 if skew > 0 { "ahead of" } else { "behind" }
             );
         } else if !clock::is_off(skew) && clock::is_off(clock::skew_ms(before)) {
-            tracing::info!(skew_ms = skew, "this host's clock agrees with the database's again");
+            tracing::info!(
+                skew_ms = skew,
+                "this host's clock agrees with the database's again"
+            );
         }
     }
 
@@ -142,9 +157,18 @@ impl Fleet {
     /// the first slot is named, and on each membership round.
     pub async fn measure_clock(&self) -> Result<(), StoreError> {
         let sent = Utc::now();
-        let database = self.store.report_clock(self.skew_ms()).await?;
+        let last_probe =
+            DateTime::from_timestamp_millis(self.last_probe_ms.load(Ordering::Relaxed))
+                .filter(|at| at.timestamp_millis() > 0);
+        let database = self.store.report_clock(self.skew_ms(), last_probe).await?;
         self.learn_clock(sent, Utc::now(), database);
         Ok(())
+    }
+
+    /// Note that a probe starts now.
+    pub fn probing(&self) {
+        self.last_probe_ms
+            .store(self.now().timestamp_millis(), Ordering::Relaxed);
     }
 
     /// Record whether a round of statements reached the store, and how long it took: a round
@@ -215,7 +239,7 @@ impl Fleet {
             let (tell, answer) = oneshot::channel();
             let (fleet, env) = (self.clone(), env.to_owned());
             tokio::spawn(async move {
-                let _ = tell.send(fleet.store.claim_slot(&env, slot).await);
+                let _ = tell.send(fleet.claim(&env, slot).await);
             });
             answer
         });
@@ -227,12 +251,20 @@ impl Fleet {
     /// without an answer yet probes at once. The others claim [`BACKUP_DELAY`] later, when
     /// the store answered throughout, and probe only if that claim lands within
     /// [`CLAIM_DEADLINE`]: the owner then is gone.
-    pub async fn decide(&self, env: &str, slot: DateTime<Utc>, claim: Claim) -> bool {
+    pub async fn decide(self: &Arc<Self>, env: &str, slot: DateTime<Utc>, claim: Claim) -> bool {
         if claim.owner {
             return match claim.answer.map(|mut answer| answer.try_recv()) {
-                Some(Ok(Ok(claimed))) => claimed,
+                Some(Ok(Ok(claimed))) => {
+                    if self.claims_failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!("slot claims reach the shared store again");
+                    }
+                    claimed
+                }
                 Some(Ok(Err(err))) => {
-                    tracing::warn!(environment = %env, %slot, "the slot claim failed, probing as the slot's owner: {err}");
+                    // Once per outage: the store's health says the rest.
+                    if !self.claims_failing.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(environment = %env, %slot, "a slot claim failed, probing the slots this replica owns without claims: {err}");
+                    }
                     true
                 }
                 _ => {
@@ -242,21 +274,48 @@ impl Fleet {
             };
         }
         tokio::time::sleep(BACKUP_DELAY).await;
-        // A store away when the owner claimed (ahead of the slot) refused the owner's claim
-        // too, and the owner probed without it: a backup's claim landing now proves nothing.
+        // A store away or locked when the owner claimed (ahead of the slot) refused the
+        // owner's claim too, and the owner probed without it: a backup's claim landing now
+        // proves nothing. This replica's own claims meanwhile say how the store answered.
         let claimed_at = slot - chrono::Duration::from_std(CLAIM_AHEAD).unwrap_or_default();
-        if !self.reachable_throughout(claimed_at) {
+        let sent = std::time::Instant::now()
+            .checked_sub(BACKUP_DELAY + CLAIM_AHEAD * 2)
+            .unwrap_or_else(std::time::Instant::now);
+        if !self.claims_steady_since(sent, claimed_at) {
             return false;
         }
         let (tell, answer) = oneshot::channel();
-        let (store, env_name) = (self.store.clone(), env.to_owned());
+        let (fleet, env_name) = (self.clone(), env.to_owned());
         tokio::spawn(async move {
-            let _ = tell.send(store.claim_slot(&env_name, slot).await);
+            let _ = tell.send(fleet.claim(&env_name, slot).await);
         });
-        matches!(
-            tokio::time::timeout(CLAIM_DEADLINE, answer).await,
-            Ok(Ok(Ok(true)))
-        )
+        match tokio::time::timeout(CLAIM_DEADLINE, answer).await {
+            Ok(Ok(Ok(claimed))) => claimed,
+            _ => {
+                self.claim_failed();
+                false
+            }
+        }
+    }
+
+    /// One claim, its failure remembered.
+    async fn claim(&self, env: &str, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+        let claimed = self.store.claim_slot(env, slot).await;
+        if claimed.is_err() {
+            self.claim_failed();
+        }
+        claimed
+    }
+
+    fn claim_failed(&self) {
+        *self.claim_failed_at.lock() = Some(std::time::Instant::now());
+    }
+
+    /// Whether claims answered, and the store all rounds, since `at` (this host's monotonic
+    /// clock): only then did the owner's claim, sent at `at`, have a chance to land.
+    fn claims_steady_since(&self, at: std::time::Instant, claimed_at: DateTime<Utc>) -> bool {
+        let failed = *self.claim_failed_at.lock();
+        self.reachable_throughout(claimed_at) && failed.is_none_or(|failed| failed < at)
     }
 
     /// Whether the hash over the replicas last known alive names this one the slot's owner.

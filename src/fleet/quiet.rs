@@ -26,13 +26,17 @@ pub struct Watch {
     pub quiet: Option<String>,
 }
 
+/// Silence shorter than this is never quiet, however short the schedule: an instance's word
+/// reaches the store through writes and membership rounds seconds apart (a 5 s round, slower
+/// on a slow database), and three of a 2 s schedule's intervals are shorter than that.
+pub const QUIET_AT_LEAST: Duration = Duration::from_secs(15);
+
 /// Whether something last heard from at `last` has gone quiet by `now`: silent for more than
-/// [`QUIET_INTERVALS`] of `interval`. The one rule for locations, instances, and a location's
-/// results of one environment.
+/// [`QUIET_INTERVALS`] of `interval` (and [`QUIET_AT_LEAST`]). The one rule for locations,
+/// instances, and a location's results of one environment.
 pub fn is_quiet(last: DateTime<Utc>, now: DateTime<Utc>, interval: Duration) -> bool {
-    let limit =
-        chrono::Duration::from_std(interval * QUIET_INTERVALS).unwrap_or(chrono::Duration::MAX);
-    now - last > limit
+    let limit = (interval * QUIET_INTERVALS).max(QUIET_AT_LEAST);
+    now - last > chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX)
 }
 
 /// Every location and every instance that ran, quiet or not, as of `now` (the database's
@@ -46,7 +50,8 @@ pub fn watch(
     now: DateTime<Utc>,
     reachable_since: DateTime<Utc>,
 ) -> Vec<Watch> {
-    let last_word = |i: &InstanceRecord| i.last_report.unwrap_or(i.started_at);
+    // A probe started is a word too: results may be held back by a locked or slow store.
+    let last_word = |i: &InstanceRecord| i.last_report.max(i.last_probe).unwrap_or(i.started_at);
     let silent = |last: DateTime<Utc>| is_quiet(last.max(reachable_since), now, interval);
     let mut by_location: BTreeMap<&str, Vec<&InstanceRecord>> = BTreeMap::new();
     for instance in instances {
@@ -80,13 +85,10 @@ pub fn watch(
         }
         for instance in &members {
             // A replica that shut down cleanly is not missing.
-            let quiet =
-                instance.stopped_at.is_none() && silent(last_word(instance));
+            let quiet = instance.stopped_at.is_none() && silent(last_word(instance));
             let others: Vec<&str> = members
                 .iter()
-                .filter(|other| {
-                    other.id != instance.id && !silent(last_word(other))
-                })
+                .filter(|other| other.id != instance.id && !silent(last_word(other)))
                 .map(|other| other.id.as_str())
                 .collect();
             watches.push(Watch {
@@ -120,6 +122,7 @@ mod tests {
             last_report: Some(at),
             stopped_at: None,
             skew_ms: None,
+            last_probe: None,
         }
     }
 
@@ -178,7 +181,15 @@ mod tests {
         // Stopped on purpose: not missing.
         let mut stopped = fleet.clone();
         stopped[0].stopped_at = Some(now);
-        assert!(quiet(&watch(&stopped, Duration::from_secs(60), now, long_ago(now))).is_empty());
+        assert!(
+            quiet(&watch(
+                &stopped,
+                Duration::from_secs(60),
+                now,
+                long_ago(now)
+            ))
+            .is_empty()
+        );
     }
 
     #[test]
@@ -194,10 +205,15 @@ mod tests {
         assert!(quiet(&watch(&fleet, minute, now, back)).is_empty());
         // Three intervals after its return, silence is silence again.
         let back = now - chrono::Duration::seconds(181);
-        assert_eq!(quiet(&watch(&fleet, minute, now, back)), ["location eu-west"]);
+        assert_eq!(
+            quiet(&watch(&fleet, minute, now, back)),
+            ["location eu-west"]
+        );
         // The sentence names the last report, not the store's return.
         let sentence = watch(&fleet, minute, now, back)[0].quiet.clone().unwrap();
-        let last = (now - chrono::Duration::seconds(300)).format("%H:%M UTC").to_string();
+        let last = (now - chrono::Duration::seconds(300))
+            .format("%H:%M UTC")
+            .to_string();
         assert!(sentence.contains(&last), "{sentence}");
     }
 }

@@ -153,11 +153,7 @@ pub async fn run_environment<R: Runner>(
 }
 
 /// Sleep until `at` on the runner's clock; false when cancelled first.
-async fn sleep_until<R: Runner>(
-    runner: &R,
-    at: DateTime<Utc>,
-    cancel: &CancellationToken,
-) -> bool {
+async fn sleep_until<R: Runner>(runner: &R, at: DateTime<Utc>, cancel: &CancellationToken) -> bool {
     let wait = (at - runner.now()).to_std().unwrap_or_default();
     tokio::select! {
         _ = cancel.cancelled() => false,

@@ -153,6 +153,7 @@ pub async fn instances<S: StatusSource>(
                     last_report: None,
                     stopped_at: None,
                     skew_ms: None,
+                    last_probe: None,
                 }],
             }
         }

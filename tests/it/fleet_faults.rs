@@ -274,9 +274,7 @@ async fn a_stalled_evaluator_that_lost_its_lease_cannot_write_or_deliver() {
     assert!(fenced(old.alerts().save_alert_states(&[]).await));
     assert!(fenced(old.alerts().check_fence().await));
     assert!(fenced(
-        old.alerts()
-            .notification_postponed(1, Utc::now())
-            .await
+        old.alerts().notification_postponed(1, Utc::now()).await
     ));
     assert!(fenced(old.alerts().begin_alerts("api").await.map(|_| ())));
     // The new holder writes; the old one cannot take the lease back while it is held.

@@ -31,6 +31,9 @@ pub struct InstanceRecord {
     /// Its clock minus the database's, in milliseconds, as last measured; `None` before
     /// the first measure.
     pub skew_ms: Option<i64>,
+    /// When it last started a probe, whether or not the result could be written.
+    #[serde(with = "crate::wire::time_opt")]
+    pub last_probe: Option<DateTime<Utc>>,
 }
 
 /// The newest result of one environment from one location: a cell of the matrix.
@@ -143,14 +146,22 @@ impl FleetStore {
         }
     }
 
-    /// Record this instance's clock skew and read the database's clock, in one statement:
-    /// the membership round's measure (see `fleet::clock`).
-    pub async fn report_clock(&self, skew_ms: Option<i64>) -> Result<DateTime<Utc>, StoreError> {
+    /// Say this instance is alive, with its clock skew and when it last started a probe, and
+    /// read the database's clock, in one statement: the membership round's.
+    pub async fn report_clock(
+        &self,
+        skew_ms: Option<i64>,
+        last_probe: Option<DateTime<Utc>>,
+    ) -> Result<DateTime<Utc>, StoreError> {
         let now = sqlx::query_scalar(
-            "WITH skew AS (UPDATE instances SET skew_ms = $2 WHERE id = $1) SELECT now()",
+            "WITH alive AS (UPDATE instances SET last_seen = now(), skew_ms = $2,
+                     last_probe = COALESCE($3, last_probe)
+                 WHERE id = $1)
+             SELECT now()",
         )
         .bind(self.instance_id())
         .bind(skew_ms)
+        .bind(last_probe)
         .fetch_one(self.pool())
         .await?;
         Ok(now)
@@ -159,7 +170,7 @@ impl FleetStore {
     /// Every instance, by location then id (those gone a week are pruned: `Store::prune`).
     pub async fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
         const INSTANCES: &str = "SELECT id, location, version, started_at, last_seen, last_report,
-                 stopped_at, skew_ms
+                 stopped_at, skew_ms, last_probe
              FROM instances ORDER BY location, id";
         Ok(sqlx::query_as(INSTANCES).fetch_all(self.pool()).await?)
     }
@@ -298,8 +309,12 @@ mod tests {
     #[test]
     fn texts_reach_the_simple_protocol_as_hex_only() {
         let literal = super::text_literal("it's; DROP TABLE slots; --é");
-        assert!(literal.starts_with("convert_from(decode('69742773"), "{literal}");
-        let hex = &literal["convert_from(decode('".len()..literal.len() - "', 'hex'), 'UTF8')".len()];
+        assert!(
+            literal.starts_with("convert_from(decode('69742773"),
+            "{literal}"
+        );
+        let hex =
+            &literal["convert_from(decode('".len()..literal.len() - "', 'hex'), 'UTF8')".len()];
         assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{literal}");
     }
 }

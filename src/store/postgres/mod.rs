@@ -127,7 +127,10 @@ impl PgStore {
     /// Refuse an alert write of an evaluator whose lease passed on: the write's transaction
     /// holds the lease row (`FOR SHARE`), so the lease cannot change hands before it commits.
     /// An instance that never held the lease writes only what any instance may (on-call).
-    pub(crate) async fn check_fence(&self, conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    pub(crate) async fn check_fence(
+        &self,
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<(), StoreError> {
         let token = self.inner.fence.load(Ordering::SeqCst);
         if token == 0 {
             return Ok(());

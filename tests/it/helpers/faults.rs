@@ -92,7 +92,11 @@ async fn pump(
     let reader = async move {
         let mut buffer = vec![0u8; 16 * 1024];
         while let Ok(read) = from.read(&mut buffer).await {
-            if read == 0 || chunks.send((Instant::now(), buffer[..read].to_vec())).is_err() {
+            if read == 0
+                || chunks
+                    .send((Instant::now(), buffer[..read].to_vec()))
+                    .is_err()
+            {
                 return;
             }
         }
