@@ -109,8 +109,21 @@ pub fn facts(n: &Notification, result: &ResultSummary) -> Vec<Fact> {
         value,
         from_server,
     };
+    let environment = match &n.group {
+        Some(group) if group.environments.len() > 1 => fact(
+            "Environments",
+            group
+                .environments
+                .iter()
+                .map(|m| format!("{} ({}, {})", m.environment, m.verdict, m.state))
+                .collect::<Vec<_>>()
+                .join(", "),
+            false,
+        ),
+        _ => fact("Environment", n.subject().to_owned(), false),
+    };
     let mut facts = vec![
-        fact("Environment", n.subject().to_owned(), false),
+        environment,
         fact("Status", result.status.as_str().to_owned(), false),
         fact("Verdict", result.verdict.to_string(), false),
     ];

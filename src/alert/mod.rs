@@ -14,6 +14,8 @@
 //! - [`outbox`]: [`outbox::attempt`] (one notification) and [`outbox::run`] (the loop):
 //!   retries, backoff, `Retry-After`, giving up, pacing.
 //! - `step`: one step's writes (incidents, notifications, the state after) from its events.
+//! - [`grouping`]: `alerts.grouping`, between the step and the outbox: triggers that start
+//!   together wait for each other and go out (and resolve) as one notification per channel.
 //! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
 //!   memory meanwhile.
 //! - `open`: which environments have an incident open, and who hears when that changes (the
@@ -28,6 +30,7 @@
 pub mod channels;
 pub mod delivery;
 pub mod facts;
+pub mod grouping;
 pub mod maintenance;
 pub mod notification;
 pub mod notifier;
@@ -64,6 +67,7 @@ use crate::store::{
     AlertState, AlertStore, DeliveryState, IncidentRecord, NewNote, NewNotification, NoteRecord,
     StoreError,
 };
+use grouping::Grouper;
 use open::OpenIncidents;
 use outbox::Unrecorded;
 use step::{AckInput, StepInput};
@@ -109,6 +113,9 @@ pub struct Alerts {
     /// builds the redactor over every configured secret.
     built: Mutex<Option<(Arc<Config>, Arc<Channels>)>>,
     hooks: RwLock<Vec<DeliveryHook>>,
+    /// `alerts.grouping`'s groups: those waiting for members, and those with members open.
+    /// Locked after `states`, never before.
+    grouper: Mutex<Grouper>,
 }
 
 impl Alerts {
@@ -117,6 +124,7 @@ impl Alerts {
         let open = store.open_incidents().await?.into_iter().collect();
         let states = store.alert_states().await?.into_iter().collect();
         let next_incident_id = store.next_incident_id().await?;
+        let grouper = Grouper::restored(&store.open_group_triggers().await?);
         Ok(Alerts {
             store,
             sender: Sender::new(SEND_TIMEOUT).map_err(anyhow::Error::msg)?,
@@ -129,6 +137,7 @@ impl Alerts {
             unrecorded: Unrecorded::default(),
             built: Mutex::new(None),
             hooks: RwLock::new(Vec::new()),
+            grouper: Mutex::new(grouper),
         })
     }
 
@@ -139,7 +148,9 @@ impl Alerts {
         let states: HashMap<String, AlertState> =
             self.store.alert_states().await?.into_iter().collect();
         let next_incident_id = self.store.next_incident_id().await?;
+        let grouper = Grouper::restored(&self.store.open_group_triggers().await?);
         *self.states.lock() = states;
+        *self.grouper.lock() = grouper;
         self.open.replace(open);
         self.next_incident_id
             .store(next_incident_id, Ordering::Relaxed);
@@ -217,8 +228,15 @@ impl Alerts {
             before: &before,
             after: &state,
             flap_window: policy.flapping.window,
+            grouping: config.alerts.grouping.as_ref(),
         };
-        let step = step::step_write(&input, &events, &self.next_incident_id, &self.unwritten);
+        let step = step::step_write(
+            &input,
+            &events,
+            &self.next_incident_id,
+            &self.unwritten,
+            &mut self.grouper.lock(),
+        );
         states.insert(name.to_owned(), step.after.clone());
         // Still under the states' lock: the open incidents follow the steps in their order.
         self.open.set(name, step.after.incident_id);
@@ -256,6 +274,7 @@ impl Alerts {
             Some(env) => config.channels_for(env),
             None => config.alerts.channels.iter().collect(),
         };
+        let grouper = self.grouper.lock();
         let input = AckInput {
             name: &name,
             channels: &channels,
@@ -264,11 +283,21 @@ impl Alerts {
             link: environment_link(config, &name),
             before: &before,
             after: &after,
+            group: grouper.group_of(id),
+            group_sends_at: grouper.sends_at(id),
         };
         let step = step::acknowledge_write(&input, &events, &self.unwritten);
         tracing::info!(environment = %name, incident = id, by = %ack.by, "incident acknowledged");
         states.insert(name, step.after.clone());
         self.unwritten.lock().push(step);
+        // The group is one page: acknowledging a member quiets the others' reminders too.
+        let peers: Vec<i64> = grouper
+            .open_peers(id)
+            .iter()
+            .map(|m| m.incident_id)
+            .collect();
+        drop(grouper);
+        acknowledge_peers(&mut states, &peers, &self.unwritten);
         drop(states);
         self.wake.notify_one();
         true
@@ -323,13 +352,16 @@ impl Alerts {
             report.store_error = Some(format!("alert state not written: {err}"));
         }
         let due = self.unwritten.lock().due(now);
-        for row in due {
+        for batch in grouping::merge(due) {
             if stop.is_some_and(|s| s.is_cancelled()) {
                 break;
             }
-            let decided = outbox::attempt(channels, now, &row).await;
+            let decided = outbox::attempt(channels, now, &batch.row).await;
             report.attempts.extend(decided.report);
-            self.unwritten.lock().record(row.id, &decided.recorded);
+            let mut unwritten = self.unwritten.lock();
+            for id in &batch.ids {
+                unwritten.record(*id, &decided.recorded);
+            }
         }
         let next = self.unwritten.lock().next_due();
         report.due_at(next);
@@ -383,7 +415,9 @@ impl Alerts {
         let mut tx = self.store.begin_alerts(&incident.environment).await?;
         let stored = tx.insert_note(id, note).await?;
         let link = environment_link(config, &incident.environment);
-        let notification = Notification::note(&incident, stored.clone(), link);
+        let mut notification = Notification::note(&incident, stored.clone(), link);
+        // A grouped incident's note goes to the group's PagerDuty incident, not a new one.
+        notification.group = self.grouper.lock().group_of(id);
         let payload =
             serde_json::to_string(&notification).expect("a notification always encodes as JSON");
         let channels = self.channels_in_force(config);
@@ -504,6 +538,28 @@ impl Alerts {
                 hook(attempt);
             }
         }
+    }
+}
+
+/// Acknowledge, in memory and without a notice of their own, the open incidents `peers`
+/// (the other members of an acknowledged incident's group).
+fn acknowledge_peers(
+    states: &mut HashMap<String, AlertState>,
+    peers: &[i64],
+    unwritten: &Mutex<Unwritten>,
+) {
+    for (name, state) in states.iter_mut() {
+        if !state.incident_id.is_some_and(|id| peers.contains(&id)) {
+            continue;
+        }
+        let (after, _) = incident::acknowledge(&state.state);
+        state.state = after;
+        unwritten.lock().push(StepWrite {
+            env: name.clone(),
+            incidents: Vec::new(),
+            notifications: Vec::new(),
+            after: state.clone(),
+        });
     }
 }
 

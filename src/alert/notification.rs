@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::grouping::Group;
 use crate::oncall::Acknowledgement;
 use crate::probe::result::Phases;
 use crate::probe::{ProbeResult, Status, Verdict};
@@ -85,6 +86,10 @@ pub struct Notification {
     /// `note` only: the update written on the incident. Absent from other events' JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<NoteRecord>,
+    /// With `alerts.grouping`: the group the incident is in and its members. The fields
+    /// above then tell of the member that led the group (its first). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +205,7 @@ impl Notification {
             link,
             acknowledgement: None,
             note: None,
+            group: None,
         }
     }
 
@@ -214,6 +220,7 @@ impl Notification {
             link,
             note: Some(note),
             acknowledgement: None,
+            group: None,
         }
     }
 
@@ -222,10 +229,32 @@ impl Notification {
         self.environment.as_deref().unwrap_or("wsprobe")
     }
 
+    /// The environments a group lists (more than one), in its order.
+    pub fn grouped_environments(&self) -> Option<Vec<&str>> {
+        let group = self.group.as_ref().filter(|g| g.environments.len() > 1)?;
+        Some(
+            group
+                .environments
+                .iter()
+                .map(|m| m.environment.as_str())
+                .collect(),
+        )
+    }
+
+    /// Whom the headline names: the subject, or a group's members (`3 environments (a, b,
+    /// c)`).
+    pub fn who(&self) -> String {
+        match self.grouped_environments() {
+            Some(names) => format!("{} environments ({})", names.len(), names.join(", ")),
+            None => self.subject().to_owned(),
+        }
+    }
+
     /// One plain line that says what happened, shared by every channel (Slack's fallback
     /// text, PagerDuty's summary, the log line). No markup.
     pub fn headline(&self) -> String {
-        let env = self.subject();
+        let env = self.who();
+        let env = env.as_str();
         let verdict = self
             .incident
             .as_ref()
@@ -237,15 +266,20 @@ impl Notification {
             .map(|r| r.status.as_str())
             .unwrap_or("down");
         let verdict = verdict.map(Verdict::as_str).unwrap_or("unknown");
+        let is = if self.grouped_environments().is_some() {
+            "are"
+        } else {
+            "is"
+        };
         match self.event {
-            EventName::Triggered => format!("{env} is {status}: {verdict}"),
+            EventName::Triggered => format!("{env} {is} {status}: {verdict}"),
             EventName::Reminder => {
                 let since = self
                     .incident
                     .as_ref()
                     .map(|i| format!(" since {}", i.started_at.format("%Y-%m-%d %H:%M UTC")))
                     .unwrap_or_default();
-                format!("{env} is still {status}{since}: {verdict}")
+                format!("{env} {is} still {status}{since}: {verdict}")
             }
             EventName::VerdictChanged => {
                 let from = self
@@ -254,7 +288,7 @@ impl Notification {
                     .and_then(|i| i.previous_verdict)
                     .map(Verdict::as_str)
                     .unwrap_or("unknown");
-                format!("{env} is {status}: verdict changed from {from} to {verdict}")
+                format!("{env} {is} {status}: verdict changed from {from} to {verdict}")
             }
             EventName::Resolved => {
                 let after = self
@@ -350,6 +384,7 @@ pub(crate) mod tests {
                 comment: Some("looking into it <b>now</b>".into()),
             }),
             note: None,
+            group: None,
         }
     }
 

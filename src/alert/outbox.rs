@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::{Attempt, Channels};
+use super::grouping;
 use super::notification::Notification;
 use crate::store::{AlertStore, PendingNotification};
 
@@ -25,6 +26,8 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(10 * 60);
 /// Rows attempted per step: a backlog is worked through in slices, so shutdown waits for at
 /// most one attempt and newly due rows are not starved behind it.
 const BATCH: u32 = 50;
+/// Rows attempted in a step whose batch ends in a group: a group's rows go out together.
+const GROUPED_BATCH: u32 = 1000;
 /// The loop looks again at least this often, whatever it was told: cheap, and a safety net.
 const IDLE_RECHECK: Duration = Duration::from_secs(60);
 /// After a store error, wait this long before the next step.
@@ -180,15 +183,15 @@ pub async fn deliver_stored(
         }
         unrecorded.lock().remove(&id);
     }
-    let due = match store.due_notifications(now, BATCH).await {
+    let due = match due_rows(store, now).await {
         Ok(due) => due,
         Err(err) => {
             report.store_error = Some(err.to_string());
             return;
         }
     };
-    let full_batch = due.len() == BATCH as usize;
-    for row in due {
+    let full_batch = due.len() >= BATCH as usize;
+    for batch in grouping::merge(due) {
         if stop.is_some_and(|s| s.is_cancelled()) {
             break;
         }
@@ -196,12 +199,14 @@ pub async fn deliver_stored(
             report.store_error = Some(err.to_string());
             return;
         }
-        let decided = attempt(channels, now, &row).await;
+        let decided = attempt(channels, now, &batch.row).await;
         report.attempts.extend(decided.report);
-        if let Err(err) = decided.recorded.write(store, row.id).await {
-            unrecorded.lock().insert(row.id, decided.recorded);
-            report.store_error = Some(err.to_string());
-            return;
+        for id in batch.ids {
+            if let Err(err) = decided.recorded.write(store, id).await {
+                unrecorded.lock().insert(id, decided.recorded.clone());
+                report.store_error = Some(err.to_string());
+                return;
+            }
         }
     }
     let next_due = match store.next_notification_due().await {
@@ -215,6 +220,23 @@ pub async fn deliver_stored(
     if full_batch {
         report.due_at(Some(now));
     }
+}
+
+/// The rows due at `now`, a batch of them; more when the batch ends inside a group
+/// (`alerts.grouping`), whose rows are all due at once and must go out together.
+async fn due_rows(
+    store: &AlertStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<PendingNotification>, crate::store::StoreError> {
+    let due = store.due_notifications(now, BATCH).await?;
+    let grouped = due.len() == BATCH as usize
+        && due
+            .last()
+            .is_some_and(|row| row.payload.contains("\"group\":"));
+    if grouped {
+        return store.due_notifications(now, GROUPED_BATCH).await;
+    }
+    Ok(due)
 }
 
 /// One due notification: give up, postpone (pacing), or send. Nothing is written here.

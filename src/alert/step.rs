@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::{DateTime, Utc};
 
 use super::Hold;
+use super::grouping::{Group, GroupMember, Grouper};
 use super::notification::{self, EventName, IncidentInfo, Notification, ResultSummary};
 use super::unwritten::{IncidentWrite, StepWrite, Unqueued, Unwritten};
-use crate::config::ChannelConfig;
+use crate::config::{ChannelConfig, Grouping};
 use crate::incident::{self, IncidentEvent, Notice, Open};
 use crate::oncall::Acknowledgement;
 use crate::probe::ProbeResult;
@@ -29,6 +30,8 @@ pub(super) struct StepInput<'a> {
     pub after: &'a incident::MachineState,
     /// `flapping.window` of the policy: what a flapping incident's sentence counts over.
     pub flap_window: u32,
+    /// `alerts.grouping`, when set: triggers wait for their group.
+    pub grouping: Option<&'a Grouping>,
 }
 
 impl StepInput<'_> {
@@ -57,6 +60,7 @@ pub(super) fn step_write(
     events: &[IncidentEvent],
     next_incident_id: &AtomicI64,
     unwritten: &parking_lot::Mutex<Unwritten>,
+    grouper: &mut Grouper,
 ) -> StepWrite {
     let mut step = StepWrite {
         env: input.name.to_owned(),
@@ -65,6 +69,7 @@ pub(super) fn step_write(
         after: AlertState::default(),
     };
     let mut incident_id = input.before.incident_id;
+    let mut resolved = None;
     for event in events {
         match event {
             IncidentEvent::Opened => {
@@ -86,12 +91,23 @@ pub(super) fn step_write(
                 if let Some(id) = incident_id {
                     step.incidents
                         .push(IncidentWrite::Resolve { id, at: input.now });
+                    // Whether notified or not, the group no longer waits on this member.
+                    let sends_at = grouper.sends_at(id);
+                    resolved = grouper
+                        .resolve(id, input.now)
+                        .map(|(group, last)| (group, last, sends_at));
                 }
                 tracing::info!("incident resolved");
             }
             IncidentEvent::Notify { notice, held } => {
                 if let Some(id) = incident_id {
-                    notify(input, id, *notice, *held, &mut step, unwritten);
+                    let route = Route {
+                        id,
+                        notice: *notice,
+                        held: *held,
+                        resolved: resolved.clone(),
+                    };
+                    notify(input, &route, &mut step, unwritten, grouper);
                 }
             }
         }
@@ -100,16 +116,74 @@ pub(super) fn step_write(
     step
 }
 
-/// A notice of incident `id`: a verdict change is written to the incident, and one
-/// notification queued per channel (held ones recorded, never sent).
-fn notify(
-    input: &StepInput<'_>,
+/// One notice of incident `id`, and what the grouping stage knows of it.
+struct Route {
     id: i64,
     notice: Notice,
     held: bool,
+    /// Resolved in this step: its group as it stands, whether this was the group's last open
+    /// member, and when the group's trigger goes out.
+    resolved: Option<(Group, bool, Option<DateTime<Utc>>)>,
+}
+
+/// The grouping stage for one notice that is not held: `None` when it is not sent at all (a
+/// partial resolve, a reminder another member gives); else its group and when it is due.
+fn group_notice(
+    input: &StepInput<'_>,
+    route: &Route,
+    member: GroupMember,
+    grouper: &mut Grouper,
+) -> Option<(Option<Group>, DateTime<Utc>)> {
+    let now = input.now;
+    let after_trigger = |at: Option<DateTime<Utc>>| at.map_or(now, |at| at.max(now));
+    match route.notice {
+        Notice::Triggered => match input.grouping {
+            Some(grouping) => {
+                let joined = grouper.join(grouping, member, now);
+                Some((Some(joined.group), joined.due))
+            }
+            None => Some((None, now)),
+        },
+        Notice::Resolved => match &route.resolved {
+            Some((_, false, _)) => None,
+            Some((group, true, sends_at)) => Some((Some(group.clone()), after_trigger(*sends_at))),
+            None => Some((None, now)),
+        },
+        Notice::Reminder if !grouper.lead(route.id) => None,
+        _ => Some((
+            grouper.group_of(route.id),
+            after_trigger(grouper.sends_at(route.id)),
+        )),
+    }
+}
+
+/// This environment as a member of a group.
+fn member(input: &StepInput<'_>, id: i64, open: &Open, diagnosis: &str) -> GroupMember {
+    GroupMember {
+        environment: input.name.to_owned(),
+        incident_id: id,
+        state: "open".to_owned(),
+        verdict: open.verdict,
+        location: input.result.location.clone(),
+        started_at: open.since,
+        resolved_at: None,
+        diagnosis: diagnosis.to_owned(),
+    }
+}
+
+/// A notice of incident `id`: a verdict change is written to the incident, and one
+/// notification queued per channel (held ones recorded, never sent), through the grouping
+/// stage.
+fn notify(
+    input: &StepInput<'_>,
+    route: &Route,
     step: &mut StepWrite,
     unwritten: &parking_lot::Mutex<Unwritten>,
+    grouper: &mut Grouper,
 ) {
+    let Route {
+        id, notice, held, ..
+    } = *route;
     let result = input.result;
     // A resolve tells of the incident as it was; every other notice of it as it is now.
     let (open, diagnosis) = match notice {
@@ -127,6 +201,18 @@ fn notify(
             diagnosis: input.diagnosis(),
         });
     }
+    let (group, due) = if held {
+        (None, input.now)
+    } else {
+        let member = member(input, id, open, &diagnosis);
+        match group_notice(input, route, member, grouper) {
+            Some(routed) => routed,
+            None => {
+                tracing::info!(incident = id, notice = %event_name(notice), "left to the incident's group");
+                return;
+            }
+        }
+    };
     let notification = Notification {
         delivery_id: notification::new_delivery_id(),
         event: event_name(notice),
@@ -136,35 +222,43 @@ fn notify(
         link: input.link.clone(),
         acknowledgement: None,
         note: None,
+        group,
     };
-    queue(
-        input.channels,
-        input.now,
-        id,
-        &notification,
-        held,
-        step,
-        unwritten,
-    );
+    let at = Stamp {
+        now: input.now,
+        due,
+    };
+    queue(input.channels, at, id, &notification, held, step, unwritten);
     if held {
-        let why = match input.hold {
-            Hold {
-                silence: Some(_), ..
-            } => "silenced",
-            Hold {
-                dependency: true, ..
-            } => "a failing dependency",
-            _ => "maintenance window",
-        };
-        let silence = input.hold.silence;
-        tracing::info!(event = %notification.event, ?silence, "notification held: {why}");
+        log_held(input.hold, &notification);
     }
+}
+
+fn log_held(hold: Hold, notification: &Notification) {
+    let why = match hold {
+        Hold {
+            silence: Some(_), ..
+        } => "silenced",
+        Hold {
+            dependency: true, ..
+        } => "a failing dependency",
+        _ => "maintenance window",
+    };
+    let silence = hold.silence;
+    tracing::info!(event = %notification.event, ?silence, "notification held: {why}");
+}
+
+/// When a notification is made, and when it is due (a group's, once its wait ends).
+#[derive(Clone, Copy)]
+struct Stamp {
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
 }
 
 /// One outbox row per channel for `notification` of incident `id`, pending or `held`.
 fn queue(
     channels: &[&ChannelConfig],
-    now: DateTime<Utc>,
+    at: Stamp,
     id: i64,
     notification: &Notification,
     held: bool,
@@ -177,9 +271,10 @@ fn queue(
         DeliveryState::Pending
     };
     let mut unwritten = unwritten.lock();
-    for row in rows(channels, now, id, notification) {
+    for row in rows(channels, at.now, id, notification) {
         let row = PendingNotification {
             id: unwritten.provisional_id(),
+            due_at: at.due,
             ..row
         };
         step.notifications.push(Unqueued {
@@ -199,6 +294,10 @@ pub(super) struct AckInput<'a> {
     pub link: Option<String>,
     pub before: &'a AlertState,
     pub after: &'a incident::MachineState,
+    /// The incident's group, when it is in one: PagerDuty acknowledges the group's incident.
+    pub group: Option<Group>,
+    /// When that group's trigger goes out: the acknowledgement not before.
+    pub group_sends_at: Option<DateTime<Utc>>,
 }
 
 /// The writes of an acknowledgement whose `events` [`incident::acknowledge`] produced: the
@@ -233,10 +332,17 @@ pub(super) fn acknowledge_write(
                 link: input.link.clone(),
                 acknowledgement: Some(input.ack.clone()),
                 note: None,
+                group: input.group.clone(),
+            };
+            let at = Stamp {
+                now: input.now,
+                due: input
+                    .group_sends_at
+                    .map_or(input.now, |at| at.max(input.now)),
             };
             queue(
                 input.channels,
-                input.now,
+                at,
                 id,
                 &notification,
                 held,

@@ -105,7 +105,52 @@ pub struct AlertsConfig {
     pub give_up_after: Duration,
     /// The outbound heartbeat (a dead man's switch such as Healthchecks.io), if configured.
     pub heartbeat: Option<Heartbeat>,
+    /// `alerts.grouping`: failures that start together go out as one notification. `None`:
+    /// one notification per environment.
+    pub grouping: Option<Grouping>,
 }
+
+/// `alerts.grouping`: Alertmanager's `group_wait` and `group_by`. A trigger starts a group
+/// and waits `wait` for others with the same `by` label values to join; the group then goes
+/// out as one notification per channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    pub wait: Duration,
+    /// The labels whose values split groups; empty: every failure in the wait is one group.
+    pub by: Vec<GroupLabel>,
+}
+
+/// A label a group can be split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupLabel {
+    Verdict,
+    Location,
+    /// Each environment its own group: grouping only delays.
+    Environment,
+}
+
+impl GroupLabel {
+    pub const ALL: [GroupLabel; 3] = [
+        GroupLabel::Verdict,
+        GroupLabel::Location,
+        GroupLabel::Environment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupLabel::Verdict => "verdict",
+            GroupLabel::Location => "location",
+            GroupLabel::Environment => "environment",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GroupLabel> {
+        GroupLabel::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+}
+
+/// `alerts.grouping.wait` when the file does not set it (Alertmanager's `group_wait`).
+pub const DEFAULT_GROUP_WAIT: Duration = Duration::from_secs(30);
 
 /// Every `every`, `GET url` while the daemon is ready; otherwise `POST url/fail` with the
 /// reason. The URL is a secret: whoever has it can report for this daemon.
@@ -129,6 +174,7 @@ impl Default for AlertsConfig {
             maintenance: Vec::new(),
             give_up_after: DEFAULT_GIVE_UP_AFTER,
             heartbeat: None,
+            grouping: None,
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn describe_with(
         describe_environment(&mut out, config, env, &mut words, protocol(env));
     }
     describe_channels(&mut out, config);
+    describe_grouping(&mut out, config);
     describe_maintenance(&mut out, config);
     describe_service(&mut out, config);
     out
@@ -232,6 +233,23 @@ fn describe_channels(out: &mut String, config: &Config) {
             let _ = writeln!(out, "  {:<14}{}", channel.name, channel.kind.kind());
         }
     }
+}
+
+fn describe_grouping(out: &mut String, config: &Config) {
+    let Some(grouping) = &config.alerts.grouping else {
+        return;
+    };
+    let split = if grouping.by.is_empty() {
+        "one group".to_owned()
+    } else {
+        let by: Vec<&str> = grouping.by.iter().map(|label| label.as_str()).collect();
+        format!("split by {}", by.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "grouping\n  failures starting within {} of each other: one notification per channel, {split}",
+        human(grouping.wait)
+    );
 }
 
 fn describe_maintenance(out: &mut String, config: &Config) {

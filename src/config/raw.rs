@@ -379,6 +379,20 @@ pub(crate) struct RawAlerts {
     pub maintenance: Option<Vec<Located<RawMaintenance>>>,
     pub give_up_after: Option<Text>,
     pub heartbeat: Option<Located<RawHeartbeat>>,
+    /// Failures that start within `wait` of each other go out as one notification.
+    pub grouping: Option<Located<RawGrouping>>,
+}
+
+/// `alerts.grouping`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "Grouping")]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGrouping {
+    /// How long the first failure of a group waits for others to join (default 30s).
+    pub wait: Option<Text>,
+    /// Labels whose values split groups: `verdict`, `location`, `environment` (default
+    /// none: one group).
+    pub by: Option<Vec<Text>>,
 }
 
 /// `alerts.heartbeat`: the dead man's switch wsprobe pings.

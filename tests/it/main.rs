@@ -11,6 +11,7 @@ mod dialect;
 mod faults;
 mod fleet;
 mod fleet_faults;
+mod grouping;
 mod helpers;
 mod lab;
 mod layout;

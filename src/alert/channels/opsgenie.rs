@@ -92,9 +92,13 @@ pub fn endpoint(api_url: &Url, segments: &[&str], by_alias: bool) -> Url {
     url
 }
 
-/// One alias per incident, the same for its creates and its close; tests use one per channel,
-/// so that the test's close closes the test's alert.
+/// One alias per incident, the same for its creates and its close (one per group for a
+/// grouped incident); tests use one per channel, so that the test's close closes the test's
+/// alert.
 pub fn alias(notification: &Notification, channel: &str) -> String {
+    if let Some(group) = &notification.group {
+        return truncate(&format!("wsprobe-group-{}", group.key), ALIAS_MAX);
+    }
     let alias = match &notification.incident {
         Some(incident) => format!("wsprobe-{}-{}", notification.subject(), incident.id),
         None => format!("wsprobe-test-{channel}"),

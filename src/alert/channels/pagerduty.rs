@@ -72,9 +72,13 @@ impl Notifier for PagerDuty {
     }
 }
 
-/// One key per incident, the same for its trigger, reminders and resolve. Tests use one key
-/// per channel, so that the test's resolve closes the test's trigger.
+/// One key per incident, the same for its trigger, reminders and resolve; one per group for a
+/// grouped incident (`alerts.grouping`), so the group is one PagerDuty incident. Tests use
+/// one key per channel, so that the test's resolve closes the test's trigger.
 pub fn dedup_key(notification: &Notification, channel: &str) -> String {
+    if let Some(group) = &notification.group {
+        return format!("wsprobe-group-{}", group.key);
+    }
     match &notification.incident {
         Some(incident) => format!("wsprobe-{}-{}", notification.subject(), incident.id),
         None => format!("wsprobe-test-{channel}"),
@@ -164,6 +168,9 @@ fn custom_details(n: &Notification) -> serde_json::Map<String, Value> {
     }
     if let Some(note) = &n.note {
         details.insert("note".into(), json!(note));
+    }
+    if let Some(group) = &n.group {
+        details.insert("group".into(), json!(group));
     }
     details
 }

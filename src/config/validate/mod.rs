@@ -46,6 +46,7 @@ mod auth;
 mod dependencies;
 mod dialect;
 mod environment;
+mod grouping;
 mod keepalive;
 mod matcher;
 mod protocol;
@@ -348,6 +349,11 @@ impl Validator<'_> {
                 .heartbeat
                 .as_ref()
                 .map(|raw| self.heartbeat(raw))
+                .transpose()?,
+            grouping: alerts
+                .grouping
+                .as_ref()
+                .map(|raw| self.grouping(raw))
                 .transpose()?,
         })
     }

@@ -147,6 +147,12 @@ impl AlertStore {
         on_reader!(self, incident(id))
     }
 
+    /// The stored `triggered` notifications of open incidents that are in a group
+    /// (`alerts.grouping`): (payload, due at).
+    pub async fn open_group_triggers(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        on_reader!(self, open_group_triggers())
+    }
+
     /// Every open incident: (environment, incident id).
     pub async fn open_incidents(&self) -> Result<Vec<(String, i64)>, StoreError> {
         on_reader!(self, open_incidents())

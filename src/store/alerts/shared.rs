@@ -30,6 +30,13 @@ pub(super) const DUE_NOTIFICATIONS: &str =
  FROM outbox WHERE state = 'pending' AND due_at_ms <= $1
  ORDER BY due_at_ms, id LIMIT $2";
 
+/// The `triggered` payloads that name a group (`alerts.grouping`), of incidents still open,
+/// with when they were due: the groups the engine takes back at start.
+pub(super) const OPEN_GROUP_TRIGGERS: &str = "SELECT o.payload, o.due_at_ms
+ FROM outbox o JOIN incidents i ON i.id = o.incident_id
+ WHERE i.resolved_at_ms IS NULL AND o.event = 'triggered' AND o.payload LIKE '%\"group\":%'
+ ORDER BY o.id";
+
 pub(super) const INSERT_NOTE: &str =
     "INSERT INTO incident_notes (incident_id, created_at_ms, status, message, author)
  VALUES ($1, $2, $3, $4, $5) RETURNING id";
@@ -293,6 +300,19 @@ macro_rules! shared_statements {
                 timelines.entry(incident_id).or_default().push(record);
             }
             Ok(timelines)
+        }
+
+        /// [`super::shared::OPEN_GROUP_TRIGGERS`]: (payload, due at).
+        pub(crate) async fn open_group_triggers(
+            conn: &mut Connection,
+        ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, $crate::store::StoreError> {
+            let rows: Vec<(String, i64)> = sqlx::query_as(super::shared::OPEN_GROUP_TRIGGERS)
+                .fetch_all(conn)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(payload, due)| (payload, $crate::store::codec::from_ms(due)))
+                .collect())
         }
 
         /// Every open incident: (environment, incident id).
