@@ -45,8 +45,11 @@ const LIVE_WITHIN: Duration = Duration::from_secs(15);
 /// enough for that one's claim to land, short against any schedule.
 const BACKUP_DELAY: Duration = Duration::from_millis(1500);
 /// How long before its slot the owner sends its claim: the answer is there when the slot
-/// comes, even from a database half a second away.
-pub const CLAIM_AHEAD: Duration = Duration::from_secs(1);
+/// comes, even from a database half a second away or a machine under load.
+pub const CLAIM_AHEAD: Duration = Duration::from_secs(2);
+/// A claim answered later than this says the store is slow: backups then leave slots to
+/// their owners, whose claims may not have landed yet.
+const CLAIM_SLOW: Duration = Duration::from_secs(1);
 /// How long a backup replica waits for its claim's answer; without one it leaves the slot to
 /// the owner the hash names.
 const CLAIM_DEADLINE: Duration = Duration::from_millis(300);
@@ -72,7 +75,7 @@ pub struct Fleet {
     claims_failing: AtomicBool,
     /// When this instance last started a probe (database clock, milliseconds; 0: never).
     last_probe_ms: AtomicI64,
-    /// When a claim of this replica last failed (refused, timed out, no answer in time).
+    /// When a claim of this replica last failed (refused, timed out, answered late).
     claim_failed_at: Mutex<Option<std::time::Instant>>,
 }
 
@@ -300,8 +303,9 @@ impl Fleet {
 
     /// One claim, its failure remembered.
     async fn claim(&self, env: &str, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+        let sent = std::time::Instant::now();
         let claimed = self.store.claim_slot(env, slot).await;
-        if claimed.is_err() {
+        if claimed.is_err() || sent.elapsed() > CLAIM_SLOW {
             self.claim_failed();
         }
         claimed

@@ -90,6 +90,8 @@ impl PgStore {
             // A ping before each claim would double its round trips on a slow link; a dead
             // connection fails the claim, which is then decided without the database.
             .test_before_acquire(false)
+            // One kept open: the first claims need not open a connection before the slot.
+            .min_connections(1)
             .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
