@@ -17,6 +17,7 @@ mod loops;
 mod oncall;
 mod pipeline;
 pub mod readiness;
+mod requests;
 pub mod signals;
 mod slo;
 pub mod state;
@@ -207,6 +208,12 @@ impl Daemon {
                 background.spawn(fleet::membership(
                     daemon.state.clone(),
                     fleet.clone(),
+                    stop.clone(),
+                ));
+                background.spawn(requests::answer_requests(
+                    daemon.state.clone(),
+                    fleet.clone(),
+                    daemon.probes.clone(),
                     stop.clone(),
                 ));
                 background.spawn(fleet::evaluate(daemon.state.clone(), fleet, stop.clone()));

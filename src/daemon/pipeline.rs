@@ -32,22 +32,53 @@ impl DaemonState {
         slot: Option<DateTime<Utc>>,
         wait_stored: bool,
     ) -> Arc<ProbeResult> {
-        let first = self.probe_and_store(env, slot, None, wait_stored).await;
+        let first = self
+            .probe_and_store(env, slot, Mark::default(), wait_stored)
+            .await;
         // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
         // In a fleet the evaluator steps it from the shared store, across every location.
-        if self.fleet.is_none() {
-            let config = self.config();
-            let policy = config.alert_policy(env);
-            let failing = crate::incident::is_failing(first.result.status, &policy);
-            if !failing || policy.confirm.attempts == 0 {
+        let config = self.config();
+        let policy = config.alert_policy(env);
+        let failing = crate::incident::is_failing(first.result.status, &policy);
+        if !failing || policy.confirm.attempts == 0 {
+            if self.fleet.is_none() {
                 self.observe(&config, env, &first);
-            } else if !wait_stored {
-                self.confirm(env, first.clone(), policy.confirm).await;
             }
-            // An on-demand failure is shown, and counts only once a scheduled one confirms it:
-            // re-probing would keep the caller waiting for `every` times `attempts`.
+        } else if !wait_stored {
+            // An incident already open paged: the locations' own slots keep it current.
+            if let Some(fleet) = &self.fleet
+                && self.alerts.open_incident(env.name.as_str()).is_none()
+            {
+                super::requests::ask(fleet, env, policy.confirm);
+            }
+            let counted = self.confirm(env, first.clone(), policy.confirm, None).await;
+            if self.fleet.is_none() {
+                let config = self.config();
+                for run in &counted {
+                    self.observe(&config, env, run);
+                }
+            }
         }
+        // An on-demand failure is shown, and counts only once a scheduled one confirms it:
+        // re-probing would keep the caller waiting for `every` times `attempts`.
         first.result
+    }
+
+    /// Answer another location's request (see `crate::fleet::requests`): probe `env` now and,
+    /// when it fails, confirm it as a scheduled failure here would be. The runs carry
+    /// `requested_by`; the evaluator counts them from the shared store like any other.
+    pub(super) async fn answer(&self, env: &Environment, requested_by: &str) {
+        let mark = Mark {
+            confirmation: None,
+            requested_by: Some(requested_by),
+        };
+        let first = self.probe_and_store(env, None, mark, false).await;
+        let policy = self.config().alert_policy(env);
+        if crate::incident::is_failing(first.result.status, &policy) && policy.confirm.attempts > 0
+        {
+            self.confirm(env, first, policy.confirm, Some(requested_by))
+                .await;
+        }
     }
 
     /// Probe `env` now, and record the result everywhere but in alerting.
@@ -55,14 +86,15 @@ impl DaemonState {
         &self,
         env: &Environment,
         slot: Option<DateTime<Utc>>,
-        confirmation: Option<u32>,
+        mark: Mark<'_>,
         wait_stored: bool,
     ) -> Recorded {
         let _permit = self.permits.acquire().await.ok();
         let previous = self.latest(env.name.as_str());
         let history = previous.as_deref().map(std::slice::from_ref).unwrap_or(&[]);
         let mut result = self.prober().probe_with_history(env, history).await;
-        result.confirmation = confirmation;
+        result.confirmation = mark.confirmation;
+        result.requested_by = mark.requested_by.map(str::to_owned);
         // A fleet's results are compared across hosts: on the database's clock.
         if let Some(fleet) = &self.fleet {
             result.started_at = fleet.to_database_time(result.started_at);
@@ -106,31 +138,47 @@ impl DaemonState {
             .find(|parent| self.alerts.open_incident(parent).is_some())
     }
 
-    /// `alert.confirm`: probe a failing environment again, `every` apart. One healthy re-probe
-    /// makes the series a blip: only that healthy result counts. When every re-probe fails,
-    /// the whole series counts, in order, as the consecutive failures it is.
-    async fn confirm(&self, env: &Environment, first: Recorded, confirm: Confirm) {
+    /// `alert.confirm`: probe a failing environment again, `every` apart; returns the runs that
+    /// count. One healthy re-probe makes the series a blip: only that healthy result counts.
+    /// When every re-probe fails, the whole series counts, in order, as the consecutive
+    /// failures it is. Shutting down leaves it unconfirmed: nothing counts (the probe at start
+    /// re-checks).
+    async fn confirm(
+        &self,
+        env: &Environment,
+        first: Recorded,
+        confirm: Confirm,
+        requested_by: Option<&str>,
+    ) -> Vec<Recorded> {
         let mut series = vec![first];
         for attempt in 1..=confirm.attempts {
             tokio::select! {
-                // Shutting down: the failure stays unconfirmed; the probe at start re-checks.
-                _ = self.stopping.cancelled() => return,
+                _ = self.stopping.cancelled() => return Vec::new(),
                 _ = tokio::time::sleep(confirm.every) => {}
             }
-            let run = self.probe_and_store(env, None, Some(attempt), false).await;
-            let config = self.config();
-            if !crate::incident::is_failing(run.result.status, &config.alert_policy(env)) {
+            let mark = Mark {
+                confirmation: Some(attempt),
+                requested_by,
+            };
+            let run = self.probe_and_store(env, None, mark, false).await;
+            let policy = self.config().alert_policy(env);
+            if !crate::incident::is_failing(run.result.status, &policy) {
                 tracing::info!(environment = %env.name, attempt, "failure not confirmed: a blip");
-                self.observe(&config, env, &run);
-                return;
+                return vec![run];
             }
             series.push(run);
         }
-        let config = self.config();
-        for run in &series {
-            self.observe(&config, env, run);
-        }
+        series
     }
+}
+
+/// What a run is, beside a probe of the schedule's or of a caller's.
+#[derive(Clone, Copy, Default)]
+struct Mark<'a> {
+    /// Which re-probe of `alert.confirm` it is.
+    confirmation: Option<u32>,
+    /// The location whose request it answers.
+    requested_by: Option<&'a str>,
 }
 
 /// A result as recorded, with what alerting needs to step it later.

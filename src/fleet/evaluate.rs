@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::across::AcrossLocations;
 use super::quiet;
+use super::series::Series;
 use crate::config::AlertPolicy;
 use crate::incident::{self, MachineState, Observation};
 use crate::oncall::Silence;
@@ -22,6 +23,8 @@ struct LocationView {
     state: MachineState,
     /// Its newest result, without its bulk (headers and messages).
     last: ProbeResult,
+    /// A failure waiting for its `alert.confirm` re-probes.
+    series: Series,
 }
 
 /// Every (environment, location) the evaluator has seen results from.
@@ -67,23 +70,27 @@ impl Combined {
 impl LocationBoard {
     /// Step `location`'s view of the result's environment.
     pub fn observe(&mut self, policy: &AlertPolicy, location: &str, result: &ProbeResult) {
+        let result = result.without_bulk();
         let env = self.views.entry(result.environment.clone()).or_default();
         let view = env
             .entry(location.to_owned())
             .or_insert_with(|| LocationView {
                 state: MachineState::default(),
-                last: result.without_bulk(),
+                last: result.clone(),
+                series: Series::default(),
             });
-        let observation = Observation {
-            status: result.status,
-            verdict: result.verdict,
-            in_maintenance: false,
-            silenced: false,
-            started_at: result.started_at,
-        };
-        let (state, _) = incident::step(&view.state, policy, &observation, result.started_at);
-        view.state = state;
-        view.last = result.without_bulk();
+        for counted in view.series.admit(policy, &result) {
+            let observation = Observation {
+                status: counted.status,
+                verdict: counted.verdict,
+                in_maintenance: false,
+                silenced: false,
+                started_at: counted.started_at,
+            };
+            let (state, _) = incident::step(&view.state, policy, &observation, counted.started_at);
+            view.state = state;
+        }
+        view.last = result;
     }
 
     /// `env` across the locations that are not quiet as of `now` (`interval`: the
@@ -262,6 +269,59 @@ mod tests {
         assert!(combined.down.is_empty());
         // What the environment's incident steps on is healthy until the location counts.
         assert_eq!(combined.result.status, Status::Up);
+    }
+
+    /// `alert.confirm` across locations: a's failure and its two re-probes, then b's answer to
+    /// a's request (and b's re-probes when it fails too).
+    #[test]
+    fn the_other_locations_answer_decides_whether_a_confirmed_failure_pages() {
+        let t0 = Utc::now();
+        let p = AlertPolicy {
+            confirm: crate::config::Confirm {
+                attempts: 2,
+                every: Duration::from_secs(1),
+            },
+            failure_threshold: 3,
+            ..policy(2)
+        };
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let marked = |status, s, confirmation, asked: bool| {
+            let mut run = result("api", status, at(s));
+            run.confirmation = confirmation;
+            run.requested_by = asked.then(|| "a".to_owned());
+            run
+        };
+        let live: BTreeSet<String> = ["a".to_owned(), "b".to_owned()].into();
+        let mut board = LocationBoard::default();
+        board.observe(&p, "b", &result("api", Status::Up, at(-60)));
+        for (s, confirmation) in [(0, None), (1, Some(1)), (2, Some(2))] {
+            board.observe(&p, "a", &marked(Status::Down, s, confirmation, false));
+        }
+        let mut healthy = board;
+        healthy.observe(&p, "b", &marked(Status::Up, 1, None, true));
+        let combined = healthy.combine("api", &p, at(3), INTERVAL, &live).unwrap();
+        assert!(!combined.failing, "b sees it up: a's path, not the service");
+        assert_eq!(
+            (combined.down, combined.up),
+            (vec!["a".into()], vec!["b".into()])
+        );
+
+        let mut failing = LocationBoard::default();
+        failing.observe(&p, "b", &result("api", Status::Up, at(-60)));
+        for (s, confirmation) in [(0, None), (1, Some(1)), (2, Some(2))] {
+            failing.observe(&p, "a", &marked(Status::Down, s, confirmation, false));
+            let still = failing.combine("api", &p, at(s), INTERVAL, &live).unwrap();
+            assert!(!still.failing, "b has not answered yet");
+            failing.observe(&p, "b", &marked(Status::Down, s + 1, confirmation, true));
+        }
+        let combined = failing.combine("api", &p, at(3), INTERVAL, &live).unwrap();
+        assert!(combined.failing, "{combined:?}");
+        assert!(
+            combined
+                .result
+                .diagnosis
+                .starts_with("Down from all 2 locations")
+        );
     }
 
     #[test]

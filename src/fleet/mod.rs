@@ -11,7 +11,10 @@
 //! - one instance at a time holds the evaluator lease: it reads every location's results,
 //!   opens and resolves incidents across locations ([`evaluate`]), watches for locations and
 //!   instances that went quiet ([`quiet`]) and delivers the outbox; another takes the lease
-//!   over within [`LEASE_TTL`] + [`LEASE_EVERY`] of its death.
+//!   over within [`LEASE_TTL`] + [`LEASE_EVERY`] of its death;
+//! - with `alert.confirm` on, a location whose probe fails asks the others to probe at once
+//!   ([`requests`]), and the evaluator counts each location's confirmation series as a single
+//!   instance would ([`series`]).
 //!
 //! This module holds the decisions; the daemon's `fleet` loops run them.
 
@@ -20,6 +23,8 @@ pub mod clock;
 pub mod evaluate;
 pub mod owner;
 pub mod quiet;
+pub mod requests;
+pub mod series;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};

@@ -162,6 +162,7 @@ impl Facts {
             peer: self.transport.peer,
             addresses_tried: self.transport.tried,
             confirmation: None,
+            requested_by: None,
         }
     }
 }

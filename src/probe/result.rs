@@ -273,6 +273,10 @@ pub struct ProbeResult {
     /// to tell a blip from an outage. `null` for scheduled and on-demand runs.
     #[serde(default)]
     pub confirmation: Option<u32>,
+    /// In a fleet, the location whose failing probe asked this one's to probe now (this run
+    /// and its own confirmations): `null` for the runs a location made of its own accord.
+    #[serde(default)]
+    pub requested_by: Option<String>,
 }
 
 impl ProbeResult {
@@ -321,6 +325,7 @@ impl ProbeResult {
             protocol: self.protocol.clone(),
             peer: self.peer.clone(),
             addresses_tried: self.addresses_tried.clone(),
+            requested_by: self.requested_by.clone(),
             ..*self
         }
     }

@@ -146,6 +146,9 @@ pub struct RunContext {
     /// The re-probe of `alert.confirm` the run was, if any: rare, like the close above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<u32>,
+    /// The location that asked for the run (a fleet's confirmation across locations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 /// `addresses_tried` as the context blob keeps it: empty when it is exactly one attempt, at

@@ -50,6 +50,7 @@ pub use alerts::{
 };
 use lifecycle::Backend;
 pub use lifecycle::Store;
+pub use postgres::ProbeRequest;
 pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 pub use read_only::ReadOnlyStore;
 pub use rollups::{DayUptime, HourLatency};

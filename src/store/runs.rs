@@ -334,6 +334,7 @@ fn decode(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         ),
         peer: context.peer,
         confirmation: context.confirmation,
+        requested_by: context.requested_by,
     };
     Ok(StoredRun {
         id: row.try_get("id")?,

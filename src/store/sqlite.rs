@@ -374,6 +374,7 @@ impl EncodedRun {
             peer: result.peer.clone(),
             addresses_tried: codec::addresses_to_store(result),
             confirmation: result.confirmation,
+            requested_by: result.requested_by.clone(),
         })
         .map_err(StoreError::Encode)?;
         let headers = if result.headers == Headers::default() {

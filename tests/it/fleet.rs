@@ -5,13 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use wsprobe::lab::{Lab, LabOptions};
 
+use crate::helpers::fleet::{count, events, get, start, wait_until};
 use crate::helpers::free_port;
 use crate::helpers::pg::Postgres;
 use crate::helpers::receiver::Receiver;
@@ -19,98 +19,6 @@ use crate::helpers::receiver::Receiver;
 /// The schedule's period: short, so that the test sees many slots; the deadlines below are
 /// generous multiples of it.
 const INTERVAL_MS: i64 = 2000;
-const PATIENCE: Duration = Duration::from_secs(90);
-
-struct Instance {
-    name: String,
-    port: u16,
-    child: Child,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Instance {
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL: no shutdown path runs, the lease and the instance row stay as they were.
-    fn kill_9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-fn start(config: &Path, name: &str, location: &str, edge: &str, both: &str, lab: &str) -> Instance {
-    let port = free_port().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
-        .args(["run", "--config", config.to_str().unwrap()])
-        .env("WSPROBE_INSTANCE", name)
-        .env("LOC", location)
-        .env("PORT", port.to_string())
-        .env("EDGE", edge)
-        .env("BOTH", both)
-        .env("LAB", lab)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Instance {
-        name: name.to_owned(),
-        port,
-        child,
-    }
-}
-
-async fn get(url: &str) -> Option<Value> {
-    let response = reqwest::get(url).await.ok()?;
-    response.json().await.ok()
-}
-
-/// Poll until `ready` holds for what `fetch` gives, or fail saying `what`.
-async fn wait_until<T, F, Fut>(what: &str, mut fetch: F, ready: impl Fn(&T) -> bool) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = fetch().await
-            && ready(&value)
-        {
-            return value;
-        }
-        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// The webhooks received, as (event, environment) in arrival order.
-fn events(hook: &Receiver) -> Vec<(String, String)> {
-    hook.requests()
-        .iter()
-        .map(|r| {
-            let body = r.json();
-            (
-                body["event"].as_str().unwrap_or_default().to_owned(),
-                body["environment"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn count(events: &[(String, String)], event: &str, environment: &str) -> usize {
-    events
-        .iter()
-        .filter(|(e, env)| e == event && env == environment)
-        .count()
-}
 
 /// The slots each location probed of `env`, from the database: slot time → runs.
 async fn slots(pool: &sqlx::PgPool, env: &str) -> BTreeMap<(String, i64), i64> {

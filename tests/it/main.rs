@@ -10,6 +10,7 @@ mod dashboards;
 mod dialect;
 mod faults;
 mod fleet;
+mod fleet_confirm;
 mod fleet_faults;
 mod grouping;
 mod helpers;

@@ -149,6 +149,7 @@ fn full(env: &str, started_at: DateTime<Utc>) -> ProbeResult {
             },
         ],
         confirmation: Some(2),
+        requested_by: Some("eu-west".to_owned()),
     }
 }
 

@@ -59,6 +59,7 @@ impl ProbeResult {
                 peer: None,
                 addresses_tried: Vec::new(),
                 confirmation: None,
+                requested_by: None,
             },
         }
     }
@@ -93,6 +94,7 @@ impl ProbeResultBuilder {
         peer(value: super::Peer) => Some(value);
         addresses_tried(value: Vec<super::AddressTried>) => value;
         confirmation(value: u32) => Some(value);
+        requested_by(value: impl Into<String>) => Some(value.into());
     }
 
     pub fn build(self) -> ProbeResult {

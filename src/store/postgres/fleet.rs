@@ -1,6 +1,10 @@
 //! What only a fleet needs: slot claims, the instances table, the evaluator's lease, and the
 //! runs the evaluator reads from every location.
 
+mod requests;
+
+pub use requests::ProbeRequest;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

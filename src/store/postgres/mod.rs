@@ -30,6 +30,7 @@ use super::{
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
+pub use fleet::ProbeRequest;
 pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

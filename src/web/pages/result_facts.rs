@@ -96,6 +96,7 @@ pub fn run_details(
                 @if in_maintenance { " · maintenance" }
                 @if let Some(id) = silenced_by { " · silenced by #" (id) }
                 @if let Some(attempt) = result.confirmation { " · " span class="confirm" title="a re-probe right after a failure, to confirm it" { "confirmation " (attempt) } }
+                @if let Some(location) = &result.requested_by { " · " span class="confirm" title="probed at once because another location saw it fail" { "asked by " (location) } }
                 @if shown_above { span class="muted" { " · the run shown above" } }
             }
             @if !diagnosis_shown { p class="diag" { (result.diagnosis) } }
