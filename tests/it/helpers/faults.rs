@@ -184,6 +184,8 @@ impl SlotRecorder {
 }
 
 /// Complete the upgrade, recording it as it arrives, then read until the probe closes.
+// The callback's error type is tungstenite's (an HTTP response), not ours to box.
+#[allow(clippy::result_large_err)]
 async fn answer(stream: TcpStream, seen: Arc<Mutex<Vec<Probe>>>) {
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
     let record = |request: &Request, response: Response| {
