@@ -121,23 +121,28 @@ pub struct Alerts {
 impl Alerts {
     /// Reads the alert states and open incidents from `store`.
     pub async fn new(store: AlertStore) -> anyhow::Result<Alerts> {
-        let open = store.open_incidents().await?.into_iter().collect();
-        let states = store.alert_states().await?.into_iter().collect();
-        let next_incident_id = store.next_incident_id().await?;
-        let grouper = Grouper::restored(&store.open_group_triggers().await?);
+        let alerts = Alerts::unloaded(store)?;
+        alerts.reload().await?;
+        Ok(alerts)
+    }
+
+    /// An engine that has read nothing yet: for a fleet instance whose shared store is not
+    /// reached at start. It knows no incident until [`Alerts::reload`], which the evaluator
+    /// makes before it steps anything.
+    pub fn unloaded(store: AlertStore) -> anyhow::Result<Alerts> {
         Ok(Alerts {
             store,
             sender: Sender::new(SEND_TIMEOUT).map_err(anyhow::Error::msg)?,
             pacer: Arc::new(Pacer::default()),
             wake: Notify::new(),
-            open: OpenIncidents::new(open),
-            states: Mutex::new(states),
-            next_incident_id: AtomicI64::new(next_incident_id),
+            open: OpenIncidents::new(BTreeMap::new()),
+            states: Mutex::new(HashMap::new()),
+            next_incident_id: AtomicI64::new(1),
             unwritten: Mutex::new(Unwritten::default()),
             unrecorded: Unrecorded::default(),
             built: Mutex::new(None),
             hooks: RwLock::new(Vec::new()),
-            grouper: Mutex::new(grouper),
+            grouper: Mutex::new(Grouper::restored(&[])),
         })
     }
 

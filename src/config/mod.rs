@@ -169,9 +169,21 @@ fn parse_going_on(
     }
 }
 
+/// YAML nodes a config may have. serde-saphyr's default (250,000) stops a fleet at about
+/// 50,000 one-line environments; 100,000 environments of a few keys each are ~1.5 million.
+/// Alias bombs stay capped by the budget's alias and anchor limits, and the input by its size.
+const MAX_YAML_NODES: usize = 4_000_000;
+
 fn yaml_options() -> serde_saphyr::Options {
     // The snippet is for terminals; ours is one line, `file:line:column: key: message`.
-    serde_saphyr::options! { with_snippet: false }
+    serde_saphyr::options! {
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_nodes: MAX_YAML_NODES,
+            // Start and end of each collection, one per scalar: at most two per node.
+            max_events: 2 * MAX_YAML_NODES,
+        },
+    }
 }
 
 /// A YAML or type error, at its position in the original file, with the key path it is under.

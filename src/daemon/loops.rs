@@ -14,8 +14,12 @@ use super::state::DaemonState;
 /// How often raw results past `storage.retention` are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the store is written to for its own sake, so that readiness reflects a real
-/// write even when no result is due, and a file deleted or replaced is noticed.
-const STORE_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// write even when no result is due, and a file deleted or replaced is noticed: with
+/// [`STORE_CHECK_LIMIT`], a store gone quiet shows within ten seconds.
+const STORE_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// A check the store has not answered by then has failed: a database that accepts
+/// connections and says nothing (a partition, a held lock) is as good as gone.
+const STORE_CHECK_LIMIT: Duration = Duration::from_secs(4);
 /// How long a changed config file must stay unchanged before it is read.
 const SETTLE: Duration = Duration::from_millis(200);
 /// How often the config file is checked for changes (SIGHUP reloads at once).
@@ -36,19 +40,38 @@ pub(super) async fn prune(state: Arc<DaemonState>, stop: CancellationToken) {
     }
 }
 
-/// Reopen the store when its file changed under the daemon, then make a real write.
+/// Reopen the store when its file changed under the daemon, then make a real write and read
+/// what readiness needs from the store, each within [`STORE_CHECK_LIMIT`].
 pub(super) async fn check_store(state: Arc<DaemonState>, stop: CancellationToken) {
     loop {
-        if let Err(err) = state.store.heal().await {
-            state.store_health.failed(&format!(
-                "the store file changed and cannot be reopened: {err}"
-            ));
-        } else {
-            match state.store.check_writable().await {
-                Ok(()) => state.store_health.succeeded(),
-                Err(err) => state.store_health.failed(&err.to_string()),
-            }
+        let checked =
+            tokio::time::timeout(STORE_CHECK_LIMIT, async {
+                state.store.heal().await.map_err(|err| {
+                    format!("the store file changed and cannot be reopened: {err}")
+                })?;
+                state
+                    .store
+                    .check_writable()
+                    .await
+                    .map_err(|err| err.to_string())
+            })
+            .await
+            .unwrap_or_else(|_| Err(no_answer("a test write")));
+        match checked {
+            Ok(()) => state.store_health.succeeded(),
+            Err(err) => state.store_health.failed(&err),
         }
+        let overdue = tokio::time::timeout(
+            STORE_CHECK_LIMIT,
+            state
+                .store
+                .alerts()
+                .overdue_notifications(Utc::now() - super::readiness::NOTIFICATION_OVERDUE),
+        )
+        .await
+        .map_err(|_| no_answer("the outbox"))
+        .and_then(|read| read.map_err(|err| err.to_string()));
+        state.store_health.set_overdue(overdue);
         // A fleet's membership loop keeps them fresh; a single node re-reads them here, in
         // case the read at start failed.
         if state.fleet.is_none()
@@ -63,6 +86,13 @@ pub(super) async fn check_store(state: Arc<DaemonState>, stop: CancellationToken
             _ = tokio::time::sleep(STORE_CHECK_EVERY) => {}
         }
     }
+}
+
+fn no_answer(what: &str) -> String {
+    format!(
+        "the store did not answer {what} within {}s: it is locked, overloaded or unreachable",
+        STORE_CHECK_LIMIT.as_secs()
+    )
 }
 
 /// The notification dispatcher, on the current config; stops after its current delivery.

@@ -5,7 +5,8 @@
 //! - [`state`]: what everything shares while running (config, store, alerts, in-memory views).
 //! - [`pipeline`]: probe and record one result, the one path for every probe.
 //! - `oncall`: acknowledgements and silences, stored, then applied.
-//! - `store_writer`: the queue and the one writer task through which results reach the store.
+//! - `store_writer`: the queue and the one writer task through which results reach the store;
+//!   `spool`: what waits for the store, bounded, while it is away.
 //! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
 //! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
@@ -20,6 +21,7 @@ pub mod readiness;
 mod requests;
 pub mod signals;
 mod slo;
+mod spool;
 pub mod state;
 mod status;
 mod store_health;
@@ -65,15 +67,26 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(url.expose(), location, &instance)
         .await
         .map_err(|err| {
-            // The URL may carry a password: name the host only.
-            let host = url::Url::parse(url.expose())
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_default();
-            anyhow::anyhow!("cannot open the shared store on {host}: {err}")
+            anyhow::anyhow!(
+                "cannot open the shared store at {}: {err}",
+                store_target(url.expose())
+            )
         })?;
     tracing::info!(%location, %instance, "joined the fleet on the shared store");
     Ok(store)
+}
+
+/// `host:port/database` of a PostgreSQL URL, for messages: the URL may carry a password.
+fn store_target(url: &str) -> String {
+    let Ok(url) = url::Url::parse(url) else {
+        return "(an unreadable storage.url)".to_owned();
+    };
+    format!(
+        "{}:{}/{}",
+        url.host_str().unwrap_or("localhost"),
+        url.port().unwrap_or(5432),
+        url.path().trim_start_matches('/')
+    )
 }
 
 /// The running daemon's handles; `run` drives it.
@@ -125,9 +138,14 @@ impl Daemon {
             std::env::var(name).ok()
         })
         .await;
-        let alerts = Alerts::new(store.alerts())
-            .await
-            .context("cannot start alerting")?;
+        // A shared store not reached yet has nothing to read: the evaluator reads the alert
+        // state when it takes the lease, the membership loop the silences.
+        let alerts = if store.is_up() {
+            Alerts::new(store.alerts()).await
+        } else {
+            Alerts::unloaded(store.alerts())
+        }
+        .context("cannot start alerting")?;
         let counted = metrics.clone();
         alerts.on_delivery(move |attempt| {
             counted.record_notification(&attempt.channel, &attempt.kind, attempt.outcome.as_str());
@@ -136,8 +154,12 @@ impl Daemon {
         alerts.on_open_changed(move |env, open| gauge.set_incidents_open(env, u64::from(open)));
         let store_health = Arc::new(StoreHealth::default());
         let writer_stop = CancellationToken::new();
-        let (store_writer, writer) =
-            StoreWriter::start(store.clone(), store_health.clone(), writer_stop.clone());
+        let (store_writer, writer) = StoreWriter::start(
+            store.clone(),
+            store_health.clone(),
+            metrics.clone(),
+            writer_stop.clone(),
+        );
         let state = Arc::new(DaemonState::new(
             config,
             store,
@@ -147,17 +169,19 @@ impl Daemon {
             store_writer,
             store_health,
         ));
-        state.load_history().await;
-        // Slots are named on the database's clock: know it before the first one.
-        if let Some(fleet) = &state.fleet
-            && let Err(err) = fleet.measure_clock().await
-        {
-            tracing::warn!("cannot read the database's clock yet: {err}");
-        }
-        if let Err(err) = state.refresh_silences().await {
-            state
-                .store_health
-                .failed(&format!("silences not read: {err}"));
+        if state.store.is_up() {
+            state.load_history().await;
+            if let Err(err) = state.refresh_silences().await {
+                state
+                    .store_health
+                    .failed(&format!("silences not read: {err}"));
+            }
+            // Slots are named on the database's clock: know it before the first one.
+            if let Some(fleet) = &state.fleet
+                && let Err(err) = fleet.measure_clock().await
+            {
+                tracing::warn!("cannot read the database's clock yet: {err}");
+            }
         }
         Ok(Daemon {
             state,
@@ -412,7 +436,14 @@ fn status_page_address(listen: std::net::SocketAddr) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::status_page_address;
+    use super::{status_page_address, store_target};
+
+    #[test]
+    fn the_store_is_named_without_its_password() {
+        let named = store_target("postgres://probe:s3cret@db.internal:6543/fleet?sslmode=require");
+        assert_eq!(named, "db.internal:6543/fleet");
+        assert_eq!(store_target("postgres://db/fleet"), "db:5432/fleet");
+    }
 
     #[test]
     fn the_status_page_is_said_where_a_person_opens_it() {

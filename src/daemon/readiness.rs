@@ -17,6 +17,12 @@ pub const NOTIFICATION_OVERDUE: chrono::Duration = chrono::Duration::seconds(120
 pub struct Signals {
     /// The last failed write and when, if the last write failed.
     pub write_error: Option<(DateTime<Utc>, String)>,
+    /// The first failure of the current run of them.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Where a shared store is (`host:port/database`); `None` for the SQLite file.
+    pub shared: Option<String>,
+    /// The SQLite file's path, for the reasons about it.
+    pub path: Option<String>,
     pub last_write_ok: Option<DateTime<Utc>>,
     pub file: FileStatus,
     /// Environments whose slot went by without a probe starting.
@@ -32,17 +38,8 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
         .is_some_and(|at| now - at <= WRITE_FRESH);
     let store_writable = signals.write_error.is_none() && fresh;
     let overdue = signals.overdue_notifications.as_ref().copied().unwrap_or(0);
-    let reason = if let Some((at, error)) = &signals.write_error {
-        Some(format!(
-            "the last store write failed at {}: {error}",
-            at.format("%H:%M:%S UTC")
-        ))
-    } else if signals.file == FileStatus::Missing {
-        Some("the store file was deleted while open: results would be lost".to_owned())
-    } else if signals.file == FileStatus::Replaced {
-        Some("the store file was replaced by another file while open".to_owned())
-    } else if signals.file == FileStatus::NotDatabase {
-        Some("the store file was overwritten with something that is not a database".to_owned())
+    let reason = if let Some(reason) = store_reason(signals) {
+        Some(reason)
     } else if !fresh {
         Some(match signals.last_write_ok {
             Some(at) => format!(
@@ -83,6 +80,36 @@ pub fn decide(signals: &Signals, now: DateTime<Utc>) -> Readiness {
     }
 }
 
+/// Why the store is not usable, when a write failed or its file is not the one open.
+fn store_reason(signals: &Signals) -> Option<String> {
+    if let Some((at, error)) = &signals.write_error {
+        return Some(match &signals.shared {
+            Some(target) => format!(
+                "shared store {target} unreachable since {}: {error}",
+                signals.failing_since.unwrap_or(*at).format("%H:%M:%S UTC")
+            ),
+            None => format!(
+                "the last store write failed at {}: {error}",
+                at.format("%H:%M:%S UTC")
+            ),
+        });
+    }
+    let file = match &signals.path {
+        Some(path) => format!("the store's database file {path}"),
+        None => "the store's database file".to_owned(),
+    };
+    match signals.file {
+        FileStatus::Same => None,
+        FileStatus::Missing => Some(format!(
+            "{file} was deleted while open: results wait in memory"
+        )),
+        FileStatus::Replaced => Some(format!("{file} was replaced by another file while open")),
+        FileStatus::NotDatabase => Some(format!(
+            "{file} was overwritten with something that is not a database"
+        )),
+    }
+}
+
 fn first_names(names: &[String]) -> String {
     const SHOWN: usize = 5;
     let mut text = names[..names.len().min(SHOWN)].join(", ");
@@ -103,6 +130,9 @@ mod tests {
     fn healthy() -> Signals {
         Signals {
             write_error: None,
+            failing_since: None,
+            shared: None,
+            path: None,
             last_write_ok: Some(at("2026-12-01T12:00:00Z")),
             file: FileStatus::Same,
             late: vec![],
@@ -127,12 +157,28 @@ mod tests {
                 Some("the last store write failed at 12:00:20 UTC: database or disk is full"),
             ),
             (
+                "shared store away",
+                Signals {
+                    write_error: Some((at("2026-12-01T12:00:20Z"), "connection refused".into())),
+                    failing_since: Some(at("2026-12-01T12:00:05Z")),
+                    shared: Some("db:5432/fleet".into()),
+                    ..healthy()
+                },
+                Some(
+                    "shared store db:5432/fleet unreachable since 12:00:05 UTC: connection refused",
+                ),
+            ),
+            (
                 "deleted",
                 Signals {
                     file: FileStatus::Missing,
+                    path: Some("/var/lib/wsprobe/wsprobe.db".into()),
                     ..healthy()
                 },
-                Some("the store file was deleted while open: results would be lost"),
+                Some(
+                    "the store's database file /var/lib/wsprobe/wsprobe.db was deleted while open: \
+                     results wait in memory",
+                ),
             ),
             (
                 "replaced",
@@ -140,7 +186,7 @@ mod tests {
                     file: FileStatus::Replaced,
                     ..healthy()
                 },
-                Some("the store file was replaced by another file while open"),
+                Some("the store's database file was replaced by another file while open"),
             ),
             (
                 "stale",

@@ -31,6 +31,10 @@ pub const RECENT_KEPT: usize = 40;
 /// rollups, and summing months of them on every page view would make the page slow.
 const SUMMARY_TTL: Duration = Duration::from_secs(10);
 
+/// How long a page or the API waits for a read of the store before showing what memory has:
+/// a store that is away must not make the status page hang.
+pub(super) const STORE_READ_LIMIT: Duration = Duration::from_secs(2);
+
 /// Summaries per environment and when they were computed.
 type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
 
@@ -176,19 +180,21 @@ impl DaemonState {
         {
             return summaries.clone();
         }
-        match self.store.runs().summaries(Utc::now()).await {
-            Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                *cached = Some((Instant::now(), fresh.clone()));
-                fresh
-            }
-            // Keep showing the last good figures rather than blanks; the failure itself is
-            // reported through the store health.
-            Err(err) => {
+        let read =
+            tokio::time::timeout(STORE_READ_LIMIT, self.store.runs().summaries(Utc::now())).await;
+        let last = cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+        let fresh = match read {
+            Ok(Ok(fresh)) => Arc::new(fresh),
+            // Keep showing the last good figures rather than blanks, and do not ask again
+            // before the TTL: the failure itself is reported through the store health.
+            Ok(Err(err)) => {
                 self.store_health.failed(&err.to_string());
-                cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default()
+                last
             }
-        }
+            Err(_) => last,
+        };
+        *cached = Some((Instant::now(), fresh.clone()));
+        fresh
     }
 
     /// The SLO reports as last refreshed.
@@ -206,23 +212,20 @@ impl DaemonState {
         }
     }
 
-    /// Whether the daemon is doing its job, from what it already knows (no write of its own:
-    /// a locked store must not make `/readyz` hang); the store check loop keeps the write
-    /// signals fresh.
+    /// Whether the daemon is doing its job, from what it already knows: memory only, never
+    /// the store (a store that is gone or locked must not make `/readyz` hang); the store
+    /// check loop keeps the write signals and the outbox's overdue count fresh.
     pub async fn readiness(&self) -> crate::web::Readiness {
         let now = Utc::now();
-        let overdue = self
-            .store
-            .alerts()
-            .overdue_notifications(now - super::readiness::NOTIFICATION_OVERDUE)
-            .await
-            .map_err(|err| err.to_string());
         let signals = super::readiness::Signals {
             write_error: self.store_health.error(),
+            failing_since: self.store_health.failing_since(),
+            shared: self.store.target().map(str::to_owned),
+            path: Some(self.config().storage.path.display().to_string()),
             last_write_ok: self.store_health.last_ok(),
             file: self.store.file_status(),
             late: self.board.late(now),
-            overdue_notifications: overdue,
+            overdue_notifications: self.store_health.overdue(),
         };
         super::readiness::decide(&signals, now)
     }

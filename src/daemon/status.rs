@@ -86,12 +86,17 @@ impl StatusSource for DaemonState {
                 status
             })
             .collect();
-        let failed_24h = self
-            .store
-            .alerts()
-            .failed_notifications(now - chrono::Duration::hours(24), FAILED_SHOWN)
-            .await
-            .unwrap_or_default();
+        // A store that does not answer leaves the list empty rather than the page waiting.
+        let failed_24h = tokio::time::timeout(
+            super::state::STORE_READ_LIMIT,
+            self.store
+                .alerts()
+                .failed_notifications(now - chrono::Duration::hours(24), FAILED_SHOWN),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
         let error = self
             .store_health
             .error()
@@ -103,6 +108,7 @@ impl StatusSource for DaemonState {
             store: StoreStatus {
                 ok: error.is_none(),
                 error,
+                spool: self.store_writer.spool(),
             },
             environments,
             notifications: NotificationStatus { failed_24h },

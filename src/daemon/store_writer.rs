@@ -2,25 +2,42 @@
 //! the disk: its slot is free as soon as the result is queued. The writer commits whatever
 //! has queued meanwhile in one transaction (group commit), which under load turns thousands
 //! of small transactions into a few large ones; with one result queued it writes at once.
+//!
+//! While the store does not take writes (a database restarting, unreachable, locked, its file
+//! gone), what queued waits in the [`Spool`], in order, and the writer tries again with
+//! backoff; when the store is back the spool is written oldest first. The spool is bounded:
+//! past [`SPOOL`] entries the oldest is dropped and counted, never waited for.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::spool::{Spool, SpoolCounts};
 use super::store_health::StoreHealth;
 use crate::alert::Hold;
 use crate::probe::ProbeResult;
-use crate::store::{NewRun, Store};
+use crate::store::{NewRun, Store, StoreError};
+use crate::telemetry::Metrics;
 
-/// Results waiting for the writer at most: at 10,000 environments a minute a full queue is a
-/// stalled store, not a burst. Past it a result is counted and dropped, never waited for.
+/// Results on their way to the writer at most: it takes them into the spool as they come,
+/// so a full queue is a writer that stopped, not a store that did.
 const QUEUE: usize = 20_000;
 /// Results in one transaction at most: the writer holds SQLite's lock this long.
 const BATCH: usize = 500;
+/// Entries the spool keeps while the store is away: 10,000 runs is an hour and a half of
+/// 100 environments on a one-minute schedule, a few tens of megabytes at most.
+pub const SPOOL: usize = 10_000;
+/// The first retry after a failed write, doubling up to [`RETRY_MAX`]: a store that comes
+/// back is written to within seconds.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// At shutdown, how long the spool may take to reach the store before what is left is lost.
+const FINAL_FLUSH: Duration = Duration::from_secs(10);
 
-enum Queued {
+pub(super) enum Queued {
     Run {
         run: NewRun,
         /// Told once the result is committed (or failed): on-demand probes answer after that.
@@ -35,6 +52,7 @@ enum Queued {
 pub struct StoreWriter {
     queue: mpsc::Sender<Queued>,
     health: Arc<StoreHealth>,
+    counts: Arc<SpoolCounts>,
 }
 
 impl StoreWriter {
@@ -42,11 +60,26 @@ impl StoreWriter {
     pub fn start(
         store: Store,
         health: Arc<StoreHealth>,
+        metrics: Metrics,
         stop: CancellationToken,
     ) -> (StoreWriter, tokio::task::JoinHandle<()>) {
         let (queue, incoming) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_loop(store, health.clone(), incoming, stop));
-        (StoreWriter { queue, health }, writer)
+        let counts = Arc::new(SpoolCounts::default());
+        let spool = Spool::new(SPOOL, counts.clone(), metrics);
+        let writer = tokio::spawn(write_loop(store, health.clone(), spool, incoming, stop));
+        (
+            StoreWriter {
+                queue,
+                health,
+                counts,
+            },
+            writer,
+        )
+    }
+
+    /// Runs waiting for the store, and runs dropped since start because the spool was full.
+    pub fn spool(&self) -> crate::web::SpoolStatus {
+        self.counts.status()
     }
 
     /// Queue `result` for the store; never waits. Returns a receiver told when it is stored
@@ -92,9 +125,12 @@ impl StoreWriter {
     fn queue(&self, queued: Queued, what: &str) -> bool {
         match self.queue.try_send(queued) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(mpsc::error::TrySendError::Full(queued)) => {
+                if matches!(queued, Queued::Run { .. }) {
+                    self.counts.dropped(1);
+                }
                 self.health.failed(&format!(
-                    "the store is not keeping up: {what} was dropped unstored"
+                    "the store writer is not keeping up: {what} was dropped unstored"
                 ));
                 false
             }
@@ -106,65 +142,155 @@ impl StoreWriter {
 async fn write_loop(
     store: Store,
     health: Arc<StoreHealth>,
+    mut spool: Spool,
     mut incoming: mpsc::Receiver<Queued>,
     stop: CancellationToken,
 ) {
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut failures = 0;
     loop {
-        let first = tokio::select! {
-            biased;
-            queued = incoming.recv() => queued,
-            _ = stop.cancelled() => {
-                incoming.close();
-                incoming.recv().await
-            }
-        };
-        let Some(first) = first else { return };
-        batch.push(first);
-        while batch.len() < BATCH {
-            match incoming.try_recv() {
-                Ok(queued) => batch.push(queued),
-                Err(_) => break,
-            }
+        if spool.is_empty() {
+            let first = tokio::select! {
+                biased;
+                queued = incoming.recv() => queued,
+                _ = stop.cancelled() => None,
+            };
+            let Some(first) = first else { break };
+            spool.push(first);
         }
-        let runs: Vec<&NewRun> = batch
-            .iter()
-            .filter_map(|queued| match queued {
-                Queued::Run { run, .. } => Some(run),
-                Queued::Skipped { .. } => None,
-            })
-            .collect();
-        // A file deleted under the daemon still takes writes, into an unlinked inode that is
-        // gone at restart: reopen what is at the path first.
-        let healed = store.heal().await;
-        let mut written = match healed {
-            Ok(_) if runs.is_empty() => Ok(()),
-            Ok(_) => store.runs().insert_runs(&runs).await.map(drop),
-            Err(err) => Err(err),
-        };
-        for queued in &batch {
-            if let (Ok(()), Queued::Skipped { env, slot }) = (&written, queued) {
-                written = store.runs().record_skipped(env, *slot).await;
-            }
+        while let Ok(queued) = incoming.try_recv() {
+            spool.push(queued);
         }
-        let stored = match written {
+        match write_front(&store, &mut spool).await {
             Ok(()) => {
+                failures = 0;
                 health.succeeded();
-                true
+            }
+            Err(err) if is_the_batchs_fault(&err) => {
+                health.failed(&err.to_string());
+                spool.drop_front_batch(BATCH, &err.to_string());
             }
             Err(err) => {
                 health.failed(&err.to_string());
-                false
-            }
-        };
-        for queued in batch.drain(..) {
-            if let Queued::Run {
-                stored: Some(confirm),
-                ..
-            } = queued
-            {
-                let _ = confirm.send(stored);
+                spool.refuse_confirmations();
+                failures += 1;
+                if !wait_taking_in(&mut spool, &mut incoming, &stop, backoff(failures)).await {
+                    break;
+                }
             }
         }
+    }
+    flush_at_shutdown(&store, &mut spool, &mut incoming).await;
+}
+
+/// Wait `wait` before the next try, taking in what is queued meanwhile. `false` at shutdown.
+async fn wait_taking_in(
+    spool: &mut Spool,
+    incoming: &mut mpsc::Receiver<Queued>,
+    stop: &CancellationToken,
+    wait: Duration,
+) -> bool {
+    let pause = tokio::time::sleep(wait);
+    tokio::pin!(pause);
+    loop {
+        tokio::select! {
+            _ = &mut pause => return true,
+            _ = stop.cancelled() => return false,
+            queued = incoming.recv() => match queued {
+                Some(queued) => spool.push(queued),
+                None => return false,
+            },
+        }
+    }
+}
+
+/// Write what is left, within [`FINAL_FLUSH`]; what the store does not take then is lost,
+/// and said so.
+async fn flush_at_shutdown(
+    store: &Store,
+    spool: &mut Spool,
+    incoming: &mut mpsc::Receiver<Queued>,
+) {
+    incoming.close();
+    while let Some(queued) = incoming.recv().await {
+        spool.push(queued);
+    }
+    let flushed = tokio::time::timeout(FINAL_FLUSH, async {
+        while !spool.is_empty() {
+            write_front(store, spool).await?;
+        }
+        Ok::<(), StoreError>(())
+    })
+    .await;
+    let error = match flushed {
+        Ok(Ok(())) => return,
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => format!("no answer within {}s", FINAL_FLUSH.as_secs()),
+    };
+    spool.lose_all(&format!("the store did not take them at shutdown: {error}"));
+}
+
+/// Store the oldest entries of the spool: one skipped slot, or up to [`BATCH`] runs in one
+/// transaction, all or none; they leave the spool only once stored.
+async fn write_front(store: &Store, spool: &mut Spool) -> Result<(), StoreError> {
+    store.heal().await?;
+    if let Some((env, slot)) = spool.front_skipped() {
+        store.runs().record_skipped(&env, slot).await?;
+        spool.stored(1);
+        return Ok(());
+    }
+    let runs = spool.front_runs(BATCH);
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let count = runs.len();
+    store.runs().insert_runs(&runs).await?;
+    spool.stored(count);
+    Ok(())
+}
+
+/// Whether a failed write failed because of what was written (it would fail again however
+/// often it is tried), not because of the store: those entries are dropped and counted, so
+/// that one bad row cannot hold the spool for ever.
+fn is_the_batchs_fault(err: &StoreError) -> bool {
+    match err {
+        StoreError::Encode(_) | StoreError::OutOfRange(_) | StoreError::Corrupt(_) => true,
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            // Constraint violations (either database), PostgreSQL's data exceptions (22xxx).
+            db.kind() != sqlx::error::ErrorKind::Other
+                || db.code().is_some_and(|code| code.starts_with("22"))
+        }
+        StoreError::Database(sqlx::Error::Encode(_)) => true,
+        _ => false,
+    }
+}
+
+/// The wait after `failures` failed writes in a row.
+fn backoff(failures: u32) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(1 << failures.saturating_sub(1).min(4))
+        .min(RETRY_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_come_sooner_than_a_slot() {
+        let waits: Vec<u128> = (1..=6).map(|n| backoff(n).as_millis()).collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 5000, 5000]);
+    }
+
+    #[test]
+    fn only_what_was_written_is_blamed_on_the_batch() {
+        assert!(is_the_batchs_fault(&StoreError::OutOfRange(
+            "year 10000".into()
+        )));
+        assert!(!is_the_batchs_fault(&StoreError::Database(
+            sqlx::Error::PoolTimedOut
+        )));
+        assert!(!is_the_batchs_fault(&StoreError::NotConnected(
+            "db:5432/fleet: connection refused".into()
+        )));
     }
 }

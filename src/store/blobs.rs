@@ -21,17 +21,56 @@ pub fn hash(body: &str) -> [u8; 16] {
 
 /// Store `body` once and take a reference on it: the caller's run row holds the returned id.
 pub async fn acquire(conn: &mut SqliteConnection, body: &str) -> Result<i64, StoreError> {
+    acquire_n(conn, body, 1).await
+}
+
+/// [`acquire`] for `count` runs at once: a batch whose runs share a text (the same URL, the
+/// same header template) takes all its references in one statement.
+pub async fn acquire_n(
+    conn: &mut SqliteConnection,
+    body: &str,
+    count: i64,
+) -> Result<i64, StoreError> {
     let key = hash(body);
     let id = sqlx::query_scalar(
-        "INSERT INTO blobs (hash, refs, body) VALUES (?1, 1, ?2)
-         ON CONFLICT (hash) DO UPDATE SET refs = refs + 1
+        "INSERT INTO blobs (hash, refs, body) VALUES (?1, ?3, ?2)
+         ON CONFLICT (hash) DO UPDATE SET refs = refs + excluded.refs
          RETURNING id",
     )
     .bind(&key[..])
     .bind(body)
+    .bind(count)
     .fetch_one(conn)
     .await?;
     Ok(id)
+}
+
+/// The blobs of a batch of runs, each distinct text counted once per run that holds it, so
+/// that [`BatchBlobs::acquire`] writes each text once.
+#[derive(Default)]
+pub struct BatchBlobs<'a> {
+    counts: HashMap<&'a str, i64>,
+    ids: HashMap<&'a str, i64>,
+}
+
+impl<'a> BatchBlobs<'a> {
+    pub fn add(&mut self, body: &'a str) {
+        *self.counts.entry(body).or_default() += 1;
+    }
+
+    /// Take every reference counted so far; ids are then looked up with [`BatchBlobs::id`].
+    pub async fn acquire(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        for (&body, &count) in &self.counts {
+            let id = acquire_n(conn, body, count).await?;
+            self.ids.insert(body, id);
+        }
+        Ok(())
+    }
+
+    /// The id of a text added and acquired before.
+    pub fn id(&self, body: &str) -> Option<i64> {
+        self.ids.get(body).copied()
+    }
 }
 
 /// Give back `count` references per blob id; delete the blobs left without any. Returns how

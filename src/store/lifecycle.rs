@@ -42,16 +42,36 @@ impl Store {
         Ok(Store { backend })
     }
 
-    /// The shared PostgreSQL at `url`, migrated, with this instance registered in it.
+    /// The shared PostgreSQL at `url`, migrated, with this instance registered in it; or,
+    /// when it does not answer yet, a store that keeps trying in the background and fails its
+    /// writes meanwhile ([`Store::is_up`]). `Err` for a bad URL, a refused login or a
+    /// database that does not exist ([`super::postgres::is_bad_config`]).
     pub async fn connect(
         url: &str,
         location: &str,
         instance_id: &str,
     ) -> Result<Store, StoreError> {
-        let pg = PgStore::connect(url, location, instance_id, env!("CARGO_PKG_VERSION")).await?;
+        let pg = PgStore::connect(url, location, instance_id).await?;
         Ok(Store {
             backend: Backend::Postgres(pg),
         })
+    }
+
+    /// Whether the store has been reached: always for SQLite; for PostgreSQL once it
+    /// answered, was migrated and has this instance registered.
+    pub fn is_up(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => true,
+            Backend::Postgres(pg) => pg.is_up(),
+        }
+    }
+
+    /// Where a shared store is (`host:port/database`, no credentials); `None` for SQLite.
+    pub fn target(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pg) => Some(pg.target()),
+        }
     }
 
     /// Results in; runs, history and summaries out.

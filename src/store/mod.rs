@@ -51,7 +51,7 @@ pub use alerts::{
 use lifecycle::Backend;
 pub use lifecycle::Store;
 pub use postgres::ProbeRequest;
-pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
+pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun, is_bad_config};
 pub use read_only::ReadOnlyStore;
 pub use rollups::{DayUptime, HourLatency};
 pub use run_store::RunStore;
@@ -90,6 +90,26 @@ pub enum StoreError {
     /// instance took the lease over.
     #[error("the evaluator lease passed on: a write with fencing token {0} was refused")]
     Fenced(i64),
+    #[error(
+        "the store's database file {0} was deleted while open: results wait in memory until \
+         a database is back at that path or the daemon restarts"
+    )]
+    FileDeleted(String),
+    /// Overwritten in place: with WAL, writes would go on "succeeding" into the log of a file
+    /// that is garbage, and nothing could be read back.
+    #[error(
+        "the store's database file {0} was overwritten with something that is not an SQLite \
+         database: results wait in memory until a database is back at that path"
+    )]
+    NotDatabase(String),
+    #[error(
+        "the store's database file {0} was replaced by another file: it is reopened at the \
+         next write"
+    )]
+    FileReplaced(String),
+    /// A shared store not reached since start, with where and the last attempt's error.
+    #[error("shared store {0}")]
+    NotConnected(String),
 }
 
 /// A result on its way into the store.

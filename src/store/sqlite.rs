@@ -43,6 +43,9 @@ struct Pools {
     reader: SqlitePool,
     /// The file the pools have open; `None` for an SQLite URI, which is not checked.
     file: Option<FileId>,
+    /// Environment ids by name, as committed to this file: rows are never deleted, so an id
+    /// once committed stays right, and a run's insert skips the lookup.
+    env_ids: Arc<parking_lot::Mutex<HashMap<String, i64>>>,
 }
 
 /// Device and inode: a file deleted and created again, or replaced by a rename, has another.
@@ -98,7 +101,7 @@ impl SqliteStore {
     /// fine: reads work and every write returns an error.
     #[tracing::instrument(skip_all, fields(path = %path.display()))]
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let pools = open_pools(path).await?;
+        let pools = open_pools(path, true).await?;
         let instance_id = {
             let mut tx = WriteTx::begin(&pools.writer).await?;
             let id = meta::instance_id(&mut tx).await?;
@@ -135,16 +138,37 @@ impl SqliteStore {
         }
     }
 
-    /// When the file is no longer the one open, open what is at the path now (creating and
-    /// migrating it if it is gone) and carry on there: writes resume by themselves once the
-    /// path holds a usable database again. A file that does not open (garbage in its place)
-    /// leaves the old pools, and the error says why.
+    /// `Err` saying what happened when the file at the path is not the database open: a
+    /// write now would go to an unlinked file, or into the log of a file that is garbage.
+    pub fn usable(&self) -> Result<(), StoreError> {
+        let path = || self.inner.path.display().to_string();
+        match self.file_status() {
+            FileStatus::Same => Ok(()),
+            FileStatus::Missing => Err(StoreError::FileDeleted(path())),
+            FileStatus::NotDatabase => Err(StoreError::NotDatabase(path())),
+            FileStatus::Replaced => Err(StoreError::FileReplaced(path())),
+        }
+    }
+
+    /// When another file has taken the path, open it and carry on there: writes resume by
+    /// themselves once the path holds a usable database again (a file that does not open
+    /// leaves the old pools, and the error says why). A file deleted is not made anew behind
+    /// the operator's back (its history would vanish with a 200 from `/readyz`), nor is one
+    /// overwritten in place written on: both fail ([`SqliteStore::usable`]), and results wait
+    /// in the daemon's spool until a database is back at the path or the daemon restarts.
     pub async fn heal(&self) -> Result<FileStatus, StoreError> {
         let status = self.file_status();
         if status == FileStatus::Same {
             return Ok(status);
         }
-        let fresh = open_pools(&self.inner.path).await?;
+        if status != FileStatus::Replaced {
+            return self.usable().map(|()| status);
+        }
+        let fresh = open_pools(&self.inner.path, false).await?;
+        if fresh.file.is_none() {
+            // Deleted while it was being opened: keep saying so.
+            return self.usable().map(|()| status);
+        }
         {
             let mut tx = WriteTx::begin(&fresh.writer).await?;
             meta::keep_instance_id(&mut tx, &self.inner.instance_id).await?;
@@ -167,12 +191,24 @@ impl SqliteStore {
             .iter()
             .map(|run| EncodedRun::of(&run.result))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut tx = WriteTx::begin(&self.writer()).await?;
+        let mut batch_blobs = blobs::BatchBlobs::default();
+        for (run, encoded) in runs.iter().zip(&encoded) {
+            encoded.add_blobs(&run.result, &mut batch_blobs);
+        }
+        let (writer, known) = {
+            let pools = self.inner.pools.read();
+            (pools.writer.clone(), pools.env_ids.clone())
+        };
+        let mut env_ids = EnvIds::new(&known);
+        let mut tx = WriteTx::begin(&writer).await?;
+        batch_blobs.acquire(&mut tx).await?;
         let mut ids = Vec::with_capacity(runs.len());
         for (run, encoded) in runs.iter().zip(&encoded) {
-            ids.push(encoded.insert(&mut tx, run).await?);
+            let env_id = env_ids.get(&mut tx, &run.result.environment).await?;
+            ids.push(encoded.insert(&mut tx, run, env_id, &batch_blobs).await?);
         }
         tx.commit().await?;
+        env_ids.committed();
         Ok(ids)
     }
 
@@ -320,7 +356,57 @@ impl SqliteStore {
     }
 }
 
-async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
+/// Environment ids for one write transaction: the ones committed before from the pools'
+/// cache, new ones looked up (or inserted) and added to the cache only once committed.
+struct EnvIds<'a> {
+    known: &'a parking_lot::Mutex<HashMap<String, i64>>,
+    fresh: HashMap<String, i64>,
+}
+
+impl<'a> EnvIds<'a> {
+    fn new(known: &'a parking_lot::Mutex<HashMap<String, i64>>) -> Self {
+        EnvIds {
+            known,
+            fresh: HashMap::new(),
+        }
+    }
+
+    async fn get(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        name: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(&id) = self.known.lock().get(name) {
+            return Ok(id);
+        }
+        if let Some(&id) = self.fresh.get(name) {
+            return Ok(id);
+        }
+        let id = environments::id_for(tx, name).await?;
+        self.fresh.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn committed(self) {
+        self.known.lock().extend(self.fresh);
+    }
+}
+
+/// A text's blob id: taken with the batch, or on its own if the batch did not count it.
+async fn blob_id(
+    tx: &mut sqlx::SqliteConnection,
+    batch: &blobs::BatchBlobs<'_>,
+    body: &str,
+) -> Result<i64, StoreError> {
+    match batch.id(body) {
+        Some(id) => Ok(id),
+        None => blobs::acquire(tx, body).await,
+    }
+}
+
+/// `create`: make the file when missing (at start); a reopen never does, or a file deleted
+/// while it reopens would be made anew behind the operator's back.
+async fn open_pools(path: &Path, create: bool) -> Result<Pools, StoreError> {
     let base = SqliteConnectOptions::new()
         .filename(path)
         .busy_timeout(BUSY_TIMEOUT)
@@ -333,7 +419,7 @@ async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(
             base.clone()
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 // In WAL mode NORMAL loses at most the last commits on power loss, never
                 // consistency, and saves an fsync per insert.
@@ -350,6 +436,7 @@ async fn open_pools(path: &Path) -> Result<Pools, StoreError> {
         file: FileId::of(path),
         writer,
         reader,
+        env_ids: Arc::default(),
     })
 }
 
@@ -394,28 +481,44 @@ impl EncodedRun {
         })
     }
 
-    /// The run row, its blobs and its hour's rollup, inside the caller's transaction.
+    /// Count this run's texts into the batch's blobs.
+    fn add_blobs<'a>(&'a self, result: &'a ProbeResult, batch: &mut blobs::BatchBlobs<'a>) {
+        batch.add(&self.context);
+        if let Some(split) = &self.headers {
+            batch.add(&split.template);
+        }
+        if let Some(json) = &self.messages {
+            batch.add(json);
+        }
+        if let Some(body) = &result.body_excerpt {
+            batch.add(body);
+        }
+    }
+
+    /// The run row and its hour's rollup, inside the caller's transaction; its blobs were
+    /// taken for the whole batch (`batch`).
     async fn insert(
         &self,
         tx: &mut sqlx::SqliteConnection,
         run: &NewRun,
+        env_id: i64,
+        batch: &blobs::BatchBlobs<'_>,
     ) -> Result<i64, StoreError> {
         let result = &run.result;
-        let env_id = environments::id_for(tx, &result.environment).await?;
-        let context_id = blobs::acquire(tx, &self.context).await?;
+        let context_id = blob_id(tx, batch, &self.context).await?;
         let (headers_id, header_values) = match &self.headers {
             Some(split) => (
-                Some(blobs::acquire(tx, &split.template).await?),
+                Some(blob_id(tx, batch, &split.template).await?),
                 split.values.clone(),
             ),
             None => (None, None),
         };
         let messages_id = match &self.messages {
-            Some(json) => Some(blobs::acquire(tx, json).await?),
+            Some(json) => Some(blob_id(tx, batch, json).await?),
             None => None,
         };
         let body_id = match &result.body_excerpt {
-            Some(body) => Some(blobs::acquire(tx, body).await?),
+            Some(body) => Some(blob_id(tx, batch, body).await?),
             None => None,
         };
         let refs = runs::Refs {

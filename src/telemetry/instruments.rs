@@ -95,9 +95,16 @@ pub const SLO_BUDGET_REMAINING: InstrumentSpec = InstrumentSpec {
     attributes: &["environment"],
     description: "Error budget left over the SLO window (1 untouched, 0 spent, negative overspent).",
 };
+pub const STORE_RUNS_DROPPED: InstrumentSpec = InstrumentSpec {
+    name: "wsprobe.store.runs_dropped",
+    kind: Kind::Counter,
+    unit: "",
+    attributes: &[],
+    description: "Results never stored: the spool that keeps them while the store is away was full.",
+};
 
 /// Every instrument wsprobe exports, in the SPEC's order.
-pub const INSTRUMENTS: [InstrumentSpec; 9] = [
+pub const INSTRUMENTS: [InstrumentSpec; 10] = [
     PROBE_DURATION,
     PROBE_UP,
     PROBE_RUNS,
@@ -107,4 +114,5 @@ pub const INSTRUMENTS: [InstrumentSpec; 9] = [
     NOTIFICATIONS,
     SCHEDULE_SKIPPED,
     SLO_BUDGET_REMAINING,
+    STORE_RUNS_DROPPED,
 ];

@@ -85,6 +85,8 @@ struct ObservedValues {
     /// The configured environments; `None` until [`Metrics::configure`], accepting any.
     known: Option<HashSet<String>>,
     environments: BTreeMap<String, EnvironmentValues>,
+    /// Results the store never got (`store.runs_dropped`): the process's, no environment's.
+    runs_dropped: u64,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -358,6 +360,15 @@ impl Metrics {
         }
     }
 
+    /// Results dropped unstored because the spool was full (the store writer calls this).
+    pub fn record_runs_dropped(&self, runs: u64) {
+        if runs > 0
+            && let Some(inner) = &self.inner
+        {
+            inner.lock().runs_dropped += runs;
+        }
+    }
+
     /// Incidents open for an environment now (alerting calls this on every change).
     pub fn set_incidents_open(&self, environment: &str, open: u64) {
         if let Some(inner) = &self.inner
@@ -483,6 +494,7 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
     });
 
     register_slo_budget(meter, state);
+    register_runs_dropped(meter, state);
 
     let runs = state.clone();
     let _ = meter
@@ -510,6 +522,23 @@ fn register_observables(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
             for (name, env) in &state.environments {
                 observer.observe(env.skipped, &state.attributes(name));
             }
+        })
+        .build();
+}
+
+fn register_runs_dropped(meter: &Meter, state: &Arc<Mutex<ObservedValues>>) {
+    let state = state.clone();
+    let _ = meter
+        .u64_observable_counter(STORE_RUNS_DROPPED.name)
+        .with_description(STORE_RUNS_DROPPED.description)
+        .with_callback(move |observer| {
+            let state = state.lock();
+            let location: Vec<KeyValue> = state
+                .location
+                .iter()
+                .map(|l| KeyValue::new("location", l.clone()))
+                .collect();
+            observer.observe(state.runs_dropped, &location);
         })
         .build();
 }

@@ -25,7 +25,8 @@ mod tests;
 
 pub use view::{
     EnvironmentStatus, FleetNotice, Latency, LocationStatus, NotificationStatus, Readiness,
-    RecentRun, ReloadRejected, SloStatus, StatusBody, StatusSource, StoreStatus, Uptime,
+    RecentRun, ReloadRejected, SloStatus, SpoolStatus, StatusBody, StatusSource, StoreStatus,
+    Uptime,
 };
 
 use std::sync::Arc;

@@ -119,6 +119,7 @@ impl StatusSource for FakeSource {
             store: StoreStatus {
                 ok: true,
                 error: None,
+                spool: Default::default(),
             },
             environments: self
                 .config

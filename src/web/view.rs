@@ -243,6 +243,15 @@ pub struct NotificationStatus {
 pub struct StoreStatus {
     pub ok: bool,
     pub error: Option<String>,
+    /// Runs waiting in memory for the store, and runs dropped since start because the spool
+    /// was full.
+    pub spool: SpoolStatus,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SpoolStatus {
+    pub queued: u64,
+    pub dropped: u64,
 }
 
 /// `/readyz`'s answer: 200 only when `ready`.

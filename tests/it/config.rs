@@ -1458,3 +1458,19 @@ fn a_session_using_token_reads_it_from_the_login_answer() {
         "cookies only"
     );
 }
+
+/// A fleet past serde-saphyr's default budget of 250,000 YAML nodes (about 50,000 one-line
+/// environments) loads: 100,000 environments must (bench/validate.sh times that size).
+#[test]
+fn more_than_fifty_thousand_environments_load() {
+    let mut yaml =
+        String::from("defaults: { schedule: \"*/5 * * * *\", jitter: 4m }\nenvironments:\n");
+    for i in 0..55_000 {
+        yaml.push_str(&format!(
+            "  - {{ name: env-{i}, url: \"ws://127.0.0.1:9/ws\" }}\n"
+        ));
+    }
+    let config = load(&yaml).unwrap();
+    assert_eq!(config.environments.len(), 55_000);
+    assert_eq!(config.environments[54_999].name.as_str(), "env-54999");
+}

@@ -32,6 +32,7 @@ fn prometheus_names_follow_the_otlp_translation_rules() {
             "wsprobe.slo.budget_remaining",
             "wsprobe_slo_budget_remaining_ratio",
         ),
+        ("wsprobe.store.runs_dropped", "wsprobe_store_runs_dropped"),
     ];
     let got: Vec<(&str, String)> = INSTRUMENTS
         .iter()
@@ -51,6 +52,7 @@ fn prometheus_names_follow_the_otlp_translation_rules() {
         "wsprobe_incidents_open",
         "wsprobe_health_up",
         "wsprobe_slo_budget_remaining_ratio",
+        "wsprobe_store_runs_dropped_total",
     ] {
         assert!(series.contains(&name), "{name} not in {series:?}");
     }

@@ -134,13 +134,26 @@ fn spawn_daemon_with(
     lab_addr: std::net::SocketAddr,
     extra: &str,
 ) -> (Daemon, String, PathBuf) {
+    spawn_daemon_probing(dir, &[("healthy", lab_addr)], extra)
+}
+
+/// A daemon probing each `(name, lab)` every second, with `extra` config lines.
+fn spawn_daemon_probing(
+    dir: &Path,
+    environments: &[(&str, std::net::SocketAddr)],
+    extra: &str,
+) -> (Daemon, String, PathBuf) {
     let port = free_port().port();
     let db = dir.join("wsprobe.db");
     let config = dir.join("probes.yaml");
+    let environments: String = environments
+        .iter()
+        .map(|(name, lab)| format!("  - {{ name: {name}, url: \"ws://{lab}/ws/healthy\" }}\n"))
+        .collect();
     std::fs::write(
         &config,
         format!(
-            "defaults: {{ schedule: \"* * * * * *\", timeout: 5s }}\nenvironments:\n  - {{ name: healthy, url: \"ws://{lab_addr}/ws/healthy\" }}\nserver: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n{extra}",
+            "defaults: {{ schedule: \"* * * * * *\", timeout: 5s }}\nenvironments:\n{environments}server: {{ listen: \"127.0.0.1:{port}\" }}\nstorage: {{ path: {} }}\n{extra}",
             db.display()
         ),
     )
@@ -251,12 +264,13 @@ async fn a_lock_held_by_another_process_neither_stops_probing_nor_passes_for_rea
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_file_deleted_or_replaced_is_noticed_and_healed() {
+async fn a_store_file_deleted_or_replaced_is_noticed_and_what_was_probed_meanwhile_kept() {
     wsprobe::probe::tls::ensure_crypto_provider();
     let lab = spawn_lab().await;
     let dir = tempfile::tempdir().unwrap();
     let (daemon, base, db) = spawn_daemon(dir.path(), lab.addr());
     let runs_url = format!("{base}/api/v1/environments/healthy/runs?limit=1000");
+    let status_url = format!("{base}/api/v1/status");
     wait_for(&daemon, &runs_url, "a first stored run", |_, b| {
         stored_runs(b) > 0
     })
@@ -276,26 +290,125 @@ async fn a_store_file_deleted_or_replaced_is_noticed_and_healed() {
     .await;
     assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
 
-    // Deleted: the daemon makes the file anew and stores there.
+    // Deleted: not made anew behind anyone's back; the reason names the file, and what is
+    // probed meanwhile waits in the spool.
     std::fs::remove_file(&db).unwrap();
+    let body = wait_for(
+        &daemon,
+        &format!("{base}/readyz"),
+        "503 naming the deleted file",
+        |s, b| {
+            s == 503
+                && b["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("was deleted"))
+        },
+    )
+    .await;
+    let reason = body["reason"].as_str().unwrap();
+    assert!(reason.contains(&db.display().to_string()), "{reason}");
+    let spooled = wait_for(&daemon, &status_url, "runs waiting in the spool", |_, b| {
+        b["store"]["spool"]["queued"].as_u64() >= Some(3)
+    })
+    .await;
+    let queued = spooled["store"]["spool"]["queued"].as_u64().unwrap();
+    assert_eq!(spooled["store"]["spool"]["dropped"], 0, "{spooled}");
+    assert!(!db.exists(), "the deleted file was made anew");
+    let page = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("waiting in memory for the store"),
+        "the page says nothing of the spool"
+    );
+
+    // A database put back at the path is taken up, and the spool written to it, in order.
+    Store::open(&db).await.unwrap().close().await;
     wait_for(&daemon, &format!("{base}/readyz"), "ready again", |s, _| {
         s == 200
     })
     .await;
-    assert!(db.exists(), "the store file was not made again");
-    wait_for(&daemon, &runs_url, "runs in the new file", |_, b| {
+    wait_for(&daemon, &status_url, "the spool written", |_, b| {
+        b["store"]["spool"]["queued"] == 0
+    })
+    .await;
+    let restored = Store::open(&db).await.unwrap();
+    let runs = restored
+        .read_only()
+        .runs("healthy", RunsPage::newest(1000))
+        .await
+        .unwrap();
+    assert!(
+        runs.len() as u64 >= queued,
+        "{} runs in the restored file, {queued} were waiting",
+        runs.len()
+    );
+    let ids: Vec<i64> = runs.iter().rev().map(|r| r.id).collect();
+    let started: Vec<_> = runs.iter().rev().map(|r| r.result.started_at).collect();
+    assert!(
+        started.windows(2).all(|w| w[0] <= w[1]),
+        "written out of order: {ids:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_going_down_while_the_store_file_is_garbage_is_paged() {
+    wsprobe::probe::tls::ensure_crypto_provider();
+    let lab = spawn_lab().await;
+    let flaky = spawn_lab().await;
+    let hook = crate::helpers::receiver::Receiver::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, base, db) = spawn_daemon_probing(
+        dir.path(),
+        &[("healthy", lab.addr()), ("flaky", flaky.addr())],
+        &format!(
+            "alerts:\n  defaults: {{ failure_threshold: 2 }}\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n",
+            hook.url("/hook")
+        ),
+    );
+    let runs_url = format!("{base}/api/v1/environments/flaky/runs?limit=1000");
+    wait_for(&daemon, &runs_url, "a first stored run", |_, b| {
         stored_runs(b) > 0
     })
     .await;
-    let fresh = Store::open(&db).await.unwrap();
-    assert!(
-        !fresh
-            .read_only()
-            .runs("healthy", RunsPage::newest(10))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+
+    // Overwritten in place, as `cp` over it would: the same files, garbage inside (the log
+    // too, or reads would still find the pages it holds).
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", db.display());
+        if std::path::Path::new(&path).exists() {
+            std::fs::write(&path, vec![0x42u8; 64 * 1024]).unwrap();
+        }
+    }
+    wait_for(
+        &daemon,
+        &format!("{base}/readyz"),
+        "503 on garbage",
+        |s, _| s == 503,
+    )
+    .await;
+    drop(flaky);
+
+    let started = Instant::now();
+    let page = loop {
+        let found = hook
+            .requests()
+            .into_iter()
+            .find(|r| r.json()["event"] == "triggered" && r.json()["environment"] == "flaky");
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no page for flaky while the store is garbage\n{}",
+            daemon.all_stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(page.json()["event"], "triggered");
+    // The failure of the store is shown meanwhile.
+    let (status, body) = get_json(&format!("{base}/readyz")).await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    let (_, status) = get_json(&format!("{base}/api/v1/status")).await.unwrap();
+    assert_eq!(status["store"]["ok"], false, "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

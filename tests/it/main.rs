@@ -30,4 +30,5 @@ mod session;
 mod slo;
 mod store;
 mod store_alerts;
+mod store_away;
 mod traces;

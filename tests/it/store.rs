@@ -421,6 +421,55 @@ async fn identical_headers_and_messages_are_stored_once() {
     store.close().await;
 }
 
+/// The daemon's writer stores what queued meanwhile in one `insert_runs`: texts shared inside
+/// the batch are written once with a reference per run, environments new to the file get their
+/// row once, and a batch that fails leaves nothing behind, not even a remembered id.
+#[tokio::test]
+async fn a_batch_takes_one_reference_per_run_on_shared_texts() {
+    use wsprobe::store::NewRun;
+    let db = temp_db();
+    let store = Store::open(&db.path).await.unwrap();
+    let runs: Vec<NewRun> = (0..30)
+        .map(|i| {
+            let mut result = full(&format!("env-{}", i % 10), now() - TimeDelta::minutes(i));
+            result.messages = vec![format!("{{\"n\":{}}}", i % 3)];
+            NewRun {
+                result: std::sync::Arc::new(result),
+                in_maintenance: false,
+                silence: None,
+                slot: None,
+            }
+        })
+        .collect();
+    let batch: Vec<&NewRun> = runs.iter().collect();
+    let ids = store.runs().insert_runs(&batch).await.unwrap();
+    assert_eq!(ids.len(), 30);
+    // A second batch on environments the first one created.
+    let again = store.runs().insert_runs(&batch[..10]).await.unwrap();
+    assert!(again.iter().all(|id| !ids.contains(id)));
+    let peek = peek(&db.path).await;
+    assert_eq!(count(&peek, "SELECT count(*) FROM environments").await, 10);
+    assert_eq!(count(&peek, "SELECT count(*) FROM runs").await, 40);
+    // A context per environment (its URL); one header set and one body excerpt for all 40
+    // runs; three message lists.
+    assert_eq!(count(&peek, "SELECT count(*) FROM blobs").await, 10 + 2 + 3);
+    assert_eq!(count(&peek, "SELECT sum(refs) FROM blobs").await, 4 * 40);
+    assert_eq!(count(&peek, "SELECT max(refs) FROM blobs").await, 40);
+    let page = store
+        .read_only()
+        .runs("env-4", RunsPage::newest(10))
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 4);
+    assert_eq!(
+        page.last().unwrap().result,
+        *runs[24].result,
+        "reads back whole"
+    );
+    peek.close().await;
+    store.close().await;
+}
+
 #[tokio::test]
 async fn uptime_and_percentiles_come_from_rollups() {
     for backend in each_backend().await {

@@ -48,6 +48,7 @@ macro_rules! on_writer {
     ($store:expr, $f:ident($($arg:expr),*)) => {
         match &$store.backend {
             Backend::Sqlite(s) => {
+                s.usable()?;
                 let mut tx = WriteTx::begin(&s.writer()).await?;
                 let written = sqlite::$f(&mut tx, $($arg),*).await?;
                 tx.commit().await?;
@@ -85,6 +86,9 @@ impl AlertStore {
     pub async fn begin_alerts(&self, env: &str) -> Result<AlertTx, StoreError> {
         Ok(AlertTx(match &self.backend {
             Backend::Sqlite(s) => {
+                // Alerting writes only into the database it can read back from: otherwise its
+                // steps stay in memory and their notifications are sent from there.
+                s.usable()?;
                 let mut tx = WriteTx::begin(&s.writer()).await?;
                 let key = sqlite::env_key(&mut tx, env).await?;
                 Tx::Sqlite(tx, key)

@@ -136,6 +136,8 @@ impl FleetStore {
             codec::ms(slot),
             text_literal(self.instance_id()),
         );
+        // Never reached since start: say so at once, the slot is not worth a pool time-out.
+        self.pg.ensure_up()?;
         let mut conn = self.pg.claims().acquire().await?;
         let claim = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn);
         match tokio::time::timeout(CLAIM_GIVE_UP, claim).await {
@@ -157,6 +159,7 @@ impl FleetStore {
         skew_ms: Option<i64>,
         last_probe: Option<DateTime<Utc>>,
     ) -> Result<DateTime<Utc>, StoreError> {
+        self.pg.ensure_up()?;
         let now = sqlx::query_scalar(
             "WITH alive AS (UPDATE instances SET last_seen = now(), skew_ms = $2,
                      last_probe = COALESCE($3, last_probe)

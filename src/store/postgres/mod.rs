@@ -9,6 +9,7 @@
 //! rollups and pruning; `fleet.rs` holds what only a fleet's loops use ([`FleetStore`]), and
 //! alerting's tables are `store/alerts/`, their statements shared with SQLite.
 
+mod connect;
 mod fleet;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use super::{
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
+pub use connect::is_bad_config;
 pub use fleet::ProbeRequest;
 pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 
@@ -68,16 +70,23 @@ struct Inner {
     fence: AtomicI64,
     instance_id: String,
     location: String,
+    /// `host:port/database`, for messages.
+    target: String,
+    /// Reached, migrated and registered: until then writes fail at once (`connect.rs`).
+    up: std::sync::atomic::AtomicBool,
+    /// Why the last attempt to reach the store failed, while it has not been reached.
+    unreachable: parking_lot::Mutex<String>,
 }
 
 impl PgStore {
     /// Connect, migrate (sqlx takes an advisory lock, so replicas starting together migrate
-    /// once) and register this instance.
+    /// once) and register this instance. A server that does not answer or refuses connections
+    /// is retried in the background (the store fails its writes meanwhile, at once); only a
+    /// server that answers "wrong password" or "no such database" is an error here.
     pub async fn connect(
         url: &str,
         location: &str,
         instance_id: &str,
-        version: &str,
     ) -> Result<PgStore, StoreError> {
         let options: PgConnectOptions = url.parse()?;
         // Startup parameters PgBouncer passes on only: no `options`, no `extra_float_digits`
@@ -97,9 +106,8 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
+            .connect_lazy_with(options.clone());
+        let target = connect::target(&options);
         let store = PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -107,9 +115,24 @@ impl PgStore {
                 fence: AtomicI64::new(0),
                 instance_id: instance_id.to_owned(),
                 location: location.to_owned(),
+                target: target.clone(),
+                up: std::sync::atomic::AtomicBool::new(false),
+                unreachable: parking_lot::Mutex::new("not reached yet".to_owned()),
             }),
         };
-        store.register(version).await?;
+        match store.bring_up(&options).await {
+            Ok(()) => {}
+            Err(err) if connect::is_bad_config(&err) => return Err(err),
+            Err(err) => {
+                let error = crate::text::error_chain(&err);
+                tracing::warn!(
+                    store = %target, attempt = 1,
+                    "the shared store is not reachable, starting without it and retrying: {error}"
+                );
+                *store.inner.unreachable.lock() = error;
+                tokio::spawn(store.clone().keep_trying(options));
+            }
+        }
         Ok(store)
     }
 
@@ -166,6 +189,7 @@ impl PgStore {
     /// ((environment, location), then (environment, hour)): two instances that commit batches
     /// touching the same rows lock them in the same order, never in a deadlock.
     pub async fn insert_runs(&self, runs: &[&NewRun]) -> Result<Vec<i64>, StoreError> {
+        self.ensure_up()?;
         let mut tx = self.pool().begin().await?;
         sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
         let location_of = |run: &NewRun| -> String {
@@ -448,6 +472,7 @@ impl PgStore {
 
     /// A real write, for /readyz: this instance's heartbeat.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.ensure_up()?;
         let updated = sqlx::query("UPDATE instances SET last_seen = now() WHERE id = $1")
             .bind(self.instance_id())
             .execute(self.pool())
@@ -462,6 +487,10 @@ impl PgStore {
 
     /// Say this instance stopped on purpose (not a quiet one), then close the pool.
     pub async fn close(self) {
+        if !self.is_up() {
+            self.pool().close().await;
+            return;
+        }
         let stopped = sqlx::query("UPDATE instances SET stopped_at = now() WHERE id = $1")
             .bind(self.instance_id())
             .execute(self.pool())

@@ -10,7 +10,9 @@ use maud::{Markup, html};
 
 use super::{REFRESH_SECONDS, ago, failed_notifications, layout, ms, percent, pill};
 use crate::probe::Status;
-use crate::web::view::{EnvironmentStatus, RecentRun, ReloadRejected, StatusBody, status_name};
+use crate::web::view::{
+    EnvironmentStatus, RecentRun, ReloadRejected, SpoolStatus, StatusBody, status_name,
+};
 use crate::web::{StatusSource, Web};
 
 pub async fn index<S: StatusSource>(
@@ -131,8 +133,9 @@ async fn render_index(source: &impl StatusSource) -> Markup {
             div class={ "overall " (class) } { (overall) }
             @if let Some(rejected) = &status.reload_rejected { (reload_banner(rejected, now)) }
             @if let Some(error) = &status.store.error {
-                div class="banner" { "Store failing — results are not being kept: " (error) }
+                div class="banner" { "Store failing — results wait in memory: " (error) }
             }
+            (spool_banner(status.store.spool))
             (failed_notifications(&status.notifications.failed_24h))
             @for notice in &status.quiet {
                 div class="banner" { b { (notice.subject) } " — " (notice.diagnosis) " (incident #" (notice.incident) ")" }
@@ -157,6 +160,20 @@ async fn render_index(source: &impl StatusSource) -> Markup {
 }
 
 /// The running config is not the file's: say so until a reload succeeds.
+/// Runs waiting for the store, and those it lost for good: shown while either is not zero.
+fn spool_banner(spool: SpoolStatus) -> Markup {
+    html! {
+        @if spool.queued > 0 || spool.dropped > 0 {
+            div class="banner" {
+                (spool.queued) " run(s) waiting in memory for the store"
+                @if spool.dropped > 0 {
+                    "; " b { (spool.dropped) " run(s) dropped" } " since start, the spool being full"
+                }
+            }
+        }
+    }
+}
+
 fn reload_banner(rejected: &ReloadRejected, now: DateTime<Utc>) -> Markup {
     html! {
         div class="banner reload" {

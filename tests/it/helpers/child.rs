@@ -91,6 +91,24 @@ impl Daemon {
             .expect("VmRSS in /proc/PID/status")
     }
 
+    /// The exit status once the daemon exits by itself, within `limit`.
+    pub async fn exits_within(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader thread take the last lines.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the daemon did not exit within {limit:?}:\n{}",
+                self.all_stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// SIGTERM, then the exit status within `limit`.
     pub async fn terminate(mut self, limit: Duration) -> (std::process::ExitStatus, Daemon) {
         let status = Command::new("kill")

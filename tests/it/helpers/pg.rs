@@ -74,6 +74,27 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
+/// `postgres` on the data of `dir` (`dir/data`), listening on 127.0.0.1:`port`.
+fn serve(bin: &Path, dir: &Path, port: u16) -> Child {
+    as_server_user(&bin.join("postgres"))
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir)
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// PgBouncer in front of a [`Postgres`], in the given pool mode; stopped with the test.
 pub struct PgBouncer {
     pub port: u16,
@@ -222,34 +243,48 @@ impl Postgres {
             String::from_utf8_lossy(&initdb.stderr)
         );
         let port = crate::helpers::free_port().port();
-        let server = as_server_user(&bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(dir.path())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=200",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let server = serve(&bin, dir.path(), port);
         let postgres = Postgres {
             port,
             server,
             _dir: dir,
         };
+        postgres.wait_listening();
+        Some(postgres)
+    }
+
+    fn wait_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "PostgreSQL did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(postgres)
+    }
+
+    /// Stop the server with `pg_ctl stop -m fast` (clients are disconnected and new
+    /// connections refused), and wait until it has exited. For a server of a test's own.
+    pub fn stop(&mut self) {
+        let bin = bin_dir().expect("PostgreSQL ran before");
+        let stopped = as_server_user(&bin.join("pg_ctl"))
+            .args(["stop", "-m", "fast", "-w", "-D"])
+            .arg(self._dir.path().join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(stopped.success(), "pg_ctl stop failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(self.server.try_wait(), Ok(Some(_))) {
+            assert!(Instant::now() < deadline, "PostgreSQL did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Start a stopped server again, on the same port and data.
+    pub fn start_again(&mut self) {
+        let bin = bin_dir().expect("PostgreSQL ran before");
+        self.server = serve(&bin, self._dir.path(), self.port);
+        self.wait_listening();
     }
 
     pub fn url(&self, database: &str) -> String {
