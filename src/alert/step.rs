@@ -222,6 +222,7 @@ fn notify(
         link: input.link.clone(),
         acknowledgement: None,
         note: None,
+        slo_burn: None,
         group,
     };
     let at = Stamp {
@@ -332,6 +333,7 @@ pub(super) fn acknowledge_write(
                 link: input.link.clone(),
                 acknowledgement: Some(input.ack.clone()),
                 note: None,
+                slo_burn: None,
                 group: input.group.clone(),
             };
             let at = Stamp {

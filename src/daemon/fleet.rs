@@ -67,8 +67,10 @@ pub(super) async fn membership(
                 if fleet.is_leading() {
                     state.learn_acknowledgements(&open);
                 }
+                // An SLO burn's record is no environment's incident.
                 let (quiet, environments): (Vec<_>, Vec<_>) = open
                     .into_iter()
+                    .filter(|i| crate::alert::burn::parse_subject(&i.environment).is_none())
                     .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
                 *state.quiet.lock() = quiet
                     .into_iter()

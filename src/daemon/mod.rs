@@ -21,6 +21,7 @@ pub mod readiness;
 mod requests;
 pub mod signals;
 mod slo;
+mod slo_burn;
 mod spool;
 pub mod state;
 mod status;

@@ -22,6 +22,7 @@
 
 mod alerts;
 mod blobs;
+mod burn;
 mod codec;
 mod environments;
 pub mod histogram;

@@ -417,6 +417,16 @@ impl PgStore {
         Ok(day_uptimes(daily))
     }
 
+    /// `env`'s burn-rate windows ending at `now`, across its locations (see
+    /// [`super::burn`]).
+    pub async fn burn_windows(
+        &self,
+        env: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::slo::burn::Windows, StoreError> {
+        super::burn::postgres(self.pool(), env, now).await
+    }
+
     /// Delete what is older than the retention, in batches; any instance may prune, the
     /// deletes are idempotent. Slot claims go with the runs.
     pub async fn prune(&self, retention: Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
