@@ -178,6 +178,12 @@ impl Daemon {
                     .store_health
                     .failed(&format!("silences not read: {err}"));
             }
+            // Slots are named on the database's clock: know it before the first one.
+            if let Some(fleet) = &state.fleet
+                && let Err(err) = fleet.measure_clock().await
+            {
+                tracing::warn!("cannot read the database's clock yet: {err}");
+            }
         }
         Ok(Daemon {
             state,

@@ -87,6 +87,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     OutOfRange(String),
+    /// An evaluator's write carrying a lease token that is no longer current: another
+    /// instance took the lease over.
+    #[error("the evaluator lease passed on: a write with fencing token {0} was refused")]
+    Fenced(i64),
     #[error(
         "the store's database file {0} was deleted while open: results wait in memory until \
          a database is back at that path or the daemon restarts"

@@ -152,6 +152,8 @@ pub async fn instances<S: StatusSource>(
                     last_seen: now,
                     last_report: None,
                     stopped_at: None,
+                    skew_ms: None,
+                    last_probe: None,
                 }],
             }
         }

@@ -12,6 +12,7 @@ mod faults;
 mod fleet;
 mod fleet_away;
 mod fleet_confirm;
+mod fleet_faults;
 mod grouping;
 mod helpers;
 mod lab;
