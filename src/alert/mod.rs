@@ -30,8 +30,8 @@
 //!   `acknowledge` does the same for someone acknowledging an open incident. A result's
 //!   [`Hold`] (a maintenance window, a silence) holds its notices back.
 
-pub mod burn;
 mod adopt;
+pub mod burn;
 pub mod channels;
 pub mod delivery;
 pub mod facts;

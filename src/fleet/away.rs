@@ -35,29 +35,13 @@ const FINISHED_KEPT: usize = 1000;
 /// hashing) over `ids`, so that every replica that knows the same live set picks the same
 /// one, and a replica leaving moves only its own keys.
 pub fn fallback_owner<'a>(ids: &'a [String], key: &str) -> Option<&'a str> {
-    ids.iter()
-        .map(|id| (weight(id, key), id.as_str()))
-        .max()
-        .map(|(_, id)| id)
-}
-
-fn weight(id: &str, key: &str) -> u64 {
-    mix(crate::schedule::slot::fnv1a(
-        format!("{id}\n{key}").as_bytes(),
-    ))
-}
-
-/// SplitMix64's finalizer: FNV-1a alone leaves similar keys with similar high bits.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
+    super::owner::rendezvous(key, ids)
 }
 
 /// The id of `env`'s incident whose first failing result was probed for `first_slot`.
 pub fn local_incident_id(env: &str, first_slot: DateTime<Utc>) -> i64 {
     let key = format!("{env}\n{}", first_slot.timestamp_millis());
-    let hash = mix(crate::schedule::slot::fnv1a(key.as_bytes()));
+    let hash = super::owner::mix(crate::schedule::slot::fnv1a(key.as_bytes()));
     LOCAL_IDS + (hash % LOCAL_IDS as u64) as i64
 }
 

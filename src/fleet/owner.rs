@@ -6,20 +6,27 @@
 
 /// The replica among `replicas` that owns `slot_ms` of `env`; `None` when there are none.
 pub fn owner<'a>(env: &str, slot_ms: i64, replicas: &'a [String]) -> Option<&'a str> {
+    rendezvous(&format!("{env}\n{slot_ms}"), replicas)
+}
+
+/// The replica among `replicas` with the highest random weight for `key`; `None` when there
+/// are none. Slots are one kind of key; an environment paged while the store is away is another.
+pub fn rendezvous<'a>(key: &str, replicas: &'a [String]) -> Option<&'a str> {
     replicas
         .iter()
-        .max_by_key(|id| (weight(env, slot_ms, id), id.as_str()))
+        .max_by_key(|id| (weight(key, id), id.as_str()))
         .map(String::as_str)
 }
 
-fn weight(env: &str, slot_ms: i64, replica: &str) -> u64 {
-    let key = format!("{env}\n{slot_ms}\n{replica}");
-    mix(crate::schedule::slot::fnv1a(key.as_bytes()))
+fn weight(key: &str, replica: &str) -> u64 {
+    mix(crate::schedule::slot::fnv1a(
+        format!("{key}\n{replica}").as_bytes(),
+    ))
 }
 
 /// SplitMix64's finaliser: FNV-1a alone barely stirs the high bits for ids that differ in
 /// their last byte (`a1`, `a2`), and the comparison of weights is decided there.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
