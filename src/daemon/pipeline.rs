@@ -133,12 +133,17 @@ impl DaemonState {
         self.alerts.observe(config, env, &run.result, hold, run.at);
     }
 
-    /// The first environment of `env`'s `depends_on` with an incident open.
+    /// The first environment of `env`'s `depends_on` that is down: an incident open, or its
+    /// latest result down. The latter matters when parent and dependent break together (one
+    /// load balancer in front of both): the dependent's confirmation may finish before the
+    /// parent's incident opens, and it must not page beside its cause.
     pub(super) fn failing_parent<'a>(&self, env: &'a Environment) -> Option<&'a str> {
-        env.depends_on
-            .iter()
-            .map(String::as_str)
-            .find(|parent| self.alerts.open_incident(parent).is_some())
+        env.depends_on.iter().map(String::as_str).find(|parent| {
+            self.alerts.open_incident(parent).is_some()
+                || self
+                    .latest(parent)
+                    .is_some_and(|latest| latest.status == crate::probe::Status::Down)
+        })
     }
 
     /// `alert.confirm`: probe a failing environment again, `every` apart; returns the runs that

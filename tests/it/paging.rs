@@ -178,6 +178,41 @@ async fn an_environment_failing_every_other_probe_pages_once_as_flapping() {
 
 /// `depends_on`: while the parent has an incident open, the dependent's failures are shown as
 /// caused by it and its pages are held; only the parent pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dependent_breaking_with_its_parent_does_not_page_even_when_confirmed_first() {
+    // One load balancer in front of both: they break together. The dependent's shorter
+    // confirmation ends while the parent is still confirming, before its incident opens.
+    let hook = Receiver::spawn().await;
+    let envs = r#"
+  - name: auth-token
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    alert: { failure_threshold: 1, confirm: { attempts: 3, every: 1s } }
+  - name: chat
+    url: ws://${LAB}/ws/internal-error
+    steps: [ { expect: { json: { /type: system_message } } } ]
+    depends_on: [auth-token]
+    alert: { failure_threshold: 1, confirm: { attempts: 1, every: 1s } }
+"#;
+    let mut app = spawn_app(envs, &webhook(&hook)).await;
+    app.wait_for("both incidents open, chat caused by auth-token", |status| {
+        let chat = crate::helpers::env_status(status, "chat");
+        let parent = crate::helpers::env_status(status, "auth-token");
+        chat["caused_by"] == "auth-token"
+            && chat["open_incident"].is_number()
+            && parent["open_incident"].is_number()
+    })
+    .await;
+    hook.wait_for(1).await;
+    app.shutdown().await.unwrap();
+    let paged: Vec<String> = hook
+        .requests()
+        .iter()
+        .map(|request| request.json()["environment"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paged, ["auth-token"], "only the cause pages");
+}
+
 #[tokio::test]
 async fn a_dependent_failing_with_its_parent_is_shown_as_caused_and_does_not_page() {
     let hook = Receiver::spawn().await;
