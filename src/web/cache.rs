@@ -17,26 +17,36 @@ const MAX_AGE: Duration = Duration::from_secs(1);
 /// long even if something changed, so a busy daemon renders a few times a second, not per view.
 const MIN_REUSE: Duration = Duration::from_millis(250);
 
-#[derive(Default)]
-pub struct RenderCache {
+/// Renders by key: response bodies (`Bytes`), or the sorted status they are cut from
+/// (`Arc<Snapshot>`).
+pub struct RenderCache<T = Bytes> {
     /// By page: `index`, `status`, `environment/{name}` (configured names only: the page
     /// refuses others before rendering, so this stays as small as the config).
-    entries: Mutex<HashMap<String, Rendered>>,
+    entries: Mutex<HashMap<String, Rendered<T>>>,
     /// One render at a time: when a render expires under load, every waiting viewer would
     /// otherwise render the same page at once.
     rendering: tokio::sync::Mutex<()>,
 }
 
-struct Rendered {
-    generation: u64,
-    rendered_at: Instant,
-    body: Bytes,
+impl<T> Default for RenderCache<T> {
+    fn default() -> Self {
+        RenderCache {
+            entries: Mutex::default(),
+            rendering: tokio::sync::Mutex::default(),
+        }
+    }
 }
 
-impl RenderCache {
+struct Rendered<T> {
+    generation: u64,
+    rendered_at: Instant,
+    body: T,
+}
+
+impl<T: Clone> RenderCache<T> {
     /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
     /// than `MAX_AGE` ago.
-    fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+    fn get(&self, key: &str, generation: u64) -> Option<T> {
         let entries = self.entries.lock();
         entries
             .get(key)
@@ -48,9 +58,9 @@ impl RenderCache {
     }
 
     /// The cached body, or one rendered by `render` (by one caller at a time).
-    pub async fn get_or_render<F>(&self, key: &str, generation: u64, render: F) -> Bytes
+    pub async fn get_or_render<F>(&self, key: &str, generation: u64, render: F) -> T
     where
-        F: Future<Output = Bytes>,
+        F: Future<Output = T>,
     {
         if let Some(body) = self.get(key, generation) {
             return body;
@@ -64,7 +74,7 @@ impl RenderCache {
         body
     }
 
-    fn put(&self, key: &str, generation: u64, body: Bytes) {
+    fn put(&self, key: &str, generation: u64, body: T) {
         let mut entries = self.entries.lock();
         entries.insert(
             key.to_owned(),
