@@ -42,11 +42,9 @@ pub async fn status<S: StatusSource>(
         || query.status.is_some()
         || query.environment.is_some();
     let body = if paged {
-        let filter = super::snapshot::Filter::parse(
-            query.status.as_deref(),
-            query.environment.as_deref(),
-        )
-        .map_err(ApiError::BadRequest)?;
+        let filter =
+            super::snapshot::Filter::parse(query.status.as_deref(), query.environment.as_deref())
+                .map_err(ApiError::BadRequest)?;
         let limit = query.limit.unwrap_or(MAX_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
             return Err(ApiError::BadRequest(format!(

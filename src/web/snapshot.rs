@@ -203,3 +203,22 @@ impl<'a> Selection<'a> {
         page
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_reads_statuses_and_a_name_or_a_prefix() {
+        let filter = Filter::parse(Some("down, up"), Some("api-*")).unwrap();
+        let takes: Vec<bool> = (0..4).map(|rank| filter.takes(rank)).collect();
+        assert_eq!(takes, [true, false, false, true]);
+        assert_eq!(filter.name, Some(NameMatch::Prefix("api-".into())));
+        let exact = Filter::parse(None, Some("api")).unwrap();
+        assert!((0..4).all(|rank| exact.takes(rank)), "no status: every status");
+        assert_eq!(exact.name, Some(NameMatch::Exact("api".into())));
+        let refused = Filter::parse(Some("down,red"), None).unwrap_err();
+        assert!(refused.contains("\"red\""), "{refused}");
+        assert!(Filter::parse(Some(""), None).is_err());
+    }
+}

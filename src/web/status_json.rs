@@ -85,11 +85,7 @@ pub fn page(snapshot: &Snapshot, filter: &Filter, offset: usize, limit: usize) -
     encode(snapshot, environments, summary)
 }
 
-fn encode(
-    snapshot: &Snapshot,
-    environments: Vec<&EnvironmentStatus>,
-    summary: Summary,
-) -> Vec<u8> {
+fn encode(snapshot: &Snapshot, environments: Vec<&EnvironmentStatus>, summary: Summary) -> Vec<u8> {
     let status = &snapshot.status;
     let body = Body {
         generated_at: status.generated_at,
