@@ -385,8 +385,8 @@ pub async fn badge<S: StatusSource>(
     let svg = web
         .rendered
         .get_or_render(&key, web.source.generation(), async {
-            let status = web.source.status().await;
-            let env = status.environments.iter().find(|env| env.name == name);
+            let snapshot = web.snapshot().await;
+            let env = snapshot.named(name);
             let (label, value, colour) = env.map_or_else(
                 || (name.to_owned(), "unknown".to_owned(), badge::GREY),
                 |env| badge::text_of(env, kind, window),

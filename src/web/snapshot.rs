@@ -147,6 +147,15 @@ impl Snapshot {
         }
     }
 
+    /// The environment called `name`, found in a few steps per status.
+    pub fn named(&self, name: &str) -> Option<&EnvironmentStatus> {
+        let filter = Filter {
+            ranks: [false; 4],
+            name: Some(NameMatch::Exact(name.to_owned())),
+        };
+        self.select(&filter).page(0, 1).into_iter().next()
+    }
+
     fn narrow(&self, range: Range<usize>, name: &Option<NameMatch>) -> Range<usize> {
         let names = &self.order[range.clone()];
         let name_of = |i: &u32| self.status.environments[*i as usize].name.as_str();
@@ -215,7 +224,10 @@ mod tests {
         assert_eq!(takes, [true, false, false, true]);
         assert_eq!(filter.name, Some(NameMatch::Prefix("api-".into())));
         let exact = Filter::parse(None, Some("api")).unwrap();
-        assert!((0..4).all(|rank| exact.takes(rank)), "no status: every status");
+        assert!(
+            (0..4).all(|rank| exact.takes(rank)),
+            "no status: every status"
+        );
         assert_eq!(exact.name, Some(NameMatch::Exact("api".into())));
         let refused = Filter::parse(Some("down,red"), None).unwrap_err();
         assert!(refused.contains("\"red\""), "{refused}");

@@ -291,3 +291,21 @@ async fn a_small_overview_lists_every_environment() {
     assert_eq!(rows(&page.body).len(), 500);
     assert!(!page.body.contains("Down or degraded:") && !page.body.contains("page 1 of"));
 }
+
+#[tokio::test]
+async fn an_environment_page_and_badge_find_theirs_in_a_large_fleet() {
+    let app = router(Arc::new(fleet(SIZE, mixed).await));
+    let page = call(&app, request("/environments/env-00107")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("<h1>env-00107 <span class=\"pill down\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("&lt;script&gt;") && !page.body.contains(HOSTILE));
+    let badge = call(&app, request("/badge/env-00042.svg")).await;
+    assert!(badge.body.contains(">degraded</text>"), "{}", badge.body);
+    let badge = call(&app, request("/badge/env-00099.svg")).await;
+    assert!(badge.body.contains(">unknown</text>"), "{}", badge.body);
+}
