@@ -10,7 +10,8 @@
 //! - [`oncall`]: what on-call does at run time: acknowledge an incident, silence notifications
 //!   by matchers (the requests, their checks and the matching, pure).
 //! - [`incident`]: the pure incident state machine of one environment.
-//! - [`slo`]: availability against an objective, the error budget left and its burn-down (pure).
+//! - [`slo`]: availability against an objective, the error budget left and its burn-down, and
+//!   when a burn-rate alert starts and ends (`slo::burn`) (pure).
 //! - [`store`]: SQLite, or a fleet's shared PostgreSQL, through sqlx; all SQL lives there.
 //!   Callers get narrow views of it: runs, alerts, the fleet's, and a read-only one for `web`.
 //! - [`fleet`]: several instances and locations on one store: slot claims, incidents across

@@ -9,6 +9,8 @@
 //! overspent. The burn-down measures each day's cumulative failures against the same
 //! allowance, so it falls from 1 and ends at the window's figure.
 
+pub mod burn;
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -45,6 +47,8 @@ pub struct SloReport {
     pub budget_remaining: Option<f64>,
     /// Oldest first, one point per day with runs.
     pub burn_down: Vec<BudgetPoint>,
+    /// The burn-rate alerts' state, fast then slow; empty until first measured.
+    pub burns: Vec<burn::BurnStatus>,
 }
 
 impl SloReport {
@@ -60,6 +64,7 @@ impl SloReport {
             availability,
             budget_remaining: availability.map(|a| budget_remaining(a, objective)),
             burn_down: burn_down(objective, days),
+            burns: Vec::new(),
         }
     }
 }

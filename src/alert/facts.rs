@@ -5,6 +5,7 @@
 
 use super::notification::{EventName, Notification, ResultSummary};
 use crate::probe::Status;
+use crate::slo::burn::Speed;
 use crate::store::NoteRecord;
 use crate::text::{duration_words, ms};
 
@@ -28,6 +29,13 @@ impl Tone {
             (EventName::Note, _) => Tone::Note,
             (EventName::Resolved, _) => Tone::Resolved,
             (EventName::Acknowledged, _) => Tone::Acknowledged,
+            (EventName::SloBurnResolved, _) => Tone::Resolved,
+            // A slow burn is a ticket, not a page: the colour of a warning.
+            (EventName::SloBurn, _)
+                if n.slo_burn.as_ref().is_some_and(|b| b.speed == Speed::Slow) =>
+            {
+                Tone::Degraded
+            }
             (_, Some(Status::Degraded)) => Tone::Degraded,
             _ => Tone::Down,
         }
@@ -193,9 +201,41 @@ pub fn plain_lines(n: &Notification, channel: &str) -> Vec<String> {
     if let Some(ack) = &n.acknowledgement {
         lines.extend(acknowledgement_lines(ack));
     }
+    if let Some(burn) = &n.slo_burn {
+        lines.extend(burn_lines(burn));
+    }
     if let Some(incident) = &n.incident {
         lines.push(format!("Incident #{}", incident.id));
     }
+    lines
+}
+
+/// An SLO burn's figures, plain: severity, both windows' rates, the budget left.
+pub fn burn_lines(burn: &crate::alert::burn::SloBurnInfo) -> Vec<String> {
+    let rate = |r: Option<f64>| r.map_or_else(|| "not measured".to_owned(), |r| format!("{r:.1}×"));
+    let mut lines = vec![
+        burn.summary.clone(),
+        format!("Severity: {} ({})", burn.severity, burn.action),
+        format!(
+            "Burn rate: {} over {}, {} over {} (alert at {}×)",
+            rate(burn.long_burn_rate),
+            burn.long_window,
+            rate(burn.short_burn_rate),
+            burn.short_window,
+            burn.threshold
+        ),
+    ];
+    if let Some(left) = burn.budget_remaining {
+        lines.push(format!(
+            "Error budget left: {:.1}% of {}",
+            left * 100.0,
+            burn.window
+        ));
+    }
+    lines.push(format!(
+        "Burning since {}",
+        crate::wire::format(burn.started_at)
+    ));
     lines
 }
 

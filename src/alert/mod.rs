@@ -18,8 +18,11 @@
 //!   together wait for each other and go out (and resolve) as one notification per channel.
 //! - [`unwritten`]: the steps the store has not taken yet, and the notifications sent from
 //!   memory meanwhile.
+//! - `adopt`: incidents a fleet instance paged while the shared store was away, taken in by the
+//!   evaluator under the id they were paged with, their notices recorded as delivered.
 //! - `open`: which environments have an incident open, and who hears when that changes (the
 //!   `wsprobe.incidents.open` gauge).
+//! - [`burn`]: an SLO burn's notifications, to the outbox beside the incidents'.
 //! - [`send_test`]: `wsprobe alert test`.
 //! - [`Alerts::add_note`]: a written update on an incident, stored and sent to its channels.
 //! - [`Alerts`]: the engine the daemon holds: `observe` runs a step in memory and hands its
@@ -27,6 +30,8 @@
 //!   `acknowledge` does the same for someone acknowledging an open incident. A result's
 //!   [`Hold`] (a maintenance window, a silence) holds its notices back.
 
+mod adopt;
+pub mod burn;
 pub mod channels;
 pub mod delivery;
 pub mod facts;
@@ -52,6 +57,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub use adopt::{Adopted, away_notification, away_rows, merged_resolve};
 pub use delivery::{Attempt, Channels, Pacer, SEND_TIMEOUT, Sender};
 pub use maintenance::{ActiveWindow, in_maintenance};
 pub use notification::{EventName, Notification};
@@ -149,7 +155,7 @@ impl Alerts {
     /// Read the alert states, open incidents and the next incident id again: a fleet
     /// instance that takes the evaluator over starts from what the previous one wrote.
     pub async fn reload(&self) -> Result<(), StoreError> {
-        let open: BTreeMap<String, i64> = self.store.open_incidents().await?.into_iter().collect();
+        let open = environment_incidents(self.store.open_incidents().await?);
         let states: HashMap<String, AlertState> =
             self.store.alert_states().await?.into_iter().collect();
         let next_incident_id = self.store.next_incident_id().await?;
@@ -574,6 +580,14 @@ pub struct Subject<'a> {
     pub name: &'a str,
     pub policy: crate::config::AlertPolicy,
     pub channels: Vec<&'a crate::config::ChannelConfig>,
+}
+
+/// The open incidents that are an environment's (or a fleet's): an SLO burn's record is
+/// neither, and no environment shows it as its incident.
+fn environment_incidents(open: Vec<(String, i64)>) -> BTreeMap<String, i64> {
+    open.into_iter()
+        .filter(|(name, _)| burn::parse_subject(name).is_none())
+        .collect()
 }
 
 /// `{server.public_url}/environments/{name}`, when `public_url` is set.

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use super::burn::SloBurnInfo;
 use super::grouping::Group;
 use crate::oncall::Acknowledgement;
 use crate::probe::result::Phases;
@@ -30,10 +31,15 @@ pub enum EventName {
     /// A written update on an incident (`POST /api/v1/incidents/{id}/notes`): the incident
     /// and the note, no result.
     Note,
+    /// An environment's error budget burns fast or slow ([`crate::slo::burn`]): not an
+    /// incident of the environment, a notification of its own, with `slo_burn`.
+    SloBurn,
+    /// That burn stopped: the short window dropped below the threshold.
+    SloBurnResolved,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 7] = [
+    pub const ALL: [EventName; 9] = [
         EventName::Triggered,
         EventName::Reminder,
         EventName::VerdictChanged,
@@ -41,6 +47,8 @@ impl EventName {
         EventName::Test,
         EventName::Acknowledged,
         EventName::Note,
+        EventName::SloBurn,
+        EventName::SloBurnResolved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +60,8 @@ impl EventName {
             EventName::Test => "test",
             EventName::Acknowledged => "acknowledged",
             EventName::Note => "note",
+            EventName::SloBurn => "slo_burn",
+            EventName::SloBurnResolved => "slo_burn_resolved",
         }
     }
 
@@ -86,6 +96,9 @@ pub struct Notification {
     /// `note` only: the update written on the incident. Absent from other events' JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<NoteRecord>,
+    /// `slo_burn` and `slo_burn_resolved` only: the burn. Absent from other events' JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_burn: Option<SloBurnInfo>,
     /// With `alerts.grouping`: the group the incident is in and its members. The fields
     /// above then tell of the member that led the group (its first). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +218,7 @@ impl Notification {
             link,
             acknowledgement: None,
             note: None,
+            slo_burn: None,
             group: None,
         }
     }
@@ -220,6 +234,7 @@ impl Notification {
             link,
             note: Some(note),
             acknowledgement: None,
+            slo_burn: None,
             group: None,
         }
     }
@@ -320,6 +335,23 @@ impl Notification {
                 let heading = self.note.as_ref().map_or("Update", NoteRecord::heading);
                 format!("{env}{incident}: {}", heading.to_lowercase())
             }
+            EventName::SloBurn | EventName::SloBurnResolved => self.burn_headline(env),
+        }
+    }
+
+    /// Short, for titles and subjects; the burn's `summary` is the sentence.
+    fn burn_headline(&self, env: &str) -> String {
+        match &self.slo_burn {
+            Some(b) if self.event == EventName::SloBurn => format!(
+                "{env} burns its error budget {} over {} ({} {} burn)",
+                b.long_burn_rate
+                    .map_or_else(|| "fast".to_owned(), |r| format!("{r:.1}× too fast")),
+                b.long_window,
+                b.speed.as_str(),
+                b.action
+            ),
+            Some(b) => format!("{env}'s {} SLO burn is over", b.speed.as_str()),
+            None => format!("{env}: SLO burn"),
         }
     }
 }
@@ -384,6 +416,7 @@ pub(crate) mod tests {
                 comment: Some("looking into it <b>now</b>".into()),
             }),
             note: None,
+            slo_burn: None,
             group: None,
         }
     }

@@ -195,6 +195,10 @@ pub async fn deliver_stored(
         if stop.is_some_and(|s| s.is_cancelled()) {
             break;
         }
+        if let Err(err) = store.check_fence().await {
+            report.store_error = Some(err.to_string());
+            return;
+        }
         let decided = attempt(channels, now, &batch.row).await;
         report.attempts.extend(decided.report);
         for id in batch.ids {

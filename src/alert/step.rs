@@ -222,6 +222,7 @@ fn notify(
         link: input.link.clone(),
         acknowledgement: None,
         note: None,
+        slo_burn: None,
         group,
     };
     let at = Stamp {
@@ -332,6 +333,7 @@ pub(super) fn acknowledge_write(
                 link: input.link.clone(),
                 acknowledgement: Some(input.ack.clone()),
                 note: None,
+                slo_burn: None,
                 group: input.group.clone(),
             };
             let at = Stamp {
@@ -355,7 +357,7 @@ pub(super) fn acknowledge_write(
 }
 
 /// One outbox row per channel for `notification` of incident `id`, ids still to give.
-fn rows(
+pub(super) fn rows(
     channels: &[&ChannelConfig],
     now: DateTime<Utc>,
     id: i64,
@@ -412,7 +414,7 @@ fn state_after(
     }
 }
 
-fn event_name(notice: Notice) -> EventName {
+pub(super) fn event_name(notice: Notice) -> EventName {
     match notice {
         Notice::Triggered => EventName::Triggered,
         Notice::Reminder => EventName::Reminder,
@@ -422,7 +424,7 @@ fn event_name(notice: Notice) -> EventName {
     }
 }
 
-fn incident_info(
+pub(super) fn incident_info(
     id: i64,
     open: &Open,
     notice: Notice,

@@ -34,10 +34,12 @@ pub(super) async fn membership(
     stop: CancellationToken,
 ) {
     loop {
-        match fleet.store().instances().await {
-            Ok(instances) => fleet.learn_replicas(&instances, Utc::now()),
-            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        let started = std::time::Instant::now();
+        let reached = learn_clock_and_replicas(&fleet).await;
+        if let Err(err) = &reached {
+            state.store_health.failed(&format!("shared store: {err}"));
         }
+        fleet.store_answered(reached.is_ok(), started.elapsed());
         match fleet.store().latest_by_location().await {
             Ok(cells) => {
                 let changed = **state.locations.lock() != cells;
@@ -65,8 +67,10 @@ pub(super) async fn membership(
                 if fleet.is_leading() {
                     state.learn_acknowledgements(&open);
                 }
+                // An SLO burn's record is no environment's incident.
                 let (quiet, environments): (Vec<_>, Vec<_>) = open
                     .into_iter()
+                    .filter(|i| crate::alert::burn::parse_subject(&i.environment).is_none())
                     .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
                 *state.quiet.lock() = quiet
                     .into_iter()
@@ -96,6 +100,15 @@ pub(super) async fn membership(
     }
 }
 
+/// One membership round's reads: the database's clock (and this host's skew, recorded), then
+/// the live replicas, judged on that clock.
+async fn learn_clock_and_replicas(fleet: &Fleet) -> Result<(), StoreError> {
+    fleet.measure_clock().await?;
+    let instances = fleet.store().instances().await?;
+    fleet.learn_replicas(&instances, fleet.now());
+    Ok(())
+}
+
 /// What the lease holder keeps between steps.
 struct Evaluator {
     board: LocationBoard,
@@ -108,7 +121,10 @@ struct Evaluator {
 pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: CancellationToken) {
     let mut evaluator: Option<Evaluator> = None;
     loop {
-        match fleet.store().hold_lease(EVALUATOR_LEASE, LEASE_TTL).await {
+        let started = std::time::Instant::now();
+        let held = fleet.store().hold_lease(EVALUATOR_LEASE, LEASE_TTL).await;
+        fleet.store_answered(held.is_ok(), started.elapsed());
+        match held {
             Ok(true) => {
                 if evaluator.is_none() {
                     match take_over(&state, &fleet).await {
@@ -127,6 +143,7 @@ pub(super) async fn evaluate(state: Arc<DaemonState>, fleet: Arc<Fleet>, stop: C
                 if let Some(running) = evaluator.as_mut()
                     && let Err(err) = step(&state, &fleet, running).await
                 {
+                    fleet.store_answered(false, std::time::Duration::ZERO);
                     state
                         .store_health
                         .failed(&format!("evaluating incidents: {err}"));
@@ -191,8 +208,14 @@ async fn step(
     fleet: &Fleet,
     evaluator: &mut Evaluator,
 ) -> Result<(), StoreError> {
+    // Pages made while the store was away are taken in first, so none is paged twice.
+    if !super::away::reconcile(state, fleet, &mut evaluator.board).await? {
+        return Ok(());
+    }
     let config = state.config();
     let mut touched: BTreeMap<String, bool> = BTreeMap::new();
+    // Reads that hung (a lock, a dead link) are an outage too: nobody could write meanwhile.
+    let reading = std::time::Instant::now();
     loop {
         let runs = fleet.store().runs_after(evaluator.cursor, BATCH).await?;
         let full = runs.len() == BATCH as usize;
@@ -210,10 +233,11 @@ async fn step(
             break;
         }
     }
-    let now = Utc::now();
     let instances = fleet.store().instances().await?;
+    fleet.store_answered(true, reading.elapsed());
+    let now = fleet.now();
     let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
-    let watches = quiet::watch(&instances, interval, now);
+    let watches = quiet::watch(&instances, interval, now, fleet.reachable_since());
     let live: BTreeSet<String> = watches
         .iter()
         .filter(|w| w.quiet.is_none())

@@ -12,6 +12,7 @@
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
+mod away;
 mod fleet;
 pub mod heartbeat;
 mod loops;
@@ -21,6 +22,7 @@ pub mod readiness;
 mod requests;
 pub mod signals;
 mod slo;
+mod slo_burn;
 mod spool;
 pub mod state;
 mod status;
@@ -176,6 +178,12 @@ impl Daemon {
                     .store_health
                     .failed(&format!("silences not read: {err}"));
             }
+            // Slots are named on the database's clock: know it before the first one.
+            if let Some(fleet) = &state.fleet
+                && let Err(err) = fleet.measure_clock().await
+            {
+                tracing::warn!("cannot read the database's clock yet: {err}");
+            }
         }
         Ok(Daemon {
             state,
@@ -228,6 +236,7 @@ impl Daemon {
                     fleet.clone(),
                     stop.clone(),
                 ));
+                background.spawn(away::run(daemon.state.clone(), fleet.clone(), stop.clone()));
                 background.spawn(requests::answer_requests(
                     daemon.state.clone(),
                     fleet.clone(),

@@ -41,8 +41,10 @@ impl DaemonState {
         let policy = config.alert_policy(env);
         let failing = crate::incident::is_failing(first.result.status, &policy);
         if !failing || policy.confirm.attempts == 0 {
-            if self.fleet.is_none() {
-                self.observe(&config, env, &first);
+            match &self.fleet {
+                None => self.observe(&config, env, &first),
+                // This location's own view, which pages while the shared store is away.
+                Some(fleet) => self.observe_away(fleet, env, slot, &first.result, first.hold),
             }
         } else if !wait_stored {
             // An incident already open paged: the locations' own slots keep it current.
@@ -52,10 +54,11 @@ impl DaemonState {
                 super::requests::ask(fleet, env, policy.confirm);
             }
             let counted = self.confirm(env, first.clone(), policy.confirm, None).await;
-            if self.fleet.is_none() {
-                let config = self.config();
-                for run in &counted {
-                    self.observe(&config, env, run);
+            let config = self.config();
+            for run in &counted {
+                match &self.fleet {
+                    None => self.observe(&config, env, run),
+                    Some(fleet) => self.observe_away(fleet, env, slot, &run.result, run.hold),
                 }
             }
         }
@@ -95,6 +98,10 @@ impl DaemonState {
         let mut result = self.prober().probe_with_history(env, history).await;
         result.confirmation = mark.confirmation;
         result.requested_by = mark.requested_by.map(str::to_owned);
+        // A fleet's results are compared across hosts: on the database's clock.
+        if let Some(fleet) = &self.fleet {
+            result.started_at = fleet.to_database_time(result.started_at);
+        }
         let result = Arc::new(result);
         log_result(&result, previous.as_deref());
         self.metrics.record_probe(&result);
@@ -207,17 +214,40 @@ fn log_result(result: &ProbeResult, previous: Option<&ProbeResult>) {
 }
 
 impl Runner for DaemonState {
+    type Claim = Option<crate::fleet::Claim>;
+
+    fn now(&self) -> DateTime<Utc> {
+        self.fleet
+            .as_ref()
+            .map_or_else(Utc::now, |fleet| fleet.now())
+    }
+
+    fn claim_lead(&self) -> Duration {
+        match self.fleet {
+            Some(_) => crate::fleet::CLAIM_AHEAD,
+            None => Duration::ZERO,
+        }
+    }
+
+    fn claim_ahead(&self, env: &Environment, slot: DateTime<Utc>) -> Self::Claim {
+        let fleet = self.fleet.as_ref()?;
+        Some(fleet.claim_ahead(env.name.as_str(), slot))
+    }
+
+    async fn decide(&self, env: &Environment, slot: DateTime<Utc>, claim: Self::Claim) -> bool {
+        match (&self.fleet, claim) {
+            (Some(fleet), Some(claim)) => fleet.decide(env.name.as_str(), slot, claim).await,
+            _ => true,
+        }
+    }
+
     async fn run(&self, env: Arc<Environment>, slot: Option<DateTime<Utc>>) {
+        // The start-up probe is no slot: only a location's one replica makes it.
         if let Some(fleet) = &self.fleet {
-            match slot {
-                Some(slot) if !fleet.claim(env.name.as_str(), slot).await => {
-                    tracing::debug!(environment = %env.name, %slot, "slot probed by another replica");
-                    return;
-                }
-                // The start-up probe is no slot: only a location's one replica makes it.
-                None if !fleet.alone() => return,
-                _ => {}
+            if slot.is_none() && !fleet.alone() {
+                return;
             }
+            fleet.probing();
         }
         self.probe_slot(&env, slot, false).await;
     }

@@ -1,5 +1,6 @@
 //! Each SLO environment's report, recomputed from the store's daily counts every
 //! [`SLO_EVERY`]: the status page, the API and `wsprobe.slo.budget_remaining` read memory.
+//! The burn-rate alerts are evaluated on the same timer (`slo_burn.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,5 +68,6 @@ async fn refresh(state: &DaemonState) {
         let budget = reports.get(name).and_then(|r| r.budget_remaining);
         state.metrics.set_slo_budget(name, budget);
     }
+    super::slo_burn::evaluate(state, &config, &mut reports, Utc::now()).await;
     state.set_slo_reports(reports);
 }

@@ -77,6 +77,8 @@ pub struct DaemonState {
     /// The silences not yet over, newest first: what recording a result matches against,
     /// never reading the store (`oncall.rs`).
     pub(super) silences: RwLock<Arc<Vec<crate::oncall::Silence>>>,
+    /// Alerting without the shared store, while it is away (`away.rs`).
+    pub(super) away: super::away::Away,
     /// Cancelled at shutdown: what waits between probes (a confirmation's pause) stops.
     pub(super) stopping: tokio_util::sync::CancellationToken,
 }
@@ -114,6 +116,7 @@ impl DaemonState {
             locations: Mutex::new(Arc::new(Vec::new())),
             quiet: Mutex::new(Vec::new()),
             silences: RwLock::new(Arc::new(Vec::new())),
+            away: super::away::Away::default(),
             stopping: tokio_util::sync::CancellationToken::new(),
         }
     }

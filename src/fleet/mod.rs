@@ -1,31 +1,43 @@
 //! A fleet: several instances, in one or more locations, sharing one PostgreSQL.
 //!
 //! - replicas of a location split its slots: each slot is claimed in the database (one row per
-//!   environment, location and slot time), and the replica the slot hashes to claims first,
-//!   the others a moment later, so a dead replica's slots go on from the next one;
+//!   environment, location and slot time), and the replica the slot hashes to ([`owner`])
+//!   claims first, ahead of the slot, the others a moment after it, so a dead replica's slots
+//!   go on from the next one. Probing never waits on the database: a claim not answered by
+//!   the slot's time is decided by the hash over the replicas last known alive, which every
+//!   replica computes alike, so while they agree on who is alive each slot is probed once;
+//! - slots and quiet are judged on the database's clock ([`clock`]), learned on each
+//!   membership round, so a host whose clock drifted neither doubles slots nor pages;
 //! - one instance at a time holds the evaluator lease: it reads every location's results,
 //!   opens and resolves incidents across locations ([`evaluate`]), watches for locations and
 //!   instances that went quiet ([`quiet`]) and delivers the outbox; another takes the lease
 //!   over within [`LEASE_TTL`] + [`LEASE_EVERY`] of its death;
 //! - with `alert.confirm` on, a location whose probe fails asks the others to probe at once
 //!   ([`requests`]), and the evaluator counts each location's confirmation series as a single
-//!   instance would ([`series`]).
+//!   instance would ([`series`]);
+//! - while the database is away, each instance pages its own location's failures itself, and
+//!   the evaluator reconciles those pages when it returns ([`away`]).
 //!
 //! This module holds the decisions; the daemon's `fleet` loops run them.
 
 pub mod across;
+pub mod away;
+pub mod clock;
 pub mod evaluate;
+pub mod owner;
 pub mod quiet;
 pub mod requests;
 pub mod series;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::oneshot;
 
-use crate::store::{FleetStore, InstanceRecord};
+use crate::store::{FleetStore, InstanceRecord, StoreError};
 
 /// The lease whose holder evaluates incidents and delivers notifications.
 pub const EVALUATOR_LEASE: &str = "evaluator";
@@ -40,6 +52,17 @@ const LIVE_WITHIN: Duration = Duration::from_secs(15);
 /// How long a replica waits before claiming a slot that hashes to another live replica:
 /// enough for that one's claim to land, short against any schedule.
 const BACKUP_DELAY: Duration = Duration::from_millis(1500);
+/// How long before its slot the owner sends its claim: the answer is there when the slot
+/// comes, even from a database half a second away or a machine under load.
+pub const CLAIM_AHEAD: Duration = Duration::from_secs(2);
+/// A claim answered later than this says the store is slow: backups then leave slots to
+/// their owners, whose claims may not have landed yet.
+const CLAIM_SLOW: Duration = Duration::from_secs(1);
+/// How long a backup replica waits for its claim's answer; without one it leaves the slot to
+/// the owner the hash names.
+const CLAIM_DEADLINE: Duration = Duration::from_millis(300);
+/// A round of statements that took longer than this went through an outage.
+const STALLED: Duration = MEMBERSHIP_EVERY;
 
 /// This instance's place in the fleet.
 #[derive(Debug)]
@@ -48,6 +71,29 @@ pub struct Fleet {
     /// Live replicas of this location, this one included, sorted: who claims which slot first.
     replicas: RwLock<Vec<String>>,
     leading: AtomicBool,
+    /// The database's clock: samples, and the offset believed (`database = local + offset`).
+    clock: Mutex<clock::Offset>,
+    offset_ms: AtomicI64,
+    /// Whether the last membership round reached the store.
+    reachable: AtomicBool,
+    /// Since when (database clock) the store answers without a break: nobody could report
+    /// before, so nobody is quiet for it (see [`quiet::watch`]).
+    reachable_since: RwLock<DateTime<Utc>>,
+    /// Whether the last claim answered failed: its warning is said once per outage.
+    claims_failing: AtomicBool,
+    /// When this instance last started a probe (database clock, milliseconds; 0: never).
+    last_probe_ms: AtomicI64,
+    /// When a claim of this replica last failed (refused, timed out, answered late).
+    claim_failed_at: Mutex<Option<std::time::Instant>>,
+}
+
+/// A slot's claim, sent before the slot: what the schedule holds until the slot's time.
+#[derive(Debug)]
+pub struct Claim {
+    /// Whether the hash names this replica the slot's owner.
+    owner: bool,
+    /// The owner's claim's answer, when it comes.
+    answer: Option<oneshot::Receiver<Result<bool, StoreError>>>,
 }
 
 impl Fleet {
@@ -57,7 +103,103 @@ impl Fleet {
             store,
             replicas: RwLock::new(vec![me]),
             leading: AtomicBool::new(false),
+            clock: Mutex::new(clock::Offset::default()),
+            offset_ms: AtomicI64::new(0),
+            reachable: AtomicBool::new(true),
+            reachable_since: RwLock::new(Utc::now()),
+            claims_failing: AtomicBool::new(false),
+            claim_failed_at: Mutex::new(None),
+            last_probe_ms: AtomicI64::new(0),
         }
+    }
+
+    /// Now on the database's clock, as last learned.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.to_database_time(Utc::now())
+    }
+
+    /// A time read on this host's clock, on the database's.
+    pub fn to_database_time(&self, local: DateTime<Utc>) -> DateTime<Utc> {
+        local + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// This host's clock ahead of the database's, in milliseconds; `None` before the first
+    /// measure.
+    pub fn skew_ms(&self) -> Option<i64> {
+        let clock = self.clock.lock();
+        clock.measured().then(|| clock::skew_ms(clock.offset_ms()))
+    }
+
+    /// Learn the database's clock from one statement sent at `sent`, answered at `received`
+    /// (this host's clock), that read `database`; say so when this host's clock is off.
+    pub fn learn_clock(
+        &self,
+        sent: DateTime<Utc>,
+        received: DateTime<Utc>,
+        database: DateTime<Utc>,
+    ) {
+        let (offset, first) = {
+            let mut clock = self.clock.lock();
+            let first = !clock.measured();
+            (clock.sample(sent, received, database), first)
+        };
+        let before = self.offset_ms.swap(offset, Ordering::Relaxed);
+        if first {
+            // Counted on this host's clock until now.
+            *self.reachable_since.write() = database;
+        }
+        let skew = clock::skew_ms(offset);
+        if clock::is_off(skew) && (before == 0 || !clock::is_off(clock::skew_ms(before))) {
+            tracing::warn!(
+                skew_ms = skew,
+                "this host's clock is {:.1} s {} the database's: slots and quiet follow the database's clock; fix the host's time (NTP)",
+                skew.abs() as f64 / 1000.0,
+                if skew > 0 { "ahead of" } else { "behind" }
+            );
+        } else if !clock::is_off(skew) && clock::is_off(clock::skew_ms(before)) {
+            tracing::info!(
+                skew_ms = skew,
+                "this host's clock agrees with the database's again"
+            );
+        }
+    }
+
+    /// Measure the database's clock once (and record this host's skew): at start, before
+    /// the first slot is named, and on each membership round.
+    pub async fn measure_clock(&self) -> Result<(), StoreError> {
+        let sent = Utc::now();
+        let last_probe =
+            DateTime::from_timestamp_millis(self.last_probe_ms.load(Ordering::Relaxed))
+                .filter(|at| at.timestamp_millis() > 0);
+        let database = self.store.report_clock(self.skew_ms(), last_probe).await?;
+        self.learn_clock(sent, Utc::now(), database);
+        Ok(())
+    }
+
+    /// Note that a probe starts now.
+    pub fn probing(&self) {
+        self.last_probe_ms
+            .store(self.now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Record whether a round of statements reached the store, and how long it took: a round
+    /// that hung on a dead link for longer than [`STALLED`] saw an outage as surely as one
+    /// that failed, and the store counts as back only from its end.
+    pub fn store_answered(&self, reached: bool, took: Duration) {
+        let was = self.reachable.swap(reached, Ordering::Relaxed);
+        if reached && (!was || took > STALLED) {
+            *self.reachable_since.write() = self.now();
+        }
+    }
+
+    /// Whether the store has answered without a break since `at` (database clock).
+    fn reachable_throughout(&self, at: DateTime<Utc>) -> bool {
+        self.reachable.load(Ordering::Relaxed) && self.reachable_since() <= at
+    }
+
+    /// Since when the store answers without a break (database clock).
+    pub fn reachable_since(&self) -> DateTime<Utc> {
+        *self.reachable_since.read()
     }
 
     pub fn store(&self) -> &FleetStore {
@@ -82,6 +224,11 @@ impl Fleet {
         self.replicas.read().len() <= 1
     }
 
+    /// The replicas of this location last known alive, this one included, sorted.
+    pub fn replicas(&self) -> Vec<String> {
+        self.replicas.read().clone()
+    }
+
     /// Learn the live replicas of this location from the instances table.
     pub fn learn_replicas(&self, instances: &[InstanceRecord], now: DateTime<Utc>) {
         let me = self.store.instance_id();
@@ -99,31 +246,100 @@ impl Fleet {
         *self.replicas.write() = replicas;
     }
 
-    /// Whether this replica probes `slot` of `env`: the replica the slot hashes to claims at
-    /// once, the others after [`BACKUP_DELAY`], and the claim that lands wins. A claim that
-    /// cannot be made (the database is away) probes anyway: a slot probed twice is better
-    /// than a location that silently stops watching.
-    pub async fn claim(&self, env: &str, slot: DateTime<Utc>) -> bool {
-        if !self.first_claimant(env, slot) {
-            tokio::time::sleep(BACKUP_DELAY).await;
+    /// Claim `slot` of `env` ahead of it (see [`CLAIM_AHEAD`]) when the hash names this
+    /// replica its owner; [`Fleet::decide`] reads the answer at the slot's time. The claim
+    /// runs on its own: an answer that comes too late is never acted on.
+    pub fn claim_ahead(self: &Arc<Self>, env: &str, slot: DateTime<Utc>) -> Claim {
+        let owner = self.owns(env, slot);
+        let answer = owner.then(|| {
+            let (tell, answer) = oneshot::channel();
+            let (fleet, env) = (self.clone(), env.to_owned());
+            tokio::spawn(async move {
+                let _ = tell.send(fleet.claim(&env, slot).await);
+            });
+            answer
+        });
+        Claim { owner, answer }
+    }
+
+    /// At the slot's time: whether this replica probes it. The owner probes unless its claim
+    /// came back lost (another replica, seeing other replicas alive, claimed first); an owner
+    /// without an answer yet probes at once. The others claim [`BACKUP_DELAY`] later, when
+    /// the store answered throughout, and probe only if that claim lands within
+    /// [`CLAIM_DEADLINE`]: the owner then is gone.
+    pub async fn decide(self: &Arc<Self>, env: &str, slot: DateTime<Utc>, claim: Claim) -> bool {
+        if claim.owner {
+            return match claim.answer.map(|mut answer| answer.try_recv()) {
+                Some(Ok(Ok(claimed))) => {
+                    if self.claims_failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!("slot claims reach the shared store again");
+                    }
+                    claimed
+                }
+                Some(Ok(Err(err))) => {
+                    // Once per outage: the store's health says the rest.
+                    if !self.claims_failing.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(environment = %env, %slot, "a slot claim failed, probing the slots this replica owns without claims: {err}");
+                    }
+                    true
+                }
+                _ => {
+                    tracing::debug!(environment = %env, %slot, "no answer to the slot claim in time, probing as the slot's owner");
+                    true
+                }
+            };
         }
-        match self.store.claim_slot(env, slot).await {
-            Ok(claimed) => claimed,
-            Err(err) => {
-                tracing::warn!(environment = %env, %slot, "cannot claim the slot in the shared store, probing anyway: {err}");
-                true
+        tokio::time::sleep(BACKUP_DELAY).await;
+        // A store away or locked when the owner claimed (ahead of the slot) refused the
+        // owner's claim too, and the owner probed without it: a backup's claim landing now
+        // proves nothing. This replica's own claims meanwhile say how the store answered.
+        let claimed_at = slot - chrono::Duration::from_std(CLAIM_AHEAD).unwrap_or_default();
+        let sent = std::time::Instant::now()
+            .checked_sub(BACKUP_DELAY + CLAIM_AHEAD * 2)
+            .unwrap_or_else(std::time::Instant::now);
+        if !self.claims_steady_since(sent, claimed_at) {
+            return false;
+        }
+        let (tell, answer) = oneshot::channel();
+        let (fleet, env_name) = (self.clone(), env.to_owned());
+        tokio::spawn(async move {
+            let _ = tell.send(fleet.claim(&env_name, slot).await);
+        });
+        match tokio::time::timeout(CLAIM_DEADLINE, answer).await {
+            Ok(Ok(Ok(claimed))) => claimed,
+            _ => {
+                self.claim_failed();
+                false
             }
         }
     }
 
-    fn first_claimant(&self, env: &str, slot: DateTime<Utc>) -> bool {
-        let replicas = self.replicas.read();
-        if replicas.len() <= 1 {
-            return true;
+    /// One claim, its failure remembered.
+    async fn claim(&self, env: &str, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+        let sent = std::time::Instant::now();
+        let claimed = self.store.claim_slot(env, slot).await;
+        if claimed.is_err() || sent.elapsed() > CLAIM_SLOW {
+            self.claim_failed();
         }
-        let key = format!("{env}\n{}", slot.timestamp_millis());
-        let rank = (crate::schedule::slot::fnv1a(key.as_bytes()) % replicas.len() as u64) as usize;
-        replicas[rank] == self.store.instance_id()
+        claimed
+    }
+
+    fn claim_failed(&self) {
+        *self.claim_failed_at.lock() = Some(std::time::Instant::now());
+    }
+
+    /// Whether claims answered, and the store all rounds, since `at` (this host's monotonic
+    /// clock): only then did the owner's claim, sent at `at`, have a chance to land.
+    fn claims_steady_since(&self, at: std::time::Instant, claimed_at: DateTime<Utc>) -> bool {
+        let failed = *self.claim_failed_at.lock();
+        self.reachable_throughout(claimed_at) && failed.is_none_or(|failed| failed < at)
+    }
+
+    /// Whether the hash over the replicas last known alive names this one the slot's owner.
+    fn owns(&self, env: &str, slot: DateTime<Utc>) -> bool {
+        let replicas = self.replicas.read();
+        owner::owner(env, slot.timestamp_millis(), &replicas)
+            .is_none_or(|owner| owner == self.store.instance_id())
     }
 }
 

@@ -26,19 +26,33 @@ pub struct Watch {
     pub quiet: Option<String>,
 }
 
+/// Silence shorter than this is never quiet, however short the schedule: an instance's word
+/// reaches the store through writes and membership rounds seconds apart (a 5 s round, slower
+/// on a slow database), and three of a 2 s schedule's intervals are shorter than that.
+pub const QUIET_AT_LEAST: Duration = Duration::from_secs(15);
+
 /// Whether something last heard from at `last` has gone quiet by `now`: silent for more than
-/// [`QUIET_INTERVALS`] of `interval`. The one rule for locations, instances, and a location's
-/// results of one environment.
+/// [`QUIET_INTERVALS`] of `interval` (and [`QUIET_AT_LEAST`]). The one rule for locations,
+/// instances, and a location's results of one environment.
 pub fn is_quiet(last: DateTime<Utc>, now: DateTime<Utc>, interval: Duration) -> bool {
-    let limit =
-        chrono::Duration::from_std(interval * QUIET_INTERVALS).unwrap_or(chrono::Duration::MAX);
-    now - last > limit
+    let limit = (interval * QUIET_INTERVALS).max(QUIET_AT_LEAST);
+    now - last > chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Every location and every instance that ran, quiet or not, as of `now`; `interval` is the
-/// shortest schedule period of the environments probed.
-pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc>) -> Vec<Watch> {
-    let last_word = |i: &InstanceRecord| i.last_report.unwrap_or(i.started_at);
+/// Every location and every instance that ran, quiet or not, as of `now` (the database's
+/// clock, which every report is written on); `interval` is the shortest schedule period of
+/// the environments probed. `reachable_since`: since when the store answers this instance
+/// without a break. Nobody could report while it was away, so silence counts from then: an
+/// instance that kept probing through an outage has until three intervals after it to write.
+pub fn watch(
+    instances: &[InstanceRecord],
+    interval: Duration,
+    now: DateTime<Utc>,
+    reachable_since: DateTime<Utc>,
+) -> Vec<Watch> {
+    // A probe started is a word too: results may be held back by a locked or slow store.
+    let last_word = |i: &InstanceRecord| i.last_report.max(i.last_probe).unwrap_or(i.started_at);
+    let silent = |last: DateTime<Utc>| is_quiet(last.max(reachable_since), now, interval);
     let mut by_location: BTreeMap<&str, Vec<&InstanceRecord>> = BTreeMap::new();
     for instance in instances {
         by_location
@@ -49,14 +63,14 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
     let mut watches = Vec::new();
     for (location, members) in by_location {
         let newest = members.iter().map(|i| last_word(i)).max().unwrap_or(now);
-        let location_quiet = is_quiet(newest, now, interval);
+        let location_quiet = silent(newest);
         watches.push(Watch {
             name: format!("{LOCATION}{location}"),
             quiet: location_quiet.then(|| {
                 format!(
                     "location {location} stopped reporting at {} ({} of its instances answered since): nothing probes from there.",
                     newest.format("%H:%M UTC"),
-                    if members.iter().any(|i| !is_quiet(i.last_seen, now, interval)) {
+                    if members.iter().any(|i| !silent(i.last_seen)) {
                         "some"
                     } else {
                         "none"
@@ -71,13 +85,10 @@ pub fn watch(instances: &[InstanceRecord], interval: Duration, now: DateTime<Utc
         }
         for instance in &members {
             // A replica that shut down cleanly is not missing.
-            let quiet =
-                instance.stopped_at.is_none() && is_quiet(last_word(instance), now, interval);
+            let quiet = instance.stopped_at.is_none() && silent(last_word(instance));
             let others: Vec<&str> = members
                 .iter()
-                .filter(|other| {
-                    other.id != instance.id && !is_quiet(last_word(other), now, interval)
-                })
+                .filter(|other| other.id != instance.id && !silent(last_word(other)))
                 .map(|other| other.id.as_str())
                 .collect();
             watches.push(Watch {
@@ -110,7 +121,14 @@ mod tests {
             last_seen: at,
             last_report: Some(at),
             stopped_at: None,
+            skew_ms: None,
+            last_probe: None,
         }
+    }
+
+    /// The store has answered all along.
+    fn long_ago(now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::Duration::days(1)
     }
 
     fn quiet(watches: &[Watch]) -> Vec<&str> {
@@ -129,7 +147,7 @@ mod tests {
             instance("a1", "eu-west", 10, now),
             instance("b1", "us-east", 181, now),
         ];
-        let watches = watch(&fleet, minute, now);
+        let watches = watch(&fleet, minute, now, long_ago(now));
         assert_eq!(quiet(&watches), ["location us-east"]);
         let names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
         assert_eq!(
@@ -143,7 +161,7 @@ mod tests {
         );
         // Two and a half intervals is not yet quiet.
         let fleet = [instance("b1", "us-east", 150, now)];
-        assert!(quiet(&watch(&fleet, minute, now)).is_empty());
+        assert!(quiet(&watch(&fleet, minute, now, long_ago(now))).is_empty());
     }
 
     #[test]
@@ -153,7 +171,7 @@ mod tests {
             instance("a1", "eu-west", 500, now),
             instance("a2", "eu-west", 5, now),
         ];
-        let watches = watch(&fleet, Duration::from_secs(60), now);
+        let watches = watch(&fleet, Duration::from_secs(60), now, long_ago(now));
         assert_eq!(quiet(&watches), ["instance a1"]);
         let sentence = watches.iter().find_map(|w| w.quiet.clone()).unwrap();
         assert!(
@@ -163,6 +181,39 @@ mod tests {
         // Stopped on purpose: not missing.
         let mut stopped = fleet.clone();
         stopped[0].stopped_at = Some(now);
-        assert!(quiet(&watch(&stopped, Duration::from_secs(60), now)).is_empty());
+        assert!(
+            quiet(&watch(
+                &stopped,
+                Duration::from_secs(60),
+                now,
+                long_ago(now)
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn nobody_is_quiet_for_a_store_outage() {
+        let now = Utc::now();
+        let minute = Duration::from_secs(60);
+        // Both last wrote 5 minutes ago: the store was away until 2 minutes ago.
+        let fleet = [
+            instance("a1", "eu-west", 300, now),
+            instance("a2", "eu-west", 300, now),
+        ];
+        let back = now - chrono::Duration::seconds(120);
+        assert!(quiet(&watch(&fleet, minute, now, back)).is_empty());
+        // Three intervals after its return, silence is silence again.
+        let back = now - chrono::Duration::seconds(181);
+        assert_eq!(
+            quiet(&watch(&fleet, minute, now, back)),
+            ["location eu-west"]
+        );
+        // The sentence names the last report, not the store's return.
+        let sentence = watch(&fleet, minute, now, back)[0].quiet.clone().unwrap();
+        let last = (now - chrono::Duration::seconds(300))
+            .format("%H:%M UTC")
+            .to_string();
+        assert!(sentence.contains(&last), "{sentence}");
     }
 }

@@ -154,6 +154,26 @@ pub fn covering<'a>(
         .max_by_key(|s| (s.ended_at(), s.id))
 }
 
+/// The active silence that covers `environment`'s SLO burn alerts at `now`: one whose
+/// environment matcher matches and that restricts no location or verdict (a burn is of the
+/// environment across its locations and has no verdict), `*` being no restriction.
+pub fn covering_burn<'a>(
+    silences: &'a [Silence],
+    environment: &str,
+    now: DateTime<Utc>,
+) -> Option<&'a Silence> {
+    let unrestricted = |m: &Option<String>| m.as_deref().is_none_or(|p| glob(p, ""));
+    silences
+        .iter()
+        .filter(|s| {
+            s.is_active(now)
+                && s.matchers.may_match_environment(environment)
+                && unrestricted(&s.matchers.location)
+                && unrestricted(&s.matchers.verdict)
+        })
+        .max_by_key(|s| (s.ended_at(), s.id))
+}
+
 /// A silence as `POST /api/v1/silences` takes it. Unknown keys are refused, so that a typo
 /// (`end_at`) is an error rather than a silence without an end.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -372,6 +392,36 @@ mod tests {
         assert_eq!(id("chat-eu", 10), Some(2));
         assert_eq!(id("api", 10), Some(4));
         assert_eq!(id("web", 10), None);
+    }
+
+    #[test]
+    fn an_slo_burn_is_held_by_a_silence_of_its_environment_that_restricts_nothing_else() {
+        let scoped = |id: i64, location: Option<&str>, verdict: Option<&str>| {
+            let mut s = silence(id, "chat*", 0, 60, None);
+            s.matchers.location = location.map(str::to_owned);
+            s.matchers.verdict = verdict.map(str::to_owned);
+            s
+        };
+        // (silences, environment, minute, covering id)
+        let cases: [(&[Silence], &str, i64, Option<i64>); 7] = [
+            (&[scoped(1, None, None)], "chat", 10, Some(1)),
+            (&[scoped(1, None, None)], "api", 10, None),
+            (&[scoped(1, None, None)], "chat", 61, None),
+            (&[scoped(1, Some("*"), Some("*"))], "chat-eu", 10, Some(1)),
+            // A burn is of every location and has no verdict.
+            (&[scoped(1, Some("eu-*"), None)], "chat", 10, None),
+            (&[scoped(1, None, Some("connect_*"))], "chat", 10, None),
+            (
+                &[scoped(1, None, None), scoped(2, Some("eu"), None)],
+                "chat",
+                10,
+                Some(1),
+            ),
+        ];
+        for (silences, env, minute, expected) in cases {
+            let got = covering_burn(silences, env, at(minute)).map(|s| s.id);
+            assert_eq!(got, expected, "{env} at {minute}: {silences:?}");
+        }
     }
 
     fn request(json: serde_json::Value) -> Result<NewSilence, String> {

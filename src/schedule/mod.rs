@@ -77,6 +77,26 @@ impl Board {
 
 /// What the scheduler asks of the daemon, so the loop is testable without a store or network.
 pub trait Runner: Send + Sync + 'static {
+    /// A slot's claim, made ahead of the slot and decided at its time.
+    type Claim: Send + 'static;
+    /// Now, on the clock slots are counted on: a fleet's is the database's, so that every
+    /// replica names the same slot the same, whatever its host's clock says.
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+    /// How long before a slot its claim is made.
+    fn claim_lead(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+    /// Start claiming `slot` of `env`; nothing here may wait.
+    fn claim_ahead(&self, env: &Environment, slot: DateTime<Utc>) -> Self::Claim;
+    /// At the slot's time: whether this instance probes it.
+    fn decide(
+        &self,
+        env: &Environment,
+        slot: DateTime<Utc>,
+        claim: Self::Claim,
+    ) -> impl Future<Output = bool> + Send;
     /// Probe `env` for the slot it fired for (`None`: the probe made at start) and record
     /// the result.
     fn run(
@@ -101,50 +121,74 @@ pub async fn run_environment<R: Runner>(
     let offset = slot::jitter_offset(&name, env.jitter);
     // A first probe right away, so nobody waits a whole period to learn the state — unless the
     // first slot is about to come anyway: then the start-up probe would only collide with it.
-    let now = Utc::now();
+    let now = runner.now();
     let first_slot = slot::next_slot(&env.schedule, offset, now);
     let soon = chrono::Duration::from_std(env.timeout).unwrap_or_default();
     if first_slot.is_none_or(|first| first - now > soon) {
-        start_or_skip(&env, &runner, &board, &probes, now, false).await;
+        start_or_skip(&env, &runner, &board, &probes, now, None);
     }
     // The wall clock can step back (NTP, a VM resumed): never count from before the last slot
     // fired, or a slot already probed would be probed again.
     let mut fired = now;
+    let lead = chrono::Duration::from_std(runner.claim_lead()).unwrap_or_default();
     loop {
-        let next = slot::next_slot(&env.schedule, offset, Utc::now().max(fired));
-        board.set_next(&name, next);
+        let next = slot::next_slot(&env.schedule, offset, runner.now().max(fired));
+        // The board shows this host's time.
+        let skew = Utc::now() - runner.now();
+        board.set_next(&name, next.map(|next| next + skew));
         let Some(next) = next else {
             tracing::warn!(environment = %name, "schedule has no future slot");
             return;
         };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+        if !sleep_until(runner.as_ref(), next - lead, &cancel).await {
+            return;
+        }
+        let claim = runner.claim_ahead(&env, next);
+        if !sleep_until(runner.as_ref(), next, &cancel).await {
+            return;
         }
         fired = next;
-        start_or_skip(&env, &runner, &board, &probes, next, true).await;
+        start_or_skip(&env, &runner, &board, &probes, next, Some(claim));
     }
 }
 
-async fn start_or_skip<R: Runner>(
+/// Sleep until `at` on the runner's clock; false when cancelled first.
+async fn sleep_until<R: Runner>(runner: &R, at: DateTime<Utc>, cancel: &CancellationToken) -> bool {
+    let wait = (at - runner.now()).to_std().unwrap_or_default();
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(wait) => true,
+    }
+}
+
+/// Probe `slot` (the probe at start without a `claim`) unless the claim says another
+/// instance does, or the previous probe still runs. Decided in a task of its own, so that a
+/// claim being decided never holds the next slot.
+fn start_or_skip<R: Runner>(
     env: &Arc<Environment>,
     runner: &Arc<R>,
     board: &Arc<Board>,
     probes: &TaskTracker,
     slot: DateTime<Utc>,
-    scheduled: bool,
+    claim: Option<R::Claim>,
 ) {
-    let name = env.name.to_string();
-    if board.try_start(&name) {
-        let (env, runner, board) = (env.clone(), runner.clone(), board.clone());
-        probes.spawn(async move {
+    let (env, runner, board) = (env.clone(), runner.clone(), board.clone());
+    probes.spawn(async move {
+        let name = env.name.to_string();
+        let scheduled = claim.is_some();
+        if let Some(claim) = claim
+            && !runner.decide(&env, slot, claim).await
+        {
+            tracing::debug!(environment = %name, %slot, "slot probed by another replica");
+            return;
+        }
+        if board.try_start(&name) {
             runner.run(env, scheduled.then_some(slot)).await;
             board.finish(&name);
-        });
-    } else {
-        board.skipped(&name);
-        tracing::warn!(environment = %name, %slot, "previous probe still running: slot skipped");
-        runner.skipped(env, slot).await;
-    }
+        } else {
+            board.skipped(&name);
+            tracing::warn!(environment = %name, %slot, "previous probe still running: slot skipped");
+            runner.skipped(&env, slot).await;
+        }
+    });
 }

@@ -22,6 +22,7 @@
 
 mod alerts;
 mod blobs;
+mod burn;
 mod codec;
 mod environments;
 pub mod histogram;
@@ -50,7 +51,7 @@ pub use alerts::{
 };
 use lifecycle::Backend;
 pub use lifecycle::Store;
-pub use postgres::ProbeRequest;
+pub use postgres::{AwayRecord, ProbeRequest};
 pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun, is_bad_config};
 pub use read_only::ReadOnlyStore;
 pub use rollups::{DayUptime, HourLatency};
@@ -86,6 +87,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     OutOfRange(String),
+    /// An evaluator's write carrying a lease token that is no longer current: another
+    /// instance took the lease over.
+    #[error("the evaluator lease passed on: a write with fencing token {0} was refused")]
+    Fenced(i64),
     #[error(
         "the store's database file {0} was deleted while open: results wait in memory until \
          a database is back at that path or the daemon restarts"

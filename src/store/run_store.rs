@@ -59,6 +59,16 @@ impl RunStore {
         either!(&self.backend, db => db.days_outside_maintenance(env, from_hour).await)
     }
 
+    /// `env`'s runs over the burn-rate windows (5 min, 30 min, 1 h, 6 h) ending at `now`,
+    /// maintenance counted apart: at most two hours of raw runs and six rollups read.
+    pub async fn burn_windows(
+        &self,
+        env: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::slo::burn::Windows, StoreError> {
+        either!(&self.backend, db => db.burn_windows(env, now).await)
+    }
+
     /// Every environment the store knows, by name.
     pub async fn summaries(
         &self,

@@ -277,6 +277,15 @@ impl SqliteStore {
         rollups::days_outside_maintenance(&mut conn, env, from_hour).await
     }
 
+    /// `env`'s burn-rate windows ending at `now` (see [`super::burn`]).
+    pub async fn burn_windows(
+        &self,
+        env: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::slo::burn::Windows, StoreError> {
+        super::burn::sqlite(&self.reader(), env, now).await
+    }
+
     /// Every environment the store knows, in two queries whatever their number.
     #[tracing::instrument(skip_all)]
     pub async fn summaries(

@@ -182,6 +182,8 @@ pub async fn instances<S: StatusSource>(
                     last_seen: now,
                     last_report: None,
                     stopped_at: None,
+                    skew_ms: None,
+                    last_probe: None,
                 }],
             }
         }
@@ -216,9 +218,11 @@ pub async fn incidents<S: StatusSource>(
             ));
         }
     };
-    // A fleet's quiet locations and instances have incidents of their own, under their name.
+    // A fleet's quiet locations and instances, and SLO burns, have incidents of their own,
+    // under their name.
     if let Some(name) = &query.environment
         && !crate::fleet::is_fleet_subject(name)
+        && crate::alert::burn::parse_subject(name).is_none()
     {
         known_environment(web.source.as_ref(), name)?;
     }

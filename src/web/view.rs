@@ -120,6 +120,10 @@ pub struct SloStatus {
     /// burn-down (not in the API, which stays one figure per environment).
     #[serde(skip)]
     pub burn_down: Vec<crate::slo::BudgetPoint>,
+    /// The burn-rate alerts by speed (`fast`, `slow`): the rates over their two windows and
+    /// whether the alert fires. Empty until first measured. A burn is no incident of the
+    /// environment: `open_incident` does not name it.
+    pub burn: BTreeMap<&'static str, crate::slo::burn::BurnStatus>,
 }
 
 impl SloStatus {
@@ -134,6 +138,14 @@ impl SloStatus {
             budget_remaining: report.and_then(|r| r.budget_remaining),
             runs: report.map_or(0, |r| r.runs),
             burn_down: report.map(|r| r.burn_down.clone()).unwrap_or_default(),
+            burn: report
+                .map(|r| {
+                    r.burns
+                        .iter()
+                        .map(|b| (b.speed.as_str(), b.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }

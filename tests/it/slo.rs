@@ -368,3 +368,273 @@ async fn the_migration_recounts_maintenance_from_the_runs_still_kept() {
     assert_eq!(days, expected, "postgres");
     store.close().await;
 }
+
+/// The burn-rate windows ending at a moment, on both backends: the last hour's runs, the whole
+/// hours of the six from the rollups and the oldest hour's part from the runs, with runs in
+/// maintenance counted apart and nothing older than six hours.
+#[tokio::test]
+async fn burn_windows_count_the_last_six_hours_from_runs_and_rollups() {
+    let now: DateTime<Utc> = "2026-12-07T12:20:30Z".parse().unwrap();
+    let ago = |secs: i64| now - TimeDelta::seconds(secs);
+    let runs = [
+        // Older than 6 h, in the same hour as the window's start: never counted.
+        (6 * 3600 + 10, Status::Down, false),
+        // The oldest hour's part inside the 6 h, read from the runs.
+        (6 * 3600 - 10, Status::Down, false),
+        // Whole hours, read from the rollups.
+        (4 * 3600, Status::Up, false),
+        (3 * 3600, Status::Down, true),
+        (2 * 3600, Status::Degraded, false),
+        // The last hour: 30 min, then 5 min.
+        (50 * 60, Status::Down, false),
+        (20 * 60, Status::Up, true),
+        (10 * 60, Status::Down, false),
+        (4 * 60, Status::Down, false),
+        (60, Status::Up, false),
+    ];
+    for backend in each_backend().await {
+        let store = &backend.store;
+        for (secs, status, in_maintenance) in runs {
+            insert(store, &run("web", ago(secs), status), in_maintenance)
+                .await
+                .unwrap();
+        }
+        insert(store, &run("other", ago(60), Status::Down), false)
+            .await
+            .unwrap();
+        let w = store.runs().burn_windows("web", now).await.unwrap();
+        let counts =
+            |c: wsprobe::slo::burn::Counts| (c.runs, c.serving, c.maint_runs, c.maint_serving);
+        let name = backend.name;
+        assert_eq!(counts(w.m5), (2, 1, 0, 0), "{name}: 5 min");
+        assert_eq!(counts(w.m30), (4, 2, 1, 1), "{name}: 30 min");
+        assert_eq!(counts(w.h1), (5, 2, 1, 1), "{name}: 1 h");
+        assert_eq!(counts(w.h6), (9, 4, 2, 1), "{name}: 6 h");
+        let none = store.runs().burn_windows("absent", now).await.unwrap();
+        assert_eq!(none, wsprobe::slo::burn::Windows::default(), "{name}");
+    }
+}
+
+/// The daemon over a store whose last half hour failed, probing a healthy lab endpoint: the
+/// fast and the slow burn each send one `slo_burn` to the webhook (the environment has no
+/// incident of its own), the status API shows them firing, and once the failures leave the
+/// 5-minute window the fast burn sends its `slo_burn_resolved` while the slow one holds. An
+/// environment in a maintenance window records its burns, held, and sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_burn_pages_once_and_resolves_when_its_short_window_recovers() {
+    let receiver = crate::helpers::receiver::Receiver::spawn().await;
+    let now = Utc::now();
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let envs = r#"
+  - name: chat
+    url: ws://${LAB}/ws/healthy
+    slo: { objective: 99% }
+  - name: resting
+    url: ws://${LAB}/ws/healthy
+    slo: { objective: 99% }
+"#;
+    let extra = format!(
+        "alerts:\n  channels:\n    - {{ name: audit, kind: webhook, url: \"{}\" }}\n  maintenance:\n    - {{ environments: [resting], from: \"{}\", until: \"{}\" }}\n",
+        receiver.url("/hook"),
+        fmt(now - TimeDelta::hours(1)),
+        fmt(now + TimeDelta::hours(1)),
+    );
+    let prepared = crate::helpers::app::prepare_app(envs, &extra).await;
+    // Failures every 10 s from 30 min ago to 4 min ago: the 5-minute window holds a few of
+    // them for a minute, the 30-minute one for 26.
+    let store = wsprobe::store::Store::open(&prepared.db_path)
+        .await
+        .unwrap();
+    for env in ["chat", "resting"] {
+        for secs in (240..1800).step_by(10) {
+            let at = now - TimeDelta::seconds(secs);
+            insert(&store, &run(env, at, Status::Down), false)
+                .await
+                .unwrap();
+        }
+    }
+    store.close().await;
+    let app = prepared.start().await;
+
+    let is_burn = |r: &crate::helpers::receiver::Recorded| {
+        r.json()["event"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("slo_burn"))
+    };
+    let started = std::time::Instant::now();
+    let burns = loop {
+        let burns: Vec<serde_json::Value> = receiver
+            .requests()
+            .iter()
+            .filter(|r| is_burn(r))
+            .map(|r| r.json())
+            .collect();
+        if burns.iter().any(|b| b["event"] == "slo_burn_resolved") {
+            break burns;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(180),
+            "no resolve in time: {burns:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let of = |event: &str, speed: &str| -> Vec<&serde_json::Value> {
+        burns
+            .iter()
+            .filter(|b| b["event"] == event && b["slo_burn"]["speed"] == speed)
+            .collect()
+    };
+    let fast = of("slo_burn", "fast");
+    assert_eq!(fast.len(), 1, "one page for the fast burn: {burns:#?}");
+    let fast = fast[0];
+    assert_eq!(fast["environment"], "chat", "never the held environment's");
+    assert!(
+        fast["incident"].is_null() && fast["result"].is_null(),
+        "{fast}"
+    );
+    let burn = &fast["slo_burn"];
+    crate::helpers::assert_one_json_style("slo_burn", fast);
+    assert_eq!(burn["severity"], "critical");
+    assert_eq!(burn["action"], "page");
+    assert_eq!(burn["state"], "firing");
+    assert_eq!(burn["long_window"], "1h");
+    assert_eq!(burn["short_window"], "5m");
+    assert_eq!(burn["threshold"], 14.4);
+    assert_eq!(burn["objective"], 0.99);
+    assert_eq!(burn["window"], "30d");
+    assert!(burn["long_burn_rate"].as_f64().unwrap() >= 14.4, "{burn}");
+    assert!(burn["short_burn_rate"].as_f64().unwrap() >= 14.4, "{burn}");
+    assert!(burn["budget_remaining"].as_f64().unwrap() < 0.0, "{burn}");
+    let summary = burn["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("chat is spending its error budget ")
+            && summary.contains("fast burn (page)"),
+        "{summary}"
+    );
+
+    let slow = of("slo_burn", "slow");
+    assert_eq!(slow.len(), 1, "one ticket for the slow burn: {burns:#?}");
+    assert_eq!(slow[0]["slo_burn"]["severity"], "warning");
+    assert_eq!(slow[0]["slo_burn"]["short_window"], "30m");
+
+    let resolved = of("slo_burn_resolved", "fast");
+    assert_eq!(resolved.len(), 1, "{burns:#?}");
+    let resolved = &resolved[0]["slo_burn"];
+    assert_eq!(
+        resolved["id"], burn["id"],
+        "the resolve pairs with its page"
+    );
+    assert_eq!(resolved["state"], "resolved");
+    assert!(
+        resolved["short_burn_rate"].as_f64().unwrap() < 14.4,
+        "{resolved}"
+    );
+    assert!(resolved["resolved_at"].is_string());
+    assert!(
+        of("slo_burn_resolved", "slow").is_empty(),
+        "the 30-minute window still burns"
+    );
+    assert_eq!(burns.len(), 3, "nothing else, nothing twice: {burns:#?}");
+
+    // The status API: the fast burn over, the slow one firing, and neither an incident of the
+    // environment.
+    let status = app
+        .wait_for("the fast burn shown over", |s| {
+            env_status(s, "chat")["slo"]["burn"]["fast"]["firing"] == false
+        })
+        .await;
+    let chat = env_status(&status, "chat");
+    assert!(chat["open_incident"].is_null(), "{chat}");
+    crate::helpers::assert_one_json_style("status with burns", &status);
+    let slow_status = &chat["slo"]["burn"]["slow"];
+    assert_eq!(slow_status["firing"], true, "{slow_status}");
+    assert_eq!(slow_status["incident_id"], slow[0]["slo_burn"]["id"]);
+    assert_eq!(slow_status["severity"], "warning");
+    assert!(slow_status["since"].is_string());
+    let (code, page) = app.get("/environments/chat").await;
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Slow burn (6h / 30m, alert at 6×)"),
+        "the page shows the rates"
+    );
+    assert!(
+        page.contains("class=\"burn firing\""),
+        "and the slow burn firing"
+    );
+    let resting = &env_status(&status, "resting")["slo"]["burn"]["slow"];
+    assert_eq!(resting["firing"], true, "held, yet recorded: {resting}");
+
+    // The burn's record holds its notifications; the environment's incidents do not list it.
+    let record = app
+        .get_json("/api/v1/incidents?environment=slo%20fast%20burn%20chat")
+        .await;
+    let record = &record["incidents"][0];
+    assert_eq!(record["id"], burn["id"], "{record}");
+    assert_eq!(record["state"], "resolved");
+    let events: Vec<&str> = record["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["slo_burn", "slo_burn_resolved"], "{record}");
+    let own = app.get_json("/api/v1/incidents?environment=chat").await;
+    assert_eq!(own["incidents"].as_array().unwrap().len(), 0, "{own}");
+    let held = app
+        .get_json("/api/v1/incidents?environment=slo%20slow%20burn%20resting")
+        .await;
+    let outcomes: Vec<&str> = held["incidents"][0]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["held"], "{held}");
+
+    // An environment that loses its `slo` has its burns closed, with nothing sent.
+    let before = receiver.requests().len();
+    let without = &envs[..envs.rfind("    slo:").unwrap()];
+    crate::helpers::app::write_config(&app.config_path, &app.lab, without, &extra);
+    let started = std::time::Instant::now();
+    loop {
+        let held = app
+            .get_json("/api/v1/incidents?environment=slo%20slow%20burn%20resting")
+            .await;
+        if held["incidents"][0]["state"] == "resolved" {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "never closed: {held}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let status = app.get_json("/api/v1/status").await;
+    assert!(env_status(&status, "resting")["slo"].is_null());
+    assert_eq!(
+        env_status(&status, "chat")["slo"]["burn"]["slow"]["firing"],
+        true
+    );
+    let sent: Vec<serde_json::Value> = receiver.requests()[before..]
+        .iter()
+        .map(|r| r.json())
+        .collect();
+    assert!(sent.is_empty(), "{sent:#?}");
+
+    // A restart finds the slow burn in the store: shown again, never sent again.
+    let slow_id = slow[0]["slo_burn"]["id"].clone();
+    let before = receiver.requests().len();
+    let mut app = app.restart().await;
+    app.wait_for("the slow burn measured after the restart", |s| {
+        env_status(s, "chat")["slo"]["burn"]["slow"]["incident_id"] == slow_id
+    })
+    .await;
+    // A notification queued by that pass would be on the wire within moments.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let sent: Vec<serde_json::Value> = receiver.requests()[before..]
+        .iter()
+        .map(|r| r.json())
+        .collect();
+    assert!(sent.is_empty(), "nothing sent twice: {sent:#?}");
+    app.shutdown().await.unwrap();
+}

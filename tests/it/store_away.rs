@@ -34,7 +34,9 @@ fn spawn_instance(dir: &Path, lab: &TestLab, url: &str) -> (Daemon, String) {
     (daemon, format!("http://127.0.0.1:{port}"))
 }
 
-/// `/readyz` as (status, body); every answer must come within a second, whatever the store.
+/// `/readyz` as (status, body). The daemon answers from memory in microseconds; the bound here
+/// is generous for a loaded CI machine yet well under the 10 s pool timeout a store-bound
+/// answer would wait out, so it still tells the two apart.
 async fn readyz(base: &str) -> Option<(u16, Value)> {
     let asked = Instant::now();
     let answer = reqwest::Client::new()
@@ -46,7 +48,7 @@ async fn readyz(base: &str) -> Option<(u16, Value)> {
     let status = answer.status().as_u16();
     let body = answer.json().await.ok()?;
     assert!(
-        asked.elapsed() < Duration::from_secs(1),
+        asked.elapsed() < Duration::from_secs(4),
         "/readyz took {:?}",
         asked.elapsed()
     );

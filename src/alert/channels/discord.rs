@@ -121,6 +121,9 @@ fn text_and_fields(n: &Notification, channel: &str) -> (String, Vec<Value>) {
     if let Some(note) = &n.note {
         text = escape(&facts::note_text(note));
     }
+    if let Some(burn) = &n.slo_burn {
+        text = escape(&facts::burn_lines(burn).join("\n"));
+    }
     if let Some(result) = &n.result {
         text = escape(&facts::diagnosis(n, result));
         for fact in facts::facts(n, result) {

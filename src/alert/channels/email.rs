@@ -155,7 +155,12 @@ pub fn mail(n: &Notification, channel: &str, prefix: Option<&str>, domain: &str)
     let (message_id, in_reply_to) = match &n.incident {
         Some(incident) if n.event == EventName::Triggered => (thread_id(incident, domain), None),
         Some(incident) => (own, Some(thread_id(incident, domain))),
-        None => (own, None),
+        // A burn's resolve answers its start.
+        None => match &n.slo_burn {
+            Some(burn) if n.event == EventName::SloBurn => (burn_thread_id(burn, domain), None),
+            Some(burn) => (own, Some(burn_thread_id(burn, domain))),
+            None => (own, None),
+        },
     };
     Mail {
         subject: subject(n, prefix),
@@ -170,7 +175,7 @@ pub fn mail(n: &Notification, channel: &str, prefix: Option<&str>, domain: &str)
 pub fn subject(n: &Notification, prefix: Option<&str>) -> String {
     let state = match n.event {
         EventName::Test => "TEST",
-        EventName::Resolved => "RESOLVED",
+        EventName::Resolved | EventName::SloBurnResolved => "RESOLVED",
         EventName::Acknowledged => "ACKNOWLEDGED",
         EventName::Note => "UPDATE",
         _ => "FIRING",
@@ -190,6 +195,9 @@ pub fn text(n: &Notification, channel: &str) -> String {
     }
     if let Some(note) = &n.note {
         blocks.push(facts::note_text(note));
+    }
+    if let Some(burn) = &n.slo_burn {
+        blocks.push(facts::burn_lines(burn).join("\n"));
     }
     if let Some(result) = &n.result {
         blocks.push(truncate(&facts::diagnosis(n, result), DIAGNOSIS_MAX));
@@ -231,6 +239,9 @@ fn html_body(n: &Notification, channel: &str) -> Markup {
                 @if let Some(note) = &n.note {
                     p style="white-space: pre-line;" { (facts::note_text(note)) }
                 }
+                @if let Some(burn) = &n.slo_burn {
+                    p style="white-space: pre-line;" { (facts::burn_lines(burn).join("\n")) }
+                }
                 @if let Some(result) = &n.result {
                     p { (truncate(&facts::diagnosis(n, result), DIAGNOSIS_MAX)) }
                 }
@@ -267,6 +278,14 @@ fn thread_id(incident: &IncidentInfo, domain: &str) -> String {
         "<wsprobe.incident.{}.{}@{domain}>",
         incident.id,
         incident.started_at.timestamp_millis()
+    )
+}
+
+fn burn_thread_id(burn: &crate::alert::burn::SloBurnInfo, domain: &str) -> String {
+    format!(
+        "<wsprobe.slo-burn.{}.{}@{domain}>",
+        burn.id,
+        burn.started_at.timestamp_millis()
     )
 }
 

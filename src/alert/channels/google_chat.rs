@@ -40,6 +40,10 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     if let Some(note) = &n.note {
         sections.push(paragraph(&facts::escape_markup(&facts::note_text(note))));
     }
+    if let Some(burn) = &n.slo_burn {
+        let lines = facts::burn_lines(burn).join("\n");
+        sections.push(paragraph(&facts::escape_markup(&lines)));
+    }
     if let Some(result) = &n.result {
         sections.push(paragraph(&facts::escape_markup(&truncate(
             &facts::diagnosis(n, result),

@@ -58,6 +58,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     if let Some(note) = &n.note {
         text = escape(&facts::note_text(note));
     }
+    if let Some(burn) = &n.slo_burn {
+        text = escape(&truncate(&facts::burn_lines(burn).join("\n"), TEXT_MAX));
+    }
     if let Some(result) = &n.result {
         text = escape(&truncate(&facts::diagnosis(n, result), TEXT_MAX));
         for fact in facts::facts(n, result) {

@@ -90,10 +90,12 @@ pub fn message(notification: &Notification, channel: &str) -> Message {
         Tone::Degraded => ("warning", "default"),
         Tone::Down => ("rotating_light", "default"),
     };
-    let priority = if n.event == EventName::Triggered {
-        "urgent"
-    } else {
-        priority
+    let priority = match (n.event, n.slo_burn.as_ref().map(|b| b.speed)) {
+        (EventName::Triggered, _) | (EventName::SloBurn, Some(crate::slo::burn::Speed::Fast)) => {
+            "urgent"
+        }
+        (EventName::SloBurn, _) => "high",
+        _ => priority,
     };
     let mut lines = facts::plain_lines(n, channel);
     if let Some(link) = &n.link {

@@ -57,7 +57,9 @@ impl Notifier for Opsgenie {
         let alias = alias(notification, &self.name);
         let by_alias = |action| endpoint(&self.api_url, &["v2", "alerts", &alias, action], true);
         let (url, body) = match (notification.event, &notification.note) {
-            (EventName::Resolved, _) => (by_alias("close"), close_payload(notification)),
+            (EventName::Resolved | EventName::SloBurnResolved, _) => {
+                (by_alias("close"), close_payload(notification))
+            }
             (EventName::Acknowledged, _) => {
                 (by_alias("acknowledge"), acknowledge_payload(notification))
             }
@@ -99,9 +101,15 @@ pub fn alias(notification: &Notification, channel: &str) -> String {
     if let Some(group) = &notification.group {
         return truncate(&format!("wsprobe-group-{}", group.key), ALIAS_MAX);
     }
-    let alias = match &notification.incident {
-        Some(incident) => format!("wsprobe-{}-{}", notification.subject(), incident.id),
-        None => format!("wsprobe-test-{channel}"),
+    let alias = match (&notification.incident, &notification.slo_burn) {
+        (Some(incident), _) => format!("wsprobe-{}-{}", notification.subject(), incident.id),
+        (None, Some(burn)) => format!(
+            "wsprobe-{}-slo-{}-{}",
+            notification.subject(),
+            burn.speed.as_str(),
+            burn.id
+        ),
+        (None, None) => format!("wsprobe-test-{channel}"),
     };
     truncate(&alias, ALIAS_MAX)
 }
@@ -147,7 +155,12 @@ pub fn create_payload(notification: &Notification, priority: &str, channel: &str
         "entity": truncate(n.subject(), ENTITY_MAX),
         "source": "wsprobe",
         // A test must not wake anyone up.
-        "priority": if n.event == EventName::Test { "P5" } else { priority },
+        "priority": match (n.event, n.slo_burn.as_ref().map(|b| b.speed)) {
+            (EventName::Test, _) => "P5",
+            // A slow burn is a ticket: below a page whatever the channel's priority.
+            (_, Some(crate::slo::burn::Speed::Slow)) => "P3",
+            _ => priority,
+        },
         "tags": tags,
         "details": details,
     })

@@ -79,9 +79,15 @@ pub fn dedup_key(notification: &Notification, channel: &str) -> String {
     if let Some(group) = &notification.group {
         return format!("wsprobe-group-{}", group.key);
     }
-    match &notification.incident {
-        Some(incident) => format!("wsprobe-{}-{}", notification.subject(), incident.id),
-        None => format!("wsprobe-test-{channel}"),
+    match (&notification.incident, &notification.slo_burn) {
+        (Some(incident), _) => format!("wsprobe-{}-{}", notification.subject(), incident.id),
+        (None, Some(burn)) => format!(
+            "wsprobe-{}-slo-{}-{}",
+            notification.subject(),
+            burn.speed.as_str(),
+            burn.id
+        ),
+        (None, None) => format!("wsprobe-test-{channel}"),
     }
 }
 
@@ -97,7 +103,7 @@ pub fn payload(
     let dedup_key = dedup_key(n, channel);
     // An acknowledged alert stays quiet until it resolves, even through new triggers.
     let action = match n.event {
-        EventName::Resolved => Some("resolve"),
+        EventName::Resolved | EventName::SloBurnResolved => Some("resolve"),
         EventName::Acknowledged => Some("acknowledge"),
         _ => None,
     };
@@ -111,7 +117,10 @@ pub fn payload(
     let summary = match (&n.result, &n.note) {
         (Some(result), _) => format!("{} — {}", n.headline(), result.diagnosis),
         (None, Some(note)) => format!("{} — {}", n.headline(), note.message),
-        (None, None) => format!("[TEST] {}", n.headline()),
+        (None, None) => match &n.slo_burn {
+            Some(burn) => format!("{} — {}", n.headline(), burn.summary),
+            None => format!("[TEST] {}", n.headline()),
+        },
     };
     let source = n
         .result
@@ -124,7 +133,12 @@ pub fn payload(
         "summary": truncate(&summary, SUMMARY_MAX),
         "source": source,
         // A test must not wake anyone up.
-        "severity": if n.event == EventName::Test { "info" } else { severity },
+        "severity": match (n.event, &n.slo_burn) {
+            (EventName::Test, _) => "info",
+            // The burn says how urgent it is: a fast one pages, a slow one is a warning.
+            (_, Some(burn)) => burn.severity.as_str(),
+            _ => severity,
+        },
         "component": n.subject(),
         "timestamp": timestamp,
         "custom_details": custom_details(n),
@@ -168,6 +182,9 @@ fn custom_details(n: &Notification) -> serde_json::Map<String, Value> {
     }
     if let Some(note) = &n.note {
         details.insert("note".into(), json!(note));
+    }
+    if let Some(burn) = &n.slo_burn {
+        details.insert("slo_burn".into(), json!(burn));
     }
     if let Some(group) = &n.group {
         details.insert("group".into(), json!(group));

@@ -52,6 +52,10 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
             blocks.push(section(&phases));
         }
     }
+    if let Some(burn) = &n.slo_burn {
+        let lines = facts::burn_lines(burn).join("\n");
+        blocks.push(section(&facts::escape_markup(&lines)));
+    }
     if let Some(ack) = &n.acknowledgement {
         let lines = facts::acknowledgement_lines(ack).join("\n");
         blocks.push(section(&facts::escape_markup(&lines)));

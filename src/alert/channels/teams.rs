@@ -47,6 +47,9 @@ pub fn payload(notification: &Notification, channel: &str) -> Value {
     if let Some(note) = &n.note {
         body.push(text_block(&escape(&facts::note_text(note))));
     }
+    if let Some(burn) = &n.slo_burn {
+        body.push(text_block(&escape(&facts::burn_lines(burn).join("\n\n"))));
+    }
     if let Some(result) = &n.result {
         body.push(text_block(&escape(&truncate(
             &facts::diagnosis(n, result),

@@ -102,7 +102,7 @@ pub fn text(notification: &Notification, channel: &str) -> String {
     let diagnosis = match (&n.result, &n.note) {
         (Some(result), _) => Some(facts::diagnosis(n, result)),
         (None, Some(note)) => Some(facts::note_text(note)),
-        (None, None) => None,
+        (None, None) => n.slo_burn.as_ref().map(|b| facts::burn_lines(b).join("\n")),
     };
     let fits = |budget: usize| {
         let text = compose(n, channel, diagnosis.as_deref(), budget);

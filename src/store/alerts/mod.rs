@@ -59,6 +59,23 @@ macro_rules! on_writer {
     };
 }
 
+/// One write of the evaluator's, committed: on PostgreSQL in a transaction that first checks
+/// the evaluator lease's fencing token (`PgStore::check_fence`).
+macro_rules! on_fenced_writer {
+    ($store:expr, $f:ident($($arg:expr),*)) => {
+        match &$store.backend {
+            Backend::Sqlite(_) => on_writer!($store, $f($($arg),*)),
+            Backend::Postgres(p) => {
+                let mut tx = p.pool().begin().await?;
+                p.check_fence(&mut tx).await?;
+                let written = postgres::$f(&mut *tx, $($arg),*).await?;
+                tx.commit().await?;
+                Ok(written)
+            }
+        }
+    };
+}
+
 impl AlertStore {
     pub(super) fn new(backend: Backend) -> AlertStore {
         AlertStore { backend }
@@ -78,6 +95,7 @@ impl AlertStore {
             }
             Backend::Postgres(p) => {
                 let mut tx = p.pool().begin().await?;
+                p.check_fence(&mut tx).await?;
                 let key = postgres::env_key(&mut tx, env).await?;
                 Tx::Postgres(tx, key)
             }
@@ -103,6 +121,7 @@ impl AlertStore {
             Backend::Sqlite(_) => on_writer!(self, save_alert_states(states)),
             Backend::Postgres(p) => {
                 let mut tx = p.pool().begin().await?;
+                p.check_fence(&mut tx).await?;
                 postgres::save_alert_states(&mut tx, states).await?;
                 Ok(tx.commit().await?)
             }
@@ -182,6 +201,16 @@ impl AlertStore {
         on_writer!(self, expire_silence(id, now))
     }
 
+    /// Whether this instance may still deliver: on a fleet, the evaluator lease it last held
+    /// is still its own (checked before each send, so that a stalled evaluator that lost the
+    /// lease sends nothing more).
+    pub async fn check_fence(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(p) => p.check_fence(&mut *p.pool().acquire().await?).await,
+        }
+    }
+
     /// Pending notifications due at `now`, earliest first.
     #[tracing::instrument(skip_all)]
     pub async fn due_notifications(
@@ -204,7 +233,7 @@ impl AlertStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let outcome = (DeliveryState::Delivered, attempts);
-        on_writer!(self, finish_notification(id, outcome, at, None))
+        on_fenced_writer!(self, finish_notification(id, outcome, at, None))
     }
 
     pub async fn notification_failed(
@@ -215,7 +244,7 @@ impl AlertStore {
         error: &str,
     ) -> Result<(), StoreError> {
         let outcome = (DeliveryState::Failed, attempts);
-        on_writer!(self, finish_notification(id, outcome, at, Some(error)))
+        on_fenced_writer!(self, finish_notification(id, outcome, at, Some(error)))
     }
 
     /// Record a failed attempt worth repeating at `due`.
@@ -226,7 +255,7 @@ impl AlertStore {
         due: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        on_writer!(self, notification_retry(id, attempts, due, error))
+        on_fenced_writer!(self, notification_retry(id, attempts, due, error))
     }
 
     /// Move a pending notification to `due` without counting an attempt (channel pacing).
@@ -235,7 +264,7 @@ impl AlertStore {
         id: i64,
         due: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        on_writer!(self, notification_postponed(id, due))
+        on_fenced_writer!(self, notification_postponed(id, due))
     }
 
     /// Pending notifications due before `before`: some mean notifications are stuck.

@@ -11,7 +11,10 @@
 //!
 //! [`shared_statements!`] then writes every function over them into that module, once.
 
-pub(super) const NEXT_INCIDENT_ID: &str = "SELECT MAX(id) FROM incidents";
+/// Ids from `2^52` up were made by instances paging while a fleet's database was away
+/// (`crate::fleet::away::LOCAL_IDS`): the ones handed out in order stay below.
+pub(super) const NEXT_INCIDENT_ID: &str =
+    "SELECT MAX(id) FROM incidents WHERE id < 4503599627370496";
 
 pub(super) const SET_INCIDENT_VERDICT: &str =
     "UPDATE incidents SET verdict = $2, diagnosis = $3 WHERE id = $1";

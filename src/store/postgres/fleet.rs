@@ -32,6 +32,12 @@ pub struct InstanceRecord {
     /// Set when it shut down cleanly.
     #[serde(with = "crate::wire::time_opt")]
     pub stopped_at: Option<DateTime<Utc>>,
+    /// Its clock minus the database's, in milliseconds, as last measured; `None` before
+    /// the first measure.
+    pub skew_ms: Option<i64>,
+    /// When it last started a probe, whether or not the result could be written.
+    #[serde(with = "crate::wire::time_opt")]
+    pub last_probe: Option<DateTime<Utc>>,
 }
 
 /// The newest result of one environment from one location: a cell of the matrix.
@@ -54,6 +60,18 @@ pub struct ObservedRun {
     pub location: String,
     pub in_maintenance: bool,
     pub result: crate::probe::ProbeResult,
+}
+
+/// Server side, a claim waits no longer than this for a lock, or to run.
+const CLAIM_SERVER_TIMEOUT: &str = "1s";
+/// This side, a claim gives up on a link that answers nothing after this long.
+const CLAIM_GIVE_UP: Duration = Duration::from_secs(3);
+
+/// A text as an SQL expression made of hex digits only, for the simple protocol's statements,
+/// which take no parameters.
+fn text_literal(text: &str) -> String {
+    let hex: String = text.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("convert_from(decode('{hex}', 'hex'), 'UTF8')")
 }
 
 /// What only a fleet's own loops need of the shared store. Cheap to clone.
@@ -95,32 +113,71 @@ impl FleetStore {
         self.pg.location()
     }
 
-    fn pool(&self) -> &sqlx::PgPool {
+    pub(super) fn pool(&self) -> &sqlx::PgPool {
         self.pg.pool()
     }
 
     /// Claim `slot` of `env` for this location; true for the one replica whose claim landed.
+    /// On the claims' own connections, in one round trip, bounded on both sides: the server
+    /// gives up on a lock or a slow statement after [`CLAIM_SERVER_TIMEOUT`], this side on a
+    /// link that answers nothing after [`CLAIM_GIVE_UP`] (and drops that connection, whose
+    /// state is unknown).
     pub async fn claim_slot(&self, env: &str, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+        // One simple-protocol message of three statements, an implicit transaction: the
+        // `SET LOCAL`s end with it, so a pooler in transaction mode hands nothing on. No
+        // parameters in that protocol: the texts go in as hex, which cannot break out.
+        let sql = format!(
+            "SET LOCAL lock_timeout = '{CLAIM_SERVER_TIMEOUT}';
+             SET LOCAL statement_timeout = '{CLAIM_SERVER_TIMEOUT}';
+             INSERT INTO slots (environment, location, slot_ms, instance)
+             VALUES ({}, {}, {}, {}) ON CONFLICT DO NOTHING",
+            text_literal(env),
+            text_literal(self.location()),
+            codec::ms(slot),
+            text_literal(self.instance_id()),
+        );
         // Never reached since start: say so at once, the slot is not worth a pool time-out.
         self.pg.ensure_up()?;
-        let claimed = sqlx::query(
-            "INSERT INTO slots (environment, location, slot_ms, instance) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
+        let mut conn = self.pg.claims().acquire().await?;
+        let claim = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn);
+        match tokio::time::timeout(CLAIM_GIVE_UP, claim).await {
+            Ok(done) => Ok(done?.rows_affected() == 1),
+            Err(_) => {
+                conn.close_on_drop();
+                Err(StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the slot claim had no answer",
+                ))))
+            }
+        }
+    }
+
+    /// Say this instance is alive, with its clock skew and when it last started a probe, and
+    /// read the database's clock, in one statement: the membership round's.
+    pub async fn report_clock(
+        &self,
+        skew_ms: Option<i64>,
+        last_probe: Option<DateTime<Utc>>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        self.pg.ensure_up()?;
+        let now = sqlx::query_scalar(
+            "WITH alive AS (UPDATE instances SET last_seen = now(), skew_ms = $2,
+                     last_probe = COALESCE($3, last_probe)
+                 WHERE id = $1)
+             SELECT now()",
         )
-        .bind(env)
-        .bind(self.location())
-        .bind(codec::ms(slot))
         .bind(self.instance_id())
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(claimed == 1)
+        .bind(skew_ms)
+        .bind(last_probe)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(now)
     }
 
     /// Every instance, by location then id (those gone a week are pruned: `Store::prune`).
     pub async fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
         const INSTANCES: &str = "SELECT id, location, version, started_at, last_seen, last_report,
-                 stopped_at
+                 stopped_at, skew_ms, last_probe
              FROM instances ORDER BY location, id";
         Ok(sqlx::query_as(INSTANCES).fetch_all(self.pool()).await?)
     }
@@ -189,31 +246,43 @@ impl FleetStore {
     }
 
     /// Take or renew the lease `name` for `ttl`, on the database's clock: true while held.
-    /// An expired lease goes to whoever asks first.
+    /// An expired lease goes to whoever asks first. Its fencing token goes up whenever the
+    /// lease is taken (not renewed); the alert writes of this store carry the token held
+    /// (`PgStore::check_fence`), so that once another instance took the lease over, this one's
+    /// writes are refused even if it has not noticed yet.
     pub async fn hold_lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let holder: Option<String> = sqlx::query_scalar(
-            "INSERT INTO leases (name, holder, until)
-             VALUES ($1, $2, now() + make_interval(secs => $3))
-             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+        let token: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO leases (name, holder, until, token)
+             VALUES ($1, $2, now() + make_interval(secs => $3), 1)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until,
+                 token = CASE WHEN leases.holder = excluded.holder AND leases.until >= now()
+                              THEN leases.token ELSE leases.token + 1 END
              WHERE leases.until < now() OR leases.holder = excluded.holder
-             RETURNING holder",
+             RETURNING token",
         )
         .bind(name)
         .bind(self.instance_id())
         .bind(ttl.as_secs_f64())
         .fetch_optional(self.pool())
         .await?;
-        Ok(holder.is_some())
+        // A lost lease keeps its old token here: the writes it carries are refused.
+        if let Some(token) = token {
+            self.pg.set_fence(name, token);
+        }
+        Ok(token.is_some())
     }
 
     /// Give the lease up at once (a clean shutdown), so that another instance need not wait
-    /// for it to expire.
+    /// for it to expire. The row stays, expired, so that its token only ever goes up.
     pub async fn release_lease(&self, name: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(self.instance_id())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE leases SET until = now() - interval '1 second'
+             WHERE name = $1 AND holder = $2",
+        )
+        .bind(name)
+        .bind(self.instance_id())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -240,4 +309,19 @@ fn observed(row: &sqlx::postgres::PgRow) -> Result<ObservedRun, StoreError> {
         in_maintenance: row.try_get(2)?,
         result,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn texts_reach_the_simple_protocol_as_hex_only() {
+        let literal = super::text_literal("it's; DROP TABLE slots; --é");
+        assert!(
+            literal.starts_with("convert_from(decode('69742773"),
+            "{literal}"
+        );
+        let hex =
+            &literal["convert_from(decode('".len()..literal.len() - "', 'hex'), 'UTF8')".len()];
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{literal}");
+    }
 }

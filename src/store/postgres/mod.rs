@@ -9,11 +9,13 @@
 //! rollups and pruning; `fleet.rs` holds what only a fleet's loops use ([`FleetStore`]), and
 //! alerting's tables are `store/alerts/`, their statements shared with SQLite.
 
+mod away;
 mod connect;
 mod fleet;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +32,7 @@ use super::{
 };
 use crate::probe::result::{ProbeResult, Status, Verdict};
 
+pub use away::AwayRecord;
 pub use connect::is_bad_config;
 pub use fleet::ProbeRequest;
 pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
@@ -46,6 +49,13 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// stuck lock must fail the write, not hold the writer for ever.
 const STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '15s'";
 
+/// Connections for slot claims alone: a claim stuck on a lock or a dead link holds one of
+/// these, never one the writer, the evaluator or the pages need.
+const CLAIM_CONNECTIONS: u32 = 4;
+/// A claim waits this long for a connection: claims are sent ahead of their slot, and one
+/// that cannot be sent in time is decided without the database.
+const CLAIM_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Cheap to clone: the pool is shared.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -55,6 +65,11 @@ pub struct PgStore {
 #[derive(Debug)]
 struct Inner {
     pool: PgPool,
+    /// Slot claims' own pool ([`CLAIM_CONNECTIONS`]), connected on first use.
+    claims: PgPool,
+    /// The evaluator lease's fencing token last held by this instance; 0 while it never held
+    /// the lease. Kept once the lease is lost, so that a stalled evaluator's writes are refused.
+    fence: AtomicI64,
     instance_id: String,
     location: String,
     /// `host:port/database`, for messages.
@@ -81,6 +96,15 @@ impl PgStore {
         // session `SET` either (a transaction-mode pooler would hand it to other clients): the
         // write transaction sets its own statement timeout.
         let options = options.application_name("wsprobe").extra_float_digits(None);
+        let claims = PgPoolOptions::new()
+            .max_connections(CLAIM_CONNECTIONS)
+            .acquire_timeout(CLAIM_ACQUIRE_TIMEOUT)
+            // A ping before each claim would double its round trips on a slow link; a dead
+            // connection fails the claim, which is then decided without the database.
+            .test_before_acquire(false)
+            // One kept open: the first claims need not open a connection before the slot.
+            .min_connections(1)
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -89,6 +113,8 @@ impl PgStore {
         let store = PgStore {
             inner: Arc::new(Inner {
                 pool,
+                claims,
+                fence: AtomicI64::new(0),
                 instance_id: instance_id.to_owned(),
                 location: location.to_owned(),
                 target: target.clone(),
@@ -114,6 +140,42 @@ impl PgStore {
 
     pub(super) fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    fn claims(&self) -> &PgPool {
+        &self.inner.claims
+    }
+
+    fn set_fence(&self, lease: &str, token: i64) {
+        if lease == crate::fleet::EVALUATOR_LEASE {
+            self.inner.fence.store(token, Ordering::SeqCst);
+        }
+    }
+
+    /// Refuse an alert write of an evaluator whose lease passed on: the write's transaction
+    /// holds the lease row (`FOR SHARE`), so the lease cannot change hands before it commits.
+    /// An instance that never held the lease writes only what any instance may (on-call).
+    pub(crate) async fn check_fence(
+        &self,
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<(), StoreError> {
+        let token = self.inner.fence.load(Ordering::SeqCst);
+        if token == 0 {
+            return Ok(());
+        }
+        let current: Option<i64> = sqlx::query_scalar(
+            "SELECT token FROM leases
+             WHERE name = $1 AND holder = $2 AND token = $3 AND until >= now() FOR SHARE",
+        )
+        .bind(crate::fleet::EVALUATOR_LEASE)
+        .bind(self.instance_id())
+        .bind(token)
+        .fetch_optional(conn)
+        .await?;
+        match current {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Fenced(token)),
+        }
     }
 
     pub fn instance_id(&self) -> &str {
@@ -357,6 +419,16 @@ impl PgStore {
         Ok(day_uptimes(daily))
     }
 
+    /// `env`'s burn-rate windows ending at `now`, across its locations (see
+    /// [`super::burn`]).
+    pub async fn burn_windows(
+        &self,
+        env: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::slo::burn::Windows, StoreError> {
+        super::burn::postgres(self.pool(), env, now).await
+    }
+
     /// Delete what is older than the retention, in batches; any instance may prune, the
     /// deletes are idempotent. Slot claims go with the runs.
     pub async fn prune(&self, retention: Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -438,6 +510,8 @@ impl PgStore {
         if let Err(err) = stopped {
             tracing::warn!("could not record this instance's stop in the shared store: {err}");
         }
+        // A claim stuck on a dead link gives up on its own; shutdown does not wait for it.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.claims().close()).await;
         self.pool().close().await;
     }
 }

@@ -244,11 +244,35 @@ fn slo_section(slo: &SloStatus, objective: &crate::config::Slo, now: DateTime<Ut
                 div { "Availability" b { (percent(slo.availability)) } }
                 div { "Error budget left" b { (budget) } }
                 div { "Runs counted" b { (slo.runs) } }
+                @for burn in slo.burn.values() {
+                    (burn_cell(burn))
+                }
             }
             figure { figcaption { "Error budget remaining, end of each UTC day" }
                 (chart::budget_chart(&slo.burn_down, first_day, last_day)) }
         }
     }
+}
+
+/// `Fast burn (1h / 5m)` with both rates, and `firing` while the alert holds.
+fn burn_cell(burn: &crate::slo::burn::BurnStatus) -> Markup {
+    let rate = |r: Option<f64>| r.map_or_else(|| "—".to_owned(), |r| format!("{r:.1}×"));
+    let state = if burn.firing { " firing" } else { "" };
+    html! {
+        div class={ "burn" (state) } {
+            (format!("{} burn ({} / {}, alert at {}×)", capitalised(burn.speed.as_str()),
+                burn.long_window, burn.short_window, burn.threshold))
+            b { (rate(burn.long_burn_rate)) " / " (rate(burn.short_burn_rate)) (state) }
+        }
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// `99.9%`, `99.95%`: as many decimals as the objective has (to 0.001 %), none trailing.

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod child;
 pub mod django;
+pub mod faults;
 pub mod fleet;
 pub mod json_style;
 pub mod lab;
