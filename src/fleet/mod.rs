@@ -39,8 +39,9 @@ use tokio::sync::oneshot;
 
 use crate::store::{FleetStore, InstanceRecord, StoreError};
 
-/// The lease whose holder evaluates incidents and delivers notifications.
-pub const EVALUATOR_LEASE: &str = "evaluator";
+/// The lease whose holder evaluates incidents and delivers notifications (named by the store,
+/// which fences that lease's writes).
+pub use crate::store::EVALUATOR_LEASE;
 /// How long a lease outlives its holder's last renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often the lease is renewed (or tried for) and the evaluator steps.

@@ -51,7 +51,7 @@ pub use alerts::{
 };
 use lifecycle::Backend;
 pub use lifecycle::Store;
-pub use postgres::{AwayRecord, ProbeRequest};
+pub use postgres::{AwayRecord, EVALUATOR_LEASE, ProbeRequest};
 pub use postgres::{FleetStore, InstanceRecord, LocationRun, ObservedRun, is_bad_config};
 pub use read_only::ReadOnlyStore;
 pub use rollups::{DayUptime, HourLatency};

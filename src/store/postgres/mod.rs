@@ -37,6 +37,10 @@ pub use connect::is_bad_config;
 pub use fleet::ProbeRequest;
 pub use fleet::{FleetStore, InstanceRecord, LocationRun, ObservedRun};
 
+/// The lease whose holder evaluates incidents and delivers notifications; its token fences
+/// the holder's alert writes (`check_fence`).
+pub const EVALUATOR_LEASE: &str = "evaluator";
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Instances not seen for this long are forgotten: a replaced host is not quiet for ever.
@@ -147,7 +151,7 @@ impl PgStore {
     }
 
     fn set_fence(&self, lease: &str, token: i64) {
-        if lease == crate::fleet::EVALUATOR_LEASE {
+        if lease == EVALUATOR_LEASE {
             self.inner.fence.store(token, Ordering::SeqCst);
         }
     }
@@ -167,7 +171,7 @@ impl PgStore {
             "SELECT token FROM leases
              WHERE name = $1 AND holder = $2 AND token = $3 AND until >= now() FOR SHARE",
         )
-        .bind(crate::fleet::EVALUATOR_LEASE)
+        .bind(EVALUATOR_LEASE)
         .bind(self.instance_id())
         .bind(token)
         .fetch_optional(conn)
