@@ -20,19 +20,49 @@ const MAX_RUNS: u32 = 1000;
 const DEFAULT_INCIDENTS: u32 = 100;
 const MAX_INCIDENTS: u32 = 1000;
 
-pub async fn status<S: StatusSource>(State(web): State<Arc<Web<S>>>) -> impl IntoResponse {
-    let body = web
-        .rendered
-        .get_or_render("status", web.source.generation(), async {
-            bytes::Bytes::from(
-                serde_json::to_vec(&web.source.status().await).expect("status serializes"),
-            )
-        })
-        .await;
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
+/// `GET /api/v1/status`'s parameters: none for the whole status as before (the first
+/// `MAX_LIMIT` environments of a larger fleet), any of them for a page, failing first.
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    limit: Option<usize>,
+    offset: Option<usize>,
+    /// `down`, `degraded`, `unknown`, `up`, comma-separated.
+    status: Option<String>,
+    /// A name, or a prefix ending in `*`.
+    environment: Option<String>,
+}
+
+pub async fn status<S: StatusSource>(
+    State(web): State<Arc<Web<S>>>,
+    JsonQuery(query): JsonQuery<StatusQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    use super::status_json::{self, MAX_LIMIT};
+    let paged = query.limit.is_some()
+        || query.offset.is_some()
+        || query.status.is_some()
+        || query.environment.is_some();
+    let body = if paged {
+        let filter =
+            super::snapshot::Filter::parse(query.status.as_deref(), query.environment.as_deref())
+                .map_err(ApiError::BadRequest)?;
+        let limit = query.limit.unwrap_or(MAX_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be 1 to {MAX_LIMIT}"
+            )));
+        }
+        let snapshot = web.snapshot().await;
+        let offset = query.offset.unwrap_or(0);
+        bytes::Bytes::from(status_json::page(&snapshot, &filter, offset, limit))
+    } else {
+        // The answer most clients ask for, the same for all of them: rendered once.
+        web.rendered
+            .get_or_render("status", web.source.generation(), async {
+                bytes::Bytes::from(status_json::whole(&*web.snapshot().await))
+            })
+            .await
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,8 +389,8 @@ pub async fn badge<S: StatusSource>(
     let svg = web
         .rendered
         .get_or_render(&key, web.source.generation(), async {
-            let status = web.source.status().await;
-            let env = status.environments.iter().find(|env| env.name == name);
+            let snapshot = web.snapshot().await;
+            let env = snapshot.named(name);
             let (label, value, colour) = env.map_or_else(
                 || (name.to_owned(), "unknown".to_owned(), badge::GREY),
                 |env| badge::text_of(env, kind, window),

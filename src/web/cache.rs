@@ -16,27 +16,39 @@ const MAX_AGE: Duration = Duration::from_secs(1);
 /// With thousands of environments a result arrives every few milliseconds: reuse a render this
 /// long even if something changed, so a busy daemon renders a few times a second, not per view.
 const MIN_REUSE: Duration = Duration::from_millis(250);
+/// While another render is under way, an older one is served if it is at most this old.
+const MAX_STALE: Duration = Duration::from_secs(5);
 
-#[derive(Default)]
-pub struct RenderCache {
+/// Renders by key: response bodies (`Bytes`), or the sorted status they are cut from
+/// (`Arc<Snapshot>`).
+pub struct RenderCache<T = Bytes> {
     /// By page: `index`, `status`, `environment/{name}` (configured names only: the page
     /// refuses others before rendering, so this stays as small as the config).
-    entries: Mutex<HashMap<String, Rendered>>,
+    entries: Mutex<HashMap<String, Rendered<T>>>,
     /// One render at a time: when a render expires under load, every waiting viewer would
     /// otherwise render the same page at once.
     rendering: tokio::sync::Mutex<()>,
 }
 
-struct Rendered {
-    generation: u64,
-    rendered_at: Instant,
-    body: Bytes,
+impl<T> Default for RenderCache<T> {
+    fn default() -> Self {
+        RenderCache {
+            entries: Mutex::default(),
+            rendering: tokio::sync::Mutex::default(),
+        }
+    }
 }
 
-impl RenderCache {
+struct Rendered<T> {
+    generation: u64,
+    rendered_at: Instant,
+    body: T,
+}
+
+impl<T: Clone> RenderCache<T> {
     /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
     /// than `MAX_AGE` ago.
-    fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+    fn get(&self, key: &str, generation: u64) -> Option<T> {
         let entries = self.entries.lock();
         entries
             .get(key)
@@ -48,14 +60,22 @@ impl RenderCache {
     }
 
     /// The cached body, or one rendered by `render` (by one caller at a time).
-    pub async fn get_or_render<F>(&self, key: &str, generation: u64, render: F) -> Bytes
+    pub async fn get_or_render<F>(&self, key: &str, generation: u64, render: F) -> T
     where
-        F: Future<Output = Bytes>,
+        F: Future<Output = T>,
     {
         if let Some(body) = self.get(key, generation) {
             return body;
         }
-        let _one_at_a_time = self.rendering.lock().await;
+        // While someone renders, the last render is the answer: a render of 100,000
+        // environments takes long enough that every viewer waiting for it was the tail.
+        let _one_at_a_time = match self.rendering.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => match self.stale(key) {
+                Some(body) => return body,
+                None => self.rendering.lock().await,
+            },
+        };
         if let Some(body) = self.get(key, generation) {
             return body;
         }
@@ -64,7 +84,16 @@ impl RenderCache {
         body
     }
 
-    fn put(&self, key: &str, generation: u64, body: Bytes) {
+    /// The last render of `key`, if younger than `MAX_STALE`.
+    fn stale(&self, key: &str) -> Option<T> {
+        let entries = self.entries.lock();
+        entries
+            .get(key)
+            .filter(|e| e.rendered_at.elapsed() < MAX_STALE)
+            .map(|e| e.body.clone())
+    }
+
+    fn put(&self, key: &str, generation: u64, body: T) {
         let mut entries = self.entries.lock();
         entries.insert(
             key.to_owned(),
@@ -114,5 +143,28 @@ impl HistoryCache {
         // Environments removed by a reload would otherwise stay.
         entries.retain(|_, (at, _)| at.elapsed() < HISTORY_TTL);
         entries.insert(environment.to_owned(), (Instant::now(), history));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn while_a_render_is_under_way_the_last_one_is_served() {
+        let cache: RenderCache<u32> = RenderCache::default();
+        assert_eq!(cache.get_or_render("k", 1, async { 1 }).await, 1);
+        let _someone_renders = cache.rendering.lock().await;
+        // A new generation, and the render under way holds the lock: the last render answers.
+        cache.entries.lock().get_mut("k").unwrap().rendered_at -= MIN_REUSE;
+        let body = cache
+            .get_or_render("k", 2, async { unreachable!("no second render at once") })
+            .await;
+        assert_eq!(body, 1);
+        cache.entries.lock().get_mut("k").unwrap().rendered_at -= MAX_STALE;
+        assert!(
+            cache.stale("k").is_none(),
+            "too old to serve: wait for the render"
+        );
     }
 }

@@ -18,6 +18,8 @@ mod pages;
 mod public;
 mod security;
 pub mod serve;
+mod snapshot;
+mod status_json;
 pub mod view;
 
 #[cfg(test)]
@@ -43,6 +45,8 @@ const BODY_LIMIT: usize = 64 * 1024;
 struct Web<S> {
     source: Arc<S>,
     rendered: RenderCache,
+    /// The status sorted and counted once per render, for the pages cut from it.
+    snapshots: RenderCache<Arc<snapshot::Snapshot>>,
     /// When this router was built: a single node's start, as `/api/v1/instances` says.
     started_at: Arc<chrono::DateTime<chrono::Utc>>,
     /// Each environment's chart data, read from the rollups at most every 30 s.
@@ -56,10 +60,22 @@ impl<S> Web<S> {
         Arc::new(Web {
             source,
             rendered: RenderCache::default(),
+            snapshots: RenderCache::default(),
             started_at: Arc::new(chrono::Utc::now()),
             history: HistoryCache::default(),
             public,
         })
+    }
+}
+
+impl<S: StatusSource> Web<S> {
+    /// The daemon's status, sorted: reused as long as a rendered page would be.
+    async fn snapshot(&self) -> Arc<snapshot::Snapshot> {
+        self.snapshots
+            .get_or_render("status", self.source.generation(), async {
+                Arc::new(snapshot::Snapshot::new(self.source.status().await))
+            })
+            .await
     }
 }
 

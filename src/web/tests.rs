@@ -29,6 +29,8 @@ pub(super) struct FakeSource {
     alerts: crate::alert::Alerts,
     /// `api`'s newest result; `None`: not probed yet. Other environments are never probed.
     pub(super) latest: Option<Arc<ProbeResult>>,
+    /// The newest result of other environments, by name (a large fleet's).
+    pub(super) results: std::collections::HashMap<String, Arc<ProbeResult>>,
     /// `None`: ready.
     not_ready: Option<String>,
     prometheus: Option<String>,
@@ -56,6 +58,7 @@ impl FakeSource {
             store,
             alerts,
             latest: None,
+            results: Default::default(),
             not_ready: None,
             prometheus: None,
             _dir: dir,
@@ -68,7 +71,8 @@ impl FakeSource {
     }
 
     fn environment(&self, name: &str) -> EnvironmentStatus {
-        let last = self.latest.clone().filter(|_| name == "api");
+        let last = (self.latest.clone().filter(|_| name == "api"))
+            .or_else(|| self.results.get(name).cloned());
         let unknown = Uptime {
             day: None,
             week: None,
@@ -522,3 +526,4 @@ async fn every_response_carries_the_security_headers() {
 
 mod incidents;
 pub(super) use incidents::{note_request, seed_incident};
+mod paging;

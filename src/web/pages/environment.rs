@@ -76,9 +76,12 @@ async fn render_environment<S: StatusSource>(
         // A reload removed it between the handler's check and this render.
         return html! { "no such environment" };
     };
-    let status = source.status().await;
+    // The sorted status finds it by binary search and is shared with the overview's render:
+    // with 100,000 environments, building the whole status per page view would dominate.
+    let snapshot = web.snapshot().await;
+    let status = &snapshot.status;
     let now = status.generated_at;
-    let current = status.environments.iter().find(|e| e.name == name);
+    let current = snapshot.named(name);
     let store = source.store();
     let runs = store
         .runs(

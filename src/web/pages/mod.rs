@@ -9,6 +9,7 @@
 //! - `oncall`: silences and acknowledgements as the pages show them.
 
 mod environment;
+mod large;
 mod matrix;
 mod oncall;
 mod overview;

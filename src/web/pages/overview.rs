@@ -4,26 +4,55 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::{REFRESH_SECONDS, ago, failed_notifications, layout, ms, percent, pill};
 use crate::probe::Status;
-use crate::web::view::{
-    EnvironmentStatus, RecentRun, ReloadRejected, SpoolStatus, StatusBody, status_name,
-};
+use crate::web::snapshot::Snapshot;
+use crate::web::view::{EnvironmentStatus, RecentRun, ReloadRejected, SpoolStatus, status_name};
 use crate::web::{StatusSource, Web};
+
+/// Above this many environments the overview shows the counts, every failing environment
+/// (up to [`PAGE_ROWS`]) and a page of the others, instead of a row for each.
+pub const LARGE: usize = 500;
+/// Rows of each section of the large overview.
+pub const PAGE_ROWS: usize = 200;
+
+#[derive(Debug, Deserialize)]
+pub struct IndexQuery {
+    /// The page of the large overview's passing environments; anything else is the first.
+    page: Option<String>,
+}
 
 pub async fn index<S: StatusSource>(
     State(web): State<Arc<Web<S>>>,
+    Query(query): Query<IndexQuery>,
 ) -> axum::response::Html<bytes::Bytes> {
-    let body = web
-        .rendered
-        .get_or_render("index", web.source.generation(), async {
-            bytes::Bytes::from(render_index(web.source.as_ref()).await.into_string())
-        })
-        .await;
+    let page = query
+        .page
+        .and_then(|page| page.parse::<usize>().ok())
+        .filter(|page| *page > 1);
+    let snapshot = web.snapshot().await;
+    let body = match page {
+        // Further pages are looked at by few: rendered per view from the sorted status, and
+        // not kept (a cache by page would grow with the fleet).
+        Some(page) if snapshot.total() > LARGE => {
+            bytes::Bytes::from(render_index(web.source.as_ref(), &snapshot, page).into_string())
+        }
+        _ => {
+            web.rendered
+                .get_or_render("index", web.source.generation(), async {
+                    let snapshot = web.snapshot().await;
+                    bytes::Bytes::from(
+                        render_index(web.source.as_ref(), &snapshot, 1).into_string(),
+                    )
+                })
+                .await
+        }
+    };
     axum::response::Html(body)
 }
 
@@ -37,13 +66,6 @@ pub fn urgency(status: Option<Status>) -> u8 {
     }
 }
 
-/// Failing environments first, then by name.
-fn by_urgency(environments: &[EnvironmentStatus]) -> Vec<&EnvironmentStatus> {
-    let mut sorted: Vec<_> = environments.iter().collect();
-    sorted.sort_by(|a, b| (urgency(a.status), &a.name).cmp(&(urgency(b.status), &b.name)));
-    sorted
-}
-
 /// The counts the overall banner and the title say.
 struct Counts {
     total: usize,
@@ -53,14 +75,13 @@ struct Counts {
 }
 
 impl Counts {
-    fn of(status: &StatusBody) -> Counts {
-        let count =
-            |s: Option<Status>| status.environments.iter().filter(|e| e.status == s).count();
+    fn of(snapshot: &Snapshot) -> Counts {
+        let by = snapshot.by_status();
         Counts {
-            total: status.environments.len(),
-            down: count(Some(Status::Down)),
-            degraded: count(Some(Status::Degraded)),
-            unknown: count(None),
+            total: snapshot.total(),
+            down: by.down,
+            degraded: by.degraded,
+            unknown: by.unknown,
         }
     }
 
@@ -116,16 +137,15 @@ impl Counts {
     }
 }
 
-async fn render_index(source: &impl StatusSource) -> Markup {
-    let status = source.status().await;
+fn render_index(source: &impl StatusSource, snapshot: &Snapshot, page: usize) -> Markup {
+    let status = &snapshot.status;
     let now = status.generated_at;
-    let counts = Counts::of(&status);
+    let counts = Counts::of(snapshot);
     let (class, overall) = counts.overall();
     let title = match counts.down {
         0 => format!("wsprobe — {overall}"),
         n => format!("wsprobe — {n} down"),
     };
-    let sorted = by_urgency(&status.environments);
     layout(
         &title,
         html! {
@@ -140,16 +160,13 @@ async fn render_index(source: &impl StatusSource) -> Markup {
             @for notice in &status.quiet {
                 div class="banner" { b { (notice.subject) } " — " (notice.diagnosis) " (incident #" (notice.incident) ")" }
             }
-            (super::matrix::matrix(&sorted, now))
-            (super::oncall::silences(&status.silences, now))
-            table class="environments" {
-                thead { tr {
-                    th { "Status" } th { "Environment" } th { "Verdict · diagnosis" }
-                    th { "Last run" } th { "Uptime 24h · 7d · 30d" } th { "p50 / p95 24h" } th { "Recent" }
-                } }
-                @for env in sorted {
-                    (environment_row(env, &source.recent(&env.name), now))
-                }
+            @if snapshot.total() > LARGE {
+                (super::large::overview(source, snapshot, page))
+            } @else {
+                @let sorted: Vec<_> = snapshot.sorted().collect();
+                (super::matrix::matrix(&sorted, now))
+                (super::oncall::silences(&status.silences, now))
+                (environments_table(source, &sorted, now))
             }
             p class="muted" {
                 "Generated " (ago(Some(now), now)) " · refreshes every " (REFRESH_SECONDS) " s · JSON: "
@@ -157,6 +174,25 @@ async fn render_index(source: &impl StatusSource) -> Markup {
             }
         },
     )
+}
+
+/// The environments' rows under one header.
+pub(super) fn environments_table(
+    source: &impl StatusSource,
+    environments: &[&EnvironmentStatus],
+    now: DateTime<Utc>,
+) -> Markup {
+    html! {
+        table class="environments" {
+            thead { tr {
+                th { "Status" } th { "Environment" } th { "Verdict · diagnosis" }
+                th { "Last run" } th { "Uptime 24h · 7d · 30d" } th { "p50 / p95 24h" } th { "Recent" }
+            } }
+            @for env in environments {
+                (environment_row(env, &source.recent(&env.name), now))
+            }
+        }
+    }
 }
 
 /// The running config is not the file's: say so until a reload succeeds.
