@@ -85,6 +85,12 @@ pub fn relative(seconds: i64) -> String {
     }
 }
 
+/// A std duration as chrono's, saturating: config durations are bounded by validation, and an
+/// absurd one should mean "never" rather than a panic in date arithmetic.
+pub fn chrono_duration(duration: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

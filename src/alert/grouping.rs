@@ -254,7 +254,7 @@ impl Grouper {
 }
 
 fn chrono_wait(grouping: &Grouping) -> chrono::Duration {
-    chrono::Duration::from_std(grouping.wait).unwrap_or(chrono::Duration::MAX)
+    crate::text::chrono_duration(grouping.wait)
 }
 
 /// Due rows as sent: one per row, except rows of one group, channel and event, which become

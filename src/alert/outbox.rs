@@ -281,9 +281,10 @@ pub async fn attempt(
         .send(channel, request, &channels.redactor, now)
         .await;
     let attempts = row.attempts.saturating_add(1);
-    channels
-        .pacer
-        .hold(&row.channel, now + chrono_duration(channel.min_interval()));
+    channels.pacer.hold(
+        &row.channel,
+        now + crate::text::chrono_duration(channel.min_interval()),
+    );
     match result {
         Attempt::Delivered => Decided {
             recorded: Recorded::Delivered { attempts, at: now },
@@ -308,15 +309,15 @@ fn retry(
 ) -> Decided {
     let delay = retry_after.unwrap_or_else(|| backoff(attempts, rand::random()));
     // Whole milliseconds: what the store keeps, so the report and the row agree.
-    let due = now + chrono_duration(delay);
+    let due = now + crate::text::chrono_duration(delay);
     let due = DateTime::from_timestamp_millis(due.timestamp_millis()).unwrap_or(due);
     if let Some(after) = retry_after {
         // The receiver asked the whole channel to wait, not just this row.
         channels
             .pacer
-            .hold(&row.channel, now + chrono_duration(after));
+            .hold(&row.channel, now + crate::text::chrono_duration(after));
     }
-    let deadline = row.created_at + chrono_duration(channels.give_up_after);
+    let deadline = row.created_at + crate::text::chrono_duration(channels.give_up_after);
     if due >= deadline {
         let error = gave_up(channels.give_up_after, attempts, Some(&error));
         return failed(row, now, attempts, error);
@@ -376,10 +377,6 @@ fn gave_up(after: Duration, attempts: u32, last_error: Option<&str>) -> String {
             "gave up: not delivered within {after} (alerts.give_up_after), {attempts} attempts"
         ),
     }
-}
-
-fn chrono_duration(duration: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 /// The dispatcher: call `step`, sleep until the next due time or a wake-up, repeat until

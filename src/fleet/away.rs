@@ -86,7 +86,7 @@ impl StoreReach {
         let ended = self
             .failing_since
             .take()
-            .is_some_and(|since| now - since >= chrono_duration(AWAY_AFTER));
+            .is_some_and(|since| now - since >= crate::text::chrono_duration(AWAY_AFTER));
         if ended {
             self.back_at = Some(now);
         }
@@ -96,7 +96,7 @@ impl StoreReach {
     /// Since when the store is away, once it has failed for [`AWAY_AFTER`].
     pub fn away_since(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.failing_since
-            .filter(|since| now - *since >= chrono_duration(AWAY_AFTER))
+            .filter(|since| now - *since >= crate::text::chrono_duration(AWAY_AFTER))
     }
 
     /// Away, or back for less than [`SETTLE`]: the evaluator does not step incidents yet.
@@ -104,12 +104,8 @@ impl StoreReach {
         self.away_since(now).is_some()
             || self
                 .back_at
-                .is_some_and(|back| now - back < chrono_duration(SETTLE))
+                .is_some_and(|back| now - back < crate::text::chrono_duration(SETTLE))
     }
-}
-
-fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 /// An incident this instance paged while the store was away.
