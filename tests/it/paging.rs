@@ -238,7 +238,18 @@ async fn a_dependent_failing_with_its_parent_is_shown_as_caused_and_does_not_pag
         )
         .await;
     assert!(crate::helpers::env_status(&status, "auth-token")["caused_by"].is_null());
-    let incidents = app.get_json("/api/v1/incidents?state=open").await;
+    let chat_stored = |incidents: &Value| {
+        incidents["incidents"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|incident| incident["environment"] == "chat"))
+    };
+    let incidents = app
+        .wait_for_at(
+            "/api/v1/incidents?state=open",
+            "chat's incident stored",
+            chat_stored,
+        )
+        .await;
     let chat = incidents["incidents"]
         .as_array()
         .unwrap()

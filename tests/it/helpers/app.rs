@@ -35,9 +35,20 @@ impl App {
 
     /// Poll the status API until `done` holds for it, or fail after PATIENCE.
     pub async fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_at("/api/v1/status", what, done).await
+    }
+
+    /// Poll the JSON at `path` until `done` holds for it, or fail after PATIENCE: what the
+    /// store answers can lag what the status (from memory) already shows.
+    pub async fn wait_for_at(
+        &self,
+        path: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let started = Instant::now();
         loop {
-            let status = self.get_json("/api/v1/status").await;
+            let status = self.get_json(path).await;
             if done(&status) {
                 return status;
             }
