@@ -1,7 +1,8 @@
 //! Results reach the store through one queue and one writer task, so a probe never waits on
 //! the disk: its slot is free as soon as the result is queued. The writer commits whatever
 //! has queued meanwhile in one transaction (group commit), which under load turns thousands
-//! of small transactions into a few large ones; with one result queued it writes at once.
+//! of small transactions into a few large ones. After a quiet spell it waits [`GATHER`] for
+//! more before writing, so that results spread over a minute by jitter still share batches.
 //!
 //! While the store does not take writes (a database restarting, unreachable, locked, its file
 //! gone), what queued waits in the [`Spool`], in order, and the writer tries again with
@@ -27,6 +28,11 @@ use crate::telemetry::Metrics;
 const QUEUE: usize = 20_000;
 /// Results in one transaction at most: the writer holds SQLite's lock this long.
 const BATCH: usize = 500;
+/// How long the writer gathers results after the first one of a quiet spell: each batch costs
+/// a transaction and a few statements whatever its size, each statement a round trip to the
+/// database's thread, while a run read a tenth of a second later loses nothing (on-demand
+/// probes wait for theirs: that long more).
+const GATHER: Duration = Duration::from_millis(100);
 /// Entries the spool keeps while the store is away: 10,000 runs is an hour and a half of
 /// 100 environments on a one-minute schedule, a few tens of megabytes at most.
 pub const SPOOL: usize = 10_000;
@@ -156,6 +162,10 @@ async fn write_loop(
             };
             let Some(first) = first else { break };
             spool.push(first);
+            tokio::select! {
+                _ = tokio::time::sleep(GATHER) => {}
+                _ = stop.cancelled() => {}
+            }
         }
         while let Ok(queued) = incoming.try_recv() {
             spool.push(queued);

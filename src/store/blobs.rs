@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use sqlx::SqliteConnection;
 
-use super::StoreError;
+use super::{StoreError, multi_row};
 
 /// The first 16 bytes of SHA-256: collisions are out of reach at any size this store sees
 /// (2^-64 after 2^32 distinct texts), and half the key bytes of the full digest. SHA-256
@@ -19,34 +19,8 @@ pub fn hash(body: &str) -> [u8; 16] {
     key
 }
 
-/// Store `body` once and take a reference on it: the caller's run row holds the returned id.
-pub async fn acquire(conn: &mut SqliteConnection, body: &str) -> Result<i64, StoreError> {
-    acquire_n(conn, body, 1).await
-}
-
-/// [`acquire`] for `count` runs at once: a batch whose runs share a text (the same URL, the
-/// same header template) takes all its references in one statement.
-pub async fn acquire_n(
-    conn: &mut SqliteConnection,
-    body: &str,
-    count: i64,
-) -> Result<i64, StoreError> {
-    let key = hash(body);
-    let id = sqlx::query_scalar(
-        "INSERT INTO blobs (hash, refs, body) VALUES (?1, ?3, ?2)
-         ON CONFLICT (hash) DO UPDATE SET refs = refs + excluded.refs
-         RETURNING id",
-    )
-    .bind(&key[..])
-    .bind(body)
-    .bind(count)
-    .fetch_one(conn)
-    .await?;
-    Ok(id)
-}
-
 /// The blobs of a batch of runs, each distinct text counted once per run that holds it, so
-/// that [`BatchBlobs::acquire`] writes each text once.
+/// that [`BatchBlobs::acquire`] writes each text once, and all of them in a few statements.
 #[derive(Default)]
 pub struct BatchBlobs<'a> {
     counts: HashMap<&'a str, i64>,
@@ -58,18 +32,47 @@ impl<'a> BatchBlobs<'a> {
         *self.counts.entry(body).or_default() += 1;
     }
 
-    /// Take every reference counted so far; ids are then looked up with [`BatchBlobs::id`].
+    /// Store every text not stored yet and take every reference counted so far; ids are then
+    /// looked up with [`BatchBlobs::id`].
     pub async fn acquire(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        for (&body, &count) in &self.counts {
-            let id = acquire_n(conn, body, count).await?;
-            self.ids.insert(body, id);
+        let texts: Vec<(&'a str, [u8; 16], i64)> = self
+            .counts
+            .iter()
+            .map(|(&body, &count)| (body, hash(body), count))
+            .collect();
+        for chunk in multi_row::chunks(texts.len()) {
+            let texts = &texts[chunk];
+            let sql = format!(
+                "INSERT INTO blobs (hash, refs, body) VALUES {}
+                 ON CONFLICT (hash) DO UPDATE SET refs = refs + excluded.refs
+                 RETURNING id, hash",
+                multi_row::placeholders(texts.len(), 3)
+            );
+            let mut query = sqlx::query_as::<_, (i64, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
+            for (body, key, count) in texts {
+                query = query.bind(&key[..]).bind(*count).bind(*body);
+            }
+            let by_hash: HashMap<Vec<u8>, i64> = query
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(id, key)| (key, id))
+                .collect();
+            for (body, key, _) in texts {
+                let id = by_hash.get(&key[..]).copied().ok_or_else(|| {
+                    StoreError::Corrupt("a blob written in this batch returned no id".into())
+                })?;
+                self.ids.insert(body, id);
+            }
         }
         Ok(())
     }
 
     /// The id of a text added and acquired before.
-    pub fn id(&self, body: &str) -> Option<i64> {
-        self.ids.get(body).copied()
+    pub fn id(&self, body: &str) -> Result<i64, StoreError> {
+        self.ids.get(body).copied().ok_or_else(|| {
+            StoreError::Corrupt("a text of the batch was not counted in its blobs".into())
+        })
     }
 }
 

@@ -28,6 +28,7 @@ mod environments;
 pub mod histogram;
 mod lifecycle;
 mod meta;
+mod multi_row;
 mod postgres;
 mod read_only;
 mod rollups;

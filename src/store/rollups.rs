@@ -1,57 +1,129 @@
 //! Hourly counts and latency histograms per environment: what uptime and percentiles are read
 //! from, so the status page costs the same at 864,000 runs as at 10.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::codec::hour_start;
 use super::histogram::Histogram;
-use super::{StoreError, Summary};
+use super::{StoreError, Summary, multi_row};
 use crate::probe::result::Status;
 
-/// Count one run in its hour; `total_ms` enters the histogram when the run was serving. A run
-/// in maintenance is also counted apart, so that an SLO can leave it out.
-pub async fn add_run(
-    conn: &mut SqliteConnection,
-    env_id: i64,
-    hour: i64,
-    status: Status,
-    total_ms: Option<f64>,
-    in_maintenance: bool,
-) -> Result<(), StoreError> {
-    let stored: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT histogram FROM rollups WHERE env_id = ?1 AND hour = ?2")
-            .bind(env_id)
-            .bind(hour)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let histogram = with_run(stored.flatten(), status, total_ms);
-    sqlx::query(
-        "INSERT INTO rollups (env_id, hour, runs, up, degraded, down, histogram, maint_runs,
-                              maint_serving)
-         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (env_id, hour) DO UPDATE SET
-             runs = runs + 1,
-             up = up + excluded.up,
-             degraded = degraded + excluded.degraded,
-             down = down + excluded.down,
-             histogram = excluded.histogram,
-             maint_runs = maint_runs + excluded.maint_runs,
-             maint_serving = maint_serving + excluded.maint_serving",
-    )
-    .bind(env_id)
-    .bind(hour)
-    .bind(status == Status::Up)
-    .bind(status == Status::Degraded)
-    .bind(status == Status::Down)
-    .bind(histogram)
-    .bind(in_maintenance)
-    .bind(in_maintenance && status.is_serving())
-    .execute(conn)
-    .await?;
+/// One run as its hour's rollup counts it.
+pub struct RunCount {
+    pub env_id: i64,
+    pub hour: i64,
+    pub status: Status,
+    pub total_ms: Option<f64>,
+    pub in_maintenance: bool,
+}
+
+/// What a batch adds to one environment-hour.
+#[derive(Default)]
+struct HourAdds {
+    runs: i64,
+    up: i64,
+    degraded: i64,
+    down: i64,
+    maint_runs: i64,
+    maint_serving: i64,
+    /// `total_ms` of the serving runs, for the histogram.
+    totals: Vec<f64>,
+}
+
+/// Count runs in their hours; a serving run's `total_ms` enters the histogram. A run in
+/// maintenance is also counted apart, so that an SLO can leave it out. The runs of a batch
+/// are summed per environment-hour first, then written in a few statements: one read of the
+/// histograms that change and one upsert per chunk of hours.
+pub async fn add_runs(conn: &mut SqliteConnection, runs: &[RunCount]) -> Result<(), StoreError> {
+    let mut hours: BTreeMap<(i64, i64), HourAdds> = BTreeMap::new();
+    for run in runs {
+        let adds = hours.entry((run.env_id, run.hour)).or_default();
+        adds.runs += 1;
+        adds.up += i64::from(run.status == Status::Up);
+        adds.degraded += i64::from(run.status == Status::Degraded);
+        adds.down += i64::from(run.status == Status::Down);
+        adds.maint_runs += i64::from(run.in_maintenance);
+        adds.maint_serving += i64::from(run.in_maintenance && run.status.is_serving());
+        if let Some(total) = run.total_ms.filter(|_| run.status.is_serving()) {
+            adds.totals.push(total);
+        }
+    }
+    let hours: Vec<((i64, i64), HourAdds)> = hours.into_iter().collect();
+    for chunk in multi_row::chunks(hours.len()) {
+        let hours = &hours[chunk];
+        let mut stored = stored_histograms(conn, hours).await?;
+        let mut query_sql = String::from(
+            "INSERT INTO rollups (env_id, hour, runs, up, degraded, down, histogram, maint_runs,
+                                  maint_serving) VALUES ",
+        );
+        query_sql.push_str(&multi_row::placeholders(hours.len(), 9));
+        // A NULL histogram is one no run of the batch changed: the stored one stays.
+        query_sql.push_str(
+            " ON CONFLICT (env_id, hour) DO UPDATE SET
+                 runs = runs + excluded.runs,
+                 up = up + excluded.up,
+                 degraded = degraded + excluded.degraded,
+                 down = down + excluded.down,
+                 histogram = COALESCE(excluded.histogram, histogram),
+                 maint_runs = maint_runs + excluded.maint_runs,
+                 maint_serving = maint_serving + excluded.maint_serving",
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(query_sql));
+        for (key, adds) in hours {
+            let histogram = if adds.totals.is_empty() {
+                None
+            } else {
+                with_totals(stored.remove(key), &adds.totals)
+            };
+            query = query
+                .bind(key.0)
+                .bind(key.1)
+                .bind(adds.runs)
+                .bind(adds.up)
+                .bind(adds.degraded)
+                .bind(adds.down)
+                .bind(histogram)
+                .bind(adds.maint_runs)
+                .bind(adds.maint_serving);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
+}
+
+/// The stored histograms of those `hours` whose histogram the batch changes, in one read.
+async fn stored_histograms(
+    conn: &mut SqliteConnection,
+    hours: &[((i64, i64), HourAdds)],
+) -> Result<HashMap<(i64, i64), Vec<u8>>, StoreError> {
+    let changed: Vec<(i64, i64)> = hours
+        .iter()
+        .filter(|(_, adds)| !adds.totals.is_empty())
+        .map(|(key, _)| *key)
+        .collect();
+    if changed.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The keys drive the join, so each is one seek on the primary key.
+    let sql = format!(
+        "WITH k (env_id, hour) AS (VALUES {})
+         SELECT r.env_id, r.hour, r.histogram
+         FROM k CROSS JOIN rollups r ON r.env_id = k.env_id AND r.hour = k.hour
+         WHERE r.histogram IS NOT NULL",
+        multi_row::placeholders(changed.len(), 2)
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
+    for (env_id, hour) in &changed {
+        query = query.bind(env_id).bind(hour);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(env_id, hour, histogram)| ((env_id, hour), histogram))
+        .collect())
 }
 
 /// An hour's stored histogram with one more run: a serving run's `total_ms` recorded, any
@@ -61,9 +133,15 @@ pub(super) fn with_run(
     status: Status,
     total_ms: Option<f64>,
 ) -> Option<Vec<u8>> {
-    let Some(total) = total_ms.filter(|_| status.is_serving()) else {
+    let serving = total_ms.filter(|_| status.is_serving());
+    with_totals(stored, serving.as_slice())
+}
+
+/// An hour's stored histogram with `totals` recorded (unchanged when there are none).
+fn with_totals(stored: Option<Vec<u8>>, totals: &[f64]) -> Option<Vec<u8>> {
+    if totals.is_empty() {
         return stored;
-    };
+    }
     let mut histogram = match stored.as_deref().map(Histogram::decode) {
         Some(Ok(histogram)) => histogram,
         None => Histogram::default(),
@@ -73,7 +151,9 @@ pub(super) fn with_run(
             Histogram::default()
         }
     };
-    histogram.record(total);
+    for &total in totals {
+        histogram.record(total);
+    }
     Some(histogram.encode())
 }
 
@@ -337,6 +417,81 @@ mod tests {
         let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
         super::super::MIGRATOR.run(&mut conn).await.unwrap();
         conn
+    }
+
+    fn count(env_id: i64, hour: i64, status: Status, total_ms: Option<f64>) -> RunCount {
+        RunCount {
+            env_id,
+            hour,
+            status,
+            total_ms,
+            in_maintenance: false,
+        }
+    }
+
+    /// One run, in a batch of its own.
+    async fn add_run(
+        conn: &mut SqliteConnection,
+        env_id: i64,
+        hour: i64,
+        status: Status,
+        total_ms: Option<f64>,
+        in_maintenance: bool,
+    ) -> Result<(), StoreError> {
+        let run = RunCount {
+            in_maintenance,
+            ..count(env_id, hour, status, total_ms)
+        };
+        add_runs(conn, &[run]).await
+    }
+
+    async fn rows(
+        conn: &mut SqliteConnection,
+    ) -> Vec<(i64, i64, i64, i64, i64, i64, i64, Option<Vec<u8>>)> {
+        sqlx::query_as(
+            "SELECT env_id, hour, runs, up, degraded, down, maint_runs + 10 * maint_serving,
+                    histogram
+             FROM rollups ORDER BY env_id, hour",
+        )
+        .fetch_all(conn)
+        .await
+        .unwrap()
+    }
+
+    /// A batch sums its runs per environment-hour (more hours than one statement takes, some
+    /// already stored): the rollups come out as if each run had been counted alone.
+    #[tokio::test]
+    async fn a_batch_counts_as_its_runs_one_by_one() {
+        let (mut alone, mut batched) = (migrated().await, migrated().await);
+        let statuses = [Status::Up, Status::Degraded, Status::Down];
+        let runs: Vec<RunCount> = (0..400)
+            .map(|i: i64| RunCount {
+                in_maintenance: i % 7 == 0,
+                ..count(
+                    1 + i % 3,
+                    (i % 50) * 3600,
+                    statuses[(i % 3) as usize],
+                    (i % 11 != 0).then_some(i as f64),
+                )
+            })
+            .collect();
+        for conn in [&mut alone, &mut batched] {
+            for name in ["a", "b", "c"] {
+                super::super::environments::id_for(conn, name)
+                    .await
+                    .unwrap();
+            }
+            add_runs(conn, &runs[..5]).await.unwrap();
+        }
+        for run in &runs[5..] {
+            add_runs(&mut alone, std::slice::from_ref(run))
+                .await
+                .unwrap();
+        }
+        add_runs(&mut batched, &runs[5..]).await.unwrap();
+        let expected = rows(&mut alone).await;
+        assert_eq!(expected.len(), 150);
+        assert_eq!(rows(&mut batched).await, expected);
     }
 
     #[tokio::test]

@@ -7,67 +7,94 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, SqliteConnection, TypeInfo, ValueRef};
 
 use super::codec::{self, Millis, RunContext};
-use super::{NewRun, StoreError, StoredRun};
+use super::{NewRun, StoreError, StoredRun, multi_row};
 use crate::probe::result::{HealthInfo, Phases, ProbeResult, Status, Verdict};
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
 /// Blob ids and the per-request header values of a run about to be inserted.
-pub struct Refs {
+pub struct Refs<'a> {
     pub context_id: i64,
     pub headers_id: Option<i64>,
-    pub header_values: Option<String>,
+    pub header_values: Option<&'a str>,
     pub messages_id: Option<i64>,
     pub body_id: Option<i64>,
 }
 
+/// The columns of a run row, in the order [`bind_run`] binds them.
+const RUN_COLUMNS: &str = "env_id, started_at_ns, status, verdict, in_maintenance, attempts,
+    failed_step, http_status, close_code, close_reason, close_after_ms,
+    token_ms, login_ms, health_ms, dns_ms, connect_ms, proxy_ms, tls_ms, upgrade_ms, ready_ms,
+    exchange_ms, close_ms, total_ms,
+    health_status, health_ok, health_error,
+    context_id, headers_id, header_values, messages_id, body_id, error, diagnosis,
+    trace_id, silence_id";
+const RUN_COLUMN_COUNT: usize = 35;
+
+/// A run about to be inserted: its environment, the result, and its blobs' ids.
+pub struct NewRow<'a> {
+    pub env_id: i64,
+    pub run: &'a NewRun,
+    pub refs: Refs<'a>,
+}
+
+/// Insert `rows` in a few multi-row statements. Returns their ids, in the order of `rows`.
 pub async fn insert(
     conn: &mut SqliteConnection,
-    env_id: i64,
-    run: &NewRun,
-    refs: Refs,
-) -> Result<i64, StoreError> {
+    rows: Vec<NewRow<'_>>,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter();
+    for chunk in multi_row::chunks(rows.len()) {
+        let sql = format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES {} RETURNING id",
+            multi_row::placeholders(chunk.len(), RUN_COLUMN_COUNT)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in rows.by_ref().take(chunk.len()) {
+            query = bind_run(query, row)?;
+        }
+        let mut chunk_ids: Vec<i64> = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        // RETURNING gives rows in no stated order, but the rows of one INSERT are inserted in
+        // the order of VALUES and each new rowid is the largest so far plus one (`id` is not
+        // AUTOINCREMENT and never near i64::MAX), so ascending ids are the rows' own order.
+        chunk_ids.sort_unstable();
+        ids.extend(chunk_ids);
+    }
+    Ok(ids)
+}
+
+/// Bind one run's [`RUN_COLUMNS`].
+fn bind_run<'q>(query: Query<'q>, row: NewRow<'_>) -> Result<Query<'q>, StoreError> {
+    let NewRow { env_id, run, refs } = row;
     let result = &run.result;
     let health = result.health.as_ref();
-    let query = sqlx::query(
-        "INSERT INTO runs (
-            env_id, started_at_ns, status, verdict, in_maintenance, attempts, failed_step,
-            http_status, close_code, close_reason, close_after_ms,
-            token_ms, login_ms, health_ms, dns_ms, connect_ms, proxy_ms, tls_ms, upgrade_ms, ready_ms,
-            exchange_ms, close_ms, total_ms,
-            health_status, health_ok, health_error,
-            context_id, headers_id, header_values, messages_id, body_id, error, diagnosis,
-            trace_id, silence_id
-        ) VALUES (
-            ?, ?, ?, ?, ?, ?, ?,
-            ?, ?, ?, ?,
-            ?, ?, ?, ?, ?, ?, ?, ?, ?,
-            ?, ?, ?,
-            ?, ?, ?,
-            ?, ?, ?, ?, ?, ?, ?,
-            ?, ?
-        ) RETURNING id",
-    )
-    .bind(env_id)
-    .bind(codec::to_unix_ns(result.started_at)?)
-    .bind(codec::status_code(result.status))
-    .bind(codec::verdict_code(result.verdict))
-    .bind(run.in_maintenance)
-    .bind(i64::from(result.attempts))
-    .bind(
-        result
-            .failed_step
-            .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-    )
-    .bind(result.http_status.map(i64::from))
-    .bind(result.close_code.map(i64::from))
-    .bind(result.close_reason.as_deref());
+    let query = query
+        .bind(env_id)
+        .bind(codec::to_unix_ns(result.started_at)?)
+        .bind(codec::status_code(result.status))
+        .bind(codec::verdict_code(result.verdict))
+        .bind(run.in_maintenance)
+        .bind(i64::from(result.attempts))
+        .bind(
+            result
+                .failed_step
+                .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+        )
+        .bind(result.http_status.map(i64::from))
+        .bind(result.close_code.map(i64::from))
+        .bind(result.close_reason.as_deref());
     let mut query = bind_ms(query, result.close_after_ms);
     // Column order above is the protocol order `named` gives.
     for (_, value) in result.phases_ms.named() {
         query = bind_ms(query, value);
     }
-    let id = query
+    Ok(query
         .bind(health.and_then(|h| h.http_status).map(i64::from))
         .bind(health.map(|h| h.ok))
         .bind(health.and_then(|h| h.error.as_deref()))
@@ -79,11 +106,7 @@ pub async fn insert(
         .bind(result.error.as_deref())
         .bind(result.diagnosis.as_str())
         .bind(result.trace_id.as_deref().and_then(codec::trace_id_bytes))
-        .bind(run.silence)
-        .fetch_one(conn)
-        .await?
-        .try_get(0)?;
-    Ok(id)
+        .bind(run.silence))
 }
 
 fn bind_ms(query: Query<'_>, value: Option<f64>) -> Query<'_> {

@@ -202,11 +202,25 @@ impl SqliteStore {
         let mut env_ids = EnvIds::new(&known);
         let mut tx = WriteTx::begin(&writer).await?;
         batch_blobs.acquire(&mut tx).await?;
-        let mut ids = Vec::with_capacity(runs.len());
+        let mut rows = Vec::with_capacity(runs.len());
+        let mut counts = Vec::with_capacity(runs.len());
         for (run, encoded) in runs.iter().zip(&encoded) {
             let env_id = env_ids.get(&mut tx, &run.result.environment).await?;
-            ids.push(encoded.insert(&mut tx, run, env_id, &batch_blobs).await?);
+            rows.push(runs::NewRow {
+                env_id,
+                run,
+                refs: encoded.refs(&run.result, &batch_blobs)?,
+            });
+            counts.push(rollups::RunCount {
+                env_id,
+                hour: codec::hour_start(run.result.started_at),
+                status: run.result.status,
+                total_ms: run.result.phases_ms.total,
+                in_maintenance: run.in_maintenance,
+            });
         }
+        let ids = runs::insert(&mut tx, rows).await?;
+        rollups::add_runs(&mut tx, &counts).await?;
         tx.commit().await?;
         env_ids.committed();
         Ok(ids)
@@ -401,18 +415,6 @@ impl<'a> EnvIds<'a> {
     }
 }
 
-/// A text's blob id: taken with the batch, or on its own if the batch did not count it.
-async fn blob_id(
-    tx: &mut sqlx::SqliteConnection,
-    batch: &blobs::BatchBlobs<'_>,
-    body: &str,
-) -> Result<i64, StoreError> {
-    match batch.id(body) {
-        Some(id) => Ok(id),
-        None => blobs::acquire(tx, body).await,
-    }
-}
-
 /// `create`: make the file when missing (at start); a reopen never does, or a file deleted
 /// while it reopens would be made anew behind the operator's back.
 async fn open_pools(path: &Path, create: bool) -> Result<Pools, StoreError> {
@@ -504,50 +506,26 @@ impl EncodedRun {
         }
     }
 
-    /// The run row and its hour's rollup, inside the caller's transaction; its blobs were
-    /// taken for the whole batch (`batch`).
-    async fn insert(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        run: &NewRun,
-        env_id: i64,
+    /// The ids of this run's blobs, taken for the whole batch (`batch`).
+    fn refs<'a>(
+        &'a self,
+        result: &ProbeResult,
         batch: &blobs::BatchBlobs<'_>,
-    ) -> Result<i64, StoreError> {
-        let result = &run.result;
-        let context_id = blob_id(tx, batch, &self.context).await?;
+    ) -> Result<runs::Refs<'a>, StoreError> {
         let (headers_id, header_values) = match &self.headers {
-            Some(split) => (
-                Some(blob_id(tx, batch, &split.template).await?),
-                split.values.clone(),
-            ),
+            Some(split) => (Some(batch.id(&split.template)?), split.values.as_deref()),
             None => (None, None),
         };
-        let messages_id = match &self.messages {
-            Some(json) => Some(blob_id(tx, batch, json).await?),
-            None => None,
-        };
-        let body_id = match &result.body_excerpt {
-            Some(body) => Some(blob_id(tx, batch, body).await?),
-            None => None,
-        };
-        let refs = runs::Refs {
-            context_id,
+        Ok(runs::Refs {
+            context_id: batch.id(&self.context)?,
             headers_id,
             header_values,
-            messages_id,
-            body_id,
-        };
-        let id = runs::insert(tx, env_id, run, refs).await?;
-        let hour = codec::hour_start(result.started_at);
-        rollups::add_run(
-            tx,
-            env_id,
-            hour,
-            result.status,
-            result.phases_ms.total,
-            run.in_maintenance,
-        )
-        .await?;
-        Ok(id)
+            messages_id: self.messages.as_deref().map(|m| batch.id(m)).transpose()?,
+            body_id: result
+                .body_excerpt
+                .as_deref()
+                .map(|b| batch.id(b))
+                .transpose()?,
+        })
     }
 }
