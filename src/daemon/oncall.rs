@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::state::DaemonState;
 use crate::alert::Hold;
-use crate::config::Config;
+use crate::config::{Config, EnvName};
 use crate::oncall::{Acknowledgement, NewSilence, Silence};
 use crate::probe::ProbeResult;
 use crate::store::{AckOutcome, ExpireOutcome, IncidentRecord, StoreError};
@@ -21,12 +21,17 @@ const SILENCES_KEPT: u32 = 1000;
 
 impl DaemonState {
     /// What holds `result`'s notifications back at `now`, as it is recorded: a maintenance
-    /// window covering its environment, a silence matching it.
-    pub(super) fn hold(&self, config: &Config, result: &ProbeResult, now: DateTime<Utc>) -> Hold {
+    /// window covering its environment `env`, a silence matching it. The caller has `env`
+    /// at hand: looking it up by name would cost a scan of every environment per result.
+    pub(super) fn hold(
+        &self,
+        config: &Config,
+        env: &EnvName,
+        result: &ProbeResult,
+        now: DateTime<Utc>,
+    ) -> Hold {
         let name = result.environment.as_str();
-        let maintenance = config
-            .environment(name)
-            .is_some_and(|env| crate::alert::in_maintenance(config, &env.name, now));
+        let maintenance = crate::alert::in_maintenance(config, env, now);
         let location = result.location.as_deref().or(config.location.as_deref());
         let silences = self.silences.read().clone();
         let silence =

@@ -107,7 +107,7 @@ impl DaemonState {
         self.metrics.record_probe(&result);
         self.traces.record(&result);
         let now = Utc::now();
-        let hold = self.hold(&self.config(), &result, now);
+        let hold = self.hold(&self.config(), &env.name, &result, now);
         let stored = self
             .store_writer
             .record(result.clone(), hold, slot, wait_stored);

@@ -58,7 +58,7 @@ impl StatusSource for DaemonState {
                 status.silenced_by = status
                     .last_result
                     .as_ref()
-                    .and_then(|last| self.hold(&config, last, now).silence);
+                    .and_then(|last| self.hold(&config, &env.name, last, now).silence);
                 status.slo = env
                     .slo
                     .map(|slo| SloStatus::new(&slo, slo_reports.get(name)));
