@@ -203,9 +203,13 @@ def judge(probes, start, end):
     once = twice = missed = 0
     for env in range(N):
         for slot in range(first, int(end * 1000) + 1, PERIOD_MS):
-            count = len(by_slot.get((f"/e{env}", slot), []))
+            who = by_slot.get((f"/e{env}", slot), [])
+            count = len(who)
             once += count == 1
             twice += count > 1
+            if count > 1 and os.environ.get("DETAIL"):
+                at = time.strftime("%H:%M:%S", time.gmtime(slot / 1000))
+                print(f"  twice: e{env} slot {slot} ({at}.{slot % 1000:03d}Z) by {', '.join(who)}", file=sys.stderr)
             missed += count == 0
     return once, twice, missed, lags
 
@@ -271,6 +275,8 @@ storage: {{ url: "postgres://wsprobe@127.0.0.1:{port(proxy_srv)}/bench" }}
     for i in range(INSTANCES):
         name = f"a{i + 1}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "RUST_LOG"}
+        if os.environ.get("LOG"):
+            env["RUST_LOG"] = os.environ["LOG"]
         env.update(WSPROBE_INSTANCE=name, INST=name, PORT=str(free_port()))
         err = open(work / f"{name}.log", "ab")
         daemons.append(subprocess.Popen([str(binary), "run", "--config", str(config)], env=env,

@@ -33,66 +33,39 @@ pub(super) async fn membership(
     fleet: Arc<Fleet>,
     stop: CancellationToken,
 ) {
+    // Rounds start every MEMBERSHIP_EVERY, however long the last took (a round slower than
+    // that is followed at once): the others judge this replica alive by the rounds' gaps.
+    let mut rounds = tokio::time::interval(MEMBERSHIP_EVERY);
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = rounds.tick() => {}
+        }
         let started = std::time::Instant::now();
         let reached = learn_clock_and_replicas(&fleet).await;
         if let Err(err) = &reached {
             state.store_health.failed(&format!("shared store: {err}"));
         }
-        fleet.store_answered(reached.is_ok(), started.elapsed());
-        match fleet.store().latest_by_location().await {
-            Ok(cells) => {
-                let changed = **state.locations.lock() != cells;
-                if changed {
-                    *state.locations.lock() = Arc::new(cells);
-                    state.changed();
-                }
-            }
-            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        let took = started.elapsed();
+        if took > MEMBERSHIP_EVERY {
+            tracing::debug!(took_ms = took.as_millis() as u64, "a slow membership round");
         }
-        // One read of the open incidents: the quiet banners, and (when another instance
-        // evaluates) the open incidents this one shows.
-        let open = state
-            .store
-            .alerts()
-            .incidents(&IncidentFilter {
-                state: Some(IncidentState::Open),
-                environment: None,
-                limit: 1000,
-            })
-            .await;
-        match open {
-            Ok(open) => {
-                // Made through another instance: the evaluator applies them here.
-                if fleet.is_leading() {
-                    state.learn_acknowledgements(&open);
-                }
-                // An SLO burn's record is no environment's incident.
-                let (quiet, environments): (Vec<_>, Vec<_>) = open
-                    .into_iter()
-                    .filter(|i| crate::alert::burn::parse_subject(&i.environment).is_none())
-                    .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
-                *state.quiet.lock() = quiet
-                    .into_iter()
-                    .map(|i| FleetNotice {
-                        subject: i.environment,
-                        incident: i.id,
-                        diagnosis: i.diagnosis,
-                    })
-                    .collect();
-                if !fleet.is_leading() {
-                    let open: BTreeMap<String, i64> = environments
-                        .into_iter()
-                        .map(|i| (i.environment, i.id))
-                        .collect();
-                    state.alerts.set_open_incidents(open);
-                }
-            }
-            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
-        }
-        if let Err(err) = state.refresh_silences().await {
-            state.store_health.failed(&format!("shared store: {err}"));
-        }
+        fleet.store_answered(reached.is_ok(), took);
+    }
+}
+
+/// What every instance shows of the fleet's shared state, read each [`MEMBERSHIP_EVERY`]:
+/// each location's newest results, the open incidents (the quiet banners, and the incidents of
+/// an instance that does not evaluate) and the silences. Apart from [`membership`], so that
+/// slow reads never delay the rounds that say this replica is alive.
+pub(super) async fn shared_views(
+    state: Arc<DaemonState>,
+    fleet: Arc<Fleet>,
+    stop: CancellationToken,
+) {
+    loop {
+        read_shared_views(&state, &fleet).await;
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(MEMBERSHIP_EVERY) => {}
@@ -100,11 +73,67 @@ pub(super) async fn membership(
     }
 }
 
+async fn read_shared_views(state: &Arc<DaemonState>, fleet: &Fleet) {
+    match fleet.store().latest_by_location().await {
+        Ok(cells) => {
+            let changed = **state.locations.lock() != cells;
+            if changed {
+                *state.locations.lock() = Arc::new(cells);
+                state.changed();
+            }
+        }
+        Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+    }
+    // One read of the open incidents: the quiet banners, and (when another instance
+    // evaluates) the open incidents this one shows.
+    let open = state
+        .store
+        .alerts()
+        .incidents(&IncidentFilter {
+            state: Some(IncidentState::Open),
+            environment: None,
+            limit: 1000,
+        })
+        .await;
+    match open {
+        Ok(open) => {
+            // Made through another instance: the evaluator applies them here.
+            if fleet.is_leading() {
+                state.learn_acknowledgements(&open);
+            }
+            // An SLO burn's record is no environment's incident.
+            let (quiet, environments): (Vec<_>, Vec<_>) = open
+                .into_iter()
+                .filter(|i| crate::alert::burn::parse_subject(&i.environment).is_none())
+                .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
+            *state.quiet.lock() = quiet
+                .into_iter()
+                .map(|i| FleetNotice {
+                    subject: i.environment,
+                    incident: i.id,
+                    diagnosis: i.diagnosis,
+                })
+                .collect();
+            if !fleet.is_leading() {
+                let open: BTreeMap<String, i64> = environments
+                    .into_iter()
+                    .map(|i| (i.environment, i.id))
+                    .collect();
+                state.alerts.set_open_incidents(open);
+            }
+        }
+        Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+    }
+    if let Err(err) = state.refresh_silences().await {
+        state.store_health.failed(&format!("shared store: {err}"));
+    }
+}
+
 /// One membership round's reads: the database's clock (and this host's skew, recorded), then
 /// the live replicas, judged on that clock.
-async fn learn_clock_and_replicas(fleet: &Fleet) -> Result<(), StoreError> {
+pub(super) async fn learn_clock_and_replicas(fleet: &Fleet) -> Result<(), StoreError> {
     fleet.measure_clock().await?;
-    let instances = fleet.store().instances().await?;
+    let instances = fleet.store().members().await?;
     fleet.learn_replicas(&instances, fleet.now());
     Ok(())
 }

@@ -178,11 +178,13 @@ impl Daemon {
                     .store_health
                     .failed(&format!("silences not read: {err}"));
             }
-            // Slots are named on the database's clock: know it before the first one.
+            // Slots are named on the database's clock, and their owners among the replicas
+            // alive: know both before the first slot, or this replica takes itself for the
+            // owner of every slot until its first membership round.
             if let Some(fleet) = &state.fleet
-                && let Err(err) = fleet.measure_clock().await
+                && let Err(err) = fleet::learn_clock_and_replicas(fleet).await
             {
-                tracing::warn!("cannot read the database's clock yet: {err}");
+                tracing::warn!("cannot read the database's clock and replicas yet: {err}");
             }
         }
         Ok(Daemon {
@@ -232,6 +234,11 @@ impl Daemon {
             }
             Some(fleet) => {
                 background.spawn(fleet::membership(
+                    daemon.state.clone(),
+                    fleet.clone(),
+                    stop.clone(),
+                ));
+                background.spawn(fleet::shared_views(
                     daemon.state.clone(),
                     fleet.clone(),
                     stop.clone(),
