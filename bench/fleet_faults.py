@@ -115,7 +115,12 @@ class Proxy:
         except OSError:
             client_w.close()
             return
-        await asyncio.gather(self.pump(client_r, server_w), self.pump(server_r, client_w))
+        try:
+            await asyncio.gather(self.pump(client_r, server_w), self.pump(server_r, client_w))
+        except asyncio.CancelledError:
+            # The bench is over: links still open are dropped quietly.
+            client_w.close()
+            server_w.close()
 
 
 class Recorder:

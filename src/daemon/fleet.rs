@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::loops;
 use super::state::DaemonState;
 use crate::alert::{Hold, Subject};
-use crate::config::{AlertPolicy, Flapping};
+use crate::config::{AlertPolicy, Config, Flapping};
 use crate::fleet::evaluate::LocationBoard;
 use crate::fleet::quiet;
 use crate::fleet::{
@@ -64,7 +64,13 @@ pub(super) async fn shared_views(
     fleet: Arc<Fleet>,
     stop: CancellationToken,
 ) {
+    // Loaded at start when the store answered then; else once it is first reached.
+    let mut history_loaded = state.store.is_up();
     loop {
+        if !history_loaded && state.store.is_up() {
+            state.load_history().await;
+            history_loaded = true;
+        }
         read_shared_views(&state, &fleet).await;
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -242,9 +248,35 @@ async fn step(
         return Ok(());
     }
     let config = state.config();
-    let mut touched: BTreeMap<String, bool> = BTreeMap::new();
     // Reads that hung (a lock, a dead link) are an outage too: nobody could write meanwhile.
     let reading = std::time::Instant::now();
+    let touched = read_new_runs(fleet, evaluator, &config).await?;
+    let instances = fleet.store().instances().await?;
+    fleet.store_answered(true, reading.elapsed());
+    let now = fleet.now();
+    let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
+    let watches = quiet::watch(&instances, interval, now, fleet.reachable_since());
+    let live: BTreeSet<String> = watches
+        .iter()
+        .filter(|w| w.quiet.is_none())
+        .filter_map(|w| w.name.strip_prefix(quiet::LOCATION))
+        .map(str::to_owned)
+        .collect();
+    for (name, in_maintenance) in touched {
+        step_environment(state, &config, evaluator, &name, in_maintenance, now, &live);
+    }
+    watch_quiet(state, &watches, now);
+    Ok(())
+}
+
+/// The runs stored since the last step, observed per location: which environments they touched
+/// (and whether their newest run was in maintenance).
+async fn read_new_runs(
+    fleet: &Fleet,
+    evaluator: &mut Evaluator,
+    config: &Config,
+) -> Result<BTreeMap<String, bool>, StoreError> {
+    let mut touched = BTreeMap::new();
     loop {
         let runs = fleet.store().runs_after(evaluator.cursor, BATCH).await?;
         let full = runs.len() == BATCH as usize;
@@ -259,60 +291,55 @@ async fn step(
             touched.insert(env.name.as_str().to_owned(), run.in_maintenance);
         }
         if !full {
-            break;
+            return Ok(touched);
         }
     }
-    let instances = fleet.store().instances().await?;
-    fleet.store_answered(true, reading.elapsed());
-    let now = fleet.now();
-    let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
-    let watches = quiet::watch(&instances, interval, now, fleet.reachable_since());
-    let live: BTreeSet<String> = watches
-        .iter()
-        .filter(|w| w.quiet.is_none())
-        .filter_map(|w| w.name.strip_prefix(quiet::LOCATION))
-        .map(str::to_owned)
-        .collect();
-    for (name, in_maintenance) in touched {
-        let Some(env) = config.environment(&name) else {
-            continue;
-        };
-        let policy = config.alert_policy(env);
-        let interval = shortest_interval([env], now);
-        let Some(combined) = evaluator
-            .board
-            .combine(&name, &policy, now, interval, &live)
-        else {
-            continue;
-        };
-        // Each location already waited for its own thresholds: the environment follows them.
-        // The evaluator steps once per pass, not once per result, so a share of state changes
-        // over its steps says nothing about the probes: no flap detection across locations.
-        let across = AlertPolicy {
-            failure_threshold: 1,
-            success_threshold: 1,
-            flapping: Flapping {
-                enabled: false,
-                ..policy.flapping
-            },
-            ..policy
-        };
-        let subject = Subject {
-            name: &name,
-            policy: across,
-            channels: config.channels_for(env),
-        };
-        let hold = Hold {
-            maintenance: in_maintenance,
-            silence: combined.silenced_by(&state.current_silences(now), now),
-            ..Hold::default()
-        };
-        state
-            .alerts
-            .observe_subject(&config, subject, &combined.result, hold, now);
-    }
-    watch_quiet(state, &watches, now);
-    Ok(())
+}
+
+/// Step `name`'s incident on what its locations say together (`live`: the locations that
+/// report).
+fn step_environment(
+    state: &DaemonState,
+    config: &Config,
+    evaluator: &mut Evaluator,
+    name: &str,
+    in_maintenance: bool,
+    now: chrono::DateTime<Utc>,
+    live: &BTreeSet<String>,
+) {
+    let Some(env) = config.environment(name) else {
+        return;
+    };
+    let policy = config.alert_policy(env);
+    let interval = shortest_interval([env], now);
+    let Some(combined) = evaluator.board.combine(name, &policy, now, interval, live) else {
+        return;
+    };
+    // Each location already waited for its own thresholds: the environment follows them.
+    // The evaluator steps once per pass, not once per result, so a share of state changes
+    // over its steps says nothing about the probes: no flap detection across locations.
+    let across = AlertPolicy {
+        failure_threshold: 1,
+        success_threshold: 1,
+        flapping: Flapping {
+            enabled: false,
+            ..policy.flapping
+        },
+        ..policy
+    };
+    let subject = Subject {
+        name,
+        policy: across,
+        channels: config.channels_for(env),
+    };
+    let hold = Hold {
+        maintenance: in_maintenance,
+        silence: combined.silenced_by(&state.current_silences(now), now),
+        ..Hold::default()
+    };
+    state
+        .alerts
+        .observe_subject(config, subject, &combined.result, hold, now);
 }
 
 /// A location or an instance that stopped reporting is an incident of its own, on every
