@@ -470,6 +470,46 @@ async fn a_batch_takes_one_reference_per_run_on_shared_texts() {
     store.close().await;
 }
 
+/// A batch larger than one multi-row statement takes (64 rows): every id returned is its own
+/// run's, in order, and every run is counted once in its hour's rollup.
+#[tokio::test]
+async fn a_large_batch_returns_each_runs_own_id_and_counts_each_once() {
+    use wsprobe::store::NewRun;
+    let db = temp_db();
+    let store = Store::open(&db.path).await.unwrap();
+    let start = now() - TimeDelta::hours(3);
+    let runs: Vec<NewRun> = (0..100)
+        .map(|i| NewRun {
+            result: std::sync::Arc::new(full(
+                &format!("env-{}", i % 7),
+                start + TimeDelta::minutes(i * 2),
+            )),
+            in_maintenance: false,
+            silence: None,
+            slot: None,
+        })
+        .collect();
+    let batch: Vec<&NewRun> = runs.iter().collect();
+    let ids = store.runs().insert_runs(&batch).await.unwrap();
+    let peek = peek(&db.path).await;
+    for (id, run) in ids.iter().zip(&runs) {
+        let (name, started): (String, i64) = sqlx::query_as(
+            "SELECT e.name, r.started_at_ns FROM runs r JOIN environments e ON e.id = r.env_id
+             WHERE r.id = ?1",
+        )
+        .bind(id)
+        .fetch_one(&peek)
+        .await
+        .unwrap();
+        assert_eq!(name, run.result.environment);
+        assert_eq!(Some(started), run.result.started_at.timestamp_nanos_opt());
+    }
+    assert_eq!(count(&peek, "SELECT sum(runs) FROM rollups").await, 100);
+    assert_eq!(count(&peek, "SELECT count(*) FROM runs").await, 100);
+    peek.close().await;
+    store.close().await;
+}
+
 #[tokio::test]
 async fn uptime_and_percentiles_come_from_rollups() {
     for backend in each_backend().await {
