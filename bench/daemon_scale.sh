@@ -152,21 +152,28 @@ def pct(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, max(0, int(round(q * len(values) + 0.5)) - 1))]
 
+# A run is its cycle's slot run when it started less than ON_SLOT after the slot; the first run
+# otherwise is the start-up probe (not "the first run": a start-up result the spool dropped
+# under load would make the first slot run look like one).
+ON_SLOT = 30_000_000_000
 startup, per_slot, duplicates, other = [], defaultdict(list), 0, 0
 for name, runs in by_env.items():
     off = offset_ns(name)
-    startup.append(runs[0])  # the first run of every environment is its start-up probe
     seen = set()
-    for at, status, verdict, total in runs[1:]:
+    for k, (at, status, verdict, total) in enumerate(runs):
         minute = (at - off) // (P * 1_000_000_000) * P   # the cycle whose slot this run belongs to
+        lag = at - (minute * 1_000_000_000 + off)
+        if k == 0 and lag >= ON_SLOT:
+            startup.append(runs[0])
+            continue
         if minute in seen:
             duplicates += 1
         seen.add(minute)
-        per_slot[minute].append((name, at, at - (minute * 1_000_000_000 + off), at - minute * 1_000_000_000, status, total))
+        per_slot[minute].append((name, at, lag, at - minute * 1_000_000_000, status, total))
 
 print(f"environments with at least one run: {len(by_env)} of {n}; runs stored: {len(rows)}")
 st = [r[0] for r in startup]
-print(f"start-up cycle: {len(startup)} probes, first started {(min(st) - t0_ns) / 1e9:.2f} s after launch, "
+print(f"start-up cycle: {len(startup)} probes stored (of {n}), first started {(min(st) - t0_ns) / 1e9:.2f} s after launch, "
       f"last {(max(st) - t0_ns) / 1e9:.2f} s after launch; "
       f"{sum(1 for r in startup if r[1] == 2)} down")
 if duplicates:
