@@ -11,7 +11,7 @@
 #
 # Needs: wrk, curl, python3.
 # Env: WSPROBE_BIN (default target/release/wsprobe, built here if unset), N (100000),
-# DURATION (10s), CONNECTIONS (50), SETTLE (300), KEEP=1 keeps the work dir.
+# DURATION (10s), CONNECTIONS (50), SETTLE (300), KEEP=1 keeps the work dir, WORK=dir reuses one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}

@@ -93,12 +93,14 @@ impl<T: Clone> RenderCache<T> {
         body
     }
 
-    /// The last render of `key`, if younger than `MAX_STALE`.
+    /// The last render of `key`, if younger than `MAX_STALE`, or than twice its reuse for a
+    /// render that took long (else the first viewer after a long reuse would find it too old,
+    /// and every viewer would wait for the next render).
     fn stale(&self, key: &str) -> Option<T> {
         let entries = self.entries.lock();
         entries
             .get(key)
-            .filter(|e| e.rendered_at.elapsed() < MAX_STALE)
+            .filter(|e| e.rendered_at.elapsed() < MAX_STALE.max(e.took * REUSE_PER_RENDER * 2))
             .map(|e| e.body.clone())
     }
 
@@ -188,5 +190,20 @@ mod tests {
             cache.stale("k").is_none(),
             "too old to serve: wait for the render"
         );
+    }
+
+    #[tokio::test]
+    async fn a_render_that_took_long_is_reused_and_served_stale_for_longer() {
+        let cache: RenderCache<u32> = RenderCache::default();
+        cache.put("k", 1, Duration::from_secs(1), 1);
+        cache.entries.lock().get_mut("k").unwrap().rendered_at -= MAX_AGE;
+        assert_eq!(
+            cache.get("k", 2),
+            Some(1),
+            "a new generation, but 8 s earned"
+        );
+        cache.entries.lock().get_mut("k").unwrap().rendered_at -= 2 * MAX_STALE;
+        assert_eq!(cache.get("k", 2), None, "reuse over: render again");
+        assert_eq!(cache.stale("k"), Some(1), "and serve this one meanwhile");
     }
 }
