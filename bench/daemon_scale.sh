@@ -17,12 +17,18 @@
 #
 # Usage: bench/daemon_scale.sh            (N=10000 JITTER=0s CYCLES=3 START_SEC=5)
 #        JITTER=30s bench/daemon_scale.sh
+#        N=100000 PERIOD=5 JITTER=4m CYCLES=2 bench/daemon_scale.sh   (issue 28: `*/5 * * * *`)
+# PERIOD=P (minutes, dividing 60) makes the schedule `*/P * * * *`: "minute" above is then a
+# P-minute cycle, the start is at second START_SEC after a cycle's boundary.
 # Env: WSPROBE_BIN (default target/release/wsprobe, built here if missing), KEEP=1 keeps the
 # work dir (config, database, logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-10000}
 JITTER=${JITTER:-0s}
+PERIOD=${PERIOD:-1}
+cycle_s=$((PERIOD * 60))
+if ((PERIOD == 1)); then schedule='* * * * *'; else schedule="*/$PERIOD * * * *"; fi
 CYCLES=${CYCLES:-3}
 START_SEC=${START_SEC:-5}
 LAB_PORT=${LAB_PORT:-18771}
@@ -57,21 +63,21 @@ wait_port "$LAB_PORT" 20
 
 db="$work/scale.db"
 python3 bench/gen_config.py "$N" "ws://127.0.0.1:$LAB_PORT/ws/healthy" full |
-  awk -v j="$JITTER" '{print} /^defaults:/{print "  schedule: \"* * * * *\""; print "  jitter: " j}' >"$work/probes.yaml"
+  awk -v j="$JITTER" -v s="$schedule" '{print} /^defaults:/{print "  schedule: \"" s "\""; print "  jitter: " j}' >"$work/probes.yaml"
 printf 'server: { listen: "127.0.0.1:%s" }\nstorage: { path: "%s" }\n' "$DAEMON_PORT" "$db" >>"$work/probes.yaml"
 "$bin" validate --config "$work/probes.yaml" >/dev/null
 
 # Start at second START_SEC of a minute, so the start-up cycle has the rest of that minute.
 now_s=$(date +%s)
-wait_s=$(( (START_SEC - now_s % 60 + 60) % 60 ))
-echo "== daemon_scale: N=$N schedule='* * * * *' jitter=$JITTER cycles=$CYCLES (waiting ${wait_s}s for :$(printf %02d "$START_SEC"))"
+wait_s=$(( (START_SEC - now_s % cycle_s + cycle_s) % cycle_s ))
+echo "== daemon_scale: N=$N schedule='$schedule' jitter=$JITTER cycles=$CYCLES (waiting ${wait_s}s for :$(printf %02d "$START_SEC"))"
 sleep "$wait_s"
 t0_ns=$(date +%s%N)
 "$bin" run --config "$work/probes.yaml" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_port "$DAEMON_PORT" 30
-m1=$(( (t0_ns / 1000000000 / 60 + 1) * 60 ))   # first whole minute after the start
-stop_at=$(( m1 + CYCLES * 60 - 1 ))
+m1=$(( (t0_ns / 1000000000 / cycle_s + 1) * cycle_s ))   # first cycle boundary after the start
+stop_at=$(( m1 + CYCLES * cycle_s - 1 ))
 
 # Peak RSS per second (VmHWM is the figure; this only shows when it was reached).
 ( while kill -0 "$daemon_pid" 2>/dev/null; do
@@ -100,9 +106,9 @@ wait "$daemon_pid" 2>/dev/null || true
 daemon_pid=
 kill "$sampler_pid" 2>/dev/null || true; sampler_pid=
 
-python3 - "$db" "$N" "$JITTER" "$t0_ns" "$m1" "$CYCLES" "$t_m1_ns" "$t_end_ns" \
+CYCLE_S=$cycle_s python3 - "$db" "$N" "$JITTER" "$t0_ns" "$m1" "$CYCLES" "$t_m1_ns" "$t_end_ns" \
   "$cpu_m1" "$cpu_end" "$lab_cpu_m1" "$lab_cpu_end" "$hz" "$hwm_kb" "$rss_kb" "$threads" "$work/rss.txt" <<'PY'
-import re, sqlite3, statistics, sys
+import os, re, sqlite3, statistics, sys
 from collections import defaultdict
 
 (db, n, jitter, t0_ns, m1, cycles, t_m1_ns, t_end_ns, cpu_m1, cpu_end, lab_m1, lab_end, hz,
@@ -125,6 +131,7 @@ span_ms = parse_duration_ms(jitter)
 def offset_ns(name):
     return 0 if span_ms == 0 else (fnv1a(name.encode()) % span_ms) * 1_000_000
 
+P = int(os.environ["CYCLE_S"])  # seconds from one slot of the schedule to the next
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 rows = con.execute("""SELECT e.name, r.started_at_ns, r.status, r.verdict, r.total_ms
                       FROM runs r JOIN environments e ON e.id = r.env_id
@@ -145,38 +152,45 @@ def pct(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, max(0, int(round(q * len(values) + 0.5)) - 1))]
 
+# A run is its cycle's slot run when it started less than ON_SLOT after the slot; the first run
+# otherwise is the start-up probe (not "the first run": a start-up result the spool dropped
+# under load would make the first slot run look like one).
+ON_SLOT = 30_000_000_000
 startup, per_slot, duplicates, other = [], defaultdict(list), 0, 0
 for name, runs in by_env.items():
     off = offset_ns(name)
-    startup.append(runs[0])  # the first run of every environment is its start-up probe
     seen = set()
-    for at, status, verdict, total in runs[1:]:
-        minute = (at - off) // 60_000_000_000 * 60   # the minute whose slot this run belongs to
+    for k, (at, status, verdict, total) in enumerate(runs):
+        minute = (at - off) // (P * 1_000_000_000) * P   # the cycle whose slot this run belongs to
+        lag = at - (minute * 1_000_000_000 + off)
+        if k == 0 and lag >= ON_SLOT:
+            startup.append(runs[0])
+            continue
         if minute in seen:
             duplicates += 1
         seen.add(minute)
-        per_slot[minute].append((name, at, at - (minute * 1_000_000_000 + off), at - minute * 1_000_000_000, status, total))
+        per_slot[minute].append((name, at, lag, at - minute * 1_000_000_000, status, total))
 
 print(f"environments with at least one run: {len(by_env)} of {n}; runs stored: {len(rows)}")
 st = [r[0] for r in startup]
-print(f"start-up cycle: {len(startup)} probes, first started {(min(st) - t0_ns) / 1e9:.2f} s after launch, "
+print(f"start-up cycle: {len(startup)} probes stored (of {n}), first started {(min(st) - t0_ns) / 1e9:.2f} s after launch, "
       f"last {(max(st) - t0_ns) / 1e9:.2f} s after launch; "
       f"{sum(1 for r in startup if r[1] == 2)} down")
 if duplicates:
     print(f"WARNING: {duplicates} runs share an (environment, minute) with another: lag > 60 s?")
 for minute in sorted(per_slot):
-    if minute < m1 or minute >= m1 + cycles * 60:
+    if minute < m1 or minute >= m1 + cycles * P:
         print(f"  outside the measured cycles: {len(per_slot[minute])} runs for the slot of minute "
-              f"M1{(minute - m1) // 60:+d} (with jitter, offsets past the start second fire in M0)")
+              f"M1{(minute - m1) // P:+d} (with jitter, offsets past the start second fire in M0)")
 
 print(f"{'cycle':>5} {'done':>7} {'share':>8} {'down':>5} {'skipped':>7} {'lag p50':>9} {'lag p99':>9} "
       f"{'lag max':>9} {'last start':>10} {'last end':>9}" + ("  lag vs whole minute p50/p99" if span_ms else ""))
 slot_skips = defaultdict(int)
 for name, slot_ms in skipped:
-    slot_skips[(slot_ms - offset_ns(name) // 1_000_000) // 60_000 * 60] += 1
+    slot_skips[(slot_ms - offset_ns(name) // 1_000_000) // (P * 1000) * P] += 1
 all_lags = []
 for k in range(cycles):
-    minute = m1 + k * 60
+    minute = m1 + k * P
     runs = per_slot.get(minute, [])
     envs = {r[0] for r in runs}
     lags = [r[2] / 1e6 for r in runs]
@@ -215,7 +229,7 @@ def rss_at(t):
     before = [kb for at, kb in rss if at <= t]
     return f"{before[-1] / 1024:.0f}" if before else "?"
 print("daemon VmRSS (MiB) just after launch " + rss_at(t0_ns // 1_000_000_000 + 1)
-      + ", before each slot: " + ", ".join(f"M1{'+' + str(k) if k else ''} {rss_at(m1 + 60 * k - 1)}" for k in range(cycles + 1)))
+      + ", before each slot: " + ", ".join(f"M1{'+' + str(k) if k else ''} {rss_at(m1 + P * k - 1)}" for k in range(cycles + 1)))
 PY
 
 echo "daemon log: $(wc -l <"$work/daemon.log") lines; WARN/ERROR lines by message:"

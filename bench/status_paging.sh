@@ -11,7 +11,7 @@
 #
 # Needs: wrk, curl, python3.
 # Env: WSPROBE_BIN (default target/release/wsprobe, built here if unset), N (100000),
-# DURATION (10s), CONNECTIONS (50), SETTLE (300), KEEP=1 keeps the work dir.
+# DURATION (10s), CONNECTIONS (50), SETTLE (300), KEEP=1 keeps the work dir, WORK=dir reuses one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
@@ -24,7 +24,10 @@ bin=${WSPROBE_BIN:-target/release/wsprobe}
 if [[ -z ${WSPROBE_BIN:-} ]]; then cargo build --release --quiet; fi
 bin=$(realpath "$bin")
 
-work=$(mktemp -d /tmp/wsprobe-paging.XXXXXX)
+# WORK=dir (kept by an earlier KEEP=1 run, same ports) starts from its config and database:
+# the daemon seeds every environment's latest result from the store, nothing to wait for.
+work=${WORK:-$(mktemp -d /tmp/wsprobe-paging.XXXXXX)}
+if [[ -n ${WORK:-} ]]; then KEEP=1; fi
 lab_pid=; daemon_pid=
 cleanup() {
   for p in $daemon_pid $lab_pid; do kill "$p" 2>/dev/null || true; done
@@ -45,7 +48,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 "$bin" lab --listen "127.0.0.1:$LAB_PORT" >"$work/lab.log" 2>&1 &
 lab_pid=$!
 wait_port "$LAB_PORT" 20
-python3 - "$N" "$LAB_PORT" "$DAEMON_PORT" "$work" >"$work/probes.yaml" <<'PY'
+[[ -s $work/probes.yaml ]] || python3 - "$N" "$LAB_PORT" "$DAEMON_PORT" "$work" >"$work/probes.yaml" <<'PY'
 import sys
 n, lab, daemon, work = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 print('defaults:\n  timeout: 30s\n  schedule: "0 0 1 1 *"\n  subprotocols: ["jwt-auth"]\n  steps: []')
@@ -60,8 +63,8 @@ daemon_pid=$!
 wait_port "$DAEMON_PORT" 120
 base="http://127.0.0.1:$DAEMON_PORT"
 unknown() {
-  curl -fsS "$base/api/v1/status?limit=1" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["by_status"]["unknown"])'
+  curl -fsS -m 30 "$base/api/v1/status?limit=1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["by_status"]["unknown"])' || echo "?"
 }
 end=$((SECONDS + SETTLE))
 while ((SECONDS < end)) && [[ $(unknown) != 0 ]]; do sleep 2; done

@@ -33,13 +33,32 @@ pub struct Config {
     pub variable_values: Vec<String>,
     /// (variable, value) of each `${VAR}` used: replay commands write `$VAR` for its value.
     pub variables: Vec<(String, String)>,
+    /// Where each name is in `environments`, built at the first lookup: the status view and
+    /// every result look environments up by name, and a search of 100,000 each time made the
+    /// status of a large fleet quadratic.
+    pub by_name: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl Config {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
-        self.environments
-            .iter()
-            .find(|env| env.name.as_str() == name)
+        let index = self.by_name.get_or_init(|| {
+            let mut index = std::collections::HashMap::with_capacity(self.environments.len());
+            for (at, env) in self.environments.iter().enumerate() {
+                index.entry(env.name.as_str().to_owned()).or_insert(at);
+            }
+            index
+        });
+        let indexed = index
+            .get(name)
+            .and_then(|at| self.environments.get(*at))
+            .filter(|env| env.name.as_str() == name);
+        // `environments` is public: the index is only trusted where it still agrees.
+        indexed
+            .or_else(|| {
+                self.environments
+                    .iter()
+                    .find(|env| env.name.as_str() == name)
+            })
             .map(|env| env.as_ref())
     }
 

@@ -18,6 +18,10 @@ const MAX_AGE: Duration = Duration::from_secs(1);
 const MIN_REUSE: Duration = Duration::from_millis(250);
 /// While another render is under way, an older one is served if it is at most this old.
 const MAX_STALE: Duration = Duration::from_secs(5);
+/// A render is reused at least this many times as long as it took: the status of 100,000
+/// environments takes a good part of a second to gather and sort, and re-making it every
+/// `MIN_REUSE` would keep a core busy with it, and every viewer waiting behind it.
+const REUSE_PER_RENDER: u32 = 8;
 
 /// Renders by key: response bodies (`Bytes`), or the sorted status they are cut from
 /// (`Arc<Snapshot>`).
@@ -42,19 +46,23 @@ impl<T> Default for RenderCache<T> {
 struct Rendered<T> {
     generation: u64,
     rendered_at: Instant,
+    /// How long the render took.
+    took: Duration,
     body: T,
 }
 
 impl<T: Clone> RenderCache<T> {
     /// The cached body for `key`: rendered less than `MIN_REUSE` ago, or at `generation` less
-    /// than `MAX_AGE` ago.
+    /// than `MAX_AGE` ago; both stretched for a render that took long.
     fn get(&self, key: &str, generation: u64) -> Option<T> {
         let entries = self.entries.lock();
         entries
             .get(key)
             .filter(|e| {
                 let age = e.rendered_at.elapsed();
-                age < MIN_REUSE || (e.generation == generation && age < MAX_AGE)
+                let earned = e.took * REUSE_PER_RENDER;
+                age < MIN_REUSE.max(earned)
+                    || (e.generation == generation && age < MAX_AGE.max(earned))
             })
             .map(|e| e.body.clone())
     }
@@ -79,30 +87,46 @@ impl<T: Clone> RenderCache<T> {
         if let Some(body) = self.get(key, generation) {
             return body;
         }
-        let body = render.await;
-        self.put(key, generation, body.clone());
+        let started = Instant::now();
+        let body = off_the_workers(render).await;
+        self.put(key, generation, started.elapsed(), body.clone());
         body
     }
 
-    /// The last render of `key`, if younger than `MAX_STALE`.
+    /// The last render of `key`, if younger than `MAX_STALE`, or than twice its reuse for a
+    /// render that took long (else the first viewer after a long reuse would find it too old,
+    /// and every viewer would wait for the next render).
     fn stale(&self, key: &str) -> Option<T> {
         let entries = self.entries.lock();
         entries
             .get(key)
-            .filter(|e| e.rendered_at.elapsed() < MAX_STALE)
+            .filter(|e| e.rendered_at.elapsed() < MAX_STALE.max(e.took * REUSE_PER_RENDER * 2))
             .map(|e| e.body.clone())
     }
 
-    fn put(&self, key: &str, generation: u64, body: T) {
+    fn put(&self, key: &str, generation: u64, took: Duration, body: T) {
         let mut entries = self.entries.lock();
         entries.insert(
             key.to_owned(),
             Rendered {
                 generation,
                 rendered_at: Instant::now(),
+                took,
                 body,
             },
         );
+    }
+}
+
+/// Runs `render` with the worker thread handed over to the other tasks first (on the daemon's
+/// multi-threaded runtime): a render of a large fleet is long CPU work, and the requests queued
+/// on that worker, served from the cache in microseconds, would otherwise wait for all of it.
+async fn off_the_workers<T>(render: impl Future<Output = T>) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let handle = Handle::current();
+    match handle.runtime_flavor() {
+        RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| handle.block_on(render)),
+        _ => render.await,
     }
 }
 
@@ -166,5 +190,20 @@ mod tests {
             cache.stale("k").is_none(),
             "too old to serve: wait for the render"
         );
+    }
+
+    #[tokio::test]
+    async fn a_render_that_took_long_is_reused_and_served_stale_for_longer() {
+        let cache: RenderCache<u32> = RenderCache::default();
+        cache.put("k", 1, Duration::from_secs(1), 1);
+        cache.entries.lock().get_mut("k").unwrap().rendered_at -= MAX_AGE;
+        assert_eq!(
+            cache.get("k", 2),
+            Some(1),
+            "a new generation, but 8 s earned"
+        );
+        cache.entries.lock().get_mut("k").unwrap().rendered_at -= 2 * MAX_STALE;
+        assert_eq!(cache.get("k", 2), None, "reuse over: render again");
+        assert_eq!(cache.stale("k"), Some(1), "and serve this one meanwhile");
     }
 }

@@ -232,6 +232,7 @@ impl Validator<'_> {
             telemetry: self.telemetry(raw.telemetry)?,
             variable_values: self.text.variable_values.clone(),
             variables: self.text.variables.clone(),
+            by_name: Default::default(),
         })
     }
 
