@@ -15,8 +15,11 @@ over its own window (from 4 s before the fault to 16 s after it ends):
 
 For each: slots probed once / twice / missed, probe start lag (arrival at the recorder minus
 the slot) p50/p95/p99, pages sent, and runs kept (runs in the database for the window's slots
-against slots probed). Needs PostgreSQL's server binaries and psql; WSPROBE_BIN (default
-target/debug/wsprobe, built if missing). SCENARIOS=down,lock,slow,partition picks some.
+against slots probed), and each replica's /readyz asked every 0.5 s from the fault's start to
+the window's end: the slowest answer, those not answered within 1 s, and the 503s (with one
+reason). Needs PostgreSQL's server binaries and psql; WSPROBE_BIN (default
+target/debug/wsprobe, built if missing). SCENARIOS=down,lock,slow,partition picks some;
+LOG sets the replicas' RUST_LOG, DETAIL=1 lists each slot probed twice, KEEP=1 keeps the logs.
 """
 
 import asyncio
@@ -115,7 +118,12 @@ class Proxy:
         except OSError:
             client_w.close()
             return
-        await asyncio.gather(self.pump(client_r, server_w), self.pump(server_r, client_w))
+        try:
+            await asyncio.gather(self.pump(client_r, server_w), self.pump(server_r, client_w))
+        except asyncio.CancelledError:
+            # The bench is over: links still open are dropped quietly.
+            client_w.close()
+            server_w.close()
 
 
 class Recorder:
@@ -203,11 +211,48 @@ def judge(probes, start, end):
     once = twice = missed = 0
     for env in range(N):
         for slot in range(first, int(end * 1000) + 1, PERIOD_MS):
-            count = len(by_slot.get((f"/e{env}", slot), []))
+            who = by_slot.get((f"/e{env}", slot), [])
+            count = len(who)
             once += count == 1
             twice += count > 1
+            if count > 1 and os.environ.get("DETAIL"):
+                at = time.strftime("%H:%M:%S", time.gmtime(slot / 1000))
+                print(f"  twice: e{env} slot {slot} ({at}.{slot % 1000:03d}Z) by {', '.join(who)}", file=sys.stderr)
             missed += count == 0
     return once, twice, missed, lags
+
+
+class Readiness:
+    """Polls each replica's /readyz every 0.5 s (1 s deadline): (time, instance, ms, status, body)."""
+
+    def __init__(self):
+        self.answers = []
+
+    async def ask(self, name, port):
+        started = time.monotonic()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
+            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            raw = await asyncio.wait_for(reader.read(-1), 1.0)
+            writer.close()
+            head, _, body = raw.decode(errors="replace").partition("\r\n\r\n")
+            status = int(head.split(" ", 2)[1])
+        except (OSError, asyncio.TimeoutError, ValueError, IndexError):
+            status, body = 0, ""
+        self.answers.append((time.time(), name, (time.monotonic() - started) * 1000, status, body.strip()))
+
+    async def poll(self, replicas):
+        while True:
+            await asyncio.gather(*(self.ask(name, port) for name, port in replicas))
+            await asyncio.sleep(0.5)
+
+    def judge(self, start, end):
+        """Slowest answer (ms), unanswered within 1 s, 503s, and one 503's reason."""
+        seen = [a for a in self.answers if start <= a[0] <= end]
+        slowest = max((a[2] for a in seen), default=0)
+        unanswered = sum(1 for a in seen if a[3] == 0)
+        not_ready = [a for a in seen if a[3] == 503]
+        return slowest, unanswered, len(not_ready), (not_ready[0][4][:100] if not_ready else "")
 
 
 async def run(cmd, **kw):
@@ -267,16 +312,21 @@ server: {{ listen: "127.0.0.1:${{PORT}}" }}
 storage: {{ url: "postgres://wsprobe@127.0.0.1:{port(proxy_srv)}/bench" }}
 """
     )
-    daemons = []
+    daemons, replicas = [], []
     for i in range(INSTANCES):
         name = f"a{i + 1}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "RUST_LOG"}
+        if os.environ.get("LOG"):
+            env["RUST_LOG"] = os.environ["LOG"]
         env.update(WSPROBE_INSTANCE=name, INST=name, PORT=str(free_port()))
+        replicas.append((name, int(env["PORT"])))
         err = open(work / f"{name}.log", "ab")
         daemons.append(subprocess.Popen([str(binary), "run", "--config", str(config)], env=env,
                                         stdout=subprocess.DEVNULL, stderr=err))
+    readiness = Readiness()
     try:
         await asyncio.sleep(15)
+        asyncio.get_running_loop().create_task(readiness.poll(replicas))
         rows = []
         for scenario in SCENARIOS:
             start = time.time()
@@ -306,14 +356,19 @@ storage: {{ url: "postgres://wsprobe@127.0.0.1:{port(proxy_srv)}/bench" }}
             first_slot = int(start * 1000) // PERIOD_MS * PERIOD_MS + PERIOD_MS
             _, kept, _ = await run(psql(
                 f"SELECT COUNT(DISTINCT (environment, slot_ms)) FROM runs WHERE slot_ms BETWEEN {first_slot} AND {int(end * 1000)}"))
-            rows.append((scenario, fault_end - fault_start, once, twice, missed, lags, pages, kept.strip()))
+            ready = readiness.judge(fault_start, fault_end + AFTER_S)
+            rows.append((scenario, fault_end - fault_start, once, twice, missed, lags, pages, kept.strip(), ready))
             print(f"{scenario}: done", file=sys.stderr, flush=True)
         print(f"\n{INSTANCES} replicas, {N} environments every 2 s; window = fault + {BEFORE_S:.0f} s before, {AFTER_S:.0f} s after")
-        print(f"{'fault':<10} {'for':>5} {'once':>5} {'twice':>5} {'missed':>6} {'lag p50':>8} {'p95':>6} {'p99':>6} {'pages':>5} {'runs kept':>10}")
-        for scenario, took, once, twice, missed, lags, pages, kept in rows:
+        print(f"{'fault':<10} {'for':>5} {'once':>5} {'twice':>5} {'missed':>6} {'lag p50':>8} {'p95':>6} {'p99':>6} {'pages':>5} {'runs kept':>10}"
+              f" {'readyz max':>10} {'>1s':>4} {'503s':>5}")
+        for scenario, took, once, twice, missed, lags, pages, kept, ready in rows:
             slots = once + twice
+            slowest, unanswered, not_ready, reason = ready
             print(f"{scenario:<10} {took:>4.0f}s {once:>5} {twice:>5} {missed:>6} {percentile(lags, 50):>6}ms {percentile(lags, 95):>4}ms "
-                  f"{percentile(lags, 99):>4}ms {len(pages):>5} {kept:>5}/{slots}")
+                  f"{percentile(lags, 99):>4}ms {len(pages):>5} {kept:>5}/{slots} {slowest:>8.0f}ms {unanswered:>4} {not_ready:>5}")
+            if reason:
+                print(f"           readyz 503: {reason}")
             for page in pages:
                 print(f"           page: {page.get('event')} {page.get('environment')}")
     finally:

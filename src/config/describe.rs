@@ -209,19 +209,37 @@ fn alert_line(config: &Config, env: &Environment) -> String {
         .collect();
     let policy = config.alert_policy(env);
     if channels.is_empty() {
-        "no channels".to_owned()
-    } else {
-        format!(
-            "{} after {} failure{}",
-            channels.join(", "),
-            policy.failure_threshold,
-            if policy.failure_threshold == 1 {
+        return "no channels".to_owned();
+    }
+    let mut line = format!(
+        "{} after {} failure{}",
+        channels.join(", "),
+        policy.failure_threshold,
+        if policy.failure_threshold == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+    if policy.confirm.attempts > 0 {
+        line.push_str(&format!(
+            ", each confirmed by {} re-probe{} {} apart",
+            policy.confirm.attempts,
+            if policy.confirm.attempts == 1 {
                 ""
             } else {
                 "s"
-            }
-        )
+            },
+            human(policy.confirm.every)
+        ));
     }
+    if !env.depends_on.is_empty() {
+        line.push_str(&format!(
+            ", held while {} is down",
+            env.depends_on.join(" or ")
+        ));
+    }
+    line
 }
 
 fn describe_channels(out: &mut String, config: &Config) {

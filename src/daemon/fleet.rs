@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::loops;
 use super::state::DaemonState;
 use crate::alert::{Hold, Subject};
-use crate::config::{AlertPolicy, Flapping};
+use crate::config::{AlertPolicy, Config, Flapping};
 use crate::fleet::evaluate::LocationBoard;
 use crate::fleet::quiet;
 use crate::fleet::{
@@ -33,66 +33,45 @@ pub(super) async fn membership(
     fleet: Arc<Fleet>,
     stop: CancellationToken,
 ) {
+    // Rounds start every MEMBERSHIP_EVERY, however long the last took (a round slower than
+    // that is followed at once): the others judge this replica alive by the rounds' gaps.
+    let mut rounds = tokio::time::interval(MEMBERSHIP_EVERY);
+    rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = rounds.tick() => {}
+        }
         let started = std::time::Instant::now();
         let reached = learn_clock_and_replicas(&fleet).await;
         if let Err(err) = &reached {
             state.store_health.failed(&format!("shared store: {err}"));
         }
-        fleet.store_answered(reached.is_ok(), started.elapsed());
-        match fleet.store().latest_by_location().await {
-            Ok(cells) => {
-                let changed = **state.locations.lock() != cells;
-                if changed {
-                    *state.locations.lock() = Arc::new(cells);
-                    state.changed();
-                }
-            }
-            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        let took = started.elapsed();
+        if took > MEMBERSHIP_EVERY {
+            tracing::debug!(took_ms = took.as_millis() as u64, "a slow membership round");
         }
-        // One read of the open incidents: the quiet banners, and (when another instance
-        // evaluates) the open incidents this one shows.
-        let open = state
-            .store
-            .alerts()
-            .incidents(&IncidentFilter {
-                state: Some(IncidentState::Open),
-                environment: None,
-                limit: 1000,
-            })
-            .await;
-        match open {
-            Ok(open) => {
-                // Made through another instance: the evaluator applies them here.
-                if fleet.is_leading() {
-                    state.learn_acknowledgements(&open);
-                }
-                // An SLO burn's record is no environment's incident.
-                let (quiet, environments): (Vec<_>, Vec<_>) = open
-                    .into_iter()
-                    .filter(|i| crate::alert::burn::parse_subject(&i.environment).is_none())
-                    .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
-                *state.quiet.lock() = quiet
-                    .into_iter()
-                    .map(|i| FleetNotice {
-                        subject: i.environment,
-                        incident: i.id,
-                        diagnosis: i.diagnosis,
-                    })
-                    .collect();
-                if !fleet.is_leading() {
-                    let open: BTreeMap<String, i64> = environments
-                        .into_iter()
-                        .map(|i| (i.environment, i.id))
-                        .collect();
-                    state.alerts.set_open_incidents(open);
-                }
-            }
-            Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+        fleet.store_answered(reached.is_ok(), took);
+    }
+}
+
+/// What every instance shows of the fleet's shared state, read each [`MEMBERSHIP_EVERY`]:
+/// each location's newest results, the open incidents (the quiet banners, and the incidents of
+/// an instance that does not evaluate) and the silences. Apart from [`membership`], so that
+/// slow reads never delay the rounds that say this replica is alive.
+pub(super) async fn shared_views(
+    state: Arc<DaemonState>,
+    fleet: Arc<Fleet>,
+    stop: CancellationToken,
+) {
+    // Loaded at start when the store answered then; else once it is first reached.
+    let mut history_loaded = state.store.is_up();
+    loop {
+        if !history_loaded && state.store.is_up() {
+            state.load_history().await;
+            history_loaded = true;
         }
-        if let Err(err) = state.refresh_silences().await {
-            state.store_health.failed(&format!("shared store: {err}"));
-        }
+        read_shared_views(&state, &fleet).await;
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(MEMBERSHIP_EVERY) => {}
@@ -100,11 +79,67 @@ pub(super) async fn membership(
     }
 }
 
+async fn read_shared_views(state: &Arc<DaemonState>, fleet: &Fleet) {
+    match fleet.store().latest_by_location().await {
+        Ok(cells) => {
+            let changed = **state.locations.lock() != cells;
+            if changed {
+                *state.locations.lock() = Arc::new(cells);
+                state.changed();
+            }
+        }
+        Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+    }
+    // One read of the open incidents: the quiet banners, and (when another instance
+    // evaluates) the open incidents this one shows.
+    let open = state
+        .store
+        .alerts()
+        .incidents(&IncidentFilter {
+            state: Some(IncidentState::Open),
+            environment: None,
+            limit: 1000,
+        })
+        .await;
+    match open {
+        Ok(open) => {
+            // Made through another instance: the evaluator applies them here.
+            if fleet.is_leading() {
+                state.learn_acknowledgements(&open);
+            }
+            // An SLO burn's record is no environment's incident.
+            let (quiet, environments): (Vec<_>, Vec<_>) = open
+                .into_iter()
+                .filter(|i| crate::alert::burn::parse_subject(&i.environment).is_none())
+                .partition(|i| crate::fleet::is_fleet_subject(&i.environment));
+            *state.quiet.lock() = quiet
+                .into_iter()
+                .map(|i| FleetNotice {
+                    subject: i.environment,
+                    incident: i.id,
+                    diagnosis: i.diagnosis,
+                })
+                .collect();
+            if !fleet.is_leading() {
+                let open: BTreeMap<String, i64> = environments
+                    .into_iter()
+                    .map(|i| (i.environment, i.id))
+                    .collect();
+                state.alerts.set_open_incidents(open);
+            }
+        }
+        Err(err) => state.store_health.failed(&format!("shared store: {err}")),
+    }
+    if let Err(err) = state.refresh_silences().await {
+        state.store_health.failed(&format!("shared store: {err}"));
+    }
+}
+
 /// One membership round's reads: the database's clock (and this host's skew, recorded), then
 /// the live replicas, judged on that clock.
-async fn learn_clock_and_replicas(fleet: &Fleet) -> Result<(), StoreError> {
+pub(super) async fn learn_clock_and_replicas(fleet: &Fleet) -> Result<(), StoreError> {
     fleet.measure_clock().await?;
-    let instances = fleet.store().instances().await?;
+    let instances = fleet.store().members().await?;
     fleet.learn_replicas(&instances, fleet.now());
     Ok(())
 }
@@ -213,9 +248,35 @@ async fn step(
         return Ok(());
     }
     let config = state.config();
-    let mut touched: BTreeMap<String, bool> = BTreeMap::new();
     // Reads that hung (a lock, a dead link) are an outage too: nobody could write meanwhile.
     let reading = std::time::Instant::now();
+    let touched = read_new_runs(fleet, evaluator, &config).await?;
+    let instances = fleet.store().instances().await?;
+    fleet.store_answered(true, reading.elapsed());
+    let now = fleet.now();
+    let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
+    let watches = quiet::watch(&instances, interval, now, fleet.reachable_since());
+    let live: BTreeSet<String> = watches
+        .iter()
+        .filter(|w| w.quiet.is_none())
+        .filter_map(|w| w.name.strip_prefix(quiet::LOCATION))
+        .map(str::to_owned)
+        .collect();
+    for (name, in_maintenance) in touched {
+        step_environment(state, &config, evaluator, &name, in_maintenance, now, &live);
+    }
+    watch_quiet(state, &watches, now);
+    Ok(())
+}
+
+/// The runs stored since the last step, observed per location: which environments they touched
+/// (and whether their newest run was in maintenance).
+async fn read_new_runs(
+    fleet: &Fleet,
+    evaluator: &mut Evaluator,
+    config: &Config,
+) -> Result<BTreeMap<String, bool>, StoreError> {
+    let mut touched = BTreeMap::new();
     loop {
         let runs = fleet.store().runs_after(evaluator.cursor, BATCH).await?;
         let full = runs.len() == BATCH as usize;
@@ -230,60 +291,55 @@ async fn step(
             touched.insert(env.name.as_str().to_owned(), run.in_maintenance);
         }
         if !full {
-            break;
+            return Ok(touched);
         }
     }
-    let instances = fleet.store().instances().await?;
-    fleet.store_answered(true, reading.elapsed());
-    let now = fleet.now();
-    let interval = shortest_interval(config.environments.iter().map(|e| e.as_ref()), now);
-    let watches = quiet::watch(&instances, interval, now, fleet.reachable_since());
-    let live: BTreeSet<String> = watches
-        .iter()
-        .filter(|w| w.quiet.is_none())
-        .filter_map(|w| w.name.strip_prefix(quiet::LOCATION))
-        .map(str::to_owned)
-        .collect();
-    for (name, in_maintenance) in touched {
-        let Some(env) = config.environment(&name) else {
-            continue;
-        };
-        let policy = config.alert_policy(env);
-        let interval = shortest_interval([env], now);
-        let Some(combined) = evaluator
-            .board
-            .combine(&name, &policy, now, interval, &live)
-        else {
-            continue;
-        };
-        // Each location already waited for its own thresholds: the environment follows them.
-        // The evaluator steps once per pass, not once per result, so a share of state changes
-        // over its steps says nothing about the probes: no flap detection across locations.
-        let across = AlertPolicy {
-            failure_threshold: 1,
-            success_threshold: 1,
-            flapping: Flapping {
-                enabled: false,
-                ..policy.flapping
-            },
-            ..policy
-        };
-        let subject = Subject {
-            name: &name,
-            policy: across,
-            channels: config.channels_for(env),
-        };
-        let hold = Hold {
-            maintenance: in_maintenance,
-            silence: combined.silenced_by(&state.current_silences(now), now),
-            ..Hold::default()
-        };
-        state
-            .alerts
-            .observe_subject(&config, subject, &combined.result, hold, now);
-    }
-    watch_quiet(state, &watches, now);
-    Ok(())
+}
+
+/// Step `name`'s incident on what its locations say together (`live`: the locations that
+/// report).
+fn step_environment(
+    state: &DaemonState,
+    config: &Config,
+    evaluator: &mut Evaluator,
+    name: &str,
+    in_maintenance: bool,
+    now: chrono::DateTime<Utc>,
+    live: &BTreeSet<String>,
+) {
+    let Some(env) = config.environment(name) else {
+        return;
+    };
+    let policy = config.alert_policy(env);
+    let interval = shortest_interval([env], now);
+    let Some(combined) = evaluator.board.combine(name, &policy, now, interval, live) else {
+        return;
+    };
+    // Each location already waited for its own thresholds: the environment follows them.
+    // The evaluator steps once per pass, not once per result, so a share of state changes
+    // over its steps says nothing about the probes: no flap detection across locations.
+    let across = AlertPolicy {
+        failure_threshold: 1,
+        success_threshold: 1,
+        flapping: Flapping {
+            enabled: false,
+            ..policy.flapping
+        },
+        ..policy
+    };
+    let subject = Subject {
+        name,
+        policy: across,
+        channels: config.channels_for(env),
+    };
+    let hold = Hold {
+        maintenance: in_maintenance,
+        silence: combined.silenced_by(&state.current_silences(now), now),
+        ..Hold::default()
+    };
+    state
+        .alerts
+        .observe_subject(config, subject, &combined.result, hold, now);
 }
 
 /// A location or an instance that stopped reporting is an incident of its own, on every

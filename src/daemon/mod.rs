@@ -178,11 +178,13 @@ impl Daemon {
                     .store_health
                     .failed(&format!("silences not read: {err}"));
             }
-            // Slots are named on the database's clock: know it before the first one.
+            // Slots are named on the database's clock, and their owners among the replicas
+            // alive: know both before the first slot, or this replica takes itself for the
+            // owner of every slot until its first membership round.
             if let Some(fleet) = &state.fleet
-                && let Err(err) = fleet.measure_clock().await
+                && let Err(err) = fleet::learn_clock_and_replicas(fleet).await
             {
-                tracing::warn!("cannot read the database's clock yet: {err}");
+                tracing::warn!("cannot read the database's clock and replicas yet: {err}");
             }
         }
         Ok(Daemon {
@@ -223,33 +225,7 @@ impl Daemon {
         let servers = serve_web(&self.state, listener, public, &stop);
 
         let daemon = Arc::new(self);
-        background.spawn(loops::prune(daemon.state.clone(), stop.clone()));
-        background.spawn(loops::reload_on_change(daemon.clone(), stop.clone()));
-        background.spawn(loops::reload_on_sighup(daemon.clone(), stop.clone()));
-        match daemon.state.fleet.clone() {
-            None => {
-                background.spawn(loops::dispatch_alerts(daemon.state.clone(), stop.clone()));
-            }
-            Some(fleet) => {
-                background.spawn(fleet::membership(
-                    daemon.state.clone(),
-                    fleet.clone(),
-                    stop.clone(),
-                ));
-                background.spawn(away::run(daemon.state.clone(), fleet.clone(), stop.clone()));
-                background.spawn(requests::answer_requests(
-                    daemon.state.clone(),
-                    fleet.clone(),
-                    daemon.probes.clone(),
-                    stop.clone(),
-                ));
-                background.spawn(fleet::evaluate(daemon.state.clone(), fleet, stop.clone()));
-            }
-        }
-        background.spawn(loops::check_store(daemon.state.clone(), stop.clone()));
-        background.spawn(slo::refresh_slo(daemon.state.clone(), stop.clone()));
-        background.spawn(heartbeat::heartbeat(daemon.state.clone(), stop.clone()));
-        background.spawn(heartbeat::watchdog(daemon.state.clone(), stop.clone()));
+        daemon.spawn_loops(&background, &stop);
         heartbeat::notify_ready();
         background.close();
 
@@ -294,6 +270,44 @@ impl Daemon {
         daemon.state.store.clone().close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+
+    /// The loops beside the schedules, each until `stop`: pruning, reloads, the store's
+    /// health, SLOs, heartbeats, and either the single node's alert dispatch or the fleet's
+    /// membership, views, evaluator and answers.
+    fn spawn_loops(self: &Arc<Self>, background: &TaskTracker, stop: &CancellationToken) {
+        background.spawn(loops::prune(self.state.clone(), stop.clone()));
+        background.spawn(loops::reload_on_change(self.clone(), stop.clone()));
+        background.spawn(loops::reload_on_sighup(self.clone(), stop.clone()));
+        match self.state.fleet.clone() {
+            None => {
+                background.spawn(loops::dispatch_alerts(self.state.clone(), stop.clone()));
+            }
+            Some(fleet) => {
+                background.spawn(fleet::membership(
+                    self.state.clone(),
+                    fleet.clone(),
+                    stop.clone(),
+                ));
+                background.spawn(fleet::shared_views(
+                    self.state.clone(),
+                    fleet.clone(),
+                    stop.clone(),
+                ));
+                background.spawn(away::run(self.state.clone(), fleet.clone(), stop.clone()));
+                background.spawn(requests::answer_requests(
+                    self.state.clone(),
+                    fleet.clone(),
+                    self.probes.clone(),
+                    stop.clone(),
+                ));
+                background.spawn(fleet::evaluate(self.state.clone(), fleet, stop.clone()));
+            }
+        }
+        background.spawn(loops::check_store(self.state.clone(), stop.clone()));
+        background.spawn(slo::refresh_slo(self.state.clone(), stop.clone()));
+        background.spawn(heartbeat::heartbeat(self.state.clone(), stop.clone()));
+        background.spawn(heartbeat::watchdog(self.state.clone(), stop.clone()));
     }
 
     /// The public page's own listener, when `server.public.listen` asks for one (read at

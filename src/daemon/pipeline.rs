@@ -249,7 +249,7 @@ impl Runner for DaemonState {
     async fn run(&self, env: Arc<Environment>, slot: Option<DateTime<Utc>>) {
         // The start-up probe is no slot: only a location's one replica makes it.
         if let Some(fleet) = &self.fleet {
-            if slot.is_none() && !fleet.alone() {
+            if slot.is_none() && !fleet.makes_start_up_probe(env.name.as_str()) {
                 return;
             }
             fleet.probing();

@@ -259,16 +259,17 @@ impl DaemonState {
         }
     }
 
-    /// Fill the in-memory views from the store, so a restart shows history at once.
+    /// Fill the in-memory views from the store, so a restart shows history at once. Also
+    /// when the store is first reached after start: what was probed since is newer and kept,
+    /// the stored history goes behind it.
     pub(super) async fn load_history(&self) {
         match self.store.runs().latest().await {
             Ok(runs) => {
                 let mut latest = self.latest.lock();
                 for run in runs {
-                    latest.insert(
-                        run.result.environment.clone(),
-                        Arc::new(run.result.without_bulk()),
-                    );
+                    latest
+                        .entry(run.result.environment.clone())
+                        .or_insert_with(|| Arc::new(run.result.without_bulk()));
                 }
             }
             Err(err) => self.store_health.failed(&err.to_string()),
@@ -282,10 +283,51 @@ impl DaemonState {
                 .recent_statuses(name, RECENT_KEPT as u32)
                 .await
             {
-                self.recent
-                    .lock()
-                    .insert(name.to_owned(), runs.into_iter().collect());
+                let mut recent = self.recent.lock();
+                let kept = recent.entry(name.to_owned()).or_default();
+                append_older(kept, runs);
             }
         }
+    }
+}
+
+/// Put `stored` (newest first) behind `kept` (newest first): only what is older than all of
+/// `kept`, up to [`RECENT_KEPT`] in all.
+fn append_older(kept: &mut VecDeque<RecentRun>, stored: Vec<RecentRun>) {
+    let oldest = kept.back().map(|run| run.0);
+    for run in stored {
+        if kept.len() >= RECENT_KEPT {
+            break;
+        }
+        if oldest.is_none_or(|oldest| run.0 < oldest) {
+            kept.push_back(run);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Timelike};
+
+    use super::*;
+    use crate::probe::{Status, Verdict};
+
+    fn run(second: u32) -> RecentRun {
+        let at = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, second).unwrap();
+        (at, Status::Up, Verdict::Ok)
+    }
+
+    #[test]
+    fn stored_history_goes_behind_what_was_probed_since_start() {
+        let mut kept: VecDeque<RecentRun> = [run(50), run(40)].into();
+        // The store has the runs made since start too (flushed from the spool).
+        append_older(&mut kept, vec![run(50), run(40), run(30), run(20)]);
+        let seconds: Vec<u32> = kept.iter().map(|r| r.0.second()).collect();
+        assert_eq!(seconds, [50, 40, 30, 20]);
+
+        let mut empty = VecDeque::new();
+        append_older(&mut empty, (0..50).rev().map(run).collect());
+        assert_eq!(empty.len(), RECENT_KEPT);
+        assert_eq!(empty.front().unwrap().0.second(), 49);
     }
 }

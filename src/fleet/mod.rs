@@ -62,6 +62,12 @@ const CLAIM_SLOW: Duration = Duration::from_secs(1);
 /// How long a backup replica waits for its claim's answer; without one it leaves the slot to
 /// the owner the hash names.
 const CLAIM_DEADLINE: Duration = Duration::from_millis(300);
+/// How long an owner whose claim was sent late (its first slot after start or a reload, less
+/// than [`CLAIM_AHEAD`] away) waits past the slot for the answer: a replica that does not know
+/// the others yet takes itself for every slot's owner, and only the claim tells it otherwise.
+const LATE_CLAIM_GRACE: Duration = Duration::from_millis(500);
+/// The first pause before an owner's failed claim is sent again.
+const CLAIM_RETRY: Duration = Duration::from_millis(100);
 /// A round of statements that took longer than this went through an outage.
 const STALLED: Duration = MEMBERSHIP_EVERY;
 
@@ -93,6 +99,8 @@ pub struct Fleet {
 pub struct Claim {
     /// Whether the hash names this replica the slot's owner.
     owner: bool,
+    /// When the claim was sent (this host's monotonic clock).
+    sent: std::time::Instant,
     /// The owner's claim's answer, when it comes.
     answer: Option<oneshot::Receiver<Result<bool, StoreError>>>,
 }
@@ -220,9 +228,13 @@ impl Fleet {
         self.leading.swap(leading, Ordering::Relaxed)
     }
 
-    /// No other live replica probes this location.
-    pub fn alone(&self) -> bool {
-        self.replicas.read().len() <= 1
+    /// Whether this replica makes `env`'s probe at start (no slot, no claim): the one the hash
+    /// over the replicas it knows names, so that replicas started together make one, not one
+    /// each, and a replica alone makes its own.
+    pub fn makes_start_up_probe(&self, env: &str) -> bool {
+        let replicas = self.replicas.read();
+        owner::rendezvous(&format!("{env}\nstart-up"), &replicas)
+            .is_none_or(|owner| owner == self.store.instance_id())
     }
 
     /// The replicas of this location last known alive, this one included, sorted.
@@ -244,7 +256,12 @@ impl Fleet {
             replicas.push(me.to_owned());
         }
         replicas.sort();
-        *self.replicas.write() = replicas;
+        let mut known = self.replicas.write();
+        if *known != replicas {
+            // Who owns which slot follows this set: a change explains a slot moving.
+            tracing::info!(location = self.location(), replicas = %replicas.join(", "), "the live replicas of this location changed");
+            *known = replicas;
+        }
     }
 
     /// Claim `slot` of `env` ahead of it (see [`CLAIM_AHEAD`]) when the hash names this
@@ -252,43 +269,54 @@ impl Fleet {
     /// runs on its own: an answer that comes too late is never acted on.
     pub fn claim_ahead(self: &Arc<Self>, env: &str, slot: DateTime<Utc>) -> Claim {
         let owner = self.owns(env, slot);
+        let sent = std::time::Instant::now();
         let answer = owner.then(|| {
             let (tell, answer) = oneshot::channel();
             let (fleet, env) = (self.clone(), env.to_owned());
+            let until_slot = (slot - self.now()).to_std().unwrap_or_default();
+            let retry_until = sent + until_slot + BACKUP_DELAY / 2;
             tokio::spawn(async move {
-                let _ = tell.send(fleet.claim(&env, slot).await);
+                let _ = tell.send(fleet.claim_as_owner(&env, slot, retry_until).await);
             });
             answer
         });
-        Claim { owner, answer }
+        Claim {
+            owner,
+            sent,
+            answer,
+        }
+    }
+
+    /// The owner's claim, sent again after a failure until `retry_until` (before any backup
+    /// claims): the owner probes its slot whether or not the claim landed, and only its claim
+    /// landing keeps a backup, whose own claims go through, from probing the slot too (a
+    /// connection the database dropped while it restarted fails one claim, not the next).
+    async fn claim_as_owner(
+        &self,
+        env: &str,
+        slot: DateTime<Utc>,
+        retry_until: std::time::Instant,
+    ) -> Result<bool, StoreError> {
+        let mut pause = CLAIM_RETRY;
+        loop {
+            let claimed = self.claim(env, slot).await;
+            if claimed.is_ok() || std::time::Instant::now() + pause >= retry_until {
+                return claimed;
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
     }
 
     /// At the slot's time: whether this replica probes it. The owner probes unless its claim
     /// came back lost (another replica, seeing other replicas alive, claimed first); an owner
-    /// without an answer yet probes at once. The others claim [`BACKUP_DELAY`] later, when
+    /// without an answer yet probes at once (after [`LATE_CLAIM_GRACE`] at most, when its claim
+    /// was sent late). The others claim [`BACKUP_DELAY`] later, when
     /// the store answered throughout, and probe only if that claim lands within
     /// [`CLAIM_DEADLINE`]: the owner then is gone.
     pub async fn decide(self: &Arc<Self>, env: &str, slot: DateTime<Utc>, claim: Claim) -> bool {
         if claim.owner {
-            return match claim.answer.map(|mut answer| answer.try_recv()) {
-                Some(Ok(Ok(claimed))) => {
-                    if self.claims_failing.swap(false, Ordering::Relaxed) {
-                        tracing::info!("slot claims reach the shared store again");
-                    }
-                    claimed
-                }
-                Some(Ok(Err(err))) => {
-                    // Once per outage: the store's health says the rest.
-                    if !self.claims_failing.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(environment = %env, %slot, "a slot claim failed, probing the slots this replica owns without claims: {err}");
-                    }
-                    true
-                }
-                _ => {
-                    tracing::debug!(environment = %env, %slot, "no answer to the slot claim in time, probing as the slot's owner");
-                    true
-                }
-            };
+            return self.decide_as_owner(env, slot, claim).await;
         }
         tokio::time::sleep(BACKUP_DELAY).await;
         // A store away or locked when the owner claimed (ahead of the slot) refused the
@@ -311,6 +339,39 @@ impl Fleet {
             _ => {
                 self.claim_failed();
                 false
+            }
+        }
+    }
+
+    /// The owner's decision: probe unless its claim came back lost. An answer not there yet
+    /// is waited for only when the claim was sent late (see [`LATE_CLAIM_GRACE`]).
+    async fn decide_as_owner(&self, env: &str, slot: DateTime<Utc>, claim: Claim) -> bool {
+        let answer = match claim.answer {
+            None => None,
+            Some(mut answer) => {
+                let grace = CLAIM_AHEAD
+                    .saturating_sub(claim.sent.elapsed())
+                    .min(LATE_CLAIM_GRACE);
+                tokio::time::timeout(grace, &mut answer).await.ok()
+            }
+        };
+        match answer {
+            Some(Ok(Ok(claimed))) => {
+                if self.claims_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("slot claims reach the shared store again");
+                }
+                claimed
+            }
+            Some(Ok(Err(err))) => {
+                // Once per outage: the store's health says the rest.
+                if !self.claims_failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(environment = %env, %slot, "a slot claim failed, probing the slots this replica owns without claims: {err}");
+                }
+                true
+            }
+            _ => {
+                tracing::debug!(environment = %env, %slot, "no answer to the slot claim in time, probing as the slot's owner");
+                true
             }
         }
     }

@@ -1474,3 +1474,24 @@ fn more_than_fifty_thousand_environments_load() {
     assert_eq!(config.environments.len(), 55_000);
     assert_eq!(config.environments[54_999].name.as_str(), "env-54999");
 }
+
+#[test]
+fn describe_says_confirmation_and_dependencies() {
+    let yaml = format!(
+        "{BASE}  - name: chat\n    url: wss://chat.example.com/ws\n    depends_on: [staging]\n\
+         alerts:\n  defaults: {{ confirm: {{ attempts: 2, every: 10s }} }}\n  channels:\n    \
+         - {{ name: hook, kind: webhook, url: \"http://127.0.0.1:9/x\" }}\n"
+    );
+    let config = load(&yaml).unwrap();
+    let summary = config::describe(&config);
+    assert!(
+        summary.contains(
+            "alert         hook after 2 failures, each confirmed by 2 re-probes 10s apart\n"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(", each confirmed by 2 re-probes 10s apart, held while staging is down\n"),
+        "{summary}"
+    );
+}

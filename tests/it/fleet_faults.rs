@@ -284,3 +284,78 @@ async fn a_stalled_evaluator_that_lost_its_lease_cannot_write_or_deliver() {
     old.close().await;
     new.close().await;
 }
+
+/// Replicas started together, each taking itself for the only one until it learns the
+/// others: their first slots, claimed late (less than the claim's lead after start), are
+/// still probed once each, as the database's runs show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_started_together_probe_their_first_slots_once() {
+    let Some(postgres) = Postgres::shared() else {
+        return;
+    };
+    let database = postgres.fresh_database("together").await;
+    let db = postgres.url(&database);
+    let (recorder, hook) = (SlotRecorder::spawn().await, Receiver::spawn().await);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &recorder, &hook);
+    let replicas = [
+        start(&config, "a1", &db, &[]),
+        start(&config, "a2", &db, &[]),
+        start(&config, "a3", &db, &[]),
+    ];
+    wait_for_fleet(&replicas.iter().collect::<Vec<_>>()).await;
+
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    let twice: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT environment, slot_ms, COUNT(*) FROM runs WHERE slot_ms IS NOT NULL
+         GROUP BY environment, slot_ms HAVING COUNT(*) > 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let slots: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT (environment, slot_ms)) FROM runs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(slots >= 9, "slots were probed and stored: {slots}");
+    assert!(
+        twice.is_empty(),
+        "slots probed twice from one location: {twice:?}\n{}",
+        replicas
+            .iter()
+            .map(|r| format!("{}:\n{}", r.name, r.daemon.all_stderr()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    pool.close().await;
+}
+
+/// A claim sent again after a failure whose first try may have landed unseen is still its
+/// sender's slot, and never another replica's.
+#[tokio::test]
+async fn a_slot_claim_sent_again_stays_its_senders() {
+    use wsprobe::store::Store;
+    let Some(postgres) = Postgres::shared() else {
+        return;
+    };
+    let url = postgres.url(&postgres.fresh_database("claim_again").await);
+    let a1 = Store::connect(&url, "a", "a1").await.unwrap();
+    let a2 = Store::connect(&url, "a", "a2").await.unwrap();
+    let b1 = Store::connect(&url, "b", "b1").await.unwrap();
+    let slot = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+    let claim = |store: &Store| {
+        let fleet = store.fleet().unwrap();
+        async move { fleet.claim_slot("api", slot).await.unwrap() }
+    };
+    assert!(claim(&a1).await, "the first claim lands");
+    assert!(claim(&a1).await, "sent again, it is still a1's");
+    assert!(
+        !claim(&a2).await,
+        "another replica of the location loses it"
+    );
+    assert!(claim(&b1).await, "another location has slots of its own");
+    assert!(claim(&a1).await);
+    for store in [a1, a2, b1] {
+        store.close().await;
+    }
+}

@@ -35,6 +35,8 @@ fn slo_takes_a_percentage_and_a_window_from_the_environment_or_defaults() {
     .unwrap();
     let chat = config.environment("chat").unwrap().slo.unwrap();
     assert!((chat.objective - 0.999).abs() < 1e-12);
+    // The nearest double to 0.999, which prints as written (not 0.9990000000000001).
+    assert_eq!(chat.objective.to_string(), "0.999");
     assert_eq!(chat.window.as_secs(), 7 * 86_400);
     let feed = config.environment("feed").unwrap().slo.unwrap();
     assert!((feed.objective - 0.995).abs() < 1e-12);

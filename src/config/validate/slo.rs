@@ -75,7 +75,9 @@ impl Validator<'_> {
                 format!("{written} must be above 0% and below 100%"),
             ));
         }
-        Ok(percent / 100.0)
+        // Scaled in the decimal text, not by dividing: 99.9 / 100.0 is 0.9990000000000001,
+        // which the API and the metrics would then print.
+        Ok(format!("{number}e-2").parse().unwrap_or(percent / 100.0))
     }
 
     fn slo_window(&self, value: &Text, key: &str) -> Result<Duration> {

@@ -74,6 +74,10 @@ fn text_literal(text: &str) -> String {
     format!("convert_from(decode('{hex}', 'hex'), 'UTF8')")
 }
 
+const INSTANCES: &str = "SELECT id, location, version, started_at, last_seen, last_report,
+         stopped_at, skew_ms, last_probe
+     FROM instances ORDER BY location, id";
+
 /// What only a fleet's own loops need of the shared store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct FleetStore {
@@ -118,6 +122,8 @@ impl FleetStore {
     }
 
     /// Claim `slot` of `env` for this location; true for the one replica whose claim landed.
+    /// A claim sent again after a failure (whose first try may have landed unseen) is true
+    /// when the slot is already this replica's.
     /// On the claims' own connections, in one round trip, bounded on both sides: the server
     /// gives up on a lock or a slow statement after [`CLAIM_SERVER_TIMEOUT`], this side on a
     /// link that answers nothing after [`CLAIM_GIVE_UP`] (and drops that connection, whose
@@ -130,7 +136,9 @@ impl FleetStore {
             "SET LOCAL lock_timeout = '{CLAIM_SERVER_TIMEOUT}';
              SET LOCAL statement_timeout = '{CLAIM_SERVER_TIMEOUT}';
              INSERT INTO slots (environment, location, slot_ms, instance)
-             VALUES ({}, {}, {}, {}) ON CONFLICT DO NOTHING",
+             VALUES ({}, {}, {}, {})
+             ON CONFLICT (environment, location, slot_ms) DO UPDATE SET instance = excluded.instance
+             WHERE slots.instance = excluded.instance",
             text_literal(env),
             text_literal(self.location()),
             codec::ms(slot),
@@ -153,7 +161,9 @@ impl FleetStore {
     }
 
     /// Say this instance is alive, with its clock skew and when it last started a probe, and
-    /// read the database's clock, in one statement: the membership round's.
+    /// read the database's clock, in one statement: the membership round's. On the claims'
+    /// connections, like [`FleetStore::members`]: a heartbeat queued behind a slow batch of
+    /// writes would make the others take this live replica for dead and probe its slots too.
     pub async fn report_clock(
         &self,
         skew_ms: Option<i64>,
@@ -169,17 +179,22 @@ impl FleetStore {
         .bind(self.instance_id())
         .bind(skew_ms)
         .bind(last_probe)
-        .fetch_one(self.pool())
+        .fetch_one(self.pg.claims())
         .await?;
         Ok(now)
     }
 
     /// Every instance, by location then id (those gone a week are pruned: `Store::prune`).
     pub async fn instances(&self) -> Result<Vec<InstanceRecord>, StoreError> {
-        const INSTANCES: &str = "SELECT id, location, version, started_at, last_seen, last_report,
-                 stopped_at, skew_ms, last_probe
-             FROM instances ORDER BY location, id";
         Ok(sqlx::query_as(INSTANCES).fetch_all(self.pool()).await?)
+    }
+
+    /// [`FleetStore::instances`] for the membership round, on the claims' connections (see
+    /// [`FleetStore::report_clock`]).
+    pub async fn members(&self) -> Result<Vec<InstanceRecord>, StoreError> {
+        Ok(sqlx::query_as(INSTANCES)
+            .fetch_all(self.pg.claims())
+            .await?)
     }
 
     /// The newest run of each environment from each location.
