@@ -54,18 +54,9 @@ pub(super) async fn watchdog(state: Arc<DaemonState>, stop: CancellationToken) {
 
 /// The outbound heartbeat, on the running config's `alerts.heartbeat`.
 pub(super) async fn heartbeat(state: Arc<DaemonState>, stop: CancellationToken) {
-    crate::probe::tls::ensure_crypto_provider();
-    let client = match reqwest::Client::builder()
-        .timeout(PING_TIMEOUT)
-        .user_agent(concat!("wsprobe/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::error!("the heartbeat cannot start, no HTTP client: {err}");
-            return;
-        }
-    };
+    // Built at the first ping, not at start: building it parses the system's CA bundle
+    // (~200 KiB kept), which a daemon without a heartbeat would hold for nothing (issue 28).
+    let mut http: Option<reqwest::Client> = None;
     // Logged on change only: a receiver that is down for an hour is one line, not sixty.
     let mut last_outcome: Option<Result<bool, ()>> = None;
     loop {
@@ -73,8 +64,18 @@ pub(super) async fn heartbeat(state: Arc<DaemonState>, stop: CancellationToken) 
         let wait = match &config.alerts.heartbeat {
             None => IDLE_RECHECK,
             Some(heartbeat) => {
+                if http.is_none() {
+                    match build_client() {
+                        Ok(built) => http = Some(built),
+                        Err(err) => {
+                            tracing::error!("the heartbeat cannot start, no HTTP client: {err}");
+                            return;
+                        }
+                    }
+                }
+                let Some(client) = &http else { return };
                 let readiness = state.readiness().await;
-                let outcome = ping(&client, heartbeat, &readiness).await;
+                let outcome = ping(client, heartbeat, &readiness).await;
                 let summary = outcome.as_ref().map(|_| readiness.ready).map_err(|_| ());
                 if last_outcome != Some(summary) {
                     match &outcome {
@@ -95,6 +96,14 @@ pub(super) async fn heartbeat(state: Arc<DaemonState>, stop: CancellationToken) 
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+fn build_client() -> reqwest::Result<reqwest::Client> {
+    crate::probe::tls::ensure_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(PING_TIMEOUT)
+        .user_agent(concat!("wsprobe/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// One ping. Errors never hold the URL: it is the secret that lets anyone report for us.

@@ -234,6 +234,7 @@ fn mint_jwt(
     claims
         .entry("exp")
         .or_insert((now + ttl.as_secs() as i64).into());
+    super::jwt_sign::install();
     jsonwebtoken::encode(&Header::new(algorithm), &claims, &encoding_key)
         .map_err(|err| TokenFailure::message(format!("cannot sign JWT: {err}")))
 }
@@ -242,34 +243,62 @@ fn mint_jwt(
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+
+    /// The signature checked with the RustCrypto `hmac` crate, not the ring that made it.
+    fn hmac_checks(algorithm: JwtAlgorithm, token: &str, secret: &[u8]) -> bool {
+        fn check<M: Mac + hmac::digest::KeyInit>(secret: &[u8], signed: &[u8], sig: &[u8]) -> bool {
+            let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(secret).unwrap();
+            mac.update(signed);
+            mac.verify_slice(sig).is_ok()
+        }
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let (signed, sig) = (
+            signed.as_bytes(),
+            URL_SAFE_NO_PAD.decode(signature).unwrap(),
+        );
+        match algorithm {
+            JwtAlgorithm::HS256 => check::<Hmac<sha2::Sha256>>(secret, signed, &sig),
+            JwtAlgorithm::HS384 => check::<Hmac<sha2::Sha384>>(secret, signed, &sig),
+            JwtAlgorithm::HS512 => check::<Hmac<sha2::Sha512>>(secret, signed, &sig),
+            _ => unreachable!("not an HMAC algorithm"),
+        }
+    }
 
     #[test]
     fn minted_jwt_carries_claims_and_expiry() {
         let mut claims = serde_json::Map::new();
         claims.insert("sub".into(), "synthetic-monitor".into());
-        let token = mint_jwt(
+        let key = JwtKey::Secret(Secret::new("s3cret-s3cret"));
+        let secret = b"s3cret-s3cret";
+        for algorithm in [
             JwtAlgorithm::HS256,
-            &JwtKey::Secret(Secret::new("s3cret-s3cret")),
-            &claims,
-            Duration::from_secs(600),
-        )
-        .unwrap();
-        let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
-        validation.required_spec_claims.clear();
-        let decoded = jsonwebtoken::decode::<serde_json::Value>(
-            &token,
-            &jsonwebtoken::DecodingKey::from_secret(b"s3cret-s3cret"),
-            &validation,
-        )
-        .unwrap();
-        assert_eq!(decoded.claims["sub"], "synthetic-monitor");
-        let iat = decoded.claims["iat"].as_i64().unwrap();
-        assert_eq!(decoded.claims["exp"].as_i64().unwrap() - iat, 600);
+            JwtAlgorithm::HS384,
+            JwtAlgorithm::HS512,
+        ] {
+            let token = mint_jwt(algorithm, &key, &claims, Duration::from_secs(600)).unwrap();
+            assert!(
+                hmac_checks(algorithm, &token, secret),
+                "{algorithm:?}: {token}"
+            );
+            assert!(!hmac_checks(algorithm, &token, b"another-secret"));
+            let parts: Vec<_> = token.split('.').collect();
+            let header: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+            assert_eq!(header["alg"], format!("{algorithm:?}"));
+            let decoded: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+            assert_eq!(decoded["sub"], "synthetic-monitor");
+            let iat = decoded["iat"].as_i64().unwrap();
+            assert_eq!(decoded["exp"].as_i64().unwrap() - iat, 600);
+        }
     }
 }
 
-/// RS256 and ES256 signed by the backend jsonwebtoken uses, keys made and signatures checked by
-/// independent implementations (the `openssl` CLI, `ring`).
+/// RS256 and ES256 signed with ring (`jwt_sign`), keys made and signatures checked by the
+/// `openssl` CLI: an implementation other than the signer's.
 #[cfg(test)]
 mod asymmetric {
     use super::*;
@@ -317,11 +346,27 @@ mod asymmetric {
         assert_eq!(claims["sub"], "synthetic-monitor");
     }
 
+    /// An ECDSA signature's fixed form (r ‖ s, RFC 7518 §3.4) as the DER `openssl` reads.
+    fn ecdsa_der(fixed: &[u8]) -> Vec<u8> {
+        let integer = |half: &[u8]| {
+            let trimmed: Vec<u8> = half.iter().copied().skip_while(|b| *b == 0).collect();
+            let mut int = if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+                vec![0]
+            } else {
+                vec![]
+            };
+            int.extend(trimmed);
+            [vec![0x02, int.len() as u8], int].concat()
+        };
+        let body = [integer(&fixed[..32]), integer(&fixed[32..])].concat();
+        [vec![0x30, body.len() as u8], body].concat()
+    }
+
     #[test]
     fn rs256_and_es256_tokens_verify_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
-        let rsa = dir.path().join("rsa.pem");
-        let rsa = rsa.to_str().unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        let (rsa, rsa1, signed) = (path("rsa.pem"), path("rsa1.pem"), path("signed"));
         openssl(&[
             "genpkey",
             "-algorithm",
@@ -329,18 +374,29 @@ mod asymmetric {
             "-pkeyopt",
             "rsa_keygen_bits:2048",
             "-out",
-            rsa,
+            &rsa,
         ]);
-        let rsa_public = openssl(&["rsa", "-in", rsa, "-RSAPublicKey_out", "-outform", "DER"]);
-        let token = mint(JwtAlgorithm::RS256, &std::fs::read(rsa).unwrap());
+        let rsa_public = openssl(&["rsa", "-in", &rsa, "-RSAPublicKey_out", "-outform", "DER"]);
+        let token = mint(JwtAlgorithm::RS256, &std::fs::read(&rsa).unwrap());
         verify(
             &token,
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
             &rsa_public,
         );
+        // PKCS#1 v1.5 signatures are deterministic: openssl's must be the very same bytes.
+        let (header_claims, signature) = token.rsplit_once('.').unwrap();
+        std::fs::write(&signed, header_claims).unwrap();
+        let by_openssl = openssl(&["dgst", "-sha256", "-sign", &rsa, &signed]);
+        assert_eq!(URL_SAFE_NO_PAD.decode(signature).unwrap(), by_openssl);
+        // The traditional PKCS#1 PEM ("RSA PRIVATE KEY") signs too.
+        openssl(&["rsa", "-in", &rsa, "-traditional", "-out", &rsa1]);
+        verify(
+            &mint(JwtAlgorithm::RS256, &std::fs::read(&rsa1).unwrap()),
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            &rsa_public,
+        );
 
-        let ec = dir.path().join("ec.pem");
-        let ec = ec.to_str().unwrap();
+        let (ec, ec_public, sig) = (path("ec.pem"), path("ec.pub"), path("sig"));
         openssl(&[
             "genpkey",
             "-algorithm",
@@ -348,12 +404,26 @@ mod asymmetric {
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
             "-out",
-            ec,
+            &ec,
         ]);
         // The uncompressed point: the last 65 bytes of the SubjectPublicKeyInfo DER.
-        let spki = openssl(&["pkey", "-in", ec, "-pubout", "-outform", "DER"]);
+        let spki = openssl(&["pkey", "-in", &ec, "-pubout", "-outform", "DER"]);
         let point = &spki[spki.len() - 65..];
-        let token = mint(JwtAlgorithm::ES256, &std::fs::read(ec).unwrap());
+        let token = mint(JwtAlgorithm::ES256, &std::fs::read(&ec).unwrap());
         verify(&token, &ring::signature::ECDSA_P256_SHA256_FIXED, point);
+        let (header_claims, signature) = token.rsplit_once('.').unwrap();
+        std::fs::write(&signed, header_claims).unwrap();
+        std::fs::write(&sig, ecdsa_der(&URL_SAFE_NO_PAD.decode(signature).unwrap())).unwrap();
+        openssl(&["pkey", "-in", &ec, "-pubout", "-out", &ec_public]);
+        let verified = openssl(&[
+            "dgst",
+            "-sha256",
+            "-verify",
+            &ec_public,
+            "-signature",
+            &sig,
+            &signed,
+        ]);
+        assert_eq!(String::from_utf8_lossy(&verified).trim(), "Verified OK");
     }
 }

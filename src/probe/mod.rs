@@ -15,6 +15,7 @@ mod facts;
 pub mod handshake;
 mod happy_eyeballs;
 mod health;
+mod jwt_sign;
 pub mod keepalive;
 mod login;
 pub mod message;
