@@ -104,6 +104,12 @@ pub struct PgBouncer {
 
 impl Drop for PgBouncer {
     fn drop(&mut self) {
+        // As root the child is `runuser`, and killing it leaves PgBouncer running: stop
+        // PgBouncer itself by the PID it wrote.
+        let pidfile = self._dir.path().join("pgbouncer.pid");
+        if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -132,9 +138,10 @@ impl PgBouncer {
         std::fs::write(
             &ini,
             format!(
-                "[databases]\n* = host=127.0.0.1 port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\nauth_file = {}\npool_mode = {mode}\nunix_socket_dir =\n",
+                "[databases]\n* = host=127.0.0.1 port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\nauth_file = {}\npool_mode = {mode}\nunix_socket_dir =\npidfile = {}\n",
                 postgres.port,
-                users.display()
+                users.display(),
+                dir.path().join("pgbouncer.pid").display()
             ),
         )
         .unwrap();
