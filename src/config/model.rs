@@ -36,7 +36,7 @@ pub struct Config {
     /// Where each name is in `environments`, built at the first lookup: the status view and
     /// every result look environments up by name, and a search of 100,000 each time made the
     /// status of a large fleet quadratic.
-    pub by_name: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+    pub(crate) by_name: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl Config {
@@ -48,17 +48,17 @@ impl Config {
             }
             index
         });
-        let indexed = index
-            .get(name)
-            .and_then(|at| self.environments.get(*at))
-            .filter(|env| env.name.as_str() == name);
-        // `environments` is public: the index is only trusted where it still agrees.
-        indexed
-            .or_else(|| {
-                self.environments
-                    .iter()
-                    .find(|env| env.name.as_str() == name)
-            })
+        // `environments` is public: the index is trusted only while it still agrees (same
+        // length, the name found where it says), so that a name no longer configured (runs of
+        // an environment a reload removed) costs a lookup, not a scan of the whole list.
+        match index.get(name).and_then(|at| self.environments.get(*at)) {
+            Some(env) if env.name.as_str() == name => return Some(env.as_ref()),
+            None if index.len() == self.environments.len() => return None,
+            _ => {}
+        }
+        self.environments
+            .iter()
+            .find(|env| env.name.as_str() == name)
             .map(|env| env.as_ref())
     }
 

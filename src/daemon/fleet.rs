@@ -37,6 +37,10 @@ pub(super) async fn membership(
     // that is followed at once): the others judge this replica alive by the rounds' gaps.
     let mut rounds = tokio::time::interval(MEMBERSHIP_EVERY);
     rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    if state.store.is_up() {
+        // The start made this round already (`Daemon::new`), before the first slot.
+        rounds.tick().await;
+    }
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
