@@ -60,7 +60,7 @@ impl<T: JsonSchema> JsonSchema for Located<T> {
 pub(crate) struct RawConfig {
     pub location: Option<Text>,
     pub defaults: Option<Located<RawEnvironment>>,
-    pub environments: Option<Located<Vec<Located<RawEnvironment>>>>,
+    pub environments: Option<Located<Vec<Located<Box<RawEnvironment>>>>>,
     pub alerts: Option<RawAlerts>,
     pub server: Option<RawServer>,
     pub storage: Option<RawStorage>,
@@ -69,6 +69,8 @@ pub(crate) struct RawConfig {
 
 /// One environment, and also `defaults` (where `name` and `url` are refused by validation, so
 /// that both share one key list and cannot drift apart).
+// The large sections are boxed: the raw form of every environment is held at once while a
+// file is validated (the `size` test below).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(rename = "Environment")]
 #[serde(deny_unknown_fields)]
@@ -81,19 +83,19 @@ pub(crate) struct RawEnvironment {
     pub retries: Option<Located<u32>>,
     pub degraded_after: Option<Text>,
     pub cert_warn_days: Option<Located<u32>>,
-    pub health: Option<Located<RawHealth>>,
-    pub auth: Option<Located<RawAuth>>,
+    pub health: Option<Box<Located<RawHealth>>>,
+    pub auth: Option<Box<Located<RawAuth>>>,
     pub headers: Option<OrderedMap<Text>>,
     pub subprotocols: Option<Vec<Text>>,
     pub expect_subprotocol: Option<Text>,
-    pub tls: Option<RawTls>,
+    pub tls: Option<Box<RawTls>>,
     pub steps: Option<Vec<Located<RawStep>>>,
     pub keepalive: Option<Vec<Located<RawKeepalive>>>,
     pub protocol: Option<Text>,
-    pub protocol_options: Option<Located<RawProtocolOptions>>,
-    pub echo: Option<Located<RawEcho>>,
-    pub version: Option<Located<RawVersion>>,
-    pub alert: Option<RawAlertPolicy>,
+    pub protocol_options: Option<Box<Located<RawProtocolOptions>>>,
+    pub echo: Option<Box<Located<RawEcho>>>,
+    pub version: Option<Box<Located<RawVersion>>>,
+    pub alert: Option<Box<RawAlertPolicy>>,
     pub max_message_bytes: Option<Located<u64>>,
     pub max_messages: Option<Located<u64>>,
     /// Environments this one needs: while one of them has an incident open, this one's
@@ -111,7 +113,7 @@ pub(crate) struct RawEnvironment {
     /// `false` stops the W3C `baggage: synthetic_request=true` on the upgrade.
     pub synthetic_baggage: Option<Located<bool>>,
     /// An availability objective over a rolling window: the error budget on the page.
-    pub slo: Option<Located<RawSlo>>,
+    pub slo: Option<Box<Located<RawSlo>>>,
 }
 
 /// `slo:` an availability objective over a rolling window.
@@ -735,5 +737,17 @@ impl Node {
         let mut best = None;
         walk(root, "", (line, column), &mut best);
         best
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// Every environment's raw form is held at once while a file is validated: inline, the
+    /// sections made it 7 KB, 700 MB for 100,000 environments and twice that while the list
+    /// grew. The large sections most environments leave out are boxed to keep it small.
+    #[test]
+    fn an_environment_is_small_until_it_sets_its_large_sections() {
+        let size = std::mem::size_of::<super::RawEnvironment>();
+        assert!(size <= 2048, "RawEnvironment is {size} bytes inline");
     }
 }

@@ -7,7 +7,8 @@
 //! - `oncall`: acknowledgements and silences, stored, then applied.
 //! - `store_writer`: the queue and the one writer task through which results reach the store;
 //!   `spool`: what waits for the store, bounded, while it is away.
-//! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says.
+//! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says;
+//!   `summaries`: uptime and latency from the rollups, cached.
 //! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
@@ -28,6 +29,7 @@ pub mod state;
 mod status;
 mod store_health;
 mod store_writer;
+mod summaries;
 
 pub use signals::{listen_for_signal, wait_for_signal};
 pub use state::{DaemonState, MAX_CONCURRENT_PROBES, RECENT_KEPT};
@@ -217,7 +219,7 @@ impl Daemon {
         tracing::info!(
             listen = %listen,
             status_page = %status_page_address(listen),
-            environments = %environment_names(&self.state.config()).join(","),
+            environments = %names_for_log(&self.state.config()),
             "wsprobe daemon started"
         );
         self.start_schedules();
@@ -428,6 +430,21 @@ fn serve_web(
 }
 
 /// The configured environments' names, in config order.
+/// The environments on the start's log line: all of a usual config, the first few of a large
+/// one (a line of 100,000 names helps nobody and weighs megabytes).
+fn names_for_log(config: &Config) -> String {
+    const LISTED: usize = 20;
+    let names = environment_names(config);
+    if names.len() <= LISTED {
+        return names.join(",");
+    }
+    format!(
+        "{},… ({} more)",
+        names[..LISTED].join(","),
+        names.len() - LISTED
+    )
+}
+
 fn environment_names(config: &Config) -> Vec<&str> {
     config
         .environments

@@ -32,9 +32,12 @@ impl DaemonState {
         slot: Option<DateTime<Utc>>,
         wait_stored: bool,
     ) -> Arc<ProbeResult> {
-        let first = self
-            .probe_and_store(env, slot, Mark::default(), wait_stored)
-            .await;
+        let mark = Mark {
+            // Outside any slot and waited for by nobody: the probe made at start.
+            paced: slot.is_none() && !wait_stored,
+            ..Mark::default()
+        };
+        let first = self.probe_and_store(env, slot, mark, wait_stored).await;
         // Alerting steps in memory; its writes go to the dispatcher, never holding this slot.
         // In a fleet the evaluator steps it from the shared store, across every location.
         let config = self.config();
@@ -72,8 +75,8 @@ impl DaemonState {
     /// `requested_by`; the evaluator counts them from the shared store like any other.
     pub(super) async fn answer(&self, env: &Environment, requested_by: &str) {
         let mark = Mark {
-            confirmation: None,
             requested_by: Some(requested_by),
+            ..Mark::default()
         };
         let first = self.probe_and_store(env, None, mark, false).await;
         let policy = self.config().alert_policy(env);
@@ -92,10 +95,20 @@ impl DaemonState {
         mark: Mark<'_>,
         wait_stored: bool,
     ) -> Recorded {
+        // The probes made at start come all at once: each waits for a place in the writer's
+        // queue before it starts, so that they go at the pace the store takes them.
+        let reserved = if mark.paced {
+            self.store_writer.reserve().await
+        } else {
+            None
+        };
         let _permit = self.permits.acquire().await.ok();
         let previous = self.latest(env.name.as_str());
         let history = previous.as_deref().map(std::slice::from_ref).unwrap_or(&[]);
-        let mut result = self.prober().probe_with_history(env, history).await;
+        // Boxed, so that a task waiting for its turn is small: the probe's own state is large,
+        // and 100,000 environments started at once are 100,000 tasks waiting.
+        let prober = self.prober();
+        let mut result = Box::pin(prober.probe_with_history(env, history)).await;
         result.confirmation = mark.confirmation;
         result.requested_by = mark.requested_by.map(str::to_owned);
         // A fleet's results are compared across hosts: on the database's clock.
@@ -110,7 +123,7 @@ impl DaemonState {
         let hold = self.hold(&self.config(), &env.name, &result, now);
         let stored = self
             .store_writer
-            .record(result.clone(), hold, slot, wait_stored);
+            .record(result.clone(), hold, slot, wait_stored, reserved);
         self.remember(Arc::new(result.without_bulk()));
         if let Some(stored) = stored {
             let _ = tokio::time::timeout(STORED_WAIT, stored).await;
@@ -167,6 +180,7 @@ impl DaemonState {
             let mark = Mark {
                 confirmation: Some(attempt),
                 requested_by,
+                paced: false,
             };
             let run = self.probe_and_store(env, None, mark, false).await;
             let policy = self.config().alert_policy(env);
@@ -187,6 +201,8 @@ struct Mark<'a> {
     confirmation: Option<u32>,
     /// The location whose request it answers.
     requested_by: Option<&'a str>,
+    /// Waits for a place in the store writer's queue before it starts.
+    paced: bool,
 }
 
 /// A result as recorded, with what alerting needs to step it later.

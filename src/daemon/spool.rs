@@ -58,6 +58,11 @@ impl Spool {
         self.entries.is_empty()
     }
 
+    /// Whether an entry more fits without dropping the oldest.
+    pub fn has_room(&self) -> bool {
+        self.entries.len() < self.capacity
+    }
+
     /// Add at the back; when full, the oldest entry makes room and is counted. The newest
     /// runs are kept: they are what the status and alerting need when the store returns.
     pub fn push(&mut self, queued: Queued) {

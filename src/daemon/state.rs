@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use parking_lot::{Mutex, RwLock};
@@ -27,16 +27,10 @@ use crate::web::{RecentRun, ReloadRejected};
 pub const MAX_CONCURRENT_PROBES: usize = 512;
 /// Results kept in memory per environment for the status page's bar of recent results.
 pub const RECENT_KEPT: usize = 40;
-/// Uptime and latency summaries are recomputed at most this often: they come from hourly
-/// rollups, and summing months of them on every page view would make the page slow.
-const SUMMARY_TTL: Duration = Duration::from_secs(10);
 
 /// How long a page or the API waits for a read of the store before showing what memory has:
 /// a store that is away must not make the status page hang.
 pub(super) const STORE_READ_LIMIT: Duration = Duration::from_secs(2);
-
-/// Summaries per environment and when they were computed.
-type CachedSummaries = (Instant, Arc<HashMap<String, Summary>>);
 
 pub struct DaemonState {
     config: RwLock<Arc<Config>>,
@@ -58,7 +52,7 @@ pub struct DaemonState {
     latest: Mutex<HashMap<String, Arc<ProbeResult>>>,
     /// Newest first, at most `RECENT_KEPT` per environment.
     recent: Mutex<HashMap<String, VecDeque<RecentRun>>>,
-    summaries: tokio::sync::Mutex<Option<CachedSummaries>>,
+    summaries: super::summaries::Summaries,
     /// Each SLO environment's report, refreshed by the SLO loop (`slo.rs`).
     slo_reports: RwLock<Arc<HashMap<String, SloReport>>>,
     /// Bumped whenever something the status views show changes (a result, a reload).
@@ -107,7 +101,7 @@ impl DaemonState {
             store_writer,
             latest: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
-            summaries: tokio::sync::Mutex::new(None),
+            summaries: Default::default(),
             slo_reports: RwLock::new(Arc::new(HashMap::new())),
             generation: AtomicU64::new(0),
             reload_rejected: RwLock::new(None),
@@ -174,30 +168,9 @@ impl DaemonState {
             .unwrap_or_default()
     }
 
-    /// Uptime and latency per environment, from the store at most every `SUMMARY_TTL`; the
-    /// last good figures (or none) while the store cannot be read.
+    /// Uptime and latency per environment (`summaries.rs`).
     pub async fn summaries(&self) -> Arc<HashMap<String, Summary>> {
-        let mut cached = self.summaries.lock().await;
-        if let Some((at, summaries)) = cached.as_ref()
-            && at.elapsed() < SUMMARY_TTL
-        {
-            return summaries.clone();
-        }
-        let read =
-            tokio::time::timeout(STORE_READ_LIMIT, self.store.runs().summaries(Utc::now())).await;
-        let last = cached.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-        let fresh = match read {
-            Ok(Ok(fresh)) => Arc::new(fresh),
-            // Keep showing the last good figures rather than blanks, and do not ask again
-            // before the TTL: the failure itself is reported through the store health.
-            Ok(Err(err)) => {
-                self.store_health.failed(&err.to_string());
-                last
-            }
-            Err(_) => last,
-        };
-        *cached = Some((Instant::now(), fresh.clone()));
-        fresh
+        self.summaries.get(&self.store, &self.store_health).await
     }
 
     /// The SLO reports as last refreshed.
@@ -251,12 +224,7 @@ impl DaemonState {
         runs.push_front(run);
         runs.truncate(RECENT_KEPT);
         drop(recent);
-        // An environment's first result must show in the summaries now, not a TTL later.
-        if let Ok(mut cached) = self.summaries.try_lock()
-            && cached.as_ref().is_some_and(|(_, s)| !s.contains_key(&name))
-        {
-            *cached = None;
-        }
+        self.summaries.first_result_of(&name);
     }
 
     /// Fill the in-memory views from the store, so a restart shows history at once. Also

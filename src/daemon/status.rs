@@ -22,6 +22,22 @@ use crate::web::{
     SloStatus, StatusBody, StatusSource, StoreStatus, Uptime,
 };
 
+/// A fleet's cells by environment: a status of 100,000 environments must not scan every
+/// location's cells once per environment.
+fn cells_by_environment(
+    cells: &[LocationRun],
+) -> std::collections::HashMap<&str, Vec<&LocationRun>> {
+    let mut by_environment: std::collections::HashMap<&str, Vec<&LocationRun>> =
+        std::collections::HashMap::new();
+    for cell in cells {
+        by_environment
+            .entry(cell.environment.as_str())
+            .or_default()
+            .push(cell);
+    }
+    by_environment
+}
+
 /// Permanent notification failures listed on the status page at most.
 const FAILED_SHOWN: u32 = 20;
 
@@ -44,6 +60,7 @@ impl StatusSource for DaemonState {
         let summaries = self.summaries().await;
         let slo_reports = self.slo_reports();
         let locations = self.locations.lock().clone();
+        let cells = cells_by_environment(&locations);
         let environments = config
             .environments
             .iter()
@@ -67,9 +84,10 @@ impl StatusSource for DaemonState {
                 }
                 if self.fleet.is_some() {
                     let interval = crate::fleet::shortest_interval([env.as_ref()], now);
-                    status.locations = locations
-                        .iter()
-                        .filter(|cell| cell.environment == name)
+                    status.locations = cells
+                        .get(name)
+                        .into_iter()
+                        .flatten()
                         .map(|cell| {
                             let reporting = !quiet::is_quiet(cell.started_at, now, interval);
                             (cell.location.clone(), location_status(cell, reporting))

@@ -7,7 +7,9 @@
 //! While the store does not take writes (a database restarting, unreachable, locked, its file
 //! gone), what queued waits in the [`Spool`], in order, and the writer tries again with
 //! backoff; when the store is back the spool is written oldest first. The spool is bounded:
-//! past [`SPOOL`] entries the oldest is dropped and counted, never waited for.
+//! past [`SPOOL`] entries the oldest is dropped and counted, never waited for. A store that
+//! takes writes but is slower than the probes leaves results in the queue instead, and the
+//! probes made at start wait for a place in it ([`StoreWriter::reserve`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,9 @@ use crate::telemetry::Metrics;
 /// Results on their way to the writer at most: it takes them into the spool as they come,
 /// so a full queue is a writer that stopped, not a store that did.
 const QUEUE: usize = 20_000;
+/// Places in the queue held at once by probes waiting for one (see [`StoreWriter::reserve`]):
+/// half the probes that may run at once, a small part of the queue.
+const RESERVED_AT_ONCE: usize = super::state::MAX_CONCURRENT_PROBES / 2;
 /// Results in one transaction at most: the writer holds SQLite's lock this long.
 const BATCH: usize = 500;
 /// How long the writer gathers results after the first one of a quiet spell: each batch costs
@@ -54,11 +59,18 @@ pub(super) enum Queued {
     Skipped { env: String, slot: DateTime<Utc> },
 }
 
+/// A place held in the writer's queue (see [`StoreWriter::reserve`]).
+pub struct Reserved {
+    place: mpsc::OwnedPermit<Queued>,
+    _turn: tokio::sync::OwnedSemaphorePermit,
+}
+
 #[derive(Clone)]
 pub struct StoreWriter {
     queue: mpsc::Sender<Queued>,
     health: Arc<StoreHealth>,
     counts: Arc<SpoolCounts>,
+    reserving: Arc<tokio::sync::Semaphore>,
 }
 
 impl StoreWriter {
@@ -69,15 +81,26 @@ impl StoreWriter {
         metrics: Metrics,
         stop: CancellationToken,
     ) -> (StoreWriter, tokio::task::JoinHandle<()>) {
+        Self::start_with_spool(store, health, metrics, stop, SPOOL)
+    }
+
+    fn start_with_spool(
+        store: Store,
+        health: Arc<StoreHealth>,
+        metrics: Metrics,
+        stop: CancellationToken,
+        spool: usize,
+    ) -> (StoreWriter, tokio::task::JoinHandle<()>) {
         let (queue, incoming) = mpsc::channel(QUEUE);
         let counts = Arc::new(SpoolCounts::default());
-        let spool = Spool::new(SPOOL, counts.clone(), metrics);
+        let spool = Spool::new(spool, counts.clone(), metrics);
         let writer = tokio::spawn(write_loop(store, health.clone(), spool, incoming, stop));
         (
             StoreWriter {
                 queue,
                 health,
                 counts,
+                reserving: Arc::new(tokio::sync::Semaphore::new(RESERVED_AT_ONCE)),
             },
             writer,
         )
@@ -88,14 +111,26 @@ impl StoreWriter {
         self.counts.status()
     }
 
-    /// Queue `result` for the store; never waits. Returns a receiver told when it is stored
-    /// (`true`) or could not be (`false`), when `confirm` asks for one.
+    /// A place in the queue, for a probe that can wait for one before it starts: the probes
+    /// made at start, which come all at once (a scheduled probe never waits on the store).
+    /// At most [`RESERVED_AT_ONCE`] places are held, so that the results of scheduled probes
+    /// always find the rest of the queue.
+    pub async fn reserve(&self) -> Option<Reserved> {
+        let turn = self.reserving.clone().acquire_owned().await.ok()?;
+        let place = self.queue.clone().reserve_owned().await.ok()?;
+        Some(Reserved { place, _turn: turn })
+    }
+
+    /// Queue `result` for the store; never waits (in the place `reserved` when given).
+    /// Returns a receiver told when it is stored (`true`) or could not be (`false`), when
+    /// `confirm` asks for one.
     pub fn record(
         &self,
         result: Arc<ProbeResult>,
         hold: Hold,
         slot: Option<DateTime<Utc>>,
         confirm: bool,
+        reserved: Option<Reserved>,
     ) -> Option<oneshot::Receiver<bool>> {
         let (stored, confirmed) = if confirm {
             let (tx, rx) = oneshot::channel();
@@ -112,6 +147,10 @@ impl StoreWriter {
             },
             stored,
         };
+        if let Some(reserved) = reserved {
+            reserved.place.send(queued);
+            return confirmed;
+        }
         if self.queue(queued, "a result") {
             confirmed
         } else {
@@ -167,9 +206,7 @@ async fn write_loop(
                 _ = stop.cancelled() => {}
             }
         }
-        while let Ok(queued) = incoming.try_recv() {
-            spool.push(queued);
-        }
+        take_in(&mut spool, &mut incoming);
         match write_front(&store, &mut spool).await {
             Ok(()) => {
                 failures = 0;
@@ -190,6 +227,18 @@ async fn write_loop(
         }
     }
     flush_at_shutdown(&store, &mut spool, &mut incoming).await;
+}
+
+/// Move what is queued into the spool while it has room. What does not fit stays queued:
+/// the spool drops its oldest only for a store that is away (`wait_taking_in`), never for one
+/// that takes writes but is behind (a start of 100,000 environments), which the queue and
+/// [`StoreWriter::reserve`] pace instead.
+fn take_in(spool: &mut Spool, incoming: &mut mpsc::Receiver<Queued>) {
+    while spool.has_room()
+        && let Ok(queued) = incoming.try_recv()
+    {
+        spool.push(queued);
+    }
 }
 
 /// Wait `wait` before the next try, taking in what is queued meanwhile. `false` at shutdown.
@@ -221,14 +270,14 @@ async fn flush_at_shutdown(
     incoming: &mut mpsc::Receiver<Queued>,
 ) {
     incoming.close();
-    while let Some(queued) = incoming.recv().await {
-        spool.push(queued);
-    }
     let flushed = tokio::time::timeout(FINAL_FLUSH, async {
-        while !spool.is_empty() {
+        loop {
+            take_in(spool, incoming);
+            if spool.is_empty() {
+                return Ok::<(), StoreError>(());
+            }
             write_front(store, spool).await?;
         }
-        Ok::<(), StoreError>(())
     })
     .await;
     let error = match flushed {
@@ -236,6 +285,9 @@ async fn flush_at_shutdown(
         Ok(Err(err)) => err.to_string(),
         Err(_) => format!("no answer within {}s", FINAL_FLUSH.as_secs()),
     };
+    while let Ok(queued) = incoming.try_recv() {
+        spool.push(queued);
+    }
     spool.lose_all(&format!("the store did not take them at shutdown: {error}"));
 }
 
@@ -284,6 +336,52 @@ fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store that takes writes but is behind (here: the writer has not run while 300
+    /// results queued) paces what it takes in by the spool's room: nothing is dropped, however
+    /// small the spool, which drops its oldest only for a store that is away.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_store_that_is_behind_loses_nothing() {
+        use crate::probe::{ProbeResult, Status, Verdict};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("behind.db")).await.unwrap();
+        let stop = CancellationToken::new();
+        let (writer, task) = StoreWriter::start_with_spool(
+            store.clone(),
+            Arc::default(),
+            Metrics::disabled(),
+            stop.clone(),
+            10,
+        );
+        let start = Utc::now() - chrono::Duration::hours(1);
+        for i in 0..300 {
+            let result = ProbeResult::note(
+                &format!("env-{}", i % 40),
+                start + chrono::Duration::seconds(i),
+                Status::Up,
+                Verdict::Ok,
+                "up".into(),
+            );
+            let reserved = if i % 2 == 0 {
+                writer.reserve().await
+            } else {
+                None
+            };
+            writer.record(Arc::new(result), Hold::default(), None, false, reserved);
+        }
+        stop.cancel();
+        task.await.unwrap();
+        assert_eq!(writer.spool(), crate::web::SpoolStatus::default());
+        let stored: usize = store.runs().summaries(Utc::now()).await.unwrap().len();
+        assert_eq!(stored, 40, "every environment has its runs");
+        let runs = store
+            .read_only()
+            .runs("env-7", crate::store::RunsPage::newest(100))
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 300 / 40 + 1);
+        store.close().await;
+    }
 
     #[test]
     fn retries_come_sooner_than_a_slot() {

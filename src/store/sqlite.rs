@@ -201,6 +201,12 @@ impl SqliteStore {
         };
         let mut env_ids = EnvIds::new(&known);
         let mut tx = WriteTx::begin(&writer).await?;
+        env_ids
+            .learn(
+                &mut tx,
+                runs.iter().map(|run| run.result.environment.as_str()),
+            )
+            .await?;
         batch_blobs.acquire(&mut tx).await?;
         let mut rows = Vec::with_capacity(runs.len());
         let mut counts = Vec::with_capacity(runs.len());
@@ -392,6 +398,26 @@ impl<'a> EnvIds<'a> {
             known,
             fresh: HashMap::new(),
         }
+    }
+
+    /// Look up (or insert) every name not known yet in a few statements.
+    async fn learn(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        names: impl Iterator<Item = &str>,
+    ) -> Result<(), StoreError> {
+        let unknown: Vec<&str> = {
+            let known = self.known.lock();
+            let mut seen = std::collections::HashSet::new();
+            names
+                .filter(|name| !known.contains_key(*name) && seen.insert(*name))
+                .collect()
+        };
+        if !unknown.is_empty() {
+            self.fresh
+                .extend(environments::ids_for(tx, &unknown).await?);
+        }
+        Ok(())
     }
 
     async fn get(

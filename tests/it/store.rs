@@ -470,8 +470,10 @@ async fn a_batch_takes_one_reference_per_run_on_shared_texts() {
     store.close().await;
 }
 
-/// A batch larger than one multi-row statement takes (64 rows): every id returned is its own
-/// run's, in order, and every run is counted once in its hour's rollup.
+/// A batch larger than one multi-row statement takes (64 rows), on more new environments than
+/// one statement names (as after a start on a new store): every id returned is its own run's,
+/// in order, every run is its own environment's, and every run is counted once in its hour's
+/// rollup.
 #[tokio::test]
 async fn a_large_batch_returns_each_runs_own_id_and_counts_each_once() {
     use wsprobe::store::NewRun;
@@ -481,7 +483,7 @@ async fn a_large_batch_returns_each_runs_own_id_and_counts_each_once() {
     let runs: Vec<NewRun> = (0..100)
         .map(|i| NewRun {
             result: std::sync::Arc::new(full(
-                &format!("env-{}", i % 7),
+                &format!("env-{}", i % 90),
                 start + TimeDelta::minutes(i * 2),
             )),
             in_maintenance: false,
@@ -506,6 +508,7 @@ async fn a_large_batch_returns_each_runs_own_id_and_counts_each_once() {
     }
     assert_eq!(count(&peek, "SELECT sum(runs) FROM rollups").await, 100);
     assert_eq!(count(&peek, "SELECT count(*) FROM runs").await, 100);
+    assert_eq!(count(&peek, "SELECT count(*) FROM environments").await, 90);
     peek.close().await;
     store.close().await;
 }

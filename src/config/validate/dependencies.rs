@@ -8,7 +8,7 @@ impl Validator<'_> {
     /// each `Environment`.
     pub(super) fn dependencies(
         &self,
-        raw_envs: &Located<Vec<Located<RawEnvironment>>>,
+        raw_envs: &Located<Vec<Located<Box<RawEnvironment>>>>,
         environments: &[Arc<Environment>],
     ) -> Result<()> {
         let names: Vec<&str> = environments.iter().map(|env| env.name.as_str()).collect();

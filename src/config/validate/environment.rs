@@ -72,7 +72,7 @@ impl Validator<'_> {
     pub(super) fn environment(
         &self,
         index: usize,
-        raw: &Located<RawEnvironment>,
+        raw: &Located<Box<RawEnvironment>>,
         defaults: &RawEnvironment,
         channels: &[ChannelConfig],
     ) -> Result<Environment> {
@@ -104,7 +104,7 @@ impl Validator<'_> {
         let protocol = self.protocol(&layers, &url, timing.timeout, &mut token_uses)?;
         let implied = protocol.as_ref().and_then(|p| p.preset.subprotocol());
         let mut handshake = self.handshake(&layers, &name, implied, &mut token_uses)?;
-        let tls = self.tls(own.tls.as_ref(), defaults.tls.as_ref(), &here)?;
+        let tls = self.tls(own.tls.as_deref(), defaults.tls.as_deref(), &here)?;
         let steps = self.steps(&layers, &name, timing.timeout, &mut token_uses)?;
         let keepalive = self.keepalive(&layers, &mut token_uses)?;
         self.token_needs_auth(&auth, &token_uses, &name)?;
@@ -119,11 +119,15 @@ impl Validator<'_> {
             .pick(|e| &e.version, "version")
             .map(|(value, key)| self.version(value, &key))
             .transpose()?;
-        let alert =
-            self.alert_override(own.alert.as_ref(), defaults.alert.as_ref(), &here, channels)?;
+        let alert = self.alert_override(
+            own.alert.as_deref(),
+            defaults.alert.as_deref(),
+            &here,
+            channels,
+        )?;
         let limits = self.limits(&layers)?;
         let network = self.network(&layers)?;
-        let slo = self.slo(own.slo.as_ref(), defaults.slo.as_ref(), &here)?;
+        let slo = self.slo(own.slo.as_deref(), defaults.slo.as_deref(), &here)?;
 
         Ok(Environment {
             name,

@@ -261,7 +261,7 @@ impl Validator<'_> {
     /// At least one environment, each name used once.
     fn environments(
         &self,
-        raw_envs: Option<&Located<Vec<Located<RawEnvironment>>>>,
+        raw_envs: Option<&Located<Vec<Located<Box<RawEnvironment>>>>>,
         defaults: &RawEnvironment,
         channels: &[ChannelConfig],
     ) -> Result<Vec<Arc<Environment>>> {
