@@ -173,9 +173,14 @@ for name, runs in by_env.items():
 
 print(f"environments with at least one run: {len(by_env)} of {n}; runs stored: {len(rows)}")
 st = [r[0] for r in startup]
-print(f"start-up cycle: {len(startup)} probes stored (of {n}), first started {(min(st) - t0_ns) / 1e9:.2f} s after launch, "
-      f"last {(max(st) - t0_ns) / 1e9:.2f} s after launch; "
-      f"{sum(1 for r in startup if r[1] == 2)} down")
+if st:
+    print(f"start-up cycle: {len(startup)} probes stored (of {n}), first started {(min(st) - t0_ns) / 1e9:.2f} s after launch, "
+          f"last {(max(st) - t0_ns) / 1e9:.2f} s after launch; "
+          f"{sum(1 for r in startup if r[1] == 2)} down")
+else:
+    # A start-up probe is left out when the first slot comes within the timeout, and one made
+    # less than ON_SLOT after its slot's offset is counted as that slot's run.
+    print("start-up cycle: no run told apart from the slots")
 if duplicates:
     print(f"WARNING: {duplicates} runs share an (environment, minute) with another: lag > 60 s?")
 for minute in sorted(per_slot):

@@ -113,10 +113,16 @@ impl StoreWriter {
 
     /// A place in the queue, for a probe that can wait for one before it starts: the probes
     /// made at start, which come all at once (a scheduled probe never waits on the store).
-    /// At most [`RESERVED_AT_ONCE`] places are held, so that the results of scheduled probes
-    /// always find the rest of the queue.
+    /// At most [`RESERVED_AT_ONCE`] places are held, and none while the queue is more than
+    /// half full, so that the results of scheduled probes always find room.
     pub async fn reserve(&self) -> Option<Reserved> {
         let turn = self.reserving.clone().acquire_owned().await.ok()?;
+        while self.queue.capacity() < QUEUE / 2 {
+            if self.queue.is_closed() {
+                return None;
+            }
+            tokio::time::sleep(GATHER).await;
+        }
         let place = self.queue.clone().reserve_owned().await.ok()?;
         Some(Reserved { place, _turn: turn })
     }
