@@ -2,7 +2,7 @@
 # Benchmark (not a test): the status page and the status API of a large fleet (issue 28: "the
 # same 100,000 environments with the status page answering `/` and `/api/v1/status` with p99
 # <= 50 ms under wrk -c50"). N environments (default 100,000) against one `wsprobe lab`,
-# upgrade only, every 97th at /ws/close/1011 (down), on a schedule that does not fire during the
+# upgrade only, every 97th on a port that refuses (down), on a schedule that does not fire during the
 # run (`0 0 1 1 *`): each is probed once at start. Once no environment is left unprobed (or
 # after SETTLE seconds), wrk (-t2 -cCONNECTIONS -dDURATION --latency) loads, in turn: `/`, `/?page=3`,
 # `/api/v1/status`, `/api/v1/status?status=down,degraded&limit=100` and an environment page.
@@ -54,8 +54,10 @@ n, lab, daemon, work = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 print('defaults:\n  timeout: 30s\n  schedule: "0 0 1 1 *"\n  subprotocols: ["jwt-auth"]\n  steps: []')
 print("environments:")
 for i in range(n):
-    path = "close/1011" if i % 97 == 0 else "healthy"
-    print(f'  - {{ name: env-{i}, url: "ws://127.0.0.1:{lab}/ws/{path}" }}')
+    # Every 97th is down: its port refuses the connection (a close right after the upgrade
+    # races the probe's own close when there are no steps).
+    url = "ws://127.0.0.1:9/ws" if i % 97 == 0 else f"ws://127.0.0.1:{lab}/ws/healthy"
+    print(f'  - {{ name: env-{i}, url: "{url}" }}')
 print(f'server: {{ listen: "127.0.0.1:{daemon}" }}\nstorage: {{ path: "{work}/paging.db" }}')
 PY
 "$bin" run --config "$work/probes.yaml" >"$work/daemon.log" 2>&1 &
@@ -80,5 +82,6 @@ done
 # wait at this size: its figures reach the views that come after it.
 curl -fsS "$base/api/v1/status?limit=1000" | python3 -c 'import json,sys
 envs = json.load(sys.stdin)["environments"]
-print(f"uptime 24h shown for {sum(1 for e in envs if e["uptime"]["24h"] is not None)} of the first {len(envs)}")'
+shown = sum(1 for e in envs if e["uptime"]["24h"] is not None)
+print("uptime 24h shown for", shown, "of the first", len(envs))'
 echo "daemon peak RSS: $(awk '/VmHWM/{print $2, $3}' "/proc/$daemon_pid/status")"
