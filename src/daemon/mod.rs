@@ -9,7 +9,8 @@
 //!   `spool`: what waits for the store, bounded, while it is away.
 //! - [`status`]: the typed view the web layer reads; [`readiness`]: what `/readyz` says;
 //!   `summaries`: uptime and latency from the rollups, cached.
-//! - `loops`: pruning, the alert dispatcher, the store check, config reloads.
+//! - `loops`: pruning, the alert dispatcher, the store check, config reloads; `memory`: the
+//!   pages a config's parse freed, handed back.
 //! - [`heartbeat`]: the outbound heartbeat and systemd's watchdog, on readiness.
 //! - [`signals`]: the signals that stop the daemon (SIGTERM, SIGINT).
 
@@ -17,6 +18,7 @@ mod away;
 mod fleet;
 pub mod heartbeat;
 mod loops;
+mod memory;
 mod oncall;
 mod pipeline;
 pub mod readiness;
@@ -116,6 +118,7 @@ pub async fn run_daemon(config: Config, listener: Option<TcpListener>) -> anyhow
             .with_context(|| format!("cannot listen on {}", config.server.listen))?,
     };
     let first_signal = listen_for_signal();
+    memory::return_freed_pages();
     let daemon = Daemon::build(config).await?;
     let shutdown = async {
         first_signal.await;
@@ -384,6 +387,7 @@ impl Daemon {
                 self.state.reload_accepted();
                 self.state.replace_config(config);
                 self.start_schedules();
+                memory::return_freed_pages();
                 tracing::info!(environments = count, "config reloaded");
             }
             // A change of the file and a SIGHUP for the same edit both reload: the same
