@@ -266,10 +266,13 @@ async fn step(
         .filter_map(|w| w.name.strip_prefix(quiet::LOCATION))
         .map(str::to_owned)
         .collect();
+    // A location gone quiet is paged before what its silence decides: an environment that
+    // fails where the others still report is down across "every location reporting" only
+    // once that location is not reporting, and the page saying so comes first.
+    watch_quiet(state, &watches, now);
     for (name, in_maintenance) in touched {
         step_environment(state, &config, evaluator, &name, in_maintenance, now, &live);
     }
-    watch_quiet(state, &watches, now);
     Ok(())
 }
 
