@@ -433,7 +433,6 @@ fn serve_web(
     servers
 }
 
-/// The configured environments' names, in config order.
 /// The environments on the start's log line: all of a usual config, the first few of a large
 /// one (a line of 100,000 names helps nobody and weighs megabytes).
 fn names_for_log(config: &Config) -> String {
@@ -449,6 +448,7 @@ fn names_for_log(config: &Config) -> String {
     )
 }
 
+/// The configured environments' names, in config order.
 fn environment_names(config: &Config) -> Vec<&str> {
     config
         .environments

@@ -2,7 +2,7 @@
 //! comes from memory (seeded from the store at start, so it survives a failing store) and the
 //! cached summaries — no per-environment query.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -24,11 +24,8 @@ use crate::web::{
 
 /// A fleet's cells by environment: a status of 100,000 environments must not scan every
 /// location's cells once per environment.
-fn cells_by_environment(
-    cells: &[LocationRun],
-) -> std::collections::HashMap<&str, Vec<&LocationRun>> {
-    let mut by_environment: std::collections::HashMap<&str, Vec<&LocationRun>> =
-        std::collections::HashMap::new();
+fn cells_by_environment(cells: &[LocationRun]) -> HashMap<&str, Vec<&LocationRun>> {
+    let mut by_environment: HashMap<&str, Vec<&LocationRun>> = HashMap::new();
     for cell in cells {
         by_environment
             .entry(cell.environment.as_str())

@@ -46,8 +46,8 @@ pub async fn ids_for(
         }
         query.execute(&mut *conn).await?;
         let select = format!(
-            "SELECT name, id FROM environments WHERE name IN ({})",
-            vec!["?"; names.len()].join(", ")
+            "SELECT name, id FROM environments WHERE name IN {}",
+            multi_row::placeholders(1, names.len())
         );
         let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(select));
         for name in names {

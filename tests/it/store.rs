@@ -17,7 +17,7 @@ use wsprobe::store::histogram::{bucket_of, lower_bound, upper_bound};
 use wsprobe::store::{ROLLUP_RETENTION, RunsPage, Store, StoreError, StoredRun, Summary};
 
 use crate::helpers::results::minimal;
-use crate::helpers::store::{each_backend, insert, insert_held, temp_db};
+use crate::helpers::store::{each_backend, insert, insert_held, temp_db, unheld};
 
 fn now() -> DateTime<Utc> {
     at("2026-11-22T22:50:00.123456789Z")
@@ -433,12 +433,7 @@ async fn a_batch_takes_one_reference_per_run_on_shared_texts() {
         .map(|i| {
             let mut result = full(&format!("env-{}", i % 10), now() - TimeDelta::minutes(i));
             result.messages = vec![format!("{{\"n\":{}}}", i % 3)];
-            NewRun {
-                result: std::sync::Arc::new(result),
-                in_maintenance: false,
-                silence: None,
-                slot: None,
-            }
+            unheld(result)
         })
         .collect();
     let batch: Vec<&NewRun> = runs.iter().collect();
@@ -481,14 +476,11 @@ async fn a_large_batch_returns_each_runs_own_id_and_counts_each_once() {
     let store = Store::open(&db.path).await.unwrap();
     let start = now() - TimeDelta::hours(3);
     let runs: Vec<NewRun> = (0..100)
-        .map(|i| NewRun {
-            result: std::sync::Arc::new(full(
+        .map(|i| {
+            unheld(full(
                 &format!("env-{}", i % 90),
                 start + TimeDelta::minutes(i * 2),
-            )),
-            in_maintenance: false,
-            silence: None,
-            slot: None,
+            ))
         })
         .collect();
     let batch: Vec<&NewRun> = runs.iter().collect();

@@ -91,6 +91,16 @@ pub async fn insert(
     insert_held(store, result, in_maintenance, None).await
 }
 
+/// `result` as the daemon's writer queues it outside any slot, maintenance or silence.
+pub fn unheld(result: ProbeResult) -> NewRun {
+    NewRun {
+        result: std::sync::Arc::new(result),
+        in_maintenance: false,
+        silence: None,
+        slot: None,
+    }
+}
+
 /// [`insert`], matched by the silence `silence` when one is given.
 pub async fn insert_held(
     store: &Store,
